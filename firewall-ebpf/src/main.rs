@@ -1,0 +1,71 @@
+//! fw's kernel side.
+//!
+//! * `fw_xdp` runs at XDP on every interface and filters the INPUT chain.
+//! * `fw_tc` runs at TC egress (TCX) and filters the OUTPUT chain.
+//!
+//! Both parse Ethernet + IPv4 (RFC 791) and, for the first fragment, the TCP
+//! (RFC 9293) or UDP (RFC 768) ports, then walk the live bank of the chain in
+//! order (iptables' first match wins). Non-IPv4 frames pass: fw is the
+//! counterpart of iptables, not ip6tables or arptables.
+#![no_std]
+#![no_main]
+
+mod classify;
+mod parse;
+
+use aya_ebpf::{
+    EbpfContext,
+    bindings::{__sk_buff, xdp_action},
+    macros::{classifier, xdp},
+    programs::{TcContext, XdpContext},
+};
+use firewall_common::{CHAIN_INPUT, CHAIN_OUTPUT, VERDICT_ACCEPT};
+
+use crate::parse::Parsed;
+
+/// TCX: hand the packet to the next program, or the stack when none is left.
+const TCX_NEXT: i32 = -1;
+/// TCX: drop the packet.
+const TCX_DROP: i32 = 2;
+
+#[xdp]
+pub fn fw_xdp(ctx: XdpContext) -> u32 {
+    match parse::xdp(&ctx) {
+        Parsed::Ipv4(mut pkt) => {
+            pkt.in_ifindex = unsafe { (*ctx.ctx).ingress_ifindex };
+            if classify::run(CHAIN_INPUT, &pkt) == VERDICT_ACCEPT {
+                xdp_action::XDP_PASS
+            } else {
+                xdp_action::XDP_DROP
+            }
+        }
+        Parsed::NotIpv4 => xdp_action::XDP_PASS,
+        Parsed::Malformed => xdp_action::XDP_DROP,
+    }
+}
+
+#[classifier]
+pub fn fw_tc(ctx: TcContext) -> i32 {
+    match parse::tc(&ctx) {
+        Parsed::Ipv4(mut pkt) => {
+            pkt.out_ifindex = unsafe { (*(ctx.as_ptr() as *const __sk_buff)).ifindex };
+            if classify::run(CHAIN_OUTPUT, &pkt) == VERDICT_ACCEPT {
+                TCX_NEXT
+            } else {
+                TCX_DROP
+            }
+        }
+        Parsed::NotIpv4 => TCX_NEXT,
+        Parsed::Malformed => TCX_DROP,
+    }
+}
+
+#[cfg(not(test))]
+#[panic_handler]
+fn panic(_info: &core::panic::PanicInfo) -> ! {
+    loop {}
+}
+
+#[unsafe(link_section = "license")]
+#[unsafe(no_mangle)]
+static LICENSE: [u8; 4] = *b"GPL\0";

@@ -1,0 +1,105 @@
+//! Header parsing for both hooks into one [`Packet`].
+
+use aya_ebpf::programs::{TcContext, XdpContext};
+
+const ETH_HLEN: usize = 14;
+const ETH_P_IP: u16 = 0x0800;
+const IP_MIN_HLEN: usize = 20;
+/// Fragment offset bits of the IPv4 flags/fragment word (RFC 791).
+const IP_OFFSET_MASK: u16 = 0x1fff;
+pub const IPPROTO_TCP: u8 = 6;
+pub const IPPROTO_UDP: u8 = 17;
+
+/// What the classifier needs of one IPv4 packet.
+#[derive(Default)]
+pub struct Packet {
+    /// Source address, network byte order.
+    pub src: u32,
+    /// Destination address, network byte order.
+    pub dst: u32,
+    /// Ports in host byte order; valid when `has_ports`.
+    pub sport: u16,
+    pub dport: u16,
+    /// Total length from the IPv4 header, bytes.
+    pub len: u16,
+    pub proto: u8,
+    /// TCP or UDP first fragment with its ports read.
+    pub has_ports: bool,
+    pub in_ifindex: u32,
+    pub out_ifindex: u32,
+}
+
+pub enum Parsed {
+    Ipv4(Packet),
+    NotIpv4,
+    /// An IPv4 header the kernel would drop, or a first fragment too short
+    /// for its TCP/UDP ports (netfilter's tcp/udp matches hot-drop those).
+    Malformed,
+}
+
+/// Reads the fields of the Ethernet, IPv4 and L4 headers through `load`,
+/// which returns `None` past the end of the packet.
+#[inline(always)]
+fn parse_with(load: impl Fn(usize, &mut [u8]) -> Option<()>) -> Parsed {
+    let mut eth_proto = [0u8; 2];
+    if load(12, &mut eth_proto).is_none() {
+        return Parsed::NotIpv4;
+    }
+    if u16::from_be_bytes(eth_proto) != ETH_P_IP {
+        return Parsed::NotIpv4;
+    }
+    let mut ip = [0u8; IP_MIN_HLEN];
+    if load(ETH_HLEN, &mut ip).is_none() {
+        return Parsed::Malformed;
+    }
+    let version = ip[0] >> 4;
+    let ihl = ((ip[0] & 0x0f) as usize) * 4;
+    let total_len = u16::from_be_bytes([ip[2], ip[3]]);
+    if version != 4 || ihl < IP_MIN_HLEN || (total_len as usize) < ihl {
+        return Parsed::Malformed;
+    }
+    let frag = u16::from_be_bytes([ip[6], ip[7]]);
+    let mut pkt = Packet {
+        src: u32::from_ne_bytes([ip[12], ip[13], ip[14], ip[15]]),
+        dst: u32::from_ne_bytes([ip[16], ip[17], ip[18], ip[19]]),
+        len: total_len,
+        proto: ip[9],
+        ..Packet::default()
+    };
+    if (pkt.proto == IPPROTO_TCP || pkt.proto == IPPROTO_UDP) && frag & IP_OFFSET_MASK == 0 {
+        let mut ports = [0u8; 4];
+        if load(ETH_HLEN + ihl, &mut ports).is_none() {
+            return Parsed::Malformed;
+        }
+        pkt.sport = u16::from_be_bytes([ports[0], ports[1]]);
+        pkt.dport = u16::from_be_bytes([ports[2], ports[3]]);
+        pkt.has_ports = true;
+    }
+    Parsed::Ipv4(pkt)
+}
+
+/// Parses an XDP frame with direct, bounds-checked packet access.
+#[inline(always)]
+pub fn xdp(ctx: &XdpContext) -> Parsed {
+    let start = ctx.data();
+    let end = ctx.data_end();
+    parse_with(|off, buf| {
+        // The verifier needs the constant-size check on the same pointer it
+        // reads through, so copy byte by byte after one range check.
+        let len = buf.len();
+        if start + off + len > end {
+            return None;
+        }
+        let p = (start + off) as *const u8;
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = unsafe { *p.add(i) };
+        }
+        Some(())
+    })
+}
+
+/// Parses a TC skb with `bpf_skb_load_bytes`, which also reads paged data.
+#[inline(always)]
+pub fn tc(ctx: &TcContext) -> Parsed {
+    parse_with(|off, buf| ctx.load_bytes(off, buf).ok().map(|_| ()))
+}

@@ -1,0 +1,1 @@
+//! fw's library: parse → model → compile → load/attach → observe.
