@@ -1,1 +1,242 @@
-//! Lab helpers for integration tests.
+//! A two-namespace lab for fw's integration tests and `cargo xtask demo`.
+//!
+//! [`Lab::new`] creates a client and a server network namespace joined by a
+//! veth pair, with documentation addresses (RFC 5737): the client is
+//! [`CLIENT_ADDR`], the server [`SERVER_ADDR`], both /[`PREFIX_LEN`]. Nothing
+//! on the host's own interfaces or firewall is touched: the veth ends are
+//! created directly inside the namespaces.
+//!
+//! fw runs in the server namespace ([`Lab::fw`], [`fw_in`]); probes send real
+//! packets with real sockets from threads that have entered a namespace
+//! ([`tcp_probe`], [`udp_probe`], [`icmp_probe`], [`tcp_listen`]), so no
+//! external tool such as ping or nc is needed.
+//!
+//! Everything here needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN).
+//!
+//! ```no_run
+//! use integration_tests::{Lab, PROBE_TIMEOUT, SERVER_ADDR, tcp_listen, tcp_probe};
+//!
+//! let lab = Lab::new("doc").unwrap();
+//! let _ssh = tcp_listen(lab.server(), 22).unwrap();
+//! lab.fw_ok(&["-A", "INPUT", "-p", "tcp", "--dport", "22", "-j", "DROP"]);
+//! assert!(!tcp_probe(lab.client(), SERVER_ADDR.into(), 22, PROBE_TIMEOUT));
+//! // Dropping `lab` runs `fw reset` in the server and deletes both namespaces.
+//! ```
+
+mod netns;
+mod probe;
+
+use std::{
+    net::Ipv4Addr,
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+    sync::atomic::{AtomicU32, Ordering},
+};
+
+use anyhow::{Context as _, bail};
+
+pub use netns::in_netns;
+pub use probe::{
+    PROBE_TIMEOUT, TcpServer, icmp_probe, tcp_listen, tcp_probe, udp_probe,
+};
+
+/// The client's address on the lab link (RFC 5737 TEST-NET-1).
+pub const CLIENT_ADDR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+/// The server's address on the lab link; fw runs on this side.
+pub const SERVER_ADDR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+/// An address inside the lab subnet that no host owns: probes to it fail.
+pub const UNUSED_ADDR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 99);
+/// Prefix length of the lab subnet (192.0.2.0/24).
+pub const PREFIX_LEN: u8 = 24;
+/// Name of the veth end inside the client namespace.
+pub const CLIENT_IF: &str = "veth-c";
+/// Name of the veth end inside the server namespace (what `-i` matches there).
+pub const SERVER_IF: &str = "veth-s";
+
+/// Makes lab names unique within this process; the pid makes them unique
+/// across processes.
+static LAB_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Two network namespaces joined by a veth pair.
+///
+/// Dropping it runs `fw reset` in the server namespace (when the fw binary
+/// exists; failures are ignored) and deletes both namespaces, which also
+/// destroys the veth pair. Drop never panics.
+#[derive(Debug)]
+pub struct Lab {
+    client: String,
+    server: String,
+}
+
+impl Lab {
+    /// Creates the namespaces `fw-<prefix>-<pid>-<n>-c` and `…-s`, the veth
+    /// pair [`CLIENT_IF`] / [`SERVER_IF`] between them, assigns
+    /// [`CLIENT_ADDR`] and [`SERVER_ADDR`], and brings the veth ends and `lo`
+    /// up in both.
+    ///
+    /// # Errors
+    /// When not root, or when an `ip` command fails; whatever was already
+    /// created is removed again.
+    pub fn new(prefix: &str) -> anyhow::Result<Self> {
+        let n = LAB_COUNTER.fetch_add(1, Ordering::Relaxed);
+        let base = format!("fw-{prefix}-{}-{n}", std::process::id());
+        // Built before anything exists, so a failure half-way is cleaned up
+        // by Drop.
+        let lab = Lab {
+            client: format!("{base}-c"),
+            server: format!("{base}-s"),
+        };
+        ip(&["netns", "add", &lab.client])?;
+        ip(&["netns", "add", &lab.server])?;
+        // Created inside the client namespace with its peer placed straight
+        // into the server's: no device ever appears on the host.
+        ip(&[
+            "-n", &lab.client, "link", "add", CLIENT_IF, "type", "veth", "peer", "name",
+            SERVER_IF, "netns", &lab.server,
+        ])?;
+        for (ns, dev, addr) in [
+            (&lab.client, CLIENT_IF, CLIENT_ADDR),
+            (&lab.server, SERVER_IF, SERVER_ADDR),
+        ] {
+            let cidr = format!("{addr}/{PREFIX_LEN}");
+            ip(&["-n", ns, "addr", "add", &cidr, "dev", dev])?;
+            ip(&["-n", ns, "link", "set", dev, "up"])?;
+            ip(&["-n", ns, "link", "set", "lo", "up"])?;
+        }
+        Ok(lab)
+    }
+
+    /// Name of the client namespace (under /run/netns).
+    pub fn client(&self) -> &str {
+        &self.client
+    }
+
+    /// Name of the server namespace, where fw runs.
+    pub fn server(&self) -> &str {
+        &self.server
+    }
+
+    /// Runs fw with `args` in the server namespace and returns its output,
+    /// whatever its exit status.
+    ///
+    /// # Panics
+    /// When the fw binary cannot be started (see [`fw_bin`]).
+    pub fn fw(&self, args: &[&str]) -> Output {
+        fw_in(&self.server, args).unwrap_or_else(|e| panic!("{e:#}"))
+    }
+
+    /// Runs fw with `args` in the server namespace and returns its stdout.
+    ///
+    /// # Panics
+    /// When fw cannot be started or exits non-zero; the message has its
+    /// stderr.
+    pub fn fw_ok(&self, args: &[&str]) -> String {
+        let out = self.fw(args);
+        assert!(
+            out.status.success(),
+            "fw {} failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        // Detaches fw and frees its pinned state before the namespace, and
+        // with it the veth, disappears.
+        if fw_bin().exists() && Path::new("/run/netns").join(&self.server).exists() {
+            let _ = quiet(Command::new("ip").args(["netns", "exec", &self.server]).arg(fw_bin()).arg("reset"));
+        }
+        for ns in [&self.client, &self.server] {
+            let _ = quiet(Command::new("ip").args(["netns", "del", ns]));
+        }
+    }
+}
+
+/// Runs a command with no output, reporting only whether it ran and
+/// succeeded. Used where failure is acceptable (cleanup).
+fn quiet(cmd: &mut Command) -> bool {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs `ip` with `args`.
+///
+/// # Errors
+/// When `ip` cannot be started or exits non-zero; the error has its stderr.
+fn ip(args: &[&str]) -> anyhow::Result<()> {
+    let out = Command::new("ip")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .context("cannot run `ip` (iproute2; `cargo xtask setup` installs it)")?;
+    if !out.status.success() {
+        bail!(
+            "ip {} failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// The fw binary the lab runs: `$FW_BIN` when set, else
+/// `$CARGO_TARGET_DIR/debug/fw` when that is set, else
+/// `<workspace>/target/debug/fw`.
+pub fn fw_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("FW_BIN") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    target.join("debug").join("fw")
+}
+
+/// The workspace root: the parent of this crate's directory.
+pub fn workspace_root() -> PathBuf {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().unwrap_or(here).to_path_buf()
+}
+
+/// Runs `program args…` inside namespace `ns` with `ip netns exec`, and
+/// returns its output whatever its exit status.
+///
+/// Note: `ip netns exec` gives the command a fresh /sys, so bpffs is not
+/// mounted at /sys/fs/bpf inside it.
+///
+/// # Errors
+/// When `ip` cannot be started.
+pub fn netns_exec(ns: &str, program: impl AsRef<Path>, args: &[&str]) -> anyhow::Result<Output> {
+    let program = program.as_ref();
+    Command::new("ip")
+        .args(["netns", "exec", ns])
+        .arg(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run `ip netns exec {ns} {}`", program.display()))
+}
+
+/// Runs fw ([`fw_bin`]) with `args` inside namespace `ns` and returns its
+/// output, whatever its exit status.
+///
+/// # Errors
+/// When the fw binary does not exist or `ip` cannot be started.
+pub fn fw_in(ns: &str, args: &[&str]) -> anyhow::Result<Output> {
+    let bin = fw_bin();
+    if !bin.exists() {
+        bail!(
+            "fw binary {} not found: build it with `cargo build -p firewall` or set FW_BIN",
+            bin.display()
+        );
+    }
+    netns_exec(ns, &bin, args)
+}

@@ -1,0 +1,155 @@
+//! Attaching the programs to the namespace's interfaces: XDP (INPUT) and
+//! TCX egress (OUTPUT) on every interface, lo included, with each link
+//! pinned so it stays attached after `fw` exits.
+
+use std::{ffi::CString, io, os::fd::AsRawFd};
+
+use aya::{
+    Ebpf,
+    programs::{
+        LinkOrder, SchedClassifier, TcAttach, TcAttachType, Xdp, XdpMode, links::FdLink,
+    },
+};
+use network_interface::{NetworkInterface, NetworkInterfaceConfig};
+
+use super::{LoadError, PROG_TC, PROG_XDP, pins::Dirs, program};
+use crate::state::Attachment;
+
+/// `ARPHRD_ETHER` and `ARPHRD_LOOPBACK` (`<linux/if_arp.h>`): the link types
+/// whose frames start with a 14-byte Ethernet header, which the programs
+/// parse.
+const ARPHRD_ETHER: u16 = 1;
+const ARPHRD_LOOPBACK: u16 = 772;
+
+/// An interface of the current namespace.
+#[derive(Clone, Debug)]
+pub struct Interface {
+    pub name: String,
+    pub index: u32,
+    /// `ARPHRD_*` link type.
+    pub link_type: u16,
+}
+
+impl Interface {
+    /// Whether fw's programs can parse this interface's frames.
+    pub fn is_ethernet(&self) -> bool {
+        matches!(self.link_type, ARPHRD_ETHER | ARPHRD_LOOPBACK)
+    }
+}
+
+fn link_type(name: &str) -> io::Result<u16> {
+    // SAFETY: plain socket(2), closed below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    // SAFETY: ifreq is plain data; the name fits (IFNAMSIZ checked).
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    let bytes = name.as_bytes();
+    if bytes.len() >= ifr.ifr_name.len() {
+        return Err(io::Error::from(io::ErrorKind::InvalidInput));
+    }
+    for (d, s) in ifr.ifr_name.iter_mut().zip(bytes) {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFHWADDR fills ifr_hwaddr of our ifreq.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFHWADDR, &mut ifr) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(unsafe { ifr.ifr_ifru.ifru_hwaddr.sa_family })
+}
+
+/// Every interface of the calling thread's namespace, sorted by index.
+///
+/// # Errors
+/// [`LoadError::Interfaces`] when the list or a link type cannot be read.
+pub fn interfaces() -> Result<Vec<Interface>, LoadError> {
+    let mut out = Vec::new();
+    for i in NetworkInterface::show().map_err(|e| LoadError::Interfaces(e.to_string()))? {
+        let link_type =
+            link_type(&i.name).map_err(|e| LoadError::Interfaces(format!("{}: {e}", i.name)))?;
+        out.push(Interface {
+            name: i.name,
+            index: i.index,
+            link_type,
+        });
+    }
+    out.sort_by_key(|i| i.index);
+    Ok(out)
+}
+
+/// The index of interface `name` in the current namespace, if it exists.
+pub fn ifindex(name: &str) -> Option<u32> {
+    let c = CString::new(name).ok()?;
+    // SAFETY: c is NUL-terminated.
+    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
+    (i != 0).then_some(i)
+}
+
+/// Attaches both programs of `ebpf` to every Ethernet-like interface and
+/// pins the links. XDP runs in native (driver) mode where the driver has
+/// it, else in generic mode (lo, for one).
+///
+/// Interfaces of other link types (tun, WireGuard, ...) are returned in
+/// the second list, unattached: their frames have no Ethernet header.
+///
+/// # Errors
+/// [`LoadError::Attach`] or [`LoadError::Pin`]; links attached before the
+/// error stay pinned, and the caller removes them with the pin directory.
+pub fn attach_all(
+    ebpf: &mut Ebpf,
+    dirs: &Dirs,
+) -> Result<(Vec<Attachment>, Vec<Interface>), LoadError> {
+    let mut attached = Vec::new();
+    let mut skipped = Vec::new();
+    for iface in interfaces()? {
+        if !iface.is_ethernet() {
+            skipped.push(iface);
+            continue;
+        }
+        let attach_err = |source| LoadError::Attach {
+            ifname: iface.name.clone(),
+            source,
+        };
+        let xdp: &mut Xdp = program(ebpf, PROG_XDP)?;
+        let (id, mode) = match xdp.attach(iface.index, XdpMode::Driver) {
+            Ok(id) => (id, "native"),
+            Err(_) => (xdp.attach(iface.index, XdpMode::Skb).map_err(attach_err)?, "generic"),
+        };
+        let link: FdLink = xdp
+            .take_link(id)
+            .map_err(attach_err)?
+            .try_into()
+            .map_err(|e| attach_err(aya::programs::ProgramError::from(e)))?;
+        let path = dirs.link("xdp", &iface.name);
+        link.pin(&path)
+            .map_err(|source| LoadError::Pin { path, source })?;
+
+        let tc: &mut SchedClassifier = program(ebpf, PROG_TC)?;
+        let id = tc
+            .attach(
+                iface.index,
+                TcAttach::Tcx {
+                    attach_type: TcAttachType::Egress,
+                    order: LinkOrder::default(),
+                },
+            )
+            .map_err(attach_err)?;
+        let link: FdLink = tc
+            .take_link(id)
+            .map_err(attach_err)?
+            .try_into()
+            .map_err(|e| attach_err(aya::programs::ProgramError::from(e)))?;
+        let path = dirs.link("tc", &iface.name);
+        link.pin(&path)
+            .map_err(|source| LoadError::Pin { path, source })?;
+
+        attached.push(Attachment {
+            ifname: iface.name.clone(),
+            ifindex: iface.index,
+            xdp_mode: mode.to_string(),
+        });
+    }
+    Ok((attached, skipped))
+}

@@ -1,0 +1,252 @@
+//! Load and attach: puts fw's eBPF programs into the kernel, attaches them
+//! to every interface of the namespace, pins everything under
+//! [`pins::Dirs::pins`] so it outlives the `fw` process, and writes compiled
+//! rulesets into the maps.
+//!
+//! Map layouts are defined once, in `firewall_common`.
+
+pub mod attach;
+pub mod pins;
+
+use std::{fs, io, path::PathBuf};
+
+use aya::{
+    Ebpf, EbpfError,
+    maps::{Array, Map, MapData, MapError, PerCpuArray, PerCpuValues},
+    pin::PinError,
+    programs::{ProgramError, SchedClassifier, Xdp},
+    util::nr_cpus,
+};
+use firewall_common::{
+    BANKS, CHAINS, ChainHeader, Config, Counter, RuleEntry, chain_slot, policy_counter, rule_slot,
+};
+
+use crate::compile::Compiled;
+use pins::Dirs;
+
+/// The eBPF object built by `firewall/build.rs`.
+static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/firewall-ebpf"));
+
+/// Map names, as declared in `firewall-ebpf/src/classify.rs`.
+const MAPS: [&str; 4] = ["CONFIG", "CHAINS", "RULES", "COUNTERS"];
+/// Program names, as declared in `firewall-ebpf/src/main.rs`.
+pub(crate) const PROG_XDP: &str = "fw_xdp";
+pub(crate) const PROG_TC: &str = "fw_tc";
+
+/// Errors loading, attaching or updating the firewall in the kernel.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("loading the eBPF object: {0}")]
+    Load(#[from] EbpfError),
+    #[error("eBPF program {0}: {1}")]
+    Program(&'static str, ProgramError),
+    #[error("attaching to interface {ifname}: {source}")]
+    Attach {
+        ifname: String,
+        source: ProgramError,
+    },
+    #[error("map {0}: {1}")]
+    Map(&'static str, MapError),
+    #[error("pinning {path}: {source}")]
+    Pin { path: PathBuf, source: PinError },
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("listing interfaces: {0}")]
+    Interfaces(String),
+    #[error("counting CPUs: {0}")]
+    Cpus(String),
+    #[error("the pinned firewall is incomplete: {0} is missing; run `fw reset`")]
+    Incomplete(PathBuf),
+}
+
+/// `CONFIG.active_bank` when no ruleset is live.
+const NO_BANK: u32 = u32::MAX;
+
+/// The program `name` of the embedded object, as its concrete type.
+pub(crate) fn program<'a, P>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut P, LoadError>
+where
+    &'a mut P: TryFrom<&'a mut aya::programs::Program, Error = ProgramError>,
+{
+    ebpf.program_mut(name)
+        .expect("program is in the embedded object")
+        .try_into()
+        .map_err(|e| LoadError::Program(name, e))
+}
+
+/// Handles on the pinned maps of one namespace's firewall.
+pub struct Kernel {
+    config: Array<MapData, Config>,
+    chains: Array<MapData, ChainHeader>,
+    rules: Array<MapData, RuleEntry>,
+    counters: PerCpuArray<MapData, Counter>,
+    cpus: usize,
+}
+
+fn map_err(name: &'static str) -> impl FnOnce(MapError) -> LoadError {
+    move |e| LoadError::Map(name, e)
+}
+
+impl Kernel {
+    fn from_maps(mut get: impl FnMut(&'static str) -> Result<MapData, LoadError>) -> Result<Self, LoadError> {
+        let cpus = nr_cpus()
+            .map_err(|(what, e)| LoadError::Cpus(format!("{what}: {e}")))?
+            .get() as usize;
+        Ok(Self {
+            config: Array::try_from(Map::Array(get("CONFIG")?)).map_err(map_err("CONFIG"))?,
+            chains: Array::try_from(Map::Array(get("CHAINS")?)).map_err(map_err("CHAINS"))?,
+            rules: Array::try_from(Map::Array(get("RULES")?)).map_err(map_err("RULES"))?,
+            counters: PerCpuArray::try_from(Map::PerCpuArray(get("COUNTERS")?))
+                .map_err(map_err("COUNTERS"))?,
+            cpus,
+        })
+    }
+
+    /// Opens the pinned maps; `None` when fw is not loaded in this namespace.
+    ///
+    /// # Errors
+    /// [`LoadError::Incomplete`] when some pins exist and others do not.
+    pub fn open(dirs: &Dirs) -> Result<Option<Self>, LoadError> {
+        if !dirs.pins.exists() {
+            return Ok(None);
+        }
+        Self::from_maps(|name| {
+            let path = dirs.map(name);
+            MapData::from_pin(&path).map_err(|_| LoadError::Incomplete(path))
+        })
+        .map(Some)
+    }
+
+    /// Loads the eBPF object and pins its maps and programs under
+    /// `dirs.pins`, which must not exist yet. Nothing is attached.
+    ///
+    /// On error the caller removes `dirs.pins` (see [`remove_pins`]).
+    ///
+    /// # Errors
+    /// [`LoadError::Load`] when the verifier or the kernel refuses the
+    /// object; [`LoadError::Pin`] or [`LoadError::Io`] when pinning fails.
+    pub fn install(dirs: &Dirs) -> Result<(Self, Ebpf), LoadError> {
+        fs::create_dir_all(&dirs.pins).map_err(|source| LoadError::Io {
+            path: dirs.pins.clone(),
+            source,
+        })?;
+        let mut ebpf = Ebpf::load(EBPF_OBJECT)?;
+        let xdp: &mut Xdp = program(&mut ebpf, PROG_XDP)?;
+        xdp.load().map_err(|e| LoadError::Program(PROG_XDP, e))?;
+        let tc: &mut SchedClassifier = program(&mut ebpf, PROG_TC)?;
+        tc.load().map_err(|e| LoadError::Program(PROG_TC, e))?;
+        for name in [PROG_XDP, PROG_TC] {
+            let path = dirs.prog(name);
+            ebpf.program_mut(name)
+                .expect("program is in the embedded object")
+                .pin(&path)
+                .map_err(|source| LoadError::Pin { path, source })?;
+        }
+        let mut maps = Vec::new();
+        for name in MAPS {
+            let map = ebpf.take_map(name).expect("map is in the embedded object");
+            let data = match map {
+                Map::Array(d) | Map::PerCpuArray(d) => d,
+                _ => unreachable!("fw's maps are arrays"),
+            };
+            let path = dirs.map(name);
+            data.pin(&path)
+                .map_err(|source| LoadError::Pin { path, source })?;
+            maps.push((name, data));
+        }
+        let mut k = Self::from_maps(|name| {
+            let i = maps.iter().position(|(n, _)| *n == name).expect("map taken");
+            Ok(maps.swap_remove(i).1)
+        })?;
+        k.config
+            .set(0, &Config { active_bank: NO_BANK }, 0)
+            .map_err(map_err("CONFIG"))?;
+        Ok((k, ebpf))
+    }
+
+    /// The live bank, or `None` before the first ruleset.
+    ///
+    /// # Errors
+    /// [`LoadError::Map`] when the map cannot be read.
+    pub fn active_bank(&self) -> Result<Option<u32>, LoadError> {
+        let c = self.config.get(&0, 0).map_err(map_err("CONFIG"))?;
+        Ok((c.active_bank < BANKS).then_some(c.active_bank))
+    }
+
+    /// Writes `compiled` into the bank that is not live, then makes it live
+    /// with one map write, so each packet sees either the old or the new
+    /// ruleset, never a mix. Counter slots in `fresh` are zeroed first.
+    ///
+    /// # Errors
+    /// [`LoadError::Map`] when a map write fails; the live bank is then
+    /// unchanged.
+    pub fn swap_in(&mut self, compiled: &Compiled, fresh: &[u32]) -> Result<(), LoadError> {
+        let bank = match self.active_bank()? {
+            Some(b) => 1 - b,
+            None => 0,
+        };
+        for slot in fresh {
+            self.zero(*slot)?;
+        }
+        for (chain, cc) in compiled.iter().enumerate() {
+            let chain = chain as u32;
+            for (n, r) in cc.rules.iter().enumerate() {
+                self.rules
+                    .set(rule_slot(bank, chain, n as u32), r, 0)
+                    .map_err(map_err("RULES"))?;
+            }
+            self.chains
+                .set(chain_slot(bank, chain), &cc.header, 0)
+                .map_err(map_err("CHAINS"))?;
+        }
+        self.config
+            .set(0, &Config { active_bank: bank }, 0)
+            .map_err(map_err("CONFIG"))
+    }
+
+    /// Sets counter slot `slot` to zero on every CPU.
+    ///
+    /// # Errors
+    /// [`LoadError::Map`].
+    pub fn zero(&mut self, slot: u32) -> Result<(), LoadError> {
+        let zeros = PerCpuValues::try_from(vec![Counter::default(); self.cpus])
+            .map_err(|e| LoadError::Cpus(e.to_string()))?;
+        self.counters
+            .set(slot, zeros, 0)
+            .map_err(map_err("COUNTERS"))
+    }
+
+    /// Sum over CPUs of counter slot `slot`: (packets, bytes).
+    ///
+    /// # Errors
+    /// [`LoadError::Map`].
+    pub fn read(&self, slot: u32) -> Result<Counter, LoadError> {
+        let v = self.counters.get(&slot, 0).map_err(map_err("COUNTERS"))?;
+        Ok(v.iter().fold(Counter::default(), |a, c| Counter {
+            packets: a.packets + c.packets,
+            bytes: a.bytes + c.bytes,
+        }))
+    }
+
+    /// The policy counter slot of chain index `chain`.
+    pub fn policy_slot(chain: u32) -> u32 {
+        debug_assert!(chain < CHAINS);
+        policy_counter(chain)
+    }
+}
+
+/// Removes every pin of the namespace's firewall. Unpinning the links
+/// detaches the programs (once no process holds them); unpinning the maps
+/// and programs frees them.
+///
+/// # Errors
+/// [`LoadError::Io`] when the directory cannot be removed.
+pub fn remove_pins(dirs: &Dirs) -> Result<(), LoadError> {
+    match fs::remove_dir_all(&dirs.pins) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(LoadError::Io {
+            path: dirs.pins.clone(),
+            source,
+        }),
+    }
+}
