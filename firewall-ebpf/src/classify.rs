@@ -3,9 +3,11 @@
 //! "a rule ... specifies what to do with a packet that matches").
 //!
 //! Cost: O(rules in the chain) per packet, at most
-//! [`MAX_RULES_PER_CHAIN`] iterations.
+//! [`MAX_RULES_PER_CHAIN`] `bpf_loop` steps.
 
 use aya_ebpf::{
+    cty::{c_long, c_void},
+    helpers::bpf_loop,
     macros::map,
     maps::{Array, PerCpuArray},
 };
@@ -82,9 +84,43 @@ fn matches(r: &RuleEntry, p: &Packet) -> bool {
     true
 }
 
+/// State of one chain walk, shared with the `bpf_loop` callback.
+#[repr(C)]
+struct Walk {
+    pkt: Packet,
+    /// `rule_slot(bank, chain, 0)`.
+    base: u32,
+    /// Rules in the chain.
+    count: u32,
+    /// The matching rule's slot in `RULES`, or `u32::MAX`.
+    hit: u32,
+}
+
+/// One step of the walk: rule `i`. Returns 1 to stop (a match or the end).
+///
+/// `bpf_loop` (Linux 5.17) has the verifier check this body once, not once
+/// per rule, which a plain loop over a long chain would exceed.
+#[inline(never)]
+extern "C" fn step(i: u32, ctx: *mut c_void) -> c_long {
+    // SAFETY: ctx is the `Walk` that `run` passes to bpf_loop.
+    let w = unsafe { &mut *(ctx as *mut Walk) };
+    if i >= w.count {
+        return 1;
+    }
+    let slot = w.base + i;
+    let Some(r) = RULES.get(slot) else {
+        return 1;
+    };
+    if matches(r, &w.pkt) {
+        w.hit = slot;
+        return 1;
+    }
+    0
+}
+
 /// The verdict of `chain` for `p`, counting the rule or policy that gave it.
 #[inline(always)]
-pub fn run(chain: u32, p: &Packet) -> u8 {
+pub fn run(chain: u32, p: Packet) -> u8 {
     let bank = match CONFIG.get(0) {
         Some(c) => c.active_bank,
         None => return VERDICT_ACCEPT,
@@ -95,20 +131,29 @@ pub fn run(chain: u32, p: &Packet) -> u8 {
     let Some(hdr) = CHAINS.get(chain_slot(bank, chain)) else {
         return VERDICT_ACCEPT;
     };
-    let n = hdr.rule_count;
     let policy = hdr.policy;
-    for i in 0..MAX_RULES_PER_CHAIN {
-        if i >= n {
-            break;
-        }
-        let Some(r) = RULES.get(rule_slot(bank, chain, i)) else {
-            break;
-        };
-        if matches(r, p) {
-            count(r.counter, p.len);
-            return r.verdict;
-        }
+    let len = p.len;
+    let mut w = Walk {
+        pkt: p,
+        base: rule_slot(bank, chain, 0),
+        count: hdr.rule_count,
+        hit: u32::MAX,
+    };
+    // SAFETY: `step` matches bpf_loop's callback type and `w` outlives the call.
+    unsafe {
+        bpf_loop(
+            MAX_RULES_PER_CHAIN,
+            step as *mut c_void,
+            (&raw mut w).cast(),
+            0,
+        );
     }
-    count(policy_counter(chain), p.len);
+    if w.hit != u32::MAX
+        && let Some(r) = RULES.get(w.hit)
+    {
+        count(r.counter, len);
+        return r.verdict;
+    }
+    count(policy_counter(chain), len);
     policy
 }

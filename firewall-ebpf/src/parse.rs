@@ -11,6 +11,7 @@ pub const IPPROTO_TCP: u8 = 6;
 pub const IPPROTO_UDP: u8 = 17;
 
 /// What the classifier needs of one IPv4 packet.
+#[repr(C)]
 #[derive(Default)]
 pub struct Packet {
     /// Source address, network byte order.
@@ -37,21 +38,50 @@ pub enum Parsed {
     Malformed,
 }
 
-/// Reads the fields of the Ethernet, IPv4 and L4 headers through `load`,
-/// which returns `None` past the end of the packet.
-#[inline(always)]
-fn parse_with(load: impl Fn(usize, &mut [u8]) -> Option<()>) -> Parsed {
-    let mut eth_proto = [0u8; 2];
-    if load(12, &mut eth_proto).is_none() {
-        return Parsed::NotIpv4;
+/// Reads fixed-size pieces of a packet; `None` past its end.
+trait Bytes {
+    fn read<const N: usize>(&self, off: usize) -> Option<[u8; N]>;
+}
+
+/// XDP: direct packet access, bounds-checked against `data_end`.
+struct XdpBytes {
+    start: usize,
+    end: usize,
+}
+
+impl Bytes for XdpBytes {
+    #[inline(always)]
+    fn read<const N: usize>(&self, off: usize) -> Option<[u8; N]> {
+        if self.start + off + N > self.end {
+            return None;
+        }
+        // SAFETY: the range was checked against data_end just above.
+        Some(unsafe { core::ptr::read_unaligned((self.start + off) as *const [u8; N]) })
     }
+}
+
+/// TC: `bpf_skb_load_bytes`, which also reads paged skb data.
+struct TcBytes<'a>(&'a TcContext);
+
+impl Bytes for TcBytes<'_> {
+    #[inline(always)]
+    fn read<const N: usize>(&self, off: usize) -> Option<[u8; N]> {
+        self.0.load::<[u8; N]>(off).ok()
+    }
+}
+
+/// Reads the fields of the Ethernet, IPv4 and L4 headers.
+#[inline(always)]
+fn parse_with(b: &impl Bytes) -> Parsed {
+    let Some(eth_proto) = b.read::<2>(12) else {
+        return Parsed::NotIpv4;
+    };
     if u16::from_be_bytes(eth_proto) != ETH_P_IP {
         return Parsed::NotIpv4;
     }
-    let mut ip = [0u8; IP_MIN_HLEN];
-    if load(ETH_HLEN, &mut ip).is_none() {
+    let Some(ip) = b.read::<IP_MIN_HLEN>(ETH_HLEN) else {
         return Parsed::Malformed;
-    }
+    };
     let version = ip[0] >> 4;
     let ihl = ((ip[0] & 0x0f) as usize) * 4;
     let total_len = u16::from_be_bytes([ip[2], ip[3]]);
@@ -67,10 +97,9 @@ fn parse_with(load: impl Fn(usize, &mut [u8]) -> Option<()>) -> Parsed {
         ..Packet::default()
     };
     if (pkt.proto == IPPROTO_TCP || pkt.proto == IPPROTO_UDP) && frag & IP_OFFSET_MASK == 0 {
-        let mut ports = [0u8; 4];
-        if load(ETH_HLEN + ihl, &mut ports).is_none() {
+        let Some(ports) = b.read::<4>(ETH_HLEN + ihl) else {
             return Parsed::Malformed;
-        }
+        };
         pkt.sport = u16::from_be_bytes([ports[0], ports[1]]);
         pkt.dport = u16::from_be_bytes([ports[2], ports[3]]);
         pkt.has_ports = true;
@@ -78,28 +107,17 @@ fn parse_with(load: impl Fn(usize, &mut [u8]) -> Option<()>) -> Parsed {
     Parsed::Ipv4(pkt)
 }
 
-/// Parses an XDP frame with direct, bounds-checked packet access.
+/// Parses an XDP frame.
 #[inline(always)]
 pub fn xdp(ctx: &XdpContext) -> Parsed {
-    let start = ctx.data();
-    let end = ctx.data_end();
-    parse_with(|off, buf| {
-        // The verifier needs the constant-size check on the same pointer it
-        // reads through, so copy byte by byte after one range check.
-        let len = buf.len();
-        if start + off + len > end {
-            return None;
-        }
-        let p = (start + off) as *const u8;
-        for (i, b) in buf.iter_mut().enumerate() {
-            *b = unsafe { *p.add(i) };
-        }
-        Some(())
+    parse_with(&XdpBytes {
+        start: ctx.data(),
+        end: ctx.data_end(),
     })
 }
 
-/// Parses a TC skb with `bpf_skb_load_bytes`, which also reads paged data.
+/// Parses a TC skb.
 #[inline(always)]
 pub fn tc(ctx: &TcContext) -> Parsed {
-    parse_with(|off, buf| ctx.load_bytes(off, buf).ok().map(|_| ()))
+    parse_with(&TcBytes(ctx))
 }

@@ -250,3 +250,27 @@ pub fn remove_pins(dirs: &Dirs) -> Result<(), LoadError> {
         }),
     }
 }
+
+/// Kernel ids of the pinned XDP and TC programs.
+///
+/// # Errors
+/// [`LoadError::Program`] when a pin cannot be opened.
+pub fn program_ids(dirs: &Dirs) -> Result<(u32, u32), LoadError> {
+    let xdp = aya::programs::ProgramInfo::from_pin(dirs.prog(PROG_XDP))
+        .map_err(|e| LoadError::Program(PROG_XDP, e))?;
+    let tc = aya::programs::ProgramInfo::from_pin(dirs.prog(PROG_TC))
+        .map_err(|e| LoadError::Program(PROG_TC, e))?;
+    Ok((xdp.id(), tc.id()))
+}
+
+/// Kernel ids of the XDP and TC links pinned for `ifname`, `None` where a
+/// pin is missing.
+pub fn link_ids(dirs: &Dirs, ifname: &str) -> (Option<u32>, Option<u32>) {
+    let id = |hook| {
+        aya::programs::links::PinnedLink::from_pin(dirs.link(hook, ifname))
+            .ok()
+            .and_then(|l| aya::programs::links::FdLink::from(l).info().ok())
+            .map(|i| i.id())
+    };
+    (id("xdp"), id("tc"))
+}
