@@ -7,7 +7,7 @@
 
 use std::{
     ffi::CString,
-    io,
+    fs, io,
     mem::size_of,
     os::fd::{AsRawFd, FromRawFd, OwnedFd},
     path::{Path, PathBuf},
@@ -26,9 +26,16 @@ pub enum PinsError {
     /// The kernel did not give the namespace cookie.
     #[error("cannot read the network namespace cookie: {0}")]
     Cookie(io::Error),
-    /// No bpffs is mounted and mounting one failed.
-    #[error("cannot mount bpffs at /sys/fs/bpf: {0}")]
+    /// Mounting the host's bpffs failed.
+    #[error("cannot mount bpffs at /sys/fs/bpf or /run/fw/bpffs: {0}")]
     Mount(io::Error),
+    /// A private mount namespace without the host's bpffs.
+    #[error(
+        "no bpffs of the host is visible here (`ip netns exec` remounts /sys): \
+         run `fw status` once outside `ip netns exec`, or `cargo xtask setup`, \
+         to mount it at /run/fw/bpffs"
+    )]
+    NoBpffs,
 }
 
 /// The cookie of the calling thread's network namespace.
@@ -70,38 +77,65 @@ fn is_bpffs(path: &Path) -> bool {
     unsafe { libc::statfs(c.as_ptr(), &mut st) == 0 && st.f_type as i64 == BPF_FS_MAGIC }
 }
 
-/// The bpffs mount to pin under.
-///
-/// `ip netns exec` remounts /sys, which hides the host's /sys/fs/bpf; pins
-/// must outlive that private mount, so the host's bpffs is reached through
-/// `/proc/1/root` when /sys/fs/bpf is not a bpffs. `FW_BPFFS` overrides.
+/// The host's bpffs, as iproute2 and bpftool expect it.
+const SYS_BPFFS: &str = "/sys/fs/bpf";
+/// A second mount of the same bpffs instance. `ip netns exec` detaches and
+/// remounts /sys in its private mount namespace, which hides /sys/fs/bpf;
+/// a mount outside /sys survives, so fw run under `ip netns exec` finds
+/// the same pins there.
+const RUN_BPFFS: &str = "/run/fw/bpffs";
+
+fn mount(src: &str, target: &str, fstype: Option<&str>, flags: libc::c_ulong) -> io::Result<()> {
+    let c = |s: &str| CString::new(s).expect("no NUL in mount arguments");
+    let (src, target) = (c(src), c(target));
+    let fstype = fstype.map(c);
+    // SAFETY: NUL-terminated arguments that outlive the call.
+    let rc = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ref().map_or(std::ptr::null(), |f| f.as_ptr()),
+            flags,
+            std::ptr::null(),
+        )
+    };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+/// Whether this process shares PID 1's mount namespace (it is not inside
+/// `ip netns exec` or another private mount namespace).
+fn in_host_mount_ns() -> bool {
+    let ns = |p: &str| fs::read_link(p).ok();
+    let own = ns("/proc/self/ns/mnt");
+    own.is_some() && own == ns("/proc/1/ns/mnt")
+}
+
+/// The bpffs to pin under: the host's /sys/fs/bpf, reached directly or
+/// through its second mount at `/run/fw/bpffs`. In the host mount
+/// namespace fw mounts both when they are missing. `FW_BPFFS` overrides.
 ///
 /// # Errors
-/// [`PinsError::Mount`] when no bpffs is found and mounting one fails.
+/// [`PinsError::NoBpffs`] inside a private mount namespace that sees no
+/// bpffs of the host; [`PinsError::Mount`] when a mount fails.
 pub fn bpffs_root() -> Result<PathBuf, PinsError> {
     if let Some(p) = std::env::var_os("FW_BPFFS") {
         return Ok(PathBuf::from(p));
     }
-    for candidate in ["/sys/fs/bpf", "/proc/1/root/sys/fs/bpf"] {
-        if is_bpffs(Path::new(candidate)) {
-            return Ok(PathBuf::from(candidate));
+    let host = in_host_mount_ns();
+    if host && !is_bpffs(Path::new(SYS_BPFFS)) {
+        mount("bpf", SYS_BPFFS, Some("bpf"), 0).map_err(PinsError::Mount)?;
+    }
+    if is_bpffs(Path::new(SYS_BPFFS)) {
+        if host && !is_bpffs(Path::new(RUN_BPFFS)) {
+            fs::create_dir_all(RUN_BPFFS).map_err(PinsError::Mount)?;
+            mount(SYS_BPFFS, RUN_BPFFS, None, libc::MS_BIND).map_err(PinsError::Mount)?;
         }
+        return Ok(PathBuf::from(SYS_BPFFS));
     }
-    let target = c"/sys/fs/bpf";
-    // SAFETY: constant, NUL-terminated arguments.
-    let rc = unsafe {
-        libc::mount(
-            c"bpf".as_ptr(),
-            target.as_ptr(),
-            c"bpf".as_ptr(),
-            0,
-            std::ptr::null(),
-        )
-    };
-    if rc != 0 {
-        return Err(PinsError::Mount(io::Error::last_os_error()));
+    if is_bpffs(Path::new(RUN_BPFFS)) {
+        return Ok(PathBuf::from(RUN_BPFFS));
     }
-    Ok(PathBuf::from("/sys/fs/bpf"))
+    Err(PinsError::NoBpffs)
 }
 
 /// The two directories of one namespace's firewall.
