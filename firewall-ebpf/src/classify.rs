@@ -12,10 +12,10 @@ use aya_ebpf::{
     maps::{Array, PerCpuArray},
 };
 use firewall_common::{
-    chain_slot, policy_counter, rule_slot, ChainHeader, Config, Counter, RuleEntry, BANKS,
-    COUNTER_SLOTS, F_DPORT, F_IN_IF, F_NOT_DPORT, F_NOT_DST, F_NOT_IN_IF, F_NOT_OUT_IF,
-    F_NOT_PROTO, F_NOT_SPORT, F_NOT_SRC, F_OUT_IF, F_PROTO, F_SPORT, MAX_RULES_PER_CHAIN,
-    RULE_SLOTS, VERDICT_ACCEPT,
+    BANKS, COUNTER_SLOTS, ChainHeader, Config, Counter, F_DPORT, F_IN_IF, F_NOT_DPORT, F_NOT_DST,
+    F_NOT_IN_IF, F_NOT_OUT_IF, F_NOT_PROTO, F_NOT_SPORT, F_NOT_SRC, F_OUT_IF, F_PROTO, F_SPORT,
+    MAX_RULES_PER_CHAIN, RULE_SLOTS, RuleEntry, VERDICT_ACCEPT, chain_slot, policy_counter,
+    rule_slot,
 };
 
 use crate::parse::Packet;
@@ -71,12 +71,20 @@ fn matches(r: &RuleEntry, p: &Packet) -> bool {
             return false;
         }
         if f & F_SPORT != 0
-            && !check(f, F_NOT_SPORT, p.sport >= r.sport_lo && p.sport <= r.sport_hi)
+            && !check(
+                f,
+                F_NOT_SPORT,
+                p.sport >= r.sport_lo && p.sport <= r.sport_hi,
+            )
         {
             return false;
         }
         if f & F_DPORT != 0
-            && !check(f, F_NOT_DPORT, p.dport >= r.dport_lo && p.dport <= r.dport_hi)
+            && !check(
+                f,
+                F_NOT_DPORT,
+                p.dport >= r.dport_lo && p.dport <= r.dport_hi,
+            )
         {
             return false;
         }

@@ -18,7 +18,11 @@ pub enum Command {
     /// `-A CHAIN rule`.
     Append { chain: String, rule: Rule },
     /// `-I CHAIN [rulenum] rule`; `index` is 1-based, 1 when omitted.
-    Insert { chain: String, index: u32, rule: Rule },
+    Insert {
+        chain: String,
+        index: u32,
+        rule: Rule,
+    },
     /// `-D CHAIN rulenum|rule`.
     Delete { chain: String, which: RuleRef },
     /// `-F [CHAIN]`; `None` flushes every chain.

@@ -96,11 +96,7 @@ fn iface(
     Ok(ifindex(&n.value).unwrap_or(0))
 }
 
-fn ports(
-    p: &Option<Neg<PortRange>>,
-    (has, neg): (u16, u16),
-    flags: &mut u16,
-) -> (u16, u16) {
+fn ports(p: &Option<Neg<PortRange>>, (has, neg): (u16, u16), flags: &mut u16) -> (u16, u16) {
     match p {
         Some(n) => {
             *flags |= has;
@@ -125,8 +121,18 @@ pub fn compile_rule(
     let mut flags = 0u16;
     let (src_addr, src_mask) = addr(&rule.source, F_NOT_SRC, &mut flags);
     let (dst_addr, dst_mask) = addr(&rule.destination, F_NOT_DST, &mut flags);
-    let in_ifindex = iface(&rule.in_interface, (F_IN_IF, F_NOT_IN_IF), &mut flags, ifindex)?;
-    let out_ifindex = iface(&rule.out_interface, (F_OUT_IF, F_NOT_OUT_IF), &mut flags, ifindex)?;
+    let in_ifindex = iface(
+        &rule.in_interface,
+        (F_IN_IF, F_NOT_IN_IF),
+        &mut flags,
+        ifindex,
+    )?;
+    let out_ifindex = iface(
+        &rule.out_interface,
+        (F_OUT_IF, F_NOT_OUT_IF),
+        &mut flags,
+        ifindex,
+    )?;
     let mut proto = 0;
     if let Some(p) = &rule.protocol {
         flags |= F_PROTO;
@@ -136,16 +142,14 @@ pub fn compile_rule(
         proto = p.value;
     }
     let (mut sport, mut dport) = ((0, u16::MAX), (0, u16::MAX));
+    if rule.matches.len() > 1 {
+        return Err(CompileError::NotSupported(
+            "more than one tcp/udp match in one rule".into(),
+        ));
+    }
     for m in &rule.matches {
         match m {
-            Match::Tcp {
-                sport: s,
-                dport: d,
-            }
-            | Match::Udp {
-                sport: s,
-                dport: d,
-            } => {
+            Match::Tcp { sport: s, dport: d } | Match::Udp { sport: s, dport: d } => {
                 sport = ports(s, (F_SPORT, F_NOT_SPORT), &mut flags);
                 dport = ports(d, (F_DPORT, F_NOT_DPORT), &mut flags);
             }

@@ -126,7 +126,7 @@ pub fn run(inv: &Invocation) -> Result<String, ExecError> {
     let old = state::read(&dirs.state)?.unwrap_or_default();
     let mut new = old.clone();
     let mut fresh = Vec::new();
-    let mut take_slot = |new: &State, fresh: &mut Vec<u32>| -> Result<u32, ExecError> {
+    let take_slot = |new: &State, fresh: &mut Vec<u32>| -> Result<u32, ExecError> {
         let slot = new
             .free_slot()
             .ok_or(ExecError::NoCounterSlot(firewall_common::MAX_RULE_COUNTERS))?;
@@ -161,7 +161,10 @@ pub fn run(inv: &Invocation) -> Result<String, ExecError> {
                     }
                     at
                 }
-                RuleRef::Spec(r) => rules.iter().position(|x| x == r).ok_or(ExecError::BadRule)?,
+                RuleRef::Spec(r) => rules
+                    .iter()
+                    .position(|x| x == r)
+                    .ok_or(ExecError::BadRule)?,
             };
             new.ruleset.chain_mut(c).rules.remove(at);
             new.slots_mut(c).remove(at);
@@ -291,7 +294,11 @@ pub fn status() -> Result<String, ExecError> {
     );
     let (xdp_id, tc_id) = load::program_ids(&dirs)?;
     let _ = writeln!(out, "programs: fw_xdp id {xdp_id}, fw_tc id {tc_id}");
-    let _ = writeln!(out, "{:<16} {:>7} {:<8} {:>8} {:>8}", "interface", "ifindex", "xdp", "xdp link", "tc link");
+    let _ = writeln!(
+        out,
+        "{:<16} {:>7} {:<8} {:>8} {:>8}",
+        "interface", "ifindex", "xdp", "xdp link", "tc link"
+    );
     for a in &st.attachments {
         let (x, t) = load::link_ids(&dirs, &a.ifname);
         let _ = writeln!(
@@ -306,7 +313,13 @@ pub fn status() -> Result<String, ExecError> {
     }
     for c in BuiltinChain::ALL {
         let ch = st.ruleset.chain(c);
-        let _ = writeln!(out, "chain {}: policy {}, {} rules", c.name(), ch.policy.name(), ch.rules.len());
+        let _ = writeln!(
+            out,
+            "chain {}: policy {}, {} rules",
+            c.name(),
+            ch.policy.name(),
+            ch.rules.len()
+        );
     }
     Ok(out)
 }

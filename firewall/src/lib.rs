@@ -1,7 +1,10 @@
 //! fw's library: parse → model → compile → load/attach → observe.
 
 pub mod command;
-pub mod model;
 pub mod compile;
+pub mod exec;
 pub mod load;
+pub mod model;
+pub mod parse;
+pub mod render;
 pub mod state;

@@ -64,8 +64,7 @@ fn main() -> ExitCode {
             let inv = match parse::parse_args(&args) {
                 Ok(inv) => inv,
                 Err(e) => {
-                    eprintln!("fw v{VERSION} (eBPF): {e}");
-                    eprintln!("Try `fw -h' or 'fw --help' for more information.");
+                    eprint!("{}", e.iptables_stderr("fw", &format!("v{VERSION} (eBPF)")));
                     return ExitCode::from(e.exit_code() as u8);
                 }
             };

@@ -19,7 +19,7 @@
 //! let lab = Lab::new("doc").unwrap();
 //! let _ssh = tcp_listen(lab.server(), 22).unwrap();
 //! lab.fw_ok(&["-A", "INPUT", "-p", "tcp", "--dport", "22", "-j", "DROP"]);
-//! assert!(!tcp_probe(lab.client(), SERVER_ADDR.into(), 22, PROBE_TIMEOUT));
+//! assert!(!tcp_probe(lab.client(), SERVER_ADDR, 22, PROBE_TIMEOUT));
 //! // Dropping `lab` runs `fw reset` in the server and deletes both namespaces.
 //! ```
 
@@ -31,14 +31,13 @@ use std::{
     path::{Path, PathBuf},
     process::{Command, Output, Stdio},
     sync::atomic::{AtomicU32, Ordering},
+    time::{Duration, Instant},
 };
 
 use anyhow::{Context as _, bail};
 
 pub use netns::in_netns;
-pub use probe::{
-    PROBE_TIMEOUT, TcpServer, icmp_probe, tcp_listen, tcp_probe, udp_probe,
-};
+pub use probe::{PROBE_TIMEOUT, TcpServer, icmp_probe, tcp_listen, tcp_probe, udp_probe};
 
 /// The client's address on the lab link (RFC 5737 TEST-NET-1).
 pub const CLIENT_ADDR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
@@ -75,9 +74,17 @@ impl Lab {
     /// up in both.
     ///
     /// # Errors
-    /// When not root, or when an `ip` command fails; whatever was already
-    /// created is removed again.
+    /// When `prefix` is empty or has characters other than ASCII letters,
+    /// digits, `-` and `_`; when not root, or when an `ip` command fails
+    /// (whatever was already created is removed again).
     pub fn new(prefix: &str) -> anyhow::Result<Self> {
+        if prefix.is_empty()
+            || !prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            bail!("lab prefix {prefix:?} must be non-empty ASCII letters, digits, - or _");
+        }
         let n = LAB_COUNTER.fetch_add(1, Ordering::Relaxed);
         let base = format!("fw-{prefix}-{}-{n}", std::process::id());
         // Built before anything exists, so a failure half-way is cleaned up
@@ -86,22 +93,21 @@ impl Lab {
             client: format!("{base}-c"),
             server: format!("{base}-s"),
         };
-        ip(&["netns", "add", &lab.client])?;
-        ip(&["netns", "add", &lab.server])?;
+        ip(&format!("netns add {}", lab.client))?;
+        ip(&format!("netns add {}", lab.server))?;
         // Created inside the client namespace with its peer placed straight
         // into the server's: no device ever appears on the host.
-        ip(&[
-            "-n", &lab.client, "link", "add", CLIENT_IF, "type", "veth", "peer", "name",
-            SERVER_IF, "netns", &lab.server,
-        ])?;
+        ip(&format!(
+            "-n {} link add {CLIENT_IF} type veth peer name {SERVER_IF} netns {}",
+            lab.client, lab.server
+        ))?;
         for (ns, dev, addr) in [
             (&lab.client, CLIENT_IF, CLIENT_ADDR),
             (&lab.server, SERVER_IF, SERVER_ADDR),
         ] {
-            let cidr = format!("{addr}/{PREFIX_LEN}");
-            ip(&["-n", ns, "addr", "add", &cidr, "dev", dev])?;
-            ip(&["-n", ns, "link", "set", dev, "up"])?;
-            ip(&["-n", ns, "link", "set", "lo", "up"])?;
+            ip(&format!("-n {ns} addr add {addr}/{PREFIX_LEN} dev {dev}"))?;
+            ip(&format!("-n {ns} link set {dev} up"))?;
+            ip(&format!("-n {ns} link set lo up"))?;
         }
         Ok(lab)
     }
@@ -148,38 +154,63 @@ impl Drop for Lab {
         // Detaches fw and frees its pinned state before the namespace, and
         // with it the veth, disappears.
         if fw_bin().exists() && Path::new("/run/netns").join(&self.server).exists() {
-            let _ = quiet(Command::new("ip").args(["netns", "exec", &self.server]).arg(fw_bin()).arg("reset"));
+            let mut reset = Command::new("ip");
+            reset
+                .args(["netns", "exec", &self.server])
+                .arg(fw_bin())
+                .arg("reset");
+            quiet(&mut reset);
         }
         for ns in [&self.client, &self.server] {
-            let _ = quiet(Command::new("ip").args(["netns", "del", ns]));
+            quiet(Command::new("ip").args(["netns", "del", ns]));
         }
     }
 }
 
-/// Runs a command with no output, reporting only whether it ran and
-/// succeeded. Used where failure is acceptable (cleanup).
+/// How long cleanup waits for one command before killing it.
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs a command with no output for cleanup, where failure is acceptable;
+/// kills it after [`CLEANUP_TIMEOUT`] so a hung fw cannot hang a test.
+/// Returns whether it ran and succeeded.
 fn quiet(cmd: &mut Command) -> bool {
-    cmd.stdin(Stdio::null())
+    let Ok(mut child) = cmd
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+        .spawn()
+    else {
+        return false;
+    };
+    let deadline = Instant::now() + CLEANUP_TIMEOUT;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return status.success(),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+        }
+    }
 }
 
-/// Runs `ip` with `args`.
+/// Runs `ip` (iproute2) with the whitespace-separated arguments `args`,
+/// e.g. `ip(&format!("-n {} addr add 198.51.100.1/24 dev {CLIENT_IF}",
+/// lab.client()))`. Lab names contain no whitespace.
 ///
 /// # Errors
 /// When `ip` cannot be started or exits non-zero; the error has its stderr.
-fn ip(args: &[&str]) -> anyhow::Result<()> {
+pub fn ip(args: &str) -> anyhow::Result<()> {
     let out = Command::new("ip")
-        .args(args)
+        .args(args.split_whitespace())
         .stdin(Stdio::null())
         .output()
         .context("cannot run `ip` (iproute2; `cargo xtask setup` installs it)")?;
     if !out.status.success() {
         bail!(
-            "ip {} failed ({}): {}",
-            args.join(" "),
+            "ip {args} failed ({}): {}",
             out.status,
             String::from_utf8_lossy(&out.stderr).trim()
         );

@@ -1,1 +1,83 @@
-fn main() {}
+//! fw's developer tasks, run as `cargo xtask <task>` (the alias lives in
+//! `.cargo/config.toml`):
+//!
+//! * `setup`: installs what building and testing need on a fresh Debian 12
+//!   machine (idempotent; root).
+//! * `demo`: applies `rules/demo.rules` in a two-namespace lab and shows
+//!   which probes get through.
+//! * `test`: setup, build fw, and run the whole workspace's tests against it.
+
+mod cmd;
+mod demo;
+mod setup;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// fw developer tasks. All of them need root.
+#[derive(Debug, Parser)]
+#[command(name = "xtask", bin_name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Debug, Subcommand)]
+enum Task {
+    /// Install build and test prerequisites (apt packages, the pinned Rust
+    /// toolchain, bpf-linker, bpffs). Idempotent.
+    Setup,
+    /// Run setup, build fw, apply rules/demo.rules in a namespace lab and
+    /// probe it with real packets.
+    Demo {
+        /// Use this binary instead of building fw (e.g. target/release/fw,
+        /// or /usr/sbin/iptables to compare with netfilter).
+        #[arg(long, value_name = "PATH")]
+        fw: Option<std::path::PathBuf>,
+    },
+    /// Run setup, build fw, then `cargo test --workspace` (less the BPF-only
+    /// crate) with FW_BIN set.
+    Test {
+        /// Extra arguments for `cargo test` (after `--`).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.task {
+        Task::Setup => setup::run(),
+        Task::Demo { fw } => demo::run(fw),
+        Task::Test { args } => test(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `cargo xtask test`: setup, build fw, run every test of the workspace
+/// with `FW_BIN` pointing at the fresh binary.
+fn test(extra: &[String]) -> anyhow::Result<()> {
+    setup::run()?;
+    let fw = cmd::build_fw()?;
+    let mut test = cmd::cargo();
+    // firewall-ebpf is a no_main BPF binary: it cannot link for the host
+    // (firewall's build.rs builds it for the BPF target instead).
+    // --no-fail-fast: one failing test binary should not hide the others.
+    test.args([
+        "test",
+        "--workspace",
+        "--exclude",
+        "firewall-ebpf",
+        "--no-fail-fast",
+    ])
+    .args(extra)
+    .env("FW_BIN", &fw);
+    cmd::run(&mut test)
+}

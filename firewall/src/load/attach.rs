@@ -6,9 +6,7 @@ use std::{ffi::CString, io, os::fd::AsRawFd};
 
 use aya::{
     Ebpf,
-    programs::{
-        LinkOrder, SchedClassifier, TcAttach, TcAttachType, Xdp, XdpMode, links::FdLink,
-    },
+    programs::{LinkOrder, SchedClassifier, TcAttach, TcAttachType, Xdp, XdpMode, links::FdLink},
 };
 use network_interface::{NetworkInterface, NetworkInterfaceConfig};
 
@@ -115,7 +113,10 @@ pub fn attach_all(
         let xdp: &mut Xdp = program(ebpf, PROG_XDP)?;
         let (id, mode) = match xdp.attach(iface.index, XdpMode::Driver) {
             Ok(id) => (id, "native"),
-            Err(_) => (xdp.attach(iface.index, XdpMode::Skb).map_err(attach_err)?, "generic"),
+            Err(_) => (
+                xdp.attach(iface.index, XdpMode::Skb).map_err(attach_err)?,
+                "generic",
+            ),
         };
         let link: FdLink = xdp
             .take_link(id)

@@ -87,7 +87,9 @@ fn map_err(name: &'static str) -> impl FnOnce(MapError) -> LoadError {
 }
 
 impl Kernel {
-    fn from_maps(mut get: impl FnMut(&'static str) -> Result<MapData, LoadError>) -> Result<Self, LoadError> {
+    fn from_maps(
+        mut get: impl FnMut(&'static str) -> Result<MapData, LoadError>,
+    ) -> Result<Self, LoadError> {
         let cpus = nr_cpus()
             .map_err(|(what, e)| LoadError::Cpus(format!("{what}: {e}")))?
             .get() as usize;
@@ -154,11 +156,20 @@ impl Kernel {
             maps.push((name, data));
         }
         let mut k = Self::from_maps(|name| {
-            let i = maps.iter().position(|(n, _)| *n == name).expect("map taken");
+            let i = maps
+                .iter()
+                .position(|(n, _)| *n == name)
+                .expect("map taken");
             Ok(maps.swap_remove(i).1)
         })?;
         k.config
-            .set(0, &Config { active_bank: NO_BANK }, 0)
+            .set(
+                0,
+                &Config {
+                    active_bank: NO_BANK,
+                },
+                0,
+            )
             .map_err(map_err("CONFIG"))?;
         Ok((k, ebpf))
     }
@@ -234,13 +245,73 @@ impl Kernel {
     }
 }
 
-/// Removes every pin of the namespace's firewall. Unpinning the links
-/// detaches the programs (once no process holds them); unpinning the maps
-/// and programs frees them.
+/// `bpf(2)` commands from `<linux/bpf.h>` that aya does not wrap.
+const BPF_OBJ_GET: libc::c_long = 7;
+const BPF_LINK_DETACH: libc::c_long = 34;
+
+/// `bpf(2)` with a zero-padded `union bpf_attr` whose first words are `head`.
+fn bpf(cmd: libc::c_long, head: &[u64]) -> io::Result<i64> {
+    let mut attr = [0u64; 16];
+    attr[..head.len()].copy_from_slice(head);
+    // SAFETY: attr is a valid, zero-padded bpf_attr of the size given.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            cmd,
+            attr.as_mut_ptr(),
+            std::mem::size_of_val(&attr),
+        )
+    };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// Detaches the link pinned at `path` right away (Linux 5.9), rather than
+/// when its last reference goes, which the kernel defers to a workqueue.
+fn detach_link(path: &std::path::Path) -> io::Result<()> {
+    use std::os::fd::{FromRawFd as _, OwnedFd};
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // BPF_OBJ_GET: pathname (u64 pointer), bpf_fd, file_flags.
+    let fd = bpf(BPF_OBJ_GET, &[c.as_ptr() as u64])?;
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    use std::os::fd::AsRawFd as _;
+    // BPF_LINK_DETACH: link_fd in the low half of the first word.
+    bpf(BPF_LINK_DETACH, &[fd.as_raw_fd() as u64]).map(|_| ())
+}
+
+/// Removes every pin of the namespace's firewall. The links are detached
+/// first, so no packet meets the programs once this returns; unpinning
+/// the maps and programs then frees them.
 ///
 /// # Errors
-/// [`LoadError::Io`] when the directory cannot be removed.
+/// [`LoadError::Io`] when the directory cannot be read or removed.
 pub fn remove_pins(dirs: &Dirs) -> Result<(), LoadError> {
+    let io_err = |source| LoadError::Io {
+        path: dirs.pins.clone(),
+        source,
+    };
+    match fs::read_dir(&dirs.pins) {
+        Ok(entries) => {
+            for e in entries {
+                let path = e.map_err(io_err)?.path();
+                let is_link = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("link_"));
+                if is_link {
+                    // A link whose interface is gone is already detached.
+                    let _ = detach_link(&path);
+                }
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(io_err(e)),
+    }
     match fs::remove_dir_all(&dirs.pins) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),

@@ -99,7 +99,11 @@ fn mount(src: &str, target: &str, fstype: Option<&str>, flags: libc::c_ulong) ->
             std::ptr::null(),
         )
     };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 /// Whether this process shares PID 1's mount namespace (it is not inside

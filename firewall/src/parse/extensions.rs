@@ -1,0 +1,150 @@
+//! What iptables 1.8.9 knows that fw does not enforce yet, so that fw can
+//! say "not supported yet" (instead of iptables' "Couldn't load match")
+//! for real features, and "unknown" for typos. Lists taken from the
+//! IPv4 extensions iptables 1.8.9 ships (iptables-extensions(8),
+//! /usr/lib/x86_64-linux-gnu/xtables/lib{xt,ipt}_*.so on Debian 12).
+
+/// Match modules (`-m NAME`) iptables can load for IPv4, besides tcp and udp.
+pub(crate) const MATCHES: &[&str] = &[
+    "addrtype",
+    "ah",
+    "bpf",
+    "cgroup",
+    "cluster",
+    "comment",
+    "connbytes",
+    "connlabel",
+    "connlimit",
+    "connmark",
+    "conntrack",
+    "cpu",
+    "dccp",
+    "devgroup",
+    "dscp",
+    "ecn",
+    "esp",
+    "hashlimit",
+    "helper",
+    "icmp",
+    "ipcomp",
+    "iprange",
+    "ipvs",
+    "length",
+    "limit",
+    "mac",
+    "mark",
+    "multiport",
+    "nfacct",
+    "osf",
+    "owner",
+    "physdev",
+    "pkttype",
+    "policy",
+    "quota",
+    "rateest",
+    "realm",
+    "recent",
+    "rpfilter",
+    "sctp",
+    "set",
+    "socket",
+    "state",
+    "statistic",
+    "string",
+    "tcpmss",
+    "time",
+    "tos",
+    "ttl",
+    "u32",
+];
+
+/// Targets (`-j NAME`) iptables knows for IPv4, besides ACCEPT and DROP:
+/// the other built-in verdicts and the target extensions.
+pub(crate) const TARGETS: &[&str] = &[
+    "RETURN",
+    "QUEUE",
+    "AUDIT",
+    "CHECKSUM",
+    "CLASSIFY",
+    "CLUSTERIP",
+    "CONNMARK",
+    "CONNSECMARK",
+    "CT",
+    "DNAT",
+    "DSCP",
+    "ECN",
+    "HMARK",
+    "IDLETIMER",
+    "LED",
+    "LOG",
+    "MARK",
+    "MASQUERADE",
+    "NETMAP",
+    "NFLOG",
+    "NFQUEUE",
+    "NOTRACK",
+    "RATEEST",
+    "REDIRECT",
+    "REJECT",
+    "SECMARK",
+    "SET",
+    "SNAT",
+    "SYNPROXY",
+    "TCPMSS",
+    "TCPOPTSTRIP",
+    "TEE",
+    "TOS",
+    "TPROXY",
+    "TRACE",
+    "TTL",
+    "ULOG",
+];
+
+/// Tables iptables has besides `filter`.
+pub(crate) const TABLES: &[&str] = &["nat", "mangle", "raw", "security"];
+
+/// Options of the tcp module that fw does not enforce yet (libxt_tcp).
+pub(crate) const TCP_UNSUPPORTED: &[&str] = &["syn", "tcp-flags", "tcp-option"];
+
+/// Protocol modules iptables loads implicitly after `-p NAME` when it
+/// meets an option it does not know, with their long options.
+pub(crate) const PROTOCOL_MODULES: &[(&str, &[&str])] = &[
+    ("icmp", &["icmp-type"]),
+    (
+        "sctp",
+        &[
+            "source-port",
+            "sport",
+            "destination-port",
+            "dport",
+            "chunk-types",
+        ],
+    ),
+    (
+        "dccp",
+        &[
+            "source-port",
+            "sport",
+            "destination-port",
+            "dport",
+            "dccp-types",
+            "dccp-option",
+        ],
+    ),
+    ("esp", &["espspi"]),
+    ("ah", &["ahspi"]),
+    ("ipcomp", &["ipcompspi", "compres"]),
+];
+
+/// The option of `options` that `name` names, as getopt_long resolves a
+/// long name (exact, or a unique prefix).
+pub(crate) fn resolve<'a>(options: &[&'a str], name: &str) -> Option<&'a str> {
+    if let Some(o) = options.iter().find(|o| **o == name) {
+        return Some(o);
+    }
+    let mut prefixed = options.iter().filter(|o| o.starts_with(name));
+    match (prefixed.next(), prefixed.next()) {
+        (Some(o), None) => Some(o),
+        _ => None,
+    }
+}

@@ -1,0 +1,527 @@
+//! Grammars of option values, following libxtables 1.8.9: numbers as
+//! `strtoul(s, 0)` reads them, IPv4 addresses and masks
+//! (`xtables_ipparse_multiple`), port ranges (libxt_tcp's
+//! `parse_tcp_ports`), interface names (`xtables_parse_interface`).
+
+use std::net::Ipv4Addr;
+
+use nom::{
+    IResult, Parser,
+    branch::alt,
+    bytes::complete::{tag_no_case, take_till, take_while},
+    character::complete::{char, digit1, hex_digit1, oct_digit0, one_of},
+    combinator::{all_consuming, map_res, opt, rest},
+    multi::separated_list1,
+    sequence::{pair, preceded, separated_pair},
+};
+
+use super::{error::ParseError, services::Services};
+use crate::model::{AddrMask, Neg, PortRange};
+
+/// C's `isspace`.
+fn is_c_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
+}
+
+/// An unsigned number as `strtoumax(s, &end, 0)` reads it: leading white
+/// space, an optional `+`, then `0x` hex, `0` octal or decimal. (A `-` is
+/// refused, as `xtables_strtoul` does.)
+fn c_number(i: &str) -> IResult<&str, u64> {
+    preceded(
+        pair(take_while(is_c_space), opt(char('+'))),
+        alt((
+            preceded(
+                tag_no_case("0x"),
+                map_res(hex_digit1, |h| u64::from_str_radix(h, 16)),
+            ),
+            preceded(
+                char('0'),
+                map_res(oct_digit0, |o: &str| {
+                    if o.is_empty() {
+                        Ok(0)
+                    } else {
+                        u64::from_str_radix(o, 8)
+                    }
+                }),
+            ),
+            map_res(digit1, str::parse::<u64>),
+        )),
+    )
+    .parse(i)
+}
+
+/// `xtables_strtoui(s, NULL, &v, min, max)`: the whole of `s` is a number
+/// in `min..=max`.
+pub(crate) fn strtoui(s: &str, min: u64, max: u64) -> Option<u64> {
+    all_consuming(c_number)
+        .parse(s)
+        .ok()
+        .map(|(_, v)| v)
+        .filter(|v| (min..=max).contains(v))
+}
+
+/// A rule number (iptables' `parse_rulenumber`): 1..=2147483647.
+///
+/// Errors: [`ParseError::InvalidRuleNumber`].
+pub(crate) fn rule_number(s: &str) -> Result<u32, ParseError> {
+    strtoui(s, 1, i32::MAX as u64)
+        .map(|n| n as u32)
+        .ok_or_else(|| ParseError::InvalidRuleNumber(s.to_string()))
+}
+
+/// Whether `s` starts like `sscanf("%u")` wants (how `-w`/`-W` check their
+/// value): white space, an optional sign, a digit.
+pub(crate) fn scanf_unsigned(s: &str) -> bool {
+    let r: IResult<&str, _> = (take_while(is_c_space), opt(one_of("+-")), digit1).parse(s);
+    r.is_ok()
+}
+
+/// A dotted quad as libxtables' `__numeric_to_ipaddr` reads it: 1 to 4
+/// numbers 0..=255 (each in strtoul base 0) separated by dots; an address
+/// with fewer parts is completed with zeros (`192.0.2` is 192.0.2.0), a
+/// mask (`is_mask`) needs all four.
+fn dotted(s: &str, is_mask: bool) -> Option<Ipv4Addr> {
+    let parts: IResult<&str, Vec<&str>> =
+        all_consuming(separated_list1(char('.'), take_till(|c| c == '.'))).parse(s);
+    let (_, parts) = parts.ok()?;
+    if parts.len() > 4 || (is_mask && parts.len() != 4) {
+        return None;
+    }
+    let mut octets = [0u8; 4];
+    for (o, p) in octets.iter_mut().zip(&parts) {
+        *o = strtoui(p, 0, 255)? as u8;
+    }
+    Some(Ipv4Addr::from(octets))
+}
+
+/// The mask after `/`: a prefix length 0..=32 or a dotted quad
+/// (`parse_ipmask`).
+fn mask(s: &str) -> Result<Ipv4Addr, ParseError> {
+    let bad = || ParseError::InvalidMask(s.to_string());
+    if s.contains('.') {
+        return dotted(s, true).ok_or_else(bad);
+    }
+    let bits = strtoui(s, 0, 32).ok_or_else(bad)? as u8;
+    Ok(AddrMask::from_prefix(Ipv4Addr::UNSPECIFIED, bits).mask)
+}
+
+/// Whether `s` looks like a host name (which iptables would resolve): a
+/// letter somewhere, only name characters, starting with a letter or digit.
+fn looks_like_host_name(s: &str) -> bool {
+    s.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && s.chars().any(|c| c.is_ascii_alphabetic())
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_')
+}
+
+/// One `ADDR[/MASK]`: the mask first (so a bad mask is reported before a
+/// bad address, as iptables does), a zero mask ignores the address
+/// (`any/0`), the address is masked.
+fn host_mask(s: &str) -> Result<AddrMask, ParseError> {
+    let (host, m) = match s.rsplit_once('/') {
+        Some((h, m)) => (h, mask(m)?),
+        None => (s, Ipv4Addr::BROADCAST),
+    };
+    if m.is_unspecified() {
+        return Ok(AddrMask {
+            addr: Ipv4Addr::UNSPECIFIED,
+            mask: m,
+        });
+    }
+    let addr = dotted(host, false).ok_or_else(|| {
+        if looks_like_host_name(host) {
+            ParseError::unsupported(
+                format!("host name `{host}' (fw does not resolve names: give an IPv4 address)"),
+                host,
+            )
+        } else {
+            ParseError::HostNotFound(host.to_string())
+        }
+    })?;
+    Ok(AddrMask {
+        addr: Ipv4Addr::from(u32::from(addr) & u32::from(m)),
+        mask: m,
+    })
+}
+
+/// `-s`/`-d`'s argument: `ADDR[/PREFIX]` or `ADDR/DOTTED.MASK`, the
+/// address masked. A non-inverted 0.0.0.0/0 is `None`: iptables stores it
+/// exactly like no `-s` at all.
+///
+/// Errors: [`ParseError::InvalidMask`], [`ParseError::HostNotFound`];
+/// [`ParseError::NotSupported`] for host names and for a comma-separated
+/// list of several addresses (iptables turns it into one rule per address).
+pub(crate) fn address(s: &str, invert: bool) -> Result<Option<Neg<AddrMask>>, ParseError> {
+    let mut all: Vec<AddrMask> = Vec::new();
+    for item in s.split(',') {
+        let a = host_mask(item)?;
+        // iptables drops duplicates after masking.
+        if !all.contains(&a) {
+            all.push(a);
+        }
+    }
+    if all.len() > 1 {
+        return Err(ParseError::unsupported(
+            format!("several addresses in one rule (`{s}'): write one rule per address"),
+            s,
+        ));
+    }
+    let value = all[0];
+    Ok((invert || !value.mask.is_unspecified()).then_some(Neg { value, invert }))
+}
+
+/// One tcp port (`xtables_parse_port`): a number 0..=65535 (strtoul base
+/// 0) or a tcp service of `services`.
+fn tcp_port(s: &str, services: &Services) -> Result<u16, ParseError> {
+    strtoui(s, 0, 65535)
+        .map(|p| p as u16)
+        .or_else(|| services.port(s, "tcp"))
+        .ok_or_else(|| ParseError::InvalidPort(s.to_string()))
+}
+
+/// tcp's `--sport`/`--dport` argument (libxt_tcp's `parse_tcp_ports`):
+/// `PORT`, `A:B`, `:B` (from 0), `A:` (to 65535); a port is a number
+/// (decimal, `0x` hex, `0` octal) or a tcp service name. Only the first `:`
+/// splits (`1:2:3` is the range 1 to "2:3", refused).
+///
+/// Errors: [`ParseError::InvalidPort`], [`ParseError::InvalidPortRange`].
+pub(crate) fn tcp_port_range(s: &str, services: &Services) -> Result<PortRange, ParseError> {
+    let split: IResult<&str, (&str, &str)> =
+        separated_pair(take_till(|c| c == ':'), char(':'), rest).parse(s);
+    let Ok((_, (lo, hi))) = split else {
+        let p = tcp_port(s, services)?;
+        return Ok(PortRange { lo: p, hi: p });
+    };
+    let lo = if lo.is_empty() {
+        0
+    } else {
+        tcp_port(lo, services)?
+    };
+    let hi = if hi.is_empty() {
+        u16::MAX
+    } else {
+        tcp_port(hi, services)?
+    };
+    if lo > hi {
+        return Err(ParseError::InvalidPortRange(s.to_string()));
+    }
+    Ok(PortRange { lo, hi })
+}
+
+/// A decimal number as glibc's `getaddrinfo` reads a numeric service
+/// (`strtoul(s, &end, 10)`, all of `s`): white space, `+`, digits.
+fn decimal(s: &str) -> Option<u64> {
+    let r: IResult<&str, &str> = all_consuming(preceded(
+        pair(take_while(is_c_space), opt(char('+'))),
+        digit1,
+    ))
+    .parse(s);
+    r.ok().and_then(|(_, d)| d.parse().ok())
+}
+
+/// One udp port (`xtables_getportbyname`): a decimal number 0..=65535 or a
+/// service name of any protocol.
+fn udp_port(s: &str, services: &Services) -> Result<u16, ParseError> {
+    decimal(s)
+        .and_then(|n| u16::try_from(n).ok())
+        .or_else(|| services.port_any(s))
+        .ok_or_else(|| ParseError::PortNotResolved(s.to_string()))
+}
+
+/// udp's `--sport`/`--dport` argument (libxtables' `xtopt_parse_mport`):
+/// `PORT`, `A:B`, `:B`, `A:`, `:`; a port is a decimal number (`022` is 22)
+/// or a service name of any protocol (`ssh` works).
+///
+/// Errors: [`ParseError::PortNotResolved`] (also for `""` and numbers
+/// above 65535, which iptables 1.8.9 turns into port 0 and truncates),
+/// [`ParseError::TooManyPortComponents`], [`ParseError::InvalidPortRange`]
+/// (iptables 1.8.9 accepts `30:20`, a range that matches nothing).
+pub(crate) fn udp_port_range(
+    s: &str,
+    option: &'static str,
+    services: &Services,
+) -> Result<PortRange, ParseError> {
+    if s.is_empty() {
+        return Err(ParseError::PortNotResolved(String::new()));
+    }
+    let parts: IResult<&str, Vec<&str>> =
+        all_consuming(separated_list1(char(':'), take_till(|c| c == ':'))).parse(s);
+    let parts = parts.map(|(_, p)| p).unwrap_or_default();
+    let mut range = [0, u16::MAX];
+    for (i, part) in parts.iter().enumerate() {
+        if i == 2 {
+            return Err(ParseError::TooManyPortComponents {
+                module: "udp",
+                option,
+                value: s.to_string(),
+            });
+        }
+        if !part.is_empty() {
+            range[i] = udp_port(part, services)?;
+        }
+    }
+    let (lo, hi) = match parts.len() {
+        1 => (range[0], range[0]),
+        _ => (range[0], range[1]),
+    };
+    if lo > hi {
+        return Err(ParseError::InvalidPortRange(s.to_string()));
+    }
+    Ok(PortRange { lo, hi })
+}
+
+/// `-i`/`-o`'s argument: 1 to 15 bytes (`IFNAMSIZ` - 1); a trailing `+`
+/// is a wildcard. iptables only warns about `/` and spaces, which the kernel
+/// never uses in names, so such a rule is accepted and never matches.
+///
+/// Errors: [`ParseError::InterfaceTooLong`], [`ParseError::EmptyInterface`].
+pub(crate) fn interface(s: &str) -> Result<String, ParseError> {
+    if s.len() > 15 {
+        return Err(ParseError::InterfaceTooLong(s.to_string()));
+    }
+    if s.is_empty() {
+        return Err(ParseError::EmptyInterface);
+    }
+    Ok(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::services::tests::sample;
+
+    #[test]
+    fn numbers_like_strtoul() {
+        assert_eq!(strtoui("22", 0, 65535), Some(22));
+        assert_eq!(strtoui("0x16", 0, 65535), Some(22));
+        assert_eq!(strtoui("026", 0, 65535), Some(22));
+        assert_eq!(strtoui("+22", 0, 65535), Some(22));
+        assert_eq!(strtoui(" 22", 0, 65535), Some(22));
+        assert_eq!(strtoui("0", 0, 65535), Some(0));
+        assert_eq!(strtoui("22 ", 0, 65535), None);
+        assert_eq!(strtoui("08", 0, 32), None);
+        assert_eq!(strtoui("0x", 0, 32), None);
+        assert_eq!(strtoui("-1", 0, 32), None);
+        assert_eq!(strtoui("-0", 0, 32), None);
+        assert_eq!(strtoui("", 0, 32), None);
+        assert_eq!(strtoui("33", 0, 32), None);
+        assert_eq!(strtoui("99999999999999999999999", 0, 32), None);
+    }
+
+    #[test]
+    fn rule_numbers() {
+        assert_eq!(rule_number("1"), Ok(1));
+        assert_eq!(rule_number("0x2"), Ok(2));
+        assert_eq!(rule_number("2147483647"), Ok(2147483647));
+        assert_eq!(
+            rule_number("0"),
+            Err(ParseError::InvalidRuleNumber("0".into()))
+        );
+        assert_eq!(
+            rule_number("2147483648"),
+            Err(ParseError::InvalidRuleNumber("2147483648".into()))
+        );
+        assert_eq!(
+            rule_number("x"),
+            Err(ParseError::InvalidRuleNumber("x".into()))
+        );
+    }
+
+    fn am(a: [u8; 4], m: [u8; 4]) -> AddrMask {
+        AddrMask {
+            addr: a.into(),
+            mask: m.into(),
+        }
+    }
+
+    fn some(a: AddrMask, invert: bool) -> Option<Neg<AddrMask>> {
+        Some(Neg { value: a, invert })
+    }
+
+    #[test]
+    fn addresses() {
+        let host = [255; 4];
+        assert_eq!(
+            address("192.0.2.7/24", false),
+            Ok(some(am([192, 0, 2, 0], [255, 255, 255, 0]), false))
+        );
+        assert_eq!(
+            address("192.0.2.1", true),
+            Ok(some(am([192, 0, 2, 1], host), true))
+        );
+        assert_eq!(
+            address("192.0.2.1/32", false),
+            Ok(some(am([192, 0, 2, 1], host), false))
+        );
+        assert_eq!(
+            address("192.0.2", false),
+            Ok(some(am([192, 0, 2, 0], host), false))
+        );
+        assert_eq!(address("1", false), Ok(some(am([1, 0, 0, 0], host), false)));
+        assert_eq!(
+            address("010.0.0.1", false),
+            Ok(some(am([8, 0, 0, 1], host), false))
+        );
+        assert_eq!(
+            address("0xC0.0.2.1", false),
+            Ok(some(am([192, 0, 2, 1], host), false))
+        );
+        assert_eq!(
+            address("198.51.100.7/255.255.0.255", false),
+            Ok(some(am([198, 51, 0, 7], [255, 255, 0, 255]), false))
+        );
+        assert_eq!(
+            address("192.0.2.1/0x18", false),
+            Ok(some(am([192, 0, 2, 0], [255, 255, 255, 0]), false))
+        );
+        assert_eq!(
+            address("192.0.2.1/+8", false),
+            Ok(some(am([192, 0, 0, 0], [255, 0, 0, 0]), false))
+        );
+        // 0/0 is no address at all, unless inverted.
+        assert_eq!(address("0.0.0.0/0", false), Ok(None));
+        assert_eq!(address("192.0.2.1/0", false), Ok(None));
+        assert_eq!(address("0/0", true), Ok(some(am([0; 4], [0; 4]), true)));
+        assert_eq!(address("anything/0", false), Ok(None));
+        assert_eq!(
+            address("192.0.2.1,192.0.2.1/32", false),
+            Ok(some(am([192, 0, 2, 1], host), false))
+        );
+    }
+
+    #[test]
+    fn address_errors() {
+        let mask = |m: &str| Err(ParseError::InvalidMask(m.into()));
+        let host = |h: &str| Err(ParseError::HostNotFound(h.into()));
+        assert_eq!(address("192.0.2.1/33", false), mask("33"));
+        assert_eq!(address("192.0.2.1/-1", false), mask("-1"));
+        assert_eq!(address("192.0.2.1/", false), mask(""));
+        assert_eq!(address("192.0.2.1/08", false), mask("08"));
+        assert_eq!(address("192.0.2.1/0x", false), mask("0x"));
+        assert_eq!(
+            address("192.0.2.1/255.0.255.256", false),
+            mask("255.0.255.256")
+        );
+        assert_eq!(address("192.0.2.1/255.255.0", false), mask("255.255.0"));
+        assert_eq!(
+            address("192.0.2.1/255.255.255.255.0", false),
+            mask("255.255.255.255.0")
+        );
+        assert_eq!(address("foo/33", false), mask("33"));
+        assert_eq!(address("192.0.2.256", false), host("192.0.2.256"));
+        assert_eq!(address("192.0.2.1.5", false), host("192.0.2.1.5"));
+        assert_eq!(address("192.0.2.", false), host("192.0.2."));
+        assert_eq!(address(".1", false), host(".1"));
+        assert_eq!(address("", false), host(""));
+        assert_eq!(address("192.0.2.1/32/32", false), host("192.0.2.1/32"));
+        assert_eq!(address("192.0.2.1/24,", false), host(""));
+        assert_eq!(address("::1", false), host("::1"));
+        assert_eq!(address("-n", false), host("-n"));
+        assert_eq!(address("--sport", false), host("--sport"));
+        assert!(matches!(
+            address("localhost", false),
+            Err(ParseError::NotSupported { .. })
+        ));
+        assert!(matches!(
+            address("192.0.2.1,198.51.100.1", false),
+            Err(ParseError::NotSupported { .. })
+        ));
+    }
+
+    #[test]
+    fn udp_ports() {
+        let s = sample();
+        let r = |lo, hi| Ok(PortRange { lo, hi });
+        let u = |p: &str| udp_port_range(p, "destination-port", &s);
+        assert_eq!(u("22"), r(22, 22));
+        assert_eq!(u("+22"), r(22, 22));
+        assert_eq!(u(" 22"), r(22, 22));
+        assert_eq!(u("022"), r(22, 22));
+        assert_eq!(u("ssh"), r(22, 22));
+        assert_eq!(u("fsp"), r(21, 21));
+        assert_eq!(u("shell"), r(514, 514));
+        assert_eq!(u("ssh:http"), r(22, 80));
+        assert_eq!(u(":"), r(0, 65535));
+        assert_eq!(u("22:"), r(22, 65535));
+        assert_eq!(u(":22"), r(0, 22));
+        assert_eq!(u("0"), r(0, 0));
+        assert_eq!(u("65535"), r(65535, 65535));
+        let bad = |p: &str| Err(ParseError::PortNotResolved(p.into()));
+        assert_eq!(u("0x50"), bad("0x50"));
+        assert_eq!(u("-1"), bad("-1"));
+        assert_eq!(u("22 "), bad("22 "));
+        assert_eq!(u("!"), bad("!"));
+        assert_eq!(u("99999"), bad("99999"));
+        assert_eq!(u("65536"), bad("65536"));
+        assert_eq!(u(""), bad(""));
+        assert_eq!(u("x:2:3"), bad("x"));
+        let many = |p: &str| {
+            Err(ParseError::TooManyPortComponents {
+                module: "udp",
+                option: "destination-port",
+                value: p.into(),
+            })
+        };
+        assert_eq!(u("1:2:3"), many("1:2:3"));
+        assert_eq!(u("1:2:3:4"), many("1:2:3:4"));
+        assert_eq!(
+            u("30:20"),
+            Err(ParseError::InvalidPortRange("30:20".into()))
+        );
+    }
+
+    #[test]
+    fn ports() {
+        let s = sample();
+        let r = |lo, hi| Ok(PortRange { lo, hi });
+        assert_eq!(tcp_port_range("22", &s), r(22, 22));
+        assert_eq!(tcp_port_range("ssh", &s), r(22, 22));
+        assert_eq!(tcp_port_range("1000:2000", &s), r(1000, 2000));
+        assert_eq!(udp_port_range(":53", "destination-port", &s), r(0, 53));
+        assert_eq!(udp_port_range("5:", "destination-port", &s), r(5, 65535));
+        assert_eq!(udp_port_range(":", "destination-port", &s), r(0, 65535));
+        assert_eq!(tcp_port_range("http:https", &s), r(80, 443));
+        assert_eq!(tcp_port_range("0x16", &s), r(22, 22));
+        assert_eq!(tcp_port_range(" 22", &s), r(22, 22));
+        assert_eq!(tcp_port_range("65535", &s), r(65535, 65535));
+        let bad = |p: &str| Err(ParseError::InvalidPort(p.into()));
+        assert_eq!(tcp_port_range("99999", &s), bad("99999"));
+        assert_eq!(tcp_port_range("65536", &s), bad("65536"));
+        assert_eq!(tcp_port_range("-1", &s), bad("-1"));
+        assert_eq!(tcp_port_range("", &s), bad(""));
+        assert_eq!(tcp_port_range("22 ", &s), bad("22 "));
+        assert_eq!(tcp_port_range("SSH", &s), bad("SSH"));
+        assert_eq!(tcp_port_range("bootps", &s), bad("bootps"));
+        assert_eq!(udp_port_range("bootps", "destination-port", &s), r(67, 67));
+        assert_eq!(tcp_port_range("1:2:3", &s), bad("2:3"));
+        assert_eq!(tcp_port_range("!22", &s), bad("!22"));
+        assert_eq!(
+            tcp_port_range("30:20", &s),
+            Err(ParseError::InvalidPortRange("30:20".into()))
+        );
+        assert_eq!(
+            tcp_port_range("ssh:ftp", &s),
+            Err(ParseError::InvalidPortRange("ssh:ftp".into()))
+        );
+    }
+
+    #[test]
+    fn interfaces() {
+        assert_eq!(interface("eth0"), Ok("eth0".into()));
+        assert_eq!(interface("eth+"), Ok("eth+".into()));
+        assert_eq!(interface("0123456789abcde"), Ok("0123456789abcde".into()));
+        assert_eq!(
+            interface("0123456789abcdef"),
+            Err(ParseError::InterfaceTooLong("0123456789abcdef".into()))
+        );
+        assert_eq!(interface(""), Err(ParseError::EmptyInterface));
+    }
+
+    #[test]
+    fn wait_values() {
+        assert!(scanf_unsigned("5"));
+        assert!(scanf_unsigned(" 5x"));
+        assert!(!scanf_unsigned("x"));
+        assert!(!scanf_unsigned(""));
+    }
+}

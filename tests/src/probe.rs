@@ -1,0 +1,426 @@
+//! Probes: real TCP, UDP and ICMP packets sent with sockets opened inside a
+//! lab namespace. Each probe answers "delivered?" as a bool; a harness
+//! failure (the namespace cannot be entered, a socket cannot be opened)
+//! panics instead, so it is never mistaken for "dropped".
+
+use std::{
+    io::ErrorKind,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket},
+    os::fd::{AsRawFd, FromRawFd, OwnedFd},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering},
+        mpsc,
+    },
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, anyhow};
+
+use crate::netns::{in_netns, spawn_in_netns};
+
+/// A probe timeout that is long for a veth link (replies take well under a
+/// millisecond) and short enough that dropped probes keep the suite fast.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Makes each probe's payload (and ICMP sequence number) unique.
+static PROBE_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A token no other probe of any process sends.
+fn unique_token(kind: &str) -> (u32, Vec<u8>) {
+    let n = PROBE_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let token = format!("fw-{kind}-probe {} {n} {nanos}", std::process::id());
+    (n, token.into_bytes())
+}
+
+/// The unspecified address of `addr`'s family, to bind a server socket to.
+fn unspecified_like(addr: IpAddr) -> IpAddr {
+    match addr {
+        IpAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+        IpAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+    }
+}
+
+/// A TCP listener running in a namespace: it accepts every connection and
+/// closes it at once. Dropping it (or [`TcpServer::stop`]) stops the thread
+/// and closes the listening socket.
+#[derive(Debug)]
+pub struct TcpServer {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    accepted: Arc<AtomicUsize>,
+    thread: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TcpServer {
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::Relaxed)
+    }
+
+    /// Stops listening and waits for the thread (at most a few ms).
+    pub fn stop(self) {
+        drop(self);
+    }
+}
+
+impl Drop for TcpServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Listens on TCP `port` on every IPv4 address of namespace `server_ns`,
+/// accepting and closing connections until the returned [`TcpServer`] is
+/// dropped. The socket is listening when this returns.
+///
+/// # Errors
+/// When the namespace cannot be entered or the port cannot be bound.
+pub fn tcp_listen(server_ns: &str, port: u16) -> anyhow::Result<TcpServer> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let (ready_tx, ready_rx) = mpsc::channel::<std::io::Result<()>>();
+    let (stop2, accepted2) = (stop.clone(), accepted.clone());
+    let thread = spawn_in_netns(server_ns, move || {
+        let listener = match TcpListener::bind((Ipv4Addr::UNSPECIFIED, port))
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = ready_tx.send(Err(e));
+                return;
+            }
+        };
+        let _ = ready_tx.send(Ok(()));
+        // Polls so that the stop flag is seen within a few ms.
+        while !stop2.load(Ordering::Relaxed) {
+            match listener.accept() {
+                Ok((stream, _)) => {
+                    accepted2.fetch_add(1, Ordering::Relaxed);
+                    drop(stream);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    })?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(TcpServer {
+            port,
+            stop,
+            accepted,
+            thread: Some(thread),
+        }),
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            Err(e).with_context(|| format!("cannot listen on TCP port {port} in {server_ns}"))
+        }
+        // The thread ended without binding: it could not enter the namespace.
+        Err(_) => Err(match thread.join() {
+            Ok(Err(e)) => e,
+            Ok(Ok(())) => anyhow!("listener thread ended early"),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }),
+    }
+}
+
+/// Tries a TCP connect from namespace `client_ns` to `addr:port`; `true`
+/// when the handshake completes within `timeout`. A refused connection
+/// (RST) returns `false` at once; a dropped SYN after `timeout`.
+///
+/// # Panics
+/// When the namespace cannot be entered.
+pub fn tcp_probe(client_ns: &str, addr: impl Into<IpAddr>, port: u16, timeout: Duration) -> bool {
+    let target = SocketAddr::new(addr.into(), port);
+    in_netns(client_ns, move || {
+        TcpStream::connect_timeout(&target, timeout).is_ok()
+    })
+    .unwrap_or_else(|e| panic!("tcp probe to {target}: {e:#}"))
+}
+
+/// Binds UDP `port` (every address) in `server_ns`, sends one datagram with
+/// a unique payload from `client_ns` to `addr:port`, and returns whether it
+/// arrived within `timeout`.
+///
+/// # Panics
+/// When a namespace cannot be entered or the server port cannot be bound.
+pub fn udp_probe(
+    client_ns: &str,
+    server_ns: &str,
+    addr: impl Into<IpAddr>,
+    port: u16,
+    timeout: Duration,
+) -> bool {
+    let addr = addr.into();
+    let target = SocketAddr::new(addr, port);
+    let (_, payload) = unique_token("udp");
+    let (ready_tx, ready_rx) = mpsc::channel::<std::io::Result<()>>();
+    let expected = payload.clone();
+    let server = spawn_in_netns(server_ns, move || -> std::io::Result<bool> {
+        let sock = match UdpSocket::bind((unspecified_like(addr), port)) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = ready_tx.send(Err(e));
+                return Ok(false);
+            }
+        };
+        let _ = ready_tx.send(Ok(()));
+        let deadline = Instant::now() + timeout;
+        let mut buf = [0u8; 2048];
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Ok(false);
+            }
+            sock.set_read_timeout(Some(left))?;
+            match sock.recv_from(&mut buf) {
+                Ok((n, _)) if buf[..n] == expected[..] => return Ok(true),
+                Ok(_) => {} // someone else's datagram
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    return Ok(false);
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    })
+    .unwrap_or_else(|e| panic!("udp probe to {target}: {e:#}"));
+    match ready_rx.recv() {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            let _ = server.join();
+            panic!("udp probe: cannot bind UDP port {port} in {server_ns}: {e}");
+        }
+        // The thread ended without binding: it could not enter the namespace.
+        Err(_) => match server.join() {
+            Ok(Err(e)) => panic!("udp probe to {target}: {e:#}"),
+            Ok(Ok(_)) => panic!("udp probe: server thread ended early"),
+            Err(panic) => std::panic::resume_unwind(panic),
+        },
+    }
+    in_netns(client_ns, move || {
+        // A send error (e.g. no route) just means nothing was delivered.
+        if let Ok(sock) = UdpSocket::bind((unspecified_like(addr), 0)) {
+            let _ = sock.send_to(&payload, target);
+        }
+    })
+    .unwrap_or_else(|e| panic!("udp probe to {target}: {e:#}"));
+    match server.join() {
+        Ok(Ok(Ok(arrived))) => arrived,
+        Ok(Ok(Err(e))) => panic!("udp probe: receiving on port {port} in {server_ns}: {e}"),
+        Ok(Err(e)) => panic!("udp probe to {target}: {e:#}"),
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// Sends one ICMP echo request (RFC 792) from namespace `client_ns` to
+/// `addr` over a raw socket, and returns whether the matching echo reply
+/// (same identifier, sequence number and payload, from `addr`) arrived
+/// within `timeout`.
+///
+/// # Panics
+/// When the namespace cannot be entered or the raw socket cannot be opened
+/// (needs CAP_NET_RAW).
+pub fn icmp_probe(client_ns: &str, addr: Ipv4Addr, timeout: Duration) -> bool {
+    in_netns(client_ns, move || icmp_echo(addr, timeout))
+        .and_then(|r| r.context("raw ICMP socket"))
+        .unwrap_or_else(|e| panic!("icmp probe to {addr}: {e:#}"))
+}
+
+/// ICMP type of an echo request (RFC 792).
+const ICMP_ECHO_REQUEST: u8 = 8;
+/// ICMP type of an echo reply (RFC 792).
+const ICMP_ECHO_REPLY: u8 = 0;
+
+/// The echo exchange of [`icmp_probe`], in the current thread's namespace.
+/// `Err` only when the socket cannot be opened or read.
+fn icmp_echo(addr: Ipv4Addr, timeout: Duration) -> std::io::Result<bool> {
+    // SAFETY: plain socket(2); the result is checked before use.
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_INET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::IPPROTO_ICMP,
+        )
+    };
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a fresh fd that nothing else owns.
+    let sock = unsafe { OwnedFd::from_raw_fd(raw) };
+
+    let (seq, payload) = unique_token("icmp");
+    let ident = (std::process::id() as u16) ^ 0x4657; // "FW"
+    let seq = seq as u16;
+    let request = echo_packet(ICMP_ECHO_REQUEST, ident, seq, &payload);
+
+    let dest = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(addr.octets()),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: the buffer and address are valid for the lengths given.
+    let sent = unsafe {
+        libc::sendto(
+            sock.as_raw_fd(),
+            request.as_ptr().cast(),
+            request.len(),
+            0,
+            (&raw const dest).cast(),
+            size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    };
+    if sent < 0 {
+        // No route and the like: nothing was delivered.
+        return Ok(false);
+    }
+
+    let deadline = Instant::now() + timeout;
+    let mut buf = [0u8; 2048];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(false);
+        }
+        let mut pfd = libc::pollfd {
+            fd: sock.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = left.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
+        // SAFETY: one valid pollfd.
+        let ready = unsafe { libc::poll(&raw mut pfd, 1, ms) };
+        if ready < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if ready == 0 {
+            return Ok(false);
+        }
+        // SAFETY: `buf` is valid for its length.
+        let n = unsafe {
+            libc::recv(
+                sock.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) {
+                continue;
+            }
+            return Err(e);
+        }
+        if is_echo_reply(&buf[..n as usize], addr, ident, seq, &payload) {
+            return Ok(true);
+        }
+    }
+}
+
+/// An ICMP echo message (RFC 792): type, code 0, checksum, identifier,
+/// sequence number, data.
+fn echo_packet(kind: u8, ident: u16, seq: u16, data: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(8 + data.len());
+    p.extend_from_slice(&[kind, 0, 0, 0]);
+    p.extend_from_slice(&ident.to_be_bytes());
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(data);
+    let sum = internet_checksum(&p);
+    p[2..4].copy_from_slice(&sum.to_be_bytes());
+    p
+}
+
+/// The Internet checksum (RFC 1071): one's complement of the one's
+/// complement sum of the 16-bit big-endian words, an odd byte padded.
+fn internet_checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = data
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// Whether `datagram` (an IPv4 packet as a raw socket receives it) is the
+/// echo reply from `from` to our request.
+fn is_echo_reply(datagram: &[u8], from: Ipv4Addr, ident: u16, seq: u16, data: &[u8]) -> bool {
+    if datagram.len() < 20 || datagram[0] >> 4 != 4 {
+        return false;
+    }
+    let ihl = usize::from(datagram[0] & 0x0f) * 4;
+    if ihl < 20 || datagram.len() < ihl + 8 || datagram[9] != libc::IPPROTO_ICMP as u8 {
+        return false;
+    }
+    let src = Ipv4Addr::new(datagram[12], datagram[13], datagram[14], datagram[15]);
+    let icmp = &datagram[ihl..];
+    // A correct checksum sums to zero over the whole message.
+    src == from
+        && icmp[0] == ICMP_ECHO_REPLY
+        && icmp[1] == 0
+        && internet_checksum(icmp) == 0
+        && icmp[4..6] == ident.to_be_bytes()
+        && icmp[6..8] == seq.to_be_bytes()
+        && &icmp[8..] == data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksum_matches_rfc1071_example() {
+        // RFC 1071 section 3: the sum of these words is 0xddf2.
+        let data = [0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7];
+        assert_eq!(internet_checksum(&data), !0xddf2);
+    }
+
+    #[test]
+    fn built_echo_checks_out_and_parses() {
+        let mut reply = echo_packet(ICMP_ECHO_REPLY, 7, 9, b"hello");
+        assert_eq!(internet_checksum(&reply), 0);
+        let from = Ipv4Addr::new(192, 0, 2, 2);
+        let mut ip = vec![0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0];
+        ip.extend_from_slice(&from.octets());
+        ip.extend_from_slice(&[192, 0, 2, 1]);
+        let mut datagram = ip.clone();
+        datagram.extend_from_slice(&reply);
+        assert!(is_echo_reply(&datagram, from, 7, 9, b"hello"));
+        assert!(!is_echo_reply(&datagram, from, 7, 10, b"hello"));
+        assert!(!is_echo_reply(
+            &datagram,
+            Ipv4Addr::new(192, 0, 2, 3),
+            7,
+            9,
+            b"hello"
+        ));
+        reply[8] ^= 1; // corrupt the data: the checksum no longer holds
+        let mut bad = ip;
+        bad.extend_from_slice(&reply);
+        assert!(!is_echo_reply(&bad, from, 7, 9, b"hello"));
+    }
+}

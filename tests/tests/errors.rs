@@ -1,0 +1,84 @@
+//! Bad input gets iptables' exit code and message and changes nothing
+//! (issue 2): the examples are real iptables 1.8.9's answers.
+
+use integration_tests::Lab;
+
+#[test]
+fn bad_input_is_refused_and_the_ruleset_is_unchanged() {
+    let lab = Lab::new("errors").unwrap();
+    lab.fw_ok(&["-A", "INPUT", "-p", "tcp", "--dport", "22", "-j", "ACCEPT"]);
+    lab.fw_ok(&["-P", "INPUT", "DROP"]);
+    let before = lab.fw_ok(&["-S"]);
+    let cases: &[(&str, i32, &str)] = &[
+        (
+            "-A INPUT -p tcp --dport 99999 -j ACCEPT",
+            2,
+            "invalid port/service `99999' specified",
+        ),
+        (
+            "-A INPUT --dport 22 -j ACCEPT",
+            2,
+            "unknown option \"--dport\"",
+        ),
+        ("-A INPUT -m unknownmatch -j ACCEPT", 2, "unknownmatch"),
+        (
+            "-A INPUT -s 192.0.2.1/33 -j DROP",
+            2,
+            "invalid mask `33' specified",
+        ),
+        ("-A NOPE -j DROP", 1, "No chain/target/match by that name."),
+        (
+            "-D INPUT -p tcp --dport 23 -j ACCEPT",
+            1,
+            "Bad rule (does a matching rule exist in that chain?).",
+        ),
+        ("-D INPUT 5", 1, "Index of deletion too big."),
+        ("-I INPUT 5 -j ACCEPT", 1, "Index of insertion too big."),
+        ("-P NOPE DROP", 1, "Bad built-in chain name."),
+        ("-A INPUT -j REJECT", 2, "REJECT"),
+        (
+            "-A INPUT -m conntrack --ctstate ESTABLISHED -j ACCEPT",
+            2,
+            "conntrack",
+        ),
+    ];
+    for (cmd, code, msg) in cases {
+        let out = lab.fw(&cmd.split(' ').collect::<Vec<_>>());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(*code), "`fw {cmd}`: {stderr}");
+        assert!(
+            stderr.contains(msg),
+            "`fw {cmd}`: expected {msg:?} in {stderr:?}"
+        );
+        assert_eq!(lab.fw_ok(&["-S"]), before, "`fw {cmd}` changed the ruleset");
+    }
+}
+
+#[test]
+fn a_user_without_privileges_is_told_which_capability_is_missing() {
+    let lab = Lab::new("noroot").unwrap();
+    let fw = integration_tests::fw_bin();
+    let out = integration_tests::netns_exec(
+        lab.server(),
+        "setpriv",
+        &[
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+            fw.to_str().unwrap(),
+            "-A",
+            "INPUT",
+            "-j",
+            "DROP",
+        ],
+    )
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("CAP_NET_ADMIN") && stderr.contains("CAP_BPF"),
+        "{stderr}"
+    );
+    assert!(lab.fw_ok(&["status"]).contains("not loaded"));
+}
