@@ -1,31 +1,55 @@
-//! The classifier: walks one chain of the live bank in order and returns the
-//! first matching rule's verdict, or the chain's policy (iptables(8):
-//! "a rule ... specifies what to do with a packet that matches").
+//! The classifier: the iptables verdict of one built-in chain for one
+//! packet, following jumps, gotos and RETURNs into user chains
+//! (iptables(8), "TARGETS"), with the Linear Bit Vector Search inside each
+//! chain (see `firewall_common`).
 //!
-//! Cost: O(rules in the chain) per packet, at most
-//! [`MAX_RULES_PER_CHAIN`] `bpf_loop` steps.
+//! Cost per chain visit: one class lookup per field the chain uses, a
+//! 16-word AND of their summaries, then two word lookups per used field
+//! for each candidate word until the first match. It depends on how many
+//! rules could match the packet, not on how many rules the chain holds.
 
 use aya_ebpf::{
     cty::{c_long, c_void},
     helpers::bpf_loop,
     macros::map,
-    maps::{Array, PerCpuArray},
+    maps::{Array, HashMap, LpmTrie, PerCpuArray, lpm_trie::Key},
 };
 use firewall_common::{
-    BANKS, COUNTER_SLOTS, ChainHeader, Config, Counter, F_DPORT, F_IN_IF, F_NOT_DPORT, F_NOT_DST,
-    F_NOT_IN_IF, F_NOT_OUT_IF, F_NOT_PROTO, F_NOT_SPORT, F_NOT_SRC, F_OUT_IF, F_PROTO, F_SPORT,
-    MAX_RULES_PER_CHAIN, RULE_SLOTS, RuleEntry, VERDICT_ACCEPT, chain_slot, policy_counter,
-    rule_slot,
+    AddrKey, BANKS, CLASS_DEFAULT, CLASS_NO_PORT, CLASS_W, COUNTER_SLOTS, ChainInfo, ClassKey,
+    Config, Counter, FIELD_DPORT, FIELD_DST, FIELD_IN_IF, FIELD_PROTO, FIELD_SPORT,
+    FIELD_SRC, FIELDS, MAX_CHAINS, MAX_JUMP_DEPTH, MAX_RULES, MAX_STEPS, PortKey,
+    RuleInfo, SUMMARY_WORDS, Summary, TARGET_ACCEPT, TARGET_DROP, TARGET_GOTO, TARGET_JUMP,
+    TARGET_RETURN, VERDICT_ACCEPT, VERDICT_DROP, ValueKey, WORD_BITS, WordKey, chain_slot,
+    field_id, policy_counter, rule_slot,
 };
 
 use crate::parse::Packet;
 
+/// Entries of the class and word maps; they are allocated on insert.
+const CLASS_ENTRIES: u32 = 1 << 20;
+const WORD_ENTRIES: u32 = 1 << 22;
+/// `BPF_F_NO_PREALLOC`: required for LPM tries, and keeps the large hash
+/// maps from reserving their maximum up front.
+const NO_PREALLOC: u32 = 1;
+
 #[map]
 static CONFIG: Array<Config> = Array::with_max_entries(1, 0);
 #[map]
-static CHAINS: Array<ChainHeader> = Array::with_max_entries(BANKS * firewall_common::CHAINS, 0);
+static CHAINS: Array<ChainInfo> = Array::with_max_entries(BANKS * MAX_CHAINS, 0);
 #[map]
-static RULES: Array<RuleEntry> = Array::with_max_entries(RULE_SLOTS, 0);
+static RULES: Array<RuleInfo> = Array::with_max_entries(BANKS * MAX_RULES, 0);
+#[map]
+static ADDR_CLASS: LpmTrie<AddrKey, u32> = LpmTrie::with_max_entries(CLASS_ENTRIES, NO_PREALLOC);
+#[map]
+static PORT_CLASS: LpmTrie<PortKey, u32> = LpmTrie::with_max_entries(CLASS_ENTRIES, NO_PREALLOC);
+#[map]
+static VALUE_CLASS: HashMap<ValueKey, u32> =
+    HashMap::with_max_entries(CLASS_ENTRIES, NO_PREALLOC);
+#[map]
+static SUMMARY: HashMap<ClassKey, Summary> =
+    HashMap::with_max_entries(CLASS_ENTRIES, NO_PREALLOC);
+#[map]
+static WORDS: HashMap<WordKey, u64> = HashMap::with_max_entries(WORD_ENTRIES, NO_PREALLOC);
 #[map]
 static COUNTERS: PerCpuArray<Counter> = PerCpuArray::with_max_entries(COUNTER_SLOTS, 0);
 
@@ -40,95 +64,306 @@ fn count(slot: u32, bytes: u16) {
     }
 }
 
-/// `field` matched (`hit`), XOR the rule's negation bit for it.
+/// Index of the lowest set bit of `x`, which must not be 0: the number of
+/// ones below it, counted without branches (BPF has no count-trailing-zeros
+/// instruction, and every branch here would multiply the verifier's
+/// states).
 #[inline(always)]
-fn check(flags: u16, neg: u16, hit: bool) -> bool {
-    hit != (flags & neg != 0)
+fn lowest_bit(x: u64) -> u32 {
+    let mut v = (x & x.wrapping_neg()).wrapping_sub(1);
+    v -= (v >> 1) & 0x5555_5555_5555_5555;
+    v = (v & 0x3333_3333_3333_3333) + ((v >> 2) & 0x3333_3333_3333_3333);
+    v = (v + (v >> 4)) & 0x0f0f_0f0f_0f0f_0f0f;
+    (v.wrapping_mul(0x0101_0101_0101_0101) >> 56) as u32
 }
 
+/// The class of the packet's value of `field`, or [`CLASS_DEFAULT`].
 #[inline(always)]
-fn matches(r: &RuleEntry, p: &Packet) -> bool {
-    let f = r.flags;
-    if !check(f, F_NOT_SRC, p.src & r.src_mask == r.src_addr) {
-        return false;
-    }
-    if !check(f, F_NOT_DST, p.dst & r.dst_mask == r.dst_addr) {
-        return false;
-    }
-    if f & F_PROTO != 0 && !check(f, F_NOT_PROTO, p.proto == r.proto) {
-        return false;
-    }
-    if f & F_IN_IF != 0 && !check(f, F_NOT_IN_IF, p.in_ifindex == r.in_ifindex) {
-        return false;
-    }
-    if f & F_OUT_IF != 0 && !check(f, F_NOT_OUT_IF, p.out_ifindex == r.out_ifindex) {
-        return false;
-    }
-    if f & (F_SPORT | F_DPORT) != 0 {
-        // tcp/udp matches never match a non-first fragment, negated or not
-        // (xt_tcpudp: "if (par->fragoff != 0) return false").
-        if !p.has_ports {
-            return false;
+fn class_of(id: u32, field: u32, p: &Packet) -> u32 {
+    let idb = id.to_be_bytes();
+    let found = match field {
+        FIELD_SRC | FIELD_DST => {
+            let addr = if field == FIELD_SRC { p.src } else { p.dst };
+            let key = Key::new(
+                64,
+                AddrKey {
+                    id: idb,
+                    addr: addr.to_ne_bytes(),
+                },
+            );
+            ADDR_CLASS.get(&key).copied()
         }
-        if f & F_SPORT != 0
-            && !check(
-                f,
-                F_NOT_SPORT,
-                p.sport >= r.sport_lo && p.sport <= r.sport_hi,
-            )
-        {
-            return false;
+        FIELD_SPORT | FIELD_DPORT => {
+            if !p.has_ports {
+                return CLASS_NO_PORT;
+            }
+            let port = if field == FIELD_SPORT { p.sport } else { p.dport };
+            let key = Key::new(
+                48,
+                PortKey {
+                    id: idb,
+                    port: port.to_be_bytes(),
+                    _pad: [0; 2],
+                },
+            );
+            PORT_CLASS.get(&key).copied()
         }
-        if f & F_DPORT != 0
-            && !check(
-                f,
-                F_NOT_DPORT,
-                p.dport >= r.dport_lo && p.dport <= r.dport_hi,
-            )
-        {
-            return false;
+        _ => {
+            let value = match field {
+                FIELD_PROTO => p.proto as u32,
+                FIELD_IN_IF => p.in_ifindex,
+                _ => p.out_ifindex,
+            };
+            unsafe { VALUE_CLASS.get(&ValueKey { id, value }) }.copied()
         }
-    }
-    true
+    };
+    found.unwrap_or(CLASS_DEFAULT)
 }
 
-/// State of one chain walk, shared with the `bpf_loop` callback.
+/// The search for the first rule of one chain that every used field
+/// accepts.
+#[repr(C)]
+struct Search {
+    /// AND of the used fields' summaries: candidate words.
+    cand: [u64; SUMMARY_WORDS],
+    /// Field id and class per field; `used` has bit `f` set for used fields.
+    ids: [u32; FIELDS as usize],
+    classes: [u32; FIELDS as usize],
+    used: u32,
+    /// The first rule that may match (rules before it were already passed).
+    start: u32,
+    /// The matching rule, or [`NO_MATCH`].
+    hit: u32,
+    /// The summary word being searched, and its candidates left.
+    sw: u32,
+    cur: u64,
+}
+
+/// One packet's walk through the chains.
 #[repr(C)]
 struct Walk {
     pkt: Packet,
-    /// `rule_slot(bank, chain, 0)`.
-    base: u32,
-    /// Rules in the chain.
-    count: u32,
-    /// The matching rule's slot in `RULES`, or `u32::MAX`.
-    hit: u32,
+    bank: u32,
+    /// The built-in chain the walk started in.
+    root: u32,
+    /// Where the walk is: chain and the first rule not yet tried.
+    chain: u32,
+    start: u32,
+    /// Pending returns: (chain, rule to resume at).
+    stack: [(u32, u32); MAX_JUMP_DEPTH],
+    depth: u32,
+    /// `VERDICT_*` once decided, else [`UNDECIDED`].
+    verdict: u32,
 }
 
-/// One step of the walk: rule `i`. Returns 1 to stop (a match or the end).
+/// Working memory of one classification.
 ///
-/// `bpf_loop` (Linux 5.17) has the verifier check this body once, not once
-/// per rule, which a plain loop over a long chain would exceed.
+/// It lives in a per-CPU map rather than on the stack: the verifier does
+/// not track map contents, so the `bpf_loop` callbacks are verified against
+/// one caller state instead of one per path through the caller, and the
+/// 512-byte stack stays free. XDP and TC use separate slots ([`Hook`]); a
+/// program runs to completion on its CPU before the next one there.
+#[repr(C)]
+pub struct Scratch {
+    walk: Walk,
+    search: Search,
+}
+
+/// Scratch slot of the XDP program.
+pub const SLOT_XDP: u32 = 0;
+/// Scratch slot of the TC program.
+pub const SLOT_TC: u32 = 1;
+
+#[map]
+static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(2, 0);
+
+/// No rule matched.
+const NO_MATCH: u32 = u32::MAX;
+/// [`Walk::verdict`] before the verdict is known.
+const UNDECIDED: u32 = u32::MAX;
+
+/// The `bpf_loop` context: which scratch slot the callbacks use.
+#[repr(C)]
+struct Hook {
+    slot: u32,
+}
+
+#[inline(always)]
+fn scratch(ctx: *mut c_void) -> Option<&'static mut Scratch> {
+    // SAFETY: ctx is the `Hook` that `run` passes to every bpf_loop.
+    let slot = unsafe { (*(ctx as *const Hook)).slot };
+    SCRATCH.get_ptr_mut(slot).map(|p| unsafe { &mut *p })
+}
+
+#[inline(always)]
+fn word(id: u32, class: u32, w: u32) -> u64 {
+    let key = WordKey { id, class, word: w };
+    unsafe { WORDS.get(&key) }.copied().unwrap_or(0)
+}
+
+/// Checks the next candidate word of summary word `sw`; returns 1 to stop
+/// (a match, or no candidate left in it).
 #[inline(never)]
-extern "C" fn step(i: u32, ctx: *mut c_void) -> c_long {
-    // SAFETY: ctx is the `Walk` that `run` passes to bpf_loop.
-    let w = unsafe { &mut *(ctx as *mut Walk) };
-    if i >= w.count {
+extern "C" fn next_word(_i: u32, ctx: *mut c_void) -> c_long {
+    let Some(sc) = scratch(ctx) else { return 1 };
+    let s = &mut sc.search;
+    let cur = s.cur;
+    if cur == 0 {
         return 1;
     }
-    let slot = w.base + i;
-    let Some(r) = RULES.get(slot) else {
-        return 1;
-    };
-    if matches(r, &w.pkt) {
-        w.hit = slot;
+    s.cur = cur & (cur - 1);
+    let w = (s.sw % SUMMARY_WORDS as u32) * WORD_BITS + lowest_bit(cur);
+    let first = s.start / WORD_BITS;
+    if w < first {
+        return 0;
+    }
+    let mut acc = u64::MAX;
+    if w == first {
+        acc <<= s.start % WORD_BITS;
+    }
+    let used = s.used;
+    for f in 0..FIELDS as usize {
+        if used & (1 << f) != 0 {
+            acc &= word(s.ids[f], CLASS_W, w) ^ word(s.ids[f], s.classes[f], w);
+        }
+    }
+    if acc != 0 {
+        s.hit = w * WORD_BITS + lowest_bit(acc);
         return 1;
     }
     0
 }
 
-/// The verdict of `chain` for `p`, counting the rule or policy that gave it.
+/// Searches summary word `i`; returns 1 to stop once a rule matched.
+///
+/// Both loops run through `bpf_loop` (Linux 5.17), so the verifier checks
+/// each body once rather than once per word.
+#[inline(never)]
+extern "C" fn next_summary(i: u32, ctx: *mut c_void) -> c_long {
+    let Some(sc) = scratch(ctx) else { return 1 };
+    let s = &mut sc.search;
+    let sw = i % SUMMARY_WORDS as u32;
+    if sw < s.start / WORD_BITS / WORD_BITS {
+        return 0;
+    }
+    s.sw = sw;
+    s.cur = s.cand[sw as usize];
+    if s.cur != 0 {
+        unsafe {
+            bpf_loop(WORD_BITS, next_word as *mut c_void, ctx, 0);
+        }
+    }
+    (s.hit != NO_MATCH) as c_long
+}
+
+/// The position in `chain` of its first rule at or after `start` that
+/// accepts the walk's packet, or [`NO_MATCH`].
 #[inline(always)]
-pub fn run(chain: u32, p: Packet) -> u8 {
+fn first_match(ctx: *mut c_void, sc: &mut Scratch, chain: u32, info: &ChainInfo, start: u32) -> u32 {
+    if start >= info.rule_count {
+        return NO_MATCH;
+    }
+    if info.fields == 0 {
+        return start;
+    }
+    let bank = sc.walk.bank;
+    let s = &mut sc.search;
+    s.used = info.fields;
+    s.start = start;
+    s.hit = NO_MATCH;
+    for i in 0..SUMMARY_WORDS {
+        s.cand[i] = u64::MAX;
+    }
+    for f in 0..FIELDS {
+        if info.fields & (1 << f) == 0 {
+            continue;
+        }
+        let id = field_id(bank, chain, f);
+        let class = class_of(id, f, &sc.walk.pkt);
+        let Some(sum) = (unsafe { SUMMARY.get(&ClassKey { id, class }) }) else {
+            // No rule accepts this class of this field.
+            return NO_MATCH;
+        };
+        for i in 0..SUMMARY_WORDS {
+            s.cand[i] &= sum.words[i];
+        }
+        s.ids[f as usize] = id;
+        s.classes[f as usize] = class;
+    }
+    // SAFETY: `next_summary` has bpf_loop's callback type; ctx outlives the call.
+    unsafe {
+        bpf_loop(SUMMARY_WORDS as u32, next_summary as *mut c_void, ctx, 0);
+    }
+    sc.search.hit
+}
+
+/// One chain visit: find the first matching rule from `start` and take its
+/// target. Returns 1 once the verdict is decided.
+#[inline(never)]
+extern "C" fn walk_step(_i: u32, ctx: *mut c_void) -> c_long {
+    let Some(sc) = scratch(ctx) else { return 1 };
+    let bank = sc.walk.bank % BANKS;
+    let chain = sc.walk.chain % MAX_CHAINS;
+    let Some(info) = CHAINS.get(chain_slot(bank, chain)) else {
+        sc.walk.verdict = VERDICT_DROP;
+        return 1;
+    };
+    let n = first_match(ctx, sc, chain, info, sc.walk.start);
+    let len = sc.walk.pkt.len;
+    let w = &mut sc.walk;
+    let rule = if n == NO_MATCH {
+        None
+    } else {
+        match RULES.get(rule_slot(bank, info.first_rule, n) % (BANKS * MAX_RULES)) {
+            Some(r) => {
+                count(r.counter, len);
+                Some(*r)
+            }
+            None => {
+                w.verdict = VERDICT_DROP;
+                return 1;
+            }
+        }
+    };
+    match rule {
+        Some(RuleInfo { target: TARGET_ACCEPT, .. }) => w.verdict = VERDICT_ACCEPT,
+        Some(RuleInfo { target: TARGET_DROP, .. }) => w.verdict = VERDICT_DROP,
+        Some(RuleInfo { target: TARGET_JUMP, chain: to, .. }) => {
+            let d = w.depth as usize;
+            if d >= MAX_JUMP_DEPTH {
+                w.verdict = VERDICT_DROP;
+            } else {
+                w.stack[d] = (chain, n + 1);
+                w.depth += 1;
+                (w.chain, w.start) = (to, 0);
+            }
+        }
+        Some(RuleInfo { target: TARGET_GOTO, chain: to, .. }) => (w.chain, w.start) = (to, 0),
+        Some(RuleInfo { target: TARGET_RETURN, .. }) | None => {
+            if w.depth > 0 {
+                w.depth -= 1;
+                (w.chain, w.start) = w.stack[w.depth as usize % MAX_JUMP_DEPTH];
+            } else {
+                // The end of (or a RETURN in) the built-in chain: its policy.
+                let root = w.root % MAX_CHAINS;
+                w.verdict = match CHAINS.get(chain_slot(bank, root)) {
+                    Some(i) => i.policy,
+                    None => VERDICT_DROP,
+                };
+                count(policy_counter(root), len);
+            }
+        }
+        // A rule without a target: go on with the next one.
+        Some(_) => w.start = n + 1,
+    }
+    (w.verdict != UNDECIDED) as c_long
+}
+
+/// The verdict (`VERDICT_*`) of built-in chain `root` for `p`, counting
+/// the rules whose targets were taken and, when it decides, the policy.
+/// `slot` is the hook's scratch slot ([`SLOT_XDP`] or [`SLOT_TC`]).
+#[inline(always)]
+pub fn run(slot: u32, root: u32, p: Packet) -> u32 {
     let bank = match CONFIG.get(0) {
         Some(c) => c.active_bank,
         None => return VERDICT_ACCEPT,
@@ -136,32 +371,26 @@ pub fn run(chain: u32, p: Packet) -> u8 {
     if bank >= BANKS {
         return VERDICT_ACCEPT;
     }
-    let Some(hdr) = CHAINS.get(chain_slot(bank, chain)) else {
-        return VERDICT_ACCEPT;
+    let Some(sc) = SCRATCH.get_ptr_mut(slot) else {
+        return VERDICT_DROP;
     };
-    let policy = hdr.policy;
-    let len = p.len;
-    let mut w = Walk {
-        pkt: p,
-        base: rule_slot(bank, chain, 0),
-        count: hdr.rule_count,
-        hit: u32::MAX,
-    };
-    // SAFETY: `step` matches bpf_loop's callback type and `w` outlives the call.
+    // SAFETY: this CPU's slot, used by nothing else until the program ends.
+    let w = unsafe { &mut (*sc).walk };
+    w.pkt = p;
+    w.bank = bank;
+    w.root = root;
+    w.chain = root;
+    w.start = 0;
+    w.depth = 0;
+    w.verdict = UNDECIDED;
+    let mut hook = Hook { slot };
+    // SAFETY: `walk_step` has bpf_loop's callback type; `hook` outlives the call.
     unsafe {
-        bpf_loop(
-            MAX_RULES_PER_CHAIN,
-            step as *mut c_void,
-            (&raw mut w).cast(),
-            0,
-        );
+        bpf_loop(MAX_STEPS, walk_step as *mut c_void, (&raw mut hook).cast(), 0);
     }
-    if w.hit != u32::MAX
-        && let Some(r) = RULES.get(w.hit)
-    {
-        count(r.counter, len);
-        return r.verdict;
+    // The compiler refuses rulesets whose walks could run out of steps.
+    match unsafe { (*sc).walk.verdict } {
+        UNDECIDED => VERDICT_DROP,
+        v => v,
     }
-    count(policy_counter(chain), len);
-    policy
 }

@@ -33,7 +33,7 @@ pub fn fw_xdp(ctx: XdpContext) -> u32 {
     match parse::xdp(&ctx) {
         Parsed::Ipv4(mut pkt) => {
             pkt.in_ifindex = unsafe { (*ctx.ctx).ingress_ifindex };
-            if classify::run(CHAIN_INPUT, pkt) == VERDICT_ACCEPT {
+            if classify::run(classify::SLOT_XDP, CHAIN_INPUT, pkt) == VERDICT_ACCEPT {
                 xdp_action::XDP_PASS
             } else {
                 xdp_action::XDP_DROP
@@ -49,7 +49,7 @@ pub fn fw_tc(ctx: TcContext) -> i32 {
     match parse::tc(&ctx) {
         Parsed::Ipv4(mut pkt) => {
             pkt.out_ifindex = unsafe { (*(ctx.as_ptr() as *const __sk_buff)).ifindex };
-            if classify::run(CHAIN_OUTPUT, pkt) == VERDICT_ACCEPT {
+            if classify::run(classify::SLOT_TC, CHAIN_OUTPUT, pkt) == VERDICT_ACCEPT {
                 TCX_NEXT
             } else {
                 TCX_DROP

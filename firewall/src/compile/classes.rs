@@ -1,0 +1,242 @@
+//! Equivalence classes of one header field over one chain's rules, the
+//! core of the Linear Bit Vector Search (Miano et al., "Securing Linux with
+//! a faster and scalable iptables", SIGCOMM CCR 2019).
+//!
+//! For a field `f`, every value the packet can carry falls in exactly one
+//! class; all values of a class are matched by the same rules. For each
+//! class `c` the classifier needs the set `match(c)` of rules whose `f`
+//! constraint accepts it. Stored densely that is `classes × rules` bits,
+//! which does not fit 65,536 rules, so it is split as
+//!
+//! `match(c) = W xor X(c)`
+//!
+//! where `W` = `match(default class)` — the rules that do not constrain `f`
+//! plus the negated ones — is one dense vector per field, and `X(c)` holds
+//! only the rules whose own constraint names a value set containing `c`.
+//! `X(c)` is small for every realistic ruleset, so memory is close to
+//! linear in the number of rules.
+//!
+//! Rule sets are sorted `Vec<u32>` of rule positions (0-based) in the chain.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// One rule's constraint on a field.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Constraint<T> {
+    /// The rule does not look at this field.
+    Any,
+    /// The field must lie in `T`.
+    Is(T),
+    /// The field must not lie in `T` (iptables' `!`).
+    Not(T),
+}
+
+impl<T> Constraint<T> {
+    fn value(&self) -> Option<&T> {
+        match self {
+            Self::Any => None,
+            Self::Is(v) | Self::Not(v) => Some(v),
+        }
+    }
+
+    /// Whether the rule is in `W` (matches values its constraint does not name).
+    fn in_default(&self) -> bool {
+        !matches!(self, Self::Is(_))
+    }
+}
+
+/// The classes of one field: `W` and, per class, `X` (see the module doc).
+/// Class 0 is the default class (values no rule names); its `X` is empty
+/// and it has no entry in `classes`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Field<K> {
+    /// Whether any rule constrains this field; the classifier skips it if not.
+    pub used: bool,
+    /// Rules matching the default class.
+    pub w: Vec<u32>,
+    /// Class `i + 1`: the lookup keys that select it, and its `X`.
+    pub classes: Vec<(Vec<K>, Vec<u32>)>,
+}
+
+fn default_set<T>(rules: &[Constraint<T>]) -> Vec<u32> {
+    (0..rules.len() as u32)
+        .filter(|&i| rules[i as usize].in_default())
+        .collect()
+}
+
+/// An IPv4 prefix: address (host order, masked) and length 0..=32.
+pub type Prefix = (u32, u8);
+
+fn mask(len: u8) -> u32 {
+    if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) }
+}
+
+/// Address classes: one per distinct prefix some rule names. A packet's
+/// class is its longest matching prefix (an LPM trie lookup); `X` of a
+/// prefix is every rule whose prefix contains it.
+pub fn addr(rules: &[Constraint<Prefix>]) -> Field<Prefix> {
+    let mut by_prefix: BTreeMap<Prefix, Vec<u32>> = BTreeMap::new();
+    for (i, c) in rules.iter().enumerate() {
+        if let Some(&(a, l)) = c.value() {
+            by_prefix.entry((a & mask(l), l)).or_default().push(i as u32);
+        }
+    }
+    let classes = by_prefix
+        .keys()
+        .map(|&(a, l)| {
+            let mut x: Vec<u32> = (0..=l)
+                .filter_map(|al| by_prefix.get(&(a & mask(al), al)))
+                .flatten()
+                .copied()
+                .collect();
+            x.sort_unstable();
+            (vec![(a, l)], x)
+        })
+        .collect();
+    Field {
+        used: !by_prefix.is_empty(),
+        w: default_set(rules),
+        classes,
+    }
+}
+
+/// A port prefix: value and length 0..=16, for an LPM trie.
+pub type PortPrefix = (u16, u8);
+
+/// The fewest prefixes covering the inclusive range `lo..=hi`.
+pub fn range_prefixes(lo: u16, hi: u16) -> Vec<PortPrefix> {
+    let (mut lo, hi) = (u32::from(lo), u32::from(hi));
+    let mut out = Vec::new();
+    while lo <= hi {
+        // The largest aligned block starting at lo that stays within hi.
+        let mut size = if lo == 0 { 1 << 16 } else { 1u32 << lo.trailing_zeros().min(16) };
+        while lo + size - 1 > hi {
+            size >>= 1;
+        }
+        out.push((lo as u16, 16 - size.trailing_zeros() as u8));
+        lo += size;
+    }
+    out
+}
+
+/// Port classes for packets that have ports: the elementary intervals cut
+/// by every rule's range boundaries. `X` of an interval is every rule whose
+/// range contains it. The returned [`Field`]'s class 1 is reserved for
+/// packets without ports (not TCP/UDP, or a non-first fragment), which no
+/// port rule matches, negated or not (xt_tcpudp); its keys are empty.
+pub fn port(rules: &[Constraint<(u16, u16)>]) -> Field<PortPrefix> {
+    let mut events: BTreeMap<u32, (Vec<u32>, Vec<u32>)> = BTreeMap::new();
+    for (i, c) in rules.iter().enumerate() {
+        if let Some(&(lo, hi)) = c.value() {
+            events.entry(u32::from(lo)).or_default().0.push(i as u32);
+            events.entry(u32::from(hi) + 1).or_default().1.push(i as u32);
+        }
+    }
+    let noport: Vec<u32> = (0..rules.len() as u32)
+        .filter(|&i| matches!(rules[i as usize], Constraint::Not(_)))
+        .collect();
+    let mut classes = vec![(Vec::new(), noport)];
+    let mut active = BTreeSet::new();
+    let points: Vec<u32> = events.keys().copied().collect();
+    for (k, at) in points.iter().enumerate() {
+        let (starts, ends) = &events[at];
+        for r in ends {
+            active.remove(r);
+        }
+        active.extend(starts.iter().copied());
+        let end = points.get(k + 1).map_or(1 << 16, |&n| n);
+        if !active.is_empty() && *at < 1 << 16 {
+            classes.push((
+                range_prefixes(*at as u16, (end - 1) as u16),
+                active.iter().copied().collect(),
+            ));
+        }
+    }
+    Field {
+        used: !events.is_empty(),
+        w: default_set(rules),
+        classes,
+    }
+}
+
+/// Classes of a field compared for equality (protocol, interface index):
+/// one per distinct value; a rule may name several values (an interface
+/// wildcard that matches several interfaces).
+pub fn exact(rules: &[Constraint<Vec<u32>>]) -> Field<u32> {
+    let mut by_value: HashMap<u32, Vec<u32>> = HashMap::new();
+    let mut used = false;
+    for (i, c) in rules.iter().enumerate() {
+        if let Some(vs) = c.value() {
+            used = true;
+            for v in vs {
+                by_value.entry(*v).or_default().push(i as u32);
+            }
+        }
+    }
+    let mut classes: Vec<(Vec<u32>, Vec<u32>)> =
+        by_value.into_iter().map(|(v, x)| (vec![v], x)).collect();
+    classes.sort();
+    Field {
+        used,
+        w: default_set(rules),
+        classes,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Constraint::*;
+
+    #[test]
+    fn range_prefixes_cover_exactly() {
+        assert_eq!(range_prefixes(0, 65535), vec![(0, 0)]);
+        assert_eq!(range_prefixes(22, 22), vec![(22, 16)]);
+        assert_eq!(range_prefixes(1024, 2047), vec![(1024, 6)]);
+        for (lo, hi) in [(1, 65535), (3, 17), (1000, 60000), (65535, 65535), (0, 0)] {
+            let ps = range_prefixes(lo, hi);
+            let covered: u32 = ps.iter().map(|&(_, l)| 1u32 << (16 - l)).sum();
+            assert_eq!(covered, u32::from(hi) - u32::from(lo) + 1);
+            for &(p, l) in &ps {
+                let m = if l == 0 { 0 } else { u16::MAX << (16 - l) };
+                assert_eq!(p & !m, 0, "{p}/{l} is aligned");
+            }
+        }
+    }
+
+    #[test]
+    fn addr_classes_nest() {
+        let rules = vec![
+            Is((0xc0000200, 24)), // 192.0.2.0/24
+            Any,
+            Not((0xc0000201, 32)), // ! 192.0.2.1
+            Is((0xc0000000, 8)),
+        ];
+        let f = addr(&rules);
+        assert!(f.used);
+        assert_eq!(f.w, vec![1, 2]);
+        let x = |p: Prefix| f.classes.iter().find(|(k, _)| k[0] == p).unwrap().1.clone();
+        assert_eq!(x((0xc0000000, 8)), vec![3]);
+        assert_eq!(x((0xc0000200, 24)), vec![0, 3]);
+        assert_eq!(x((0xc0000201, 32)), vec![0, 2, 3]);
+    }
+
+    #[test]
+    fn port_intervals() {
+        let rules = vec![Is((22, 22)), Not((20, 30)), Any, Is((0, 65535))];
+        let f = port(&rules);
+        assert_eq!(f.w, vec![1, 2]);
+        assert_eq!(f.classes[0], (vec![], vec![1]), "no-port class");
+        let xs: Vec<_> = f.classes[1..].iter().map(|(_, x)| x.clone()).collect();
+        // [0,19] [20,21] [22] [23,30] [31,65535]
+        assert_eq!(xs, vec![vec![3], vec![1, 3], vec![0, 1, 3], vec![1, 3], vec![3]]);
+        assert_eq!(f.classes[3].0, vec![(22, 16)]);
+    }
+
+    #[test]
+    fn exact_values() {
+        let f = exact(&[Is(vec![6]), Not(vec![17]), Any, Is(vec![6, 17])]);
+        assert_eq!(f.w, vec![1, 2]);
+        assert_eq!(f.classes, vec![(vec![6], vec![0, 3]), (vec![17], vec![1, 3])]);
+    }
+}
