@@ -1,30 +1,52 @@
 //! The compiler: turns the ruleset model into the map entries the eBPF
-//! classifier reads (`firewall_common::RuleEntry`, `ChainHeader`).
+//! classifier reads (layouts in `firewall_common`).
 //!
-//! Addresses and masks become network-order `u32`s, interface names become
-//! interface indexes of the current namespace, and each rule carries its
-//! counter slot.
+//! Each chain is compiled for the Linear Bit Vector Search: per header
+//! field, the values rules name are cut into classes ([`classes`]), each
+//! class gets the bit vector of the rules that accept it, and the kernel
+//! ANDs one vector per used field and takes the lowest set bit.
+//!
+//! # Complexity and limits
+//! * Per packet and chain visit: one lookup per field the chain uses
+//!   (LPM trie for addresses and ports, hash for protocol and interface),
+//!   a 16-word AND of summaries, then two hash lookups per used field for
+//!   each candidate word up to the first match. It does not grow with the
+//!   number of rules, only with how many rules could match the packet
+//!   (candidate words hold 64 rules each).
+//! * Compile time: O(R log R) per field plus the size of the output.
+//! * Memory: one word entry per (class, word) where the class's own rules
+//!   have bits, and `W` once per field: linear in the rules for rulesets
+//!   whose rules name distinct values; overlapping port ranges cost more.
+//! * At most [`MAX_RULES_PER_CHAIN`] (65,536) rules per chain,
+//!   [`MAX_RULES`] in all, [`MAX_CHAINS`] chains.
+//! * Addresses need a contiguous netmask (a prefix); interface names are
+//!   resolved to the interfaces that exist when the ruleset is compiled.
 
-use std::net::Ipv4Addr;
+pub mod classes;
+pub mod eval;
+
+use std::collections::BTreeMap;
 
 use firewall_common::{
-    ChainHeader, F_DPORT, F_IN_IF, F_NOT_DPORT, F_NOT_DST, F_NOT_IN_IF, F_NOT_OUT_IF, F_NOT_PROTO,
-    F_NOT_SPORT, F_NOT_SRC, F_OUT_IF, F_PROTO, F_SPORT, MAX_RULES_PER_CHAIN, RuleEntry,
-    VERDICT_ACCEPT, VERDICT_DROP,
+    AddrKey, BUILTIN_CHAINS, CLASS_W, ChainInfo, ClassKey, FIELD_DPORT, FIELD_DST, FIELD_IN_IF,
+    FIELD_OUT_IF, FIELD_PROTO, FIELD_SPORT, FIELD_SRC, MAX_CHAINS, MAX_RULES,
+    MAX_RULES_PER_CHAIN, PortKey, RuleInfo, SUMMARY_WORDS, Summary, TARGET_ACCEPT, TARGET_DROP,
+    VERDICT_ACCEPT, VERDICT_DROP, ValueKey, WORD_BITS, WordKey, field_id,
 };
 
 use crate::{
-    model::{AddrMask, BuiltinChain, Match, Neg, Policy, PortRange, Rule, Target},
+    model::{AddrMask, BuiltinChain, Match, Neg, Policy, Rule, Target},
     state::State,
 };
+use classes::{Constraint, Field};
 
 /// Errors compiling a ruleset.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CompileError {
-    /// A chain holds more rules than the classifier walks.
+    /// A chain holds more rules than the classifier supports.
     #[error("chain {chain} has {count} rules; at most {max} are supported")]
     TooManyRules {
-        chain: &'static str,
+        chain: String,
         count: usize,
         max: u32,
     },
@@ -33,183 +55,275 @@ pub enum CompileError {
     NotSupported(String),
 }
 
-/// One chain ready for the maps.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CompiledChain {
-    pub header: ChainHeader,
-    pub rules: Vec<RuleEntry>,
+/// The map entries of one bank: write them all, then make the bank live.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Compiled {
+    /// `CHAINS` entries: chain number and its description.
+    pub chains: Vec<(u32, ChainInfo)>,
+    /// `RULES` entries from position 0 of the bank.
+    pub rules: Vec<RuleInfo>,
+    /// `ADDR_CLASS`: LPM prefix length, key, class.
+    pub addr: Vec<(u32, AddrKey, u32)>,
+    /// `PORT_CLASS`: LPM prefix length, key, class.
+    pub port: Vec<(u32, PortKey, u32)>,
+    /// `VALUE_CLASS`.
+    pub values: Vec<(ValueKey, u32)>,
+    /// `SUMMARY`.
+    pub summaries: Vec<(ClassKey, Summary)>,
+    /// `WORDS` (only words with a bit set).
+    pub words: Vec<(WordKey, u64)>,
 }
 
-/// The three chains, in [`BuiltinChain::ALL`] order.
-pub type Compiled = [CompiledChain; 3];
-
-fn verdict(t: &Target) -> u8 {
+fn target(t: &Target) -> u32 {
     match t {
-        Target::Accept => VERDICT_ACCEPT,
-        Target::Drop => VERDICT_DROP,
+        Target::Accept => TARGET_ACCEPT,
+        Target::Drop => TARGET_DROP,
     }
 }
 
-fn policy(p: Policy) -> u8 {
+fn policy(p: Policy) -> u32 {
     match p {
         Policy::Accept => VERDICT_ACCEPT,
         Policy::Drop => VERDICT_DROP,
     }
 }
 
-/// Network-order `u32` of an address, as the classifier compares it.
-fn be(a: Ipv4Addr) -> u32 {
-    u32::from_ne_bytes(a.octets())
-}
-
-fn addr(m: &Option<Neg<AddrMask>>, neg_flag: u16, flags: &mut u16) -> (u32, u32) {
+fn constraint<T, U>(m: &Option<Neg<T>>, f: impl FnOnce(&T) -> U) -> Constraint<U> {
     match m {
-        Some(n) => {
-            if n.invert {
-                *flags |= neg_flag;
-            }
-            (be(n.value.addr), be(n.value.mask))
-        }
-        None => (0, 0),
+        None => Constraint::Any,
+        Some(n) if n.invert => Constraint::Not(f(&n.value)),
+        Some(n) => Constraint::Is(f(&n.value)),
     }
 }
 
-fn iface(
-    m: &Option<Neg<String>>,
-    (has, neg): (u16, u16),
-    flags: &mut u16,
-    ifindex: &dyn Fn(&str) -> Option<u32>,
+fn prefix(a: &AddrMask) -> Result<classes::Prefix, CompileError> {
+    let len = a.prefix_len().ok_or_else(|| {
+        CompileError::NotSupported(format!("non-contiguous netmask {}", a.mask))
+    })?;
+    Ok((u32::from(a.addr), len))
+}
+
+/// The interface indexes a `-i`/`-o` name matches: the one interface of
+/// that name, or every interface whose name starts with the part before a
+/// trailing `+` (iptables(8), `--in-interface`).
+fn ifindexes(name: &str, interfaces: &[(String, u32)]) -> Vec<u32> {
+    match name.strip_suffix('+') {
+        Some(stem) => interfaces
+            .iter()
+            .filter(|(n, _)| n.starts_with(stem))
+            .map(|(_, i)| *i)
+            .collect(),
+        None => interfaces
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, i)| *i)
+            .collect(),
+    }
+}
+
+/// Per-field constraints of a chain's rules.
+struct Columns {
+    src: Vec<Constraint<classes::Prefix>>,
+    dst: Vec<Constraint<classes::Prefix>>,
+    proto: Vec<Constraint<Vec<u32>>>,
+    sport: Vec<Constraint<(u16, u16)>>,
+    dport: Vec<Constraint<(u16, u16)>>,
+    in_if: Vec<Constraint<Vec<u32>>>,
+    out_if: Vec<Constraint<Vec<u32>>>,
+}
+
+fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, CompileError> {
+    let mut c = Columns {
+        src: Vec::new(),
+        dst: Vec::new(),
+        proto: Vec::new(),
+        sport: Vec::new(),
+        dport: Vec::new(),
+        in_if: Vec::new(),
+        out_if: Vec::new(),
+    };
+    for r in rules {
+        let addr = |m: &Option<Neg<AddrMask>>| -> Result<_, CompileError> {
+            Ok(match m {
+                None => Constraint::Any,
+                Some(n) if n.invert => Constraint::Not(prefix(&n.value)?),
+                Some(n) => Constraint::Is(prefix(&n.value)?),
+            })
+        };
+        c.src.push(addr(&r.source)?);
+        c.dst.push(addr(&r.destination)?);
+        c.proto.push(constraint(&r.protocol, |p| vec![u32::from(*p)]));
+        c.in_if.push(constraint(&r.in_interface, |n| ifindexes(n, interfaces)));
+        c.out_if.push(constraint(&r.out_interface, |n| ifindexes(n, interfaces)));
+        let (mut sport, mut dport) = (Constraint::Any, Constraint::Any);
+        for m in &r.matches {
+            match m {
+                Match::Tcp { sport: s, dport: d } | Match::Udp { sport: s, dport: d } => {
+                    sport = constraint(s, |p| (p.lo, p.hi));
+                    dport = constraint(d, |p| (p.lo, p.hi));
+                }
+            }
+        }
+        c.sport.push(sport);
+        c.dport.push(dport);
+    }
+    Ok(c)
+}
+
+/// Sorted rule positions as 64-bit words: word index → bits.
+fn words(rules: &[u32]) -> BTreeMap<u32, u64> {
+    let mut out = BTreeMap::new();
+    for r in rules {
+        *out.entry(r / WORD_BITS).or_insert(0) |= 1u64 << (r % WORD_BITS);
+    }
+    out
+}
+
+fn set_bit(s: &mut Summary, w: u32, on: bool) {
+    let (i, b) = ((w / WORD_BITS) as usize, w % WORD_BITS);
+    if on {
+        s.words[i] |= 1 << b;
+    } else {
+        s.words[i] &= !(1 << b);
+    }
+}
+
+/// Emits the summaries and words of one field, calling `key` for each
+/// class's lookup entries.
+fn emit_field<K>(
+    out: &mut Compiled,
+    id: u32,
+    field: &Field<K>,
+    mut key: impl FnMut(&mut Compiled, &K, u32),
+) {
+    let w = words(&field.w);
+    let mut w_summary = Summary::default();
+    for (&i, &bits) in &w {
+        set_bit(&mut w_summary, i, bits != 0);
+        out.words.push((WordKey { id, class: CLASS_W, word: i }, bits));
+    }
+    if w_summary.words.iter().any(|&x| x != 0) {
+        out.summaries.push((ClassKey { id, class: 0 }, w_summary));
+    }
+    for (n, (keys, x)) in field.classes.iter().enumerate() {
+        let class = n as u32 + 1;
+        let mut summary = w_summary;
+        for (&i, &bits) in &words(x) {
+            set_bit(&mut summary, i, w.get(&i).copied().unwrap_or(0) ^ bits != 0);
+            out.words.push((WordKey { id, class, word: i }, bits));
+        }
+        if summary.words.iter().any(|&x| x != 0) {
+            out.summaries.push((ClassKey { id, class }, summary));
+        }
+        for k in keys {
+            key(out, k, class);
+        }
+    }
+}
+
+/// Compiles one chain's rules into `out` as chain `chain` of `bank`.
+fn compile_chain(
+    out: &mut Compiled,
+    bank: u32,
+    chain: u32,
+    rules: &[Rule],
+    interfaces: &[(String, u32)],
 ) -> Result<u32, CompileError> {
-    let Some(n) = m else { return Ok(0) };
-    if n.value.ends_with('+') {
-        return Err(CompileError::NotSupported(format!(
-            "interface wildcard `{}'",
-            n.value
-        )));
-    }
-    *flags |= has;
-    if n.invert {
-        *flags |= neg;
-    }
-    // An interface that does not exist matches no packet, as in iptables;
-    // index 0 is never a real interface.
-    Ok(ifindex(&n.value).unwrap_or(0))
-}
-
-fn ports(p: &Option<Neg<PortRange>>, (has, neg): (u16, u16), flags: &mut u16) -> (u16, u16) {
-    match p {
-        Some(n) => {
-            *flags |= has;
-            if n.invert {
-                *flags |= neg;
-            }
-            (n.value.lo, n.value.hi)
+    let c = columns(rules, interfaces)?;
+    let mut used = 0u32;
+    let mut field = |f: u32| {
+        used |= 1 << f;
+        field_id(bank, chain, f)
+    };
+    let src = classes::addr(&c.src);
+    let dst = classes::addr(&c.dst);
+    for (f, fl) in [(FIELD_SRC, &src), (FIELD_DST, &dst)] {
+        if fl.used {
+            let id = field(f);
+            emit_field(out, id, fl, |out, &(a, l), class| {
+                let key = AddrKey {
+                    id: id.to_be_bytes(),
+                    addr: a.to_be_bytes(),
+                };
+                out.addr.push((32 + u32::from(l), key, class));
+            });
         }
-        None => (0, u16::MAX),
     }
+    let sport = classes::port(&c.sport);
+    let dport = classes::port(&c.dport);
+    for (f, fl) in [(FIELD_SPORT, &sport), (FIELD_DPORT, &dport)] {
+        if fl.used {
+            let id = field(f);
+            emit_field(out, id, fl, |out, &(p, l), class| {
+                let key = PortKey {
+                    id: id.to_be_bytes(),
+                    port: p.to_be_bytes(),
+                    _pad: [0; 2],
+                };
+                out.port.push((32 + u32::from(l), key, class));
+            });
+        }
+    }
+    let proto = classes::exact(&c.proto);
+    let in_if = classes::exact(&c.in_if);
+    let out_if = classes::exact(&c.out_if);
+    for (f, fl) in [(FIELD_PROTO, &proto), (FIELD_IN_IF, &in_if), (FIELD_OUT_IF, &out_if)] {
+        if fl.used {
+            let id = field(f);
+            emit_field(out, id, fl, |out, &value, class| {
+                out.values.push((ValueKey { id, value }, class));
+            });
+        }
+    }
+    Ok(used)
 }
 
-/// Compiles one rule whose counters live in `counter`.
+/// Compiles every chain of `state` into the entries of bank `bank`,
+/// resolving `-i`/`-o` names against `interfaces` (name, index) of the
+/// namespace the programs run in.
 ///
 /// # Errors
-/// [`CompileError::NotSupported`] for an interface wildcard.
-pub fn compile_rule(
-    rule: &Rule,
-    counter: u32,
-    ifindex: &dyn Fn(&str) -> Option<u32>,
-) -> Result<RuleEntry, CompileError> {
-    let mut flags = 0u16;
-    let (src_addr, src_mask) = addr(&rule.source, F_NOT_SRC, &mut flags);
-    let (dst_addr, dst_mask) = addr(&rule.destination, F_NOT_DST, &mut flags);
-    let in_ifindex = iface(
-        &rule.in_interface,
-        (F_IN_IF, F_NOT_IN_IF),
-        &mut flags,
-        ifindex,
-    )?;
-    let out_ifindex = iface(
-        &rule.out_interface,
-        (F_OUT_IF, F_NOT_OUT_IF),
-        &mut flags,
-        ifindex,
-    )?;
-    let mut proto = 0;
-    if let Some(p) = &rule.protocol {
-        flags |= F_PROTO;
-        if p.invert {
-            flags |= F_NOT_PROTO;
-        }
-        proto = p.value;
-    }
-    let (mut sport, mut dport) = ((0, u16::MAX), (0, u16::MAX));
-    if rule.matches.len() > 1 {
-        return Err(CompileError::NotSupported(
-            "more than one tcp/udp match in one rule".into(),
-        ));
-    }
-    for m in &rule.matches {
-        match m {
-            Match::Tcp { sport: s, dport: d } | Match::Udp { sport: s, dport: d } => {
-                sport = ports(s, (F_SPORT, F_NOT_SPORT), &mut flags);
-                dport = ports(d, (F_DPORT, F_NOT_DPORT), &mut flags);
-            }
-        }
-    }
-    Ok(RuleEntry {
-        src_addr,
-        src_mask,
-        dst_addr,
-        dst_mask,
-        in_ifindex,
-        out_ifindex,
-        counter,
-        sport_lo: sport.0,
-        sport_hi: sport.1,
-        dport_lo: dport.0,
-        dport_hi: dport.1,
-        flags,
-        proto,
-        verdict: verdict(&rule.target),
-    })
-}
-
-/// Compiles every chain of `state`, resolving interface names with
-/// `ifindex` (in the namespace the programs run in).
-///
-/// # Errors
-/// [`CompileError::TooManyRules`] past `MAX_RULES_PER_CHAIN` rules in a
-/// chain; [`CompileError::NotSupported`] as [`compile_rule`].
+/// [`CompileError::TooManyRules`] past the limits of the module doc;
+/// [`CompileError::NotSupported`] for a non-contiguous netmask.
 pub fn compile(
     state: &State,
-    ifindex: &dyn Fn(&str) -> Option<u32>,
+    bank: u32,
+    interfaces: &[(String, u32)],
 ) -> Result<Compiled, CompileError> {
-    let chain = |c: BuiltinChain| -> Result<CompiledChain, CompileError> {
+    let mut out = Compiled::default();
+    let mut first_rule = 0u32;
+    for c in BuiltinChain::ALL {
         let ch = state.ruleset.chain(c);
-        if ch.rules.len() > MAX_RULES_PER_CHAIN as usize {
+        if ch.rules.len() > MAX_RULES_PER_CHAIN as usize
+            || first_rule as usize + ch.rules.len() > MAX_RULES as usize
+        {
             return Err(CompileError::TooManyRules {
-                chain: c.name(),
+                chain: c.name().to_string(),
                 count: ch.rules.len(),
                 max: MAX_RULES_PER_CHAIN,
             });
         }
-        let rules = ch
-            .rules
-            .iter()
-            .zip(state.slots(c))
-            .map(|(r, slot)| compile_rule(r, *slot, ifindex))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(CompiledChain {
-            header: ChainHeader {
-                rule_count: rules.len() as u32,
+        let chain = c.map_index();
+        debug_assert!(chain < BUILTIN_CHAINS && chain < MAX_CHAINS);
+        let fields = compile_chain(&mut out, bank, chain, &ch.rules, interfaces)?;
+        for (r, slot) in ch.rules.iter().zip(state.slots(c)) {
+            out.rules.push(RuleInfo {
+                counter: *slot,
+                target: target(&r.target),
+                chain: 0,
+            });
+        }
+        out.chains.push((
+            chain,
+            ChainInfo {
+                first_rule,
+                rule_count: ch.rules.len() as u32,
+                fields,
                 policy: policy(ch.policy),
-                _pad: [0; 3],
             },
-            rules,
-        })
-    };
-    Ok([
-        chain(BuiltinChain::Input)?,
-        chain(BuiltinChain::Forward)?,
-        chain(BuiltinChain::Output)?,
-    ])
+        ));
+        first_rule += ch.rules.len() as u32;
+    }
+    debug_assert!(SUMMARY_WORDS * 64 * 64 >= MAX_RULES_PER_CHAIN as usize);
+    Ok(out)
 }

@@ -5,6 +5,8 @@
 //! Addresses are `Ipv4Addr` (the four bytes in network order, as written);
 //! ports are host-order `u16`.
 
+pub mod eval;
+
 use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
