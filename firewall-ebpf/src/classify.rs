@@ -16,11 +16,10 @@ use aya_ebpf::{
 };
 use firewall_common::{
     AddrKey, BANKS, CLASS_DEFAULT, CLASS_NO_PORT, CLASS_W, COUNTER_SLOTS, ChainInfo, ClassKey,
-    Config, Counter, FIELD_DPORT, FIELD_DST, FIELD_IN_IF, FIELD_PROTO, FIELD_SPORT,
-    FIELD_SRC, FIELDS, MAX_CHAINS, MAX_JUMP_DEPTH, MAX_RULES, MAX_STEPS, PortKey,
-    RuleInfo, SUMMARY_WORDS, Summary, TARGET_ACCEPT, TARGET_DROP, TARGET_GOTO, TARGET_JUMP,
-    TARGET_RETURN, VERDICT_ACCEPT, VERDICT_DROP, ValueKey, WORD_BITS, WordKey, chain_slot,
-    field_id, policy_counter, rule_slot,
+    Config, Counter, FIELD_DPORT, FIELD_DST, FIELD_IN_IF, FIELD_PROTO, FIELD_SPORT, FIELD_SRC,
+    FIELDS, MAX_CHAINS, MAX_JUMP_DEPTH, MAX_RULES, MAX_STEPS, PortKey, RuleInfo, SUMMARY_WORDS,
+    Summary, TARGET_ACCEPT, TARGET_DROP, TARGET_GOTO, TARGET_JUMP, TARGET_RETURN, VERDICT_ACCEPT,
+    VERDICT_DROP, ValueKey, WORD_BITS, WordKey, chain_slot, field_id, policy_counter, rule_slot,
 };
 
 use crate::parse::Packet;
@@ -43,11 +42,9 @@ static ADDR_CLASS: LpmTrie<AddrKey, u32> = LpmTrie::with_max_entries(CLASS_ENTRI
 #[map]
 static PORT_CLASS: LpmTrie<PortKey, u32> = LpmTrie::with_max_entries(CLASS_ENTRIES, NO_PREALLOC);
 #[map]
-static VALUE_CLASS: HashMap<ValueKey, u32> =
-    HashMap::with_max_entries(CLASS_ENTRIES, NO_PREALLOC);
+static VALUE_CLASS: HashMap<ValueKey, u32> = HashMap::with_max_entries(CLASS_ENTRIES, NO_PREALLOC);
 #[map]
-static SUMMARY: HashMap<ClassKey, Summary> =
-    HashMap::with_max_entries(CLASS_ENTRIES, NO_PREALLOC);
+static SUMMARY: HashMap<ClassKey, Summary> = HashMap::with_max_entries(CLASS_ENTRIES, NO_PREALLOC);
 #[map]
 static WORDS: HashMap<WordKey, u64> = HashMap::with_max_entries(WORD_ENTRIES, NO_PREALLOC);
 #[map]
@@ -97,7 +94,11 @@ fn class_of(id: u32, field: u32, p: &Packet) -> u32 {
             if !p.has_ports {
                 return CLASS_NO_PORT;
             }
-            let port = if field == FIELD_SPORT { p.sport } else { p.dport };
+            let port = if field == FIELD_SPORT {
+                p.sport
+            } else {
+                p.dport
+            };
             let key = Key::new(
                 48,
                 PortKey {
@@ -259,7 +260,13 @@ extern "C" fn next_summary(i: u32, ctx: *mut c_void) -> c_long {
 /// The position in `chain` of its first rule at or after `start` that
 /// accepts the walk's packet, or [`NO_MATCH`].
 #[inline(always)]
-fn first_match(ctx: *mut c_void, sc: &mut Scratch, chain: u32, info: &ChainInfo, start: u32) -> u32 {
+fn first_match(
+    ctx: *mut c_void,
+    sc: &mut Scratch,
+    chain: u32,
+    info: &ChainInfo,
+    start: u32,
+) -> u32 {
     if start >= info.rule_count {
         return NO_MATCH;
     }
@@ -326,9 +333,19 @@ extern "C" fn walk_step(_i: u32, ctx: *mut c_void) -> c_long {
         }
     };
     match rule {
-        Some(RuleInfo { target: TARGET_ACCEPT, .. }) => w.verdict = VERDICT_ACCEPT,
-        Some(RuleInfo { target: TARGET_DROP, .. }) => w.verdict = VERDICT_DROP,
-        Some(RuleInfo { target: TARGET_JUMP, chain: to, .. }) => {
+        Some(RuleInfo {
+            target: TARGET_ACCEPT,
+            ..
+        }) => w.verdict = VERDICT_ACCEPT,
+        Some(RuleInfo {
+            target: TARGET_DROP,
+            ..
+        }) => w.verdict = VERDICT_DROP,
+        Some(RuleInfo {
+            target: TARGET_JUMP,
+            chain: to,
+            ..
+        }) => {
             let d = w.depth as usize;
             if d >= MAX_JUMP_DEPTH {
                 w.verdict = VERDICT_DROP;
@@ -338,8 +355,16 @@ extern "C" fn walk_step(_i: u32, ctx: *mut c_void) -> c_long {
                 (w.chain, w.start) = (to, 0);
             }
         }
-        Some(RuleInfo { target: TARGET_GOTO, chain: to, .. }) => (w.chain, w.start) = (to, 0),
-        Some(RuleInfo { target: TARGET_RETURN, .. }) | None => {
+        Some(RuleInfo {
+            target: TARGET_GOTO,
+            chain: to,
+            ..
+        }) => (w.chain, w.start) = (to, 0),
+        Some(RuleInfo {
+            target: TARGET_RETURN,
+            ..
+        })
+        | None => {
             if w.depth > 0 {
                 w.depth -= 1;
                 (w.chain, w.start) = w.stack[w.depth as usize % MAX_JUMP_DEPTH];
@@ -386,7 +411,12 @@ pub fn run(slot: u32, root: u32, p: Packet) -> u32 {
     let mut hook = Hook { slot };
     // SAFETY: `walk_step` has bpf_loop's callback type; `hook` outlives the call.
     unsafe {
-        bpf_loop(MAX_STEPS, walk_step as *mut c_void, (&raw mut hook).cast(), 0);
+        bpf_loop(
+            MAX_STEPS,
+            walk_step as *mut c_void,
+            (&raw mut hook).cast(),
+            0,
+        );
     }
     // The compiler refuses rulesets whose walks could run out of steps.
     match unsafe { (*sc).walk.verdict } {

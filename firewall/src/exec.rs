@@ -236,8 +236,20 @@ fn counts(dirs: &Dirs, state: &State) -> Result<([Counts; 3], [Vec<Counts>; 3]),
 /// Makes `new` the running ruleset, loading and attaching fw first when
 /// this namespace has none. On error nothing changes.
 fn apply(dirs: &Dirs, mut new: State, fresh: &[u32]) -> Result<(), ExecError> {
-    let compiled = compile::compile(&new, &attach::ifindex)?;
+    let interfaces: Vec<(String, u32)> = attach::interfaces()?
+        .into_iter()
+        .map(|i| (i.name, i.index))
+        .collect();
+    // Compiled for bank 0 first, so a ruleset fw cannot enforce is refused
+    // before anything is loaded.
+    let compiled = compile::compile(&new, 0, &interfaces)?;
     if let Some(mut k) = Kernel::open(dirs)? {
+        let bank = k.spare_bank()?;
+        let compiled = if bank == 0 {
+            compiled
+        } else {
+            compile::compile(&new, bank, &interfaces)?
+        };
         let pending = state::prepare(&dirs.state, &new)?;
         k.swap_in(&compiled, fresh)?;
         pending.commit()?;

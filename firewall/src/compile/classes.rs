@@ -68,7 +68,11 @@ fn default_set<T>(rules: &[Constraint<T>]) -> Vec<u32> {
 pub type Prefix = (u32, u8);
 
 fn mask(len: u8) -> u32 {
-    if len == 0 { 0 } else { u32::MAX << (32 - u32::from(len)) }
+    if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len))
+    }
 }
 
 /// Address classes: one per distinct prefix some rule names. A packet's
@@ -78,7 +82,10 @@ pub fn addr(rules: &[Constraint<Prefix>]) -> Field<Prefix> {
     let mut by_prefix: BTreeMap<Prefix, Vec<u32>> = BTreeMap::new();
     for (i, c) in rules.iter().enumerate() {
         if let Some(&(a, l)) = c.value() {
-            by_prefix.entry((a & mask(l), l)).or_default().push(i as u32);
+            by_prefix
+                .entry((a & mask(l), l))
+                .or_default()
+                .push(i as u32);
         }
     }
     let classes = by_prefix
@@ -109,7 +116,11 @@ pub fn range_prefixes(lo: u16, hi: u16) -> Vec<PortPrefix> {
     let mut out = Vec::new();
     while lo <= hi {
         // The largest aligned block starting at lo that stays within hi.
-        let mut size = if lo == 0 { 1 << 16 } else { 1u32 << lo.trailing_zeros().min(16) };
+        let mut size = if lo == 0 {
+            1 << 16
+        } else {
+            1u32 << lo.trailing_zeros().min(16)
+        };
         while lo + size - 1 > hi {
             size >>= 1;
         }
@@ -129,7 +140,11 @@ pub fn port(rules: &[Constraint<(u16, u16)>]) -> Field<PortPrefix> {
     for (i, c) in rules.iter().enumerate() {
         if let Some(&(lo, hi)) = c.value() {
             events.entry(u32::from(lo)).or_default().0.push(i as u32);
-            events.entry(u32::from(hi) + 1).or_default().1.push(i as u32);
+            events
+                .entry(u32::from(hi) + 1)
+                .or_default()
+                .1
+                .push(i as u32);
         }
     }
     let noport: Vec<u32> = (0..rules.len() as u32)
@@ -229,7 +244,10 @@ mod tests {
         assert_eq!(f.classes[0], (vec![], vec![1]), "no-port class");
         let xs: Vec<_> = f.classes[1..].iter().map(|(_, x)| x.clone()).collect();
         // [0,19] [20,21] [22] [23,30] [31,65535]
-        assert_eq!(xs, vec![vec![3], vec![1, 3], vec![0, 1, 3], vec![1, 3], vec![3]]);
+        assert_eq!(
+            xs,
+            vec![vec![3], vec![1, 3], vec![0, 1, 3], vec![1, 3], vec![3]]
+        );
         assert_eq!(f.classes[3].0, vec![(22, 16)]);
     }
 
@@ -237,6 +255,9 @@ mod tests {
     fn exact_values() {
         let f = exact(&[Is(vec![6]), Not(vec![17]), Any, Is(vec![6, 17])]);
         assert_eq!(f.w, vec![1, 2]);
-        assert_eq!(f.classes, vec![(vec![6], vec![0, 3]), (vec![17], vec![1, 3])]);
+        assert_eq!(
+            f.classes,
+            vec![(vec![6], vec![0, 3]), (vec![17], vec![1, 3])]
+        );
     }
 }

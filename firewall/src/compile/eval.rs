@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 
 use firewall_common::{
-    CLASS_DEFAULT, CLASS_NO_PORT, CLASS_W, FIELD_DPORT, FIELD_DST, FIELD_IN_IF, FIELD_OUT_IF,
-    FIELD_PROTO, FIELD_SPORT, FIELD_SRC, FIELDS, SUMMARY_WORDS, TARGET_ACCEPT, TARGET_DROP,
-    VERDICT_ACCEPT, WORD_BITS, field_id,
+    CLASS_DEFAULT, CLASS_NO_PORT, CLASS_W, FIELD_DPORT, FIELD_DST, FIELD_IN_IF, FIELD_PROTO,
+    FIELD_SPORT, FIELD_SRC, FIELDS, SUMMARY_WORDS, TARGET_ACCEPT, TARGET_DROP, VERDICT_ACCEPT,
+    WORD_BITS, field_id,
 };
 
 use super::Compiled;
@@ -36,7 +36,11 @@ pub enum Outcome {
 }
 
 fn verdict(v: u32) -> Policy {
-    if v == VERDICT_ACCEPT { Policy::Accept } else { Policy::Drop }
+    if v == VERDICT_ACCEPT {
+        Policy::Accept
+    } else {
+        Policy::Drop
+    }
 }
 
 impl<'a> Tables<'a> {
@@ -56,9 +60,21 @@ impl<'a> Tables<'a> {
                 .iter()
                 .map(|(l, k, v)| ((id(k.id), *l, u16::from_be_bytes(k.port)), *v))
                 .collect(),
-            values: c.values.iter().map(|(k, v)| ((k.id, k.value), *v)).collect(),
-            summaries: c.summaries.iter().map(|(k, s)| ((k.id, k.class), s.words)).collect(),
-            words: c.words.iter().map(|(k, w)| ((k.id, k.class, k.word), *w)).collect(),
+            values: c
+                .values
+                .iter()
+                .map(|(k, v)| ((k.id, k.value), *v))
+                .collect(),
+            summaries: c
+                .summaries
+                .iter()
+                .map(|(k, s)| ((k.id, k.class), s.words))
+                .collect(),
+            words: c
+                .words
+                .iter()
+                .map(|(k, w)| ((k.id, k.class, k.word), *w))
+                .collect(),
         }
     }
 
@@ -150,7 +166,13 @@ impl<'a> Tables<'a> {
 
     /// The verdict of built-in chain `chain` for `p`.
     pub fn evaluate(&self, chain: u32, p: &Packet, ifindex: &dyn Fn(&str) -> u32) -> Outcome {
-        let info = self.c.chains.iter().find(|(n, _)| *n == chain).expect("chain").1;
+        let info = self
+            .c
+            .chains
+            .iter()
+            .find(|(n, _)| *n == chain)
+            .expect("chain")
+            .1;
         match self.first_match(chain, 0, p, ifindex) {
             Some(n) => {
                 let r = self.c.rules[(info.first_rule + n) as usize];

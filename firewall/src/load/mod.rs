@@ -12,13 +12,16 @@ use std::{fs, io, path::PathBuf};
 
 use aya::{
     Ebpf, EbpfError,
-    maps::{Array, Map, MapData, MapError, PerCpuArray, PerCpuValues},
+    maps::{
+        Array, HashMap, LpmTrie, Map, MapData, MapError, PerCpuArray, PerCpuValues, lpm_trie::Key,
+    },
     pin::PinError,
     programs::{ProgramError, SchedClassifier, Xdp},
     util::nr_cpus,
 };
 use firewall_common::{
-    BANKS, CHAINS, ChainHeader, Config, Counter, RuleEntry, chain_slot, policy_counter, rule_slot,
+    AddrKey, BANKS, BUILTIN_CHAINS, ChainInfo, ClassKey, Config, Counter, PortKey, RuleInfo,
+    Summary, ValueKey, WordKey, chain_slot, policy_counter, rule_slot,
 };
 
 use crate::compile::Compiled;
@@ -28,7 +31,17 @@ use pins::Dirs;
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/firewall-ebpf"));
 
 /// Map names, as declared in `firewall-ebpf/src/classify.rs`.
-const MAPS: [&str; 4] = ["CONFIG", "CHAINS", "RULES", "COUNTERS"];
+const MAPS: [&str; 9] = [
+    "CONFIG",
+    "CHAINS",
+    "RULES",
+    "ADDR_CLASS",
+    "PORT_CLASS",
+    "VALUE_CLASS",
+    "SUMMARY",
+    "WORDS",
+    "COUNTERS",
+];
 /// Program names, as declared in `firewall-ebpf/src/main.rs`.
 pub(crate) const PROG_XDP: &str = "fw_xdp";
 pub(crate) const PROG_TC: &str = "fw_tc";
@@ -76,14 +89,38 @@ where
 /// Handles on the pinned maps of one namespace's firewall.
 pub struct Kernel {
     config: Array<MapData, Config>,
-    chains: Array<MapData, ChainHeader>,
-    rules: Array<MapData, RuleEntry>,
+    chains: Array<MapData, ChainInfo>,
+    rules: Array<MapData, RuleInfo>,
+    addr: LpmTrie<MapData, AddrKey, u32>,
+    port: LpmTrie<MapData, PortKey, u32>,
+    values: HashMap<MapData, ValueKey, u32>,
+    summary: HashMap<MapData, ClassKey, Summary>,
+    words: HashMap<MapData, WordKey, u64>,
     counters: PerCpuArray<MapData, Counter>,
     cpus: usize,
 }
 
 fn map_err(name: &'static str) -> impl FnOnce(MapError) -> LoadError {
     move |e| LoadError::Map(name, e)
+}
+
+/// The bank of a class or word key's field id (`firewall_common::field_id`).
+fn bank_of(id: u32) -> u32 {
+    id >> 31
+}
+
+/// Removes the entries of `bank` from a keyed map. Keys are collected
+/// first: deleting while walking with `BPF_MAP_GET_NEXT_KEY` skips keys.
+macro_rules! purge {
+    ($map:expr, $name:literal, $bank:expr, $id:expr) => {{
+        let keys: Vec<_> = $map
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(map_err($name))?;
+        for k in keys.iter().filter(|k| bank_of($id(k)) == $bank) {
+            $map.remove(k).map_err(map_err($name))?;
+        }
+    }};
 }
 
 impl Kernel {
@@ -97,6 +134,15 @@ impl Kernel {
             config: Array::try_from(Map::Array(get("CONFIG")?)).map_err(map_err("CONFIG"))?,
             chains: Array::try_from(Map::Array(get("CHAINS")?)).map_err(map_err("CHAINS"))?,
             rules: Array::try_from(Map::Array(get("RULES")?)).map_err(map_err("RULES"))?,
+            addr: LpmTrie::try_from(Map::LpmTrie(get("ADDR_CLASS")?))
+                .map_err(map_err("ADDR_CLASS"))?,
+            port: LpmTrie::try_from(Map::LpmTrie(get("PORT_CLASS")?))
+                .map_err(map_err("PORT_CLASS"))?,
+            values: HashMap::try_from(Map::HashMap(get("VALUE_CLASS")?))
+                .map_err(map_err("VALUE_CLASS"))?,
+            summary: HashMap::try_from(Map::HashMap(get("SUMMARY")?))
+                .map_err(map_err("SUMMARY"))?,
+            words: HashMap::try_from(Map::HashMap(get("WORDS")?)).map_err(map_err("WORDS"))?,
             counters: PerCpuArray::try_from(Map::PerCpuArray(get("COUNTERS")?))
                 .map_err(map_err("COUNTERS"))?,
             cpus,
@@ -147,8 +193,8 @@ impl Kernel {
         for name in MAPS {
             let map = ebpf.take_map(name).expect("map is in the embedded object");
             let data = match map {
-                Map::Array(d) | Map::PerCpuArray(d) => d,
-                _ => unreachable!("fw's maps are arrays"),
+                Map::Array(d) | Map::PerCpuArray(d) | Map::LpmTrie(d) | Map::HashMap(d) => d,
+                _ => unreachable!("fw's maps are arrays, hashes and LPM tries"),
             };
             let path = dirs.map(name);
             data.pin(&path)
@@ -183,35 +229,82 @@ impl Kernel {
         Ok((c.active_bank < BANKS).then_some(c.active_bank))
     }
 
-    /// Writes `compiled` into the bank that is not live, then makes it live
-    /// with one map write, so each packet sees either the old or the new
-    /// ruleset, never a mix. Counter slots in `fresh` are zeroed first.
+    /// The bank the next ruleset is written into: the one not live.
     ///
     /// # Errors
-    /// [`LoadError::Map`] when a map write fails; the live bank is then
-    /// unchanged.
+    /// As [`Kernel::active_bank`].
+    pub fn spare_bank(&self) -> Result<u32, LoadError> {
+        Ok(self.active_bank()?.map_or(0, |b| 1 - b))
+    }
+
+    fn purge(&mut self, bank: u32) -> Result<(), LoadError> {
+        purge!(self.addr, "ADDR_CLASS", bank, |k: &Key<AddrKey>| {
+            u32::from_be_bytes(k.data().id)
+        });
+        purge!(self.port, "PORT_CLASS", bank, |k: &Key<PortKey>| {
+            u32::from_be_bytes(k.data().id)
+        });
+        purge!(self.values, "VALUE_CLASS", bank, |k: &ValueKey| k.id);
+        purge!(self.summary, "SUMMARY", bank, |k: &ClassKey| k.id);
+        purge!(self.words, "WORDS", bank, |k: &WordKey| k.id);
+        Ok(())
+    }
+
+    /// Writes `compiled` (compiled for [`Kernel::spare_bank`]) into the
+    /// spare bank, then makes it live with one map write, so each packet
+    /// sees either the old or the new ruleset, never a mix. Counter slots
+    /// in `fresh` are zeroed first; the old bank's entries are removed
+    /// afterwards.
+    ///
+    /// # Errors
+    /// [`LoadError::Map`] when a map write fails (a full map, for one);
+    /// the live bank is then unchanged.
     pub fn swap_in(&mut self, compiled: &Compiled, fresh: &[u32]) -> Result<(), LoadError> {
-        let bank = match self.active_bank()? {
-            Some(b) => 1 - b,
-            None => 0,
-        };
+        let old = self.active_bank()?;
+        let bank = self.spare_bank()?;
+        // Left over if an earlier swap died half-way.
+        self.purge(bank)?;
         for slot in fresh {
             self.zero(*slot)?;
         }
-        for (chain, cc) in compiled.iter().enumerate() {
-            let chain = chain as u32;
-            for (n, r) in cc.rules.iter().enumerate() {
-                self.rules
-                    .set(rule_slot(bank, chain, n as u32), r, 0)
-                    .map_err(map_err("RULES"))?;
-            }
+        for (n, r) in compiled.rules.iter().enumerate() {
+            self.rules
+                .set(rule_slot(bank, 0, n as u32), r, 0)
+                .map_err(map_err("RULES"))?;
+        }
+        for (chain, info) in &compiled.chains {
             self.chains
-                .set(chain_slot(bank, chain), &cc.header, 0)
+                .set(chain_slot(bank, *chain), info, 0)
                 .map_err(map_err("CHAINS"))?;
+        }
+        for (len, k, class) in &compiled.addr {
+            self.addr
+                .insert(&Key::new(*len, *k), class, 0)
+                .map_err(map_err("ADDR_CLASS"))?;
+        }
+        for (len, k, class) in &compiled.port {
+            self.port
+                .insert(&Key::new(*len, *k), class, 0)
+                .map_err(map_err("PORT_CLASS"))?;
+        }
+        for (k, class) in &compiled.values {
+            self.values
+                .insert(k, class, 0)
+                .map_err(map_err("VALUE_CLASS"))?;
+        }
+        for (k, s) in &compiled.summaries {
+            self.summary.insert(k, s, 0).map_err(map_err("SUMMARY"))?;
+        }
+        for (k, w) in &compiled.words {
+            self.words.insert(k, w, 0).map_err(map_err("WORDS"))?;
         }
         self.config
             .set(0, &Config { active_bank: bank }, 0)
-            .map_err(map_err("CONFIG"))
+            .map_err(map_err("CONFIG"))?;
+        if let Some(old) = old {
+            self.purge(old)?;
+        }
+        Ok(())
     }
 
     /// Sets counter slot `slot` to zero on every CPU.
@@ -238,9 +331,9 @@ impl Kernel {
         }))
     }
 
-    /// The policy counter slot of chain index `chain`.
+    /// The policy counter slot of built-in chain index `chain`.
     pub fn policy_slot(chain: u32) -> u32 {
-        debug_assert!(chain < CHAINS);
+        debug_assert!(chain < BUILTIN_CHAINS);
         policy_counter(chain)
     }
 }
