@@ -1,7 +1,9 @@
 //! fw's kernel side.
 //!
-//! * `fw_xdp` runs at XDP on every interface and filters the INPUT chain.
-//! * `fw_tc` runs at TC egress (TCX) and filters the OUTPUT chain.
+//! * `fw_xdp` runs at XDP on every interface and filters INPUT, or
+//!   FORWARD for packets the kernel will route on (see `route`).
+//! * `fw_tc` runs at TC egress (TCX) and filters OUTPUT for locally
+//!   generated packets.
 //!
 //! Both parse Ethernet + IPv4 (RFC 791) and, for the first fragment, the TCP
 //! (RFC 9293) or UDP (RFC 768) ports, then walk the live bank of the chain in
@@ -12,6 +14,7 @@
 
 mod classify;
 mod parse;
+mod route;
 
 use aya_ebpf::{
     EbpfContext,
@@ -19,7 +22,7 @@ use aya_ebpf::{
     macros::{classifier, xdp},
     programs::{TcContext, XdpContext},
 };
-use firewall_common::{CHAIN_INPUT, CHAIN_OUTPUT, VERDICT_ACCEPT};
+use firewall_common::{CHAIN_FORWARD, CHAIN_INPUT, CHAIN_OUTPUT, VERDICT_ACCEPT};
 
 use crate::parse::Parsed;
 
@@ -33,7 +36,14 @@ pub fn fw_xdp(ctx: XdpContext) -> u32 {
     match parse::xdp(&ctx) {
         Parsed::Ipv4(mut pkt) => {
             pkt.in_ifindex = unsafe { (*ctx.ctx).ingress_ifindex };
-            if classify::run(classify::SLOT_XDP, CHAIN_INPUT, pkt) == VERDICT_ACCEPT {
+            let chain = match route::ingress(&ctx, &pkt) {
+                route::Hook::Input => CHAIN_INPUT,
+                route::Hook::Forward { out_ifindex } => {
+                    pkt.out_ifindex = out_ifindex;
+                    CHAIN_FORWARD
+                }
+            };
+            if classify::run(classify::SLOT_XDP, chain, pkt) == VERDICT_ACCEPT {
                 xdp_action::XDP_PASS
             } else {
                 xdp_action::XDP_DROP
@@ -48,7 +58,14 @@ pub fn fw_xdp(ctx: XdpContext) -> u32 {
 pub fn fw_tc(ctx: TcContext) -> i32 {
     match parse::tc(&ctx) {
         Parsed::Ipv4(mut pkt) => {
-            pkt.out_ifindex = unsafe { (*(ctx.as_ptr() as *const __sk_buff)).ifindex };
+            let skb = ctx.as_ptr() as *const __sk_buff;
+            // A forwarded packet arrived on an interface and was filtered
+            // by FORWARD at XDP; OUTPUT is for locally generated packets,
+            // which have no input interface.
+            if unsafe { (*skb).ingress_ifindex } != 0 {
+                return TCX_NEXT;
+            }
+            pkt.out_ifindex = unsafe { (*skb).ifindex };
             if classify::run(classify::SLOT_TC, CHAIN_OUTPUT, pkt) == VERDICT_ACCEPT {
                 TCX_NEXT
             } else {

@@ -1,0 +1,67 @@
+//! Which filter chain an incoming packet belongs to: INPUT when the kernel
+//! will deliver it locally, FORWARD when it will route it on (iptables(8),
+//! "TABLES"; the kernel's routing decision, asked with `bpf_fib_lookup`).
+
+use aya_ebpf::{
+    EbpfContext,
+    bindings::{
+        BPF_FIB_LKUP_RET_FRAG_NEEDED, BPF_FIB_LKUP_RET_NO_NEIGH, BPF_FIB_LKUP_RET_SUCCESS,
+        bpf_fib_lookup as FibParams,
+    },
+    helpers::bpf_fib_lookup,
+    programs::XdpContext,
+};
+
+use crate::parse::Packet;
+
+const AF_INET: u8 = 2;
+/// `BPF_FIB_LOOKUP_SKIP_NEIGH` (Linux 6.3): the route is enough, the
+/// next hop's MAC address need not be resolved.
+const SKIP_NEIGH: u32 = 1 << 2;
+
+/// The chain of an incoming packet.
+pub enum Hook {
+    /// Delivered locally: INPUT.
+    Input,
+    /// Routed on through interface `out_ifindex`: FORWARD.
+    Forward { out_ifindex: u32 },
+}
+
+/// Asks the kernel's FIB where `p`, arriving on `p.in_ifindex`, goes.
+///
+/// Local, broadcast and multicast destinations, and every packet on an
+/// interface with forwarding disabled (the lookup then refuses before
+/// routing), are INPUT: with forwarding off the kernel drops packets for
+/// other hosts itself, so only their counting differs from netfilter.
+/// Unroutable packets are INPUT as well; the kernel answers them with an
+/// ICMP error or drops them after fw.
+#[inline(always)]
+pub fn ingress(ctx: &XdpContext, p: &Packet) -> Hook {
+    // SAFETY: bpf_fib_lookup is plain data; all-zero is a valid start.
+    let mut params: FibParams = unsafe { core::mem::zeroed() };
+    params.family = AF_INET;
+    params.l4_protocol = p.proto;
+    params.sport = p.sport.to_be();
+    params.dport = p.dport.to_be();
+    params.__bindgen_anon_1.tot_len = p.len;
+    params.ifindex = p.in_ifindex;
+    params.__bindgen_anon_3.ipv4_src = p.src;
+    params.__bindgen_anon_4.ipv4_dst = p.dst;
+    // SAFETY: params is a valid bpf_fib_lookup of the size passed.
+    let rc = unsafe {
+        bpf_fib_lookup(
+            ctx.as_ptr(),
+            &mut params,
+            core::mem::size_of::<FibParams>() as i32,
+            SKIP_NEIGH,
+        )
+    } as u32;
+    match rc {
+        BPF_FIB_LKUP_RET_SUCCESS | BPF_FIB_LKUP_RET_NO_NEIGH | BPF_FIB_LKUP_RET_FRAG_NEEDED => {
+            Hook::Forward {
+                out_ifindex: params.ifindex,
+            }
+        }
+        _ => Hook::Input,
+    }
+}

@@ -1,0 +1,178 @@
+//! INPUT versus FORWARD versus OUTPUT in a three-namespace router lab:
+//! client 192.0.2.1 — (192.0.2.2) router (198.51.100.1) — server
+//! 198.51.100.2. fw runs on the router, which forwards between the two.
+
+use std::{process::Command, time::Duration};
+
+use integration_tests::{PROBE_TIMEOUT, fw_in, ip, udp_probe};
+
+const DROP_WAIT: Duration = Duration::from_millis(400);
+
+/// The three namespaces; dropping it resets fw on the router and deletes
+/// them all.
+struct RouterLab {
+    client: String,
+    router: String,
+    server: String,
+}
+
+impl RouterLab {
+    fn new() -> Self {
+        let base = format!("fw-fwd-{}", std::process::id());
+        let lab = RouterLab {
+            client: format!("{base}-c"),
+            router: format!("{base}-r"),
+            server: format!("{base}-s"),
+        };
+        for ns in [&lab.client, &lab.router, &lab.server] {
+            ip(&format!("netns add {ns}")).unwrap();
+            ip(&format!("-n {ns} link set lo up")).unwrap();
+        }
+        let (c, r, s) = (&lab.client, &lab.router, &lab.server);
+        ip(&format!(
+            "-n {c} link add veth-c type veth peer name veth-rc netns {r}"
+        ))
+        .unwrap();
+        ip(&format!(
+            "-n {s} link add veth-s type veth peer name veth-rs netns {r}"
+        ))
+        .unwrap();
+        for (ns, dev, addr) in [
+            (c, "veth-c", "192.0.2.1/24"),
+            (r, "veth-rc", "192.0.2.2/24"),
+            (r, "veth-rs", "198.51.100.1/24"),
+            (s, "veth-s", "198.51.100.2/24"),
+        ] {
+            ip(&format!("-n {ns} addr add {addr} dev {dev}")).unwrap();
+            ip(&format!("-n {ns} link set {dev} up")).unwrap();
+        }
+        ip(&format!("-n {c} route add default via 192.0.2.2")).unwrap();
+        ip(&format!("-n {s} route add default via 198.51.100.1")).unwrap();
+        let ok = Command::new("ip")
+            .args(["netns", "exec", r, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "enable forwarding on the router");
+        lab
+    }
+
+    fn fw(&self, args: &str) -> String {
+        let out = fw_in(&self.router, &args.split(' ').collect::<Vec<_>>()).unwrap();
+        assert!(
+            out.status.success(),
+            "fw {args}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// (packets, bytes) of rule `n` of `chain` on the router.
+    fn counters(&self, chain: &str, n: usize) -> (u64, u64) {
+        let out = self.fw(&format!("-L {chain} -v -n -x --line-numbers"));
+        let line = out
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(&n.to_string()))
+            .unwrap_or_else(|| panic!("no rule {n} in:\n{out}"));
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        (cols[1].parse().unwrap(), cols[2].parse().unwrap())
+    }
+}
+
+impl Drop for RouterLab {
+    fn drop(&mut self) {
+        let _ = fw_in(&self.router, &["reset"]);
+        for ns in [&self.client, &self.router, &self.server] {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+#[test]
+fn forwarded_packets_meet_forward_not_input_or_output() {
+    let lab = RouterLab::new();
+    let server = "198.51.100.2".parse::<std::net::Ipv4Addr>().unwrap();
+    let router = "192.0.2.2".parse::<std::net::Ipv4Addr>().unwrap();
+    // Routing works before fw is there.
+    assert!(udp_probe(
+        &lab.client,
+        &lab.server,
+        server,
+        7000,
+        PROBE_TIMEOUT
+    ));
+
+    lab.fw("-A FORWARD -p udp --dport 7000 -j DROP");
+    lab.fw("-A FORWARD -o veth-rs -p udp --dport 7002 -j DROP");
+    lab.fw("-A FORWARD -i veth-rs -p udp --dport 7003 -j DROP");
+    lab.fw("-A INPUT -p udp --dport 7001 -j DROP");
+    lab.fw("-A OUTPUT -p udp --dport 7001 -j DROP");
+
+    assert!(
+        !udp_probe(&lab.client, &lab.server, server, 7000, DROP_WAIT),
+        "FORWARD drops"
+    );
+    assert_eq!(lab.counters("FORWARD", 1).0, 1);
+    // INPUT and OUTPUT rules do not see forwarded packets.
+    assert!(udp_probe(
+        &lab.client,
+        &lab.server,
+        server,
+        7001,
+        PROBE_TIMEOUT
+    ));
+    assert_eq!(lab.counters("INPUT", 1), (0, 0));
+    assert_eq!(lab.counters("OUTPUT", 1), (0, 0));
+    // ...but INPUT sees packets for the router itself.
+    assert!(!udp_probe(
+        &lab.client,
+        &lab.router,
+        router,
+        7001,
+        DROP_WAIT
+    ));
+    assert_eq!(lab.counters("INPUT", 1).0, 1);
+    // -o is the interface the route leaves by, -i the one it came in by.
+    assert!(!udp_probe(
+        &lab.client,
+        &lab.server,
+        server,
+        7002,
+        DROP_WAIT
+    ));
+    assert!(udp_probe(
+        &lab.client,
+        &lab.server,
+        server,
+        7003,
+        PROBE_TIMEOUT
+    ));
+    assert_eq!(lab.counters("FORWARD", 2).0, 1);
+    assert_eq!(lab.counters("FORWARD", 3), (0, 0));
+    // The way back: server to client, in on veth-rs.
+    let client = "192.0.2.1".parse::<std::net::Ipv4Addr>().unwrap();
+    assert!(!udp_probe(
+        &lab.server,
+        &lab.client,
+        client,
+        7003,
+        DROP_WAIT
+    ));
+    assert_eq!(lab.counters("FORWARD", 3).0, 1);
+    // FORWARD's policy.
+    lab.fw("-P FORWARD DROP");
+    assert!(!udp_probe(
+        &lab.client,
+        &lab.server,
+        server,
+        7005,
+        DROP_WAIT
+    ));
+    assert!(udp_probe(
+        &lab.client,
+        &lab.router,
+        router,
+        7005,
+        PROBE_TIMEOUT
+    ));
+}
