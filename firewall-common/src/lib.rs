@@ -131,6 +131,10 @@ pub struct Config {
     /// The bank (0 or 1) the program reads; anything else means "no
     /// ruleset loaded" and every packet passes.
     pub active_bank: u32,
+    /// Non-zero while the spare bank may hold entries (a swap is under way
+    /// or died half-way); user space then clears it before writing it.
+    /// The program never reads this.
+    pub spare_dirty: u32,
 }
 
 /// Verdicts of built-in chain policies ([`ChainInfo::policy`]).

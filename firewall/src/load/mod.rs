@@ -213,6 +213,7 @@ impl Kernel {
                 0,
                 &Config {
                     active_bank: NO_BANK,
+                    spare_dirty: 0,
                 },
                 0,
             )
@@ -260,10 +261,19 @@ impl Kernel {
     /// [`LoadError::Map`] when a map write fails (a full map, for one);
     /// the live bank is then unchanged.
     pub fn swap_in(&mut self, compiled: &Compiled, fresh: &[u32]) -> Result<(), LoadError> {
+        let config = self.config.get(&0, 0).map_err(map_err("CONFIG"))?;
         let old = self.active_bank()?;
         let bank = self.spare_bank()?;
-        // Left over if an earlier swap died half-way.
-        self.purge(bank)?;
+        let set_config = |k: &mut Self, active_bank, spare_dirty| {
+            k.config
+                .set(0, &Config { active_bank, spare_dirty }, 0)
+                .map_err(map_err("CONFIG"))
+        };
+        if config.spare_dirty != 0 {
+            // Left over from a swap that died half-way.
+            self.purge(bank)?;
+        }
+        set_config(self, config.active_bank, 1)?;
         for slot in fresh {
             self.zero(*slot)?;
         }
@@ -298,13 +308,12 @@ impl Kernel {
         for (k, w) in &compiled.words {
             self.words.insert(k, w, 0).map_err(map_err("WORDS"))?;
         }
-        self.config
-            .set(0, &Config { active_bank: bank }, 0)
-            .map_err(map_err("CONFIG"))?;
+        // The switch: one word the program reads once per packet.
+        set_config(self, bank, 1)?;
         if let Some(old) = old {
             self.purge(old)?;
         }
-        Ok(())
+        set_config(self, bank, 0)
     }
 
     /// Sets counter slot `slot` to zero on every CPU.
