@@ -36,7 +36,7 @@ use std::{
 
 use anyhow::{Context as _, bail};
 
-pub use netns::in_netns;
+pub use netns::{in_netns, spawn_in_netns};
 pub use probe::{PROBE_TIMEOUT, TcpServer, icmp_probe, tcp_listen, tcp_probe, udp_probe};
 
 /// The client's address on the lab link (RFC 5737 TEST-NET-1).
