@@ -6,9 +6,10 @@
 //! Map layouts are defined once, in `firewall_common`.
 
 pub mod attach;
+mod batch;
 pub mod pins;
 
-use std::{fs, io, path::PathBuf};
+use std::{fs, io, os::fd::AsFd as _, path::PathBuf};
 
 use aya::{
     Ebpf, EbpfError,
@@ -60,6 +61,8 @@ pub enum LoadError {
     },
     #[error("map {0}: {1}")]
     Map(&'static str, MapError),
+    #[error("map {0}: {1}")]
+    Batch(&'static str, io::Error),
     #[error("pinning {path}: {source}")]
     Pin { path: PathBuf, source: PinError },
     #[error("{path}: {source}")]
@@ -120,6 +123,19 @@ macro_rules! purge {
         for k in keys.iter().filter(|k| bank_of($id(k)) == $bank) {
             $map.remove(k).map_err(map_err($name))?;
         }
+    }};
+}
+
+/// Removes the entries of `bank` from a hash map with batched syscalls.
+macro_rules! purge_hash {
+    ($map:expr, $name:literal, $bank:expr, $id:expr, $v:ty) => {{
+        let fd = aya::maps::IterableMap::map(&$map).fd().as_fd();
+        let keys: Vec<_> = batch::keys::<_, $v>(fd)
+            .map_err(|e| LoadError::Batch($name, e))?
+            .into_iter()
+            .filter(|k| bank_of($id(k)) == $bank)
+            .collect();
+        batch::delete(fd, &keys).map_err(|e| LoadError::Batch($name, e))?;
     }};
 }
 
@@ -245,9 +261,9 @@ impl Kernel {
         purge!(self.port, "PORT_CLASS", bank, |k: &Key<PortKey>| {
             u32::from_be_bytes(k.data().id)
         });
-        purge!(self.values, "VALUE_CLASS", bank, |k: &ValueKey| k.id);
-        purge!(self.summary, "SUMMARY", bank, |k: &ClassKey| k.id);
-        purge!(self.words, "WORDS", bank, |k: &WordKey| k.id);
+        purge_hash!(self.values, "VALUE_CLASS", bank, |k: &ValueKey| k.id, u32);
+        purge_hash!(self.summary, "SUMMARY", bank, |k: &ClassKey| k.id, Summary);
+        purge_hash!(self.words, "WORDS", bank, |k: &WordKey| k.id, u64);
         Ok(())
     }
 
@@ -266,7 +282,14 @@ impl Kernel {
         let bank = self.spare_bank()?;
         let set_config = |k: &mut Self, active_bank, spare_dirty| {
             k.config
-                .set(0, &Config { active_bank, spare_dirty }, 0)
+                .set(
+                    0,
+                    &Config {
+                        active_bank,
+                        spare_dirty,
+                    },
+                    0,
+                )
                 .map_err(map_err("CONFIG"))
         };
         if config.spare_dirty != 0 {
@@ -297,17 +320,21 @@ impl Kernel {
                 .insert(&Key::new(*len, *k), class, 0)
                 .map_err(map_err("PORT_CLASS"))?;
         }
-        for (k, class) in &compiled.values {
-            self.values
-                .insert(k, class, 0)
-                .map_err(map_err("VALUE_CLASS"))?;
-        }
-        for (k, s) in &compiled.summaries {
-            self.summary.insert(k, s, 0).map_err(map_err("SUMMARY"))?;
-        }
-        for (k, w) in &compiled.words {
-            self.words.insert(k, w, 0).map_err(map_err("WORDS"))?;
-        }
+        batch::update(
+            aya::maps::IterableMap::map(&self.values).fd().as_fd(),
+            &compiled.values,
+        )
+        .map_err(|e| LoadError::Batch("VALUE_CLASS", e))?;
+        batch::update(
+            aya::maps::IterableMap::map(&self.summary).fd().as_fd(),
+            &compiled.summaries,
+        )
+        .map_err(|e| LoadError::Batch("SUMMARY", e))?;
+        batch::update(
+            aya::maps::IterableMap::map(&self.words).fd().as_fd(),
+            &compiled.words,
+        )
+        .map_err(|e| LoadError::Batch("WORDS", e))?;
         // The switch: one word the program reads once per packet.
         set_config(self, bank, 1)?;
         if let Some(old) = old {
