@@ -74,13 +74,18 @@ fn udp_rule(port: u16, target: Target) -> Rule {
     }
 }
 
-/// A ruleset of `N - 1` fillers and `last`, with `policy`.
-fn ruleset(shift: u32, last: Rule, policy: Policy) -> State {
+/// A ruleset of `n - 1` fillers and `last`, with `policy`.
+fn ruleset_of(n: u32, shift: u32, last: Rule, policy: Policy) -> State {
     let mut st = State::default();
-    st.ruleset.input.rules = (0..N - 1).map(|i| filler(i, shift)).chain([last]).collect();
+    st.ruleset.input.rules = (0..n - 1).map(|i| filler(i, shift)).chain([last]).collect();
     st.ruleset.input.policy = policy;
-    st.counters[0] = (0..N).collect();
+    st.counters[0] = (0..n).collect();
     st
+}
+
+/// [`ruleset_of`] with `N` rules.
+fn ruleset(shift: u32, last: Rule, policy: Policy) -> State {
+    ruleset_of(N, shift, last, policy)
 }
 
 /// Loads `state` into `ns` and attaches fw there; the returned guard
@@ -125,10 +130,20 @@ fn interfaces() -> Vec<(String, u32)> {
 
 #[test]
 fn the_last_of_10000_rules_decides_and_the_others_count_nothing() {
+    last_rule_decides(N);
+}
+
+#[test]
+fn a_chain_holds_65536_rules() {
+    last_rule_decides(firewall_common::MAX_RULES_PER_CHAIN);
+}
+
+/// Rules 1..n-1 never match the lab's client; rule n drops UDP port 9.
+fn last_rule_decides(n: u32) {
     let lab = Lab::new("scale").unwrap();
     let _fw = Loaded::new(
         lab.server(),
-        ruleset(0, udp_rule(9, Target::Drop), Policy::Accept),
+        ruleset_of(n, 0, udp_rule(9, Target::Drop), Policy::Accept),
     );
     assert!(!udp_probe(
         lab.client(),
@@ -144,14 +159,14 @@ fn the_last_of_10000_rules_decides_and_the_others_count_nothing() {
         10,
         PROBE_TIMEOUT
     ));
-    let (last, others) = in_netns(lab.server(), || {
+    let (last, others) = in_netns(lab.server(), move || {
         let k = Kernel::open(&Dirs::current().unwrap()).unwrap().unwrap();
-        let others: u64 = (0..N - 1).map(|s| k.read(s).unwrap().packets).sum();
-        (k.read(N - 1).unwrap(), others)
+        let others: u64 = (0..n - 1).map(|s| k.read(s).unwrap().packets).sum();
+        (k.read(n - 1).unwrap(), others)
     })
     .unwrap();
     assert_eq!(last.packets, 1, "the probe to port 9");
-    assert_eq!(others, 0, "rules 1..9999 matched nothing");
+    assert_eq!(others, 0, "rules 1..{} matched nothing", n - 1);
 }
 
 #[test]
@@ -165,6 +180,20 @@ fn replacing_10000_rules_under_a_steady_flow_loses_nothing() {
         let stop = stop.clone();
         spawn_in_netns(lab.server(), move || {
             let s = UdpSocket::bind("0.0.0.0:5000").unwrap();
+            // A deep buffer, so a receiver starved of CPU by the other
+            // tests loses nothing in its socket.
+            let size: libc::c_int = 64 << 20;
+            // SAFETY: setsockopt with a c_int option value.
+            let rc = unsafe {
+                libc::setsockopt(
+                    std::os::fd::AsRawFd::as_raw_fd(&s),
+                    libc::SOL_SOCKET,
+                    libc::SO_RCVBUFFORCE,
+                    (&raw const size).cast(),
+                    size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            assert_eq!(rc, 0, "SO_RCVBUFFORCE");
             s.set_read_timeout(Some(Duration::from_millis(200)))
                 .unwrap();
             let mut buf = [0u8; 64];
@@ -218,5 +247,14 @@ fn replacing_10000_rules_under_a_steady_flow_loses_nothing() {
     let got = receiver.join().unwrap().unwrap();
     assert!(swaps >= 3, "only {swaps} swaps");
     assert!(sent > 10_000, "only {sent} sent");
+    let policy_drops = in_netns(lab.server(), || {
+        let k = Kernel::open(&Dirs::current().unwrap()).unwrap().unwrap();
+        k.read(Kernel::policy_slot(0)).unwrap().packets
+    })
+    .unwrap();
+    assert_eq!(
+        policy_drops, 0,
+        "fw dropped flow packets during {swaps} swaps"
+    );
     assert_eq!(got, sent, "{swaps} swaps of {N} rules");
 }
