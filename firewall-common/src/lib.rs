@@ -135,6 +135,10 @@ pub struct Config {
     /// or died half-way); user space then clears it before writing it.
     /// The program never reads this.
     pub spare_dirty: u32,
+    /// Bumped by every swap. User space records it with the ruleset it
+    /// made live, so it knows whether its record describes the live bank.
+    pub generation: u32,
+    pub _pad: u32,
 }
 
 /// Verdicts of built-in chain policies ([`ChainInfo::policy`]).

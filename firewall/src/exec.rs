@@ -201,7 +201,7 @@ pub fn run(inv: &Invocation) -> Result<String, ExecError> {
             return Ok(render::list_rules(&old.ruleset, c));
         }
     }
-    apply(&dirs, new, &fresh)?;
+    apply(&dirs, &old, new, &fresh)?;
     Ok(String::new())
 }
 
@@ -235,7 +235,7 @@ fn counts(dirs: &Dirs, state: &State) -> Result<([Counts; 3], [Vec<Counts>; 3]),
 
 /// Makes `new` the running ruleset, loading and attaching fw first when
 /// this namespace has none. On error nothing changes.
-fn apply(dirs: &Dirs, mut new: State, fresh: &[u32]) -> Result<(), ExecError> {
+fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), ExecError> {
     let interfaces: Vec<(String, u32)> = attach::interfaces()?
         .into_iter()
         .map(|i| (i.name, i.index))
@@ -243,22 +243,30 @@ fn apply(dirs: &Dirs, mut new: State, fresh: &[u32]) -> Result<(), ExecError> {
     // Compiled for bank 0 first, so a ruleset fw cannot enforce is refused
     // before anything is loaded.
     let compiled = compile::compile(&new, 0, &interfaces)?;
+    new.interfaces = interfaces;
     if let Some(mut k) = Kernel::open(dirs)? {
         let bank = k.spare_bank()?;
         let compiled = if bank == 0 {
             compiled
         } else {
-            compile::compile(&new, bank, &interfaces)?
+            compile::compile(&new, bank, &new.interfaces)?
         };
-        let pending = state::prepare(&dirs.state, &new)?;
-        k.swap_in(&compiled, fresh)?;
-        pending.commit()?;
+        // What the live bank holds, when the record describes it: then the
+        // old entries are removed by key instead of by walking the maps.
+        let live = match k.active_bank()? {
+            Some(b) if k.generation()? == old.generation => {
+                compile::compile(old, b, &old.interfaces).ok()
+            }
+            _ => None,
+        };
+        new.generation = k.swap_in(&compiled, fresh, live.as_ref())?;
+        state::prepare(&dirs.state, &new)?.commit()?;
         return Ok(());
     }
     let installed = (|| -> Result<Vec<Interface>, ExecError> {
         let (mut k, mut ebpf) = Kernel::install(dirs)?;
         // The ruleset is live before the first packet reaches the programs.
-        k.swap_in(&compiled, fresh)?;
+        new.generation = k.swap_in(&compiled, fresh, None)?;
         let (attached, skipped) = attach::attach_all(&mut ebpf, dirs)?;
         new.attachments = attached;
         state::prepare(&dirs.state, &new)?.commit()?;

@@ -58,6 +58,15 @@ pub struct State {
     pub counters: [Vec<u32>; 3],
     /// Interfaces the programs are attached to.
     pub attachments: Vec<Attachment>,
+    /// The `firewall_common::Config::generation` this ruleset went live
+    /// with; when the kernel's differs, this record may not describe the
+    /// live bank (a swap died before the record was written).
+    #[serde(default)]
+    pub generation: u32,
+    /// The interfaces (name, index) the live ruleset was compiled against,
+    /// so fw can compile it again to the very same map entries.
+    #[serde(default)]
+    pub interfaces: Vec<(String, u32)>,
 }
 
 impl State {

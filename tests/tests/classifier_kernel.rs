@@ -223,7 +223,7 @@ fn run(dirs: &Dirs) -> usize {
         };
         state.counters[0] = (0..n as u32).collect();
         let compiled = compile::compile(&state, k.spare_bank().unwrap(), &interfaces).unwrap();
-        k.swap_in(&compiled, &state.counters[0]).unwrap();
+        k.swap_in(&compiled, &state.counters[0], None).unwrap();
         for _ in 0..100 {
             let p = packet(&mut rng);
             let want = eval::evaluate(&state.ruleset, BuiltinChain::Input, &p);

@@ -102,7 +102,7 @@ impl Loaded {
             let (mut k, mut ebpf) = Kernel::install(&dirs).unwrap();
             let ifs = interfaces();
             let c = compile::compile(&state, k.spare_bank().unwrap(), &ifs).unwrap();
-            k.swap_in(&c, &state.counters[0]).unwrap();
+            k.swap_in(&c, &state.counters[0], None).unwrap();
             attach::attach_all(&mut ebpf, &dirs).unwrap();
         })
         .unwrap();
@@ -235,7 +235,7 @@ fn replacing_10000_rules_under_a_steady_flow_loses_nothing() {
         while start.elapsed() < Duration::from_millis(2500) {
             let st = ruleset(1 + swaps % 2, udp_rule(5000, Target::Accept), Policy::Drop);
             let c = compile::compile(&st, k.spare_bank().unwrap(), &ifs).unwrap();
-            k.swap_in(&c, &[]).unwrap();
+            k.swap_in(&c, &[], None).unwrap();
             swaps += 1;
         }
         swaps

@@ -11,6 +11,8 @@ pub mod pins;
 
 use std::{fs, io, os::fd::AsFd as _, path::PathBuf};
 
+use aya::maps::IterableMap as _;
+
 use aya::{
     Ebpf, EbpfError,
     maps::{
@@ -129,7 +131,7 @@ macro_rules! purge {
 /// Removes the entries of `bank` from a hash map with batched syscalls.
 macro_rules! purge_hash {
     ($map:expr, $name:literal, $bank:expr, $id:expr, $v:ty) => {{
-        let fd = aya::maps::IterableMap::map(&$map).fd().as_fd();
+        let fd = $map.map().fd().as_fd();
         let keys: Vec<_> = batch::keys::<_, $v>(fd)
             .map_err(|e| LoadError::Batch($name, e))?
             .into_iter()
@@ -229,7 +231,7 @@ impl Kernel {
                 0,
                 &Config {
                     active_bank: NO_BANK,
-                    spare_dirty: 0,
+                    ..Config::default()
                 },
                 0,
             )
@@ -267,44 +269,58 @@ impl Kernel {
         Ok(())
     }
 
+    /// The generation of the live bank (see `firewall_common::Config`).
+    ///
+    /// # Errors
+    /// [`LoadError::Map`] when the map cannot be read.
+    pub fn generation(&self) -> Result<u32, LoadError> {
+        Ok(self
+            .config
+            .get(&0, 0)
+            .map_err(map_err("CONFIG"))?
+            .generation)
+    }
+
     /// Writes `compiled` (compiled for [`Kernel::spare_bank`]) into the
     /// spare bank, then makes it live with one map write, so each packet
     /// sees either the old or the new ruleset, never a mix. Counter slots
-    /// in `fresh` are zeroed first; the old bank's entries are removed
-    /// afterwards.
+    /// in `fresh` are zeroed first. Afterwards the old bank is emptied:
+    /// exactly of `old`'s entries when the caller knows what it holds,
+    /// else by walking the maps. Returns the new generation.
     ///
     /// # Errors
-    /// [`LoadError::Map`] when a map write fails (a full map, for one);
-    /// the live bank is then unchanged.
-    pub fn swap_in(&mut self, compiled: &Compiled, fresh: &[u32]) -> Result<(), LoadError> {
+    /// [`LoadError::Map`] or [`LoadError::Batch`] when a map write fails
+    /// (a full map, for one); the live bank is then unchanged.
+    pub fn swap_in(
+        &mut self,
+        compiled: &Compiled,
+        fresh: &[u32],
+        old: Option<&Compiled>,
+    ) -> Result<u32, LoadError> {
         let config = self.config.get(&0, 0).map_err(map_err("CONFIG"))?;
-        let old = self.active_bank()?;
+        let live = self.active_bank()?;
         let bank = self.spare_bank()?;
-        let set_config = |k: &mut Self, active_bank, spare_dirty| {
-            k.config
-                .set(
-                    0,
-                    &Config {
-                        active_bank,
-                        spare_dirty,
-                    },
-                    0,
-                )
-                .map_err(map_err("CONFIG"))
-        };
+        let set = |k: &mut Self, c: Config| k.config.set(0, &c, 0).map_err(map_err("CONFIG"));
         if config.spare_dirty != 0 {
             // Left over from a swap that died half-way.
             self.purge(bank)?;
         }
-        set_config(self, config.active_bank, 1)?;
+        set(
+            self,
+            Config {
+                spare_dirty: 1,
+                ..config
+            },
+        )?;
         for slot in fresh {
             self.zero(*slot)?;
         }
-        for (n, r) in compiled.rules.iter().enumerate() {
-            self.rules
-                .set(rule_slot(bank, 0, n as u32), r, 0)
-                .map_err(map_err("RULES"))?;
-        }
+        let rules: Vec<(u32, RuleInfo)> = (0..)
+            .zip(&compiled.rules)
+            .map(|(n, r)| (rule_slot(bank, 0, n), *r))
+            .collect();
+        batch::update(self.rules.map().fd().as_fd(), &rules)
+            .map_err(|e| LoadError::Batch("RULES", e))?;
         for (chain, info) in &compiled.chains {
             self.chains
                 .set(chain_slot(bank, *chain), info, 0)
@@ -320,27 +336,67 @@ impl Kernel {
                 .insert(&Key::new(*len, *k), class, 0)
                 .map_err(map_err("PORT_CLASS"))?;
         }
-        batch::update(
-            aya::maps::IterableMap::map(&self.values).fd().as_fd(),
-            &compiled.values,
-        )
-        .map_err(|e| LoadError::Batch("VALUE_CLASS", e))?;
-        batch::update(
-            aya::maps::IterableMap::map(&self.summary).fd().as_fd(),
-            &compiled.summaries,
-        )
-        .map_err(|e| LoadError::Batch("SUMMARY", e))?;
-        batch::update(
-            aya::maps::IterableMap::map(&self.words).fd().as_fd(),
-            &compiled.words,
-        )
-        .map_err(|e| LoadError::Batch("WORDS", e))?;
+        batch::update(self.values.map().fd().as_fd(), &compiled.values)
+            .map_err(|e| LoadError::Batch("VALUE_CLASS", e))?;
+        batch::update(self.summary.map().fd().as_fd(), &compiled.summaries)
+            .map_err(|e| LoadError::Batch("SUMMARY", e))?;
+        batch::update(self.words.map().fd().as_fd(), &compiled.words)
+            .map_err(|e| LoadError::Batch("WORDS", e))?;
         // The switch: one word the program reads once per packet.
-        set_config(self, bank, 1)?;
-        if let Some(old) = old {
-            self.purge(old)?;
+        let generation = config.generation.wrapping_add(1);
+        let switched = Config {
+            active_bank: bank,
+            spare_dirty: 1,
+            generation,
+            _pad: 0,
+        };
+        set(self, switched)?;
+        if let Some(live) = live {
+            match old {
+                Some(old) => self.purge_exact(old)?,
+                None => self.purge(live)?,
+            }
         }
-        set_config(self, bank, 0)
+        set(
+            self,
+            Config {
+                spare_dirty: 0,
+                ..switched
+            },
+        )?;
+        Ok(generation)
+    }
+
+    /// Removes exactly `old`'s entries, which the caller compiled for the
+    /// bank that was live; falls back to walking the maps if one is
+    /// missing (the record did not describe the bank after all).
+    fn purge_exact(&mut self, old: &Compiled) -> Result<(), LoadError> {
+        let bank = self.active_bank()?.map_or(0, |b| 1 - b);
+        let exact = (|| -> Result<(), LoadError> {
+            for (len, k, _) in &old.addr {
+                self.addr
+                    .remove(&Key::new(*len, *k))
+                    .map_err(map_err("ADDR_CLASS"))?;
+            }
+            for (len, k, _) in &old.port {
+                self.port
+                    .remove(&Key::new(*len, *k))
+                    .map_err(map_err("PORT_CLASS"))?;
+            }
+            let keys = |v: &[(ValueKey, u32)]| v.iter().map(|(k, _)| *k).collect::<Vec<_>>();
+            batch::delete(self.values.map().fd().as_fd(), &keys(&old.values))
+                .map_err(|e| LoadError::Batch("VALUE_CLASS", e))?;
+            let keys: Vec<ClassKey> = old.summaries.iter().map(|(k, _)| *k).collect();
+            batch::delete(self.summary.map().fd().as_fd(), &keys)
+                .map_err(|e| LoadError::Batch("SUMMARY", e))?;
+            let keys: Vec<WordKey> = old.words.iter().map(|(k, _)| *k).collect();
+            batch::delete(self.words.map().fd().as_fd(), &keys)
+                .map_err(|e| LoadError::Batch("WORDS", e))
+        })();
+        match exact {
+            Ok(()) => Ok(()),
+            Err(_) => self.purge(bank),
+        }
     }
 
     /// Sets counter slot `slot` to zero on every CPU.
