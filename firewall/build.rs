@@ -21,6 +21,10 @@ fn main() -> anyhow::Result<()> {
     // affects the child cargo that aya-build starts from this process.
     // SAFETY: the build script is single-threaded here.
     unsafe { std::env::set_var("RUSTC_BOOTSTRAP", "1") };
+    // aya-build turns every line the inner cargo prints into a build
+    // warning; without progress lines only real diagnostics remain.
+    // SAFETY: as above.
+    unsafe { std::env::set_var("CARGO_TERM_QUIET", "true") };
     aya_build::build_ebpf(
         [Package {
             name: ebpf.name.as_str(),

@@ -29,9 +29,9 @@ use std::collections::BTreeMap;
 
 use firewall_common::{
     AddrKey, BUILTIN_CHAINS, CLASS_W, ChainInfo, ClassKey, FIELD_DPORT, FIELD_DST, FIELD_IN_IF,
-    FIELD_OUT_IF, FIELD_PROTO, FIELD_SPORT, FIELD_SRC, MAX_CHAINS, MAX_RULES, MAX_RULES_PER_CHAIN,
-    PortKey, RuleInfo, SUMMARY_WORDS, Summary, TARGET_ACCEPT, TARGET_DROP, VERDICT_ACCEPT,
-    VERDICT_DROP, ValueKey, WORD_BITS, WordKey, field_id,
+    FIELD_OUT_IF, FIELD_PROTO, FIELD_SPORT, FIELD_SRC, MAX_RULES, MAX_RULES_PER_CHAIN, PortKey,
+    RuleInfo, SUMMARY_WORDS, Summary, TARGET_ACCEPT, TARGET_DROP, VERDICT_ACCEPT, VERDICT_DROP,
+    ValueKey, WORD_BITS, WordKey, field_id,
 };
 
 use crate::{
@@ -329,7 +329,7 @@ pub fn compile(
             });
         }
         let chain = c.map_index();
-        debug_assert!(chain < BUILTIN_CHAINS && chain < MAX_CHAINS);
+        debug_assert!(chain < BUILTIN_CHAINS);
         let fields = compile_chain(&mut out, bank, chain, &ch.rules, interfaces)?;
         for (r, slot) in ch.rules.iter().zip(state.slots(c)) {
             out.rules.push(RuleInfo {

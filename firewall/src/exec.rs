@@ -122,8 +122,23 @@ fn chains(c: Option<BuiltinChain>) -> Vec<BuiltinChain> {
 pub fn run(inv: &Invocation) -> Result<String, ExecError> {
     check_privileges()?;
     let dirs = Dirs::current()?;
-    let _lock = StateLock::acquire(&dirs.state)?;
-    let old = state::read(&dirs.state)?.unwrap_or_default();
+    let read_only = matches!(
+        inv.command,
+        Command::List { .. } | Command::ListRules { .. } | Command::Zero { .. }
+    );
+    // Reading a namespace where fw never ran leaves nothing behind.
+    let _lock = if read_only && !dirs.pins.exists() {
+        None
+    } else {
+        Some(StateLock::acquire(&dirs.state)?)
+    };
+    // A record without pins is stale (the pins went with a reboot or a
+    // deleted namespace whose cookie came back): the ruleset is empty.
+    let old = if dirs.pins.exists() {
+        state::read(&dirs.state)?.unwrap_or_default()
+    } else {
+        State::default()
+    };
     let mut new = old.clone();
     let mut fresh = Vec::new();
     let take_slot = |new: &State, fresh: &mut Vec<u32>| -> Result<u32, ExecError> {
@@ -245,6 +260,9 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
     let compiled = compile::compile(&new, 0, &interfaces)?;
     new.interfaces = interfaces;
     if let Some(mut k) = Kernel::open(dirs)? {
+        // Interfaces that appeared since the last change are attached now.
+        let (attached, _) = attach::reconcile(&old.attachments, dirs)?;
+        new.attachments = attached;
         let bank = k.spare_bank()?;
         let compiled = if bank == 0 {
             compiled
@@ -263,6 +281,8 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
         state::prepare(&dirs.state, &new)?.commit()?;
         return Ok(());
     }
+    // Pins of namespaces that are gone.
+    load::remove_stale(dirs);
     let installed = (|| -> Result<Vec<Interface>, ExecError> {
         let (mut k, mut ebpf) = Kernel::install(dirs)?;
         // The ruleset is live before the first packet reaches the programs.

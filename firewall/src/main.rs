@@ -6,7 +6,7 @@
 //! that cannot be carried out, 2 a bad command line, 4 a resource or
 //! privilege problem.
 
-use std::process::ExitCode;
+use std::{io::Write as _, process::ExitCode};
 
 use firewall::{exec, parse};
 
@@ -47,19 +47,40 @@ Options:
   --line-numbers               print line numbers when listing
 ";
 
+/// Writes to standard output; a closed pipe or a full disk is not fw's
+/// error to report (iptables exits 0 then too).
+fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
+}
+
+/// Prints a bad command line the way iptables does and returns its exit
+/// status (2).
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("fw v{VERSION} (eBPF): {message}");
+    eprintln!("Try `fw -h' or 'fw --help' for more information.");
+    ExitCode::from(2)
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("-h" | "--help") | None if args.len() <= 1 => {
-            print!("fw v{VERSION} (eBPF)\n\n{USAGE}");
+    let first = args.first().map(String::as_str);
+    let result = match first {
+        Some("-h" | "--help") if args.len() == 1 => {
+            out(&format!("fw v{VERSION} (eBPF)\n\n{USAGE}"));
             return ExitCode::SUCCESS;
         }
         Some("-V" | "--version") if args.len() == 1 => {
-            println!("fw v{VERSION} (eBPF)");
+            out(&format!("fw v{VERSION} (eBPF)\n"));
             return ExitCode::SUCCESS;
         }
-        Some("status") if args.len() == 1 => exec::status(),
-        Some("reset") if args.len() == 1 => exec::reset().map(|()| String::new()),
+        Some(cmd @ ("status" | "reset")) if args.len() > 1 => {
+            return usage_error(&format!("{cmd} takes no arguments: `{}'", args[1]));
+        }
+        Some("status") => exec::status(),
+        Some("reset") => exec::reset().map(|()| String::new()),
         _ => {
             let inv = match parse::parse_args(&args) {
                 Ok(inv) => inv,
@@ -72,10 +93,11 @@ fn main() -> ExitCode {
         }
     };
     match result {
-        Ok(out) => {
-            print!("{out}");
+        Ok(text) => {
+            out(&text);
             ExitCode::SUCCESS
         }
+        Err(e) if e.exit_code() == 2 => usage_error(&e.to_string()),
         Err(e) => {
             eprintln!("fw: {e}");
             ExitCode::from(e.exit_code() as u8)

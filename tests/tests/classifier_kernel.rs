@@ -4,7 +4,7 @@
 //! and the matched rule's counter must be what iptables' semantics
 //! (`firewall::model::eval`) say.
 
-use std::{net::Ipv4Addr, process::Command};
+use std::process::Command;
 
 use aya::programs::{TestRun, TestRunOptions, Xdp};
 use firewall::{

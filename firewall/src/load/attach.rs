@@ -10,7 +10,9 @@ use aya::{
 };
 use network_interface::{NetworkInterface, NetworkInterfaceConfig};
 
-use super::{LoadError, PROG_TC, PROG_XDP, pins::Dirs, program};
+use aya_obj::programs::XdpAttachType;
+
+use super::{LoadError, PROG_TC, PROG_XDP, pins::Dirs};
 use crate::state::Attachment;
 
 /// `ARPHRD_ETHER` and `ARPHRD_LOOPBACK` (`<linux/if_arp.h>`): the link types
@@ -85,72 +87,147 @@ pub fn ifindex(name: &str) -> Option<u32> {
     (i != 0).then_some(i)
 }
 
-/// Attaches both programs of `ebpf` to every Ethernet-like interface and
-/// pins the links. XDP runs in native (driver) mode where the driver has
-/// it, else in generic mode (lo, for one).
+/// Attaches `xdp` and `tc` to `iface` and pins both links. XDP runs in
+/// native (driver) mode where the driver has it, else in generic mode
+/// (lo, for one).
+///
+/// # Errors
+/// [`LoadError::Attach`] or [`LoadError::Pin`]; a link attached before the
+/// error stays pinned.
+fn attach_one(
+    xdp: &mut Xdp,
+    tc: &mut SchedClassifier,
+    iface: &Interface,
+    dirs: &Dirs,
+) -> Result<Attachment, LoadError> {
+    let attach_err = |source| LoadError::Attach {
+        ifname: iface.name.clone(),
+        source,
+    };
+    let (id, mode) = match xdp.attach(iface.index, XdpMode::Driver) {
+        Ok(id) => (id, "native"),
+        Err(_) => (
+            xdp.attach(iface.index, XdpMode::Skb).map_err(attach_err)?,
+            "generic",
+        ),
+    };
+    let link: FdLink = xdp
+        .take_link(id)
+        .map_err(attach_err)?
+        .try_into()
+        .map_err(|e| attach_err(aya::programs::ProgramError::from(e)))?;
+    let path = dirs.link("xdp", &iface.name);
+    link.pin(&path)
+        .map_err(|source| LoadError::Pin { path, source })?;
+    let id = tc
+        .attach(
+            iface.index,
+            TcAttach::Tcx {
+                attach_type: TcAttachType::Egress,
+                order: LinkOrder::default(),
+            },
+        )
+        .map_err(attach_err)?;
+    let link: FdLink = tc
+        .take_link(id)
+        .map_err(attach_err)?
+        .try_into()
+        .map_err(|e| attach_err(aya::programs::ProgramError::from(e)))?;
+    let path = dirs.link("tc", &iface.name);
+    link.pin(&path)
+        .map_err(|source| LoadError::Pin { path, source })?;
+    Ok(Attachment {
+        ifname: iface.name.clone(),
+        ifindex: iface.index,
+        xdp_mode: mode.to_string(),
+    })
+}
+
+/// Attaches both programs of a freshly loaded `ebpf` to every
+/// Ethernet-like interface and pins the links.
 ///
 /// Interfaces of other link types (tun, WireGuard, ...) are returned in
 /// the second list, unattached: their frames have no Ethernet header.
 ///
 /// # Errors
-/// [`LoadError::Attach`] or [`LoadError::Pin`]; links attached before the
-/// error stay pinned, and the caller removes them with the pin directory.
+/// As [`attach_one`]; the caller removes the pin directory.
 pub fn attach_all(
     ebpf: &mut Ebpf,
     dirs: &Dirs,
 ) -> Result<(Vec<Attachment>, Vec<Interface>), LoadError> {
-    let mut attached = Vec::new();
-    let mut skipped = Vec::new();
-    for iface in interfaces()? {
-        if !iface.is_ethernet() {
-            skipped.push(iface);
-            continue;
+    let mut xdp_tc: (Option<&mut Xdp>, Option<&mut SchedClassifier>) = (None, None);
+    for (name, prog) in ebpf.programs_mut() {
+        match name {
+            PROG_XDP => xdp_tc.0 = prog.try_into().ok(),
+            PROG_TC => xdp_tc.1 = prog.try_into().ok(),
+            _ => {}
         }
-        let attach_err = |source| LoadError::Attach {
-            ifname: iface.name.clone(),
-            source,
-        };
-        let xdp: &mut Xdp = program(ebpf, PROG_XDP)?;
-        let (id, mode) = match xdp.attach(iface.index, XdpMode::Driver) {
-            Ok(id) => (id, "native"),
-            Err(_) => (
-                xdp.attach(iface.index, XdpMode::Skb).map_err(attach_err)?,
-                "generic",
-            ),
-        };
-        let link: FdLink = xdp
-            .take_link(id)
-            .map_err(attach_err)?
-            .try_into()
-            .map_err(|e| attach_err(aya::programs::ProgramError::from(e)))?;
-        let path = dirs.link("xdp", &iface.name);
-        link.pin(&path)
-            .map_err(|source| LoadError::Pin { path, source })?;
-
-        let tc: &mut SchedClassifier = program(ebpf, PROG_TC)?;
-        let id = tc
-            .attach(
-                iface.index,
-                TcAttach::Tcx {
-                    attach_type: TcAttachType::Egress,
-                    order: LinkOrder::default(),
-                },
-            )
-            .map_err(attach_err)?;
-        let link: FdLink = tc
-            .take_link(id)
-            .map_err(attach_err)?
-            .try_into()
-            .map_err(|e| attach_err(aya::programs::ProgramError::from(e)))?;
-        let path = dirs.link("tc", &iface.name);
-        link.pin(&path)
-            .map_err(|source| LoadError::Pin { path, source })?;
-
-        attached.push(Attachment {
-            ifname: iface.name.clone(),
-            ifindex: iface.index,
-            xdp_mode: mode.to_string(),
-        });
     }
+    let (Some(xdp), Some(tc)) = xdp_tc else {
+        return Err(LoadError::Incomplete(dirs.prog(PROG_XDP)));
+    };
+    let (ifaces, skipped): (Vec<_>, Vec<_>) =
+        interfaces()?.into_iter().partition(Interface::is_ethernet);
+    let attached = ifaces
+        .iter()
+        .map(|i| attach_one(xdp, tc, i, dirs))
+        .collect::<Result<_, _>>()?;
     Ok((attached, skipped))
+}
+
+/// Brings the attachments in line with the namespace's interfaces as they
+/// are now: interfaces created since are attached, links of interfaces
+/// that are gone (or were recreated or renamed) are removed. Takes the
+/// programs from their pins. Returns the attachments and the interfaces
+/// left unattached for their link type.
+///
+/// # Errors
+/// As [`attach_one`], or [`LoadError::Program`] when a pinned program
+/// cannot be opened.
+pub fn reconcile(
+    have: &[Attachment],
+    dirs: &Dirs,
+) -> Result<(Vec<Attachment>, Vec<Interface>), LoadError> {
+    let (ifaces, skipped): (Vec<_>, Vec<_>) =
+        interfaces()?.into_iter().partition(Interface::is_ethernet);
+    let present = |a: &Attachment| {
+        ifaces
+            .iter()
+            .any(|i| i.name == a.ifname && i.index == a.ifindex)
+    };
+    let mut kept: Vec<Attachment> = Vec::new();
+    for a in have {
+        if present(a) {
+            kept.push(a.clone());
+        } else {
+            for hook in ["xdp", "tc"] {
+                let path = dirs.link(hook, &a.ifname);
+                let _ = super::detach_link(&path);
+                let _ = std::fs::remove_file(&path);
+            }
+        }
+    }
+    let missing: Vec<&Interface> = ifaces
+        .iter()
+        .filter(|i| {
+            !kept
+                .iter()
+                .any(|a| a.ifname == i.name && a.ifindex == i.index)
+        })
+        .collect();
+    if !missing.is_empty() {
+        let program_err = |name| move |e| LoadError::Program(name, e);
+        let mut xdp = Xdp::from_pin(dirs.prog(PROG_XDP), XdpAttachType::Interface)
+            .map_err(program_err(PROG_XDP))?;
+        let mut tc = SchedClassifier::from_pin(dirs.prog(PROG_TC)).map_err(program_err(PROG_TC))?;
+        for i in missing {
+            for hook in ["xdp", "tc"] {
+                // A recreated interface's old link is defunct; its pin goes.
+                let _ = std::fs::remove_file(dirs.link(hook, &i.name));
+            }
+            kept.push(attach_one(&mut xdp, &mut tc, i, dirs)?);
+        }
+    }
+    kept.sort_by_key(|a| a.ifindex);
+    Ok((kept, skipped))
 }

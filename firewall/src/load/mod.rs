@@ -456,7 +456,7 @@ fn bpf(cmd: libc::c_long, head: &[u64]) -> io::Result<i64> {
 
 /// Detaches the link pinned at `path` right away (Linux 5.9), rather than
 /// when its last reference goes, which the kernel defers to a workqueue.
-fn detach_link(path: &std::path::Path) -> io::Result<()> {
+pub(crate) fn detach_link(path: &std::path::Path) -> io::Result<()> {
     use std::os::fd::{FromRawFd as _, OwnedFd};
     let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
@@ -467,6 +467,76 @@ fn detach_link(path: &std::path::Path) -> io::Result<()> {
     use std::os::fd::AsRawFd as _;
     // BPF_LINK_DETACH: link_fd in the low half of the first word.
     bpf(BPF_LINK_DETACH, &[fd.as_raw_fd() as u64]).map(|_| ())
+}
+
+/// `BPF_OBJ_GET_INFO_BY_FD`.
+const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
+
+/// The interface index of the XDP link pinned at `path`: 0 once its
+/// interface is gone (`struct bpf_link_info`, `xdp.ifindex` at byte 16).
+fn xdp_link_ifindex(path: &std::path::Path) -> io::Result<u32> {
+    use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let fd = bpf(BPF_OBJ_GET, &[c.as_ptr() as u64])?;
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let mut info = [0u8; 64];
+    // bpf_fd, info_len, then the info pointer.
+    bpf(
+        BPF_OBJ_GET_INFO_BY_FD,
+        &[
+            fd.as_raw_fd() as u64 | (info.len() as u64) << 32,
+            info.as_mut_ptr() as u64,
+        ],
+    )?;
+    Ok(u32::from_ne_bytes([info[16], info[17], info[18], info[19]]))
+}
+
+/// Removes the pins and state of other namespaces that no longer exist:
+/// a namespace deleted without `fw reset` leaves them behind. A namespace
+/// is gone when the XDP link fw pinned for its `lo` (which every live
+/// namespace has) lost its interface. Best effort: errors are ignored.
+pub fn remove_stale(dirs: &Dirs) {
+    let Some(root) = dirs.pins.parent() else {
+        return;
+    };
+    let Ok(entries) = fs::read_dir(root) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let name = e.file_name();
+        if path == dirs.pins || name.to_str().and_then(|n| n.parse::<u64>().ok()).is_none() {
+            continue;
+        }
+        if xdp_link_ifindex(&path.join("link_xdp@lo")).ok() == Some(0) {
+            let _ = fs::remove_dir_all(&path);
+            if let Some(state_root) = dirs.state.parent() {
+                let _ = fs::remove_dir_all(state_root.join(&name));
+            }
+        }
+    }
+    // State without pins: left by a namespace that is gone, or by a
+    // reboot when /run survives one. A minute's grace leaves alone an fw
+    // that has just taken its lock and is about to load.
+    let Some(state_root) = dirs.state.parent() else {
+        return;
+    };
+    let Ok(entries) = fs::read_dir(state_root) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let stale = name.to_str().is_some_and(|n| n.parse::<u64>().is_ok())
+            && !root.join(&name).exists()
+            && e.metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() > 60));
+        if stale && e.path() != dirs.state {
+            let _ = fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// Removes every pin of the namespace's firewall. The links are detached
