@@ -253,3 +253,44 @@ fn status_and_reset() {
         "-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n"
     );
 }
+
+#[test]
+fn interfaces_created_later_are_attached_at_the_next_change() {
+    let lab = Lab::new("newif").unwrap();
+    lab.fw_ok(&["-A", "INPUT", "-p", "udp", "--dport", "7200", "-j", "DROP"]);
+    // A second link between the namespaces, made after fw loaded.
+    integration_tests::ip(&format!(
+        "-n {} link add veth-c2 type veth peer name veth-s2 netns {}",
+        lab.client(),
+        lab.server()
+    ))
+    .unwrap();
+    for (ns, dev, addr) in [
+        (lab.client(), "veth-c2", "198.51.100.1/24"),
+        (lab.server(), "veth-s2", "198.51.100.2/24"),
+    ] {
+        integration_tests::ip(&format!("-n {ns} addr add {addr} dev {dev}")).unwrap();
+        integration_tests::ip(&format!("-n {ns} link set {dev} up")).unwrap();
+    }
+    let second: std::net::Ipv4Addr = "198.51.100.2".parse().unwrap();
+    lab.fw_ok(&[
+        "-A", "INPUT", "-p", "udp", "--dport", "7201", "-j", "ACCEPT",
+    ]);
+    assert!(
+        lab.fw_ok(&["status"])
+            .lines()
+            .any(|l| l.starts_with("veth-s2 "))
+    );
+    assert!(!udp_probe(
+        lab.client(),
+        lab.server(),
+        second,
+        7200,
+        DROP_WAIT
+    ));
+    assert_eq!(counters(&lab, "INPUT", 1).0, 1);
+    // Deleting it removes it from fw's attachments at the next change.
+    integration_tests::ip(&format!("-n {} link del veth-s2", lab.server())).unwrap();
+    lab.fw_ok(&["-D", "INPUT", "2"]);
+    assert!(!lab.fw_ok(&["status"]).contains("veth-s2"));
+}
