@@ -64,13 +64,16 @@ pub fn run(fw: Option<PathBuf>) -> anyhow::Result<()> {
         lab.server()
     );
     let result = demo(&lab, &rules, &rules_file);
-    let reset = fw_in(lab.server(), &["reset"]);
+    // `reset` is fw's own; iptables' rules go with the namespace.
+    let is_fw = fw.file_name().is_some_and(|n| n == "fw");
+    let reset = is_fw.then(|| fw_in(lab.server(), &["reset"]));
     let (client, server) = (lab.client().to_owned(), lab.server().to_owned());
     drop(lab);
     match reset {
-        Ok(out) if out.status.success() => println!("fw reset in {server}: ok"),
-        Ok(out) => println!("fw reset in {server}: failed: {}", stderr(&out)),
-        Err(e) => println!("fw reset in {server}: {e:#}"),
+        Some(Ok(out)) if out.status.success() => println!("fw reset in {server}: ok"),
+        Some(Ok(out)) => println!("fw reset in {server}: failed: {}", stderr(&out)),
+        Some(Err(e)) => println!("fw reset in {server}: {e:#}"),
+        None => {}
     }
     println!("lab removed: {client} {server}");
     result
