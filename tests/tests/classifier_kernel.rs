@@ -271,3 +271,145 @@ fn run(dirs: &Dirs) -> usize {
     }
     checked
 }
+
+/// One rule per case, checked on the packets at and around its edges:
+/// every prefix length 0..=32 of `-s`/`-d`, negated or not, and port
+/// ranges whose prefix decompositions differ in shape.
+#[test]
+fn kernel_edges_of_prefixes_and_port_ranges() {
+    let ns = Netns(format!("fw-kedge-{}", std::process::id()));
+    assert!(
+        Command::new("ip")
+            .args(["netns", "add", &ns.0])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let checked = in_netns(&ns.0, || {
+        let dirs = Dirs::current().unwrap();
+        let result = std::panic::catch_unwind(|| edges(&dirs));
+        let _ = load::remove_pins(&dirs);
+        let _ = std::fs::remove_dir_all(&dirs.state);
+        result.unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+    .unwrap();
+    assert!(checked > 1000, "{checked}");
+}
+
+fn edges(dirs: &Dirs) -> usize {
+    let (mut k, ebpf) = Kernel::install(dirs).unwrap();
+    let xdp: &Xdp = ebpf.program("fw_xdp").unwrap().try_into().unwrap();
+    let interfaces = vec![("lo".to_string(), 1)];
+    let base = u32::from(std::net::Ipv4Addr::new(198, 51, 100, 77));
+    let mut cases: Vec<(Rule, Vec<Packet>)> = Vec::new();
+    let udp = |src: u32, dst: u32, sport: u16, dport: u16| Packet {
+        src: src.into(),
+        dst: dst.into(),
+        proto: 17,
+        ports: Some((sport, dport)),
+        in_if: "lo".into(),
+        out_if: String::new(),
+    };
+    for len in 0..=32u8 {
+        for invert in [false, true] {
+            for dst_side in [false, true] {
+                let m = AddrMask::from_prefix(base.into(), len);
+                let net = u32::from(m.addr);
+                let size = if len == 0 { 0 } else { 1u32 << (32 - len) };
+                let probes: Vec<u32> = [
+                    net,
+                    net.wrapping_add(size.wrapping_sub(1)),
+                    net.wrapping_add(size),
+                    net.wrapping_sub(1),
+                    base,
+                ]
+                .into();
+                let other = u32::from(std::net::Ipv4Addr::new(192, 0, 2, 1));
+                let neg = Some(Neg { value: m, invert });
+                let rule = Rule {
+                    protocol: None,
+                    source: if dst_side { None } else { neg.clone() },
+                    destination: if dst_side { neg } else { None },
+                    in_interface: None,
+                    out_interface: None,
+                    matches: vec![],
+                    target: Target::Drop,
+                };
+                let pkts = probes
+                    .iter()
+                    .map(|&a| {
+                        if dst_side {
+                            udp(other, a, 1, 2)
+                        } else {
+                            udp(a, other, 1, 2)
+                        }
+                    })
+                    .collect();
+                cases.push((rule, pkts));
+            }
+        }
+    }
+    let edges = [0u16, 1, 2, 1023, 1024, 1025, 32767, 32768, 65534, 65535];
+    for &lo in &edges {
+        for &hi in edges.iter().filter(|&&h| h >= lo) {
+            for invert in [false, true] {
+                let rule = Rule {
+                    protocol: Some(Neg {
+                        value: 17,
+                        invert: false,
+                    }),
+                    source: None,
+                    destination: None,
+                    in_interface: None,
+                    out_interface: None,
+                    matches: vec![Match::Udp {
+                        sport: None,
+                        dport: Some(Neg {
+                            value: PortRange { lo, hi },
+                            invert,
+                        }),
+                    }],
+                    target: Target::Drop,
+                };
+                let pkts = [lo.wrapping_sub(1), lo, hi, hi.wrapping_add(1), 80]
+                    .iter()
+                    .map(|&p| udp(1, 2, 9, p))
+                    .collect();
+                cases.push((rule, pkts));
+            }
+        }
+    }
+    let mut checked = 0;
+    for (rule, pkts) in cases {
+        let mut state = State::default();
+        state.ruleset.input.rules = vec![rule];
+        state.counters[0] = vec![0];
+        let compiled = compile::compile(&state, k.spare_bank().unwrap(), &interfaces).unwrap();
+        k.swap_in(&compiled, &[], None).unwrap();
+        for p in pkts {
+            let want = match eval::evaluate(&state.ruleset, BuiltinChain::Input, &p) {
+                Verdict::Rule(_, v) | Verdict::Policy(v) => v,
+            };
+            let data = frame(&p);
+            let got = xdp
+                .test_run(TestRunOptions {
+                    data_in: Some(&data),
+                    ..Default::default()
+                })
+                .unwrap()
+                .return_value;
+            let expected = if want == Policy::Accept {
+                XDP_PASS
+            } else {
+                XDP_DROP
+            };
+            assert_eq!(
+                got, expected,
+                "{p:?} against {:?}",
+                state.ruleset.input.rules[0]
+            );
+            checked += 1;
+        }
+    }
+    checked
+}
