@@ -27,9 +27,9 @@
 //! | `COUNTERS`   | per-CPU array   | [`RuleInfo::counter`] or [`policy_counter`] | [`Counter`] |
 //!
 //! Every key carries the bank. A ruleset is written into the bank that
-//! [`Config::active_bank`] does not name, then made live by one write of
-//! `active_bank`: the program reads that word once per packet, so no
-//! packet sees half of two rulesets.
+//! [`Config::live`] does not name, then made live by one write of
+//! `live`: the program reads that word once per packet, so no packet sees
+//! half of two rulesets.
 #![no_std]
 
 /// Number of rule banks: one live, one being written.
@@ -124,21 +124,47 @@ pub const fn field_id(bank: u32, chain: u32, field: u32) -> u32 {
     (bank << 31) | (chain << 8) | field
 }
 
+/// [`Config::live`] when no ruleset is loaded: every packet passes.
+pub const NOT_LIVE: u32 = u32::MAX;
+
 /// Global switch, `CONFIG[0]`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Config {
-    /// The bank (0 or 1) the program reads; anything else means "no
-    /// ruleset loaded" and every packet passes.
-    pub active_bank: u32,
+    /// The live bank in bit 0 and the swap generation above it (see
+    /// [`Config::live_word`]), or [`NOT_LIVE`]. One aligned word, so the
+    /// program reads bank and generation together, never half of a swap:
+    /// the generation keys `MATCH_CACHE`.
+    pub live: u32,
     /// Non-zero while the spare bank may hold entries (a swap is under way
     /// or died half-way); user space then clears it before writing it.
     /// The program never reads this.
     pub spare_dirty: u32,
-    /// Bumped by every swap. User space records it with the ruleset it
-    /// made live, so it knows whether its record describes the live bank.
-    pub generation: u32,
-    pub _pad: u32,
+}
+
+impl Config {
+    /// The `live` word for `bank` (0 or 1) at swap `generation` (31 bits).
+    pub const fn live_word(generation: u32, bank: u32) -> u32 {
+        ((generation & 0x3fff_ffff) << 1) | (bank & 1)
+    }
+
+    /// The live bank, if any.
+    pub const fn bank(&self) -> Option<u32> {
+        if self.live == NOT_LIVE {
+            None
+        } else {
+            Some(self.live & 1)
+        }
+    }
+
+    /// The swap generation of the live bank (0 before the first swap).
+    pub const fn generation(&self) -> u32 {
+        if self.live == NOT_LIVE {
+            0
+        } else {
+            self.live >> 1
+        }
+    }
 }
 
 /// Verdicts of built-in chain policies ([`ChainInfo::policy`]).

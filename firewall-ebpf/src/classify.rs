@@ -3,7 +3,8 @@
 //! (iptables(8), "TARGETS"), with the Linear Bit Vector Search inside each
 //! chain (see `firewall_common`).
 //!
-//! Cost per chain visit: one class lookup per field the chain uses, a
+//! Cost per chain visit: one lookup in `MATCH_CACHE`; on a miss, one
+//! class lookup per field the chain uses, a
 //! 16-word AND of their summaries, then two word lookups per used field
 //! for each candidate word until the first match. It depends on how many
 //! rules could match the packet, not on how many rules the chain holds.
@@ -12,14 +13,15 @@ use aya_ebpf::{
     cty::{c_long, c_void},
     helpers::bpf_loop,
     macros::map,
-    maps::{Array, HashMap, LpmTrie, PerCpuArray, lpm_trie::Key},
+    maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray, lpm_trie::Key},
 };
 use firewall_common::{
     AddrKey, BANKS, CLASS_DEFAULT, CLASS_NO_PORT, CLASS_W, COUNTER_SLOTS, ChainInfo, ClassKey,
-    Config, Counter, FIELD_DPORT, FIELD_DST, FIELD_IN_IF, FIELD_PROTO, FIELD_SPORT, FIELD_SRC,
-    FIELDS, MAX_CHAINS, MAX_JUMP_DEPTH, MAX_RULES, MAX_STEPS, PortKey, RuleInfo, SUMMARY_WORDS,
-    Summary, TARGET_ACCEPT, TARGET_DROP, TARGET_GOTO, TARGET_JUMP, TARGET_RETURN, VERDICT_ACCEPT,
-    VERDICT_DROP, ValueKey, WORD_BITS, WordKey, chain_slot, field_id, policy_counter, rule_slot,
+    Config, Counter, FIELD_DPORT, FIELD_DST, FIELD_IN_IF, FIELD_OUT_IF, FIELD_PROTO, FIELD_SPORT,
+    FIELD_SRC, FIELDS, MAX_CHAINS, MAX_JUMP_DEPTH, MAX_RULES, MAX_STEPS, NOT_LIVE, PortKey,
+    RuleInfo, SUMMARY_WORDS, Summary, TARGET_ACCEPT, TARGET_DROP, TARGET_GOTO, TARGET_JUMP,
+    TARGET_RETURN, VERDICT_ACCEPT, VERDICT_DROP, ValueKey, WORD_BITS, WordKey, chain_slot,
+    field_id, policy_counter, rule_slot,
 };
 
 use crate::parse::Packet;
@@ -145,6 +147,8 @@ struct Search {
 struct Walk {
     pkt: Packet,
     bank: u32,
+    /// `Config::live` as read at the start: bank and generation.
+    live: u32,
     /// The built-in chain the walk started in.
     root: u32,
     /// Where the walk is: chain and the first rule not yet tried.
@@ -180,6 +184,57 @@ static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(2, 0);
 
 /// No rule matched.
 const NO_MATCH: u32 = u32::MAX;
+
+/// `MATCH_CACHE` key: one chain search, by the values of only the fields
+/// the chain's rules look at, so packets that differ in nothing the chain
+/// uses (a source port no rule names, say) share an entry.
+#[repr(C)]
+#[derive(Default)]
+struct CacheKey {
+    /// `Config::live`: a swap changes it, so old entries are never hit.
+    live: u32,
+    chain: u32,
+    start: u32,
+    src: u32,
+    dst: u32,
+    in_ifindex: u32,
+    out_ifindex: u32,
+    sport: u16,
+    dport: u16,
+    proto: u8,
+    has_ports: u8,
+    _pad: [u8; 2],
+}
+
+/// Searches remembered, least recently used evicted first (one map for
+/// all CPUs: a per-CPU map would multiply its memory by the CPU count).
+const CACHE_ENTRIES: u32 = 1 << 16;
+
+/// Results of recent searches: the matching rule or [`NO_MATCH`].
+#[map]
+static MATCH_CACHE: LruHashMap<CacheKey, u32> = LruHashMap::with_max_entries(CACHE_ENTRIES, 0);
+
+/// The key of searching `chain` from `start` for `w`'s packet.
+#[inline(always)]
+fn cache_key(w: &Walk, chain: u32, fields: u32, start: u32) -> CacheKey {
+    let p = &w.pkt;
+    let used = |f: u32| fields & (1 << f) != 0;
+    let ports = used(FIELD_SPORT) || used(FIELD_DPORT);
+    CacheKey {
+        live: w.live,
+        chain,
+        start,
+        src: if used(FIELD_SRC) { p.src } else { 0 },
+        dst: if used(FIELD_DST) { p.dst } else { 0 },
+        in_ifindex: if used(FIELD_IN_IF) { p.in_ifindex } else { 0 },
+        out_ifindex: if used(FIELD_OUT_IF) { p.out_ifindex } else { 0 },
+        sport: if used(FIELD_SPORT) { p.sport } else { 0 },
+        dport: if used(FIELD_DPORT) { p.dport } else { 0 },
+        proto: if used(FIELD_PROTO) { p.proto } else { 0 },
+        has_ports: (ports && p.has_ports) as u8,
+        _pad: [0; 2],
+    }
+}
 /// [`Walk::verdict`] before the verdict is known.
 const UNDECIDED: u32 = u32::MAX;
 
@@ -273,6 +328,18 @@ fn first_match(
     if info.fields == 0 {
         return start;
     }
+    let key = cache_key(&sc.walk, chain, info.fields, start);
+    if let Some(hit) = unsafe { MATCH_CACHE.get(&key) } {
+        return *hit;
+    }
+    let hit = search(ctx, sc, chain, info, start);
+    let _ = MATCH_CACHE.insert(&key, &hit, 0);
+    hit
+}
+
+/// [`first_match`] without the cache.
+#[inline(always)]
+fn search(ctx: *mut c_void, sc: &mut Scratch, chain: u32, info: &ChainInfo, start: u32) -> u32 {
     let bank = sc.walk.bank;
     let s = &mut sc.search;
     s.used = info.fields;
@@ -297,9 +364,12 @@ fn first_match(
         s.ids[f as usize] = id;
         s.classes[f as usize] = class;
     }
+    // Only the summary words that can hold this chain's rules: one for
+    // chains of up to 4,096 rules.
+    let summary_words = info.rule_count.div_ceil(WORD_BITS * WORD_BITS);
     // SAFETY: `next_summary` has bpf_loop's callback type; ctx outlives the call.
     unsafe {
-        bpf_loop(SUMMARY_WORDS as u32, next_summary as *mut c_void, ctx, 0);
+        bpf_loop(summary_words, next_summary as *mut c_void, ctx, 0);
     }
     sc.search.hit
 }
@@ -389,13 +459,14 @@ extern "C" fn walk_step(_i: u32, ctx: *mut c_void) -> c_long {
 /// `slot` is the hook's scratch slot ([`SLOT_XDP`] or [`SLOT_TC`]).
 #[inline(always)]
 pub fn run(slot: u32, root: u32, p: Packet) -> u32 {
-    let bank = match CONFIG.get(0) {
-        Some(c) => c.active_bank,
+    let live = match CONFIG.get(0) {
+        Some(c) => c.live,
         None => return VERDICT_ACCEPT,
     };
-    if bank >= BANKS {
+    if live == NOT_LIVE {
         return VERDICT_ACCEPT;
     }
+    let bank = live & 1;
     let Some(sc) = SCRATCH.get_ptr_mut(slot) else {
         return VERDICT_DROP;
     };
@@ -403,6 +474,7 @@ pub fn run(slot: u32, root: u32, p: Packet) -> u32 {
     let w = unsafe { &mut (*sc).walk };
     w.pkt = p;
     w.bank = bank;
+    w.live = live;
     w.root = root;
     w.chain = root;
     w.start = 0;

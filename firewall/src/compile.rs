@@ -7,7 +7,11 @@
 //! ANDs one vector per used field and takes the lowest set bit.
 //!
 //! # Complexity and limits
-//! * Per packet and chain visit: one lookup per field the chain uses
+//! * Per packet and chain visit, first a lookup in an LRU cache of recent
+//!   searches, keyed by the live generation, the chain and the values of
+//!   only the fields the chain uses (so packets differing only in, say, a
+//!   source port no rule names share an entry). On a miss: one lookup per
+//!   field the chain uses
 //!   (LPM trie for addresses and ports, hash for protocol and interface),
 //!   a 16-word AND of summaries, then two hash lookups per used field for
 //!   each candidate word up to the first match. It does not grow with the

@@ -23,7 +23,7 @@ use aya::{
     util::nr_cpus,
 };
 use firewall_common::{
-    AddrKey, BANKS, BUILTIN_CHAINS, ChainInfo, ClassKey, Config, Counter, PortKey, RuleInfo,
+    AddrKey, BUILTIN_CHAINS, ChainInfo, ClassKey, Config, Counter, NOT_LIVE, PortKey, RuleInfo,
     Summary, ValueKey, WordKey, chain_slot, policy_counter, rule_slot,
 };
 
@@ -76,9 +76,6 @@ pub enum LoadError {
     #[error("the pinned firewall is incomplete: {0} is missing; run `fw reset`")]
     Incomplete(PathBuf),
 }
-
-/// `CONFIG.active_bank` when no ruleset is live.
-const NO_BANK: u32 = u32::MAX;
 
 /// The program `name` of the embedded object, as its concrete type.
 pub(crate) fn program<'a, P>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut P, LoadError>
@@ -230,8 +227,8 @@ impl Kernel {
             .set(
                 0,
                 &Config {
-                    active_bank: NO_BANK,
-                    ..Config::default()
+                    live: NOT_LIVE,
+                    spare_dirty: 0,
                 },
                 0,
             )
@@ -244,8 +241,7 @@ impl Kernel {
     /// # Errors
     /// [`LoadError::Map`] when the map cannot be read.
     pub fn active_bank(&self) -> Result<Option<u32>, LoadError> {
-        let c = self.config.get(&0, 0).map_err(map_err("CONFIG"))?;
-        Ok((c.active_bank < BANKS).then_some(c.active_bank))
+        Ok(self.config.get(&0, 0).map_err(map_err("CONFIG"))?.bank())
     }
 
     /// The bank the next ruleset is written into: the one not live.
@@ -278,7 +274,7 @@ impl Kernel {
             .config
             .get(&0, 0)
             .map_err(map_err("CONFIG"))?
-            .generation)
+            .generation())
     }
 
     /// Writes `compiled` (compiled for [`Kernel::spare_bank`]) into the
@@ -343,12 +339,10 @@ impl Kernel {
         batch::update(self.words.map().fd().as_fd(), &compiled.words)
             .map_err(|e| LoadError::Batch("WORDS", e))?;
         // The switch: one word the program reads once per packet.
-        let generation = config.generation.wrapping_add(1);
+        let generation = (config.generation() + 1) & 0x3fff_ffff;
         let switched = Config {
-            active_bank: bank,
+            live: Config::live_word(generation, bank),
             spare_dirty: 1,
-            generation,
-            _pad: 0,
         };
         set(self, switched)?;
         if let Some(live) = live {
