@@ -50,8 +50,11 @@ pub enum CompileError {
     /// A chain holds more rules than the classifier supports.
     #[error("chain {chain} has {count} rules; at most {max} are supported")]
     TooManyRules {
+        /// The chain.
         chain: String,
+        /// Its rules.
         count: usize,
+        /// The limit.
         max: u32,
     },
     /// The model uses something the classifier cannot enforce yet.

@@ -21,11 +21,18 @@ use crate::model::{BuiltinChain, Ruleset};
 pub enum StateError {
     /// An I/O error on `path`.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
     /// `state.json` is not valid.
     #[error("{path}: corrupt state: {source}")]
     Corrupt {
+        /// The file.
         path: PathBuf,
+        /// What serde_json found.
         source: serde_json::Error,
     },
 }

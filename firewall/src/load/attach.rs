@@ -24,7 +24,9 @@ const ARPHRD_LOOPBACK: u16 = 772;
 /// An interface of the current namespace.
 #[derive(Clone, Debug)]
 pub struct Interface {
+    /// Interface name (at most 15 bytes, IFNAMSIZ - 1).
     pub name: String,
+    /// Interface index in this namespace.
     pub index: u32,
     /// `ARPHRD_*` link type.
     pub link_type: u16,

@@ -52,27 +52,50 @@ pub(crate) const PROG_TC: &str = "fw_tc";
 /// Errors loading, attaching or updating the firewall in the kernel.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// The kernel refused the embedded eBPF object (verifier, BTF, maps).
     #[error("loading the eBPF object: {0}")]
     Load(#[from] EbpfError),
+    /// A program could not be loaded, opened from its pin or looked up.
     #[error("eBPF program {0}: {1}")]
     Program(&'static str, ProgramError),
+    /// Attaching XDP or TCX to interface `ifname` failed (another XDP
+    /// program there, for one).
     #[error("attaching to interface {ifname}: {source}")]
     Attach {
+        /// The interface.
         ifname: String,
+        /// aya's error.
         source: ProgramError,
     },
+    /// A map read or write failed (a full map, for one).
     #[error("map {0}: {1}")]
     Map(&'static str, MapError),
+    /// A batched map operation failed.
     #[error("map {0}: {1}")]
     Batch(&'static str, io::Error),
+    /// Pinning a program, map or link under bpffs failed.
     #[error("pinning {path}: {source}")]
-    Pin { path: PathBuf, source: PinError },
+    Pin {
+        /// The pin path.
+        path: PathBuf,
+        /// aya's error.
+        source: PinError,
+    },
+    /// A file-system operation on the pin directory failed.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The error.
+        source: io::Error,
+    },
+    /// The namespace's interfaces or their link types could not be read.
     #[error("listing interfaces: {0}")]
     Interfaces(String),
+    /// The number of possible CPUs could not be read.
     #[error("counting CPUs: {0}")]
     Cpus(String),
+    /// Some pins of the namespace's firewall exist and this one does not.
     #[error("the pinned firewall is incomplete: {0} is missing; run `fw reset`")]
     Incomplete(PathBuf),
 }
