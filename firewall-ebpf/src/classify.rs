@@ -13,7 +13,7 @@ use aya_ebpf::{
     cty::{c_long, c_void},
     helpers::bpf_loop,
     macros::map,
-    maps::{Array, HashMap, LpmTrie, LruHashMap, PerCpuArray, lpm_trie::Key},
+    maps::{Array, HashMap, LpmTrie, PerCpuArray, lpm_trie::Key},
 };
 use firewall_common::{
     AddrKey, BANKS, CLASS_DEFAULT, CLASS_NO_PORT, CLASS_W, COUNTER_SLOTS, ChainInfo, ClassKey,
@@ -189,7 +189,7 @@ const NO_MATCH: u32 = u32::MAX;
 /// the chain's rules look at, so packets that differ in nothing the chain
 /// uses (a source port no rule names, say) share an entry.
 #[repr(C)]
-#[derive(Default)]
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
 struct CacheKey {
     /// `Config::live`: a swap changes it, so old entries are never hit.
     live: u32,
@@ -206,13 +206,47 @@ struct CacheKey {
     _pad: [u8; 2],
 }
 
-/// Searches remembered, least recently used evicted first (one map for
-/// all CPUs: a per-CPU map would multiply its memory by the CPU count).
-const CACHE_ENTRIES: u32 = 1 << 16;
+/// Slots of the match cache, per CPU (a power of two).
+const CACHE_SLOTS: u32 = 1 << 13;
 
-/// Results of recent searches: the matching rule or [`NO_MATCH`].
+/// One remembered search: its key and the matching rule or [`NO_MATCH`].
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct CacheEntry {
+    key: CacheKey,
+    hit: u32,
+}
+
+/// Results of recent searches, direct-mapped: a key has one slot, chosen
+/// by its hash, and a new search overwrites it. Per CPU, so no locks and
+/// no torn entries; an array, so a lookup costs no hashing in the kernel
+/// and a miss no eviction (an LRU hash map costs hundreds of nanoseconds
+/// per miss when every packet is a new flow). A zeroed slot never
+/// matches: a live key's `live` word is at least 2.
 #[map]
-static MATCH_CACHE: LruHashMap<CacheKey, u32> = LruHashMap::with_max_entries(CACHE_ENTRIES, 0);
+static MATCH_CACHE: PerCpuArray<CacheEntry> = PerCpuArray::with_max_entries(CACHE_SLOTS, 0);
+
+/// The slot of `k`: a multiplicative hash of its words.
+#[inline(always)]
+fn cache_slot(k: &CacheKey) -> u32 {
+    let words = [
+        k.live,
+        k.chain,
+        k.start,
+        k.src,
+        k.dst,
+        k.in_ifindex,
+        k.out_ifindex,
+        (k.sport as u32) << 16 | k.dport as u32,
+        (k.proto as u32) << 8 | k.has_ports as u32,
+    ];
+    let mut h: u32 = 0x811c_9dc5;
+    for w in words {
+        h = (h ^ w).wrapping_mul(0x9e37_79b1);
+        h ^= h >> 15;
+    }
+    h & (CACHE_SLOTS - 1)
+}
 
 /// The key of searching `chain` from `start` for `w`'s packet.
 #[inline(always)]
@@ -329,11 +363,17 @@ fn first_match(
         return start;
     }
     let key = cache_key(&sc.walk, chain, info.fields, start);
-    if let Some(hit) = unsafe { MATCH_CACHE.get(&key) } {
-        return *hit;
+    let slot = cache_slot(&key);
+    if let Some(e) = MATCH_CACHE.get(slot)
+        && e.key == key
+    {
+        return e.hit;
     }
     let hit = search(ctx, sc, chain, info, start);
-    let _ = MATCH_CACHE.insert(&key, &hit, 0);
+    if let Some(e) = MATCH_CACHE.get_ptr_mut(slot) {
+        // SAFETY: this CPU's slot; nothing else writes it meanwhile.
+        unsafe { *e = CacheEntry { key, hit } };
+    }
     hit
 }
 
