@@ -1,5 +1,9 @@
 //! One parsed `fw` command line in iptables syntax (iptables(8),
 //! "COMMANDS" and "OTHER OPTIONS"), ready to execute.
+//!
+//! A rule specification with comma lists in `-s`/`-d` stands for several
+//! rules, one per source and destination pair (sources outer), as iptables
+//! expands it; commands that take a rule therefore hold a list.
 
 use crate::model::{Policy, Rule};
 
@@ -8,33 +12,110 @@ use crate::model::{Policy, Rule};
 pub enum RuleRef {
     /// `-D CHAIN rulenum`, 1-based.
     Number(u32),
-    /// `-D CHAIN rule-specification`: the first rule equal to this one.
-    Spec(Rule),
+    /// `-D CHAIN rule-specification`: for each rule, the first rule of the
+    /// chain equal to it (all of them must exist).
+    Spec(Vec<Rule>),
 }
 
-/// The command (exactly one per invocation, as in iptables).
+/// The command (exactly one per invocation, as in iptables; `-Z` may come
+/// with `-L` or `-S`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Command {
-    /// `-A CHAIN rule`.
-    Append { chain: String, rule: Rule },
-    /// `-I CHAIN [rulenum] rule`; `index` is 1-based, 1 when omitted.
-    Insert {
+    /// `-A CHAIN rule`: appends every rule, in order.
+    Append {
+        /// The chain.
         chain: String,
+        /// The rules (one per address pair).
+        rules: Vec<Rule>,
+    },
+    /// `-C CHAIN rule`: succeeds when every rule exists in the chain.
+    Check {
+        /// The chain.
+        chain: String,
+        /// The rules (one per address pair).
+        rules: Vec<Rule>,
+    },
+    /// `-I CHAIN [rulenum] rule`; `index` is 1-based, 1 when omitted. Each
+    /// rule is inserted at `index` in turn, so a list ends up reversed, as
+    /// with iptables.
+    Insert {
+        /// The chain.
+        chain: String,
+        /// 1-based position.
         index: u32,
+        /// The rules (one per address pair).
+        rules: Vec<Rule>,
+    },
+    /// `-R CHAIN rulenum rule` (one address pair only).
+    Replace {
+        /// The chain.
+        chain: String,
+        /// 1-based position of the rule replaced.
+        index: u32,
+        /// The new rule.
         rule: Rule,
     },
     /// `-D CHAIN rulenum|rule`.
-    Delete { chain: String, which: RuleRef },
+    Delete {
+        /// The chain.
+        chain: String,
+        /// Which rule(s).
+        which: RuleRef,
+    },
     /// `-F [CHAIN]`; `None` flushes every chain.
-    Flush { chain: Option<String> },
+    Flush {
+        /// The chain, or all.
+        chain: Option<String>,
+    },
     /// `-P CHAIN TARGET`.
-    Policy { chain: String, policy: Policy },
-    /// `-L [CHAIN]`.
-    List { chain: Option<String> },
-    /// `-S [CHAIN]`.
-    ListRules { chain: Option<String> },
-    /// `-Z [CHAIN]`.
-    Zero { chain: Option<String> },
+    Policy {
+        /// A built-in chain (checked by exec).
+        chain: String,
+        /// ACCEPT or DROP.
+        policy: Policy,
+    },
+    /// `-L [CHAIN [rulenum]]`, with `-Z` when `zero`.
+    List {
+        /// The chain, or all.
+        chain: Option<String>,
+        /// Only this rule (1-based), printed without the chain header.
+        rule: Option<u32>,
+        /// `-Z` too: the counters are zeroed after listing.
+        zero: bool,
+    },
+    /// `-S [CHAIN [rulenum]]`, with `-Z` when `zero`.
+    ListRules {
+        /// The chain, or all.
+        chain: Option<String>,
+        /// Only this rule (1-based).
+        rule: Option<u32>,
+        /// `-Z` too.
+        zero: bool,
+    },
+    /// `-Z [CHAIN [rulenum]]`.
+    Zero {
+        /// The chain, or all.
+        chain: Option<String>,
+        /// Only this rule (1-based).
+        rule: Option<u32>,
+    },
+    /// `-N CHAIN`.
+    NewChain {
+        /// The new user-defined chain.
+        chain: String,
+    },
+    /// `-X [CHAIN]`; `None` deletes every user-defined chain.
+    DeleteChain {
+        /// The chain, or all.
+        chain: Option<String>,
+    },
+    /// `-E OLD NEW`.
+    RenameChain {
+        /// The user-defined chain renamed.
+        old: String,
+        /// Its new name.
+        new: String,
+    },
 }
 
 /// Options that change how a command prints (iptables(8), "OTHER OPTIONS").
@@ -53,6 +134,8 @@ pub struct Options {
 /// A whole command line.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Invocation {
+    /// What to do.
     pub command: Command,
+    /// How to print.
     pub options: Options,
 }

@@ -81,10 +81,11 @@ pub struct Compiled {
     pub words: Vec<(WordKey, u64)>,
 }
 
-fn target(t: &Target) -> u32 {
+fn target(t: &Target) -> Result<u32, CompileError> {
     match t {
-        Target::Accept => TARGET_ACCEPT,
-        Target::Drop => TARGET_DROP,
+        Target::Accept => Ok(TARGET_ACCEPT),
+        Target::Drop => Ok(TARGET_DROP),
+        _ => Err(CompileError::NotSupported(format!("target {t:?}"))),
     }
 }
 
@@ -173,7 +174,10 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
         }
         for m in &r.matches {
             match m {
-                Match::Tcp { sport: s, dport: d } | Match::Udp { sport: s, dport: d } => {
+                Match::Tcp {
+                    sport: s, dport: d, ..
+                }
+                | Match::Udp { sport: s, dport: d } => {
                     sport = constraint(s, |p| (p.lo, p.hi));
                     dport = constraint(d, |p| (p.lo, p.hi));
                     // The tcp/udp match itself never accepts a packet
@@ -183,6 +187,7 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
                         sport = Constraint::Is((0, u16::MAX));
                     }
                 }
+                _ => return Err(CompileError::NotSupported(format!("-m {}", m.module()))),
             }
         }
         c.sport.push(sport);
@@ -341,7 +346,7 @@ pub fn compile(
         for (r, slot) in ch.rules.iter().zip(state.slots(c)) {
             out.rules.push(RuleInfo {
                 counter: *slot,
-                target: target(&r.target),
+                target: target(&r.target)?,
                 chain: 0,
             });
         }
@@ -445,7 +450,12 @@ mod tests {
                             value: 6,
                             invert: false,
                         }) => {
-                            vec![Match::Tcp { sport, dport }]
+                            vec![Match::Tcp {
+                                sport,
+                                dport,
+                                flags: None,
+                                option: None,
+                            }]
                         }
                         Some(Neg {
                             value: 17,
@@ -461,6 +471,7 @@ mod tests {
                         destination,
                         in_interface,
                         out_interface: None,
+                        fragment: None,
                         matches,
                         target: if drop { Target::Drop } else { Target::Accept },
                     }
@@ -540,6 +551,7 @@ mod tests {
             destination: None,
             in_interface: None,
             out_interface: None,
+            fragment: None,
             matches: vec![],
             target: Target::Accept,
         };

@@ -1,24 +1,31 @@
 //! Executes one parsed command against the namespace's firewall: edits the
 //! persisted ruleset, recompiles it and swaps it into the kernel, or reads
-//! it back with the kernel's counters.
+//! it back with the kernel's counters; `fw save` and `fw restore`.
 //!
-//! Every change is all-or-nothing: the new ruleset is compiled before the
-//! kernel is touched, written into the bank no packet reads, made live by
-//! one map write, and only then recorded in `state.json`. Any error before
-//! that leaves the running firewall exactly as it was.
+//! Every change is all-or-nothing: the command is applied to a copy of the
+//! state ([`crate::edit`]), the result checked as the kernel checks a table
+//! ([`crate::model::check`]) and for what fw cannot enforce yet
+//! ([`crate::model::support`], "not supported yet", exit status 2), then
+//! compiled before the kernel is touched, written into the bank no packet
+//! reads, made live by one map write, and only then recorded in
+//! `state.json`. Any error before that leaves the running firewall exactly
+//! as it was.
 
 use std::io;
 
 use crate::{
-    command::{Command, Invocation, RuleRef},
+    command::{Command, Invocation},
     compile::{self, CompileError},
+    edit::{self, EditError, Slots},
     load::{
         self, Kernel, LoadError,
         attach::{self, Interface},
         pins::{Dirs, PinsError},
     },
-    model::BuiltinChain,
-    render::{self, Counts},
+    model::{BuiltinChain, check},
+    parse::services::Services,
+    render::{self, Counters, Counts},
+    restore::{self, RestoreError, RestoreOptions},
     state::{self, State, StateError, StateLock},
 };
 
@@ -26,47 +33,48 @@ use crate::{
 /// ([`ExecError::exit_code`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
-    /// The chain does not exist (iptables: ENOENT).
-    #[error("No chain/target/match by that name.")]
-    NoChain,
-    /// `-P` on a chain that is not built in.
-    #[error("Bad built-in chain name.")]
-    BadBuiltinChain,
-    /// `-D` with a rule specification that no rule of the chain equals.
-    #[error("Bad rule (does a matching rule exist in that chain?).")]
-    BadRule,
-    /// `-D CHAIN n` past the last rule.
-    #[error("Index of deletion too big.")]
-    DeletionIndex,
-    /// `-I CHAIN n` past the last rule + 1.
-    #[error("Index of insertion too big.")]
-    InsertionIndex,
-    /// Every counter slot is taken.
-    #[error("too many rules: at most {0} rules in all chains")]
-    NoCounterSlot(u32),
+    /// A command iptables would refuse, or fw cannot enforce yet.
+    #[error(transparent)]
+    Edit(#[from] EditError),
+    /// A restore file that failed at one of its lines.
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
     /// The process lacks a capability fw needs.
     #[error("Permission denied (you must be root): missing {0}")]
     Permission(String),
+    /// The ruleset cannot be compiled.
     #[error(transparent)]
     Compile(#[from] CompileError),
+    /// The kernel refused the programs or maps.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// bpffs pins.
     #[error(transparent)]
     Pins(#[from] PinsError),
+    /// The state directory.
     #[error(transparent)]
     State(#[from] StateError),
 }
 
 impl ExecError {
+    /// The chain, target or token the error is about, if any.
+    pub fn token(&self) -> Option<&str> {
+        match self {
+            Self::Edit(e) => e.token(),
+            Self::Restore(e) => e.token(),
+            _ => None,
+        }
+    }
+
     /// iptables' exit status for this error: 1 (OTHER_PROBLEM) for a
     /// command that cannot be carried out, 2 (PARAMETER_PROBLEM) for a
     /// feature fw refuses, 4 (RESOURCE_PROBLEM) for limits and privileges.
     pub fn exit_code(&self) -> i32 {
         match self {
+            Self::Edit(e) => e.exit_code(),
+            Self::Restore(e) => e.exit_code(),
             Self::Compile(CompileError::NotSupported(_)) => 2,
-            Self::Compile(CompileError::TooManyRules { .. })
-            | Self::NoCounterSlot(_)
-            | Self::Permission(_) => 4,
+            Self::Compile(CompileError::TooManyRules { .. }) | Self::Permission(_) => 4,
             _ => 1,
         }
     }
@@ -102,18 +110,6 @@ pub fn check_privileges() -> Result<(), ExecError> {
     }
 }
 
-fn chain_of(name: &str) -> Result<BuiltinChain, ExecError> {
-    BuiltinChain::from_name(name).ok_or(ExecError::NoChain)
-}
-
-fn chain_opt(name: &Option<String>) -> Result<Option<BuiltinChain>, ExecError> {
-    name.as_deref().map(chain_of).transpose()
-}
-
-fn chains(c: Option<BuiltinChain>) -> Vec<BuiltinChain> {
-    c.map_or(BuiltinChain::ALL.to_vec(), |c| vec![c])
-}
-
 /// Runs `inv` in the calling thread's network namespace and returns what
 /// it prints on standard output.
 ///
@@ -124,7 +120,10 @@ pub fn run(inv: &Invocation) -> Result<String, ExecError> {
     let dirs = Dirs::current()?;
     let read_only = matches!(
         inv.command,
-        Command::List { .. } | Command::ListRules { .. } | Command::Zero { .. }
+        Command::List { .. }
+            | Command::ListRules { .. }
+            | Command::Zero { .. }
+            | Command::Check { .. }
     );
     // Reading a namespace where fw never ran leaves nothing behind.
     let _lock = if read_only && !dirs.pins.exists() {
@@ -132,96 +131,140 @@ pub fn run(inv: &Invocation) -> Result<String, ExecError> {
     } else {
         Some(StateLock::acquire(&dirs.state)?)
     };
-    // A record without pins is stale (the pins went with a reboot or a
-    // deleted namespace whose cookie came back): the ruleset is empty.
-    let old = if dirs.pins.exists() {
+    let old = current(&dirs)?;
+    let opts = &inv.options;
+    match &inv.command {
+        Command::Check { chain, rules } => {
+            edit::check_rules(&old, chain, rules)?;
+            Ok(if opts.verbose {
+                render::verbose_output(&inv.command, &old.ruleset, Services::system())
+            } else {
+                String::new()
+            })
+        }
+        Command::List { chain, rule, zero } | Command::ListRules { chain, rule, zero } => {
+            if let Some(c) = chain {
+                edit::rules_of(&old, c)?;
+            }
+            let counters = counts(&dirs, &old)?;
+            let out = match &inv.command {
+                Command::List { .. } => {
+                    render::list(&old.ruleset, chain.as_deref(), *rule, opts, &counters)
+                }
+                _ => render::list_rules(
+                    &old.ruleset,
+                    chain.as_deref(),
+                    *rule,
+                    opts.verbose.then_some(&counters),
+                ),
+            };
+            let mut out = out;
+            if *zero {
+                zero_counters(&dirs, &old, chain.as_deref(), None)?;
+                if opts.verbose {
+                    let zero = Command::Zero {
+                        chain: chain.clone(),
+                        rule: None,
+                    };
+                    out.push_str(&render::verbose_output(
+                        &zero,
+                        &old.ruleset,
+                        Services::system(),
+                    ));
+                }
+            }
+            Ok(out)
+        }
+        Command::Zero { chain, rule } => {
+            zero_counters(&dirs, &old, chain.as_deref(), *rule)?;
+            Ok(if opts.verbose {
+                render::verbose_output(&inv.command, &old.ruleset, Services::system())
+            } else {
+                String::new()
+            })
+        }
+        command => {
+            let mut new = old.clone();
+            let mut slots = Slots::new(&new);
+            edit::apply(&mut new, &mut slots, command)?;
+            // What the kernel checks when the table is loaded, then what fw
+            // cannot enforce yet.
+            check::ruleset(&new.ruleset).map_err(EditError::from)?;
+            edit::enforceable(&new)?;
+            let out = if opts.verbose {
+                render::verbose_output(command, &old.ruleset, Services::system())
+            } else {
+                String::new()
+            };
+            apply(&dirs, &old, new, &slots.fresh)?;
+            Ok(out)
+        }
+    }
+}
+
+/// The state of this namespace's firewall. A record without pins is stale
+/// (the pins went with a reboot or a deleted namespace whose cookie came
+/// back): the ruleset is then empty.
+fn current(dirs: &Dirs) -> Result<State, ExecError> {
+    Ok(if dirs.pins.exists() {
         state::read(&dirs.state)?.unwrap_or_default()
     } else {
         State::default()
-    };
-    let mut new = old.clone();
-    let mut fresh = Vec::new();
-    let take_slot = |new: &State, fresh: &mut Vec<u32>| -> Result<u32, ExecError> {
-        let slot = new
-            .free_slot()
-            .ok_or(ExecError::NoCounterSlot(firewall_common::MAX_RULE_COUNTERS))?;
-        fresh.push(slot);
-        Ok(slot)
-    };
-    match &inv.command {
-        Command::Append { chain, rule } => {
-            let c = chain_of(chain)?;
-            let slot = take_slot(&new, &mut fresh)?;
-            new.ruleset.chain_mut(c).rules.push(rule.clone());
-            new.slots_mut(c).push(slot);
-        }
-        Command::Insert { chain, index, rule } => {
-            let c = chain_of(chain)?;
-            let at = (*index as usize).saturating_sub(1);
-            if at > new.ruleset.chain(c).rules.len() {
-                return Err(ExecError::InsertionIndex);
+    })
+}
+
+/// `-Z [CHAIN [N]]`: zeroes the rules' counters (and the policy counters
+/// of the built-in chains named), as iptables does.
+fn zero_counters(
+    dirs: &Dirs,
+    state: &State,
+    chain: Option<&str>,
+    rule: Option<u32>,
+) -> Result<(), ExecError> {
+    let names: Vec<String> = match chain {
+        Some(c) => {
+            let rules = edit::rules_of(state, c)?;
+            if let Some(n) = rule
+                && (n as usize) > rules.len()
+            {
+                return Err(EditError::CounterIndex.into());
             }
-            let slot = take_slot(&new, &mut fresh)?;
-            new.ruleset.chain_mut(c).rules.insert(at, rule.clone());
-            new.slots_mut(c).insert(at, slot);
+            vec![c.to_string()]
         }
-        Command::Delete { chain, which } => {
-            let c = chain_of(chain)?;
-            let rules = &new.ruleset.chain(c).rules;
-            let at = match which {
-                RuleRef::Number(n) => {
-                    let at = (*n as usize).saturating_sub(1);
-                    if *n == 0 || at >= rules.len() {
-                        return Err(ExecError::DeletionIndex);
-                    }
-                    at
-                }
-                RuleRef::Spec(r) => rules
-                    .iter()
-                    .position(|x| x == r)
-                    .ok_or(ExecError::BadRule)?,
-            };
-            new.ruleset.chain_mut(c).rules.remove(at);
-            new.slots_mut(c).remove(at);
-        }
-        Command::Flush { chain } => {
-            for c in chains(chain_opt(chain)?) {
-                new.ruleset.chain_mut(c).rules.clear();
-                new.slots_mut(c).clear();
-            }
-        }
-        Command::Policy { chain, policy } => {
-            let c = BuiltinChain::from_name(chain).ok_or(ExecError::BadBuiltinChain)?;
-            new.ruleset.chain_mut(c).policy = *policy;
-        }
-        Command::Zero { chain } => {
-            let cs = chains(chain_opt(chain)?);
-            if let Some(mut k) = Kernel::open(&dirs)? {
-                for c in cs {
-                    for slot in old.slots(c) {
-                        k.zero(*slot)?;
-                    }
-                    k.zero(Kernel::policy_slot(c.map_index()))?;
+        None => state
+            .ruleset
+            .chain_names()
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
+    };
+    let Some(mut k) = Kernel::open(dirs)? else {
+        return Ok(());
+    };
+    for c in names {
+        // Rules of user-defined chains have no counters yet.
+        let Some(b) = BuiltinChain::from_name(&c) else {
+            continue;
+        };
+        match rule {
+            Some(n) => {
+                if let Some(slot) = state.slots(b).get(n as usize - 1) {
+                    k.zero(*slot)?;
                 }
             }
-            return Ok(String::new());
-        }
-        Command::List { chain } => {
-            let c = chain_opt(chain)?;
-            let (policy, rules) = counts(&dirs, &old)?;
-            return Ok(render::list(&old.ruleset, c, &inv.options, &policy, &rules));
-        }
-        Command::ListRules { chain } => {
-            let c = chain_opt(chain)?;
-            return Ok(render::list_rules(&old.ruleset, c));
+            None => {
+                for slot in state.slots(b) {
+                    k.zero(*slot)?;
+                }
+                k.zero(Kernel::policy_slot(b.map_index()))?;
+            }
         }
     }
-    apply(&dirs, &old, new, &fresh)?;
-    Ok(String::new())
+    Ok(())
 }
 
 /// Counters of every policy and rule of `state`, zero where fw is not loaded.
-fn counts(dirs: &Dirs, state: &State) -> Result<([Counts; 3], [Vec<Counts>; 3]), ExecError> {
+fn counts(dirs: &Dirs, state: &State) -> Result<Counters, ExecError> {
     let k = Kernel::open(dirs)?;
     let read = |slot: u32| -> Result<Counts, ExecError> {
         Ok(match &k {
@@ -245,7 +288,69 @@ fn counts(dirs: &Dirs, state: &State) -> Result<([Counts; 3], [Vec<Counts>; 3]),
             .map(|s| read(*s))
             .collect::<Result<_, _>>()?;
     }
-    Ok((policy, rules))
+    Ok(Counters::builtin(policy, rules))
+}
+
+/// The local time as iptables-save prints it (`ctime`'s format, without
+/// its newline): `Mon Nov 30 00:11:04 2026`.
+fn now() -> String {
+    // SAFETY: time(NULL), then localtime_r and strftime into buffers we own.
+    unsafe {
+        let t = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&t, &mut tm).is_null() {
+            return String::new();
+        }
+        let mut buf = [0u8; 64];
+        let n = libc::strftime(
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            c"%a %b %e %H:%M:%S %Y".as_ptr(),
+            &tm,
+        );
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    }
+}
+
+/// `fw save [--counters]`: the filter table in iptables-save(8) format,
+/// with the kernel's counters (policy counters always, as iptables-save
+/// prints them; rule counters as `[PACKETS:BYTES]` with `counters`).
+///
+/// # Errors
+/// As [`run`].
+pub fn save(counters: bool) -> Result<String, ExecError> {
+    check_privileges()?;
+    let dirs = Dirs::current()?;
+    let _lock = StateLock::acquire(&dirs.state)?;
+    let st = current(&dirs)?;
+    let k = counts(&dirs, &st)?;
+    let program = format!("fw save v{}", env!("CARGO_PKG_VERSION"));
+    Ok(render::save(
+        &st.ruleset,
+        &k,
+        counters,
+        Some((&program, &now())),
+    ))
+}
+
+/// `fw restore [--counters] [--noflush] [--test]`: applies `text` (an
+/// iptables-restore(8) file) as [`restore::restore`] describes, refusing
+/// rules fw cannot enforce yet, and loads the result; with `--test` only
+/// checks it. Returns what listing commands in the file printed.
+///
+/// # Errors
+/// [`ExecError::Restore`] with the line; as [`run`]. Nothing changes on
+/// error.
+pub fn restore(text: &str, opts: &RestoreOptions) -> Result<String, ExecError> {
+    check_privileges()?;
+    let dirs = Dirs::current()?;
+    let _lock = StateLock::acquire(&dirs.state)?;
+    let old = current(&dirs)?;
+    let done = restore::restore(&old, text, opts, true, Services::system())?;
+    if !opts.test && done.state != old {
+        apply(&dirs, &old, done.state, &done.fresh)?;
+    }
+    Ok(done.output)
 }
 
 /// Makes `new` the running ruleset, loading and attaching fw first when
@@ -359,6 +464,14 @@ pub fn status() -> Result<String, ExecError> {
             c.name(),
             ch.policy.name(),
             ch.rules.len()
+        );
+    }
+    for (name, rules) in &st.ruleset.user_chains {
+        let _ = writeln!(
+            out,
+            "user chain {name}: {} rules, {} references",
+            rules.len(),
+            st.ruleset.references(name)
         );
     }
     Ok(out)

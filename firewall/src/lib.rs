@@ -2,9 +2,11 @@
 
 pub mod command;
 pub mod compile;
+pub mod edit;
 pub mod exec;
 pub mod load;
 pub mod model;
 pub mod parse;
 pub mod render;
+pub mod restore;
 pub mod state;

@@ -1,50 +1,74 @@
 //! `fw`: the iptables-compatible command line of the eBPF firewall.
 //!
 //! `fw [iptables options]` edits or lists the filter table of the current
-//! network namespace (iptables(8)); `fw status` and `fw reset` manage the
-//! programs themselves. Exit codes follow iptables: 0 success, 1 a command
-//! that cannot be carried out, 2 a bad command line, 4 a resource or
+//! network namespace (iptables(8)); `fw save` and `fw restore` read and
+//! write it in iptables-save(8)/iptables-restore(8) format; `fw status`
+//! and `fw reset` manage the programs themselves. Exit codes follow
+//! iptables: 0 success, 1 a command that cannot be carried out, 2 a bad
+//! command line (or a feature fw does not support yet), 4 a resource or
 //! privilege problem.
 
-use std::{io::Write as _, process::ExitCode};
+use std::{
+    io::{Read as _, Write as _},
+    process::ExitCode,
+};
 
-use firewall::{exec, parse};
+use firewall::{exec, parse, restore::RestoreOptions};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 const USAGE: &str = "\
 Usage: fw -[ACD] chain rule-specification [options]
        fw -I chain [rulenum] rule-specification [options]
+       fw -R chain rulenum rule-specification [options]
        fw -D chain rulenum [options]
-       fw -[LSFZ] [chain] [options]
+       fw -[LS] [chain [rulenum]] [options]
+       fw -[FZ] [chain] [options]
+       fw -[NX] chain
+       fw -E old-chain-name new-chain-name
        fw -P chain target [options]
+       fw save [--counters]
+       fw restore [--counters] [--noflush] [--test] [file]
        fw status | reset | -h | -V
 
 Commands:
   --append  -A chain           Append to chain
-  --insert  -I chain [rulenum] Insert in chain as rulenum (default 1=first)
+  --check   -C chain           Check for the existence of a rule
   --delete  -D chain           Delete matching rule from chain
   --delete  -D chain rulenum   Delete rule rulenum (1 = first) from chain
-  --list    -L [chain]         List the rules in a chain or all chains
-  --list-rules -S [chain]      Print the rules in a chain or all chains
+  --insert  -I chain [rulenum] Insert in chain as rulenum (default 1=first)
+  --replace -R chain rulenum   Replace rule rulenum (1 = first) in chain
+  --list    -L [chain [rulenum]]  List the rules in a chain or all chains
+  --list-rules -S [chain [rulenum]]  Print the rules in a chain or all chains
   --flush   -F [chain]         Delete all rules in chain or all chains
-  --zero    -Z [chain]         Zero counters in chain or all chains
+  --zero    -Z [chain [rulenum]]  Zero counters in chain or all chains
+  --new     -N chain           Create a new user-defined chain
+  --delete-chain -X [chain]    Delete a user-defined chain (or all)
+  --rename-chain -E old new    Change a chain's name
   --policy  -P chain target    Change policy on chain to target
+  save                         Print the filter table in iptables-save format
+  restore                      Load a file in iptables-restore format (stdin by default)
   status                       Show where fw is attached and its rule counts
   reset                        Remove fw's programs, maps and state from this namespace
 
-Options:
-  [!] --protocol -p proto      protocol: tcp, udp, icmp, all or a number
-  [!] --source   -s address[/mask]
-  [!] --destination -d address[/mask]
-  [!] --in-interface -i name
-  [!] --out-interface -o name
-  [!] --sport / --dport port[:port]   after -p tcp or -p udp
-  --jump -j target             ACCEPT or DROP
+Options (iptables(8), iptables-extensions(8)):
+  [!] --protocol -p proto      protocol: a name (tcp, udp, icmp, all, ...) or a number
+  [!] --source   -s address[/mask][,...]
+  [!] --destination -d address[/mask][,...]
+  [!] --in-interface -i name[+]
+  [!] --out-interface -o name[+]
+  [!] --fragment -f            second and further fragments only
+  --match -m match             tcp udp icmp multiport conntrack state iprange mac
+                               comment limit length ttl addrtype set
+  --jump -j target             ACCEPT DROP RETURN REJECT LOG or a user-defined chain
+  --goto -g chain              jump to a user-defined chain without returning
   --verbose -v                 verbose mode
   --numeric -n                 numeric output of addresses and ports
   --exact   -x                 expand numbers (display exact values)
   --line-numbers               print line numbers when listing
+
+Rules the kernel side does not enforce yet are refused with
+\"not supported yet\" and exit status 2.
 ";
 
 /// Writes to standard output; a closed pipe or a full disk is not fw's
@@ -64,6 +88,46 @@ fn usage_error(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// The options of `fw save`.
+fn save_args(args: &[String]) -> Result<bool, String> {
+    let mut counters = false;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "-c" | "--counters" => counters = true,
+            "-t" | "--table" => match it.next().map(String::as_str) {
+                Some("filter") => {}
+                Some(t) => {
+                    return Err(format!(
+                        "table `{t}' is not supported yet (fw has only the filter table)"
+                    ));
+                }
+                None => return Err(format!("option \"{a}\" requires an argument")),
+            },
+            other => return Err(format!("unknown argument `{other}'")),
+        }
+    }
+    Ok(counters)
+}
+
+/// The options and input of `fw restore`.
+fn restore_args(args: &[String]) -> Result<(RestoreOptions, Option<String>), String> {
+    let mut opts = RestoreOptions::default();
+    let mut file = None;
+    for a in args {
+        match a.as_str() {
+            "-c" | "--counters" => opts.counters = true,
+            "-n" | "--noflush" => opts.noflush = true,
+            "-t" | "--test" => opts.test = true,
+            // The xtables lock: fw holds its own lock for the whole restore.
+            "-w" | "--wait" => {}
+            f if !f.starts_with('-') && file.is_none() => file = Some(f.to_string()),
+            other => return Err(format!("unknown argument `{other}'")),
+        }
+    }
+    Ok((opts, file))
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let first = args.first().map(String::as_str);
@@ -81,11 +145,51 @@ fn main() -> ExitCode {
         }
         Some("status") => exec::status(),
         Some("reset") => exec::reset().map(|()| String::new()),
+        Some("save") => match save_args(&args[1..]) {
+            Ok(counters) => exec::save(counters),
+            Err(e) => return usage_error(&format!("save: {e}")),
+        },
+        Some("restore") => {
+            let (opts, file) = match restore_args(&args[1..]) {
+                Ok(x) => x,
+                Err(e) => return usage_error(&format!("restore: {e}")),
+            };
+            let mut text = String::new();
+            let read = match &file {
+                Some(f) => std::fs::read_to_string(f).map(|t| text = t),
+                None => std::io::stdin().read_to_string(&mut text).map(|_| ()),
+            };
+            if let Err(e) = read {
+                eprintln!(
+                    "fw restore: {}: {e}",
+                    file.as_deref().unwrap_or("standard input")
+                );
+                return ExitCode::from(1);
+            }
+            // iptables-restore style: "fw restore: line N failed: ...".
+            return match exec::restore(&text, &opts) {
+                Ok(text) => {
+                    out(&text);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("fw restore: {e}");
+                    ExitCode::from(e.exit_code() as u8)
+                }
+            };
+        }
         _ => {
             let inv = match parse::parse_args(&args) {
                 Ok(inv) => inv,
                 Err(e) => {
-                    eprint!("{}", e.iptables_stderr("fw", &format!("v{VERSION} (eBPF)")));
+                    let mut text = e.iptables_stderr("fw", &format!("v{VERSION} (eBPF)"));
+                    if let Some(hint) = position(&e.to_string(), e.token()) {
+                        match text.find("Try `") {
+                            Some(at) => text.insert_str(at, &hint),
+                            None => text.push_str(&hint),
+                        }
+                    }
+                    eprint!("{text}");
                     return ExitCode::from(e.exit_code() as u8);
                 }
             };
@@ -97,10 +201,24 @@ fn main() -> ExitCode {
             out(&text);
             ExitCode::SUCCESS
         }
-        Err(e) if e.exit_code() == 2 => usage_error(&e.to_string()),
+        Err(e) if e.exit_code() == 2 => {
+            let hint = position(&e.to_string(), e.token()).unwrap_or_default();
+            usage_error(format!("{e}\n{}", hint.trim_end()).trim_end())
+        }
         Err(e) => {
             eprintln!("fw: {e}");
+            if let Some(hint) = position(&e.to_string(), e.token()) {
+                eprint!("{hint}");
+            }
             ExitCode::from(e.exit_code() as u8)
         }
     }
+}
+
+/// Where an error is, when its message does not say: the offending
+/// argument (as iptables-restore adds "Error occurred at line: N").
+fn position(message: &str, token: Option<&str>) -> Option<String> {
+    token
+        .filter(|t| !t.is_empty() && !message.contains(*t))
+        .map(|t| format!("Error occurred at argument `{t}'\n"))
 }

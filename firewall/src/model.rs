@@ -3,13 +3,21 @@
 //! the compiler turns it into map entries.
 //!
 //! Addresses are `Ipv4Addr` (the four bytes in network order, as written);
-//! ports are host-order `u16`.
+//! ports are host-order `u16`. The model holds the whole iptables language
+//! (built-in and user-defined chains, every match and target of
+//! iptables-extensions(8) that fw parses); which of it the kernel side
+//! enforces today is decided in one place, [`support::enforceable`].
 
+pub mod check;
 pub mod eval;
+pub mod ext;
+pub mod support;
 
-use std::net::Ipv4Addr;
+use std::{collections::BTreeMap, net::Ipv4Addr};
 
 use serde::{Deserialize, Serialize};
+
+pub use ext::*;
 
 /// The built-in chains of the filter table (iptables(8), "TABLES").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -52,9 +60,11 @@ impl BuiltinChain {
 
 /// A built-in chain's policy: the verdict for packets no rule decides
 /// (iptables(8), `-P`). Only ACCEPT and DROP are allowed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Policy {
+    /// `ACCEPT`.
     Accept,
+    /// `DROP`.
     Drop,
 }
 
@@ -68,26 +78,57 @@ impl Policy {
     }
 }
 
-/// A rule's target (`-j`). More arrive with the full language.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A rule's target (`-j`/`-g`, iptables(8) "TARGETS").
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Target {
+    /// `-j ACCEPT`.
     Accept,
+    /// `-j DROP`.
     Drop,
+    /// `-j RETURN`: back to the calling chain (in a built-in chain: the
+    /// policy decides).
+    Return,
+    /// `-j CHAIN`: a user-defined chain, returning here afterwards.
+    Jump(String),
+    /// `-g CHAIN`: a user-defined chain, not returning here.
+    Goto(String),
+    /// `-j REJECT [--reject-with TYPE]`.
+    Reject(RejectWith),
+    /// `-j LOG ...`: logs and continues with the next rule.
+    Log(Log),
+    /// No `-j`: the rule only counts, and the next rule is tried.
+    #[default]
+    None,
 }
 
 impl Target {
-    /// The target's name as `-j` takes it and `-L` prints it.
+    /// The target's name as `-j` takes it and `-L` prints it (the chain for
+    /// a jump or goto; empty for [`Target::None`]).
     pub fn name(&self) -> &str {
         match self {
             Self::Accept => "ACCEPT",
             Self::Drop => "DROP",
+            Self::Return => "RETURN",
+            Self::Jump(c) | Self::Goto(c) => c,
+            Self::Reject(_) => "REJECT",
+            Self::Log(_) => "LOG",
+            Self::None => "",
+        }
+    }
+
+    /// The user-defined chain this target enters, if any.
+    pub fn chain(&self) -> Option<&str> {
+        match self {
+            Self::Jump(c) | Self::Goto(c) => Some(c),
+            _ => None,
         }
     }
 }
 
 /// A match value with iptables' `!` inversion.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Neg<T> {
+    /// The value matched.
     pub value: T,
     /// `true` when the match was written with a leading `!`.
     pub invert: bool,
@@ -96,9 +137,11 @@ pub struct Neg<T> {
 /// An address with its netmask (`-s`/`-d`). `addr` is already masked, as
 /// iptables stores it (`-s 192.0.2.7/24` is kept as 192.0.2.0/24). The
 /// mask may be non-contiguous when given in dotted form.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct AddrMask {
+    /// The address, already masked.
     pub addr: Ipv4Addr,
+    /// The netmask.
     pub mask: Ipv4Addr,
 }
 
@@ -125,31 +168,110 @@ impl AddrMask {
 }
 
 /// An inclusive port range, host byte order; a single port has `lo == hi`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PortRange {
+    /// First port.
     pub lo: u16,
+    /// Last port (inclusive).
     pub hi: u16,
 }
 
 /// A `-m` match module with its options (iptables-extensions(8)).
 /// `-p tcp --dport 22` loads the tcp module implicitly, as iptables does.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// Options given as their "match everything" value are stored as absent,
+/// as iptables stores them (`--dport 0:65535`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Match {
-    /// `-m tcp`: `--sport`, `--dport`.
+    /// `-m tcp`: `--sport`, `--dport`, `--tcp-flags`/`--syn`, `--tcp-option`.
     Tcp {
+        /// `[!] --sport`.
         sport: Option<Neg<PortRange>>,
+        /// `[!] --dport`.
         dport: Option<Neg<PortRange>>,
+        /// `[!] --tcp-flags MASK COMP` or `[!] --syn`.
+        #[serde(default)]
+        flags: Option<Neg<TcpFlags>>,
+        /// `[!] --tcp-option N`: the TCP option kind.
+        #[serde(default)]
+        option: Option<Neg<u8>>,
     },
     /// `-m udp`: `--sport`, `--dport`.
     Udp {
+        /// `[!] --sport`.
         sport: Option<Neg<PortRange>>,
+        /// `[!] --dport`.
         dport: Option<Neg<PortRange>>,
     },
+    /// `-m icmp [!] --icmp-type TYPE[/CODE]|NAME`.
+    Icmp(Neg<IcmpType>),
+    /// `-m multiport`.
+    Multiport(Multiport),
+    /// `-m conntrack [!] --ctstate STATES` (the only conntrack option fw
+    /// parses; `None` never comes out of the parser).
+    Conntrack {
+        /// `[!] --ctstate`.
+        state: Option<Neg<CtStates>>,
+    },
+    /// `-m state [!] --state STATES`.
+    State(Neg<CtStates>),
+    /// `-m iprange [!] --src-range A-B [!] --dst-range A-B` (one at least).
+    Iprange {
+        /// `--src-range`.
+        src: Option<Neg<Ipv4Range>>,
+        /// `--dst-range`.
+        dst: Option<Neg<Ipv4Range>>,
+    },
+    /// `-m mac [!] --mac-source XX:XX:XX:XX:XX:XX`.
+    Mac(Neg<[u8; 6]>),
+    /// `-m comment --comment TEXT` (at most 255 bytes; matches everything).
+    Comment(String),
+    /// `-m limit [--limit RATE] [--limit-burst N]`.
+    Limit(Limit),
+    /// `-m length [!] --length MIN[:MAX]`.
+    Length(Neg<LengthRange>),
+    /// `-m ttl --ttl-eq|--ttl-gt|--ttl-lt N`.
+    Ttl(Ttl),
+    /// `-m addrtype`.
+    Addrtype(Addrtype),
+    /// `-m set [!] --match-set NAME DIRS`.
+    Set(SetMatch),
+}
+
+impl Match {
+    /// The module's name, as `-m` takes it.
+    pub fn module(&self) -> &'static str {
+        match self {
+            Self::Tcp { .. } => "tcp",
+            Self::Udp { .. } => "udp",
+            Self::Icmp(_) => "icmp",
+            Self::Multiport(_) => "multiport",
+            Self::Conntrack { .. } => "conntrack",
+            Self::State(_) => "state",
+            Self::Iprange { .. } => "iprange",
+            Self::Mac(_) => "mac",
+            Self::Comment(_) => "comment",
+            Self::Limit(_) => "limit",
+            Self::Length(_) => "length",
+            Self::Ttl(_) => "ttl",
+            Self::Addrtype(_) => "addrtype",
+            Self::Set(_) => "set",
+        }
+    }
+}
+
+/// `-f` (iptables(8) "PARAMETERS"): the fragment test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Fragment {
+    /// `-f`: second and later fragments only.
+    Later,
+    /// `! -f`: unfragmented packets and first fragments.
+    NotLater,
 }
 
 /// One rule: the basic matches of iptables(8) "PARAMETERS", the `-m`
-/// matches in the order given, and the target.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// matches in the order given, and the target. `Default` is the rule that
+/// matches everything and only counts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Rule {
     /// `-p`: IP protocol number (IANA); `None` for any (`-p all` is stored
     /// as `None`, as iptables does).
@@ -162,16 +284,21 @@ pub struct Rule {
     pub in_interface: Option<Neg<String>>,
     /// `-o`: as `in_interface`.
     pub out_interface: Option<Neg<String>>,
+    /// `[!] -f`.
+    #[serde(default)]
+    pub fragment: Option<Fragment>,
     /// `-m` matches, in command-line order.
     pub matches: Vec<Match>,
-    /// `-j`.
+    /// `-j` or `-g`; [`Target::None`] without either.
     pub target: Target,
 }
 
 /// One built-in chain with its policy and rules, in order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Chain {
+    /// The verdict when no rule decides.
     pub policy: Policy,
+    /// The rules, first match first.
     pub rules: Vec<Rule>,
 }
 
@@ -185,13 +312,24 @@ impl Default for Chain {
 }
 
 /// The filter table: INPUT, FORWARD and OUTPUT, indexed by
-/// [`BuiltinChain`] order.
+/// [`BuiltinChain`] order, and the user-defined chains by name (in byte
+/// order of their names, which is the order iptables-legacy lists them).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ruleset {
+    /// INPUT.
     pub input: Chain,
+    /// FORWARD.
     pub forward: Chain,
+    /// OUTPUT.
     pub output: Chain,
+    /// User-defined chains (`-N`): name → rules. They have no policy; a
+    /// packet that falls off their end returns to the calling chain.
+    #[serde(default)]
+    pub user_chains: BTreeMap<String, Vec<Rule>>,
 }
+
+/// The longest chain name (iptables: "must be under 29 chars").
+pub const MAX_CHAIN_NAME: usize = 28;
 
 impl Ruleset {
     /// The chain `c`.
@@ -210,5 +348,117 @@ impl Ruleset {
             BuiltinChain::Forward => &mut self.forward,
             BuiltinChain::Output => &mut self.output,
         }
+    }
+
+    /// The rules of the chain called `name` (built-in or user-defined),
+    /// `None` when there is no such chain.
+    pub fn rules(&self, name: &str) -> Option<&Vec<Rule>> {
+        match BuiltinChain::from_name(name) {
+            Some(c) => Some(&self.chain(c).rules),
+            None => self.user_chains.get(name),
+        }
+    }
+
+    /// [`Ruleset::rules`], mutably.
+    pub fn rules_mut(&mut self, name: &str) -> Option<&mut Vec<Rule>> {
+        match BuiltinChain::from_name(name) {
+            Some(c) => Some(&mut self.chain_mut(c).rules),
+            None => self.user_chains.get_mut(name),
+        }
+    }
+
+    /// Whether a chain (built-in or user-defined) is called `name`.
+    pub fn has_chain(&self, name: &str) -> bool {
+        self.rules(name).is_some()
+    }
+
+    /// Every chain's name in the order iptables lists them: INPUT, FORWARD,
+    /// OUTPUT, then the user-defined chains by name.
+    pub fn chain_names(&self) -> Vec<&str> {
+        BuiltinChain::ALL
+            .iter()
+            .map(|c| c.name())
+            .chain(self.user_chains.keys().map(String::as_str))
+            .collect()
+    }
+
+    /// Every chain with its rules, in [`Ruleset::chain_names`] order.
+    pub fn all_rules(&self) -> impl Iterator<Item = (&str, &Vec<Rule>)> {
+        BuiltinChain::ALL
+            .into_iter()
+            .map(|c| (c.name(), &self.chain(c).rules))
+            .chain(self.user_chains.iter().map(|(n, r)| (n.as_str(), r)))
+    }
+
+    /// How many rules of any chain jump or go to `name` (what `-L` prints as
+    /// "N references").
+    pub fn references(&self, name: &str) -> usize {
+        self.all_rules()
+            .flat_map(|(_, rules)| rules)
+            .filter(|r| r.target.chain() == Some(name))
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_files_of_the_skeleton_still_load() {
+        // A ruleset as the walking skeleton persisted it: no user chains,
+        // no -f, tcp matches with ports only.
+        let old = r#"{"input":{"policy":"Drop","rules":[{"protocol":{"value":6,"invert":false},
+            "source":null,"destination":null,"in_interface":null,"out_interface":null,
+            "matches":[{"Tcp":{"sport":null,"dport":{"value":{"lo":22,"hi":22},"invert":false}}}],
+            "target":"Accept"}]},"forward":{"policy":"Accept","rules":[]},
+            "output":{"policy":"Accept","rules":[]}}"#;
+        let rs: Ruleset = serde_json::from_str(old).unwrap();
+        assert_eq!(rs.input.policy, Policy::Drop);
+        assert_eq!(
+            rs.input.rules[0].matches,
+            vec![Match::Tcp {
+                sport: None,
+                dport: Some(Neg {
+                    value: PortRange { lo: 22, hi: 22 },
+                    invert: false
+                }),
+                flags: None,
+                option: None,
+            }]
+        );
+        assert_eq!(rs.input.rules[0].fragment, None);
+        assert!(rs.user_chains.is_empty());
+        // And the new model round-trips through JSON.
+        let mut rs = rs;
+        rs.user_chains.insert(
+            "u".into(),
+            vec![Rule {
+                target: Target::Log(Log::default()),
+                matches: vec![Match::Comment("x".into())],
+                ..Rule::default()
+            }],
+        );
+        let json = serde_json::to_string(&rs).unwrap();
+        assert_eq!(serde_json::from_str::<Ruleset>(&json).unwrap(), rs);
+    }
+
+    #[test]
+    fn chains_and_references() {
+        let mut rs = Ruleset::default();
+        rs.user_chains.insert("b".into(), vec![]);
+        rs.user_chains.insert("a".into(), vec![]);
+        rs.input.rules.push(Rule {
+            target: Target::Jump("a".into()),
+            ..Rule::default()
+        });
+        rs.user_chains.get_mut("b").unwrap().push(Rule {
+            target: Target::Goto("a".into()),
+            ..Rule::default()
+        });
+        assert_eq!(rs.chain_names(), ["INPUT", "FORWARD", "OUTPUT", "a", "b"]);
+        assert_eq!(rs.references("a"), 2);
+        assert_eq!(rs.references("b"), 0);
+        assert!(rs.has_chain("OUTPUT") && rs.has_chain("b") && !rs.has_chain("c"));
     }
 }

@@ -271,3 +271,28 @@ pub fn fw_in(ns: &str, args: &[&str]) -> anyhow::Result<Output> {
     }
     netns_exec(ns, &bin, args)
 }
+
+/// `(packets, bytes)` of rule `n` (1-based) in the text of
+/// `fw -L CHAIN -v -n -x --line-numbers`.
+///
+/// # Panics
+/// When the listing has no rule `n` or its counters are not numbers.
+pub fn rule_counters(listing: &str, n: usize) -> (u64, u64) {
+    let line = listing
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(&n.to_string()))
+        .unwrap_or_else(|| panic!("no rule {n} in:\n{listing}"));
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    (cols[1].parse().unwrap(), cols[2].parse().unwrap())
+}
+
+/// `(packets, bytes)` of the policy in the text of `fw -L CHAIN -v -x`:
+/// its header line is "Chain INPUT (policy DROP 3 packets, 180 bytes)".
+///
+/// # Panics
+/// When the first line is not such a header.
+pub fn policy_counters(listing: &str) -> (u64, u64) {
+    let head = listing.lines().next().unwrap_or_default();
+    let cols: Vec<&str> = head.split_whitespace().collect();
+    (cols[4].parse().unwrap(), cols[6].parse().unwrap())
+}

@@ -99,6 +99,7 @@ fn rule(rng: &mut Rng) -> Rule {
         destination: rng.neg(d),
         in_interface: if rng.chance(20) { rng.neg(iface) } else { None },
         out_interface: None,
+        fragment: None,
         matches: vec![],
         target: if rng.chance(50) {
             Target::Drop
@@ -113,7 +114,12 @@ fn rule(rng: &mut Rng) -> Rule {
     {
         let (sport, dport) = (rng.neg(sp), rng.neg(dp));
         r.matches.push(if p == 6 {
-            Match::Tcp { sport, dport }
+            Match::Tcp {
+                sport,
+                dport,
+                flags: None,
+                option: None,
+            }
         } else {
             Match::Udp { sport, dport }
         });
@@ -332,6 +338,7 @@ fn edges(dirs: &Dirs) -> usize {
                     destination: if dst_side { neg } else { None },
                     in_interface: None,
                     out_interface: None,
+                    fragment: None,
                     matches: vec![],
                     target: Target::Drop,
                 };
@@ -362,6 +369,7 @@ fn edges(dirs: &Dirs) -> usize {
                     destination: None,
                     in_interface: None,
                     out_interface: None,
+                    fragment: None,
                     matches: vec![Match::Udp {
                         sport: None,
                         dport: Some(Neg {

@@ -5,32 +5,24 @@
 use std::{net::UdpSocket, time::Duration};
 
 use integration_tests::{
-    CLIENT_ADDR, Lab, PROBE_TIMEOUT, SERVER_ADDR, icmp_probe, in_netns, tcp_listen, tcp_probe,
-    udp_probe,
+    CLIENT_ADDR, Lab, PROBE_TIMEOUT, SERVER_ADDR, icmp_probe, in_netns, policy_counters,
+    rule_counters, tcp_listen, tcp_probe, udp_probe,
 };
 
 /// A probe that is expected to be dropped waits this long.
 const DROP_WAIT: Duration = Duration::from_millis(400);
 
-/// `(packets, bytes)` of rule `n` (1-based) of `chain`, read from
-/// `fw -L chain -v -n -x --line-numbers`.
+/// `(packets, bytes)` of rule `n` (1-based) of `chain` in the server.
 fn counters(lab: &Lab, chain: &str, n: usize) -> (u64, u64) {
-    let out = lab.fw_ok(&["-L", chain, "-v", "-n", "-x", "--line-numbers"]);
-    let line = out
-        .lines()
-        .find(|l| l.split_whitespace().next() == Some(&n.to_string()))
-        .unwrap_or_else(|| panic!("no rule {n} in:\n{out}"));
-    let cols: Vec<&str> = line.split_whitespace().collect();
-    (cols[1].parse().unwrap(), cols[2].parse().unwrap())
+    rule_counters(
+        &lab.fw_ok(&["-L", chain, "-v", "-n", "-x", "--line-numbers"]),
+        n,
+    )
 }
 
-/// `(packets, bytes)` of `chain`'s policy, from its header line
-/// "Chain INPUT (policy DROP 3 packets, 180 bytes)".
-fn policy_counters(lab: &Lab, chain: &str) -> (u64, u64) {
-    let out = lab.fw_ok(&["-L", chain, "-v", "-n", "-x"]);
-    let head = out.lines().next().unwrap();
-    let cols: Vec<&str> = head.split_whitespace().collect();
-    (cols[4].parse().unwrap(), cols[6].parse().unwrap())
+/// `(packets, bytes)` of `chain`'s policy in the server.
+fn policy(lab: &Lab, chain: &str) -> (u64, u64) {
+    policy_counters(&lab.fw_ok(&["-L", chain, "-v", "-n", "-x"]))
 }
 
 /// Sends `count` UDP datagrams of `payload` bytes from `from_ns` to
@@ -105,14 +97,11 @@ fn verdicts_and_exact_counters() {
         counters(&lab, "INPUT", 1).0 >= 3,
         "handshake and teardown of ssh"
     );
-    assert!(
-        policy_counters(&lab, "INPUT").0 >= 2,
-        "telnet SYNs and udp 6011"
-    );
+    assert!(policy(&lab, "INPUT").0 >= 2, "telnet SYNs and udp 6011");
 
     lab.fw_ok(&["-Z"]);
     assert_eq!(counters(&lab, "INPUT", 2), (0, 0));
-    assert_eq!(policy_counters(&lab, "INPUT"), (0, 0));
+    assert_eq!(policy(&lab, "INPUT"), (0, 0));
 }
 
 #[test]

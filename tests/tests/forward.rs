@@ -4,7 +4,7 @@
 
 use std::{process::Command, time::Duration};
 
-use integration_tests::{PROBE_TIMEOUT, fw_in, ip, udp_probe};
+use integration_tests::{PROBE_TIMEOUT, fw_in, ip, rule_counters, udp_probe};
 
 const DROP_WAIT: Duration = Duration::from_millis(400);
 
@@ -69,13 +69,7 @@ impl RouterLab {
 
     /// (packets, bytes) of rule `n` of `chain` on the router.
     fn counters(&self, chain: &str, n: usize) -> (u64, u64) {
-        let out = self.fw(&format!("-L {chain} -v -n -x --line-numbers"));
-        let line = out
-            .lines()
-            .find(|l| l.split_whitespace().next() == Some(&n.to_string()))
-            .unwrap_or_else(|| panic!("no rule {n} in:\n{out}"));
-        let cols: Vec<&str> = line.split_whitespace().collect();
-        (cols[1].parse().unwrap(), cols[2].parse().unwrap())
+        rule_counters(&self.fw(&format!("-L {chain} -v -n -x --line-numbers")), n)
     }
 }
 

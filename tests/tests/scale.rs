@@ -42,6 +42,7 @@ fn filler(i: u32, shift: u32) -> Rule {
         destination: None,
         in_interface: None,
         out_interface: None,
+        fragment: None,
         matches: vec![Match::Udp {
             sport: None,
             dport: Some(Neg {
@@ -63,6 +64,7 @@ fn udp_rule(port: u16, target: Target) -> Rule {
         destination: None,
         in_interface: None,
         out_interface: None,
+        fragment: None,
         matches: vec![Match::Udp {
             sport: None,
             dport: Some(Neg {

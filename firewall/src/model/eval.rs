@@ -63,7 +63,9 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
         && neg(&rule.in_interface, |n| iface_matches(n, &p.in_if))
         && neg(&rule.out_interface, |n| iface_matches(n, &p.out_if))
         && rule.matches.iter().all(|m| match m {
-            Match::Tcp { sport, dport } | Match::Udp { sport, dport } => ports(p, sport, dport),
+            Match::Tcp { sport, dport, .. } | Match::Udp { sport, dport } => ports(p, sport, dport),
+            // Outside support::enforceable: never loaded, not evaluated.
+            _ => false,
         })
 }
 
@@ -72,13 +74,13 @@ pub fn evaluate(ruleset: &Ruleset, chain: BuiltinChain, p: &Packet) -> Verdict {
     let ch = ruleset.chain(chain);
     for (n, r) in ch.rules.iter().enumerate() {
         if matches(r, p) {
-            return Verdict::Rule(
-                n,
-                match r.target {
-                    Target::Accept => Policy::Accept,
-                    Target::Drop => Policy::Drop,
-                },
-            );
+            let verdict = match r.target {
+                Target::Accept => Policy::Accept,
+                Target::Drop => Policy::Drop,
+                // Outside support::enforceable: never loaded, not evaluated.
+                _ => continue,
+            };
+            return Verdict::Rule(n, verdict);
         }
     }
     Verdict::Policy(ch.policy)

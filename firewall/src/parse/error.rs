@@ -165,10 +165,11 @@ pub enum ParseError {
     #[error("Port \"{0}\" does not resolve to anything.")]
     PortNotResolved(String),
 
-    /// udp's `--sport`/`--dport` with more than two `:`-separated parts.
+    /// udp's `--sport`/`--dport` (or length's `--length`) with more than two
+    /// `:`-separated parts.
     #[error("{module}: Too many components for option \"--{option}\" (max: 2)")]
     TooManyPortComponents {
-        /// `udp`.
+        /// `udp` or `length`.
         module: &'static str,
         /// The canonical name: `source-port` or `destination-port`.
         option: &'static str,
@@ -176,21 +177,25 @@ pub enum ParseError {
         value: String,
     },
 
-    /// `--sport` or `--dport` twice for one `-m udp` (libxt_udp's wording).
+    /// An option given twice to one match or target that uses libxtables'
+    /// option parser (udp, icmp, multiport, conntrack, limit, ...), e.g.
+    /// `--sport` twice for one `-m udp`.
     #[error("{module}: option \"--{option}\" can only be used once.")]
     OptionOnce {
-        /// `udp`.
+        /// The extension: `udp`, `icmp`, `limit`, `LOG`, ...
         module: &'static str,
-        /// The canonical name: `source-port` or `destination-port`.
+        /// The option's canonical (first) name, e.g. `source-port`.
         option: &'static str,
         /// The option as written, e.g. `--dport`.
         written: String,
     },
 
-    /// `--sport` or `--dport` twice for one `-m tcp` (libxt_tcp's wording).
+    /// `--sport`, `--dport` or `--tcp-option` twice for one `-m tcp`
+    /// (libxt_tcp's wording).
     #[error("Only one `--{option}' allowed")]
     DuplicatePortOption {
-        /// The canonical name: `source-port` or `destination-port`.
+        /// The canonical name: `source-port`, `destination-port` or
+        /// `tcp-option`.
         option: &'static str,
         /// The option as written, e.g. `--dport`.
         written: String,
@@ -249,6 +254,10 @@ pub enum ParseError {
     #[error("can't initialize iptables table `{0}': Table does not exist (do you need to insmod?)")]
     UnknownTable(String),
 
+    /// `-t` on a line of an iptables-restore file.
+    #[error("The -t option cannot be used in iptables-restore.")]
+    TableInRestore,
+
     /// `-6`: fw filters IPv4 only (iptables exits 2 printing only its
     /// "Try ..." hint).
     #[error("-6 is not accepted: fw filters IPv4 only")]
@@ -258,6 +267,273 @@ pub enum ParseError {
     /// would silently swallow the rest of the line into the argument).
     #[error("unterminated quote in rule specification")]
     UnterminatedQuote,
+
+    /// `!` before an extension option that cannot be inverted.
+    #[error("{module}: option \"--{option}\" cannot be inverted.")]
+    CannotInvertOption {
+        /// The extension.
+        module: &'static str,
+        /// The option's canonical name.
+        option: &'static str,
+    },
+
+    /// A mandatory option of an extension is missing (e.g. `-m comment`
+    /// without `--comment`).
+    #[error("{module}: option \"--{option}\" must be specified")]
+    MissingOption {
+        /// The extension.
+        module: &'static str,
+        /// The option's canonical name.
+        option: &'static str,
+    },
+
+    /// Two options of one extension that exclude each other.
+    #[error("{module}: option \"--{option}\" cannot be used together with \"--{other}\".")]
+    ExclusiveOptions {
+        /// The extension.
+        module: &'static str,
+        /// The option found first in the extension's option table.
+        option: &'static str,
+        /// The other one.
+        other: &'static str,
+    },
+
+    /// A number out of range for an extension option (libxtables'
+    /// integer types), e.g. `--ttl-lt 256`.
+    #[error("{module}: bad value for option \"--{option}\", or out of range ({min}-{max}).")]
+    BadOptionValue {
+        /// The extension.
+        module: &'static str,
+        /// The option's canonical name.
+        option: &'static str,
+        /// The argument.
+        value: String,
+        /// Smallest value allowed.
+        min: u64,
+        /// Largest value allowed.
+        max: u64,
+    },
+
+    /// A bad component of a `MIN[:MAX]` option (libxtables' range types),
+    /// e.g. `--length 100:65536`. `near` is the rest of the argument from the
+    /// bad component on.
+    #[error(
+        "{module}: bad value for option \"--{option}\" near \"{near}\", or out of range (0-{max})."
+    )]
+    BadRangeValue {
+        /// The extension.
+        module: &'static str,
+        /// The option's canonical name.
+        option: &'static str,
+        /// The argument from the bad component on.
+        near: String,
+        /// Largest value allowed.
+        max: u64,
+    },
+
+    /// Characters after a number in a `MIN[:MAX]` option, e.g. `--length 5x`.
+    #[error("{module}: Argument to \"--{option}\" has unexpected characters near \"{near}\".")]
+    RangeTrailingCharacters {
+        /// The extension.
+        module: &'static str,
+        /// The option's canonical name.
+        option: &'static str,
+        /// The argument from the unexpected character on.
+        near: String,
+    },
+
+    /// An empty string where at least `min` characters are needed
+    /// (`--log-prefix ""`).
+    #[error("Argument must have a minimum length of {min} characters")]
+    ArgumentTooShort {
+        /// The minimum length.
+        min: usize,
+        /// The option as written.
+        written: String,
+    },
+
+    /// A module's own final check failed: it needs one of its options
+    /// (`-m multiport`, `-m conntrack`, `-m ttl`, ...). Holds iptables'
+    /// message for the module.
+    #[error("{message}")]
+    ModuleNeedsOption {
+        /// The extension.
+        module: &'static str,
+        /// iptables' message, e.g. "multiport expection an option" (sic).
+        message: &'static str,
+    },
+
+    /// `--tcp-flags` with a flag name that does not exist.
+    #[error("Unknown TCP flag `{0}'")]
+    UnknownTcpFlag(String),
+
+    /// `--tcp-flags MASK` without the second argument.
+    #[error("--tcp-flags requires two args.")]
+    TcpFlagsNeedTwoArgs,
+
+    /// `--syn` and `--tcp-flags` (or either twice) in one tcp match.
+    #[error("Only one of `--syn' or `--tcp-flags'  allowed")]
+    SynAndTcpFlags(String),
+
+    /// `--tcp-option` outside 1..=255.
+    #[error("Bad TCP option \"{0}\"")]
+    BadTcpOption(String),
+
+    /// An abbreviation of two ICMP type names.
+    #[error("Ambiguous ICMP type `{given}': `{first}' or `{second}'?")]
+    AmbiguousIcmpType {
+        /// The argument.
+        given: String,
+        /// The first name it abbreviates.
+        first: &'static str,
+        /// The second name it abbreviates.
+        second: &'static str,
+    },
+
+    /// `--icmp-type` that is neither a name nor a type number 0..=255.
+    #[error("Unknown ICMP type `{0}'")]
+    UnknownIcmpType(String),
+
+    /// `--icmp-type TYPE/CODE` with a bad code.
+    #[error("Unknown ICMP code `{0}'")]
+    UnknownIcmpCode(String),
+
+    /// `--icmp-type` with characters after the number.
+    #[error("unknown character {0}")]
+    IcmpUnknownCharacter(char),
+
+    /// More than 15 ports (a range counts two) in `-m multiport`.
+    #[error("too many ports specified")]
+    TooManyPorts(String),
+
+    /// A multiport range `A:B` with A >= B.
+    #[error("invalid portrange specified")]
+    MultiportBadRange(String),
+
+    /// `-m multiport` without `-p`.
+    #[error("multiport needs `-p tcp', `-p udp', `-p udplite', `-p sctp' or `-p dccp'")]
+    MultiportNeedsProtocol,
+
+    /// `-m multiport` with `! -p` or a protocol without ports.
+    #[error("multiport only works with TCP, UDP, UDPLITE, SCTP and DCCP")]
+    MultiportWrongProtocol,
+
+    /// `--ctstate` with a state conntrack does not know; holds the list
+    /// from the bad state on, as iptables prints it.
+    #[error("Bad ctstate \"{0}\"")]
+    BadCtState(String),
+
+    /// `--state` with a state the state match does not know.
+    #[error("Bad state \"{0}\"")]
+    BadState(String),
+
+    /// `--state` ending in a comma.
+    #[error("\"--state\" requires a list of states with no spaces, e.g. ESTABLISHED,RELATED")]
+    StateListEmpty,
+
+    /// `--src-range`/`--dst-range` with a bad address.
+    #[error("iprange: Bad value for \"--{option}\" option: \"{value}\"")]
+    BadIpRange {
+        /// `src-range` or `dst-range`.
+        option: &'static str,
+        /// The bad address.
+        value: String,
+    },
+
+    /// `--mac-source` that is not six `:`-separated hex bytes.
+    #[error("Invalid MAC address specified.")]
+    BadMac(String),
+
+    /// `--limit` above 10000/s.
+    #[error("Rate too fast \"{0}\"")]
+    RateTooFast(String),
+
+    /// `--limit` that is not `N[/second|minute|hour|day]` (iptables' message
+    /// has the stray quote).
+    #[error("bad rate \"{0}\"'")]
+    BadRate(String),
+
+    /// `--limit` and `--limit-burst` the kernel cannot hold (its ERANGE, e.g.
+    /// `--limit 1/day` with the default burst). iptables: exit status 1.
+    #[error("Numerical result out of range.")]
+    RateOutOfRange(String),
+
+    /// `--src-type`/`--dst-type` with an unknown type; `in_list` when it was
+    /// followed by a comma (iptables quotes it differently then).
+    #[error("addrtype: bad type {}", if *in_list { format!("`{value}'") } else { format!("\"{value}\"") })]
+    BadAddrType {
+        /// The list from the bad type on.
+        value: String,
+        /// Whether a comma followed the bad type.
+        in_list: bool,
+    },
+
+    /// `--match-set NAME` without the flags.
+    #[error("--match-set requires two args.")]
+    SetNeedsTwoArgs,
+
+    /// `--match-set` with a set name of 32 bytes or more.
+    #[error("setname `{0}' too long, max 31 characters.")]
+    SetNameTooLong(String),
+
+    /// `--match-set` flags other than `src`/`dst` (iptables' typo kept).
+    #[error("You must spefify (the comma separated list of) 'src' or 'dst'.")]
+    BadSetFlags(String),
+
+    /// More than 6 `src`/`dst` flags.
+    #[error("Can't be more src/dst options than 6.")]
+    TooManySetFlags(String),
+
+    /// `--match-set` twice in one set match.
+    #[error("--match-set can be specified only once")]
+    SetTwice,
+
+    /// `--reject-with` with a type that does not exist (for IPv4).
+    #[error("unknown reject type \"{0}\"")]
+    UnknownRejectType(String),
+
+    /// `--log-level` that is neither 0..=7 nor a level name.
+    #[error("log level \"{0}\" unknown")]
+    UnknownLogLevel(String),
+
+    /// `--log-prefix` with a newline.
+    #[error("Newlines not allowed in --log-prefix")]
+    LogPrefixNewline,
+
+    /// What the kernel refuses in a rule by itself (iptables prints
+    /// "Invalid argument. Run `dmesg' for more information." and exits 1);
+    /// fw prints the line the kernel logs, e.g. "TCP_RESET invalid for
+    /// non-tcp".
+    #[error("{0}")]
+    KernelRefuses(&'static str),
+
+    /// `-N`/`-E` with a name starting with `-` or `!`.
+    #[error("chain name not allowed to start with `{0}'")]
+    ChainNameStart(char, String),
+
+    /// `-N`/`-E` with a name that is a target (`ACCEPT`, `LOG`, ...).
+    #[error("chain name may not clash with target name")]
+    ChainNameClash(String),
+
+    /// `-N`/`-E` with white space in the name.
+    #[error("Invalid chain name `{0}'")]
+    InvalidChainName(String),
+
+    /// `-E OLD` without the new name.
+    #[error("-E requires old-chain-name and new-chain-name")]
+    RenameNeedsTwoNames,
+
+    /// `-R CHAIN` without a rule number.
+    #[error("-R requires a rule number")]
+    ReplaceNeedsNumber,
+
+    /// `-R` with several `-s`/`-d` addresses.
+    #[error("Replacement rule does not specify a unique address")]
+    ReplaceNotUnique,
+
+    /// `!` with a comma list of `-s`/`-d` addresses.
+    #[error("! not allowed with multiple source or destination IP addresses")]
+    BangWithMultipleAddresses,
 
     /// An iptables feature fw does not enforce yet. fw refuses it rather than
     /// ignore it: ignoring a match would widen the rule.
@@ -283,14 +559,17 @@ impl ParseError {
     /// every error iptables finds while parsing; 1 for the errors it only
     /// learns from libiptc or the kernel ([`ParseError::BadPolicy`],
     /// [`ParseError::BadBuiltinChain`], [`ParseError::NoSuchChain`],
-    /// [`ParseError::MatchNeedsProtocol`]); 3 (`VERSION_PROBLEM`) for
+    /// [`ParseError::MatchNeedsProtocol`], [`ParseError::KernelRefuses`],
+    /// [`ParseError::RateOutOfRange`]); 3 (`VERSION_PROBLEM`) for
     /// [`ParseError::UnknownTable`].
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::BadPolicy(_)
             | Self::BadBuiltinChain(_)
             | Self::NoSuchChain(_)
-            | Self::MatchNeedsProtocol { .. } => 1,
+            | Self::MatchNeedsProtocol { .. }
+            | Self::KernelRefuses(_)
+            | Self::RateOutOfRange(_) => 1,
             Self::UnknownTable(_) => 3,
             _ => 2,
         }
@@ -305,7 +584,53 @@ impl ParseError {
             | Self::EmptyTargetName
             | Self::WaitIntervalWithoutWait
             | Self::WaitIntervalRequired
-            | Self::UnterminatedQuote => None,
+            | Self::UnterminatedQuote
+            | Self::TableInRestore
+            | Self::MultiportNeedsProtocol
+            | Self::MultiportWrongProtocol
+            | Self::TcpFlagsNeedTwoArgs
+            | Self::StateListEmpty
+            | Self::SetNeedsTwoArgs
+            | Self::SetTwice
+            | Self::LogPrefixNewline
+            | Self::KernelRefuses(_)
+            | Self::RenameNeedsTwoNames
+            | Self::ReplaceNeedsNumber
+            | Self::ReplaceNotUnique
+            | Self::BangWithMultipleAddresses
+            | Self::IcmpUnknownCharacter(_) => None,
+            Self::CannotInvertOption { option, .. }
+            | Self::MissingOption { option, .. }
+            | Self::ExclusiveOptions { option, .. } => Some(option),
+            Self::ModuleNeedsOption { module, .. } => Some(module),
+            Self::BadOptionValue { value, .. } => Some(value),
+            Self::BadRangeValue { near, .. } | Self::RangeTrailingCharacters { near, .. } => {
+                Some(near)
+            }
+            Self::ArgumentTooShort { written, .. } => Some(written),
+            Self::AmbiguousIcmpType { given, .. } => Some(given),
+            Self::BadIpRange { value, .. } | Self::BadAddrType { value, .. } => Some(value),
+            Self::ChainNameStart(_, t) => Some(t),
+            Self::UnknownTcpFlag(t)
+            | Self::SynAndTcpFlags(t)
+            | Self::BadTcpOption(t)
+            | Self::UnknownIcmpType(t)
+            | Self::UnknownIcmpCode(t)
+            | Self::TooManyPorts(t)
+            | Self::MultiportBadRange(t)
+            | Self::BadCtState(t)
+            | Self::BadState(t)
+            | Self::BadMac(t)
+            | Self::RateTooFast(t)
+            | Self::BadRate(t)
+            | Self::RateOutOfRange(t)
+            | Self::SetNameTooLong(t)
+            | Self::BadSetFlags(t)
+            | Self::TooManySetFlags(t)
+            | Self::UnknownRejectType(t)
+            | Self::UnknownLogLevel(t)
+            | Self::ChainNameClash(t)
+            | Self::InvalidChainName(t) => Some(t),
             Self::CommandConflict { new: c, .. }
             | Self::BangBeforeCommand(c)
             | Self::CannotInvert(c)
@@ -361,8 +686,19 @@ impl ParseError {
             Self::BadPolicy(_) | Self::BadBuiltinChain(_) | Self::NoSuchChain(_) => {
                 format!("{program}: {self}\n")
             }
-            Self::MatchNeedsProtocol { .. } => {
+            Self::MatchNeedsProtocol { .. } | Self::KernelRefuses(_) => {
                 format!("{program}: Invalid argument. Run `dmesg' for more information.\n")
+            }
+            Self::RateOutOfRange(_) => format!("{program}: {self}\n"),
+            Self::UnknownRejectType(t)
+                if !t.is_empty()
+                    && ["echo-reply", "echoreply"]
+                        .iter()
+                        .any(|n| n.len() >= t.len() && n[..t.len()].eq_ignore_ascii_case(t)) =>
+            {
+                format!(
+                    "--reject-with echo-reply no longer supported\n{program} {version}: {self}\n{try_help}"
+                )
             }
             Self::WaitIntervalWithoutWait => format!(
                 "Ignoring deprecated --wait-interval option.\n{program} {version}: {self}\n\n{try_help}"
@@ -377,7 +713,16 @@ impl ParseError {
             | Self::UnknownTarget(_)
             | Self::PortNotResolved(_)
             | Self::TooManyPortComponents { .. }
-            | Self::OptionOnce { .. } => {
+            | Self::OptionOnce { .. }
+            | Self::CannotInvertOption { .. }
+            | Self::MissingOption { .. }
+            | Self::ExclusiveOptions { .. }
+            | Self::BadOptionValue { .. }
+            | Self::BadRangeValue { .. }
+            | Self::RangeTrailingCharacters { .. }
+            | Self::ArgumentTooShort { .. }
+            | Self::UnknownLogLevel(_)
+            | Self::TableInRestore => {
                 format!("{program} {version}: {self}\n\n{try_help}")
             }
             _ => format!("{program} {version}: {self}\n{try_help}"),

@@ -1,10 +1,11 @@
-//! What iptables 1.8.9 knows that fw does not enforce yet, so that fw can
+//! What iptables 1.8.9 knows that fw does not parse yet, so that fw can
 //! say "not supported yet" (instead of iptables' "Couldn't load match")
 //! for real features, and "unknown" for typos. Lists taken from the
 //! IPv4 extensions iptables 1.8.9 ships (iptables-extensions(8),
 //! /usr/lib/x86_64-linux-gnu/xtables/lib{xt,ipt}_*.so on Debian 12).
 
-/// Match modules (`-m NAME`) iptables can load for IPv4, besides tcp and udp.
+/// Match modules (`-m NAME`) iptables can load for IPv4 (those fw parses,
+/// [`super::matches::Module`], are looked up first).
 pub(crate) const MATCHES: &[&str] = &[
     "addrtype",
     "ah",
@@ -59,7 +60,9 @@ pub(crate) const MATCHES: &[&str] = &[
 ];
 
 /// Targets (`-j NAME`) iptables knows for IPv4, besides ACCEPT and DROP:
-/// the other built-in verdicts and the target extensions.
+/// the other built-in verdicts and the target extensions (RETURN, REJECT
+/// and LOG are parsed before this list is consulted; the list also names
+/// what a chain may not be called).
 pub(crate) const TARGETS: &[&str] = &[
     "RETURN",
     "QUEUE",
@@ -103,13 +106,9 @@ pub(crate) const TARGETS: &[&str] = &[
 /// Tables iptables has besides `filter`.
 pub(crate) const TABLES: &[&str] = &["nat", "mangle", "raw", "security"];
 
-/// Options of the tcp module that fw does not enforce yet (libxt_tcp).
-pub(crate) const TCP_UNSUPPORTED: &[&str] = &["syn", "tcp-flags", "tcp-option"];
-
 /// Protocol modules iptables loads implicitly after `-p NAME` when it
 /// meets an option it does not know, with their long options.
 pub(crate) const PROTOCOL_MODULES: &[(&str, &[&str])] = &[
-    ("icmp", &["icmp-type"]),
     (
         "sctp",
         &[

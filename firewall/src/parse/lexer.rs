@@ -327,7 +327,7 @@ fn spec_word(i: &str) -> IResult<&str, String> {
 /// (with `\"` and `\\` escapes inside), `""` is an empty word.
 ///
 /// Errors: [`ParseError::UnterminatedQuote`].
-pub(crate) fn split_spec(line: &str) -> Result<Vec<String>, ParseError> {
+pub fn split_spec(line: &str) -> Result<Vec<String>, ParseError> {
     let sep = |i| take_while1(is_separator).parse(i);
     let words = preceded(opt(sep), many0(terminated(spec_word, opt(sep))));
     match all_consuming(words).parse(line) {

@@ -2,19 +2,28 @@
 //! [`crate::command::Invocation`] and [`crate::model::Rule`].
 //!
 //! The grammar is iptables 1.8.9's (iptables(8), iptables-extensions(8)),
-//! checked against iptables-legacy in a network namespace; where iptables
-//! would accept something fw does not enforce yet, fw refuses it with
+//! checked against iptables-legacy in a network namespace. The parser
+//! knows the whole language below; what the kernel side enforces today is
+//! decided later, by [`crate::model::support::enforceable`]. Where
+//! iptables would accept something fw cannot even represent (another
+//! table, a match module not listed here), fw refuses it with
 //! [`ParseError::NotSupported`] rather than ignore it (an ignored match
 //! widens the rule).
 //!
-//! Supported now:
-//! - commands `-A`, `-I CHAIN [N]`, `-D CHAIN N|rule`, `-F [CHAIN]`,
-//!   `-P CHAIN ACCEPT|DROP`, `-L [CHAIN]`, `-S [CHAIN]`, `-Z [CHAIN]`;
-//!   options `-v`, `-n`, `-x`, `--line-numbers`; `-w`/`-W` (accepted and
-//!   ignored: they only concern iptables' lock), `-t filter`, `-4`;
-//! - `[!] -p`, `[!] -s`, `[!] -d`, `[!] -i`, `[!] -o`; `-m tcp`, `-m udp`
-//!   with `[!] --sport`/`--dport` (also implicitly after `-p tcp`/`-p udp`);
-//!   `-j ACCEPT|DROP`.
+//! The language:
+//! - commands `-A`, `-C`, `-D CHAIN N|rule`, `-I CHAIN [N]`, `-R CHAIN N`,
+//!   `-L [CHAIN [N]]`, `-S [CHAIN [N]]`, `-F [CHAIN]`, `-Z [CHAIN [N]]`
+//!   (also with `-L`/`-S`), `-N`, `-X [CHAIN]`, `-E OLD NEW`,
+//!   `-P CHAIN ACCEPT|DROP`; options `-v`, `-n`, `-x`, `--line-numbers`;
+//!   `-w`/`-W` (accepted and ignored: they only concern iptables' lock),
+//!   `-t filter`, `-4`;
+//! - `[!] -p`, `[!] -s`/`-d` (comma lists: one rule per address),
+//!   `[!] -i`/`-o`, `[!] -f`;
+//! - matches ([`matches`]): tcp, udp, icmp, multiport, conntrack
+//!   (`--ctstate`), state, iprange, mac, comment, limit, length, ttl,
+//!   addrtype, set (`--match-set`);
+//! - targets: ACCEPT, DROP, RETURN, `-j CHAIN`, `-g CHAIN`, REJECT, LOG
+//!   ([`targets`]), or none at all (a rule that only counts).
 //!
 //! Long options may be abbreviated and take `--opt=value`; short options
 //! cluster (`-nvL`) and take attached values (`-ptcp`), as with getopt.
@@ -26,13 +35,17 @@
 
 mod error;
 mod extensions;
-mod lexer;
+pub(crate) mod lexer;
+pub mod matches;
 pub mod protocols;
+pub mod restore;
 mod rule;
 pub mod services;
+pub mod targets;
 mod values;
 
 pub use error::ParseError;
+pub use lexer::split_spec;
 use services::Services;
 
 use crate::{command::Invocation, model::Rule};
@@ -54,13 +67,15 @@ pub fn parse_args_with(args: &[String], services: &Services) -> Result<Invocatio
 }
 
 /// Parses a rule specification alone (what follows `-A CHAIN` in
-/// `iptables -S` output), for later use by restore files. The line is
-/// split into words as iptables-restore splits it (double quotes group,
-/// `\"` escapes inside them). Any command (`-A`, ...) in it is refused, as
-/// are options that do not belong in a rule (`-n`, ...). `-i`/`-o` are not
-/// checked against a chain: the caller knows the chain.
+/// `iptables -S` output). The line is split into words as iptables-restore
+/// splits it (double quotes group, `\"` escapes inside them). Any command
+/// (`-A`, ...) in it is refused, as are options that do not belong in a
+/// rule (`-n`, ...). `-i`/`-o` are not checked against a chain: the caller
+/// knows the chain.
 ///
-/// Errors: any [`ParseError`]; [`ParseError::UnterminatedQuote`].
+/// Errors: any [`ParseError`]; [`ParseError::UnterminatedQuote`];
+/// [`ParseError::ReplaceNotUnique`] for a list of addresses (which is
+/// several rules: use [`parse_args`]).
 pub fn parse_rule_spec(spec: &str) -> Result<Rule, ParseError> {
     parse_rule_spec_with(spec, Services::system())
 }
@@ -69,6 +84,23 @@ pub fn parse_rule_spec(spec: &str) -> Result<Rule, ParseError> {
 pub fn parse_rule_spec_with(spec: &str, services: &Services) -> Result<Rule, ParseError> {
     let words = lexer::split_spec(spec)?;
     rule::parse_rule_words(&words, services)
+}
+
+/// Parses the words of one command line of an iptables-restore file (the
+/// table is the file's, so `-t` is refused).
+///
+/// Errors: any [`ParseError`]; [`ParseError::TableInRestore`].
+pub fn parse_restore_line(words: &[String], services: &Services) -> Result<Invocation, ParseError> {
+    rule::parse_restore_words(words, services)
+}
+
+/// Checks a chain name as `-N` does (under 29 bytes, not starting with `-`
+/// or `!`, not a target's name, no white space).
+///
+/// Errors: [`ParseError::ChainNameTooLong`], [`ParseError::ChainNameStart`],
+/// [`ParseError::ChainNameClash`], [`ParseError::InvalidChainName`].
+pub fn valid_chain_name(name: &str) -> Result<(), ParseError> {
+    rule::valid_chain_name(name)
 }
 
 #[cfg(test)]

@@ -91,15 +91,17 @@ pub const PROTOCOLS: &[ProtocolEntry] = &[
 ];
 
 /// libxtables' `xtables_chain_protos`: names iptables knows even without
-/// /etc/protocols.
+/// /etc/protocols, in its order (the first name of a number is the one
+/// iptables prints where it does not look protocols up, as in the rule
+/// lines of `-v`).
 pub const CHAIN_PROTOS: &[(&str, u8)] = &[
     ("tcp", 6),
     ("sctp", 132),
     ("udp", 17),
     ("udplite", 136),
     ("icmp", 1),
-    ("icmpv6", 58),
     ("ipv6-icmp", 58),
+    ("icmpv6", 58),
     ("esp", 50),
     ("ah", 51),
     ("ipv6-mh", 135),

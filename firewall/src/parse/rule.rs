@@ -1,33 +1,40 @@
 //! The iptables command-line grammar (iptables(8) "COMMANDS", "PARAMETERS",
-//! "OTHER OPTIONS"; iptables-extensions(8) "tcp", "udp"), as iptables
-//! 1.8.9's `do_parse` runs it:
+//! "OTHER OPTIONS"; iptables-extensions(8) for the matches and targets of
+//! [`super::matches`] and [`super::targets`]), as iptables 1.8.9's
+//! `do_parse` runs it:
 //!
 //! 1. a left-to-right pass over the words (see [`super::lexer`]), where
 //!    each option is checked as it comes: duplicates, `!` placement,
 //!    protocols, interfaces, ports, match and target names;
 //! 2. checks after the pass, in iptables' order: words after `--`, no
-//!    command, a dangling `!`, the addresses of `-s`/`-d`, the
-//!    command/option table, the chain name length, `-i`/`-o` against the
-//!    chain;
-//! 3. what iptables only learns later (table, target, policy name, the
-//!    kernel's protocol check for `-m tcp`), then fw's own limits.
+//!    command, a dangling `!`, each match's final check (mandatory and
+//!    exclusive options), the addresses of `-s`/`-d`, the command/option
+//!    table, the chain name length, `-i`/`-o` against the chain;
+//! 3. what iptables only learns later (table, policy name, the kernel's
+//!    checks of a rule by itself), then fw's own limits.
+//!
+//! Whether a chain exists, and whether `-j NAME` names one, depends on the
+//! ruleset: exec checks it ([`crate::model::check`]).
 //!
 //! Matches are modules: `-m tcp` (or `-p tcp` and a tcp option, which
-//! loads it implicitly) adds a [`Instance`] whose options join the option
-//! table, newest first, exactly as iptables merges them. New modules slot
-//! in as a [`Module`] variant, their options and a `Match` conversion.
+//! loads it implicitly) adds an [`Instance`] whose options join the option
+//! table, newest first, exactly as iptables merges them; so does `-j LOG`
+//! for the target's options. New modules slot in as a [`Module`] variant,
+//! their options and a `Match` conversion.
 
 use super::{
     error::ParseError,
     extensions,
     lexer::{HasArg, Item, LongOpt, Scanner},
+    matches::{self, Ctx, Instance, Module, OptSpec},
     protocols,
     services::Services,
+    targets::{TargetInstance, TargetModule},
     values,
 };
 use crate::{
     command::{Command, Invocation, Options, RuleRef},
-    model::{AddrMask, BuiltinChain, Match, Neg, Policy, PortRange, Rule, Target},
+    model::{self, AddrMask, BuiltinChain, Fragment, Match, Neg, Policy, RejectWith, Rule, Target},
 };
 
 /// iptables' core options (`original_opts`).
@@ -70,23 +77,18 @@ enum Core {
     Ipv6,
 }
 
-/// An option of a match module.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ExtOpt {
-    SourcePort,
-    DestinationPort,
-    /// A real option of the module that fw does not enforce yet.
-    Unsupported(&'static str),
-}
-
 /// What a scanned option stands for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Key {
     Core(Core),
-    /// Option `opt` of match instance `instance` (index into `matches`).
+    /// Option `id` of match instance `instance` (index into `matches`).
     Ext {
         instance: usize,
-        opt: ExtOpt,
+        id: u8,
+    },
+    /// Option `id` of the target extension.
+    Target {
+        id: u8,
     },
 }
 
@@ -176,110 +178,78 @@ fn core_short(c: char) -> Option<(Key, HasArg)> {
     Some((Key::Core(core), has_arg))
 }
 
-/// A loadable match module fw enforces.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Module {
-    Tcp,
-    Udp,
-}
-
-impl Module {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Tcp => "tcp",
-            Self::Udp => "udp",
-        }
-    }
-
-    fn by_name(name: &str) -> Option<Self> {
-        match name {
-            "tcp" => Some(Self::Tcp),
-            "udp" => Some(Self::Udp),
-            _ => None,
-        }
-    }
-
-    /// The protocol the kernel requires (`tcp_mt_check`, `udp_mt_check`).
-    fn protocol(self) -> u8 {
-        match self {
-            Self::Tcp => 6,
-            Self::Udp => 17,
-        }
-    }
-
-    /// The module's long options (libxt_tcp, libxt_udp).
-    fn options(self) -> Vec<(&'static str, HasArg, ExtOpt)> {
-        let mut v = vec![
-            ("source-port", Required, ExtOpt::SourcePort),
-            ("sport", Required, ExtOpt::SourcePort),
-            ("destination-port", Required, ExtOpt::DestinationPort),
-            ("dport", Required, ExtOpt::DestinationPort),
-        ];
-        if self == Self::Tcp {
-            for name in extensions::TCP_UNSUPPORTED {
-                let has_arg = if *name == "syn" { No } else { Required };
-                v.push((name, has_arg, ExtOpt::Unsupported(name)));
-            }
-        }
-        v
-    }
-}
-
-/// One loaded match module and the options given to it so far.
-#[derive(Clone, Debug)]
-struct Instance {
-    module: Module,
-    /// `Some(None)` once given as the full range 0:65535 (stored like no
-    /// option, as iptables does, but still counted for "Only one").
-    sport: Option<Option<Neg<PortRange>>>,
-    dport: Option<Option<Neg<PortRange>>>,
-}
-
-impl Instance {
-    fn new(module: Module) -> Self {
-        Self {
-            module,
-            sport: None,
-            dport: None,
-        }
-    }
-
-    fn to_match(&self) -> Match {
-        let sport = self.sport.clone().flatten();
-        let dport = self.dport.clone().flatten();
-        match self.module {
-            Module::Tcp => Match::Tcp { sport, dport },
-            Module::Udp => Match::Udp { sport, dport },
-        }
-    }
-}
-
 /// The command, as far as parsed.
 #[derive(Clone, Debug)]
 enum Cmd {
-    Append { chain: String },
-    Insert { chain: String, index: u32 },
-    Delete { chain: String },
-    DeleteNum { chain: String, number: u32 },
-    Flush { chain: Option<String> },
-    Policy { chain: String, policy: String },
-    List { chain: Option<String> },
-    ListRules { chain: Option<String> },
-    Zero { chain: Option<String> },
+    Append {
+        chain: String,
+    },
+    Check {
+        chain: String,
+    },
+    Insert {
+        chain: String,
+        index: u32,
+    },
+    Replace {
+        chain: String,
+        index: u32,
+    },
+    Delete {
+        chain: String,
+    },
+    DeleteNum {
+        chain: String,
+        number: u32,
+    },
+    Flush {
+        chain: Option<String>,
+    },
+    Policy {
+        chain: String,
+        policy: String,
+    },
+    List {
+        chain: Option<String>,
+        rule: Option<u32>,
+    },
+    ListRules {
+        chain: Option<String>,
+        rule: Option<u32>,
+    },
+    Zero {
+        chain: Option<String>,
+        rule: Option<u32>,
+    },
+    NewChain {
+        chain: String,
+    },
+    DeleteChain {
+        chain: Option<String>,
+    },
+    RenameChain {
+        old: String,
+        new: String,
+    },
 }
 
 impl Cmd {
     fn chain(&self) -> Option<&str> {
         match self {
             Self::Append { chain }
+            | Self::Check { chain }
             | Self::Insert { chain, .. }
+            | Self::Replace { chain, .. }
             | Self::Delete { chain }
             | Self::DeleteNum { chain, .. }
-            | Self::Policy { chain, .. } => Some(chain),
+            | Self::Policy { chain, .. }
+            | Self::NewChain { chain }
+            | Self::RenameChain { old: chain, .. } => Some(chain),
             Self::Flush { chain }
-            | Self::List { chain }
-            | Self::ListRules { chain }
-            | Self::Zero { chain } => chain.as_deref(),
+            | Self::List { chain, .. }
+            | Self::ListRules { chain, .. }
+            | Self::Zero { chain, .. }
+            | Self::DeleteChain { chain } => chain.as_deref(),
         }
     }
 
@@ -287,7 +257,11 @@ impl Cmd {
     fn takes_rule(&self) -> bool {
         matches!(
             self,
-            Self::Append { .. } | Self::Insert { .. } | Self::Delete { .. }
+            Self::Append { .. }
+                | Self::Check { .. }
+                | Self::Insert { .. }
+                | Self::Replace { .. }
+                | Self::Delete { .. }
         )
     }
 
@@ -296,14 +270,17 @@ impl Cmd {
     /// illegal (`x`).
     fn illegal(&self) -> &'static [u8; 12] {
         match self {
-            Self::Insert { .. } | Self::Append { .. } => b"x     x  x  ",
-            Self::Delete { .. } => b"x     x  xx ",
+            Self::Insert { .. } | Self::Append { .. } | Self::Replace { .. } => b"x     x  x  ",
+            Self::Delete { .. } | Self::Check { .. } => b"x     x  xx ",
             Self::List { .. } => b" xxxx  xx xx",
             Self::Policy { .. } => b"xxxxx xxxx x",
             Self::DeleteNum { .. }
             | Self::Flush { .. }
             | Self::Zero { .. }
-            | Self::ListRules { .. } => b"xxxxx xxxxxx",
+            | Self::ListRules { .. }
+            | Self::NewChain { .. }
+            | Self::DeleteChain { .. }
+            | Self::RenameChain { .. } => b"xxxxx xxxxxx",
         }
     }
 }
@@ -321,13 +298,24 @@ fn invertible(letter: char) -> bool {
     matches!(letter, 's' | 'd' | 'p' | 'i' | 'o' | 'f')
 }
 
-/// `-j`'s outcome.
+/// `-j`/`-g`'s outcome.
 #[derive(Clone, Debug)]
 enum Jump {
-    Target(Target),
-    /// Not a target iptables knows: refused after the other checks, as
-    /// iptables only looks the name up after parsing.
-    Unknown(String),
+    /// ACCEPT, DROP, RETURN.
+    Builtin(Target),
+    /// A target extension with options (REJECT, LOG).
+    Ext(TargetInstance),
+    /// `-j NAME`: a user-defined chain, if the ruleset has it.
+    Chain(String),
+    /// `-g NAME`.
+    Goto(String),
+}
+
+/// What was loaded, in order (for the option table's order).
+#[derive(Clone, Copy, Debug)]
+enum Loaded {
+    Match(usize),
+    Target,
 }
 
 /// The parser's state: iptables' `iptables_command_state` plus fw's.
@@ -344,7 +332,9 @@ struct State {
     destination: Option<(String, bool)>,
     in_interface: Option<Neg<String>>,
     out_interface: Option<Neg<String>>,
+    fragment: Option<Fragment>,
     matches: Vec<Instance>,
+    loaded: Vec<Loaded>,
     /// Whether the protocol's module was loaded implicitly already.
     proto_used: bool,
     jump: Option<Jump>,
@@ -352,11 +342,11 @@ struct State {
     wait: bool,
     wait_interval: bool,
     out: Options,
-    /// Parsing a rule specification alone: no chain to check.
+    /// Parsing a rule specification or restore line: no chain to check the
+    /// interfaces against, `-t` refused.
     spec_only: bool,
-    /// fw's refusal of something iptables accepts and that does not change
-    /// how the rest of the line parses: reported after iptables' own checks.
-    deferred: Option<ParseError>,
+    /// Inside iptables-restore: `-t` is refused there.
+    restore: bool,
     /// The command letters given, in order (iptables' command bits).
     commands: Vec<char>,
 }
@@ -373,8 +363,30 @@ fn command_bit(letter: char) -> u16 {
         .map_or(0, |i| 1 << i)
 }
 
+/// iptables' `assert_valid_chain_name` (for `-N`, and fw also checks the
+/// new name of `-E`): under 29 bytes, not starting with `-` or `!`, not a
+/// target's name, no white space.
+///
+/// Errors: [`ParseError::ChainNameTooLong`], [`ParseError::ChainNameStart`],
+/// [`ParseError::ChainNameClash`], [`ParseError::InvalidChainName`].
+pub(crate) fn valid_chain_name(name: &str) -> Result<(), ParseError> {
+    if name.len() > model::MAX_CHAIN_NAME {
+        return Err(ParseError::ChainNameTooLong(name.to_string()));
+    }
+    if let Some(c @ ('-' | '!')) = name.chars().next() {
+        return Err(ParseError::ChainNameStart(c, name.to_string()));
+    }
+    if matches!(name, "ACCEPT" | "DROP" | "RETURN") || extensions::TARGETS.contains(&name) {
+        return Err(ParseError::ChainNameClash(name.to_string()));
+    }
+    if name.chars().any(|c| c.is_ascii_whitespace()) {
+        return Err(ParseError::InvalidChainName(name.to_string()));
+    }
+    Ok(())
+}
+
 impl State {
-    /// The option table: iptables' options, then each loaded module's,
+    /// The option table: iptables' options, then each loaded extension's,
     /// newest first (so a later `-m tcp` gets the options that follow it).
     fn long_table(&self) -> Vec<LongOpt<Key>> {
         let mut t: Vec<LongOpt<Key>> = CORE_LONG
@@ -385,17 +397,22 @@ impl State {
                 key: Key::Core(*core),
             })
             .collect();
-        for (instance, m) in self.matches.iter().enumerate().rev() {
-            t.extend(
-                m.module
-                    .options()
-                    .into_iter()
-                    .map(|(name, has_arg, opt)| LongOpt {
-                        name,
-                        has_arg,
-                        key: Key::Ext { instance, opt },
-                    }),
-            );
+        for l in self.loaded.iter().rev() {
+            let (specs, key): (&[OptSpec], Box<dyn Fn(u8) -> Key>) = match *l {
+                Loaded::Match(instance) => (
+                    self.matches[instance].module.options(),
+                    Box::new(move |id| Key::Ext { instance, id }),
+                ),
+                Loaded::Target => match &self.jump {
+                    Some(Jump::Ext(t)) => (t.module.options(), Box::new(|id| Key::Target { id })),
+                    _ => continue,
+                },
+            };
+            t.extend(specs.iter().map(|o| LongOpt {
+                name: o.name,
+                has_arg: o.has_arg,
+                key: key(o.id),
+            }));
         }
         t
     }
@@ -413,13 +430,12 @@ impl State {
         Ok(())
     }
 
-    /// iptables' `add_command`: one command per line (except -L/-S with -Z,
-    /// which fw does not support yet).
+    /// iptables' `add_command`: one command per line, except `-Z` together
+    /// with `-L` or `-S`.
     fn add_command(&mut self, letter: char) -> Result<(), ParseError> {
         if self.invert {
             return Err(ParseError::BangBeforeCommand(letter));
         }
-        // iptables allows -Z together with -L or -S, nothing else.
         let others: &[char] = match letter {
             'L' | 'S' => &['Z'],
             'Z' => &['L', 'S'],
@@ -439,38 +455,23 @@ impl State {
             });
         }
         self.commands.push(letter);
-        if self.commands.len() > 1 {
-            self.defer(ParseError::unsupported(
-                "-L or -S with -Z (list and zero at once)",
-                "-Z",
-            ));
-        }
         Ok(())
-    }
-
-    /// Remembers the first of fw's deferred refusals.
-    fn defer(&mut self, e: ParseError) {
-        self.deferred.get_or_insert(e);
     }
 
     /// The chain and optional rule number of `-L`/`-S`/`-Z`.
     fn list_chain(
         &mut self,
-        letter: char,
         arg: Option<String>,
         sc: &mut Scanner<'_>,
-    ) -> Result<Option<String>, ParseError> {
+    ) -> Result<(Option<String>, Option<u32>), ParseError> {
         let chain = arg.or_else(|| sc.next_plain().map(str::to_string));
+        let mut rule = None;
         if chain.is_some()
             && let Some(n) = sc.next_plain()
         {
-            values::rule_number(n)?;
-            self.defer(ParseError::unsupported(
-                format!("-{letter} CHAIN RULENUM (a single rule)"),
-                n,
-            ));
+            rule = Some(values::rule_number(n)?);
         }
-        Ok(chain)
+        Ok((chain, rule))
     }
 
     fn handle_core(
@@ -483,9 +484,15 @@ impl State {
         // The scanner guarantees a value for Required options.
         let req = |a: Option<String>| a.unwrap_or_default();
         match core {
-            Core::Append => {
-                self.add_command('A')?;
-                self.cmd = Some(Cmd::Append { chain: req(arg) });
+            Core::Append | Core::Check => {
+                let letter = if core == Core::Append { 'A' } else { 'C' };
+                self.add_command(letter)?;
+                let chain = req(arg);
+                self.cmd = Some(if letter == 'A' {
+                    Cmd::Append { chain }
+                } else {
+                    Cmd::Check { chain }
+                });
             }
             Core::Insert => {
                 self.add_command('I')?;
@@ -495,6 +502,15 @@ impl State {
                     None => 1,
                 };
                 self.cmd = Some(Cmd::Insert { chain, index });
+            }
+            Core::Replace => {
+                self.add_command('R')?;
+                let chain = req(arg);
+                let index = match sc.next_plain() {
+                    Some(n) => values::rule_number(n)?,
+                    None => return Err(ParseError::ReplaceNeedsNumber),
+                };
+                self.cmd = Some(Cmd::Replace { chain, index });
             }
             Core::Delete => {
                 self.add_command('D')?;
@@ -514,24 +530,50 @@ impl State {
                     _ => 'Z',
                 };
                 self.add_command(letter)?;
-                // With -Z and -L/-S together (refused later), iptables keeps
-                // the chain given last; -L/-S stays the command.
-                let given = self.list_chain(letter, arg, sc)?;
-                let chain = given.or_else(|| {
-                    self.cmd
-                        .as_ref()
-                        .and_then(|c| c.chain().map(str::to_string))
-                });
+                // With -Z and -L/-S together, iptables keeps the chain (and
+                // rule number) given last; -L/-S stays the command.
+                let (given, rule) = self.list_chain(arg, sc)?;
+                let (chain, rule) = match given {
+                    Some(c) => (Some(c), rule),
+                    None => match &self.cmd {
+                        Some(
+                            Cmd::List { chain, rule }
+                            | Cmd::ListRules { chain, rule }
+                            | Cmd::Zero { chain, rule },
+                        ) => (chain.clone(), *rule),
+                        _ => (None, None),
+                    },
+                };
                 self.cmd = Some(match (letter, self.cmd.take()) {
-                    ('L', _) | ('Z', Some(Cmd::List { .. })) => Cmd::List { chain },
-                    ('S', _) | ('Z', Some(Cmd::ListRules { .. })) => Cmd::ListRules { chain },
-                    _ => Cmd::Zero { chain },
+                    ('L', _) | ('Z', Some(Cmd::List { .. })) => Cmd::List { chain, rule },
+                    ('S', _) | ('Z', Some(Cmd::ListRules { .. })) => Cmd::ListRules { chain, rule },
+                    _ => Cmd::Zero { chain, rule },
                 });
             }
-            Core::Flush => {
-                self.add_command('F')?;
+            Core::Flush | Core::DeleteChain => {
+                let letter = if core == Core::Flush { 'F' } else { 'X' };
+                self.add_command(letter)?;
                 let chain = arg.or_else(|| sc.next_plain().map(str::to_string));
-                self.cmd = Some(Cmd::Flush { chain });
+                self.cmd = Some(if letter == 'F' {
+                    Cmd::Flush { chain }
+                } else {
+                    Cmd::DeleteChain { chain }
+                });
+            }
+            Core::NewChain => {
+                self.add_command('N')?;
+                let chain = req(arg);
+                valid_chain_name(&chain)?;
+                self.cmd = Some(Cmd::NewChain { chain });
+            }
+            Core::RenameChain => {
+                self.add_command('E')?;
+                let old = req(arg);
+                let new = sc
+                    .next_plain()
+                    .ok_or(ParseError::RenameNeedsTwoNames)?
+                    .to_string();
+                self.cmd = Some(Cmd::RenameChain { old, new });
             }
             Core::Policy => {
                 self.add_command('P')?;
@@ -541,21 +583,6 @@ impl State {
                     chain,
                     policy: policy.to_string(),
                 });
-            }
-            Core::Check
-            | Core::Replace
-            | Core::NewChain
-            | Core::DeleteChain
-            | Core::RenameChain => {
-                let (letter, what) = match core {
-                    Core::Check => ('C', "-C (check for a rule)"),
-                    Core::Replace => ('R', "-R (replace a rule)"),
-                    Core::NewChain => ('N', "-N (user-defined chains)"),
-                    Core::DeleteChain => ('X', "-X (user-defined chains)"),
-                    _ => ('E', "-E (user-defined chains)"),
-                };
-                self.add_command(letter)?;
-                return Err(ParseError::unsupported(what, written));
             }
             Core::Version | Core::Help => {
                 return Err(ParseError::unsupported(written, written));
@@ -598,16 +625,17 @@ impl State {
             }
             Core::Jump => {
                 self.set_option('j')?;
-                self.jump = Some(jump(&req(arg))?);
+                let j = jump(&req(arg))?;
+                if matches!(j, Jump::Ext(_)) {
+                    self.loaded.push(Loaded::Target);
+                }
+                self.jump = Some(j);
             }
             Core::Goto => {
                 self.set_option('j')?;
                 let name = req(arg);
                 check_target_name(&name)?;
-                return Err(ParseError::unsupported(
-                    format!("-g {name} (user-defined chains)"),
-                    name,
-                ));
+                self.jump = Some(Jump::Goto(name));
             }
             Core::Match => {
                 if self.invert {
@@ -615,7 +643,10 @@ impl State {
                 }
                 let name = req(arg);
                 match Module::by_name(&name) {
-                    Some(m) => self.matches.push(Instance::new(m)),
+                    Some(m) => {
+                        self.matches.push(Instance::new(m));
+                        self.loaded.push(Loaded::Match(self.matches.len() - 1));
+                    }
                     None if extensions::MATCHES.contains(&name.as_str()) => {
                         return Err(ParseError::unsupported(format!("-m {name}"), name));
                     }
@@ -666,15 +697,18 @@ impl State {
                 if self.invert {
                     return Err(ParseError::BangBeforeOption { option: "table" });
                 }
+                if self.restore {
+                    return Err(ParseError::TableInRestore);
+                }
                 self.table = Some(req(arg));
             }
             Core::Fragment => {
                 self.set_option('f')?;
-                let bang = if self.invert { "! " } else { "" };
-                self.defer(ParseError::unsupported(
-                    format!("{bang}-f (fragments)"),
-                    written,
-                ));
+                self.fragment = Some(if self.invert {
+                    Fragment::NotLater
+                } else {
+                    Fragment::Later
+                });
             }
             Core::SetCounters => {
                 self.set_option('c')?;
@@ -684,61 +718,6 @@ impl State {
             Core::Ipv4 => {}
             Core::Ipv6 => return Err(ParseError::Ipv6),
         }
-        Ok(())
-    }
-
-    fn handle_ext(
-        &mut self,
-        instance: usize,
-        opt: ExtOpt,
-        written: &str,
-        arg: Option<String>,
-        services: &Services,
-    ) -> Result<(), ParseError> {
-        let invert = self.invert;
-        let Some(inst) = self.matches.get_mut(instance) else {
-            return Err(ParseError::UnknownOption(written.to_string()));
-        };
-        let (slot, canonical) = match opt {
-            ExtOpt::SourcePort => (&mut inst.sport, "source-port"),
-            ExtOpt::DestinationPort => (&mut inst.dport, "destination-port"),
-            ExtOpt::Unsupported(name) => {
-                let bang = if invert { "! " } else { "" };
-                return Err(ParseError::unsupported(format!("{bang}--{name}"), written));
-            }
-        };
-        let written = written.to_string();
-        let arg = arg.unwrap_or_default();
-        // tcp still uses iptables' old parser, udp the newer xtoptions one:
-        // their wording and number syntax differ.
-        let value = match inst.module {
-            Module::Tcp => {
-                if slot.is_some() {
-                    return Err(ParseError::DuplicatePortOption {
-                        option: canonical,
-                        written,
-                    });
-                }
-                values::tcp_port_range(&arg, services)?
-            }
-            Module::Udp => {
-                if slot.is_some() {
-                    return Err(ParseError::OptionOnce {
-                        module: "udp",
-                        option: canonical,
-                        written,
-                    });
-                }
-                values::udp_port_range(&arg, canonical, services)?
-            }
-        };
-        let full = value
-            == PortRange {
-                lo: 0,
-                hi: u16::MAX,
-            };
-        // The full range matches every port: iptables stores it like no option.
-        *slot = Some((invert || !full).then_some(Neg { value, invert }));
         Ok(())
     }
 
@@ -756,8 +735,9 @@ impl State {
             return Ok(false);
         };
         self.proto_used = true;
-        if let Some(m) = Module::by_name(name) {
+        if let Some(m) = matches::implicit_module(p.value) {
             self.matches.push(Instance::new(m));
+            self.loaded.push(Loaded::Match(self.matches.len() - 1));
             return Ok(true);
         }
         let Some((_, options)) = extensions::PROTOCOL_MODULES
@@ -815,10 +795,39 @@ impl State {
                     arg,
                 } => self.handle_core(c, &written, arg, &mut sc)?,
                 Item::Opt {
-                    key: Key::Ext { instance, opt },
+                    key: Key::Ext { instance, id },
                     written,
                     arg,
-                } => self.handle_ext(instance, opt, &written, arg, services)?,
+                } => {
+                    let ctx = Ctx {
+                        protocol: self.protocol.clone(),
+                        services,
+                    };
+                    let inst = &mut self.matches[instance];
+                    let spec = *inst
+                        .module
+                        .options()
+                        .iter()
+                        .find(|o| o.id == id)
+                        .ok_or_else(|| ParseError::UnknownOption(written.clone()))?;
+                    inst.option(&spec, &written, arg, self.invert, &ctx, &mut sc)?;
+                }
+                Item::Opt {
+                    key: Key::Target { id },
+                    written,
+                    arg,
+                } => {
+                    let Some(Jump::Ext(t)) = &mut self.jump else {
+                        return Err(ParseError::UnknownOption(written));
+                    };
+                    let spec = *t
+                        .module
+                        .options()
+                        .iter()
+                        .find(|o| o.id == id)
+                        .ok_or_else(|| ParseError::UnknownOption(written.clone()))?;
+                    t.option(&spec, &written, arg, self.invert)?;
+                }
             }
             self.invert = false;
         }
@@ -826,7 +835,7 @@ impl State {
 
     /// The checks after the pass, then the command.
     fn finish(self) -> Result<Invocation, ParseError> {
-        let Some(cmd) = self.cmd else {
+        let Some(cmd) = self.cmd.clone() else {
             return Err(ParseError::NoCommand);
         };
         if self.invert {
@@ -835,14 +844,38 @@ impl State {
         if self.wait_interval && !self.wait {
             return Err(ParseError::WaitIntervalWithoutWait);
         }
-        let addr = |a: &Option<(String, bool)>| -> Result<Option<Neg<AddrMask>>, ParseError> {
+        // Each match's (then the target's) final check, as xtables_option_mfcall.
+        let matches = self
+            .matches
+            .iter()
+            .map(Instance::finish)
+            .collect::<Result<Vec<Match>, _>>()?;
+        let target = match &self.jump {
+            None => Target::None,
+            Some(Jump::Builtin(t)) => t.clone(),
+            Some(Jump::Ext(t)) => t.finish(),
+            Some(Jump::Chain(c)) => Target::Jump(c.clone()),
+            Some(Jump::Goto(c)) => Target::Goto(c.clone()),
+        };
+
+        // iptables parses -s/-d of a rule command as 0.0.0.0/0 when absent.
+        let addrs = |a: &Option<(String, bool)>| -> Result<Vec<Option<Neg<AddrMask>>>, ParseError> {
             match a {
-                Some((text, invert)) => values::address(text, *invert),
-                None => Ok(None),
+                Some((text, invert)) => values::addresses(text, *invert),
+                None => Ok(vec![None]),
             }
         };
-        let source = addr(&self.source)?;
-        let destination = addr(&self.destination)?;
+        let sources = addrs(&self.source)?;
+        let destinations = addrs(&self.destination)?;
+        if (sources.len() > 1 || destinations.len() > 1)
+            && (self.source.as_ref().is_some_and(|s| s.1)
+                || self.destination.as_ref().is_some_and(|d| d.1))
+        {
+            return Err(ParseError::BangWithMultipleAddresses);
+        }
+        if matches!(cmd, Cmd::Replace { .. }) && (sources.len() != 1 || destinations.len() != 1) {
+            return Err(ParseError::ReplaceNotUnique);
+        }
 
         // iptables' generic_opt_check, in its column order.
         let illegal = cmd.illegal();
@@ -856,7 +889,7 @@ impl State {
             return Err(ParseError::IllegalOption('m'));
         }
         if let Some(chain) = cmd.chain()
-            && chain.len() >= 29
+            && chain.len() > model::MAX_CHAIN_NAME
         {
             return Err(ParseError::ChainNameTooLong(chain.to_string()));
         }
@@ -874,19 +907,20 @@ impl State {
                 });
             }
         }
+        if let Cmd::RenameChain { new, .. } = &cmd {
+            // fw checks the new name as -N checks names (iptables does not).
+            valid_chain_name(new)?;
+        }
 
         // What iptables only finds out after parsing.
-        if let Some(t) = self.table
+        if let Some(t) = &self.table
             && t != "filter"
         {
             return Err(if extensions::TABLES.contains(&t.as_str()) {
-                ParseError::unsupported(format!("-t {t}"), t)
+                ParseError::unsupported(format!("-t {t}"), t.clone())
             } else {
-                ParseError::UnknownTable(t)
+                ParseError::UnknownTable(t.clone())
             });
-        }
-        if let Some(Jump::Unknown(name)) = &self.jump {
-            return Err(ParseError::UnknownTarget(name.clone()));
         }
         if let Cmd::Policy { policy, chain } = &cmd
             && !matches!(policy.as_str(), "ACCEPT" | "DROP")
@@ -898,13 +932,14 @@ impl State {
                 ParseError::BadPolicy(policy.clone())
             });
         }
+        // The kernel's checks of the rule by itself.
         for m in &self.matches {
-            let needed = m.module.protocol();
-            if self.protocol
-                != Some(Neg {
-                    value: needed,
-                    invert: false,
-                })
+            if let Some(needed) = m.module.protocol()
+                && self.protocol
+                    != Some(Neg {
+                        value: needed,
+                        invert: false,
+                    })
             {
                 return Err(ParseError::MatchNeedsProtocol {
                     module: m.module.name(),
@@ -912,48 +947,67 @@ impl State {
                 });
             }
         }
-
-        // fw's own refusals come last, after iptables would have failed to
-        // find the chain (fw has only the built-in ones).
-        let missing_target = cmd.takes_rule() && !matches!(self.jump, Some(Jump::Target(_)));
-        if (self.deferred.is_some() || missing_target)
-            && !self.spec_only
-            && let Some(chain) = cmd.chain()
-            && BuiltinChain::from_name(chain).is_none()
+        for m in &matches {
+            if let Match::Limit(l) = m
+                && (l.burst == 0 || l.avg.checked_mul(l.burst).is_none())
+            {
+                return Err(ParseError::RateOutOfRange(format!(
+                    "--limit-burst {}",
+                    l.burst
+                )));
+            }
+        }
+        if target == Target::Reject(RejectWith::TcpReset)
+            && self.protocol
+                != Some(Neg {
+                    value: 6,
+                    invert: false,
+                })
         {
-            return Err(ParseError::NoSuchChain(chain.to_string()));
+            return Err(ParseError::KernelRefuses("TCP_RESET invalid for non-tcp"));
         }
-        if let Some(e) = self.deferred {
-            return Err(e);
-        }
-        let build_rule = |jump: Option<Jump>| match jump {
-            Some(Jump::Target(target)) => Ok(Rule {
-                protocol: self.protocol,
-                source,
-                destination,
-                in_interface: self.in_interface.clone(),
-                out_interface: self.out_interface.clone(),
-                matches: self.matches.iter().map(Instance::to_match).collect(),
-                target,
-            }),
-            _ => Err(ParseError::NotSupported {
-                what: "rule without -j (a rule that only counts)".into(),
-                token: None,
-            }),
+
+        let rules = || -> Vec<Rule> {
+            let mut out = Vec::new();
+            for s in &sources {
+                for d in &destinations {
+                    out.push(Rule {
+                        protocol: self.protocol.clone(),
+                        source: s.clone(),
+                        destination: d.clone(),
+                        in_interface: self.in_interface.clone(),
+                        out_interface: self.out_interface.clone(),
+                        fragment: self.fragment,
+                        matches: matches.clone(),
+                        target: target.clone(),
+                    });
+                }
+            }
+            out
         };
+        let zero = self.commands.contains(&'Z');
         let command = match cmd {
             Cmd::Append { chain } => Command::Append {
                 chain,
-                rule: build_rule(self.jump)?,
+                rules: rules(),
+            },
+            Cmd::Check { chain } => Command::Check {
+                chain,
+                rules: rules(),
             },
             Cmd::Insert { chain, index } => Command::Insert {
                 chain,
                 index,
-                rule: build_rule(self.jump)?,
+                rules: rules(),
+            },
+            Cmd::Replace { chain, index } => Command::Replace {
+                chain,
+                index,
+                rule: rules().remove(0),
             },
             Cmd::Delete { chain } => Command::Delete {
                 chain,
-                which: RuleRef::Spec(build_rule(self.jump)?),
+                which: RuleRef::Spec(rules()),
             },
             Cmd::DeleteNum { chain, number } => Command::Delete {
                 chain,
@@ -968,9 +1022,12 @@ impl State {
                     Policy::Accept
                 },
             },
-            Cmd::List { chain } => Command::List { chain },
-            Cmd::ListRules { chain } => Command::ListRules { chain },
-            Cmd::Zero { chain } => Command::Zero { chain },
+            Cmd::List { chain, rule } => Command::List { chain, rule, zero },
+            Cmd::ListRules { chain, rule } => Command::ListRules { chain, rule, zero },
+            Cmd::Zero { chain, rule } => Command::Zero { chain, rule },
+            Cmd::NewChain { chain } => Command::NewChain { chain },
+            Cmd::DeleteChain { chain } => Command::DeleteChain { chain },
+            Cmd::RenameChain { old, new } => Command::RenameChain { old, new },
         };
         Ok(Invocation {
             command,
@@ -984,7 +1041,7 @@ fn check_target_name(name: &str) -> Result<(), ParseError> {
     if name.is_empty() {
         return Err(ParseError::EmptyTargetName);
     }
-    if name.len() >= 29 {
+    if name.len() > model::MAX_CHAIN_NAME {
         return Err(ParseError::TargetNameTooLong(name.to_string()));
     }
     if name.chars().any(|c| c.is_ascii_whitespace()) {
@@ -997,12 +1054,17 @@ fn check_target_name(name: &str) -> Result<(), ParseError> {
 fn jump(name: &str) -> Result<Jump, ParseError> {
     check_target_name(name)?;
     Ok(match name {
-        "ACCEPT" => Jump::Target(Target::Accept),
-        "DROP" => Jump::Target(Target::Drop),
-        _ if extensions::TARGETS.contains(&name) => {
-            return Err(ParseError::unsupported(format!("-j {name}"), name));
-        }
-        _ => Jump::Unknown(name.to_string()),
+        "ACCEPT" => Jump::Builtin(Target::Accept),
+        "DROP" => Jump::Builtin(Target::Drop),
+        "RETURN" => Jump::Builtin(Target::Return),
+        _ => match TargetModule::by_name(name) {
+            Some(m) => Jump::Ext(TargetInstance::new(m)),
+            None if extensions::TARGETS.contains(&name) => {
+                return Err(ParseError::unsupported(format!("-j {name}"), name));
+            }
+            // A user-defined chain, if the ruleset has one by that name.
+            None => Jump::Chain(name.to_string()),
+        },
     })
 }
 
@@ -1016,11 +1078,26 @@ pub(crate) fn parse_invocation(
     st.finish()
 }
 
+/// Parses one command line of an iptables-restore file (its words): as a
+/// command line, except that `-t` is refused (the table is the file's).
+pub(crate) fn parse_restore_words(
+    words: &[String],
+    services: &Services,
+) -> Result<Invocation, ParseError> {
+    let mut st = State {
+        restore: true,
+        ..State::default()
+    };
+    st.scan(words, services)?;
+    st.finish()
+}
+
 /// Parses the words of a rule specification; see [`super::parse_rule_spec`].
 pub(crate) fn parse_rule_words(words: &[String], services: &Services) -> Result<Rule, ParseError> {
     let mut st = State {
-        cmd: Some(Cmd::Append {
+        cmd: Some(Cmd::Replace {
             chain: String::new(),
+            index: 1,
         }),
         spec_only: true,
         commands: vec!['A'],
@@ -1028,8 +1105,8 @@ pub(crate) fn parse_rule_words(words: &[String], services: &Services) -> Result<
     };
     st.scan(words, services)?;
     match st.finish()?.command {
-        Command::Append { rule, .. } => Ok(rule),
-        // Cannot happen: the command was set to -A above and others conflict.
+        Command::Replace { rule, .. } => Ok(rule),
+        // Cannot happen: the command was set above and others conflict.
         _ => Err(ParseError::NoCommand),
     }
 }

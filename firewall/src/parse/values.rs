@@ -19,7 +19,7 @@ use super::{error::ParseError, services::Services};
 use crate::model::{AddrMask, Neg, PortRange};
 
 /// C's `isspace`.
-fn is_c_space(c: char) -> bool {
+pub(crate) fn is_c_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
 }
 
@@ -58,6 +58,85 @@ pub(crate) fn strtoui(s: &str, min: u64, max: u64) -> Option<u64> {
         .ok()
         .map(|(_, v)| v)
         .filter(|v| (min..=max).contains(v))
+}
+
+/// C's `strtoumax(s, &end, base)` for base 0 or 16: leading white space,
+/// an optional sign, `0x` (hex) or `0` (octal in base 0) prefixes, digits.
+/// Returns the value (negated numbers wrap, as in C), the byte offset where
+/// the number ends, and whether it overflowed (ERANGE); `None` when there
+/// are no digits at all (C's `end == s`).
+pub(crate) fn strtoumax(s: &str, base: u32) -> Option<(u64, usize, bool)> {
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() && is_c_space(b[i] as char) {
+        i += 1;
+    }
+    let negative = match b.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let hex_after = |j: usize| b.get(j).is_some_and(|c| c.is_ascii_hexdigit());
+    let mut radix = base;
+    let has_0x =
+        b.get(i) == Some(&b'0') && matches!(b.get(i + 1), Some(b'x' | b'X')) && hex_after(i + 2);
+    if (base == 0 || base == 16) && has_0x {
+        radix = 16;
+        i += 2;
+    } else if base == 0 {
+        radix = if b.get(i) == Some(&b'0') { 8 } else { 10 };
+    }
+    let start = i;
+    let mut value: u64 = 0;
+    let mut overflow = false;
+    while let Some(d) = b.get(i).and_then(|c| (*c as char).to_digit(radix)) {
+        match value
+            .checked_mul(u64::from(radix))
+            .and_then(|v| v.checked_add(u64::from(d)))
+        {
+            Some(v) => value = v,
+            None => overflow = true,
+        }
+        i += 1;
+    }
+    if i == start {
+        return None;
+    }
+    if overflow {
+        return Some((u64::MAX, i, true));
+    }
+    Some((
+        if negative {
+            value.wrapping_neg()
+        } else {
+            value
+        },
+        i,
+        false,
+    ))
+}
+
+/// libxtables' `xtables_strtoul(s, &end, ..., min, max)`: a number (base
+/// 0, no minus sign) at the start of `s` in `min..=max` (`max` 0: no
+/// upper bound). Returns it and the rest of `s`.
+pub(crate) fn xt_strtoul(s: &str, min: u64, max: u64) -> Option<(u64, &str)> {
+    if s.trim_start_matches(is_c_space).starts_with('-') {
+        return None;
+    }
+    let (v, end, erange) = strtoumax(s, 0)?;
+    (!erange && min <= v && (max == 0 || v <= max)).then_some((v, &s[end..]))
+}
+
+/// An IPv4 address as libxtables' `xtables_numeric_to_ipaddr` reads it
+/// (one to four parts, see [`dotted`]).
+pub(crate) fn ipv4(s: &str) -> Option<Ipv4Addr> {
+    dotted(s, false)
 }
 
 /// A rule number (iptables' `parse_rulenumber`): 1..=2147483647.
@@ -144,38 +223,48 @@ fn host_mask(s: &str) -> Result<AddrMask, ParseError> {
     })
 }
 
-/// `-s`/`-d`'s argument: `ADDR[/PREFIX]` or `ADDR/DOTTED.MASK`, the
-/// address masked. A non-inverted 0.0.0.0/0 is `None`: iptables stores it
-/// exactly like no `-s` at all.
+/// `-s`/`-d`'s argument: a comma-separated list of `ADDR[/PREFIX]` or
+/// `ADDR/DOTTED.MASK`, each address masked, as `xtables_ipparse_multiple`
+/// reads them; iptables makes one rule of each (duplicates included). A non-inverted 0.0.0.0/0 is `None`: iptables stores it exactly
+/// like no `-s` at all.
 ///
 /// Errors: [`ParseError::InvalidMask`], [`ParseError::HostNotFound`];
-/// [`ParseError::NotSupported`] for host names and for a comma-separated
-/// list of several addresses (iptables turns it into one rule per address).
+/// [`ParseError::BangWithMultipleAddresses`] for `!` with several
+/// addresses; [`ParseError::NotSupported`] for host names.
+pub(crate) fn addresses(s: &str, invert: bool) -> Result<Vec<Option<Neg<AddrMask>>>, ParseError> {
+    // iptables keeps duplicates: `-s a,a` makes two identical rules.
+    let all = s.split(',').map(host_mask).collect::<Result<Vec<_>, _>>()?;
+    Ok(all
+        .into_iter()
+        .map(|value| (invert || !value.mask.is_unspecified()).then_some(Neg { value, invert }))
+        .collect())
+}
+
+/// [`addresses`] for exactly one address.
+#[cfg(test)]
 pub(crate) fn address(s: &str, invert: bool) -> Result<Option<Neg<AddrMask>>, ParseError> {
-    let mut all: Vec<AddrMask> = Vec::new();
-    for item in s.split(',') {
-        let a = host_mask(item)?;
-        // iptables drops duplicates after masking.
-        if !all.contains(&a) {
-            all.push(a);
-        }
-    }
+    let mut all = addresses(s, invert)?;
     if all.len() > 1 {
-        return Err(ParseError::unsupported(
-            format!("several addresses in one rule (`{s}'): write one rule per address"),
-            s,
-        ));
+        return Err(ParseError::unsupported("several addresses", s));
     }
-    let value = all[0];
-    Ok((invert || !value.mask.is_unspecified()).then_some(Neg { value, invert }))
+    Ok(all.remove(0))
 }
 
 /// One tcp port (`xtables_parse_port`): a number 0..=65535 (strtoul base
 /// 0) or a tcp service of `services`.
 fn tcp_port(s: &str, services: &Services) -> Result<u16, ParseError> {
+    parse_port(s, "tcp", services)
+}
+
+/// libxtables' `xtables_parse_port(s, proto)`: a number 0..=65535 (strtoul
+/// base 0) or a service of `services` for protocol `proto` (`tcp`, `udp`,
+/// `sctp`, ...).
+///
+/// Errors: [`ParseError::InvalidPort`].
+pub(crate) fn parse_port(s: &str, proto: &str, services: &Services) -> Result<u16, ParseError> {
     strtoui(s, 0, 65535)
         .map(|p| p as u16)
-        .or_else(|| services.port(s, "tcp"))
+        .or_else(|| services.port(s, proto))
         .ok_or_else(|| ParseError::InvalidPort(s.to_string()))
 }
 
@@ -384,8 +473,12 @@ mod tests {
         assert_eq!(address("0/0", true), Ok(some(am([0; 4], [0; 4]), true)));
         assert_eq!(address("anything/0", false), Ok(None));
         assert_eq!(
-            address("192.0.2.1,192.0.2.1/32", false),
-            Ok(some(am([192, 0, 2, 1], host), false))
+            super::addresses("192.0.2.1,192.0.2.1/32,192.0.2.7/24", false),
+            Ok(vec![
+                some(am([192, 0, 2, 1], host), false),
+                some(am([192, 0, 2, 1], host), false),
+                some(am([192, 0, 2, 0], [255, 255, 255, 0]), false),
+            ])
         );
     }
 

@@ -1,0 +1,194 @@
+//! What the kernel side enforces today: the one place that decides whether
+//! a parsed rule may be loaded.
+//!
+//! The grammar and the model hold the whole iptables language; the eBPF
+//! classifier learns it piece by piece. A rule using anything it cannot
+//! enforce yet is refused (never loaded with the feature ignored, which
+//! would widen or narrow the rule behind the user's back). exec calls
+//! [`enforceable`] on every rule of a new ruleset before compiling it, so
+//! widening the language fw enforces means widening this function (and the
+//! compiler with it), nothing else.
+
+use crate::model::{Match, Rule, Ruleset, Target};
+
+/// Whether the kernel side can enforce `rule` exactly.
+///
+/// Today that is the walking skeleton's set, as the classifier compiles
+/// it: `[!] -p`, `[!] -s`/`-d` (one address, prefix masks only),
+/// `[!] -i`/`-o` (with `+` wildcards), at most one `-m tcp`/`-m udp` match
+/// with only `[!] --sport`/`--dport`, and `-j ACCEPT` or `-j DROP`.
+///
+/// # Errors
+/// What is missing, worded for "not supported yet: {what}", naming the
+/// feature as the user wrote it (`-j REJECT`, `-m conntrack`, `--syn` ...).
+pub fn enforceable(rule: &Rule) -> Result<(), String> {
+    match &rule.target {
+        Target::Accept | Target::Drop => {}
+        Target::Return => return Err("-j RETURN".into()),
+        Target::Jump(c) => return Err(format!("-j {c} (jumps to user-defined chains)")),
+        Target::Goto(c) => return Err(format!("-g {c} (goto user-defined chains)")),
+        Target::Reject(_) => return Err("-j REJECT".into()),
+        Target::Log(_) => return Err("-j LOG".into()),
+        Target::None => return Err("rule without -j (a rule that only counts)".into()),
+    }
+    if let Some(f) = rule.fragment {
+        return Err(match f {
+            crate::model::Fragment::Later => "-f (fragments)".into(),
+            crate::model::Fragment::NotLater => "! -f (fragments)".into(),
+        });
+    }
+    for (flag, a) in [("-s", &rule.source), ("-d", &rule.destination)] {
+        if let Some(a) = a
+            && a.value.prefix_len().is_none()
+        {
+            return Err(format!(
+                "{flag} with a non-contiguous netmask ({}/{})",
+                a.value.addr, a.value.mask
+            ));
+        }
+    }
+    for m in &rule.matches {
+        match m {
+            Match::Tcp { flags, option, .. } => {
+                if flags.is_some() {
+                    return Err("--tcp-flags/--syn (-m tcp)".into());
+                }
+                if option.is_some() {
+                    return Err("--tcp-option (-m tcp)".into());
+                }
+            }
+            Match::Udp { .. } => {}
+            other => return Err(format!("-m {}", other.module())),
+        }
+    }
+    if rule.matches.len() > 1 {
+        return Err("more than one tcp/udp match in one rule".into());
+    }
+    Ok(())
+}
+
+/// [`enforceable`] over every rule of every chain of `ruleset`, built-in
+/// and user-defined, in listing order.
+///
+/// # Errors
+/// The first refusal, with the chain and 1-based rule number it is in.
+pub fn ruleset_enforceable(ruleset: &Ruleset) -> Result<(), (String, usize, String)> {
+    for (chain, rules) in ruleset.all_rules() {
+        for (n, rule) in rules.iter().enumerate() {
+            enforceable(rule).map_err(|what| (chain.to_string(), n + 1, what))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Neg, PortRange};
+
+    fn accept() -> Rule {
+        Rule {
+            target: Target::Accept,
+            ..Rule::default()
+        }
+    }
+
+    #[test]
+    fn the_skeleton_is_enforceable() {
+        let r = Rule {
+            protocol: Some(Neg {
+                value: 6,
+                invert: false,
+            }),
+            in_interface: Some(Neg {
+                value: "eth+".into(),
+                invert: true,
+            }),
+            matches: vec![Match::Tcp {
+                sport: None,
+                dport: Some(Neg {
+                    value: PortRange { lo: 22, hi: 22 },
+                    invert: false,
+                }),
+                flags: None,
+                option: None,
+            }],
+            ..accept()
+        };
+        assert_eq!(enforceable(&r), Ok(()));
+        assert_eq!(
+            enforceable(&Rule {
+                target: Target::Drop,
+                ..Rule::default()
+            }),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn everything_else_is_named() {
+        let cases: Vec<(Rule, &str)> = vec![
+            (Rule::default(), "rule without -j (a rule that only counts)"),
+            (
+                Rule {
+                    target: Target::Return,
+                    ..Rule::default()
+                },
+                "-j RETURN",
+            ),
+            (
+                Rule {
+                    target: Target::Jump("x".into()),
+                    ..Rule::default()
+                },
+                "-j x (jumps to user-defined chains)",
+            ),
+            (
+                Rule {
+                    fragment: Some(crate::model::Fragment::Later),
+                    ..accept()
+                },
+                "-f (fragments)",
+            ),
+            (
+                Rule {
+                    source: Some(Neg {
+                        value: crate::model::AddrMask {
+                            addr: [192, 0, 0, 2].into(),
+                            mask: [255, 0, 255, 255].into(),
+                        },
+                        invert: false,
+                    }),
+                    ..accept()
+                },
+                "-s with a non-contiguous netmask (192.0.0.2/255.0.255.255)",
+            ),
+            (
+                Rule {
+                    matches: vec![Match::Comment("x".into())],
+                    ..accept()
+                },
+                "-m comment",
+            ),
+            (
+                Rule {
+                    matches: vec![
+                        Match::Udp {
+                            sport: None,
+                            dport: None,
+                        },
+                        Match::Udp {
+                            sport: None,
+                            dport: None,
+                        },
+                    ],
+                    ..accept()
+                },
+                "more than one tcp/udp match in one rule",
+            ),
+        ];
+        for (rule, what) in cases {
+            assert_eq!(enforceable(&rule), Err(what.to_string()), "{rule:?}");
+        }
+    }
+}
