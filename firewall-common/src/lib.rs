@@ -70,8 +70,10 @@ pub const COUNTER_SLOTS: u32 = MAX_RULE_COUNTERS + BUILTIN_CHAINS;
 /// Jumps that may be pending at once (iptables' own limit is the stack of
 /// the kernel; real rulesets nest a few levels).
 pub const MAX_JUMP_DEPTH: usize = 8;
-/// Chain visits per packet: rules and RETURNs the walk may take.
-pub const MAX_STEPS: u32 = 32;
+/// Chain visits per packet the walk may take: a visit per chain entered,
+/// per return and per rule without a target. The compiler refuses
+/// rulesets that could need more; real ones need tens.
+pub const MAX_STEPS: u32 = 1024;
 
 /// Header fields the classifier matches on, each with its own classes.
 pub const FIELD_SRC: u32 = 0;

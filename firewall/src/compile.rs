@@ -7,10 +7,10 @@
 //! ANDs one vector per used field and takes the lowest set bit.
 //!
 //! # Complexity and limits
-//! * Per packet and chain visit, first a lookup in an LRU cache of recent
-//!   searches, keyed by the live generation, the chain and the values of
-//!   only the fields the chain uses (so packets differing only in, say, a
-//!   source port no rule names share an entry). On a miss: one lookup per
+//! * Per packet and chain visit, first a lookup in a direct-mapped
+//!   per-CPU cache of recent searches, keyed by the live generation, the
+//!   chain and the values of only the fields the chain uses (so packets
+//!   differing only in, say, a source port no rule names share an entry). On a miss: one lookup per
 //!   field the chain uses
 //!   (LPM trie for addresses and ports, hash for protocol and interface),
 //!   a 16-word AND of summaries, then two hash lookups per used field for
@@ -22,7 +22,11 @@
 //!   have bits, and `W` once per field: linear in the rules for rulesets
 //!   whose rules name distinct values; overlapping port ranges cost more.
 //! * At most [`MAX_RULES_PER_CHAIN`] (65,536) rules per chain,
-//!   [`MAX_RULES`] in all, [`MAX_CHAINS`] chains.
+//!   [`MAX_RULES`] in all, [`MAX_CHAINS`] chains. User-defined chains are
+//!   searched the same way; the walk between chains (jump, goto, RETURN)
+//!   runs in the kernel with a stack of [`MAX_JUMP_DEPTH`] returns, and
+//!   rulesets whose walk could take more than [`MAX_STEPS`] chain visits
+//!   per packet are refused.
 //! * Addresses need a contiguous netmask (a prefix); interface names are
 //!   resolved to the interfaces that exist when the ruleset is compiled.
 
@@ -33,13 +37,14 @@ use std::collections::BTreeMap;
 
 use firewall_common::{
     AddrKey, BUILTIN_CHAINS, CLASS_W, ChainInfo, ClassKey, FIELD_DPORT, FIELD_DST, FIELD_IN_IF,
-    FIELD_OUT_IF, FIELD_PROTO, FIELD_SPORT, FIELD_SRC, MAX_RULES, MAX_RULES_PER_CHAIN, PortKey,
-    RuleInfo, SUMMARY_WORDS, Summary, TARGET_ACCEPT, TARGET_DROP, VERDICT_ACCEPT, VERDICT_DROP,
-    ValueKey, WORD_BITS, WordKey, field_id,
+    FIELD_OUT_IF, FIELD_PROTO, FIELD_SPORT, FIELD_SRC, MAX_CHAINS, MAX_JUMP_DEPTH, MAX_RULES,
+    MAX_RULES_PER_CHAIN, MAX_STEPS, PortKey, RuleInfo, SUMMARY_WORDS, Summary, TARGET_ACCEPT,
+    TARGET_DROP, TARGET_GOTO, TARGET_JUMP, TARGET_NONE, TARGET_RETURN, VERDICT_ACCEPT,
+    VERDICT_DROP, ValueKey, WORD_BITS, WordKey, field_id,
 };
 
 use crate::{
-    model::{AddrMask, BuiltinChain, Match, Neg, Policy, Rule, Target},
+    model::{AddrMask, BuiltinChain, Match, Neg, Policy, Rule, Ruleset, Target},
     state::State,
 };
 use classes::{Constraint, Field};
@@ -81,12 +86,18 @@ pub struct Compiled {
     pub words: Vec<(WordKey, u64)>,
 }
 
-fn target(t: &Target) -> Result<u32, CompileError> {
-    match t {
-        Target::Accept => Ok(TARGET_ACCEPT),
-        Target::Drop => Ok(TARGET_DROP),
-        _ => Err(CompileError::NotSupported(format!("target {t:?}"))),
-    }
+/// A rule's target as `RuleInfo` has it, with `chain` numbering the
+/// chains by name.
+fn target(t: &Target, chain: &dyn Fn(&str) -> u32) -> Result<(u32, u32), CompileError> {
+    Ok(match t {
+        Target::Accept => (TARGET_ACCEPT, 0),
+        Target::Drop => (TARGET_DROP, 0),
+        Target::Return => (TARGET_RETURN, 0),
+        Target::Jump(c) => (TARGET_JUMP, chain(c)),
+        Target::Goto(c) => (TARGET_GOTO, chain(c)),
+        Target::None => (TARGET_NONE, 0),
+        _ => return Err(CompileError::NotSupported(format!("target {t:?}"))),
+    })
 }
 
 fn policy(p: Policy) -> u32 {
@@ -315,51 +326,158 @@ fn compile_chain(
     Ok(used)
 }
 
-/// Compiles every chain of `state` into the entries of bank `bank`,
+/// Chain visits one packet's walk may take, at most, from each chain:
+/// the visit itself, one per jump and its return, one per rule without a
+/// target, and the longest goto. `None` when over `limit` (loops are
+/// refused before compiling, by `model::check`).
+fn walk_bound(ruleset: &Ruleset, limit: u64) -> Option<u64> {
+    fn visits(
+        ruleset: &Ruleset,
+        chain: &str,
+        memo: &mut BTreeMap<String, u64>,
+        limit: u64,
+        depth: usize,
+    ) -> u64 {
+        if let Some(v) = memo.get(chain) {
+            return *v;
+        }
+        if depth > MAX_JUMP_DEPTH + 1 {
+            return u64::MAX;
+        }
+        let mut n = 1u64;
+        let mut goto = 0u64;
+        for r in ruleset.rules(chain).map_or(&[][..], Vec::as_slice) {
+            match &r.target {
+                Target::Jump(c) => {
+                    n = n
+                        .saturating_add(visits(ruleset, c, memo, limit, depth + 1))
+                        .saturating_add(1);
+                }
+                Target::Goto(c) => goto = goto.max(visits(ruleset, c, memo, limit, depth + 1)),
+                Target::None => n = n.saturating_add(1),
+                _ => {}
+            }
+            if n > limit {
+                break;
+            }
+        }
+        let v = n.saturating_add(goto);
+        memo.insert(chain.to_string(), v);
+        v
+    }
+    let mut memo = BTreeMap::new();
+    BuiltinChain::ALL
+        .iter()
+        .map(|c| visits(ruleset, c.name(), &mut memo, limit, 0))
+        .max()
+        .filter(|&v| v <= limit)
+}
+
+/// How deep `-j` jumps nest from the built-in chains (gotos do not nest).
+fn jump_depth(ruleset: &Ruleset) -> usize {
+    fn depth(ruleset: &Ruleset, chain: &str, seen: usize) -> usize {
+        if seen > MAX_JUMP_DEPTH {
+            return seen;
+        }
+        ruleset
+            .rules(chain)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .map(|r| match &r.target {
+                Target::Jump(c) => 1 + depth(ruleset, c, seen + 1),
+                Target::Goto(c) => depth(ruleset, c, seen),
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+    BuiltinChain::ALL
+        .iter()
+        .map(|c| depth(ruleset, c.name(), 0))
+        .max()
+        .unwrap_or(0)
+}
+
+/// Compiles every chain of `state`, built-in (numbers 0..3) and
+/// user-defined (3.., in name order), into the entries of bank `bank`,
 /// resolving `-i`/`-o` names against `interfaces` (name, index) of the
 /// namespace the programs run in.
 ///
 /// # Errors
-/// [`CompileError::TooManyRules`] past the limits of the module doc;
-/// [`CompileError::NotSupported`] for a non-contiguous netmask.
+/// [`CompileError::TooManyRules`] past the limits of the module doc or
+/// [`MAX_CHAINS`] chains; [`CompileError::NotSupported`] for what the
+/// classifier cannot enforce, and for jumps nested deeper than
+/// [`MAX_JUMP_DEPTH`] or walks longer than [`MAX_STEPS`] chain visits.
 pub fn compile(
     state: &State,
     bank: u32,
     interfaces: &[(String, u32)],
 ) -> Result<Compiled, CompileError> {
+    let rs = &state.ruleset;
+    let names: Vec<&str> = rs.chain_names();
+    if names.len() > MAX_CHAINS as usize {
+        return Err(CompileError::TooManyRules {
+            chain: format!("(user-defined chains: {})", rs.user_chains.len()),
+            count: names.len(),
+            max: MAX_CHAINS,
+        });
+    }
+    let number = |name: &str| -> u32 {
+        match BuiltinChain::from_name(name) {
+            Some(c) => c.map_index(),
+            None => {
+                BUILTIN_CHAINS + rs.user_chains.keys().position(|k| k == name).unwrap_or(0) as u32
+            }
+        }
+    };
+    if jump_depth(rs) > MAX_JUMP_DEPTH {
+        return Err(CompileError::NotSupported(format!(
+            "jumps nested more than {MAX_JUMP_DEPTH} deep"
+        )));
+    }
+    if walk_bound(rs, u64::from(MAX_STEPS)).is_none() {
+        return Err(CompileError::NotSupported(format!(
+            "rulesets whose walk can visit chains more than {MAX_STEPS} times per packet"
+        )));
+    }
     let mut out = Compiled::default();
     let mut first_rule = 0u32;
-    for c in BuiltinChain::ALL {
-        let ch = state.ruleset.chain(c);
-        if ch.rules.len() > MAX_RULES_PER_CHAIN as usize
-            || first_rule as usize + ch.rules.len() > MAX_RULES as usize
+    for name in names {
+        let rules = rs.rules(name).map_or(&[][..], Vec::as_slice);
+        if rules.len() > MAX_RULES_PER_CHAIN as usize
+            || first_rule as usize + rules.len() > MAX_RULES as usize
         {
             return Err(CompileError::TooManyRules {
-                chain: c.name().to_string(),
-                count: ch.rules.len(),
+                chain: name.to_string(),
+                count: rules.len(),
                 max: MAX_RULES_PER_CHAIN,
             });
         }
-        let chain = c.map_index();
-        debug_assert!(chain < BUILTIN_CHAINS);
-        let fields = compile_chain(&mut out, bank, chain, &ch.rules, interfaces)?;
-        for (r, slot) in ch.rules.iter().zip(state.slots(c)) {
+        let chain = number(name);
+        let fields = compile_chain(&mut out, bank, chain, rules, interfaces)?;
+        let slots = state.chain_slots(name);
+        for (n, r) in rules.iter().enumerate() {
+            let (target, to) = target(&r.target, &number)?;
             out.rules.push(RuleInfo {
-                counter: *slot,
-                target: target(&r.target)?,
-                chain: 0,
+                // Records from before user chains had counters: fill_slots
+                // gives them slots before anything is compiled.
+                counter: slots.get(n).copied().unwrap_or(0),
+                target,
+                chain: to,
             });
         }
+        let policy =
+            BuiltinChain::from_name(name).map_or(VERDICT_ACCEPT, |c| policy(rs.chain(c).policy));
         out.chains.push((
             chain,
             ChainInfo {
                 first_rule,
-                rule_count: ch.rules.len() as u32,
+                rule_count: rules.len() as u32,
                 fields,
-                policy: policy(ch.policy),
+                policy,
             },
         ));
-        first_rule += ch.rules.len() as u32;
+        first_rule += rules.len() as u32;
     }
     debug_assert!(SUMMARY_WORDS * 64 * 64 >= MAX_RULES_PER_CHAIN as usize);
     Ok(out)
@@ -534,6 +652,95 @@ mod tests {
                     Verdict::Policy(v) => Outcome::Policy(v),
                 };
                 prop_assert_eq!(tables.evaluate(0, p, &ifindex), want, "packet {:?}", p);
+            }
+        }
+    }
+
+    /// Targets for the rules of chain `i` of `n` user chains u0..: jumps
+    /// and gotos only go to later chains, so there are no loops.
+    fn chain_target(i: usize, n: usize) -> impl Strategy<Value = Target> {
+        let later: Vec<String> = (i + 1..n).map(|j| format!("u{j}")).collect();
+        let mut choices: Vec<Target> =
+            vec![Target::Accept, Target::Drop, Target::Return, Target::None];
+        for c in later {
+            choices.push(Target::Jump(c.clone()));
+            choices.push(Target::Jump(c.clone()));
+            choices.push(Target::Goto(c));
+        }
+        prop::sample::select(choices)
+    }
+
+    /// Up to 4 user chains (u0..u3) and INPUT, whose rules' targets are
+    /// anything, jumps included.
+    fn chained_ruleset() -> impl Strategy<Value = State> {
+        let chain = |i: usize| {
+            prop::collection::vec((rule(), chain_target(i, 4)), 0..8).prop_map(|rs| {
+                rs.into_iter()
+                    .map(|(r, target)| Rule { target, ..r })
+                    .collect::<Vec<_>>()
+            })
+        };
+        let input =
+            prop::collection::vec((rule(), chain_target(usize::MAX - 1, 0), 0..5usize), 0..10)
+                .prop_map(|rs| {
+                    rs.into_iter()
+                        .map(|(r, t, j)| match j {
+                            0 => Rule {
+                                target: Target::Jump("u0".into()),
+                                ..r
+                            },
+                            1 => Rule {
+                                target: Target::Goto("u1".into()),
+                                ..r
+                            },
+                            _ => Rule { target: t, ..r },
+                        })
+                        .collect::<Vec<_>>()
+                });
+        (input, chain(0), chain(1), chain(2), chain(3), any::<bool>()).prop_map(
+            |(input, u0, u1, u2, u3, drop)| {
+                let mut st = State::default();
+                st.ruleset.input.policy = if drop { Policy::Drop } else { Policy::Accept };
+                st.ruleset.input.rules = input;
+                for (i, rules) in [u0, u1, u2, u3].into_iter().enumerate() {
+                    st.ruleset.user_chains.insert(format!("u{i}"), rules);
+                }
+                let mut slots = crate::edit::Slots::new(&st);
+                crate::edit::fill_slots(&mut st, &mut slots).unwrap();
+                st
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2500))]
+
+        /// With user chains, jumps, gotos, RETURN and rules without a
+        /// target: the compiled walk takes the same verdict and counts the
+        /// same rules as iptables' walk, on 2,500 rulesets x 40 packets.
+        #[test]
+        fn compiled_walk_agrees_with_reference(
+            state in chained_ruleset(),
+            packets in prop::collection::vec(packet(), 40),
+            bank in 0u32..2,
+        ) {
+            // A ruleset whose walk could exceed MAX_STEPS is refused.
+            let compiled = compile(&state, bank, &interfaces());
+            prop_assume!(compiled.is_ok());
+            let compiled = compiled.unwrap();
+            let tables = Tables::new(&compiled, bank);
+            let number = |name: &str| match BuiltinChain::from_name(name) {
+                Some(c) => c.map_index(),
+                None => 3 + state.ruleset.user_chains.keys().position(|k| k == name).unwrap() as u32,
+            };
+            for p in &packets {
+                let want = eval::walk(&state.ruleset, BuiltinChain::Input, p);
+                let got = tables.walk(0, p, &ifindex);
+                prop_assert_eq!(got.verdict, want.verdict, "packet {:?}", p);
+                prop_assert_eq!(got.policy, want.policy, "packet {:?}", p);
+                let counted: Vec<(u32, u32)> =
+                    want.counted.iter().map(|(c, n)| (number(c), *n as u32)).collect();
+                prop_assert_eq!(got.counted, counted, "packet {:?}", p);
             }
         }
     }

@@ -133,7 +133,7 @@ impl Slots {
     /// The allocator for `state`'s slots.
     pub fn new(state: &State) -> Self {
         Self {
-            used: state.counters.iter().flatten().copied().collect(),
+            used: state.all_slots().collect(),
             next: 0,
             fresh: Vec::new(),
         }
@@ -169,8 +169,7 @@ pub fn rules_of<'a>(state: &'a State, chain: &str) -> Result<&'a Vec<Rule>, Edit
         .ok_or_else(|| EditError::NoChain(chain.to_string()))
 }
 
-/// Inserts `rule` at `at` in `chain` (which exists), with a slot when the
-/// chain is built in.
+/// Inserts `rule` at `at` in `chain` (which exists), with a counter slot.
 fn insert(
     state: &mut State,
     slots: &mut Slots,
@@ -178,10 +177,8 @@ fn insert(
     at: usize,
     rule: Rule,
 ) -> Result<(), EditError> {
-    if let Some(b) = BuiltinChain::from_name(chain) {
-        let slot = slots.take()?;
-        state.slots_mut(b).insert(at, slot);
-    }
+    let slot = slots.take()?;
+    state.chain_slots_mut(chain).insert(at, slot);
     if let Some(rules) = state.ruleset.rules_mut(chain) {
         rules.insert(at, rule);
     }
@@ -190,8 +187,9 @@ fn insert(
 
 /// Removes rule `at` of `chain` (which exists) and its slot.
 fn remove(state: &mut State, chain: &str, at: usize) {
-    if let Some(b) = BuiltinChain::from_name(chain) {
-        state.slots_mut(b).remove(at);
+    let slots = state.chain_slots_mut(chain);
+    if at < slots.len() {
+        slots.remove(at);
     }
     if let Some(rules) = state.ruleset.rules_mut(chain) {
         rules.remove(at);
@@ -200,12 +198,27 @@ fn remove(state: &mut State, chain: &str, at: usize) {
 
 /// Empties `chain` (which exists).
 fn flush(state: &mut State, chain: &str) {
-    if let Some(b) = BuiltinChain::from_name(chain) {
-        state.slots_mut(b).clear();
-    }
+    state.chain_slots_mut(chain).clear();
     if let Some(rules) = state.ruleset.rules_mut(chain) {
         rules.clear();
     }
+}
+
+/// Gives every rule of `state` a counter slot: records written before
+/// user-defined chains had counters lack theirs.
+pub fn fill_slots(state: &mut State, slots: &mut Slots) -> Result<(), EditError> {
+    let chains: Vec<(String, usize)> = state
+        .ruleset
+        .all_rules()
+        .map(|(c, r)| (c.to_string(), r.len()))
+        .collect();
+    for (chain, n) in chains {
+        while state.chain_slots(&chain).len() < n {
+            let slot = slots.take()?;
+            state.chain_slots_mut(&chain).push(slot);
+        }
+    }
+    Ok(())
 }
 
 /// The position of a rule equal to `rule` in `rules`.
@@ -322,6 +335,7 @@ pub fn apply(state: &mut State, slots: &mut Slots, command: &Command) -> Result<
                 return Err(EditError::ChainExists(chain.clone()));
             }
             state.ruleset.user_chains.insert(chain.clone(), Vec::new());
+            state.user_counters.insert(chain.clone(), Vec::new());
         }
         Command::DeleteChain { chain } => match chain {
             Some(c) => delete_chain(state, c)?,
@@ -341,6 +355,8 @@ pub fn apply(state: &mut State, slots: &mut Slots, command: &Command) -> Result<
             }
             let rules = state.ruleset.user_chains.remove(old).unwrap_or_default();
             state.ruleset.user_chains.insert(new.clone(), rules);
+            let counters = state.user_counters.remove(old).unwrap_or_default();
+            state.user_counters.insert(new.clone(), counters);
             // Jumps follow the chain, as libiptc keeps them by reference.
             let retarget = |r: &mut Rule| match &mut r.target {
                 crate::model::Target::Jump(c) | crate::model::Target::Goto(c) if c == old => {
@@ -394,6 +410,7 @@ fn delete_chain(state: &mut State, chain: &str) -> Result<(), EditError> {
         return Err(EditError::ChainNotEmpty(chain.to_string()));
     }
     state.ruleset.user_chains.remove(chain);
+    state.user_counters.remove(chain);
     Ok(())
 }
 

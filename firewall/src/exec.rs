@@ -186,6 +186,7 @@ pub fn run(inv: &Invocation) -> Result<String, ExecError> {
         command => {
             let mut new = old.clone();
             let mut slots = Slots::new(&new);
+            edit::fill_slots(&mut new, &mut slots)?;
             edit::apply(&mut new, &mut slots, command)?;
             // What the kernel checks when the table is loaded, then what fw
             // cannot enforce yet.
@@ -242,21 +243,20 @@ fn zero_counters(
         return Ok(());
     };
     for c in names {
-        // Rules of user-defined chains have no counters yet.
-        let Some(b) = BuiltinChain::from_name(&c) else {
-            continue;
-        };
+        let slots = state.chain_slots(&c);
         match rule {
             Some(n) => {
-                if let Some(slot) = state.slots(b).get(n as usize - 1) {
+                if let Some(slot) = slots.get(n as usize - 1) {
                     k.zero(*slot)?;
                 }
             }
             None => {
-                for slot in state.slots(b) {
+                for slot in slots {
                     k.zero(*slot)?;
                 }
-                k.zero(Kernel::policy_slot(b.map_index()))?;
+                if let Some(b) = BuiltinChain::from_name(&c) {
+                    k.zero(Kernel::policy_slot(b.map_index()))?;
+                }
             }
         }
     }
@@ -278,17 +278,18 @@ fn counts(dirs: &Dirs, state: &State) -> Result<Counters, ExecError> {
             None => Counts::default(),
         })
     };
-    let mut policy = [Counts::default(); 3];
-    let mut rules: [Vec<Counts>; 3] = Default::default();
+    let mut counters = Counters::default();
     for (i, c) in BuiltinChain::ALL.into_iter().enumerate() {
-        policy[i] = read(Kernel::policy_slot(c.map_index()))?;
-        rules[i] = state
-            .slots(c)
-            .iter()
-            .map(|s| read(*s))
-            .collect::<Result<_, _>>()?;
+        counters.policy[i] = read(Kernel::policy_slot(c.map_index()))?;
     }
-    Ok(Counters::builtin(policy, rules))
+    for (chain, rules) in state.ruleset.all_rules() {
+        let slots = state.chain_slots(chain);
+        let counts = (0..rules.len())
+            .map(|n| slots.get(n).map_or(Ok(Counts::default()), |s| read(*s)))
+            .collect::<Result<_, _>>()?;
+        counters.rules.insert(chain.to_string(), counts);
+    }
+    Ok(counters)
 }
 
 /// The local time as iptables-save prints it (`ctime`'s format, without

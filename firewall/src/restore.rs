@@ -291,6 +291,7 @@ pub fn restore(
                 let mut work = committed.clone();
                 if !opts.noflush {
                     work.ruleset.user_chains.clear();
+                    work.user_counters.clear();
                     for c in BuiltinChain::ALL {
                         work.ruleset.chain_mut(c).rules.clear();
                         work.slots_mut(c).clear();
@@ -450,7 +451,11 @@ mod tests {
             "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:u - [0:0]\n\
              -A INPUT -j u\n-A u -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n"
         );
-        assert_eq!(r.fresh.len(), 1, "one rule in a built-in chain");
+        assert_eq!(
+            r.fresh.len(),
+            2,
+            "a counter slot for each rule, user chains too"
+        );
     }
 
     #[test]

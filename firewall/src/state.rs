@@ -12,6 +12,8 @@ use std::{
     path::{Path, PathBuf},
 };
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::model::{BuiltinChain, Ruleset};
@@ -63,6 +65,10 @@ pub struct State {
     /// `counters[c][n]`: the `COUNTERS` slot of rule `n` of chain `c`
     /// ([`BuiltinChain::ALL`] order). A rule keeps its slot until deleted.
     pub counters: [Vec<u32>; 3],
+    /// `user_counters[name][n]`: the slot of rule `n` of user-defined
+    /// chain `name`, as [`State::counters`] for the built-in ones.
+    #[serde(default)]
+    pub user_counters: BTreeMap<String, Vec<u32>>,
     /// Interfaces the programs are attached to.
     pub attachments: Vec<Attachment>,
     /// The `firewall_common::Config::generation` this ruleset went live
@@ -87,14 +93,31 @@ impl State {
         &mut self.counters[c.map_index() as usize]
     }
 
-    /// A counter slot no rule uses, or `None` when all
-    /// `firewall_common::MAX_RULE_COUNTERS` are taken.
-    pub fn free_slot(&self) -> Option<u32> {
-        let mut used = vec![false; firewall_common::MAX_RULE_COUNTERS as usize];
-        for s in self.counters.iter().flatten() {
-            used[*s as usize] = true;
+    /// Counter slots of the chain named `chain`, built-in or user-defined;
+    /// empty for a chain without any.
+    pub fn chain_slots(&self, chain: &str) -> &[u32] {
+        match BuiltinChain::from_name(chain) {
+            Some(c) => self.slots(c),
+            None => self.user_counters.get(chain).map_or(&[], Vec::as_slice),
         }
-        used.iter().position(|u| !u).map(|i| i as u32)
+    }
+
+    /// Counter slots of the chain named `chain`, mutably (created empty for
+    /// a user-defined chain that has none).
+    pub fn chain_slots_mut(&mut self, chain: &str) -> &mut Vec<u32> {
+        match BuiltinChain::from_name(chain) {
+            Some(c) => self.slots_mut(c),
+            None => self.user_counters.entry(chain.to_string()).or_default(),
+        }
+    }
+
+    /// Every counter slot in use.
+    pub fn all_slots(&self) -> impl Iterator<Item = u32> + '_ {
+        self.counters
+            .iter()
+            .chain(self.user_counters.values())
+            .flatten()
+            .copied()
     }
 }
 

@@ -192,24 +192,24 @@ impl Drop for Netns {
 
 #[test]
 fn kernel_classifier_agrees_with_reference() {
-    let ns = Netns(format!("fw-kprop-{}", std::process::id()));
-    assert!(
-        Command::new("ip")
-            .args(["netns", "add", &ns.0])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let checked = in_netns(&ns.0, || {
+    // 300 rulesets x 100 packets.
+    assert_eq!(in_fresh_netns("kprop", run), 30_000);
+}
+
+/// Runs `f` in a new namespace of its own with fw's directories there,
+/// and removes the namespace, pins and state afterwards, even on panic.
+fn in_fresh_netns(name: &str, f: fn(&Dirs) -> usize) -> usize {
+    let ns = Netns(format!("fw-{name}-{}", std::process::id()));
+    let made = Command::new("ip").args(["netns", "add", &ns.0]).status();
+    assert!(made.unwrap().success(), "ip netns add {}", ns.0);
+    in_netns(&ns.0, move || {
         let dirs = Dirs::current().unwrap();
-        let result = std::panic::catch_unwind(|| run(&dirs));
+        let result = std::panic::catch_unwind(|| f(&dirs));
         let _ = load::remove_pins(&dirs);
         let _ = std::fs::remove_dir_all(&dirs.state);
         result.unwrap_or_else(|p| std::panic::resume_unwind(p))
     })
-    .unwrap();
-    // 300 rulesets x 100 packets.
-    assert_eq!(checked, 30_000);
+    .unwrap()
 }
 
 fn run(dirs: &Dirs) -> usize {
@@ -283,22 +283,7 @@ fn run(dirs: &Dirs) -> usize {
 /// ranges whose prefix decompositions differ in shape.
 #[test]
 fn kernel_edges_of_prefixes_and_port_ranges() {
-    let ns = Netns(format!("fw-kedge-{}", std::process::id()));
-    assert!(
-        Command::new("ip")
-            .args(["netns", "add", &ns.0])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let checked = in_netns(&ns.0, || {
-        let dirs = Dirs::current().unwrap();
-        let result = std::panic::catch_unwind(|| edges(&dirs));
-        let _ = load::remove_pins(&dirs);
-        let _ = std::fs::remove_dir_all(&dirs.state);
-        result.unwrap_or_else(|p| std::panic::resume_unwind(p))
-    })
-    .unwrap();
+    let checked = in_fresh_netns("kedge", edges);
     assert!(checked > 1000, "{checked}");
 }
 
@@ -416,6 +401,113 @@ fn edges(dirs: &Dirs) -> usize {
                 "{p:?} against {:?}",
                 state.ruleset.input.rules[0]
             );
+            checked += 1;
+        }
+    }
+    checked
+}
+
+#[test]
+fn kernel_walk_through_user_chains_agrees_with_reference() {
+    // 200 rulesets x 50 packets.
+    assert_eq!(in_fresh_netns("kwalk", walk_chains), 10_000);
+}
+
+/// A target for a rule of chain `i` (INPUT is -1) of `u0..u3`: jumps and
+/// gotos only to later chains, so there is no loop.
+fn chain_target(rng: &mut Rng, i: i32) -> Target {
+    let later = |rng: &mut Rng| format!("u{}", i + 1 + (rng.next() % (3 - i) as u64) as i32);
+    match rng.next() % 8 {
+        0 => Target::Accept,
+        1 => Target::Drop,
+        2 => Target::Return,
+        3 => Target::None,
+        4 | 5 if i < 3 => Target::Jump(later(rng)),
+        6 if i < 3 => Target::Goto(later(rng)),
+        _ => rng.pick(&[Target::Accept, Target::Drop]),
+    }
+}
+
+fn walk_chains(dirs: &Dirs) -> usize {
+    let (mut k, ebpf) = Kernel::install(dirs).unwrap();
+    let xdp: &Xdp = ebpf.program("fw_xdp").unwrap().try_into().unwrap();
+    let interfaces = vec![("lo".to_string(), 1)];
+    let mut rng = Rng(0xc4a1_25ee_d00d_0001);
+    let mut checked = 0;
+    let mut rulesets = 0;
+    while rulesets < 200 {
+        let mut state = State::default();
+        let chain = |rng: &mut Rng, i: i32| -> Vec<Rule> {
+            (0..rng.next() % 7)
+                .map(|_| Rule {
+                    target: chain_target(rng, i),
+                    ..rule(rng)
+                })
+                .collect()
+        };
+        state.ruleset.input.rules = chain(&mut rng, -1);
+        for i in 0..4 {
+            let rules = chain(&mut rng, i);
+            state.ruleset.user_chains.insert(format!("u{i}"), rules);
+        }
+        state.ruleset.input.policy = if rng.chance(50) {
+            Policy::Drop
+        } else {
+            Policy::Accept
+        };
+        let mut next = 0u32;
+        for (name, rules) in state
+            .ruleset
+            .all_rules()
+            .map(|(c, r)| (c.to_string(), r.len()))
+            .collect::<Vec<_>>()
+        {
+            *state.chain_slots_mut(&name) = (next..next + rules as u32).collect();
+            next += rules as u32;
+        }
+        let Ok(compiled) = compile::compile(&state, k.spare_bank().unwrap(), &interfaces) else {
+            continue; // a walk longer than the kernel follows: refused
+        };
+        rulesets += 1;
+        k.swap_in(&compiled, &(0..next).collect::<Vec<_>>(), None)
+            .unwrap();
+        for _ in 0..50 {
+            let p = packet(&mut rng);
+            let want = eval::walk(&state.ruleset, BuiltinChain::Input, &p);
+            let mut slots: Vec<u32> = want
+                .counted
+                .iter()
+                .map(|(c, n)| state.chain_slots(c)[*n])
+                .collect();
+            if want.policy {
+                slots.push(Kernel::policy_slot(0));
+            }
+            // A rule reached twice (two jumps into one chain) counts twice.
+            let mut times = std::collections::BTreeMap::<u32, u64>::new();
+            for s in &slots {
+                *times.entry(*s).or_default() += 1;
+            }
+            let before: Vec<(u32, u64, u64)> = times
+                .iter()
+                .map(|(s, n)| (*s, *n, k.read(*s).unwrap().packets))
+                .collect();
+            let data = frame(&p);
+            let got = xdp
+                .test_run(TestRunOptions {
+                    data_in: Some(&data),
+                    ..Default::default()
+                })
+                .unwrap()
+                .return_value;
+            let expected = if want.verdict == Policy::Accept {
+                XDP_PASS
+            } else {
+                XDP_DROP
+            };
+            assert_eq!(got, expected, "{p:?}: {want:?} in {:#?}", state.ruleset);
+            for (s, n, b) in before {
+                assert_eq!(k.read(s).unwrap().packets, b + n, "slot {s}: {want:?}");
+            }
             checked += 1;
         }
     }

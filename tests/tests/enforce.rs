@@ -283,3 +283,37 @@ fn interfaces_created_later_are_attached_at_the_next_change() {
     lab.fw_ok(&["-D", "INPUT", "2"]);
     assert!(!lab.fw_ok(&["status"]).contains("veth-s2"));
 }
+
+#[test]
+fn jumps_gotos_and_returns_through_user_chains() {
+    let lab = Lab::new("chains").unwrap();
+    for rule in [
+        "-N web",
+        "-N other",
+        "-A INPUT -p udp --dport 7300:7301 -j web",
+        "-A INPUT -p udp --dport 7300 -j ACCEPT",
+        "-A INPUT -p udp -g other",
+        "-A web -p udp --dport 7300 -j RETURN",
+        "-A web -j DROP",
+        "-A other -p udp --dport 7302 -j ACCEPT",
+        "-P INPUT DROP",
+    ] {
+        lab.fw_ok(&rule.split(' ').collect::<Vec<_>>());
+    }
+    let delivered = |port| udp_probe(lab.client(), lab.server(), SERVER_ADDR, port, PROBE_TIMEOUT);
+    let dropped = |port| !udp_probe(lab.client(), lab.server(), SERVER_ADDR, port, DROP_WAIT);
+    assert!(delivered(7300), "web RETURNs, then INPUT's rule 2 accepts");
+    assert!(dropped(7301), "web drops");
+    assert!(delivered(7302), "goto other, which accepts");
+    assert!(
+        dropped(7303),
+        "the end of a chain reached by goto: INPUT's policy"
+    );
+    assert_eq!(counters(&lab, "INPUT", 1).0, 2);
+    assert_eq!(counters(&lab, "INPUT", 2).0, 1);
+    assert_eq!(counters(&lab, "INPUT", 3).0, 2);
+    assert_eq!(counters(&lab, "web", 1).0, 1);
+    assert_eq!(counters(&lab, "web", 2).0, 1);
+    assert_eq!(counters(&lab, "other", 1).0, 1);
+    assert_eq!(policy(&lab, "INPUT").0, 1);
+}

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use firewall_common::{
     CLASS_DEFAULT, CLASS_NO_PORT, CLASS_W, FIELD_DPORT, FIELD_DST, FIELD_IN_IF, FIELD_PROTO,
-    FIELD_SPORT, FIELD_SRC, FIELDS, SUMMARY_WORDS, TARGET_ACCEPT, TARGET_DROP, VERDICT_ACCEPT,
-    WORD_BITS, field_id,
+    FIELD_SPORT, FIELD_SRC, FIELDS, MAX_JUMP_DEPTH, MAX_STEPS, SUMMARY_WORDS, TARGET_ACCEPT,
+    TARGET_DROP, TARGET_GOTO, TARGET_JUMP, TARGET_RETURN, VERDICT_ACCEPT, WORD_BITS, field_id,
 };
 
 use super::Compiled;
@@ -164,26 +164,71 @@ impl<'a> Tables<'a> {
         None
     }
 
-    /// The verdict of built-in chain `chain` for `p`.
+    /// The verdict of built-in chain `chain` for `p`, for rulesets
+    /// without user-defined chains.
     pub fn evaluate(&self, chain: u32, p: &Packet, ifindex: &dyn Fn(&str) -> u32) -> Outcome {
-        let info = self
-            .c
-            .chains
-            .iter()
-            .find(|(n, _)| *n == chain)
-            .expect("chain")
-            .1;
-        match self.first_match(chain, 0, p, ifindex) {
-            Some(n) => {
-                let r = self.c.rules[(info.first_rule + n) as usize];
-                let v = match r.target {
-                    TARGET_ACCEPT => Policy::Accept,
-                    TARGET_DROP => Policy::Drop,
-                    t => unreachable!("target {t} is not compiled yet"),
-                };
-                Outcome::Rule(n as usize, v)
-            }
-            None => Outcome::Policy(verdict(info.policy)),
+        let w = self.walk(chain, p, ifindex);
+        match w.counted.last() {
+            Some(&(c, n)) if !w.policy && c == chain => Outcome::Rule(n as usize, w.verdict),
+            _ => Outcome::Policy(w.verdict),
         }
     }
+
+    /// The kernel's walk from built-in chain `root` (`walk_step` in
+    /// firewall-ebpf): the verdict, every (chain, rule) whose target was
+    /// taken, and whether the policy decided.
+    pub fn walk(&self, root: u32, p: &Packet, ifindex: &dyn Fn(&str) -> u32) -> Walk {
+        let info = |c: u32| self.c.chains.iter().find(|(n, _)| *n == c).map(|(_, i)| *i);
+        let mut w = Walk {
+            verdict: Policy::Drop,
+            counted: Vec::new(),
+            policy: false,
+        };
+        let mut stack: Vec<(u32, u32)> = Vec::new();
+        let (mut chain, mut start) = (root, 0u32);
+        for _ in 0..MAX_STEPS {
+            let Some(ci) = info(chain) else { return w };
+            let hit = self.first_match(chain, start, p, ifindex);
+            let rule = hit.map(|n| {
+                w.counted.push((chain, n));
+                self.c.rules[(ci.first_rule + n) as usize]
+            });
+            match rule.map(|r| (r.target, r.chain)) {
+                Some((TARGET_ACCEPT, _)) => {
+                    w.verdict = Policy::Accept;
+                    return w;
+                }
+                Some((TARGET_DROP, _)) => return w,
+                Some((TARGET_JUMP, to)) => {
+                    if stack.len() >= MAX_JUMP_DEPTH {
+                        return w;
+                    }
+                    stack.push((chain, hit.unwrap_or(0) + 1));
+                    (chain, start) = (to, 0);
+                }
+                Some((TARGET_GOTO, to)) => (chain, start) = (to, 0),
+                Some((TARGET_RETURN, _)) | None => match stack.pop() {
+                    Some(back) => (chain, start) = back,
+                    None => {
+                        w.verdict = verdict(info(root).map_or(VERDICT_ACCEPT, |i| i.policy));
+                        w.policy = true;
+                        return w;
+                    }
+                },
+                Some(_) => start = hit.unwrap_or(0) + 1,
+            }
+        }
+        w
+    }
+}
+
+/// What the kernel's walk did for one packet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Walk {
+    /// The verdict (DROP when the walk ran out of steps).
+    pub verdict: Policy,
+    /// (chain number, rule position) of every rule whose target was taken.
+    pub counted: Vec<(u32, u32)>,
+    /// Whether the built-in chain's policy decided.
+    pub policy: bool,
 }

@@ -69,19 +69,76 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
         })
 }
 
-/// The verdict of built-in chain `chain` of `ruleset` for `p`.
+/// The verdict of built-in chain `chain` of `ruleset` for `p`, for
+/// rulesets without user-defined chains: the deciding rule of `chain`, or
+/// its policy.
 pub fn evaluate(ruleset: &Ruleset, chain: BuiltinChain, p: &Packet) -> Verdict {
-    let ch = ruleset.chain(chain);
-    for (n, r) in ch.rules.iter().enumerate() {
-        if matches(r, p) {
-            let verdict = match r.target {
-                Target::Accept => Policy::Accept,
-                Target::Drop => Policy::Drop,
-                // Outside support::enforceable: never loaded, not evaluated.
-                _ => continue,
-            };
-            return Verdict::Rule(n, verdict);
+    let t = walk(ruleset, chain, p);
+    match t.counted.last() {
+        Some((c, n)) if !t.policy && c == chain.name() => Verdict::Rule(*n, t.verdict),
+        _ => Verdict::Policy(t.verdict),
+    }
+}
+
+/// What a packet's walk through the chains did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Trace {
+    /// The verdict.
+    pub verdict: Policy,
+    /// Every rule whose target was taken, in order: (chain, 0-based rule).
+    /// iptables counts each of them once.
+    pub counted: Vec<(String, usize)>,
+    /// Whether the built-in chain's policy decided (and counted).
+    pub policy: bool,
+}
+
+/// The walk of iptables(8) "TARGETS" from built-in chain `root`: rules in
+/// order; `-j CHAIN` continues in CHAIN and comes back after the rule,
+/// `-g CHAIN` continues there without coming back, `RETURN` or the end of
+/// a user-defined chain goes back, and `RETURN` or the end of the built-in
+/// chain applies its policy. A rule without a target counts and goes on.
+/// Jump targets must exist and not loop (`super::check` refuses both).
+pub fn walk(ruleset: &Ruleset, root: BuiltinChain, p: &Packet) -> Trace {
+    let mut counted = Vec::new();
+    let mut stack: Vec<(String, usize)> = Vec::new();
+    let (mut chain, mut at) = (root.name().to_string(), 0usize);
+    loop {
+        let rules = ruleset.rules(&chain).map_or(&[][..], |r| r.as_slice());
+        let hit = rules
+            .iter()
+            .enumerate()
+            .skip(at)
+            .find(|(_, r)| matches(r, p));
+        let target = hit.map(|(n, r)| {
+            counted.push((chain.clone(), n));
+            (n, &r.target)
+        });
+        let done = |verdict| Trace {
+            verdict,
+            counted: counted.clone(),
+            policy: false,
+        };
+        match target {
+            Some((_, Target::Accept)) => return done(Policy::Accept),
+            Some((_, Target::Drop)) => return done(Policy::Drop),
+            Some((n, Target::Jump(to))) => {
+                stack.push((chain.clone(), n + 1));
+                (chain, at) = (to.clone(), 0);
+            }
+            Some((_, Target::Goto(to))) => (chain, at) = (to.clone(), 0),
+            Some((n, Target::None)) => at = n + 1,
+            Some((_, Target::Return)) | None => match stack.pop() {
+                Some(back) => (chain, at) = back,
+                None => {
+                    return Trace {
+                        verdict: ruleset.chain(root).policy,
+                        counted,
+                        policy: true,
+                    };
+                }
+            },
+            // Outside support::enforceable: never loaded, not evaluated.
+            Some((n, _)) => at = n + 1,
         }
     }
-    Verdict::Policy(ch.policy)
 }
