@@ -355,9 +355,9 @@ fn every_error_class_says_where_and_changes_nothing() {
             "fw v0.1.0 (eBPF): Couldn't load target `nope':No such file or directory\n",
         ),
         (
-            "-A INPUT -j keep",
+            "-A INPUT -j REJECT",
             2,
-            "fw v0.1.0 (eBPF): not supported yet: -j keep (jumps to user-defined chains)\n",
+            "fw v0.1.0 (eBPF): not supported yet: -j REJECT\n",
         ),
         (
             "-A INPUT -m conntrack --ctstate NEW -j ACCEPT",
@@ -365,9 +365,9 @@ fn every_error_class_says_where_and_changes_nothing() {
             "fw v0.1.0 (eBPF): not supported yet: -m conntrack\n",
         ),
         (
-            "-A INPUT -p tcp --dport 22",
+            "-A INPUT -j LOG",
             2,
-            "fw v0.1.0 (eBPF): not supported yet: rule without -j (a rule that only counts)\n",
+            "fw v0.1.0 (eBPF): not supported yet: -j LOG\n",
         ),
         (
             "-X keep -n",
