@@ -26,9 +26,16 @@ use firewall_common::{
 
 use crate::parse::Packet;
 
-/// Entries of the class and word maps; they are allocated on insert.
-const CLASS_ENTRIES: u32 = 1 << 20;
-const WORD_ENTRIES: u32 = 1 << 22;
+/// Entries of the class and word maps, both banks together. Elements are
+/// allocated on insert, but a hash map's bucket array (16 bytes a bucket)
+/// is sized for its maximum at creation, so these are sized to need: a
+/// 65,536-rule chain of distinct addresses and ports takes 125,000
+/// summaries and 132,000 words per bank.
+const LPM_ENTRIES: u32 = 1 << 20;
+/// Protocols and interface indexes named by rules: few.
+const VALUE_ENTRIES: u32 = 1 << 16;
+const SUMMARY_ENTRIES: u32 = 1 << 19;
+const WORD_ENTRIES: u32 = 1 << 20;
 /// `BPF_F_NO_PREALLOC`: required for LPM tries, and keeps the large hash
 /// maps from reserving their maximum up front.
 const NO_PREALLOC: u32 = 1;
@@ -40,13 +47,14 @@ static CHAINS: Array<ChainInfo> = Array::with_max_entries(BANKS * MAX_CHAINS, 0)
 #[map]
 static RULES: Array<RuleInfo> = Array::with_max_entries(BANKS * MAX_RULES, 0);
 #[map]
-static ADDR_CLASS: LpmTrie<AddrKey, u32> = LpmTrie::with_max_entries(CLASS_ENTRIES, NO_PREALLOC);
+static ADDR_CLASS: LpmTrie<AddrKey, u32> = LpmTrie::with_max_entries(LPM_ENTRIES, NO_PREALLOC);
 #[map]
-static PORT_CLASS: LpmTrie<PortKey, u32> = LpmTrie::with_max_entries(CLASS_ENTRIES, NO_PREALLOC);
+static PORT_CLASS: LpmTrie<PortKey, u32> = LpmTrie::with_max_entries(LPM_ENTRIES, NO_PREALLOC);
 #[map]
-static VALUE_CLASS: HashMap<ValueKey, u32> = HashMap::with_max_entries(CLASS_ENTRIES, NO_PREALLOC);
+static VALUE_CLASS: HashMap<ValueKey, u32> = HashMap::with_max_entries(VALUE_ENTRIES, NO_PREALLOC);
 #[map]
-static SUMMARY: HashMap<ClassKey, Summary> = HashMap::with_max_entries(CLASS_ENTRIES, NO_PREALLOC);
+static SUMMARY: HashMap<ClassKey, Summary> =
+    HashMap::with_max_entries(SUMMARY_ENTRIES, NO_PREALLOC);
 #[map]
 static WORDS: HashMap<WordKey, u64> = HashMap::with_max_entries(WORD_ENTRIES, NO_PREALLOC);
 #[map]
