@@ -178,7 +178,12 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
         c.out_if
             .push(constraint(&r.out_interface, |n| ifindexes(n, interfaces)));
         let (mut sport, mut dport) = (Constraint::Any, Constraint::Any);
-        if r.matches.len() > 1 {
+        if r.matches
+            .iter()
+            .filter(|m| !matches!(m, Match::Comment(_)))
+            .count()
+            > 1
+        {
             return Err(CompileError::NotSupported(
                 "more than one tcp/udp match in one rule".into(),
             ));
@@ -198,6 +203,8 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
                         sport = Constraint::Is((0, u16::MAX));
                     }
                 }
+                // A comment matches every packet.
+                Match::Comment(_) => {}
                 _ => return Err(CompileError::NotSupported(format!("-m {}", m.module()))),
             }
         }

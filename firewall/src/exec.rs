@@ -348,8 +348,14 @@ pub fn restore(text: &str, opts: &RestoreOptions) -> Result<String, ExecError> {
     let _lock = StateLock::acquire(&dirs.state)?;
     let old = current(&dirs)?;
     let done = restore::restore(&old, text, opts, true, Services::system())?;
-    if !opts.test && done.state != old {
-        apply(&dirs, &old, done.state, &done.fresh)?;
+    if !opts.test && (done.state != old || !opts.noflush) {
+        let mut fresh = done.fresh.clone();
+        if !opts.noflush {
+            // A restore replaces the table, policy counters included
+            // (iptables-restore without --counters starts them at zero).
+            fresh.extend(BuiltinChain::ALL.map(|c| Kernel::policy_slot(c.map_index())));
+        }
+        apply(&dirs, &old, done.state, &fresh)?;
     }
     Ok(done.output)
 }

@@ -129,7 +129,12 @@ fn restore_args(args: &[String]) -> Result<(RestoreOptions, Option<String>), Str
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Bytes that are not UTF-8 become U+FFFD: such a name or address then
+    // fails to parse with a message, as it would in iptables.
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let first = args.first().map(String::as_str);
     let result = match first {
         Some("-h" | "--help") if args.len() == 1 => {

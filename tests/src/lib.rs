@@ -296,3 +296,22 @@ pub fn policy_counters(listing: &str) -> (u64, u64) {
     let cols: Vec<&str> = head.split_whitespace().collect();
     (cols[4].parse().unwrap(), cols[6].parse().unwrap())
 }
+
+/// The real-world rulesets of `shared/corpus`: `FW_CORPUS` when set, else
+/// `<workspace>/../shared/corpus`, where CI places a copy of `shared/`
+/// beside the clone.
+///
+/// # Panics
+/// When the directory has no `SOURCES.md`: the corpus tests must not pass
+/// by finding nothing.
+pub fn corpus_dir() -> PathBuf {
+    let dir = std::env::var_os("FW_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("../shared/corpus"));
+    assert!(
+        dir.join("SOURCES.md").exists(),
+        "the corpus is missing: expected {} (set FW_CORPUS to the shared/corpus directory)",
+        dir.display()
+    );
+    dir
+}

@@ -43,13 +43,7 @@ const VERSION: &str = "v1.8.9 (legacy)";
 
 /// The corpus directory; panics loudly when it is missing.
 fn corpus_dir() -> PathBuf {
-    let dir = integration_tests::workspace_root().join("../shared/corpus");
-    assert!(
-        dir.join("SOURCES.md").exists(),
-        "the corpus is missing: expected {} (CI places a copy of shared/ beside the clone)",
-        dir.display()
-    );
-    dir
+    integration_tests::corpus_dir()
 }
 
 /// The corpus files with `ext`ensions, sorted.

@@ -317,3 +317,31 @@ fn jumps_gotos_and_returns_through_user_chains() {
     assert_eq!(counters(&lab, "other", 1).0, 1);
     assert_eq!(policy(&lab, "INPUT").0, 1);
 }
+
+#[test]
+fn restore_starts_every_counter_at_zero_like_iptables_restore() {
+    let lab = Lab::new("restore0").unwrap();
+    lab.fw_ok(&[
+        "-A", "INPUT", "-p", "udp", "--dport", "7400", "-j", "ACCEPT",
+    ]);
+    lab.fw_ok(&["-P", "INPUT", "DROP"]);
+    send_udp(lab.client(), SERVER_ADDR, 7401, 10, 3);
+    assert_eq!(policy(&lab, "INPUT").0, 3);
+    let file = std::env::temp_dir().join(format!("fw-restore0-{}.rules", std::process::id()));
+    std::fs::write(
+        &file,
+        "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+         -A INPUT -p udp -m udp --dport 7400 -j ACCEPT\nCOMMIT\n",
+    )
+    .unwrap();
+    let out = lab.fw(&["restore", file.to_str().unwrap()]);
+    let _ = std::fs::remove_file(&file);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(policy(&lab, "INPUT"), (0, 0));
+    send_udp(lab.client(), SERVER_ADDR, 7401, 10, 2);
+    assert_eq!(policy(&lab, "INPUT"), (2, 2 * 38));
+}

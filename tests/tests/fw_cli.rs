@@ -248,8 +248,7 @@ fn corpus_restores_are_refused_as_the_library_says() {
     let lab = Lab::new("cli-corpus").unwrap();
     lab.fw_ok(&["-A", "INPUT", "-p", "tcp", "--dport", "22", "-j", "ACCEPT"]);
     let before = saved(&lab);
-    let dir = integration_tests::workspace_root().join("../shared/corpus");
-    assert!(dir.exists(), "the corpus is missing: {}", dir.display());
+    let dir = integration_tests::corpus_dir();
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())

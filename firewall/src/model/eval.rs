@@ -64,6 +64,7 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
         && neg(&rule.out_interface, |n| iface_matches(n, &p.out_if))
         && rule.matches.iter().all(|m| match m {
             Match::Tcp { sport, dport, .. } | Match::Udp { sport, dport } => ports(p, sport, dport),
+            Match::Comment(_) => true,
             // Outside support::enforceable: never loaded, not evaluated.
             _ => false,
         })
