@@ -757,17 +757,9 @@ mod tests {
         // 200 identical rules: the search from any start finds that start.
         let mut state = State::default();
         let r = Rule {
-            protocol: Some(Neg {
-                value: 17,
-                invert: false,
-            }),
-            source: None,
-            destination: None,
-            in_interface: None,
-            out_interface: None,
-            fragment: None,
-            matches: vec![],
+            protocol: Some(Neg::is(17)),
             target: Target::Accept,
+            ..Rule::default()
         };
         state.ruleset.input.rules = vec![r; 200];
         state.counters[0] = (0..200).collect();

@@ -134,6 +134,24 @@ pub struct Neg<T> {
     pub invert: bool,
 }
 
+impl<T> Neg<T> {
+    /// The match `value`, as written without `!`.
+    pub fn is(value: T) -> Self {
+        Self {
+            value,
+            invert: false,
+        }
+    }
+
+    /// The match `! value`.
+    pub fn not(value: T) -> Self {
+        Self {
+            value,
+            invert: true,
+        }
+    }
+}
+
 /// An address with its netmask (`-s`/`-d`). `addr` is already masked, as
 /// iptables stores it (`-s 192.0.2.7/24` is kept as 192.0.2.0/24). The
 /// mask may be non-contiguous when given in dotted form.

@@ -318,14 +318,10 @@ fn edges(dirs: &Dirs) -> usize {
                 let other = u32::from(std::net::Ipv4Addr::new(192, 0, 2, 1));
                 let neg = Some(Neg { value: m, invert });
                 let rule = Rule {
-                    protocol: None,
                     source: if dst_side { None } else { neg.clone() },
                     destination: if dst_side { neg } else { None },
-                    in_interface: None,
-                    out_interface: None,
-                    fragment: None,
-                    matches: vec![],
                     target: Target::Drop,
+                    ..Rule::default()
                 };
                 let pkts = probes
                     .iter()
@@ -346,15 +342,7 @@ fn edges(dirs: &Dirs) -> usize {
         for &hi in edges.iter().filter(|&&h| h >= lo) {
             for invert in [false, true] {
                 let rule = Rule {
-                    protocol: Some(Neg {
-                        value: 17,
-                        invert: false,
-                    }),
-                    source: None,
-                    destination: None,
-                    in_interface: None,
-                    out_interface: None,
-                    fragment: None,
+                    protocol: Some(Neg::is(17)),
                     matches: vec![Match::Udp {
                         sport: None,
                         dport: Some(Neg {
@@ -363,6 +351,7 @@ fn edges(dirs: &Dirs) -> usize {
                         }),
                     }],
                     target: Target::Drop,
+                    ..Rule::default()
                 };
                 let pkts = [lo.wrapping_sub(1), lo, hi, hi.wrapping_add(1), 80]
                     .iter()

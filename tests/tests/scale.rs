@@ -31,48 +31,21 @@ fn filler(i: u32, shift: u32) -> Rule {
     let src = Ipv4Addr::from(0xc633_6400 + (i + shift) % 256);
     let port = (1000 + (i + shift) % 50_000) as u16;
     Rule {
-        protocol: Some(Neg {
-            value: 17,
-            invert: false,
-        }),
-        source: Some(Neg {
-            value: AddrMask::from_prefix(src, 32),
-            invert: false,
-        }),
-        destination: None,
-        in_interface: None,
-        out_interface: None,
-        fragment: None,
-        matches: vec![Match::Udp {
-            sport: None,
-            dport: Some(Neg {
-                value: PortRange { lo: port, hi: port },
-                invert: false,
-            }),
-        }],
-        target: Target::Accept,
+        source: Some(Neg::is(AddrMask::from_prefix(src, 32))),
+        ..udp_rule(port, Target::Accept)
     }
 }
 
+/// `-A INPUT -p udp --dport PORT -j TARGET`.
 fn udp_rule(port: u16, target: Target) -> Rule {
     Rule {
-        protocol: Some(Neg {
-            value: 17,
-            invert: false,
-        }),
-        source: None,
-        destination: None,
-        in_interface: None,
-        out_interface: None,
-        fragment: None,
+        protocol: Some(Neg::is(17)),
         matches: vec![Match::Udp {
             sport: None,
-            dport: Some(Neg {
-                value: PortRange { lo: port, hi: port },
-                invert: false,
-            }),
+            dport: Some(Neg::is(PortRange { lo: port, hi: port })),
         }],
         target,
+        ..Rule::default()
     }
 }
 
