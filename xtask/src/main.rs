@@ -6,7 +6,9 @@
 //! * `demo`: applies `rules/demo.rules` in a two-namespace lab and shows
 //!   which probes get through.
 //! * `test`: setup, build fw, and run the whole workspace's tests against it.
+//! * `bench`: fw against iptables and nftables (docs/benchmarks.md).
 
+mod bench;
 mod cmd;
 mod demo;
 mod setup;
@@ -43,6 +45,10 @@ enum Task {
         #[arg(last = true)]
         args: Vec<String>,
     },
+    /// Run setup, then measure fw against iptables-legacy, iptables-nft and
+    /// nftables (packet rate, per-packet cost, control plane, memory) and
+    /// write docs/benchmarks.md. Takes about 10 minutes; --quick about one.
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +57,7 @@ fn main() -> ExitCode {
         Task::Setup => setup::run(),
         Task::Demo { fw } => demo::run(fw),
         Task::Test { args } => test(&args),
+        Task::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,776 @@
+//! The benchmark's results and their report: `benchmarks.md` (tables of
+//! the latest run, the goals, the method), `bench-rate.png` and the raw
+//! figures in `bench/*.csv`.
+//!
+//! The report is written anew on every run, except the block between
+//! [`FINDINGS_START`] and [`FINDINGS_END`], which people write and every
+//! run keeps.
+
+use std::{fmt::Write as _, path::Path, time::Duration};
+
+use anyhow::Context as _;
+
+use super::{
+    machine::Machine,
+    peers::{Memory, Peer},
+    rules::{Flows, Hit},
+    runner::Plan,
+    sender::Rate,
+    testrun::{Cost, REPEAT},
+};
+
+/// Start of the hand-written findings in benchmarks.md.
+pub const FINDINGS_START: &str = "<!-- findings: written by hand, kept by `cargo xtask bench` -->";
+/// End of the hand-written findings.
+pub const FINDINGS_END: &str = "<!-- end of findings -->";
+
+/// A control-plane operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Replace the ruleset by the N-rule one.
+    Load,
+    /// Append one rule to it.
+    Add,
+    /// List it with counters.
+    List,
+}
+
+impl Op {
+    fn name(self) -> &'static str {
+        match self {
+            Op::Load => "load",
+            Op::Add => "append",
+            Op::List => "list",
+        }
+    }
+}
+
+/// The packet rate of one peer with one ruleset.
+#[derive(Clone, Debug)]
+pub struct RateRow {
+    /// Rules before the DROP.
+    pub n: u32,
+    /// The receiver.
+    pub peer: Peer,
+    /// The traffic.
+    pub flows: Flows,
+    /// What was measured.
+    pub rate: Rate,
+}
+
+/// The time of one control-plane operation.
+#[derive(Clone, Debug)]
+pub struct ControlRow {
+    /// Rules before the DROP.
+    pub n: u32,
+    /// The firewall.
+    pub peer: Peer,
+    /// The operation.
+    pub op: Op,
+    /// Median wall time.
+    pub time: Duration,
+}
+
+/// Everything one run measured.
+pub struct Results {
+    /// What was run.
+    pub plan: Plan,
+    /// Where.
+    pub machine: Machine,
+    /// Whether fw's rulesets were loaded with `fw restore`.
+    pub fw_restore: bool,
+    /// Packet rates.
+    pub rates: Vec<RateRow>,
+    /// Per-packet costs of fw's program, by rule count.
+    pub costs: Vec<(u32, Cost)>,
+    /// Control-plane times.
+    pub control: Vec<ControlRow>,
+    /// Kernel memory, by rule count and peer.
+    pub memory: Vec<(u32, Peer, Memory)>,
+    /// fw's first loads (programs verified and attached, empty ruleset).
+    pub fw_install: Vec<Duration>,
+    /// XDP mode fw got on the lab's veth (`native` or `generic`).
+    pub fw_xdp_mode: Option<String>,
+    /// Failures and skipped measurements.
+    pub notes: Vec<String>,
+    /// Wall time of the whole run.
+    pub elapsed: Duration,
+}
+
+impl Results {
+    /// Empty results for a run of `plan` on `machine`.
+    pub fn new(plan: Plan, machine: Machine, fw_restore: bool) -> Self {
+        Self {
+            plan,
+            machine,
+            fw_restore,
+            rates: Vec::new(),
+            costs: Vec::new(),
+            control: Vec::new(),
+            memory: Vec::new(),
+            fw_install: Vec::new(),
+            fw_xdp_mode: None,
+            notes: Vec::new(),
+            elapsed: Duration::ZERO,
+        }
+    }
+
+    /// How fw's rulesets were loaded.
+    pub fn fw_loader(&self) -> &'static str {
+        if self.fw_restore {
+            "`fw restore`"
+        } else {
+            "fw's library and `fw -P` (no `fw restore` yet)"
+        }
+    }
+
+    /// Packets per second of `peer` with ruleset `n` and traffic `flows`.
+    pub fn rate(&self, n: u32, peer: Peer, flows: Flows) -> Option<f64> {
+        self.rates
+            .iter()
+            .find(|r| r.n == n && r.peer == peer && r.flows == flows)
+            .map(|r| r.rate.pps)
+    }
+
+    /// Time of `op` for `peer` with ruleset `n`.
+    pub fn control_time(&self, n: u32, peer: Peer, op: Op) -> Option<Duration> {
+        self.control
+            .iter()
+            .find(|r| r.n == n && r.peer == peer && r.op == op)
+            .map(|r| r.time)
+    }
+
+    fn memory_of(&self, n: u32, peer: Peer) -> Option<&Memory> {
+        self.memory
+            .iter()
+            .find(|(m, p, _)| *m == n && *p == peer)
+            .map(|(_, _, m)| m)
+    }
+}
+
+/// Writes the report into `dir`: benchmarks.md, bench-rate.png and
+/// bench/{rate,cost,control,memory}.csv.
+///
+/// # Errors
+/// When a file cannot be written.
+pub fn write(dir: &Path, r: &Results) -> anyhow::Result<()> {
+    let csv_dir = dir.join("bench");
+    std::fs::create_dir_all(&csv_dir).with_context(|| format!("create {}", csv_dir.display()))?;
+    let put = |name: &str, text: String| -> anyhow::Result<()> {
+        let p = csv_dir.join(name);
+        std::fs::write(&p, text).with_context(|| format!("write {}", p.display()))
+    };
+    put("rate.csv", rate_csv(r))?;
+    put("cost.csv", cost_csv(r))?;
+    put("control.csv", control_csv(r))?;
+    put("memory.csv", memory_csv(r))?;
+    let png = dir.join("bench-rate.png");
+    if let Err(e) = super::plot::draw(&png, r) {
+        eprintln!("bench: no plot: {e:#}");
+    }
+    let md = dir.join("benchmarks.md");
+    let findings = std::fs::read_to_string(&md)
+        .ok()
+        .and_then(|old| {
+            let start = old.find(FINDINGS_START)?;
+            let end = old.find(FINDINGS_END)?;
+            (end > start).then(|| old[start + FINDINGS_START.len()..end].trim().to_owned())
+        })
+        .unwrap_or_default();
+    std::fs::write(&md, markdown(r, &findings)).with_context(|| format!("write {}", md.display()))
+}
+
+fn rate_csv(r: &Results) -> String {
+    let mut s = String::from("rules,peer,traffic,packets_per_second,window_packets_per_second\n");
+    for row in &r.rates {
+        let windows: Vec<String> = row.rate.windows.iter().map(|w| format!("{w:.0}")).collect();
+        let _ = writeln!(
+            s,
+            "{},{},{},{:.0},{}",
+            row.n,
+            row.peer.name(),
+            row.flows.name(),
+            row.rate.pps,
+            windows.join(";")
+        );
+    }
+    s
+}
+
+fn cost_csv(r: &Results) -> String {
+    let mut s = String::from(
+        "rules,packet_matches,match_cache,repetitions,fw_ns_per_packet,empty_xdp_ns_per_packet\n",
+    );
+    for (n, c) in &r.costs {
+        let (cache, reps) = match c.single {
+            None => ("hit", REPEAT),
+            Some(false) => ("hit", 1),
+            Some(true) => ("miss", 1),
+        };
+        let _ = writeln!(
+            s,
+            "{n},{},{cache},{reps},{},{}",
+            c.hit.name(),
+            c.fw_ns,
+            c.empty_ns
+        );
+    }
+    s
+}
+
+fn control_csv(r: &Results) -> String {
+    let mut s = String::from("rules,peer,operation,milliseconds\n");
+    for row in &r.control {
+        let _ = writeln!(
+            s,
+            "{},{},{},{:.3}",
+            row.n,
+            row.peer.name(),
+            row.op.name(),
+            ms(row.time)
+        );
+    }
+    s
+}
+
+fn memory_csv(r: &Results) -> String {
+    let mut s = String::from("rules,peer,bytes,method\n");
+    for (n, p, m) in &r.memory {
+        let _ = writeln!(s, "{n},{},{},{}", p.name(), m.bytes, m.method);
+    }
+    s
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// Three significant digits.
+fn sig3(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 10.0 {
+        format!("{x:.1}")
+    } else {
+        format!("{x:.2}")
+    }
+}
+
+fn kpps(pps: f64) -> String {
+    sig3(pps / 1e3)
+}
+
+fn times(x: f64) -> String {
+    format!("{}×", sig3(x))
+}
+
+fn bytes(b: i64) -> String {
+    let m = b as f64 / (1024.0 * 1024.0);
+    if m.abs() >= 1.0 {
+        format!("{} MiB", sig3(m))
+    } else {
+        format!("{} KiB", sig3(b as f64 / 1024.0))
+    }
+}
+
+fn with_commas(n: u32) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A Markdown table.
+fn table(head: &[&str], rows: &[Vec<String>]) -> String {
+    let mut s = format!("| {} |\n|", head.join(" | "));
+    // Numbers right-aligned; the first column names the row.
+    for (i, _) in head.iter().enumerate() {
+        s.push_str(if i == 0 { "---|" } else { "---:|" });
+    }
+    s.push('\n');
+    for r in rows {
+        let _ = writeln!(s, "| {} |", r.join(" | "));
+    }
+    s
+}
+
+/// Peers that hold the ruleset, in report order.
+const RULE_PEERS: [Peer; 4] = [Peer::Legacy, Peer::IptNft, Peer::NftSet, Peer::Fw];
+
+/// One goal's row: what it asks, this run's figures, the verdict.
+fn goal_row(what: &str, flows: Flows, got: Option<(String, bool)>) -> Vec<String> {
+    let (detail, verdict) = match got {
+        Some((d, ok)) => (d, if ok { "**met**" } else { "**missed**" }.to_owned()),
+        None => ("not measured in this run".to_owned(), "–".to_owned()),
+    };
+    vec![what.to_owned(), flows.label().to_owned(), detail, verdict]
+}
+
+fn goals(r: &Results) -> String {
+    let mut rows = Vec::new();
+    for flows in Flows::ALL {
+        let rate = |n, p| r.rate(n, p, flows);
+        rows.push(goal_row(
+            "at 5,000 rules, fw's rate ≥ 30× iptables-nft's",
+            flows,
+            rate(5000, Peer::Fw)
+                .zip(rate(5000, Peer::IptNft))
+                .map(|(f, i)| {
+                    (
+                        format!("{} vs {} kpps: {}", kpps(f), kpps(i), times(f / i)),
+                        f >= 30.0 * i,
+                    )
+                }),
+        ));
+        rows.push(goal_row(
+            "at 10,000 rules, fw's rate ≥ 90% of its rate at 1 rule",
+            flows,
+            rate(10_000, Peer::Fw).zip(rate(1, Peer::Fw)).map(|(a, b)| {
+                (
+                    format!("{} vs {} kpps: {:.0}%", kpps(a), kpps(b), 100.0 * a / b),
+                    a >= 0.9 * b,
+                )
+            }),
+        ));
+        let pairs: Vec<(u32, f64)> = r
+            .plan
+            .ns
+            .iter()
+            .filter_map(|&n| Some((n, rate(n, Peer::Fw)? / rate(n, Peer::NftSet)?)))
+            .collect();
+        let worst = pairs.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1));
+        let best = pairs.iter().map(|p| p.1).fold(0.0, f64::max);
+        rows.push(goal_row(
+            "fw's rate ≥ nftables-with-a-set's, at every N",
+            flows,
+            worst.map(|(n, w)| {
+                (
+                    format!(
+                        "fw ÷ nftables: {} to {}, lowest at N = {}",
+                        times(w),
+                        times(best),
+                        with_commas(n)
+                    ),
+                    w >= 1.0,
+                )
+            }),
+        ));
+    }
+    table(&["goal", "traffic", "this run", "verdict"], &rows)
+}
+
+fn rate_table(r: &Results, flows: Flows) -> String {
+    let mut head = vec!["N"];
+    head.extend(Peer::ALL.iter().map(|p| p.label()));
+    head.extend([
+        "fw ÷ iptables-legacy",
+        "fw ÷ iptables-nft",
+        "fw ÷ nftables (set)",
+        "fw ÷ no firewall",
+    ]);
+    let rows: Vec<Vec<String>> = r
+        .plan
+        .ns
+        .iter()
+        .map(|&n| {
+            let mut row = vec![with_commas(n)];
+            for p in Peer::ALL {
+                row.push(r.rate(n, p, flows).map_or("–".into(), kpps));
+            }
+            let fw = r.rate(n, Peer::Fw, flows);
+            for p in [Peer::Legacy, Peer::IptNft, Peer::NftSet, Peer::None] {
+                row.push(match (fw, r.rate(n, p, flows)) {
+                    (Some(f), Some(x)) if x > 0.0 => times(f / x),
+                    _ => "–".into(),
+                });
+            }
+            row
+        })
+        .collect();
+    table(&head, &rows)
+}
+
+fn cost_table(r: &Results) -> String {
+    let head = [
+        "N",
+        "empty XDP",
+        "fw, matches last rule",
+        "fw, matches first rule",
+        "fw, matches no rule",
+        "1 rep.: empty XDP",
+        "1 rep.: fw, last rule, cache hit",
+        "1 rep.: fw, last rule, cache miss",
+    ];
+    let cell = |c: Option<Cost>| match c {
+        Some(c) if c.empty_ns > 0 => format!(
+            "{} ns ({})",
+            c.fw_ns,
+            times(f64::from(c.fw_ns) / f64::from(c.empty_ns))
+        ),
+        Some(c) => format!("{} ns", c.fw_ns),
+        None => "–".into(),
+    };
+    let rows: Vec<Vec<String>> = r
+        .plan
+        .ns
+        .iter()
+        .filter(|&&n| r.costs.iter().any(|(m, _)| *m == n))
+        .map(|&n| {
+            let get = |h: Hit, single: Option<bool>| {
+                r.costs
+                    .iter()
+                    .find(|(m, c)| *m == n && c.hit == h && c.single == single)
+                    .map(|(_, c)| *c)
+            };
+            let empty = |single| {
+                get(Hit::Last, single).map_or("–".into(), |c| format!("{} ns", c.empty_ns))
+            };
+            let mut row = vec![with_commas(n), empty(None)];
+            for h in Hit::ALL {
+                row.push(cell(get(h, None)));
+            }
+            row.push(empty(Some(true)));
+            row.push(cell(get(Hit::Last, Some(false))));
+            row.push(cell(get(Hit::Last, Some(true))));
+            row
+        })
+        .collect();
+    table(&head, &rows)
+}
+
+fn control_table(r: &Results, op: Op) -> String {
+    let mut head = vec!["N"];
+    head.extend(RULE_PEERS.iter().map(|p| p.label()));
+    head.push("fw ÷ iptables-nft");
+    let rows: Vec<Vec<String>> = r
+        .plan
+        .ns
+        .iter()
+        .map(|&n| {
+            let mut row = vec![with_commas(n)];
+            for p in RULE_PEERS {
+                row.push(
+                    r.control_time(n, p, op)
+                        .map_or("–".into(), |t| format!("{} ms", sig3(ms(t)))),
+                );
+            }
+            row.push(
+                match (
+                    r.control_time(n, Peer::Fw, op),
+                    r.control_time(n, Peer::IptNft, op),
+                ) {
+                    (Some(f), Some(i)) if !i.is_zero() => times(f.as_secs_f64() / i.as_secs_f64()),
+                    _ => "–".into(),
+                },
+            );
+            row
+        })
+        .collect();
+    table(&head, &rows)
+}
+
+fn memory_table(r: &Results) -> String {
+    let mut head = vec!["N"];
+    head.extend(RULE_PEERS.iter().map(|p| p.label()));
+    let rows: Vec<Vec<String>> = r
+        .plan
+        .ns
+        .iter()
+        .map(|&n| {
+            let mut row = vec![with_commas(n)];
+            for p in RULE_PEERS {
+                row.push(r.memory_of(n, p).map_or("–".into(), |m| {
+                    let approx = if m.exact { "" } else { "≈ " };
+                    format!("{approx}{}", bytes(m.bytes))
+                }));
+            }
+            row
+        })
+        .collect();
+    table(&head, &rows)
+}
+
+fn fw_parts(r: &Results) -> String {
+    let Some(&n) = r
+        .plan
+        .ns
+        .iter()
+        .rev()
+        .find(|&&n| r.memory_of(n, Peer::Fw).is_some())
+    else {
+        return String::new();
+    };
+    let m = r.memory_of(n, Peer::Fw).expect("found");
+    let rows: Vec<Vec<String>> = m
+        .parts
+        .iter()
+        .map(|(name, b)| vec![name.clone(), bytes(*b as i64)])
+        .collect();
+    format!(
+        "fw's memory at N = {} by object (`memlock` of each program and map):\n\n{}",
+        with_commas(n),
+        table(&["object", "memlock"], &rows)
+    )
+}
+
+fn markdown(r: &Results, findings: &str) -> String {
+    let m = &r.machine;
+    let p = &r.plan;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "# Benchmarks\n\n\
+         fw against the kernel's own firewalls on the same ruleset: N rules that \
+         the probe traffic does not match, then the DROP rule it does. Written by \
+         `cargo xtask bench{}` ({}); run it again to refresh every table, the plot \
+         ([`bench-rate.png`](bench-rate.png)) and the raw figures \
+         ([`bench/*.csv`](bench/)). The machine is shared and noisy: what carries \
+         over to other machines are the ratios within one run, not the absolute \
+         figures.\n",
+        if p.quick { " --quick" } else { "" },
+        if p.quick {
+            "a **quick** run: fewer rule counts, two short windows per rate, no repetitions"
+        } else {
+            "a full run"
+        }
+    );
+    let _ = writeln!(s, "## Machine and run\n");
+    let mut rows = vec![
+        vec!["CPU".into(), m.cpu.clone()],
+        vec!["cores".into(), m.cores.to_string()],
+        vec!["kernel".into(), m.kernel.clone()],
+        vec!["memory".into(), format!("{:.0} GiB", m.memory_gib)],
+    ];
+    for (t, v) in &m.tools {
+        rows.push(vec![t.clone(), v.clone()]);
+    }
+    rows.extend([
+        vec!["fw commit".into(), m.commit.clone()],
+        vec!["fw rulesets loaded with".into(), r.fw_loader().into()],
+        vec![
+            "fw's XDP mode on the veth".into(),
+            r.fw_xdp_mode.clone().unwrap_or_else(|| "unknown".into()),
+        ],
+        vec!["date".into(), m.date.clone()],
+        vec![
+            "rate windows".into(),
+            format!(
+                "{} × {:?} after {:?} of warm-up (median)",
+                p.windows, p.window, p.warmup
+            ),
+        ],
+        vec![
+            "control-plane repetitions".into(),
+            format!("{} (median)", p.reps),
+        ],
+        vec!["run time".into(), format!("{:.0?}", r.elapsed)],
+    ]);
+    s.push_str(&table(&["", ""], &rows).replace("|---|---:|", "|---|---|"));
+    let _ = writeln!(s, "\n## Goals\n\n{}", goals(r));
+    let _ = writeln!(
+        s,
+        "## Findings\n\n{FINDINGS_START}\n{}\n{FINDINGS_END}\n",
+        if findings.is_empty() {
+            "(none written yet)"
+        } else {
+            findings
+        }
+    );
+    let _ = writeln!(
+        s,
+        "## 1. Packet rate\n\n\
+         Probe packets handled (dropped by the last rule) per second, in thousands \
+         (kpps); `fw ÷ X` is fw's rate over X's. Two kinds of traffic: the flows \
+         of the first all fit in fw's match cache, those of the second almost \
+         never repeat (see Method). The plot draws the first solid, the second \
+         dashed.\n\n![packet rate against rule count](bench-rate.png)\n"
+    );
+    for flows in Flows::ALL {
+        let _ = writeln!(s, "**{}**\n\n{}", flows.label(), rate_table(r, flows));
+    }
+    let _ = writeln!(
+        s,
+        "## 2. Per-packet cost of fw's XDP program\n\n\
+         Nanoseconds per packet measured by the kernel (`BPF_PROG_TEST_RUN`, {} \
+         repetitions of one 64-byte frame, median of {} runs), and the multiple \
+         of an empty XDP program (`return XDP_PASS`) measured on the same frame \
+         right before. From the second repetition on, fw answers from its match \
+         cache. The last three columns (\"1 rep.\") come from {} runs of one \
+         repetition each (median): the empty program, fw on the probe's frame \
+         (in the cache), and fw on a flow it has not seen in each run (a cache \
+         miss: the classifier's search and the cache insert). A single \
+         repetition includes the kernel's timing of it and runs with cold CPU \
+         caches; the empty program's figure shows that floor, the hit's the \
+         same for fw. The kernel reports whole nanoseconds.\n\n{}",
+        with_commas(REPEAT),
+        p.runs,
+        with_commas(p.misses as u32),
+        cost_table(r)
+    );
+    let install = if r.fw_install.is_empty() {
+        String::new()
+    } else {
+        let mut t = r.fw_install.clone();
+        t.sort_unstable();
+        format!(
+            "fw's first load in a namespace (object loaded, programs verified, \
+             pinned and attached to `lo` and the veth, empty ruleset; `fw -P INPUT \
+             ACCEPT`): {} ms (median of {}).\n",
+            sig3(ms(t[t.len() / 2])),
+            t.len()
+        )
+    };
+    let _ = writeln!(
+        s,
+        "## 3. Control plane\n\n\
+         Wall time of the command, from start to exit, run with `ip netns exec` \
+         (median of {}); `fw ÷ iptables-nft` is fw's time over iptables-nft's \
+         (above 1: fw is slower).\n\n\
+         **Load**: replace an empty ruleset by the N-rule one \
+         (`iptables-restore`, `nft -f`, fw: {}).\n\n{}\n\
+         **Append** one rule to the N-rule ruleset (`-A`; nftables: `nft add \
+         element` to the set).\n\n{}\n\
+         **List** with counters (`-L INPUT -v -x -n`; nftables: `nft list \
+         ruleset`).\n\n{}\n{install}",
+        p.reps,
+        r.fw_loader(),
+        control_table(r, Op::Load),
+        control_table(r, Op::Add),
+        control_table(r, Op::List),
+    );
+    let _ = writeln!(
+        s,
+        "## 4. Kernel memory\n\n\
+         Memory the kernel holds for the loaded ruleset (see Method for what \
+         each figure is; ≈: a system-wide difference, ±0.2 MiB).\n\n{}\n{}",
+        memory_table(r),
+        fw_parts(r)
+    );
+    s.push_str(METHOD);
+    if !r.notes.is_empty() {
+        let _ = writeln!(s, "\n## Notes on this run\n");
+        for n in &r.notes {
+            let _ = writeln!(s, "* {n}");
+        }
+    }
+    s
+}
+
+/// The method, as the code implements it (`xtask/src/bench/`).
+const METHOD: &str = "\
+## Method
+
+**Lab.** Every measurement of every firewall and rule count gets a fresh \
+pair of network namespaces joined by a veth pair (`integration_tests::Lab`): \
+the client 192.0.2.1, the server 192.0.2.2. A fresh namespace means no \
+table, hook or program left by another firewall: iptables-legacy's tables, \
+for one, stay registered in a namespace once used. Nothing on the host's own \
+interfaces or firewall is touched; the labs are removed on exit and on \
+Ctrl-C.
+
+**Ruleset.** N rules `-A INPUT -s A/32 -p udp -m udp --dport P -j ACCEPT` \
+with A in 198.51.100.1-254 and 203.0.113.1-254 and P spread over \
+1024-65023 (no two alike), then `-A INPUT -s 192.0.2.0/24 -p udp -m udp \
+--sport 1024:65535 --dport 9 -j DROP`; policy ACCEPT. iptables-legacy, \
+iptables-nft and fw get it as an iptables-restore file. nftables gets what \
+an nftables user would write instead: the N (address, port) pairs as \
+elements of one set of type `ipv4_addr . inet_service` matched by one rule \
+(`ip saddr . udp dport @allowed accept`), each element with its own \
+counter as each iptables rule has, then `ip saddr 192.0.2.0/24 udp sport \
+1024-65535 udp dport 9 counter drop`. After the traffic, the listing of \
+each ruleset is checked: the DROP rule counted packets and no other rule \
+did.
+
+**Packet rate.** trafgen (netsniff-ng) in the client namespace sends \
+60-byte frames (64 bytes on the wire) of UDP to port 9 through a \
+`PACKET_TX_RING` straight to the veth driver (no qdisc), one process on \
+CPU 0, in two kinds of traffic:
+
+* *1,024 flows*: from 192.0.2.1, the source port counting through \
+  1024-2047. fw remembers the outcome of recent chain searches in a \
+  match cache keyed by the values of the fields the chain's rules use \
+  (here source address, protocol and both ports); 1,024 flows that \
+  repeat every 1,024 packets stay in it, so nearly every packet is a \
+  cache hit.
+* *16 M flows*: source address (192.0.2.3-253) and source port \
+  (1024-65535) counting together, 251 × 64,512 = 16,192,512 flows before \
+  one repeats: almost every packet is a cache miss, which is what a \
+  server sees from many clients. The DROP rule names the source port \
+  range only so that such traffic can exist within the documentation \
+  addresses: it makes the port part of fw's cache key, and costs \
+  netfilter nothing measurable (xt_udp compares both port ranges \
+  anyway).
+
+On a veth the receiving side runs in the softirq the sender's transmit \
+raises, on the same CPU: the rate is that of one CPU sending and \
+receiving, so a cheaper receive path shows as a higher rate but the \
+sender's own cost caps every figure (compare *no firewall* and *XDP \
+drop-all*). \"Handled\" is counted at the receiver, by the receiver's own \
+counter of the packets it disposed of:
+
+* no firewall: the namespace's `Udp: NoPorts` + `InErrors` (the datagram \
+  went up the whole stack, found no socket and was dropped);
+* iptables-legacy, iptables-nft: the DROP rule's packet counter \
+  (`-L INPUT N+1 -v -x`);
+* nftables: the DROP rule's `counter`;
+* fw: the DROP rule's counter (`fw -L INPUT -v -x`);
+* XDP drop-all: a reference, not a firewall: a hand-written XDP program \
+  that counts each packet in a per-CPU array and drops it, attached \
+  natively like fw. It is the most any XDP program can do in this lab: \
+  on a veth, XDP gets an skb (the sender built one) and copies it into an \
+  XDP buffer first. On a physical NIC's native XDP no skb exists yet, so \
+  fw's lead over netfilter there would be larger than here.
+
+Each rate is the median of the windows; a counter's sample time is the \
+middle of its read. trafgen is restarted if it stops on its own (it gives \
+up when the veth's XDP ring stays full).
+
+**Per-packet cost.** `BPF_PROG_TEST_RUN` of fw's pinned XDP program (the \
+one attached in the lab, with ruleset N live) in the server namespace, \
+where the test run's input device is `lo` and fw's `bpf_fib_lookup` finds \
+192.0.2.2 local, so the frame goes through INPUT like the real traffic. \
+Three frames: one that matches the last rule (the probe: 192.0.2.1:40000 \
+→ port 9, dropped), the first rule (filler 0's address and port, \
+accepted; at N = 0 the DROP itself) and no rule (192.0.2.1 → port 10: \
+the policy). A test run repeats its frame, so all but the first \
+repetition are match-cache hits; the cache-miss cost comes from runs of \
+one repetition, each on a new flow (192.0.2.3-253, ports from 40001). \
+The verdict of every run is checked. The empty program is `r0 = \
+XDP_PASS; exit`, loaded from hand-written bytecode.
+
+**Control plane.** Wall time of each command from start to exit, started \
+with `ip netns exec` in the server namespace, after an empty ruleset was \
+loaded there first (tables exist, fw's programs are loaded and attached), \
+so a load replaces an empty ruleset; between repetitions the ruleset is \
+emptied again, untimed. fw loads with `fw restore` (stdin) when the fw \
+binary has it; an fw without it is loaded through its library instead: \
+the rule lines are parsed and written into fw's state record \
+(`/run/fw/<netns>/state.json`) by the benchmark, then `fw -P INPUT \
+ACCEPT` (which changes nothing) makes fw compile the whole ruleset and \
+swap it into the kernel as every fw command does; the time is the sum of \
+both. `-A` appends after the N-rule ruleset's DROP (iptables, fw) or adds \
+one element to the set (nftables); `-L` lists with counters.
+
+**Memory.** What the kernel holds for the loaded ruleset, where the \
+kernel tells:
+
+* fw: the `memlock` the kernel charges for fw's two programs and every \
+  map they use (`/proc/self/fdinfo` of each; for maps the kernel's \
+  `map_mem_usage`: hash tables count their bucket arrays and elements, \
+  arrays their full size). Exact.
+* iptables-legacy: the filter table's rule blob (`IPT_SO_GET_INFO` \
+  size) plus its per-CPU counters (16 bytes per entry and CPU). Exact.
+* iptables-nft and nftables: nf_tables allocates rules and set elements \
+  with `GFP_KERNEL_ACCOUNT`, from the `kmalloc-cg-*` slab caches. The \
+  figure is the growth of those caches (`/proc/slabinfo`, active objects \
+  × object size) plus that of `Percpu` and `VmallocUsed` \
+  (`/proc/meminfo`) across the `-restore`/`nft -f`, after waiting for the \
+  counters to settle. Anything else the host allocates meanwhile counts \
+  too (±100-200 KiB here), and hash-table arrays larger than two pages \
+  that come straight from the page allocator are not seen.
+";

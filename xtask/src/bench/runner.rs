@@ -1,0 +1,399 @@
+//! The benchmark's course: for each rule count, each peer in a fresh lab
+//! (so no table, hook or program of one peer can tax another), then the
+//! report.
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+    sync::atomic::{AtomicBool, Ordering},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context as _, bail};
+use integration_tests::Lab;
+
+use super::{
+    Args, bpf, machine, memory,
+    peers::{self, Env, Peer},
+    report::{ControlRow, Op, RateRow, Results},
+    rules::{self, Flows},
+    sender, testrun,
+};
+use crate::cmd::{self, probe};
+
+/// Set by SIGINT or SIGTERM: every wait checks it, and the lab guards
+/// clean up on the way out.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Fails once Ctrl-C (or SIGTERM) arrived.
+///
+/// # Errors
+/// "interrupted".
+pub fn check_stop() -> anyhow::Result<()> {
+    if STOP.load(Ordering::SeqCst) {
+        bail!("interrupted");
+    }
+    Ok(())
+}
+
+/// Sleeps for `d`, checking for Ctrl-C every 50 ms.
+///
+/// # Errors
+/// "interrupted".
+pub fn sleep(d: Duration) -> anyhow::Result<()> {
+    let end = Instant::now() + d;
+    loop {
+        check_stop()?;
+        let now = Instant::now();
+        if now >= end {
+            return Ok(());
+        }
+        std::thread::sleep((end - now).min(Duration::from_millis(50)));
+    }
+}
+
+/// How long and how often to measure.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Rule counts, ascending.
+    pub ns: Vec<u32>,
+    /// Whether this is a `--quick` run.
+    pub quick: bool,
+    /// Traffic before the first window, to reach a steady state.
+    pub warmup: Duration,
+    /// Length of one rate window.
+    pub window: Duration,
+    /// Windows per rate (the median is reported).
+    pub windows: usize,
+    /// Repetitions of each control-plane operation (the median is
+    /// reported).
+    pub reps: usize,
+    /// `BPF_PROG_TEST_RUN` runs per program and frame (median).
+    pub runs: usize,
+    /// Single-repetition test runs on new flows, for the cache-miss cost.
+    pub misses: usize,
+    /// Longest wait for the memory counters to settle.
+    pub settle: Duration,
+}
+
+impl Plan {
+    fn new(args: &Args) -> Self {
+        let quick = args.quick;
+        let default: &[u32] = if quick {
+            &[1, 5_000, 10_000]
+        } else {
+            &[0, 1, 100, 1_000, 5_000, 10_000, 50_000]
+        };
+        let mut ns = args.rules.clone().unwrap_or_else(|| default.to_vec());
+        ns.sort_unstable();
+        ns.dedup();
+        if quick {
+            Self {
+                ns,
+                quick,
+                warmup: Duration::from_millis(200),
+                window: Duration::from_millis(500),
+                windows: 2,
+                reps: 1,
+                runs: 1,
+                misses: 5_000,
+                settle: Duration::from_millis(500),
+            }
+        } else {
+            Self {
+                ns,
+                quick,
+                warmup: Duration::from_secs(1),
+                window: Duration::from_secs(2),
+                windows: 3,
+                reps: 3,
+                runs: 3,
+                misses: 20_000,
+                settle: Duration::from_secs(3),
+            }
+        }
+    }
+}
+
+/// Removes the scratch directory however the run ends.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Debian packages the benchmark needs beyond `setup`'s: trafgen, and a
+/// font for the plot's text.
+const PACKAGES: [&str; 2] = ["netsniff-ng", "fonts-dejavu-core"];
+
+/// Installs the missing [`PACKAGES`] (idempotent).
+fn packages() -> anyhow::Result<()> {
+    let missing: Vec<&str> = PACKAGES
+        .into_iter()
+        .filter(|p| {
+            probe(Command::new("dpkg-query").args(["-W", "-f=${Status}", p]))
+                .is_none_or(|s| s.trim() != "install ok installed")
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let install = || {
+        cmd::run(
+            Command::new("apt-get")
+                .args(["install", "-y", "--no-install-recommends"])
+                .args(&missing)
+                .env("DEBIAN_FRONTEND", "noninteractive"),
+        )
+    };
+    if install().is_err() {
+        cmd::run(Command::new("apt-get").arg("update"))?;
+        install()?;
+    }
+    Ok(())
+}
+
+/// `cargo build --release -p firewall`; the path of the fw binary.
+fn build_fw() -> anyhow::Result<PathBuf> {
+    cmd::run(cmd::cargo().args(["build", "--release", "-p", "firewall"]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| cmd::workspace_root().join("target"));
+    let target = if target.is_relative() {
+        cmd::workspace_root().join(target)
+    } else {
+        target
+    };
+    let fw = target.join("release").join("fw");
+    if !fw.exists() {
+        bail!("the build left no fw binary at {}", fw.display());
+    }
+    Ok(fw)
+}
+
+/// Runs the benchmark and writes the report.
+///
+/// # Errors
+/// When not root, a prerequisite is missing, the output cannot be
+/// written, or on Ctrl-C. A failing single measurement is reported and
+/// skipped instead.
+pub fn run(args: &Args) -> anyhow::Result<()> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        bail!("cargo xtask bench must run as root (namespaces, iptables, BPF)");
+    }
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+    let plan = Plan::new(args);
+    packages()?;
+    let fw = build_fw()?;
+    // SAFETY: no other thread exists yet; the lab's cleanup reads FW_BIN.
+    unsafe { std::env::set_var("FW_BIN", &fw) };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| cmd::workspace_root().join("docs"));
+
+    let scratch = Scratch(std::env::temp_dir().join(format!("fw-bench-{}", std::process::id())));
+    std::fs::create_dir_all(&scratch.0).context("create the scratch directory")?;
+    // `fw restore` takes no --help; its usage line in `fw -h` tells.
+    let fw_restore = probe(Command::new(&fw).arg("-h")).is_some_and(|h| h.contains("fw restore"));
+    let env = Env {
+        fw: fw.clone(),
+        tmp: scratch.0.clone(),
+        cpus: bpf::possible_cpus()?,
+        fw_restore,
+        xdp_drop: bpf::CountingDrop::new()?,
+    };
+    let empty = bpf::empty_xdp()?;
+    write(&env.file("ipt-empty.rules"), &rules::iptables_empty())?;
+    write(&env.file("nft-empty.nft"), &rules::nft(0))?;
+
+    let mut results = Results::new(plan.clone(), machine::describe(&fw), fw_restore);
+    println!(
+        "bench: rule counts {:?}, {} window(s) of {:?} per rate; fw rulesets loaded with {}",
+        plan.ns,
+        plan.windows,
+        plan.window,
+        results.fw_loader()
+    );
+    let started = Instant::now();
+    let mut too_slow: Vec<Peer> = Vec::new();
+    for &n in &plan.ns {
+        write(
+            &env.file(&format!("ipt-{n}.rules")),
+            &rules::iptables_restore(n),
+        )?;
+        write(&env.file(&format!("nft-{n}.nft")), &rules::nft(n))?;
+        for peer in Peer::ALL {
+            check_stop()?;
+            if too_slow.contains(&peer) {
+                results.notes.push(format!(
+                    "{} skipped at N = {n}: loading was too slow",
+                    peer.label()
+                ));
+                continue;
+            }
+            print!("N = {n:>6}  {:<16}", peer.label());
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            match one(&env, &empty, &plan, peer, n, &mut results) {
+                Ok(slow) => {
+                    if slow {
+                        too_slow.push(peer);
+                    }
+                }
+                Err(e) => {
+                    println!();
+                    check_stop()?;
+                    println!("  FAILED: {e:#}");
+                    results
+                        .notes
+                        .push(format!("{} at N = {n} failed: {e:#}", peer.label()));
+                }
+            }
+            // Let the kernel finish freeing the lab before the next one.
+            sleep(plan.warmup)?;
+        }
+        remove(&env.file(&format!("ipt-{n}.rules")));
+        remove(&env.file(&format!("nft-{n}.nft")));
+    }
+    results.elapsed = started.elapsed();
+    super::report::write(&out, &results)?;
+    println!(
+        "bench: done in {:.0?}; report in {}",
+        results.elapsed,
+        out.join("benchmarks.md").display()
+    );
+    Ok(())
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("write {}", path.display()))
+}
+
+fn remove(path: &Path) {
+    let _ = std::fs::remove_file(path);
+}
+
+/// A load slower than this keeps the peer out of larger rule counts.
+const TOO_SLOW: Duration = Duration::from_secs(60);
+
+fn median(mut xs: Vec<Duration>) -> Duration {
+    xs.sort_unstable();
+    xs[xs.len() / 2]
+}
+
+/// Measures `peer` with ruleset `n` in a lab of its own; returns whether
+/// loading was too slow to try larger rulesets.
+fn one(
+    env: &Env,
+    empty: &std::os::fd::OwnedFd,
+    plan: &Plan,
+    peer: Peer,
+    n: u32,
+    results: &mut Results,
+) -> anyhow::Result<bool> {
+    let lab = Lab::new("bench")?;
+    let prepared = peers::prepare(peer, env, &lab)?;
+    if let Some(t) = prepared.install {
+        results.fw_install.push(t);
+        if results.fw_xdp_mode.is_none() {
+            let (_, status) = peers::run_in(lab.server(), &env.fw, &["status"], None)?;
+            results.fw_xdp_mode = status
+                .lines()
+                .find(|l| l.starts_with(integration_tests::SERVER_IF))
+                .and_then(|l| l.split_whitespace().nth(2))
+                .map(str::to_owned);
+        }
+    }
+    let mut slow = false;
+    if peer.has_rules() {
+        let before = memory::settle(plan.settle)?;
+        let first = peers::load(peer, env, &lab, n)?;
+        if let Some(m) = peers::memory(peer, env, &lab, &before)? {
+            results.memory.push((n, peer, m));
+        }
+        let mut loads = vec![first];
+        for _ in 1..plan.reps {
+            peers::unload(peer, env, &lab)?;
+            loads.push(peers::load(peer, env, &lab, n)?);
+        }
+        let t = median(loads);
+        slow = t > TOO_SLOW;
+        results.control.push(ControlRow {
+            n,
+            peer,
+            op: Op::Load,
+            time: t,
+        });
+    }
+    for flows in Flows::ALL {
+        let cfg = sender::config(&env.tmp, lab.client(), lab.server(), flows)?;
+        sleep(plan.warmup)?;
+        let rate = sender::measure(
+            lab.client(),
+            &cfg,
+            plan.warmup,
+            plan.window,
+            plan.windows,
+            || peers::count(peer, env, &lab, n),
+        )?;
+        remove(&cfg);
+        print!("  {:>8.0}/s", rate.pps);
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        results.rates.push(RateRow {
+            n,
+            peer,
+            flows,
+            rate,
+        });
+    }
+    if peer.has_rules() {
+        let mut lists = Vec::new();
+        for r in 0..plan.reps {
+            let (t, listing) = peers::list(peer, env, &lab)?;
+            if r == 0 {
+                peers::verify(peer, &listing, n)?;
+            }
+            lists.push(t);
+        }
+        results.control.push(ControlRow {
+            n,
+            peer,
+            op: Op::List,
+            time: median(lists),
+        });
+        if peer == Peer::Fw {
+            for c in testrun::measure(lab.server(), n, empty, plan.runs, plan.misses)? {
+                results.costs.push((n, c));
+            }
+        }
+        let mut adds = Vec::new();
+        for _ in 0..plan.reps {
+            adds.push(peers::add(peer, env, &lab)?);
+        }
+        results.control.push(ControlRow {
+            n,
+            peer,
+            op: Op::Add,
+            time: median(adds),
+        });
+        print!(
+            "  load {:>8.1?}",
+            results.control_time(n, peer, Op::Load).unwrap_or_default()
+        );
+    }
+    println!();
+    drop(prepared);
+    drop(lab);
+    Ok(slow)
+}

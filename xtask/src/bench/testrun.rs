@@ -1,0 +1,132 @@
+//! Per-packet cost of fw's XDP program, measured by the kernel with
+//! `BPF_PROG_TEST_RUN` on crafted frames, next to an empty XDP program in
+//! the same namespace and the same minute.
+//!
+//! The runs happen in the lab's server namespace, on fw's pinned program
+//! with the ruleset the packet-path measurement just used. The namespace
+//! matters: a test run's input device is the namespace's loopback, and
+//! fw's `bpf_fib_lookup` finds the destination (the server's address)
+//! local there, so the packet goes through INPUT as real traffic does.
+//!
+//! A test run repeats one frame, so after the first repetition fw answers
+//! from its match cache. The cost of a miss is measured separately: one
+//! repetition per run, each run on a flow fw has not seen.
+
+use std::os::fd::OwnedFd;
+
+use anyhow::bail;
+
+use super::{bpf, rules};
+use rules::Hit;
+
+/// Repetitions of one frame per run.
+pub const REPEAT: u32 = 1_000_000;
+
+/// Cost of one kind of frame with one ruleset.
+#[derive(Clone, Copy, Debug)]
+pub struct Cost {
+    /// Which rule the frame matches.
+    pub hit: Hit,
+    /// `None`: [`REPEAT`] repetitions of one frame per run. `Some(miss)`:
+    /// one repetition per run, each on a new flow (`Some(true)`, a
+    /// match-cache miss) or on a frame in the cache (`Some(false)`).
+    pub single: Option<bool>,
+    /// fw's program, nanoseconds per packet (median over the runs).
+    pub fw_ns: u32,
+    /// The empty program on the same frames, nanoseconds per packet.
+    pub empty_ns: u32,
+}
+
+/// Median of the runs `run(i)` for i in 0..runs, in ns; checks verdicts.
+fn median_ns(
+    runs: usize,
+    want: Option<i32>,
+    mut run: impl FnMut(usize) -> anyhow::Result<bpf::TestRun>,
+) -> anyhow::Result<u32> {
+    let mut ns = Vec::with_capacity(runs);
+    for i in 0..runs {
+        if i % 1024 == 0 {
+            super::runner::check_stop()?;
+        }
+        let r = run(i)?;
+        if let Some(w) = want
+            && r.retval != w
+        {
+            bail!("fw returned XDP verdict {} instead of {w}", r.retval);
+        }
+        ns.push(r.ns);
+    }
+    ns.sort_unstable();
+    Ok(ns[ns.len() / 2])
+}
+
+/// Frame `i` of the cache-miss runs: it matches the last rule, and no two
+/// share a source address and port, nor does the probe traffic use them.
+fn miss_frame(i: usize) -> Vec<u8> {
+    let host = 3 + (i % 251) as u8;
+    let port = rules::TEST_SPORT + 1 + (i / 251) as u16;
+    rules::frame(
+        std::net::Ipv4Addr::new(192, 0, 2, host),
+        port,
+        rules::PROBE_PORT,
+    )
+}
+
+/// Measures fw's program pinned in namespace `ns` (holding ruleset `n`)
+/// and `empty`: `runs` runs of [`REPEAT`] on a frame of each [`Hit`], then
+/// `misses` runs of one repetition on the probe's cached frame, and as
+/// many on new flows that match the last rule.
+///
+/// # Errors
+/// When a run fails or fw's verdict is not the one the ruleset implies.
+pub fn measure(
+    ns: &str,
+    n: u32,
+    empty: &OwnedFd,
+    runs: usize,
+    misses: usize,
+) -> anyhow::Result<Vec<Cost>> {
+    let empty = empty.try_clone()?;
+    integration_tests::in_netns(ns, move || -> anyhow::Result<Vec<Cost>> {
+        let dirs = firewall::load::pins::Dirs::current()?;
+        let prog = bpf::obj_get(&dirs.prog("fw_xdp"))?;
+        let mut out = Vec::new();
+        for hit in Hit::ALL {
+            let (src, dport) = hit.flow(n);
+            let frame = rules::frame(src, rules::TEST_SPORT, dport);
+            let empty_ns = median_ns(runs, None, |_| bpf::test_run(&empty, &frame, REPEAT))?;
+            let want = Some(hit.verdict(n));
+            let fw_ns = median_ns(runs, want, |_| bpf::test_run(&prog, &frame, REPEAT))?;
+            out.push(Cost {
+                hit,
+                single: None,
+                fw_ns,
+                empty_ns,
+            });
+        }
+        // The same single repetitions on the probe's own frame, which is
+        // in the cache: what a hit costs measured this way.
+        let (src, dport) = Hit::Last.flow(n);
+        let frame = rules::frame(src, rules::TEST_SPORT, dport);
+        let empty_ns = median_ns(misses, None, |_| bpf::test_run(&empty, &frame, 1))?;
+        let want = Some(Hit::Last.verdict(n));
+        let fw_ns = median_ns(misses, want, |_| bpf::test_run(&prog, &frame, 1))?;
+        out.push(Cost {
+            hit: Hit::Last,
+            single: Some(false),
+            fw_ns,
+            empty_ns,
+        });
+        let frames: Vec<Vec<u8>> = (0..misses).map(miss_frame).collect();
+        let empty_ns = median_ns(misses, None, |i| bpf::test_run(&empty, &frames[i], 1))?;
+        let want = Some(Hit::Last.verdict(n));
+        let fw_ns = median_ns(misses, want, |i| bpf::test_run(&prog, &frames[i], 1))?;
+        out.push(Cost {
+            hit: Hit::Last,
+            single: Some(true),
+            fw_ns,
+            empty_ns,
+        });
+        Ok(out)
+    })?
+}
