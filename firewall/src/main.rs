@@ -154,6 +154,14 @@ fn main() -> ExitCode {
             Ok(counters) => exec::save(counters),
             Err(e) => return usage_error(&format!("save: {e}")),
         },
+        Some("restore") if matches!(args.get(1).map(String::as_str), Some("-h" | "--help")) => {
+            out(
+                "Usage: fw restore [-c|--counters] [-n|--noflush] [-t|--test] [file]\n\
+                 Reads an iptables-save file (standard input when no file is given)\n\
+                 and loads its filter table, all or nothing.\n",
+            );
+            return ExitCode::SUCCESS;
+        }
         Some("restore") => {
             let (opts, file) = match restore_args(&args[1..]) {
                 Ok(x) => x,
