@@ -181,6 +181,17 @@ fn frame(p: &Packet) -> Vec<u8> {
     f
 }
 
+/// What fw's XDP program returns for `p` (one BPF_PROG_TEST_RUN).
+fn xdp_verdict(xdp: &Xdp, p: &Packet) -> u32 {
+    let data = frame(p);
+    xdp.test_run(TestRunOptions {
+        data_in: Some(&data),
+        ..Default::default()
+    })
+    .unwrap()
+    .return_value
+}
+
 /// Deletes the namespace even when the test fails.
 struct Netns(String);
 
@@ -238,14 +249,7 @@ fn run(dirs: &Dirs) -> usize {
                 Verdict::Policy(_) => Kernel::policy_slot(0),
             };
             let before = k.read(slot).unwrap().packets;
-            let data = frame(&p);
-            let got = xdp
-                .test_run(TestRunOptions {
-                    data_in: Some(&data),
-                    ..Default::default()
-                })
-                .unwrap()
-                .return_value;
+            let got = xdp_verdict(xdp, &p);
             let verdict = match want {
                 Verdict::Rule(_, v) | Verdict::Policy(v) => v,
             };
@@ -372,14 +376,7 @@ fn edges(dirs: &Dirs) -> usize {
             let want = match eval::evaluate(&state.ruleset, BuiltinChain::Input, &p) {
                 Verdict::Rule(_, v) | Verdict::Policy(v) => v,
             };
-            let data = frame(&p);
-            let got = xdp
-                .test_run(TestRunOptions {
-                    data_in: Some(&data),
-                    ..Default::default()
-                })
-                .unwrap()
-                .return_value;
+            let got = xdp_verdict(xdp, &p);
             let expected = if want == Policy::Accept {
                 XDP_PASS
             } else {
@@ -480,14 +477,7 @@ fn walk_chains(dirs: &Dirs) -> usize {
                 .iter()
                 .map(|(s, n)| (*s, *n, k.read(*s).unwrap().packets))
                 .collect();
-            let data = frame(&p);
-            let got = xdp
-                .test_run(TestRunOptions {
-                    data_in: Some(&data),
-                    ..Default::default()
-                })
-                .unwrap()
-                .return_value;
+            let got = xdp_verdict(xdp, &p);
             let expected = if want.verdict == Policy::Accept {
                 XDP_PASS
             } else {
