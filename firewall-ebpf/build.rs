@@ -1,3 +1,6 @@
+//! Build script of the eBPF crate: nothing to generate, only a rebuild
+//! trigger when bpf-linker changes.
+
 use which::which;
 
 /// Rebuilds the eBPF object when bpf-linker changes (a new LLVM changes the code).

@@ -233,6 +233,7 @@ pub struct PortKey {
     pub id: [u8; 4],
     /// Port, network byte order.
     pub port: [u8; 2],
+    /// Zero; keeps the key 8 bytes long.
     pub _pad: [u8; 2],
 }
 
@@ -261,6 +262,8 @@ pub struct ClassKey {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Summary {
+    /// Bit `b` of `words[i]` is set when rule word `64 * i + b` may hold a
+    /// match.
     pub words: [u64; SUMMARY_WORDS],
 }
 

@@ -10,7 +10,9 @@ use super::{AddrMask, BuiltinChain, Match, Neg, Policy, PortRange, Rule, Ruleset
 /// What the matches look at in one IPv4 packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Packet {
+    /// Source address.
     pub src: Ipv4Addr,
+    /// Destination address.
     pub dst: Ipv4Addr,
     /// IP protocol number.
     pub proto: u8,
