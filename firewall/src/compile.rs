@@ -380,29 +380,41 @@ fn walk_bound(ruleset: &Ruleset, limit: u64) -> Option<u64> {
         .filter(|&v| v <= limit)
 }
 
-/// How deep `-j` jumps nest from the built-in chains (gotos do not nest).
-fn jump_depth(ruleset: &Ruleset) -> usize {
-    fn depth(ruleset: &Ruleset, chain: &str, seen: usize) -> usize {
-        if seen > MAX_JUMP_DEPTH {
-            return seen;
+/// The deepest nesting of `-j` jumps from the built-in chains: how many
+/// returns are pending at its bottom, and the chains on the way (a goto
+/// continues a path without nesting).
+fn deepest_jumps(ruleset: &Ruleset) -> (usize, Vec<String>) {
+    fn from(
+        ruleset: &Ruleset,
+        chain: &str,
+        memo: &mut BTreeMap<String, (usize, Vec<String>)>,
+    ) -> (usize, Vec<String>) {
+        if let Some(v) = memo.get(chain) {
+            return v.clone();
         }
-        ruleset
-            .rules(chain)
-            .map_or(&[][..], Vec::as_slice)
-            .iter()
-            .map(|r| match &r.target {
-                Target::Jump(c) => 1 + depth(ruleset, c, seen + 1),
-                Target::Goto(c) => depth(ruleset, c, seen),
-                _ => 0,
-            })
-            .max()
-            .unwrap_or(0)
+        let mut best = (0, vec![chain.to_string()]);
+        // Guards against loops, which model::check refuses beforehand.
+        memo.insert(chain.to_string(), best.clone());
+        for r in ruleset.rules(chain).map_or(&[][..], Vec::as_slice) {
+            let (nests, next) = match &r.target {
+                Target::Jump(c) => (1, c),
+                Target::Goto(c) => (0, c),
+                _ => continue,
+            };
+            let (depth, path) = from(ruleset, next, memo);
+            if depth + nests > best.0 {
+                best = (depth + nests, [vec![chain.to_string()], path].concat());
+            }
+        }
+        memo.insert(chain.to_string(), best.clone());
+        best
     }
+    let mut memo = BTreeMap::new();
     BuiltinChain::ALL
         .iter()
-        .map(|c| depth(ruleset, c.name(), 0))
-        .max()
-        .unwrap_or(0)
+        .map(|c| from(ruleset, c.name(), &mut memo))
+        .max_by_key(|(d, _)| *d)
+        .unwrap_or_default()
 }
 
 /// Compiles every chain of `state`, built-in (numbers 0..3) and
@@ -437,9 +449,11 @@ pub fn compile(
             }
         }
     };
-    if jump_depth(rs) > MAX_JUMP_DEPTH {
+    let (depth, path) = deepest_jumps(rs);
+    if depth > MAX_JUMP_DEPTH {
         return Err(CompileError::NotSupported(format!(
-            "jumps nested more than {MAX_JUMP_DEPTH} deep"
+            "jumps nested more than {MAX_JUMP_DEPTH} deep ({})",
+            path.join(" -> ")
         )));
     }
     if walk_bound(rs, u64::from(MAX_STEPS)).is_none() {
@@ -750,6 +764,38 @@ mod tests {
                 prop_assert_eq!(got.counted, counted, "packet {:?}", p);
             }
         }
+    }
+
+    #[test]
+    fn nesting_past_the_return_stack_is_refused_naming_the_chains() {
+        let mut st = State::default();
+        let jump = |to: &str| Rule {
+            target: Target::Jump(to.into()),
+            ..Rule::default()
+        };
+        st.ruleset.input.rules = vec![jump("c0")];
+        for i in 0..9 {
+            let rules = if i < 8 {
+                vec![jump(&format!("c{}", i + 1))]
+            } else {
+                vec![]
+            };
+            st.ruleset.user_chains.insert(format!("c{i}"), rules);
+        }
+        let mut slots = crate::edit::Slots::new(&st);
+        crate::edit::fill_slots(&mut st, &mut slots).unwrap();
+        assert_eq!(
+            compile(&st, 0, &interfaces()),
+            Err(CompileError::NotSupported(
+                "jumps nested more than 8 deep \
+                 (INPUT -> c0 -> c1 -> c2 -> c3 -> c4 -> c5 -> c6 -> c7 -> c8)"
+                    .into()
+            ))
+        );
+        // Eight deep is fine.
+        st.ruleset.user_chains.get_mut("c7").unwrap().clear();
+        st.user_counters.get_mut("c7").unwrap().clear();
+        assert!(compile(&st, 0, &interfaces()).is_ok());
     }
 
     #[test]
