@@ -65,6 +65,19 @@ pub fn probe(cmd: &mut Command) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// The Debian packages of `packages` that dpkg does not report as
+/// installed.
+pub fn missing_packages<'a>(packages: &[&'a str]) -> Vec<&'a str> {
+    packages
+        .iter()
+        .copied()
+        .filter(|p| {
+            probe(Command::new("dpkg-query").args(["-W", "-f=${Status}", p]))
+                .is_none_or(|s| s.trim() != "install ok installed")
+        })
+        .collect()
+}
+
 /// `cargo build -p firewall`, then the path of the fw binary it made
 /// (`$CARGO_TARGET_DIR` or `<workspace>/target`, `debug/fw`).
 ///

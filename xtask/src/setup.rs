@@ -53,13 +53,7 @@ fn report(step: &str, what: &str) {
 /// Installs the missing [`APT_PACKAGES`]; `apt-get update` only when
 /// something is missing.
 fn apt_packages() -> anyhow::Result<()> {
-    let missing: Vec<&str> = APT_PACKAGES
-        .into_iter()
-        .filter(|p| {
-            probe(Command::new("dpkg-query").args(["-W", "-f=${Status}", p]))
-                .is_none_or(|s| s.trim() != "install ok installed")
-        })
-        .collect();
+    let missing = cmd::missing_packages(&APT_PACKAGES);
     if missing.is_empty() {
         report(
             "apt",

@@ -134,13 +134,7 @@ const PACKAGES: [&str; 2] = ["netsniff-ng", "fonts-dejavu-core"];
 
 /// Installs the missing [`PACKAGES`] (idempotent).
 fn packages() -> anyhow::Result<()> {
-    let missing: Vec<&str> = PACKAGES
-        .into_iter()
-        .filter(|p| {
-            probe(Command::new("dpkg-query").args(["-W", "-f=${Status}", p]))
-                .is_none_or(|s| s.trim() != "install ok installed")
-        })
-        .collect();
+    let missing = cmd::missing_packages(&PACKAGES);
     if missing.is_empty() {
         return Ok(());
     }
