@@ -363,24 +363,21 @@ pub fn restore(text: &str, opts: &RestoreOptions) -> Result<String, ExecError> {
 /// Makes `new` the running ruleset, loading and attaching fw first when
 /// this namespace has none. On error nothing changes.
 fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), ExecError> {
-    let interfaces: Vec<(String, u32)> = attach::interfaces()?
-        .into_iter()
-        .map(|i| (i.name, i.index))
-        .collect();
-    // Compiled for bank 0 first, so a ruleset fw cannot enforce is refused
-    // before anything is loaded.
-    let compiled = compile::compile(&new, 0, &interfaces)?;
+    let ifaces = attach::interfaces()?;
+    let interfaces: Vec<(String, u32)> = ifaces.iter().map(|i| (i.name.clone(), i.index)).collect();
+    let kernel = Kernel::open(dirs)?;
+    let bank = match &kernel {
+        Some(k) => k.spare_bank()?,
+        None => 0,
+    };
+    // Compiled before anything changes, so a ruleset fw cannot enforce is
+    // refused with the firewall as it was.
+    let compiled = compile::compile(&new, bank, &interfaces)?;
     new.interfaces = interfaces;
-    if let Some(mut k) = Kernel::open(dirs)? {
+    if let Some(mut k) = kernel {
         // Interfaces that appeared since the last change are attached now.
-        let (attached, _) = attach::reconcile(&old.attachments, dirs)?;
+        let (attached, _) = attach::reconcile(&old.attachments, &ifaces, dirs)?;
         new.attachments = attached;
-        let bank = k.spare_bank()?;
-        let compiled = if bank == 0 {
-            compiled
-        } else {
-            compile::compile(&new, bank, &new.interfaces)?
-        };
         // What the live bank holds, when the record describes it: then the
         // old entries are removed by key instead of by walking the maps.
         let live = match k.active_bank()? {

@@ -177,8 +177,8 @@ pub fn attach_all(
     Ok((attached, skipped))
 }
 
-/// Brings the attachments in line with the namespace's interfaces as they
-/// are now: interfaces created since are attached, links of interfaces
+/// Brings the attachments in line with the namespace's interfaces `now`
+/// (as [`interfaces`] lists them): interfaces created since are attached, links of interfaces
 /// that are gone (or were recreated or renamed) are removed. Takes the
 /// programs from their pins. Returns the attachments and the interfaces
 /// left unattached for their link type.
@@ -188,10 +188,10 @@ pub fn attach_all(
 /// cannot be opened.
 pub fn reconcile(
     have: &[Attachment],
+    now: &[Interface],
     dirs: &Dirs,
 ) -> Result<(Vec<Attachment>, Vec<Interface>), LoadError> {
-    let (ifaces, skipped): (Vec<_>, Vec<_>) =
-        interfaces()?.into_iter().partition(Interface::is_ethernet);
+    let (ifaces, skipped): (Vec<_>, Vec<_>) = now.iter().cloned().partition(Interface::is_ethernet);
     let present = |a: &Attachment| {
         ifaces
             .iter()
