@@ -25,6 +25,7 @@
 //! | `SUMMARY`    | hash            | [`ClassKey`]     | [`Summary`]     |
 //! | `WORDS`      | hash            | [`WordKey`]      | `u64` bits      |
 //! | `COUNTERS`   | per-CPU array   | [`RuleInfo::counter`] or [`policy_counter`] | [`Counter`] |
+//! | `ANOMALIES`  | per-CPU array   | [`Anomaly::index`] | packets (`u64`) |
 //!
 //! Every key carries the bank. A ruleset is written into the bank that
 //! [`Config::live`] does not name, then made live by one write of
@@ -75,22 +76,96 @@ pub const MAX_JUMP_DEPTH: usize = 8;
 /// rulesets that could need more; real ones need tens.
 pub const MAX_STEPS: u32 = 1024;
 
-/// Header fields the classifier matches on, each with its own classes.
-pub const FIELD_SRC: u32 = 0;
-/// Destination address.
-pub const FIELD_DST: u32 = 1;
-/// IP protocol.
-pub const FIELD_PROTO: u32 = 2;
-/// TCP/UDP source port.
-pub const FIELD_SPORT: u32 = 3;
-/// TCP/UDP destination port.
-pub const FIELD_DPORT: u32 = 4;
-/// Input interface index.
-pub const FIELD_IN_IF: u32 = 5;
-/// Output interface index.
-pub const FIELD_OUT_IF: u32 = 6;
-/// Number of fields.
-pub const FIELDS: u32 = 7;
+/// A header field the classifier matches on, each with its own classes.
+///
+/// Adding a field: add the variant here, to [`Field::ALL`] and to
+/// [`Field::key`]; the compiler then names every other place (the
+/// kernel's `class_of` and `value`, the user-side evaluator, the
+/// compiler's columns), because every `match` over `Field` is exhaustive.
+/// The match cache key holds one value per field ([`FIELDS`] of them), so
+/// it grows with the list by construction.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Field {
+    /// Source address (IPv4, network byte order).
+    Src = 0,
+    /// Destination address.
+    Dst = 1,
+    /// IP protocol number.
+    Proto = 2,
+    /// TCP/UDP source port.
+    Sport = 3,
+    /// TCP/UDP destination port.
+    Dport = 4,
+    /// Input interface index.
+    InIf = 5,
+    /// Output interface index.
+    OutIf = 6,
+}
+
+// `Field::ALL[i]` is the field of index `i`: the kernel loops by index.
+const _: () = {
+    let mut i = 0;
+    while i < Field::ALL.len() {
+        assert!(Field::ALL[i] as usize == i);
+        i += 1;
+    }
+};
+
+/// Number of fields; [`Field::ALL`] lists them in bit order.
+pub const FIELDS: u32 = Field::ALL.len() as u32;
+
+/// How a field's classes are looked up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldKey {
+    /// `ADDR_CLASS`, an [`AddrKey`] LPM trie over 32 address bits.
+    Addr,
+    /// `PORT_CLASS`, a [`PortKey`] LPM trie over 16 port bits.
+    Port,
+    /// `VALUE_CLASS`, a [`ValueKey`] hash of exact values.
+    Value,
+}
+
+impl Field {
+    /// Every field, in the order of their bits in [`ChainInfo::fields`].
+    pub const ALL: [Field; 7] = [
+        Field::Src,
+        Field::Dst,
+        Field::Proto,
+        Field::Sport,
+        Field::Dport,
+        Field::InIf,
+        Field::OutIf,
+    ];
+
+    /// The field's number: its bit in [`ChainInfo::fields`] and its part
+    /// of a [`field_id`].
+    #[inline(always)]
+    pub const fn index(self) -> u32 {
+        self as u32
+    }
+
+    /// The field's bit in [`ChainInfo::fields`].
+    #[inline(always)]
+    pub const fn bit(self) -> u32 {
+        1 << self.index()
+    }
+
+    /// Which map holds the field's classes.
+    #[inline(always)]
+    pub const fn key(self) -> FieldKey {
+        match self {
+            Field::Src | Field::Dst => FieldKey::Addr,
+            Field::Sport | Field::Dport => FieldKey::Port,
+            Field::Proto | Field::InIf | Field::OutIf => FieldKey::Value,
+        }
+    }
+}
+
+/// The packet value of [`Field::Sport`] and [`Field::Dport`] for a packet
+/// without ports (not TCP/UDP, or a non-first fragment): above every
+/// 16-bit port, so it never equals one in the match cache key.
+pub const NO_PORT_VALUE: u32 = 1 << 16;
 
 /// Class of values no rule names. It has no map entry: a lookup that
 /// misses means this class.
@@ -122,8 +197,40 @@ pub const fn policy_counter(chain: u32) -> u32 {
 /// The id of one field of one chain of one bank, the first member of every
 /// class and word key: bank in bit 31, chain in bits 8..24, field below.
 #[inline(always)]
-pub const fn field_id(bank: u32, chain: u32, field: u32) -> u32 {
-    (bank << 31) | (chain << 8) | field
+pub const fn field_id(bank: u32, chain: u32, field: Field) -> u32 {
+    (bank << FIELD_ID_BANK_SHIFT) | (chain << 8) | field.index()
+}
+
+/// Bit of [`field_id`] that holds the bank.
+pub const FIELD_ID_BANK_SHIFT: u32 = 31;
+
+/// The bank of a [`field_id`] (what a purge of one bank filters on).
+#[inline(always)]
+pub const fn field_id_bank(id: u32) -> u32 {
+    id >> FIELD_ID_BANK_SHIFT
+}
+
+/// Bits of the [`field_id`] that starts every LPM key ([`AddrKey`],
+/// [`PortKey`]): a key's LPM prefix length is this plus the prefix length
+/// of the address or port.
+pub const LPM_ID_BITS: u32 = 32;
+/// Bits of an IPv4 address in [`AddrKey`].
+pub const ADDR_BITS: u32 = 32;
+/// Bits of a port in [`PortKey`].
+pub const PORT_BITS: u32 = 16;
+
+/// The LPM prefix length of an [`AddrKey`] for an address prefix of
+/// `len` bits (0..=32); a packet's lookup uses `addr_lpm_prefix(32)`.
+#[inline(always)]
+pub const fn addr_lpm_prefix(len: u32) -> u32 {
+    LPM_ID_BITS + len
+}
+
+/// The LPM prefix length of a [`PortKey`] for a port prefix of `len` bits
+/// (0..=16); a packet's lookup uses `port_lpm_prefix(16)`.
+#[inline(always)]
+pub const fn port_lpm_prefix(len: u32) -> u32 {
+    LPM_ID_BITS + len
 }
 
 /// [`Config::live`] when no ruleset is loaded: every packet passes.
@@ -144,10 +251,33 @@ pub struct Config {
     pub spare_dirty: u32,
 }
 
+/// Generations are 30 bits: with the bank below them the `live` word then
+/// never reaches [`NOT_LIVE`].
+pub const GENERATION_MASK: u32 = 0x3fff_ffff;
+
 impl Config {
-    /// The `live` word for `bank` (0 or 1) at swap `generation` (31 bits).
+    /// The `live` word for `bank` (0 or 1) at swap `generation`
+    /// ([`GENERATION_MASK`] bits).
     pub const fn live_word(generation: u32, bank: u32) -> u32 {
-        ((generation & 0x3fff_ffff) << 1) | (bank & 1)
+        ((generation & GENERATION_MASK) << 1) | (bank & 1)
+    }
+
+    /// The generation after `generation`. It is never 0, so a live word
+    /// is at least 2 and a zeroed match-cache slot never matches it.
+    pub const fn next_generation(generation: u32) -> u32 {
+        match (generation + 1) & GENERATION_MASK {
+            0 => 1,
+            g => g,
+        }
+    }
+
+    /// The bank the next ruleset is written into: the one not live (bank
+    /// 0 before the first ruleset).
+    pub const fn spare_bank(&self) -> u32 {
+        match self.bank() {
+            Some(b) => 1 - b,
+            None => 0,
+        }
     }
 
     /// The live bank, if any.
@@ -169,10 +299,40 @@ impl Config {
     }
 }
 
-/// Verdicts of built-in chain policies ([`ChainInfo::policy`]).
-pub const VERDICT_ACCEPT: u32 = 0;
-/// See [`VERDICT_ACCEPT`].
-pub const VERDICT_DROP: u32 = 1;
+/// [`ChainInfo::policy`] of a built-in chain: accept.
+pub const POLICY_ACCEPT: u32 = 0;
+/// [`ChainInfo::policy`]: drop.
+pub const POLICY_DROP: u32 = 1;
+
+/// A built-in chain's policy as the kernel reads it from
+/// [`ChainInfo::policy`] (iptables(8) `-P`: ACCEPT or DROP only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Policy {
+    /// [`POLICY_ACCEPT`].
+    Accept,
+    /// [`POLICY_DROP`].
+    Drop,
+}
+
+impl Policy {
+    /// The map encoding.
+    pub const fn encode(self) -> u32 {
+        match self {
+            Policy::Accept => POLICY_ACCEPT,
+            Policy::Drop => POLICY_DROP,
+        }
+    }
+
+    /// The policy encoded as `raw`; `None` for a value no compiler wrote
+    /// (the kernel then drops and counts [`Anomaly::BadPolicy`]).
+    pub const fn decode(raw: u32) -> Option<Self> {
+        match raw {
+            POLICY_ACCEPT => Some(Policy::Accept),
+            POLICY_DROP => Some(Policy::Drop),
+            _ => None,
+        }
+    }
+}
 
 /// [`RuleInfo::target`]: accept the packet.
 pub const TARGET_ACCEPT: u32 = 0;
@@ -180,12 +340,189 @@ pub const TARGET_ACCEPT: u32 = 0;
 pub const TARGET_DROP: u32 = 1;
 /// Return to the calling chain, or take the policy in a built-in chain.
 pub const TARGET_RETURN: u32 = 2;
-/// Jump to [`RuleInfo::chain`], coming back after this rule.
+/// Jump to the chain in [`RuleInfo::arg`], coming back after this rule.
 pub const TARGET_JUMP: u32 = 3;
-/// Go to [`RuleInfo::chain`] without coming back.
+/// Go to the chain in [`RuleInfo::arg`] without coming back.
 pub const TARGET_GOTO: u32 = 4;
 /// Count the packet and go on with the next rule (a rule without `-j`).
-pub const TARGET_NONE: u32 = 5;
+pub const TARGET_CONTINUE: u32 = 5;
+/// Reject: drop and answer with the [`Reject`] in [`RuleInfo::arg`].
+pub const TARGET_REJECT: u32 = 6;
+/// Log with the configuration in [`RuleInfo::arg`], then go on with the
+/// next rule, as iptables' LOG does.
+pub const TARGET_LOG: u32 = 7;
+
+/// The answer of a REJECT (iptables-extensions(8) `--reject-with`): an
+/// ICMP destination unreachable with the code of RFC 792 / RFC 1812, or a
+/// TCP RST (RFC 9293).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reject {
+    /// `icmp-net-unreachable`: type 3 code 0.
+    NetUnreachable,
+    /// `icmp-host-unreachable`: type 3 code 1.
+    HostUnreachable,
+    /// `icmp-proto-unreachable`: type 3 code 2.
+    ProtoUnreachable,
+    /// `icmp-port-unreachable` (the default): type 3 code 3.
+    PortUnreachable,
+    /// `icmp-net-prohibited`: type 3 code 9.
+    NetProhibited,
+    /// `icmp-host-prohibited`: type 3 code 10.
+    HostProhibited,
+    /// `icmp-admin-prohibited`: type 3 code 13.
+    AdminProhibited,
+    /// `tcp-reset`: a TCP RST.
+    TcpReset,
+}
+
+impl Reject {
+    /// The map encoding in [`RuleInfo::arg`].
+    pub const fn encode(self) -> u32 {
+        match self {
+            Reject::NetUnreachable => 0,
+            Reject::HostUnreachable => 1,
+            Reject::ProtoUnreachable => 2,
+            Reject::PortUnreachable => 3,
+            Reject::NetProhibited => 9,
+            Reject::HostProhibited => 10,
+            Reject::AdminProhibited => 13,
+            Reject::TcpReset => 0x100,
+        }
+    }
+
+    /// The answer encoded as `raw`, `None` for any other value.
+    pub const fn decode(raw: u32) -> Option<Self> {
+        Some(match raw {
+            0 => Reject::NetUnreachable,
+            1 => Reject::HostUnreachable,
+            2 => Reject::ProtoUnreachable,
+            3 => Reject::PortUnreachable,
+            9 => Reject::NetProhibited,
+            10 => Reject::HostProhibited,
+            13 => Reject::AdminProhibited,
+            0x100 => Reject::TcpReset,
+            _ => return None,
+        })
+    }
+}
+
+/// What a rule's target does to the packet's walk, as [`RuleInfo`]
+/// encodes it in `target` and `arg`. Apart from [`Policy`]: a policy can
+/// only accept or drop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// `-j ACCEPT`.
+    Accept,
+    /// `-j DROP`.
+    Drop,
+    /// `-j REJECT --reject-with X`: drop and answer.
+    Reject(Reject),
+    /// No target: count and go on with the next rule.
+    Continue,
+    /// `-j LOG`: log with configuration `n`, then go on.
+    Log(u32),
+    /// `-j RETURN`.
+    Return,
+    /// `-j CHAIN`: the chain's number.
+    Jump(u32),
+    /// `-g CHAIN`.
+    Goto(u32),
+}
+
+impl Verdict {
+    /// `(target, arg)` for [`RuleInfo`].
+    pub const fn encode(self) -> (u32, u32) {
+        match self {
+            Verdict::Accept => (TARGET_ACCEPT, 0),
+            Verdict::Drop => (TARGET_DROP, 0),
+            Verdict::Reject(r) => (TARGET_REJECT, r.encode()),
+            Verdict::Continue => (TARGET_CONTINUE, 0),
+            Verdict::Log(n) => (TARGET_LOG, n),
+            Verdict::Return => (TARGET_RETURN, 0),
+            Verdict::Jump(c) => (TARGET_JUMP, c),
+            Verdict::Goto(c) => (TARGET_GOTO, c),
+        }
+    }
+
+    /// The verdict `(target, arg)` encode; `None` for a pair no compiler
+    /// wrote (the kernel then drops and counts [`Anomaly::BadTarget`]).
+    pub const fn decode(target: u32, arg: u32) -> Option<Self> {
+        Some(match target {
+            TARGET_ACCEPT => Verdict::Accept,
+            TARGET_DROP => Verdict::Drop,
+            TARGET_REJECT => match Reject::decode(arg) {
+                Some(r) => Verdict::Reject(r),
+                None => return None,
+            },
+            TARGET_CONTINUE => Verdict::Continue,
+            TARGET_LOG => Verdict::Log(arg),
+            TARGET_RETURN => Verdict::Return,
+            TARGET_JUMP => Verdict::Jump(arg),
+            TARGET_GOTO => Verdict::Goto(arg),
+            _ => return None,
+        })
+    }
+}
+
+/// How one packet's walk ended: what the hook does with the packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Pass it on.
+    Accept,
+    /// Drop it.
+    Drop,
+    /// Drop it and answer.
+    Reject(Reject),
+}
+
+/// Things the kernel side found that no correct ruleset or map contents
+/// produce. Each drops the packet and counts in `ANOMALIES[index]`, so a
+/// mistake is loud instead of a silent pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Anomaly {
+    /// A [`RuleInfo`] whose target does not decode.
+    BadTarget = 0,
+    /// A [`ChainInfo::policy`] that does not decode.
+    BadPolicy = 1,
+    /// A chain, rule or scratch slot missing from its map.
+    MissingEntry = 2,
+    /// Jumps nested past [`MAX_JUMP_DEPTH`] or a walk past [`MAX_STEPS`].
+    WalkTooLong = 3,
+    /// A target the compiler refuses today (REJECT's answer, LOG's
+    /// record) was found: the packet is dropped for REJECT and goes on
+    /// for LOG, as the target says, without the answer or the record.
+    Unimplemented = 4,
+}
+
+impl Anomaly {
+    /// Every anomaly, by index.
+    pub const ALL: [Anomaly; 5] = [
+        Anomaly::BadTarget,
+        Anomaly::BadPolicy,
+        Anomaly::MissingEntry,
+        Anomaly::WalkTooLong,
+        Anomaly::Unimplemented,
+    ];
+
+    /// Its slot in `ANOMALIES`.
+    pub const fn index(self) -> u32 {
+        self as u32
+    }
+
+    /// A short name for `fw status`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Anomaly::BadTarget => "bad target",
+            Anomaly::BadPolicy => "bad policy",
+            Anomaly::MissingEntry => "missing map entry",
+            Anomaly::WalkTooLong => "walk too long",
+            Anomaly::Unimplemented => "unimplemented target",
+        }
+    }
+}
+
+/// Entries of `ANOMALIES`.
+pub const ANOMALY_SLOTS: u32 = Anomaly::ALL.len() as u32;
 
 /// One chain of one bank, `CHAINS[chain_slot(bank, chain)]`.
 #[repr(C)]
@@ -195,9 +532,9 @@ pub struct ChainInfo {
     pub first_rule: u32,
     /// Rules in the chain, at most [`MAX_RULES_PER_CHAIN`].
     pub rule_count: u32,
-    /// Bit `f` set when some rule constrains field `f` (`FIELD_*`).
+    /// [`Field::bit`] set for every field some rule constrains.
     pub fields: u32,
-    /// Policy of a built-in chain ([`VERDICT_ACCEPT`] or [`VERDICT_DROP`]).
+    /// Policy of a built-in chain ([`Policy::encode`]).
     pub policy: u32,
 }
 
@@ -207,14 +544,32 @@ pub struct ChainInfo {
 pub struct RuleInfo {
     /// Index of the rule's packet and byte counters in `COUNTERS`.
     pub counter: u32,
-    /// `TARGET_*`.
+    /// `TARGET_*`, with `arg` ([`Verdict::encode`]).
     pub target: u32,
-    /// The chain of a jump or goto.
-    pub chain: u32,
+    /// The chain of a jump or goto, the [`Reject`] of a REJECT, the
+    /// configuration of a LOG; 0 otherwise.
+    pub arg: u32,
+}
+
+impl RuleInfo {
+    /// The rule with counter slot `counter` and target `verdict`.
+    pub const fn new(counter: u32, verdict: Verdict) -> Self {
+        let (target, arg) = verdict.encode();
+        Self {
+            counter,
+            target,
+            arg,
+        }
+    }
+
+    /// The rule's target, `None` when it does not decode.
+    pub const fn verdict(&self) -> Option<Verdict> {
+        Verdict::decode(self.target, self.arg)
+    }
 }
 
 /// `ADDR_CLASS` key: 32 bits of field id, then the address. The LPM
-/// prefix length is 32 + the address prefix length.
+/// prefix length is [`addr_lpm_prefix`] of the address prefix length.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AddrKey {
@@ -225,7 +580,7 @@ pub struct AddrKey {
 }
 
 /// `PORT_CLASS` key: field id, then the port. The LPM prefix length is
-/// 32 + the port prefix length (0..=16).
+/// [`port_lpm_prefix`] of the port prefix length (0..=16).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PortKey {
@@ -298,6 +653,58 @@ pub struct Counter {
     /// Bytes matched: the IPv4 total length (iptables counts the IP
     /// datagram, without the link-layer header).
     pub bytes: u64,
+}
+
+/// Map names, as the eBPF object declares them (`#[map]` statics in
+/// `firewall-ebpf/src/classify.rs` take their names from their
+/// identifiers; the integration tests check the object against
+/// [`maps::ALL`]).
+pub mod maps {
+    /// `CONFIG`.
+    pub const CONFIG: &str = "CONFIG";
+    /// `CHAINS`.
+    pub const CHAINS: &str = "CHAINS";
+    /// `RULES`.
+    pub const RULES: &str = "RULES";
+    /// `ADDR_CLASS`.
+    pub const ADDR_CLASS: &str = "ADDR_CLASS";
+    /// `PORT_CLASS`.
+    pub const PORT_CLASS: &str = "PORT_CLASS";
+    /// `VALUE_CLASS`.
+    pub const VALUE_CLASS: &str = "VALUE_CLASS";
+    /// `SUMMARY`.
+    pub const SUMMARY: &str = "SUMMARY";
+    /// `WORDS`.
+    pub const WORDS: &str = "WORDS";
+    /// `COUNTERS`.
+    pub const COUNTERS: &str = "COUNTERS";
+    /// `ANOMALIES`.
+    pub const ANOMALIES: &str = "ANOMALIES";
+    /// The maps fw pins, in the order it pins them. The kernel-private
+    /// working maps (`SCRATCH`, `MATCH_CACHE`) are not pinned.
+    pub const ALL: [&str; 10] = [
+        CONFIG,
+        CHAINS,
+        RULES,
+        ADDR_CLASS,
+        PORT_CLASS,
+        VALUE_CLASS,
+        SUMMARY,
+        WORDS,
+        COUNTERS,
+        ANOMALIES,
+    ];
+    /// Maps of the object that fw does not pin (besides the data
+    /// sections, `.rodata` and the like, that hold its constants).
+    pub const PRIVATE: [&str; 2] = ["SCRATCH", "MATCH_CACHE"];
+}
+
+/// Program names, as the eBPF object declares them.
+pub mod programs {
+    /// The XDP program (INPUT and FORWARD).
+    pub const XDP: &str = "fw_xdp";
+    /// The TCX egress program (OUTPUT).
+    pub const TC: &str = "fw_tc";
 }
 
 #[cfg(feature = "user")]

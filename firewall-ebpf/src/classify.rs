@@ -16,12 +16,11 @@ use aya_ebpf::{
     maps::{Array, HashMap, LpmTrie, PerCpuArray, lpm_trie::Key},
 };
 use firewall_common::{
-    AddrKey, BANKS, CLASS_DEFAULT, CLASS_NO_PORT, CLASS_W, COUNTER_SLOTS, ChainInfo, ClassKey,
-    Config, Counter, FIELD_DPORT, FIELD_DST, FIELD_IN_IF, FIELD_OUT_IF, FIELD_PROTO, FIELD_SPORT,
-    FIELD_SRC, FIELDS, MAX_CHAINS, MAX_JUMP_DEPTH, MAX_RULES, MAX_STEPS, NOT_LIVE, PortKey,
-    RuleInfo, SUMMARY_WORDS, Summary, TARGET_ACCEPT, TARGET_DROP, TARGET_GOTO, TARGET_JUMP,
-    TARGET_RETURN, VERDICT_ACCEPT, VERDICT_DROP, ValueKey, WORD_BITS, WordKey, chain_slot,
-    field_id, policy_counter, rule_slot,
+    ADDR_BITS, ANOMALY_SLOTS, AddrKey, Anomaly, BANKS, CLASS_DEFAULT, CLASS_NO_PORT, CLASS_W,
+    COUNTER_SLOTS, ChainInfo, ClassKey, Config, Counter, Decision, FIELDS, Field, FieldKey,
+    MAX_CHAINS, MAX_JUMP_DEPTH, MAX_RULES, MAX_STEPS, NO_PORT_VALUE, NOT_LIVE, PORT_BITS, Policy,
+    PortKey, RuleInfo, SUMMARY_WORDS, Summary, ValueKey, Verdict, WORD_BITS, WordKey,
+    addr_lpm_prefix, chain_slot, field_id, policy_counter, port_lpm_prefix, rule_slot,
 };
 
 use crate::parse::Packet;
@@ -59,15 +58,27 @@ static SUMMARY: HashMap<ClassKey, Summary> =
 static WORDS: HashMap<WordKey, u64> = HashMap::with_max_entries(WORD_ENTRIES, NO_PREALLOC);
 #[map]
 static COUNTERS: PerCpuArray<Counter> = PerCpuArray::with_max_entries(COUNTER_SLOTS, 0);
+#[map]
+static ANOMALIES: PerCpuArray<u64> = PerCpuArray::with_max_entries(ANOMALY_SLOTS, 0);
 
 #[inline(always)]
 fn count(slot: u32, bytes: u16) {
     if let Some(c) = COUNTERS.get_ptr_mut(slot) {
-        // Per-CPU slot: no other writer.
+        // SAFETY: this CPU's slot; no other writer while the program runs.
         unsafe {
             (*c).packets += 1;
             (*c).bytes += bytes as u64;
         }
+    }
+}
+
+/// Counts `a`; the caller then drops the packet (or, for
+/// [`Anomaly::Unimplemented`], does what the target says).
+#[inline(always)]
+pub fn anomaly(a: Anomaly) {
+    if let Some(c) = ANOMALIES.get_ptr_mut(a.index()) {
+        // SAFETY: this CPU's slot; no other writer while the program runs.
+        unsafe { *c += 1 };
     }
 }
 
@@ -86,47 +97,35 @@ fn lowest_bit(x: u64) -> u32 {
 
 /// The class of the packet's value of `field`, or [`CLASS_DEFAULT`].
 #[inline(always)]
-fn class_of(id: u32, field: u32, p: &Packet) -> u32 {
-    let idb = id.to_be_bytes();
-    let found = match field {
-        FIELD_SRC | FIELD_DST => {
-            let addr = if field == FIELD_SRC { p.src } else { p.dst };
+fn class_of(id: u32, field: Field, p: &Packet) -> u32 {
+    let value = p.value(field);
+    let found = match field.key() {
+        FieldKey::Addr => {
             let key = Key::new(
-                64,
+                addr_lpm_prefix(ADDR_BITS),
                 AddrKey {
-                    id: idb,
-                    addr: addr.to_ne_bytes(),
+                    id: id.to_be_bytes(),
+                    addr: value.to_ne_bytes(),
                 },
             );
             ADDR_CLASS.get(&key).copied()
         }
-        FIELD_SPORT | FIELD_DPORT => {
-            if !p.has_ports {
+        FieldKey::Port => {
+            if value == NO_PORT_VALUE {
                 return CLASS_NO_PORT;
             }
-            let port = if field == FIELD_SPORT {
-                p.sport
-            } else {
-                p.dport
-            };
             let key = Key::new(
-                48,
+                port_lpm_prefix(PORT_BITS),
                 PortKey {
-                    id: idb,
-                    port: port.to_be_bytes(),
+                    id: id.to_be_bytes(),
+                    port: (value as u16).to_be_bytes(),
                     _pad: [0; 2],
                 },
             );
             PORT_CLASS.get(&key).copied()
         }
-        _ => {
-            let value = match field {
-                FIELD_PROTO => p.proto as u32,
-                FIELD_IN_IF => p.in_ifindex,
-                _ => p.out_ifindex,
-            };
-            unsafe { VALUE_CLASS.get(&ValueKey { id, value }) }.copied()
-        }
+        // SAFETY: the value is copied out before the map can change it.
+        FieldKey::Value => unsafe { VALUE_CLASS.get(&ValueKey { id, value }) }.copied(),
     };
     found.unwrap_or(CLASS_DEFAULT)
 }
@@ -165,8 +164,8 @@ struct Walk {
     /// Pending returns: (chain, rule to resume at).
     stack: [(u32, u32); MAX_JUMP_DEPTH],
     depth: u32,
-    /// `VERDICT_*` once decided, else [`UNDECIDED`].
-    verdict: u32,
+    /// The decision once taken, else `None`.
+    decision: Option<Decision>,
 }
 
 /// Working memory of one classification.
@@ -195,23 +194,30 @@ const NO_MATCH: u32 = u32::MAX;
 
 /// `MATCH_CACHE` key: one chain search, by the values of only the fields
 /// the chain's rules look at, so packets that differ in nothing the chain
-/// uses (a source port no rule names, say) share an entry.
+/// uses (a source port no rule names, say) share an entry. It holds one
+/// value per [`Field`], so a new field is in the key by construction.
 #[repr(C)]
-#[derive(Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Default)]
 struct CacheKey {
     /// `Config::live`: a swap changes it, so old entries are never hit.
     live: u32,
     chain: u32,
     start: u32,
-    src: u32,
-    dst: u32,
-    in_ifindex: u32,
-    out_ifindex: u32,
-    sport: u16,
-    dport: u16,
-    proto: u8,
-    has_ports: u8,
-    _pad: [u8; 2],
+    /// [`Packet::value`] of each used field, 0 for the others.
+    values: [u32; FIELDS as usize],
+}
+
+impl CacheKey {
+    /// Word by word: `==` on arrays may become a `memcmp` call, which BPF
+    /// has not.
+    #[inline(always)]
+    fn same(&self, o: &CacheKey) -> bool {
+        let mut same = self.live == o.live && self.chain == o.chain && self.start == o.start;
+        for i in 0..FIELDS as usize {
+            same &= self.values[i] == o.values[i];
+        }
+        same
+    }
 }
 
 /// Slots of the match cache, per CPU (a power of two).
@@ -230,28 +236,21 @@ pub struct CacheEntry {
 /// no torn entries; an array, so a lookup costs no hashing in the kernel
 /// and a miss no eviction (an LRU hash map costs hundreds of nanoseconds
 /// per miss when every packet is a new flow). A zeroed slot never
-/// matches: a live key's `live` word is at least 2.
+/// matches: a live key's `live` word is at least 2
+/// (`Config::next_generation` is never 0).
 #[map]
 static MATCH_CACHE: PerCpuArray<CacheEntry> = PerCpuArray::with_max_entries(CACHE_SLOTS, 0);
 
 /// The slot of `k`: a multiplicative hash of its words.
 #[inline(always)]
 fn cache_slot(k: &CacheKey) -> u32 {
-    let words = [
-        k.live,
-        k.chain,
-        k.start,
-        k.src,
-        k.dst,
-        k.in_ifindex,
-        k.out_ifindex,
-        (k.sport as u32) << 16 | k.dport as u32,
-        (k.proto as u32) << 8 | k.has_ports as u32,
-    ];
-    let mut h: u32 = 0x811c_9dc5;
-    for w in words {
-        h = (h ^ w).wrapping_mul(0x9e37_79b1);
-        h ^= h >> 15;
+    let mix = |h: u32, w: u32| {
+        let h = (h ^ w).wrapping_mul(0x9e37_79b1);
+        h ^ (h >> 15)
+    };
+    let mut h = mix(mix(mix(0x811c_9dc5, k.live), k.chain), k.start);
+    for i in 0..FIELDS as usize {
+        h = mix(h, k.values[i]);
     }
     h & (CACHE_SLOTS - 1)
 }
@@ -259,27 +258,21 @@ fn cache_slot(k: &CacheKey) -> u32 {
 /// The key of searching `chain` from `start` for `w`'s packet.
 #[inline(always)]
 fn cache_key(w: &Walk, chain: u32, fields: u32, start: u32) -> CacheKey {
-    let p = &w.pkt;
-    let used = |f: u32| fields & (1 << f) != 0;
-    let ports = used(FIELD_SPORT) || used(FIELD_DPORT);
-    CacheKey {
+    let mut k = CacheKey {
         live: w.live,
         chain,
         start,
-        src: if used(FIELD_SRC) { p.src } else { 0 },
-        dst: if used(FIELD_DST) { p.dst } else { 0 },
-        in_ifindex: if used(FIELD_IN_IF) { p.in_ifindex } else { 0 },
-        out_ifindex: if used(FIELD_OUT_IF) { p.out_ifindex } else { 0 },
-        sport: if used(FIELD_SPORT) { p.sport } else { 0 },
-        dport: if used(FIELD_DPORT) { p.dport } else { 0 },
-        proto: if used(FIELD_PROTO) { p.proto } else { 0 },
-        has_ports: (ports && p.has_ports) as u8,
-        _pad: [0; 2],
+        values: [0; FIELDS as usize],
+    };
+    // By index, so the loop unrolls and every access is in bounds.
+    for i in 0..FIELDS as usize {
+        let f = Field::ALL[i];
+        if fields & f.bit() != 0 {
+            k.values[i] = w.pkt.value(f);
+        }
     }
+    k
 }
-/// [`Walk::verdict`] before the verdict is known.
-const UNDECIDED: u32 = u32::MAX;
-
 /// The `bpf_loop` context: which scratch slot the callbacks use.
 #[repr(C)]
 struct Hook {
@@ -290,12 +283,14 @@ struct Hook {
 fn scratch(ctx: *mut c_void) -> Option<&'static mut Scratch> {
     // SAFETY: ctx is the `Hook` that `run` passes to every bpf_loop.
     let slot = unsafe { (*(ctx as *const Hook)).slot };
+    // SAFETY: this CPU's slot, used by nothing else until the program ends.
     SCRATCH.get_ptr_mut(slot).map(|p| unsafe { &mut *p })
 }
 
 #[inline(always)]
 fn word(id: u32, class: u32, w: u32) -> u64 {
     let key = WordKey { id, class, word: w };
+    // SAFETY: the word is copied out before the map can change it.
     unsafe { WORDS.get(&key) }.copied().unwrap_or(0)
 }
 
@@ -347,6 +342,7 @@ extern "C" fn next_summary(i: u32, ctx: *mut c_void) -> c_long {
     s.sw = sw;
     s.cur = s.cand[sw as usize];
     if s.cur != 0 {
+        // SAFETY: `next_word` has bpf_loop's callback type; ctx outlives the call.
         unsafe {
             bpf_loop(WORD_BITS, next_word as *mut c_void, ctx, 0);
         }
@@ -373,7 +369,7 @@ fn first_match(
     let key = cache_key(&sc.walk, chain, info.fields, start);
     let slot = cache_slot(&key);
     if let Some(e) = MATCH_CACHE.get(slot)
-        && e.key == key
+        && e.key.same(&key)
     {
         return e.hit;
     }
@@ -396,12 +392,17 @@ fn search(ctx: *mut c_void, sc: &mut Scratch, chain: u32, info: &ChainInfo, star
     for i in 0..SUMMARY_WORDS {
         s.cand[i] = u64::MAX;
     }
-    for f in 0..FIELDS {
-        if info.fields & (1 << f) == 0 {
+    // By index, so the loop unrolls and every access is in bounds.
+    for i in 0..FIELDS as usize {
+        let f = Field::ALL[i];
+        if info.fields & f.bit() == 0 {
             continue;
         }
         let id = field_id(bank, chain, f);
         let class = class_of(id, f, &sc.walk.pkt);
+        // SAFETY: the summary is read before the map can change it (a swap
+        // deletes the old bank's entries only after `live` moved on, and
+        // an RCU grace period keeps them valid meanwhile).
         let Some(sum) = (unsafe { SUMMARY.get(&ClassKey { id, class }) }) else {
             // No rule accepts this class of this field.
             return NO_MATCH;
@@ -409,8 +410,8 @@ fn search(ctx: *mut c_void, sc: &mut Scratch, chain: u32, info: &ChainInfo, star
         for i in 0..SUMMARY_WORDS {
             s.cand[i] &= sum.words[i];
         }
-        s.ids[f as usize] = id;
-        s.classes[f as usize] = class;
+        s.ids[i] = id;
+        s.classes[i] = class;
     }
     // Only the summary words that can hold this chain's rules: one for
     // chains of up to 4,096 rules.
@@ -423,100 +424,107 @@ fn search(ctx: *mut c_void, sc: &mut Scratch, chain: u32, info: &ChainInfo, star
 }
 
 /// One chain visit: find the first matching rule from `start` and take its
-/// target. Returns 1 once the verdict is decided.
+/// target. Returns 1 once the decision is taken.
 #[inline(never)]
 extern "C" fn walk_step(_i: u32, ctx: *mut c_void) -> c_long {
     let Some(sc) = scratch(ctx) else { return 1 };
     let bank = sc.walk.bank % BANKS;
     let chain = sc.walk.chain % MAX_CHAINS;
     let Some(info) = CHAINS.get(chain_slot(bank, chain)) else {
-        sc.walk.verdict = VERDICT_DROP;
+        anomaly(Anomaly::MissingEntry);
+        sc.walk.decision = Some(Decision::Drop);
         return 1;
     };
     let n = first_match(ctx, sc, chain, info, sc.walk.start);
     let len = sc.walk.pkt.len;
     let w = &mut sc.walk;
-    let rule = if n == NO_MATCH {
+    // `None`: no rule matched, the chain's end.
+    let verdict = if n == NO_MATCH {
         None
     } else {
-        match RULES.get(rule_slot(bank, info.first_rule, n) % (BANKS * MAX_RULES)) {
-            Some(r) => {
-                count(r.counter, len);
-                Some(*r)
-            }
+        let Some(r) = RULES.get(rule_slot(bank, info.first_rule, n) % (BANKS * MAX_RULES)) else {
+            anomaly(Anomaly::MissingEntry);
+            w.decision = Some(Decision::Drop);
+            return 1;
+        };
+        count(r.counter, len);
+        match r.verdict() {
+            Some(v) => Some(v),
             None => {
-                w.verdict = VERDICT_DROP;
+                anomaly(Anomaly::BadTarget);
+                w.decision = Some(Decision::Drop);
                 return 1;
             }
         }
     };
-    match rule {
-        Some(RuleInfo {
-            target: TARGET_ACCEPT,
-            ..
-        }) => w.verdict = VERDICT_ACCEPT,
-        Some(RuleInfo {
-            target: TARGET_DROP,
-            ..
-        }) => w.verdict = VERDICT_DROP,
-        Some(RuleInfo {
-            target: TARGET_JUMP,
-            chain: to,
-            ..
-        }) => {
+    match verdict {
+        Some(Verdict::Accept) => w.decision = Some(Decision::Accept),
+        Some(Verdict::Drop) => w.decision = Some(Decision::Drop),
+        Some(Verdict::Reject(r)) => {
+            // The compiler refuses REJECT until the answer is built here.
+            anomaly(Anomaly::Unimplemented);
+            w.decision = Some(Decision::Reject(r));
+        }
+        Some(Verdict::Continue) => w.start = n + 1,
+        Some(Verdict::Log(_)) => {
+            // The compiler refuses LOG until the ring buffer lands; the
+            // walk goes on as after a LOG rule.
+            anomaly(Anomaly::Unimplemented);
+            w.start = n + 1;
+        }
+        Some(Verdict::Jump(to)) => {
             let d = w.depth as usize;
             if d >= MAX_JUMP_DEPTH {
-                w.verdict = VERDICT_DROP;
+                anomaly(Anomaly::WalkTooLong);
+                w.decision = Some(Decision::Drop);
             } else {
                 w.stack[d] = (chain, n + 1);
                 w.depth += 1;
                 (w.chain, w.start) = (to, 0);
             }
         }
-        Some(RuleInfo {
-            target: TARGET_GOTO,
-            chain: to,
-            ..
-        }) => (w.chain, w.start) = (to, 0),
-        Some(RuleInfo {
-            target: TARGET_RETURN,
-            ..
-        })
-        | None => {
+        Some(Verdict::Goto(to)) => (w.chain, w.start) = (to, 0),
+        Some(Verdict::Return) | None => {
             if w.depth > 0 {
                 w.depth -= 1;
                 (w.chain, w.start) = w.stack[w.depth as usize % MAX_JUMP_DEPTH];
             } else {
                 // The end of (or a RETURN in) the built-in chain: its policy.
                 let root = w.root % MAX_CHAINS;
-                w.verdict = match CHAINS.get(chain_slot(bank, root)) {
-                    Some(i) => i.policy,
-                    None => VERDICT_DROP,
-                };
+                let policy = CHAINS
+                    .get(chain_slot(bank, root))
+                    .and_then(|i| Policy::decode(i.policy));
+                w.decision = Some(match policy {
+                    Some(Policy::Accept) => Decision::Accept,
+                    Some(Policy::Drop) => Decision::Drop,
+                    None => {
+                        anomaly(Anomaly::BadPolicy);
+                        Decision::Drop
+                    }
+                });
                 count(policy_counter(root), len);
             }
         }
-        // A rule without a target: go on with the next one.
-        Some(_) => w.start = n + 1,
     }
-    (w.verdict != UNDECIDED) as c_long
+    w.decision.is_some() as c_long
 }
 
-/// The verdict (`VERDICT_*`) of built-in chain `root` for `p`, counting
-/// the rules whose targets were taken and, when it decides, the policy.
-/// `slot` is the hook's scratch slot ([`SLOT_XDP`] or [`SLOT_TC`]).
+/// The decision of built-in chain `root` for `p`, counting the rules whose
+/// targets were taken and, when it decides, the policy. `slot` is the
+/// hook's scratch slot ([`SLOT_XDP`] or [`SLOT_TC`]).
 #[inline(always)]
-pub fn run(slot: u32, root: u32, p: Packet) -> u32 {
+pub fn run(slot: u32, root: u32, p: Packet) -> Decision {
     let live = match CONFIG.get(0) {
         Some(c) => c.live,
-        None => return VERDICT_ACCEPT,
+        None => return Decision::Accept,
     };
     if live == NOT_LIVE {
-        return VERDICT_ACCEPT;
+        return Decision::Accept;
     }
     let bank = live & 1;
     let Some(sc) = SCRATCH.get_ptr_mut(slot) else {
-        return VERDICT_DROP;
+        anomaly(Anomaly::MissingEntry);
+        return Decision::Drop;
     };
     // SAFETY: this CPU's slot, used by nothing else until the program ends.
     let w = unsafe { &mut (*sc).walk };
@@ -527,7 +535,7 @@ pub fn run(slot: u32, root: u32, p: Packet) -> u32 {
     w.chain = root;
     w.start = 0;
     w.depth = 0;
-    w.verdict = UNDECIDED;
+    w.decision = None;
     let mut hook = Hook { slot };
     // SAFETY: `walk_step` has bpf_loop's callback type; `hook` outlives the call.
     unsafe {
@@ -538,9 +546,13 @@ pub fn run(slot: u32, root: u32, p: Packet) -> u32 {
             0,
         );
     }
-    // The compiler refuses rulesets whose walks could run out of steps.
-    match unsafe { (*sc).walk.verdict } {
-        UNDECIDED => VERDICT_DROP,
-        v => v,
+    // SAFETY: as above; the callbacks have returned.
+    match unsafe { (*sc).walk.decision } {
+        Some(d) => d,
+        None => {
+            // The compiler refuses rulesets whose walks could run out of steps.
+            anomaly(Anomaly::WalkTooLong);
+            Decision::Drop
+        }
     }
 }

@@ -22,7 +22,7 @@ use aya_ebpf::{
     macros::{classifier, xdp},
     programs::{TcContext, XdpContext},
 };
-use firewall_common::{CHAIN_FORWARD, CHAIN_INPUT, CHAIN_OUTPUT, VERDICT_ACCEPT};
+use firewall_common::{CHAIN_FORWARD, CHAIN_INPUT, CHAIN_OUTPUT, Decision};
 
 use crate::parse::Parsed;
 
@@ -35,6 +35,7 @@ const TCX_DROP: i32 = 2;
 pub fn fw_xdp(ctx: XdpContext) -> u32 {
     match parse::xdp(&ctx) {
         Parsed::Ipv4(mut pkt) => {
+            // SAFETY: ctx.ctx is the kernel's xdp_md for this call.
             pkt.in_ifindex = unsafe { (*ctx.ctx).ingress_ifindex };
             let chain = match route::ingress(&ctx, &pkt) {
                 route::Hook::Input => CHAIN_INPUT,
@@ -43,10 +44,10 @@ pub fn fw_xdp(ctx: XdpContext) -> u32 {
                     CHAIN_FORWARD
                 }
             };
-            if classify::run(classify::SLOT_XDP, chain, pkt) == VERDICT_ACCEPT {
-                xdp_action::XDP_PASS
-            } else {
-                xdp_action::XDP_DROP
+            match classify::run(classify::SLOT_XDP, chain, pkt) {
+                Decision::Accept => xdp_action::XDP_PASS,
+                // REJECT's answer is not built yet (the compiler refuses it).
+                Decision::Drop | Decision::Reject(_) => xdp_action::XDP_DROP,
             }
         }
         Parsed::NotIpv4 => xdp_action::XDP_PASS,
@@ -62,14 +63,15 @@ pub fn fw_tc(ctx: TcContext) -> i32 {
             // A forwarded packet arrived on an interface and was filtered
             // by FORWARD at XDP; OUTPUT is for locally generated packets,
             // which have no input interface.
+            // SAFETY: skb is the kernel's __sk_buff for this call.
             if unsafe { (*skb).ingress_ifindex } != 0 {
                 return TCX_NEXT;
             }
+            // SAFETY: as above.
             pkt.out_ifindex = unsafe { (*skb).ifindex };
-            if classify::run(classify::SLOT_TC, CHAIN_OUTPUT, pkt) == VERDICT_ACCEPT {
-                TCX_NEXT
-            } else {
-                TCX_DROP
+            match classify::run(classify::SLOT_TC, CHAIN_OUTPUT, pkt) {
+                Decision::Accept => TCX_NEXT,
+                Decision::Drop | Decision::Reject(_) => TCX_DROP,
             }
         }
         Parsed::NotIpv4 => TCX_NEXT,

@@ -1,6 +1,7 @@
 //! Header parsing for both hooks into one [`Packet`].
 
 use aya_ebpf::programs::{TcContext, XdpContext};
+use firewall_common::{Field, NO_PORT_VALUE};
 
 const ETH_HLEN: usize = 14;
 const ETH_P_IP: u16 = 0x0800;
@@ -30,6 +31,26 @@ pub struct Packet {
     pub out_ifindex: u32,
 }
 
+impl Packet {
+    /// The packet's value of `field`, as the match cache key and the
+    /// class lookups take it: addresses in network byte order, ports in
+    /// host order or [`NO_PORT_VALUE`], protocol, interface indexes.
+    #[inline(always)]
+    pub fn value(&self, field: Field) -> u32 {
+        match field {
+            Field::Src => self.src,
+            Field::Dst => self.dst,
+            Field::Proto => self.proto as u32,
+            Field::Sport if self.has_ports => self.sport as u32,
+            Field::Dport if self.has_ports => self.dport as u32,
+            Field::Sport | Field::Dport => NO_PORT_VALUE,
+            Field::InIf => self.in_ifindex,
+            Field::OutIf => self.out_ifindex,
+        }
+    }
+}
+
+/// What the header parser made of a frame.
 pub enum Parsed {
     Ipv4(Packet),
     NotIpv4,

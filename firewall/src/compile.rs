@@ -36,18 +36,16 @@ pub mod eval;
 use std::collections::BTreeMap;
 
 use firewall_common::{
-    AddrKey, BUILTIN_CHAINS, CLASS_W, ChainInfo, ClassKey, FIELD_DPORT, FIELD_DST, FIELD_IN_IF,
-    FIELD_OUT_IF, FIELD_PROTO, FIELD_SPORT, FIELD_SRC, MAX_CHAINS, MAX_JUMP_DEPTH, MAX_RULES,
-    MAX_RULES_PER_CHAIN, MAX_STEPS, PortKey, RuleInfo, SUMMARY_WORDS, Summary, TARGET_ACCEPT,
-    TARGET_DROP, TARGET_GOTO, TARGET_JUMP, TARGET_NONE, TARGET_RETURN, VERDICT_ACCEPT,
-    VERDICT_DROP, ValueKey, WORD_BITS, WordKey, field_id,
+    AddrKey, BUILTIN_CHAINS, CLASS_W, ChainInfo, ClassKey, Field, MAX_CHAINS, MAX_JUMP_DEPTH,
+    MAX_RULES, MAX_RULES_PER_CHAIN, MAX_STEPS, PortKey, RuleInfo, SUMMARY_WORDS, Summary, ValueKey,
+    Verdict, WORD_BITS, WordKey, addr_lpm_prefix, field_id, port_lpm_prefix,
 };
 
 use crate::{
     model::{AddrMask, BuiltinChain, Match, Neg, Policy, Rule, Ruleset, Target},
     state::State,
 };
-use classes::{Constraint, Field};
+use classes::Constraint;
 
 /// Errors compiling a ruleset.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -86,25 +84,32 @@ pub struct Compiled {
     pub words: Vec<(WordKey, u64)>,
 }
 
-/// A rule's target as `RuleInfo` has it, with `chain` numbering the
+/// A rule's target as the kernel takes it, with `chain` numbering the
 /// chains by name.
-fn target(t: &Target, chain: &dyn Fn(&str) -> u32) -> Result<(u32, u32), CompileError> {
+///
+/// # Errors
+/// [`CompileError::NotSupported`] for targets the kernel cannot carry
+/// out yet (REJECT's answer, LOG's record).
+fn target(t: &Target, chain: &dyn Fn(&str) -> u32) -> Result<Verdict, CompileError> {
     Ok(match t {
-        Target::Accept => (TARGET_ACCEPT, 0),
-        Target::Drop => (TARGET_DROP, 0),
-        Target::Return => (TARGET_RETURN, 0),
-        Target::Jump(c) => (TARGET_JUMP, chain(c)),
-        Target::Goto(c) => (TARGET_GOTO, chain(c)),
-        Target::None => (TARGET_NONE, 0),
-        _ => return Err(CompileError::NotSupported(format!("target {t:?}"))),
+        Target::Accept => Verdict::Accept,
+        Target::Drop => Verdict::Drop,
+        Target::Return => Verdict::Return,
+        Target::Jump(c) => Verdict::Jump(chain(c)),
+        Target::Goto(c) => Verdict::Goto(chain(c)),
+        Target::None => Verdict::Continue,
+        Target::Reject(_) => return Err(CompileError::NotSupported("-j REJECT".into())),
+        Target::Log(_) => return Err(CompileError::NotSupported("-j LOG".into())),
     })
 }
 
+/// A built-in chain's policy as `ChainInfo::policy` encodes it.
 fn policy(p: Policy) -> u32 {
     match p {
-        Policy::Accept => VERDICT_ACCEPT,
-        Policy::Drop => VERDICT_DROP,
+        Policy::Accept => firewall_common::Policy::Accept,
+        Policy::Drop => firewall_common::Policy::Drop,
     }
+    .encode()
 }
 
 fn constraint<T, U>(m: &Option<Neg<T>>, f: impl FnOnce(&T) -> U) -> Constraint<U> {
@@ -237,7 +242,7 @@ fn set_bit(s: &mut Summary, w: u32, on: bool) {
 fn emit_field<K>(
     out: &mut Compiled,
     id: u32,
-    field: &Field<K>,
+    field: &classes::Field<K>,
     mut key: impl FnMut(&mut Compiled, &K, u32),
 ) {
     let w = words(&field.w);
@@ -282,13 +287,13 @@ fn compile_chain(
 ) -> Result<u32, CompileError> {
     let c = columns(rules, interfaces)?;
     let mut used = 0u32;
-    let mut field = |f: u32| {
-        used |= 1 << f;
+    let mut field = |f: Field| {
+        used |= f.bit();
         field_id(bank, chain, f)
     };
     let src = classes::addr(&c.src);
     let dst = classes::addr(&c.dst);
-    for (f, fl) in [(FIELD_SRC, &src), (FIELD_DST, &dst)] {
+    for (f, fl) in [(Field::Src, &src), (Field::Dst, &dst)] {
         if fl.used {
             let id = field(f);
             emit_field(out, id, fl, |out, &(a, l), class| {
@@ -296,13 +301,13 @@ fn compile_chain(
                     id: id.to_be_bytes(),
                     addr: a.to_be_bytes(),
                 };
-                out.addr.push((32 + u32::from(l), key, class));
+                out.addr.push((addr_lpm_prefix(u32::from(l)), key, class));
             });
         }
     }
     let sport = classes::port(&c.sport);
     let dport = classes::port(&c.dport);
-    for (f, fl) in [(FIELD_SPORT, &sport), (FIELD_DPORT, &dport)] {
+    for (f, fl) in [(Field::Sport, &sport), (Field::Dport, &dport)] {
         if fl.used {
             let id = field(f);
             emit_field(out, id, fl, |out, &(p, l), class| {
@@ -311,7 +316,7 @@ fn compile_chain(
                     port: p.to_be_bytes(),
                     _pad: [0; 2],
                 };
-                out.port.push((32 + u32::from(l), key, class));
+                out.port.push((port_lpm_prefix(u32::from(l)), key, class));
             });
         }
     }
@@ -319,9 +324,9 @@ fn compile_chain(
     let in_if = classes::exact(&c.in_if);
     let out_if = classes::exact(&c.out_if);
     for (f, fl) in [
-        (FIELD_PROTO, &proto),
-        (FIELD_IN_IF, &in_if),
-        (FIELD_OUT_IF, &out_if),
+        (Field::Proto, &proto),
+        (Field::InIf, &in_if),
+        (Field::OutIf, &out_if),
     ] {
         if fl.used {
             let id = field(f);
@@ -478,17 +483,14 @@ pub fn compile(
         let fields = compile_chain(&mut out, bank, chain, rules, interfaces)?;
         let slots = state.chain_slots(name);
         for (n, r) in rules.iter().enumerate() {
-            let (target, to) = target(&r.target, &number)?;
-            out.rules.push(RuleInfo {
-                // Records from before user chains had counters: fill_slots
-                // gives them slots before anything is compiled.
-                counter: slots.get(n).copied().unwrap_or(0),
-                target,
-                chain: to,
-            });
+            let verdict = target(&r.target, &number)?;
+            // Records from before user chains had counters: fill_slots
+            // gives them slots before anything is compiled.
+            out.rules
+                .push(RuleInfo::new(slots.get(n).copied().unwrap_or(0), verdict));
         }
-        let policy =
-            BuiltinChain::from_name(name).map_or(VERDICT_ACCEPT, |c| policy(rs.chain(c).policy));
+        let policy = BuiltinChain::from_name(name)
+            .map_or(policy(Policy::Accept), |c| policy(rs.chain(c).policy));
         out.chains.push((
             chain,
             ChainInfo {

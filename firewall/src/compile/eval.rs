@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 
 use firewall_common::{
-    CLASS_DEFAULT, CLASS_NO_PORT, CLASS_W, FIELD_DPORT, FIELD_DST, FIELD_IN_IF, FIELD_PROTO,
-    FIELD_SPORT, FIELD_SRC, FIELDS, MAX_JUMP_DEPTH, MAX_STEPS, SUMMARY_WORDS, TARGET_ACCEPT,
-    TARGET_DROP, TARGET_GOTO, TARGET_JUMP, TARGET_RETURN, VERDICT_ACCEPT, WORD_BITS, field_id,
+    ADDR_BITS, CLASS_DEFAULT, CLASS_NO_PORT, CLASS_W, Field, FieldKey, LPM_ID_BITS, MAX_JUMP_DEPTH,
+    MAX_STEPS, NO_PORT_VALUE, POLICY_ACCEPT, PORT_BITS, SUMMARY_WORDS, Verdict, WORD_BITS,
+    field_id,
 };
 
 use super::Compiled;
@@ -35,11 +35,18 @@ pub enum Outcome {
     Policy(Policy),
 }
 
-fn verdict(v: u32) -> Policy {
-    if v == VERDICT_ACCEPT {
-        Policy::Accept
-    } else {
-        Policy::Drop
+/// The packet's value of `field` as the kernel's `Packet::value` gives
+/// it, with `ifindex` mapping interface names to indexes.
+fn value(field: Field, p: &Packet, ifindex: &dyn Fn(&str) -> u32) -> u32 {
+    match (field, p.ports) {
+        (Field::Src, _) => u32::from(p.src),
+        (Field::Dst, _) => u32::from(p.dst),
+        (Field::Proto, _) => u32::from(p.proto),
+        (Field::Sport, Some((s, _))) => u32::from(s),
+        (Field::Dport, Some((_, d))) => u32::from(d),
+        (Field::Sport | Field::Dport, None) => NO_PORT_VALUE,
+        (Field::InIf, _) => ifindex(&p.in_if),
+        (Field::OutIf, _) => ifindex(&p.out_if),
     }
 }
 
@@ -78,29 +85,19 @@ impl<'a> Tables<'a> {
         }
     }
 
-    fn class(&self, id: u32, field: u32, p: &Packet, ifindex: &dyn Fn(&str) -> u32) -> u32 {
-        let lpm_addr = |a: u32| {
-            (0..=32u32).rev().find_map(|l| {
-                let m = if l == 0 { 0 } else { u32::MAX << (32 - l) };
-                self.addr.get(&(id, 32 + l, a & m)).copied()
-            })
-        };
-        let lpm_port = |x: u16| {
-            (0..=16u32).rev().find_map(|l| {
-                let m = if l == 0 { 0 } else { u16::MAX << (16 - l) };
-                self.port.get(&(id, 32 + l, x & m)).copied()
-            })
-        };
-        let found = match field {
-            FIELD_SRC => lpm_addr(u32::from(p.src)),
-            FIELD_DST => lpm_addr(u32::from(p.dst)),
-            FIELD_SPORT | FIELD_DPORT => match p.ports {
-                None => return CLASS_NO_PORT,
-                Some((s, d)) => lpm_port(if field == FIELD_SPORT { s } else { d }),
-            },
-            FIELD_PROTO => self.values.get(&(id, u32::from(p.proto))).copied(),
-            FIELD_IN_IF => self.values.get(&(id, ifindex(&p.in_if))).copied(),
-            _ => self.values.get(&(id, ifindex(&p.out_if))).copied(),
+    fn class(&self, id: u32, field: Field, p: &Packet, ifindex: &dyn Fn(&str) -> u32) -> u32 {
+        let v = value(field, p, ifindex);
+        let found = match field.key() {
+            FieldKey::Addr => (0..=ADDR_BITS).rev().find_map(|l| {
+                let m = u32::MAX.checked_shl(ADDR_BITS - l).unwrap_or(0);
+                self.addr.get(&(id, LPM_ID_BITS + l, v & m)).copied()
+            }),
+            FieldKey::Port if v == NO_PORT_VALUE => return CLASS_NO_PORT,
+            FieldKey::Port => (0..=PORT_BITS).rev().find_map(|l| {
+                let m = u16::MAX.checked_shl(PORT_BITS - l).unwrap_or(0);
+                self.port.get(&(id, LPM_ID_BITS + l, v as u16 & m)).copied()
+            }),
+            FieldKey::Value => self.values.get(&(id, v)).copied(),
         };
         found.unwrap_or(CLASS_DEFAULT)
     }
@@ -128,8 +125,8 @@ impl<'a> Tables<'a> {
         }
         let mut cand = [u64::MAX; SUMMARY_WORDS];
         let mut fields = Vec::new();
-        for f in 0..FIELDS {
-            if info.fields & (1 << f) == 0 {
+        for f in Field::ALL {
+            if info.fields & f.bit() == 0 {
                 continue;
             }
             let id = field_id(self.bank, chain, f);
@@ -193,29 +190,43 @@ impl<'a> Tables<'a> {
                 w.counted.push((chain, n));
                 self.c.rules[(ci.first_rule + n) as usize]
             });
-            match rule.map(|r| (r.target, r.chain)) {
-                Some((TARGET_ACCEPT, _)) => {
+            let verdict = match rule.map(|r| r.verdict()) {
+                Some(Some(v)) => Some(v),
+                None => None,
+                // The kernel drops on a target that does not decode.
+                Some(None) => return w,
+            };
+            match verdict {
+                Some(Verdict::Accept) => {
                     w.verdict = Policy::Accept;
                     return w;
                 }
-                Some((TARGET_DROP, _)) => return w,
-                Some((TARGET_JUMP, to)) => {
+                // REJECT is a drop with an answer.
+                Some(Verdict::Drop | Verdict::Reject(_)) => return w,
+                Some(Verdict::Continue | Verdict::Log(_)) => start = hit.unwrap_or(0) + 1,
+                Some(Verdict::Jump(to)) => {
                     if stack.len() >= MAX_JUMP_DEPTH {
                         return w;
                     }
                     stack.push((chain, hit.unwrap_or(0) + 1));
                     (chain, start) = (to, 0);
                 }
-                Some((TARGET_GOTO, to)) => (chain, start) = (to, 0),
-                Some((TARGET_RETURN, _)) | None => match stack.pop() {
+                Some(Verdict::Goto(to)) => (chain, start) = (to, 0),
+                Some(Verdict::Return) | None => match stack.pop() {
                     Some(back) => (chain, start) = back,
                     None => {
-                        w.verdict = verdict(info(root).map_or(VERDICT_ACCEPT, |i| i.policy));
+                        // A CHAINS array slot never written reads as zeros.
+                        let raw = info(root).map_or(POLICY_ACCEPT, |i| i.policy);
+                        let policy = firewall_common::Policy::decode(raw);
+                        w.verdict = match policy {
+                            Some(firewall_common::Policy::Accept) => Policy::Accept,
+                            // The kernel drops on a policy that does not decode.
+                            Some(firewall_common::Policy::Drop) | None => Policy::Drop,
+                        };
                         w.policy = true;
                         return w;
                     }
                 },
-                Some(_) => start = hit.unwrap_or(0) + 1,
             }
         }
         w

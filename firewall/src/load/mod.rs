@@ -23,8 +23,9 @@ use aya::{
     util::nr_cpus,
 };
 use firewall_common::{
-    AddrKey, BUILTIN_CHAINS, ChainInfo, ClassKey, Config, Counter, NOT_LIVE, PortKey, RuleInfo,
-    Summary, ValueKey, WordKey, chain_slot, policy_counter, rule_slot,
+    ANOMALY_SLOTS, AddrKey, Anomaly, BUILTIN_CHAINS, ChainInfo, ClassKey, Config, Counter,
+    NOT_LIVE, PortKey, RuleInfo, Summary, ValueKey, WordKey, chain_slot, field_id_bank, maps,
+    policy_counter, programs, rule_slot,
 };
 
 use crate::compile::Compiled;
@@ -33,21 +34,9 @@ use pins::Dirs;
 /// The eBPF object built by `firewall/build.rs`.
 static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/firewall-ebpf"));
 
-/// Map names, as declared in `firewall-ebpf/src/classify.rs`.
-const MAPS: [&str; 9] = [
-    "CONFIG",
-    "CHAINS",
-    "RULES",
-    "ADDR_CLASS",
-    "PORT_CLASS",
-    "VALUE_CLASS",
-    "SUMMARY",
-    "WORDS",
-    "COUNTERS",
-];
-/// Program names, as declared in `firewall-ebpf/src/main.rs`.
-pub(crate) const PROG_XDP: &str = "fw_xdp";
-pub(crate) const PROG_TC: &str = "fw_tc";
+/// Program names (`firewall_common::programs`).
+pub(crate) const PROG_XDP: &str = programs::XDP;
+pub(crate) const PROG_TC: &str = programs::TC;
 
 /// Errors loading, attaching or updating the firewall in the kernel.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +84,10 @@ pub enum LoadError {
     /// The number of possible CPUs could not be read.
     #[error("counting CPUs: {0}")]
     Cpus(String),
+    /// The embedded eBPF object does not declare exactly the maps
+    /// `firewall_common::maps` names (a build of mismatched sides).
+    #[error("the embedded eBPF object does not match firewall-common: {0}")]
+    Object(String),
     /// Some pins of the namespace's firewall exist and this one does not.
     #[error("the pinned firewall is incomplete: {0} is missing; run `fw reset`")]
     Incomplete(PathBuf),
@@ -122,6 +115,7 @@ pub struct Kernel {
     summary: HashMap<MapData, ClassKey, Summary>,
     words: HashMap<MapData, WordKey, u64>,
     counters: PerCpuArray<MapData, Counter>,
+    anomalies: PerCpuArray<MapData, u64>,
     cpus: usize,
 }
 
@@ -129,20 +123,15 @@ fn map_err(name: &'static str) -> impl FnOnce(MapError) -> LoadError {
     move |e| LoadError::Map(name, e)
 }
 
-/// The bank of a class or word key's field id (`firewall_common::field_id`).
-fn bank_of(id: u32) -> u32 {
-    id >> 31
-}
-
 /// Removes the entries of `bank` from a keyed map. Keys are collected
 /// first: deleting while walking with `BPF_MAP_GET_NEXT_KEY` skips keys.
 macro_rules! purge {
-    ($map:expr, $name:literal, $bank:expr, $id:expr) => {{
+    ($map:expr, $name:expr, $bank:expr, $id:expr) => {{
         let keys: Vec<_> = $map
             .keys()
             .collect::<Result<_, _>>()
             .map_err(map_err($name))?;
-        for k in keys.iter().filter(|k| bank_of($id(k)) == $bank) {
+        for k in keys.iter().filter(|k| field_id_bank($id(k)) == $bank) {
             $map.remove(k).map_err(map_err($name))?;
         }
     }};
@@ -150,12 +139,12 @@ macro_rules! purge {
 
 /// Removes the entries of `bank` from a hash map with batched syscalls.
 macro_rules! purge_hash {
-    ($map:expr, $name:literal, $bank:expr, $id:expr, $v:ty) => {{
+    ($map:expr, $name:expr, $bank:expr, $id:expr, $v:ty) => {{
         let fd = $map.map().fd().as_fd();
         let keys: Vec<_> = batch::keys::<_, $v>(fd)
             .map_err(|e| LoadError::Batch($name, e))?
             .into_iter()
-            .filter(|k| bank_of($id(k)) == $bank)
+            .filter(|k| field_id_bank($id(k)) == $bank)
             .collect();
         batch::delete(fd, &keys).map_err(|e| LoadError::Batch($name, e))?;
     }};
@@ -169,20 +158,25 @@ impl Kernel {
             .map_err(|(what, e)| LoadError::Cpus(format!("{what}: {e}")))?
             .get() as usize;
         Ok(Self {
-            config: Array::try_from(Map::Array(get("CONFIG")?)).map_err(map_err("CONFIG"))?,
-            chains: Array::try_from(Map::Array(get("CHAINS")?)).map_err(map_err("CHAINS"))?,
-            rules: Array::try_from(Map::Array(get("RULES")?)).map_err(map_err("RULES"))?,
-            addr: LpmTrie::try_from(Map::LpmTrie(get("ADDR_CLASS")?))
-                .map_err(map_err("ADDR_CLASS"))?,
-            port: LpmTrie::try_from(Map::LpmTrie(get("PORT_CLASS")?))
-                .map_err(map_err("PORT_CLASS"))?,
-            values: HashMap::try_from(Map::HashMap(get("VALUE_CLASS")?))
-                .map_err(map_err("VALUE_CLASS"))?,
-            summary: HashMap::try_from(Map::HashMap(get("SUMMARY")?))
-                .map_err(map_err("SUMMARY"))?,
-            words: HashMap::try_from(Map::HashMap(get("WORDS")?)).map_err(map_err("WORDS"))?,
-            counters: PerCpuArray::try_from(Map::PerCpuArray(get("COUNTERS")?))
-                .map_err(map_err("COUNTERS"))?,
+            config: Array::try_from(Map::Array(get(maps::CONFIG)?))
+                .map_err(map_err(maps::CONFIG))?,
+            chains: Array::try_from(Map::Array(get(maps::CHAINS)?))
+                .map_err(map_err(maps::CHAINS))?,
+            rules: Array::try_from(Map::Array(get(maps::RULES)?)).map_err(map_err(maps::RULES))?,
+            addr: LpmTrie::try_from(Map::LpmTrie(get(maps::ADDR_CLASS)?))
+                .map_err(map_err(maps::ADDR_CLASS))?,
+            port: LpmTrie::try_from(Map::LpmTrie(get(maps::PORT_CLASS)?))
+                .map_err(map_err(maps::PORT_CLASS))?,
+            values: HashMap::try_from(Map::HashMap(get(maps::VALUE_CLASS)?))
+                .map_err(map_err(maps::VALUE_CLASS))?,
+            summary: HashMap::try_from(Map::HashMap(get(maps::SUMMARY)?))
+                .map_err(map_err(maps::SUMMARY))?,
+            words: HashMap::try_from(Map::HashMap(get(maps::WORDS)?))
+                .map_err(map_err(maps::WORDS))?,
+            counters: PerCpuArray::try_from(Map::PerCpuArray(get(maps::COUNTERS)?))
+                .map_err(map_err(maps::COUNTERS))?,
+            anomalies: PerCpuArray::try_from(Map::PerCpuArray(get(maps::ANOMALIES)?))
+                .map_err(map_err(maps::ANOMALIES))?,
             cpus,
         })
     }
@@ -228,8 +222,24 @@ impl Kernel {
                 .map_err(|source| LoadError::Pin { path, source })?;
         }
         let mut maps = Vec::new();
-        for name in MAPS {
-            let map = ebpf.take_map(name).expect("map is in the embedded object");
+        // The object and firewall_common name the same maps: one fact.
+        let declared: Vec<&str> = ebpf.maps().map(|(n, _)| n).collect();
+        for name in &declared {
+            // `.rodata` and the like hold the program's constants.
+            let data_section = name.starts_with('.');
+            if !data_section && !maps::ALL.contains(name) && !maps::PRIVATE.contains(name) {
+                return Err(LoadError::Object(format!(
+                    "map {name} is not in firewall_common::maps"
+                )));
+            }
+        }
+        for name in maps::ALL.iter().chain(&maps::PRIVATE) {
+            if !declared.contains(name) {
+                return Err(LoadError::Object(format!("map {name} is missing")));
+            }
+        }
+        for name in maps::ALL {
+            let map = ebpf.take_map(name).expect("checked above");
             let data = match map {
                 Map::Array(d) | Map::PerCpuArray(d) | Map::LpmTrie(d) | Map::HashMap(d) => d,
                 _ => unreachable!("fw's maps are arrays, hashes and LPM tries"),
@@ -255,7 +265,7 @@ impl Kernel {
                 },
                 0,
             )
-            .map_err(map_err("CONFIG"))?;
+            .map_err(map_err(maps::CONFIG))?;
         Ok((k, ebpf))
     }
 
@@ -264,7 +274,11 @@ impl Kernel {
     /// # Errors
     /// [`LoadError::Map`] when the map cannot be read.
     pub fn active_bank(&self) -> Result<Option<u32>, LoadError> {
-        Ok(self.config.get(&0, 0).map_err(map_err("CONFIG"))?.bank())
+        Ok(self
+            .config
+            .get(&0, 0)
+            .map_err(map_err(maps::CONFIG))?
+            .bank())
     }
 
     /// The bank the next ruleset is written into: the one not live.
@@ -272,19 +286,35 @@ impl Kernel {
     /// # Errors
     /// As [`Kernel::active_bank`].
     pub fn spare_bank(&self) -> Result<u32, LoadError> {
-        Ok(self.active_bank()?.map_or(0, |b| 1 - b))
+        Ok(self
+            .config
+            .get(&0, 0)
+            .map_err(map_err(maps::CONFIG))?
+            .spare_bank())
     }
 
     fn purge(&mut self, bank: u32) -> Result<(), LoadError> {
-        purge!(self.addr, "ADDR_CLASS", bank, |k: &Key<AddrKey>| {
+        purge!(self.addr, maps::ADDR_CLASS, bank, |k: &Key<AddrKey>| {
             u32::from_be_bytes(k.data().id)
         });
-        purge!(self.port, "PORT_CLASS", bank, |k: &Key<PortKey>| {
+        purge!(self.port, maps::PORT_CLASS, bank, |k: &Key<PortKey>| {
             u32::from_be_bytes(k.data().id)
         });
-        purge_hash!(self.values, "VALUE_CLASS", bank, |k: &ValueKey| k.id, u32);
-        purge_hash!(self.summary, "SUMMARY", bank, |k: &ClassKey| k.id, Summary);
-        purge_hash!(self.words, "WORDS", bank, |k: &WordKey| k.id, u64);
+        purge_hash!(
+            self.values,
+            maps::VALUE_CLASS,
+            bank,
+            |k: &ValueKey| k.id,
+            u32
+        );
+        purge_hash!(
+            self.summary,
+            maps::SUMMARY,
+            bank,
+            |k: &ClassKey| k.id,
+            Summary
+        );
+        purge_hash!(self.words, maps::WORDS, bank, |k: &WordKey| k.id, u64);
         Ok(())
     }
 
@@ -296,7 +326,7 @@ impl Kernel {
         Ok(self
             .config
             .get(&0, 0)
-            .map_err(map_err("CONFIG"))?
+            .map_err(map_err(maps::CONFIG))?
             .generation())
     }
 
@@ -316,10 +346,10 @@ impl Kernel {
         fresh: &[u32],
         old: Option<&Compiled>,
     ) -> Result<u32, LoadError> {
-        let config = self.config.get(&0, 0).map_err(map_err("CONFIG"))?;
+        let config = self.config.get(&0, 0).map_err(map_err(maps::CONFIG))?;
         let live = self.active_bank()?;
         let bank = self.spare_bank()?;
-        let set = |k: &mut Self, c: Config| k.config.set(0, &c, 0).map_err(map_err("CONFIG"));
+        let set = |k: &mut Self, c: Config| k.config.set(0, &c, 0).map_err(map_err(maps::CONFIG));
         if config.spare_dirty != 0 {
             // Left over from a swap that died half-way.
             self.purge(bank)?;
@@ -339,30 +369,30 @@ impl Kernel {
             .map(|(n, r)| (rule_slot(bank, 0, n), *r))
             .collect();
         batch::update(self.rules.map().fd().as_fd(), &rules)
-            .map_err(|e| LoadError::Batch("RULES", e))?;
+            .map_err(|e| LoadError::Batch(maps::RULES, e))?;
         for (chain, info) in &compiled.chains {
             self.chains
                 .set(chain_slot(bank, *chain), info, 0)
-                .map_err(map_err("CHAINS"))?;
+                .map_err(map_err(maps::CHAINS))?;
         }
         for (len, k, class) in &compiled.addr {
             self.addr
                 .insert(&Key::new(*len, *k), class, 0)
-                .map_err(map_err("ADDR_CLASS"))?;
+                .map_err(map_err(maps::ADDR_CLASS))?;
         }
         for (len, k, class) in &compiled.port {
             self.port
                 .insert(&Key::new(*len, *k), class, 0)
-                .map_err(map_err("PORT_CLASS"))?;
+                .map_err(map_err(maps::PORT_CLASS))?;
         }
         batch::update(self.values.map().fd().as_fd(), &compiled.values)
-            .map_err(|e| LoadError::Batch("VALUE_CLASS", e))?;
+            .map_err(|e| LoadError::Batch(maps::VALUE_CLASS, e))?;
         batch::update(self.summary.map().fd().as_fd(), &compiled.summaries)
-            .map_err(|e| LoadError::Batch("SUMMARY", e))?;
+            .map_err(|e| LoadError::Batch(maps::SUMMARY, e))?;
         batch::update(self.words.map().fd().as_fd(), &compiled.words)
-            .map_err(|e| LoadError::Batch("WORDS", e))?;
+            .map_err(|e| LoadError::Batch(maps::WORDS, e))?;
         // The switch: one word the program reads once per packet.
-        let generation = (config.generation() + 1) & 0x3fff_ffff;
+        let generation = Config::next_generation(config.generation());
         let switched = Config {
             live: Config::live_word(generation, bank),
             spare_dirty: 1,
@@ -388,27 +418,27 @@ impl Kernel {
     /// bank that was live; falls back to walking the maps if one is
     /// missing (the record did not describe the bank after all).
     fn purge_exact(&mut self, old: &Compiled) -> Result<(), LoadError> {
-        let bank = self.active_bank()?.map_or(0, |b| 1 - b);
+        let bank = self.spare_bank()?;
         let exact = (|| -> Result<(), LoadError> {
             for (len, k, _) in &old.addr {
                 self.addr
                     .remove(&Key::new(*len, *k))
-                    .map_err(map_err("ADDR_CLASS"))?;
+                    .map_err(map_err(maps::ADDR_CLASS))?;
             }
             for (len, k, _) in &old.port {
                 self.port
                     .remove(&Key::new(*len, *k))
-                    .map_err(map_err("PORT_CLASS"))?;
+                    .map_err(map_err(maps::PORT_CLASS))?;
             }
             let keys = |v: &[(ValueKey, u32)]| v.iter().map(|(k, _)| *k).collect::<Vec<_>>();
             batch::delete(self.values.map().fd().as_fd(), &keys(&old.values))
-                .map_err(|e| LoadError::Batch("VALUE_CLASS", e))?;
+                .map_err(|e| LoadError::Batch(maps::VALUE_CLASS, e))?;
             let keys: Vec<ClassKey> = old.summaries.iter().map(|(k, _)| *k).collect();
             batch::delete(self.summary.map().fd().as_fd(), &keys)
-                .map_err(|e| LoadError::Batch("SUMMARY", e))?;
+                .map_err(|e| LoadError::Batch(maps::SUMMARY, e))?;
             let keys: Vec<WordKey> = old.words.iter().map(|(k, _)| *k).collect();
             batch::delete(self.words.map().fd().as_fd(), &keys)
-                .map_err(|e| LoadError::Batch("WORDS", e))
+                .map_err(|e| LoadError::Batch(maps::WORDS, e))
         })();
         match exact {
             Ok(()) => Ok(()),
@@ -425,7 +455,7 @@ impl Kernel {
             .map_err(|e| LoadError::Cpus(e.to_string()))?;
         self.counters
             .set(slot, zeros, 0)
-            .map_err(map_err("COUNTERS"))
+            .map_err(map_err(maps::COUNTERS))
     }
 
     /// Sum over CPUs of counter slot `slot`: (packets, bytes).
@@ -433,11 +463,35 @@ impl Kernel {
     /// # Errors
     /// [`LoadError::Map`].
     pub fn read(&self, slot: u32) -> Result<Counter, LoadError> {
-        let v = self.counters.get(&slot, 0).map_err(map_err("COUNTERS"))?;
+        let v = self
+            .counters
+            .get(&slot, 0)
+            .map_err(map_err(maps::COUNTERS))?;
         Ok(v.iter().fold(Counter::default(), |a, c| Counter {
             packets: a.packets + c.packets,
             bytes: a.bytes + c.bytes,
         }))
+    }
+
+    /// Packets the kernel side dropped (or, for `Unimplemented`, passed
+    /// on as the target says) for each [`Anomaly`], summed over CPUs.
+    /// All zero unless fw itself has a bug or its maps were written by
+    /// something else.
+    ///
+    /// # Errors
+    /// [`LoadError::Map`].
+    pub fn anomalies(&self) -> Result<Vec<(Anomaly, u64)>, LoadError> {
+        debug_assert_eq!(Anomaly::ALL.len() as u32, ANOMALY_SLOTS);
+        Anomaly::ALL
+            .into_iter()
+            .map(|a| {
+                let v = self
+                    .anomalies
+                    .get(&a.index(), 0)
+                    .map_err(map_err(maps::ANOMALIES))?;
+                Ok((a, v.iter().sum()))
+            })
+            .collect()
     }
 
     /// The policy counter slot of built-in chain index `chain`.
