@@ -11,7 +11,7 @@ use firewall::{
     compile,
     load::{self, Kernel, pins::Dirs},
     model::{
-        AddrMask, BuiltinChain, Match, Neg, Policy, PortRange, Rule, Target,
+        AddrMask, BuiltinChain, Match, Neg, Policy, PortRange, Rule, Target, Tcp, Udp,
         eval::{self, Packet, Verdict},
     },
     state::State,

@@ -18,7 +18,7 @@ use std::{
 use firewall::{
     compile,
     load::{self, Kernel, attach, pins::Dirs},
-    model::{AddrMask, Match, Neg, Policy, PortRange, Rule, Target},
+    model::{AddrMask, Match, Neg, Policy, PortRange, Rule, Target, Udp},
     state::State,
 };
 use integration_tests::{Lab, PROBE_TIMEOUT, SERVER_ADDR, in_netns, spawn_in_netns, udp_probe};

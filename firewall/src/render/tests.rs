@@ -1,4 +1,3 @@
-
 //! Expected texts are iptables-legacy 1.8.9's output for the same
 //! ruleset and counters, captured in a network namespace and pasted here.
 
