@@ -17,7 +17,7 @@ use super::{
 };
 pub(crate) use crate::extensions::matches::Module;
 use crate::{
-    extensions::matches::{Given, Parser},
+    extensions::matches::{Given, Line, Parser},
     model::{Match, Neg, PortRange},
 };
 
@@ -121,20 +121,13 @@ impl Instance {
         let bit = 1u32 << spec.id;
         let name = canonical(self.module.options(), spec.id);
         if self.module.xtoptions() {
-            // xtables_option_parse: once, then `!`, then the value.
-            if self.given & bit != 0 {
-                return Err(ParseError::OptionOnce {
-                    module,
-                    option: name,
-                    written: written.to_string(),
-                });
-            }
-            if invert && !spec.invert {
-                return Err(ParseError::CannotInvertOption {
-                    module,
-                    option: name,
-                });
-            }
+            once_then_invert(
+                module,
+                name,
+                self.given & bit != 0,
+                written,
+                invert && !spec.invert,
+            )?;
         }
         if spec.unsupported {
             let bang = if invert { "! " } else { "" };
@@ -150,7 +143,7 @@ impl Instance {
             arg: arg.unwrap_or_default(),
             invert,
         };
-        self.parser.option(given, ctx, sc)?;
+        self.parser.option(given, &mut Line { ctx, sc })?;
         self.given |= bit;
         Ok(())
     }
@@ -186,6 +179,28 @@ impl Instance {
         }
         self.parser.finish()
     }
+}
+
+/// xtables_option_parse's first checks: an option given `twice`, then
+/// `!` before one that `cannot_invert`.
+pub(crate) fn once_then_invert(
+    module: &'static str,
+    option: &'static str,
+    twice: bool,
+    written: &str,
+    cannot_invert: bool,
+) -> Result<(), ParseError> {
+    if twice {
+        return Err(ParseError::OptionOnce {
+            module,
+            option,
+            written: written.to_string(),
+        });
+    }
+    if cannot_invert {
+        return Err(ParseError::CannotInvertOption { module, option });
+    }
+    Ok(())
 }
 
 /// A port range as stored: the full range without `!` is no option.

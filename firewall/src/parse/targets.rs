@@ -2,7 +2,10 @@
 //! target's options. Each target's own options and values are in
 //! [`crate::extensions::targets`].
 
-use super::{error::ParseError, matches::OptSpec};
+use super::{
+    error::ParseError,
+    matches::{OptSpec, once_then_invert},
+};
 pub(crate) use crate::extensions::targets::TargetModule;
 use crate::{
     extensions::{matches::Given, targets::TargetParser},
@@ -36,19 +39,8 @@ impl TargetInstance {
     ) -> Result<(), ParseError> {
         let module = self.module.name();
         let bit = 1u32 << spec.id;
-        if self.given & bit != 0 {
-            return Err(ParseError::OptionOnce {
-                module,
-                option: spec.name,
-                written: written.to_string(),
-            });
-        }
-        if invert {
-            return Err(ParseError::CannotInvertOption {
-                module,
-                option: spec.name,
-            });
-        }
+        // Targets' options are never invertible.
+        once_then_invert(module, spec.name, self.given & bit != 0, written, invert)?;
         self.parser.option(Given {
             spec,
             name: spec.name,

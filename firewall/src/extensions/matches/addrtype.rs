@@ -5,14 +5,14 @@ use std::{collections::BTreeSet, fmt::Write as _};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Given, ListCx, MatchExt, abbreviates, bang, excl as inverted};
+use super::{Given, Line, needs, ListCx, MatchExt, abbreviates, bang, excl as inverted};
 use crate::{
     extensions::Enforcement,
     model::{BuiltinChain, Neg},
     parse::{
         ParseError,
-        lexer::{HasArg::No, HasArg::Required, Scanner},
-        matches::{Ctx, OptSpec, excl, opt},
+        lexer::HasArg::{No, Required},
+        matches::{OptSpec, excl, opt},
     },
 };
 
@@ -58,16 +58,12 @@ pub struct Addrtype {
     pub limit_iface: Option<LimitIface>,
 }
 
-/// The options given so far.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Parser(Addrtype);
-
 /// The addrtype module.
 pub(crate) struct Ext;
 
 impl MatchExt for Ext {
     type Value = Addrtype;
-    type Parser = Parser;
+    type Parser = Addrtype;
     const NAME: &'static str = "addrtype";
     const OPTIONS: &'static [OptSpec] = &[
         opt("src-type", 0, Required, true),
@@ -76,43 +72,32 @@ impl MatchExt for Ext {
         excl(opt("limit-iface-out", 3, No, false), 1 << 2),
     ];
 
-    fn option(
-        p: &mut Parser,
-        o: Given<'_>,
-        _ctx: &Ctx<'_>,
-        _sc: &mut Scanner<'_>,
-    ) -> Result<(), ParseError> {
+    fn option(p: &mut Addrtype, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
         match o.spec.id {
             0 | 1 => {
                 let value = AddrTypes(addr_types(&o.arg)?);
                 let slot = if o.spec.id == 0 {
-                    &mut p.0.src
+                    &mut p.src
                 } else {
-                    &mut p.0.dst
+                    &mut p.dst
                 };
                 *slot = Some(Neg {
                     value,
                     invert: o.invert,
                 });
             }
-            2 => p.0.limit_iface = Some(LimitIface::In),
-            _ => p.0.limit_iface = Some(LimitIface::Out),
+            2 => p.limit_iface = Some(LimitIface::In),
+            _ => p.limit_iface = Some(LimitIface::Out),
         }
         Ok(())
     }
 
-    fn fcheck(_: &Parser, given: u32) -> Result<(), ParseError> {
-        if given & 0b11 == 0 {
-            return Err(ParseError::ModuleNeedsOption {
-                module: Self::NAME,
-                message: "addrtype: you must specify --src-type or --dst-type",
-            });
-        }
-        Ok(())
+    fn fcheck(_: &Addrtype, given: u32) -> Result<(), ParseError> {
+        needs(given & 0b11 == 0, Self::NAME, "addrtype: you must specify --src-type or --dst-type")
     }
 
-    fn finish(p: &Parser) -> Result<Addrtype, ParseError> {
-        Ok(p.0.clone())
+    fn finish(p: &Addrtype) -> Result<Addrtype, ParseError> {
+        Ok(p.clone())
     }
 
     fn hooks(a: &Addrtype, from: &BTreeSet<BuiltinChain>) -> Result<(), String> {

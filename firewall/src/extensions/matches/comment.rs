@@ -2,42 +2,33 @@
 
 use std::fmt::Write as _;
 
-use super::{Given, ListCx, MatchExt, missing};
+use super::{Given, Line, ListCx, MatchExt, required};
 use crate::{
     extensions::Enforcement,
     parse::{
         ParseError,
-        lexer::{HasArg::Required, Scanner},
-        matches::{Ctx, OptSpec, mand, opt, truncate},
+        lexer::HasArg::Required,
+        matches::{OptSpec, mand, opt, truncate},
     },
     render::save_string,
 };
-
-/// The comment given, if any.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Parser(Option<String>);
 
 /// The comment module.
 pub(crate) struct Ext;
 
 impl MatchExt for Ext {
     type Value = String;
-    type Parser = Parser;
+    type Parser = Option<String>;
     const NAME: &'static str = "comment";
     const OPTIONS: &'static [OptSpec] = &[mand(opt("comment", 0, Required, false))];
 
-    fn option(
-        p: &mut Parser,
-        o: Given<'_>,
-        _ctx: &Ctx<'_>,
-        _sc: &mut Scanner<'_>,
-    ) -> Result<(), ParseError> {
-        p.0 = Some(truncate(&o.arg, 255));
+    fn option(p: &mut Option<String>, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
+        *p = Some(truncate(&o.arg, 255));
         Ok(())
     }
 
-    fn finish(p: &Parser) -> Result<String, ParseError> {
-        p.0.clone().ok_or_else(|| missing(Self::NAME))
+    fn finish(p: &Option<String>) -> Result<String, ParseError> {
+        required(p, Self::NAME)
     }
 
     fn save(c: &String, s: &mut String) {

@@ -5,14 +5,14 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Given, ListCx, MatchExt, abbreviates, bang};
+use super::{Given, Line, needs, ListCx, MatchExt, abbreviates, bang};
 use crate::{
     extensions::Enforcement,
     model::Neg,
     parse::{
         ParseError,
-        lexer::{HasArg::Required, Scanner},
-        matches::{Ctx, OptSpec, later, opt},
+        lexer::HasArg::Required,
+        matches::{OptSpec, later, opt},
     },
 };
 
@@ -56,16 +56,12 @@ impl CtStates {
     ];
 }
 
-/// The states given, if any.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Parser(Option<Neg<CtStates>>);
-
 /// The conntrack module.
 pub(crate) struct Ext;
 
 impl MatchExt for Ext {
     type Value = Conntrack;
-    type Parser = Parser;
+    type Parser = Option<Neg<CtStates>>;
     const NAME: &'static str = "conntrack";
     const OPTIONS: &'static [OptSpec] = &[
         opt("ctstate", 0, Required, true),
@@ -83,31 +79,20 @@ impl MatchExt for Ext {
         later("ctdir", 12, Required),
     ];
 
-    fn option(
-        p: &mut Parser,
-        o: Given<'_>,
-        _ctx: &Ctx<'_>,
-        _sc: &mut Scanner<'_>,
-    ) -> Result<(), ParseError> {
-        p.0 = Some(Neg {
+    fn option(p: &mut Option<Neg<CtStates>>, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
+        *p = Some(Neg {
             value: states(&o.arg, true)?,
             invert: o.invert,
         });
         Ok(())
     }
 
-    fn fcheck(_: &Parser, given: u32) -> Result<(), ParseError> {
-        if given == 0 {
-            return Err(ParseError::ModuleNeedsOption {
-                module: Self::NAME,
-                message: "conntrack: At least one option is required",
-            });
-        }
-        Ok(())
+    fn fcheck(_: &Option<Neg<CtStates>>, given: u32) -> Result<(), ParseError> {
+        needs(given == 0, Self::NAME, "conntrack: At least one option is required")
     }
 
-    fn finish(p: &Parser) -> Result<Conntrack, ParseError> {
-        Ok(Conntrack { state: p.0.clone() })
+    fn finish(p: &Option<Neg<CtStates>>) -> Result<Conntrack, ParseError> {
+        Ok(Conntrack { state: p.clone() })
     }
 
     fn save(v: &Conntrack, s: &mut String) {

@@ -4,14 +4,14 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Given, ListCx, MatchExt, abbreviates, bang, missing};
+use super::{Given, Line, ListCx, MatchExt, abbreviates, bang, required};
 use crate::{
     extensions::Enforcement,
     model::Neg,
     parse::{
         ParseError,
-        lexer::{HasArg::Required, Scanner},
-        matches::{Ctx, OptSpec, mand, opt},
+        lexer::HasArg::Required,
+        matches::{OptSpec, mand, opt},
         values,
     },
 };
@@ -37,35 +37,26 @@ impl IcmpType {
     };
 }
 
-/// The type given, if any.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Parser(Option<Neg<IcmpType>>);
-
 /// The icmp module.
 pub(crate) struct Ext;
 
 impl MatchExt for Ext {
     type Value = Neg<IcmpType>;
-    type Parser = Parser;
+    type Parser = Option<Neg<IcmpType>>;
     const NAME: &'static str = "icmp";
     const OPTIONS: &'static [OptSpec] = &[mand(opt("icmp-type", 0, Required, true))];
     const PROTOCOL: Option<u8> = Some(1);
 
-    fn option(
-        p: &mut Parser,
-        o: Given<'_>,
-        _ctx: &Ctx<'_>,
-        _sc: &mut Scanner<'_>,
-    ) -> Result<(), ParseError> {
-        p.0 = Some(Neg {
+    fn option(p: &mut Option<Neg<IcmpType>>, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
+        *p = Some(Neg {
             value: icmp_type(&o.arg)?,
             invert: o.invert,
         });
         Ok(())
     }
 
-    fn finish(p: &Parser) -> Result<Neg<IcmpType>, ParseError> {
-        p.0.clone().ok_or_else(|| missing(Self::NAME))
+    fn finish(p: &Option<Neg<IcmpType>>) -> Result<Neg<IcmpType>, ParseError> {
+        required(p, Self::NAME)
     }
 
     fn save(t: &Neg<IcmpType>, s: &mut String) {

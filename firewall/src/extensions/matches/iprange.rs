@@ -4,14 +4,14 @@ use std::{fmt::Write as _, net::Ipv4Addr};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Given, ListCx, MatchExt, bang};
+use super::{Given, Line, needs, ListCx, MatchExt, bang};
 use crate::{
     extensions::Enforcement,
     model::Neg,
     parse::{
         ParseError,
-        lexer::{HasArg::Required, Scanner},
-        matches::{Ctx, OptSpec, opt},
+        lexer::HasArg::Required,
+        matches::{OptSpec, opt},
         values,
     },
 };
@@ -35,33 +35,24 @@ pub struct Ipv4Range {
     pub hi: Ipv4Addr,
 }
 
-/// The ranges given so far.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Parser(Iprange);
-
 /// The iprange module.
 pub(crate) struct Ext;
 
 impl MatchExt for Ext {
     type Value = Iprange;
-    type Parser = Parser;
+    type Parser = Iprange;
     const NAME: &'static str = "iprange";
     const OPTIONS: &'static [OptSpec] = &[
         opt("src-range", 0, Required, true),
         opt("dst-range", 1, Required, true),
     ];
 
-    fn option(
-        p: &mut Parser,
-        o: Given<'_>,
-        _ctx: &Ctx<'_>,
-        _sc: &mut Scanner<'_>,
-    ) -> Result<(), ParseError> {
+    fn option(p: &mut Iprange, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
         let value = ip_range(&o.arg, o.name)?;
         let slot = if o.spec.id == 0 {
-            &mut p.0.src
+            &mut p.src
         } else {
-            &mut p.0.dst
+            &mut p.dst
         };
         *slot = Some(Neg {
             value,
@@ -70,18 +61,12 @@ impl MatchExt for Ext {
         Ok(())
     }
 
-    fn fcheck(_: &Parser, given: u32) -> Result<(), ParseError> {
-        if given == 0 {
-            return Err(ParseError::ModuleNeedsOption {
-                module: Self::NAME,
-                message: "iprange match: You must specify `--src-range' or `--dst-range'",
-            });
-        }
-        Ok(())
+    fn fcheck(_: &Iprange, given: u32) -> Result<(), ParseError> {
+        needs(given == 0, Self::NAME, "iprange match: You must specify `--src-range' or `--dst-range'")
     }
 
-    fn finish(p: &Parser) -> Result<Iprange, ParseError> {
-        Ok(p.0.clone())
+    fn finish(p: &Iprange) -> Result<Iprange, ParseError> {
+        Ok(p.clone())
     }
 
     fn save(v: &Iprange, s: &mut String) {

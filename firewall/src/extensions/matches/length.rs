@@ -4,14 +4,14 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Given, ListCx, MatchExt, bang, excl, missing};
+use super::{Given, Line, ListCx, MatchExt, bang, excl, required};
 use crate::{
     extensions::Enforcement,
     model::Neg,
     parse::{
         ParseError,
-        lexer::{HasArg::Required, Scanner},
-        matches::{Ctx, OptSpec, mand, opt, u16_range},
+        lexer::HasArg::Required,
+        matches::{OptSpec, mand, opt, u16_range},
     },
 };
 
@@ -25,35 +25,26 @@ pub struct LengthRange {
     pub max: u16,
 }
 
-/// The range given, if any.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Parser(Option<Neg<LengthRange>>);
-
 /// The length module.
 pub(crate) struct Ext;
 
 impl MatchExt for Ext {
     type Value = Neg<LengthRange>;
-    type Parser = Parser;
+    type Parser = Option<Neg<LengthRange>>;
     const NAME: &'static str = "length";
     const OPTIONS: &'static [OptSpec] = &[mand(opt("length", 0, Required, true))];
 
-    fn option(
-        p: &mut Parser,
-        o: Given<'_>,
-        _ctx: &Ctx<'_>,
-        _sc: &mut Scanner<'_>,
-    ) -> Result<(), ParseError> {
+    fn option(p: &mut Option<Neg<LengthRange>>, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
         let (min, max) = u16_range(Self::NAME, o.name, &o.arg)?;
-        p.0 = Some(Neg {
+        *p = Some(Neg {
             value: LengthRange { min, max },
             invert: o.invert,
         });
         Ok(())
     }
 
-    fn finish(p: &Parser) -> Result<Neg<LengthRange>, ParseError> {
-        p.0.clone().ok_or_else(|| missing(Self::NAME))
+    fn finish(p: &Option<Neg<LengthRange>>) -> Result<Neg<LengthRange>, ParseError> {
+        required(p, Self::NAME)
     }
 
     fn save(l: &Neg<LengthRange>, s: &mut String) {

@@ -4,13 +4,13 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Given, ListCx, MatchExt, abbreviates};
+use super::{Given, Line, ListCx, MatchExt, abbreviates};
 use crate::{
     extensions::Enforcement,
     parse::{
         ParseError,
-        lexer::{HasArg::Required, Scanner},
-        matches::{Ctx, OptSpec, atoi, opt, uint},
+        lexer::HasArg::Required,
+        matches::{OptSpec, atoi, opt, uint},
     },
 };
 
@@ -33,16 +33,13 @@ impl Limit {
     pub const DEFAULT_BURST: u32 = 5;
 }
 
-/// The bucket as given so far (the defaults until an option changes it).
-#[derive(Clone, Debug)]
-pub(crate) struct Parser(Limit);
-
-impl Default for Parser {
+impl Default for Limit {
+    /// The bucket with no option given: 3/hour, burst 5.
     fn default() -> Self {
-        Self(Limit {
-            avg: Limit::DEFAULT_AVG,
-            burst: Limit::DEFAULT_BURST,
-        })
+        Self {
+            avg: Self::DEFAULT_AVG,
+            burst: Self::DEFAULT_BURST,
+        }
     }
 }
 
@@ -51,29 +48,24 @@ pub(crate) struct Ext;
 
 impl MatchExt for Ext {
     type Value = Limit;
-    type Parser = Parser;
+    type Parser = Limit;
     const NAME: &'static str = "limit";
     const OPTIONS: &'static [OptSpec] = &[
         opt("limit", 0, Required, false),
         opt("limit-burst", 1, Required, false),
     ];
 
-    fn option(
-        p: &mut Parser,
-        o: Given<'_>,
-        _ctx: &Ctx<'_>,
-        _sc: &mut Scanner<'_>,
-    ) -> Result<(), ParseError> {
+    fn option(p: &mut Limit, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
         if o.spec.id == 0 {
-            p.0.avg = rate(&o.arg)?;
+            p.avg = rate(&o.arg)?;
         } else {
-            p.0.burst = uint(Self::NAME, o.name, &o.arg, 0, 10000)? as u32;
+            p.burst = uint(Self::NAME, o.name, &o.arg, 0, 10000)? as u32;
         }
         Ok(())
     }
 
-    fn finish(p: &Parser) -> Result<Limit, ParseError> {
-        Ok(p.0)
+    fn finish(p: &Limit) -> Result<Limit, ParseError> {
+        Ok(*p)
     }
 
     /// `limit_mt_check`: the bucket must not overflow.

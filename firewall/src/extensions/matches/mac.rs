@@ -2,46 +2,37 @@
 
 use std::{collections::BTreeSet, fmt::Write as _};
 
-use super::{Given, ListCx, MatchExt, bang, missing};
+use super::{Given, Line, ListCx, MatchExt, bang, required};
 use crate::{
     extensions::Enforcement,
     model::{BuiltinChain, Neg, check::hook_names},
     parse::{
         ParseError,
-        lexer::{HasArg::Required, Scanner},
-        matches::{Ctx, OptSpec, mand, opt},
+        lexer::HasArg::Required,
+        matches::{OptSpec, mand, opt},
         values,
     },
 };
-
-/// The address given, if any.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Parser(Option<Neg<[u8; 6]>>);
 
 /// The mac module.
 pub(crate) struct Ext;
 
 impl MatchExt for Ext {
     type Value = Neg<[u8; 6]>;
-    type Parser = Parser;
+    type Parser = Option<Neg<[u8; 6]>>;
     const NAME: &'static str = "mac";
     const OPTIONS: &'static [OptSpec] = &[mand(opt("mac-source", 0, Required, true))];
 
-    fn option(
-        p: &mut Parser,
-        o: Given<'_>,
-        _ctx: &Ctx<'_>,
-        _sc: &mut Scanner<'_>,
-    ) -> Result<(), ParseError> {
-        p.0 = Some(Neg {
+    fn option(p: &mut Option<Neg<[u8; 6]>>, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
+        *p = Some(Neg {
             value: mac(&o.arg)?,
             invert: o.invert,
         });
         Ok(())
     }
 
-    fn finish(p: &Parser) -> Result<Neg<[u8; 6]>, ParseError> {
-        p.0.clone().ok_or_else(|| missing(Self::NAME))
+    fn finish(p: &Option<Neg<[u8; 6]>>) -> Result<Neg<[u8; 6]>, ParseError> {
+        required(p, Self::NAME)
     }
 
     fn hooks(_: &Neg<[u8; 6]>, from: &BTreeSet<BuiltinChain>) -> Result<(), String> {

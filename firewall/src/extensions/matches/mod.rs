@@ -37,6 +37,14 @@ pub(crate) struct Given<'a> {
     pub invert: bool,
 }
 
+/// The rest of the command line, for an option handler.
+pub(crate) struct Line<'a, 's> {
+    /// What the line gave so far (`-p`, service names).
+    pub ctx: &'a Ctx<'a>,
+    /// The words after the option (`--tcp-flags MASK COMP` reads COMP).
+    pub sc: &'a mut Scanner<'s>,
+}
+
 /// What `-L` printing needs besides the match.
 pub(crate) struct ListCx<'a> {
     /// The rule the match is in (multiport names ports by its `-p`).
@@ -68,8 +76,7 @@ pub(crate) trait MatchExt {
     fn option(
         p: &mut Self::Parser,
         o: Given<'_>,
-        ctx: &Ctx<'_>,
-        sc: &mut Scanner<'_>,
+        line: &mut Line<'_, '_>,
     ) -> Result<(), ParseError>;
 
     /// The module's own final check (`x6_fcheck`), before libxtables'
@@ -104,13 +111,25 @@ pub(crate) trait MatchExt {
     fn support(v: &Self::Value) -> Enforcement;
 }
 
-/// The "option missing" error of a value that the generic checks should
-/// already have required.
-pub(crate) fn missing(module: &'static str) -> ParseError {
-    ParseError::ModuleNeedsOption {
+/// The value given, which the generic checks made mandatory ("option
+/// missing" should they not have).
+pub(crate) fn required<T: Clone>(v: &Option<T>, module: &'static str) -> Result<T, ParseError> {
+    v.clone().ok_or(ParseError::ModuleNeedsOption {
         module,
         message: "option missing",
+    })
+}
+
+/// An `x6_fcheck` refusal: `message` when `unmet`.
+pub(crate) fn needs(
+    unmet: bool,
+    module: &'static str,
+    message: &'static str,
+) -> Result<(), ParseError> {
+    if unmet {
+        return Err(ParseError::ModuleNeedsOption { module, message });
     }
+    Ok(())
 }
 
 /// The list: each module once, as `doc Variant(Value) => file`.
@@ -170,13 +189,8 @@ macro_rules! match_modules {
 
         impl Parser {
             /// [`MatchExt::option`].
-            pub(crate) fn option(
-                &mut self,
-                o: Given<'_>,
-                ctx: &Ctx<'_>,
-                sc: &mut Scanner<'_>,
-            ) -> Result<(), ParseError> {
-                match self { $(Self::$variant(p) => <$module::Ext as MatchExt>::option(p, o, ctx, sc),)* }
+            pub(crate) fn option(&mut self, o: Given<'_>, line: &mut Line<'_, '_>) -> Result<(), ParseError> {
+                match self { $(Self::$variant(p) => <$module::Ext as MatchExt>::option(p, o, line),)* }
             }
 
             /// [`MatchExt::fcheck`].

@@ -5,14 +5,14 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Given, ListCx, MatchExt, bang, missing, port_name};
+use super::{Given, Line, needs, ListCx, MatchExt, bang, required, port_name};
 use crate::{
     extensions::Enforcement,
     model::{Neg, PortRange},
     parse::{
         ParseError,
-        lexer::{HasArg::Required, Scanner},
-        matches::{Ctx, OptSpec, excl, opt},
+        lexer::HasArg::Required,
+        matches::{OptSpec, excl, opt},
         protocols,
         services::Services,
         values,
@@ -56,10 +56,6 @@ impl Multiport {
     }
 }
 
-/// The list given, if any.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Parser(Option<Multiport>);
-
 const ANY: u32 = 0b111;
 
 /// The multiport module.
@@ -67,7 +63,7 @@ pub(crate) struct Ext;
 
 impl MatchExt for Ext {
     type Value = Multiport;
-    type Parser = Parser;
+    type Parser = Option<Multiport>;
     const NAME: &'static str = "multiport";
     const OPTIONS: &'static [OptSpec] = &[
         excl(opt("source-ports", 0, Required, true), ANY),
@@ -77,38 +73,27 @@ impl MatchExt for Ext {
         excl(opt("ports", 2, Required, true), ANY),
     ];
 
-    fn option(
-        p: &mut Parser,
-        o: Given<'_>,
-        ctx: &Ctx<'_>,
-        _sc: &mut Scanner<'_>,
-    ) -> Result<(), ParseError> {
-        let proto = multiport_protocol(ctx.protocol.clone())?;
+    fn option(p: &mut Option<Multiport>, o: Given<'_>, line: &mut Line<'_, '_>) -> Result<(), ParseError> {
+        let proto = multiport_protocol(line.ctx.protocol.clone())?;
         let direction = match o.spec.id {
             0 => PortDirection::Source,
             1 => PortDirection::Destination,
             _ => PortDirection::Either,
         };
-        p.0 = Some(Multiport {
+        *p = Some(Multiport {
             direction,
-            ports: multiport_list(&o.arg, proto, ctx.services)?,
+            ports: multiport_list(&o.arg, proto, line.ctx.services)?,
             invert: o.invert,
         });
         Ok(())
     }
 
-    fn fcheck(_: &Parser, given: u32) -> Result<(), ParseError> {
-        if given == 0 {
-            return Err(ParseError::ModuleNeedsOption {
-                module: Self::NAME,
-                message: "multiport expection an option",
-            });
-        }
-        Ok(())
+    fn fcheck(_: &Option<Multiport>, given: u32) -> Result<(), ParseError> {
+        needs(given == 0, Self::NAME, "multiport expection an option")
     }
 
-    fn finish(p: &Parser) -> Result<Multiport, ParseError> {
-        p.0.clone().ok_or_else(|| missing(Self::NAME))
+    fn finish(p: &Option<Multiport>) -> Result<Multiport, ParseError> {
+        required(p, Self::NAME)
     }
 
     fn save(v: &Multiport, s: &mut String) {

@@ -4,13 +4,13 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Given, ListCx, MatchExt, bang, missing};
+use super::{Given, Line, needs, ListCx, MatchExt, bang, required};
 use crate::{
     extensions::Enforcement,
     parse::{
         ParseError,
-        lexer::{HasArg::No, HasArg::Required, Scanner},
-        matches::{Ctx, OptSpec, later, opt},
+        lexer::HasArg::{No, Required},
+        matches::{OptSpec, later, opt},
     },
     render::word,
 };
@@ -35,16 +35,12 @@ pub struct SetMatch {
     pub invert: bool,
 }
 
-/// The set given, if any.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Parser(Option<SetMatch>);
-
 /// The set module.
 pub(crate) struct Ext;
 
 impl MatchExt for Ext {
     type Value = SetMatch;
-    type Parser = Parser;
+    type Parser = Option<SetMatch>;
     const NAME: &'static str = "set";
     const OPTIONS: &'static [OptSpec] = &[
         opt("match-set", 0, Required, true),
@@ -62,20 +58,15 @@ impl MatchExt for Ext {
     const XTOPTIONS: bool = false;
 
     /// libxt_set's `--match-set NAME FLAGS`.
-    fn option(
-        p: &mut Parser,
-        o: Given<'_>,
-        _ctx: &Ctx<'_>,
-        sc: &mut Scanner<'_>,
-    ) -> Result<(), ParseError> {
-        if p.0.is_some() {
+    fn option(p: &mut Option<SetMatch>, o: Given<'_>, line: &mut Line<'_, '_>) -> Result<(), ParseError> {
+        if p.is_some() {
             return Err(ParseError::SetTwice);
         }
-        let dirs = sc.next_plain().ok_or(ParseError::SetNeedsTwoArgs)?;
+        let dirs = line.sc.next_plain().ok_or(ParseError::SetNeedsTwoArgs)?;
         if o.arg.len() > 31 {
             return Err(ParseError::SetNameTooLong(o.arg));
         }
-        p.0 = Some(SetMatch {
+        *p = Some(SetMatch {
             name: o.arg,
             dirs: set_dirs(dirs)?,
             invert: o.invert,
@@ -83,18 +74,12 @@ impl MatchExt for Ext {
         Ok(())
     }
 
-    fn fcheck(p: &Parser, _given: u32) -> Result<(), ParseError> {
-        if p.0.is_none() {
-            return Err(ParseError::ModuleNeedsOption {
-                module: Self::NAME,
-                message: "You must specify `--match-set' with proper arguments",
-            });
-        }
-        Ok(())
+    fn fcheck(p: &Option<SetMatch>, _given: u32) -> Result<(), ParseError> {
+        needs(p.is_none(), Self::NAME, "You must specify `--match-set' with proper arguments")
     }
 
-    fn finish(p: &Parser) -> Result<SetMatch, ParseError> {
-        p.0.clone().ok_or_else(|| missing(Self::NAME))
+    fn finish(p: &Option<SetMatch>) -> Result<SetMatch, ParseError> {
+        required(p, Self::NAME)
     }
 
     fn save(m: &SetMatch, s: &mut String) {

@@ -3,48 +3,39 @@
 use std::fmt::Write as _;
 
 use super::{
-    Given, ListCx, MatchExt, bang,
+    Given, Line, ListCx, MatchExt, bang,
     conntrack::{CtStates, state_names, states},
-    missing,
+    required,
 };
 use crate::{
     extensions::Enforcement,
     model::Neg,
     parse::{
         ParseError,
-        lexer::{HasArg::Required, Scanner},
-        matches::{Ctx, OptSpec, mand, opt},
+        lexer::HasArg::Required,
+        matches::{OptSpec, mand, opt},
     },
 };
-
-/// The states given, if any.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Parser(Option<Neg<CtStates>>);
 
 /// The state module.
 pub(crate) struct Ext;
 
 impl MatchExt for Ext {
     type Value = Neg<CtStates>;
-    type Parser = Parser;
+    type Parser = Option<Neg<CtStates>>;
     const NAME: &'static str = "state";
     const OPTIONS: &'static [OptSpec] = &[mand(opt("state", 0, Required, true))];
 
-    fn option(
-        p: &mut Parser,
-        o: Given<'_>,
-        _ctx: &Ctx<'_>,
-        _sc: &mut Scanner<'_>,
-    ) -> Result<(), ParseError> {
-        p.0 = Some(Neg {
+    fn option(p: &mut Option<Neg<CtStates>>, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
+        *p = Some(Neg {
             value: states(&o.arg, false)?,
             invert: o.invert,
         });
         Ok(())
     }
 
-    fn finish(p: &Parser) -> Result<Neg<CtStates>, ParseError> {
-        p.0.clone().ok_or_else(|| missing(Self::NAME))
+    fn finish(p: &Option<Neg<CtStates>>) -> Result<Neg<CtStates>, ParseError> {
+        required(p, Self::NAME)
     }
 
     fn save(st: &Neg<CtStates>, s: &mut String) {

@@ -4,14 +4,14 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Given, ListCx, MatchExt, bang, excl, list_ports, port_columns, save_ports};
+use super::{Given, Line, ListCx, MatchExt, bang, excl, list_ports, port_columns, save_ports};
 use crate::{
     extensions::Enforcement,
     model::{Neg, PortRange},
     parse::{
         ParseError,
-        lexer::{HasArg::No, HasArg::Required, Scanner},
-        matches::{Ctx, OptSpec, opt, port_value},
+        lexer::HasArg::{No, Required},
+        matches::{OptSpec, opt, port_value},
         values,
     },
 };
@@ -112,12 +112,7 @@ impl MatchExt for Ext {
     const XTOPTIONS: bool = false;
 
     /// libxt_tcp's own parser.
-    fn option(
-        p: &mut Parser,
-        o: Given<'_>,
-        ctx: &Ctx<'_>,
-        sc: &mut Scanner<'_>,
-    ) -> Result<(), ParseError> {
+    fn option(p: &mut Parser, o: Given<'_>, line: &mut Line<'_, '_>) -> Result<(), ParseError> {
         let (arg, invert) = (o.arg.as_str(), o.invert);
         match o.spec.id {
             SPORT | DPORT => {
@@ -132,7 +127,7 @@ impl MatchExt for Ext {
                         written: o.written.to_string(),
                     });
                 }
-                let value = values::tcp_port_range(arg, ctx.services)?;
+                let value = values::tcp_port_range(arg, line.ctx.services)?;
                 *slot = Some(port_value(value, invert));
             }
             SYN | TCP_FLAGS => {
@@ -142,7 +137,7 @@ impl MatchExt for Ext {
                 let value = if o.spec.id == SYN {
                     TcpFlags::SYN_ONLY
                 } else {
-                    let comp = sc.next_plain().ok_or(ParseError::TcpFlagsNeedTwoArgs)?;
+                    let comp = line.sc.next_plain().ok_or(ParseError::TcpFlagsNeedTwoArgs)?;
                     TcpFlags {
                         mask: tcp_flags(arg)?,
                         comp: tcp_flags(comp)?,

@@ -4,13 +4,13 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Given, ListCx, MatchExt, missing};
+use super::{Given, Line, needs, ListCx, MatchExt, required};
 use crate::{
     extensions::Enforcement,
     parse::{
         ParseError,
-        lexer::{HasArg::Required, Scanner},
-        matches::{Ctx, OptSpec, excl, opt, uint},
+        lexer::HasArg::Required,
+        matches::{OptSpec, excl, opt, uint},
     },
 };
 
@@ -32,16 +32,12 @@ const LT: u8 = 1;
 const GT: u8 = 2;
 const ANY: u32 = 0b111;
 
-/// The comparison given, if any.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Parser(Option<Ttl>);
-
 /// The ttl module.
 pub(crate) struct Ext;
 
 impl MatchExt for Ext {
     type Value = Ttl;
-    type Parser = Parser;
+    type Parser = Option<Ttl>;
     const NAME: &'static str = "ttl";
     const OPTIONS: &'static [OptSpec] = &[
         excl(opt("ttl-lt", LT, Required, false), ANY),
@@ -50,14 +46,9 @@ impl MatchExt for Ext {
         excl(opt("ttl", EQ, Required, true), ANY),
     ];
 
-    fn option(
-        p: &mut Parser,
-        o: Given<'_>,
-        _ctx: &Ctx<'_>,
-        _sc: &mut Scanner<'_>,
-    ) -> Result<(), ParseError> {
+    fn option(p: &mut Option<Ttl>, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
         let v = uint(Self::NAME, o.name, &o.arg, 0, 255)? as u8;
-        p.0 = Some(match (o.spec.id, o.invert) {
+        *p = Some(match (o.spec.id, o.invert) {
             (EQ, false) => Ttl::Eq(v),
             (EQ, true) => Ttl::Ne(v),
             (LT, _) => Ttl::Lt(v),
@@ -66,18 +57,12 @@ impl MatchExt for Ext {
         Ok(())
     }
 
-    fn fcheck(_: &Parser, given: u32) -> Result<(), ParseError> {
-        if given == 0 {
-            return Err(ParseError::ModuleNeedsOption {
-                module: Self::NAME,
-                message: "TTL match: You must specify one of `--ttl-eq', `--ttl-lt', `--ttl-gt",
-            });
-        }
-        Ok(())
+    fn fcheck(_: &Option<Ttl>, given: u32) -> Result<(), ParseError> {
+        needs(given == 0, Self::NAME, "TTL match: You must specify one of `--ttl-eq', `--ttl-lt', `--ttl-gt")
     }
 
-    fn finish(p: &Parser) -> Result<Ttl, ParseError> {
-        p.0.ok_or_else(|| missing(Self::NAME))
+    fn finish(p: &Option<Ttl>) -> Result<Ttl, ParseError> {
+        required(p, Self::NAME)
     }
 
     fn save(t: &Ttl, s: &mut String) {

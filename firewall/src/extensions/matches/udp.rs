@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Given, ListCx, MatchExt, list_ports, port_columns, save_ports,
+    Given, Line, ListCx, MatchExt, list_ports, port_columns, save_ports,
     tcp::{DPORT, SPORT},
 };
 use crate::{
@@ -11,8 +11,8 @@ use crate::{
     model::{Neg, PortRange},
     parse::{
         ParseError,
-        lexer::{HasArg::Required, Scanner},
-        matches::{Ctx, OptSpec, opt, port_value},
+        lexer::HasArg::Required,
+        matches::{OptSpec, opt, port_value},
         values,
     },
 };
@@ -48,18 +48,13 @@ impl MatchExt for Ext {
     ];
     const PROTOCOL: Option<u8> = Some(17);
 
-    fn option(
-        p: &mut Parser,
-        o: Given<'_>,
-        ctx: &Ctx<'_>,
-        _sc: &mut Scanner<'_>,
-    ) -> Result<(), ParseError> {
+    fn option(p: &mut Parser, o: Given<'_>, line: &mut Line<'_, '_>) -> Result<(), ParseError> {
         let slot = if o.spec.id == SPORT {
             &mut p.sport
         } else {
             &mut p.dport
         };
-        let value = values::udp_port_range(&o.arg, o.name, ctx.services)?;
+        let value = values::udp_port_range(&o.arg, o.name, line.ctx.services)?;
         *slot = port_value(value, o.invert);
         Ok(())
     }

@@ -71,16 +71,12 @@ impl Default for Log {
 const LEVEL: u8 = 6;
 const PREFIX: u8 = 7;
 
-/// The options given so far.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Parser(Log);
-
 /// The LOG target.
 pub(crate) struct Ext;
 
 impl TargetExt for Ext {
     type Value = Log;
-    type Parser = Parser;
+    type Parser = Log;
     const NAME: &'static str = "LOG";
     // Ids 0..=5 are the XT_LOG_* flag bits, as libxt_LOG numbers them.
     const OPTIONS: &'static [OptSpec] = &[
@@ -93,8 +89,8 @@ impl TargetExt for Ext {
         opt("log-macdecode", 5, No, false),
     ];
 
-    fn option(p: &mut Parser, o: Given<'_>) -> Result<(), ParseError> {
-        let l = &mut p.0;
+    fn option(p: &mut Log, o: Given<'_>) -> Result<(), ParseError> {
+        let l = p;
         match o.spec.id {
             LEVEL => l.level = log_level(&o.arg)?,
             PREFIX => {
@@ -118,8 +114,8 @@ impl TargetExt for Ext {
         Ok(())
     }
 
-    fn finish(p: &Parser) -> Target {
-        Target::Log(p.0.clone())
+    fn finish(p: &Log) -> Target {
+        Target::Log(p.clone())
     }
 
     fn save(l: &Log, s: &mut String) {

@@ -77,26 +77,22 @@ impl RejectWith {
     }
 }
 
-/// The type given (the default until then).
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Parser(RejectWith);
-
 /// The REJECT target.
 pub(crate) struct Ext;
 
 impl TargetExt for Ext {
     type Value = RejectWith;
-    type Parser = Parser;
+    type Parser = RejectWith;
     const NAME: &'static str = "REJECT";
     const OPTIONS: &'static [OptSpec] = &[opt("reject-with", 0, Required, false)];
 
-    fn option(p: &mut Parser, o: Given<'_>) -> Result<(), ParseError> {
-        p.0 = reject_with(&o.arg)?;
+    fn option(p: &mut RejectWith, o: Given<'_>) -> Result<(), ParseError> {
+        *p = reject_with(&o.arg)?;
         Ok(())
     }
 
-    fn finish(p: &Parser) -> Target {
-        Target::Reject(p.0)
+    fn finish(p: &RejectWith) -> Target {
+        Target::Reject(*p)
     }
 
     fn save(w: &RejectWith, s: &mut String) {
