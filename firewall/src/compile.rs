@@ -42,7 +42,8 @@ use firewall_common::{
 };
 
 use crate::{
-    model::{AddrMask, BuiltinChain, Match, Neg, Policy, Rule, Ruleset, Target},
+    extensions::Enforcement,
+    model::{AddrMask, BuiltinChain, Neg, Policy, Rule, Ruleset, Target},
     state::State,
 };
 use classes::Constraint;
@@ -185,7 +186,7 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
         let (mut sport, mut dport) = (Constraint::Any, Constraint::Any);
         if r.matches
             .iter()
-            .filter(|m| !matches!(m, Match::Comment(_)))
+            .filter(|m| m.support() != Enforcement::Always)
             .count()
             > 1
         {
@@ -194,23 +195,15 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
             ));
         }
         for m in &r.matches {
-            match m {
-                Match::Tcp {
-                    sport: s, dport: d, ..
+            match m.support() {
+                Enforcement::Always => {}
+                Enforcement::Classifier(cols) => (sport, dport) = (cols.sport, cols.dport),
+                Enforcement::RuleCheck(_) => {
+                    return Err(CompileError::NotSupported(format!("-m {}", m.module())));
                 }
-                | Match::Udp { sport: s, dport: d } => {
-                    sport = constraint(s, |p| (p.lo, p.hi));
-                    dport = constraint(d, |p| (p.lo, p.hi));
-                    // The tcp/udp match itself never accepts a packet
-                    // without ports (a non-first fragment), even with no
-                    // port option (xt_tcpudp).
-                    if sport == Constraint::Any && dport == Constraint::Any {
-                        sport = Constraint::Is((0, u16::MAX));
-                    }
+                Enforcement::Refused(what) => {
+                    return Err(CompileError::NotSupported(what.into()));
                 }
-                // A comment matches every packet.
-                Match::Comment(_) => {}
-                _ => return Err(CompileError::NotSupported(format!("-m {}", m.module()))),
             }
         }
         c.sport.push(sport);
@@ -514,7 +507,7 @@ mod tests {
 
     use super::*;
     use crate::model::{
-        PortRange,
+        Match, PortRange, Tcp, Udp,
         eval::{self, Packet, Verdict},
     };
     use eval_compiled::{Outcome, Tables};
@@ -591,18 +584,18 @@ mod tests {
                             value: 6,
                             invert: false,
                         }) => {
-                            vec![Match::Tcp {
+                            vec![Match::Tcp(Tcp {
                                 sport,
                                 dport,
                                 flags: None,
                                 option: None,
-                            }]
+                            })]
                         }
                         Some(Neg {
                             value: 17,
                             invert: false,
                         }) => {
-                            vec![Match::Udp { sport, dport }]
+                            vec![Match::Udp(Udp { sport, dport })]
                         }
                         _ => vec![],
                     };

@@ -4,6 +4,7 @@ pub mod command;
 pub mod compile;
 pub mod edit;
 pub mod exec;
+pub mod extensions;
 pub mod load;
 pub mod model;
 pub mod parse;

@@ -194,89 +194,6 @@ pub struct PortRange {
     pub hi: u16,
 }
 
-/// A `-m` match module with its options (iptables-extensions(8)).
-/// `-p tcp --dport 22` loads the tcp module implicitly, as iptables does.
-/// Options given as their "match everything" value are stored as absent,
-/// as iptables stores them (`--dport 0:65535`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Match {
-    /// `-m tcp`: `--sport`, `--dport`, `--tcp-flags`/`--syn`, `--tcp-option`.
-    Tcp {
-        /// `[!] --sport`.
-        sport: Option<Neg<PortRange>>,
-        /// `[!] --dport`.
-        dport: Option<Neg<PortRange>>,
-        /// `[!] --tcp-flags MASK COMP` or `[!] --syn`.
-        #[serde(default)]
-        flags: Option<Neg<TcpFlags>>,
-        /// `[!] --tcp-option N`: the TCP option kind.
-        #[serde(default)]
-        option: Option<Neg<u8>>,
-    },
-    /// `-m udp`: `--sport`, `--dport`.
-    Udp {
-        /// `[!] --sport`.
-        sport: Option<Neg<PortRange>>,
-        /// `[!] --dport`.
-        dport: Option<Neg<PortRange>>,
-    },
-    /// `-m icmp [!] --icmp-type TYPE[/CODE]|NAME`.
-    Icmp(Neg<IcmpType>),
-    /// `-m multiport`.
-    Multiport(Multiport),
-    /// `-m conntrack [!] --ctstate STATES` (the only conntrack option fw
-    /// parses; `None` never comes out of the parser).
-    Conntrack {
-        /// `[!] --ctstate`.
-        state: Option<Neg<CtStates>>,
-    },
-    /// `-m state [!] --state STATES`.
-    State(Neg<CtStates>),
-    /// `-m iprange [!] --src-range A-B [!] --dst-range A-B` (one at least).
-    Iprange {
-        /// `--src-range`.
-        src: Option<Neg<Ipv4Range>>,
-        /// `--dst-range`.
-        dst: Option<Neg<Ipv4Range>>,
-    },
-    /// `-m mac [!] --mac-source XX:XX:XX:XX:XX:XX`.
-    Mac(Neg<[u8; 6]>),
-    /// `-m comment --comment TEXT` (at most 255 bytes; matches everything).
-    Comment(String),
-    /// `-m limit [--limit RATE] [--limit-burst N]`.
-    Limit(Limit),
-    /// `-m length [!] --length MIN[:MAX]`.
-    Length(Neg<LengthRange>),
-    /// `-m ttl --ttl-eq|--ttl-gt|--ttl-lt N`.
-    Ttl(Ttl),
-    /// `-m addrtype`.
-    Addrtype(Addrtype),
-    /// `-m set [!] --match-set NAME DIRS`.
-    Set(SetMatch),
-}
-
-impl Match {
-    /// The module's name, as `-m` takes it.
-    pub fn module(&self) -> &'static str {
-        match self {
-            Self::Tcp { .. } => "tcp",
-            Self::Udp { .. } => "udp",
-            Self::Icmp(_) => "icmp",
-            Self::Multiport(_) => "multiport",
-            Self::Conntrack { .. } => "conntrack",
-            Self::State(_) => "state",
-            Self::Iprange { .. } => "iprange",
-            Self::Mac(_) => "mac",
-            Self::Comment(_) => "comment",
-            Self::Limit(_) => "limit",
-            Self::Length(_) => "length",
-            Self::Ttl(_) => "ttl",
-            Self::Addrtype(_) => "addrtype",
-            Self::Set(_) => "set",
-        }
-    }
-}
-
 /// `-f` (iptables(8) "PARAMETERS"): the fragment test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Fragment {
@@ -435,7 +352,7 @@ mod tests {
         assert_eq!(rs.input.policy, Policy::Drop);
         assert_eq!(
             rs.input.rules[0].matches,
-            vec![Match::Tcp {
+            vec![Match::Tcp(Tcp {
                 sport: None,
                 dport: Some(Neg {
                     value: PortRange { lo: 22, hi: 22 },
@@ -443,7 +360,7 @@ mod tests {
                 }),
                 flags: None,
                 option: None,
-            }]
+            })]
         );
         assert_eq!(rs.input.rules[0].fragment, None);
         assert!(rs.user_chains.is_empty());

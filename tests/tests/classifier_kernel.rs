@@ -11,7 +11,7 @@ use firewall::{
     compile,
     load::{self, Kernel, pins::Dirs},
     model::{
-        AddrMask, BuiltinChain, Match, Neg, Policy, PortRange, Rule, Target,
+        AddrMask, BuiltinChain, Match, Neg, Policy, PortRange, Rule, Target, Tcp, Udp,
         eval::{self, Packet, Verdict},
     },
     state::State,
@@ -114,14 +114,14 @@ fn rule(rng: &mut Rng) -> Rule {
     {
         let (sport, dport) = (rng.neg(sp), rng.neg(dp));
         r.matches.push(if p == 6 {
-            Match::Tcp {
+            Match::Tcp(Tcp {
                 sport,
                 dport,
                 flags: None,
                 option: None,
-            }
+            })
         } else {
-            Match::Udp { sport, dport }
+            Match::Udp(Udp { sport, dport })
         });
     }
     r
@@ -347,13 +347,13 @@ fn edges(dirs: &Dirs) -> usize {
             for invert in [false, true] {
                 let rule = Rule {
                     protocol: Some(Neg::is(17)),
-                    matches: vec![Match::Udp {
+                    matches: vec![Match::Udp(Udp {
                         sport: None,
                         dport: Some(Neg {
                             value: PortRange { lo, hi },
                             invert,
                         }),
-                    }],
+                    })],
                     target: Target::Drop,
                     ..Rule::default()
                 };

@@ -18,7 +18,7 @@ use std::{
 use firewall::{
     compile,
     load::{self, Kernel, attach, pins::Dirs},
-    model::{AddrMask, Match, Neg, Policy, PortRange, Rule, Target},
+    model::{AddrMask, Match, Neg, Policy, PortRange, Rule, Target, Udp},
     state::State,
 };
 use integration_tests::{Lab, PROBE_TIMEOUT, SERVER_ADDR, in_netns, spawn_in_netns, udp_probe};
@@ -40,10 +40,10 @@ fn filler(i: u32, shift: u32) -> Rule {
 fn udp_rule(port: u16, target: Target) -> Rule {
     Rule {
         protocol: Some(Neg::is(17)),
-        matches: vec![Match::Udp {
+        matches: vec![Match::Udp(Udp {
             sport: None,
             dport: Some(Neg::is(PortRange { lo: port, hi: port })),
-        }],
+        })],
         target,
         ..Rule::default()
     }

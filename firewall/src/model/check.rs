@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::model::{BuiltinChain, LimitIface, Match, Rule, Ruleset, Target};
+use crate::model::{BuiltinChain, Rule, Ruleset, Target};
 
 /// A ruleset or rule iptables (libiptc or the kernel) would refuse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -129,7 +129,7 @@ fn walk(
 }
 
 /// The kernel's hook names, `/`-separated (its `textify_hooks`).
-fn hook_names(hooks: &BTreeSet<BuiltinChain>) -> String {
+pub(crate) fn hook_names(hooks: &BTreeSet<BuiltinChain>) -> String {
     hooks.iter().map(|h| h.name()).collect::<Vec<_>>().join("/")
 }
 
@@ -154,30 +154,7 @@ pub fn ruleset(ruleset: &Ruleset) -> Result<(), CheckError> {
         };
         for rule in rules {
             for m in &rule.matches {
-                match m {
-                    Match::Mac(_) if from.contains(&BuiltinChain::Output) => {
-                        return Err(CheckError::WrongHook(format!(
-                            "mac match: used from hooks {}, but only valid from PREROUTING/INPUT/FORWARD",
-                            hook_names(from)
-                        )));
-                    }
-                    Match::Addrtype(a) => match a.limit_iface {
-                        Some(LimitIface::In) if from.contains(&BuiltinChain::Output) => {
-                            return Err(CheckError::WrongHook(
-                                "xt_addrtype: input interface limitation not valid in POSTROUTING and OUTPUT"
-                                    .into(),
-                            ));
-                        }
-                        Some(LimitIface::Out) if from.contains(&BuiltinChain::Input) => {
-                            return Err(CheckError::WrongHook(
-                                "xt_addrtype: output interface limitation not valid in PREROUTING and INPUT"
-                                    .into(),
-                            ));
-                        }
-                        _ => {}
-                    },
-                    _ => {}
-                }
+                m.hooks(from).map_err(CheckError::WrongHook)?;
             }
         }
     }
@@ -187,7 +164,7 @@ pub fn ruleset(ruleset: &Ruleset) -> Result<(), CheckError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Neg;
+    use crate::model::{Match, Neg};
 
     fn jump(c: &str) -> Rule {
         Rule {

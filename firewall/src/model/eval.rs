@@ -5,7 +5,9 @@
 
 use std::net::Ipv4Addr;
 
-use super::{AddrMask, BuiltinChain, Match, Neg, Policy, PortRange, Rule, Ruleset, Target};
+use super::{
+    AddrMask, BuiltinChain, Match, Neg, Policy, PortRange, Rule, Ruleset, Target, Tcp, Udp,
+};
 
 /// What the matches look at in one IPv4 packet.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,10 +67,22 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
         && neg(&rule.in_interface, |n| iface_matches(n, &p.in_if))
         && neg(&rule.out_interface, |n| iface_matches(n, &p.out_if))
         && rule.matches.iter().all(|m| match m {
-            Match::Tcp { sport, dport, .. } | Match::Udp { sport, dport } => ports(p, sport, dport),
+            Match::Tcp(Tcp { sport, dport, .. }) | Match::Udp(Udp { sport, dport }) => {
+                ports(p, sport, dport)
+            }
             Match::Comment(_) => true,
             // Outside support::enforceable: never loaded, not evaluated.
-            _ => false,
+            Match::Icmp(_)
+            | Match::Multiport(_)
+            | Match::Conntrack(_)
+            | Match::State(_)
+            | Match::Iprange(_)
+            | Match::Mac(_)
+            | Match::Limit(_)
+            | Match::Length(_)
+            | Match::Ttl(_)
+            | Match::Addrtype(_)
+            | Match::Set(_) => false,
         })
 }
 

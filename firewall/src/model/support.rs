@@ -7,9 +7,17 @@
 //! would widen or narrow the rule behind the user's back). exec calls
 //! [`enforceable`] on every rule of a new ruleset before compiling it, so
 //! widening the language fw enforces means widening this function (and the
-//! compiler with it), nothing else.
+//! compiler with it), nothing else. Each extension answers for itself
+//! ([`crate::extensions::Enforcement`]); this function adds what concerns
+//! the whole rule.
 
-use crate::model::{Match, Rule, Ruleset, Target};
+use crate::{
+    extensions::{
+        Enforcement,
+        targets::{TargetExt, TargetSupport, log, reject},
+    },
+    model::{Rule, Ruleset, Target},
+};
 
 /// Whether the kernel side can enforce `rule` exactly.
 ///
@@ -30,8 +38,8 @@ pub fn enforceable(rule: &Rule) -> Result<(), String> {
         | Target::Jump(_)
         | Target::Goto(_)
         | Target::None => {}
-        Target::Reject(_) => return Err("-j REJECT".into()),
-        Target::Log(_) => return Err("-j LOG".into()),
+        Target::Reject(w) => target(<reject::Ext as TargetExt>::support(w))?,
+        Target::Log(l) => target(<log::Ext as TargetExt>::support(l))?,
     }
     if let Some(f) = rule.fragment {
         return Err(match f {
@@ -49,30 +57,32 @@ pub fn enforceable(rule: &Rule) -> Result<(), String> {
             ));
         }
     }
+    let mut classifier = 0;
     for m in &rule.matches {
-        match m {
-            Match::Tcp { flags, option, .. } => {
-                if flags.is_some() {
-                    return Err("--tcp-flags/--syn (-m tcp)".into());
-                }
-                if option.is_some() {
-                    return Err("--tcp-option (-m tcp)".into());
-                }
-            }
-            Match::Udp { .. } | Match::Comment(_) => {}
-            other => return Err(format!("-m {}", other.module())),
+        match m.support() {
+            Enforcement::Always => {}
+            Enforcement::Classifier(_) => classifier += 1,
+            // compile.rs has no per-rule checks yet: the first module that
+            // answers RuleCheck is allowed here and compiled there.
+            Enforcement::RuleCheck(_) => return Err(format!("-m {}", m.module())),
+            Enforcement::Refused(what) => return Err(what.into()),
         }
     }
-    if rule
-        .matches
-        .iter()
-        .filter(|m| !matches!(m, Match::Comment(_)))
-        .count()
-        > 1
-    {
+    // The port columns have one slot per rule.
+    if classifier > 1 {
         return Err("more than one tcp/udp match in one rule".into());
     }
     Ok(())
+}
+
+/// A target extension's answer as [`enforceable`]'s.
+fn target(s: TargetSupport) -> Result<(), String> {
+    match s {
+        // compile.rs `target()` has no target extension yet: the first one
+        // the kernel carries out is allowed here and given its arm there.
+        TargetSupport::Kernel(f) => Err(format!("a target run by {f}")),
+        TargetSupport::Refused(what) => Err(what.into()),
+    }
 }
 
 /// [`enforceable`] over every rule of every chain of `ruleset`, built-in
@@ -92,7 +102,7 @@ pub fn ruleset_enforceable(ruleset: &Ruleset) -> Result<(), (String, usize, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Neg, PortRange};
+    use crate::model::{Match, Neg, PortRange, Tcp, Udp};
 
     fn accept() -> Rule {
         Rule {
@@ -112,7 +122,7 @@ mod tests {
                 value: "eth+".into(),
                 invert: true,
             }),
-            matches: vec![Match::Tcp {
+            matches: vec![Match::Tcp(Tcp {
                 sport: None,
                 dport: Some(Neg {
                     value: PortRange { lo: 22, hi: 22 },
@@ -120,7 +130,7 @@ mod tests {
                 }),
                 flags: None,
                 option: None,
-            }],
+            })],
             ..accept()
         };
         assert_eq!(enforceable(&r), Ok(()));
@@ -176,14 +186,14 @@ mod tests {
             (
                 Rule {
                     matches: vec![
-                        Match::Udp {
+                        Match::Udp(Udp {
                             sport: None,
                             dport: None,
-                        },
-                        Match::Udp {
+                        }),
+                        Match::Udp(Udp {
                             sport: None,
                             dport: None,
-                        },
+                        }),
                     ],
                     ..accept()
                 },

@@ -42,7 +42,7 @@ pub mod restore;
 mod rule;
 pub mod services;
 pub mod targets;
-mod values;
+pub(crate) mod values;
 
 pub use error::ParseError;
 pub use lexer::split_spec;

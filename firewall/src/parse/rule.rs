@@ -19,8 +19,8 @@
 //! Matches are modules: `-m tcp` (or `-p tcp` and a tcp option, which
 //! loads it implicitly) adds an [`Instance`] whose options join the option
 //! table, newest first, exactly as iptables merges them; so does `-j LOG`
-//! for the target's options. New modules slot in as a [`Module`] variant,
-//! their options and a `Match` conversion.
+//! for the target's options. New modules are files in
+//! [`crate::extensions`] and one line in its list (docs/extending.md).
 
 use super::{
     error::ParseError,
@@ -948,14 +948,7 @@ impl State {
             }
         }
         for m in &matches {
-            if let Match::Limit(l) = m
-                && (l.burst == 0 || l.avg.checked_mul(l.burst).is_none())
-            {
-                return Err(ParseError::RateOutOfRange(format!(
-                    "--limit-burst {}",
-                    l.burst
-                )));
-            }
+            m.checkentry()?;
         }
         if target == Target::Reject(RejectWith::TcpReset)
             && self.protocol

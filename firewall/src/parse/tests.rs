@@ -10,9 +10,9 @@ use super::{services::tests::sample, *};
 use crate::{
     command::{Command, Invocation, Options, RuleRef},
     model::{
-        AddrMask, AddrTypes, Addrtype, CtStates, Fragment, IcmpType, Ipv4Range, LengthRange, Limit,
-        LimitIface, Log, Match, Multiport, Neg, Policy, PortDirection, PortRange, RejectWith, Rule,
-        SetDir, SetMatch, Target, TcpFlags, Ttl,
+        AddrMask, AddrTypes, Addrtype, Conntrack, CtStates, Fragment, IcmpType, Iprange, Ipv4Range,
+        LengthRange, Limit, LimitIface, Log, Match, Multiport, Neg, Policy, PortDirection,
+        PortRange, RejectWith, Rule, SetDir, SetMatch, Target, Tcp, TcpFlags, Ttl, Udp,
     },
     render,
 };
@@ -129,10 +129,10 @@ fn append_full_rule() {
             ),
             in_interface: neg("eth+".into(), false),
             out_interface: None,
-            matches: vec![Match::Udp {
+            matches: vec![Match::Udp(Udp {
                 sport: neg(ports(1000, 2000), true),
                 dport: neg(ports(0, 53), false),
-            }],
+            })],
             target: Target::Drop,
         }
     );
@@ -143,12 +143,12 @@ fn implicit_and_explicit_tcp() {
     let expect = Rule {
         fragment: None,
         protocol: neg(6, false),
-        matches: vec![Match::Tcp {
+        matches: vec![Match::Tcp(Tcp {
             flags: None,
             option: None,
             sport: None,
             dport: neg(ports(22, 22), false),
-        }],
+        })],
         ..accept()
     };
     for line in [
@@ -177,12 +177,12 @@ fn implicit_and_explicit_tcp() {
     // Explicit -m tcp with no option is a match of its own.
     assert_eq!(
         rule("-A INPUT -p tcp -m tcp -j ACCEPT").matches,
-        vec![Match::Tcp {
+        vec![Match::Tcp(Tcp {
             flags: None,
             option: None,
             sport: None,
             dport: None
-        }]
+        })]
     );
 }
 
@@ -192,35 +192,35 @@ fn options_go_to_the_newest_module() {
     assert_eq!(
         rule("-A INPUT -p tcp --sport 1 -m tcp --dport 2 --sport 3 -j ACCEPT").matches,
         vec![
-            Match::Tcp {
+            Match::Tcp(Tcp {
                 flags: None,
                 option: None,
                 sport: neg(ports(1, 1), false),
                 dport: None
-            },
-            Match::Tcp {
+            }),
+            Match::Tcp(Tcp {
                 flags: None,
                 option: None,
                 sport: neg(ports(3, 3), false),
                 dport: neg(ports(2, 2), false)
-            },
+            }),
         ]
     );
     assert_eq!(
         rule("-A INPUT -p tcp -m tcp -m tcp --sport 1 -j ACCEPT").matches,
         vec![
-            Match::Tcp {
+            Match::Tcp(Tcp {
                 flags: None,
                 option: None,
                 sport: None,
                 dport: None
-            },
-            Match::Tcp {
+            }),
+            Match::Tcp(Tcp {
                 flags: None,
                 option: None,
                 sport: neg(ports(1, 1), false),
                 dport: None
-            },
+            }),
         ]
     );
 }
@@ -234,12 +234,12 @@ fn normal_forms() {
     assert_eq!(rule("-A INPUT -s 192.0.2.1/0 -j ACCEPT"), accept());
     assert_eq!(
         rule("-A INPUT -p tcp --sport 0:65535 --dport : -j ACCEPT").matches,
-        vec![Match::Tcp {
+        vec![Match::Tcp(Tcp {
             flags: None,
             option: None,
             sport: None,
             dport: None
-        }]
+        })]
     );
     // Inverted, they match nothing and are kept.
     assert_eq!(
@@ -248,12 +248,12 @@ fn normal_forms() {
     );
     assert_eq!(
         rule("-A INPUT -p tcp ! --sport 0:65535 -j ACCEPT").matches,
-        vec![Match::Tcp {
+        vec![Match::Tcp(Tcp {
             flags: None,
             option: None,
             sport: neg(ports(0, 65535), true),
             dport: None
-        }]
+        })]
     );
     assert_eq!(
         rule("-A INPUT -s 192.0.2.1 -j ACCEPT").source,
@@ -267,25 +267,25 @@ fn normal_forms() {
     // udp looks service names up for any protocol, numbers are decimal.
     assert_eq!(
         rule("-A INPUT -p udp --dport ssh --sport 022 -j ACCEPT").matches,
-        vec![Match::Udp {
+        vec![Match::Udp(Udp {
             sport: neg(ports(22, 22), false),
             dport: neg(ports(22, 22), false)
-        }]
+        })]
     );
     // udp looks service names up for any protocol; its numbers are decimal.
     assert_eq!(
         rule("-A INPUT -p udp --dport ssh --sport 022 -j ACCEPT").matches,
-        vec![Match::Udp {
+        vec![Match::Udp(Udp {
             sport: neg(ports(22, 22), false),
             dport: neg(ports(22, 22), false)
-        }]
+        })]
     );
     assert_eq!(
         rule("-A INPUT -p udp --sport 5: -j ACCEPT").matches,
-        vec![Match::Udp {
+        vec![Match::Udp(Udp {
             sport: neg(ports(5, 65535), false),
             dport: None
-        }]
+        })]
     );
 }
 
@@ -1356,11 +1356,13 @@ fn tcp_match() -> impl Strategy<Value = Match> {
         flags,
         proptest::option::of(neg_of(1u8..=255)),
     )
-        .prop_map(|(sport, dport, flags, option)| Match::Tcp {
-            sport,
-            dport,
-            flags,
-            option,
+        .prop_map(|(sport, dport, flags, option)| {
+            Match::Tcp(Tcp {
+                sport,
+                dport,
+                flags,
+                option,
+            })
         })
 }
 
@@ -1443,14 +1445,14 @@ fn any_protocol_match() -> impl Strategy<Value = Match> {
     prop_oneof![
         proptest::option::of(neg_of(states(0x1CF)))
             .prop_filter("a state", Option::is_some)
-            .prop_map(|state| Match::Conntrack { state }),
+            .prop_map(|state| Match::Conntrack(Conntrack { state })),
         neg_of(states(0x10F)).prop_map(Match::State),
         (
             proptest::option::of(neg_of(range4())),
             proptest::option::of(neg_of(range4()))
         )
             .prop_filter("a range", |(s, d)| s.is_some() || d.is_some())
-            .prop_map(|(src, dst)| Match::Iprange { src, dst }),
+            .prop_map(|(src, dst)| Match::Iprange(Iprange { src, dst })),
         neg_of(any::<[u8; 6]>()).prop_map(Match::Mac),
         "[ -~]{0,40}".prop_map(Match::Comment),
         "[éø→ a-z\"'\\\\]{0,20}".prop_map(Match::Comment),
@@ -1551,7 +1553,7 @@ fn rule_strategy() -> impl Strategy<Value = Rule> {
             options.push((
                 1,
                 (ports_strategy(), ports_strategy())
-                    .prop_map(|(sport, dport)| Match::Udp { sport, dport })
+                    .prop_map(|(sport, dport)| Match::Udp(Udp { sport, dport }))
                     .boxed(),
             ));
         }

@@ -1,0 +1,194 @@
+//! `-m addrtype` (libxt_addrtype revision 1, `xt_addrtype`): the route
+//! type of the source or destination address.
+
+use std::{collections::BTreeSet, fmt::Write as _};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Given, Line, needs, ListCx, MatchExt, abbreviates, bang, excl as inverted};
+use crate::{
+    extensions::Enforcement,
+    model::{BuiltinChain, Neg},
+    parse::{
+        ParseError,
+        lexer::HasArg::{No, Required},
+        matches::{OptSpec, excl, opt},
+    },
+};
+
+/// Route types of `-m addrtype` (`RTN_*` as `1 << n`, `xt_addrtype.h`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AddrTypes(pub u16);
+
+impl AddrTypes {
+    /// Names in bit order, which is also the order iptables prints them.
+    pub const NAMES: [&'static str; 12] = [
+        "UNSPEC",
+        "UNICAST",
+        "LOCAL",
+        "BROADCAST",
+        "ANYCAST",
+        "MULTICAST",
+        "BLACKHOLE",
+        "UNREACHABLE",
+        "PROHIBIT",
+        "THROW",
+        "NAT",
+        "XRESOLVE",
+    ];
+}
+
+/// `--limit-iface-in` / `--limit-iface-out` of `-m addrtype`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum LimitIface {
+    /// `--limit-iface-in`: look the address up on the input interface.
+    In,
+    /// `--limit-iface-out`.
+    Out,
+}
+
+/// `-m addrtype`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Addrtype {
+    /// `[!] --src-type TYPES`.
+    pub src: Option<Neg<AddrTypes>>,
+    /// `[!] --dst-type TYPES`.
+    pub dst: Option<Neg<AddrTypes>>,
+    /// `--limit-iface-in|out`.
+    pub limit_iface: Option<LimitIface>,
+}
+
+/// The addrtype module.
+pub(crate) struct Ext;
+
+impl MatchExt for Ext {
+    type Value = Addrtype;
+    type Parser = Addrtype;
+    const NAME: &'static str = "addrtype";
+    const OPTIONS: &'static [OptSpec] = &[
+        opt("src-type", 0, Required, true),
+        opt("dst-type", 1, Required, true),
+        excl(opt("limit-iface-in", 2, No, false), 1 << 3),
+        excl(opt("limit-iface-out", 3, No, false), 1 << 2),
+    ];
+
+    fn option(p: &mut Addrtype, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
+        match o.spec.id {
+            0 | 1 => {
+                let value = AddrTypes(addr_types(&o.arg)?);
+                let slot = if o.spec.id == 0 {
+                    &mut p.src
+                } else {
+                    &mut p.dst
+                };
+                *slot = Some(Neg {
+                    value,
+                    invert: o.invert,
+                });
+            }
+            2 => p.limit_iface = Some(LimitIface::In),
+            _ => p.limit_iface = Some(LimitIface::Out),
+        }
+        Ok(())
+    }
+
+    fn fcheck(_: &Addrtype, given: u32) -> Result<(), ParseError> {
+        needs(given & 0b11 == 0, Self::NAME, "addrtype: you must specify --src-type or --dst-type")
+    }
+
+    fn finish(p: &Addrtype) -> Result<Addrtype, ParseError> {
+        Ok(p.clone())
+    }
+
+    fn hooks(a: &Addrtype, from: &BTreeSet<BuiltinChain>) -> Result<(), String> {
+        match a.limit_iface {
+            Some(LimitIface::In) if from.contains(&BuiltinChain::Output) => Err(
+                "xt_addrtype: input interface limitation not valid in POSTROUTING and OUTPUT"
+                    .into(),
+            ),
+            Some(LimitIface::Out) if from.contains(&BuiltinChain::Input) => Err(
+                "xt_addrtype: output interface limitation not valid in PREROUTING and INPUT"
+                    .into(),
+            ),
+            Some(LimitIface::In | LimitIface::Out) | None => Ok(()),
+        }
+    }
+
+    fn save(a: &Addrtype, s: &mut String) {
+        for (name, t) in [("src-type", &a.src), ("dst-type", &a.dst)] {
+            if let Some(t) = t {
+                let _ = write!(
+                    s,
+                    "{} --{name} {}",
+                    bang(t.invert),
+                    addr_type_names(t.value)
+                );
+            }
+        }
+        match a.limit_iface {
+            Some(LimitIface::In) => s.push_str(" --limit-iface-in"),
+            Some(LimitIface::Out) => s.push_str(" --limit-iface-out"),
+            None => {}
+        }
+    }
+
+    fn list(a: &Addrtype, out: &mut String, _cx: &ListCx<'_>) {
+        out.push_str(" ADDRTYPE match");
+        for (name, t) in [("src-type", &a.src), ("dst-type", &a.dst)] {
+            if let Some(t) = t {
+                let _ = write!(
+                    out,
+                    " {name} {}{}",
+                    inverted(t.invert),
+                    addr_type_names(t.value)
+                );
+            }
+        }
+        match a.limit_iface {
+            Some(LimitIface::In) => out.push_str(" limit-in"),
+            Some(LimitIface::Out) => out.push_str(" limit-out"),
+            None => {}
+        }
+    }
+
+    fn support(_: &Addrtype) -> Enforcement {
+        Enforcement::Refused("-m addrtype")
+    }
+}
+
+/// Route types joined by commas (libxt_addrtype's `print_types`).
+fn addr_type_names(t: AddrTypes) -> String {
+    AddrTypes::NAMES
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| t.0 & (1 << i) != 0)
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// libxt_addrtype's type list: comma-separated abbreviations of the route
+/// types, any case (an abbreviation means the first type it fits).
+fn addr_types(arg: &str) -> Result<u16, ParseError> {
+    let one = |s: &str| {
+        (!s.is_empty())
+            .then(|| AddrTypes::NAMES.iter().position(|n| abbreviates(s, n)))
+            .flatten()
+            .map(|i| 1u16 << i)
+    };
+    let mut bits = 0;
+    let mut rest = arg;
+    while let Some((item, after)) = rest.split_once(',') {
+        bits |= one(item).ok_or_else(|| ParseError::BadAddrType {
+            value: rest.to_string(),
+            in_list: true,
+        })?;
+        rest = after;
+    }
+    bits |= one(rest).ok_or_else(|| ParseError::BadAddrType {
+        value: rest.to_string(),
+        in_list: false,
+    })?;
+    Ok(bits)
+}
+

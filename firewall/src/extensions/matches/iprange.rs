@@ -1,0 +1,119 @@
+//! `-m iprange` (libxt_iprange revision 1, `xt_iprange`): address ranges.
+
+use std::{fmt::Write as _, net::Ipv4Addr};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Given, Line, needs, ListCx, MatchExt, bang};
+use crate::{
+    extensions::Enforcement,
+    model::Neg,
+    parse::{
+        ParseError,
+        lexer::HasArg::Required,
+        matches::{OptSpec, opt},
+        values,
+    },
+};
+
+/// `-m iprange`'s ranges (one at least).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Iprange {
+    /// `[!] --src-range`.
+    pub src: Option<Neg<Ipv4Range>>,
+    /// `[!] --dst-range`.
+    pub dst: Option<Neg<Ipv4Range>>,
+}
+
+/// An inclusive IPv4 address range (`-m iprange`), `lo` may exceed `hi`
+/// (iptables warns and stores it; it matches nothing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Ipv4Range {
+    /// First address.
+    pub lo: Ipv4Addr,
+    /// Last address (inclusive).
+    pub hi: Ipv4Addr,
+}
+
+/// The iprange module.
+pub(crate) struct Ext;
+
+impl MatchExt for Ext {
+    type Value = Iprange;
+    type Parser = Iprange;
+    const NAME: &'static str = "iprange";
+    const OPTIONS: &'static [OptSpec] = &[
+        opt("src-range", 0, Required, true),
+        opt("dst-range", 1, Required, true),
+    ];
+
+    fn option(p: &mut Iprange, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
+        let value = ip_range(&o.arg, o.name)?;
+        let slot = if o.spec.id == 0 {
+            &mut p.src
+        } else {
+            &mut p.dst
+        };
+        *slot = Some(Neg {
+            value,
+            invert: o.invert,
+        });
+        Ok(())
+    }
+
+    fn fcheck(_: &Iprange, given: u32) -> Result<(), ParseError> {
+        needs(given == 0, Self::NAME, "iprange match: You must specify `--src-range' or `--dst-range'")
+    }
+
+    fn finish(p: &Iprange) -> Result<Iprange, ParseError> {
+        Ok(p.clone())
+    }
+
+    fn save(v: &Iprange, s: &mut String) {
+        for (name, r) in [("src-range", &v.src), ("dst-range", &v.dst)] {
+            if let Some(r) = r {
+                let _ = write!(
+                    s,
+                    "{} --{name} {}-{}",
+                    bang(r.invert),
+                    r.value.lo,
+                    r.value.hi
+                );
+            }
+        }
+    }
+
+    fn list(v: &Iprange, out: &mut String, _cx: &ListCx<'_>) {
+        for (name, r) in [("source", &v.src), ("destination", &v.dst)] {
+            if let Some(r) = r {
+                let _ = write!(
+                    out,
+                    " {name} IP range{} {}-{}",
+                    bang(r.invert),
+                    r.value.lo,
+                    r.value.hi
+                );
+            }
+        }
+    }
+
+    fn support(_: &Iprange) -> Enforcement {
+        Enforcement::Refused("-m iprange")
+    }
+}
+
+/// `--src-range`/`--dst-range`: `A-B` or one address `A` (= `A-A`).
+fn ip_range(arg: &str, option: &'static str) -> Result<Ipv4Range, ParseError> {
+    let (lo, hi) = arg.split_once('-').unwrap_or((arg, arg));
+    let addr = |s: &str| {
+        values::ipv4(s).ok_or_else(|| ParseError::BadIpRange {
+            option,
+            value: s.to_string(),
+        })
+    };
+    Ok(Ipv4Range {
+        lo: addr(lo)?,
+        hi: addr(hi)?,
+    })
+}
+

@@ -1,0 +1,67 @@
+//! `-m length` (libxt_length, `xt_length`): the IP packet's length.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Given, Line, ListCx, MatchExt, bang, excl, required};
+use crate::{
+    extensions::Enforcement,
+    model::Neg,
+    parse::{
+        ParseError,
+        lexer::HasArg::Required,
+        matches::{OptSpec, mand, opt, u16_range},
+    },
+};
+
+/// An inclusive range of IP packet lengths (`-m length`), in bytes; `min`
+/// may exceed `max` (matches nothing, as in iptables).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LengthRange {
+    /// Shortest length.
+    pub min: u16,
+    /// Longest length.
+    pub max: u16,
+}
+
+/// The length module.
+pub(crate) struct Ext;
+
+impl MatchExt for Ext {
+    type Value = Neg<LengthRange>;
+    type Parser = Option<Neg<LengthRange>>;
+    const NAME: &'static str = "length";
+    const OPTIONS: &'static [OptSpec] = &[mand(opt("length", 0, Required, true))];
+
+    fn option(p: &mut Option<Neg<LengthRange>>, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
+        let (min, max) = u16_range(Self::NAME, o.name, &o.arg)?;
+        *p = Some(Neg {
+            value: LengthRange { min, max },
+            invert: o.invert,
+        });
+        Ok(())
+    }
+
+    fn finish(p: &Option<Neg<LengthRange>>) -> Result<Neg<LengthRange>, ParseError> {
+        required(p, Self::NAME)
+    }
+
+    fn save(l: &Neg<LengthRange>, s: &mut String) {
+        let _ = write!(s, "{} --length {}", bang(l.invert), l.value.min);
+        if l.value.min != l.value.max {
+            let _ = write!(s, ":{}", l.value.max);
+        }
+    }
+
+    fn list(l: &Neg<LengthRange>, out: &mut String, _cx: &ListCx<'_>) {
+        let _ = write!(out, " length {}{}", excl(l.invert), l.value.min);
+        if l.value.min != l.value.max {
+            let _ = write!(out, ":{}", l.value.max);
+        }
+    }
+
+    fn support(_: &Neg<LengthRange>) -> Enforcement {
+        Enforcement::Refused("-m length")
+    }
+}

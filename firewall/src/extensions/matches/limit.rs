@@ -1,0 +1,178 @@
+//! `-m limit` (libxt_limit, `xt_limit`): a token bucket.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Given, Line, ListCx, MatchExt, abbreviates};
+use crate::{
+    extensions::Enforcement,
+    parse::{
+        ParseError,
+        lexer::HasArg::Required,
+        matches::{OptSpec, atoi, opt, uint},
+    },
+};
+
+/// `-m limit`: a token bucket (iptables-extensions(8) "limit").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Limit {
+    /// The average interval between packets, in 1/10000 s
+    /// (`XT_LIMIT_SCALE`): `3/min` is 200000. 0 never occurs.
+    pub avg: u32,
+    /// `--limit-burst`: bucket size in packets, 1..=10000.
+    pub burst: u32,
+}
+
+impl Limit {
+    /// `XT_LIMIT_SCALE`: `avg` units per second.
+    pub const SCALE: u32 = 10000;
+    /// The default `--limit` (3/hour).
+    pub const DEFAULT_AVG: u32 = Self::SCALE * 60 * 60 / 3;
+    /// The default `--limit-burst`.
+    pub const DEFAULT_BURST: u32 = 5;
+}
+
+impl Default for Limit {
+    /// The bucket with no option given: 3/hour, burst 5.
+    fn default() -> Self {
+        Self {
+            avg: Self::DEFAULT_AVG,
+            burst: Self::DEFAULT_BURST,
+        }
+    }
+}
+
+/// The limit module.
+pub(crate) struct Ext;
+
+impl MatchExt for Ext {
+    type Value = Limit;
+    type Parser = Limit;
+    const NAME: &'static str = "limit";
+    const OPTIONS: &'static [OptSpec] = &[
+        opt("limit", 0, Required, false),
+        opt("limit-burst", 1, Required, false),
+    ];
+
+    fn option(p: &mut Limit, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
+        if o.spec.id == 0 {
+            p.avg = rate(&o.arg)?;
+        } else {
+            p.burst = uint(Self::NAME, o.name, &o.arg, 0, 10000)? as u32;
+        }
+        Ok(())
+    }
+
+    fn finish(p: &Limit) -> Result<Limit, ParseError> {
+        Ok(*p)
+    }
+
+    /// `limit_mt_check`: the bucket must not overflow.
+    fn checkentry(l: &Limit) -> Result<(), ParseError> {
+        if l.burst == 0 || l.avg.checked_mul(l.burst).is_none() {
+            return Err(ParseError::RateOutOfRange(format!(
+                "--limit-burst {}",
+                l.burst
+            )));
+        }
+        Ok(())
+    }
+
+    fn save(l: &Limit, s: &mut String) {
+        let _ = write!(s, " --limit {}", rate_text(l.avg));
+        if l.burst != Limit::DEFAULT_BURST {
+            let _ = write!(s, " --limit-burst {}", l.burst);
+        }
+    }
+
+    fn list(l: &Limit, out: &mut String, _cx: &ListCx<'_>) {
+        let _ = write!(out, " limit: avg {} burst {}", rate_text(l.avg), l.burst);
+    }
+
+    fn support(_: &Limit) -> Enforcement {
+        Enforcement::Refused("-m limit")
+    }
+}
+
+/// libxt_limit's `parse_rate`: `N[/second|minute|hour|day]` (any
+/// abbreviation, any case; N as `atoi` reads it), as the average interval
+/// in 1/10000 s.
+fn rate(arg: &str) -> Result<u32, ParseError> {
+    let bad = || ParseError::BadRate(arg.to_string());
+    let mut mult: u64 = 1;
+    if let Some((_, unit)) = arg.split_once('/') {
+        if unit.is_empty() {
+            return Err(bad());
+        }
+        mult = [
+            ("second", 1),
+            ("minute", 60),
+            ("hour", 3600),
+            ("day", 86400),
+        ]
+        .iter()
+        .find(|(n, _)| abbreviates(unit, n))
+        .map(|(_, m)| *m)
+        .ok_or_else(bad)?;
+    }
+    // The C code keeps atoi's int in a uint32_t.
+    let r = atoi(arg) as i32 as u32;
+    if r == 0 {
+        return Err(bad());
+    }
+    // At most 10000 * 86400: always fits the kernel's u32.
+    let avg = (u64::from(Limit::SCALE) * mult / u64::from(r)) as u32;
+    if avg == 0 {
+        return Err(ParseError::RateTooFast(arg.to_string()));
+    }
+    Ok(avg)
+}
+
+/// libxt_limit's `print_rate`: the largest unit that shows the rate as a
+/// whole number (`3/hour`, `25/sec`).
+fn rate_text(avg: u32) -> String {
+    const RATES: [(&str, u32); 4] = [
+        ("day", Limit::SCALE * 24 * 60 * 60),
+        ("hour", Limit::SCALE * 60 * 60),
+        ("min", Limit::SCALE * 60),
+        ("sec", Limit::SCALE),
+    ];
+    if avg == 0 {
+        return "inf".into();
+    }
+    let mut i = 1;
+    while i < RATES.len() {
+        let mult = RATES[i].1;
+        if avg > mult || mult / avg < mult % avg {
+            break;
+        }
+        i += 1;
+    }
+    format!("{}/{}", RATES[i - 1].1 / avg, RATES[i - 1].0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_like_libxt_limit() {
+        assert_eq!(rate("3/min"), Ok(200000));
+        assert_eq!(rate("3/m"), Ok(200000));
+        assert_eq!(rate("7"), Ok(1428));
+        assert_eq!(rate("3x/minute"), Ok(200000));
+        assert_eq!(rate("10000/s"), Ok(1));
+        assert_eq!(
+            rate("10001/s"),
+            Err(ParseError::RateTooFast("10001/s".into()))
+        );
+        assert_eq!(rate("-1/s"), Err(ParseError::RateTooFast("-1/s".into())));
+        assert_eq!(rate("0/s"), Err(ParseError::BadRate("0/s".into())));
+        assert_eq!(rate("3/"), Err(ParseError::BadRate("3/".into())));
+        assert_eq!(
+            rate("3/secondx"),
+            Err(ParseError::BadRate("3/secondx".into()))
+        );
+    }
+}

@@ -1,0 +1,357 @@
+//! The match modules fw parses (iptables-extensions(8) "MATCH
+//! EXTENSIONS"), one file each, listed once in `match_modules!` below.
+//!
+//! Each file has a marker `Ext` implementing [`MatchExt`]: the option
+//! table, the parser, the model type ([`MatchExt::Value`], a variant of
+//! [`Match`]), the `-S`/iptables-save text, the `-L` text and the
+//! [`Enforcement`] answer. The list generates [`Match`], the parse-time
+//! [`Module`] and [`Parser`], and their dispatch.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Columns, Enforcement};
+use crate::{
+    compile::classes::Constraint,
+    model::{BuiltinChain, Neg, PortRange, Rule},
+    parse::{
+        ParseError,
+        lexer::Scanner,
+        matches::{Ctx, OptSpec},
+        services::Services,
+    },
+};
+
+/// One option as the parser met it, handed to [`MatchExt::option`].
+pub(crate) struct Given<'a> {
+    /// Its spec in the module's table (`id` says which option).
+    pub spec: &'a OptSpec,
+    /// The name messages use (the first table entry with its id).
+    pub name: &'static str,
+    /// As written on the command line (`--dport`, `--dp`).
+    pub written: &'a str,
+    /// Its value (empty for options without one).
+    pub arg: String,
+    /// Given after `!`.
+    pub invert: bool,
+}
+
+/// The rest of the command line, for an option handler.
+pub(crate) struct Line<'a, 's> {
+    /// What the line gave so far (`-p`, service names).
+    pub ctx: &'a Ctx<'a>,
+    /// The words after the option (`--tcp-flags MASK COMP` reads COMP).
+    pub sc: &'a mut Scanner<'s>,
+}
+
+/// What `-L` printing needs besides the match.
+pub(crate) struct ListCx<'a> {
+    /// The rule the match is in (multiport names ports by its `-p`).
+    pub rule: &'a Rule,
+    /// `-n`: numbers instead of names.
+    pub numeric: bool,
+    /// Service names for ports.
+    pub services: &'a Services,
+}
+
+/// One match module: everything fw knows about `-m NAME`.
+pub(crate) trait MatchExt {
+    /// The model value (what the kernel's `xt_*` structure keeps).
+    type Value;
+    /// The options given so far, while the line is parsed.
+    type Parser: Default + Clone + std::fmt::Debug;
+    /// The module's name, as `-m` takes it (case-sensitive).
+    const NAME: &'static str;
+    /// Its options, as libxtables' `xt_option_entry` table.
+    const OPTIONS: &'static [OptSpec];
+    /// The protocol the kernel requires (the match's `.proto`).
+    const PROTOCOL: Option<u8> = None;
+    /// Whether libxtables' generic option checks apply (tcp and set keep
+    /// their own older parsers).
+    const XTOPTIONS: bool = true;
+
+    /// Handles one option (after the generic checks). Options taking a
+    /// second word read it from `sc`, as iptables reads `argv[optind]`.
+    fn option(
+        p: &mut Self::Parser,
+        o: Given<'_>,
+        line: &mut Line<'_, '_>,
+    ) -> Result<(), ParseError>;
+
+    /// The module's own final check (`x6_fcheck`), before libxtables'
+    /// mandatory and exclusive options; `given` has a bit per option id.
+    fn fcheck(_p: &Self::Parser, _given: u32) -> Result<(), ParseError> {
+        Ok(())
+    }
+
+    /// The value, after every check passed.
+    fn finish(p: &Self::Parser) -> Result<Self::Value, ParseError>;
+
+    /// The kernel's `checkentry` of the value by itself (after the whole
+    /// line is parsed).
+    fn checkentry(_v: &Self::Value) -> Result<(), ParseError> {
+        Ok(())
+    }
+
+    /// The kernel's hook restriction: `Err(message)` when the match is
+    /// reached from a built-in chain in `from` that it may not be used in.
+    fn hooks(_v: &Self::Value, _from: &BTreeSet<BuiltinChain>) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// The options as `-S` and iptables-save print them (the extension's
+    /// `save`), after ` -m NAME`: ` --dport 22`.
+    fn save(v: &Self::Value, out: &mut String);
+
+    /// The text `-L` prints for it (the extension's `print`): ` tcp dpt:22`.
+    fn list(v: &Self::Value, out: &mut String, cx: &ListCx<'_>);
+
+    /// How the kernel enforces it.
+    fn support(v: &Self::Value) -> Enforcement;
+}
+
+/// The value given, which the generic checks made mandatory ("option
+/// missing" should they not have).
+pub(crate) fn required<T: Clone>(v: &Option<T>, module: &'static str) -> Result<T, ParseError> {
+    v.clone().ok_or(ParseError::ModuleNeedsOption {
+        module,
+        message: "option missing",
+    })
+}
+
+/// An `x6_fcheck` refusal: `message` when `unmet`.
+pub(crate) fn needs(
+    unmet: bool,
+    module: &'static str,
+    message: &'static str,
+) -> Result<(), ParseError> {
+    if unmet {
+        return Err(ParseError::ModuleNeedsOption { module, message });
+    }
+    Ok(())
+}
+
+/// The list: each module once, as `doc Variant(Value) => file`.
+macro_rules! match_modules {
+    ($( $(#[$doc:meta])* $variant:ident($value:ty) => $module:ident, )*) => {
+        $(pub mod $module;)*
+
+        /// A `-m` match module with its options (iptables-extensions(8)).
+        /// `-p tcp --dport 22` loads the tcp module implicitly, as iptables
+        /// does. Options given as their "match everything" value are
+        /// stored as absent, as iptables stores them (`--dport 0:65535`).
+        #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum Match {
+            $( $(#[$doc])* $variant($value), )*
+        }
+
+        /// A match module fw parses, before its options are known.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(crate) enum Module {
+            $( $variant, )*
+        }
+
+        /// A module's options given so far.
+        #[derive(Clone, Debug)]
+        pub(crate) enum Parser {
+            $( $variant(<$module::Ext as MatchExt>::Parser), )*
+        }
+
+        impl Module {
+            const ALL: &[Module] = &[$(Self::$variant,)*];
+
+            /// The module's name.
+            pub(crate) fn name(self) -> &'static str {
+                match self { $(Self::$variant => <$module::Ext as MatchExt>::NAME,)* }
+            }
+
+            /// The module's options.
+            pub(crate) fn options(self) -> &'static [OptSpec] {
+                match self { $(Self::$variant => <$module::Ext as MatchExt>::OPTIONS,)* }
+            }
+
+            /// The protocol the kernel requires for the match (its `.proto`).
+            pub(crate) fn protocol(self) -> Option<u8> {
+                match self { $(Self::$variant => <$module::Ext as MatchExt>::PROTOCOL,)* }
+            }
+
+            /// Whether it has libxtables' generic option checks.
+            pub(crate) fn xtoptions(self) -> bool {
+                match self { $(Self::$variant => <$module::Ext as MatchExt>::XTOPTIONS,)* }
+            }
+
+            /// A parser with no option given.
+            pub(crate) fn parser(self) -> Parser {
+                match self { $(Self::$variant => Parser::$variant(Default::default()),)* }
+            }
+        }
+
+        impl Parser {
+            /// [`MatchExt::option`].
+            pub(crate) fn option(&mut self, o: Given<'_>, line: &mut Line<'_, '_>) -> Result<(), ParseError> {
+                match self { $(Self::$variant(p) => <$module::Ext as MatchExt>::option(p, o, line),)* }
+            }
+
+            /// [`MatchExt::fcheck`].
+            pub(crate) fn fcheck(&self, given: u32) -> Result<(), ParseError> {
+                match self { $(Self::$variant(p) => <$module::Ext as MatchExt>::fcheck(p, given),)* }
+            }
+
+            /// [`MatchExt::finish`].
+            pub(crate) fn finish(&self) -> Result<Match, ParseError> {
+                Ok(match self {
+                    $(Self::$variant(p) => Match::$variant(<$module::Ext as MatchExt>::finish(p)?),)*
+                })
+            }
+        }
+
+        impl Match {
+            /// The module's name, as `-m` takes it.
+            pub fn module(&self) -> &'static str {
+                match self { $(Self::$variant(_) => <$module::Ext as MatchExt>::NAME,)* }
+            }
+
+            /// How the kernel side enforces this match.
+            pub fn support(&self) -> Enforcement {
+                match self { $(Self::$variant(v) => <$module::Ext as MatchExt>::support(v),)* }
+            }
+
+            /// [`MatchExt::checkentry`].
+            pub(crate) fn checkentry(&self) -> Result<(), ParseError> {
+                match self { $(Self::$variant(v) => <$module::Ext as MatchExt>::checkentry(v),)* }
+            }
+
+            /// [`MatchExt::hooks`].
+            pub(crate) fn hooks(&self, from: &BTreeSet<BuiltinChain>) -> Result<(), String> {
+                match self { $(Self::$variant(v) => <$module::Ext as MatchExt>::hooks(v, from),)* }
+            }
+
+            /// [`MatchExt::save`].
+            pub(crate) fn save(&self, out: &mut String) {
+                match self { $(Self::$variant(v) => <$module::Ext as MatchExt>::save(v, out),)* }
+            }
+
+            /// [`MatchExt::list`].
+            pub(crate) fn list(&self, out: &mut String, cx: &ListCx<'_>) {
+                match self { $(Self::$variant(v) => <$module::Ext as MatchExt>::list(v, out, cx),)* }
+            }
+        }
+    };
+}
+
+match_modules! {
+    /// `-m tcp`: `--sport`, `--dport`, `--tcp-flags`/`--syn`, `--tcp-option`.
+    Tcp(tcp::Tcp) => tcp,
+    /// `-m udp`: `--sport`, `--dport`.
+    Udp(udp::Udp) => udp,
+    /// `-m icmp [!] --icmp-type TYPE[/CODE]|NAME`.
+    Icmp(Neg<icmp::IcmpType>) => icmp,
+    /// `-m multiport`.
+    Multiport(multiport::Multiport) => multiport,
+    /// `-m conntrack [!] --ctstate STATES`.
+    Conntrack(conntrack::Conntrack) => conntrack,
+    /// `-m state [!] --state STATES`.
+    State(Neg<conntrack::CtStates>) => state,
+    /// `-m iprange [!] --src-range A-B [!] --dst-range A-B` (one at least).
+    Iprange(iprange::Iprange) => iprange,
+    /// `-m mac [!] --mac-source XX:XX:XX:XX:XX:XX`.
+    Mac(Neg<[u8; 6]>) => mac,
+    /// `-m comment --comment TEXT` (at most 255 bytes; matches everything).
+    Comment(String) => comment,
+    /// `-m limit [--limit RATE] [--limit-burst N]`.
+    Limit(limit::Limit) => limit,
+    /// `-m length [!] --length MIN[:MAX]`.
+    Length(Neg<length::LengthRange>) => length,
+    /// `-m ttl --ttl-eq|--ttl-gt|--ttl-lt N`.
+    Ttl(ttl::Ttl) => ttl,
+    /// `-m addrtype`.
+    Addrtype(addrtype::Addrtype) => addrtype,
+    /// `-m set [!] --match-set NAME DIRS`.
+    Set(set::SetMatch) => set,
+}
+
+impl Module {
+    /// The module `-m NAME` loads (case-sensitive, as iptables).
+    pub(crate) fn by_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|m| m.name() == name)
+    }
+}
+
+/// `" !"` before an inverted option of `-S` (and some `-L` texts).
+pub(crate) fn bang(invert: bool) -> &'static str {
+    if invert { " !" } else { "" }
+}
+
+/// `"!"` glued to a `-L` value (`dpt:!22`).
+pub(crate) fn excl(invert: bool) -> &'static str {
+    if invert { "!" } else { "" }
+}
+
+/// tcp's and udp's port columns: the classifier's answer for
+/// `--sport`/`--dport`. The match itself never accepts a packet without
+/// ports (a non-first fragment), even with no port option (xt_tcpudp), so
+/// then the source port column still asks for a port.
+pub(crate) fn port_columns(
+    sport: &Option<Neg<PortRange>>,
+    dport: &Option<Neg<PortRange>>,
+) -> Enforcement {
+    let column = |p: &Option<Neg<PortRange>>| match p {
+        None => Constraint::Any,
+        Some(n) if n.invert => Constraint::Not((n.value.lo, n.value.hi)),
+        Some(n) => Constraint::Is((n.value.lo, n.value.hi)),
+    };
+    let (mut sport, dport) = (column(sport), column(dport));
+    if sport == Constraint::Any && dport == Constraint::Any {
+        sport = Constraint::Is((0, u16::MAX));
+    }
+    Enforcement::Classifier(Columns { sport, dport })
+}
+
+/// ` [!] --sport A[:B]` (libxt_tcp's and libxt_udp's `save`).
+pub(crate) fn save_ports(out: &mut String, name: &str, p: &Option<Neg<PortRange>>) {
+    use std::fmt::Write as _;
+    if let Some(p) = p {
+        let PortRange { lo, hi } = p.value;
+        let _ = write!(out, "{} --{name} {lo}", bang(p.invert));
+        if lo != hi {
+            let _ = write!(out, ":{hi}");
+        }
+    }
+}
+
+/// A port for `-L`: its service name for `proto` unless `-n`.
+pub(crate) fn port_name(n: u16, proto: &str, numeric: bool, services: &Services) -> String {
+    match services.name(n, proto) {
+        Some(s) if !numeric => s.to_string(),
+        _ => n.to_string(),
+    }
+}
+
+/// ` spt:22`, ` dpts:!1000:2000` (libxt_tcp's `print_ports`).
+pub(crate) fn list_ports(
+    out: &mut String,
+    name: &str,
+    p: &Option<Neg<PortRange>>,
+    proto: &str,
+    cx: &ListCx<'_>,
+) {
+    use std::fmt::Write as _;
+    let Some(p) = p else { return };
+    let port = |n: u16| port_name(n, proto, cx.numeric, cx.services);
+    let inv = excl(p.invert);
+    let PortRange { lo, hi } = p.value;
+    let _ = if lo == hi {
+        write!(out, " {name}:{inv}{}", port(lo))
+    } else {
+        write!(out, " {name}s:{inv}{}:{}", port(lo), port(hi))
+    };
+}
+
+/// Whether `abbrev` abbreviates `name` (`strncasecmp(name, abbrev,
+/// strlen(abbrev)) == 0`).
+pub(crate) fn abbreviates(abbrev: &str, name: &str) -> bool {
+    abbrev.len() <= name.len()
+        && name.is_char_boundary(abbrev.len())
+        && name[..abbrev.len()].eq_ignore_ascii_case(abbrev)
+}

@@ -1,0 +1,247 @@
+//! `-m multiport` (libxt_multiport revision 1, `xt_multiport`): up to 15
+//! ports or ranges.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Given, Line, needs, ListCx, MatchExt, bang, required, port_name};
+use crate::{
+    extensions::Enforcement,
+    model::{Neg, PortRange},
+    parse::{
+        ParseError,
+        lexer::HasArg::Required,
+        matches::{OptSpec, excl, opt},
+        protocols,
+        services::Services,
+        values,
+    },
+};
+
+/// Which ports `-m multiport` looks at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PortDirection {
+    /// `--sports` (`--source-ports`).
+    Source,
+    /// `--dports` (`--destination-ports`).
+    Destination,
+    /// `--ports`: source or destination.
+    Either,
+}
+
+/// `-m multiport [!] --sports|--dports|--ports LIST` (revision 1).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Multiport {
+    /// Which ports are compared.
+    pub direction: PortDirection,
+    /// The list: a single port has `lo == hi`, a range `lo < hi` (iptables
+    /// refuses `80:80`). At most [`Multiport::MAX_SLOTS`] slots, a range
+    /// taking two.
+    pub ports: Vec<crate::model::PortRange>,
+    /// `!`: none of the ports.
+    pub invert: bool,
+}
+
+impl Multiport {
+    /// `XT_MULTI_PORTS`.
+    pub const MAX_SLOTS: usize = 15;
+
+    /// Slots the list takes in the kernel's 15-port array.
+    pub fn slots(&self) -> usize {
+        self.ports
+            .iter()
+            .map(|p| if p.lo == p.hi { 1 } else { 2 })
+            .sum()
+    }
+}
+
+const ANY: u32 = 0b111;
+
+/// The multiport module.
+pub(crate) struct Ext;
+
+impl MatchExt for Ext {
+    type Value = Multiport;
+    type Parser = Option<Multiport>;
+    const NAME: &'static str = "multiport";
+    const OPTIONS: &'static [OptSpec] = &[
+        excl(opt("source-ports", 0, Required, true), ANY),
+        excl(opt("sports", 0, Required, true), ANY),
+        excl(opt("destination-ports", 1, Required, true), ANY),
+        excl(opt("dports", 1, Required, true), ANY),
+        excl(opt("ports", 2, Required, true), ANY),
+    ];
+
+    fn option(p: &mut Option<Multiport>, o: Given<'_>, line: &mut Line<'_, '_>) -> Result<(), ParseError> {
+        let proto = multiport_protocol(line.ctx.protocol.clone())?;
+        let direction = match o.spec.id {
+            0 => PortDirection::Source,
+            1 => PortDirection::Destination,
+            _ => PortDirection::Either,
+        };
+        *p = Some(Multiport {
+            direction,
+            ports: multiport_list(&o.arg, proto, line.ctx.services)?,
+            invert: o.invert,
+        });
+        Ok(())
+    }
+
+    fn fcheck(_: &Option<Multiport>, given: u32) -> Result<(), ParseError> {
+        needs(given == 0, Self::NAME, "multiport expection an option")
+    }
+
+    fn finish(p: &Option<Multiport>) -> Result<Multiport, ParseError> {
+        required(p, Self::NAME)
+    }
+
+    fn save(v: &Multiport, s: &mut String) {
+        let list = v
+            .ports
+            .iter()
+            .map(|p| {
+                if p.lo == p.hi {
+                    p.lo.to_string()
+                } else {
+                    format!("{}:{}", p.lo, p.hi)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        let _ = write!(s, "{} --{} {list}", bang(v.invert), direction_name(v.direction));
+    }
+
+    fn list(v: &Multiport, out: &mut String, cx: &ListCx<'_>) {
+        let proto = cx
+            .rule
+            .protocol
+            .as_ref()
+            .and_then(|p| protocols::display_name(p.value))
+            .unwrap_or("");
+        let _ = write!(out, " multiport {} ", direction_name(v.direction));
+        if v.invert {
+            out.push_str(" !");
+        }
+        let list = v
+            .ports
+            .iter()
+            .map(|p| {
+                let lo = port_name(p.lo, proto, cx.numeric, cx.services);
+                if p.lo == p.hi {
+                    lo
+                } else {
+                    format!("{lo}:{}", port_name(p.hi, proto, cx.numeric, cx.services))
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(",");
+        out.push_str(&list);
+    }
+
+    fn support(_: &Multiport) -> Enforcement {
+        Enforcement::Refused("-m multiport")
+    }
+}
+
+/// The option's name, as `-S` and `-L` print it.
+fn direction_name(d: PortDirection) -> &'static str {
+    match d {
+        PortDirection::Source => "sports",
+        PortDirection::Destination => "dports",
+        PortDirection::Either => "ports",
+    }
+}
+
+/// libxt_multiport's `check_proto`: the protocol's name for service lookups.
+fn multiport_protocol(p: Option<Neg<u8>>) -> Result<&'static str, ParseError> {
+    match p {
+        Some(Neg { invert: true, .. }) => Err(ParseError::MultiportWrongProtocol),
+        None => Err(ParseError::MultiportNeedsProtocol),
+        Some(Neg { value, .. }) => match value {
+            6 => Ok("tcp"),
+            17 => Ok("udp"),
+            136 => Ok("udplite"),
+            132 => Ok("sctp"),
+            33 => Ok("dccp"),
+            _ => Err(ParseError::MultiportWrongProtocol),
+        },
+    }
+}
+
+/// libxt_multiport's `parse_multi_ports_v1`: `PORT` or `LO:HI` (LO < HI),
+/// comma-separated, at most 15 slots (a range takes two).
+fn multiport_list(
+    list: &str,
+    proto: &str,
+    services: &Services,
+) -> Result<Vec<PortRange>, ParseError> {
+    let mut out = Vec::new();
+    let mut slots = 0;
+    for item in list.split(',') {
+        if slots >= Multiport::MAX_SLOTS {
+            return Err(ParseError::TooManyPorts(list.to_string()));
+        }
+        match item.split_once(':') {
+            Some((lo, hi)) => {
+                if slots == Multiport::MAX_SLOTS - 1 {
+                    return Err(ParseError::TooManyPorts(list.to_string()));
+                }
+                let lo = values::parse_port(lo, proto, services)?;
+                let hi = values::parse_port(hi, proto, services)?;
+                if lo >= hi {
+                    return Err(ParseError::MultiportBadRange(item.to_string()));
+                }
+                out.push(PortRange { lo, hi });
+                slots += 2;
+            }
+            None => {
+                let p = values::parse_port(item, proto, services)?;
+                out.push(PortRange { lo: p, hi: p });
+                slots += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multiport_lists() {
+        let s = crate::parse::services::tests::sample();
+        let r = |lo, hi| PortRange { lo, hi };
+        assert_eq!(
+            multiport_list("22,80:90,https", "tcp", &s),
+            Ok(vec![r(22, 22), r(80, 90), r(443, 443)])
+        );
+        let fifteen = (1..=15)
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        assert_eq!(multiport_list(&fifteen, "tcp", &s).unwrap().len(), 15);
+        assert!(matches!(
+            multiport_list(&format!("{fifteen},16"), "tcp", &s),
+            Err(ParseError::TooManyPorts(_))
+        ));
+        let fourteen_and_range = (1..=13)
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        assert!(matches!(
+            multiport_list(&format!("{fourteen_and_range},14,15:16"), "tcp", &s),
+            Err(ParseError::TooManyPorts(_))
+        ));
+        assert_eq!(
+            multiport_list("80:80", "tcp", &s),
+            Err(ParseError::MultiportBadRange("80:80".into()))
+        );
+        assert_eq!(
+            multiport_list("1,", "tcp", &s),
+            Err(ParseError::InvalidPort("".into()))
+        );
+    }
+}
+

@@ -1,0 +1,45 @@
+//! The extensions fw knows (iptables-extensions(8); netfilter's name for
+//! match modules and target modules), one Rust module each.
+//!
+//! A match module ([`matches`]) owns its option table, its model type, its
+//! parser, its `-S` and `-L` text and its answer to "how does the kernel
+//! enforce this?" ([`Enforcement`]). A target module ([`targets`]) owns the
+//! same for a target extension (REJECT, LOG); the built-in verdicts
+//! (ACCEPT, DROP, RETURN, jumps, gotos) stay in [`crate::model::Target`].
+//! Each list (`match_modules!`, `target_modules!`) names every module once;
+//! the dispatch over them is generated from it, with exhaustive `match`es,
+//! so that a new module that misses a piece does not compile. The steps are
+//! in docs/extending.md.
+
+pub mod matches;
+pub mod targets;
+
+use crate::compile::classes::Constraint;
+
+/// How the kernel side enforces one match, as its module answers for a
+/// given value: the single source of [`crate::model::support::enforceable`]
+/// and of the compiler's per-match work.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Enforcement {
+    /// Matches every packet (`-m comment`): nothing to compile.
+    Always,
+    /// Joins the classifier's bit-vector columns with these constraints. At
+    /// most one such match per rule (the columns have one slot per rule).
+    Classifier(Columns),
+    /// Checked per candidate rule by the named kernel function in
+    /// firewall-ebpf (after the classifier picked the candidates).
+    RuleCheck(&'static str),
+    /// Not enforced yet: what is missing, worded for "not supported yet:
+    /// {what}" as the user wrote it (`-m conntrack`, `--syn (-m tcp)`).
+    Refused(&'static str),
+}
+
+/// What a classifier match adds to its rule's columns
+/// (`firewall/src/compile.rs`): host-order port ranges, inclusive.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Columns {
+    /// The source port column.
+    pub sport: Constraint<(u16, u16)>,
+    /// The destination port column.
+    pub dport: Constraint<(u16, u16)>,
+}

@@ -1,0 +1,264 @@
+//! `-L` output, in all its variants (`-v -n -x --line-numbers`).
+
+use std::{fmt::Write as _, net::Ipv4Addr};
+
+use super::{Counters, Counts, chains};
+use crate::{
+    command::Options,
+    extensions::{
+        matches::ListCx,
+        targets::{TargetExt, log, reject},
+    },
+    model::{AddrMask, BuiltinChain, Fragment, Neg, Rule, Ruleset, Target},
+    parse::{protocols, services::Services},
+};
+
+/// libxtables' `xtables_print_num`: a counter in a `-L` column (`table`)
+/// or in the policy line. Without `-x`, numbers above 99999 are rounded to
+/// K, M, G or T (thousands; the rounding wraps around like iptables' u64).
+pub(super) fn number(out: &mut String, n: u64, exact: bool, table: bool) {
+    if exact {
+        let _ = if table {
+            write!(out, "{n:>8} ")
+        } else {
+            write!(out, "{n} ")
+        };
+        return;
+    }
+    if n <= 99999 {
+        let _ = if table {
+            write!(out, "{n:>5} ")
+        } else {
+            write!(out, "{n} ")
+        };
+        return;
+    }
+    let mut n = n.wrapping_add(500) / 1000;
+    for unit in ['K', 'M', 'G'] {
+        if n <= 9999 {
+            let _ = if table {
+                write!(out, "{n:>4}{unit} ")
+            } else {
+                write!(out, "{n}{unit} ")
+            };
+            return;
+        }
+        n = n.wrapping_add(500) / 1000;
+    }
+    let _ = if table {
+        write!(out, "{n:>4}T ")
+    } else {
+        write!(out, "{n}T ")
+    };
+}
+
+/// The `-L` header of one chain: the `Chain` line (policy and, with `-v`,
+/// its counters for a built-in chain; the number of references for a
+/// user-defined one) and the column titles.
+fn header(out: &mut String, chain: &str, ruleset: &Ruleset, opts: &Options, counters: &Counters) {
+    match BuiltinChain::from_name(chain) {
+        Some(c) => {
+            let _ = write!(
+                out,
+                "Chain {chain} (policy {}",
+                ruleset.chain(c).policy.name()
+            );
+            if opts.verbose {
+                let k = counters.policy(c);
+                out.push(' ');
+                number(out, k.packets, opts.exact, false);
+                out.push_str("packets, ");
+                number(out, k.bytes, opts.exact, false);
+                out.push_str("bytes");
+            }
+            out.push_str(")\n");
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "Chain {chain} ({} references)",
+                ruleset.references(chain)
+            );
+        }
+    }
+    if opts.line_numbers {
+        let _ = write!(out, "{:<4} ", "num");
+    }
+    if opts.verbose {
+        let _ = if opts.exact {
+            write!(out, "{:>8} {:>10} ", "pkts", "bytes")
+        } else {
+            write!(out, "{:>5} {:>5} ", "pkts", "bytes")
+        };
+    }
+    let _ = write!(out, "{:<9} ", "target");
+    out.push_str(" prot opt");
+    if opts.verbose {
+        let _ = write!(out, " {:<6} {:<6} ", "in", "out");
+    }
+    let _ = writeln!(out, " {:<19}  {:<19} ", "source", "destination");
+}
+
+/// An address column of `-L`: `anywhere` for 0.0.0.0/0 without `-n`, else
+/// the address, then `/N` or `/a.b.c.d` unless the mask is /32.
+fn list_addr(out: &mut String, a: &Option<Neg<AddrMask>>, numeric: bool) {
+    let any = Neg {
+        value: AddrMask {
+            addr: Ipv4Addr::UNSPECIFIED,
+            mask: Ipv4Addr::UNSPECIFIED,
+        },
+        invert: false,
+    };
+    let a = a.as_ref().unwrap_or(&any);
+    out.push(if a.invert { '!' } else { ' ' });
+    let text = if a.value.mask.is_unspecified() && !numeric {
+        "anywhere".to_string()
+    } else {
+        let mask = match a.value.prefix_len() {
+            Some(32) => String::new(),
+            Some(n) => format!("/{n}"),
+            None => format!("/{}", a.value.mask),
+        };
+        format!("{}{mask}", a.value.addr)
+    };
+    let _ = write!(out, "{text:<19} ");
+}
+
+/// An interface column of `-L -v`: the name, `any` (`*` with `-n`), `!`.
+pub(super) fn list_iface(i: &Option<Neg<String>>, numeric: bool) -> String {
+    match i {
+        Some(i) => format!("{}{}", if i.invert { "!" } else { "" }, i.value),
+        None if numeric => "*".to_string(),
+        None => "any".to_string(),
+    }
+}
+
+/// The target's part at the end of a `-L` line (the target's `print`).
+pub(super) fn list_target(out: &mut String, t: &Target, numeric: bool) {
+    match t {
+        Target::Accept
+        | Target::Drop
+        | Target::Return
+        | Target::Jump(_)
+        | Target::Goto(_)
+        | Target::None => {}
+        Target::Reject(w) => <reject::Ext as TargetExt>::list(w, out, numeric),
+        Target::Log(l) => <log::Ext as TargetExt>::list(l, out, numeric),
+    }
+}
+
+/// The matches of `rule` as `-L` prints them (each module's `print`).
+pub(super) fn list_matches(out: &mut String, rule: &Rule, numeric: bool, services: &Services) {
+    let cx = ListCx {
+        rule,
+        numeric,
+        services,
+    };
+    for m in &rule.matches {
+        m.list(out, &cx);
+    }
+}
+
+/// One rule line of `-L`.
+fn list_rule(
+    out: &mut String,
+    num: usize,
+    rule: &Rule,
+    counts: Counts,
+    opts: &Options,
+    services: &Services,
+) {
+    if opts.line_numbers {
+        let _ = write!(out, "{num:<4} ");
+    }
+    if opts.verbose {
+        number(out, counts.packets, opts.exact, true);
+        number(out, counts.bytes, opts.exact, true);
+    }
+    let _ = write!(out, "{:<9} ", rule.target.name());
+    let (proto, invert) = rule
+        .protocol
+        .as_ref()
+        .map_or((0, false), |p| (p.value, p.invert));
+    out.push(if invert { '!' } else { ' ' });
+    let pname = match protocols::display_name(proto) {
+        Some(name) if !opts.numeric => name.to_string(),
+        _ => proto.to_string(),
+    };
+    let opt = match rule.fragment {
+        None => "--",
+        Some(Fragment::Later) => "-f",
+        Some(Fragment::NotLater) => "!f",
+    };
+    let _ = write!(out, "{pname:<4} {opt} ");
+    if opts.verbose {
+        let _ = write!(
+            out,
+            " {:<6} {:<6} ",
+            list_iface(&rule.in_interface, opts.numeric),
+            list_iface(&rule.out_interface, opts.numeric)
+        );
+    }
+    list_addr(out, &rule.source, opts.numeric);
+    list_addr(out, &rule.destination, opts.numeric);
+    if matches!(rule.target, Target::Goto(_)) {
+        out.push_str("[goto] ");
+    }
+    list_matches(out, rule, opts.numeric, services);
+    list_target(out, &rule.target, opts.numeric);
+    out.push('\n');
+}
+
+/// Whole `-L` output for `chain` (or every chain, built-in ones first, with
+/// a blank line between chains, exactly like iptables), honouring
+/// [`Options`] `verbose` (counters and interfaces), `numeric` (numbers for
+/// addresses, protocols and ports), `exact` (counters unrounded) and
+/// `line_numbers`. With `rule`, only that rule's line, without the chain
+/// header (nothing when it does not exist). A chain that does not exist
+/// prints nothing (exec checks chains first). Service names come from the
+/// host's /etc/services.
+///
+/// Without `-n`, fw prints addresses as numbers (it does no reverse DNS and
+/// reads neither /etc/hosts nor /etc/networks) except 0.0.0.0/0, which is
+/// `anywhere` as in iptables.
+pub fn list(
+    ruleset: &Ruleset,
+    chain: Option<&str>,
+    rule: Option<u32>,
+    opts: &Options,
+    counters: &Counters,
+) -> String {
+    list_with(ruleset, chain, rule, opts, counters, Services::system())
+}
+
+/// [`list`] with service names from `services`.
+pub fn list_with(
+    ruleset: &Ruleset,
+    chain: Option<&str>,
+    rule: Option<u32>,
+    opts: &Options,
+    counters: &Counters,
+    services: &Services,
+) -> String {
+    let mut out = String::new();
+    if let (Some(c), Some(n)) = (chain, rule) {
+        let at = (n as usize).wrapping_sub(1);
+        if let Some(r) = ruleset.rules(c).and_then(|rules| rules.get(at)) {
+            list_rule(&mut out, at + 1, r, counters.rule(c, at), opts, services);
+        }
+        return out;
+    }
+    for (i, c) in chains(ruleset, chain).into_iter().enumerate() {
+        let Some(rules) = ruleset.rules(c) else {
+            continue;
+        };
+        if i > 0 {
+            out.push('\n');
+        }
+        header(&mut out, c, ruleset, opts, counters);
+        for (n, r) in rules.iter().enumerate() {
+            list_rule(&mut out, n + 1, r, counters.rule(c, n), opts, services);
+        }
+    }
+    out
+}
