@@ -6,6 +6,7 @@ pub mod edit;
 pub mod exec;
 pub mod load;
 pub mod model;
+pub mod offline;
 pub mod parse;
 pub mod render;
 pub mod restore;

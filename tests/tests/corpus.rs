@@ -29,9 +29,7 @@ use std::{
 };
 
 use firewall::{
-    command::Command,
-    edit::{self, Slots},
-    model::check,
+    offline,
     parse::{self, services::Services},
     render::{self, Counters},
     restore::{self, RestoreOptions},
@@ -233,49 +231,12 @@ fn fw_command(st: &mut State, program: &str, args: &[String], services: &Service
         }
         Err(e) => return FwOutcome::Failed(e.exit_code(), e.iptables_stderr("iptables", VERSION)),
     };
-    let mut new = st.clone();
-    let mut out = String::new();
-    let done = match &inv.command {
-        Command::Check { chain, rules } => edit::check_rules(&new, chain, rules),
-        Command::List { chain, rule, .. } | Command::ListRules { chain, rule, .. } => {
-            match chain.as_deref().map(|c| edit::rules_of(&new, c)) {
-                Some(Err(e)) => Err(e),
-                _ => {
-                    let counters = Counters::default();
-                    out = match &inv.command {
-                        Command::List { .. } => render::list_with(
-                            &new.ruleset,
-                            chain.as_deref(),
-                            *rule,
-                            &inv.options,
-                            &counters,
-                            services,
-                        ),
-                        _ => render::list_rules(
-                            &new.ruleset,
-                            chain.as_deref(),
-                            *rule,
-                            inv.options.verbose.then_some(&counters),
-                        ),
-                    };
-                    Ok(())
-                }
+    match offline::execute(st, &inv, services, false, offline::no_counters) {
+        Ok(done) => {
+            if let Some(new) = done.state {
+                *st = new;
             }
-        }
-        Command::Zero { chain, .. } => match chain {
-            Some(c) => edit::rules_of(&new, c).map(|_| ()),
-            None => Ok(()),
-        },
-        command => {
-            let mut slots = Slots::new(&new);
-            edit::apply(&mut new, &mut slots, command)
-                .and_then(|()| check::ruleset(&new.ruleset).map_err(Into::into))
-        }
-    };
-    match done {
-        Ok(()) => {
-            *st = new;
-            FwOutcome::Ok(out)
+            FwOutcome::Ok(done.output)
         }
         Err(e) => match e.iptables_stderr("iptables", VERSION) {
             Some(stderr) => FwOutcome::Failed(e.exit_code(), stderr),
