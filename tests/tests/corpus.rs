@@ -663,7 +663,7 @@ fn scripts_like_iptables_legacy() {
         let file = name(&path).to_string();
         let commands = shell_commands(&std::fs::read_to_string(&path).unwrap());
         assert!(!commands.is_empty(), "{file}: no iptables command found");
-        let ns = Netns::new("script");
+        let ns = Netns::new("oracle-script").unwrap();
         let mut st = State::default();
         for c in &commands {
             let at = format!("{file}:{} `{} {}'", c.line, c.program, c.args.join(" "));
@@ -829,7 +829,7 @@ fn compare_restore(file: &str, input: &str, services: &Services, sets: bool) -> 
         eprintln!("note: {file}: ipset is missing, skipped");
         return None;
     }
-    let ns = Netns::new("restore");
+    let ns = Netns::new("oracle-restore").unwrap();
     let mut script = String::new();
     for s in needed_sets {
         script.push_str(&format!("ipset create {s} hash:ip; "));

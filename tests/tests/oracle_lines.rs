@@ -557,7 +557,7 @@ fn fw(words: &[String], services: &Services) -> Result<Outcome, String> {
 #[test]
 fn every_line_like_iptables_legacy() {
     require_iptables();
-    let ns = Netns::new("lines");
+    let ns = Netns::new("oracle-lines").unwrap();
     let sets = have_ipset();
     if sets {
         let out = ns.sh(
@@ -674,7 +674,7 @@ const LISTINGS: &[&str] = &[
 #[test]
 fn listings_like_iptables_legacy() {
     require_iptables();
-    let ns = Netns::new("listings");
+    let ns = Netns::new("oracle-listings").unwrap();
     let sets = have_ipset();
     let lines: Vec<&str> = TABLE
         .iter()
