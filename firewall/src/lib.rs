@@ -11,3 +11,5 @@ pub mod parse;
 pub mod render;
 pub mod restore;
 pub mod state;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
