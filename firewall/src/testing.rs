@@ -128,7 +128,7 @@ pub fn rule() -> impl Strategy<Value = Rule> {
         )
 }
 
-/// A packet: tcp, udp, icmp or gre between [`ADDRS`], on one of
+/// A packet: tcp, udp, icmp or gre between the pool's addresses, on one of
 /// [`IN_INTERFACES`]; a tcp or udp packet without ports (one in ten) is a
 /// non-first fragment.
 pub fn packet() -> impl Strategy<Value = Packet> {
