@@ -150,6 +150,14 @@ impl RestoreError {
             )
         };
         let failed = format!("{program}: line {n} failed\n");
+        let at_line = |text: String| match text.find("Try `") {
+            Some(at) => format!(
+                "{}Error occurred at line: {n}\n{}",
+                &text[..at],
+                &text[at..]
+            ),
+            None => text,
+        };
         Some(match &self.kind {
             RestoreErrorKind::CommitExpected => format!("{program}: COMMIT expected at line {n}\n"),
             RestoreErrorKind::OutsideTable => failed,
@@ -186,29 +194,13 @@ impl RestoreError {
                 }
                 // The command line's own text, with the line inserted
                 // before the hint.
-                let text = e.iptables_stderr(program, version);
-                match text.find("Try `") {
-                    Some(at) => format!(
-                        "{}Error occurred at line: {n}\n{}",
-                        &text[..at],
-                        &text[at..]
-                    ),
-                    None => text,
-                }
+                at_line(e.iptables_stderr(program, version))
             }
             RestoreErrorKind::Edit(e) => {
                 if e.exit_code() == 1 {
                     return Some(failed);
                 }
-                let text = e.iptables_stderr(program, version)?;
-                match text.find("Try `") {
-                    Some(at) => format!(
-                        "{}Error occurred at line: {n}\n{}",
-                        &text[..at],
-                        &text[at..]
-                    ),
-                    None => text,
-                }
+                at_line(e.iptables_stderr(program, version)?)
             }
         })
     }
