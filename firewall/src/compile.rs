@@ -506,9 +506,9 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::model::{
-        Match, PortRange, Tcp, Udp,
-        eval::{self, Packet, Verdict},
+    use crate::{
+        model::eval::{self, Packet, Verdict},
+        testing::{chained_ruleset, input_ruleset, packet},
     };
     use eval_compiled::{Outcome, Tables};
 
@@ -527,123 +527,6 @@ mod tests {
             .map_or(0, |(_, i)| *i)
     }
 
-    fn neg<T: std::fmt::Debug + Clone>(
-        v: impl Strategy<Value = T>,
-    ) -> impl Strategy<Value = Option<Neg<T>>> {
-        prop_oneof![
-            2 => Just(None),
-            3 => (v, any::<bool>()).prop_map(|(value, invert)| Some(Neg { value, invert })),
-        ]
-    }
-
-    fn prefix() -> impl Strategy<Value = AddrMask> {
-        prop::sample::select(vec![
-            ("192.0.2.0", 24),
-            ("192.0.2.0", 25),
-            ("192.0.2.128", 25),
-            ("192.0.2.7", 32),
-            ("198.51.100.0", 24),
-            ("0.0.0.0", 0),
-            ("192.0.0.0", 8),
-        ])
-        .prop_map(|(a, l)| AddrMask::from_prefix(a.parse().unwrap(), l))
-    }
-
-    fn range() -> impl Strategy<Value = PortRange> {
-        prop::sample::select(vec![
-            (22, 22),
-            (20, 30),
-            (1024, 65535),
-            (0, 65535),
-            (53, 53),
-            (80, 90),
-        ])
-        .prop_map(|(lo, hi)| PortRange { lo, hi })
-    }
-
-    fn rule() -> impl Strategy<Value = Rule> {
-        let proto = prop_oneof![
-            Just(None),
-            (prop::sample::select(vec![6u8, 17, 1]), any::<bool>())
-                .prop_map(|(value, invert)| Some(Neg { value, invert })),
-        ];
-        let iface = prop::sample::select(vec!["lo", "veth0", "veth1", "veth+", "eth9"]);
-        (
-            proto,
-            neg(prefix()),
-            neg(prefix()),
-            neg(iface.prop_map(str::to_string)),
-            neg(range()),
-            neg(range()),
-            any::<bool>(),
-        )
-            .prop_map(
-                |(protocol, source, destination, in_interface, sport, dport, drop)| {
-                    let matches = match &protocol {
-                        Some(Neg {
-                            value: 6,
-                            invert: false,
-                        }) => {
-                            vec![Match::Tcp(Tcp {
-                                sport,
-                                dport,
-                                flags: None,
-                                option: None,
-                            })]
-                        }
-                        Some(Neg {
-                            value: 17,
-                            invert: false,
-                        }) => {
-                            vec![Match::Udp(Udp { sport, dport })]
-                        }
-                        _ => vec![],
-                    };
-                    Rule {
-                        protocol,
-                        source,
-                        destination,
-                        in_interface,
-                        out_interface: None,
-                        fragment: None,
-                        matches,
-                        target: if drop { Target::Drop } else { Target::Accept },
-                    }
-                },
-            )
-    }
-
-    fn packet() -> impl Strategy<Value = Packet> {
-        let addr = prop::sample::select(vec![
-            "192.0.2.7",
-            "192.0.2.130",
-            "198.51.100.9",
-            "203.0.113.1",
-            "192.0.2.0",
-        ])
-        .prop_map(|a| a.parse::<Ipv4Addr>().unwrap());
-        let port = prop::sample::select(vec![22u16, 25, 53, 80, 1023, 1024, 65535, 0]);
-        (
-            addr.clone(),
-            addr,
-            prop::sample::select(vec![6u8, 17, 1, 47]),
-            prop::option::weighted(0.9, (port.clone(), port)),
-            prop::sample::select(vec!["lo", "veth0", "veth1", "eth0"]),
-        )
-            .prop_map(|(src, dst, proto, ports, in_if)| Packet {
-                src,
-                dst,
-                proto,
-                ports: if proto == 6 || proto == 17 {
-                    ports
-                } else {
-                    None
-                },
-                in_if: in_if.to_string(),
-                out_if: String::new(),
-            })
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2500))]
 
@@ -651,15 +534,10 @@ mod tests {
         /// 2,500 rulesets x 40 packets = 100,000 (ruleset, packet) pairs.
         #[test]
         fn compiled_agrees_with_reference(
-            rules in prop::collection::vec(rule(), 0..40),
-            drop_policy in any::<bool>(),
+            state in input_ruleset(),
             packets in prop::collection::vec(packet(), 40),
             bank in 0u32..2,
         ) {
-            let mut state = State::default();
-            state.ruleset.input.policy = if drop_policy { Policy::Drop } else { Policy::Accept };
-            state.counters[0] = (0..rules.len() as u32).collect();
-            state.ruleset.input.rules = rules;
             let compiled = compile(&state, bank, &interfaces()).unwrap();
             let tables = Tables::new(&compiled, bank);
             for p in &packets {
@@ -670,62 +548,6 @@ mod tests {
                 prop_assert_eq!(tables.evaluate(0, p, &ifindex), want, "packet {:?}", p);
             }
         }
-    }
-
-    /// Targets for the rules of chain `i` of `n` user chains u0..: jumps
-    /// and gotos only go to later chains, so there are no loops.
-    fn chain_target(i: usize, n: usize) -> impl Strategy<Value = Target> {
-        let later: Vec<String> = (i + 1..n).map(|j| format!("u{j}")).collect();
-        let mut choices: Vec<Target> =
-            vec![Target::Accept, Target::Drop, Target::Return, Target::None];
-        for c in later {
-            choices.push(Target::Jump(c.clone()));
-            choices.push(Target::Jump(c.clone()));
-            choices.push(Target::Goto(c));
-        }
-        prop::sample::select(choices)
-    }
-
-    /// Up to 4 user chains (u0..u3) and INPUT, whose rules' targets are
-    /// anything, jumps included.
-    fn chained_ruleset() -> impl Strategy<Value = State> {
-        let chain = |i: usize| {
-            prop::collection::vec((rule(), chain_target(i, 4)), 0..8).prop_map(|rs| {
-                rs.into_iter()
-                    .map(|(r, target)| Rule { target, ..r })
-                    .collect::<Vec<_>>()
-            })
-        };
-        let input =
-            prop::collection::vec((rule(), chain_target(usize::MAX - 1, 0), 0..5usize), 0..10)
-                .prop_map(|rs| {
-                    rs.into_iter()
-                        .map(|(r, t, j)| match j {
-                            0 => Rule {
-                                target: Target::Jump("u0".into()),
-                                ..r
-                            },
-                            1 => Rule {
-                                target: Target::Goto("u1".into()),
-                                ..r
-                            },
-                            _ => Rule { target: t, ..r },
-                        })
-                        .collect::<Vec<_>>()
-                });
-        (input, chain(0), chain(1), chain(2), chain(3), any::<bool>()).prop_map(
-            |(input, u0, u1, u2, u3, drop)| {
-                let mut st = State::default();
-                st.ruleset.input.policy = if drop { Policy::Drop } else { Policy::Accept };
-                st.ruleset.input.rules = input;
-                for (i, rules) in [u0, u1, u2, u3].into_iter().enumerate() {
-                    st.ruleset.user_chains.insert(format!("u{i}"), rules);
-                }
-                let mut slots = crate::edit::Slots::new(&st);
-                crate::edit::fill_slots(&mut st, &mut slots).unwrap();
-                st
-            },
-        )
     }
 
     proptest! {
@@ -813,6 +635,7 @@ mod tests {
             ports: Some((1, 2)),
             in_if: "lo".into(),
             out_if: String::new(),
+            ttl: 64,
         };
         for start in [0, 1, 63, 64, 65, 127, 128, 199] {
             assert_eq!(tables.first_match(0, start, &p, &ifindex), Some(start));

@@ -433,11 +433,11 @@ mod tests {
     fn run(state: &mut State, line: &str) -> Result<(), EditError> {
         let argv: Vec<String> = crate::parse::split_spec(line).unwrap();
         let inv = parse_args_with(&argv, &sample()).unwrap_or_else(|e| panic!("{line}: {e}"));
-        let mut new = state.clone();
-        let mut slots = Slots::new(&new);
-        apply(&mut new, &mut slots, &inv.command)?;
-        check::ruleset(&new.ruleset)?;
-        *state = new;
+        let done =
+            crate::offline::execute(state, &inv, &sample(), false, crate::offline::no_counters)?;
+        if let Some(new) = done.state {
+            *state = new;
+        }
         Ok(())
     }
 

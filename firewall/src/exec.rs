@@ -3,7 +3,7 @@
 //! it back with the kernel's counters; `fw save` and `fw restore`.
 //!
 //! Every change is all-or-nothing: the command is applied to a copy of the
-//! state ([`crate::edit`]), the result checked as the kernel checks a table
+//! state ([`crate::offline`]), the result checked as the kernel checks a table
 //! ([`crate::model::check`]) and for what fw cannot enforce yet
 //! ([`crate::model::support`], "not supported yet", exit status 2), then
 //! compiled before the kernel is touched, written into the bank no packet
@@ -14,15 +14,16 @@
 use std::io;
 
 use crate::{
-    command::{Command, Invocation},
+    command::Invocation,
     compile::{self, CompileError},
-    edit::{self, EditError, Slots},
+    edit::EditError,
     load::{
         self, Kernel, LoadError,
         attach::{self, Interface},
         pins::{Dirs, PinsError},
     },
-    model::{BuiltinChain, check},
+    model::BuiltinChain,
+    offline::{self, CounterRef},
     parse::services::Services,
     render::{self, Counters, Counts},
     restore::{self, RestoreError, RestoreOptions},
@@ -111,96 +112,28 @@ pub fn check_privileges() -> Result<(), ExecError> {
 }
 
 /// Runs `inv` in the calling thread's network namespace and returns what
-/// it prints on standard output.
+/// it prints on standard output: [`offline::execute`] on the current state
+/// with the kernel's counters, then the counters it zeroes are zeroed and a
+/// changed ruleset is loaded.
 ///
 /// # Errors
 /// Any [`ExecError`]; the firewall is then unchanged.
 pub fn run(inv: &Invocation) -> Result<String, ExecError> {
     check_privileges()?;
     let dirs = Dirs::current()?;
-    let read_only = matches!(
-        inv.command,
-        Command::List { .. }
-            | Command::ListRules { .. }
-            | Command::Zero { .. }
-            | Command::Check { .. }
-    );
     // Reading a namespace where fw never ran leaves nothing behind.
-    let _lock = if read_only && !dirs.pins.exists() {
+    let _lock = if offline::read_only(&inv.command) && !dirs.pins.exists() {
         None
     } else {
         Some(StateLock::acquire(&dirs.state)?)
     };
     let old = current(&dirs)?;
-    let opts = &inv.options;
-    match &inv.command {
-        Command::Check { chain, rules } => {
-            edit::check_rules(&old, chain, rules)?;
-            Ok(if opts.verbose {
-                render::verbose_output(&inv.command, &old.ruleset, Services::system())
-            } else {
-                String::new()
-            })
-        }
-        Command::List { chain, rule, zero } | Command::ListRules { chain, rule, zero } => {
-            if let Some(c) = chain {
-                edit::rules_of(&old, c)?;
-            }
-            let counters = counts(&dirs, &old)?;
-            let out = match &inv.command {
-                Command::List { .. } => {
-                    render::list(&old.ruleset, chain.as_deref(), *rule, opts, &counters)
-                }
-                _ => render::list_rules(
-                    &old.ruleset,
-                    chain.as_deref(),
-                    *rule,
-                    opts.verbose.then_some(&counters),
-                ),
-            };
-            let mut out = out;
-            if *zero {
-                zero_counters(&dirs, &old, chain.as_deref(), None)?;
-                if opts.verbose {
-                    let zero = Command::Zero {
-                        chain: chain.clone(),
-                        rule: None,
-                    };
-                    out.push_str(&render::verbose_output(
-                        &zero,
-                        &old.ruleset,
-                        Services::system(),
-                    ));
-                }
-            }
-            Ok(out)
-        }
-        Command::Zero { chain, rule } => {
-            zero_counters(&dirs, &old, chain.as_deref(), *rule)?;
-            Ok(if opts.verbose {
-                render::verbose_output(&inv.command, &old.ruleset, Services::system())
-            } else {
-                String::new()
-            })
-        }
-        command => {
-            let mut new = old.clone();
-            let mut slots = Slots::new(&new);
-            edit::fill_slots(&mut new, &mut slots)?;
-            edit::apply(&mut new, &mut slots, command)?;
-            // What the kernel checks when the table is loaded, then what fw
-            // cannot enforce yet.
-            check::ruleset(&new.ruleset).map_err(EditError::from)?;
-            edit::enforceable(&new)?;
-            let out = if opts.verbose {
-                render::verbose_output(command, &old.ruleset, Services::system())
-            } else {
-                String::new()
-            };
-            apply(&dirs, &old, new, &slots.fresh)?;
-            Ok(out)
-        }
+    let done = offline::execute(&old, inv, Services::system(), true, |st| counts(&dirs, st))?;
+    zero_counters(&dirs, &done.zero)?;
+    if let Some(new) = done.state {
+        apply(&dirs, &old, new, &done.fresh)?;
     }
+    Ok(done.output)
 }
 
 /// The state of this namespace's firewall. A record without pins is stale
@@ -214,51 +147,19 @@ fn current(dirs: &Dirs) -> Result<State, ExecError> {
     })
 }
 
-/// `-Z [CHAIN [N]]`: zeroes the rules' counters (and the policy counters
-/// of the built-in chains named), as iptables does.
-fn zero_counters(
-    dirs: &Dirs,
-    state: &State,
-    chain: Option<&str>,
-    rule: Option<u32>,
-) -> Result<(), ExecError> {
-    let names: Vec<String> = match chain {
-        Some(c) => {
-            let rules = edit::rules_of(state, c)?;
-            if let Some(n) = rule
-                && (n as usize) > rules.len()
-            {
-                return Err(EditError::CounterIndex.into());
-            }
-            vec![c.to_string()]
-        }
-        None => state
-            .ruleset
-            .chain_names()
-            .into_iter()
-            .map(str::to_string)
-            .collect(),
-    };
+/// Zeroes `zero` in the kernel (nothing where fw is not loaded).
+fn zero_counters(dirs: &Dirs, zero: &[CounterRef]) -> Result<(), ExecError> {
+    if zero.is_empty() {
+        return Ok(());
+    }
     let Some(mut k) = Kernel::open(dirs)? else {
         return Ok(());
     };
-    for c in names {
-        let slots = state.chain_slots(&c);
-        match rule {
-            Some(n) => {
-                if let Some(slot) = slots.get(n as usize - 1) {
-                    k.zero(*slot)?;
-                }
-            }
-            None => {
-                for slot in slots {
-                    k.zero(*slot)?;
-                }
-                if let Some(b) = BuiltinChain::from_name(&c) {
-                    k.zero(Kernel::policy_slot(b.map_index()))?;
-                }
-            }
-        }
+    for c in zero {
+        k.zero(match c {
+            CounterRef::Rule(slot) => *slot,
+            CounterRef::Policy(b) => Kernel::policy_slot(b.map_index()),
+        })?;
     }
     Ok(())
 }

@@ -19,13 +19,13 @@ use std::fmt;
 use crate::{
     command::Command,
     edit::{self, EditError, Slots},
-    model::{BuiltinChain, Policy, Rule, check, support},
+    model::{BuiltinChain, Policy, Rule, support},
+    offline,
     parse::{
         self, ParseError,
         restore::{Line, LineError, classify},
         services::Services,
     },
-    render,
     state::State,
 };
 
@@ -150,6 +150,14 @@ impl RestoreError {
             )
         };
         let failed = format!("{program}: line {n} failed\n");
+        let at_line = |text: String| match text.find("Try `") {
+            Some(at) => format!(
+                "{}Error occurred at line: {n}\n{}",
+                &text[..at],
+                &text[at..]
+            ),
+            None => text,
+        };
         Some(match &self.kind {
             RestoreErrorKind::CommitExpected => format!("{program}: COMMIT expected at line {n}\n"),
             RestoreErrorKind::OutsideTable => failed,
@@ -186,29 +194,13 @@ impl RestoreError {
                 }
                 // The command line's own text, with the line inserted
                 // before the hint.
-                let text = e.iptables_stderr(program, version);
-                match text.find("Try `") {
-                    Some(at) => format!(
-                        "{}Error occurred at line: {n}\n{}",
-                        &text[..at],
-                        &text[at..]
-                    ),
-                    None => text,
-                }
+                at_line(e.iptables_stderr(program, version))
             }
             RestoreErrorKind::Edit(e) => {
                 if e.exit_code() == 1 {
                     return Some(failed);
                 }
-                let text = e.iptables_stderr(program, version)?;
-                match text.find("Try `") {
-                    Some(at) => format!(
-                        "{}Error occurred at line: {n}\n{}",
-                        &text[..at],
-                        &text[at..]
-                    ),
-                    None => text,
-                }
+                at_line(e.iptables_stderr(program, version)?)
             }
         })
     }
@@ -349,42 +341,18 @@ pub fn restore(
                 if counters.is_some_and(|c| c != (0, 0)) {
                     return Err(at(RestoreErrorKind::Counters));
                 }
-                match &inv.command {
-                    Command::Check { chain, rules } => {
-                        edit::check_rules(work, chain, rules).map_err(|e| at(e.into()))?;
-                    }
-                    Command::List { chain, rule, .. } | Command::ListRules { chain, rule, .. } => {
-                        if let Some(c) = chain {
-                            edit::rules_of(work, c).map_err(|e| at(e.into()))?;
-                        }
-                        let counts = render::Counters::default();
-                        output.push_str(&match &inv.command {
-                            Command::List { .. } => render::list_with(
-                                &work.ruleset,
-                                chain.as_deref(),
-                                *rule,
-                                &inv.options,
-                                &counts,
-                                services,
-                            ),
-                            _ => render::list_rules(
-                                &work.ruleset,
-                                chain.as_deref(),
-                                *rule,
-                                inv.options.verbose.then_some(&counts),
-                            ),
-                        });
-                    }
-                    Command::Zero { chain, .. } => {
-                        // Rules of a restore start from zero anyway.
-                        if let Some(c) = chain {
-                            edit::rules_of(work, c).map_err(|e| at(e.into()))?;
-                        }
-                    }
-                    command => {
-                        edit::apply(work, slots, command).map_err(|e| at(e.into()))?;
+                // The table checks wait for COMMIT, so not offline::execute.
+                // Listings print zero counters, a -Z line zeroes nothing
+                // (the rules of a restore start from zero anyway), and -v
+                // echoes nothing.
+                match offline::query(work, &inv, services, offline::no_counters)
+                    .map_err(|e| at(e.into()))?
+                {
+                    Some(listed) => output.push_str(&listed.output),
+                    None => {
+                        edit::apply(work, slots, &inv.command).map_err(|e| at(e.into()))?;
                         if enforce {
-                            for r in added(command) {
+                            for r in added(&inv.command) {
                                 support::enforceable(r)
                                     .map_err(|w| at(EditError::NotSupported(w).into()))?;
                             }
@@ -394,10 +362,7 @@ pub fn restore(
             }
             Line::Commit => {
                 let (work, slots) = open.take().expect("inside a table");
-                check::ruleset(&work.ruleset).map_err(|e| at(EditError::from(e).into()))?;
-                if enforce {
-                    edit::enforceable(&work).map_err(|e| at(e.into()))?;
-                }
+                offline::commit_checks(&work, enforce).map_err(|e| at(e.into()))?;
                 fresh.extend(slots.fresh);
                 committed = work;
             }
@@ -428,7 +393,7 @@ fn added(command: &Command) -> Vec<&Rule> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::parse::services::tests::sample;
+    use crate::{parse::services::tests::sample, render};
 
     fn run(text: &str, opts: RestoreOptions) -> Result<Restored, RestoreError> {
         restore(&State::default(), text, &opts, false, &sample())

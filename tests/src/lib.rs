@@ -30,13 +30,12 @@ use std::{
     net::Ipv4Addr,
     path::{Path, PathBuf},
     process::{Command, Output, Stdio},
-    sync::atomic::{AtomicU32, Ordering},
     time::{Duration, Instant},
 };
 
 use anyhow::{Context as _, bail};
 
-pub use netns::{in_netns, spawn_in_netns};
+pub use netns::{Netns, in_netns, sh_in, spawn_in_netns, unique_name};
 pub use probe::{PROBE_TIMEOUT, TcpServer, icmp_probe, tcp_listen, tcp_probe, udp_probe};
 
 /// The client's address on the lab link (RFC 5737 TEST-NET-1).
@@ -52,10 +51,6 @@ pub const CLIENT_IF: &str = "veth-c";
 /// Name of the veth end inside the server namespace (what `-i` matches there).
 pub const SERVER_IF: &str = "veth-s";
 
-/// Makes lab names unique within this process; the pid makes them unique
-/// across processes.
-static LAB_COUNTER: AtomicU32 = AtomicU32::new(0);
-
 /// Two network namespaces joined by a veth pair.
 ///
 /// Dropping it runs `fw reset` in the server namespace (when the fw binary
@@ -63,8 +58,8 @@ static LAB_COUNTER: AtomicU32 = AtomicU32::new(0);
 /// destroys the veth pair. Drop never panics.
 #[derive(Debug)]
 pub struct Lab {
-    client: String,
-    server: String,
+    client: Netns,
+    server: Netns,
 }
 
 impl Lab {
@@ -78,32 +73,21 @@ impl Lab {
     /// digits, `-` and `_`; when not root, or when an `ip` command fails
     /// (whatever was already created is removed again).
     pub fn new(prefix: &str) -> anyhow::Result<Self> {
-        if prefix.is_empty()
-            || !prefix
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            bail!("lab prefix {prefix:?} must be non-empty ASCII letters, digits, - or _");
-        }
-        let n = LAB_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let base = format!("fw-{prefix}-{}-{n}", std::process::id());
-        // Built before anything exists, so a failure half-way is cleaned up
-        // by Drop.
+        let base = unique_name(prefix)?;
         let lab = Lab {
-            client: format!("{base}-c"),
-            server: format!("{base}-s"),
+            client: Netns::create(format!("{base}-c"))?,
+            server: Netns::create(format!("{base}-s"))?,
         };
-        ip(&format!("netns add {}", lab.client))?;
-        ip(&format!("netns add {}", lab.server))?;
         // Created inside the client namespace with its peer placed straight
         // into the server's: no device ever appears on the host.
         ip(&format!(
             "-n {} link add {CLIENT_IF} type veth peer name {SERVER_IF} netns {}",
-            lab.client, lab.server
+            lab.client(),
+            lab.server()
         ))?;
         for (ns, dev, addr) in [
-            (&lab.client, CLIENT_IF, CLIENT_ADDR),
-            (&lab.server, SERVER_IF, SERVER_ADDR),
+            (lab.client(), CLIENT_IF, CLIENT_ADDR),
+            (lab.server(), SERVER_IF, SERVER_ADDR),
         ] {
             ip(&format!("-n {ns} addr add {addr}/{PREFIX_LEN} dev {dev}"))?;
             ip(&format!("-n {ns} link set {dev} up"))?;
@@ -114,12 +98,12 @@ impl Lab {
 
     /// Name of the client namespace (under /run/netns).
     pub fn client(&self) -> &str {
-        &self.client
+        self.client.name()
     }
 
     /// Name of the server namespace, where fw runs.
     pub fn server(&self) -> &str {
-        &self.server
+        self.server.name()
     }
 
     /// Runs fw with `args` in the server namespace and returns its output,
@@ -128,7 +112,7 @@ impl Lab {
     /// # Panics
     /// When the fw binary cannot be started (see [`fw_bin`]).
     pub fn fw(&self, args: &[&str]) -> Output {
-        fw_in(&self.server, args).unwrap_or_else(|e| panic!("{e:#}"))
+        fw_in(self.server(), args).unwrap_or_else(|e| panic!("{e:#}"))
     }
 
     /// Runs fw with `args` in the server namespace and returns its stdout.
@@ -151,19 +135,19 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        // Detaches fw and frees its pinned state before the namespace, and
-        // with it the veth, disappears.
-        if fw_bin().exists() && Path::new("/run/netns").join(&self.server).exists() {
-            let mut reset = Command::new("ip");
-            reset
-                .args(["netns", "exec", &self.server])
-                .arg(fw_bin())
-                .arg("reset");
-            quiet(&mut reset);
-        }
-        for ns in [&self.client, &self.server] {
-            quiet(Command::new("ip").args(["netns", "del", ns]));
-        }
+        // Then the fields delete the namespaces, and with them the veth.
+        fw_reset(self.server());
+    }
+}
+
+/// Runs `fw reset` in namespace `ns` for cleanup (when the fw binary exists
+/// and so does `ns`; failures are ignored): detaches fw and frees its pinned
+/// state before the namespace disappears.
+pub fn fw_reset(ns: &str) {
+    if fw_bin().exists() && Path::new("/run/netns").join(ns).exists() {
+        let mut reset = Command::new("ip");
+        reset.args(["netns", "exec", ns]).arg(fw_bin()).arg("reset");
+        quiet(&mut reset);
     }
 }
 

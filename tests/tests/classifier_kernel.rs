@@ -4,142 +4,33 @@
 //! and the matched rule's counter must be what iptables' semantics
 //! (`firewall::model::eval`) say.
 
-use std::process::Command;
+#[path = "common/fw_state.rs"]
+mod fw_state;
 
 use aya::programs::{TestRun, TestRunOptions, Xdp};
 use firewall::{
     compile,
-    load::{self, Kernel, pins::Dirs},
+    load::{Kernel, pins::Dirs},
     model::{
-        AddrMask, BuiltinChain, Match, Neg, Policy, PortRange, Rule, Target, Tcp, Udp,
+        AddrMask, BuiltinChain, Match, Neg, Policy, PortRange, Rule, Target, Tcp, Ttl, Udp,
         eval::{self, Packet, Verdict},
     },
     state::State,
+    testing::{Draw, chained_ruleset, input_ruleset, packet},
 };
-use integration_tests::in_netns;
+use fw_state::FwCleanup;
+use integration_tests::{Netns, in_netns};
 
 /// XDP return codes (linux/bpf.h).
 const XDP_DROP: u32 = 1;
 const XDP_PASS: u32 = 2;
 
-/// xorshift64*: reproducible pseudo-random choices without a dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn pick<T: Clone>(&mut self, xs: &[T]) -> T {
-        xs[(self.next() % xs.len() as u64) as usize].clone()
-    }
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-    fn neg<T>(&mut self, v: T) -> Option<Neg<T>> {
-        self.chance(60).then(|| Neg {
-            value: v,
-            invert: self.chance(30),
-        })
-    }
-}
-
-const PREFIXES: [(&str, u8); 7] = [
-    ("192.0.2.0", 24),
-    ("192.0.2.0", 25),
-    ("192.0.2.128", 25),
-    ("192.0.2.7", 32),
-    ("198.51.100.0", 24),
-    ("0.0.0.0", 0),
-    ("192.0.0.0", 8),
-];
-const RANGES: [(u16, u16); 6] = [
-    (22, 22),
-    (20, 30),
-    (1024, 65535),
-    (0, 65535),
-    (53, 53),
-    (80, 90),
-];
-const ADDRS: [&str; 5] = [
-    "192.0.2.7",
-    "192.0.2.130",
-    "198.51.100.9",
-    "203.0.113.1",
-    "192.0.2.0",
-];
-const PORTS: [u16; 8] = [22, 25, 53, 80, 1023, 1024, 65535, 0];
-
-fn rule(rng: &mut Rng) -> Rule {
-    let prefix = |rng: &mut Rng| {
-        let (a, l) = rng.pick(&PREFIXES);
-        AddrMask::from_prefix(a.parse().unwrap(), l)
-    };
-    let range = |rng: &mut Rng| {
-        let (lo, hi) = rng.pick(&RANGES);
-        PortRange { lo, hi }
-    };
-    let proto = if rng.chance(70) {
-        Some(rng.pick(&[6u8, 17, 1]))
-    } else {
-        None
-    };
-    let protocol = proto.map(|p| Neg {
-        value: p,
-        invert: rng.chance(20),
-    });
-    let (s, d) = (prefix(rng), prefix(rng));
-    let (sp, dp) = (range(rng), range(rng));
-    let iface = rng.pick(&["lo", "veth+", "eth9"]).to_string();
-    let mut r = Rule {
-        protocol,
-        source: rng.neg(s),
-        destination: rng.neg(d),
-        in_interface: if rng.chance(20) { rng.neg(iface) } else { None },
-        out_interface: None,
-        fragment: None,
-        matches: vec![],
-        target: if rng.chance(50) {
-            Target::Drop
-        } else {
-            Target::Accept
-        },
-    };
-    if let Some(Neg {
-        value: p @ (6 | 17),
-        invert: false,
-    }) = r.protocol
-    {
-        let (sport, dport) = (rng.neg(sp), rng.neg(dp));
-        r.matches.push(if p == 6 {
-            Match::Tcp(Tcp {
-                sport,
-                dport,
-                flags: None,
-                option: None,
-            })
-        } else {
-            Match::Udp(Udp { sport, dport })
-        });
-    }
-    r
-}
-
-fn packet(rng: &mut Rng) -> Packet {
-    let proto = rng.pick(&[6u8, 17, 1, 47]);
-    let ports = (proto == 6 || proto == 17)
-        .then(|| (rng.pick(&PORTS), rng.pick(&PORTS)))
-        .filter(|_| rng.chance(90));
+/// `p` as XDP test runs see it: they take the namespace's loopback as the
+/// input device.
+fn on_lo(p: Packet) -> Packet {
     Packet {
-        src: rng.pick(&ADDRS).parse().unwrap(),
-        dst: rng.pick(&ADDRS).parse().unwrap(),
-        proto,
-        ports,
-        // XDP test runs take the namespace's loopback as the input device.
         in_if: "lo".to_string(),
-        out_if: String::new(),
+        ..p
     }
 }
 
@@ -172,7 +63,7 @@ fn frame(p: &Packet) -> Vec<u8> {
     if matches!(p.proto, 6 | 17) && p.ports.is_none() {
         ip[6..8].copy_from_slice(&100u16.to_be_bytes()); // fragment offset 800 bytes
     }
-    ip[8] = 64;
+    ip[8] = p.ttl;
     ip[9] = p.proto;
     ip[12..16].copy_from_slice(&p.src.octets());
     ip[16..20].copy_from_slice(&p.dst.octets());
@@ -192,15 +83,6 @@ fn xdp_verdict(xdp: &Xdp, p: &Packet) -> u32 {
     .return_value
 }
 
-/// Deletes the namespace even when the test fails.
-struct Netns(String);
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-    }
-}
-
 #[test]
 fn kernel_classifier_agrees_with_reference() {
     // 300 rulesets x 100 packets.
@@ -210,39 +92,24 @@ fn kernel_classifier_agrees_with_reference() {
 /// Runs `f` in a new namespace of its own with fw's directories there,
 /// and removes the namespace, pins and state afterwards, even on panic.
 fn in_fresh_netns(name: &str, f: fn(&Dirs) -> usize) -> usize {
-    let ns = Netns(format!("fw-{name}-{}", std::process::id()));
-    let made = Command::new("ip").args(["netns", "add", &ns.0]).status();
-    assert!(made.unwrap().success(), "ip netns add {}", ns.0);
-    in_netns(&ns.0, move || {
-        let dirs = Dirs::current().unwrap();
-        let result = std::panic::catch_unwind(|| f(&dirs));
-        let _ = load::remove_pins(&dirs);
-        let _ = std::fs::remove_dir_all(&dirs.state);
-        result.unwrap_or_else(|p| std::panic::resume_unwind(p))
-    })
-    .unwrap()
+    let ns = Netns::new(name).unwrap();
+    let _fw = FwCleanup(ns.name().to_string());
+    in_netns(ns.name(), move || f(&Dirs::current().unwrap())).unwrap()
 }
 
 fn run(dirs: &Dirs) -> usize {
     let (mut k, ebpf) = Kernel::install(dirs).unwrap();
     let xdp: &Xdp = ebpf.program("fw_xdp").unwrap().try_into().unwrap();
     let interfaces = vec![("lo".to_string(), 1)];
-    let mut rng = Rng(0x5eed_f00d_cafe_1234);
+    let mut draw = Draw::new(0x5eed_f00d_cafe_1234);
+    let (rulesets, packets) = (input_ruleset(), packet());
     let mut checked = 0;
     for _ in 0..300 {
-        let n = (rng.next() % 40) as usize;
-        let mut state = State::default();
-        state.ruleset.input.rules = (0..n).map(|_| rule(&mut rng)).collect();
-        state.ruleset.input.policy = if rng.chance(50) {
-            Policy::Drop
-        } else {
-            Policy::Accept
-        };
-        state.counters[0] = (0..n as u32).collect();
+        let state = draw.draw(&rulesets);
         let compiled = compile::compile(&state, k.spare_bank().unwrap(), &interfaces).unwrap();
         k.swap_in(&compiled, &state.counters[0], None).unwrap();
         for _ in 0..100 {
-            let p = packet(&mut rng);
+            let p = on_lo(draw.draw(&packets));
             let want = eval::evaluate(&state.ruleset, BuiltinChain::Input, &p);
             let slot = match want {
                 Verdict::Rule(n, _) => n as u32,
@@ -304,7 +171,25 @@ fn edges(dirs: &Dirs) -> usize {
         ports: Some((sport, dport)),
         in_if: "lo".into(),
         out_if: String::new(),
+        ttl: 64,
     };
+    // Every -m ttl comparison at the edges of its value.
+    for v in [0u8, 1, 64, 254, 255] {
+        for t in [Ttl::Eq(v), Ttl::Ne(v), Ttl::Lt(v), Ttl::Gt(v)] {
+            let rule = Rule {
+                matches: vec![Match::Ttl(t)],
+                target: Target::Drop,
+                ..Rule::default()
+            };
+            let packets = [v.saturating_sub(1), v, v.saturating_add(1), 0, 255]
+                .map(|ttl| Packet {
+                    ttl,
+                    ..udp(base, base, 1, 2)
+                })
+                .to_vec();
+            cases.push((rule, packets));
+        }
+    }
     for len in 0..=32u8 {
         for invert in [false, true] {
             for dst_side in [false, true] {
@@ -399,66 +284,24 @@ fn kernel_walk_through_user_chains_agrees_with_reference() {
     assert_eq!(in_fresh_netns("kwalk", walk_chains), 10_000);
 }
 
-/// A target for a rule of chain `i` (INPUT is -1) of `u0..u3`: jumps and
-/// gotos only to later chains, so there is no loop.
-fn chain_target(rng: &mut Rng, i: i32) -> Target {
-    let later = |rng: &mut Rng| format!("u{}", i + 1 + (rng.next() % (3 - i) as u64) as i32);
-    match rng.next() % 8 {
-        0 => Target::Accept,
-        1 => Target::Drop,
-        2 => Target::Return,
-        3 => Target::None,
-        4 | 5 if i < 3 => Target::Jump(later(rng)),
-        6 if i < 3 => Target::Goto(later(rng)),
-        _ => rng.pick(&[Target::Accept, Target::Drop]),
-    }
-}
-
 fn walk_chains(dirs: &Dirs) -> usize {
     let (mut k, ebpf) = Kernel::install(dirs).unwrap();
     let xdp: &Xdp = ebpf.program("fw_xdp").unwrap().try_into().unwrap();
     let interfaces = vec![("lo".to_string(), 1)];
-    let mut rng = Rng(0xc4a1_25ee_d00d_0001);
+    let mut draw = Draw::new(0xc4a1_25ee_d00d_0001);
+    let (chained, packets) = (chained_ruleset(), packet());
     let mut checked = 0;
     let mut rulesets = 0;
     while rulesets < 200 {
-        let mut state = State::default();
-        let chain = |rng: &mut Rng, i: i32| -> Vec<Rule> {
-            (0..rng.next() % 7)
-                .map(|_| Rule {
-                    target: chain_target(rng, i),
-                    ..rule(rng)
-                })
-                .collect()
-        };
-        state.ruleset.input.rules = chain(&mut rng, -1);
-        for i in 0..4 {
-            let rules = chain(&mut rng, i);
-            state.ruleset.user_chains.insert(format!("u{i}"), rules);
-        }
-        state.ruleset.input.policy = if rng.chance(50) {
-            Policy::Drop
-        } else {
-            Policy::Accept
-        };
-        let mut next = 0u32;
-        for (name, rules) in state
-            .ruleset
-            .all_rules()
-            .map(|(c, r)| (c.to_string(), r.len()))
-            .collect::<Vec<_>>()
-        {
-            *state.chain_slots_mut(&name) = (next..next + rules as u32).collect();
-            next += rules as u32;
-        }
+        let state = draw.draw(&chained);
         let Ok(compiled) = compile::compile(&state, k.spare_bank().unwrap(), &interfaces) else {
             continue; // a walk longer than the kernel follows: refused
         };
         rulesets += 1;
-        k.swap_in(&compiled, &(0..next).collect::<Vec<_>>(), None)
+        k.swap_in(&compiled, &state.all_slots().collect::<Vec<_>>(), None)
             .unwrap();
         for _ in 0..50 {
-            let p = packet(&mut rng);
+            let p = on_lo(draw.draw(&packets));
             let want = eval::walk(&state.ruleset, BuiltinChain::Input, &p);
             let mut slots: Vec<u32> = want
                 .counted

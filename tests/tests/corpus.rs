@@ -29,9 +29,7 @@ use std::{
 };
 
 use firewall::{
-    command::Command,
-    edit::{self, Slots},
-    model::check,
+    offline,
     parse::{self, services::Services},
     render::{self, Counters},
     restore::{self, RestoreOptions},
@@ -233,49 +231,12 @@ fn fw_command(st: &mut State, program: &str, args: &[String], services: &Service
         }
         Err(e) => return FwOutcome::Failed(e.exit_code(), e.iptables_stderr("iptables", VERSION)),
     };
-    let mut new = st.clone();
-    let mut out = String::new();
-    let done = match &inv.command {
-        Command::Check { chain, rules } => edit::check_rules(&new, chain, rules),
-        Command::List { chain, rule, .. } | Command::ListRules { chain, rule, .. } => {
-            match chain.as_deref().map(|c| edit::rules_of(&new, c)) {
-                Some(Err(e)) => Err(e),
-                _ => {
-                    let counters = Counters::default();
-                    out = match &inv.command {
-                        Command::List { .. } => render::list_with(
-                            &new.ruleset,
-                            chain.as_deref(),
-                            *rule,
-                            &inv.options,
-                            &counters,
-                            services,
-                        ),
-                        _ => render::list_rules(
-                            &new.ruleset,
-                            chain.as_deref(),
-                            *rule,
-                            inv.options.verbose.then_some(&counters),
-                        ),
-                    };
-                    Ok(())
-                }
+    match offline::execute(st, &inv, services, false, offline::no_counters) {
+        Ok(done) => {
+            if let Some(new) = done.state {
+                *st = new;
             }
-        }
-        Command::Zero { chain, .. } => match chain {
-            Some(c) => edit::rules_of(&new, c).map(|_| ()),
-            None => Ok(()),
-        },
-        command => {
-            let mut slots = Slots::new(&new);
-            edit::apply(&mut new, &mut slots, command)
-                .and_then(|()| check::ruleset(&new.ruleset).map_err(Into::into))
-        }
-    };
-    match done {
-        Ok(()) => {
-            *st = new;
-            FwOutcome::Ok(out)
+            FwOutcome::Ok(done.output)
         }
         Err(e) => match e.iptables_stderr("iptables", VERSION) {
             Some(stderr) => FwOutcome::Failed(e.exit_code(), stderr),
@@ -702,7 +663,7 @@ fn scripts_like_iptables_legacy() {
         let file = name(&path).to_string();
         let commands = shell_commands(&std::fs::read_to_string(&path).unwrap());
         assert!(!commands.is_empty(), "{file}: no iptables command found");
-        let ns = Netns::new("script");
+        let ns = Netns::new("oracle-script").unwrap();
         let mut st = State::default();
         for c in &commands {
             let at = format!("{file}:{} `{} {}'", c.line, c.program, c.args.join(" "));
@@ -868,7 +829,7 @@ fn compare_restore(file: &str, input: &str, services: &Services, sets: bool) -> 
         eprintln!("note: {file}: ipset is missing, skipped");
         return None;
     }
-    let ns = Netns::new("restore");
+    let ns = Netns::new("oracle-restore").unwrap();
     let mut script = String::new();
     for s in needed_sets {
         script.push_str(&format!("ipset create {s} hash:ip; "));

@@ -4,31 +4,33 @@
 
 use std::{process::Command, time::Duration};
 
-use integration_tests::{PROBE_TIMEOUT, fw_in, ip, rule_counters, udp_probe};
+use integration_tests::{
+    Netns, PROBE_TIMEOUT, fw_in, fw_reset, ip, rule_counters, udp_probe, unique_name,
+};
 
 const DROP_WAIT: Duration = Duration::from_millis(400);
 
 /// The three namespaces; dropping it resets fw on the router and deletes
 /// them all.
 struct RouterLab {
-    client: String,
-    router: String,
-    server: String,
+    client: Netns,
+    router: Netns,
+    server: Netns,
 }
 
 impl RouterLab {
     fn new() -> Self {
-        let base = format!("fw-fwd-{}", std::process::id());
+        let base = unique_name("fwd").unwrap();
+        let ns = |side: &str| Netns::create(format!("{base}-{side}")).unwrap();
         let lab = RouterLab {
-            client: format!("{base}-c"),
-            router: format!("{base}-r"),
-            server: format!("{base}-s"),
+            client: ns("c"),
+            router: ns("r"),
+            server: ns("s"),
         };
         for ns in [&lab.client, &lab.router, &lab.server] {
-            ip(&format!("netns add {ns}")).unwrap();
-            ip(&format!("-n {ns} link set lo up")).unwrap();
+            ip(&format!("-n {} link set lo up", ns.name())).unwrap();
         }
-        let (c, r, s) = (&lab.client, &lab.router, &lab.server);
+        let (c, r, s) = (lab.client.name(), lab.router.name(), lab.server.name());
         ip(&format!(
             "-n {c} link add veth-c type veth peer name veth-rc netns {r}"
         ))
@@ -58,7 +60,7 @@ impl RouterLab {
     }
 
     fn fw(&self, args: &str) -> String {
-        let out = fw_in(&self.router, &args.split(' ').collect::<Vec<_>>()).unwrap();
+        let out = fw_in(self.router.name(), &args.split(' ').collect::<Vec<_>>()).unwrap();
         assert!(
             out.status.success(),
             "fw {args}: {}",
@@ -75,10 +77,8 @@ impl RouterLab {
 
 impl Drop for RouterLab {
     fn drop(&mut self) {
-        let _ = fw_in(&self.router, &["reset"]);
-        for ns in [&self.client, &self.router, &self.server] {
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
-        }
+        // Then the fields delete the namespaces.
+        fw_reset(self.router.name());
     }
 }
 
@@ -89,8 +89,8 @@ fn forwarded_packets_meet_forward_not_input_or_output() {
     let router = "192.0.2.2".parse::<std::net::Ipv4Addr>().unwrap();
     // Routing works before fw is there.
     assert!(udp_probe(
-        &lab.client,
-        &lab.server,
+        lab.client.name(),
+        lab.server.name(),
         server,
         7000,
         PROBE_TIMEOUT
@@ -103,14 +103,20 @@ fn forwarded_packets_meet_forward_not_input_or_output() {
     lab.fw("-A OUTPUT -p udp --dport 7001 -j DROP");
 
     assert!(
-        !udp_probe(&lab.client, &lab.server, server, 7000, DROP_WAIT),
+        !udp_probe(
+            lab.client.name(),
+            lab.server.name(),
+            server,
+            7000,
+            DROP_WAIT
+        ),
         "FORWARD drops"
     );
     assert_eq!(lab.counters("FORWARD", 1).0, 1);
     // INPUT and OUTPUT rules do not see forwarded packets.
     assert!(udp_probe(
-        &lab.client,
-        &lab.server,
+        lab.client.name(),
+        lab.server.name(),
         server,
         7001,
         PROBE_TIMEOUT
@@ -119,8 +125,8 @@ fn forwarded_packets_meet_forward_not_input_or_output() {
     assert_eq!(lab.counters("OUTPUT", 1), (0, 0));
     // ...but INPUT sees packets for the router itself.
     assert!(!udp_probe(
-        &lab.client,
-        &lab.router,
+        lab.client.name(),
+        lab.router.name(),
         router,
         7001,
         DROP_WAIT
@@ -128,15 +134,15 @@ fn forwarded_packets_meet_forward_not_input_or_output() {
     assert_eq!(lab.counters("INPUT", 1).0, 1);
     // -o is the interface the route leaves by, -i the one it came in by.
     assert!(!udp_probe(
-        &lab.client,
-        &lab.server,
+        lab.client.name(),
+        lab.server.name(),
         server,
         7002,
         DROP_WAIT
     ));
     assert!(udp_probe(
-        &lab.client,
-        &lab.server,
+        lab.client.name(),
+        lab.server.name(),
         server,
         7003,
         PROBE_TIMEOUT
@@ -146,8 +152,8 @@ fn forwarded_packets_meet_forward_not_input_or_output() {
     // The way back: server to client, in on veth-rs.
     let client = "192.0.2.1".parse::<std::net::Ipv4Addr>().unwrap();
     assert!(!udp_probe(
-        &lab.server,
-        &lab.client,
+        lab.server.name(),
+        lab.client.name(),
         client,
         7003,
         DROP_WAIT
@@ -156,15 +162,15 @@ fn forwarded_packets_meet_forward_not_input_or_output() {
     // FORWARD's policy.
     lab.fw("-P FORWARD DROP");
     assert!(!udp_probe(
-        &lab.client,
-        &lab.server,
+        lab.client.name(),
+        lab.server.name(),
         server,
         7005,
         DROP_WAIT
     ));
     assert!(udp_probe(
-        &lab.client,
-        &lab.router,
+        lab.client.name(),
+        lab.router.name(),
         router,
         7005,
         PROBE_TIMEOUT

@@ -29,19 +29,14 @@ fn fw(lab: &Lab, line: &str) -> Output {
 
 /// Runs `fw restore ARGS` in the lab with `input` on stdin.
 fn fw_restore(lab: &Lab, args: &[&str], input: &str) -> Output {
-    let ns = Netns {
-        name: lab.server().to_string(),
-    };
     let bin = integration_tests::fw_bin();
     let script = format!("{} restore \"$@\"", bin.display());
-    let out = ns.sh(
+    integration_tests::sh_in(
+        lab.server(),
         &script,
         &args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
         Some(input),
-    );
-    // The lab owns the namespace: do not delete it.
-    std::mem::forget(ns);
-    out
+    )
 }
 
 /// `fw save` without its comment lines (they hold the date).
@@ -73,7 +68,7 @@ fn message(stderr: &str) -> String {
 fn commands_and_listings_like_iptables() {
     require_iptables();
     let lab = Lab::new("cli-oracle").unwrap();
-    let ns = Netns::new("cli");
+    let ns = Netns::new("oracle-cli").unwrap();
     let lines = [
         "-N spare",
         "-A spare -p tcp --dport 22 -j ACCEPT",
@@ -178,7 +173,7 @@ fn save_and_restore_like_iptables() {
     let lab = Lab::new("cli-restore").unwrap();
     let _ssh = tcp_listen(lab.server(), 22).unwrap();
     let _telnet = tcp_listen(lab.server(), 23).unwrap();
-    let ns = Netns::new("restore");
+    let ns = Netns::new("oracle-restore").unwrap();
     let out = fw_restore(&lab, &[], DUMP);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let out = ns.sh(&format!("{IPTABLES}-restore"), &[], Some(DUMP));

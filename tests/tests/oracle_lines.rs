@@ -14,9 +14,7 @@
 mod iptables;
 
 use firewall::{
-    command::Command,
-    edit::{self, Slots},
-    model::check,
+    offline,
     parse::{self, services::Services},
     render::{self, Counters},
     state::State,
@@ -540,84 +538,26 @@ fn fw(words: &[String], services: &Services) -> Result<Outcome, String> {
             return fail(e.exit_code(), Some(e.iptables_stderr("iptables", VERSION)));
         }
     };
-    let counters = Counters::default();
-    let mut stdout = String::new();
-    let result = match &inv.command {
-        Command::Check { chain, rules } => edit::check_rules(&st, chain, rules),
-        Command::List { chain, rule, .. } | Command::ListRules { chain, rule, .. } => {
-            match chain.as_deref().map(|c| edit::rules_of(&st, c)) {
-                Some(Err(e)) => Err(e),
-                _ => {
-                    stdout = match &inv.command {
-                        Command::List { .. } => render::list_with(
-                            &st.ruleset,
-                            chain.as_deref(),
-                            *rule,
-                            &inv.options,
-                            &counters,
-                            services,
-                        ),
-                        _ => render::list_rules(
-                            &st.ruleset,
-                            chain.as_deref(),
-                            *rule,
-                            inv.options.verbose.then_some(&counters),
-                        ),
-                    };
-                    Ok(())
-                }
-            }
-        }
-        Command::Zero { chain, rule } => match chain {
-            Some(c) => edit::rules_of(&st, c).and_then(|r| match rule {
-                Some(n) if *n as usize > r.len() => Err(edit::EditError::CounterIndex),
-                _ => Ok(()),
-            }),
-            None => Ok(()),
-        },
-        command => {
-            let mut slots = Slots::new(&st);
-            edit::apply(&mut st, &mut slots, command)
-                .and_then(|()| check::ruleset(&st.ruleset).map_err(Into::into))
-        }
-    };
-    if let Err(e) = result {
-        return fail(e.exit_code(), e.iptables_stderr("iptables", VERSION));
+    match offline::execute(&st, &inv, services, false, offline::no_counters) {
+        Ok(done) => Ok(Outcome {
+            code: 0,
+            stdout: done.output,
+            stderr: String::new(),
+            table: render::list_rules(
+                &done.state.as_ref().unwrap_or(&st).ruleset,
+                None,
+                None,
+                None,
+            ),
+        }),
+        Err(e) => fail(e.exit_code(), e.iptables_stderr("iptables", VERSION)),
     }
-    if inv.options.verbose {
-        let before = {
-            let mut b = State::default();
-            b.ruleset.user_chains.insert("u".into(), vec![]);
-            b.ruleset.user_chains.insert("v".into(), vec![]);
-            b
-        };
-        let zero = match &inv.command {
-            Command::List {
-                chain, zero: true, ..
-            } => Some(Command::Zero {
-                chain: chain.clone(),
-                rule: None,
-            }),
-            _ => None,
-        };
-        stdout.push_str(&render::verbose_output(
-            zero.as_ref().unwrap_or(&inv.command),
-            &before.ruleset,
-            services,
-        ));
-    }
-    Ok(Outcome {
-        code: 0,
-        stdout,
-        stderr: String::new(),
-        table: render::list_rules(&st.ruleset, None, None, None),
-    })
 }
 
 #[test]
 fn every_line_like_iptables_legacy() {
     require_iptables();
-    let ns = Netns::new("lines");
+    let ns = Netns::new("oracle-lines").unwrap();
     let sets = have_ipset();
     if sets {
         let out = ns.sh(
@@ -734,7 +674,7 @@ const LISTINGS: &[&str] = &[
 #[test]
 fn listings_like_iptables_legacy() {
     require_iptables();
-    let ns = Netns::new("listings");
+    let ns = Netns::new("oracle-listings").unwrap();
     let sets = have_ipset();
     let lines: Vec<&str> = TABLE
         .iter()
@@ -757,9 +697,10 @@ fn listings_like_iptables_legacy() {
         let words = parse::split_spec(line).unwrap();
         let inv =
             parse::parse_args_with(&words, services).unwrap_or_else(|e| panic!("{line}: {e}"));
-        let mut slots = Slots::new(&st);
-        edit::apply(&mut st, &mut slots, &inv.command).unwrap_or_else(|e| panic!("{line}: {e}"));
-        check::ruleset(&st.ruleset).unwrap_or_else(|e| panic!("{line}: {e}"));
+        st = offline::execute(&st, &inv, services, false, offline::no_counters)
+            .unwrap_or_else(|e| panic!("{line}: {e}"))
+            .state
+            .unwrap_or_else(|| panic!("{line}: not a change"));
     }
     let setup = ns.sh(&script, &[], None);
     assert!(
@@ -774,23 +715,9 @@ fn listings_like_iptables_legacy() {
         let want = text(&ns.sh(&format!("{IPTABLES} {listing}"), &[], None).stdout);
         let words = parse::split_spec(listing).unwrap();
         let inv = parse::parse_args_with(&words, services).unwrap();
-        let got = match &inv.command {
-            Command::List { chain, rule, .. } => render::list_with(
-                &st.ruleset,
-                chain.as_deref(),
-                *rule,
-                &inv.options,
-                &counters,
-                services,
-            ),
-            Command::ListRules { chain, rule, .. } => render::list_rules(
-                &st.ruleset,
-                chain.as_deref(),
-                *rule,
-                inv.options.verbose.then_some(&counters),
-            ),
-            c => panic!("{c:?}"),
-        };
+        let got = offline::execute(&st, &inv, services, false, offline::no_counters)
+            .unwrap_or_else(|e| panic!("{listing}: {e}"))
+            .output;
         if got != want {
             failures.push(format!(
                 "iptables {listing}\n--- iptables\n{want}--- fw\n{got}"

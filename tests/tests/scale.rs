@@ -6,6 +6,9 @@
 //! server namespace: loading 10,000 rules one `fw -A` at a time would
 //! recompile the chain 10,000 times.
 
+#[path = "common/fw_state.rs"]
+mod fw_state;
+
 use std::{
     net::{Ipv4Addr, UdpSocket},
     sync::{
@@ -17,10 +20,11 @@ use std::{
 
 use firewall::{
     compile,
-    load::{self, Kernel, attach, pins::Dirs},
+    load::{Kernel, attach, pins::Dirs},
     model::{AddrMask, Match, Neg, Policy, PortRange, Rule, Target, Udp},
     state::State,
 };
+use fw_state::FwCleanup;
 use integration_tests::{Lab, PROBE_TIMEOUT, SERVER_ADDR, in_netns, spawn_in_netns, udp_probe};
 
 const N: u32 = 10_000;
@@ -65,34 +69,18 @@ fn ruleset(shift: u32, last: Rule, policy: Policy) -> State {
 
 /// Loads `state` into `ns` and attaches fw there; the returned guard
 /// removes it. Runs in a thread inside the namespace.
-struct Loaded {
-    ns: String,
-}
-
-impl Loaded {
-    fn new(ns: &str, state: State) -> Self {
-        let ns2 = ns.to_string();
-        in_netns(ns, move || {
-            let dirs = Dirs::current().unwrap();
-            let (mut k, mut ebpf) = Kernel::install(&dirs).unwrap();
-            let ifs = interfaces();
-            let c = compile::compile(&state, k.spare_bank().unwrap(), &ifs).unwrap();
-            k.swap_in(&c, &state.counters[0], None).unwrap();
-            attach::attach_all(&mut ebpf, &dirs).unwrap();
-        })
-        .unwrap();
-        Loaded { ns: ns2 }
-    }
-}
-
-impl Drop for Loaded {
-    fn drop(&mut self) {
-        let _ = in_netns(&self.ns, || {
-            let dirs = Dirs::current().unwrap();
-            let _ = load::remove_pins(&dirs);
-            let _ = std::fs::remove_dir_all(&dirs.state);
-        });
-    }
+fn load(ns: &str, state: State) -> FwCleanup {
+    let fw = FwCleanup(ns.to_string());
+    in_netns(ns, move || {
+        let dirs = Dirs::current().unwrap();
+        let (mut k, mut ebpf) = Kernel::install(&dirs).unwrap();
+        let ifs = interfaces();
+        let c = compile::compile(&state, k.spare_bank().unwrap(), &ifs).unwrap();
+        k.swap_in(&c, &state.counters[0], None).unwrap();
+        attach::attach_all(&mut ebpf, &dirs).unwrap();
+    })
+    .unwrap();
+    fw
 }
 
 fn interfaces() -> Vec<(String, u32)> {
@@ -116,7 +104,7 @@ fn a_chain_holds_65536_rules() {
 /// Rules 1..n-1 never match the lab's client; rule n drops UDP port 9.
 fn last_rule_decides(n: u32) {
     let lab = Lab::new("scale").unwrap();
-    let _fw = Loaded::new(
+    let _fw = load(
         lab.server(),
         ruleset_of(n, 0, udp_rule(9, Target::Drop), Policy::Accept),
     );
@@ -148,7 +136,7 @@ fn last_rule_decides(n: u32) {
 fn replacing_10000_rules_under_a_steady_flow_loses_nothing() {
     let lab = Lab::new("swap").unwrap();
     let accept = || udp_rule(5000, Target::Accept);
-    let _fw = Loaded::new(lab.server(), ruleset(0, accept(), Policy::Drop));
+    let _fw = load(lab.server(), ruleset(0, accept(), Policy::Drop));
 
     let stop = Arc::new(AtomicBool::new(false));
     let receiver = {

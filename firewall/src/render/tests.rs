@@ -447,8 +447,9 @@ fn extensions_as_iptables() {
     for line in LINES {
         let words = crate::parse::split_spec(line).unwrap();
         let inv = parse_args_with(&words, &sample()).unwrap();
-        let mut slots = crate::edit::Slots::new(&st);
-        crate::edit::apply(&mut st, &mut slots, &inv.command).unwrap();
+        let done =
+            crate::offline::execute(&st, &inv, &sample(), false, crate::offline::no_counters);
+        st = done.unwrap().state.unwrap();
     }
     let rs = &st.ruleset;
     assert_eq!(

@@ -1,0 +1,267 @@
+//! Random rulesets and packets for the tests that check the classifier
+//! against the reference evaluator ([`crate::model::eval`]): the compile
+//! agreement proptests here and the kernel tests in `tests/`. One pool of
+//! documentation addresses (RFC 5737: 192.0.2.0/24, 198.51.100.0/24,
+//! 203.0.113.0/24), ports and interface names, so both test the same
+//! rules. Built for `cfg(test)` and with the `testing` feature.
+
+use std::net::Ipv4Addr;
+
+use proptest::{
+    prelude::*,
+    strategy::ValueTree,
+    test_runner::{Config, RngAlgorithm, TestRng, TestRunner},
+};
+
+use crate::{
+    edit::{self, Slots},
+    model::{AddrMask, Match, Neg, Policy, PortRange, Rule, Target, Tcp, Ttl, Udp, eval::Packet},
+    state::State,
+};
+
+/// Rule prefixes: documentation networks, parts of them, one host, and
+/// `0.0.0.0/0`.
+const PREFIXES: [(&str, u8); 7] = [
+    ("192.0.2.0", 24),
+    ("192.0.2.0", 25),
+    ("192.0.2.128", 25),
+    ("192.0.2.7", 32),
+    ("198.51.100.0", 24),
+    ("203.0.113.0", 24),
+    ("0.0.0.0", 0),
+];
+
+/// Packet addresses: inside and outside the prefixes above.
+const ADDRS: [&str; 5] = [
+    "192.0.2.7",
+    "192.0.2.130",
+    "198.51.100.9",
+    "203.0.113.1",
+    "192.0.2.0",
+];
+
+/// Rule port ranges.
+const RANGES: [(u16, u16); 6] = [
+    (22, 22),
+    (20, 30),
+    (1024, 65535),
+    (0, 65535),
+    (53, 53),
+    (80, 90),
+];
+
+/// Packet ports: on and beside the ranges' edges.
+const PORTS: [u16; 8] = [22, 25, 53, 80, 1023, 1024, 65535, 0];
+
+/// Interfaces packets arrive on.
+pub const IN_INTERFACES: [&str; 4] = ["lo", "veth0", "veth1", "eth0"];
+
+/// `Some(Neg)` of `v` three times in five, inverted half of those.
+pub fn neg<T: std::fmt::Debug + Clone>(
+    v: impl Strategy<Value = T>,
+) -> impl Strategy<Value = Option<Neg<T>>> {
+    prop_oneof![
+        2 => Just(None),
+        3 => (v, any::<bool>()).prop_map(|(value, invert)| Some(Neg { value, invert })),
+    ]
+}
+
+/// A `-s`/`-d` prefix.
+pub fn prefix() -> impl Strategy<Value = AddrMask> {
+    prop::sample::select(PREFIXES.to_vec())
+        .prop_map(|(a, l)| AddrMask::from_prefix(a.parse().unwrap(), l))
+}
+
+/// A `-m ttl` comparison, around [`TTLS`].
+pub fn ttl() -> impl Strategy<Value = Ttl> {
+    (0..4u8, prop::sample::select(vec![0u8, 1, 63, 64, 65, 255])).prop_map(|(op, v)| match op {
+        0 => Ttl::Eq(v),
+        1 => Ttl::Ne(v),
+        2 => Ttl::Lt(v),
+        _ => Ttl::Gt(v),
+    })
+}
+
+/// Packet TTLs: on and beside the comparisons' values.
+pub const TTLS: [u8; 6] = [0, 1, 63, 64, 65, 255];
+
+/// A `--sport`/`--dport` range.
+pub fn range() -> impl Strategy<Value = PortRange> {
+    prop::sample::select(RANGES.to_vec()).prop_map(|(lo, hi)| PortRange { lo, hi })
+}
+
+/// A rule of what fw enforces: `[!] -p tcp|udp|icmp`, `[!] -s`, `[!] -d`,
+/// `[!] -i` (wildcards and absent interfaces too), tcp/udp ports; ACCEPT or
+/// DROP.
+pub fn rule() -> impl Strategy<Value = Rule> {
+    let proto = prop_oneof![
+        Just(None),
+        (prop::sample::select(vec![6u8, 17, 1]), any::<bool>())
+            .prop_map(|(value, invert)| Some(Neg { value, invert })),
+    ];
+    let iface = prop::sample::select(vec!["lo", "veth0", "veth1", "veth+", "eth9"]);
+    (
+        proto,
+        neg(prefix()),
+        neg(prefix()),
+        neg(iface.prop_map(str::to_string)),
+        neg(range()),
+        neg(range()),
+        prop::option::weighted(0.25, ttl()),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(protocol, source, destination, in_interface, sport, dport, ttl, drop)| {
+                let mut matches = match &protocol {
+                    Some(Neg {
+                        value: 6,
+                        invert: false,
+                    }) => vec![Match::Tcp(Tcp {
+                        sport,
+                        dport,
+                        flags: None,
+                        option: None,
+                    })],
+                    Some(Neg {
+                        value: 17,
+                        invert: false,
+                    }) => vec![Match::Udp(Udp { sport, dport })],
+                    _ => vec![],
+                };
+                matches.extend(ttl.map(Match::Ttl));
+                Rule {
+                    protocol,
+                    source,
+                    destination,
+                    in_interface,
+                    out_interface: None,
+                    fragment: None,
+                    matches,
+                    target: if drop { Target::Drop } else { Target::Accept },
+                }
+            },
+        )
+}
+
+/// A packet: tcp, udp, icmp or gre between the pool's addresses, on one of
+/// [`IN_INTERFACES`]; a tcp or udp packet without ports (one in ten) is a
+/// non-first fragment.
+pub fn packet() -> impl Strategy<Value = Packet> {
+    let addr = prop::sample::select(ADDRS.to_vec()).prop_map(|a| a.parse::<Ipv4Addr>().unwrap());
+    let port = prop::sample::select(PORTS.to_vec());
+    (
+        addr.clone(),
+        addr,
+        prop::sample::select(vec![6u8, 17, 1, 47]),
+        prop::option::weighted(0.9, (port.clone(), port)),
+        prop::sample::select(IN_INTERFACES.to_vec()),
+        prop::sample::select(TTLS.to_vec()),
+    )
+        .prop_map(|(src, dst, proto, ports, in_if, ttl)| Packet {
+            src,
+            dst,
+            proto,
+            ports: if proto == 6 || proto == 17 {
+                ports
+            } else {
+                None
+            },
+            in_if: in_if.to_string(),
+            out_if: String::new(),
+            ttl,
+        })
+}
+
+/// INPUT with up to 39 [`rule`]s and either policy; rule `n` counts in
+/// slot `n`.
+pub fn input_ruleset() -> impl Strategy<Value = State> {
+    (prop::collection::vec(rule(), 0..40), any::<bool>()).prop_map(|(rules, drop)| {
+        let mut state = State::default();
+        state.ruleset.input.policy = if drop { Policy::Drop } else { Policy::Accept };
+        state.counters[0] = (0..rules.len() as u32).collect();
+        state.ruleset.input.rules = rules;
+        state
+    })
+}
+
+/// Targets for the rules of chain `i` of `n` user chains u0..: jumps
+/// and gotos only go to later chains, so there are no loops.
+fn chain_target(i: usize, n: usize) -> impl Strategy<Value = Target> {
+    let later: Vec<String> = (i + 1..n).map(|j| format!("u{j}")).collect();
+    let mut choices: Vec<Target> = vec![Target::Accept, Target::Drop, Target::Return, Target::None];
+    for c in later {
+        choices.push(Target::Jump(c.clone()));
+        choices.push(Target::Jump(c.clone()));
+        choices.push(Target::Goto(c));
+    }
+    prop::sample::select(choices)
+}
+
+/// Up to 4 user chains (u0..u3) and INPUT, whose rules' targets are
+/// anything, jumps included; every rule has a counter slot. Its walks may
+/// be longer than the kernel follows (then compiling it fails).
+pub fn chained_ruleset() -> impl Strategy<Value = State> {
+    let chain = |i: usize| {
+        prop::collection::vec((rule(), chain_target(i, 4)), 0..8).prop_map(|rs| {
+            rs.into_iter()
+                .map(|(r, target)| Rule { target, ..r })
+                .collect::<Vec<_>>()
+        })
+    };
+    let input = prop::collection::vec((rule(), chain_target(usize::MAX - 1, 0), 0..5usize), 0..10)
+        .prop_map(|rs| {
+            rs.into_iter()
+                .map(|(r, t, j)| match j {
+                    0 => Rule {
+                        target: Target::Jump("u0".into()),
+                        ..r
+                    },
+                    1 => Rule {
+                        target: Target::Goto("u1".into()),
+                        ..r
+                    },
+                    _ => Rule { target: t, ..r },
+                })
+                .collect::<Vec<_>>()
+        });
+    (input, chain(0), chain(1), chain(2), chain(3), any::<bool>()).prop_map(
+        |(input, u0, u1, u2, u3, drop)| {
+            let mut st = State::default();
+            st.ruleset.input.policy = if drop { Policy::Drop } else { Policy::Accept };
+            st.ruleset.input.rules = input;
+            for (i, rules) in [u0, u1, u2, u3].into_iter().enumerate() {
+                st.ruleset.user_chains.insert(format!("u{i}"), rules);
+            }
+            let mut slots = Slots::new(&st);
+            edit::fill_slots(&mut st, &mut slots).expect("few rules");
+            st
+        },
+    )
+}
+
+/// Values drawn from the strategies above outside `proptest!`, the same
+/// ones for the same seed (the kernel tests draw a fixed number).
+pub struct Draw(TestRunner);
+
+impl Draw {
+    /// A source seeded with `seed`.
+    pub fn new(seed: u64) -> Self {
+        let mut bytes = [0u8; 32];
+        bytes[..8].copy_from_slice(&seed.to_le_bytes());
+        Self(TestRunner::new_with_rng(
+            Config::default(),
+            TestRng::from_seed(RngAlgorithm::ChaCha, &bytes),
+        ))
+    }
+
+    /// One value of `strategy`.
+    ///
+    /// # Panics
+    /// When `strategy` rejects every value (none of the above does).
+    pub fn draw<S: Strategy>(&mut self, strategy: &S) -> S::Value {
+        strategy
+            .new_tree(&mut self.0)
+            .expect("a strategy without filters")
+            .current()
+    }
+}
