@@ -101,6 +101,10 @@ pub enum Field {
     InIf = 5,
     /// Output interface index.
     OutIf = 6,
+    /// IP time to live (`-m ttl`), as netfilter's hook sees it: one less
+    /// than received in FORWARD (the kernel decrements it before the
+    /// FORWARD hook).
+    Ttl = 7,
 }
 
 // `Field::ALL[i]` is the field of index `i`: the kernel loops by index.
@@ -128,7 +132,7 @@ pub enum FieldKey {
 
 impl Field {
     /// Every field, in the order of their bits in [`ChainInfo::fields`].
-    pub const ALL: [Field; 7] = [
+    pub const ALL: [Field; 8] = [
         Field::Src,
         Field::Dst,
         Field::Proto,
@@ -136,6 +140,7 @@ impl Field {
         Field::Dport,
         Field::InIf,
         Field::OutIf,
+        Field::Ttl,
     ];
 
     /// The field's number: its bit in [`ChainInfo::fields`] and its part
@@ -157,7 +162,7 @@ impl Field {
         match self {
             Field::Src | Field::Dst => FieldKey::Addr,
             Field::Sport | Field::Dport => FieldKey::Port,
-            Field::Proto | Field::InIf | Field::OutIf => FieldKey::Value,
+            Field::Proto | Field::InIf | Field::OutIf | Field::Ttl => FieldKey::Value,
         }
     }
 }
@@ -598,7 +603,7 @@ pub struct PortKey {
 pub struct ValueKey {
     /// [`field_id`].
     pub id: u32,
-    /// IP protocol (0..=255) or interface index.
+    /// IP protocol (0..=255), interface index or TTL (0..=255).
     pub value: u32,
 }
 

@@ -41,6 +41,9 @@ pub fn fw_xdp(ctx: XdpContext) -> u32 {
                 route::Hook::Input => CHAIN_INPUT,
                 route::Hook::Forward { out_ifindex } => {
                     pkt.out_ifindex = out_ifindex;
+                    // ip_forward() decrements the TTL before the FORWARD
+                    // hook; packets it would expire never reach it.
+                    pkt.ttl = pkt.ttl.saturating_sub(1);
                     CHAIN_FORWARD
                 }
             };

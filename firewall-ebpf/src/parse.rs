@@ -25,6 +25,8 @@ pub struct Packet {
     /// Total length from the IPv4 header, bytes.
     pub len: u16,
     pub proto: u8,
+    /// Time to live, as the chain's hook sees it (see [`Field::Ttl`]).
+    pub ttl: u8,
     /// TCP or UDP first fragment with its ports read.
     pub has_ports: bool,
     pub in_ifindex: u32,
@@ -46,6 +48,7 @@ impl Packet {
             Field::Sport | Field::Dport => NO_PORT_VALUE,
             Field::InIf => self.in_ifindex,
             Field::OutIf => self.out_ifindex,
+            Field::Ttl => self.ttl as u32,
         }
     }
 }
@@ -115,6 +118,7 @@ fn parse_with(b: &impl Bytes) -> Parsed {
         dst: u32::from_ne_bytes([ip[16], ip[17], ip[18], ip[19]]),
         len: total_len,
         proto: ip[9],
+        ttl: ip[8],
         ..Packet::default()
     };
     if (pkt.proto == IPPROTO_TCP || pkt.proto == IPPROTO_UDP) && frag & IP_OFFSET_MASK == 0 {

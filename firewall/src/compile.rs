@@ -42,7 +42,7 @@ use firewall_common::{
 };
 
 use crate::{
-    extensions::Enforcement,
+    extensions::{self, Enforcement},
     model::{AddrMask, BuiltinChain, Neg, Policy, Rule, Ruleset, Target},
     state::State,
 };
@@ -155,6 +155,7 @@ struct Columns {
     dport: Vec<Constraint<(u16, u16)>>,
     in_if: Vec<Constraint<Vec<u32>>>,
     out_if: Vec<Constraint<Vec<u32>>>,
+    ttl: Vec<Constraint<Vec<u32>>>,
 }
 
 fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, CompileError> {
@@ -166,6 +167,7 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
         dport: Vec::new(),
         in_if: Vec::new(),
         out_if: Vec::new(),
+        ttl: Vec::new(),
     };
     for r in rules {
         let addr = |m: &Option<Neg<AddrMask>>| -> Result<_, CompileError> {
@@ -183,21 +185,9 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
             .push(constraint(&r.in_interface, |n| ifindexes(n, interfaces)));
         c.out_if
             .push(constraint(&r.out_interface, |n| ifindexes(n, interfaces)));
-        let (mut sport, mut dport) = (Constraint::Any, Constraint::Any);
-        if r.matches
-            .iter()
-            .filter(|m| m.support() != Enforcement::Always)
-            .count()
-            > 1
-        {
-            return Err(CompileError::NotSupported(
-                "more than one tcp/udp match in one rule".into(),
-            ));
-        }
         for m in &r.matches {
             match m.support() {
-                Enforcement::Always => {}
-                Enforcement::Classifier(cols) => (sport, dport) = (cols.sport, cols.dport),
+                Enforcement::Always | Enforcement::Classifier(_) => {}
                 Enforcement::RuleCheck(_) => {
                     return Err(CompileError::NotSupported(format!("-m {}", m.module())));
                 }
@@ -206,6 +196,10 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
                 }
             }
         }
+        let cols = extensions::Columns::of_rule(r)
+            .map_err(|what| CompileError::NotSupported(what.into()))?;
+        let (sport, dport) = cols.ports.unwrap_or((Constraint::Any, Constraint::Any));
+        c.ttl.push(cols.ttl.unwrap_or(Constraint::Any));
         c.sport.push(sport);
         c.dport.push(dport);
     }
@@ -316,10 +310,12 @@ fn compile_chain(
     let proto = classes::exact(&c.proto);
     let in_if = classes::exact(&c.in_if);
     let out_if = classes::exact(&c.out_if);
+    let ttl = classes::exact(&c.ttl);
     for (f, fl) in [
         (Field::Proto, &proto),
         (Field::InIf, &in_if),
         (Field::OutIf, &out_if),
+        (Field::Ttl, &ttl),
     ] {
         if fl.used {
             let id = field(f);

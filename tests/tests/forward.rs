@@ -176,3 +176,56 @@ fn forwarded_packets_meet_forward_not_input_or_output() {
         PROBE_TIMEOUT
     ));
 }
+
+/// `-m ttl` sees the TTL as netfilter's hook does: as received in INPUT,
+/// one less in FORWARD (ip_forward() decrements it before the hook), as
+/// sent in OUTPUT. The same rules under iptables-legacy on the same
+/// router give the same verdicts.
+#[test]
+fn ttl_is_seen_as_netfilter_sees_it() {
+    let lab = RouterLab::new();
+    let addr = |a: &str| a.parse::<std::net::Ipv4Addr>().unwrap();
+    let (server, router) = (addr("198.51.100.2"), addr("192.0.2.2"));
+    let rules = [
+        "-A FORWARD -p udp --dport 7010 -m ttl --ttl-eq 63 -j DROP",
+        "-A FORWARD -p udp --dport 7011 -m ttl --ttl-eq 64 -j DROP",
+        "-A INPUT -p udp --dport 7012 -m ttl --ttl-eq 64 -j DROP",
+        "-A INPUT -p udp --dport 7013 -m ttl --ttl-lt 64 -j DROP",
+        "-A OUTPUT -p udp --dport 7014 -m ttl --ttl-gt 63 -j DROP",
+    ];
+    // (from, to, address, port): whether each probe gets through.
+    let probes = |lab: &RouterLab| -> Vec<bool> {
+        let (c, r, s) = (lab.client.name(), lab.router.name(), lab.server.name());
+        [
+            (c, s, server, 7010),
+            (c, s, server, 7011),
+            (c, r, router, 7012),
+            (c, r, router, 7013),
+            (r, s, server, 7014),
+        ]
+        .into_iter()
+        .map(|(from, to, a, port)| udp_probe(from, to, a, port, DROP_WAIT))
+        .collect()
+    };
+    for r in rules {
+        lab.fw(r);
+    }
+    let fw = probes(&lab);
+    assert_eq!(fw, [false, true, false, true, false]);
+    assert_eq!(lab.counters("FORWARD", 1).0, 1);
+    assert_eq!(lab.counters("FORWARD", 2).0, 0);
+    fw_reset(lab.router.name());
+
+    for r in rules {
+        let out = integration_tests::netns_exec(
+            lab.router.name(),
+            "iptables-legacy",
+            &r.split(' ').collect::<Vec<_>>(),
+        )
+        .unwrap();
+        assert!(out.status.success(), "iptables-legacy {r}");
+    }
+    let legacy = probes(&lab);
+    let _ = integration_tests::netns_exec(lab.router.name(), "iptables-legacy", &["-F"]);
+    assert_eq!(fw, legacy, "fw and iptables-legacy");
+}

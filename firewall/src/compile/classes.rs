@@ -188,8 +188,19 @@ pub fn exact(rules: &[Constraint<Vec<u32>>]) -> Field<u32> {
             }
         }
     }
-    let mut classes: Vec<(Vec<u32>, Vec<u32>)> =
-        by_value.into_iter().map(|(v, x)| (vec![v], x)).collect();
+    // Values that the same rules accept share one class (a `--ttl-gt 10`
+    // names 245 values, an interface wildcard several indexes).
+    let mut by_rules: BTreeMap<Vec<u32>, Vec<u32>> = BTreeMap::new();
+    for (v, x) in by_value {
+        by_rules.entry(x).or_default().push(v);
+    }
+    let mut classes: Vec<(Vec<u32>, Vec<u32>)> = by_rules
+        .into_iter()
+        .map(|(x, mut vs)| {
+            vs.sort_unstable();
+            (vs, x)
+        })
+        .collect();
     classes.sort();
     Field {
         used,

@@ -23,8 +23,9 @@ use crate::compile::classes::Constraint;
 pub enum Enforcement {
     /// Matches every packet (`-m comment`): nothing to compile.
     Always,
-    /// Joins the classifier's bit-vector columns with these constraints. At
-    /// most one such match per rule (the columns have one slot per rule).
+    /// Joins the classifier's bit-vector columns with these constraints.
+    /// Two matches of one rule may not constrain the same column (each
+    /// column has one slot per rule).
     Classifier(Columns),
     /// Checked per candidate rule by the named kernel function in
     /// firewall-ebpf (after the classifier picked the candidates).
@@ -35,11 +36,42 @@ pub enum Enforcement {
 }
 
 /// What a classifier match adds to its rule's columns
-/// (`firewall/src/compile.rs`): host-order port ranges, inclusive.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// (`firewall/src/compile.rs`); `None` where the match says nothing.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Columns {
-    /// The source port column.
-    pub sport: Constraint<(u16, u16)>,
-    /// The destination port column.
-    pub dport: Constraint<(u16, u16)>,
+    /// The source and destination port columns: host-order inclusive
+    /// ranges (tcp, udp).
+    pub ports: Option<(Constraint<(u16, u16)>, Constraint<(u16, u16)>)>,
+    /// The TTL column: the TTL values accepted (ttl).
+    pub ttl: Option<Constraint<Vec<u32>>>,
+}
+
+impl Columns {
+    /// The columns of every classifier match of one rule together.
+    ///
+    /// # Errors
+    /// What the classifier cannot hold, worded for "not supported yet:
+    /// {what}": two matches on one column.
+    pub fn of_rule(rule: &crate::model::Rule) -> Result<Columns, &'static str> {
+        let mut all = Columns::default();
+        for m in &rule.matches {
+            let Enforcement::Classifier(c) = m.support() else {
+                continue;
+            };
+            let Columns { ports, ttl } = c;
+            if ports.is_some() {
+                if all.ports.is_some() {
+                    return Err("more than one tcp/udp match in one rule");
+                }
+                all.ports = ports;
+            }
+            if ttl.is_some() {
+                if all.ttl.is_some() {
+                    return Err("more than one -m ttl match in one rule");
+                }
+                all.ttl = ttl;
+            }
+        }
+        Ok(all)
+    }
 }

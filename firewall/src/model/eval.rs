@@ -6,7 +6,7 @@
 use std::net::Ipv4Addr;
 
 use super::{
-    AddrMask, BuiltinChain, Match, Neg, Policy, PortRange, Rule, Ruleset, Target, Tcp, Udp,
+    AddrMask, BuiltinChain, Match, Neg, Policy, PortRange, Rule, Ruleset, Target, Tcp, Ttl, Udp,
 };
 
 /// What the matches look at in one IPv4 packet.
@@ -25,6 +25,9 @@ pub struct Packet {
     pub in_if: String,
     /// Output interface name ("" in INPUT).
     pub out_if: String,
+    /// Time to live as the chain's hook sees it (in FORWARD one less than
+    /// received: ip_forward() decrements it before the hook).
+    pub ttl: u8,
 }
 
 /// The outcome of a chain for a packet.
@@ -71,6 +74,12 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
                 ports(p, sport, dport)
             }
             Match::Comment(_) => true,
+            Match::Ttl(t) => match *t {
+                Ttl::Eq(v) => p.ttl == v,
+                Ttl::Ne(v) => p.ttl != v,
+                Ttl::Lt(v) => p.ttl < v,
+                Ttl::Gt(v) => p.ttl > v,
+            },
             // Outside support::enforceable: never loaded, not evaluated.
             Match::Icmp(_)
             | Match::Multiport(_)
@@ -80,7 +89,6 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
             | Match::Mac(_)
             | Match::Limit(_)
             | Match::Length(_)
-            | Match::Ttl(_)
             | Match::Addrtype(_)
             | Match::Set(_) => false,
         })

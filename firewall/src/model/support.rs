@@ -13,7 +13,7 @@
 
 use crate::{
     extensions::{
-        Enforcement,
+        Columns, Enforcement,
         targets::{TargetExt, TargetSupport, log, reject},
     },
     model::{Rule, Ruleset, Target},
@@ -57,22 +57,16 @@ pub fn enforceable(rule: &Rule) -> Result<(), String> {
             ));
         }
     }
-    let mut classifier = 0;
     for m in &rule.matches {
         match m.support() {
-            Enforcement::Always => {}
-            Enforcement::Classifier(_) => classifier += 1,
+            Enforcement::Always | Enforcement::Classifier(_) => {}
             // compile.rs has no per-rule checks yet: the first module that
             // answers RuleCheck is allowed here and compiled there.
             Enforcement::RuleCheck(_) => return Err(format!("-m {}", m.module())),
             Enforcement::Refused(what) => return Err(what.into()),
         }
     }
-    // The port columns have one slot per rule.
-    if classifier > 1 {
-        return Err("more than one tcp/udp match in one rule".into());
-    }
-    Ok(())
+    Columns::of_rule(rule).map(|_| ()).map_err(String::from)
 }
 
 /// A target extension's answer as [`enforceable`]'s.

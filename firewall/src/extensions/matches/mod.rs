@@ -305,7 +305,10 @@ pub(crate) fn port_columns(
     if sport == Constraint::Any && dport == Constraint::Any {
         sport = Constraint::Is((0, u16::MAX));
     }
-    Enforcement::Classifier(Columns { sport, dport })
+    Enforcement::Classifier(Columns {
+        ports: Some((sport, dport)),
+        ..Columns::default()
+    })
 }
 
 /// ` [!] --sport A[:B]` (libxt_tcp's and libxt_udp's `save`).

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Given, Line, needs, ListCx, MatchExt, required};
 use crate::{
-    extensions::Enforcement,
+    compile::classes::Constraint,
+    extensions::{Columns, Enforcement},
     parse::{
         ParseError,
         lexer::HasArg::Required,
@@ -83,7 +84,18 @@ impl MatchExt for Ext {
         };
     }
 
-    fn support(_: &Ttl) -> Enforcement {
-        Enforcement::Refused("-m ttl")
+    /// A column of the classifier ([`firewall_common::Field::Ttl`]): the
+    /// TTL values the comparison accepts (`ipt_ttl`'s `ttl_mt`).
+    fn support(t: &Ttl) -> Enforcement {
+        let ttl = match *t {
+            Ttl::Eq(v) => Constraint::Is(vec![u32::from(v)]),
+            Ttl::Ne(v) => Constraint::Not(vec![u32::from(v)]),
+            Ttl::Lt(v) => Constraint::Is((0..u32::from(v)).collect()),
+            Ttl::Gt(v) => Constraint::Is((u32::from(v) + 1..=255).collect()),
+        };
+        Enforcement::Classifier(Columns {
+            ttl: Some(ttl),
+            ..Columns::default()
+        })
     }
 }
