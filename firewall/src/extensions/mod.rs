@@ -35,13 +35,16 @@ pub enum Enforcement {
     Refused(&'static str),
 }
 
+/// A port column's constraint: host-order inclusive ranges.
+pub type PortColumn = Constraint<(u16, u16)>;
+
 /// What a classifier match adds to its rule's columns
 /// (`firewall/src/compile.rs`); `None` where the match says nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Columns {
     /// The source and destination port columns: host-order inclusive
     /// ranges (tcp, udp).
-    pub ports: Option<(Constraint<(u16, u16)>, Constraint<(u16, u16)>)>,
+    pub ports: Option<(PortColumn, PortColumn)>,
     /// The TTL column: the TTL values accepted (ttl).
     pub ttl: Option<Constraint<Vec<u32>>>,
 }
