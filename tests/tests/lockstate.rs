@@ -17,9 +17,7 @@ use std::{
 };
 
 use firewall::load::pins::{lock_path, netns_cookie};
-use integration_tests::{
-    Lab, SERVER_ADDR, fw_bin, in_netns, ip, policy_counters, rule_counters,
-};
+use integration_tests::{Lab, SERVER_ADDR, fw_bin, in_netns, ip, policy_counters, rule_counters};
 use iptables::{IPTABLES, require_iptables, text};
 
 /// The lock file of the lab's server namespace.
@@ -113,11 +111,7 @@ fn race_once(lab: &Lab, run: usize) {
         return;
     }
     let check = lab.fw(&["status", "--check"]);
-    assert!(
-        check.status.success(),
-        "run {run}: {}",
-        text(&check.stderr)
-    );
+    assert!(check.status.success(), "run {run}: {}", text(&check.stderr));
     send_udp(lab, ports.clone());
     let table = lab.fw_ok(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]);
     for n in 1..=listed.len() {
@@ -262,14 +256,19 @@ fn a_deleted_namespace_is_collected_by_the_next_command() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(!pins.exists(), "pins of netns cookie {cookie} left behind");
-    assert!(!state.exists(), "state of netns cookie {cookie} left behind");
+    assert!(
+        !state.exists(),
+        "state of netns cookie {cookie} left behind"
+    );
     assert!(!lock_path(cookie).exists(), "lock of {cookie} left behind");
 }
 
 #[test]
 fn policy_counters_restart_at_every_change_like_iptables_legacy() {
     let lab = Lab::new("polctr").unwrap();
-    lab.fw_ok(&["-A", "INPUT", "-p", "udp", "--dport", "7500", "-j", "ACCEPT"]);
+    lab.fw_ok(&[
+        "-A", "INPUT", "-p", "udp", "--dport", "7500", "-j", "ACCEPT",
+    ]);
     let policy = |lab: &Lab| policy_counters(&lab.fw_ok(&["-L", "INPUT", "-v", "-n", "-x"]));
     send_udp(&lab, vec![7501; 3]);
     assert_eq!(policy(&lab), (3, 3 * 38));
