@@ -350,3 +350,43 @@ pub fn prepare(dir: &Path, state: &State) -> Result<PendingState, StateError> {
         path: dir.join("state.json"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state directory `<tmp>/fw-lock-test-<pid>-<tag>/<cookie>` of its own.
+    fn dir(tag: &str) -> PathBuf {
+        let root = std::env::temp_dir().join(format!("fw-lock-test-{}-{tag}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        root.join("42")
+    }
+
+    #[test]
+    fn the_lock_file_lives_beside_the_state_directories() {
+        assert_eq!(
+            lock_file(Path::new("/run/fw/1234")),
+            Path::new("/run/fw/lock/1234")
+        );
+    }
+
+    #[test]
+    fn a_waiter_on_a_removed_lock_file_takes_the_new_one() {
+        let d = dir("removed");
+        let first = StateLock::acquire(&d).unwrap();
+        let path = lock_file(&d);
+        let d2 = d.clone();
+        let waiter = std::thread::spawn(move || {
+            let l = StateLock::acquire(&d2).unwrap();
+            // Held on the file that now bears the name: nobody else can take it.
+            assert!(StateLock::try_acquire(&lock_file(&d2)).is_none());
+            drop(l);
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        // What gc does for a namespace that is gone.
+        first.remove();
+        waiter.join().unwrap();
+        assert!(StateLock::try_acquire(&path).is_some());
+        let _ = fs::remove_dir_all(d.parent().unwrap());
+    }
+}
