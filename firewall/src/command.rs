@@ -138,4 +138,10 @@ pub struct Invocation {
     pub command: Command,
     /// How to print.
     pub options: Options,
+    /// `-w N`: give up on the lock after N seconds (exit status 4);
+    /// `None` (no `-w`, `-w` alone or `-w 0`) waits as long as it takes,
+    /// as iptables 1.8.9 does.
+    pub wait: Option<u32>,
+    /// `-W` was given: accepted and ignored with iptables' warning.
+    pub wait_interval: bool,
 }

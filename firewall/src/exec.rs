@@ -41,7 +41,7 @@ pub enum ExecError {
     #[error(transparent)]
     Restore(#[from] RestoreError),
     /// The process lacks a capability fw needs.
-    #[error("Permission denied (you must be root): missing {0}")]
+    #[error("Permission denied (you must be root): fw lacks {0}")]
     Permission(String),
     /// The ruleset cannot be compiled.
     #[error(transparent)]
@@ -74,21 +74,34 @@ impl ExecError {
         match self {
             Self::Edit(e) => e.exit_code(),
             Self::Restore(e) => e.exit_code(),
+            Self::State(e) => e.exit_code(),
             Self::Compile(CompileError::NotSupported(_)) => 2,
-            Self::Compile(CompileError::TooManyRules { .. }) | Self::Permission(_) => 4,
+            Self::Permission(_) => 3,
+            Self::Compile(CompileError::TooManyRules { .. }) => 4,
             _ => 1,
         }
     }
+
+    /// Whether the message is printed as it is, without fw's `fw: ` prefix:
+    /// iptables prints its lock message that way.
+    pub fn bare(&self) -> bool {
+        matches!(self, Self::State(StateError::Busy { .. }))
+    }
 }
 
-/// Capabilities fw needs (capabilities(7)): loading and attaching XDP/TC
-/// programs takes CAP_BPF and CAP_NET_ADMIN (CAP_SYS_ADMIN covers CAP_BPF).
+/// Capabilities fw needs (capabilities(7)): CAP_BPF to load programs and
+/// create maps, CAP_PERFMON for the verifier to accept the programs'
+/// pointer arithmetic (without it the load fails with a long verifier
+/// log), CAP_NET_ADMIN to attach XDP and TCX; CAP_SYS_ADMIN covers the
+/// first two. (CAP_SYS_ADMIN is also needed to mount bpffs, which fw does
+/// only when it is missing, and says so then.)
 ///
 /// # Errors
-/// [`ExecError::Permission`] naming the missing ones.
+/// [`ExecError::Permission`] naming every missing one.
 pub fn check_privileges() -> Result<(), ExecError> {
     const CAP_NET_ADMIN: u32 = 12;
     const CAP_SYS_ADMIN: u32 = 21;
+    const CAP_PERFMON: u32 = 38;
     const CAP_BPF: u32 = 39;
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let eff = status
@@ -98,16 +111,56 @@ pub fn check_privileges() -> Result<(), ExecError> {
         .unwrap_or(0);
     let has = |c: u32| eff & (1 << c) != 0;
     let mut missing = Vec::new();
-    if !has(CAP_NET_ADMIN) {
-        missing.push("CAP_NET_ADMIN");
-    }
     if !has(CAP_BPF) && !has(CAP_SYS_ADMIN) {
         missing.push("CAP_BPF");
     }
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(ExecError::Permission(missing.join(" and ")))
+    if !has(CAP_PERFMON) && !has(CAP_SYS_ADMIN) {
+        missing.push("CAP_PERFMON");
+    }
+    if !has(CAP_NET_ADMIN) {
+        missing.push("CAP_NET_ADMIN");
+    }
+    match missing.as_slice() {
+        [] => Ok(()),
+        [one] => Err(ExecError::Permission(one.to_string())),
+        [init @ .., last] => Err(ExecError::Permission(format!(
+            "{} and {last}",
+            init.join(", ")
+        ))),
+    }
+}
+
+/// `fw gc`: removes the pins, state and lock files of namespaces that no
+/// longer exist (every fw command does this first, quietly) and says what
+/// it removed.
+///
+/// # Errors
+/// As [`check_privileges`] and [`Dirs::current`].
+pub fn gc() -> Result<String, ExecError> {
+    use std::fmt::Write as _;
+    check_privileges()?;
+    let dirs = Dirs::current()?;
+    let mut out = String::new();
+    for c in load::gc(&dirs) {
+        let what = match (c.pins, c.state) {
+            (true, true) => "pins and state",
+            (true, false) => "pins",
+            (false, true) => "state",
+            (false, false) => "lock",
+        };
+        let _ = writeln!(out, "removed netns cookie {}: {what}", c.cookie);
+    }
+    Ok(out)
+}
+
+/// The quiet garbage collection every fw command starts with, so a deleted
+/// namespace's firewall does not outlive it for long. Skipped without the
+/// privileges (the command then says what is missing).
+pub fn gc_quietly() {
+    if check_privileges().is_ok()
+        && let Ok(dirs) = Dirs::current()
+    {
+        load::gc(&dirs);
     }
 }
 
@@ -129,7 +182,13 @@ pub fn run(inv: &Invocation) -> Result<String, ExecError> {
     };
     let old = current(&dirs)?;
     let done = offline::execute(&old, inv, Services::system(), true, |st| counts(&dirs, st))?;
-    zero_counters(&dirs, &done.zero)?;
+    let zeroing = matches!(
+        inv.command,
+        crate::command::Command::Zero { .. }
+            | crate::command::Command::List { zero: true, .. }
+            | crate::command::Command::ListRules { zero: true, .. }
+    );
+    zero_counters(&dirs, &done.zero, zeroing)?;
     if let Some(new) = done.state {
         apply(&dirs, &old, new, &done.fresh)?;
     }
@@ -147,9 +206,11 @@ fn current(dirs: &Dirs) -> Result<State, ExecError> {
     })
 }
 
-/// Zeroes `zero` in the kernel (nothing where fw is not loaded).
-fn zero_counters(dirs: &Dirs, zero: &[CounterRef]) -> Result<(), ExecError> {
-    if zero.is_empty() {
+/// Zeroes `zero` in the kernel (nothing where fw is not loaded). `-Z` is
+/// a change of the table to iptables-legacy, so then every built-in
+/// chain's policy counters go to zero too, whichever chain was named.
+fn zero_counters(dirs: &Dirs, zero: &[CounterRef], zeroing: bool) -> Result<(), ExecError> {
+    if zero.is_empty() && !zeroing {
         return Ok(());
     }
     let Some(mut k) = Kernel::open(dirs)? else {
@@ -160,6 +221,9 @@ fn zero_counters(dirs: &Dirs, zero: &[CounterRef]) -> Result<(), ExecError> {
             CounterRef::Rule(slot) => *slot,
             CounterRef::Policy(b) => Kernel::policy_slot(b.map_index()),
         })?;
+    }
+    for b in BuiltinChain::ALL.into_iter().filter(|_| zeroing) {
+        k.zero(Kernel::policy_slot(b.map_index()))?;
     }
     Ok(())
 }
@@ -264,6 +328,11 @@ pub fn restore(text: &str, opts: &RestoreOptions) -> Result<String, ExecError> {
 /// Makes `new` the running ruleset, loading and attaching fw first when
 /// this namespace has none. On error nothing changes.
 fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), ExecError> {
+    // iptables-legacy replaces the whole table on every change, and the
+    // built-in chains' policy counters start again from zero.
+    let mut fresh = fresh.to_vec();
+    fresh.extend(BuiltinChain::ALL.map(|c| Kernel::policy_slot(c.map_index())));
+    let fresh = fresh.as_slice();
     let ifaces = attach::interfaces()?;
     let interfaces: Vec<(String, u32)> = ifaces.iter().map(|i| (i.name.clone(), i.index)).collect();
     let kernel = Kernel::open(dirs)?;
@@ -291,8 +360,6 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
         state::prepare(&dirs.state, &new)?.commit()?;
         return Ok(());
     }
-    // Pins of namespaces that are gone.
-    load::remove_stale(dirs);
     let installed = (|| -> Result<Vec<Interface>, ExecError> {
         let (mut k, mut ebpf) = Kernel::install(dirs)?;
         // The ruleset is live before the first packet reaches the programs.
@@ -320,49 +387,185 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
     }
 }
 
-/// `fw status`: where the programs are attached and how many rules each
-/// chain holds.
+/// What `fw status` found: the report, and every way in which an
+/// interface is unfiltered or the record disagrees with the kernel.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Status {
+    /// The report `fw status` prints.
+    pub text: String,
+    /// What `fw status --check` reports (and exits 1 for), one line each.
+    pub problems: Vec<String>,
+}
+
+/// The links pinned in `dirs.pins`: (hook, name in the pin, kernel state;
+/// `None` when the pin cannot be read).
+fn pinned_links(dirs: &Dirs) -> Vec<(String, String, Option<load::LinkState>)> {
+    let Ok(entries) = std::fs::read_dir(&dirs.pins) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let file = e.file_name().to_str()?.to_string();
+            let (hook, name) = file.strip_prefix("link_")?.split_once('@')?;
+            Some((
+                hook.to_string(),
+                name.to_string(),
+                load::link_state(&e.path()).ok(),
+            ))
+        })
+        .collect()
+}
+
+/// `fw status`: every interface of the namespace, filtered or not and
+/// why (asking the kernel which interface each pinned link is attached
+/// to), whether the recorded ruleset is the live one, and the chains.
 ///
 /// # Errors
 /// As [`run`].
-pub fn status() -> Result<String, ExecError> {
+pub fn status() -> Result<Status, ExecError> {
     use std::fmt::Write as _;
     check_privileges()?;
     let dirs = Dirs::current()?;
-    let _lock = StateLock::acquire(&dirs.state)?;
-    let Some(k) = Kernel::open(&dirs)? else {
-        return Ok("fw is not loaded in this network namespace\n".into());
+    // A namespace where fw never ran is read without leaving a lock file.
+    let _lock = if dirs.pins.exists() {
+        Some(StateLock::acquire(&dirs.state)?)
+    } else {
+        None
     };
-    let st = state::read(&dirs.state)?.unwrap_or_default();
-    let mut out = String::new();
+    let ifaces = attach::interfaces()?;
+    let mut st = Status::default();
+    let out = &mut st.text;
+    let Some(k) = Kernel::open(&dirs)? else {
+        let _ = writeln!(out, "fw is not loaded in this network namespace");
+        let _ = writeln!(out, "{:<16} {:>7}  status", "interface", "ifindex");
+        for i in &ifaces {
+            let _ = writeln!(out, "{:<16} {:>7}  unfiltered", i.name, i.index);
+        }
+        st.problems.push(format!(
+            "fw is not loaded in this network namespace: {} interfaces unfiltered",
+            ifaces.len()
+        ));
+        return Ok(st);
+    };
+    let record = state::read(&dirs.state)?;
+    if record.is_none() {
+        st.problems
+            .push("fw's programs are loaded but there is no state record".into());
+    }
+    let rec = record.unwrap_or_default();
     let _ = writeln!(out, "fw is loaded (netns cookie {})", dirs.cookie);
     let _ = writeln!(out, "pins: {}", dirs.pins.display());
-    let _ = writeln!(
-        out,
-        "live bank: {}",
-        k.active_bank()?.map_or("none".into(), |b| b.to_string())
-    );
+    let bank = k.active_bank()?;
+    let generation = k.generation()?;
+    match bank {
+        Some(b) => {
+            let _ = writeln!(out, "live bank: {b}, generation {generation}");
+        }
+        None => {
+            let _ = writeln!(out, "live bank: none");
+            st.problems
+                .push("no ruleset is live: every packet passes".into());
+        }
+    }
+    if bank.is_some() && generation != rec.generation {
+        let _ = writeln!(out, "recorded generation: {}", rec.generation);
+        st.problems.push(format!(
+            "the record is of generation {}, the kernel runs generation {generation}: \
+             the listing may not be what is enforced",
+            rec.generation
+        ));
+    }
     let (xdp_id, tc_id) = load::program_ids(&dirs)?;
     let _ = writeln!(out, "programs: fw_xdp id {xdp_id}, fw_tc id {tc_id}");
+    let links = pinned_links(&dirs);
+    // The live link of `hook` on interface `index`, and the name it was
+    // pinned under (the interface's name at attach time).
+    let live = |hook: &str, prog: u32, index: u32| {
+        links.iter().find_map(|(h, name, l)| match l {
+            Some(l) if h == hook && l.ifindex == index && l.prog_id == prog => {
+                Some((name.as_str(), l.id))
+            }
+            _ => None,
+        })
+    };
     let _ = writeln!(
         out,
-        "{:<16} {:>7} {:<8} {:>8} {:>8}",
+        "{:<16} {:>7} {:<8} {:>8} {:>8}  status",
         "interface", "ifindex", "xdp", "xdp link", "tc link"
     );
-    for a in &st.attachments {
-        let (x, t) = load::link_ids(&dirs, &a.ifname);
+    for i in &ifaces {
+        let recorded = rec.attachments.iter().find(|a| a.ifindex == i.index);
+        let (xdp, tc) = (live("xdp", xdp_id, i.index), live("tc", tc_id, i.index));
+        let by_name = rec.attachments.iter().find(|a| a.ifname == i.name);
+        let why = match (xdp, tc) {
+            _ if !i.is_ethernet() => Some(format!(
+                "unfiltered: link type {} has no Ethernet header",
+                i.link_type
+            )),
+            (Some(_), Some(_)) => None,
+            (None, None) => Some(match by_name {
+                Some(a) if a.ifindex != i.index => format!(
+                    "unfiltered: recreated (fw attached to ifindex {}, now {}); \
+                     the next change of the ruleset attaches it",
+                    a.ifindex, i.index
+                ),
+                _ => "unfiltered: not attached (it appeared after fw last changed \
+                      the ruleset; the next change attaches it)"
+                    .to_string(),
+            }),
+            (None, Some(_)) => Some("unfiltered on input: no live XDP link".into()),
+            (Some(_), None) => Some("unfiltered on output: no live TC link".into()),
+        };
+        let name_of_link = xdp.or(tc).map(|(n, _)| n);
+        let note = match (&why, name_of_link) {
+            (None, Some(n)) if n != i.name => format!("filtered (attached as {n})"),
+            (None, _) => "filtered".to_string(),
+            (Some(w), _) => w.clone(),
+        };
+        let id = |l: Option<(&str, u32)>| l.map_or("-".to_string(), |(_, id)| id.to_string());
         let _ = writeln!(
             out,
-            "{:<16} {:>7} {:<8} {:>8} {:>8}",
-            a.ifname,
-            a.ifindex,
-            a.xdp_mode,
-            x.map_or("gone".into(), |i| i.to_string()),
-            t.map_or("gone".into(), |i| i.to_string())
+            "{:<16} {:>7} {:<8} {:>8} {:>8}  {note}",
+            i.name,
+            i.index,
+            recorded.map_or("-", |a| a.xdp_mode.as_str()),
+            id(xdp),
+            id(tc),
         );
+        match (why, recorded) {
+            (Some(w), _) => st.problems.push(format!("{}: {w}", i.name)),
+            (None, None) => st.problems.push(format!(
+                "{}: filtered, but the record does not list it as attached",
+                i.name
+            )),
+            (None, Some(a)) if a.ifname != i.name => st.problems.push(format!(
+                "{}: renamed from {} since the last change of the ruleset: \
+                 -i/-o rules match the new name only after the next change",
+                i.name, a.ifname
+            )),
+            (None, Some(_)) => {}
+        }
+    }
+    for a in &rec.attachments {
+        // Renamed and recreated interfaces are reported above.
+        if !ifaces
+            .iter()
+            .any(|i| i.index == a.ifindex || i.name == a.ifname)
+        {
+            let _ = writeln!(
+                out,
+                "{:<16} {:>7} {:<8} {:>8} {:>8}  gone (recorded as attached)",
+                a.ifname, a.ifindex, a.xdp_mode, "-", "-"
+            );
+            st.problems.push(format!(
+                "{}: recorded as attached (ifindex {}), but no such interface exists",
+                a.ifname, a.ifindex
+            ));
+        }
     }
     for c in BuiltinChain::ALL {
-        let ch = st.ruleset.chain(c);
+        let ch = rec.ruleset.chain(c);
         let _ = writeln!(
             out,
             "chain {}: policy {}, {} rules",
@@ -371,15 +574,15 @@ pub fn status() -> Result<String, ExecError> {
             ch.rules.len()
         );
     }
-    for (name, rules) in &st.ruleset.user_chains {
+    for (name, rules) in &rec.ruleset.user_chains {
         let _ = writeln!(
             out,
             "user chain {name}: {} rules, {} references",
             rules.len(),
-            st.ruleset.references(name)
+            rec.ruleset.references(name)
         );
     }
-    Ok(out)
+    Ok(st)
 }
 
 /// `fw reset`: removes every program, link, pin and state file fw made in
@@ -390,9 +593,9 @@ pub fn status() -> Result<String, ExecError> {
 pub fn reset() -> Result<(), ExecError> {
     check_privileges()?;
     let dirs = Dirs::current()?;
-    let lock = StateLock::acquire(&dirs.state)?;
+    // The lock file stays: others may be waiting on it.
+    let _lock = StateLock::acquire(&dirs.state)?;
     load::remove_pins(&dirs)?;
-    drop(lock);
     match std::fs::remove_dir_all(&dirs.state) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(StateError::Io {
             path: dirs.state.clone(),

@@ -4,9 +4,10 @@
 //! network namespace (iptables(8)); `fw save` and `fw restore` read and
 //! write it in iptables-save(8)/iptables-restore(8) format; `fw status`
 //! and `fw reset` manage the programs themselves. Exit codes follow
-//! iptables: 0 success, 1 a command that cannot be carried out, 2 a bad
-//! command line (or a feature fw does not support yet), 4 a resource or
-//! privilege problem.
+//! iptables: 0 success, 1 a command that cannot be carried out (or a
+//! failed `fw status --check`), 2 a bad command line (or a feature fw does
+//! not support yet), 3 missing privileges ("you must be root"), 4 a
+//! resource problem or a lock still held after `-w N` seconds.
 
 use std::{
     io::{Read as _, Write as _},
@@ -29,7 +30,7 @@ Usage: fw -[ACD] chain rule-specification [options]
        fw -P chain target [options]
        fw save [--counters]
        fw restore [--counters] [--noflush] [--test] [file]
-       fw status | reset | -h | -V
+       fw status [--check] | reset | gc | -h | -V
 
 Commands:
   --append  -A chain           Append to chain
@@ -48,8 +49,12 @@ Commands:
   --policy  -P chain target    Change policy on chain to target
   save                         Print the filter table in iptables-save format
   restore                      Load a file in iptables-restore format (stdin by default)
-  status                       Show where fw is attached and its rule counts
+  status                       Show every interface, filtered or not and why, and the chains
+  status --check               Exit 1 (naming why) when an interface is unfiltered or the
+                               record disagrees with the kernel; silent and 0 otherwise
   reset                        Remove fw's programs, maps and state from this namespace
+  gc                           Remove what namespaces deleted without `fw reset' left behind
+                               (every fw command does this first, quietly)
 
 Options (iptables(8), iptables-extensions(8)):
   [!] --protocol -p proto      protocol: a name (tcp, udp, icmp, all, ...) or a number
@@ -66,6 +71,9 @@ Options (iptables(8), iptables-extensions(8)):
   --numeric -n                 numeric output of addresses and ports
   --exact   -x                 expand numbers (display exact values)
   --line-numbers               print line numbers when listing
+  --wait    -w [seconds]       maximum wait to acquire fw's lock before giving up
+                               (exit 4); without -w fw waits, as iptables 1.8.9 does
+  --wait-interval -W [usecs]   accepted and ignored, as iptables 1.8.9 does
 
 Rules the kernel side does not enforce yet are refused with
 \"not supported yet\" and exit status 2.
@@ -110,22 +118,54 @@ fn save_args(args: &[String]) -> Result<bool, String> {
     Ok(counters)
 }
 
+/// The options, input and `-w` seconds of `fw restore`.
+type RestoreArgs = (RestoreOptions, Option<String>, Option<u32>);
+
 /// The options and input of `fw restore`.
-fn restore_args(args: &[String]) -> Result<(RestoreOptions, Option<String>), String> {
+fn restore_args(args: &[String]) -> Result<RestoreArgs, String> {
     let mut opts = RestoreOptions::default();
     let mut file = None;
-    for a in args {
+    let mut wait = None;
+    let mut it = args.iter().peekable();
+    while let Some(a) = it.next() {
         match a.as_str() {
             "-c" | "--counters" => opts.counters = true,
             "-n" | "--noflush" => opts.noflush = true,
             "-t" | "--test" => opts.test = true,
-            // The xtables lock: fw holds its own lock for the whole restore.
-            "-w" | "--wait" => {}
+            // iptables-restore's `-w [secs]` and `-W [usecs]`, values as the
+            // next argument or after `=`.
+            w if w == "-w" || w == "--wait" || w.starts_with("--wait=") => {
+                let v = match w.strip_prefix("--wait=") {
+                    Some(v) => Some(v.to_string()),
+                    None => it.next_if(|v| v.parse::<u32>().is_ok()).cloned(),
+                };
+                wait = match v {
+                    Some(v) => match v.parse::<u32>() {
+                        Ok(n) => Some(n).filter(|&n| n > 0),
+                        Err(_) => return Err("wait seconds not numeric".into()),
+                    },
+                    None => None,
+                };
+            }
+            w if w == "-W" || w.starts_with("--wait-interval") => {
+                let v = match w.strip_prefix("--wait-interval=") {
+                    Some(v) => Some(v.to_string()),
+                    None => it.next().cloned(),
+                };
+                match v.map(|v| v.parse::<u32>()) {
+                    Some(Ok(n)) if n > 999_999 => {
+                        return Err(format!("too long usec wait {n} > 999999 usec"));
+                    }
+                    Some(Ok(_)) => eprintln!("Ignoring deprecated --wait-interval option."),
+                    Some(Err(_)) => return Err("wait interval not numeric".into()),
+                    None => return Err("wait interval value required".into()),
+                }
+            }
             f if !f.starts_with('-') && file.is_none() => file = Some(f.to_string()),
             other => return Err(format!("unknown argument `{other}'")),
         }
     }
-    Ok((opts, file))
+    Ok((opts, file, wait))
 }
 
 fn main() -> ExitCode {
@@ -145,13 +185,35 @@ fn main() -> ExitCode {
             out(&format!("fw v{VERSION} (eBPF)\n"));
             return ExitCode::SUCCESS;
         }
-        Some(cmd @ ("status" | "reset")) if args.len() > 1 => {
+        Some("status") if args.len() > 2 || args.get(1).is_some_and(|a| a != "--check") => {
+            return usage_error(&format!("status: unknown argument `{}'", args[1]));
+        }
+        Some(cmd @ ("reset" | "gc")) if args.len() > 1 => {
             return usage_error(&format!("{cmd} takes no arguments: `{}'", args[1]));
         }
-        Some("status") => exec::status(),
-        Some("reset") => exec::reset().map(|()| String::new()),
+        Some("status") => {
+            exec::gc_quietly();
+            let check = args.len() == 2;
+            match exec::status() {
+                Ok(st) if check => {
+                    for p in &st.problems {
+                        eprintln!("fw: {p}");
+                    }
+                    return ExitCode::from(u8::from(!st.problems.is_empty()));
+                }
+                r => r.map(|st| st.text),
+            }
+        }
+        Some("reset") => {
+            exec::gc_quietly();
+            exec::reset().map(|()| String::new())
+        }
+        Some("gc") => exec::gc(),
         Some("save") => match save_args(&args[1..]) {
-            Ok(counters) => exec::save(counters),
+            Ok(counters) => {
+                exec::gc_quietly();
+                exec::save(counters)
+            }
             Err(e) => return usage_error(&format!("save: {e}")),
         },
         Some("restore") if matches!(args.get(1).map(String::as_str), Some("-h" | "--help")) => {
@@ -163,10 +225,12 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some("restore") => {
-            let (opts, file) = match restore_args(&args[1..]) {
+            let (opts, file, wait) = match restore_args(&args[1..]) {
                 Ok(x) => x,
                 Err(e) => return usage_error(&format!("restore: {e}")),
             };
+            firewall::state::set_wait(wait);
+            exec::gc_quietly();
             let mut text = String::new();
             let read = match &file {
                 Some(f) => std::fs::read_to_string(f).map(|t| text = t),
@@ -184,6 +248,10 @@ fn main() -> ExitCode {
                 Ok(text) => {
                     out(&text);
                     ExitCode::SUCCESS
+                }
+                Err(e) if e.bare() => {
+                    eprintln!("{e}");
+                    ExitCode::from(e.exit_code() as u8)
                 }
                 Err(e) => {
                     eprintln!("fw restore: {e}");
@@ -206,6 +274,11 @@ fn main() -> ExitCode {
                     return ExitCode::from(e.exit_code() as u8);
                 }
             };
+            if inv.wait_interval {
+                eprintln!("Ignoring deprecated --wait-interval option.");
+            }
+            firewall::state::set_wait(inv.wait);
+            exec::gc_quietly();
             exec::run(&inv)
         }
     };
@@ -217,6 +290,10 @@ fn main() -> ExitCode {
         Err(e) if e.exit_code() == 2 => {
             let hint = position(&e.to_string(), e.token()).unwrap_or_default();
             usage_error(format!("{e}\n{}", hint.trim_end()).trim_end())
+        }
+        Err(e) if e.bare() => {
+            eprintln!("{e}");
+            ExitCode::from(e.exit_code() as u8)
         }
         Err(e) => {
             eprintln!("fw: {e}");

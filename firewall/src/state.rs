@@ -3,13 +3,19 @@
 //! attached. It lives in `/run/fw/<netns cookie>/state.json` (see
 //! [`crate::load::pins::Dirs`]) and is replaced atomically (write, then
 //! rename). Every fw invocation holds [`StateLock`] while it reads or
-//! changes the firewall, like iptables' xtables lock.
+//! changes the firewall, like iptables' xtables lock; the lock file lives
+//! apart, in `/run/fw/lock/<netns cookie>`, so `fw reset` never removes it.
 
 use std::{
-    fs::{self, File},
+    fs::{self, File, OpenOptions},
     io,
-    os::fd::AsRawFd,
+    os::{
+        fd::AsRawFd,
+        unix::fs::{MetadataExt as _, OpenOptionsExt as _},
+    },
     path::{Path, PathBuf},
+    sync::atomic::{AtomicU32, Ordering},
+    time::{Duration, Instant},
 };
 
 use std::collections::BTreeMap;
@@ -29,6 +35,32 @@ pub enum StateError {
         /// The error.
         source: io::Error,
     },
+    /// Another fw holds the namespace's lock and `-w N` ran out. The text
+    /// is iptables 1.8.9's for its xtables lock (exit status 4).
+    #[error(
+        "Can't lock {}: Resource temporarily unavailable\n\
+         Another app is currently holding the xtables lock. Stopped waiting after {seconds}s.",
+        path.display()
+    )]
+    Busy {
+        /// The lock file.
+        path: PathBuf,
+        /// How long fw waited (`-w`).
+        seconds: u32,
+    },
+    /// fw may not create or open its lock or state files: it runs without
+    /// root's file access (exit status 3, as iptables' "you must be root").
+    #[error(
+        "{}: {source} (you must be root: fw's lock and state under /run/fw \
+         need root's file access, or CAP_DAC_OVERRIDE)",
+        path.display()
+    )]
+    Access {
+        /// The file or directory.
+        path: PathBuf,
+        /// The error (EACCES or EPERM).
+        source: io::Error,
+    },
     /// `state.json` is not valid.
     #[error("{path}: corrupt state: {source}")]
     Corrupt {
@@ -43,6 +75,29 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StateError + '_ {
     move |source| StateError::Io {
         path: path.to_owned(),
         source,
+    }
+}
+
+/// As [`io_err`], but a permission error becomes [`StateError::Access`].
+fn access_err(path: &Path) -> impl FnOnce(io::Error) -> StateError + '_ {
+    move |source| match source.kind() {
+        io::ErrorKind::PermissionDenied => StateError::Access {
+            path: path.to_owned(),
+            source,
+        },
+        _ => io_err(path)(source),
+    }
+}
+
+impl StateError {
+    /// iptables' exit status: 4 (RESOURCE_PROBLEM) for a busy lock, 3 for
+    /// missing file access ("you must be root"), 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Busy { .. } => 4,
+            Self::Access { .. } => 3,
+            Self::Io { .. } | Self::Corrupt { .. } => 1,
+        }
     }
 }
 
@@ -121,25 +176,124 @@ impl State {
     }
 }
 
-/// An exclusive `flock(2)` on `<state dir>/lock`, released on drop.
+/// How long [`StateLock::acquire`] waits, in seconds; 0 waits as long as
+/// it takes. Process-wide, like iptables' `-w`: set once from the command
+/// line ([`set_wait`]) rather than threaded through every command.
+static WAIT_SECONDS: AtomicU32 = AtomicU32::new(0);
+
+/// Makes [`StateLock::acquire`] give up after `seconds` (`fw -w N`);
+/// `None` waits as long as it takes (no `-w`, as iptables 1.8.9 does).
+pub fn set_wait(seconds: Option<u32>) {
+    WAIT_SECONDS.store(seconds.unwrap_or(0), Ordering::Relaxed);
+}
+
+/// The lock file of the namespace whose state directory is `dir`
+/// (`/run/fw/<cookie>` → `/run/fw/lock/<cookie>`).
+pub fn lock_file(dir: &Path) -> PathBuf {
+    let root = dir.parent().unwrap_or(Path::new("/"));
+    root.join("lock")
+        .join(dir.file_name().unwrap_or_else(|| "root".as_ref()))
+}
+
+/// Whether the open `file` is still the one named `path`: the garbage
+/// collection unlinks a dead namespace's lock file while holding it, and a
+/// lock on an unlinked file protects nothing.
+fn still_named(file: &File, path: &Path) -> bool {
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+fn open_lock(path: &Path) -> Result<File, StateError> {
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    fs::create_dir_all(dir).map_err(access_err(dir))?;
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+        .map_err(access_err(path))
+}
+
+/// `flock(fd, op)`, retried when a signal interrupts it.
+fn flock(file: &File, op: libc::c_int) -> io::Result<()> {
+    loop {
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(file.as_raw_fd(), op) } == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// An exclusive `flock(2)` on the namespace's lock file
+/// ([`lock_file`]), released on drop. The file is never removed while its
+/// namespace exists, `fw reset` included: removing it would let a waiter
+/// and a newcomer hold two different locks.
 pub struct StateLock {
-    _file: File,
+    file: File,
+    path: PathBuf,
 }
 
 impl StateLock {
-    /// Creates `dir` if needed and waits for the lock.
+    /// Waits for the lock of the namespace whose state directory is `dir`
+    /// (creating the lock file), at most as long as [`set_wait`] allows.
     ///
     /// # Errors
-    /// [`StateError::Io`] when the directory or lock file cannot be made.
+    /// [`StateError::Busy`] when the wait runs out (exit status 4, with
+    /// iptables' message); [`StateError::Access`] when the lock file cannot
+    /// be opened for lack of permission; [`StateError::Io`] otherwise.
     pub fn acquire(dir: &Path) -> Result<Self, StateError> {
-        fs::create_dir_all(dir).map_err(io_err(dir))?;
-        let path = dir.join("lock");
-        let file = File::create(&path).map_err(io_err(&path))?;
-        // SAFETY: flock on a descriptor we own.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(io_err(&path)(io::Error::last_os_error()));
+        let path = lock_file(dir);
+        let seconds = WAIT_SECONDS.load(Ordering::Relaxed);
+        let deadline =
+            (seconds > 0).then(|| Instant::now() + Duration::from_secs(u64::from(seconds)));
+        loop {
+            let file = open_lock(&path)?;
+            match deadline {
+                None => flock(&file, libc::LOCK_EX).map_err(io_err(&path))?,
+                Some(deadline) => loop {
+                    match flock(&file, libc::LOCK_EX | libc::LOCK_NB) {
+                        Ok(()) => break,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            let now = Instant::now();
+                            if now >= deadline {
+                                return Err(StateError::Busy { path, seconds });
+                            }
+                            std::thread::sleep((deadline - now).min(Duration::from_millis(10)));
+                        }
+                        Err(e) => return Err(io_err(&path)(e)),
+                    }
+                },
+            }
+            if still_named(&file, &path) {
+                return Ok(Self { file, path });
+            }
         }
-        Ok(Self { _file: file })
+    }
+
+    /// Takes the lock file `path` (creating it) if nobody holds it; `None`
+    /// when someone does or it cannot be opened.
+    pub fn try_acquire(path: &Path) -> Option<Self> {
+        let file = open_lock(path).ok()?;
+        flock(&file, libc::LOCK_EX | libc::LOCK_NB).ok()?;
+        still_named(&file, path).then(|| Self {
+            file,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Removes the lock file, then releases the lock. Only for a namespace
+    /// that is gone: whoever waited on the file sees it unlinked and
+    /// retries on a new one.
+    pub fn remove(self) {
+        let _ = fs::remove_file(&self.path);
+        drop(self.file);
     }
 }
 
@@ -187,6 +341,7 @@ impl Drop for PendingState {
 /// # Errors
 /// [`StateError::Io`] when writing fails.
 pub fn prepare(dir: &Path, state: &State) -> Result<PendingState, StateError> {
+    fs::create_dir_all(dir).map_err(access_err(dir))?;
     let tmp = dir.join("state.json.new");
     let bytes = serde_json::to_vec(state).expect("State serializes");
     fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
@@ -194,4 +349,44 @@ pub fn prepare(dir: &Path, state: &State) -> Result<PendingState, StateError> {
         tmp,
         path: dir.join("state.json"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state directory `<tmp>/fw-lock-test-<pid>-<tag>/<cookie>` of its own.
+    fn dir(tag: &str) -> PathBuf {
+        let root = std::env::temp_dir().join(format!("fw-lock-test-{}-{tag}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        root.join("42")
+    }
+
+    #[test]
+    fn the_lock_file_lives_beside_the_state_directories() {
+        assert_eq!(
+            lock_file(Path::new("/run/fw/1234")),
+            Path::new("/run/fw/lock/1234")
+        );
+    }
+
+    #[test]
+    fn a_waiter_on_a_removed_lock_file_takes_the_new_one() {
+        let d = dir("removed");
+        let first = StateLock::acquire(&d).unwrap();
+        let path = lock_file(&d);
+        let d2 = d.clone();
+        let waiter = std::thread::spawn(move || {
+            let l = StateLock::acquire(&d2).unwrap();
+            // Held on the file that now bears the name: nobody else can take it.
+            assert!(StateLock::try_acquire(&lock_file(&d2)).is_none());
+            drop(l);
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        // What gc does for a namespace that is gone.
+        first.remove();
+        waiter.join().unwrap();
+        assert!(StateLock::try_acquire(&path).is_some());
+        let _ = fs::remove_dir_all(d.parent().unwrap());
+    }
 }

@@ -75,10 +75,36 @@ fn a_user_without_privileges_is_told_which_capability_is_missing() {
     )
     .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{stderr}");
-    assert!(
-        stderr.contains("CAP_NET_ADMIN") && stderr.contains("CAP_BPF"),
-        "{stderr}"
+    // 3, as iptables-legacy's "Permission denied (you must be root)".
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(
+        stderr,
+        "fw: Permission denied (you must be root): \
+         fw lacks CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN\n"
     );
     assert!(lab.fw_ok(&["status"]).contains("not loaded"));
+    // The capabilities without root's file access: the lock is named.
+    let out = integration_tests::netns_exec(
+        lab.server(),
+        "setpriv",
+        &[
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=+bpf,+perfmon,+net_admin",
+            "--ambient-caps=+bpf,+perfmon,+net_admin",
+            fw.to_str().unwrap(),
+            "-A",
+            "INPUT",
+            "-j",
+            "DROP",
+        ],
+    )
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.starts_with("fw: /run/fw/lock/") && stderr.contains("(you must be root: "),
+        "{stderr}"
+    );
 }

@@ -183,8 +183,9 @@ fn bpf_linker() -> anyhow::Result<()> {
 
 /// Whether a bpf filesystem is mounted at [`BPFFS`].
 /// A second mount of the host's bpffs outside /sys, where fw finds its
-/// pins when run under `ip netns exec` (which remounts /sys).
-const RUN_BPFFS: &str = "/run/fw/bpffs";
+/// pins when run under `ip netns exec` (which remounts /sys). Not inside
+/// /run/fw, which fw and people delete recursively.
+const RUN_BPFFS: &str = "/run/fw-bpffs";
 
 fn bpffs_mounted_at(path: &str) -> anyhow::Result<bool> {
     let mounts = std::fs::read_to_string("/proc/mounts").context("read /proc/mounts")?;

@@ -44,6 +44,21 @@ pub enum LoadError {
     /// The kernel refused the embedded eBPF object (verifier, BTF, maps).
     #[error("loading the eBPF object: {0}")]
     Load(#[from] EbpfError),
+    /// The kernel refused to load a program. Its verifier log is saved to
+    /// a file rather than printed.
+    #[error(
+        "the kernel refused eBPF program {program}: {source}{}{}",
+        privilege_hint(source),
+        log_note(log)
+    )]
+    Verifier {
+        /// The program.
+        program: &'static str,
+        /// What `BPF_PROG_LOAD` returned.
+        source: io::Error,
+        /// Where the verifier's log was saved, if it could be.
+        log: Option<PathBuf>,
+    },
     /// A program could not be loaded, opened from its pin or looked up.
     #[error("eBPF program {0}: {1}")]
     Program(&'static str, ProgramError),
@@ -102,6 +117,46 @@ where
         .expect("program is in the embedded object")
         .try_into()
         .map_err(|e| LoadError::Program(name, e))
+}
+
+/// A program load error; the verifier's log, which can run to hundreds of
+/// lines, goes to [`Dirs::verifier_log`] instead of the message.
+fn refused(dirs: &Dirs, name: &'static str, e: ProgramError) -> LoadError {
+    match e {
+        ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        } => {
+            let path = dirs.verifier_log();
+            let saved = fs::create_dir_all(pins::STATE_ROOT)
+                .and_then(|()| fs::write(&path, verifier_log.to_string()))
+                .is_ok();
+            LoadError::Verifier {
+                program: name,
+                source: io_error,
+                log: saved.then_some(path),
+            }
+        }
+        e => LoadError::Program(name, e),
+    }
+}
+
+/// What a refused load may be missing: EPERM and EACCES from the verifier
+/// mostly mean a capability.
+fn privilege_hint(e: &io::Error) -> &'static str {
+    match e.raw_os_error() {
+        Some(libc::EPERM | libc::EACCES) => {
+            " (fw needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, or CAP_SYS_ADMIN)"
+        }
+        _ => "",
+    }
+}
+
+fn log_note(log: &Option<PathBuf>) -> String {
+    match log {
+        Some(p) => format!("; the verifier's log is in {}", p.display()),
+        None => String::new(),
+    }
 }
 
 /// Handles on the pinned maps of one namespace's firewall.
@@ -211,9 +266,9 @@ impl Kernel {
         })?;
         let mut ebpf = Ebpf::load(EBPF_OBJECT)?;
         let xdp: &mut Xdp = program(&mut ebpf, PROG_XDP)?;
-        xdp.load().map_err(|e| LoadError::Program(PROG_XDP, e))?;
+        xdp.load().map_err(|e| refused(dirs, PROG_XDP, e))?;
         let tc: &mut SchedClassifier = program(&mut ebpf, PROG_TC)?;
-        tc.load().map_err(|e| LoadError::Program(PROG_TC, e))?;
+        tc.load().map_err(|e| refused(dirs, PROG_TC, e))?;
         for name in [PROG_XDP, PROG_TC] {
             let path = dirs.prog(name);
             ebpf.program_mut(name)
@@ -543,9 +598,24 @@ pub(crate) fn detach_link(path: &std::path::Path) -> io::Result<()> {
 /// `BPF_OBJ_GET_INFO_BY_FD`.
 const BPF_OBJ_GET_INFO_BY_FD: libc::c_long = 15;
 
-/// The interface index of the XDP link pinned at `path`: 0 once its
-/// interface is gone (`struct bpf_link_info`, `xdp.ifindex` at byte 16).
-fn xdp_link_ifindex(path: &std::path::Path) -> io::Result<u32> {
+/// What the kernel says of a pinned XDP or TCX link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LinkState {
+    /// The link's id.
+    pub id: u32,
+    /// The program it runs.
+    pub prog_id: u32,
+    /// The interface it is attached to; 0 once that interface is gone
+    /// (deleted, or its namespace destroyed): the link is then defunct.
+    pub ifindex: u32,
+}
+
+/// [`LinkState`] of the link pinned at `path` (`struct bpf_link_info`:
+/// id at byte 4, prog_id at 8, `xdp.ifindex` and `tcx.ifindex` at 16).
+///
+/// # Errors
+/// When the pin cannot be opened or its info read.
+pub fn link_state(path: &std::path::Path) -> io::Result<LinkState> {
     use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
     let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
@@ -561,53 +631,116 @@ fn xdp_link_ifindex(path: &std::path::Path) -> io::Result<u32> {
             info.as_mut_ptr() as u64,
         ],
     )?;
-    Ok(u32::from_ne_bytes([info[16], info[17], info[18], info[19]]))
+    let word = |at: usize| u32::from_ne_bytes([info[at], info[at + 1], info[at + 2], info[at + 3]]);
+    Ok(LinkState {
+        id: word(4),
+        prog_id: word(8),
+        ifindex: word(16),
+    })
 }
 
-/// Removes the pins and state of other namespaces that no longer exist:
-/// a namespace deleted without `fw reset` leaves them behind. A namespace
-/// is gone when the XDP link fw pinned for its `lo` (which every live
-/// namespace has) lost its interface. Best effort: errors are ignored.
-pub fn remove_stale(dirs: &Dirs) {
-    let Some(root) = dirs.pins.parent() else {
-        return;
+/// What [`gc`] removed of one namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Collected {
+    /// The namespace's cookie.
+    pub cookie: u64,
+    /// Its pin directory was removed (the namespace no longer exists).
+    pub pins: bool,
+    /// Its state directory was removed.
+    pub state: bool,
+}
+
+/// Numeric names in `dir` (namespace cookies), with `strip` removed first.
+fn cookies_in(dir: &std::path::Path, strip: fn(&str) -> Option<&str>) -> Vec<u64> {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Vec::new();
     };
-    let Ok(entries) = fs::read_dir(root) else {
-        return;
+    entries
+        .flatten()
+        .filter_map(|e| strip(e.file_name().to_str()?)?.parse().ok())
+        .collect()
+}
+
+fn whole(name: &str) -> Option<&str> {
+    Some(name)
+}
+
+/// Whether the namespace whose pins are `pins` is gone: the XDP link fw
+/// pinned for its `lo` (which every namespace has and cannot delete) lost
+/// its interface. `false` when that cannot be told.
+fn namespace_gone(pins: &std::path::Path) -> bool {
+    link_state(&pins.join("link_xdp@lo")).is_ok_and(|l| l.ifindex == 0)
+}
+
+/// Removes what other namespaces left behind: the pins, state and lock
+/// of a namespace deleted without `fw reset` (~45 MiB of kernel memory
+/// each), and state and lock files with no pins (after `fw reset`, a
+/// failed first load, or a reboot that kept /run). Each namespace is
+/// handled holding its lock, taken only if free, so a namespace where fw
+/// is at work is left alone. Best effort: errors are skipped. Runs at
+/// the start of every fw command, and as `fw gc`.
+pub fn gc(dirs: &Dirs) -> Vec<Collected> {
+    use crate::state::StateLock;
+    let Some(pin_root) = dirs.pins.parent() else {
+        return Vec::new();
     };
-    for e in entries.flatten() {
-        let path = e.path();
-        let name = e.file_name();
-        if path == dirs.pins || name.to_str().and_then(|n| n.parse::<u64>().ok()).is_none() {
+    let state_root = std::path::Path::new(pins::STATE_ROOT);
+    let mut cookies = cookies_in(pin_root, whole);
+    cookies.extend(cookies_in(state_root, whole));
+    cookies.extend(cookies_in(std::path::Path::new(pins::LOCK_ROOT), whole));
+    cookies.sort_unstable();
+    cookies.dedup();
+    let mut out = Vec::new();
+    for cookie in cookies.into_iter().filter(|&c| c != dirs.cookie) {
+        let name = cookie.to_string();
+        let pins = pin_root.join(&name);
+        // Checked before and again under the lock: most namespaces are alive.
+        if pins.exists() && !namespace_gone(&pins) {
             continue;
         }
-        if xdp_link_ifindex(&path.join("link_xdp@lo")).ok() == Some(0) {
-            let _ = fs::remove_dir_all(&path);
-            if let Some(state_root) = dirs.state.parent() {
-                let _ = fs::remove_dir_all(state_root.join(&name));
+        let Some(lock) = StateLock::try_acquire(&pins::lock_path(cookie)) else {
+            continue;
+        };
+        let state = state_root.join(&name);
+        // Older fw versions lock `<state>/lock`: one at work there is left
+        // alone too.
+        let old_lock = state.join("lock");
+        let _old = if old_lock.exists() {
+            match StateLock::try_acquire(&old_lock) {
+                Some(l) => Some(l),
+                None => continue,
             }
+        } else {
+            None
+        };
+        let has_pins = pins.exists();
+        if has_pins && !namespace_gone(&pins) {
+            continue;
+        }
+        let removed_pins = has_pins && fs::remove_dir_all(&pins).is_ok();
+        let removed_state = state.exists() && fs::remove_dir_all(&state).is_ok();
+        lock.remove();
+        if removed_pins || removed_state {
+            out.push(Collected {
+                cookie,
+                pins: removed_pins,
+                state: removed_state,
+            });
         }
     }
-    // State without pins: left by a namespace that is gone, or by a
-    // reboot when /run survives one. A minute's grace leaves alone an fw
-    // that has just taken its lock and is about to load.
-    let Some(state_root) = dirs.state.parent() else {
-        return;
-    };
-    let Ok(entries) = fs::read_dir(state_root) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let name = e.file_name();
-        let stale = name.to_str().is_some_and(|n| n.parse::<u64>().is_ok())
-            && !root.join(&name).exists()
-            && e.metadata()
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() > 60));
-        if stale && e.path() != dirs.state {
-            let _ = fs::remove_dir_all(e.path());
+    // Verifier logs are for people to read: they go after a day.
+    for cookie in cookies_in(state_root, |n| {
+        n.strip_prefix("verifier-")?.strip_suffix(".log")
+    }) {
+        let path = state_root.join(format!("verifier-{cookie}.log"));
+        let old = fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age.as_secs() > 86_400));
+        if old && cookie != dirs.cookie {
+            let _ = fs::remove_file(path);
         }
     }
+    out
 }
 
 /// Removes every pin of the namespace's firewall. The links are detached

@@ -17,8 +17,13 @@ use std::{
 const SO_NETNS_COOKIE: libc::c_int = 71;
 /// `BPF_FS_MAGIC` from `<linux/magic.h>`.
 const BPF_FS_MAGIC: i64 = 0xcafe4a11;
-/// Root of fw's state files (rulesets, lock), per namespace cookie.
-const STATE_ROOT: &str = "/run/fw";
+/// Root of fw's state files (rulesets), per namespace cookie.
+pub const STATE_ROOT: &str = "/run/fw";
+/// fw's lock files, one per namespace cookie. `fw reset` never removes
+/// them, so nobody ever waits on a lock file that is gone; only the
+/// garbage collection of a namespace that no longer exists does, holding
+/// the lock (see [`crate::state::StateLock`]).
+pub const LOCK_ROOT: &str = "/run/fw/lock";
 
 /// Errors finding or preparing fw's directories.
 #[derive(Debug, thiserror::Error)]
@@ -27,13 +32,13 @@ pub enum PinsError {
     #[error("cannot read the network namespace cookie: {0}")]
     Cookie(io::Error),
     /// Mounting the host's bpffs failed.
-    #[error("cannot mount bpffs at /sys/fs/bpf or /run/fw/bpffs: {0}")]
+    #[error("cannot mount bpffs at /sys/fs/bpf or /run/fw-bpffs (needs CAP_SYS_ADMIN): {0}")]
     Mount(io::Error),
     /// A private mount namespace without the host's bpffs.
     #[error(
         "no bpffs of the host is visible here (`ip netns exec` remounts /sys): \
          run `fw status` once outside `ip netns exec`, or `cargo xtask setup`, \
-         to mount it at /run/fw/bpffs"
+         to mount it at /run/fw-bpffs"
     )]
     NoBpffs,
 }
@@ -82,8 +87,11 @@ const SYS_BPFFS: &str = "/sys/fs/bpf";
 /// A second mount of the same bpffs instance. `ip netns exec` detaches and
 /// remounts /sys in its private mount namespace, which hides /sys/fs/bpf;
 /// a mount outside /sys survives, so fw run under `ip netns exec` finds
-/// the same pins there.
-const RUN_BPFFS: &str = "/run/fw/bpffs";
+/// the same pins there. It is outside /run/fw, which fw (and a user's
+/// `rm -rf /run/fw`) deletes recursively: that must never walk into bpffs.
+pub const RUN_BPFFS: &str = "/run/fw-bpffs";
+/// Where older fw versions bound the host's bpffs; read, never mounted.
+const OLD_RUN_BPFFS: &str = "/run/fw/bpffs";
 
 fn mount(src: &str, target: &str, fstype: Option<&str>, flags: libc::c_ulong) -> io::Result<()> {
     let c = |s: &str| CString::new(s).expect("no NUL in mount arguments");
@@ -115,7 +123,7 @@ fn in_host_mount_ns() -> bool {
 }
 
 /// The bpffs to pin under: the host's /sys/fs/bpf, reached directly or
-/// through its second mount at `/run/fw/bpffs`. In the host mount
+/// through its second mount at [`RUN_BPFFS`]. In the host mount
 /// namespace fw mounts both when they are missing. `FW_BPFFS` overrides.
 ///
 /// # Errors
@@ -136,21 +144,30 @@ pub fn bpffs_root() -> Result<PathBuf, PinsError> {
         }
         return Ok(PathBuf::from(SYS_BPFFS));
     }
-    if is_bpffs(Path::new(RUN_BPFFS)) {
-        return Ok(PathBuf::from(RUN_BPFFS));
+    for p in [RUN_BPFFS, OLD_RUN_BPFFS] {
+        if is_bpffs(Path::new(p)) {
+            return Ok(PathBuf::from(p));
+        }
     }
     Err(PinsError::NoBpffs)
 }
 
-/// The two directories of one namespace's firewall.
+/// The lock file of the namespace with cookie `cookie`.
+pub fn lock_path(cookie: u64) -> PathBuf {
+    Path::new(LOCK_ROOT).join(cookie.to_string())
+}
+
+/// The directories of one namespace's firewall.
 #[derive(Clone, Debug)]
 pub struct Dirs {
     /// Network namespace cookie.
     pub cookie: u64,
     /// `<bpffs>/fw/<cookie>`: pinned programs, maps and links.
     pub pins: PathBuf,
-    /// `/run/fw/<cookie>`: the ruleset (`state.json`) and the lock.
+    /// `/run/fw/<cookie>`: the ruleset (`state.json`).
     pub state: PathBuf,
+    /// `/run/fw/lock/<cookie>`: the lock ([`crate::state::StateLock`]).
+    pub lock: PathBuf,
 }
 
 impl Dirs {
@@ -164,7 +181,14 @@ impl Dirs {
             cookie,
             pins: bpffs_root()?.join("fw").join(cookie.to_string()),
             state: Path::new(STATE_ROOT).join(cookie.to_string()),
+            lock: lock_path(cookie),
         })
+    }
+
+    /// Where a refused program's verifier log goes:
+    /// `/run/fw/verifier-<cookie>.log`.
+    pub fn verifier_log(&self) -> PathBuf {
+        Path::new(STATE_ROOT).join(format!("verifier-{}.log", self.cookie))
     }
 
     /// Pin path of map `name`.

@@ -246,6 +246,10 @@ pub enum ParseError {
     #[error("wait interval value required")]
     WaitIntervalRequired,
 
+    /// `-W` with more than 999999 microseconds.
+    #[error("too long usec wait {0} > 999999 usec")]
+    WaitIntervalTooLong(u32),
+
     /// `-W` without `-w`.
     #[error("--wait-interval only makes sense with --wait")]
     WaitIntervalWithoutWait,
@@ -584,6 +588,7 @@ impl ParseError {
             | Self::EmptyTargetName
             | Self::WaitIntervalWithoutWait
             | Self::WaitIntervalRequired
+            | Self::WaitIntervalTooLong(_)
             | Self::UnterminatedQuote
             | Self::TableInRestore
             | Self::MultiportNeedsProtocol

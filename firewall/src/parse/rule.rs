@@ -341,6 +341,8 @@ struct State {
     table: Option<String>,
     wait: bool,
     wait_interval: bool,
+    /// The seconds of `-w N`.
+    out_wait: Option<u32>,
     out: Options,
     /// Parsing a rule specification or restore line: no chain to check the
     /// interfaces against, `-t` refused.
@@ -673,23 +675,31 @@ impl State {
                 self.out.verbose = true;
             }
             Core::Wait | Core::WaitInterval => {
-                // Only about the xtables lock, which fw does not take: ignored.
+                // fw's lock stands in for the xtables lock (`-w`); `-W` is
+                // checked and then ignored, as iptables 1.8.9 does.
                 let v = arg.or_else(|| sc.next_plain().map(str::to_string));
                 if core == Core::WaitInterval && v.is_none() {
                     return Err(ParseError::WaitIntervalRequired);
                 }
-                if let Some(v) = v
-                    && !values::scanf_unsigned(&v)
-                {
-                    return Err(if core == Core::Wait {
-                        ParseError::WaitNotNumeric(v)
-                    } else {
-                        ParseError::WaitIntervalNotNumeric(v)
-                    });
-                }
+                let n = match v {
+                    Some(v) => Some(scanf_u32(&v).ok_or_else(|| {
+                        if core == Core::Wait {
+                            ParseError::WaitNotNumeric(v)
+                        } else {
+                            ParseError::WaitIntervalNotNumeric(v)
+                        }
+                    })?),
+                    None => None,
+                };
                 if core == Core::Wait {
                     self.wait = true;
+                    self.out_wait = n;
                 } else {
+                    if let Some(usec) = n
+                        && usec > 999_999
+                    {
+                        return Err(ParseError::WaitIntervalTooLong(usec));
+                    }
                     self.wait_interval = true;
                 }
             }
@@ -1025,8 +1035,31 @@ impl State {
         Ok(Invocation {
             command,
             options: self.out,
+            // `-w 0`, like `-w` alone and no `-w`, waits as long as it takes
+            // in iptables 1.8.9 (alarm(0) sets no alarm).
+            wait: self.out_wait.filter(|&s| s > 0),
+            wait_interval: self.wait_interval,
         })
     }
+}
+
+/// `sscanf(s, "%u")`: leading white space, a sign and digits, the rest
+/// ignored; out-of-range values wrap as glibc's `strtoul` does.
+fn scanf_u32(s: &str) -> Option<u32> {
+    if !values::scanf_unsigned(s) {
+        return None;
+    }
+    let t = s.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
+    let (neg, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let n = t.bytes().take_while(u8::is_ascii_digit).fold(0u64, |n, d| {
+        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    });
+    let n = if neg { n.wrapping_neg() } else { n };
+    Some(n as u32)
 }
 
 /// `-j`/`-g` name checks (iptables' `xt_parse_target`).

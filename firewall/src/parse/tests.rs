@@ -484,6 +484,27 @@ fn ignored_options() {
     }
 }
 
+#[test]
+fn wait_seconds_are_kept_and_wait_interval_checked() {
+    // iptables 1.8.9: no -w, -w alone and -w 0 all wait as long as it takes.
+    for (line, wait) in [
+        ("-A INPUT -j ACCEPT", None),
+        ("-w -A INPUT -j ACCEPT", None),
+        ("-w 0 -A INPUT -j ACCEPT", None),
+        ("-w 5 -A INPUT -j ACCEPT", Some(5)),
+        ("-w5 -L", Some(5)),
+        ("--wait=7 -L", Some(7)),
+        ("-w 3x -L", Some(3)),
+    ] {
+        assert_eq!(ok(line).wait, wait, "{line}");
+    }
+    assert!(ok("-w 1 -W 999999 -L").wait_interval);
+    assert!(!ok("-w 1 -L").wait_interval);
+    let e = err("-w 1 -W 1000000 -L");
+    assert_eq!(e.to_string(), "too long usec wait 1000000 > 999999 usec");
+    assert_eq!(e.exit_code(), 2);
+}
+
 // ---- Refused command lines: every error class, in iptables' words. ----
 
 #[test]
