@@ -478,6 +478,15 @@ pub fn status() -> Result<Status, ExecError> {
     }
     let (xdp_id, tc_id) = load::program_ids(&dirs)?;
     let _ = writeln!(out, "programs: fw_xdp id {xdp_id}, fw_tc id {tc_id}");
+    // Packets the kernel dropped on map contents it could not decode:
+    // always zero unless fw (or another writer of its maps) has a bug.
+    for (a, n) in k.anomalies()?.into_iter().filter(|(_, n)| *n != 0) {
+        let _ = writeln!(out, "anomaly: {}: {n} packets", a.name());
+        st.problems.push(format!(
+            "the kernel program met a {} {n} times (a bug: please report it)",
+            a.name()
+        ));
+    }
     let links = pinned_links(&dirs);
     // The live link of `hook` on interface `index`, and the name it was
     // pinned under (the interface's name at attach time).

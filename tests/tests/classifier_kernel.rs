@@ -336,3 +336,71 @@ fn walk_chains(dirs: &Dirs) -> usize {
     }
     checked
 }
+
+/// The kernel fails closed on map contents no compiler writes: a rule
+/// target or a policy it cannot decode drops the packet and counts the
+/// anomaly; the embedded object declares exactly the maps that
+/// `firewall_common::maps` names (checked by `Kernel::install`).
+#[test]
+fn undecodable_targets_drop_and_count() {
+    assert_eq!(in_fresh_netns("kanom", anomalies), 4);
+}
+
+fn anomalies(dirs: &Dirs) -> usize {
+    use firewall_common::{Anomaly, RuleInfo};
+    let (mut k, ebpf) = Kernel::install(dirs).unwrap();
+    let xdp: &Xdp = ebpf.program("fw_xdp").unwrap().try_into().unwrap();
+    let interfaces = vec![("lo".to_string(), 1)];
+    let count = |k: &Kernel, a: Anomaly| {
+        k.anomalies()
+            .unwrap()
+            .into_iter()
+            .find(|(x, _)| *x == a)
+            .unwrap()
+            .1
+    };
+    let mut state = State::default();
+    state.ruleset.input.rules = vec![Rule {
+        protocol: Some(Neg::is(17)),
+        target: Target::Accept,
+        ..Rule::default()
+    }];
+    state.counters[0] = vec![0];
+    let udp = Packet {
+        src: "192.0.2.1".parse().unwrap(),
+        dst: "192.0.2.2".parse().unwrap(),
+        proto: 17,
+        ports: Some((1, 2)),
+        in_if: "lo".into(),
+        out_if: String::new(),
+        ttl: 64,
+    };
+    let icmp = Packet {
+        proto: 1,
+        ports: None,
+        ..udp.clone()
+    };
+    let mut compiled = compile::compile(&state, k.spare_bank().unwrap(), &interfaces).unwrap();
+    // As compiled: the rule accepts, the policy accepts.
+    k.swap_in(&compiled, &[0], None).unwrap();
+    assert_eq!(xdp_verdict(xdp, &udp), XDP_PASS);
+    assert_eq!(xdp_verdict(xdp, &icmp), XDP_PASS);
+    // A target code no compiler writes, and a policy no compiler writes.
+    compiled = compile::compile(&state, k.spare_bank().unwrap(), &interfaces).unwrap();
+    compiled.rules[0] = RuleInfo {
+        target: 99,
+        ..compiled.rules[0]
+    };
+    for (_, info) in compiled.chains.iter_mut().filter(|(c, _)| *c == 0) {
+        info.policy = 7;
+    }
+    k.swap_in(&compiled, &[], None).unwrap();
+    assert_eq!(xdp_verdict(xdp, &udp), XDP_DROP);
+    assert_eq!(count(&k, Anomaly::BadTarget), 1);
+    // The rule's counter still counted the packet it could not decide.
+    assert_eq!(k.read(0).unwrap().packets, 2);
+    assert_eq!(xdp_verdict(xdp, &icmp), XDP_DROP);
+    assert_eq!(count(&k, Anomaly::BadPolicy), 1);
+    assert_eq!(count(&k, Anomaly::Unimplemented), 0);
+    4
+}
