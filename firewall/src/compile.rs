@@ -198,8 +198,10 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
         }
         let cols = extensions::Columns::of_rule(r)
             .map_err(|what| CompileError::NotSupported(what.into()))?;
-        let (sport, dport) = cols.ports.unwrap_or((Constraint::Any, Constraint::Any));
-        c.ttl.push(cols.ttl.unwrap_or(Constraint::Any));
+        // Destructured, so a new column does not build until it is used.
+        let extensions::Columns { ports, ttl } = cols;
+        let (sport, dport) = ports.unwrap_or((Constraint::Any, Constraint::Any));
+        c.ttl.push(ttl.unwrap_or(Constraint::Any));
         c.sport.push(sport);
         c.dport.push(dport);
     }
@@ -274,57 +276,66 @@ fn compile_chain(
 ) -> Result<u32, CompileError> {
     let c = columns(rules, interfaces)?;
     let mut used = 0u32;
-    let mut field = |f: Field| {
-        used |= f.bit();
-        field_id(bank, chain, f)
-    };
-    let src = classes::addr(&c.src);
-    let dst = classes::addr(&c.dst);
-    for (f, fl) in [(Field::Src, &src), (Field::Dst, &dst)] {
-        if fl.used {
-            let id = field(f);
-            emit_field(out, id, fl, |out, &(a, l), class| {
-                let key = AddrKey {
-                    id: id.to_be_bytes(),
-                    addr: a.to_be_bytes(),
-                };
-                out.addr.push((addr_lpm_prefix(u32::from(l)), key, class));
-            });
-        }
-    }
-    let sport = classes::port(&c.sport);
-    let dport = classes::port(&c.dport);
-    for (f, fl) in [(Field::Sport, &sport), (Field::Dport, &dport)] {
-        if fl.used {
-            let id = field(f);
-            emit_field(out, id, fl, |out, &(p, l), class| {
-                let key = PortKey {
-                    id: id.to_be_bytes(),
-                    port: p.to_be_bytes(),
-                    _pad: [0; 2],
-                };
-                out.port.push((port_lpm_prefix(u32::from(l)), key, class));
-            });
-        }
-    }
-    let proto = classes::exact(&c.proto);
-    let in_if = classes::exact(&c.in_if);
-    let out_if = classes::exact(&c.out_if);
-    let ttl = classes::exact(&c.ttl);
-    for (f, fl) in [
-        (Field::Proto, &proto),
-        (Field::InIf, &in_if),
-        (Field::OutIf, &out_if),
-        (Field::Ttl, &ttl),
-    ] {
-        if fl.used {
-            let id = field(f);
-            emit_field(out, id, fl, |out, &value, class| {
-                out.values.push((ValueKey { id, value }, class));
-            });
+    // Every field is matched to its column here: a new `Field` does not
+    // build until it has one.
+    for f in Field::ALL {
+        let id = field_id(bank, chain, f);
+        let emitted = match f {
+            Field::Src => emit_addr(out, id, &classes::addr(&c.src)),
+            Field::Dst => emit_addr(out, id, &classes::addr(&c.dst)),
+            Field::Sport => emit_port(out, id, &classes::port(&c.sport)),
+            Field::Dport => emit_port(out, id, &classes::port(&c.dport)),
+            Field::Proto => emit_value(out, id, &classes::exact(&c.proto)),
+            Field::InIf => emit_value(out, id, &classes::exact(&c.in_if)),
+            Field::OutIf => emit_value(out, id, &classes::exact(&c.out_if)),
+            Field::Ttl => emit_value(out, id, &classes::exact(&c.ttl)),
+        };
+        if emitted {
+            used |= f.bit();
         }
     }
     Ok(used)
+}
+
+/// Emits an address field's classes (`ADDR_CLASS`); whether any rule
+/// uses the field.
+fn emit_addr(out: &mut Compiled, id: u32, fl: &classes::Field<classes::Prefix>) -> bool {
+    if fl.used {
+        emit_field(out, id, fl, |out, &(a, l), class| {
+            let key = AddrKey {
+                id: id.to_be_bytes(),
+                addr: a.to_be_bytes(),
+            };
+            out.addr.push((addr_lpm_prefix(u32::from(l)), key, class));
+        });
+    }
+    fl.used
+}
+
+/// Emits a port field's classes (`PORT_CLASS`); whether any rule uses it.
+fn emit_port(out: &mut Compiled, id: u32, fl: &classes::Field<(u16, u8)>) -> bool {
+    if fl.used {
+        emit_field(out, id, fl, |out, &(p, l), class| {
+            let key = PortKey {
+                id: id.to_be_bytes(),
+                port: p.to_be_bytes(),
+                _pad: [0; 2],
+            };
+            out.port.push((port_lpm_prefix(u32::from(l)), key, class));
+        });
+    }
+    fl.used
+}
+
+/// Emits an exact-value field's classes (`VALUE_CLASS`); whether any rule
+/// uses it.
+fn emit_value(out: &mut Compiled, id: u32, fl: &classes::Field<u32>) -> bool {
+    if fl.used {
+        emit_field(out, id, fl, |out, &value, class| {
+            out.values.push((ValueKey { id, value }, class));
+        });
+    }
+    fl.used
 }
 
 /// Chain visits one packet's walk may take, at most, from each chain:
