@@ -367,7 +367,11 @@ fn walk_bound(ruleset: &Ruleset, limit: u64) -> Option<u64> {
                 }
                 Target::Goto(c) => goto = goto.max(visits(ruleset, c, memo, limit, depth + 1)),
                 Target::None => n = n.saturating_add(1),
-                _ => {}
+                Target::Accept
+                | Target::Drop
+                | Target::Return
+                | Target::Reject(_)
+                | Target::Log(_) => {}
             }
             if n > limit {
                 break;
@@ -404,7 +408,12 @@ fn deepest_jumps(ruleset: &Ruleset) -> (usize, Vec<String>) {
             let (nests, next) = match &r.target {
                 Target::Jump(c) => (1, c),
                 Target::Goto(c) => (0, c),
-                _ => continue,
+                Target::Accept
+                | Target::Drop
+                | Target::Return
+                | Target::Reject(_)
+                | Target::Log(_)
+                | Target::None => continue,
             };
             let (depth, path) = from(ruleset, next, memo);
             if depth + nests > best.0 {

@@ -162,8 +162,9 @@ pub fn walk(ruleset: &Ruleset, root: BuiltinChain, p: &Packet) -> Trace {
                     };
                 }
             },
-            // Outside support::enforceable: never loaded, not evaluated.
-            Some((n, _)) => at = n + 1,
+            // REJECT drops (and answers); LOG logs and goes on.
+            Some((_, Target::Reject(_))) => return done(Policy::Drop),
+            Some((n, Target::Log(_))) => at = n + 1,
         }
     }
 }
