@@ -7,7 +7,12 @@
 #[path = "common/fw_state.rs"]
 mod fw_state;
 
-use aya::programs::{TestRun, TestRunOptions, Xdp};
+// Cargo gives every test all of the package's dependencies; this one
+// does without these (the lab library or other tests use them).
+use anyhow as _;
+use libc as _;
+
+use firewall::aya::programs::{TestRun, TestRunOptions, Xdp};
 use firewall::{
     compile,
     load::{Kernel, pins::Dirs},
