@@ -1,5 +1,5 @@
 //! fw enforcing iptables rules on real packets between two namespaces
-//! (issue 2's walking skeleton): verdicts, exact counters, live edits,
+//! (issue 2): verdicts, exact counters, live edits,
 //! OUTPUT and lo, status and reset.
 
 // Cargo gives every test all of the package's dependencies; this one
