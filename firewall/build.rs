@@ -3,6 +3,9 @@
 
 use anyhow::{Context as _, anyhow};
 use aya_build::{Package, Toolchain};
+// A build-dependency only so that cargo reruns this script when the eBPF
+// code changes; the script builds it from its sources, not as a crate.
+use firewall_ebpf as _;
 
 fn main() -> anyhow::Result<()> {
     let cargo_metadata::Metadata { packages, .. } = cargo_metadata::MetadataCommand::new()

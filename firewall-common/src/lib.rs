@@ -714,15 +714,25 @@ pub mod programs {
 
 #[cfg(feature = "user")]
 mod pod {
-    // SAFETY: all are repr(C) plain data without implicit padding.
+    // SAFETY: repr(C) plain data without implicit padding (the size
+    // tests check the layouts).
     unsafe impl aya::Pod for super::Config {}
+    // SAFETY: as above.
     unsafe impl aya::Pod for super::ChainInfo {}
+    // SAFETY: as above.
     unsafe impl aya::Pod for super::RuleInfo {}
+    // SAFETY: as above.
     unsafe impl aya::Pod for super::AddrKey {}
+    // SAFETY: as above.
     unsafe impl aya::Pod for super::PortKey {}
+    // SAFETY: as above.
     unsafe impl aya::Pod for super::ValueKey {}
+    // SAFETY: as above.
     unsafe impl aya::Pod for super::ClassKey {}
+    // SAFETY: as above.
     unsafe impl aya::Pod for super::Summary {}
+    // SAFETY: as above.
     unsafe impl aya::Pod for super::WordKey {}
+    // SAFETY: as above.
     unsafe impl aya::Pod for super::Counter {}
 }

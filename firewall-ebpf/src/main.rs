@@ -25,6 +25,8 @@ use aya_ebpf::{
 use firewall_common::{CHAIN_FORWARD, CHAIN_INPUT, CHAIN_OUTPUT, Decision};
 
 use crate::parse::Parsed;
+// The package's library, fw's build-dependency: nothing for the programs.
+use firewall_ebpf as _;
 
 /// TCX: hand the packet to the next program, or the stack when none is left.
 const TCX_NEXT: i32 = -1;
@@ -32,7 +34,7 @@ const TCX_NEXT: i32 = -1;
 const TCX_DROP: i32 = 2;
 
 #[xdp]
-pub fn fw_xdp(ctx: XdpContext) -> u32 {
+fn fw_xdp(ctx: XdpContext) -> u32 {
     match parse::xdp(&ctx) {
         Parsed::Ipv4(mut pkt) => {
             // SAFETY: ctx.ctx is the kernel's xdp_md for this call.
@@ -59,7 +61,7 @@ pub fn fw_xdp(ctx: XdpContext) -> u32 {
 }
 
 #[classifier]
-pub fn fw_tc(ctx: TcContext) -> i32 {
+fn fw_tc(ctx: TcContext) -> i32 {
     match parse::tc(&ctx) {
         Parsed::Ipv4(mut pkt) => {
             let skb = ctx.as_ptr() as *const __sk_buff;

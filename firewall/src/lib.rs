@@ -1,5 +1,11 @@
 //! fw's library: parse → model → compile → load/attach → observe.
 
+/// The aya fw's API speaks (the loader hands out its `Ebpf`), for callers
+/// that drive the programs themselves (the kernel classifier test).
+pub use aya;
+/// The map layouts and limits fw shares with its kernel side.
+pub use firewall_common as common;
+
 pub mod command;
 pub mod compile;
 pub mod edit;

@@ -9,6 +9,20 @@
 //! not support yet), 3 missing privileges ("you must be root"), 4 a
 //! resource problem or a lock still held after `-w N` seconds.
 
+// Cargo gives the binary all of the package's dependencies; the library
+// uses them, the binary only the library.
+use aya as _;
+use aya_obj as _;
+use firewall_common as _;
+use libc as _;
+use network_interface as _;
+use nom as _;
+#[cfg(any(test, feature = "testing"))]
+use proptest as _;
+use serde as _;
+use serde_json as _;
+use thiserror as _;
+
 use std::{
     io::{Read as _, Write as _},
     process::ExitCode,

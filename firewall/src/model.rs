@@ -340,8 +340,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn state_files_of_the_skeleton_still_load() {
-        // A ruleset as the walking skeleton persisted it: no user chains,
+    fn state_files_of_the_first_version_still_load() {
+        // A ruleset as fw's first version persisted it: no user chains,
         // no -f, tcp matches with ports only.
         let old = r#"{"input":{"policy":"Drop","rules":[{"protocol":{"value":6,"invert":false},
             "source":null,"destination":null,"in_interface":null,"out_interface":null,

@@ -26,6 +26,10 @@
 mod netns;
 mod probe;
 
+// The unit tests here use none of the dev-dependencies (fw's library, for
+// the tests in tests/ that drive it).
+#[cfg(test)]
+use firewall as _;
 use std::{
     net::Ipv4Addr,
     path::{Path, PathBuf},

@@ -7,7 +7,12 @@
 #[path = "common/fw_state.rs"]
 mod fw_state;
 
-use aya::programs::{TestRun, TestRunOptions, Xdp};
+// Cargo gives every test all of the package's dependencies; this one
+// does without these (the lab library or other tests use them).
+use anyhow as _;
+use libc as _;
+
+use firewall::aya::programs::{TestRun, TestRunOptions, Xdp};
 use firewall::{
     compile,
     load::{Kernel, pins::Dirs},
@@ -347,7 +352,7 @@ fn undecodable_targets_drop_and_count() {
 }
 
 fn anomalies(dirs: &Dirs) -> usize {
-    use firewall_common::{Anomaly, RuleInfo};
+    use firewall::common::{Anomaly, RuleInfo};
     let (mut k, ebpf) = Kernel::install(dirs).unwrap();
     let xdp: &Xdp = ebpf.program("fw_xdp").unwrap().try_into().unwrap();
     let interfaces = vec![("lo".to_string(), 1)];

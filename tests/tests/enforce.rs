@@ -1,6 +1,12 @@
 //! fw enforcing iptables rules on real packets between two namespaces
-//! (issue 2's walking skeleton): verdicts, exact counters, live edits,
+//! (issue 2): verdicts, exact counters, live edits,
 //! OUTPUT and lo, status and reset.
+
+// Cargo gives every test all of the package's dependencies; this one
+// does without these (the lab library or other tests use them).
+use anyhow as _;
+use firewall as _;
+use libc as _;
 
 use std::{net::UdpSocket, time::Duration};
 

@@ -1,6 +1,12 @@
 //! Bad input gets iptables' exit code and message and changes nothing
 //! (issue 2): the examples are real iptables 1.8.9's answers.
 
+// Cargo gives every test all of the package's dependencies; this one
+// does without these (the lab library or other tests use them).
+use anyhow as _;
+use firewall as _;
+use libc as _;
+
 use integration_tests::Lab;
 
 #[test]

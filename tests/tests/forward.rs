@@ -2,6 +2,12 @@
 //! client 192.0.2.1 — (192.0.2.2) router (198.51.100.1) — server
 //! 198.51.100.2. fw runs on the router, which forwards between the two.
 
+// Cargo gives every test all of the package's dependencies; this one
+// does without these (the lab library or other tests use them).
+use anyhow as _;
+use firewall as _;
+use libc as _;
+
 use std::{process::Command, time::Duration};
 
 use integration_tests::{

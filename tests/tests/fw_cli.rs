@@ -8,6 +8,11 @@
 #[path = "common/iptables.rs"]
 mod iptables;
 
+// Cargo gives every test all of the package's dependencies; this one
+// does without these (the lab library or other tests use them).
+use anyhow as _;
+use libc as _;
+
 use std::process::Output;
 
 use firewall::{

@@ -2,6 +2,12 @@
 //! probes tell delivered from not delivered. If this fails, fw's own
 //! integration tests cannot be trusted.
 
+// Cargo gives every test all of the package's dependencies; this one
+// does without these (the lab library or other tests use them).
+use anyhow as _;
+use firewall as _;
+use libc as _;
+
 use integration_tests::{
     CLIENT_ADDR, Lab, PROBE_TIMEOUT, SERVER_ADDR, UNUSED_ADDR, icmp_probe, tcp_listen, tcp_probe,
     udp_probe,

@@ -7,6 +7,10 @@
 #[path = "common/iptables.rs"]
 mod iptables;
 
+// Cargo gives every test all of the package's dependencies; this one
+// does without these (the lab library or other tests use them).
+use anyhow as _;
+
 use std::{
     fs::{File, OpenOptions},
     net::UdpSocket,

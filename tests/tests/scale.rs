@@ -9,6 +9,10 @@
 #[path = "common/fw_state.rs"]
 mod fw_state;
 
+// Cargo gives every test all of the package's dependencies; this one
+// does without these (the lab library or other tests use them).
+use anyhow as _;
+
 use std::{
     net::{Ipv4Addr, UdpSocket},
     sync::{
@@ -98,7 +102,7 @@ fn the_last_of_10000_rules_decides_and_the_others_count_nothing() {
 
 #[test]
 fn a_chain_holds_65536_rules() {
-    last_rule_decides(firewall_common::MAX_RULES_PER_CHAIN);
+    last_rule_decides(firewall::common::MAX_RULES_PER_CHAIN);
 }
 
 /// Rules 1..n-1 never match the lab's client; rule n drops UDP port 9.

@@ -45,6 +45,7 @@ fn link_type(name: &str) -> io::Result<u16> {
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
+    // SAFETY: fd is the socket just opened, owned by nothing else.
     let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
     // SAFETY: ifreq is plain data; the name fits (IFNAMSIZ checked).
     let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
@@ -59,6 +60,7 @@ fn link_type(name: &str) -> io::Result<u16> {
     if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFHWADDR, &mut ifr) } != 0 {
         return Err(io::Error::last_os_error());
     }
+    // SAFETY: SIOCGIFHWADDR set ifr_hwaddr, the union's member read here.
     Ok(unsafe { ifr.ifr_ifru.ifru_hwaddr.sa_family })
 }
 

@@ -79,6 +79,7 @@ fn is_bpffs(path: &Path) -> bool {
     };
     // SAFETY: statfs fills the zeroed struct; c is NUL-terminated.
     let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
     unsafe { libc::statfs(c.as_ptr(), &mut st) == 0 && st.f_type as i64 == BPF_FS_MAGIC }
 }
 

@@ -21,11 +21,13 @@ use crate::{
 
 /// Whether the kernel side can enforce `rule` exactly.
 ///
-/// Today that is the walking skeleton's set, as the classifier compiles
-/// it: `[!] -p`, `[!] -s`/`-d` (one address, prefix masks only),
-/// `[!] -i`/`-o` (with `+` wildcards), at most one `-m tcp`/`-m udp` match
-/// with only `[!] --sport`/`--dport`; targets ACCEPT, DROP, RETURN, a
-/// jump or goto to a user-defined chain, or none (a rule that counts).
+/// Today that is what the classifier compiles: `[!] -p`, `[!] -s`/`-d`
+/// (one address, prefix masks only), `[!] -i`/`-o` (with `+` wildcards),
+/// and the matches whose module answers [`Enforcement::Always`] or
+/// [`Enforcement::Classifier`] (`-m comment`; tcp/udp with only
+/// `[!] --sport`/`--dport`; `-m ttl`), at most one per column; targets
+/// ACCEPT, DROP, RETURN, a jump or goto to a user-defined chain, or none
+/// (a rule that counts).
 ///
 /// # Errors
 /// What is missing, worded for "not supported yet: {what}", naming the
@@ -106,7 +108,7 @@ mod tests {
     }
 
     #[test]
-    fn the_skeleton_is_enforceable() {
+    fn header_matches_and_verdicts_are_enforceable() {
         let r = Rule {
             protocol: Some(Neg {
                 value: 6,

@@ -205,11 +205,6 @@ pub enum ParseError {
     #[error("Couldn't load match `{0}':No such file or directory")]
     UnknownMatch(String),
 
-    /// `-j` with a target that is neither built in nor an extension (fw has
-    /// no user-defined chains, so it is never a chain either).
-    #[error("Couldn't load target `{0}':No such file or directory")]
-    UnknownTarget(String),
-
     /// `-j ""`.
     #[error("Invalid target name (too short)")]
     EmptyTargetName,
@@ -669,7 +664,6 @@ impl ParseError {
             | Self::InvalidPortRange(t)
             | Self::PortNotResolved(t)
             | Self::UnknownMatch(t)
-            | Self::UnknownTarget(t)
             | Self::TargetNameTooLong(t)
             | Self::InvalidTargetName(t)
             | Self::WaitNotNumeric(t)
@@ -715,7 +709,6 @@ impl ParseError {
             // These format strings end in "\n" in iptables, hence the blank line.
             Self::InterfaceNotAllowed { .. }
             | Self::UnknownMatch(_)
-            | Self::UnknownTarget(_)
             | Self::PortNotResolved(_)
             | Self::TooManyPortComponents { .. }
             | Self::OptionOnce { .. }

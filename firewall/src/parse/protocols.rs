@@ -186,18 +186,12 @@ mod tests {
         assert_eq!(parse_protocol("ipv6-icmp"), Ok(58));
         assert_eq!(parse_protocol("icmpv6"), Ok(58));
         assert_eq!(parse_protocol("255"), Ok(255));
-        assert_eq!(
-            parse_protocol("FOO"),
-            Err(ParseError::UnknownProtocol("foo".into()))
-        );
-        assert_eq!(
-            parse_protocol("256"),
-            Err(ParseError::UnknownProtocol("256".into()))
-        );
-        assert_eq!(
-            parse_protocol("-1"),
-            Err(ParseError::UnknownProtocol("-1".into()))
-        );
+        for (bad, lower) in [("FOO", "foo"), ("256", "256"), ("-1", "-1")] {
+            assert_eq!(
+                parse_protocol(bad),
+                Err(ParseError::UnknownProtocol(lower.into()))
+            );
+        }
         assert!(matches!(
             parse_protocol("mptcp"),
             Err(ParseError::NotSupported { .. })

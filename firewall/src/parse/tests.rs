@@ -1032,7 +1032,7 @@ fn not_supported_yet() {
 
 #[test]
 fn the_whole_language_parses() {
-    // Everything the skeleton refused at parse time is now part of the
+    // Everything fw's first parser refused at parse time is now part of the
     // model (whether it is enforced is model::support's business).
     for line in [
         "-A INPUT -m conntrack --ctstate NEW -j ACCEPT",

@@ -402,18 +402,12 @@ mod tests {
         assert_eq!(rule_number("1"), Ok(1));
         assert_eq!(rule_number("0x2"), Ok(2));
         assert_eq!(rule_number("2147483647"), Ok(2147483647));
-        assert_eq!(
-            rule_number("0"),
-            Err(ParseError::InvalidRuleNumber("0".into()))
-        );
-        assert_eq!(
-            rule_number("2147483648"),
-            Err(ParseError::InvalidRuleNumber("2147483648".into()))
-        );
-        assert_eq!(
-            rule_number("x"),
-            Err(ParseError::InvalidRuleNumber("x".into()))
-        );
+        for bad in ["0", "2147483648", "x"] {
+            assert_eq!(
+                rule_number(bad),
+                Err(ParseError::InvalidRuleNumber(bad.into()))
+            );
+        }
     }
 
     fn am(a: [u8; 4], m: [u8; 4]) -> AddrMask {
@@ -430,43 +424,30 @@ mod tests {
     #[test]
     fn addresses() {
         let host = [255; 4];
-        assert_eq!(
-            address("192.0.2.7/24", false),
-            Ok(some(am([192, 0, 2, 0], [255, 255, 255, 0]), false))
-        );
-        assert_eq!(
-            address("192.0.2.1", true),
-            Ok(some(am([192, 0, 2, 1], host), true))
-        );
-        assert_eq!(
-            address("192.0.2.1/32", false),
-            Ok(some(am([192, 0, 2, 1], host), false))
-        );
-        assert_eq!(
-            address("192.0.2", false),
-            Ok(some(am([192, 0, 2, 0], host), false))
-        );
-        assert_eq!(address("1", false), Ok(some(am([1, 0, 0, 0], host), false)));
-        assert_eq!(
-            address("010.0.0.1", false),
-            Ok(some(am([8, 0, 0, 1], host), false))
-        );
-        assert_eq!(
-            address("0xC0.0.2.1", false),
-            Ok(some(am([192, 0, 2, 1], host), false))
-        );
-        assert_eq!(
-            address("198.51.100.7/255.255.0.255", false),
-            Ok(some(am([198, 51, 0, 7], [255, 255, 0, 255]), false))
-        );
-        assert_eq!(
-            address("192.0.2.1/0x18", false),
-            Ok(some(am([192, 0, 2, 0], [255, 255, 255, 0]), false))
-        );
-        assert_eq!(
-            address("192.0.2.1/+8", false),
-            Ok(some(am([192, 0, 0, 0], [255, 0, 0, 0]), false))
-        );
+        let net = [255, 255, 255, 0];
+        for (text, invert, addr, mask) in [
+            ("192.0.2.7/24", false, [192, 0, 2, 0], net),
+            ("192.0.2.1", true, [192, 0, 2, 1], host),
+            ("192.0.2.1/32", false, [192, 0, 2, 1], host),
+            ("192.0.2", false, [192, 0, 2, 0], host),
+            ("1", false, [1, 0, 0, 0], host),
+            ("010.0.0.1", false, [8, 0, 0, 1], host),
+            ("0xC0.0.2.1", false, [192, 0, 2, 1], host),
+            (
+                "198.51.100.7/255.255.0.255",
+                false,
+                [198, 51, 0, 7],
+                [255, 255, 0, 255],
+            ),
+            ("192.0.2.1/0x18", false, [192, 0, 2, 0], net),
+            ("192.0.2.1/+8", false, [192, 0, 0, 0], [255, 0, 0, 0]),
+        ] {
+            assert_eq!(
+                address(text, invert),
+                Ok(some(am(addr, mask), invert)),
+                "{text}"
+            );
+        }
         // 0/0 is no address at all, unless inverted.
         assert_eq!(address("0.0.0.0/0", false), Ok(None));
         assert_eq!(address("192.0.2.1/0", false), Ok(None));

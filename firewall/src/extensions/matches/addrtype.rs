@@ -1,20 +1,10 @@
 //! `-m addrtype` (libxt_addrtype revision 1, `xt_addrtype`): the route
 //! type of the source or destination address.
 
-use std::{collections::BTreeSet, fmt::Write as _};
+use std::collections::BTreeSet;
 
-use serde::{Deserialize, Serialize};
-
-use super::{Given, Line, needs, ListCx, MatchExt, abbreviates, bang, excl as inverted};
-use crate::{
-    extensions::Enforcement,
-    model::{BuiltinChain, Neg},
-    parse::{
-        ParseError,
-        lexer::HasArg::{No, Required},
-        matches::{OptSpec, excl, opt},
-    },
-};
+use super::{abbreviates, excl as inverted, prelude::*};
+use crate::{model::BuiltinChain, parse::matches::excl};
 
 /// Route types of `-m addrtype` (`RTN_*` as `1 << n`, `xt_addrtype.h`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -62,9 +52,7 @@ pub struct Addrtype {
 pub(crate) struct Ext;
 
 impl MatchExt for Ext {
-    type Value = Addrtype;
-    type Parser = Addrtype;
-    const NAME: &'static str = "addrtype";
+    ext_head!("addrtype", value Addrtype);
     const OPTIONS: &'static [OptSpec] = &[
         opt("src-type", 0, Required, true),
         opt("dst-type", 1, Required, true),
@@ -74,18 +62,8 @@ impl MatchExt for Ext {
 
     fn option(p: &mut Addrtype, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
         match o.spec.id {
-            0 | 1 => {
-                let value = AddrTypes(addr_types(&o.arg)?);
-                let slot = if o.spec.id == 0 {
-                    &mut p.src
-                } else {
-                    &mut p.dst
-                };
-                *slot = Some(Neg {
-                    value,
-                    invert: o.invert,
-                });
-            }
+            0 => p.src = o.neg(AddrTypes(addr_types(&o.arg)?)),
+            1 => p.dst = o.neg(AddrTypes(addr_types(&o.arg)?)),
             2 => p.limit_iface = Some(LimitIface::In),
             _ => p.limit_iface = Some(LimitIface::Out),
         }
@@ -94,10 +72,6 @@ impl MatchExt for Ext {
 
     fn fcheck(_: &Addrtype, given: u32) -> Result<(), ParseError> {
         needs(given & 0b11 == 0, Self::NAME, "addrtype: you must specify --src-type or --dst-type")
-    }
-
-    fn finish(p: &Addrtype) -> Result<Addrtype, ParseError> {
-        Ok(p.clone())
     }
 
     fn hooks(a: &Addrtype, from: &BTreeSet<BuiltinChain>) -> Result<(), String> {

@@ -1,20 +1,7 @@
 //! `-m icmp` (libipt_icmp, `ipt_icmp`): one ICMP type and its codes.
 
-use std::fmt::Write as _;
-
-use serde::{Deserialize, Serialize};
-
-use super::{Given, Line, ListCx, MatchExt, abbreviates, bang, required};
-use crate::{
-    extensions::Enforcement,
-    model::Neg,
-    parse::{
-        ParseError,
-        lexer::HasArg::Required,
-        matches::{OptSpec, mand, opt},
-        values,
-    },
-};
+use super::{abbreviates, prelude::*};
+use crate::parse::values;
 
 /// An ICMP type with a range of codes (`-m icmp --icmp-type`). Type 255
 /// with codes 0..=255 is `any`, as in the kernel's `ipt_icmp`.
@@ -41,22 +28,13 @@ impl IcmpType {
 pub(crate) struct Ext;
 
 impl MatchExt for Ext {
-    type Value = Neg<IcmpType>;
-    type Parser = Option<Neg<IcmpType>>;
-    const NAME: &'static str = "icmp";
+    ext_head!("icmp", once Neg<IcmpType>);
     const OPTIONS: &'static [OptSpec] = &[mand(opt("icmp-type", 0, Required, true))];
     const PROTOCOL: Option<u8> = Some(1);
 
     fn option(p: &mut Option<Neg<IcmpType>>, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
-        *p = Some(Neg {
-            value: icmp_type(&o.arg)?,
-            invert: o.invert,
-        });
+        *p = o.neg(icmp_type(&o.arg)?);
         Ok(())
-    }
-
-    fn finish(p: &Option<Neg<IcmpType>>) -> Result<Neg<IcmpType>, ParseError> {
-        required(p, Self::NAME)
     }
 
     fn save(t: &Neg<IcmpType>, s: &mut String) {
@@ -230,26 +208,12 @@ mod tests {
             icmp_type("").unwrap_err().to_string(),
             "Ambiguous ICMP type `': `any' or `echo-reply'?"
         );
-        assert_eq!(
-            icmp_type("foo"),
-            Err(ParseError::UnknownIcmpType("foo".into()))
-        );
-        assert_eq!(
-            icmp_type("256"),
-            Err(ParseError::UnknownIcmpType("256".into()))
-        );
-        assert_eq!(
-            icmp_type("/3"),
-            Err(ParseError::UnknownIcmpType("/3".into()))
-        );
-        assert_eq!(
-            icmp_type("3/"),
-            Err(ParseError::UnknownIcmpCode("3/".into()))
-        );
-        assert_eq!(
-            icmp_type("3/-1"),
-            Err(ParseError::UnknownIcmpCode("3/-1".into()))
-        );
+        for bad in ["foo", "256", "/3"] {
+            assert_eq!(icmp_type(bad), Err(ParseError::UnknownIcmpType(bad.into())));
+        }
+        for bad in ["3/", "3/-1"] {
+            assert_eq!(icmp_type(bad), Err(ParseError::UnknownIcmpCode(bad.into())));
+        }
         assert_eq!(icmp_type("3x"), Err(ParseError::IcmpUnknownCharacter('x')));
         assert_eq!(icmp_type("08"), Err(ParseError::IcmpUnknownCharacter('8')));
         assert_eq!(

@@ -1,20 +1,9 @@
 //! `-m iprange` (libxt_iprange revision 1, `xt_iprange`): address ranges.
 
-use std::{fmt::Write as _, net::Ipv4Addr};
+use std::net::Ipv4Addr;
 
-use serde::{Deserialize, Serialize};
-
-use super::{Given, Line, needs, ListCx, MatchExt, bang};
-use crate::{
-    extensions::Enforcement,
-    model::Neg,
-    parse::{
-        ParseError,
-        lexer::HasArg::Required,
-        matches::{OptSpec, opt},
-        values,
-    },
-};
+use super::prelude::*;
+use crate::parse::values;
 
 /// `-m iprange`'s ranges (one at least).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -39,34 +28,24 @@ pub struct Ipv4Range {
 pub(crate) struct Ext;
 
 impl MatchExt for Ext {
-    type Value = Iprange;
-    type Parser = Iprange;
-    const NAME: &'static str = "iprange";
+    ext_head!("iprange", value Iprange);
     const OPTIONS: &'static [OptSpec] = &[
         opt("src-range", 0, Required, true),
         opt("dst-range", 1, Required, true),
     ];
 
     fn option(p: &mut Iprange, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
-        let value = ip_range(&o.arg, o.name)?;
-        let slot = if o.spec.id == 0 {
-            &mut p.src
+        let range = o.neg(ip_range(&o.arg, o.name)?);
+        if o.spec.id == 0 {
+            p.src = range;
         } else {
-            &mut p.dst
-        };
-        *slot = Some(Neg {
-            value,
-            invert: o.invert,
-        });
+            p.dst = range;
+        }
         Ok(())
     }
 
     fn fcheck(_: &Iprange, given: u32) -> Result<(), ParseError> {
         needs(given == 0, Self::NAME, "iprange match: You must specify `--src-range' or `--dst-range'")
-    }
-
-    fn finish(p: &Iprange) -> Result<Iprange, ParseError> {
-        Ok(p.clone())
     }
 
     fn save(v: &Iprange, s: &mut String) {

@@ -1,19 +1,7 @@
 //! `-m length` (libxt_length, `xt_length`): the IP packet's length.
 
-use std::fmt::Write as _;
-
-use serde::{Deserialize, Serialize};
-
-use super::{Given, Line, ListCx, MatchExt, bang, excl, required};
-use crate::{
-    extensions::Enforcement,
-    model::Neg,
-    parse::{
-        ParseError,
-        lexer::HasArg::Required,
-        matches::{OptSpec, mand, opt, u16_range},
-    },
-};
+use super::{excl, prelude::*};
+use crate::parse::matches::u16_range;
 
 /// An inclusive range of IP packet lengths (`-m length`), in bytes; `min`
 /// may exceed `max` (matches nothing, as in iptables).
@@ -29,22 +17,13 @@ pub struct LengthRange {
 pub(crate) struct Ext;
 
 impl MatchExt for Ext {
-    type Value = Neg<LengthRange>;
-    type Parser = Option<Neg<LengthRange>>;
-    const NAME: &'static str = "length";
+    ext_head!("length", once Neg<LengthRange>);
     const OPTIONS: &'static [OptSpec] = &[mand(opt("length", 0, Required, true))];
 
     fn option(p: &mut Option<Neg<LengthRange>>, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
         let (min, max) = u16_range(Self::NAME, o.name, &o.arg)?;
-        *p = Some(Neg {
-            value: LengthRange { min, max },
-            invert: o.invert,
-        });
+        *p = o.neg(LengthRange { min, max });
         Ok(())
-    }
-
-    fn finish(p: &Option<Neg<LengthRange>>) -> Result<Neg<LengthRange>, ParseError> {
-        required(p, Self::NAME)
     }
 
     fn save(l: &Neg<LengthRange>, s: &mut String) {

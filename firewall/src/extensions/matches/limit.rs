@@ -1,18 +1,7 @@
 //! `-m limit` (libxt_limit, `xt_limit`): a token bucket.
 
-use std::fmt::Write as _;
-
-use serde::{Deserialize, Serialize};
-
-use super::{Given, Line, ListCx, MatchExt, abbreviates};
-use crate::{
-    extensions::Enforcement,
-    parse::{
-        ParseError,
-        lexer::HasArg::Required,
-        matches::{OptSpec, atoi, opt, uint},
-    },
-};
+use super::{abbreviates, prelude::*};
+use crate::parse::matches::{atoi, uint};
 
 /// `-m limit`: a token bucket (iptables-extensions(8) "limit").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -47,9 +36,7 @@ impl Default for Limit {
 pub(crate) struct Ext;
 
 impl MatchExt for Ext {
-    type Value = Limit;
-    type Parser = Limit;
-    const NAME: &'static str = "limit";
+    ext_head!("limit", value Limit);
     const OPTIONS: &'static [OptSpec] = &[
         opt("limit", 0, Required, false),
         opt("limit-burst", 1, Required, false),
@@ -62,10 +49,6 @@ impl MatchExt for Ext {
             p.burst = uint(Self::NAME, o.name, &o.arg, 0, 10000)? as u32;
         }
         Ok(())
-    }
-
-    fn finish(p: &Limit) -> Result<Limit, ParseError> {
-        Ok(*p)
     }
 
     /// `limit_mt_check`: the bucket must not overflow.

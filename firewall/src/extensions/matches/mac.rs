@@ -1,38 +1,23 @@
 //! `-m mac` (libxt_mac, `xt_mac`): the Ethernet source address.
 
-use std::{collections::BTreeSet, fmt::Write as _};
+use std::collections::BTreeSet;
 
-use super::{Given, Line, ListCx, MatchExt, bang, required};
+use super::prelude::*;
 use crate::{
-    extensions::Enforcement,
-    model::{BuiltinChain, Neg, check::hook_names},
-    parse::{
-        ParseError,
-        lexer::HasArg::Required,
-        matches::{OptSpec, mand, opt},
-        values,
-    },
+    model::{BuiltinChain, check::hook_names},
+    parse::values,
 };
 
 /// The mac module.
 pub(crate) struct Ext;
 
 impl MatchExt for Ext {
-    type Value = Neg<[u8; 6]>;
-    type Parser = Option<Neg<[u8; 6]>>;
-    const NAME: &'static str = "mac";
+    ext_head!("mac", once Neg<[u8; 6]>);
     const OPTIONS: &'static [OptSpec] = &[mand(opt("mac-source", 0, Required, true))];
 
     fn option(p: &mut Option<Neg<[u8; 6]>>, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
-        *p = Some(Neg {
-            value: mac(&o.arg)?,
-            invert: o.invert,
-        });
+        *p = o.neg(mac(&o.arg)?);
         Ok(())
-    }
-
-    fn finish(p: &Option<Neg<[u8; 6]>>) -> Result<Neg<[u8; 6]>, ParseError> {
-        required(p, Self::NAME)
     }
 
     fn hooks(_: &Neg<[u8; 6]>, from: &BTreeSet<BuiltinChain>) -> Result<(), String> {

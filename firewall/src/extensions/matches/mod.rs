@@ -37,6 +37,16 @@ pub(crate) struct Given<'a> {
     pub invert: bool,
 }
 
+impl Given<'_> {
+    /// `value` as the option gave it: inverted after `!`.
+    pub fn neg<T>(&self, value: T) -> Option<Neg<T>> {
+        Some(Neg {
+            value,
+            invert: self.invert,
+        })
+    }
+}
+
 /// The rest of the command line, for an option handler.
 pub(crate) struct Line<'a, 's> {
     /// What the line gave so far (`-p`, service names).
@@ -130,6 +140,56 @@ pub(crate) fn needs(
         return Err(ParseError::ModuleNeedsOption { module, message });
     }
     Ok(())
+}
+
+/// The head of a module's [`MatchExt`] impl: `NAME` and the two types.
+/// `value T` parses into the value itself (every option optional, `T`'s
+/// default when none is given), `once T` into `Option<T>` (the value comes
+/// with an option the generic checks made mandatory), and both write
+/// `finish`; `parser P` leaves `finish` to the module. (The module files
+/// see it because their `mod` lines come after it.)
+macro_rules! ext_head {
+    ($name:literal, value $value:ty) => {
+        type Value = $value;
+        type Parser = $value;
+        const NAME: &'static str = $name;
+
+        fn finish(p: &$value) -> Result<$value, $crate::parse::ParseError> {
+            Ok(Clone::clone(p))
+        }
+    };
+    ($name:literal, once $value:ty) => {
+        type Value = $value;
+        type Parser = Option<$value>;
+        const NAME: &'static str = $name;
+
+        fn finish(p: &Option<$value>) -> Result<$value, $crate::parse::ParseError> {
+            $crate::extensions::matches::required(p, Self::NAME)
+        }
+    };
+    ($name:literal, $value:ty, parser $parser:ty) => {
+        type Value = $value;
+        type Parser = $parser;
+        const NAME: &'static str = $name;
+    };
+}
+
+/// What every match module's file uses.
+pub(crate) mod prelude {
+    pub(crate) use std::fmt::Write as _;
+
+    pub(crate) use serde::{Deserialize, Serialize};
+
+    pub(crate) use super::{Given, Line, ListCx, MatchExt, bang, needs};
+    pub(crate) use crate::{
+        extensions::Enforcement,
+        model::Neg,
+        parse::{
+            ParseError,
+            lexer::HasArg::{No, Required},
+            matches::{OptSpec, mand, opt},
+        },
+    };
 }
 
 /// The list: each module once, as `doc Variant(Value) => file`.

@@ -1,22 +1,10 @@
 //! `-m multiport` (libxt_multiport revision 1, `xt_multiport`): up to 15
 //! ports or ranges.
 
-use std::fmt::Write as _;
-
-use serde::{Deserialize, Serialize};
-
-use super::{Given, Line, needs, ListCx, MatchExt, bang, required, port_name};
+use super::{port_name, prelude::*};
 use crate::{
-    extensions::Enforcement,
-    model::{Neg, PortRange},
-    parse::{
-        ParseError,
-        lexer::HasArg::Required,
-        matches::{OptSpec, excl, opt},
-        protocols,
-        services::Services,
-        values,
-    },
+    model::PortRange,
+    parse::{matches::excl, protocols, services::Services, values},
 };
 
 /// Which ports `-m multiport` looks at.
@@ -62,9 +50,7 @@ const ANY: u32 = 0b111;
 pub(crate) struct Ext;
 
 impl MatchExt for Ext {
-    type Value = Multiport;
-    type Parser = Option<Multiport>;
-    const NAME: &'static str = "multiport";
+    ext_head!("multiport", once Multiport);
     const OPTIONS: &'static [OptSpec] = &[
         excl(opt("source-ports", 0, Required, true), ANY),
         excl(opt("sports", 0, Required, true), ANY),
@@ -90,10 +76,6 @@ impl MatchExt for Ext {
 
     fn fcheck(_: &Option<Multiport>, given: u32) -> Result<(), ParseError> {
         needs(given == 0, Self::NAME, "multiport expection an option")
-    }
-
-    fn finish(p: &Option<Multiport>) -> Result<Multiport, ParseError> {
-        required(p, Self::NAME)
     }
 
     fn save(v: &Multiport, s: &mut String) {

@@ -1,19 +1,7 @@
 //! `-m set` (libxt_set revision 4, `xt_set`): membership in an ipset.
 
-use std::fmt::Write as _;
-
-use serde::{Deserialize, Serialize};
-
-use super::{Given, Line, needs, ListCx, MatchExt, bang, required};
-use crate::{
-    extensions::Enforcement,
-    parse::{
-        ParseError,
-        lexer::HasArg::{No, Required},
-        matches::{OptSpec, later, opt},
-    },
-    render::word,
-};
+use super::prelude::*;
+use crate::{parse::matches::later, render::word};
 
 /// One dimension of `-m set --match-set NAME FLAGS`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -39,9 +27,7 @@ pub struct SetMatch {
 pub(crate) struct Ext;
 
 impl MatchExt for Ext {
-    type Value = SetMatch;
-    type Parser = Option<SetMatch>;
-    const NAME: &'static str = "set";
+    ext_head!("set", once SetMatch);
     const OPTIONS: &'static [OptSpec] = &[
         opt("match-set", 0, Required, true),
         opt("set", 0, Required, true),
@@ -76,10 +62,6 @@ impl MatchExt for Ext {
 
     fn fcheck(p: &Option<SetMatch>, _given: u32) -> Result<(), ParseError> {
         needs(p.is_none(), Self::NAME, "You must specify `--match-set' with proper arguments")
-    }
-
-    fn finish(p: &Option<SetMatch>) -> Result<SetMatch, ParseError> {
-        required(p, Self::NAME)
     }
 
     fn save(m: &SetMatch, s: &mut String) {

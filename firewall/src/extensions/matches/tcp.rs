@@ -1,19 +1,9 @@
 //! `-m tcp` (libxt_tcp, xt_tcpudp): ports, flags, one TCP option.
 
-use std::fmt::Write as _;
-
-use serde::{Deserialize, Serialize};
-
-use super::{Given, Line, ListCx, MatchExt, bang, excl, list_ports, port_columns, save_ports};
+use super::{excl, list_ports, port_columns, prelude::*, save_ports};
 use crate::{
-    extensions::Enforcement,
-    model::{Neg, PortRange},
-    parse::{
-        ParseError,
-        lexer::HasArg::{No, Required},
-        matches::{OptSpec, opt, port_value},
-        values,
-    },
+    model::PortRange,
+    parse::{matches::port_value, values},
 };
 
 /// `-m tcp`'s options; those given as their match-everything value are
@@ -96,9 +86,7 @@ pub(crate) struct Parser {
 pub(crate) struct Ext;
 
 impl MatchExt for Ext {
-    type Value = Tcp;
-    type Parser = Parser;
-    const NAME: &'static str = "tcp";
+    ext_head!("tcp", Tcp, parser Parser);
     const OPTIONS: &'static [OptSpec] = &[
         opt("source-port", SPORT, Required, true),
         opt("sport", SPORT, Required, true),

@@ -1,18 +1,10 @@
 //! `-m ttl` (libipt_ttl, `ipt_ttl`): one comparison of the IP TTL.
 
-use std::fmt::Write as _;
-
-use serde::{Deserialize, Serialize};
-
-use super::{Given, Line, needs, ListCx, MatchExt, required};
+use super::prelude::*;
 use crate::{
     compile::classes::Constraint,
-    extensions::{Columns, Enforcement},
-    parse::{
-        ParseError,
-        lexer::HasArg::Required,
-        matches::{OptSpec, excl, opt, uint},
-    },
+    extensions::Columns,
+    parse::matches::{excl, uint},
 };
 
 /// `-m ttl`: one comparison of the IP TTL.
@@ -37,9 +29,7 @@ const ANY: u32 = 0b111;
 pub(crate) struct Ext;
 
 impl MatchExt for Ext {
-    type Value = Ttl;
-    type Parser = Option<Ttl>;
-    const NAME: &'static str = "ttl";
+    ext_head!("ttl", once Ttl);
     const OPTIONS: &'static [OptSpec] = &[
         excl(opt("ttl-lt", LT, Required, false), ANY),
         excl(opt("ttl-gt", GT, Required, false), ANY),
@@ -60,10 +50,6 @@ impl MatchExt for Ext {
 
     fn fcheck(_: &Option<Ttl>, given: u32) -> Result<(), ParseError> {
         needs(given == 0, Self::NAME, "TTL match: You must specify one of `--ttl-eq', `--ttl-lt', `--ttl-gt")
-    }
-
-    fn finish(p: &Option<Ttl>) -> Result<Ttl, ParseError> {
-        required(p, Self::NAME)
     }
 
     fn save(t: &Ttl, s: &mut String) {

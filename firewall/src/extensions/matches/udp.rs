@@ -1,24 +1,18 @@
 //! `-m udp` (libxt_udp, xt_tcpudp): ports.
 
-use serde::{Deserialize, Serialize};
-
 use super::{
-    Given, Line, ListCx, MatchExt, list_ports, port_columns, save_ports,
+    list_ports, port_columns,
+    prelude::*,
+    save_ports,
     tcp::{DPORT, SPORT},
 };
 use crate::{
-    extensions::Enforcement,
-    model::{Neg, PortRange},
-    parse::{
-        ParseError,
-        lexer::HasArg::Required,
-        matches::{OptSpec, opt, port_value},
-        values,
-    },
+    model::PortRange,
+    parse::{matches::port_value, values},
 };
 
 /// `-m udp`'s options; the full range without `!` is stored as absent.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Udp {
     /// `[!] --sport`.
     pub sport: Option<Neg<PortRange>>,
@@ -26,20 +20,11 @@ pub struct Udp {
     pub dport: Option<Neg<PortRange>>,
 }
 
-/// The ports given so far.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Parser {
-    sport: Option<Neg<PortRange>>,
-    dport: Option<Neg<PortRange>>,
-}
-
 /// The udp module.
 pub(crate) struct Ext;
 
 impl MatchExt for Ext {
-    type Value = Udp;
-    type Parser = Parser;
-    const NAME: &'static str = "udp";
+    ext_head!("udp", value Udp);
     const OPTIONS: &'static [OptSpec] = &[
         opt("source-port", SPORT, Required, true),
         opt("sport", SPORT, Required, true),
@@ -48,22 +33,15 @@ impl MatchExt for Ext {
     ];
     const PROTOCOL: Option<u8> = Some(17);
 
-    fn option(p: &mut Parser, o: Given<'_>, line: &mut Line<'_, '_>) -> Result<(), ParseError> {
-        let slot = if o.spec.id == SPORT {
-            &mut p.sport
-        } else {
-            &mut p.dport
-        };
+    fn option(p: &mut Udp, o: Given<'_>, line: &mut Line<'_, '_>) -> Result<(), ParseError> {
         let value = values::udp_port_range(&o.arg, o.name, line.ctx.services)?;
-        *slot = port_value(value, o.invert);
+        let ports = port_value(value, o.invert);
+        if o.spec.id == SPORT {
+            p.sport = ports;
+        } else {
+            p.dport = ports;
+        }
         Ok(())
-    }
-
-    fn finish(p: &Parser) -> Result<Udp, ParseError> {
-        Ok(Udp {
-            sport: p.sport.clone(),
-            dport: p.dport.clone(),
-        })
     }
 
     fn save(v: &Udp, s: &mut String) {
