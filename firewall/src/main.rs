@@ -146,6 +146,23 @@ fn restore_args(args: &[String]) -> Result<RestoreArgs, String> {
             "-c" | "--counters" => opts.counters = true,
             "-n" | "--noflush" => opts.noflush = true,
             "-t" | "--test" => opts.test = true,
+            // iptables-restore's `-T NAME`: only that table. fw has only
+            // filter, so any other is refused rather than skipped.
+            t if t == "-T" || t == "--table" || t.starts_with("--table=") => {
+                let name = match t.strip_prefix("--table=") {
+                    Some(v) => Some(v.to_string()),
+                    None => it.next().cloned(),
+                };
+                match name.as_deref() {
+                    Some("filter") => opts.filter_only = true,
+                    Some(other) => {
+                        return Err(format!(
+                            "not supported yet: table `{other}' (fw has only the filter table)"
+                        ));
+                    }
+                    None => return Err("option `--table' requires an argument".into()),
+                }
+            }
             // iptables-restore's `-w [secs]` and `-W [usecs]`, values as the
             // next argument or after `=`.
             w if w == "-w" || w == "--wait" || w.starts_with("--wait=") => {
@@ -232,9 +249,11 @@ fn main() -> ExitCode {
         },
         Some("restore") if matches!(args.get(1).map(String::as_str), Some("-h" | "--help")) => {
             out(
-                "Usage: fw restore [-c|--counters] [-n|--noflush] [-t|--test] [file]\n\
+                "Usage: fw restore [-c|--counters] [-n|--noflush] [-t|--test] [-T|--table filter]\n\
+                 \x20                 [-w [secs]] [-W [usecs]] [file]\n\
                  Reads an iptables-save file (standard input when no file is given)\n\
-                 and loads its filter table, all or nothing.\n",
+                 and loads its filter table, all or nothing. With --table filter,\n\
+                 the file's other tables (nat, mangle, raw, ...) are skipped.\n",
             );
             return ExitCode::SUCCESS;
         }

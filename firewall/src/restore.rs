@@ -38,6 +38,11 @@ pub struct RestoreOptions {
     pub noflush: bool,
     /// `--test` (`-t`): only check the file.
     pub test: bool,
+    /// `--table filter` (`-T filter`): restore the filter table only;
+    /// every other table of the file is skipped unread, up to the next
+    /// `*TABLE` line, as iptables-restore skips it (fw has no other
+    /// table to name).
+    pub filter_only: bool,
 }
 
 /// What went wrong, without the line number.
@@ -64,7 +69,10 @@ pub enum RestoreErrorKind {
     #[error("unable to initialize table '{0}'")]
     UnknownTable(String),
     /// `*nat`, `*mangle`, `*raw`, `*security`.
-    #[error("not supported yet: table `{0}' (fw has only the filter table)")]
+    #[error(
+        "not supported yet: table `{0}' (fw has only the filter table; \
+         `fw restore --table filter` restores the filter table alone)"
+    )]
     TableNotSupported(String),
     /// `:CHAIN` of a user-defined chain that exists already.
     #[error("error creating chain '{0}':File exists")]
@@ -260,8 +268,14 @@ pub fn restore(
     // The table being read: its working state and slot allocator.
     let mut open: Option<(State, Slots)> = None;
     let mut line_no = 0;
+    // Inside a table that `--table` leaves out.
+    let mut skipping = false;
     for raw in text.split_inclusive('\n') {
         line_no += 1;
+        if skipping && !raw.starts_with('*') {
+            continue;
+        }
+        skipping = false;
         let at = |kind: RestoreErrorKind| RestoreError {
             line: line_no,
             kind,
@@ -272,6 +286,9 @@ pub fn restore(
         match line {
             Line::Skip => {}
             Line::Stray => return Err(at(RestoreErrorKind::OutsideTable)),
+            Line::Table(name) if opts.filter_only && name != "filter" => {
+                skipping = true;
+            }
             Line::Table(name) => {
                 match name.as_str() {
                     "filter" => {}
@@ -448,7 +465,8 @@ mod tests {
             (
                 1,
                 2,
-                "line 1 failed: not supported yet: table `nat' (fw has only the filter table)"
+                "line 1 failed: not supported yet: table `nat' (fw has only the filter table; \
+                 `fw restore --table filter` restores the filter table alone)"
                     .into()
             )
         );
@@ -508,6 +526,35 @@ mod tests {
         )
         .unwrap();
         assert_eq!(flushed.state.ruleset, crate::model::Ruleset::default());
+    }
+
+    #[test]
+    fn filter_only_skips_the_other_tables() {
+        // As iptables-legacy-restore -T filter: the other tables are not
+        // read at all, up to the next `*TABLE` line, COMMIT or not.
+        let file = "*nat\n-A BOGUS -j FOO\n*filter\n-A INPUT -j ACCEPT\nCOMMIT\n\
+                    *mangle\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n";
+        let opts = RestoreOptions {
+            filter_only: true,
+            ..Default::default()
+        };
+        let done = restore(&State::default(), file, &opts, false, &sample()).unwrap();
+        assert_eq!(
+            save(&done.state),
+            "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+             -A INPUT -j ACCEPT\nCOMMIT\n"
+        );
+        // Without it, the first other table is refused, naming it and its line.
+        let e = restore(
+            &State::default(),
+            file,
+            &RestoreOptions::default(),
+            false,
+            &sample(),
+        )
+        .unwrap_err();
+        assert_eq!((e.line, e.exit_code()), (1, 2));
+        assert_eq!(e.kind, RestoreErrorKind::TableNotSupported("nat".into()));
     }
 
     #[test]

@@ -489,7 +489,7 @@ const RESTORE_REFUSALS: &[(&str, &[(usize, &str)])] = &[
         "09_docker_moby_usernet_portmap.rules",
         &[(
             32,
-            "line 32 failed: not supported yet: table `nat' (fw has only the filter table)",
+            "line 32 failed: not supported yet: table `nat' (fw has only the filter table; `fw restore --table filter` restores the filter table alone)",
         )],
     ),
     (
@@ -501,11 +501,11 @@ const RESTORE_REFUSALS: &[(&str, &[(usize, &str)])] = &[
         &[
             (
                 12,
-                "line 12 failed: not supported yet: table `mangle' (fw has only the filter table)",
+                "line 12 failed: not supported yet: table `mangle' (fw has only the filter table; `fw restore --table filter` restores the filter table alone)",
             ),
             (
                 28,
-                "line 28 failed: not supported yet: table `nat' (fw has only the filter table)",
+                "line 28 failed: not supported yet: table `nat' (fw has only the filter table; `fw restore --table filter` restores the filter table alone)",
             ),
             (60, "line 60 failed: not supported yet: -m hashlimit"),
             (67, "line 67 failed: not supported yet: -m policy"),
@@ -526,7 +526,7 @@ const RESTORE_REFUSALS: &[(&str, &[(usize, &str)])] = &[
         "25_kilo_issue128_mangle_counters.rules",
         &[(
             3,
-            "line 3 failed: not supported yet: table `mangle' (fw has only the filter table)",
+            "line 3 failed: not supported yet: table `mangle' (fw has only the filter table; `fw restore --table filter` restores the filter table alone)",
         )],
     ),
 ];
