@@ -500,6 +500,81 @@ mod tests {
         root.join("42")
     }
 
+    /// A state directory with `state.json` of generation `recorded` and a
+    /// pending record of generation `pending` (raw bytes when `None`).
+    fn crashed(tag: &str, recorded: u32, pending: Option<u32>) -> PathBuf {
+        let d = dir(tag);
+        let st = |g| State {
+            generation: g,
+            ..State::default()
+        };
+        prepare(&d, &st(recorded)).unwrap().commit().unwrap();
+        match pending {
+            Some(g) => {
+                let mut ahead = write_ahead(&d, &st(g)).unwrap();
+                // As after a kill -9: the file stays.
+                ahead.went_live();
+                drop(ahead);
+            }
+            // Killed while writing: a truncated file.
+            None => fs::write(pending_path(&d), b"{\"ruleset\":").unwrap(),
+        }
+        assert!(pending_path(&d).exists());
+        d
+    }
+
+    fn recorded(d: &Path) -> u32 {
+        read(d).unwrap().unwrap().generation
+    }
+
+    #[test]
+    fn a_pending_record_of_the_live_generation_is_rolled_forward() {
+        let d = crashed("forward", 4, Some(5));
+        assert_eq!(recover(&d, Some(5)).unwrap(), Recovery::RolledForward(5));
+        assert_eq!(recorded(&d), 5);
+        assert!(!pending_path(&d).exists());
+        // Nothing left to do the next time.
+        assert_eq!(recover(&d, Some(5)).unwrap(), Recovery::Nothing);
+        let _ = fs::remove_dir_all(d.parent().unwrap());
+    }
+
+    #[test]
+    fn a_pending_record_that_never_went_live_is_discarded() {
+        for (tag, pending, live) in [
+            ("back", Some(5), Some(4)),
+            ("back-unloaded", Some(1), None),
+            ("back-truncated", None, Some(4)),
+        ] {
+            let d = crashed(tag, 4, pending);
+            assert_eq!(recover(&d, live).unwrap(), Recovery::Discarded, "{tag}");
+            assert_eq!(recorded(&d), 4, "{tag}");
+            assert!(!pending_path(&d).exists(), "{tag}");
+            let _ = fs::remove_dir_all(d.parent().unwrap());
+        }
+    }
+
+    #[test]
+    fn a_failed_change_removes_its_pending_record() {
+        let d = dir("failed");
+        let ahead = write_ahead(&d, &State::default()).unwrap();
+        assert!(pending_path(&d).exists());
+        drop(ahead);
+        assert!(!pending_path(&d).exists());
+        let mut ahead = write_ahead(
+            &d,
+            &State {
+                generation: 7,
+                ..State::default()
+            },
+        )
+        .unwrap();
+        ahead.went_live();
+        ahead.commit().unwrap();
+        assert_eq!(recorded(&d), 7);
+        assert!(!pending_path(&d).exists());
+        let _ = fs::remove_dir_all(d.parent().unwrap());
+    }
+
     #[test]
     fn the_lock_file_lives_beside_the_state_directories() {
         assert_eq!(
