@@ -6,10 +6,14 @@
 //! state ([`crate::offline`]), the result checked as the kernel checks a table
 //! ([`crate::model::check`]) and for what fw cannot enforce yet
 //! ([`crate::model::support`], "not supported yet", exit status 2), then
-//! compiled before the kernel is touched, written into the bank no packet
-//! reads, made live by one map write, and only then recorded in
-//! `state.json`. Any error before that leaves the running firewall exactly
-//! as it was.
+//! compiled before the kernel is touched, its record written ahead (with
+//! the generation it goes live with, [`state::write_ahead`]), written into
+//! the bank no packet reads, made live by one map write, and then its
+//! record renamed into place. Any error before the switch leaves the
+//! running firewall exactly as it was; a crash anywhere is finished or
+//! undone by the next command ([`current`]), which also refuses to list or
+//! change a firewall whose record is not of the kernel's live generation
+//! ([`Inconsistent`]).
 
 use std::{io, path::PathBuf};
 
@@ -84,15 +88,15 @@ impl Inconsistent {
     fn what(&self) -> String {
         let record = self.record.display();
         match (self.recorded, self.live) {
-            (None, Some(g)) => format!(
-                "{record} is missing, but the kernel enforces a ruleset (generation {g})"
-            ),
-            (Some(r), Some(g)) => format!(
-                "{record} records generation {r}, but the kernel enforces generation {g}"
-            ),
-            (Some(r), None) => format!(
-                "{record} records generation {r}, but no ruleset is live in the kernel"
-            ),
+            (None, Some(g)) => {
+                format!("{record} is missing, but the kernel enforces a ruleset (generation {g})")
+            }
+            (Some(r), Some(g)) => {
+                format!("{record} records generation {r}, but the kernel enforces generation {g}")
+            }
+            (Some(r), None) => {
+                format!("{record} records generation {r}, but no ruleset is live in the kernel")
+            }
             (None, None) => format!("{record} is missing"),
         }
     }
@@ -103,7 +107,7 @@ impl Inconsistent {
 enum Current {
     /// The record describes what the kernel enforces, or fw is not loaded
     /// and nothing is enforced.
-    Known(State),
+    Known(Box<State>),
     /// The kernel enforces something the record does not describe.
     Unknown(Inconsistent),
 }
@@ -112,7 +116,7 @@ impl Current {
     /// The state, or the inconsistency as the error that refuses the command.
     fn known(self) -> Result<State, ExecError> {
         match self {
-            Self::Known(s) => Ok(s),
+            Self::Known(s) => Ok(*s),
             Self::Unknown(i) => Err(i.into()),
         }
     }
@@ -236,12 +240,20 @@ pub fn run(inv: &Invocation) -> Result<String, ExecError> {
     check_privileges()?;
     let dirs = Dirs::current()?;
     // Reading a namespace where fw never ran leaves nothing behind.
-    let _lock = if offline::read_only(&inv.command) && !loaded_or_loading(&dirs) {
+    let mut lock = if offline::read_only(&inv.command) && !loaded_or_loading(&dirs) {
         None
     } else {
         Some(StateLock::acquire(&dirs.state)?)
     };
-    let old = current(&dirs, _lock.is_some())?.known()?;
+    let mut found = current(&dirs, lock.is_some())?;
+    if lock.is_none() && matches!(found, Current::Unknown(_)) {
+        // A first load published its pins since: its record follows
+        // under the lock.
+        lock = Some(StateLock::acquire(&dirs.state)?);
+        found = current(&dirs, true)?;
+    }
+    let _lock = lock;
+    let old = found.known()?;
     let done = offline::execute(&old, inv, Services::system(), true, |st| counts(&dirs, st))?;
     let zeroing = matches!(
         inv.command,
@@ -282,7 +294,7 @@ fn current(dirs: &Dirs, locked: bool) -> Result<Current, ExecError> {
         if locked {
             state::recover(&dirs.state, None)?;
         }
-        return Ok(Current::Known(State::default()));
+        return Ok(Current::Known(Box::default()));
     };
     let live = k.live_generation()?;
     if locked {
@@ -290,9 +302,9 @@ fn current(dirs: &Dirs, locked: bool) -> Result<Current, ExecError> {
     }
     let record = state::read(&dirs.state)?;
     Ok(match (record, live) {
-        (Some(r), Some(g)) if r.generation == g => Current::Known(r),
+        (Some(r), Some(g)) if r.generation == g => Current::Known(Box::new(r)),
         // Loaded, nothing live and nothing recorded: nothing is enforced.
-        (None, None) => Current::Known(unknown_base(dirs)),
+        (None, None) => Current::Known(Box::new(unknown_base(dirs))),
         (r, live) => Current::Unknown(Inconsistent {
             record: state::record_path(&dirs.state),
             recorded: r.map(|r| r.generation),
@@ -430,7 +442,7 @@ pub fn restore(text: &str, opts: &RestoreOptions) -> Result<String, ExecError> {
     let dirs = Dirs::current()?;
     let _lock = StateLock::acquire(&dirs.state)?;
     let old = match current(&dirs, true)? {
-        Current::Known(st) => st,
+        Current::Known(st) => *st,
         // The file states the whole table: it may replace a ruleset fw
         // has no record of (not with --noflush, which keeps that table).
         Current::Unknown(i) if !opts.noflush => {

@@ -1,8 +1,10 @@
 //! The persisted state of one namespace's firewall: the ruleset as the user
 //! wrote it, the counter slot of every rule, and where the programs are
 //! attached. It lives in `/run/fw/<netns cookie>/state.json` (see
-//! [`crate::load::pins::Dirs`]) and is replaced atomically (write, then
-//! rename). Every fw invocation holds [`StateLock`] while it reads or
+//! [`crate::load::pins::Dirs`]) and is replaced write-ahead: the new
+//! record goes to `state.json.pending` (synced) before the kernel
+//! switches, and is renamed into place after; [`recover`] finishes or
+//! undoes a change that a killed fw left between the two. Every fw invocation holds [`StateLock`] while it reads or
 //! changes the firewall, like iptables' xtables lock; the lock file lives
 //! apart, in `/run/fw/lock/<netns cookie>`, so `fw reset` never removes it.
 

@@ -34,7 +34,8 @@ fn text(b: &[u8]) -> String {
 /// The new ruleset: `-P INPUT DROP`, 49,999 rules that never match the
 /// lab's client (sources in 198.51.100.0/24) and the probe rule.
 fn new_ruleset() -> String {
-    let mut s = String::from("*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n");
+    let mut s =
+        String::from("*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n");
     for i in 0..RULES - 1 {
         s.push_str(&format!(
             "-A INPUT -s 198.51.100.{}/32 -p udp --dport {} -j ACCEPT\n",
@@ -42,7 +43,9 @@ fn new_ruleset() -> String {
             1000 + i % 50_000
         ));
     }
-    s.push_str(&format!("-A INPUT -p udp --dport {PROBE} -j ACCEPT\nCOMMIT\n"));
+    s.push_str(&format!(
+        "-A INPUT -p udp --dport {PROBE} -j ACCEPT\nCOMMIT\n"
+    ));
     s
 }
 
@@ -211,7 +214,7 @@ fn restore_killed_at_any_instant_leaves_the_old_or_the_new_ruleset_listed_as_enf
     for i in 0..firsts {
         // A namespace of its own for each first load.
         let lab = Lab::new("crash-f").unwrap();
-        let at = first.mul_f64((i as f64 + 0.5) / firsts as f64);
+        let at = first.mul_f64((i + 1) as f64 / firsts as f64);
         let done = kill_at(&lab, &new, at);
         let label = format!("first load killed at {at:?}");
         let s = check_after_kill(&lab, &label, &[Seen::Nothing, Seen::New]);
@@ -223,7 +226,7 @@ fn restore_killed_at_any_instant_leaves_the_old_or_the_new_ruleset_listed_as_enf
     for i in 0..replaces {
         lab.fw_ok(&["reset"]);
         lab.fw_ok(&["restore", old.path()]);
-        let at = replace.mul_f64((i as f64 + 0.5) / replaces as f64);
+        let at = replace.mul_f64((i + 1) as f64 / replaces as f64);
         let done = kill_at(&lab, &new, at);
         let label = format!("replace killed at {at:?}");
         let s = check_after_kill(&lab, &label, &[Seen::Old, Seen::New]);

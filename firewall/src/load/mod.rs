@@ -712,7 +712,9 @@ pub fn gc(dirs: &Dirs) -> Vec<Collected> {
     };
     let state_root = std::path::Path::new(pins::STATE_ROOT);
     let mut cookies = cookies_in(pin_root, whole);
-    cookies.extend(cookies_in(pin_root, |n| n.strip_suffix(pins::STAGED_SUFFIX)));
+    cookies.extend(cookies_in(pin_root, |n| {
+        n.strip_suffix(pins::STAGED_SUFFIX)
+    }));
     cookies.extend(cookies_in(state_root, whole));
     cookies.extend(cookies_in(std::path::Path::new(pins::LOCK_ROOT), whole));
     cookies.sort_unstable();
