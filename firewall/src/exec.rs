@@ -6,12 +6,16 @@
 //! state ([`crate::offline`]), the result checked as the kernel checks a table
 //! ([`crate::model::check`]) and for what fw cannot enforce yet
 //! ([`crate::model::support`], "not supported yet", exit status 2), then
-//! compiled before the kernel is touched, written into the bank no packet
-//! reads, made live by one map write, and only then recorded in
-//! `state.json`. Any error before that leaves the running firewall exactly
-//! as it was.
+//! compiled before the kernel is touched, its record written ahead (with
+//! the generation it goes live with, [`state::write_ahead`]), written into
+//! the bank no packet reads, made live by one map write, and then its
+//! record renamed into place. Any error before the switch leaves the
+//! running firewall exactly as it was; a crash anywhere is finished or
+//! undone by the next command ([`current`]), which also refuses to list or
+//! change a firewall whose record is not of the kernel's live generation
+//! ([`Inconsistent`]).
 
-use std::io;
+use std::{io, path::PathBuf};
 
 use crate::{
     command::Invocation,
@@ -55,6 +59,67 @@ pub enum ExecError {
     /// The state directory.
     #[error(transparent)]
     State(#[from] StateError),
+    /// The kernel enforces a ruleset that the record does not describe.
+    #[error(transparent)]
+    Inconsistent(#[from] Inconsistent),
+}
+
+/// The kernel enforces a ruleset that fw's record does not describe: the
+/// record was removed (`rm -rf /run/fw`), or it and the kernel were
+/// changed by something other than fw. fw then refuses to list or change
+/// the firewall until the user says what it is (exit status 1).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{}; fw will neither list, save nor change a firewall it has no true record of \
+     (what it enforces stays as it is): `fw restore FILE` replaces it with the \
+     ruleset in FILE, `fw reset` removes it (every packet passes then)",
+    self.what()
+)]
+pub struct Inconsistent {
+    /// The namespace's record (`/run/fw/<cookie>/state.json`).
+    pub record: PathBuf,
+    /// The generation it records, `None` when it is missing.
+    pub recorded: Option<u32>,
+    /// The generation the kernel enforces, `None` when none is live.
+    pub live: Option<u32>,
+}
+
+impl Inconsistent {
+    fn what(&self) -> String {
+        let record = self.record.display();
+        match (self.recorded, self.live) {
+            (None, Some(g)) => {
+                format!("{record} is missing, but the kernel enforces a ruleset (generation {g})")
+            }
+            (Some(r), Some(g)) => {
+                format!("{record} records generation {r}, but the kernel enforces generation {g}")
+            }
+            (Some(r), None) => {
+                format!("{record} records generation {r}, but no ruleset is live in the kernel")
+            }
+            (None, None) => format!("{record} is missing"),
+        }
+    }
+}
+
+/// What fw knows of the namespace's firewall once a change that died
+/// half-way is finished or undone ([`current`]).
+enum Current {
+    /// The record describes what the kernel enforces, or fw is not loaded
+    /// and nothing is enforced.
+    Known(Box<State>),
+    /// The kernel enforces something the record does not describe.
+    Unknown(Inconsistent),
+}
+
+impl Current {
+    /// The state, or the inconsistency as the error that refuses the command.
+    fn known(self) -> Result<State, ExecError> {
+        match self {
+            Self::Known(s) => Ok(*s),
+            Self::Unknown(i) => Err(i.into()),
+        }
+    }
 }
 
 impl ExecError {
@@ -175,12 +240,20 @@ pub fn run(inv: &Invocation) -> Result<String, ExecError> {
     check_privileges()?;
     let dirs = Dirs::current()?;
     // Reading a namespace where fw never ran leaves nothing behind.
-    let _lock = if offline::read_only(&inv.command) && !dirs.pins.exists() {
+    let mut lock = if offline::read_only(&inv.command) && !loaded_or_loading(&dirs) {
         None
     } else {
         Some(StateLock::acquire(&dirs.state)?)
     };
-    let old = current(&dirs)?;
+    let mut found = current(&dirs, lock.is_some())?;
+    if lock.is_none() && matches!(found, Current::Unknown(_)) {
+        // A first load published its pins since: its record follows
+        // under the lock.
+        lock = Some(StateLock::acquire(&dirs.state)?);
+        found = current(&dirs, true)?;
+    }
+    let _lock = lock;
+    let old = found.known()?;
     let done = offline::execute(&old, inv, Services::system(), true, |st| counts(&dirs, st))?;
     let zeroing = matches!(
         inv.command,
@@ -195,15 +268,72 @@ pub fn run(inv: &Invocation) -> Result<String, ExecError> {
     Ok(done.output)
 }
 
-/// The state of this namespace's firewall. A record without pins is stale
-/// (the pins went with a reboot or a deleted namespace whose cookie came
-/// back): the ruleset is then empty.
-fn current(dirs: &Dirs) -> Result<State, ExecError> {
-    Ok(if dirs.pins.exists() {
-        state::read(&dirs.state)?.unwrap_or_default()
-    } else {
-        State::default()
+/// Whether fw is loaded in this namespace, or a first load is (or was,
+/// when it died) under way: then even a listing takes the lock, to see
+/// the load finished or undone.
+fn loaded_or_loading(dirs: &Dirs) -> bool {
+    dirs.pins.exists() || dirs.staged().pins.exists()
+}
+
+/// The state of this namespace's firewall, once what a killed fw left
+/// half-done is finished or undone (with `locked`, holding the lock):
+/// a first load that was not published is removed, its links detached;
+/// a write-ahead record is rolled forward when the kernel runs its
+/// generation, else discarded ([`state::recover`]). Then the record must
+/// be of the generation the kernel enforces, or the firewall is
+/// [`Current::Unknown`]. A record without pins is stale (the pins went
+/// with a reboot or a deleted namespace whose cookie came back): the
+/// ruleset is then empty.
+fn current(dirs: &Dirs, locked: bool) -> Result<Current, ExecError> {
+    let staged = dirs.staged();
+    if locked && staged.pins.exists() {
+        // Nothing half-loaded stays enforced.
+        load::remove_pins(&staged)?;
+    }
+    let Some(k) = Kernel::open(dirs)? else {
+        if locked {
+            state::recover(&dirs.state, None)?;
+        }
+        return Ok(Current::Known(Box::default()));
+    };
+    let live = k.live_generation()?;
+    if locked {
+        state::recover(&dirs.state, live)?;
+    }
+    let record = state::read(&dirs.state)?;
+    Ok(match (record, live) {
+        (Some(r), Some(g)) if r.generation == g => Current::Known(Box::new(r)),
+        // Loaded, nothing live and nothing recorded: nothing is enforced.
+        (None, None) => Current::Known(Box::new(unknown_base(dirs))),
+        (r, live) => Current::Unknown(Inconsistent {
+            record: state::record_path(&dirs.state),
+            recorded: r.map(|r| r.generation),
+            live,
+        }),
     })
+}
+
+/// An empty state with the links pinned in `dirs.pins` as its
+/// attachments: what a change starts from when the record cannot be
+/// trusted (the links are there whatever the record says).
+fn unknown_base(dirs: &Dirs) -> State {
+    let links = pinned_links(dirs);
+    let attachments = links
+        .iter()
+        .filter_map(|(hook, name, l)| match l {
+            Some(l) if hook == "xdp" && l.ifindex != 0 => Some(state::Attachment {
+                ifname: name.clone(),
+                ifindex: l.ifindex,
+                xdp_mode: "unknown".into(),
+            }),
+            _ => None,
+        })
+        .filter(|a| links.iter().any(|(h, n, _)| h == "tc" && *n == a.ifname))
+        .collect();
+    State {
+        attachments,
+        ..State::default()
+    }
 }
 
 /// Zeroes `zero` in the kernel (nothing where fw is not loaded). `-Z` is
@@ -288,7 +418,7 @@ pub fn save(counters: bool) -> Result<String, ExecError> {
     check_privileges()?;
     let dirs = Dirs::current()?;
     let _lock = StateLock::acquire(&dirs.state)?;
-    let st = current(&dirs)?;
+    let st = current(&dirs, true)?.known()?;
     let k = counts(&dirs, &st)?;
     let program = format!("fw save v{}", env!("CARGO_PKG_VERSION"));
     Ok(render::save(
@@ -311,7 +441,21 @@ pub fn restore(text: &str, opts: &RestoreOptions) -> Result<String, ExecError> {
     check_privileges()?;
     let dirs = Dirs::current()?;
     let _lock = StateLock::acquire(&dirs.state)?;
-    let old = current(&dirs)?;
+    let old = match current(&dirs, true)? {
+        Current::Known(st) => *st,
+        // The file states the whole table: it may replace a ruleset fw
+        // has no record of (not with --noflush, which keeps that table).
+        Current::Unknown(i) if !opts.noflush => {
+            if !opts.test {
+                eprintln!(
+                    "fw restore: warning: replacing a ruleset fw had no true record of ({})",
+                    i.what()
+                );
+            }
+            unknown_base(&dirs)
+        }
+        Current::Unknown(i) => return Err(i.into()),
+    };
     let done = restore::restore(&old, text, opts, true, Services::system())?;
     if !opts.test && (done.state != old || !opts.noflush) {
         let mut fresh = done.fresh.clone();
@@ -345,32 +489,57 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
     let compiled = compile::compile(&new, bank, &interfaces)?;
     new.interfaces = interfaces;
     if let Some(mut k) = kernel {
-        // Interfaces that appeared since the last change are attached now.
-        let (attached, _) = attach::reconcile(&old.attachments, &ifaces, dirs)?;
-        new.attachments = attached;
+        // Interfaces that appeared since the last change are attached now
+        // (and detached again if the change fails).
+        let rec = attach::reconcile(&old.attachments, &ifaces, dirs)?;
+        new.attachments = rec.attached;
+        let undo = |e: ExecError| {
+            for name in &rec.added {
+                attach::unlink(dirs, name);
+            }
+            e
+        };
         // What the live bank holds, when the record describes it: then the
         // old entries are removed by key instead of by walking the maps.
-        let live = match k.active_bank()? {
-            Some(b) if k.generation()? == old.generation => {
+        let live = match k.active_bank().map_err(|e| undo(e.into()))? {
+            Some(b) if k.generation().map_err(|e| undo(e.into()))? == old.generation => {
                 compile::compile(old, b, &old.interfaces).ok()
             }
             _ => None,
         };
-        new.generation = k.swap_in(&compiled, fresh, live.as_ref())?;
-        state::prepare(&dirs.state, &new)?.commit()?;
+        // Write-ahead: the record of the new ruleset, with the generation
+        // it goes live with, is on disk before the switch.
+        new.generation = k.next_generation().map_err(|e| undo(e.into()))?;
+        let mut ahead = state::write_ahead(&dirs.state, &new).map_err(|e| undo(e.into()))?;
+        let generation = k
+            .swap_in(&compiled, fresh, live.as_ref())
+            .map_err(|e| undo(e.into()))?;
+        ahead.went_live();
+        debug_assert_eq!(generation, new.generation);
+        commit(ahead);
         return Ok(());
     }
-    let installed = (|| -> Result<Vec<Interface>, ExecError> {
-        let (mut k, mut ebpf) = Kernel::install(dirs)?;
+    // A first load: everything is built aside, in the staged pin
+    // directory, and published by renaming it, so a crash leaves either
+    // no firewall (the next command removes the leftovers) or all of it.
+    let staged = dirs.staged();
+    let installed = (|| -> Result<(Vec<Interface>, state::WriteAhead), ExecError> {
+        load::remove_pins(&staged)?;
+        let (mut k, mut ebpf) = Kernel::install(&staged)?;
+        new.generation = k.next_generation()?;
         // The ruleset is live before the first packet reaches the programs.
-        new.generation = k.swap_in(&compiled, fresh, None)?;
-        let (attached, skipped) = attach::attach_all(&mut ebpf, dirs)?;
+        let generation = k.swap_in(&compiled, fresh, None)?;
+        debug_assert_eq!(generation, new.generation);
+        let (attached, skipped) = attach::attach_all(&mut ebpf, &staged)?;
         new.attachments = attached;
-        state::prepare(&dirs.state, &new)?.commit()?;
-        Ok(skipped)
+        let ahead = state::write_ahead(&dirs.state, &new)?;
+        load::publish(&staged, dirs)?;
+        Ok((skipped, ahead))
     })();
     match installed {
-        Ok(skipped) => {
+        Ok((skipped, mut ahead)) => {
+            ahead.went_live();
+            commit(ahead);
             for i in skipped {
                 eprintln!(
                     "fw: warning: interface {} is not filtered (link type {} has no Ethernet header)",
@@ -380,10 +549,20 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
             Ok(())
         }
         Err(e) => {
-            // Nothing of this namespace's firewall existed before: remove it all.
-            let _ = load::remove_pins(dirs);
+            // Nothing of this namespace's firewall existed before: remove
+            // it all, detaching the links attached from the staged pins.
+            let _ = load::remove_pins(&staged);
             Err(e)
         }
+    }
+}
+
+/// Commits the record of a change that is live. Should the rename fail,
+/// the change has happened all the same and the pending record stays:
+/// the next command rolls it forward.
+fn commit(ahead: state::WriteAhead) {
+    if let Err(e) = ahead.commit() {
+        eprintln!("fw: warning: {e}; the next fw command records the change");
     }
 }
 
@@ -428,11 +607,16 @@ pub fn status() -> Result<Status, ExecError> {
     check_privileges()?;
     let dirs = Dirs::current()?;
     // A namespace where fw never ran is read without leaving a lock file.
-    let _lock = if dirs.pins.exists() {
+    let _lock = if loaded_or_loading(&dirs) {
         Some(StateLock::acquire(&dirs.state)?)
     } else {
         None
     };
+    // What a killed fw left half-done is finished or undone first; an
+    // inconsistency is reported below, not refused.
+    if _lock.is_some() {
+        let _ = current(&dirs, true)?;
+    }
     let ifaces = attach::interfaces()?;
     let mut st = Status::default();
     let out = &mut st.text;
@@ -604,6 +788,7 @@ pub fn reset() -> Result<(), ExecError> {
     let dirs = Dirs::current()?;
     // The lock file stays: others may be waiting on it.
     let _lock = StateLock::acquire(&dirs.state)?;
+    load::remove_pins(&dirs.staged())?;
     load::remove_pins(&dirs)?;
     match std::fs::remove_dir_all(&dirs.state) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(StateError::Io {

@@ -1,8 +1,10 @@
 //! The persisted state of one namespace's firewall: the ruleset as the user
 //! wrote it, the counter slot of every rule, and where the programs are
 //! attached. It lives in `/run/fw/<netns cookie>/state.json` (see
-//! [`crate::load::pins::Dirs`]) and is replaced atomically (write, then
-//! rename). Every fw invocation holds [`StateLock`] while it reads or
+//! [`crate::load::pins::Dirs`]) and is replaced write-ahead: the new
+//! record goes to `state.json.pending` (synced) before the kernel
+//! switches, and is renamed into place after; [`recover`] finishes or
+//! undoes a change that a killed fw left between the two. Every fw invocation holds [`StateLock`] while it reads or
 //! changes the firewall, like iptables' xtables lock; the lock file lives
 //! apart, in `/run/fw/lock/<netns cookie>`, so `fw reset` never removes it.
 
@@ -336,7 +338,8 @@ impl Drop for PendingState {
 }
 
 /// Writes `state` next to `<dir>/state.json`, to be made current by
-/// [`PendingState::commit`] once the kernel runs the same ruleset.
+/// [`PendingState::commit`]. Not crash-safe: fw itself uses
+/// [`write_ahead`]; this is for tools that edit a record in place.
 ///
 /// # Errors
 /// [`StateError::Io`] when writing fails.
@@ -351,6 +354,143 @@ pub fn prepare(dir: &Path, state: &State) -> Result<PendingState, StateError> {
     })
 }
 
+/// The record of the namespace whose state directory is `dir`.
+pub fn record_path(dir: &Path) -> PathBuf {
+    dir.join("state.json")
+}
+
+/// The write-ahead record: the state a change will make live, written
+/// (and synced) before the kernel is touched ([`write_ahead`]).
+pub fn pending_path(dir: &Path) -> PathBuf {
+    dir.join("state.json.pending")
+}
+
+/// `fsync(2)` of `path` (a file or a directory).
+fn sync(path: &Path) -> Result<(), StateError> {
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(io_err(path))
+}
+
+/// A write-ahead record ([`pending_path`]): the state of a change that is
+/// about to go live. Until [`WriteAhead::went_live`] is called, dropping
+/// it removes the file (the change failed before the kernel switched);
+/// afterwards the file stays until [`WriteAhead::commit`] renames it into
+/// place, so a crash in between is rolled forward by [`recover`].
+pub struct WriteAhead {
+    dir: PathBuf,
+    live: bool,
+}
+
+impl WriteAhead {
+    /// The kernel now runs the ruleset of this record (or is about to:
+    /// the step that makes it live has been started): from here on the
+    /// file is kept even if fw stops.
+    pub fn went_live(&mut self) {
+        self.live = true;
+    }
+
+    /// Makes the record current: renames it to `state.json` and syncs the
+    /// directory.
+    ///
+    /// # Errors
+    /// [`StateError::Io`]; the pending record then stays for [`recover`].
+    pub fn commit(mut self) -> Result<(), StateError> {
+        self.live = true;
+        let path = record_path(&self.dir);
+        fs::rename(pending_path(&self.dir), &path).map_err(io_err(&path))?;
+        sync(&self.dir)
+    }
+}
+
+impl Drop for WriteAhead {
+    fn drop(&mut self) {
+        if !self.live {
+            let _ = fs::remove_file(pending_path(&self.dir));
+        }
+    }
+}
+
+/// Writes `state` (with the generation it will go live with) to
+/// `<dir>/state.json.pending`: to a temporary name, synced, renamed, and
+/// the directory synced, so the pending record is either whole or absent.
+///
+/// # Errors
+/// [`StateError::Io`] or [`StateError::Access`].
+pub fn write_ahead(dir: &Path, state: &State) -> Result<WriteAhead, StateError> {
+    use std::io::Write as _;
+    fs::create_dir_all(dir).map_err(access_err(dir))?;
+    let tmp = dir.join("state.json.pending.tmp");
+    let bytes = serde_json::to_vec(state).expect("State serializes");
+    let write = || -> io::Result<()> {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()
+    };
+    write().map_err(access_err(&tmp))?;
+    let pending = pending_path(dir);
+    fs::rename(&tmp, &pending).map_err(io_err(&pending))?;
+    sync(dir)?;
+    Ok(WriteAhead {
+        dir: dir.to_owned(),
+        live: false,
+    })
+}
+
+/// What [`recover`] did with a write-ahead record left by an fw that
+/// stopped half-way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recovery {
+    /// There was none.
+    Nothing,
+    /// The kernel runs its generation: it became `state.json`.
+    RolledForward(u32),
+    /// The kernel does not run it (the change never went live): removed.
+    Discarded,
+}
+
+/// Finishes or undoes a change that stopped between its write-ahead
+/// record and its commit: when the kernel's live generation (`live`,
+/// `None` when no ruleset is live or fw is not loaded) is the pending
+/// record's, the change went live and the record is renamed into place;
+/// otherwise it is removed. Temporary files of a write that died are
+/// removed too. Call it holding [`StateLock`].
+///
+/// # Errors
+/// [`StateError::Io`] when a rename or removal fails.
+pub fn recover(dir: &Path, live: Option<u32>) -> Result<Recovery, StateError> {
+    for tmp in ["state.json.pending.tmp", "state.json.new"] {
+        match fs::remove_file(dir.join(tmp)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_err(&dir.join(tmp))(e)),
+            _ => {}
+        }
+    }
+    let pending = pending_path(dir);
+    let bytes = match fs::read(&pending) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Recovery::Nothing),
+        Err(e) => return Err(io_err(&pending)(e)),
+    };
+    // A pending record that does not parse was never complete, so never
+    // went live (it is renamed to its name only once synced).
+    let generation = serde_json::from_slice::<State>(&bytes)
+        .ok()
+        .map(|s| s.generation);
+    if generation.is_some() && generation == live {
+        let path = record_path(dir);
+        fs::rename(&pending, &path).map_err(io_err(&path))?;
+        sync(dir)?;
+        return Ok(Recovery::RolledForward(generation.unwrap_or_default()));
+    }
+    fs::remove_file(&pending).map_err(io_err(&pending))?;
+    Ok(Recovery::Discarded)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -360,6 +500,81 @@ mod tests {
         let root = std::env::temp_dir().join(format!("fw-lock-test-{}-{tag}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
         root.join("42")
+    }
+
+    /// A state directory with `state.json` of generation `recorded` and a
+    /// pending record of generation `pending` (raw bytes when `None`).
+    fn crashed(tag: &str, recorded: u32, pending: Option<u32>) -> PathBuf {
+        let d = dir(tag);
+        let st = |g| State {
+            generation: g,
+            ..State::default()
+        };
+        prepare(&d, &st(recorded)).unwrap().commit().unwrap();
+        match pending {
+            Some(g) => {
+                let mut ahead = write_ahead(&d, &st(g)).unwrap();
+                // As after a kill -9: the file stays.
+                ahead.went_live();
+                drop(ahead);
+            }
+            // Killed while writing: a truncated file.
+            None => fs::write(pending_path(&d), b"{\"ruleset\":").unwrap(),
+        }
+        assert!(pending_path(&d).exists());
+        d
+    }
+
+    fn recorded(d: &Path) -> u32 {
+        read(d).unwrap().unwrap().generation
+    }
+
+    #[test]
+    fn a_pending_record_of_the_live_generation_is_rolled_forward() {
+        let d = crashed("forward", 4, Some(5));
+        assert_eq!(recover(&d, Some(5)).unwrap(), Recovery::RolledForward(5));
+        assert_eq!(recorded(&d), 5);
+        assert!(!pending_path(&d).exists());
+        // Nothing left to do the next time.
+        assert_eq!(recover(&d, Some(5)).unwrap(), Recovery::Nothing);
+        let _ = fs::remove_dir_all(d.parent().unwrap());
+    }
+
+    #[test]
+    fn a_pending_record_that_never_went_live_is_discarded() {
+        for (tag, pending, live) in [
+            ("back", Some(5), Some(4)),
+            ("back-unloaded", Some(1), None),
+            ("back-truncated", None, Some(4)),
+        ] {
+            let d = crashed(tag, 4, pending);
+            assert_eq!(recover(&d, live).unwrap(), Recovery::Discarded, "{tag}");
+            assert_eq!(recorded(&d), 4, "{tag}");
+            assert!(!pending_path(&d).exists(), "{tag}");
+            let _ = fs::remove_dir_all(d.parent().unwrap());
+        }
+    }
+
+    #[test]
+    fn a_failed_change_removes_its_pending_record() {
+        let d = dir("failed");
+        let ahead = write_ahead(&d, &State::default()).unwrap();
+        assert!(pending_path(&d).exists());
+        drop(ahead);
+        assert!(!pending_path(&d).exists());
+        let mut ahead = write_ahead(
+            &d,
+            &State {
+                generation: 7,
+                ..State::default()
+            },
+        )
+        .unwrap();
+        ahead.went_live();
+        ahead.commit().unwrap();
+        assert_eq!(recorded(&d), 7);
+        assert!(!pending_path(&d).exists());
+        let _ = fs::remove_dir_all(d.parent().unwrap());
     }
 
     #[test]

@@ -179,20 +179,39 @@ pub fn attach_all(
     Ok((attached, skipped))
 }
 
+/// Detaches and unpins fw's links on interface `ifname` (pinned in `dirs`).
+pub fn unlink(dirs: &Dirs, ifname: &str) {
+    for hook in ["xdp", "tc"] {
+        let path = dirs.link(hook, ifname);
+        let _ = super::detach_link(&path);
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
+/// What [`reconcile`] did.
+#[derive(Clone, Debug, Default)]
+pub struct Reconciled {
+    /// The attachments now.
+    pub attached: Vec<Attachment>,
+    /// Interfaces left unattached for their link type.
+    pub skipped: Vec<Interface>,
+    /// Interfaces it attached (by name): [`unlink`] them to undo it.
+    pub added: Vec<String>,
+}
+
 /// Brings the attachments in line with the namespace's interfaces `now`
 /// (as [`interfaces`] lists them): interfaces created since are attached, links of interfaces
 /// that are gone (or were recreated or renamed) are removed. Takes the
-/// programs from their pins. Returns the attachments and the interfaces
-/// left unattached for their link type.
+/// programs from their pins.
 ///
 /// # Errors
 /// As [`attach_one`], or [`LoadError::Program`] when a pinned program
-/// cannot be opened.
+/// cannot be opened; the links it attached are detached again then.
 pub fn reconcile(
     have: &[Attachment],
     now: &[Interface],
     dirs: &Dirs,
-) -> Result<(Vec<Attachment>, Vec<Interface>), LoadError> {
+) -> Result<Reconciled, LoadError> {
     let (ifaces, skipped): (Vec<_>, Vec<_>) = now.iter().cloned().partition(Interface::is_ethernet);
     let present = |a: &Attachment| {
         ifaces
@@ -204,11 +223,7 @@ pub fn reconcile(
         if present(a) {
             kept.push(a.clone());
         } else {
-            for hook in ["xdp", "tc"] {
-                let path = dirs.link(hook, &a.ifname);
-                let _ = super::detach_link(&path);
-                let _ = std::fs::remove_file(&path);
-            }
+            unlink(dirs, &a.ifname);
         }
     }
     let missing: Vec<&Interface> = ifaces
@@ -219,6 +234,7 @@ pub fn reconcile(
                 .any(|a| a.ifname == i.name && a.ifindex == i.index)
         })
         .collect();
+    let mut added = Vec::new();
     if !missing.is_empty() {
         let program_err = |name| move |e| LoadError::Program(name, e);
         let mut xdp = Xdp::from_pin(dirs.prog(PROG_XDP), XdpAttachType::Interface)
@@ -229,9 +245,25 @@ pub fn reconcile(
                 // A recreated interface's old link is defunct; its pin goes.
                 let _ = std::fs::remove_file(dirs.link(hook, &i.name));
             }
-            kept.push(attach_one(&mut xdp, &mut tc, i, dirs)?);
+            match attach_one(&mut xdp, &mut tc, i, dirs) {
+                Ok(a) => {
+                    added.push(a.ifname.clone());
+                    kept.push(a);
+                }
+                Err(e) => {
+                    // A failed change leaves the attachments as they were.
+                    for name in added.iter().chain([&i.name]) {
+                        unlink(dirs, name);
+                    }
+                    return Err(e);
+                }
+            }
         }
     }
     kept.sort_by_key(|a| a.ifindex);
-    Ok((kept, skipped))
+    Ok(Reconciled {
+        attached: kept,
+        skipped,
+        added,
+    })
 }

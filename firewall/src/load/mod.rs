@@ -453,20 +453,46 @@ impl Kernel {
             spare_dirty: 1,
         };
         set(self, switched)?;
-        if let Some(live) = live {
-            match old {
-                Some(old) => self.purge_exact(old)?,
-                None => self.purge(live)?,
+        // The new ruleset is live: what follows only empties the old bank.
+        // Should that fail, `spare_dirty` stays set and the next swap
+        // empties it first; the change itself has happened, and is
+        // reported as done (its record is committed).
+        let _ = (|| -> Result<(), LoadError> {
+            if let Some(live) = live {
+                match old {
+                    Some(old) => self.purge_exact(old)?,
+                    None => self.purge(live)?,
+                }
             }
-        }
-        set(
-            self,
-            Config {
-                spare_dirty: 0,
-                ..switched
-            },
-        )?;
+            set(
+                self,
+                Config {
+                    spare_dirty: 0,
+                    ..switched
+                },
+            )
+        })();
         Ok(generation)
+    }
+
+    /// The generation the next [`Kernel::swap_in`] makes live: what a
+    /// write-ahead record of the change carries.
+    ///
+    /// # Errors
+    /// As [`Kernel::generation`].
+    pub fn next_generation(&self) -> Result<u32, LoadError> {
+        Ok(Config::next_generation(self.generation()?))
+    }
+
+    /// The live generation, or `None` while no ruleset is live.
+    ///
+    /// # Errors
+    /// As [`Kernel::generation`].
+    pub fn live_generation(&self) -> Result<Option<u32>, LoadError> {
+        Ok(match self.active_bank()? {
+            Some(_) => Some(self.generation()?),
+            None => None,
+        })
     }
 
     /// Removes exactly `old`'s entries, which the caller compiled for the
@@ -686,6 +712,9 @@ pub fn gc(dirs: &Dirs) -> Vec<Collected> {
     };
     let state_root = std::path::Path::new(pins::STATE_ROOT);
     let mut cookies = cookies_in(pin_root, whole);
+    cookies.extend(cookies_in(pin_root, |n| {
+        n.strip_suffix(pins::STAGED_SUFFIX)
+    }));
     cookies.extend(cookies_in(state_root, whole));
     cookies.extend(cookies_in(std::path::Path::new(pins::LOCK_ROOT), whole));
     cookies.sort_unstable();
@@ -713,11 +742,20 @@ pub fn gc(dirs: &Dirs) -> Vec<Collected> {
         } else {
             None
         };
+        // A first load that died before publishing (nobody holds the
+        // lock, so nobody is loading): its links are detached.
+        let staged = Dirs {
+            cookie,
+            pins: pin_root.join(format!("{name}{}", pins::STAGED_SUFFIX)),
+            state: state.clone(),
+            lock: pins::lock_path(cookie),
+        };
+        let removed_staged = staged.pins.exists() && remove_pins(&staged).is_ok();
         let has_pins = pins.exists();
         if has_pins && !namespace_gone(&pins) {
             continue;
         }
-        let removed_pins = has_pins && fs::remove_dir_all(&pins).is_ok();
+        let removed_pins = removed_staged || (has_pins && fs::remove_dir_all(&pins).is_ok());
         let removed_state = state.exists() && fs::remove_dir_all(&state).is_ok();
         lock.remove();
         if removed_pins || removed_state {
@@ -779,6 +817,19 @@ pub fn remove_pins(dirs: &Dirs) -> Result<(), LoadError> {
             source,
         }),
     }
+}
+
+/// Publishes a first load: renames the pin directory of `staged`
+/// ([`Dirs::staged`]) to that of `dirs`. From then on the firewall is
+/// this namespace's.
+///
+/// # Errors
+/// [`LoadError::Io`] when the rename fails (nothing is published then).
+pub fn publish(staged: &Dirs, dirs: &Dirs) -> Result<(), LoadError> {
+    fs::rename(&staged.pins, &dirs.pins).map_err(|source| LoadError::Io {
+        path: dirs.pins.clone(),
+        source,
+    })
 }
 
 /// Kernel ids of the pinned XDP and TC programs.

@@ -25,6 +25,9 @@ pub const STATE_ROOT: &str = "/run/fw";
 /// the lock (see [`crate::state::StateLock`]).
 pub const LOCK_ROOT: &str = "/run/fw/lock";
 
+/// The suffix of a pin directory a first load is filling ([`Dirs::staged`]).
+pub const STAGED_SUFFIX: &str = "-new";
+
 /// Errors finding or preparing fw's directories.
 #[derive(Debug, thiserror::Error)]
 pub enum PinsError {
@@ -184,6 +187,19 @@ impl Dirs {
             state: Path::new(STATE_ROOT).join(cookie.to_string()),
             lock: lock_path(cookie),
         })
+    }
+
+    /// The directories of a first load under way: the same, but with the
+    /// pins in `<bpffs>/fw/<cookie>.new`, which the load renames to
+    /// [`Dirs::pins`] once everything is in place (bpffs directories can
+    /// be renamed), so the firewall appears whole or not at all.
+    pub fn staged(&self) -> Self {
+        let mut name = self.pins.file_name().unwrap_or_default().to_os_string();
+        name.push(STAGED_SUFFIX);
+        Self {
+            pins: self.pins.with_file_name(name),
+            ..self.clone()
+        }
     }
 
     /// Where a refused program's verifier log goes:
