@@ -156,6 +156,7 @@ struct Columns {
     in_if: Vec<Constraint<Vec<u32>>>,
     out_if: Vec<Constraint<Vec<u32>>>,
     ttl: Vec<Constraint<Vec<u32>>>,
+    ctstate: Vec<Constraint<Vec<u32>>>,
 }
 
 fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, CompileError> {
@@ -168,6 +169,7 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
         in_if: Vec::new(),
         out_if: Vec::new(),
         ttl: Vec::new(),
+        ctstate: Vec::new(),
     };
     for r in rules {
         let addr = |m: &Option<Neg<AddrMask>>| -> Result<_, CompileError> {
@@ -200,6 +202,7 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
             .map_err(|what| CompileError::NotSupported(what.into()))?;
         let (sport, dport) = cols.ports.unwrap_or((Constraint::Any, Constraint::Any));
         c.ttl.push(cols.ttl.unwrap_or(Constraint::Any));
+        c.ctstate.push(cols.ctstate.unwrap_or(Constraint::Any));
         c.sport.push(sport);
         c.dport.push(dport);
     }
@@ -311,11 +314,13 @@ fn compile_chain(
     let in_if = classes::exact(&c.in_if);
     let out_if = classes::exact(&c.out_if);
     let ttl = classes::exact(&c.ttl);
+    let ctstate = classes::exact(&c.ctstate);
     for (f, fl) in [
         (Field::Proto, &proto),
         (Field::InIf, &in_if),
         (Field::OutIf, &out_if),
         (Field::Ttl, &ttl),
+        (Field::CtState, &ctstate),
     ] {
         if fl.used {
             let id = field(f);
@@ -632,6 +637,7 @@ mod tests {
             in_if: "lo".into(),
             out_if: String::new(),
             ttl: 64,
+            ctstate: crate::model::CtStates::NEW,
         };
         for start in [0, 1, 63, 64, 65, 127, 128, 199] {
             assert_eq!(tables.first_match(0, start, &p, &ifindex), Some(start));

@@ -2,6 +2,7 @@
 
 pub mod command;
 pub mod compile;
+pub mod conntrack;
 pub mod edit;
 pub mod exec;
 pub mod extensions;
