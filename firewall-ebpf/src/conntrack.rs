@@ -155,11 +155,15 @@ fn classify(p: &Packet) -> (u32, Option<Pending>) {
     if p.proto == IPPROTO_TCP {
         return tcp(p.tcp_flags, e, orig, now, t);
     }
+    // UDP: a packet after the answer makes a stream, assured and kept
+    // longer (netfilter waits 2 s for it; the request and its answer
+    // alone, a DNS lookup, stay at the short timeout).
+    let stream = e.flags & F_SEEN_REPLY != 0;
     if !orig {
         e.flags |= F_SEEN_REPLY;
     }
     let secs = match p.proto {
-        IPPROTO_UDP if e.flags & F_SEEN_REPLY != 0 => {
+        IPPROTO_UDP if stream => {
             e.flags |= F_ASSURED;
             t.udp_stream
         }
