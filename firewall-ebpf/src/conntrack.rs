@@ -314,4 +314,3 @@ fn fin(flags: u8, e: &mut CtEntry, orig: bool, s: TcpState) -> TcpState {
         TcpState::FinWait
     }
 }
-

@@ -205,10 +205,13 @@ fn timeouts(t: &Timeouts) -> String {
         .collect()
 }
 
+/// Protocol, original source and destination, their ports.
+type SortKey = (u8, [u8; 4], [u8; 4], u16, u16);
+
 /// `conntrack -L`'s lines for `entries` at monotonic time `now` (ns),
 /// sorted by protocol and original tuple.
 pub fn list(entries: &[(CtKey, CtEntry)], now: u64) -> String {
-    let mut lines: Vec<((u8, [u8; 4], [u8; 4], u16, u16), String)> = entries
+    let mut lines: Vec<(SortKey, String)> = entries
         .iter()
         .map(|(k, e)| {
             let (o, r) = if e.flags & F_ORIG_FIRST != 0 {

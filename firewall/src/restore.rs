@@ -547,11 +547,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             (err.line, err.exit_code(), err.to_string()),
-            (
-                3,
-                2,
-                "line 3 failed: not supported yet: -m length".into()
-            )
+            (3, 2, "line 3 failed: not supported yet: -m length".into())
         );
     }
 }

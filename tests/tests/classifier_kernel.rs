@@ -73,7 +73,11 @@ fn frame(p: &Packet) -> (Vec<u8>, Option<(CtKey, CtEntry)>) {
             t[12] = 5 << 4;
             // NEW: a SYN; ESTABLISHED: an ACK of a tracked connection;
             // INVALID: an ACK of none.
-            t[13] = if p.ctstate == CtStates::NEW { 0x02 } else { 0x10 };
+            t[13] = if p.ctstate == CtStates::NEW {
+                0x02
+            } else {
+                0x10
+            };
             if est {
                 entry = Some(answered(p, 6, (s, d)));
             }
