@@ -826,8 +826,11 @@ pub mod ct {
 
     /// A connection's key: the two endpoints, lower first (by address,
     /// then port, as numbers of their network-order bytes), and the IP
-    /// protocol. ICMP queries put their identifier in both ports; other
-    /// protocols without ports have zeros.
+    /// protocol; other protocols without ports have zeros. ICMP queries
+    /// ([`CtKey::icmp`]) are not normalized: the querier comes first, as
+    /// netfilter's tuple tells a query from a reply by its type (a query
+    /// from the other side with the same identifier is another
+    /// connection), and the identifier is in both ports.
     #[repr(C)]
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
     pub struct CtKey {
@@ -842,6 +845,18 @@ pub mod ct {
     }
 
     impl CtKey {
+        /// The key of the ICMP query connection from `querier` to
+        /// `responder` with identifier `id`.
+        #[inline(always)]
+        pub fn icmp(querier: [u8; 4], responder: [u8; 4], id: u16) -> Self {
+            CtKey {
+                addr: [querier, responder],
+                port: [id, id],
+                proto: 1,
+                _pad: [0; 3],
+            }
+        }
+
         /// The key of a packet from `src:sport` to `dst:dport` (addresses
         /// as their network-order bytes), and whether the source is the
         /// key's first endpoint.

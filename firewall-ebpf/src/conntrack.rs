@@ -117,30 +117,35 @@ fn classify(p: &Packet) -> (u32, Option<Pending>) {
     let t = CT_CONFIG.get(0).unwrap_or(&Timeouts::DEFAULT);
     let (sport, dport) = match p.proto {
         IPPROTO_TCP | IPPROTO_UDP => (p.sport, p.dport),
-        IPPROTO_ICMP => {
-            if !p.has_icmp {
-                return invalid();
-            }
-            if ct::icmp_is_error(p.icmp_type) {
-                return related(p, now);
-            }
-            if ct::icmp_reply_of(p.icmp_type).is_none() && !ct::icmp_is_reply(p.icmp_type) {
-                return invalid();
-            }
-            (p.icmp_id, p.icmp_id)
-        }
         _ => (0, 0),
     };
     if p.proto == IPPROTO_TCP && !p.has_tcp_flags {
         return invalid();
     }
-    let (key, src_first) = CtKey::new(
-        p.src.to_ne_bytes(),
-        p.dst.to_ne_bytes(),
-        sport,
-        dport,
-        p.proto,
-    );
+    let (key, src_first) = if p.proto == IPPROTO_ICMP {
+        if !p.has_icmp {
+            return invalid();
+        }
+        if ct::icmp_is_error(p.icmp_type) {
+            return related(p, now);
+        }
+        let (src, dst) = (p.src.to_ne_bytes(), p.dst.to_ne_bytes());
+        if ct::icmp_reply_of(p.icmp_type).is_some() {
+            (CtKey::icmp(src, dst, p.icmp_id), true)
+        } else if ct::icmp_is_reply(p.icmp_type) {
+            (CtKey::icmp(dst, src, p.icmp_id), false)
+        } else {
+            return invalid();
+        }
+    } else {
+        CtKey::new(
+            p.src.to_ne_bytes(),
+            p.dst.to_ne_bytes(),
+            sport,
+            dport,
+            p.proto,
+        )
+    };
     let Some(e) = CONNTRACK.get_ptr_mut(&key) else {
         return new(p, key, src_first, now, t);
     };
@@ -223,13 +228,12 @@ fn related(p: &Packet, now: u64) -> (u32, Option<Pending>) {
     if !p.has_inner {
         return invalid();
     }
-    let (key, _) = CtKey::new(
-        p.inner_src.to_ne_bytes(),
-        p.inner_dst.to_ne_bytes(),
-        p.inner_sport,
-        p.inner_dport,
-        p.inner_proto,
-    );
+    let (src, dst) = (p.inner_src.to_ne_bytes(), p.inner_dst.to_ne_bytes());
+    let key = if p.inner_proto == IPPROTO_ICMP {
+        CtKey::icmp(src, dst, p.inner_sport)
+    } else {
+        CtKey::new(src, dst, p.inner_sport, p.inner_dport, p.inner_proto).0
+    };
     // SAFETY: only `expires` is copied out.
     match unsafe { CONNTRACK.get(&key) } {
         Some(e) if e.expires > now => (ct::RELATED, None),

@@ -208,6 +208,10 @@ fn icmp(b: &impl Bytes, l4: usize, pkt: &mut Packet) {
             let id = u16::from_be_bytes([l[4], l[5]]);
             pkt.inner_sport = id;
             pkt.inner_dport = id;
+            if ct::icmp_is_reply(l[0]) {
+                // Querier first, as `CtKey::icmp` keys it.
+                core::mem::swap(&mut pkt.inner_src, &mut pkt.inner_dst);
+            }
         }
         _ => {}
     }

@@ -309,10 +309,10 @@ mod tests {
             "udp      17 30 src=192.0.2.1 dst=192.0.2.2 sport=53 dport=5353 [UNREPLIED] \
              src=192.0.2.2 dst=192.0.2.1 sport=5353 dport=53 mark=0 use=1"
         );
-        let (k, first) = CtKey::new([192, 0, 2, 2], [192, 0, 2, 1], 7, 7, 1);
+        let k = CtKey::icmp([192, 0, 2, 2], [192, 0, 2, 1], 7);
         let e = CtEntry {
             expires: 29_500_000_000,
-            flags: F_SEEN_REPLY | if first { F_ORIG_FIRST } else { 0 },
+            flags: F_SEEN_REPLY | F_ORIG_FIRST,
             ..CtEntry::default()
         };
         assert_eq!(

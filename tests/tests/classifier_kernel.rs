@@ -42,7 +42,11 @@ fn on_lo(p: Packet) -> Packet {
 /// An entry of the connection from `p`'s source to its destination on
 /// `ports`, answered, that does not expire during the test.
 fn answered(p: &Packet, proto: u8, ports: (u16, u16)) -> (CtKey, CtEntry) {
-    let (key, first) = CtKey::new(p.src.octets(), p.dst.octets(), ports.0, ports.1, proto);
+    let (key, first) = if proto == 1 {
+        (CtKey::icmp(p.src.octets(), p.dst.octets(), ports.0), true)
+    } else {
+        CtKey::new(p.src.octets(), p.dst.octets(), ports.0, ports.1, proto)
+    };
     let entry = CtEntry {
         expires: u64::MAX / 2,
         tcp: if proto == 6 {
