@@ -27,6 +27,8 @@
 //! | `COUNTERS`   | per-CPU array   | [`RuleInfo::counter`] or [`policy_counter`] | [`Counter`] |
 //! | `ANOMALIES`  | per-CPU array   | [`Anomaly::index`] | packets (`u64`) |
 //!
+//! Connection tracking has maps of its own, outside the banks: see [`ct`].
+//!
 //! Every key carries the bank. A ruleset is written into the bank that
 //! [`Config::live`] does not name, then made live by one write of
 //! `live`: the program reads that word once per packet, so no packet sees
@@ -105,6 +107,10 @@ pub enum Field {
     /// than received in FORWARD (the kernel decrements it before the
     /// FORWARD hook).
     Ttl = 7,
+    /// The connection tracking state of the packet (`-m conntrack
+    /// --ctstate`, `-m state --state`): one of the [`ct`] state bits
+    /// ([`ct::NEW`], [`ct::ESTABLISHED`], [`ct::RELATED`], [`ct::INVALID`]).
+    CtState = 8,
 }
 
 // `Field::ALL[i]` is the field of index `i`: the kernel loops by index.
@@ -132,7 +138,7 @@ pub enum FieldKey {
 
 impl Field {
     /// Every field, in the order of their bits in [`ChainInfo::fields`].
-    pub const ALL: [Field; 8] = [
+    pub const ALL: [Field; 9] = [
         Field::Src,
         Field::Dst,
         Field::Proto,
@@ -141,6 +147,7 @@ impl Field {
         Field::InIf,
         Field::OutIf,
         Field::Ttl,
+        Field::CtState,
     ];
 
     /// The field's number: its bit in [`ChainInfo::fields`] and its part
@@ -162,7 +169,9 @@ impl Field {
         match self {
             Field::Src | Field::Dst => FieldKey::Addr,
             Field::Sport | Field::Dport => FieldKey::Port,
-            Field::Proto | Field::InIf | Field::OutIf | Field::Ttl => FieldKey::Value,
+            Field::Proto | Field::InIf | Field::OutIf | Field::Ttl | Field::CtState => {
+                FieldKey::Value
+            }
         }
     }
 }
@@ -603,7 +612,8 @@ pub struct PortKey {
 pub struct ValueKey {
     /// [`field_id`].
     pub id: u32,
-    /// IP protocol (0..=255), interface index or TTL (0..=255).
+    /// IP protocol (0..=255), interface index, TTL (0..=255) or
+    /// connection state bit ([`ct`]).
     pub value: u32,
 }
 
@@ -685,9 +695,16 @@ pub mod maps {
     pub const COUNTERS: &str = "COUNTERS";
     /// `ANOMALIES`.
     pub const ANOMALIES: &str = "ANOMALIES";
+    /// `CONNTRACK`: the connection table ([`super::ct`]).
+    pub const CONNTRACK: &str = "CONNTRACK";
+    /// `CT_CONFIG`: the connection timeouts ([`super::ct::Timeouts`]).
+    pub const CT_CONFIG: &str = "CT_CONFIG";
+    /// `CT_STATS`: per-CPU connection tracking counters
+    /// ([`super::ct::Stat`]).
+    pub const CT_STATS: &str = "CT_STATS";
     /// The maps fw pins, in the order it pins them. The kernel-private
-    /// working maps (`SCRATCH`, `MATCH_CACHE`) are not pinned.
-    pub const ALL: [&str; 10] = [
+    /// working maps (`SCRATCH`, `MATCH_CACHE`, `CT_PENDING`) are not pinned.
+    pub const ALL: [&str; 13] = [
         CONFIG,
         CHAINS,
         RULES,
@@ -698,10 +715,404 @@ pub mod maps {
         WORDS,
         COUNTERS,
         ANOMALIES,
+        CONNTRACK,
+        CT_CONFIG,
+        CT_STATS,
     ];
     /// Maps of the object that fw does not pin (besides the data
     /// sections, `.rodata` and the like, that hold its constants).
-    pub const PRIVATE: [&str; 2] = ["SCRATCH", "MATCH_CACHE"];
+    pub const PRIVATE: [&str; 3] = ["SCRATCH", "MATCH_CACHE", "CT_PENDING"];
+}
+
+/// Connection tracking: the layouts of the `CONNTRACK` table, its
+/// timeouts and its counters, and the state bits of [`Field::CtState`].
+///
+/// One table serves both directions: a connection is keyed by its
+/// normalized 5-tuple ([`CtKey::new`]: the lower endpoint first), and the
+/// entry says which endpoint opened it. The eBPF programs look every IPv4
+/// packet up at XDP (incoming, INPUT and FORWARD) and at TC egress
+/// (locally generated, OUTPUT), give the packet its state, and create an
+/// entry only for a NEW packet that fw's verdict accepts (netfilter
+/// confirms an entry only at the end of the hooks, so a dropped SYN leaves
+/// nothing). `CONNTRACK` is an LRU hash map: when it is full, the kernel
+/// evicts the least recently used entry to make room, so a new flow is
+/// always seen as NEW and never inherits another's state.
+///
+/// | map         | kind            | key       | value        |
+/// |-------------|-----------------|-----------|--------------|
+/// | `CONNTRACK` | LRU hash        | [`CtKey`] | [`CtEntry`]  |
+/// | `CT_CONFIG` | array, 1        | 0         | [`Timeouts`] |
+/// | `CT_STATS`  | per-CPU array   | [`Stat`]  | `u64`        |
+pub mod ct {
+    /// `INVALID`: no connection could be found or made for the packet
+    /// (xt_conntrack.h's `XT_CONNTRACK_STATE_INVALID`, as the model's
+    /// `CtStates`).
+    pub const INVALID: u32 = 1 << 0;
+    /// `ESTABLISHED`: the connection has seen packets both ways.
+    pub const ESTABLISHED: u32 = 1 << 1;
+    /// `RELATED`: an ICMP error about a tracked connection.
+    pub const RELATED: u32 = 1 << 2;
+    /// `NEW`: the packet starts a connection (or the opener repeats
+    /// itself before any answer).
+    pub const NEW: u32 = 1 << 3;
+    /// `UNTRACKED`: exists only with the raw table's NOTRACK, which fw
+    /// has not; no packet has it.
+    pub const UNTRACKED: u32 = 1 << 8;
+
+    /// Default size of `CONNTRACK` (netfilter's `nf_conntrack_max` is of
+    /// the same order on small hosts); `FW_CONNTRACK_MAX` overrides it
+    /// when fw first loads in a namespace.
+    pub const DEFAULT_MAX: u32 = 65_536;
+
+    /// ICMP types (RFC 792).
+    pub const ICMP_ECHO_REPLY: u8 = 0;
+    /// Destination unreachable.
+    pub const ICMP_DEST_UNREACH: u8 = 3;
+    /// Source quench (an error, deprecated).
+    pub const ICMP_SOURCE_QUENCH: u8 = 4;
+    /// Redirect (an error).
+    pub const ICMP_REDIRECT: u8 = 5;
+    /// Echo request.
+    pub const ICMP_ECHO: u8 = 8;
+    /// Time exceeded.
+    pub const ICMP_TIME_EXCEEDED: u8 = 11;
+    /// Parameter problem.
+    pub const ICMP_PARAMETERPROB: u8 = 12;
+    /// Timestamp request.
+    pub const ICMP_TIMESTAMP: u8 = 13;
+    /// Timestamp reply.
+    pub const ICMP_TIMESTAMPREPLY: u8 = 14;
+    /// Information request.
+    pub const ICMP_INFO_REQUEST: u8 = 15;
+    /// Information reply.
+    pub const ICMP_INFO_REPLY: u8 = 16;
+    /// Address mask request.
+    pub const ICMP_ADDRESS: u8 = 17;
+    /// Address mask reply.
+    pub const ICMP_ADDRESSREPLY: u8 = 18;
+
+    /// Whether ICMP `kind` is an error that quotes the datagram it is
+    /// about (netfilter's `icmp_error_message` cases).
+    pub const fn icmp_is_error(kind: u8) -> bool {
+        matches!(
+            kind,
+            ICMP_DEST_UNREACH
+                | ICMP_SOURCE_QUENCH
+                | ICMP_REDIRECT
+                | ICMP_TIME_EXCEEDED
+                | ICMP_PARAMETERPROB
+        )
+    }
+
+    /// The reply type of an ICMP query type, `None` for other types
+    /// (netfilter's `invmap` in nf_conntrack_proto_icmp.c).
+    pub const fn icmp_reply_of(kind: u8) -> Option<u8> {
+        match kind {
+            ICMP_ECHO => Some(ICMP_ECHO_REPLY),
+            ICMP_TIMESTAMP => Some(ICMP_TIMESTAMPREPLY),
+            ICMP_INFO_REQUEST => Some(ICMP_INFO_REPLY),
+            ICMP_ADDRESS => Some(ICMP_ADDRESSREPLY),
+            _ => None,
+        }
+    }
+
+    /// Whether ICMP `kind` answers a query.
+    pub const fn icmp_is_reply(kind: u8) -> bool {
+        matches!(
+            kind,
+            ICMP_ECHO_REPLY | ICMP_TIMESTAMPREPLY | ICMP_INFO_REPLY | ICMP_ADDRESSREPLY
+        )
+    }
+
+    /// A connection's key: the two endpoints, lower first (by address,
+    /// then port, as numbers of their network-order bytes), and the IP
+    /// protocol; other protocols without ports have zeros. ICMP queries
+    /// ([`CtKey::icmp`]) are not normalized: the querier comes first, as
+    /// netfilter's tuple tells a query from a reply by its type (a query
+    /// from the other side with the same identifier is another
+    /// connection), and the identifier is in both ports.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct CtKey {
+        /// Addresses, network byte order: `addr[0]` is the lower endpoint's.
+        pub addr: [[u8; 4]; 2],
+        /// Ports (or the ICMP identifier), host order.
+        pub port: [u16; 2],
+        /// IP protocol.
+        pub proto: u8,
+        /// Zero.
+        pub _pad: [u8; 3],
+    }
+
+    impl CtKey {
+        /// The key of the ICMP query connection from `querier` to
+        /// `responder` with identifier `id`.
+        #[inline(always)]
+        pub fn icmp(querier: [u8; 4], responder: [u8; 4], id: u16) -> Self {
+            CtKey {
+                addr: [querier, responder],
+                port: [id, id],
+                proto: 1,
+                _pad: [0; 3],
+            }
+        }
+
+        /// The key of a packet from `src:sport` to `dst:dport` (addresses
+        /// as their network-order bytes), and whether the source is the
+        /// key's first endpoint.
+        #[inline(always)]
+        pub fn new(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, proto: u8) -> (Self, bool) {
+            let (s, d) = (u32::from_be_bytes(src), u32::from_be_bytes(dst));
+            let src_first = s < d || (s == d && sport <= dport);
+            let key = if src_first {
+                CtKey {
+                    addr: [src, dst],
+                    port: [sport, dport],
+                    proto,
+                    _pad: [0; 3],
+                }
+            } else {
+                CtKey {
+                    addr: [dst, src],
+                    port: [dport, sport],
+                    proto,
+                    _pad: [0; 3],
+                }
+            };
+            (key, src_first)
+        }
+    }
+
+    /// [`CtEntry::flags`]: the connection was opened by the key's first
+    /// endpoint (its original direction is `addr[0]` to `addr[1]`).
+    pub const F_ORIG_FIRST: u8 = 1 << 0;
+    /// A packet of the reply direction was seen (`IPS_SEEN_REPLY`).
+    pub const F_SEEN_REPLY: u8 = 1 << 1;
+    /// The connection is assured (`IPS_ASSURED`: TCP past the handshake,
+    /// UDP answered).
+    pub const F_ASSURED: u8 = 1 << 2;
+    /// The original direction sent a FIN.
+    pub const F_FIN_ORIG: u8 = 1 << 3;
+    /// The reply direction sent a FIN.
+    pub const F_FIN_REPLY: u8 = 1 << 4;
+
+    /// TCP states ([`CtEntry::tcp`]), netfilter's `tcp_conntrack` numbers
+    /// and names (nf_conntrack_tcp.h).
+    #[repr(u8)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum TcpState {
+        /// Not TCP.
+        None = 0,
+        /// The opener's SYN was seen.
+        SynSent = 1,
+        /// The answer's SYN+ACK was seen.
+        SynRecv = 2,
+        /// The handshake completed.
+        Established = 3,
+        /// One side sent a FIN.
+        FinWait = 4,
+        /// One side's FIN was acknowledged (kept for the names; fw goes
+        /// from FIN_WAIT to LAST_ACK).
+        CloseWait = 5,
+        /// Both sides sent a FIN.
+        LastAck = 6,
+        /// Both FINs were acknowledged.
+        TimeWait = 7,
+        /// A RST closed it.
+        Close = 8,
+    }
+
+    impl TcpState {
+        /// The state numbered `n`.
+        pub const fn from_u8(n: u8) -> TcpState {
+            match n {
+                1 => TcpState::SynSent,
+                2 => TcpState::SynRecv,
+                3 => TcpState::Established,
+                4 => TcpState::FinWait,
+                5 => TcpState::CloseWait,
+                6 => TcpState::LastAck,
+                7 => TcpState::TimeWait,
+                8 => TcpState::Close,
+                _ => TcpState::None,
+            }
+        }
+
+        /// Its name in `conntrack -L`.
+        pub const fn name(self) -> &'static str {
+            match self {
+                TcpState::None => "NONE",
+                TcpState::SynSent => "SYN_SENT",
+                TcpState::SynRecv => "SYN_RECV",
+                TcpState::Established => "ESTABLISHED",
+                TcpState::FinWait => "FIN_WAIT",
+                TcpState::CloseWait => "CLOSE_WAIT",
+                TcpState::LastAck => "LAST_ACK",
+                TcpState::TimeWait => "TIME_WAIT",
+                TcpState::Close => "CLOSE",
+            }
+        }
+    }
+
+    /// One connection, `CONNTRACK[key]`.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct CtEntry {
+        /// When it expires: `bpf_ktime_get_ns()` (CLOCK_MONOTONIC), ns.
+        /// An expired entry is the same as none.
+        pub expires: u64,
+        /// [`TcpState`] for TCP, 0 otherwise.
+        pub tcp: u8,
+        /// `F_*` bits.
+        pub flags: u8,
+        /// Zero.
+        pub _pad: [u8; 6],
+    }
+
+    /// Connection timeouts in seconds, `CT_CONFIG[0]`, with netfilter's
+    /// defaults (`nf_conntrack_*_timeout*` sysctls, Linux 6.x).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Timeouts {
+        /// `nf_conntrack_tcp_timeout_syn_sent`: 120.
+        pub tcp_syn_sent: u32,
+        /// `nf_conntrack_tcp_timeout_syn_recv`: 60.
+        pub tcp_syn_recv: u32,
+        /// `nf_conntrack_tcp_timeout_established`: 432000 (5 days).
+        pub tcp_established: u32,
+        /// `nf_conntrack_tcp_timeout_fin_wait`: 120.
+        pub tcp_fin_wait: u32,
+        /// `nf_conntrack_tcp_timeout_close_wait`: 60.
+        pub tcp_close_wait: u32,
+        /// `nf_conntrack_tcp_timeout_last_ack`: 30.
+        pub tcp_last_ack: u32,
+        /// `nf_conntrack_tcp_timeout_time_wait`: 120.
+        pub tcp_time_wait: u32,
+        /// `nf_conntrack_tcp_timeout_close`: 10.
+        pub tcp_close: u32,
+        /// `nf_conntrack_udp_timeout`: 30, until both directions were seen.
+        pub udp: u32,
+        /// `nf_conntrack_udp_timeout_stream`: 120, once they were.
+        pub udp_stream: u32,
+        /// `nf_conntrack_icmp_timeout`: 30.
+        pub icmp: u32,
+        /// `nf_conntrack_generic_timeout`: 600, other protocols.
+        pub generic: u32,
+    }
+
+    impl Timeouts {
+        /// netfilter's defaults.
+        pub const DEFAULT: Timeouts = Timeouts {
+            tcp_syn_sent: 120,
+            tcp_syn_recv: 60,
+            tcp_established: 432_000,
+            tcp_fin_wait: 120,
+            tcp_close_wait: 60,
+            tcp_last_ack: 30,
+            tcp_time_wait: 120,
+            tcp_close: 10,
+            udp: 30,
+            udp_stream: 120,
+            icmp: 30,
+            generic: 600,
+        };
+
+        /// The names `fw conntrack --timeout NAME=SECONDS` takes, in
+        /// field order.
+        pub const NAMES: [&'static str; 12] = [
+            "tcp_syn_sent",
+            "tcp_syn_recv",
+            "tcp_established",
+            "tcp_fin_wait",
+            "tcp_close_wait",
+            "tcp_last_ack",
+            "tcp_time_wait",
+            "tcp_close",
+            "udp",
+            "udp_stream",
+            "icmp",
+            "generic",
+        ];
+
+        /// The fields in [`Timeouts::NAMES`] order.
+        pub const fn to_array(&self) -> [u32; 12] {
+            [
+                self.tcp_syn_sent,
+                self.tcp_syn_recv,
+                self.tcp_established,
+                self.tcp_fin_wait,
+                self.tcp_close_wait,
+                self.tcp_last_ack,
+                self.tcp_time_wait,
+                self.tcp_close,
+                self.udp,
+                self.udp_stream,
+                self.icmp,
+                self.generic,
+            ]
+        }
+
+        /// The timeouts of `a`, in [`Timeouts::NAMES`] order.
+        pub const fn from_array(a: [u32; 12]) -> Self {
+            Timeouts {
+                tcp_syn_sent: a[0],
+                tcp_syn_recv: a[1],
+                tcp_established: a[2],
+                tcp_fin_wait: a[3],
+                tcp_close_wait: a[4],
+                tcp_last_ack: a[5],
+                tcp_time_wait: a[6],
+                tcp_close: a[7],
+                udp: a[8],
+                udp_stream: a[9],
+                icmp: a[10],
+                generic: a[11],
+            }
+        }
+
+        /// The timeout of TCP state `s`.
+        pub const fn tcp(&self, s: TcpState) -> u32 {
+            match s {
+                TcpState::None | TcpState::SynSent => self.tcp_syn_sent,
+                TcpState::SynRecv => self.tcp_syn_recv,
+                TcpState::Established => self.tcp_established,
+                TcpState::FinWait => self.tcp_fin_wait,
+                TcpState::CloseWait => self.tcp_close_wait,
+                TcpState::LastAck => self.tcp_last_ack,
+                TcpState::TimeWait => self.tcp_time_wait,
+                TcpState::Close => self.tcp_close,
+            }
+        }
+    }
+
+    /// Counters of `CT_STATS`, per CPU.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Stat {
+        /// Entries created (a NEW packet accepted).
+        Created = 0,
+        /// Creations that failed (the kernel could not insert; the packet
+        /// still went on as NEW, as decided).
+        InsertFailed = 1,
+        /// Packets found INVALID.
+        Invalid = 2,
+    }
+
+    impl Stat {
+        /// Every counter, by index.
+        pub const ALL: [Stat; 3] = [Stat::Created, Stat::InsertFailed, Stat::Invalid];
+
+        /// A short name for `fw conntrack -S`.
+        pub const fn name(self) -> &'static str {
+            match self {
+                Stat::Created => "created",
+                Stat::InsertFailed => "insert_failed",
+                Stat::Invalid => "invalid",
+            }
+        }
+    }
+
+    /// Entries of `CT_STATS`.
+    pub const STATS: u32 = Stat::ALL.len() as u32;
 }
 
 /// Program names, as the eBPF object declares them.
@@ -712,10 +1123,29 @@ pub mod programs {
     pub const TC: &str = "fw_tc";
 }
 
+// Every map type is repr(C) plain data without implicit padding: its size
+// is the sum of its fields' (what `aya::Pod` below relies on).
+const _: () = {
+    use core::mem::size_of;
+    assert!(size_of::<Config>() == 8);
+    assert!(size_of::<ChainInfo>() == 16);
+    assert!(size_of::<RuleInfo>() == 12);
+    assert!(size_of::<AddrKey>() == 8);
+    assert!(size_of::<PortKey>() == 8);
+    assert!(size_of::<ValueKey>() == 8);
+    assert!(size_of::<ClassKey>() == 8);
+    assert!(size_of::<Summary>() == 8 * SUMMARY_WORDS);
+    assert!(size_of::<WordKey>() == 12);
+    assert!(size_of::<Counter>() == 16);
+    assert!(size_of::<ct::CtKey>() == 16);
+    assert!(size_of::<ct::CtEntry>() == 16);
+    assert!(size_of::<ct::Timeouts>() == 4 * 12);
+};
+
 #[cfg(feature = "user")]
 mod pod {
-    // SAFETY: repr(C) plain data without implicit padding (the size
-    // tests check the layouts).
+    // SAFETY: repr(C) plain data without implicit padding (the sizes are
+    // asserted above), valid for every bit pattern.
     unsafe impl aya::Pod for super::Config {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::ChainInfo {}
@@ -735,4 +1165,10 @@ mod pod {
     unsafe impl aya::Pod for super::WordKey {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::Counter {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::ct::CtKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::ct::CtEntry {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::ct::Timeouts {}
 }

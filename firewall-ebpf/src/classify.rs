@@ -513,7 +513,7 @@ extern "C" fn walk_step(_i: u32, ctx: *mut c_void) -> c_long {
 /// targets were taken and, when it decides, the policy. `slot` is the
 /// hook's scratch slot ([`SLOT_XDP`] or [`SLOT_TC`]).
 #[inline(always)]
-pub fn run(slot: u32, root: u32, p: Packet) -> Decision {
+pub fn run(slot: u32, root: u32, p: &Packet) -> Decision {
     let live = match CONFIG.get(0) {
         Some(c) => c.live,
         None => return Decision::Accept,
@@ -528,7 +528,7 @@ pub fn run(slot: u32, root: u32, p: Packet) -> Decision {
     };
     // SAFETY: this CPU's slot, used by nothing else until the program ends.
     let w = unsafe { &mut (*sc).walk };
-    w.pkt = p;
+    w.pkt = *p;
     w.bank = bank;
     w.live = live;
     w.root = root;

@@ -7,12 +7,15 @@
 //!
 //! Both parse Ethernet + IPv4 (RFC 791) and, for the first fragment, the TCP
 //! (RFC 9293) or UDP (RFC 768) ports, then walk the live bank of the chain in
-//! order (iptables' first match wins). Non-IPv4 frames pass: fw is the
+//! order (iptables' first match wins). Before the chains, `conntrack`
+//! gives the packet its connection state; an accepted NEW packet then
+//! creates its connection's entry. Non-IPv4 frames pass: fw is the
 //! counterpart of iptables, not ip6tables or arptables.
 #![no_std]
 #![no_main]
 
 mod classify;
+mod conntrack;
 mod parse;
 mod route;
 
@@ -49,8 +52,15 @@ fn fw_xdp(ctx: XdpContext) -> u32 {
                     CHAIN_FORWARD
                 }
             };
-            match classify::run(classify::SLOT_XDP, chain, pkt) {
-                Decision::Accept => xdp_action::XDP_PASS,
+            let state = conntrack::track(classify::SLOT_XDP, &pkt);
+            pkt.ctstate = state & !conntrack::STAGED;
+            match classify::run(classify::SLOT_XDP, chain, &pkt) {
+                Decision::Accept => {
+                    if state & conntrack::STAGED != 0 {
+                        conntrack::confirm(classify::SLOT_XDP);
+                    }
+                    xdp_action::XDP_PASS
+                }
                 // REJECT's answer is not built yet (the compiler refuses it).
                 Decision::Drop | Decision::Reject(_) => xdp_action::XDP_DROP,
             }
@@ -74,8 +84,15 @@ fn fw_tc(ctx: TcContext) -> i32 {
             }
             // SAFETY: as above.
             pkt.out_ifindex = unsafe { (*skb).ifindex };
-            match classify::run(classify::SLOT_TC, CHAIN_OUTPUT, pkt) {
-                Decision::Accept => TCX_NEXT,
+            let state = conntrack::track(classify::SLOT_TC, &pkt);
+            pkt.ctstate = state & !conntrack::STAGED;
+            match classify::run(classify::SLOT_TC, CHAIN_OUTPUT, &pkt) {
+                Decision::Accept => {
+                    if state & conntrack::STAGED != 0 {
+                        conntrack::confirm(classify::SLOT_TC);
+                    }
+                    TCX_NEXT
+                }
                 Decision::Drop | Decision::Reject(_) => TCX_DROP,
             }
         }

@@ -1,7 +1,7 @@
 //! Header parsing for both hooks into one [`Packet`].
 
 use aya_ebpf::programs::{TcContext, XdpContext};
-use firewall_common::{Field, NO_PORT_VALUE};
+use firewall_common::{Field, NO_PORT_VALUE, ct};
 
 const ETH_HLEN: usize = 14;
 const ETH_P_IP: u16 = 0x0800;
@@ -10,10 +10,11 @@ const IP_MIN_HLEN: usize = 20;
 const IP_OFFSET_MASK: u16 = 0x1fff;
 pub const IPPROTO_TCP: u8 = 6;
 pub const IPPROTO_UDP: u8 = 17;
+pub const IPPROTO_ICMP: u8 = 1;
 
 /// What the classifier needs of one IPv4 packet.
 #[repr(C)]
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 pub struct Packet {
     /// Source address, network byte order.
     pub src: u32,
@@ -31,6 +32,28 @@ pub struct Packet {
     pub has_ports: bool,
     pub in_ifindex: u32,
     pub out_ifindex: u32,
+    /// A fragment other than the first (its L4 header is elsewhere).
+    pub later_fragment: bool,
+    /// TCP flags (byte 13 of the header); valid when `has_tcp_flags`.
+    pub tcp_flags: u8,
+    pub has_tcp_flags: bool,
+    /// ICMP type and, for queries and replies, identifier; valid when
+    /// `has_icmp`.
+    pub icmp_type: u8,
+    pub icmp_id: u16,
+    pub has_icmp: bool,
+    /// The datagram an ICMP error quotes (its IPv4 header and the first
+    /// 8 bytes after it): valid when `has_inner`. Ports hold the ICMP
+    /// identifier of a quoted ICMP query, in both.
+    pub has_inner: bool,
+    pub inner_proto: u8,
+    pub inner_src: u32,
+    pub inner_dst: u32,
+    pub inner_sport: u16,
+    pub inner_dport: u16,
+    /// The connection tracking state, one [`ct`] bit (see
+    /// [`Field::CtState`]), set by `conntrack::track`.
+    pub ctstate: u32,
 }
 
 impl Packet {
@@ -49,6 +72,7 @@ impl Packet {
             Field::InIf => self.in_ifindex,
             Field::OutIf => self.out_ifindex,
             Field::Ttl => self.ttl as u32,
+            Field::CtState => self.ctstate,
         }
     }
 }
@@ -121,15 +145,77 @@ fn parse_with(b: &impl Bytes) -> Parsed {
         ttl: ip[8],
         ..Packet::default()
     };
-    if (pkt.proto == IPPROTO_TCP || pkt.proto == IPPROTO_UDP) && frag & IP_OFFSET_MASK == 0 {
-        let Some(ports) = b.read::<4>(ETH_HLEN + ihl) else {
+    pkt.later_fragment = frag & IP_OFFSET_MASK != 0;
+    let l4 = ETH_HLEN + ihl;
+    if (pkt.proto == IPPROTO_TCP || pkt.proto == IPPROTO_UDP) && !pkt.later_fragment {
+        let Some(ports) = b.read::<4>(l4) else {
             return Parsed::Malformed;
         };
         pkt.sport = u16::from_be_bytes([ports[0], ports[1]]);
         pkt.dport = u16::from_be_bytes([ports[2], ports[3]]);
         pkt.has_ports = true;
+        if pkt.proto == IPPROTO_TCP
+            && let Some(h) = b.read::<14>(l4)
+        {
+            pkt.tcp_flags = h[13];
+            pkt.has_tcp_flags = true;
+        }
+    }
+    if pkt.proto == IPPROTO_ICMP && !pkt.later_fragment {
+        icmp(b, l4, &mut pkt);
     }
     Parsed::Ipv4(pkt)
+}
+
+/// Reads the ICMP header at `l4` and, for an error, the tuple of the
+/// datagram it quotes (RFC 792: its IPv4 header and 8 bytes of data).
+#[inline(always)]
+fn icmp(b: &impl Bytes, l4: usize, pkt: &mut Packet) {
+    let Some(h) = b.read::<8>(l4) else {
+        return;
+    };
+    pkt.icmp_type = h[0];
+    pkt.icmp_id = u16::from_be_bytes([h[4], h[5]]);
+    pkt.has_icmp = true;
+    if !ct::icmp_is_error(h[0]) {
+        return;
+    }
+    let at = l4 + 8;
+    let Some(ip) = b.read::<IP_MIN_HLEN>(at) else {
+        return;
+    };
+    let ihl = ((ip[0] & 0x0f) as usize) * 4;
+    let frag = u16::from_be_bytes([ip[6], ip[7]]);
+    if ip[0] >> 4 != 4 || ihl < IP_MIN_HLEN || frag & IP_OFFSET_MASK != 0 {
+        return;
+    }
+    let Some(l) = b.read::<8>(at + ihl) else {
+        return;
+    };
+    pkt.inner_proto = ip[9];
+    pkt.inner_src = u32::from_ne_bytes([ip[12], ip[13], ip[14], ip[15]]);
+    pkt.inner_dst = u32::from_ne_bytes([ip[16], ip[17], ip[18], ip[19]]);
+    match ip[9] {
+        IPPROTO_TCP | IPPROTO_UDP => {
+            pkt.inner_sport = u16::from_be_bytes([l[0], l[1]]);
+            pkt.inner_dport = u16::from_be_bytes([l[2], l[3]]);
+        }
+        IPPROTO_ICMP => {
+            // Only a quoted query or reply belongs to a connection.
+            if ct::icmp_reply_of(l[0]).is_none() && !ct::icmp_is_reply(l[0]) {
+                return;
+            }
+            let id = u16::from_be_bytes([l[4], l[5]]);
+            pkt.inner_sport = id;
+            pkt.inner_dport = id;
+            if ct::icmp_is_reply(l[0]) {
+                // Querier first, as `CtKey::icmp` keys it.
+                core::mem::swap(&mut pkt.inner_src, &mut pkt.inner_dst);
+            }
+        }
+        _ => {}
+    }
+    pkt.has_inner = true;
 }
 
 /// Parses an XDP frame.

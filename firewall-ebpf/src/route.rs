@@ -35,7 +35,9 @@ pub enum Hook {
 /// other hosts itself, so only their counting differs from netfilter.
 /// Unroutable packets are INPUT as well; the kernel answers them with an
 /// ICMP error or drops them after fw.
-#[inline(always)]
+/// Out of line: its 64-byte `bpf_fib_lookup` stays off the frame of the
+/// program, whose calls into the classifier need the stack.
+#[inline(never)]
 pub fn ingress(ctx: &XdpContext, p: &Packet) -> Hook {
     // SAFETY: bpf_fib_lookup is plain data; all-zero is a valid start.
     let mut params: FibParams = unsafe { core::mem::zeroed() };

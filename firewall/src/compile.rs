@@ -156,6 +156,7 @@ struct Columns {
     in_if: Vec<Constraint<Vec<u32>>>,
     out_if: Vec<Constraint<Vec<u32>>>,
     ttl: Vec<Constraint<Vec<u32>>>,
+    ctstate: Vec<Constraint<Vec<u32>>>,
 }
 
 fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, CompileError> {
@@ -168,6 +169,7 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
         in_if: Vec::new(),
         out_if: Vec::new(),
         ttl: Vec::new(),
+        ctstate: Vec::new(),
     };
     for r in rules {
         let addr = |m: &Option<Neg<AddrMask>>| -> Result<_, CompileError> {
@@ -199,9 +201,14 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
         let cols = extensions::Columns::of_rule(r)
             .map_err(|what| CompileError::NotSupported(what.into()))?;
         // Destructured, so a new column does not build until it is used.
-        let extensions::Columns { ports, ttl } = cols;
+        let extensions::Columns {
+            ports,
+            ttl,
+            ctstate,
+        } = cols;
         let (sport, dport) = ports.unwrap_or((Constraint::Any, Constraint::Any));
         c.ttl.push(ttl.unwrap_or(Constraint::Any));
+        c.ctstate.push(ctstate.unwrap_or(Constraint::Any));
         c.sport.push(sport);
         c.dport.push(dport);
     }
@@ -289,6 +296,7 @@ fn compile_chain(
             Field::InIf => emit_value(out, id, &classes::exact(&c.in_if)),
             Field::OutIf => emit_value(out, id, &classes::exact(&c.out_if)),
             Field::Ttl => emit_value(out, id, &classes::exact(&c.ttl)),
+            Field::CtState => emit_value(out, id, &classes::exact(&c.ctstate)),
         };
         if emitted {
             used |= f.bit();
@@ -652,6 +660,7 @@ mod tests {
             in_if: "lo".into(),
             out_if: String::new(),
             ttl: 64,
+            ctstate: crate::model::CtStates::NEW,
         };
         for start in [0, 1, 63, 64, 65, 127, 128, 199] {
             assert_eq!(tables.first_match(0, start, &p, &ifindex), Some(start));

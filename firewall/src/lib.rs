@@ -8,6 +8,7 @@ pub use firewall_common as common;
 
 pub mod command;
 pub mod compile;
+pub mod conntrack;
 pub mod edit;
 pub mod exec;
 pub mod extensions;

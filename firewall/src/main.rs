@@ -45,6 +45,7 @@ Usage: fw -[ACD] chain rule-specification [options]
        fw save [--counters]
        fw restore [--counters] [--noflush] [--test] [file]
        fw status [--check] | reset | gc | -h | -V
+       fw conntrack -L | -F | -C | -S | --timeout [NAME=SECONDS ...]
 
 Commands:
   --append  -A chain           Append to chain
@@ -69,6 +70,11 @@ Commands:
   reset                        Remove fw's programs, maps and state from this namespace
   gc                           Remove what namespaces deleted without `fw reset' left behind
                                (every fw command does this first, quietly)
+  conntrack -L                 List the tracked connections, as conntrack -L
+  conntrack -F                 Flush the connection table
+  conntrack -C                 Count the tracked connections
+  conntrack -S                 The table's size and the tracking counters
+  conntrack --timeout [N=S]    Print the connection timeouts (seconds), or set some
 
 Options (iptables(8), iptables-extensions(8)):
   [!] --protocol -p proto      protocol: a name (tcp, udp, icmp, all, ...) or a number
@@ -79,6 +85,8 @@ Options (iptables(8), iptables-extensions(8)):
   [!] --fragment -f            second and further fragments only
   --match -m match             tcp udp icmp multiport conntrack state iprange mac
                                comment limit length ttl addrtype set
+  [!] --ctstate (-m conntrack), [!] --state (-m state)
+                               INVALID,NEW,ESTABLISHED,RELATED,UNTRACKED (fw's tracking)
   --jump -j target             ACCEPT DROP RETURN REJECT LOG or a user-defined chain
   --goto -g chain              jump to a user-defined chain without returning
   --verbose -v                 verbose mode
@@ -240,6 +248,28 @@ fn main() -> ExitCode {
             exec::reset().map(|()| String::new())
         }
         Some("gc") => exec::gc(),
+        Some("conntrack") => {
+            if matches!(args.get(1).map(String::as_str), Some("-h" | "--help")) {
+                out(firewall::conntrack::USAGE);
+                return ExitCode::SUCCESS;
+            }
+            let cmd = match firewall::conntrack::parse(&args[1..]) {
+                Ok(c) => c,
+                Err(e) => return usage_error(&format!("conntrack: {e}")),
+            };
+            exec::gc_quietly();
+            return match firewall::conntrack::run(&cmd) {
+                Ok((text, note)) => {
+                    out(&text);
+                    eprint!("{note}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("fw conntrack: {e}");
+                    ExitCode::from(e.exit_code() as u8)
+                }
+            };
+        }
         Some("save") => match save_args(&args[1..]) {
             Ok(counters) => {
                 exec::gc_quietly();

@@ -15,7 +15,10 @@ use proptest::{
 
 use crate::{
     edit::{self, Slots},
-    model::{AddrMask, Match, Neg, Policy, PortRange, Rule, Target, Tcp, Ttl, Udp, eval::Packet},
+    model::{
+        AddrMask, Conntrack, CtStates, Match, Neg, Policy, PortRange, Rule, Target, Tcp, Ttl, Udp,
+        eval::Packet,
+    },
     state::State,
 };
 
@@ -85,6 +88,51 @@ pub fn ttl() -> impl Strategy<Value = Ttl> {
 /// Packet TTLs: on and beside the comparisons' values.
 pub const TTLS: [u8; 6] = [0, 1, 63, 64, 65, 255];
 
+/// A `-m conntrack [!] --ctstate` or `-m state [!] --state` match of one
+/// to three of INVALID, NEW, RELATED, ESTABLISHED and UNTRACKED.
+pub fn ctstate() -> impl Strategy<Value = Match> {
+    let bits = [
+        CtStates::INVALID,
+        CtStates::NEW,
+        CtStates::RELATED,
+        CtStates::ESTABLISHED,
+        CtStates::UNTRACKED,
+    ];
+    (
+        prop::sample::subsequence(bits.to_vec(), 1..=3),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(bits, invert, conntrack)| {
+            let state = Neg {
+                value: CtStates(bits.iter().fold(0, |a, b| a | b)),
+                invert,
+            };
+            if conntrack {
+                Match::Conntrack(Conntrack { state: Some(state) })
+            } else {
+                Match::State(state)
+            }
+        })
+}
+
+/// The connection states a packet of `proto` can have (with `ports`
+/// `None` for a non-first fragment, which is INVALID): TCP all but
+/// RELATED, UDP and other protocols NEW or ESTABLISHED, ICMP all four.
+pub fn ctstates_of(proto: u8, ports: Option<(u16, u16)>) -> &'static [u16] {
+    match (proto, ports) {
+        (6 | 17, None) => &[CtStates::INVALID],
+        (6, _) => &[CtStates::NEW, CtStates::ESTABLISHED, CtStates::INVALID],
+        (1, _) => &[
+            CtStates::NEW,
+            CtStates::ESTABLISHED,
+            CtStates::RELATED,
+            CtStates::INVALID,
+        ],
+        _ => &[CtStates::NEW, CtStates::ESTABLISHED],
+    }
+}
+
 /// A `--sport`/`--dport` range.
 pub fn range() -> impl Strategy<Value = PortRange> {
     prop::sample::select(RANGES.to_vec()).prop_map(|(lo, hi)| PortRange { lo, hi })
@@ -108,10 +156,11 @@ pub fn rule() -> impl Strategy<Value = Rule> {
         neg(range()),
         neg(range()),
         prop::option::weighted(0.25, ttl()),
+        prop::option::weighted(0.3, ctstate()),
         any::<bool>(),
     )
         .prop_map(
-            |(protocol, source, destination, in_interface, sport, dport, ttl, drop)| {
+            |(protocol, source, destination, in_interface, sport, dport, ttl, ct, drop)| {
                 let mut matches = match &protocol {
                     Some(Neg {
                         value: 6,
@@ -129,6 +178,7 @@ pub fn rule() -> impl Strategy<Value = Rule> {
                     _ => vec![],
                 };
                 matches.extend(ttl.map(Match::Ttl));
+                matches.extend(ct);
                 Rule {
                     protocol,
                     source,
@@ -145,7 +195,8 @@ pub fn rule() -> impl Strategy<Value = Rule> {
 
 /// A packet: tcp, udp, icmp or gre between the pool's addresses, on one of
 /// [`IN_INTERFACES`]; a tcp or udp packet without ports (one in ten) is a
-/// non-first fragment.
+/// non-first fragment. Its connection state is one its kind can have
+/// ([`ctstates_of`]).
 pub fn packet() -> impl Strategy<Value = Packet> {
     let addr = prop::sample::select(ADDRS.to_vec()).prop_map(|a| a.parse::<Ipv4Addr>().unwrap());
     let port = prop::sample::select(PORTS.to_vec());
@@ -156,19 +207,25 @@ pub fn packet() -> impl Strategy<Value = Packet> {
         prop::option::weighted(0.9, (port.clone(), port)),
         prop::sample::select(IN_INTERFACES.to_vec()),
         prop::sample::select(TTLS.to_vec()),
+        0..4usize,
     )
-        .prop_map(|(src, dst, proto, ports, in_if, ttl)| Packet {
-            src,
-            dst,
-            proto,
-            ports: if proto == 6 || proto == 17 {
+        .prop_map(|(src, dst, proto, ports, in_if, ttl, state)| {
+            let ports = if proto == 6 || proto == 17 {
                 ports
             } else {
                 None
-            },
-            in_if: in_if.to_string(),
-            out_if: String::new(),
-            ttl,
+            };
+            let states = ctstates_of(proto, ports);
+            Packet {
+                src,
+                dst,
+                proto,
+                ports,
+                in_if: in_if.to_string(),
+                out_if: String::new(),
+                ttl,
+                ctstate: states[state % states.len()],
+            }
         })
 }
 

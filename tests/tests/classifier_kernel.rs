@@ -2,7 +2,10 @@
 //! are compiled and swapped into the real maps, random IPv4 frames go
 //! through the real XDP program with BPF_PROG_TEST_RUN, and the verdict
 //! and the matched rule's counter must be what iptables' semantics
-//! (`firewall::model::eval`) say.
+//! (`firewall::model::eval`) say. A packet's connection state is preset
+//! by writing (or not) its connection's entry into the pinned `CONNTRACK`
+//! table before the run, and by the frame's kind: a SYN or an ACK, an
+//! echo request or reply, an ICMP error quoting a tracked datagram.
 
 #[path = "common/fw_state.rs"]
 mod fw_state;
@@ -13,11 +16,13 @@ use anyhow as _;
 use libc as _;
 
 use firewall::aya::programs::{TestRun, TestRunOptions, Xdp};
+use firewall::common::ct::{CtEntry, CtKey, F_ASSURED, F_ORIG_FIRST, F_SEEN_REPLY, TcpState};
 use firewall::{
     compile,
     load::{Kernel, pins::Dirs},
     model::{
-        AddrMask, BuiltinChain, Match, Neg, Policy, PortRange, Rule, Target, Ttl, Udp,
+        AddrMask, BuiltinChain, Conntrack, CtStates, Match, Neg, Policy, PortRange, Rule, Target,
+        Ttl, Udp,
         eval::{self, Packet, Verdict},
     },
     state::State,
@@ -39,15 +44,52 @@ fn on_lo(p: Packet) -> Packet {
     }
 }
 
-/// An Ethernet + IPv4 frame for `p`; a packet without ports is sent as a
-/// non-first fragment. Checksums are left zero: the program reads no more.
-fn frame(p: &Packet) -> Vec<u8> {
+/// An entry of the connection from `p`'s source to its destination on
+/// `ports`, answered, that does not expire during the test.
+fn answered(p: &Packet, proto: u8, ports: (u16, u16)) -> (CtKey, CtEntry) {
+    let (key, first) = if proto == 1 {
+        (CtKey::icmp(p.src.octets(), p.dst.octets(), ports.0), true)
+    } else {
+        CtKey::new(p.src.octets(), p.dst.octets(), ports.0, ports.1, proto)
+    };
+    let entry = CtEntry {
+        expires: u64::MAX / 2,
+        tcp: if proto == 6 {
+            TcpState::Established as u8
+        } else {
+            0
+        },
+        flags: F_SEEN_REPLY | F_ASSURED | if first { F_ORIG_FIRST } else { 0 },
+        _pad: [0; 6],
+    };
+    (key, entry)
+}
+
+/// ICMP identifier of the test's echo messages.
+const ICMP_ID: u16 = 0x77;
+
+/// An Ethernet + IPv4 frame for `p`, and the connection entry that gives
+/// it `p.ctstate`; a packet without ports is sent as a non-first fragment.
+/// Checksums are left zero: the program reads no more.
+fn frame(p: &Packet) -> (Vec<u8>, Option<(CtKey, CtEntry)>) {
+    let est = p.ctstate == CtStates::ESTABLISHED;
+    let mut entry = None;
     let l4: Vec<u8> = match (p.proto, p.ports) {
         (6, Some((s, d))) => {
             let mut t = vec![0u8; 20];
             t[..2].copy_from_slice(&s.to_be_bytes());
             t[2..4].copy_from_slice(&d.to_be_bytes());
             t[12] = 5 << 4;
+            // NEW: a SYN; ESTABLISHED: an ACK of a tracked connection;
+            // INVALID: an ACK of none.
+            t[13] = if p.ctstate == CtStates::NEW {
+                0x02
+            } else {
+                0x10
+            };
+            if est {
+                entry = Some(answered(p, 6, (s, d)));
+            }
             t
         }
         (17, Some((s, d))) => {
@@ -55,9 +97,49 @@ fn frame(p: &Packet) -> Vec<u8> {
             u[..2].copy_from_slice(&s.to_be_bytes());
             u[2..4].copy_from_slice(&d.to_be_bytes());
             u[4..6].copy_from_slice(&8u16.to_be_bytes());
+            if est {
+                entry = Some(answered(p, 17, (s, d)));
+            }
             u
         }
-        _ => vec![8, 0, 0, 0, 0, 0, 0, 0],
+        (1, _) if p.ctstate == CtStates::RELATED => {
+            // A port unreachable about a datagram the destination sent to
+            // the source, 53 -> 1234, which is tracked.
+            let mut m = vec![3, 3, 0, 0, 0, 0, 0, 0];
+            let mut inner = [0u8; 28];
+            inner[0] = 0x45;
+            inner[2..4].copy_from_slice(&28u16.to_be_bytes());
+            inner[8] = 64;
+            inner[9] = 17;
+            inner[12..16].copy_from_slice(&p.dst.octets());
+            inner[16..20].copy_from_slice(&p.src.octets());
+            inner[20..22].copy_from_slice(&53u16.to_be_bytes());
+            inner[22..24].copy_from_slice(&1234u16.to_be_bytes());
+            m.extend_from_slice(&inner);
+            let q = Packet {
+                src: p.dst,
+                dst: p.src,
+                ..p.clone()
+            };
+            entry = Some(answered(&q, 17, (53, 1234)));
+            m
+        }
+        (1, _) => {
+            // NEW and ESTABLISHED: an echo request (with the entry of an
+            // answered ping for the latter); INVALID: a reply of none.
+            let kind = if p.ctstate == CtStates::INVALID { 0 } else { 8 };
+            if est {
+                entry = Some(answered(p, 1, (ICMP_ID, ICMP_ID)));
+            }
+            let id = ICMP_ID.to_be_bytes();
+            vec![kind, 0, 0, 0, id[0], id[1], 0, 1]
+        }
+        (proto, _) => {
+            if est && !matches!(proto, 6 | 17) {
+                entry = Some(answered(p, proto, (0, 0)));
+            }
+            vec![8, 0, 0, 0, 0, 0, 0, 0]
+        }
     };
     let total = 20 + l4.len() as u16;
     let mut f = vec![0u8; 14];
@@ -74,12 +156,17 @@ fn frame(p: &Packet) -> Vec<u8> {
     ip[16..20].copy_from_slice(&p.dst.octets());
     f.extend_from_slice(&ip);
     f.extend_from_slice(&l4);
-    f
+    (f, entry)
 }
 
-/// What fw's XDP program returns for `p` (one BPF_PROG_TEST_RUN).
-fn xdp_verdict(xdp: &Xdp, p: &Packet) -> u32 {
-    let data = frame(p);
+/// What fw's XDP program returns for `p` (one BPF_PROG_TEST_RUN), with
+/// the connection table holding only what gives `p` its state.
+fn xdp_verdict(k: &mut Kernel, xdp: &Xdp, p: &Packet) -> u32 {
+    let (data, entry) = frame(p);
+    k.ct_flush().unwrap();
+    if let Some((key, e)) = entry {
+        k.ct_insert(key, e).unwrap();
+    }
     xdp.test_run(TestRunOptions {
         data_in: Some(&data),
         ..Default::default()
@@ -121,7 +208,7 @@ fn run(dirs: &Dirs) -> usize {
                 Verdict::Policy(_) => Kernel::policy_slot(0),
             };
             let before = k.read(slot).unwrap().packets;
-            let got = xdp_verdict(xdp, &p);
+            let got = xdp_verdict(&mut k, xdp, &p);
             let verdict = match want {
                 Verdict::Rule(_, v) | Verdict::Policy(v) => v,
             };
@@ -160,8 +247,9 @@ fn run(dirs: &Dirs) -> usize {
 #[test]
 fn kernel_edges_of_prefixes_and_port_ranges() {
     let checked = in_fresh_netns("kedge", edges);
-    // 1,210 prefix and port-range edges, 100 TTL comparison edges.
-    assert_eq!(checked, 1310);
+    // 1,210 prefix and port-range edges, 100 TTL comparison edges, 112
+    // connection state matches.
+    assert_eq!(checked, 1422);
 }
 
 fn edges(dirs: &Dirs) -> usize {
@@ -178,7 +266,51 @@ fn edges(dirs: &Dirs) -> usize {
         in_if: "lo".into(),
         out_if: String::new(),
         ttl: 64,
+        ctstate: CtStates::NEW,
     };
+    // Every connection state match against a packet of each state.
+    for bits in [
+        CtStates::INVALID,
+        CtStates::NEW,
+        CtStates::RELATED,
+        CtStates::ESTABLISHED,
+        CtStates::UNTRACKED,
+        CtStates::NEW | CtStates::ESTABLISHED,
+        CtStates::ESTABLISHED | CtStates::RELATED,
+    ] {
+        for invert in [false, true] {
+            for conntrack in [false, true] {
+                let state = Neg {
+                    value: CtStates(bits),
+                    invert,
+                };
+                let m = if conntrack {
+                    Match::Conntrack(Conntrack { state: Some(state) })
+                } else {
+                    Match::State(state)
+                };
+                let rule = Rule {
+                    matches: vec![m],
+                    target: Target::Drop,
+                    ..Rule::default()
+                };
+                let packets = [
+                    CtStates::NEW,
+                    CtStates::ESTABLISHED,
+                    CtStates::RELATED,
+                    CtStates::INVALID,
+                ]
+                .map(|ctstate| Packet {
+                    proto: 1,
+                    ports: None,
+                    ctstate,
+                    ..udp(base, base + 1, 1, 2)
+                })
+                .to_vec();
+                cases.push((rule, packets));
+            }
+        }
+    }
     // Every -m ttl comparison at the edges of its value.
     for v in [0u8, 1, 64, 254, 255] {
         for t in [Ttl::Eq(v), Ttl::Ne(v), Ttl::Lt(v), Ttl::Gt(v)] {
@@ -267,7 +399,7 @@ fn edges(dirs: &Dirs) -> usize {
             let want = match eval::evaluate(&state.ruleset, BuiltinChain::Input, &p) {
                 Verdict::Rule(_, v) | Verdict::Policy(v) => v,
             };
-            let got = xdp_verdict(xdp, &p);
+            let got = xdp_verdict(&mut k, xdp, &p);
             let expected = if want == Policy::Accept {
                 XDP_PASS
             } else {
@@ -326,7 +458,7 @@ fn walk_chains(dirs: &Dirs) -> usize {
                 .iter()
                 .map(|(s, n)| (*s, *n, k.read(*s).unwrap().packets))
                 .collect();
-            let got = xdp_verdict(xdp, &p);
+            let got = xdp_verdict(&mut k, xdp, &p);
             let expected = if want.verdict == Policy::Accept {
                 XDP_PASS
             } else {
@@ -379,6 +511,7 @@ fn anomalies(dirs: &Dirs) -> usize {
         in_if: "lo".into(),
         out_if: String::new(),
         ttl: 64,
+        ctstate: CtStates::NEW,
     };
     let icmp = Packet {
         proto: 1,
@@ -388,8 +521,8 @@ fn anomalies(dirs: &Dirs) -> usize {
     let mut compiled = compile::compile(&state, k.spare_bank().unwrap(), &interfaces).unwrap();
     // As compiled: the rule accepts, the policy accepts.
     k.swap_in(&compiled, &[0], None).unwrap();
-    assert_eq!(xdp_verdict(xdp, &udp), XDP_PASS);
-    assert_eq!(xdp_verdict(xdp, &icmp), XDP_PASS);
+    assert_eq!(xdp_verdict(&mut k, xdp, &udp), XDP_PASS);
+    assert_eq!(xdp_verdict(&mut k, xdp, &icmp), XDP_PASS);
     // A target code no compiler writes, and a policy no compiler writes.
     compiled = compile::compile(&state, k.spare_bank().unwrap(), &interfaces).unwrap();
     compiled.rules[0] = RuleInfo {
@@ -400,11 +533,11 @@ fn anomalies(dirs: &Dirs) -> usize {
         info.policy = 7;
     }
     k.swap_in(&compiled, &[], None).unwrap();
-    assert_eq!(xdp_verdict(xdp, &udp), XDP_DROP);
+    assert_eq!(xdp_verdict(&mut k, xdp, &udp), XDP_DROP);
     assert_eq!(count(&k, Anomaly::BadTarget), 1);
     // The rule's counter still counted the packet it could not decide.
     assert_eq!(k.read(0).unwrap().packets, 2);
-    assert_eq!(xdp_verdict(xdp, &icmp), XDP_DROP);
+    assert_eq!(xdp_verdict(&mut k, xdp, &icmp), XDP_DROP);
     assert_eq!(count(&k, Anomaly::BadPolicy), 1);
     assert_eq!(count(&k, Anomaly::Unimplemented), 0);
     4

@@ -235,3 +235,61 @@ fn ttl_is_seen_as_netfilter_sees_it() {
     let _ = integration_tests::netns_exec(lab.router.name(), "iptables-legacy", &["-F"]);
     assert_eq!(fw, legacy, "fw and iptables-legacy");
 }
+
+/// Forwarded flows are tracked (at XDP on each direction's input
+/// interface): a router that forwards only ESTABLISHED/RELATED and NEW
+/// from the client side lets the client's connections through, answers
+/// included, and none that the server opens. iptables-legacy's conntrack
+/// on the same router agrees.
+#[test]
+fn forwarded_flows_are_tracked() {
+    let lab = RouterLab::new();
+    let addr = |a: &str| a.parse::<std::net::Ipv4Addr>().unwrap();
+    let (client, server) = (addr("192.0.2.1"), addr("198.51.100.2"));
+    let rules = [
+        "-P FORWARD DROP",
+        "-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+        "-A FORWARD -i veth-rc -m state --state NEW -j ACCEPT",
+    ];
+    let _at_server = integration_tests::tcp_listen(lab.server.name(), 8080).unwrap();
+    let _at_client = integration_tests::tcp_listen(lab.client.name(), 8081).unwrap();
+    let probes = |lab: &RouterLab| -> Vec<bool> {
+        vec![
+            integration_tests::tcp_probe(lab.client.name(), server, 8080, PROBE_TIMEOUT),
+            integration_tests::tcp_probe(lab.server.name(), client, 8081, DROP_WAIT),
+            integration_tests::icmp_probe(lab.client.name(), server, PROBE_TIMEOUT),
+            integration_tests::icmp_probe(lab.server.name(), client, DROP_WAIT),
+        ]
+    };
+    for r in rules {
+        lab.fw(r);
+    }
+    let fw = probes(&lab);
+    assert_eq!(fw, [true, false, true, false]);
+    let listing = lab.fw("conntrack -L");
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.starts_with("tcp      6 ") && l.contains("dport=8080 src=198.51.100.2")),
+        "{listing}"
+    );
+    fw_reset(lab.router.name());
+
+    for r in rules {
+        let out = integration_tests::netns_exec(
+            lab.router.name(),
+            "iptables-legacy",
+            &r.split(' ').collect::<Vec<_>>(),
+        )
+        .unwrap();
+        assert!(out.status.success(), "iptables-legacy {r}");
+    }
+    let legacy = probes(&lab);
+    let _ = integration_tests::netns_exec(lab.router.name(), "iptables-legacy", &["-F"]);
+    let _ = integration_tests::netns_exec(
+        lab.router.name(),
+        "iptables-legacy",
+        &["-P", "FORWARD", "ACCEPT"],
+    );
+    assert_eq!(fw, legacy, "fw and iptables-legacy");
+}

@@ -359,9 +359,9 @@ fn every_error_class_says_where_and_changes_nothing() {
             "fw v0.1.0 (eBPF): not supported yet: -j REJECT\n",
         ),
         (
-            "-A INPUT -m conntrack --ctstate NEW -j ACCEPT",
+            "-A INPUT -m length --length 100 -j ACCEPT",
             2,
-            "fw v0.1.0 (eBPF): not supported yet: -m conntrack\n",
+            "fw v0.1.0 (eBPF): not supported yet: -m length\n",
         ),
         (
             "-A INPUT -j LOG",

@@ -48,6 +48,7 @@ fn value(field: Field, p: &Packet, ifindex: &dyn Fn(&str) -> u32) -> u32 {
         (Field::InIf, _) => ifindex(&p.in_if),
         (Field::OutIf, _) => ifindex(&p.out_if),
         (Field::Ttl, _) => u32::from(p.ttl),
+        (Field::CtState, _) => u32::from(p.ctstate),
     }
 }
 

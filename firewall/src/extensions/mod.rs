@@ -47,6 +47,9 @@ pub struct Columns {
     pub ports: Option<(PortColumn, PortColumn)>,
     /// The TTL column: the TTL values accepted (ttl).
     pub ttl: Option<Constraint<Vec<u32>>>,
+    /// The connection state column: the state bits accepted
+    /// (conntrack's `--ctstate`, state's `--state`).
+    pub ctstate: Option<Constraint<Vec<u32>>>,
 }
 
 impl Columns {
@@ -61,7 +64,11 @@ impl Columns {
             let Enforcement::Classifier(c) = m.support() else {
                 continue;
             };
-            let Columns { ports, ttl } = c;
+            let Columns {
+                ports,
+                ttl,
+                ctstate,
+            } = c;
             if ports.is_some() {
                 if all.ports.is_some() {
                     return Err("more than one tcp/udp match in one rule");
@@ -73,6 +80,12 @@ impl Columns {
                     return Err("more than one -m ttl match in one rule");
                 }
                 all.ttl = ttl;
+            }
+            if ctstate.is_some() {
+                if all.ctstate.is_some() {
+                    return Err("more than one connection state match in one rule");
+                }
+                all.ctstate = ctstate;
             }
         }
         Ok(all)

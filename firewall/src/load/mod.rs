@@ -24,8 +24,9 @@ use aya::{
 };
 use firewall_common::{
     ANOMALY_SLOTS, AddrKey, Anomaly, BUILTIN_CHAINS, ChainInfo, ClassKey, Config, Counter,
-    NOT_LIVE, PortKey, RuleInfo, Summary, ValueKey, WordKey, chain_slot, field_id_bank, maps,
-    policy_counter, programs, rule_slot,
+    NOT_LIVE, PortKey, RuleInfo, Summary, ValueKey, WordKey, chain_slot,
+    ct::{self, CtEntry, CtKey, Stat, Timeouts},
+    field_id_bank, maps, policy_counter, programs, rule_slot,
 };
 
 use crate::compile::Compiled;
@@ -108,6 +109,16 @@ pub enum LoadError {
     Incomplete(PathBuf),
 }
 
+/// Entries of the connection table of a new install: `FW_CONNTRACK_MAX`
+/// when it is a number from 1 to 2^24, else [`ct::DEFAULT_MAX`].
+pub fn conntrack_max() -> u32 {
+    std::env::var("FW_CONNTRACK_MAX")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .filter(|n| (1..=1 << 24).contains(n))
+        .unwrap_or(ct::DEFAULT_MAX)
+}
+
 /// The program `name` of the embedded object, as its concrete type.
 pub(crate) fn program<'a, P>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut P, LoadError>
 where
@@ -171,6 +182,9 @@ pub struct Kernel {
     words: HashMap<MapData, WordKey, u64>,
     counters: PerCpuArray<MapData, Counter>,
     anomalies: PerCpuArray<MapData, u64>,
+    conntrack: HashMap<MapData, CtKey, CtEntry>,
+    ct_config: Array<MapData, Timeouts>,
+    ct_stats: PerCpuArray<MapData, u64>,
     cpus: usize,
 }
 
@@ -232,6 +246,12 @@ impl Kernel {
                 .map_err(map_err(maps::COUNTERS))?,
             anomalies: PerCpuArray::try_from(Map::PerCpuArray(get(maps::ANOMALIES)?))
                 .map_err(map_err(maps::ANOMALIES))?,
+            conntrack: HashMap::try_from(Map::LruHashMap(get(maps::CONNTRACK)?))
+                .map_err(map_err(maps::CONNTRACK))?,
+            ct_config: Array::try_from(Map::Array(get(maps::CT_CONFIG)?))
+                .map_err(map_err(maps::CT_CONFIG))?,
+            ct_stats: PerCpuArray::try_from(Map::PerCpuArray(get(maps::CT_STATS)?))
+                .map_err(map_err(maps::CT_STATS))?,
             cpus,
         })
     }
@@ -264,7 +284,9 @@ impl Kernel {
             path: dirs.pins.clone(),
             source,
         })?;
-        let mut ebpf = Ebpf::load(EBPF_OBJECT)?;
+        let mut ebpf = aya::EbpfLoader::new()
+            .map_max_entries(maps::CONNTRACK, conntrack_max())
+            .load(EBPF_OBJECT)?;
         let xdp: &mut Xdp = program(&mut ebpf, PROG_XDP)?;
         xdp.load().map_err(|e| refused(dirs, PROG_XDP, e))?;
         let tc: &mut SchedClassifier = program(&mut ebpf, PROG_TC)?;
@@ -296,7 +318,11 @@ impl Kernel {
         for name in maps::ALL {
             let map = ebpf.take_map(name).expect("checked above");
             let data = match map {
-                Map::Array(d) | Map::PerCpuArray(d) | Map::LpmTrie(d) | Map::HashMap(d) => d,
+                Map::Array(d)
+                | Map::PerCpuArray(d)
+                | Map::LpmTrie(d)
+                | Map::HashMap(d)
+                | Map::LruHashMap(d) => d,
                 _ => unreachable!("fw's maps are arrays, hashes and LPM tries"),
             };
             let path = dirs.map(name);
@@ -321,7 +347,89 @@ impl Kernel {
                 0,
             )
             .map_err(map_err(maps::CONFIG))?;
+        k.set_timeouts(&Timeouts::DEFAULT)?;
         Ok((k, ebpf))
+    }
+
+    /// Every entry of the connection table, expired ones included.
+    ///
+    /// # Errors
+    /// [`LoadError::Map`] when the table cannot be read.
+    pub fn ct_entries(&self) -> Result<Vec<(CtKey, CtEntry)>, LoadError> {
+        self.conntrack
+            .iter()
+            .collect::<Result<_, _>>()
+            .map_err(map_err(maps::CONNTRACK))
+    }
+
+    /// Removes every entry of the connection table; returns how many.
+    ///
+    /// # Errors
+    /// [`LoadError::Map`] when the table cannot be read or written.
+    pub fn ct_flush(&mut self) -> Result<usize, LoadError> {
+        let keys: Vec<CtKey> = self
+            .conntrack
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(map_err(maps::CONNTRACK))?;
+        for k in &keys {
+            match self.conntrack.remove(k) {
+                // Evicted or expired meanwhile by the kernel.
+                Err(MapError::KeyNotFound) | Ok(()) => {}
+                Err(e) => return Err(LoadError::Map(maps::CONNTRACK, e)),
+            }
+        }
+        Ok(keys.len())
+    }
+
+    /// Writes one connection entry (for tests that preset a state).
+    ///
+    /// # Errors
+    /// [`LoadError::Map`] when the write fails.
+    pub fn ct_insert(&mut self, key: CtKey, entry: CtEntry) -> Result<(), LoadError> {
+        self.conntrack
+            .insert(&key, &entry, 0)
+            .map_err(map_err(maps::CONNTRACK))
+    }
+
+    /// The connection timeouts in force.
+    ///
+    /// # Errors
+    /// [`LoadError::Map`] when the map cannot be read.
+    pub fn timeouts(&self) -> Result<Timeouts, LoadError> {
+        self.ct_config.get(&0, 0).map_err(map_err(maps::CT_CONFIG))
+    }
+
+    /// Sets the connection timeouts (the kernel reads them per packet).
+    ///
+    /// # Errors
+    /// [`LoadError::Map`] when the map cannot be written.
+    pub fn set_timeouts(&mut self, t: &Timeouts) -> Result<(), LoadError> {
+        self.ct_config
+            .set(0, t, 0)
+            .map_err(map_err(maps::CT_CONFIG))
+    }
+
+    /// The connection table's size (its `max_entries`).
+    pub fn ct_max(&self) -> u32 {
+        self.conntrack.map().info().map_or(0, |i| i.max_entries())
+    }
+
+    /// The connection tracking counters, summed over CPUs.
+    ///
+    /// # Errors
+    /// [`LoadError::Map`] when the map cannot be read.
+    pub fn ct_stats(&self) -> Result<Vec<(Stat, u64)>, LoadError> {
+        Stat::ALL
+            .iter()
+            .map(|&s| {
+                let v: PerCpuValues<u64> = self
+                    .ct_stats
+                    .get(&(s as u32), 0)
+                    .map_err(map_err(maps::CT_STATS))?;
+                Ok((s, v.iter().sum()))
+            })
+            .collect()
     }
 
     /// The live bank, or `None` before the first ruleset.

@@ -28,6 +28,9 @@ pub struct Packet {
     /// Time to live as the chain's hook sees it (in FORWARD one less than
     /// received: ip_forward() decrements it before the hook).
     pub ttl: u8,
+    /// The connection tracking state: one bit of `CtStates` (NEW,
+    /// ESTABLISHED, RELATED or INVALID), as fw's tracking gives it.
+    pub ctstate: u16,
 }
 
 /// The outcome of a chain for a packet.
@@ -74,6 +77,12 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
                 ports(p, sport, dport)
             }
             Match::Comment(_) => true,
+            // xt_conntrack / xt_state: the packet's state bit in the mask.
+            Match::Conntrack(c) => c
+                .state
+                .as_ref()
+                .is_some_and(|n| (n.value.0 & p.ctstate != 0) != n.invert),
+            Match::State(n) => (n.value.0 & p.ctstate != 0) != n.invert,
             Match::Ttl(t) => match *t {
                 Ttl::Eq(v) => p.ttl == v,
                 Ttl::Ne(v) => p.ttl != v,
@@ -83,8 +92,6 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
             // Outside support::enforceable: never loaded, not evaluated.
             Match::Icmp(_)
             | Match::Multiport(_)
-            | Match::Conntrack(_)
-            | Match::State(_)
             | Match::Iprange(_)
             | Match::Mac(_)
             | Match::Limit(_)

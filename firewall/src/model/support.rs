@@ -98,7 +98,7 @@ pub fn ruleset_enforceable(ruleset: &Ruleset) -> Result<(), (String, usize, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Match, Neg, PortRange, Tcp, Udp};
+    use crate::model::{Conntrack, CtStates, Match, Neg, PortRange, Tcp, Udp};
 
     fn accept() -> Rule {
         Rule {
@@ -157,6 +157,29 @@ mod tests {
     }
 
     #[test]
+    fn connection_states_are_enforced() {
+        let all = CtStates::NAMES.iter().fold(0, |a, (_, b)| a | b);
+        for invert in [false, true] {
+            let state = Neg {
+                value: CtStates(all),
+                invert,
+            };
+            for m in [
+                Match::State(state.clone()),
+                Match::Conntrack(Conntrack {
+                    state: Some(state.clone()),
+                }),
+            ] {
+                let rule = Rule {
+                    matches: vec![m, Match::Ttl(crate::model::Ttl::Eq(1))],
+                    ..accept()
+                };
+                assert_eq!(enforceable(&rule), Ok(()), "{rule:?}");
+            }
+        }
+    }
+
+    #[test]
     fn everything_else_is_named() {
         let cases: Vec<(Rule, &str)> = vec![
             (
@@ -194,6 +217,18 @@ mod tests {
                     ..accept()
                 },
                 "more than one tcp/udp match in one rule",
+            ),
+            (
+                Rule {
+                    matches: vec![
+                        Match::State(Neg::is(CtStates(CtStates::NEW))),
+                        Match::Conntrack(Conntrack {
+                            state: Some(Neg::is(CtStates(CtStates::INVALID))),
+                        }),
+                    ],
+                    ..accept()
+                },
+                "more than one connection state match in one rule",
             ),
         ];
         for (rule, what) in cases {

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Given, Line, needs, ListCx, MatchExt, abbreviates, bang};
 use crate::{
-    extensions::Enforcement,
+    compile::classes::Constraint,
+    extensions::{Columns, Enforcement},
     model::Neg,
     parse::{
         ParseError,
@@ -107,9 +108,37 @@ impl MatchExt for Ext {
         }
     }
 
-    fn support(_: &Conntrack) -> Enforcement {
-        Enforcement::Refused("-m conntrack")
+    /// A column of the classifier ([`firewall_common::Field::CtState`]):
+    /// the state bits `--ctstate` names (xt_conntrack's
+    /// `conntrack_mt_v3` with `XT_CONNTRACK_STATE`).
+    fn support(v: &Conntrack) -> Enforcement {
+        match &v.state {
+            Some(st) => state_support(st),
+            None => Enforcement::Refused("-m conntrack"),
+        }
     }
+}
+
+/// The classifier column of `[!] --ctstate`/`[!] --state S`: the packet's
+/// state is one bit, and the rule accepts the bits of `S` (or the others).
+/// UNTRACKED, SNAT and DNAT are values no packet has: fw has no NOTRACK
+/// and no NAT.
+pub(crate) fn state_support(st: &Neg<CtStates>) -> Enforcement {
+    let bits: Vec<u32> = CtStates::NAMES
+        .iter()
+        .map(|&(_, b)| b)
+        .filter(|b| st.value.0 & b != 0)
+        .map(u32::from)
+        .collect();
+    let ctstate = if st.invert {
+        Constraint::Not(bits)
+    } else {
+        Constraint::Is(bits)
+    };
+    Enforcement::Classifier(Columns {
+        ctstate: Some(ctstate),
+        ..Columns::default()
+    })
 }
 
 /// Connection states joined by commas in libxt_conntrack's order.

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use super::{
     Given, Line, ListCx, MatchExt, bang,
-    conntrack::{CtStates, state_names, states},
+    conntrack::{CtStates, state_names, state_support, states},
     required,
 };
 use crate::{
@@ -46,7 +46,8 @@ impl MatchExt for Ext {
         let _ = write!(out, "{} state {}", bang(st.invert), state_names(st.value));
     }
 
-    fn support(_: &Neg<CtStates>) -> Enforcement {
-        Enforcement::Refused("-m state")
+    /// The connection state column, as `-m conntrack --ctstate`.
+    fn support(st: &Neg<CtStates>) -> Enforcement {
+        state_support(st)
     }
 }

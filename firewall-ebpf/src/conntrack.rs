@@ -1,0 +1,320 @@
+//! Connection tracking: gives each IPv4 packet netfilter's connection
+//! state (NEW, ESTABLISHED, RELATED or INVALID) from the `CONNTRACK`
+//! table, and keeps the table's entries up to date (layouts and the
+//! policy in `firewall_common::ct`).
+//!
+//! [`track`] runs before the chains: it updates an existing entry at once
+//! (netfilter's tracking runs before the filter hooks, whatever their
+//! verdict) and returns the entry a NEW packet would create; [`confirm`]
+//! writes it only once the verdict is ACCEPT (netfilter confirms a new
+//! entry at the end of the hooks, so a dropped SYN leaves nothing).
+//!
+//! TCP is tracked as with `nf_conntrack_tcp_loose=0`: only a SYN opens a
+//! connection, so an ACK, FIN, RST or SYN+ACK without an entry is INVALID.
+//! Sequence numbers and windows are not checked.
+
+use aya_ebpf::{
+    helpers::bpf_ktime_get_ns,
+    macros::map,
+    maps::{Array, LruHashMap, PerCpuArray},
+};
+use firewall_common::ct::{
+    self, CtEntry, CtKey, F_ASSURED, F_FIN_ORIG, F_FIN_REPLY, F_ORIG_FIRST, F_SEEN_REPLY, Stat,
+    TcpState, Timeouts,
+};
+
+use crate::parse::{IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, Packet};
+
+/// The connection table; user space may size it at load
+/// (`FW_CONNTRACK_MAX`).
+#[map]
+static CONNTRACK: LruHashMap<CtKey, CtEntry> = LruHashMap::with_max_entries(ct::DEFAULT_MAX, 0);
+/// The timeouts, written by user space at install and by
+/// `fw conntrack --timeout`.
+#[map]
+static CT_CONFIG: Array<Timeouts> = Array::with_max_entries(1, 0);
+/// Per-CPU counters, by [`Stat`].
+#[map]
+static CT_STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(ct::STATS, 0);
+
+const FIN: u8 = 0x01;
+const SYN: u8 = 0x02;
+const RST: u8 = 0x04;
+const ACK: u8 = 0x10;
+
+const NS: u64 = 1_000_000_000;
+
+#[inline(always)]
+fn stat(s: Stat) {
+    if let Some(c) = CT_STATS.get_ptr_mut(s as u32) {
+        // SAFETY: this CPU's slot; no other writer while the program runs.
+        unsafe { *c += 1 };
+    }
+}
+
+/// An entry a NEW packet creates once accepted.
+#[repr(C)]
+pub struct Pending {
+    key: CtKey,
+    entry: CtEntry,
+}
+
+/// The entry staged by [`track`] for [`confirm`], per CPU, one slot per
+/// hook (a program runs to completion on its CPU): kept off the 512-byte
+/// stack.
+#[map]
+static CT_PENDING: PerCpuArray<Pending> = PerCpuArray::with_max_entries(2, 0);
+
+#[inline(always)]
+fn invalid() -> (u32, Option<Pending>) {
+    stat(Stat::Invalid);
+    (ct::INVALID, None)
+}
+
+/// [`track`]'s answer bit: an entry is staged in `CT_PENDING[slot]` for
+/// [`confirm`].
+pub const STAGED: u32 = 1 << 31;
+
+/// The packet's connection state, updating its entry, with [`STAGED`] set
+/// when a NEW packet's entry waits in `CT_PENDING[slot]` for its verdict.
+#[inline(never)]
+pub fn track(slot: u32, p: &Packet) -> u32 {
+    let (state, pending) = classify(p);
+    if let Some(pending) = pending
+        && let Some(at) = CT_PENDING.get_ptr_mut(slot)
+    {
+        // SAFETY: this CPU's slot, used by nothing else until the program ends.
+        unsafe { *at = pending };
+        return state | STAGED;
+    }
+    state
+}
+
+/// Creates the entry [`track`] staged in `CT_PENDING[slot]`, the packet
+/// having been accepted.
+#[inline(never)]
+pub fn confirm(slot: u32) {
+    let Some(p) = CT_PENDING.get_ptr(slot) else {
+        return;
+    };
+    // SAFETY: as in `track`.
+    let p = unsafe { &*p };
+    if CONNTRACK.insert(&p.key, &p.entry, 0).is_ok() {
+        stat(Stat::Created);
+    } else {
+        stat(Stat::InsertFailed);
+    }
+}
+
+#[inline(always)]
+fn classify(p: &Packet) -> (u32, Option<Pending>) {
+    if p.later_fragment {
+        // The ports are in the first fragment: fw does not reassemble.
+        return invalid();
+    }
+    // SAFETY: plain helper call.
+    let now = unsafe { bpf_ktime_get_ns() };
+    let t = CT_CONFIG.get(0).unwrap_or(&Timeouts::DEFAULT);
+    let (sport, dport) = match p.proto {
+        IPPROTO_TCP | IPPROTO_UDP => (p.sport, p.dport),
+        _ => (0, 0),
+    };
+    if p.proto == IPPROTO_TCP && !p.has_tcp_flags {
+        return invalid();
+    }
+    let (key, src_first) = if p.proto == IPPROTO_ICMP {
+        if !p.has_icmp {
+            return invalid();
+        }
+        if ct::icmp_is_error(p.icmp_type) {
+            return related(p, now);
+        }
+        let (src, dst) = (p.src.to_ne_bytes(), p.dst.to_ne_bytes());
+        if ct::icmp_reply_of(p.icmp_type).is_some() {
+            (CtKey::icmp(src, dst, p.icmp_id), true)
+        } else if ct::icmp_is_reply(p.icmp_type) {
+            (CtKey::icmp(dst, src, p.icmp_id), false)
+        } else {
+            return invalid();
+        }
+    } else {
+        CtKey::new(
+            p.src.to_ne_bytes(),
+            p.dst.to_ne_bytes(),
+            sport,
+            dport,
+            p.proto,
+        )
+    };
+    let Some(e) = CONNTRACK.get_ptr_mut(&key) else {
+        return new(p, key, src_first, now, t);
+    };
+    // SAFETY: the entry stays valid for the program's run (RCU); a
+    // concurrent update of the same connection on another CPU may
+    // interleave, as the kernel's own LRU users accept.
+    let e = unsafe { &mut *e };
+    if e.expires <= now {
+        return new(p, key, src_first, now, t);
+    }
+    let orig = (e.flags & F_ORIG_FIRST != 0) == src_first;
+    if p.proto == IPPROTO_TCP {
+        return tcp(p.tcp_flags, e, orig, now, t);
+    }
+    // UDP: a packet after the answer makes a stream, assured and kept
+    // longer (netfilter waits 2 s for it; the request and its answer
+    // alone, a DNS lookup, stay at the short timeout).
+    let stream = e.flags & F_SEEN_REPLY != 0;
+    if !orig {
+        e.flags |= F_SEEN_REPLY;
+    }
+    let secs = match p.proto {
+        IPPROTO_UDP if stream => {
+            e.flags |= F_ASSURED;
+            t.udp_stream
+        }
+        IPPROTO_UDP => t.udp,
+        IPPROTO_ICMP => t.icmp,
+        _ => t.generic,
+    };
+    e.expires = now + secs as u64 * NS;
+    (direction_state(e, orig), None)
+}
+
+/// ESTABLISHED once the connection was answered or for the answer
+/// itself; NEW for the opener's packets before (netfilter's ctinfo).
+#[inline(always)]
+fn direction_state(e: &CtEntry, orig: bool) -> u32 {
+    if !orig || e.flags & F_SEEN_REPLY != 0 {
+        ct::ESTABLISHED
+    } else {
+        ct::NEW
+    }
+}
+
+/// A packet without a (live) entry: NEW with the entry it would create,
+/// or INVALID when it cannot open a connection.
+#[inline(always)]
+fn new(p: &Packet, key: CtKey, src_first: bool, now: u64, t: &Timeouts) -> (u32, Option<Pending>) {
+    let (tcp, secs) = match p.proto {
+        IPPROTO_TCP => {
+            if p.tcp_flags & (SYN | ACK | RST | FIN) != SYN {
+                return invalid();
+            }
+            (TcpState::SynSent as u8, t.tcp_syn_sent)
+        }
+        IPPROTO_UDP => (0, t.udp),
+        IPPROTO_ICMP => {
+            if ct::icmp_reply_of(p.icmp_type).is_none() {
+                // A reply without its query.
+                return invalid();
+            }
+            (0, t.icmp)
+        }
+        _ => (0, t.generic),
+    };
+    let entry = CtEntry {
+        expires: now + secs as u64 * NS,
+        tcp,
+        flags: if src_first { F_ORIG_FIRST } else { 0 },
+        _pad: [0; 6],
+    };
+    (ct::NEW, Some(Pending { key, entry }))
+}
+
+/// An ICMP error: RELATED when the datagram it quotes belongs to a live
+/// connection, else INVALID.
+#[inline(always)]
+fn related(p: &Packet, now: u64) -> (u32, Option<Pending>) {
+    if !p.has_inner {
+        return invalid();
+    }
+    let (src, dst) = (p.inner_src.to_ne_bytes(), p.inner_dst.to_ne_bytes());
+    let key = if p.inner_proto == IPPROTO_ICMP {
+        CtKey::icmp(src, dst, p.inner_sport)
+    } else {
+        CtKey::new(src, dst, p.inner_sport, p.inner_dport, p.inner_proto).0
+    };
+    // SAFETY: only `expires` is copied out.
+    match unsafe { CONNTRACK.get(&key) } {
+        Some(e) if e.expires > now => (ct::RELATED, None),
+        _ => invalid(),
+    }
+}
+
+/// A TCP packet of a live connection: the state machine of netfilter's
+/// nf_conntrack_proto_tcp.c, without the window checks.
+#[inline(always)]
+fn tcp(flags: u8, e: &mut CtEntry, orig: bool, now: u64, t: &Timeouts) -> (u32, Option<Pending>) {
+    let s = TcpState::from_u8(e.tcp);
+    let syn = flags & SYN != 0;
+    let ack = flags & ACK != 0;
+    let next = if flags & RST != 0 {
+        TcpState::Close
+    } else if syn && !ack {
+        match s {
+            // The opener retransmits its SYN.
+            TcpState::SynSent if orig => TcpState::SynSent,
+            // A new connection on the same ports after the old one closed.
+            TcpState::TimeWait | TcpState::Close => {
+                e.flags &= F_ORIG_FIRST;
+                if !orig {
+                    e.flags ^= F_ORIG_FIRST;
+                }
+                e.tcp = TcpState::SynSent as u8;
+                e.expires = now + t.tcp_syn_sent as u64 * NS;
+                return (ct::NEW, None);
+            }
+            _ => return invalid(),
+        }
+    } else if syn {
+        // SYN+ACK: the answer to the opener's SYN.
+        match s {
+            TcpState::SynSent | TcpState::SynRecv if !orig => TcpState::SynRecv,
+            _ => return invalid(),
+        }
+    } else {
+        match s {
+            // Nothing but a SYN or a RST may follow a lone SYN.
+            TcpState::SynSent | TcpState::None => return invalid(),
+            TcpState::SynRecv if orig && ack => {
+                e.flags |= F_ASSURED;
+                fin(flags, e, orig, TcpState::Established)
+            }
+            TcpState::SynRecv => return invalid(),
+            TcpState::LastAck if flags & FIN == 0 && ack => TcpState::TimeWait,
+            TcpState::TimeWait | TcpState::Close => s,
+            _ => fin(flags, e, orig, s),
+        }
+    };
+    if !orig {
+        e.flags |= F_SEEN_REPLY;
+    }
+    e.tcp = next as u8;
+    e.expires = now + tcp_timeout(t, next as u8) as u64 * NS;
+    (direction_state(e, orig), None)
+}
+
+/// `Timeouts::tcp` of state number `s`, out of line: inlined, LLVM turns
+/// the match into a load at an offset computed from the state, bounded
+/// only by what it knows of the enum, which the verifier cannot see.
+#[inline(never)]
+fn tcp_timeout(t: &Timeouts, s: u8) -> u32 {
+    if s > TcpState::Close as u8 {
+        return t.tcp_close;
+    }
+    t.tcp(TcpState::from_u8(s))
+}
+
+/// The state after a FIN from one side (FIN_WAIT) or both (LAST_ACK).
+#[inline(always)]
+fn fin(flags: u8, e: &mut CtEntry, orig: bool, s: TcpState) -> TcpState {
+    if flags & FIN == 0 {
+        return s;
+    }
+    e.flags |= if orig { F_FIN_ORIG } else { F_FIN_REPLY };
+    if e.flags & (F_FIN_ORIG | F_FIN_REPLY) == F_FIN_ORIG | F_FIN_REPLY {
+        TcpState::LastAck
+    } else {
+        TcpState::FinWait
+    }
+}

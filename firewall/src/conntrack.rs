@@ -1,0 +1,338 @@
+//! `fw conntrack`: the connection table the eBPF programs keep
+//! (`firewall_common::ct`), listed, counted and flushed as conntrack(8)
+//! from conntrack-tools does for netfilter's.
+
+use std::{fmt::Write as _, net::Ipv4Addr};
+
+use firewall_common::ct::{
+    CtEntry, CtKey, F_ASSURED, F_ORIG_FIRST, F_SEEN_REPLY, TcpState, Timeouts, icmp_reply_of,
+};
+
+use crate::{
+    exec::{self, ExecError},
+    load::{Kernel, pins::Dirs},
+};
+
+/// What `fw conntrack` was asked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// `-L`: every live entry, in `conntrack -L`'s layout.
+    List,
+    /// `-F`: remove every entry.
+    Flush,
+    /// `-C`: the number of live entries.
+    Count,
+    /// `-S`: the table's size and the kernel's counters.
+    Stats,
+    /// `--timeout [NAME=SECONDS ...]`: print the timeouts, or set some.
+    Timeouts(Vec<(usize, u32)>),
+}
+
+/// The usage of `fw conntrack`.
+pub const USAGE: &str = "\
+Usage: fw conntrack -L | -F | -C | -S | --timeout [NAME=SECONDS ...]
+  -L, --dump     list the connections, as conntrack -L
+  -F, --flush    remove every connection
+  -C, --count    print the number of connections
+  -S, --stats    the table's size and the tracking counters
+  --timeout      print the timeouts (seconds), or set NAME=SECONDS
+";
+
+/// Parses the arguments after `fw conntrack`.
+///
+/// # Errors
+/// A message for a bad command line.
+pub fn parse(args: &[String]) -> Result<Command, String> {
+    let first = args.first().map(String::as_str);
+    let one = |c: Command| {
+        if args.len() > 1 {
+            Err(format!("unknown argument `{}'", args[1]))
+        } else {
+            Ok(c)
+        }
+    };
+    match first {
+        Some("-L" | "--dump") => one(Command::List),
+        Some("-F" | "--flush") => one(Command::Flush),
+        Some("-C" | "--count") => one(Command::Count),
+        Some("-S" | "--stats") => one(Command::Stats),
+        Some("--timeout") => args[1..]
+            .iter()
+            .map(|a| {
+                let (name, secs) = a
+                    .split_once('=')
+                    .ok_or_else(|| format!("expected NAME=SECONDS: `{a}'"))?;
+                let i = Timeouts::NAMES
+                    .iter()
+                    .position(|n| *n == name)
+                    .ok_or_else(|| {
+                        format!(
+                            "unknown timeout `{name}' (one of {})",
+                            Timeouts::NAMES.join(", ")
+                        )
+                    })?;
+                let s = secs
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| format!("bad number of seconds `{secs}'"))?;
+                Ok((i, s))
+            })
+            .collect::<Result<_, _>>()
+            .map(Command::Timeouts),
+        Some(a) => Err(format!("unknown argument `{a}'")),
+        None => Err("one of -L, -F, -C, -S or --timeout is required".into()),
+    }
+}
+
+/// Errors of `fw conntrack`.
+#[derive(Debug, thiserror::Error)]
+pub enum CtError {
+    /// Privileges, pins, maps.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    /// A change asked where fw has never loaded.
+    #[error("fw is not loaded in this network namespace")]
+    NotLoaded,
+}
+
+impl From<crate::load::LoadError> for CtError {
+    fn from(e: crate::load::LoadError) -> Self {
+        CtError::Exec(e.into())
+    }
+}
+
+impl From<crate::load::pins::PinsError> for CtError {
+    fn from(e: crate::load::pins::PinsError) -> Self {
+        CtError::Exec(e.into())
+    }
+}
+
+impl CtError {
+    /// The exit status: as the executor's, 1 when fw is not loaded.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CtError::Exec(e) => e.exit_code(),
+            CtError::NotLoaded => 1,
+        }
+    }
+}
+
+/// The monotonic clock `bpf_ktime_get_ns` reads, in ns.
+fn now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime fills the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Carries out `cmd` in the current network namespace; returns what goes
+/// to standard output and the note for standard error (conntrack prints
+/// its summary there).
+///
+/// # Errors
+/// Missing privileges, unreadable maps, or a change where fw is not
+/// loaded.
+pub fn run(cmd: &Command) -> Result<(String, String), CtError> {
+    exec::check_privileges()?;
+    let dirs = Dirs::current()?;
+    let kernel = Kernel::open(&dirs)?;
+    let now = now_ns();
+    let live = |k: &Kernel| -> Result<Vec<(CtKey, CtEntry)>, CtError> {
+        Ok(k.ct_entries()?
+            .into_iter()
+            .filter(|(_, e)| e.expires > now)
+            .collect())
+    };
+    Ok(match (cmd, kernel) {
+        (Command::List, None) => (String::new(), shown(0)),
+        (Command::List, Some(k)) => {
+            let entries = live(&k)?;
+            (list(&entries, now), shown(entries.len()))
+        }
+        (Command::Count, None) => ("0\n".into(), String::new()),
+        (Command::Count, Some(k)) => (format!("{}\n", live(&k)?.len()), String::new()),
+        (Command::Flush, None) => (String::new(), emptied()),
+        (Command::Flush, Some(mut k)) => {
+            k.ct_flush()?;
+            (String::new(), emptied())
+        }
+        (Command::Stats, None) => return Err(CtError::NotLoaded),
+        (Command::Stats, Some(k)) => {
+            let mut out = format!("entries={} max={}", live(&k)?.len(), k.ct_max());
+            for (s, n) in k.ct_stats()? {
+                let _ = write!(out, " {}={n}", s.name());
+            }
+            (out + "\n", String::new())
+        }
+        (Command::Timeouts(set), k) => {
+            let Some(mut k) = k else {
+                if set.is_empty() {
+                    return Ok((timeouts(&Timeouts::DEFAULT), String::new()));
+                }
+                return Err(CtError::NotLoaded);
+            };
+            let mut t = k.timeouts()?.to_array();
+            for &(i, s) in set {
+                t[i] = s;
+            }
+            let t = Timeouts::from_array(t);
+            if !set.is_empty() {
+                k.set_timeouts(&t)?;
+            }
+            (timeouts(&t), String::new())
+        }
+    })
+}
+
+fn shown(n: usize) -> String {
+    format!("fw conntrack: {n} flow entries have been shown.\n")
+}
+
+fn emptied() -> String {
+    "fw conntrack: connection tracking table has been emptied.\n".into()
+}
+
+/// `NAME SECONDS` lines.
+fn timeouts(t: &Timeouts) -> String {
+    Timeouts::NAMES
+        .iter()
+        .zip(t.to_array())
+        .map(|(n, s)| format!("{n} {s}\n"))
+        .collect()
+}
+
+/// Protocol, original source and destination, their ports.
+type SortKey = (u8, [u8; 4], [u8; 4], u16, u16);
+
+/// `conntrack -L`'s lines for `entries` at monotonic time `now` (ns),
+/// sorted by protocol and original tuple.
+pub fn list(entries: &[(CtKey, CtEntry)], now: u64) -> String {
+    let mut lines: Vec<(SortKey, String)> = entries
+        .iter()
+        .map(|(k, e)| {
+            let (o, r) = if e.flags & F_ORIG_FIRST != 0 {
+                (0, 1)
+            } else {
+                (1, 0)
+            };
+            let sort = (k.proto, k.addr[o], k.addr[r], k.port[o], k.port[r]);
+            (sort, line(k, e, now))
+        })
+        .collect();
+    lines.sort();
+    lines.into_iter().map(|(_, l)| l + "\n").collect()
+}
+
+/// One entry in `conntrack -L`'s layout (conntrack-tools'
+/// `nfct_snprintf` default output): protocol name padded to 8, number,
+/// seconds left, TCP state, the original tuple, `[UNREPLIED]` before an
+/// answer, the reply tuple, `[ASSURED]`, `mark=0 use=1`.
+pub fn line(k: &CtKey, e: &CtEntry, now: u64) -> String {
+    let (o, r) = if e.flags & F_ORIG_FIRST != 0 {
+        (0, 1)
+    } else {
+        (1, 0)
+    };
+    let name = match k.proto {
+        6 => "tcp",
+        17 => "udp",
+        1 => "icmp",
+        _ => "unknown",
+    };
+    let secs = e.expires.saturating_sub(now) / 1_000_000_000;
+    let mut s = format!("{name:<8} {} {secs} ", k.proto);
+    if k.proto == 6 {
+        let _ = write!(s, "{} ", TcpState::from_u8(e.tcp).name());
+    }
+    let tuple = |s: &mut String, from: usize, to: usize, reply: bool| {
+        let (src, dst) = (Ipv4Addr::from(k.addr[from]), Ipv4Addr::from(k.addr[to]));
+        let _ = write!(s, "src={src} dst={dst} ");
+        match k.proto {
+            6 | 17 => {
+                let _ = write!(s, "sport={} dport={} ", k.port[from], k.port[to]);
+            }
+            1 => {
+                // fw keys ICMP queries by identifier; they are echoes.
+                let kind = if reply {
+                    icmp_reply_of(8).unwrap_or(0)
+                } else {
+                    8
+                };
+                let _ = write!(s, "type={kind} code=0 id={} ", k.port[from]);
+            }
+            _ => {}
+        }
+    };
+    tuple(&mut s, o, r, false);
+    if e.flags & F_SEEN_REPLY == 0 {
+        s.push_str("[UNREPLIED] ");
+    }
+    tuple(&mut s, r, o, true);
+    if e.flags & F_ASSURED != 0 {
+        s.push_str("[ASSURED] ");
+    }
+    s.push_str("mark=0 use=1");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_in_conntrack_layout() {
+        let (k, first) = CtKey::new([192, 0, 2, 2], [192, 0, 2, 1], 40000, 8080, 6);
+        let e = CtEntry {
+            expires: 432_000 * 1_000_000_000 + 5,
+            tcp: TcpState::Established as u8,
+            flags: F_SEEN_REPLY | F_ASSURED | if first { F_ORIG_FIRST } else { 0 },
+            _pad: [0; 6],
+        };
+        assert_eq!(
+            line(&k, &e, 1_000_000_000),
+            "tcp      6 431999 ESTABLISHED src=192.0.2.2 dst=192.0.2.1 sport=40000 \
+             dport=8080 src=192.0.2.1 dst=192.0.2.2 sport=8080 dport=40000 [ASSURED] \
+             mark=0 use=1"
+        );
+        let (k, first) = CtKey::new([192, 0, 2, 1], [192, 0, 2, 2], 53, 5353, 17);
+        let e = CtEntry {
+            expires: 30_000_000_000,
+            flags: if first { F_ORIG_FIRST } else { 0 },
+            ..CtEntry::default()
+        };
+        assert_eq!(
+            line(&k, &e, 0),
+            "udp      17 30 src=192.0.2.1 dst=192.0.2.2 sport=53 dport=5353 [UNREPLIED] \
+             src=192.0.2.2 dst=192.0.2.1 sport=5353 dport=53 mark=0 use=1"
+        );
+        let k = CtKey::icmp([192, 0, 2, 2], [192, 0, 2, 1], 7);
+        let e = CtEntry {
+            expires: 29_500_000_000,
+            flags: F_SEEN_REPLY | F_ORIG_FIRST,
+            ..CtEntry::default()
+        };
+        assert_eq!(
+            line(&k, &e, 0),
+            "icmp     1 29 src=192.0.2.2 dst=192.0.2.1 type=8 code=0 id=7 \
+             src=192.0.2.1 dst=192.0.2.2 type=0 code=0 id=7 mark=0 use=1"
+        );
+    }
+
+    #[test]
+    fn arguments() {
+        let a = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        assert_eq!(parse(&a("-L")), Ok(Command::List));
+        assert_eq!(parse(&a("--flush")), Ok(Command::Flush));
+        assert_eq!(
+            parse(&a("--timeout udp=60 tcp_established=3600")),
+            Ok(Command::Timeouts(vec![(8, 60), (2, 3600)]))
+        );
+        assert!(parse(&a("--timeout udp=0")).is_err());
+        assert!(parse(&a("--timeout bogus=1")).is_err());
+        assert!(parse(&a("-L -n")).is_err());
+    }
+}

@@ -1,0 +1,344 @@
+//! Connection tracking on real packets (issue 10): a host with
+//! `-P INPUT DROP` that accepts only ESTABLISHED and RELATED packets still
+//! completes its own TCP, UDP and ping exchanges, refuses unsolicited
+//! connections, drops a stray ACK as INVALID and lets in the ICMP error of
+//! its own UDP flow as RELATED; the same sequences under iptables-legacy
+//! (netfilter's conntrack, with `nf_conntrack_tcp_loose=0` as fw tracks)
+//! give the same outcomes; `fw conntrack -L` lists the flows.
+
+// Dependencies of the integration-tests package this test does not use.
+use anyhow as _;
+use firewall as _;
+use std::{
+    io::ErrorKind,
+    net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket},
+    os::fd::{AsRawFd, FromRawFd, OwnedFd},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use integration_tests::{
+    CLIENT_ADDR, Lab, PROBE_TIMEOUT, SERVER_ADDR, icmp_probe, in_netns, netns_exec, rule_counters,
+    sh_in, spawn_in_netns, tcp_listen,
+};
+
+/// A probe that is expected to be dropped waits this long.
+const DROP_WAIT: Duration = Duration::from_millis(400);
+
+/// The server's ruleset (the client has none).
+const RULES: [&str; 5] = [
+    "-A INPUT -i lo -j ACCEPT",
+    "-A INPUT -m conntrack --ctstate INVALID -j DROP",
+    "-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+    "-A INPUT -p tcp --dport 8099 -m state --state NEW -j ACCEPT",
+    "-P INPUT DROP",
+];
+
+/// The client's TCP listener, its DNS-like UDP responder, a closed UDP
+/// port, the server's open TCP port.
+const TCP_PORT: u16 = 8080;
+const DNS_PORT: u16 = 5300;
+const CLOSED_UDP: u16 = 5399;
+const OPEN_TCP: u16 = 8099;
+
+/// What the sequences gave.
+#[derive(Debug, PartialEq, Eq)]
+struct Outcomes {
+    /// The server's own connection to the client completed.
+    tcp_out: bool,
+    /// The server's DNS-like request got its answer.
+    udp_out: bool,
+    /// The server's ping got its reply.
+    ping_out: bool,
+    /// The client's SYN to a closed port of the server was answered.
+    syn_in_answered: bool,
+    /// The client's connection to the server's open port completed.
+    open_in: bool,
+    /// The ICMP port unreachable for the server's UDP flow reached its
+    /// socket.
+    icmp_error_in: bool,
+    /// Packets counted by the INVALID rule (the stray ACK).
+    invalid: u64,
+}
+
+/// The local ports the server used: TCP, DNS-like UDP, unanswered UDP.
+struct Ports(u16, u16, u16);
+
+/// Answers every datagram on `DNS_PORT` in `ns` until dropped.
+struct Responder(Arc<AtomicBool>);
+
+impl Drop for Responder {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+fn responder(ns: &str) -> Responder {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = stop.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    spawn_in_netns(ns, move || {
+        let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, DNS_PORT)).unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
+        tx.send(()).unwrap();
+        let mut buf = [0u8; 512];
+        while !s2.load(Ordering::Relaxed) {
+            if let Ok((n, from)) = s.recv_from(&mut buf) {
+                let _ = s.send_to(&buf[..n], from);
+            }
+        }
+    })
+    .unwrap();
+    rx.recv().unwrap();
+    Responder(stop)
+}
+
+/// A TCP connection from `ns` to `to:port`; its local port when it
+/// completed. It is closed at once.
+fn connect(ns: &str, to: Ipv4Addr, port: u16, timeout: Duration) -> Option<u16> {
+    in_netns(ns, move || {
+        let s = TcpStream::connect_timeout(&SocketAddr::from((to, port)), timeout).ok()?;
+        s.local_addr().ok().map(|a| a.port())
+    })
+    .unwrap()
+}
+
+/// One request from `ns` to `to:port` over UDP: the local port, and
+/// whether the answer came (`Ok(true)`), nothing came (`Ok(false)`) or an
+/// ICMP error refused it (`Err(())`).
+fn udp_request(ns: &str, to: Ipv4Addr, port: u16, wait: Duration) -> (u16, Result<bool, ()>) {
+    in_netns(ns, move || {
+        let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+        s.connect((to, port)).unwrap();
+        s.set_read_timeout(Some(wait)).unwrap();
+        let local = s.local_addr().unwrap().port();
+        s.send(b"fw conntrack query").unwrap();
+        let mut buf = [0u8; 64];
+        let r = match s.recv(&mut buf) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => Err(()),
+            Err(_) => Ok(false),
+        };
+        (local, r)
+    })
+    .unwrap()
+}
+
+/// The Internet checksum (RFC 1071).
+fn checksum(data: &[u8]) -> u16 {
+    let mut sum: u32 = data
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// Sends one bare TCP segment with `flags` from `ns` (source `from`) to
+/// `to:dport` over a raw socket: no connection behind it.
+fn raw_tcp(ns: &str, from: Ipv4Addr, to: Ipv4Addr, sport: u16, dport: u16, flags: u8) {
+    in_netns(ns, move || {
+        let mut t = [0u8; 20];
+        t[0..2].copy_from_slice(&sport.to_be_bytes());
+        t[2..4].copy_from_slice(&dport.to_be_bytes());
+        t[4..8].copy_from_slice(&0x1234_5678u32.to_be_bytes());
+        t[8..12].copy_from_slice(&0x0bad_cafeu32.to_be_bytes());
+        t[12] = 5 << 4;
+        t[13] = flags;
+        t[14..16].copy_from_slice(&1024u16.to_be_bytes());
+        let mut pseudo = Vec::new();
+        pseudo.extend_from_slice(&from.octets());
+        pseudo.extend_from_slice(&to.octets());
+        pseudo.extend_from_slice(&[0, 6, 0, 20]);
+        pseudo.extend_from_slice(&t);
+        let sum = checksum(&pseudo);
+        t[16..18].copy_from_slice(&sum.to_be_bytes());
+        // SAFETY: plain socket(2), owned at once.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_TCP) };
+        assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
+        // SAFETY: a fresh fd.
+        let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+        let dest = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_ne_bytes(to.octets()),
+            },
+            sin_zero: [0; 8],
+        };
+        // SAFETY: buffer and address valid for their lengths.
+        let n = unsafe {
+            libc::sendto(
+                sock.as_raw_fd(),
+                t.as_ptr().cast(),
+                t.len(),
+                0,
+                (&raw const dest).cast(),
+                size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(n, 20, "sendto: {}", std::io::Error::last_os_error());
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+}
+
+/// The sequences, with the server's firewall in place; `invalid` reads
+/// the INVALID rule's packets.
+fn sequences(lab: &Lab, invalid: &dyn Fn() -> u64) -> (Outcomes, Ports) {
+    let (c, s) = (lab.client(), lab.server());
+    let _listener = tcp_listen(c, TCP_PORT).unwrap();
+    let _open = tcp_listen(s, OPEN_TCP).unwrap();
+    let _dns = responder(c);
+    let tcp = connect(s, CLIENT_ADDR, TCP_PORT, PROBE_TIMEOUT);
+    let (udp_port, udp) = udp_request(s, CLIENT_ADDR, DNS_PORT, PROBE_TIMEOUT);
+    let ping_out = icmp_probe(s, CLIENT_ADDR, PROBE_TIMEOUT);
+    // Answered: a handshake or a RST (refused); dropped: nothing.
+    let syn_in_answered = in_netns(c, || {
+        match TcpStream::connect_timeout(&SocketAddr::from((SERVER_ADDR, 8081)), DROP_WAIT) {
+            Ok(_) => true,
+            Err(e) => e.kind() == ErrorKind::ConnectionRefused,
+        }
+    })
+    .unwrap();
+    let open_in = connect(c, SERVER_ADDR, OPEN_TCP, PROBE_TIMEOUT).is_some();
+    let before = invalid();
+    raw_tcp(c, CLIENT_ADDR, SERVER_ADDR, 40999, OPEN_TCP, 0x10);
+    let invalid = invalid() - before;
+    let (closed_port, closed) = udp_request(s, CLIENT_ADDR, CLOSED_UDP, PROBE_TIMEOUT);
+    // Let the TCP connections finish closing.
+    std::thread::sleep(Duration::from_millis(200));
+    (
+        Outcomes {
+            tcp_out: tcp.is_some(),
+            udp_out: udp == Ok(true),
+            ping_out,
+            syn_in_answered,
+            open_in,
+            icmp_error_in: closed == Err(()),
+            invalid,
+        },
+        Ports(tcp.unwrap_or(0), udp_port, closed_port),
+    )
+}
+
+/// Everything of a `conntrack -L` line but its timeout (third column).
+fn without_timeout(line: &str) -> String {
+    let mut cols: Vec<&str> = line.split_whitespace().collect();
+    if cols.len() > 2 {
+        cols.remove(2);
+    }
+    cols.join(" ")
+}
+
+#[test]
+fn a_default_drop_host_keeps_its_own_connections() {
+    let lab = Lab::new("ct").unwrap();
+    for r in RULES {
+        lab.fw_ok(&r.split(' ').collect::<Vec<_>>());
+    }
+    let fw_invalid = || {
+        rule_counters(
+            &lab.fw_ok(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]),
+            2,
+        )
+        .0
+    };
+    let (fw, Ports(tcp, udp, closed)) = sequences(&lab, &fw_invalid);
+    let want = Outcomes {
+        tcp_out: true,
+        udp_out: true,
+        ping_out: true,
+        syn_in_answered: false,
+        open_in: true,
+        icmp_error_in: true,
+        invalid: 1,
+    };
+    assert_eq!(fw, want, "fw");
+
+    // The flows, each in conntrack -L's layout.
+    let listing = lab.fw_ok(&["conntrack", "-L"]);
+    let mut got: Vec<String> = listing.lines().map(without_timeout).collect();
+    got.sort();
+    let ident = (std::process::id() as u16) ^ 0x4657; // icmp_probe's
+    let (c, s) = (CLIENT_ADDR, SERVER_ADDR);
+    let mut want_lines = vec![
+        format!(
+            "tcp 6 TIME_WAIT src={s} dst={c} sport={tcp} dport={TCP_PORT} \
+             src={c} dst={s} sport={TCP_PORT} dport={tcp} [ASSURED] mark=0 use=1"
+        ),
+        format!(
+            "udp 17 src={s} dst={c} sport={udp} dport={DNS_PORT} \
+             src={c} dst={s} sport={DNS_PORT} dport={udp} mark=0 use=1"
+        ),
+        format!(
+            "udp 17 src={s} dst={c} sport={closed} dport={CLOSED_UDP} [UNREPLIED] \
+             src={c} dst={s} sport={CLOSED_UDP} dport={closed} mark=0 use=1"
+        ),
+        format!(
+            "icmp 1 src={s} dst={c} type=8 code=0 id={ident} \
+             src={c} dst={s} type=0 code=0 id={ident} mark=0 use=1"
+        ),
+    ];
+    // The client's connection to the open port: its port is the kernel's.
+    let open = got
+        .iter()
+        .find(|l| l.contains(&format!("dport={OPEN_TCP} src=")))
+        .cloned()
+        .unwrap_or_else(|| panic!("no flow to port {OPEN_TCP} in:\n{listing}"));
+    assert!(
+        open.starts_with(&format!("tcp 6 TIME_WAIT src={c} dst={s} sport=")),
+        "{open}"
+    );
+    want_lines.push(open);
+    want_lines.sort();
+    assert_eq!(got, want_lines, "fw conntrack -L:\n{listing}");
+    // Timeouts: TIME_WAIT 120 s, UDP 30 s, ICMP 30 s, less what passed.
+    for l in listing.lines() {
+        let secs: u32 = l.split_whitespace().nth(2).unwrap().parse().unwrap();
+        assert!((25..=120).contains(&secs), "{l}");
+    }
+    assert_eq!(lab.fw_ok(&["conntrack", "-C"]), "5\n");
+    let out = lab.fw(&["conntrack", "-F"]);
+    assert!(out.status.success());
+    assert_eq!(lab.fw_ok(&["conntrack", "-C"]), "0\n");
+    assert_eq!(lab.fw_ok(&["conntrack", "-L"]), "");
+    integration_tests::fw_reset(lab.server());
+
+    // The oracle: netfilter's conntrack in the same lab.
+    let sh = |script: &str| {
+        let out = sh_in(lab.server(), script, &[], None);
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    sh("sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0");
+    for r in RULES {
+        let out = netns_exec(
+            lab.server(),
+            "iptables-legacy",
+            &r.split(' ').collect::<Vec<_>>(),
+        )
+        .unwrap();
+        assert!(out.status.success(), "iptables-legacy {r}");
+    }
+    let legacy_invalid = || {
+        let out = netns_exec(
+            lab.server(),
+            "iptables-legacy",
+            &["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"],
+        )
+        .unwrap();
+        rule_counters(&String::from_utf8_lossy(&out.stdout), 2).0
+    };
+    let (legacy, _) = sequences(&lab, &legacy_invalid);
+    sh("iptables-legacy -F; iptables-legacy -P INPUT ACCEPT");
+    assert_eq!(legacy, want, "iptables-legacy");
+}
