@@ -145,7 +145,8 @@ pub fn walk(ruleset: &Ruleset, root: BuiltinChain, p: &Packet) -> Trace {
         };
         match target {
             Some((_, Target::Accept)) => return done(Policy::Accept),
-            Some((_, Target::Drop)) => return done(Policy::Drop),
+            // REJECT drops and answers: for the walk, a drop.
+            Some((_, Target::Drop | Target::Reject(_))) => return done(Policy::Drop),
             Some((n, Target::Jump(to))) => {
                 stack.push((chain.clone(), n + 1));
                 (chain, at) = (to.clone(), 0);

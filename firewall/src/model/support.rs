@@ -25,7 +25,8 @@ use crate::{
 /// it: `[!] -p`, `[!] -s`/`-d` (one address, prefix masks only),
 /// `[!] -i`/`-o` (with `+` wildcards), at most one `-m tcp`/`-m udp` match
 /// with only `[!] --sport`/`--dport`; targets ACCEPT, DROP, RETURN, a
-/// jump or goto to a user-defined chain, or none (a rule that counts).
+/// jump or goto to a user-defined chain, REJECT (every `--reject-with`),
+/// or none (a rule that counts).
 ///
 /// # Errors
 /// What is missing, worded for "not supported yet: {what}", naming the
@@ -72,9 +73,8 @@ pub fn enforceable(rule: &Rule) -> Result<(), String> {
 /// A target extension's answer as [`enforceable`]'s.
 fn target(s: TargetSupport) -> Result<(), String> {
     match s {
-        // compile.rs `target()` has no target extension yet: the first one
-        // the kernel carries out is allowed here and given its arm there.
-        TargetSupport::Kernel(f) => Err(format!("a target run by {f}")),
+        // compile.rs `target()` gives each one its `Verdict`.
+        TargetSupport::Kernel(_) => Ok(()),
         TargetSupport::Refused(what) => Err(what.into()),
     }
 }
