@@ -502,9 +502,8 @@ pub enum Anomaly {
     MissingEntry = 2,
     /// Jumps nested past [`MAX_JUMP_DEPTH`] or a walk past [`MAX_STEPS`].
     WalkTooLong = 3,
-    /// A target the compiler refuses today (REJECT's answer, LOG's
-    /// record) was found: the packet is dropped for REJECT and goes on
-    /// for LOG, as the target says, without the answer or the record.
+    /// A target the compiler refuses today (LOG's record) was found: the
+    /// packet goes on, as after LOG, without the record.
     Unimplemented = 4,
 }
 
@@ -721,7 +720,7 @@ pub mod maps {
     ];
     /// Maps of the object that fw does not pin (besides the data
     /// sections, `.rodata` and the like, that hold its constants).
-    pub const PRIVATE: [&str; 3] = ["SCRATCH", "MATCH_CACHE", "CT_PENDING"];
+    pub const PRIVATE: [&str; 4] = ["SCRATCH", "MATCH_CACHE", "CT_PENDING", "ANSWER"];
 }
 
 /// Connection tracking: the layouts of the `CONNTRACK` table, its

@@ -460,11 +460,8 @@ extern "C" fn walk_step(_i: u32, ctx: *mut c_void) -> c_long {
     match verdict {
         Some(Verdict::Accept) => w.decision = Some(Decision::Accept),
         Some(Verdict::Drop) => w.decision = Some(Decision::Drop),
-        Some(Verdict::Reject(r)) => {
-            // The compiler refuses REJECT until the answer is built here.
-            anomaly(Anomaly::Unimplemented);
-            w.decision = Some(Decision::Reject(r));
-        }
+        // The hook answers (reject.rs).
+        Some(Verdict::Reject(r)) => w.decision = Some(Decision::Reject(r)),
         Some(Verdict::Continue) => w.start = n + 1,
         Some(Verdict::Log(_)) => {
             // The compiler refuses LOG until the ring buffer lands; the

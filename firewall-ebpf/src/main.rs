@@ -17,6 +17,7 @@
 mod classify;
 mod conntrack;
 mod parse;
+mod reject;
 mod route;
 
 use aya_ebpf::{
@@ -42,14 +43,15 @@ fn fw_xdp(ctx: XdpContext) -> u32 {
         Parsed::Ipv4(mut pkt) => {
             // SAFETY: ctx.ctx is the kernel's xdp_md for this call.
             pkt.in_ifindex = unsafe { (*ctx.ctx).ingress_ifindex };
-            let chain = match route::ingress(&ctx, &pkt) {
-                route::Hook::Input => CHAIN_INPUT,
+            let in_ifindex = pkt.in_ifindex;
+            let (chain, hook) = match route::ingress(&ctx, &pkt) {
+                route::Hook::Input => (CHAIN_INPUT, reject::Hook::Input),
                 route::Hook::Forward { out_ifindex } => {
                     pkt.out_ifindex = out_ifindex;
                     // ip_forward() decrements the TTL before the FORWARD
                     // hook; packets it would expire never reach it.
                     pkt.ttl = pkt.ttl.saturating_sub(1);
-                    CHAIN_FORWARD
+                    (CHAIN_FORWARD, reject::Hook::Forward)
                 }
             };
             let state = conntrack::track(classify::SLOT_XDP, &pkt);
@@ -61,8 +63,8 @@ fn fw_xdp(ctx: XdpContext) -> u32 {
                     }
                     xdp_action::XDP_PASS
                 }
-                // REJECT's answer is not built yet (the compiler refuses it).
-                Decision::Drop | Decision::Reject(_) => xdp_action::XDP_DROP,
+                Decision::Drop => xdp_action::XDP_DROP,
+                Decision::Reject(r) => reject::xdp(ctx.ctx, r, hook, in_ifindex),
             }
         }
         Parsed::NotIpv4 => xdp_action::XDP_PASS,
@@ -83,7 +85,8 @@ fn fw_tc(ctx: TcContext) -> i32 {
                 return TCX_NEXT;
             }
             // SAFETY: as above.
-            pkt.out_ifindex = unsafe { (*skb).ifindex };
+            let ifindex = unsafe { (*skb).ifindex };
+            pkt.out_ifindex = ifindex;
             let state = conntrack::track(classify::SLOT_TC, &pkt);
             pkt.ctstate = state & !conntrack::STAGED;
             match classify::run(classify::SLOT_TC, CHAIN_OUTPUT, &pkt) {
@@ -93,7 +96,8 @@ fn fw_tc(ctx: TcContext) -> i32 {
                     }
                     TCX_NEXT
                 }
-                Decision::Drop | Decision::Reject(_) => TCX_DROP,
+                Decision::Drop => TCX_DROP,
+                Decision::Reject(r) => reject::tc(ctx.as_ptr().cast(), r, ifindex),
             }
         }
         Parsed::NotIpv4 => TCX_NEXT,

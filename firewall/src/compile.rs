@@ -43,7 +43,7 @@ use firewall_common::{
 
 use crate::{
     extensions::{self, Enforcement},
-    model::{AddrMask, BuiltinChain, Neg, Policy, Rule, Ruleset, Target},
+    model::{AddrMask, BuiltinChain, Neg, Policy, RejectWith, Rule, Ruleset, Target},
     state::State,
 };
 use classes::Constraint;
@@ -90,7 +90,7 @@ pub struct Compiled {
 ///
 /// # Errors
 /// [`CompileError::NotSupported`] for targets the kernel cannot carry
-/// out yet (REJECT's answer, LOG's record).
+/// out yet (LOG's record).
 fn target(t: &Target, chain: &dyn Fn(&str) -> u32) -> Result<Verdict, CompileError> {
     Ok(match t {
         Target::Accept => Verdict::Accept,
@@ -99,9 +99,24 @@ fn target(t: &Target, chain: &dyn Fn(&str) -> u32) -> Result<Verdict, CompileErr
         Target::Jump(c) => Verdict::Jump(chain(c)),
         Target::Goto(c) => Verdict::Goto(chain(c)),
         Target::None => Verdict::Continue,
-        Target::Reject(_) => return Err(CompileError::NotSupported("-j REJECT".into())),
+        Target::Reject(w) => Verdict::Reject(reject(*w)),
         Target::Log(_) => return Err(CompileError::NotSupported("-j LOG".into())),
     })
+}
+
+/// REJECT's answer as the kernel builds it (firewall-ebpf `reject.rs`).
+fn reject(w: RejectWith) -> firewall_common::Reject {
+    use firewall_common::Reject as R;
+    match w {
+        RejectWith::NetUnreachable => R::NetUnreachable,
+        RejectWith::HostUnreachable => R::HostUnreachable,
+        RejectWith::ProtoUnreachable => R::ProtoUnreachable,
+        RejectWith::PortUnreachable => R::PortUnreachable,
+        RejectWith::NetProhibited => R::NetProhibited,
+        RejectWith::HostProhibited => R::HostProhibited,
+        RejectWith::AdminProhibited => R::AdminProhibited,
+        RejectWith::TcpReset => R::TcpReset,
+    }
 }
 
 /// A built-in chain's policy as `ChainInfo::policy` encodes it.

@@ -8,85 +8,15 @@ use anyhow as _;
 use firewall as _;
 use libc as _;
 
-use std::{process::Command, time::Duration};
+#[path = "common/router.rs"]
+mod router;
 
-use integration_tests::{
-    Netns, PROBE_TIMEOUT, fw_in, fw_reset, ip, rule_counters, udp_probe, unique_name,
-};
+use std::time::Duration;
+
+use integration_tests::{PROBE_TIMEOUT, fw_reset, udp_probe};
+use router::RouterLab;
 
 const DROP_WAIT: Duration = Duration::from_millis(400);
-
-/// The three namespaces; dropping it resets fw on the router and deletes
-/// them all.
-struct RouterLab {
-    client: Netns,
-    router: Netns,
-    server: Netns,
-}
-
-impl RouterLab {
-    fn new() -> Self {
-        let base = unique_name("fwd").unwrap();
-        let ns = |side: &str| Netns::create(format!("{base}-{side}")).unwrap();
-        let lab = RouterLab {
-            client: ns("c"),
-            router: ns("r"),
-            server: ns("s"),
-        };
-        for ns in [&lab.client, &lab.router, &lab.server] {
-            ip(&format!("-n {} link set lo up", ns.name())).unwrap();
-        }
-        let (c, r, s) = (lab.client.name(), lab.router.name(), lab.server.name());
-        ip(&format!(
-            "-n {c} link add veth-c type veth peer name veth-rc netns {r}"
-        ))
-        .unwrap();
-        ip(&format!(
-            "-n {s} link add veth-s type veth peer name veth-rs netns {r}"
-        ))
-        .unwrap();
-        for (ns, dev, addr) in [
-            (c, "veth-c", "192.0.2.1/24"),
-            (r, "veth-rc", "192.0.2.2/24"),
-            (r, "veth-rs", "198.51.100.1/24"),
-            (s, "veth-s", "198.51.100.2/24"),
-        ] {
-            ip(&format!("-n {ns} addr add {addr} dev {dev}")).unwrap();
-            ip(&format!("-n {ns} link set {dev} up")).unwrap();
-        }
-        ip(&format!("-n {c} route add default via 192.0.2.2")).unwrap();
-        ip(&format!("-n {s} route add default via 198.51.100.1")).unwrap();
-        let ok = Command::new("ip")
-            .args(["netns", "exec", r, "sysctl", "-qw", "net.ipv4.ip_forward=1"])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "enable forwarding on the router");
-        lab
-    }
-
-    fn fw(&self, args: &str) -> String {
-        let out = fw_in(self.router.name(), &args.split(' ').collect::<Vec<_>>()).unwrap();
-        assert!(
-            out.status.success(),
-            "fw {args}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// (packets, bytes) of rule `n` of `chain` on the router.
-    fn counters(&self, chain: &str, n: usize) -> (u64, u64) {
-        rule_counters(&self.fw(&format!("-L {chain} -v -n -x --line-numbers")), n)
-    }
-}
-
-impl Drop for RouterLab {
-    fn drop(&mut self) {
-        // Then the fields delete the namespaces.
-        fw_reset(self.router.name());
-    }
-}
 
 #[test]
 fn forwarded_packets_meet_forward_not_input_or_output() {

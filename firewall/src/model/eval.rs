@@ -152,7 +152,8 @@ pub fn walk(ruleset: &Ruleset, root: BuiltinChain, p: &Packet) -> Trace {
         };
         match target {
             Some((_, Target::Accept)) => return done(Policy::Accept),
-            Some((_, Target::Drop)) => return done(Policy::Drop),
+            // REJECT drops and answers: for the walk, a drop.
+            Some((_, Target::Drop | Target::Reject(_))) => return done(Policy::Drop),
             Some((n, Target::Jump(to))) => {
                 stack.push((chain.clone(), n + 1));
                 (chain, at) = (to.clone(), 0);
@@ -169,8 +170,7 @@ pub fn walk(ruleset: &Ruleset, root: BuiltinChain, p: &Packet) -> Trace {
                     };
                 }
             },
-            // REJECT drops (and answers); LOG logs and goes on.
-            Some((_, Target::Reject(_))) => return done(Policy::Drop),
+            // LOG logs and goes on.
             Some((n, Target::Log(_))) => at = n + 1,
         }
     }

@@ -25,9 +25,10 @@ use crate::{
 /// (one address, prefix masks only), `[!] -i`/`-o` (with `+` wildcards),
 /// and the matches whose module answers [`Enforcement::Always`] or
 /// [`Enforcement::Classifier`] (`-m comment`; tcp/udp with only
-/// `[!] --sport`/`--dport`; `-m ttl`), at most one per column; targets
-/// ACCEPT, DROP, RETURN, a jump or goto to a user-defined chain, or none
-/// (a rule that counts).
+/// `[!] --sport`/`--dport`; `-m ttl`; `-m conntrack --ctstate`,
+/// `-m state`), at most one per column; targets ACCEPT, DROP, RETURN,
+/// REJECT (every `--reject-with`), a jump or goto to a user-defined
+/// chain, or none (a rule that counts).
 ///
 /// # Errors
 /// What is missing, worded for "not supported yet: {what}", naming the
@@ -74,9 +75,8 @@ pub fn enforceable(rule: &Rule) -> Result<(), String> {
 /// A target extension's answer as [`enforceable`]'s.
 fn target(s: TargetSupport) -> Result<(), String> {
     match s {
-        // compile.rs `target()` has no target extension yet: the first one
-        // the kernel carries out is allowed here and given its arm there.
-        TargetSupport::Kernel(f) => Err(format!("a target run by {f}")),
+        // compile.rs `target()` gives each one its `Verdict`.
+        TargetSupport::Kernel(_) => Ok(()),
         TargetSupport::Refused(what) => Err(what.into()),
     }
 }

@@ -16,7 +16,7 @@ pub enum TargetSupport {
     /// By the named kernel function in firewall-ebpf.
     Kernel(&'static str),
     /// Not yet: what is missing, worded for "not supported yet: {what}"
-    /// (`-j REJECT`).
+    /// (`-j LOG`).
     Refused(&'static str),
 }
 

@@ -104,7 +104,7 @@ impl TargetExt for Ext {
     }
 
     fn support(_: &RejectWith) -> TargetSupport {
-        TargetSupport::Refused("-j REJECT")
+        TargetSupport::Kernel("reject::xdp, reject::tc")
     }
 }
 

@@ -1,0 +1,203 @@
+//! REJECT in the real XDP program with BPF_PROG_TEST_RUN: a rejected
+//! frame comes back as `XDP_TX`, rewritten into the answer netfilter
+//! sends (`nf_send_unreach`, `nf_send_reset`), every field and checksum
+//! checked; the rule's counter counts it.
+
+#[path = "common/fw_state.rs"]
+mod fw_state;
+
+// Dependencies of the integration-tests package this test does not use.
+use anyhow as _;
+use libc as _;
+
+use firewall::aya::programs::{TestRun, TestRunOptions, Xdp};
+use firewall::{
+    compile,
+    load::{Kernel, pins::Dirs},
+    model::{Neg, RejectWith, Rule, Target},
+    state::State,
+};
+use fw_state::FwCleanup;
+use integration_tests::{Netns, in_netns};
+
+const XDP_DROP: u32 = 1;
+const XDP_TX: u32 = 3;
+
+const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
+const SERVER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
+const CLIENT: [u8; 4] = [192, 0, 2, 1];
+const SERVER: [u8; 4] = [192, 0, 2, 2];
+
+/// RFC 1071 checksum of `b`; 0 when `b` holds a correct checksum.
+fn csum(b: &[u8]) -> u16 {
+    let mut s: u32 = b
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)])))
+        .sum();
+    while s > 0xffff {
+        s = (s & 0xffff) + (s >> 16);
+    }
+    !(s as u16)
+}
+
+/// An Ethernet frame from the client to the server: IPv4 (checksummed)
+/// carrying `l4` with protocol `proto`.
+fn frame(proto: u8, l4: &[u8]) -> Vec<u8> {
+    let mut f = Vec::new();
+    f.extend_from_slice(&SERVER_MAC);
+    f.extend_from_slice(&CLIENT_MAC);
+    f.extend_from_slice(&[0x08, 0x00]);
+    let total = (20 + l4.len()) as u16;
+    let mut ip = vec![0x45, 0x10, 0, 0, 0x12, 0x34, 0x40, 0, 64, proto, 0, 0];
+    ip[2..4].copy_from_slice(&total.to_be_bytes());
+    ip.extend_from_slice(&CLIENT);
+    ip.extend_from_slice(&SERVER);
+    let c = csum(&ip);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(l4);
+    f
+}
+
+/// A TCP segment 40000 → 22 with `flags`, sequence `seq`, ack `ack` and
+/// `payload` bytes of data (checksum left zero: nothing checks it).
+fn tcp(flags: u8, seq: u32, ack: u32, payload: usize) -> Vec<u8> {
+    let mut t = vec![0u8; 20];
+    t[0..2].copy_from_slice(&40000u16.to_be_bytes());
+    t[2..4].copy_from_slice(&22u16.to_be_bytes());
+    t[4..8].copy_from_slice(&seq.to_be_bytes());
+    t[8..12].copy_from_slice(&ack.to_be_bytes());
+    t[12] = 5 << 4;
+    t[13] = flags;
+    t[14..16].copy_from_slice(&64240u16.to_be_bytes());
+    t.extend(std::iter::repeat_n(0xab, payload));
+    t
+}
+
+fn udp(payload: usize) -> Vec<u8> {
+    let mut u = vec![0u8; 8];
+    u[0..2].copy_from_slice(&40000u16.to_be_bytes());
+    u[2..4].copy_from_slice(&53u16.to_be_bytes());
+    u[4..6].copy_from_slice(&((8 + payload) as u16).to_be_bytes());
+    u.extend(std::iter::repeat_n(0xcd, payload));
+    u
+}
+
+fn run(xdp: &Xdp, data: &[u8]) -> (u32, Vec<u8>) {
+    let mut out = vec![0u8; 512];
+    let r = xdp
+        .test_run(TestRunOptions {
+            data_in: Some(data),
+            data_out: Some(&mut out),
+            ..Default::default()
+        })
+        .unwrap();
+    out.truncate(r.data_size_out as usize);
+    (r.return_value, out)
+}
+
+/// Checks the Ethernet and IPv4 header of an answer from `from`.
+fn check_ip(out: &[u8], proto: u8, from: [u8; 4], tos: u8, df: bool) {
+    assert_eq!(out[0..6], CLIENT_MAC, "back to the sender's MAC");
+    assert_eq!(out[6..12], SERVER_MAC);
+    assert_eq!(out[12..14], [0x08, 0x00]);
+    let ip = &out[14..34];
+    assert_eq!(ip[0], 0x45);
+    assert_eq!(ip[1], tos);
+    assert_eq!(
+        usize::from(u16::from_be_bytes([ip[2], ip[3]])),
+        out.len() - 14,
+        "total length"
+    );
+    assert_eq!(
+        u16::from_be_bytes([ip[6], ip[7]]),
+        if df { 0x4000 } else { 0 }
+    );
+    assert_eq!(ip[8], 64, "TTL");
+    assert_eq!(ip[9], proto);
+    assert_eq!(csum(ip), 0, "IP checksum");
+    assert_eq!(ip[12..16], from);
+    assert_eq!(ip[16..20], CLIENT);
+}
+
+#[test]
+fn rejected_frames_come_back_as_the_answer() {
+    let ns = Netns::new("krej").unwrap();
+    let _fw = FwCleanup(ns.name().to_string());
+    in_netns(ns.name(), || answers(&Dirs::current().unwrap())).unwrap();
+}
+
+fn answers(dirs: &Dirs) {
+    let (mut k, ebpf) = Kernel::install(dirs).unwrap();
+    let xdp: &Xdp = ebpf.program("fw_xdp").unwrap().try_into().unwrap();
+    let mut state = State::default();
+    state.ruleset.input.rules = vec![
+        Rule {
+            protocol: Some(Neg::is(6)),
+            target: Target::Reject(RejectWith::TcpReset),
+            ..Rule::default()
+        },
+        Rule {
+            protocol: Some(Neg::is(17)),
+            target: Target::Reject(RejectWith::AdminProhibited),
+            ..Rule::default()
+        },
+    ];
+    state.counters[0] = vec![0, 1];
+    let compiled =
+        compile::compile(&state, k.spare_bank().unwrap(), &[("lo".to_string(), 1)]).unwrap();
+    k.swap_in(&compiled, &[0, 1], None).unwrap();
+
+    // A SYN: RST|ACK, seq 0, ack = seq + 1 (nf_reject_ip_tcphdr_put).
+    let (rc, out) = run(xdp, &frame(6, &tcp(0x02, 1000, 0, 0)));
+    assert_eq!(rc, XDP_TX);
+    assert_eq!(out.len(), 54);
+    check_ip(&out, 6, SERVER, 0, true);
+    let th = &out[34..54];
+    assert_eq!(th[0..2], 22u16.to_be_bytes());
+    assert_eq!(th[2..4], 40000u16.to_be_bytes());
+    assert_eq!(th[4..8], 0u32.to_be_bytes());
+    assert_eq!(th[8..12], 1001u32.to_be_bytes());
+    assert_eq!(th[12], 5 << 4);
+    assert_eq!(th[13], 0x14, "RST|ACK");
+    assert_eq!(th[14..16], [0, 0], "window");
+    let mut pseudo = Vec::new();
+    pseudo.extend_from_slice(&SERVER);
+    pseudo.extend_from_slice(&CLIENT);
+    pseudo.extend_from_slice(&[0, 6, 0, 20]);
+    pseudo.extend_from_slice(th);
+    assert_eq!(csum(&pseudo), 0, "TCP checksum");
+
+    // Data with ACK set: a bare RST with seq = the segment's ack.
+    let (rc, out) = run(xdp, &frame(6, &tcp(0x18, 5000, 7777, 100)));
+    assert_eq!(rc, XDP_TX);
+    assert_eq!(out.len(), 54);
+    assert_eq!(out[34 + 4..34 + 8], 7777u32.to_be_bytes());
+    assert_eq!(out[34 + 8..34 + 12], [0; 4]);
+    assert_eq!(out[34 + 13], 0x04, "RST");
+    // No answer to a RST.
+    assert_eq!(run(xdp, &frame(6, &tcp(0x04, 1, 0, 0))).0, XDP_DROP);
+
+    // UDP: ICMP 3/13 quoting the IP header and 8 bytes.
+    let sent = frame(17, &udp(40));
+    let (rc, out) = run(xdp, &sent);
+    assert_eq!(rc, XDP_TX);
+    assert_eq!(out.len(), 14 + 20 + 8 + 28);
+    check_ip(&out, 1, SERVER, 0xc0 | 0x10, false);
+    let icmp = &out[34..];
+    assert_eq!(icmp[0..2], [3, 13]);
+    assert_eq!(icmp[4..8], [0; 4]);
+    assert_eq!(csum(icmp), 0, "ICMP checksum");
+    assert_eq!(icmp[8..], sent[14..14 + 28], "the quote");
+    // A short datagram is quoted whole; a non-first fragment gets nothing.
+    let short = frame(17, &udp(0));
+    let (rc, out) = run(xdp, &short);
+    assert_eq!((rc, out.len()), (XDP_TX, 14 + 20 + 8 + 28));
+    let mut frag = frame(17, &udp(40));
+    frag[14 + 6..14 + 8].copy_from_slice(&0x0010u16.to_be_bytes());
+    assert_eq!(run(xdp, &frag).0, XDP_DROP);
+
+    // Every rejected frame counted, answered or not.
+    assert_eq!(k.read(0).unwrap().packets, 3);
+    assert_eq!(k.read(1).unwrap().packets, 3);
+}
