@@ -34,6 +34,7 @@ use super::{
 };
 use crate::{
     command::{Command, Invocation, Options, RuleRef},
+    extensions::matches::Line,
     model::{self, AddrMask, BuiltinChain, Fragment, Match, Neg, Policy, RejectWith, Rule, Target},
 };
 
@@ -178,7 +179,9 @@ fn core_short(c: char) -> Option<(Key, HasArg)> {
     Some((Key::Core(core), has_arg))
 }
 
-/// The command, as far as parsed.
+/// The command, as far as parsed: a command that takes a rule
+/// specification (which is parsed after the pass) and `-P` (whose policy
+/// is checked then) are held here; any other is complete as parsed.
 #[derive(Clone, Debug)]
 enum Cmd {
     Append {
@@ -198,39 +201,12 @@ enum Cmd {
     Delete {
         chain: String,
     },
-    DeleteNum {
-        chain: String,
-        number: u32,
-    },
-    Flush {
-        chain: Option<String>,
-    },
     Policy {
         chain: String,
         policy: String,
     },
-    List {
-        chain: Option<String>,
-        rule: Option<u32>,
-    },
-    ListRules {
-        chain: Option<String>,
-        rule: Option<u32>,
-    },
-    Zero {
-        chain: Option<String>,
-        rule: Option<u32>,
-    },
-    NewChain {
-        chain: String,
-    },
-    DeleteChain {
-        chain: Option<String>,
-    },
-    RenameChain {
-        old: String,
-        new: String,
-    },
+    /// Any other command.
+    Done(Command),
 }
 
 impl Cmd {
@@ -241,15 +217,8 @@ impl Cmd {
             | Self::Insert { chain, .. }
             | Self::Replace { chain, .. }
             | Self::Delete { chain }
-            | Self::DeleteNum { chain, .. }
-            | Self::Policy { chain, .. }
-            | Self::NewChain { chain }
-            | Self::RenameChain { old: chain, .. } => Some(chain),
-            Self::Flush { chain }
-            | Self::List { chain, .. }
-            | Self::ListRules { chain, .. }
-            | Self::Zero { chain, .. }
-            | Self::DeleteChain { chain } => chain.as_deref(),
+            | Self::Policy { chain, .. } => Some(chain),
+            Self::Done(c) => c.chain(),
         }
     }
 
@@ -272,15 +241,9 @@ impl Cmd {
         match self {
             Self::Insert { .. } | Self::Append { .. } | Self::Replace { .. } => b"x     x  x  ",
             Self::Delete { .. } | Self::Check { .. } => b"x     x  xx ",
-            Self::List { .. } => b" xxxx  xx xx",
+            Self::Done(Command::List { .. }) => b" xxxx  xx xx",
             Self::Policy { .. } => b"xxxxx xxxx x",
-            Self::DeleteNum { .. }
-            | Self::Flush { .. }
-            | Self::Zero { .. }
-            | Self::ListRules { .. }
-            | Self::NewChain { .. }
-            | Self::DeleteChain { .. }
-            | Self::RenameChain { .. } => b"xxxxx xxxxxx",
+            Self::Done(_) => b"xxxxx xxxxxx",
         }
     }
 }
@@ -518,10 +481,10 @@ impl State {
                 self.add_command('D')?;
                 let chain = req(arg);
                 self.cmd = Some(match sc.next_plain() {
-                    Some(n) => Cmd::DeleteNum {
+                    Some(n) => Cmd::Done(Command::Delete {
                         chain,
-                        number: values::rule_number(n)?,
-                    },
+                        which: RuleRef::Number(values::rule_number(n)?),
+                    }),
                     None => Cmd::Delete { chain },
                 });
             }
@@ -538,35 +501,41 @@ impl State {
                 let (chain, rule) = match given {
                     Some(c) => (Some(c), rule),
                     None => match &self.cmd {
-                        Some(
-                            Cmd::List { chain, rule }
-                            | Cmd::ListRules { chain, rule }
-                            | Cmd::Zero { chain, rule },
-                        ) => (chain.clone(), *rule),
+                        Some(Cmd::Done(
+                            Command::List { chain, rule, .. }
+                            | Command::ListRules { chain, rule, .. }
+                            | Command::Zero { chain, rule },
+                        )) => (chain.clone(), *rule),
                         _ => (None, None),
                     },
                 };
-                self.cmd = Some(match (letter, self.cmd.take()) {
-                    ('L', _) | ('Z', Some(Cmd::List { .. })) => Cmd::List { chain, rule },
-                    ('S', _) | ('Z', Some(Cmd::ListRules { .. })) => Cmd::ListRules { chain, rule },
-                    _ => Cmd::Zero { chain, rule },
-                });
+                // Only -L, -S and -Z go together, and they all come here.
+                let zero = self.commands.contains(&'Z');
+                self.cmd = Some(Cmd::Done(match (letter, self.cmd.take()) {
+                    ('L', _) | ('Z', Some(Cmd::Done(Command::List { .. }))) => {
+                        Command::List { chain, rule, zero }
+                    }
+                    ('S', _) | ('Z', Some(Cmd::Done(Command::ListRules { .. }))) => {
+                        Command::ListRules { chain, rule, zero }
+                    }
+                    _ => Command::Zero { chain, rule },
+                }));
             }
             Core::Flush | Core::DeleteChain => {
                 let letter = if core == Core::Flush { 'F' } else { 'X' };
                 self.add_command(letter)?;
                 let chain = arg.or_else(|| sc.next_plain().map(str::to_string));
-                self.cmd = Some(if letter == 'F' {
-                    Cmd::Flush { chain }
+                self.cmd = Some(Cmd::Done(if letter == 'F' {
+                    Command::Flush { chain }
                 } else {
-                    Cmd::DeleteChain { chain }
-                });
+                    Command::DeleteChain { chain }
+                }));
             }
             Core::NewChain => {
                 self.add_command('N')?;
                 let chain = req(arg);
                 valid_chain_name(&chain)?;
-                self.cmd = Some(Cmd::NewChain { chain });
+                self.cmd = Some(Cmd::Done(Command::NewChain { chain }));
             }
             Core::RenameChain => {
                 self.add_command('E')?;
@@ -575,7 +544,7 @@ impl State {
                     .next_plain()
                     .ok_or(ParseError::RenameNeedsTwoNames)?
                     .to_string();
-                self.cmd = Some(Cmd::RenameChain { old, new });
+                self.cmd = Some(Cmd::Done(Command::RenameChain { old, new }));
             }
             Core::Policy => {
                 self.add_command('P')?;
@@ -813,30 +782,29 @@ impl State {
                         protocol: self.protocol.clone(),
                         services,
                     };
-                    let inst = &mut self.matches[instance];
-                    let spec = *inst
-                        .module
-                        .options()
-                        .iter()
-                        .find(|o| o.id == id)
-                        .ok_or_else(|| ParseError::UnknownOption(written.clone()))?;
-                    inst.option(&spec, &written, arg, self.invert, &ctx, &mut sc)?;
+                    let line = &mut Line {
+                        ctx: &ctx,
+                        sc: &mut sc,
+                    };
+                    self.matches[instance].option(id, &written, arg, self.invert, line)?;
                 }
                 Item::Opt {
                     key: Key::Target { id },
                     written,
                     arg,
                 } => {
+                    let ctx = Ctx {
+                        protocol: self.protocol.clone(),
+                        services,
+                    };
                     let Some(Jump::Ext(t)) = &mut self.jump else {
                         return Err(ParseError::UnknownOption(written));
                     };
-                    let spec = *t
-                        .module
-                        .options()
-                        .iter()
-                        .find(|o| o.id == id)
-                        .ok_or_else(|| ParseError::UnknownOption(written.clone()))?;
-                    t.option(&spec, &written, arg, self.invert)?;
+                    let line = &mut Line {
+                        ctx: &ctx,
+                        sc: &mut sc,
+                    };
+                    t.option(id, &written, arg, self.invert, line)?;
                 }
             }
             self.invert = false;
@@ -917,7 +885,7 @@ impl State {
                 });
             }
         }
-        if let Cmd::RenameChain { new, .. } = &cmd {
+        if let Cmd::Done(Command::RenameChain { new, .. }) = &cmd {
             // fw checks the new name as -N checks names (iptables does not).
             valid_chain_name(new)?;
         }
@@ -988,7 +956,6 @@ impl State {
             }
             out
         };
-        let zero = self.commands.contains(&'Z');
         let command = match cmd {
             Cmd::Append { chain } => Command::Append {
                 chain,
@@ -1012,11 +979,6 @@ impl State {
                 chain,
                 which: RuleRef::Spec(rules()),
             },
-            Cmd::DeleteNum { chain, number } => Command::Delete {
-                chain,
-                which: RuleRef::Number(number),
-            },
-            Cmd::Flush { chain } => Command::Flush { chain },
             Cmd::Policy { chain, policy } => Command::Policy {
                 chain,
                 policy: if policy == "DROP" {
@@ -1025,12 +987,7 @@ impl State {
                     Policy::Accept
                 },
             },
-            Cmd::List { chain, rule } => Command::List { chain, rule, zero },
-            Cmd::ListRules { chain, rule } => Command::ListRules { chain, rule, zero },
-            Cmd::Zero { chain, rule } => Command::Zero { chain, rule },
-            Cmd::NewChain { chain } => Command::NewChain { chain },
-            Cmd::DeleteChain { chain } => Command::DeleteChain { chain },
-            Cmd::RenameChain { old, new } => Command::RenameChain { old, new },
+            Cmd::Done(command) => command,
         };
         Ok(Invocation {
             command,
