@@ -136,6 +136,28 @@ const CORE_LONG: &[(&str, HasArg, Core)] = &[
     ("ipv6", No, Core::Ipv6),
 ];
 
+impl Core {
+    /// The command's letter, for the commands.
+    fn command_letter(self) -> Option<char> {
+        Some(match self {
+            Core::Append => 'A',
+            Core::Check => 'C',
+            Core::Delete => 'D',
+            Core::Replace => 'R',
+            Core::Insert => 'I',
+            Core::List => 'L',
+            Core::ListRules => 'S',
+            Core::Flush => 'F',
+            Core::Zero => 'Z',
+            Core::NewChain => 'N',
+            Core::DeleteChain => 'X',
+            Core::RenameChain => 'E',
+            Core::Policy => 'P',
+            _ => return None,
+        })
+    }
+}
+
 /// iptables 1.8.9's short options
 /// (`"-:A:C:D:R:I:L::S::M:F::Z::N:X::E:P:Vh::o:p:s:d:j:i:fvw::W::nt:m:xc:g:46"`).
 fn core_short(c: char) -> Option<(Key, HasArg)> {
@@ -224,14 +246,7 @@ impl Cmd {
 
     /// Whether the command takes a rule specification.
     fn takes_rule(&self) -> bool {
-        matches!(
-            self,
-            Self::Append { .. }
-                | Self::Check { .. }
-                | Self::Insert { .. }
-                | Self::Replace { .. }
-                | Self::Delete { .. }
-        )
+        !matches!(self, Self::Policy { .. } | Self::Done(_))
     }
 
     /// The command's row of iptables' `commands_v_options` table: for each
@@ -439,6 +454,14 @@ impl State {
         Ok((chain, rule))
     }
 
+    /// What an extension's option handler sees of the line so far.
+    fn ctx<'a>(&self, services: &'a Services) -> Ctx<'a> {
+        Ctx {
+            protocol: self.protocol.clone(),
+            services,
+        }
+    }
+
     fn handle_core(
         &mut self,
         core: Core,
@@ -448,19 +471,13 @@ impl State {
     ) -> Result<(), ParseError> {
         // The scanner guarantees a value for Required options.
         let req = |a: Option<String>| a.unwrap_or_default();
+        if let Some(letter) = core.command_letter() {
+            self.add_command(letter)?;
+        }
         match core {
-            Core::Append | Core::Check => {
-                let letter = if core == Core::Append { 'A' } else { 'C' };
-                self.add_command(letter)?;
-                let chain = req(arg);
-                self.cmd = Some(if letter == 'A' {
-                    Cmd::Append { chain }
-                } else {
-                    Cmd::Check { chain }
-                });
-            }
+            Core::Append => self.cmd = Some(Cmd::Append { chain: req(arg) }),
+            Core::Check => self.cmd = Some(Cmd::Check { chain: req(arg) }),
             Core::Insert => {
-                self.add_command('I')?;
                 let chain = req(arg);
                 let index = match sc.next_plain() {
                     Some(n) => values::rule_number(n)?,
@@ -469,7 +486,6 @@ impl State {
                 self.cmd = Some(Cmd::Insert { chain, index });
             }
             Core::Replace => {
-                self.add_command('R')?;
                 let chain = req(arg);
                 let index = match sc.next_plain() {
                     Some(n) => values::rule_number(n)?,
@@ -478,7 +494,6 @@ impl State {
                 self.cmd = Some(Cmd::Replace { chain, index });
             }
             Core::Delete => {
-                self.add_command('D')?;
                 let chain = req(arg);
                 self.cmd = Some(match sc.next_plain() {
                     Some(n) => Cmd::Done(Command::Delete {
@@ -489,12 +504,6 @@ impl State {
                 });
             }
             Core::List | Core::ListRules | Core::Zero => {
-                let letter = match core {
-                    Core::List => 'L',
-                    Core::ListRules => 'S',
-                    _ => 'Z',
-                };
-                self.add_command(letter)?;
                 // With -Z and -L/-S together, iptables keeps the chain (and
                 // rule number) given last; -L/-S stays the command.
                 let (given, rule) = self.list_chain(arg, sc)?;
@@ -511,34 +520,31 @@ impl State {
                 };
                 // Only -L, -S and -Z go together, and they all come here.
                 let zero = self.commands.contains(&'Z');
-                self.cmd = Some(Cmd::Done(match (letter, self.cmd.take()) {
-                    ('L', _) | ('Z', Some(Cmd::Done(Command::List { .. }))) => {
+                self.cmd = Some(Cmd::Done(match (core, self.cmd.take()) {
+                    (Core::List, _) | (Core::Zero, Some(Cmd::Done(Command::List { .. }))) => {
                         Command::List { chain, rule, zero }
                     }
-                    ('S', _) | ('Z', Some(Cmd::Done(Command::ListRules { .. }))) => {
+                    (Core::ListRules, _)
+                    | (Core::Zero, Some(Cmd::Done(Command::ListRules { .. }))) => {
                         Command::ListRules { chain, rule, zero }
                     }
                     _ => Command::Zero { chain, rule },
                 }));
             }
             Core::Flush | Core::DeleteChain => {
-                let letter = if core == Core::Flush { 'F' } else { 'X' };
-                self.add_command(letter)?;
                 let chain = arg.or_else(|| sc.next_plain().map(str::to_string));
-                self.cmd = Some(Cmd::Done(if letter == 'F' {
+                self.cmd = Some(Cmd::Done(if core == Core::Flush {
                     Command::Flush { chain }
                 } else {
                     Command::DeleteChain { chain }
                 }));
             }
             Core::NewChain => {
-                self.add_command('N')?;
                 let chain = req(arg);
                 valid_chain_name(&chain)?;
                 self.cmd = Some(Cmd::Done(Command::NewChain { chain }));
             }
             Core::RenameChain => {
-                self.add_command('E')?;
                 let old = req(arg);
                 let new = sc
                     .next_plain()
@@ -547,7 +553,6 @@ impl State {
                 self.cmd = Some(Cmd::Done(Command::RenameChain { old, new }));
             }
             Core::Policy => {
-                self.add_command('P')?;
                 let chain = req(arg);
                 let policy = sc.next_plain().ok_or(ParseError::MissingPolicy)?;
                 self.cmd = Some(Cmd::Policy {
@@ -778,10 +783,7 @@ impl State {
                     written,
                     arg,
                 } => {
-                    let ctx = Ctx {
-                        protocol: self.protocol.clone(),
-                        services,
-                    };
+                    let ctx = self.ctx(services);
                     let line = &mut Line {
                         ctx: &ctx,
                         sc: &mut sc,
@@ -793,10 +795,7 @@ impl State {
                     written,
                     arg,
                 } => {
-                    let ctx = Ctx {
-                        protocol: self.protocol.clone(),
-                        services,
-                    };
+                    let ctx = self.ctx(services);
                     let Some(Jump::Ext(t)) = &mut self.jump else {
                         return Err(ParseError::UnknownOption(written));
                     };
