@@ -118,6 +118,28 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// The chain the command names (`-E`: the old name); `None` where it
+    /// acts on every chain.
+    pub fn chain(&self) -> Option<&str> {
+        match self {
+            Self::Append { chain, .. }
+            | Self::Check { chain, .. }
+            | Self::Insert { chain, .. }
+            | Self::Replace { chain, .. }
+            | Self::Delete { chain, .. }
+            | Self::Policy { chain, .. }
+            | Self::NewChain { chain }
+            | Self::RenameChain { old: chain, .. } => Some(chain),
+            Self::Flush { chain }
+            | Self::List { chain, .. }
+            | Self::ListRules { chain, .. }
+            | Self::Zero { chain, .. }
+            | Self::DeleteChain { chain } => chain.as_deref(),
+        }
+    }
+}
+
 /// Options that change how a command prints (iptables(8), "OTHER OPTIONS").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Options {

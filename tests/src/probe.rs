@@ -180,24 +180,19 @@ pub fn udp_probe(
             }
         };
         let _ = ready_tx.send(Ok(()));
-        let deadline = Instant::now() + timeout;
         let mut buf = [0u8; 2048];
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Ok(false);
-            }
+        until_deadline(timeout, |left| {
             sock.set_read_timeout(Some(left))?;
             match sock.recv_from(&mut buf) {
-                Ok((n, _)) if buf[..n] == expected[..] => return Ok(true),
-                Ok(_) => {} // someone else's datagram
+                Ok((n, _)) if buf[..n] == expected[..] => Ok(Some(true)),
+                Ok(_) => Ok(None), // someone else's datagram
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    return Ok(false);
+                    Ok(Some(false))
                 }
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) if e.kind() == ErrorKind::Interrupted => Ok(None),
+                Err(e) => Err(e),
             }
-        }
+        })
     })
     .unwrap_or_else(|e| panic!("udp probe to {target}: {e:#}"));
     match ready_rx.recv() {
@@ -293,13 +288,8 @@ fn icmp_echo(addr: Ipv4Addr, timeout: Duration) -> std::io::Result<bool> {
         return Ok(false);
     }
 
-    let deadline = Instant::now() + timeout;
     let mut buf = [0u8; 2048];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Ok(false);
-        }
+    until_deadline(timeout, |left| {
         let mut pfd = libc::pollfd {
             fd: sock.as_raw_fd(),
             events: libc::POLLIN,
@@ -311,12 +301,12 @@ fn icmp_echo(addr: Ipv4Addr, timeout: Duration) -> std::io::Result<bool> {
         if ready < 0 {
             let e = std::io::Error::last_os_error();
             if e.kind() == ErrorKind::Interrupted {
-                continue;
+                return Ok(None);
             }
             return Err(e);
         }
         if ready == 0 {
-            return Ok(false);
+            return Ok(Some(false));
         }
         // SAFETY: `buf` is valid for its length.
         let n = unsafe {
@@ -330,12 +320,31 @@ fn icmp_echo(addr: Ipv4Addr, timeout: Duration) -> std::io::Result<bool> {
         if n < 0 {
             let e = std::io::Error::last_os_error();
             if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::WouldBlock) {
-                continue;
+                return Ok(None);
             }
             return Err(e);
         }
-        if is_echo_reply(&buf[..n as usize], addr, ident, seq, &payload) {
-            return Ok(true);
+        let reply = is_echo_reply(&buf[..n as usize], addr, ident, seq, &payload);
+        Ok(reply.then_some(true))
+    })
+}
+
+/// Calls `attempt` with what is left of `timeout` until it decides
+/// whether the awaited packet arrived (`Ok(Some(arrived))`, or an error);
+/// `Ok(None)` is "not yet" (someone else's packet, an interrupted call).
+/// Nothing arrived (`Ok(false)`) once the time is up.
+fn until_deadline(
+    timeout: Duration,
+    mut attempt: impl FnMut(Duration) -> std::io::Result<Option<bool>>,
+) -> std::io::Result<bool> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Ok(false);
+        }
+        if let Some(arrived) = attempt(left)? {
+            return Ok(arrived);
         }
     }
 }

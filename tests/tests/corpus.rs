@@ -549,6 +549,21 @@ fn blank(text: &str, n: usize) -> String {
     lines.iter().map(|l| format!("{l}\n")).collect()
 }
 
+/// What a file that needs these chains is restored onto: a state with
+/// them (empty), and `--noflush` when there are any, as iptables-restore
+/// is run.
+fn restore_base(chains: &[&str]) -> (State, RestoreOptions) {
+    let mut base = State::default();
+    for c in chains {
+        base.ruleset.user_chains.insert(c.to_string(), vec![]);
+    }
+    let opts = RestoreOptions {
+        noflush: !chains.is_empty(),
+        ..Default::default()
+    };
+    (base, opts)
+}
+
 /// `text` through iptables-legacy-restore and fw's restore engine; a
 /// description of any difference.
 fn compare_restore(file: &str, input: &str, services: &Services, sets: bool) -> Option<String> {
@@ -581,14 +596,7 @@ fn compare_restore(file: &str, input: &str, services: &Services, sets: bool) -> 
         .collect();
     let stderr = text(&out.stderr);
 
-    let mut base = State::default();
-    for c in chains {
-        base.ruleset.user_chains.insert(c.to_string(), vec![]);
-    }
-    let opts = RestoreOptions {
-        noflush: !chains.is_empty(),
-        ..Default::default()
-    };
+    let (base, opts) = restore_base(chains);
     match restore::restore(&base, input, &opts, false, services) {
         Ok(done) => {
             let fw = render::save(&done.state.ruleset, &Counters::default(), false, None);
@@ -624,14 +632,7 @@ fn restore_files_like_iptables_legacy() {
         let file = name(&path).to_string();
         let mut input = std::fs::read_to_string(&path).unwrap();
         let (chains, _) = prerequisites(&file);
-        let mut base = State::default();
-        for c in chains {
-            base.ruleset.user_chains.insert(c.to_string(), vec![]);
-        }
-        let opts = RestoreOptions {
-            noflush: !chains.is_empty(),
-            ..Default::default()
-        };
+        let (base, opts) = restore_base(chains);
         // fw's own refusals are recorded and their line (or table) left
         // out, until what is left is compared with iptables.
         loop {

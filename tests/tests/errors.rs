@@ -59,26 +59,20 @@ fn bad_input_is_refused_and_the_ruleset_is_unchanged() {
 #[test]
 fn a_user_without_privileges_is_told_which_capability_is_missing() {
     let lab = Lab::new("noroot").unwrap();
-    let fw = integration_tests::fw_bin();
-    let out = integration_tests::netns_exec(
-        lab.server(),
-        "setpriv",
-        &[
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-            fw.to_str().unwrap(),
-            "-A",
-            "INPUT",
-            "-j",
-            "DROP",
-        ],
-    )
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    // `fw -A INPUT -j DROP` as nobody, with these capabilities: its exit
+    // code and stderr.
+    let as_nobody = |caps: &[&str]| {
+        let fw = integration_tests::fw_bin();
+        let mut args = vec!["--reuid=65534", "--regid=65534", "--clear-groups"];
+        args.extend(caps);
+        args.extend([fw.to_str().unwrap(), "-A", "INPUT", "-j", "DROP"]);
+        let out = integration_tests::netns_exec(lab.server(), "setpriv", &args).unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), stderr)
+    };
+    let (code, stderr) = as_nobody(&["--inh-caps=-all"]);
     // 3, as iptables-legacy's "Permission denied (you must be root)".
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(code, Some(3), "{stderr}");
     assert_eq!(
         stderr,
         "fw: Permission denied (you must be root): \
@@ -86,25 +80,11 @@ fn a_user_without_privileges_is_told_which_capability_is_missing() {
     );
     assert!(lab.fw_ok(&["status"]).contains("not loaded"));
     // The capabilities without root's file access: the lock is named.
-    let out = integration_tests::netns_exec(
-        lab.server(),
-        "setpriv",
-        &[
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=+bpf,+perfmon,+net_admin",
-            "--ambient-caps=+bpf,+perfmon,+net_admin",
-            fw.to_str().unwrap(),
-            "-A",
-            "INPUT",
-            "-j",
-            "DROP",
-        ],
-    )
-    .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let (code, stderr) = as_nobody(&[
+        "--inh-caps=+bpf,+perfmon,+net_admin",
+        "--ambient-caps=+bpf,+perfmon,+net_admin",
+    ]);
+    assert_eq!(code, Some(3), "{stderr}");
     assert!(
         stderr.starts_with("fw: /run/fw/lock/") && stderr.contains("(you must be root: "),
         "{stderr}"

@@ -11,26 +11,32 @@ use libc as _;
 #[path = "common/router.rs"]
 mod router;
 
-use std::time::Duration;
+use std::{net::Ipv4Addr, time::Duration};
 
-use integration_tests::{PROBE_TIMEOUT, fw_reset, udp_probe};
+use integration_tests::{Netns, PROBE_TIMEOUT, fw_reset, udp_probe};
 use router::RouterLab;
 
 const DROP_WAIT: Duration = Duration::from_millis(400);
 
+/// Whether a UDP probe from `from` to `addr`:`port` in `to` arrives
+/// within [`PROBE_TIMEOUT`].
+fn passes(from: &Netns, to: &Netns, addr: Ipv4Addr, port: u16) -> bool {
+    udp_probe(from.name(), to.name(), addr, port, PROBE_TIMEOUT)
+}
+
+/// Whether the same probe is dropped: it has not arrived after
+/// [`DROP_WAIT`].
+fn dropped(from: &Netns, to: &Netns, addr: Ipv4Addr, port: u16) -> bool {
+    !udp_probe(from.name(), to.name(), addr, port, DROP_WAIT)
+}
+
 #[test]
 fn forwarded_packets_meet_forward_not_input_or_output() {
     let lab = RouterLab::new();
-    let server = "198.51.100.2".parse::<std::net::Ipv4Addr>().unwrap();
-    let router = "192.0.2.2".parse::<std::net::Ipv4Addr>().unwrap();
+    let server = "198.51.100.2".parse::<Ipv4Addr>().unwrap();
+    let router = "192.0.2.2".parse::<Ipv4Addr>().unwrap();
     // Routing works before fw is there.
-    assert!(udp_probe(
-        lab.client.name(),
-        lab.server.name(),
-        server,
-        7000,
-        PROBE_TIMEOUT
-    ));
+    assert!(passes(&lab.client, &lab.server, server, 7000));
 
     lab.fw("-A FORWARD -p udp --dport 7000 -j DROP");
     lab.fw("-A FORWARD -o veth-rs -p udp --dport 7002 -j DROP");
@@ -39,78 +45,30 @@ fn forwarded_packets_meet_forward_not_input_or_output() {
     lab.fw("-A OUTPUT -p udp --dport 7001 -j DROP");
 
     assert!(
-        !udp_probe(
-            lab.client.name(),
-            lab.server.name(),
-            server,
-            7000,
-            DROP_WAIT
-        ),
+        dropped(&lab.client, &lab.server, server, 7000),
         "FORWARD drops"
     );
     assert_eq!(lab.counters("FORWARD", 1).0, 1);
     // INPUT and OUTPUT rules do not see forwarded packets.
-    assert!(udp_probe(
-        lab.client.name(),
-        lab.server.name(),
-        server,
-        7001,
-        PROBE_TIMEOUT
-    ));
+    assert!(passes(&lab.client, &lab.server, server, 7001));
     assert_eq!(lab.counters("INPUT", 1), (0, 0));
     assert_eq!(lab.counters("OUTPUT", 1), (0, 0));
     // ...but INPUT sees packets for the router itself.
-    assert!(!udp_probe(
-        lab.client.name(),
-        lab.router.name(),
-        router,
-        7001,
-        DROP_WAIT
-    ));
+    assert!(dropped(&lab.client, &lab.router, router, 7001));
     assert_eq!(lab.counters("INPUT", 1).0, 1);
     // -o is the interface the route leaves by, -i the one it came in by.
-    assert!(!udp_probe(
-        lab.client.name(),
-        lab.server.name(),
-        server,
-        7002,
-        DROP_WAIT
-    ));
-    assert!(udp_probe(
-        lab.client.name(),
-        lab.server.name(),
-        server,
-        7003,
-        PROBE_TIMEOUT
-    ));
+    assert!(dropped(&lab.client, &lab.server, server, 7002));
+    assert!(passes(&lab.client, &lab.server, server, 7003));
     assert_eq!(lab.counters("FORWARD", 2).0, 1);
     assert_eq!(lab.counters("FORWARD", 3), (0, 0));
     // The way back: server to client, in on veth-rs.
-    let client = "192.0.2.1".parse::<std::net::Ipv4Addr>().unwrap();
-    assert!(!udp_probe(
-        lab.server.name(),
-        lab.client.name(),
-        client,
-        7003,
-        DROP_WAIT
-    ));
+    let client = "192.0.2.1".parse::<Ipv4Addr>().unwrap();
+    assert!(dropped(&lab.server, &lab.client, client, 7003));
     assert_eq!(lab.counters("FORWARD", 3).0, 1);
     // FORWARD's policy.
     lab.fw("-P FORWARD DROP");
-    assert!(!udp_probe(
-        lab.client.name(),
-        lab.server.name(),
-        server,
-        7005,
-        DROP_WAIT
-    ));
-    assert!(udp_probe(
-        lab.client.name(),
-        lab.router.name(),
-        router,
-        7005,
-        PROBE_TIMEOUT
-    ));
+    assert!(dropped(&lab.client, &lab.server, server, 7005));
+    assert!(passes(&lab.client, &lab.router, router, 7005));
 }
 
 /// `-m ttl` sees the TTL as netfilter's hook does: as received in INPUT,
@@ -120,7 +78,7 @@ fn forwarded_packets_meet_forward_not_input_or_output() {
 #[test]
 fn ttl_is_seen_as_netfilter_sees_it() {
     let lab = RouterLab::new();
-    let addr = |a: &str| a.parse::<std::net::Ipv4Addr>().unwrap();
+    let addr = |a: &str| a.parse::<Ipv4Addr>().unwrap();
     let (server, router) = (addr("198.51.100.2"), addr("192.0.2.2"));
     let rules = [
         "-A FORWARD -p udp --dport 7010 -m ttl --ttl-eq 63 -j DROP",

@@ -78,13 +78,19 @@ pub fn missing_packages<'a>(packages: &[&'a str]) -> Vec<&'a str> {
         .collect()
 }
 
-/// `cargo build -p firewall`, then the path of the fw binary it made
-/// (`$CARGO_TARGET_DIR` or `<workspace>/target`, `debug/fw`).
+/// `cargo build -p firewall` (with `--release` when `release`), then the
+/// path of the fw binary it made (`$CARGO_TARGET_DIR` or
+/// `<workspace>/target`, `debug/fw` or `release/fw`).
 ///
 /// # Errors
 /// When the build fails or leaves no binary.
-pub fn build_fw() -> anyhow::Result<PathBuf> {
-    run(cargo().args(["build", "-p", "firewall"]))?;
+pub fn build_fw(release: bool) -> anyhow::Result<PathBuf> {
+    let mut build = cargo();
+    build.args(["build", "-p", "firewall"]);
+    if release {
+        build.arg("--release");
+    }
+    run(&mut build)?;
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
@@ -93,7 +99,9 @@ pub fn build_fw() -> anyhow::Result<PathBuf> {
     } else {
         target
     };
-    let fw = target.join("debug").join("fw");
+    let fw = target
+        .join(if release { "release" } else { "debug" })
+        .join("fw");
     if !fw.exists() {
         bail!("the build left no fw binary at {}", fw.display());
     }

@@ -46,7 +46,7 @@ pub fn run(fw: Option<PathBuf>) -> anyhow::Result<()> {
     setup::run()?;
     let fw = match fw {
         Some(p) => std::path::absolute(&p).with_context(|| format!("{}", p.display()))?,
-        None => cmd::build_fw()?,
+        None => cmd::build_fw(false)?,
     };
     println!("fw binary: {}", fw.display());
     // SAFETY: no other thread exists yet; the lab harness reads FW_BIN.

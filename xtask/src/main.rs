@@ -72,7 +72,7 @@ fn main() -> ExitCode {
 /// with `FW_BIN` pointing at the fresh binary.
 fn test(extra: &[String]) -> anyhow::Result<()> {
     setup::run()?;
-    let fw = cmd::build_fw()?;
+    let fw = cmd::build_fw(false)?;
     let mut test = cmd::cargo();
     // firewall-ebpf is a no_main BPF binary: it cannot link for the host
     // (firewall's build.rs builds it for the BPF target instead).

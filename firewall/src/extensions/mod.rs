@@ -11,10 +11,109 @@
 //! so that a new module that misses a piece does not compile. The steps are
 //! in docs/extending.md.
 
+/// The dispatch `match_modules!` and `target_modules!` share: the enum of
+/// the extensions (`$Module`), the enum of their parsers while a line is
+/// read (`$Parser`), each generated from the list of `Variant => file`
+/// (each file's `Ext` implementing `$ext`), and their [`Extension`] impl
+/// (the items in braces are its `xtoptions` and `option`). (The two
+/// `mod.rs` see it because their `mod` lines come after it.)
+macro_rules! ext_dispatch {
+    (
+        $ext:ident;
+        $(#[$module_doc:meta])* $Module:ident;
+        $(#[$parser_doc:meta])* $Parser:ident;
+        { $($extension:tt)* }
+        $( $(#[$doc:meta])* $variant:ident => $module:ident, )*
+    ) => {
+        $(#[$module_doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub(crate) enum $Module {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        $(#[$parser_doc])*
+        #[derive(Clone, Debug)]
+        pub(crate) enum $Parser {
+            $( $variant(<$module::Ext as $ext>::Parser), )*
+        }
+
+        impl $Module {
+            const ALL: &[$Module] = &[$(Self::$variant,)*];
+
+            /// Its name, as `-m` or `-j` takes it (case-sensitive).
+            pub(crate) fn name(self) -> &'static str {
+                match self { $(Self::$variant => <$module::Ext as $ext>::NAME,)* }
+            }
+
+            /// Its options.
+            pub(crate) fn options(self) -> &'static [$crate::parse::matches::OptSpec] {
+                match self { $(Self::$variant => <$module::Ext as $ext>::OPTIONS,)* }
+            }
+
+            /// A parser with no option given.
+            pub(crate) fn parser(self) -> $Parser {
+                match self { $(Self::$variant => $Parser::$variant(Default::default()),)* }
+            }
+
+            /// The extension `-m NAME` or `-j NAME` loads, if fw parses it.
+            pub(crate) fn by_name(name: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|m| m.name() == name)
+            }
+        }
+
+        impl $crate::extensions::Extension for $Module {
+            type Parser = $Parser;
+
+            fn name(self) -> &'static str {
+                $Module::name(self)
+            }
+
+            fn options(self) -> &'static [$crate::parse::matches::OptSpec] {
+                $Module::options(self)
+            }
+
+            fn parser(self) -> $Parser {
+                $Module::parser(self)
+            }
+
+            $($extension)*
+        }
+    };
+}
+
 pub mod matches;
 pub mod targets;
 
-use crate::compile::classes::Constraint;
+use crate::{
+    compile::classes::Constraint,
+    parse::{ParseError, matches::OptSpec},
+};
+
+/// What the parser asks of an extension it loaded, a match module or a
+/// target ([`crate::parse::matches::Loaded`] holds one).
+pub(crate) trait Extension: Copy {
+    /// Its options given so far.
+    type Parser: Clone + std::fmt::Debug;
+
+    /// Its name, as `-m` or `-j` takes it.
+    fn name(self) -> &'static str;
+
+    /// Its options.
+    fn options(self) -> &'static [OptSpec];
+
+    /// A parser with no option given.
+    fn parser(self) -> Self::Parser;
+
+    /// Whether libxtables' generic option checks apply.
+    fn xtoptions(self) -> bool;
+
+    /// Handles one option, after the generic checks.
+    fn option(
+        p: &mut Self::Parser,
+        o: matches::Given<'_>,
+        line: &mut matches::Line<'_, '_>,
+    ) -> Result<(), ParseError>;
+}
 
 /// How the kernel side enforces one match, as its module answers for a
 /// given value: the single source of [`crate::model::support::enforceable`]

@@ -8,16 +8,13 @@
 //! and two exclusive options are refused with the generic messages of
 //! [`OptSpec`]. tcp and set keep their own older parsers and wording.
 
-use super::{
-    error::ParseError,
-    lexer::{HasArg, Scanner},
-    protocols,
-    services::Services,
-    values,
-};
+use super::{error::ParseError, lexer::HasArg, protocols, services::Services, values};
 pub(crate) use crate::extensions::matches::Module;
 use crate::{
-    extensions::matches::{Given, Line, Parser},
+    extensions::{
+        Extension,
+        matches::{Given, Line},
+    },
     model::{Match, Neg, PortRange},
 };
 
@@ -85,18 +82,22 @@ pub(crate) struct Ctx<'a> {
     pub services: &'a Services,
 }
 
-/// One loaded match module and the options given to it so far.
+/// A loaded extension, a match module or a target, and the options given
+/// to it so far.
 #[derive(Clone, Debug)]
-pub(crate) struct Instance {
-    pub module: Module,
+pub(crate) struct Loaded<M: Extension> {
+    pub module: M,
     /// Ids of the options given (`xflags`).
     given: u32,
-    /// The module's own state.
-    parser: Parser,
+    /// The extension's own state.
+    pub(super) parser: M::Parser,
 }
 
-impl Instance {
-    pub(crate) fn new(module: Module) -> Self {
+/// A loaded match module.
+pub(crate) type Instance = Loaded<Module>;
+
+impl<M: Extension> Loaded<M> {
+    pub(crate) fn new(module: M) -> Self {
         Self {
             module,
             given: 0,
@@ -104,22 +105,27 @@ impl Instance {
         }
     }
 
-    /// Handles option `spec` of this module, given as `written` with value
-    /// `arg` (`None` for options without value), after `!` when `invert`.
-    /// Options that take a second word (`--tcp-flags`, `--match-set`) read
-    /// it from `sc`, as iptables reads `argv[optind]`.
+    /// Handles the option with id `id` of this extension, given as
+    /// `written` with value `arg` (`None` for options without value),
+    /// after `!` when `invert`: libxtables' generic checks, then the
+    /// extension's. Options that take a second word (`--tcp-flags`,
+    /// `--match-set`) read it from `line`, as iptables reads
+    /// `argv[optind]`.
     pub(crate) fn option(
         &mut self,
-        spec: &OptSpec,
+        id: u8,
         written: &str,
         arg: Option<String>,
         invert: bool,
-        ctx: &Ctx<'_>,
-        sc: &mut Scanner<'_>,
+        line: &mut Line<'_, '_>,
     ) -> Result<(), ParseError> {
+        let table = self.module.options();
+        let Some(spec) = table.iter().find(|o| o.id == id) else {
+            return Err(ParseError::UnknownOption(written.to_string()));
+        };
         let module = self.module.name();
         let bit = 1u32 << spec.id;
-        let name = canonical(self.module.options(), spec.id);
+        let name = canonical(table, spec.id);
         if self.module.xtoptions() {
             once_then_invert(
                 module,
@@ -129,6 +135,7 @@ impl Instance {
                 invert && !spec.invert,
             )?;
         }
+        // Only match modules have options fw does not parse yet.
         if spec.unsupported {
             let bang = if invert { "! " } else { "" };
             return Err(ParseError::unsupported(
@@ -143,11 +150,13 @@ impl Instance {
             arg: arg.unwrap_or_default(),
             invert,
         };
-        self.parser.option(given, &mut Line { ctx, sc })?;
+        M::option(&mut self.parser, given, line)?;
         self.given |= bit;
         Ok(())
     }
+}
 
+impl Instance {
     /// The checks after the line is read (the module's own `x6_fcheck`,
     /// then libxtables' mandatory and exclusive options), and the match.
     pub(crate) fn finish(&self) -> Result<Match, ParseError> {
@@ -183,7 +192,7 @@ impl Instance {
 
 /// xtables_option_parse's first checks: an option given `twice`, then
 /// `!` before one that `cannot_invert`.
-pub(crate) fn once_then_invert(
+fn once_then_invert(
     module: &'static str,
     option: &'static str,
     twice: bool,

@@ -175,17 +175,21 @@ mod tests {
 
     #[test]
     fn names_and_numbers() {
-        assert_eq!(parse_protocol("tcp"), Ok(6));
-        assert_eq!(parse_protocol("TCP"), Ok(6));
-        assert_eq!(parse_protocol("Tcp"), Ok(6));
-        assert_eq!(parse_protocol("0x6"), Ok(6));
-        assert_eq!(parse_protocol("017"), Ok(15));
-        assert_eq!(parse_protocol("all"), Ok(0));
-        assert_eq!(parse_protocol("ip"), Ok(0));
-        assert_eq!(parse_protocol("gre"), Ok(47));
-        assert_eq!(parse_protocol("ipv6-icmp"), Ok(58));
-        assert_eq!(parse_protocol("icmpv6"), Ok(58));
-        assert_eq!(parse_protocol("255"), Ok(255));
+        for (text, want) in [
+            ("tcp", 6),
+            ("TCP", 6),
+            ("Tcp", 6),
+            ("0x6", 6),
+            ("017", 15),
+            ("all", 0),
+            ("ip", 0),
+            ("gre", 47),
+            ("ipv6-icmp", 58),
+            ("icmpv6", 58),
+            ("255", 255),
+        ] {
+            assert_eq!(parse_protocol(text), Ok(want), "{text}");
+        }
         for (bad, lower) in [("FOO", "foo"), ("256", "256"), ("-1", "-1")] {
             assert_eq!(
                 parse_protocol(bad),

@@ -34,6 +34,7 @@ use super::{
 };
 use crate::{
     command::{Command, Invocation, Options, RuleRef},
+    extensions::matches::Line,
     model::{self, AddrMask, BuiltinChain, Fragment, Match, Neg, Policy, RejectWith, Rule, Target},
 };
 
@@ -135,6 +136,28 @@ const CORE_LONG: &[(&str, HasArg, Core)] = &[
     ("ipv6", No, Core::Ipv6),
 ];
 
+impl Core {
+    /// The command's letter, for the commands.
+    fn command_letter(self) -> Option<char> {
+        Some(match self {
+            Core::Append => 'A',
+            Core::Check => 'C',
+            Core::Delete => 'D',
+            Core::Replace => 'R',
+            Core::Insert => 'I',
+            Core::List => 'L',
+            Core::ListRules => 'S',
+            Core::Flush => 'F',
+            Core::Zero => 'Z',
+            Core::NewChain => 'N',
+            Core::DeleteChain => 'X',
+            Core::RenameChain => 'E',
+            Core::Policy => 'P',
+            _ => return None,
+        })
+    }
+}
+
 /// iptables 1.8.9's short options
 /// (`"-:A:C:D:R:I:L::S::M:F::Z::N:X::E:P:Vh::o:p:s:d:j:i:fvw::W::nt:m:xc:g:46"`).
 fn core_short(c: char) -> Option<(Key, HasArg)> {
@@ -178,7 +201,9 @@ fn core_short(c: char) -> Option<(Key, HasArg)> {
     Some((Key::Core(core), has_arg))
 }
 
-/// The command, as far as parsed.
+/// The command, as far as parsed: a command that takes a rule
+/// specification (which is parsed after the pass) and `-P` (whose policy
+/// is checked then) are held here; any other is complete as parsed.
 #[derive(Clone, Debug)]
 enum Cmd {
     Append {
@@ -198,39 +223,12 @@ enum Cmd {
     Delete {
         chain: String,
     },
-    DeleteNum {
-        chain: String,
-        number: u32,
-    },
-    Flush {
-        chain: Option<String>,
-    },
     Policy {
         chain: String,
         policy: String,
     },
-    List {
-        chain: Option<String>,
-        rule: Option<u32>,
-    },
-    ListRules {
-        chain: Option<String>,
-        rule: Option<u32>,
-    },
-    Zero {
-        chain: Option<String>,
-        rule: Option<u32>,
-    },
-    NewChain {
-        chain: String,
-    },
-    DeleteChain {
-        chain: Option<String>,
-    },
-    RenameChain {
-        old: String,
-        new: String,
-    },
+    /// Any other command.
+    Done(Command),
 }
 
 impl Cmd {
@@ -241,28 +239,14 @@ impl Cmd {
             | Self::Insert { chain, .. }
             | Self::Replace { chain, .. }
             | Self::Delete { chain }
-            | Self::DeleteNum { chain, .. }
-            | Self::Policy { chain, .. }
-            | Self::NewChain { chain }
-            | Self::RenameChain { old: chain, .. } => Some(chain),
-            Self::Flush { chain }
-            | Self::List { chain, .. }
-            | Self::ListRules { chain, .. }
-            | Self::Zero { chain, .. }
-            | Self::DeleteChain { chain } => chain.as_deref(),
+            | Self::Policy { chain, .. } => Some(chain),
+            Self::Done(c) => c.chain(),
         }
     }
 
     /// Whether the command takes a rule specification.
     fn takes_rule(&self) -> bool {
-        matches!(
-            self,
-            Self::Append { .. }
-                | Self::Check { .. }
-                | Self::Insert { .. }
-                | Self::Replace { .. }
-                | Self::Delete { .. }
-        )
+        !matches!(self, Self::Policy { .. } | Self::Done(_))
     }
 
     /// The command's row of iptables' `commands_v_options` table: for each
@@ -272,15 +256,9 @@ impl Cmd {
         match self {
             Self::Insert { .. } | Self::Append { .. } | Self::Replace { .. } => b"x     x  x  ",
             Self::Delete { .. } | Self::Check { .. } => b"x     x  xx ",
-            Self::List { .. } => b" xxxx  xx xx",
+            Self::Done(Command::List { .. }) => b" xxxx  xx xx",
             Self::Policy { .. } => b"xxxxx xxxx x",
-            Self::DeleteNum { .. }
-            | Self::Flush { .. }
-            | Self::Zero { .. }
-            | Self::ListRules { .. }
-            | Self::NewChain { .. }
-            | Self::DeleteChain { .. }
-            | Self::RenameChain { .. } => b"xxxxx xxxxxx",
+            Self::Done(_) => b"xxxxx xxxxxx",
         }
     }
 }
@@ -476,6 +454,14 @@ impl State {
         Ok((chain, rule))
     }
 
+    /// What an extension's option handler sees of the line so far.
+    fn ctx<'a>(&self, services: &'a Services) -> Ctx<'a> {
+        Ctx {
+            protocol: self.protocol.clone(),
+            services,
+        }
+    }
+
     fn handle_core(
         &mut self,
         core: Core,
@@ -485,19 +471,13 @@ impl State {
     ) -> Result<(), ParseError> {
         // The scanner guarantees a value for Required options.
         let req = |a: Option<String>| a.unwrap_or_default();
+        if let Some(letter) = core.command_letter() {
+            self.add_command(letter)?;
+        }
         match core {
-            Core::Append | Core::Check => {
-                let letter = if core == Core::Append { 'A' } else { 'C' };
-                self.add_command(letter)?;
-                let chain = req(arg);
-                self.cmd = Some(if letter == 'A' {
-                    Cmd::Append { chain }
-                } else {
-                    Cmd::Check { chain }
-                });
-            }
+            Core::Append => self.cmd = Some(Cmd::Append { chain: req(arg) }),
+            Core::Check => self.cmd = Some(Cmd::Check { chain: req(arg) }),
             Core::Insert => {
-                self.add_command('I')?;
                 let chain = req(arg);
                 let index = match sc.next_plain() {
                     Some(n) => values::rule_number(n)?,
@@ -506,7 +486,6 @@ impl State {
                 self.cmd = Some(Cmd::Insert { chain, index });
             }
             Core::Replace => {
-                self.add_command('R')?;
                 let chain = req(arg);
                 let index = match sc.next_plain() {
                     Some(n) => values::rule_number(n)?,
@@ -515,70 +494,65 @@ impl State {
                 self.cmd = Some(Cmd::Replace { chain, index });
             }
             Core::Delete => {
-                self.add_command('D')?;
                 let chain = req(arg);
                 self.cmd = Some(match sc.next_plain() {
-                    Some(n) => Cmd::DeleteNum {
+                    Some(n) => Cmd::Done(Command::Delete {
                         chain,
-                        number: values::rule_number(n)?,
-                    },
+                        which: RuleRef::Number(values::rule_number(n)?),
+                    }),
                     None => Cmd::Delete { chain },
                 });
             }
             Core::List | Core::ListRules | Core::Zero => {
-                let letter = match core {
-                    Core::List => 'L',
-                    Core::ListRules => 'S',
-                    _ => 'Z',
-                };
-                self.add_command(letter)?;
                 // With -Z and -L/-S together, iptables keeps the chain (and
                 // rule number) given last; -L/-S stays the command.
                 let (given, rule) = self.list_chain(arg, sc)?;
                 let (chain, rule) = match given {
                     Some(c) => (Some(c), rule),
                     None => match &self.cmd {
-                        Some(
-                            Cmd::List { chain, rule }
-                            | Cmd::ListRules { chain, rule }
-                            | Cmd::Zero { chain, rule },
-                        ) => (chain.clone(), *rule),
+                        Some(Cmd::Done(
+                            Command::List { chain, rule, .. }
+                            | Command::ListRules { chain, rule, .. }
+                            | Command::Zero { chain, rule },
+                        )) => (chain.clone(), *rule),
                         _ => (None, None),
                     },
                 };
-                self.cmd = Some(match (letter, self.cmd.take()) {
-                    ('L', _) | ('Z', Some(Cmd::List { .. })) => Cmd::List { chain, rule },
-                    ('S', _) | ('Z', Some(Cmd::ListRules { .. })) => Cmd::ListRules { chain, rule },
-                    _ => Cmd::Zero { chain, rule },
-                });
+                // Only -L, -S and -Z go together, and they all come here.
+                let zero = self.commands.contains(&'Z');
+                self.cmd = Some(Cmd::Done(match (core, self.cmd.take()) {
+                    (Core::List, _) | (Core::Zero, Some(Cmd::Done(Command::List { .. }))) => {
+                        Command::List { chain, rule, zero }
+                    }
+                    (Core::ListRules, _)
+                    | (Core::Zero, Some(Cmd::Done(Command::ListRules { .. }))) => {
+                        Command::ListRules { chain, rule, zero }
+                    }
+                    _ => Command::Zero { chain, rule },
+                }));
             }
             Core::Flush | Core::DeleteChain => {
-                let letter = if core == Core::Flush { 'F' } else { 'X' };
-                self.add_command(letter)?;
                 let chain = arg.or_else(|| sc.next_plain().map(str::to_string));
-                self.cmd = Some(if letter == 'F' {
-                    Cmd::Flush { chain }
+                self.cmd = Some(Cmd::Done(if core == Core::Flush {
+                    Command::Flush { chain }
                 } else {
-                    Cmd::DeleteChain { chain }
-                });
+                    Command::DeleteChain { chain }
+                }));
             }
             Core::NewChain => {
-                self.add_command('N')?;
                 let chain = req(arg);
                 valid_chain_name(&chain)?;
-                self.cmd = Some(Cmd::NewChain { chain });
+                self.cmd = Some(Cmd::Done(Command::NewChain { chain }));
             }
             Core::RenameChain => {
-                self.add_command('E')?;
                 let old = req(arg);
                 let new = sc
                     .next_plain()
                     .ok_or(ParseError::RenameNeedsTwoNames)?
                     .to_string();
-                self.cmd = Some(Cmd::RenameChain { old, new });
+                self.cmd = Some(Cmd::Done(Command::RenameChain { old, new }));
             }
             Core::Policy => {
-                self.add_command('P')?;
                 let chain = req(arg);
                 let policy = sc.next_plain().ok_or(ParseError::MissingPolicy)?;
                 self.cmd = Some(Cmd::Policy {
@@ -809,34 +783,27 @@ impl State {
                     written,
                     arg,
                 } => {
-                    let ctx = Ctx {
-                        protocol: self.protocol.clone(),
-                        services,
+                    let ctx = self.ctx(services);
+                    let line = &mut Line {
+                        ctx: &ctx,
+                        sc: &mut sc,
                     };
-                    let inst = &mut self.matches[instance];
-                    let spec = *inst
-                        .module
-                        .options()
-                        .iter()
-                        .find(|o| o.id == id)
-                        .ok_or_else(|| ParseError::UnknownOption(written.clone()))?;
-                    inst.option(&spec, &written, arg, self.invert, &ctx, &mut sc)?;
+                    self.matches[instance].option(id, &written, arg, self.invert, line)?;
                 }
                 Item::Opt {
                     key: Key::Target { id },
                     written,
                     arg,
                 } => {
+                    let ctx = self.ctx(services);
                     let Some(Jump::Ext(t)) = &mut self.jump else {
                         return Err(ParseError::UnknownOption(written));
                     };
-                    let spec = *t
-                        .module
-                        .options()
-                        .iter()
-                        .find(|o| o.id == id)
-                        .ok_or_else(|| ParseError::UnknownOption(written.clone()))?;
-                    t.option(&spec, &written, arg, self.invert)?;
+                    let line = &mut Line {
+                        ctx: &ctx,
+                        sc: &mut sc,
+                    };
+                    t.option(id, &written, arg, self.invert, line)?;
                 }
             }
             self.invert = false;
@@ -917,7 +884,7 @@ impl State {
                 });
             }
         }
-        if let Cmd::RenameChain { new, .. } = &cmd {
+        if let Cmd::Done(Command::RenameChain { new, .. }) = &cmd {
             // fw checks the new name as -N checks names (iptables does not).
             valid_chain_name(new)?;
         }
@@ -988,7 +955,6 @@ impl State {
             }
             out
         };
-        let zero = self.commands.contains(&'Z');
         let command = match cmd {
             Cmd::Append { chain } => Command::Append {
                 chain,
@@ -1012,11 +978,6 @@ impl State {
                 chain,
                 which: RuleRef::Spec(rules()),
             },
-            Cmd::DeleteNum { chain, number } => Command::Delete {
-                chain,
-                which: RuleRef::Number(number),
-            },
-            Cmd::Flush { chain } => Command::Flush { chain },
             Cmd::Policy { chain, policy } => Command::Policy {
                 chain,
                 policy: if policy == "DROP" {
@@ -1025,12 +986,7 @@ impl State {
                     Policy::Accept
                 },
             },
-            Cmd::List { chain, rule } => Command::List { chain, rule, zero },
-            Cmd::ListRules { chain, rule } => Command::ListRules { chain, rule, zero },
-            Cmd::Zero { chain, rule } => Command::Zero { chain, rule },
-            Cmd::NewChain { chain } => Command::NewChain { chain },
-            Cmd::DeleteChain { chain } => Command::DeleteChain { chain },
-            Cmd::RenameChain { old, new } => Command::RenameChain { old, new },
+            Cmd::Done(command) => command,
         };
         Ok(Invocation {
             command,

@@ -36,6 +36,25 @@ fn err(line: &str) -> ParseError {
     }
 }
 
+/// Each line is refused with its message.
+fn refused(cases: &[(&str, &str)]) {
+    for (line, msg) in cases {
+        assert_eq!(err(line).to_string(), *msg, "{line}");
+    }
+}
+
+/// Each line is refused with its message and exit code.
+fn refused_with_codes(cases: &[(&str, &str, i32)]) {
+    for (line, msg, code) in cases {
+        let e = err(line);
+        assert_eq!(
+            (e.to_string().as_str(), e.exit_code()),
+            (*msg, *code),
+            "{line}"
+        );
+    }
+}
+
 /// The rule of an `-A` line.
 fn rule(line: &str) -> Rule {
     match ok(line).command {
@@ -568,9 +587,7 @@ fn command_errors() {
         ),
         ("! -t filter -L", "unexpected ! flag before --table"),
     ];
-    for (line, msg) in cases {
-        assert_eq!(err(line).to_string(), *msg, "{line}");
-    }
+    refused(cases);
     assert_eq!(err("-P INPUT REJECT").exit_code(), 1);
     assert_eq!(err("-t foo -L").exit_code(), 3);
 }
@@ -595,14 +612,7 @@ fn command_combinations_and_chain_order() {
             2,
         ),
     ];
-    for (line, msg, code) in cases {
-        let e = err(line);
-        assert_eq!(
-            (e.to_string().as_str(), e.exit_code()),
-            (*msg, *code),
-            "{line}"
-        );
-    }
+    refused_with_codes(cases);
     // Whether a chain exists (and what -j names) is exec's to check.
     assert_eq!(
         ok("-L -Z INPUT -n").command,
@@ -750,9 +760,7 @@ fn option_errors() {
             "unknown option \"--dport\"",
         ),
     ];
-    for (line, msg) in cases {
-        assert_eq!(err(line).to_string(), *msg, "{line}");
-    }
+    refused(cases);
 }
 
 #[test]
@@ -898,9 +906,7 @@ fn value_errors() {
             "udp match: only valid for protocol 17",
         ),
     ];
-    for (line, msg) in cases {
-        assert_eq!(err(line).to_string(), *msg, "{line}");
-    }
+    refused(cases);
     // Words with spaces need argv, not split_whitespace.
     let argv = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let e =
@@ -1589,10 +1595,8 @@ fn rule_strategy() -> impl Strategy<Value = Rule> {
             proptest::option::of(prop_oneof![Just(Fragment::Later), Just(Fragment::NotLater)]);
         (
             Just(protocol),
-            addr_strategy(),
-            addr_strategy(),
-            iface_strategy(),
-            iface_strategy(),
+            (addr_strategy(), addr_strategy()),
+            (iface_strategy(), iface_strategy()),
             fragment,
             proptest::collection::vec(m, 0..4),
             target_strategy(tcp),
@@ -1600,10 +1604,8 @@ fn rule_strategy() -> impl Strategy<Value = Rule> {
             .prop_map(
                 |(
                     protocol,
-                    source,
-                    destination,
-                    in_interface,
-                    out_interface,
+                    (source, destination),
+                    (in_interface, out_interface),
                     fragment,
                     matches,
                     target,

@@ -507,28 +507,40 @@ mod tests {
         let s = sample();
         let r = |lo, hi| Ok(PortRange { lo, hi });
         let u = |p: &str| udp_port_range(p, "destination-port", &s);
-        assert_eq!(u("22"), r(22, 22));
-        assert_eq!(u("+22"), r(22, 22));
-        assert_eq!(u(" 22"), r(22, 22));
-        assert_eq!(u("022"), r(22, 22));
-        assert_eq!(u("ssh"), r(22, 22));
-        assert_eq!(u("fsp"), r(21, 21));
-        assert_eq!(u("shell"), r(514, 514));
-        assert_eq!(u("ssh:http"), r(22, 80));
-        assert_eq!(u(":"), r(0, 65535));
-        assert_eq!(u("22:"), r(22, 65535));
-        assert_eq!(u(":22"), r(0, 22));
-        assert_eq!(u("0"), r(0, 0));
-        assert_eq!(u("65535"), r(65535, 65535));
+        for (text, port) in [
+            ("22", 22),
+            ("+22", 22),
+            (" 22", 22),
+            ("022", 22),
+            ("ssh", 22),
+            ("fsp", 21),
+            ("shell", 514),
+            ("0", 0),
+            ("65535", 65535),
+        ] {
+            assert_eq!(u(text), r(port, port), "{text}");
+        }
+        for (text, lo, hi) in [
+            ("ssh:http", 22, 80),
+            (":", 0, 65535),
+            ("22:", 22, 65535),
+            (":22", 0, 22),
+        ] {
+            assert_eq!(u(text), r(lo, hi), "{text}");
+        }
         let bad = |p: &str| Err(ParseError::PortNotResolved(p.into()));
-        assert_eq!(u("0x50"), bad("0x50"));
-        assert_eq!(u("-1"), bad("-1"));
-        assert_eq!(u("22 "), bad("22 "));
-        assert_eq!(u("!"), bad("!"));
-        assert_eq!(u("99999"), bad("99999"));
-        assert_eq!(u("65536"), bad("65536"));
-        assert_eq!(u(""), bad(""));
-        assert_eq!(u("x:2:3"), bad("x"));
+        for (text, near) in [
+            ("0x50", "0x50"),
+            ("-1", "-1"),
+            ("22 ", "22 "),
+            ("!", "!"),
+            ("99999", "99999"),
+            ("65536", "65536"),
+            ("", ""),
+            ("x:2:3", "x"),
+        ] {
+            assert_eq!(u(text), bad(near), "{text}");
+        }
         let many = |p: &str| {
             Err(ParseError::TooManyPortComponents {
                 module: "udp",

@@ -17,39 +17,28 @@ use crate::{
 /// or in the policy line. Without `-x`, numbers above 99999 are rounded to
 /// K, M, G or T (thousands; the rounding wraps around like iptables' u64).
 pub(super) fn number(out: &mut String, n: u64, exact: bool, table: bool) {
-    if exact {
+    // `n` and its unit, right-aligned in `width` (with the unit) in a column.
+    let mut put = |n: u64, width: usize, unit: &str| {
         let _ = if table {
-            write!(out, "{n:>8} ")
+            write!(out, "{n:>width$}{unit} ")
         } else {
-            write!(out, "{n} ")
+            write!(out, "{n}{unit} ")
         };
-        return;
+    };
+    if exact {
+        return put(n, 8, "");
     }
     if n <= 99999 {
-        let _ = if table {
-            write!(out, "{n:>5} ")
-        } else {
-            write!(out, "{n} ")
-        };
-        return;
+        return put(n, 5, "");
     }
     let mut n = n.wrapping_add(500) / 1000;
-    for unit in ['K', 'M', 'G'] {
+    for unit in ["K", "M", "G"] {
         if n <= 9999 {
-            let _ = if table {
-                write!(out, "{n:>4}{unit} ")
-            } else {
-                write!(out, "{n}{unit} ")
-            };
-            return;
+            return put(n, 4, unit);
         }
         n = n.wrapping_add(500) / 1000;
     }
-    let _ = if table {
-        write!(out, "{n:>4}T ")
-    } else {
-        write!(out, "{n}T ")
-    };
+    put(n, 4, "T");
 }
 
 /// The `-L` header of one chain: the `Chain` line (policy and, with `-v`,
@@ -176,21 +165,12 @@ fn list_rule(
         number(out, counts.bytes, opts.exact, true);
     }
     let _ = write!(out, "{:<9} ", rule.target.name());
-    let (proto, invert) = rule
-        .protocol
-        .as_ref()
-        .map_or((0, false), |p| (p.value, p.invert));
-    out.push(if invert { '!' } else { ' ' });
+    let proto = protocol_bang(out, rule);
     let pname = match protocols::display_name(proto) {
         Some(name) if !opts.numeric => name.to_string(),
         _ => proto.to_string(),
     };
-    let opt = match rule.fragment {
-        None => "--",
-        Some(Fragment::Later) => "-f",
-        Some(Fragment::NotLater) => "!f",
-    };
-    let _ = write!(out, "{pname:<4} {opt} ");
+    let _ = write!(out, "{pname:<4} {} ", fragment_opt(rule));
     if opts.verbose {
         let _ = write!(
             out,
@@ -201,11 +181,37 @@ fn list_rule(
     }
     list_addr(out, &rule.source, opts.numeric);
     list_addr(out, &rule.destination, opts.numeric);
+    list_line_end(out, rule, opts.numeric, services);
+}
+
+/// The protocol column's `!` (or a space) of `rule`; its protocol number
+/// (0 for any).
+pub(super) fn protocol_bang(out: &mut String, rule: &Rule) -> u8 {
+    let (proto, invert) = rule
+        .protocol
+        .as_ref()
+        .map_or((0, false), |p| (p.value, p.invert));
+    out.push(if invert { '!' } else { ' ' });
+    proto
+}
+
+/// The `opt` column: `-f`, `!f` or `--`.
+pub(super) fn fragment_opt(rule: &Rule) -> &'static str {
+    match rule.fragment {
+        None => "--",
+        Some(Fragment::Later) => "-f",
+        Some(Fragment::NotLater) => "!f",
+    }
+}
+
+/// The end of a rule line: `[goto]`, the matches, the target's text and
+/// the newline.
+pub(super) fn list_line_end(out: &mut String, rule: &Rule, numeric: bool, services: &Services) {
     if matches!(rule.target, Target::Goto(_)) {
         out.push_str("[goto] ");
     }
-    list_matches(out, rule, opts.numeric, services);
-    list_target(out, &rule.target, opts.numeric);
+    list_matches(out, rule, numeric, services);
+    list_target(out, &rule.target, numeric);
     out.push('\n');
 }
 

@@ -110,27 +110,25 @@ fn list_rules_as_iptables() {
 #[test]
 fn list_as_iptables() {
     use BuiltinChain::*;
-    assert_eq!(list_of(None, false, false, false, false), L);
-    assert_eq!(list_of(None, false, true, false, false), L_N);
-    assert_eq!(list_of(None, true, false, false, false), L_V);
-    assert_eq!(list_of(None, true, true, true, true), L_V_N_X_LINE_NUMBERS);
-    assert_eq!(
-        list_of(Some(Input), false, false, false, true),
-        L_INPUT_LINE_NUMBERS
-    );
-    // -x changes nothing without -v.
-    assert_eq!(
-        list_of(Some(Input), false, false, true, true),
-        L_INPUT_LINE_NUMBERS
-    );
-    assert_eq!(
-        list_of(Some(Output), true, false, true, false),
-        L_OUTPUT_V_X
-    );
-    assert_eq!(
-        list_of(Some(Forward), true, true, false, false),
-        L_FORWARD_N_V
-    );
+    // (chain, -v, -n, -x, --line-numbers, listing)
+    let cases = [
+        (None, false, false, false, false, L),
+        (None, false, true, false, false, L_N),
+        (None, true, false, false, false, L_V),
+        (None, true, true, true, true, L_V_N_X_LINE_NUMBERS),
+        (Some(Input), false, false, false, true, L_INPUT_LINE_NUMBERS),
+        // -x changes nothing without -v.
+        (Some(Input), false, false, true, true, L_INPUT_LINE_NUMBERS),
+        (Some(Output), true, false, true, false, L_OUTPUT_V_X),
+        (Some(Forward), true, true, false, false, L_FORWARD_N_V),
+    ];
+    for (chain, verbose, numeric, exact, line_numbers, want) in cases {
+        assert_eq!(
+            list_of(chain, verbose, numeric, exact, line_numbers),
+            want,
+            "{chain:?} -v {verbose} -n {numeric} -x {exact} --line-numbers {line_numbers}"
+        );
+    }
 }
 
 #[test]

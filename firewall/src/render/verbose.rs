@@ -3,9 +3,9 @@
 
 use std::fmt::Write as _;
 
-use super::list::{list_iface, list_matches, list_target};
+use super::list::{fragment_opt, list_iface, list_line_end, protocol_bang};
 use crate::{
-    model::{AddrMask, Fragment, Neg, Rule, Ruleset, Target},
+    model::{AddrMask, Neg, Rule, Ruleset},
     parse::{protocols, services::Services},
 };
 
@@ -18,11 +18,7 @@ use crate::{
 pub fn rule_line(rule: &Rule, services: &Services) -> String {
     let mut out = String::new();
     let _ = write!(out, "{} ", rule.target.name());
-    let (proto, invert) = rule
-        .protocol
-        .as_ref()
-        .map_or((0, false), |p| (p.value, p.invert));
-    out.push(if invert { '!' } else { ' ' });
+    let proto = protocol_bang(&mut out, rule);
     match protocols::CHAIN_PROTOS.iter().find(|(_, n)| *n == proto) {
         Some((name, _)) => {
             let _ = write!(out, "{name} ");
@@ -31,11 +27,7 @@ pub fn rule_line(rule: &Rule, services: &Services) -> String {
             let _ = write!(out, "{proto} ");
         }
     }
-    let opt = match rule.fragment {
-        None => "--",
-        Some(Fragment::Later) => "-f",
-        Some(Fragment::NotLater) => "!f",
-    };
+    let opt = fragment_opt(rule);
     let _ = write!(
         out,
         "opt {opt} in {} out {} ",
@@ -61,12 +53,7 @@ pub fn rule_line(rule: &Rule, services: &Services) -> String {
     let (si, s) = addr(&rule.source);
     let (di, d) = addr(&rule.destination);
     let _ = write!(out, "{si}{s} {di}-> {d}  ");
-    if matches!(rule.target, Target::Goto(_)) {
-        out.push_str("[goto] ");
-    }
-    list_matches(&mut out, rule, true, services);
-    list_target(&mut out, &rule.target, true);
-    out.push('\n');
+    list_line_end(&mut out, rule, true, services);
     out
 }
 

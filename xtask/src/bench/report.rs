@@ -373,26 +373,34 @@ fn rate_table(r: &Results, flows: Flows) -> String {
         "fw ÷ nftables (set)",
         "fw ÷ no firewall",
     ]);
+    per_n_table(r, &head, |n, row| {
+        for p in Peer::ALL {
+            row.push(r.rate(n, p, flows).map_or("–".into(), kpps));
+        }
+        let fw = r.rate(n, Peer::Fw, flows);
+        for p in [Peer::Legacy, Peer::IptNft, Peer::NftSet, Peer::None] {
+            row.push(match (fw, r.rate(n, p, flows)) {
+                (Some(f), Some(x)) if x > 0.0 => times(f / x),
+                _ => "–".into(),
+            });
+        }
+    })
+}
+
+/// A table with a row for each N of the plan: N, then the cells `cells`
+/// adds for it.
+fn per_n_table(r: &Results, head: &[&str], cells: impl Fn(u32, &mut Vec<String>)) -> String {
     let rows: Vec<Vec<String>> = r
         .plan
         .ns
         .iter()
         .map(|&n| {
             let mut row = vec![with_commas(n)];
-            for p in Peer::ALL {
-                row.push(r.rate(n, p, flows).map_or("–".into(), kpps));
-            }
-            let fw = r.rate(n, Peer::Fw, flows);
-            for p in [Peer::Legacy, Peer::IptNft, Peer::NftSet, Peer::None] {
-                row.push(match (fw, r.rate(n, p, flows)) {
-                    (Some(f), Some(x)) if x > 0.0 => times(f / x),
-                    _ => "–".into(),
-                });
-            }
+            cells(n, &mut row);
             row
         })
         .collect();
-    table(&head, &rows)
+    table(head, &rows)
 }
 
 fn cost_table(r: &Results) -> String {
@@ -447,52 +455,36 @@ fn control_table(r: &Results, op: Op) -> String {
     let mut head = vec!["N"];
     head.extend(RULE_PEERS.iter().map(|p| p.label()));
     head.push("fw ÷ iptables-nft");
-    let rows: Vec<Vec<String>> = r
-        .plan
-        .ns
-        .iter()
-        .map(|&n| {
-            let mut row = vec![with_commas(n)];
-            for p in RULE_PEERS {
-                row.push(
-                    r.control_time(n, p, op)
-                        .map_or("–".into(), |t| format!("{} ms", sig3(ms(t)))),
-                );
-            }
+    per_n_table(r, &head, |n, row| {
+        for p in RULE_PEERS {
             row.push(
-                match (
-                    r.control_time(n, Peer::Fw, op),
-                    r.control_time(n, Peer::IptNft, op),
-                ) {
-                    (Some(f), Some(i)) if !i.is_zero() => times(f.as_secs_f64() / i.as_secs_f64()),
-                    _ => "–".into(),
-                },
+                r.control_time(n, p, op)
+                    .map_or("–".into(), |t| format!("{} ms", sig3(ms(t)))),
             );
-            row
-        })
-        .collect();
-    table(&head, &rows)
+        }
+        row.push(
+            match (
+                r.control_time(n, Peer::Fw, op),
+                r.control_time(n, Peer::IptNft, op),
+            ) {
+                (Some(f), Some(i)) if !i.is_zero() => times(f.as_secs_f64() / i.as_secs_f64()),
+                _ => "–".into(),
+            },
+        );
+    })
 }
 
 fn memory_table(r: &Results) -> String {
     let mut head = vec!["N"];
     head.extend(RULE_PEERS.iter().map(|p| p.label()));
-    let rows: Vec<Vec<String>> = r
-        .plan
-        .ns
-        .iter()
-        .map(|&n| {
-            let mut row = vec![with_commas(n)];
-            for p in RULE_PEERS {
-                row.push(r.memory_of(n, p).map_or("–".into(), |m| {
-                    let approx = if m.exact { "" } else { "≈ " };
-                    format!("{approx}{}", bytes(m.bytes))
-                }));
-            }
-            row
-        })
-        .collect();
-    table(&head, &rows)
+    per_n_table(r, &head, |n, row| {
+        for p in RULE_PEERS {
+            row.push(r.memory_of(n, p).map_or("–".into(), |m| {
+                let approx = if m.exact { "" } else { "≈ " };
+                format!("{approx}{}", bytes(m.bytes))
+            }));
+        }
+    })
 }
 
 fn fw_parts(r: &Results) -> String {

@@ -153,24 +153,6 @@ fn packages() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `cargo build --release -p firewall`; the path of the fw binary.
-fn build_fw() -> anyhow::Result<PathBuf> {
-    cmd::run(cmd::cargo().args(["build", "--release", "-p", "firewall"]))?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| cmd::workspace_root().join("target"));
-    let target = if target.is_relative() {
-        cmd::workspace_root().join(target)
-    } else {
-        target
-    };
-    let fw = target.join("release").join("fw");
-    if !fw.exists() {
-        bail!("the build left no fw binary at {}", fw.display());
-    }
-    Ok(fw)
-}
-
 /// Runs the benchmark and writes the report.
 ///
 /// # Errors
@@ -189,7 +171,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     }
     let plan = Plan::new(args);
     packages()?;
-    let fw = build_fw()?;
+    let fw = cmd::build_fw(true)?;
     // SAFETY: no other thread exists yet; the lab's cleanup reads FW_BIN.
     unsafe { std::env::set_var("FW_BIN", &fw) };
     let out = args

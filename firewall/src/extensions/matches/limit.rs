@@ -141,11 +141,15 @@ mod tests {
 
     #[test]
     fn rates_like_libxt_limit() {
-        assert_eq!(rate("3/min"), Ok(200000));
-        assert_eq!(rate("3/m"), Ok(200000));
-        assert_eq!(rate("7"), Ok(1428));
-        assert_eq!(rate("3x/minute"), Ok(200000));
-        assert_eq!(rate("10000/s"), Ok(1));
+        for (text, want) in [
+            ("3/min", 200000),
+            ("3/m", 200000),
+            ("7", 1428),
+            ("3x/minute", 200000),
+            ("10000/s", 1),
+        ] {
+            assert_eq!(rate(text), Ok(want), "{text}");
+        }
         assert_eq!(
             rate("10001/s"),
             Err(ParseError::RateTooFast("10001/s".into()))

@@ -206,31 +206,29 @@ macro_rules! match_modules {
             $( $(#[$doc])* $variant($value), )*
         }
 
-        /// A match module fw parses, before its options are known.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub(crate) enum Module {
-            $( $variant, )*
-        }
+        ext_dispatch! {
+            MatchExt;
+            /// A match module fw parses, before its options are known.
+            Module;
+            /// A module's options given so far.
+            Parser;
+            {
+                fn xtoptions(self) -> bool {
+                    Module::xtoptions(self)
+                }
 
-        /// A module's options given so far.
-        #[derive(Clone, Debug)]
-        pub(crate) enum Parser {
-            $( $variant(<$module::Ext as MatchExt>::Parser), )*
+                fn option(
+                    p: &mut Parser,
+                    o: Given<'_>,
+                    line: &mut Line<'_, '_>,
+                ) -> Result<(), ParseError> {
+                    p.option(o, line)
+                }
+            }
+            $( $(#[$doc])* $variant => $module, )*
         }
 
         impl Module {
-            const ALL: &[Module] = &[$(Self::$variant,)*];
-
-            /// The module's name.
-            pub(crate) fn name(self) -> &'static str {
-                match self { $(Self::$variant => <$module::Ext as MatchExt>::NAME,)* }
-            }
-
-            /// The module's options.
-            pub(crate) fn options(self) -> &'static [OptSpec] {
-                match self { $(Self::$variant => <$module::Ext as MatchExt>::OPTIONS,)* }
-            }
-
             /// The protocol the kernel requires for the match (its `.proto`).
             pub(crate) fn protocol(self) -> Option<u8> {
                 match self { $(Self::$variant => <$module::Ext as MatchExt>::PROTOCOL,)* }
@@ -239,11 +237,6 @@ macro_rules! match_modules {
             /// Whether it has libxtables' generic option checks.
             pub(crate) fn xtoptions(self) -> bool {
                 match self { $(Self::$variant => <$module::Ext as MatchExt>::XTOPTIONS,)* }
-            }
-
-            /// A parser with no option given.
-            pub(crate) fn parser(self) -> Parser {
-                match self { $(Self::$variant => Parser::$variant(Default::default()),)* }
             }
         }
 
@@ -329,13 +322,6 @@ match_modules! {
     Addrtype(addrtype::Addrtype) => addrtype,
     /// `-m set [!] --match-set NAME DIRS`.
     Set(set::SetMatch) => set,
-}
-
-impl Module {
-    /// The module `-m NAME` loads (case-sensitive, as iptables).
-    pub(crate) fn by_name(name: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|m| m.name() == name)
-    }
 }
 
 /// `" !"` before an inverted option of `-S` (and some `-L` texts).

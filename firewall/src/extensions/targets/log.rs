@@ -221,9 +221,13 @@ mod tests {
 
     #[test]
     fn log_levels() {
-        assert_eq!(log_level("7"), Ok(7));
-        assert_eq!(log_level("debug"), Ok(7));
-        assert_eq!(log_level("panic"), Ok(0));
+        for (text, want) in [
+            ("7", 7),
+            ("debug", 7),
+            ("panic", 0),
+        ] {
+            assert_eq!(log_level(text), Ok(want), "{text}");
+        }
         for bad in ["DEBUG", "warn", "err", "8"] {
             assert_eq!(log_level(bad), Err(ParseError::UnknownLogLevel(bad.into())));
         }

@@ -4,7 +4,7 @@
 //! target's options. The built-in verdicts are [`crate::model::Target`]'s
 //! other variants.
 
-use super::matches::Given;
+use super::matches::{Given, Line};
 use crate::{
     model::Target,
     parse::{ParseError, matches::OptSpec},
@@ -52,35 +52,26 @@ macro_rules! target_modules {
     ($( $(#[$doc:meta])* $variant:ident => $module:ident, )*) => {
         $(pub mod $module;)*
 
-        /// A target extension with options.
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-        pub(crate) enum TargetModule {
-            $( $(#[$doc])* $variant, )*
-        }
+        ext_dispatch! {
+            TargetExt;
+            /// A target extension with options.
+            TargetModule;
+            /// A target extension's options given so far.
+            TargetParser;
+            {
+                fn xtoptions(self) -> bool {
+                    true
+                }
 
-        /// A target extension's options given so far.
-        #[derive(Clone, Debug)]
-        pub(crate) enum TargetParser {
-            $( $variant(<$module::Ext as TargetExt>::Parser), )*
-        }
-
-        impl TargetModule {
-            const ALL: &[TargetModule] = &[$(Self::$variant,)*];
-
-            /// Its name.
-            pub(crate) fn name(self) -> &'static str {
-                match self { $(Self::$variant => <$module::Ext as TargetExt>::NAME,)* }
+                fn option(
+                    p: &mut TargetParser,
+                    o: Given<'_>,
+                    _line: &mut Line<'_, '_>,
+                ) -> Result<(), ParseError> {
+                    p.option(o)
+                }
             }
-
-            /// Its options.
-            pub(crate) fn options(self) -> &'static [OptSpec] {
-                match self { $(Self::$variant => <$module::Ext as TargetExt>::OPTIONS,)* }
-            }
-
-            /// A parser with no option given.
-            pub(crate) fn parser(self) -> TargetParser {
-                match self { $(Self::$variant => TargetParser::$variant(Default::default()),)* }
-            }
+            $( $(#[$doc])* $variant => $module, )*
         }
 
         impl TargetParser {
@@ -102,11 +93,4 @@ target_modules! {
     Reject => reject,
     /// `-j LOG`.
     Log => log,
-}
-
-impl TargetModule {
-    /// The target extension `-j NAME` loads, if fw parses it.
-    pub(crate) fn by_name(name: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|m| m.name() == name)
-    }
 }
