@@ -264,26 +264,7 @@ fn icmp_echo(addr: Ipv4Addr, timeout: Duration) -> std::io::Result<bool> {
     let seq = seq as u16;
     let request = echo_packet(ICMP_ECHO_REQUEST, ident, seq, &payload);
 
-    let dest = libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: 0,
-        sin_addr: libc::in_addr {
-            s_addr: u32::from_ne_bytes(addr.octets()),
-        },
-        sin_zero: [0; 8],
-    };
-    // SAFETY: the buffer and address are valid for the lengths given.
-    let sent = unsafe {
-        libc::sendto(
-            sock.as_raw_fd(),
-            request.as_ptr().cast(),
-            request.len(),
-            0,
-            (&raw const dest).cast(),
-            size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        )
-    };
-    if sent < 0 {
+    if raw_sendto(&sock, addr, &request) < 0 {
         // No route and the like: nothing was delivered.
         return Ok(false);
     }
@@ -362,9 +343,34 @@ fn echo_packet(kind: u8, ident: u16, seq: u16, data: &[u8]) -> Vec<u8> {
     p
 }
 
+/// Sends `packet` on the raw socket `sock` to `to`: what sendto(2)
+/// returns (bytes sent, or -1 with errno set).
+pub fn raw_sendto(sock: &OwnedFd, to: Ipv4Addr, packet: &[u8]) -> isize {
+    let dest = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(to.octets()),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: the buffer and address are valid for the lengths given.
+    unsafe {
+        libc::sendto(
+            sock.as_raw_fd(),
+            packet.as_ptr().cast(),
+            packet.len(),
+            0,
+            (&raw const dest).cast(),
+            size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    }
+}
+
 /// The Internet checksum (RFC 1071): one's complement of the one's
-/// complement sum of the 16-bit big-endian words, an odd byte padded.
-fn internet_checksum(data: &[u8]) -> u16 {
+/// complement sum of the 16-bit big-endian words, an odd byte padded; 0
+/// over data that holds a correct checksum.
+pub fn internet_checksum(data: &[u8]) -> u16 {
     let mut sum: u32 = data
         .chunks(2)
         .map(|c| u32::from(u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)])))

@@ -12,7 +12,7 @@ use firewall as _;
 use std::{
     io::ErrorKind,
     net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket},
-    os::fd::{AsRawFd, FromRawFd, OwnedFd},
+    os::fd::{FromRawFd, OwnedFd},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -127,18 +127,6 @@ fn udp_request(ns: &str, to: Ipv4Addr, port: u16, wait: Duration) -> (u16, Resul
     .unwrap()
 }
 
-/// The Internet checksum (RFC 1071).
-fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = data
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)])))
-        .sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 /// Sends one bare TCP segment with `flags` from `ns` (source `from`) to
 /// `to:dport` over a raw socket: no connection behind it.
 fn raw_tcp(ns: &str, from: Ipv4Addr, to: Ipv4Addr, sport: u16, dport: u16, flags: u8) {
@@ -156,32 +144,14 @@ fn raw_tcp(ns: &str, from: Ipv4Addr, to: Ipv4Addr, sport: u16, dport: u16, flags
         pseudo.extend_from_slice(&to.octets());
         pseudo.extend_from_slice(&[0, 6, 0, 20]);
         pseudo.extend_from_slice(&t);
-        let sum = checksum(&pseudo);
+        let sum = integration_tests::internet_checksum(&pseudo);
         t[16..18].copy_from_slice(&sum.to_be_bytes());
         // SAFETY: plain socket(2), owned at once.
         let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_TCP) };
         assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
         // SAFETY: a fresh fd.
         let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-        let dest = libc::sockaddr_in {
-            sin_family: libc::AF_INET as libc::sa_family_t,
-            sin_port: 0,
-            sin_addr: libc::in_addr {
-                s_addr: u32::from_ne_bytes(to.octets()),
-            },
-            sin_zero: [0; 8],
-        };
-        // SAFETY: buffer and address valid for their lengths.
-        let n = unsafe {
-            libc::sendto(
-                sock.as_raw_fd(),
-                t.as_ptr().cast(),
-                t.len(),
-                0,
-                (&raw const dest).cast(),
-                size_of::<libc::sockaddr_in>() as libc::socklen_t,
-            )
-        };
+        let n = integration_tests::raw_sendto(&sock, to, &t);
         assert_eq!(n, 20, "sendto: {}", std::io::Error::last_os_error());
     })
     .unwrap();

@@ -110,17 +110,9 @@ fn ttl_is_seen_as_netfilter_sees_it() {
     assert_eq!(lab.counters("FORWARD", 2).0, 0);
     fw_reset(lab.router.name());
 
-    for r in rules {
-        let out = integration_tests::netns_exec(
-            lab.router.name(),
-            "iptables-legacy",
-            &r.split(' ').collect::<Vec<_>>(),
-        )
-        .unwrap();
-        assert!(out.status.success(), "iptables-legacy {r}");
-    }
+    lab.legacy(&rules);
     let legacy = probes(&lab);
-    let _ = integration_tests::netns_exec(lab.router.name(), "iptables-legacy", &["-F"]);
+    lab.legacy_reset();
     assert_eq!(fw, legacy, "fw and iptables-legacy");
 }
 
@@ -163,21 +155,8 @@ fn forwarded_flows_are_tracked() {
     );
     fw_reset(lab.router.name());
 
-    for r in rules {
-        let out = integration_tests::netns_exec(
-            lab.router.name(),
-            "iptables-legacy",
-            &r.split(' ').collect::<Vec<_>>(),
-        )
-        .unwrap();
-        assert!(out.status.success(), "iptables-legacy {r}");
-    }
+    lab.legacy(&rules);
     let legacy = probes(&lab);
-    let _ = integration_tests::netns_exec(lab.router.name(), "iptables-legacy", &["-F"]);
-    let _ = integration_tests::netns_exec(
-        lab.router.name(),
-        "iptables-legacy",
-        &["-P", "FORWARD", "ACCEPT"],
-    );
+    lab.legacy_reset();
     assert_eq!(fw, legacy, "fw and iptables-legacy");
 }

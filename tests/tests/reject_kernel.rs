@@ -28,17 +28,7 @@ const SERVER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
 const CLIENT: [u8; 4] = [192, 0, 2, 1];
 const SERVER: [u8; 4] = [192, 0, 2, 2];
 
-/// RFC 1071 checksum of `b`; 0 when `b` holds a correct checksum.
-fn csum(b: &[u8]) -> u16 {
-    let mut s: u32 = b
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)])))
-        .sum();
-    while s > 0xffff {
-        s = (s & 0xffff) + (s >> 16);
-    }
-    !(s as u16)
-}
+use integration_tests::internet_checksum as csum;
 
 /// An Ethernet frame from the client to the server: IPv4 (checksummed)
 /// carrying `l4` with protocol `proto`.

@@ -71,6 +71,34 @@ impl RouterLab {
     pub fn counters(&self, chain: &str, n: usize) -> (u64, u64) {
         rule_counters(&self.fw(&format!("-L {chain} -v -n -x --line-numbers")), n)
     }
+
+    /// Applies `rules` (iptables command lines) on the router with
+    /// iptables-legacy, the oracle.
+    #[allow(dead_code)] // Not every test that includes the lab uses it.
+    pub fn legacy(&self, rules: &[&str]) {
+        for r in rules {
+            let out = integration_tests::netns_exec(
+                self.router.name(),
+                "iptables-legacy",
+                &r.split(' ').collect::<Vec<_>>(),
+            )
+            .unwrap();
+            assert!(out.status.success(), "iptables-legacy {r}");
+        }
+    }
+
+    /// Empties iptables-legacy's filter table on the router, policies
+    /// ACCEPT again.
+    #[allow(dead_code)] // As `legacy`.
+    pub fn legacy_reset(&self) {
+        for args in [
+            &["-F"][..],
+            &["-P", "FORWARD", "ACCEPT"],
+            &["-P", "INPUT", "ACCEPT"],
+        ] {
+            let _ = integration_tests::netns_exec(self.router.name(), "iptables-legacy", args);
+        }
+    }
 }
 
 impl Drop for RouterLab {
