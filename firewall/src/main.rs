@@ -43,7 +43,7 @@ Usage: fw -[ACD] chain rule-specification [options]
        fw -E old-chain-name new-chain-name
        fw -P chain target [options]
        fw save [--counters]
-       fw restore [--counters] [--noflush] [--test] [file]
+       fw restore [--counters] [--noflush] [--test] [--table filter] [file]
        fw status [--check] | reset | gc | -h | -V
        fw conntrack -L | -F | -C | -S | --timeout [NAME=SECONDS ...]
 
@@ -300,8 +300,15 @@ fn main() -> ExitCode {
                 None => std::io::stdin().read_to_string(&mut text).map(|_| ()),
             };
             if let Err(e) = read {
+                // iptables-restore's wording: "Can't open FILE: REASON".
+                let text = e.to_string();
+                let reason = match e.raw_os_error() {
+                    // strerror(3)'s text, without Rust's " (os error N)".
+                    Some(n) => text.trim_end_matches(&format!(" (os error {n})")).to_string(),
+                    None => text,
+                };
                 eprintln!(
-                    "fw restore: {}: {e}",
+                    "Can't open {}: {reason}",
                     file.as_deref().unwrap_or("standard input")
                 );
                 return ExitCode::from(1);
