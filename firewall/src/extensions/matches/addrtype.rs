@@ -65,7 +65,8 @@ impl MatchExt for Ext {
             0 => p.src = o.neg(AddrTypes(addr_types(&o.arg)?)),
             1 => p.dst = o.neg(AddrTypes(addr_types(&o.arg)?)),
             2 => p.limit_iface = Some(LimitIface::In),
-            _ => p.limit_iface = Some(LimitIface::Out),
+            3 => p.limit_iface = Some(LimitIface::Out),
+            id => unreachable!("option id {id} is not in {}'s table", Self::NAME),
         }
         Ok(())
     }

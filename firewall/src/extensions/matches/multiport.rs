@@ -64,7 +64,8 @@ impl MatchExt for Ext {
         let direction = match o.spec.id {
             0 => PortDirection::Source,
             1 => PortDirection::Destination,
-            _ => PortDirection::Either,
+            2 => PortDirection::Either,
+            id => unreachable!("option id {id} is not in {}'s table", Self::NAME),
         };
         *p = Some(Multiport {
             direction,

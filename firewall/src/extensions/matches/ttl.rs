@@ -43,7 +43,8 @@ impl MatchExt for Ext {
             (EQ, false) => Ttl::Eq(v),
             (EQ, true) => Ttl::Ne(v),
             (LT, _) => Ttl::Lt(v),
-            _ => Ttl::Gt(v),
+            (GT, _) => Ttl::Gt(v),
+            (id, _) => unreachable!("option id {id} is not in {}'s table", Self::NAME),
         });
         Ok(())
     }

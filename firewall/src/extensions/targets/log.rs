@@ -109,7 +109,8 @@ impl TargetExt for Ext {
             1 => l.tcp_options = true,
             2 => l.ip_options = true,
             3 => l.uid = true,
-            _ => l.macdecode = true,
+            5 => l.macdecode = true,
+            id => unreachable!("option id {id} is not in {}'s table", Self::NAME),
         }
         Ok(())
     }
