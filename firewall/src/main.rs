@@ -304,7 +304,9 @@ fn main() -> ExitCode {
                 let text = e.to_string();
                 let reason = match e.raw_os_error() {
                     // strerror(3)'s text, without Rust's " (os error N)".
-                    Some(n) => text.trim_end_matches(&format!(" (os error {n})")).to_string(),
+                    Some(n) => text
+                        .trim_end_matches(&format!(" (os error {n})"))
+                        .to_string(),
                     None => text,
                 };
                 eprintln!(
