@@ -538,9 +538,10 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
         // The ruleset is live before the first packet reaches the programs.
         let generation = k.swap_in(&compiled, fresh, None)?;
         debug_assert_eq!(generation, new.generation);
-        let (attached, skipped, refused) = attach::attach_all(&mut ebpf, &staged)?;
-        new.attachments = attached;
-        new.refused = refused;
+        let done = attach::attach_all(&mut ebpf, &staged)?;
+        new.attachments = done.attached;
+        new.refused = done.refused;
+        let skipped = done.skipped;
         let ahead = state::write_ahead(&dirs.state, &new)?;
         load::publish(&staged, dirs)?;
         Ok((skipped, ahead))

@@ -210,7 +210,7 @@ fn attach_one(
             ifname: iface.name.clone(),
             hook,
             errno: errno_of(&source),
-            source,
+            source: Box::new(source),
         }
     };
     let native = if iface.generic_only() {
@@ -319,14 +319,16 @@ fn attach_order(ifaces: &[Interface]) -> Vec<&Interface> {
 /// Ethernet-like interface and pins the links.
 ///
 /// Interfaces of other link types (tun, WireGuard, ...) are returned in
-/// the second list, unattached: their frames have no Ethernet header.
+/// `skipped`, unattached: their frames have no Ethernet header. Ports of
+/// a bridge, bond or team are left alone (fw filters at the master), and
+/// interfaces the kernel refuses XDP on with EEXIST are in `refused`.
 ///
 /// # Errors
 /// As [`attach_one`]; the caller removes the pin directory.
 pub fn attach_all(
     ebpf: &mut Ebpf,
     dirs: &Dirs,
-) -> Result<(Vec<Attachment>, Vec<Interface>, Vec<Refused>), LoadError> {
+) -> Result<Reconciled, LoadError> {
     let mut xdp_tc: (Option<&mut Xdp>, Option<&mut SchedClassifier>) = (None, None);
     for (name, prog) in ebpf.programs_mut() {
         match name {
@@ -350,7 +352,12 @@ pub fn attach_all(
         }
     }
     attached.sort_by_key(|a: &Attachment| a.ifindex);
-    Ok((attached, skipped, refused))
+    Ok(Reconciled {
+        added: attached.iter().map(|a| a.ifname.clone()).collect(),
+        attached,
+        skipped,
+        refused,
+    })
 }
 
 /// Detaches and unpins fw's links on interface `ifname` (pinned in `dirs`).

@@ -69,7 +69,7 @@ pub enum LoadError {
     #[error(
         "attaching {} to interface {ifname}: {source}{}",
         if *hook == "xdp" { "XDP" } else { "TCX egress" },
-        errno_note(*hook, *errno)
+        errno_note(hook, *errno)
     )]
     Attach {
         /// The interface.
@@ -78,8 +78,8 @@ pub enum LoadError {
         hook: &'static str,
         /// The errno the kernel returned, when aya's error carries one.
         errno: Option<i32>,
-        /// aya's error.
-        source: ProgramError,
+        /// aya's error (boxed: it is large).
+        source: Box<ProgramError>,
     },
     /// A map read or write failed (a full map, for one).
     #[error("map {0}: {1}")]
