@@ -263,3 +263,40 @@ fn br_netfilter_on_is_a_problem_for_status_check() {
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     assert!(text.contains("bridge-nf-call-iptables is 1"), "{text}");
 }
+
+#[test]
+fn a_lower_device_whose_upper_has_xdp_is_reported_not_failed() {
+    // A macvlan over p1 moved into a container namespace c where fw runs
+    // first: the kernel then refuses XDP on p1 (EEXIST).
+    let a = Netns::new("lower-a").unwrap();
+    let h = Netns::new("lower-h").unwrap();
+    let c = Netns::new("lower-c").unwrap();
+    sh(
+        a.name(),
+        &format!(
+            "ip link add p1 type veth peer name e netns {h} && ip link set p1 up && \
+             ip link add link p1 name mv type macvlan mode bridge && ip link set mv netns {c}",
+            h = h.name(),
+            c = c.name()
+        ),
+    );
+    sh(c.name(), "ip link set mv up");
+    let fw = |ns: &Netns, args: &[&str]| fw_in(ns.name(), args).unwrap();
+    assert!(fw(&c, &["-A", "INPUT", "-j", "ACCEPT"]).status.success());
+    for _ in 0..2 {
+        let out = fw(&a, &["-A", "INPUT", "-j", "ACCEPT"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let st = String::from_utf8_lossy(&fw(&a, &["status"]).stdout).into_owned();
+    assert!(
+        port_line(&st, "p1").contains("not attached: the kernel refused XDP (EEXIST"),
+        "{st}"
+    );
+    assert!(!fw(&a, &["status", "--check"]).status.success());
+    fw_reset(a.name());
+    fw_reset(c.name());
+}

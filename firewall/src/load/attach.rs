@@ -325,10 +325,7 @@ fn attach_order(ifaces: &[Interface]) -> Vec<&Interface> {
 ///
 /// # Errors
 /// As [`attach_one`]; the caller removes the pin directory.
-pub fn attach_all(
-    ebpf: &mut Ebpf,
-    dirs: &Dirs,
-) -> Result<Reconciled, LoadError> {
+pub fn attach_all(ebpf: &mut Ebpf, dirs: &Dirs) -> Result<Reconciled, LoadError> {
     let mut xdp_tc: (Option<&mut Xdp>, Option<&mut SchedClassifier>) = (None, None);
     for (name, prog) in ebpf.programs_mut() {
         match name {
