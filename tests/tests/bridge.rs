@@ -246,6 +246,24 @@ fn a_port_added_to_a_loaded_bridge_does_not_block_changes() {
         "{st}"
     );
     assert!(lab.fw(&["status", "--check"]).status.success(), "{st}");
+
+    // A port fw attached to before it joined br0 is detached by the next
+    // change; until then status calls it filtered twice.
+    let h4 = Netns::new("addport-4").unwrap();
+    lab.add_port("p4", h4.name(), Ipv4Addr::new(192, 0, 2, 4), true);
+    lab.fw_ok(&["-A", "INPUT", "-p", "udp", "-j", "DROP"]);
+    assert!(port_line(&status(&lab), "p4").ends_with("filtered"));
+    sh(lab.b.name(), "ip link set p4 master br0");
+    let st = status(&lab);
+    assert!(port_line(&st, "p4").contains("filtered twice"), "{st}");
+    assert!(!lab.fw(&["status", "--check"]).status.success(), "{st}");
+    lab.fw_ok(&["-D", "INPUT", "1"]);
+    let st = status(&lab);
+    assert!(
+        port_line(&st, "p4").contains("not attached: bridge port, filtered at br0"),
+        "{st}"
+    );
+    assert!(lab.fw(&["status", "--check"]).status.success(), "{st}");
 }
 
 #[test]

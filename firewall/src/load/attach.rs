@@ -480,3 +480,29 @@ pub fn br_netfilter_warning(ifaces: &[Interface]) -> Option<String> {
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_attach_error_names_the_errno_and_the_likely_reason() {
+        let source = ProgramError::SyscallError(aya::sys::SyscallError {
+            call: "bpf_link_create",
+            io_error: io::Error::from_raw_os_error(libc::EEXIST),
+        });
+        let e = LoadError::Attach {
+            ifname: "p1".into(),
+            hook: "xdp",
+            errno: errno_of(&source),
+            source: Box::new(source),
+        };
+        let text = e.to_string();
+        assert!(
+            text.starts_with("attaching XDP to interface p1: "),
+            "{text}"
+        );
+        assert!(text.contains("errno 17"), "{text}");
+        assert!(text.contains("upper device"), "{text}");
+    }
+}
