@@ -493,6 +493,7 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
         // (and detached again if the change fails).
         let rec = attach::reconcile(&old.attachments, &ifaces, dirs)?;
         new.attachments = rec.attached;
+        new.refused = rec.refused;
         let undo = |e: ExecError| {
             for name in &rec.added {
                 attach::unlink(dirs, name);
@@ -517,6 +518,13 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
         ahead.went_live();
         debug_assert_eq!(generation, new.generation);
         commit(ahead);
+        let newly: Vec<_> = new
+            .refused
+            .iter()
+            .filter(|r| !old.refused.contains(r))
+            .cloned()
+            .collect();
+        warn_unattached(&newly, &ifaces, false);
         return Ok(());
     }
     // A first load: everything is built aside, in the staged pin
@@ -530,8 +538,10 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
         // The ruleset is live before the first packet reaches the programs.
         let generation = k.swap_in(&compiled, fresh, None)?;
         debug_assert_eq!(generation, new.generation);
-        let (attached, skipped) = attach::attach_all(&mut ebpf, &staged)?;
-        new.attachments = attached;
+        let done = attach::attach_all(&mut ebpf, &staged)?;
+        new.attachments = done.attached;
+        new.refused = done.refused;
+        let skipped = done.skipped;
         let ahead = state::write_ahead(&dirs.state, &new)?;
         load::publish(&staged, dirs)?;
         Ok((skipped, ahead))
@@ -540,6 +550,7 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
         Ok((skipped, mut ahead)) => {
             ahead.went_live();
             commit(ahead);
+            warn_unattached(&new.refused, &ifaces, true);
             for i in skipped {
                 eprintln!(
                     "fw: warning: interface {} is not filtered (link type {} has no Ethernet header)",
@@ -554,6 +565,20 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
             let _ = load::remove_pins(&staged);
             Err(e)
         }
+    }
+}
+
+/// Warns of interfaces the kernel refused to attach to and of
+/// br_netfilter (on a first load only: `fw status` repeats it).
+fn warn_unattached(refused: &[state::Refused], ifaces: &[Interface], first: bool) {
+    for r in refused {
+        eprintln!(
+            "fw: warning: interface {} is not filtered: {}",
+            r.ifname, r.reason
+        );
+    }
+    if let Some(w) = attach::br_netfilter_warning(ifaces).filter(|_| first) {
+        eprintln!("fw: warning: {w}");
     }
 }
 
@@ -691,10 +716,31 @@ pub fn status() -> Result<Status, ExecError> {
         let recorded = rec.attachments.iter().find(|a| a.ifindex == i.index);
         let (xdp, tc) = (live("xdp", xdp_id, i.index), live("tc", tc_id, i.index));
         let by_name = rec.attachments.iter().find(|a| a.ifname == i.name);
+        let refused = rec.refused.iter().find(|r| r.ifindex == i.index);
+        let port = i.port_note();
         let why = match (xdp, tc) {
             _ if !i.is_ethernet() => Some(format!(
                 "unfiltered: link type {} has no Ethernet header",
                 i.link_type
+            )),
+            (None, None) if port.is_some() => {
+                // What the stack sees of a port it sees on the master.
+                let port = port.unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "{:<16} {:>7} {:<8} {:>8} {:>8}  not attached: {port}",
+                    i.name, i.index, "-", "-", "-"
+                );
+                continue;
+            }
+            _ if port.is_some() => Some(format!(
+                "filtered twice: {}, but fw is still attached to it; \
+                 the next change of the ruleset detaches it",
+                port.unwrap_or_default()
+            )),
+            (None, None) if refused.is_some() => Some(format!(
+                "not attached: {}",
+                refused.map_or("", |r| r.reason.as_str())
             )),
             (Some(_), Some(_)) => None,
             (None, None) => Some(match by_name {
@@ -756,6 +802,10 @@ pub fn status() -> Result<Status, ExecError> {
                 a.ifname, a.ifindex
             ));
         }
+    }
+    if let Some(w) = attach::br_netfilter_warning(&ifaces) {
+        let _ = writeln!(out, "warning: {w}");
+        st.problems.push(w);
     }
     for c in BuiltinChain::ALL {
         let ch = rec.ruleset.chain(c);

@@ -114,6 +114,18 @@ pub struct Attachment {
     pub xdp_mode: String,
 }
 
+/// An interface fw is not attached to because the kernel refused XDP
+/// there (EEXIST: an upper device already has XDP).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refused {
+    /// The interface.
+    pub ifname: String,
+    /// Its index.
+    pub ifindex: u32,
+    /// Why, for `fw status`.
+    pub reason: String,
+}
+
 /// Everything fw remembers about one namespace between invocations.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
@@ -128,6 +140,9 @@ pub struct State {
     pub user_counters: BTreeMap<String, Vec<u32>>,
     /// Interfaces the programs are attached to.
     pub attachments: Vec<Attachment>,
+    /// Interfaces the kernel refused to attach to at the last change.
+    #[serde(default)]
+    pub refused: Vec<Refused>,
     /// The `firewall_common::Config::generation` this ruleset went live
     /// with; when the kernel's differs, this record may not describe the
     /// live bank (a swap died before the record was written).

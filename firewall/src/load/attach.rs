@@ -6,7 +6,10 @@ use std::{ffi::CString, io, os::fd::AsRawFd};
 
 use aya::{
     Ebpf,
-    programs::{LinkOrder, SchedClassifier, TcAttach, TcAttachType, Xdp, XdpMode, links::FdLink},
+    programs::{
+        LinkOrder, ProgramError, SchedClassifier, TcAttach, TcAttachType, Xdp, XdpMode,
+        links::FdLink,
+    },
 };
 use network_interface::{NetworkInterface, NetworkInterfaceConfig};
 
@@ -14,6 +17,7 @@ use aya_obj::programs::XdpAttachType;
 
 use super::{LoadError, PROG_TC, PROG_XDP, pins::Dirs};
 use crate::state::Attachment;
+pub use crate::state::Refused;
 
 /// `ARPHRD_ETHER` and `ARPHRD_LOOPBACK` (`<linux/if_arp.h>`): the link types
 /// whose frames start with a 14-byte Ethernet header, which the programs
@@ -30,12 +34,89 @@ pub struct Interface {
     pub index: u32,
     /// `ARPHRD_*` link type.
     pub link_type: u16,
+    /// The driver kind (`bridge`, `bond`, `veth`, `vlan`, ...), empty
+    /// when rtnetlink names none.
+    pub kind: String,
+    /// The bridge, bond or team device this one is a port of, if any: its
+    /// (name, kind).
+    pub master: Option<(String, String)>,
 }
+
+/// Masters whose ports fw leaves alone: the stack sees the frames they
+/// pass up as arriving on the master (`-i br0`, `-i bond0`), and what the
+/// host sends through them leaves by the master's egress first.
+const PORT_MASTERS: [&str; 3] = ["bridge", "bond", "team"];
 
 impl Interface {
     /// Whether fw's programs can parse this interface's frames.
     pub fn is_ethernet(&self) -> bool {
         matches!(self.link_type, ARPHRD_ETHER | ARPHRD_LOOPBACK)
+    }
+
+    /// When this interface is a port of a bridge, bond or team, the
+    /// master that fw filters its traffic at: (name, kind).
+    pub fn port_of(&self) -> Option<(&str, &str)> {
+        self.master
+            .as_ref()
+            .filter(|(_, kind)| PORT_MASTERS.contains(&kind.as_str()))
+            .map(|(n, k)| (n.as_str(), k.as_str()))
+    }
+
+    /// Whether fw attaches to this interface: Ethernet-like and not a
+    /// port of a bridge, bond or team.
+    pub fn attachable(&self) -> bool {
+        self.is_ethernet() && self.port_of().is_none()
+    }
+
+    /// Why fw is not attached to a port: `bridge port, filtered at br0`.
+    pub fn port_note(&self) -> Option<String> {
+        let (name, kind) = self.port_of()?;
+        let what = match kind {
+            "bridge" => "bridge port",
+            "bond" => "bond slave",
+            _ => "team port",
+        };
+        Some(format!("{what}, filtered at {name}"))
+    }
+
+    /// Whether XDP must run in generic mode here: a bond's or team's
+    /// native XDP runs in its slaves' drivers, which report the slave as
+    /// the ingress interface, not the master `-i` names.
+    fn generic_only(&self) -> bool {
+        matches!(self.kind.as_str(), "bond" | "team" | "bridge")
+    }
+}
+
+/// The `io::Error` somewhere in `e`'s chain of sources.
+fn errno_of(e: &ProgramError) -> Option<i32> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cur {
+        if let Some(io) = c.downcast_ref::<io::Error>()
+            && let Some(n) = io.raw_os_error()
+        {
+            return Some(n);
+        }
+        cur = c.source();
+    }
+    None
+}
+
+/// The likely reason the kernel refused to attach the `hook` program
+/// with errno `errno`.
+pub fn attach_reason(hook: &str, errno: i32) -> &'static str {
+    match (hook, errno) {
+        ("xdp", libc::EEXIST) => {
+            "an upper device of this interface (a bridge, bond, vlan or macvlan \
+             over it) already has an XDP program, or another XDP program is attached here"
+        }
+        ("xdp", libc::EBUSY) => "another XDP program is attached to this interface",
+        ("xdp", libc::EOPNOTSUPP) => "the driver does not support XDP in this mode",
+        ("xdp", libc::EINVAL) => "the interface's MTU or configuration does not allow XDP",
+        (_, libc::EPERM | libc::EACCES) => "fw needs CAP_NET_ADMIN and CAP_BPF",
+        (_, libc::ENODEV) => "the interface went away",
+        (_, libc::EEXIST) => "another program of fw is already attached here",
+        (_, libc::EINVAL) => "the kernel lacks TCX (Linux 6.6)",
+        _ => "",
     }
 }
 
@@ -70,13 +151,33 @@ fn link_type(name: &str) -> io::Result<u16> {
 /// [`LoadError::Interfaces`] when the list or a link type cannot be read.
 pub fn interfaces() -> Result<Vec<Interface>, LoadError> {
     let mut out = Vec::new();
-    for i in NetworkInterface::show().map_err(|e| LoadError::Interfaces(e.to_string()))? {
+    let links =
+        super::rtnl::links().map_err(|e| LoadError::Interfaces(format!("rtnetlink: {e}")))?;
+    let listed = NetworkInterface::show().map_err(|e| LoadError::Interfaces(e.to_string()))?;
+    let name_of = |index: u32| {
+        listed
+            .iter()
+            .find(|i| i.index == index)
+            .map(|i| i.name.clone())
+    };
+    for i in &listed {
+        if out.iter().any(|o: &Interface| o.index == i.index) {
+            // network_interface lists an interface once per address.
+            continue;
+        }
         let link_type =
             link_type(&i.name).map_err(|e| LoadError::Interfaces(format!("{}: {e}", i.name)))?;
+        let info = links.get(&i.index).cloned().unwrap_or_default();
+        let master = info.master.and_then(|m| {
+            let kind = links.get(&m).map(|l| l.kind.clone()).unwrap_or_default();
+            Some((name_of(m)?, kind))
+        });
         out.push(Interface {
-            name: i.name,
+            name: i.name.clone(),
             index: i.index,
             link_type,
+            kind: info.kind,
+            master,
         });
     }
     out.sort_by_key(|i| i.index);
@@ -104,22 +205,32 @@ fn attach_one(
     iface: &Interface,
     dirs: &Dirs,
 ) -> Result<Attachment, LoadError> {
-    let attach_err = |source| LoadError::Attach {
-        ifname: iface.name.clone(),
-        source,
+    let attach_err = |hook: &'static str| {
+        move |source: ProgramError| LoadError::Attach {
+            ifname: iface.name.clone(),
+            hook,
+            errno: errno_of(&source),
+            source: Box::new(source),
+        }
     };
-    let (id, mode) = match xdp.attach(iface.index, XdpMode::Driver) {
-        Ok(id) => (id, "native"),
-        Err(_) => (
-            xdp.attach(iface.index, XdpMode::Skb).map_err(attach_err)?,
+    let native = if iface.generic_only() {
+        None
+    } else {
+        xdp.attach(iface.index, XdpMode::Driver).ok()
+    };
+    let (id, mode) = match native {
+        Some(id) => (id, "native"),
+        None => (
+            xdp.attach(iface.index, XdpMode::Skb)
+                .map_err(attach_err("xdp"))?,
             "generic",
         ),
     };
     let link: FdLink = xdp
         .take_link(id)
-        .map_err(attach_err)?
+        .map_err(attach_err("xdp"))?
         .try_into()
-        .map_err(|e| attach_err(aya::programs::ProgramError::from(e)))?;
+        .map_err(|e| attach_err("xdp")(ProgramError::from(e)))?;
     let path = dirs.link("xdp", &iface.name);
     link.pin(&path)
         .map_err(|source| LoadError::Pin { path, source })?;
@@ -131,12 +242,12 @@ fn attach_one(
                 order: LinkOrder::default(),
             },
         )
-        .map_err(attach_err)?;
+        .map_err(attach_err("tc"))?;
     let link: FdLink = tc
         .take_link(id)
-        .map_err(attach_err)?
+        .map_err(attach_err("tc"))?
         .try_into()
-        .map_err(|e| attach_err(aya::programs::ProgramError::from(e)))?;
+        .map_err(|e| attach_err("tc")(ProgramError::from(e)))?;
     let path = dirs.link("tc", &iface.name);
     link.pin(&path)
         .map_err(|source| LoadError::Pin { path, source })?;
@@ -147,18 +258,74 @@ fn attach_one(
     })
 }
 
+/// Attaches to `iface` as [`attach_one`]; an XDP attach the kernel
+/// refuses with EEXIST (an upper device already has XDP: a vlan or
+/// macvlan over it, or a master fw does not know) is not an error but a
+/// [`Refused`], with nothing left attached to the interface.
+fn attach_or_refuse(
+    xdp: &mut Xdp,
+    tc: &mut SchedClassifier,
+    iface: &Interface,
+    dirs: &Dirs,
+) -> Result<Result<Attachment, Refused>, LoadError> {
+    match attach_one(xdp, tc, iface, dirs) {
+        Ok(a) => Ok(Ok(a)),
+        Err(LoadError::Attach {
+            hook: "xdp",
+            errno: Some(libc::EEXIST),
+            ..
+        }) => {
+            unlink(dirs, &iface.name);
+            Ok(Err(Refused {
+                ifname: iface.name.clone(),
+                ifindex: iface.index,
+                reason: format!(
+                    "the kernel refused XDP (EEXIST: {})",
+                    attach_reason("xdp", libc::EEXIST)
+                ),
+            }))
+        }
+        Err(e) => {
+            unlink(dirs, &iface.name);
+            Err(e)
+        }
+    }
+}
+
+/// Detaches any link of fw still pinned for a port (of a bridge, bond or
+/// team) among `now`: the interface became a port since fw attached.
+fn unlink_ports(dirs: &Dirs, now: &[Interface]) {
+    for i in now.iter().filter(|i| i.port_of().is_some()) {
+        unlink(dirs, &i.name);
+    }
+}
+
+/// Interfaces in the order fw attaches to them: lower devices (ports,
+/// the devices under a vlan or macvlan) before the devices over them, as
+/// the kernel refuses XDP on a device whose upper already has it.
+fn attach_order(ifaces: &[Interface]) -> Vec<&Interface> {
+    let mut v: Vec<&Interface> = ifaces.iter().collect();
+    // Uppers made by stacking: vlan, macvlan, ipvlan and the masters.
+    let rank = |i: &Interface| match i.kind.as_str() {
+        "bridge" | "bond" | "team" | "vrf" => 2,
+        "vlan" | "macvlan" | "macvtap" | "ipvlan" | "ipvtap" => 1,
+        _ => 0,
+    };
+    v.sort_by_key(|i| (rank(i), i.index));
+    v
+}
+
 /// Attaches both programs of a freshly loaded `ebpf` to every
 /// Ethernet-like interface and pins the links.
 ///
 /// Interfaces of other link types (tun, WireGuard, ...) are returned in
-/// the second list, unattached: their frames have no Ethernet header.
+/// `skipped`, unattached: their frames have no Ethernet header. Ports of
+/// a bridge, bond or team are left alone (fw filters at the master), and
+/// interfaces the kernel refuses XDP on with EEXIST are in `refused`.
 ///
 /// # Errors
 /// As [`attach_one`]; the caller removes the pin directory.
-pub fn attach_all(
-    ebpf: &mut Ebpf,
-    dirs: &Dirs,
-) -> Result<(Vec<Attachment>, Vec<Interface>), LoadError> {
+pub fn attach_all(ebpf: &mut Ebpf, dirs: &Dirs) -> Result<Reconciled, LoadError> {
     let mut xdp_tc: (Option<&mut Xdp>, Option<&mut SchedClassifier>) = (None, None);
     for (name, prog) in ebpf.programs_mut() {
         match name {
@@ -170,13 +337,24 @@ pub fn attach_all(
     let (Some(xdp), Some(tc)) = xdp_tc else {
         return Err(LoadError::Incomplete(dirs.prog(PROG_XDP)));
     };
-    let (ifaces, skipped): (Vec<_>, Vec<_>) =
-        interfaces()?.into_iter().partition(Interface::is_ethernet);
-    let attached = ifaces
-        .iter()
-        .map(|i| attach_one(xdp, tc, i, dirs))
-        .collect::<Result<_, _>>()?;
-    Ok((attached, skipped))
+    let now = interfaces()?;
+    let skipped = now.iter().filter(|i| !i.is_ethernet()).cloned().collect();
+    let ifaces: Vec<Interface> = now.into_iter().filter(Interface::attachable).collect();
+    let mut attached = Vec::new();
+    let mut refused = Vec::new();
+    for i in attach_order(&ifaces) {
+        match attach_or_refuse(xdp, tc, i, dirs)? {
+            Ok(a) => attached.push(a),
+            Err(r) => refused.push(r),
+        }
+    }
+    attached.sort_by_key(|a: &Attachment| a.ifindex);
+    Ok(Reconciled {
+        added: attached.iter().map(|a| a.ifname.clone()).collect(),
+        attached,
+        skipped,
+        refused,
+    })
 }
 
 /// Detaches and unpins fw's links on interface `ifname` (pinned in `dirs`).
@@ -197,6 +375,8 @@ pub struct Reconciled {
     pub skipped: Vec<Interface>,
     /// Interfaces it attached (by name): [`unlink`] them to undo it.
     pub added: Vec<String>,
+    /// Interfaces the kernel refused XDP on (EEXIST), left unattached.
+    pub refused: Vec<Refused>,
 }
 
 /// Brings the attachments in line with the namespace's interfaces `now`
@@ -212,12 +392,17 @@ pub fn reconcile(
     now: &[Interface],
     dirs: &Dirs,
 ) -> Result<Reconciled, LoadError> {
-    let (ifaces, skipped): (Vec<_>, Vec<_>) = now.iter().cloned().partition(Interface::is_ethernet);
+    let skipped: Vec<Interface> = now.iter().filter(|i| !i.is_ethernet()).cloned().collect();
+    let ifaces: Vec<Interface> = now.iter().filter(|i| i.attachable()).cloned().collect();
     let present = |a: &Attachment| {
         ifaces
             .iter()
             .any(|i| i.name == a.ifname && i.index == a.ifindex)
     };
+    // An interface that became a port of a bridge (or bond) is detached
+    // first: the kernel refuses XDP under a master that has it, and the
+    // master sees what the stack sees.
+    unlink_ports(dirs, now);
     let mut kept: Vec<Attachment> = Vec::new();
     for a in have {
         if present(a) {
@@ -226,8 +411,8 @@ pub fn reconcile(
             unlink(dirs, &a.ifname);
         }
     }
-    let missing: Vec<&Interface> = ifaces
-        .iter()
+    let missing: Vec<&Interface> = attach_order(&ifaces)
+        .into_iter()
         .filter(|i| {
             !kept
                 .iter()
@@ -235,6 +420,7 @@ pub fn reconcile(
         })
         .collect();
     let mut added = Vec::new();
+    let mut refused = Vec::new();
     if !missing.is_empty() {
         let program_err = |name| move |e| LoadError::Program(name, e);
         let mut xdp = Xdp::from_pin(dirs.prog(PROG_XDP), XdpAttachType::Interface)
@@ -245,14 +431,15 @@ pub fn reconcile(
                 // A recreated interface's old link is defunct; its pin goes.
                 let _ = std::fs::remove_file(dirs.link(hook, &i.name));
             }
-            match attach_one(&mut xdp, &mut tc, i, dirs) {
-                Ok(a) => {
+            match attach_or_refuse(&mut xdp, &mut tc, i, dirs) {
+                Ok(Ok(a)) => {
                     added.push(a.ifname.clone());
                     kept.push(a);
                 }
+                Ok(Err(r)) => refused.push(r),
                 Err(e) => {
-                    // A failed change leaves the attachments as they were.
-                    for name in added.iter().chain([&i.name]) {
+                    // A failed change leaves no link of its own behind.
+                    for name in &added {
                         unlink(dirs, name);
                     }
                     return Err(e);
@@ -265,5 +452,57 @@ pub fn reconcile(
         attached: kept,
         skipped,
         added,
+        refused,
     })
+}
+
+/// `/proc/sys/net/bridge/bridge-nf-call-iptables` is 1 (br_netfilter is
+/// loaded and on, as Docker sets it): iptables then also filters frames
+/// a bridge switches between its ports, which fw does not see.
+pub fn br_netfilter_on() -> bool {
+    std::fs::read_to_string("/proc/sys/net/bridge/bridge-nf-call-iptables")
+        .is_ok_and(|v| v.trim() == "1")
+}
+
+/// The warning for [`br_netfilter_on`] when the namespace has a bridge.
+pub fn br_netfilter_warning(ifaces: &[Interface]) -> Option<String> {
+    let bridges: Vec<&str> = ifaces
+        .iter()
+        .filter(|i| i.kind == "bridge")
+        .map(|i| i.name.as_str())
+        .collect();
+    (!bridges.is_empty() && br_netfilter_on()).then(|| {
+        format!(
+            "net.bridge.bridge-nf-call-iptables is 1: iptables would also filter frames \
+             switched between the ports of {} in FORWARD (-i/-o the bridge), fw does not \
+             see them (they pass unfiltered)",
+            bridges.join(", ")
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_attach_error_names_the_errno_and_the_likely_reason() {
+        let source = ProgramError::SyscallError(aya::sys::SyscallError {
+            call: "bpf_link_create",
+            io_error: io::Error::from_raw_os_error(libc::EEXIST),
+        });
+        let e = LoadError::Attach {
+            ifname: "p1".into(),
+            hook: "xdp",
+            errno: errno_of(&source),
+            source: Box::new(source),
+        };
+        let text = e.to_string();
+        assert!(
+            text.starts_with("attaching XDP to interface p1: "),
+            "{text}"
+        );
+        assert!(text.contains("errno 17"), "{text}");
+        assert!(text.contains("upper device"), "{text}");
+    }
 }

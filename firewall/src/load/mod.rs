@@ -8,6 +8,7 @@
 pub mod attach;
 mod batch;
 pub mod pins;
+mod rtnl;
 
 use std::{fs, io, os::fd::AsFd as _, path::PathBuf};
 
@@ -65,12 +66,20 @@ pub enum LoadError {
     Program(&'static str, ProgramError),
     /// Attaching XDP or TCX to interface `ifname` failed (another XDP
     /// program there, for one).
-    #[error("attaching to interface {ifname}: {source}")]
+    #[error(
+        "attaching {} to interface {ifname}: {source}{}",
+        if *hook == "xdp" { "XDP" } else { "TCX egress" },
+        errno_note(hook, *errno)
+    )]
     Attach {
         /// The interface.
         ifname: String,
-        /// aya's error.
-        source: ProgramError,
+        /// `xdp` or `tc`.
+        hook: &'static str,
+        /// The errno the kernel returned, when aya's error carries one.
+        errno: Option<i32>,
+        /// aya's error (boxed: it is large).
+        source: Box<ProgramError>,
     },
     /// A map read or write failed (a full map, for one).
     #[error("map {0}: {1}")]
@@ -160,6 +169,20 @@ fn privilege_hint(e: &io::Error) -> &'static str {
             " (fw needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, or CAP_SYS_ADMIN)"
         }
         _ => "",
+    }
+}
+
+/// `: errno 17 (File exists): <likely reason>` for an attach error.
+fn errno_note(hook: &str, errno: Option<i32>) -> String {
+    let Some(n) = errno else {
+        return String::new();
+    };
+    let reason = attach::attach_reason(hook, n);
+    let text = io::Error::from_raw_os_error(n);
+    if reason.is_empty() {
+        format!(" (errno {n}: {text})")
+    } else {
+        format!(" (errno {n}: {text}; {reason})")
     }
 }
 

@@ -1,0 +1,141 @@
+//! The upper/lower relations of the namespace's interfaces, read with one
+//! `RTM_GETLINK` dump over rtnetlink (sysfs may be mounted for another
+//! namespace than the calling thread's, netlink always answers for the
+//! thread's own).
+
+use std::{
+    collections::HashMap,
+    io,
+    os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd},
+};
+
+/// What rtnetlink says of one interface.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// `IFLA_MASTER`: the index of the device this one is enslaved to (a
+    /// bridge, bond, team or VRF), if any.
+    pub master: Option<u32>,
+    /// `IFLA_INFO_KIND`: the driver kind (`bridge`, `bond`, `veth`,
+    /// `vlan`, `macvlan`, ...), empty for devices without one.
+    pub kind: String,
+    /// `IFLA_LINK`: the lower device of a vlan, macvlan or ipvlan (for a
+    /// veth, its peer's index in the peer's namespace).
+    pub link: Option<u32>,
+}
+
+const NLMSG_HDRLEN: usize = 16;
+const IFINFOMSG_LEN: usize = 16;
+const IFLA_LINK: u16 = 5;
+const IFLA_MASTER: u16 = 10;
+const IFLA_LINKINFO: u16 = 18;
+const IFLA_INFO_KIND: u16 = 1;
+const NLMSG_DONE: u16 = 3;
+const NLMSG_ERROR: u16 = 2;
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_ne_bytes([b[at], b[at + 1]])
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// The attributes (type, payload) of a run of `rtattr`s.
+fn attrs(mut b: &[u8]) -> Vec<(u16, &[u8])> {
+    let mut out = Vec::new();
+    while b.len() >= 4 {
+        let len = u16_at(b, 0) as usize;
+        if len < 4 || len > b.len() {
+            break;
+        }
+        out.push((u16_at(b, 2) & 0x3fff, &b[4..len]));
+        b = b.get((len + 3) & !3..).unwrap_or(&[]);
+    }
+    out
+}
+
+/// [`LinkInfo`] of every interface of the calling thread's namespace, by
+/// index.
+///
+/// # Errors
+/// When the netlink socket cannot be opened or the dump fails.
+pub fn links() -> io::Result<HashMap<u32, LinkInfo>> {
+    // SAFETY: plain socket(2); the fd is owned below.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is the socket just opened, owned by nothing else.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    // nlmsghdr (len, type RTM_GETLINK, flags REQUEST|DUMP, seq, pid) and
+    // a zeroed ifinfomsg.
+    let mut req = [0u8; NLMSG_HDRLEN + IFINFOMSG_LEN];
+    let len = req.len() as u32;
+    req[0..4].copy_from_slice(&len.to_ne_bytes());
+    req[4..6].copy_from_slice(&libc::RTM_GETLINK.to_ne_bytes());
+    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
+    req[6..8].copy_from_slice(&flags.to_ne_bytes());
+    req[8..12].copy_from_slice(&1u32.to_ne_bytes());
+    req[NLMSG_HDRLEN] = libc::AF_UNSPEC as u8;
+    // SAFETY: req is a valid buffer of the length given.
+    if unsafe { libc::send(sock.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut out = HashMap::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        // SAFETY: buf is a valid writable buffer of the length given.
+        let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut b = &buf[..n as usize];
+        if b.is_empty() {
+            return Ok(out);
+        }
+        while b.len() >= NLMSG_HDRLEN {
+            let len = u32_at(b, 0) as usize;
+            if len < NLMSG_HDRLEN || len > b.len() {
+                break;
+            }
+            let msg = &b[..len];
+            match u16_at(msg, 4) {
+                NLMSG_DONE => return Ok(out),
+                NLMSG_ERROR => {
+                    let errno = msg.get(16..20).map_or(0, |e| u32_at(e, 0) as i32);
+                    return Err(io::Error::from_raw_os_error(-errno));
+                }
+                t if t == libc::RTM_NEWLINK && len >= NLMSG_HDRLEN + IFINFOMSG_LEN => {
+                    let index = u32_at(msg, NLMSG_HDRLEN + 4);
+                    let mut info = LinkInfo::default();
+                    for (ty, v) in attrs(&msg[NLMSG_HDRLEN + IFINFOMSG_LEN..]) {
+                        match ty {
+                            IFLA_MASTER if v.len() >= 4 => info.master = Some(u32_at(v, 0)),
+                            IFLA_LINK if v.len() >= 4 => info.link = Some(u32_at(v, 0)),
+                            IFLA_LINKINFO => {
+                                for (ty, v) in attrs(v) {
+                                    if ty == IFLA_INFO_KIND {
+                                        info.kind = String::from_utf8_lossy(v)
+                                            .trim_end_matches('\0')
+                                            .to_string();
+                                    }
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    out.insert(index, info);
+                }
+                _ => {}
+            }
+            let next = (len + 3) & !3;
+            b = b.get(next..).unwrap_or(&[]);
+        }
+    }
+}
