@@ -425,7 +425,10 @@ fn tcp_flags_icmp_types_and_lengths_as_iptables() {
         legacy(&r.split(' ').collect::<Vec<_>>());
     }
     let got = stateless_probes(&lab, &|n| {
-        rule_counters(&legacy(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]), n)
+        rule_counters(
+            &legacy(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]),
+            n,
+        )
     });
     legacy(&["-F", "INPUT"]);
     assert_eq!(got, want, "iptables-legacy");
