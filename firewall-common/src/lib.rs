@@ -111,6 +111,17 @@ pub enum Field {
     /// --ctstate`, `-m state --state`): one of the [`ct`] state bits
     /// ([`ct::NEW`], [`ct::ESTABLISHED`], [`ct::RELATED`], [`ct::INVALID`]).
     CtState = 8,
+    /// ICMP type and code (`-m icmp --icmp-type`): `type << 8 | code` of
+    /// a first fragment, [`NO_HEADER_VALUE`] for a packet without an ICMP
+    /// header (not ICMP, or a non-first fragment).
+    Icmp = 9,
+    /// TCP flags (`-m tcp --tcp-flags`, `--syn`): the six classic flags of
+    /// byte 13 of the header (`& 0x3f`), [`NO_HEADER_VALUE`] without a TCP
+    /// header (not TCP, or a non-first fragment).
+    TcpFlags = 10,
+    /// The IPv4 total length (`-m length`), a 16-bit value looked up like
+    /// a port (ranges as LPM prefixes).
+    Length = 11,
 }
 
 // `Field::ALL[i]` is the field of index `i`: the kernel loops by index.
@@ -138,7 +149,7 @@ pub enum FieldKey {
 
 impl Field {
     /// Every field, in the order of their bits in [`ChainInfo::fields`].
-    pub const ALL: [Field; 9] = [
+    pub const ALL: [Field; 12] = [
         Field::Src,
         Field::Dst,
         Field::Proto,
@@ -148,6 +159,9 @@ impl Field {
         Field::OutIf,
         Field::Ttl,
         Field::CtState,
+        Field::Icmp,
+        Field::TcpFlags,
+        Field::Length,
     ];
 
     /// The field's number: its bit in [`ChainInfo::fields`] and its part
@@ -168,10 +182,14 @@ impl Field {
     pub const fn key(self) -> FieldKey {
         match self {
             Field::Src | Field::Dst => FieldKey::Addr,
-            Field::Sport | Field::Dport => FieldKey::Port,
-            Field::Proto | Field::InIf | Field::OutIf | Field::Ttl | Field::CtState => {
-                FieldKey::Value
-            }
+            Field::Sport | Field::Dport | Field::Length => FieldKey::Port,
+            Field::Proto
+            | Field::InIf
+            | Field::OutIf
+            | Field::Ttl
+            | Field::CtState
+            | Field::Icmp
+            | Field::TcpFlags => FieldKey::Value,
         }
     }
 }
@@ -180,6 +198,13 @@ impl Field {
 /// without ports (not TCP/UDP, or a non-first fragment): above every
 /// 16-bit port, so it never equals one in the match cache key.
 pub const NO_PORT_VALUE: u32 = 1 << 16;
+
+/// The packet value of [`Field::Icmp`] and [`Field::TcpFlags`] for a
+/// packet without that header (another protocol, or a non-first
+/// fragment): above every 16-bit value. A negated match names it among
+/// its values, so that such a packet matches neither `--icmp-type` nor
+/// `! --icmp-type` (ipt_icmp, xt_tcpudp).
+pub const NO_HEADER_VALUE: u32 = 1 << 16;
 
 /// Class of values no rule names. It has no map entry: a lookup that
 /// misses means this class.

@@ -179,6 +179,10 @@ struct Walk {
 pub struct Scratch {
     walk: Walk,
     search: Search,
+    /// The match cache key of the search under way: here rather than on
+    /// the stack, which it would push past 512 bytes (it grows with
+    /// [`FIELDS`]).
+    key: CacheKey,
 }
 
 /// Scratch slot of the XDP program.
@@ -255,24 +259,24 @@ fn cache_slot(k: &CacheKey) -> u32 {
     h & (CACHE_SLOTS - 1)
 }
 
-/// The key of searching `chain` from `start` for `w`'s packet.
+/// Writes into `k` the key of searching `chain` from `start` for `w`'s
+/// packet.
 #[inline(always)]
-fn cache_key(w: &Walk, chain: u32, fields: u32, start: u32) -> CacheKey {
-    let mut k = CacheKey {
-        live: w.live,
-        chain,
-        start,
-        values: [0; FIELDS as usize],
-    };
+fn cache_key(k: &mut CacheKey, w: &Walk, chain: u32, fields: u32, start: u32) {
+    k.live = w.live;
+    k.chain = chain;
+    k.start = start;
     // By index, so the loop unrolls and every access is in bounds.
     for i in 0..FIELDS as usize {
         let f = Field::ALL[i];
-        if fields & f.bit() != 0 {
-            k.values[i] = w.pkt.value(f);
-        }
+        k.values[i] = if fields & f.bit() != 0 {
+            w.pkt.value(f)
+        } else {
+            0
+        };
     }
-    k
 }
+
 /// The `bpf_loop` context: which scratch slot the callbacks use.
 #[repr(C)]
 struct Hook {
@@ -366,17 +370,24 @@ fn first_match(
     if info.fields == 0 {
         return start;
     }
-    let key = cache_key(&sc.walk, chain, info.fields, start);
-    let slot = cache_slot(&key);
+    cache_key(&mut sc.key, &sc.walk, chain, info.fields, start);
+    let slot = cache_slot(&sc.key);
     if let Some(e) = MATCH_CACHE.get(slot)
-        && e.key.same(&key)
+        && e.key.same(&sc.key)
     {
         return e.hit;
     }
     let hit = search(ctx, sc, chain, info, start);
     if let Some(e) = MATCH_CACHE.get_ptr_mut(slot) {
         // SAFETY: this CPU's slot; nothing else writes it meanwhile.
-        unsafe { *e = CacheEntry { key, hit } };
+        let e = unsafe { &mut *e };
+        e.key.live = sc.key.live;
+        e.key.chain = sc.key.chain;
+        e.key.start = sc.key.start;
+        for i in 0..FIELDS as usize {
+            e.key.values[i] = sc.key.values[i];
+        }
+        e.hit = hit;
     }
     hit
 }

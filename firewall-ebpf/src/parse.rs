@@ -1,7 +1,7 @@
 //! Header parsing for both hooks into one [`Packet`].
 
 use aya_ebpf::programs::{TcContext, XdpContext};
-use firewall_common::{Field, NO_PORT_VALUE, ct};
+use firewall_common::{Field, NO_HEADER_VALUE, NO_PORT_VALUE, ct};
 
 const ETH_HLEN: usize = 14;
 const ETH_P_IP: u16 = 0x0800;
@@ -40,6 +40,7 @@ pub struct Packet {
     /// ICMP type and, for queries and replies, identifier; valid when
     /// `has_icmp`.
     pub icmp_type: u8,
+    pub icmp_code: u8,
     pub icmp_id: u16,
     pub has_icmp: bool,
     /// The datagram an ICMP error quotes (its IPv4 header and the first
@@ -73,6 +74,10 @@ impl Packet {
             Field::OutIf => self.out_ifindex,
             Field::Ttl => self.ttl as u32,
             Field::CtState => self.ctstate,
+            Field::Icmp if self.has_icmp => (self.icmp_type as u32) << 8 | self.icmp_code as u32,
+            Field::TcpFlags if self.has_tcp_flags => (self.tcp_flags & 0x3f) as u32,
+            Field::Icmp | Field::TcpFlags => NO_HEADER_VALUE,
+            Field::Length => self.len as u32,
         }
     }
 }
@@ -82,7 +87,8 @@ pub enum Parsed {
     Ipv4(Packet),
     NotIpv4,
     /// An IPv4 header the kernel would drop, or a first fragment too short
-    /// for its TCP/UDP ports (netfilter's tcp/udp matches hot-drop those).
+    /// for its TCP header, UDP ports or ICMP header (netfilter's tcp, udp
+    /// and icmp matches hot-drop those).
     Malformed,
 }
 
@@ -154,43 +160,49 @@ fn parse_with(b: &impl Bytes) -> Parsed {
         pkt.sport = u16::from_be_bytes([ports[0], ports[1]]);
         pkt.dport = u16::from_be_bytes([ports[2], ports[3]]);
         pkt.has_ports = true;
-        if pkt.proto == IPPROTO_TCP
-            && let Some(h) = b.read::<14>(l4)
-        {
+        if pkt.proto == IPPROTO_TCP {
+            // xt_tcpudp reads the whole fixed header and hot-drops a first
+            // fragment too short for it.
+            let Some(h) = b.read::<20>(l4) else {
+                return Parsed::Malformed;
+            };
             pkt.tcp_flags = h[13];
             pkt.has_tcp_flags = true;
         }
     }
-    if pkt.proto == IPPROTO_ICMP && !pkt.later_fragment {
-        icmp(b, l4, &mut pkt);
+    if pkt.proto == IPPROTO_ICMP && !pkt.later_fragment && !icmp(b, l4, &mut pkt) {
+        // ipt_icmp hot-drops a first fragment too short for its header.
+        return Parsed::Malformed;
     }
     Parsed::Ipv4(pkt)
 }
 
 /// Reads the ICMP header at `l4` and, for an error, the tuple of the
-/// datagram it quotes (RFC 792: its IPv4 header and 8 bytes of data).
+/// datagram it quotes (RFC 792: its IPv4 header and 8 bytes of data);
+/// false when the packet is too short for the ICMP header.
 #[inline(always)]
-fn icmp(b: &impl Bytes, l4: usize, pkt: &mut Packet) {
+fn icmp(b: &impl Bytes, l4: usize, pkt: &mut Packet) -> bool {
     let Some(h) = b.read::<8>(l4) else {
-        return;
+        return false;
     };
     pkt.icmp_type = h[0];
+    pkt.icmp_code = h[1];
     pkt.icmp_id = u16::from_be_bytes([h[4], h[5]]);
     pkt.has_icmp = true;
     if !ct::icmp_is_error(h[0]) {
-        return;
+        return true;
     }
     let at = l4 + 8;
     let Some(ip) = b.read::<IP_MIN_HLEN>(at) else {
-        return;
+        return true;
     };
     let ihl = ((ip[0] & 0x0f) as usize) * 4;
     let frag = u16::from_be_bytes([ip[6], ip[7]]);
     if ip[0] >> 4 != 4 || ihl < IP_MIN_HLEN || frag & IP_OFFSET_MASK != 0 {
-        return;
+        return true;
     }
     let Some(l) = b.read::<8>(at + ihl) else {
-        return;
+        return true;
     };
     pkt.inner_proto = ip[9];
     pkt.inner_src = u32::from_ne_bytes([ip[12], ip[13], ip[14], ip[15]]);
@@ -203,7 +215,7 @@ fn icmp(b: &impl Bytes, l4: usize, pkt: &mut Packet) {
         IPPROTO_ICMP => {
             // Only a quoted query or reply belongs to a connection.
             if ct::icmp_reply_of(l[0]).is_none() && !ct::icmp_is_reply(l[0]) {
-                return;
+                return true;
             }
             let id = u16::from_be_bytes([l[4], l[5]]);
             pkt.inner_sport = id;
@@ -216,6 +228,7 @@ fn icmp(b: &impl Bytes, l4: usize, pkt: &mut Packet) {
         _ => {}
     }
     pkt.has_inner = true;
+    true
 }
 
 /// Parses an XDP frame.

@@ -172,6 +172,9 @@ struct Columns {
     out_if: Vec<Constraint<Vec<u32>>>,
     ttl: Vec<Constraint<Vec<u32>>>,
     ctstate: Vec<Constraint<Vec<u32>>>,
+    icmp: Vec<Constraint<Vec<u32>>>,
+    tcp_flags: Vec<Constraint<Vec<u32>>>,
+    length: Vec<Constraint<(u16, u16)>>,
 }
 
 fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, CompileError> {
@@ -185,6 +188,9 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
         out_if: Vec::new(),
         ttl: Vec::new(),
         ctstate: Vec::new(),
+        icmp: Vec::new(),
+        tcp_flags: Vec::new(),
+        length: Vec::new(),
     };
     for r in rules {
         let addr = |m: &Option<Neg<AddrMask>>| -> Result<_, CompileError> {
@@ -220,10 +226,16 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
             ports,
             ttl,
             ctstate,
+            icmp,
+            tcp_flags,
+            length,
         } = cols;
         let (sport, dport) = ports.unwrap_or((Constraint::Any, Constraint::Any));
         c.ttl.push(ttl.unwrap_or(Constraint::Any));
         c.ctstate.push(ctstate.unwrap_or(Constraint::Any));
+        c.icmp.push(icmp.unwrap_or(Constraint::Any));
+        c.tcp_flags.push(tcp_flags.unwrap_or(Constraint::Any));
+        c.length.push(length.unwrap_or(Constraint::Any));
         c.sport.push(sport);
         c.dport.push(dport);
     }
@@ -312,6 +324,9 @@ fn compile_chain(
             Field::OutIf => emit_value(out, id, &classes::exact(&c.out_if)),
             Field::Ttl => emit_value(out, id, &classes::exact(&c.ttl)),
             Field::CtState => emit_value(out, id, &classes::exact(&c.ctstate)),
+            Field::Icmp => emit_value(out, id, &classes::exact(&c.icmp)),
+            Field::TcpFlags => emit_value(out, id, &classes::exact(&c.tcp_flags)),
+            Field::Length => emit_port(out, id, &classes::port(&c.length)),
         };
         if emitted {
             used |= f.bit();
@@ -676,6 +691,9 @@ mod tests {
             out_if: String::new(),
             ttl: 64,
             ctstate: crate::model::CtStates::NEW,
+            icmp: None,
+            tcp_flags: None,
+            len: 28,
         };
         for start in [0, 1, 63, 64, 65, 127, 128, 199] {
             assert_eq!(tables.first_match(0, start, &p, &ifindex), Some(start));

@@ -586,7 +586,7 @@ mod tests {
     fn enforcement_is_checked_at_the_line() {
         let err = restore(
             &State::default(),
-            "*filter\n-A INPUT -j ACCEPT\n-A INPUT -m length --length 100 -j ACCEPT\nCOMMIT\n",
+            "*filter\n-A INPUT -j ACCEPT\n-A INPUT -m limit --limit 5/sec -j ACCEPT\nCOMMIT\n",
             &RestoreOptions::default(),
             true,
             &sample(),
@@ -594,7 +594,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             (err.line, err.exit_code(), err.to_string()),
-            (3, 2, "line 3 failed: not supported yet: -m length".into())
+            (3, 2, "line 3 failed: not supported yet: -m limit".into())
         );
     }
 }

@@ -16,8 +16,8 @@ use proptest::{
 use crate::{
     edit::{self, Slots},
     model::{
-        AddrMask, Conntrack, CtStates, Match, Neg, Policy, PortRange, Rule, Target, Tcp, Ttl, Udp,
-        eval::Packet,
+        AddrMask, Conntrack, CtStates, IcmpType, LengthRange, Match, Neg, Policy, PortRange, Rule,
+        Target, Tcp, TcpFlags, Ttl, Udp, eval::Packet,
     },
     state::State,
 };
@@ -116,12 +116,12 @@ pub fn ctstate() -> impl Strategy<Value = Match> {
         })
 }
 
-/// The connection states a packet of `proto` can have (with `ports`
-/// `None` for a non-first fragment, which is INVALID): TCP all but
-/// RELATED, UDP and other protocols NEW or ESTABLISHED, ICMP all four.
-pub fn ctstates_of(proto: u8, ports: Option<(u16, u16)>) -> &'static [u16] {
-    match (proto, ports) {
-        (6 | 17, None) => &[CtStates::INVALID],
+/// The connection states a packet of `proto` can have (a non-first
+/// fragment, `first` false, is INVALID): TCP all but RELATED, UDP and
+/// other protocols NEW or ESTABLISHED, ICMP all four.
+pub fn ctstates_of(proto: u8, first: bool) -> &'static [u16] {
+    match (proto, first) {
+        (6 | 17 | 1, false) => &[CtStates::INVALID],
         (6, _) => &[CtStates::NEW, CtStates::ESTABLISHED, CtStates::INVALID],
         (1, _) => &[
             CtStates::NEW,
@@ -133,14 +133,102 @@ pub fn ctstates_of(proto: u8, ports: Option<(u16, u16)>) -> &'static [u16] {
     }
 }
 
+/// TCP flag bytes a packet of connection state `ctstate` can carry (fw
+/// tracks as with `nf_conntrack_tcp_loose=0`): NEW a SYN, ESTABLISHED an
+/// ACK of a tracked connection, INVALID anything but a SYN without one.
+pub fn tcp_flags_of(ctstate: u16) -> &'static [u8] {
+    match ctstate {
+        CtStates::NEW => &[0x02, 0x0a, 0x22, 0x2a],
+        CtStates::ESTABLISHED => &[0x10, 0x18, 0x30, 0x38],
+        _ => &[0x10, 0x00, 0x01, 0x04, 0x12, 0x3f, 0x03, 0x14],
+    }
+}
+
+/// The ICMP type of a packet of connection state `ctstate`, as the kernel
+/// tests send it: NEW and ESTABLISHED an echo request, RELATED a
+/// destination unreachable quoting a tracked datagram, INVALID an echo
+/// reply of no request.
+pub fn icmp_type_of(ctstate: u16) -> u8 {
+    match ctstate {
+        CtStates::NEW | CtStates::ESTABLISHED => 8,
+        CtStates::RELATED => 3,
+        _ => 0,
+    }
+}
+
+/// Packet ICMP codes: on and beside the rules' codes.
+pub const ICMP_CODES: [u8; 4] = [0, 1, 3, 255];
+
+/// A `-m icmp [!] --icmp-type`: named types, one code, `any`.
+pub fn icmp_type() -> impl Strategy<Value = Neg<IcmpType>> {
+    let t = |kind, code_min, code_max| IcmpType {
+        kind,
+        code_min,
+        code_max,
+    };
+    (
+        prop::sample::select(vec![
+            t(8, 0, 255),
+            t(0, 0, 255),
+            t(3, 0, 255),
+            t(3, 3, 3),
+            t(3, 1, 1),
+            t(8, 0, 0),
+            IcmpType::ANY,
+        ]),
+        any::<bool>(),
+    )
+        .prop_map(|(value, invert)| Neg { value, invert })
+}
+
+/// A `[!] --tcp-flags MASK COMP` (`--syn` among them).
+pub fn tcp_flags() -> impl Strategy<Value = Neg<TcpFlags>> {
+    let f = |mask, comp| TcpFlags { mask, comp };
+    (
+        prop::sample::select(vec![
+            TcpFlags::SYN_ONLY,
+            f(0x3f, 0),
+            f(0x3f, 0x3f),
+            f(0x12, 0x12),
+            f(0x10, 0x10),
+            f(0x04, 0x04),
+            f(0x01, 0x01),
+            f(0, 0x02),
+        ]),
+        any::<bool>(),
+    )
+        .prop_map(|(value, invert)| Neg { value, invert })
+}
+
+/// A `-m length [!] --length` range, around [`LENS`] (one with min > max).
+pub fn length() -> impl Strategy<Value = Neg<LengthRange>> {
+    let l = |min, max| LengthRange { min, max };
+    (
+        prop::sample::select(vec![
+            l(0, 56),
+            l(64, 64),
+            l(64, 100),
+            l(101, 576),
+            l(100, 64),
+            l(0, 65535),
+        ]),
+        any::<bool>(),
+    )
+        .prop_map(|(value, invert)| Neg { value, invert })
+}
+
+/// Packet lengths: on and beside the ranges' edges (each at least the
+/// longest headers the kernel tests build, 56 bytes).
+pub const LENS: [u16; 6] = [56, 64, 100, 101, 576, 1500];
+
 /// A `--sport`/`--dport` range.
 pub fn range() -> impl Strategy<Value = PortRange> {
     prop::sample::select(RANGES.to_vec()).prop_map(|(lo, hi)| PortRange { lo, hi })
 }
 
 /// A rule of what fw enforces: `[!] -p tcp|udp|icmp`, `[!] -s`, `[!] -d`,
-/// `[!] -i` (wildcards and absent interfaces too), tcp/udp ports; ACCEPT or
-/// DROP.
+/// `[!] -i` (wildcards and absent interfaces too), tcp/udp ports, tcp
+/// flags, icmp types, ttl, connection state, length; ACCEPT or DROP.
 pub fn rule() -> impl Strategy<Value = Rule> {
     let proto = prop_oneof![
         Just(None),
@@ -158,9 +246,25 @@ pub fn rule() -> impl Strategy<Value = Rule> {
         prop::option::weighted(0.25, ttl()),
         prop::option::weighted(0.3, ctstate()),
         any::<bool>(),
+        (
+            prop::option::weighted(0.3, icmp_type()),
+            prop::option::weighted(0.3, tcp_flags()),
+            prop::option::weighted(0.2, length()),
+        ),
     )
         .prop_map(
-            |(protocol, source, destination, in_interface, sport, dport, ttl, ct, drop)| {
+            |(
+                protocol,
+                source,
+                destination,
+                in_interface,
+                sport,
+                dport,
+                ttl,
+                ct,
+                drop,
+                (icmp, flags, length),
+            )| {
                 let mut matches = match &protocol {
                     Some(Neg {
                         value: 6,
@@ -168,9 +272,13 @@ pub fn rule() -> impl Strategy<Value = Rule> {
                     }) => vec![Match::Tcp(Tcp {
                         sport,
                         dport,
-                        flags: None,
+                        flags,
                         option: None,
                     })],
+                    Some(Neg {
+                        value: 1,
+                        invert: false,
+                    }) => icmp.map(Match::Icmp).into_iter().collect(),
                     Some(Neg {
                         value: 17,
                         invert: false,
@@ -179,6 +287,7 @@ pub fn rule() -> impl Strategy<Value = Rule> {
                 };
                 matches.extend(ttl.map(Match::Ttl));
                 matches.extend(ct);
+                matches.extend(length.map(Match::Length));
                 Rule {
                     protocol,
                     source,
@@ -194,9 +303,10 @@ pub fn rule() -> impl Strategy<Value = Rule> {
 }
 
 /// A packet: tcp, udp, icmp or gre between the pool's addresses, on one of
-/// [`IN_INTERFACES`]; a tcp or udp packet without ports (one in ten) is a
-/// non-first fragment. Its connection state is one its kind can have
-/// ([`ctstates_of`]).
+/// [`IN_INTERFACES`], of one of [`LENS`]; a tcp, udp or icmp packet is a
+/// non-first fragment one time in ten. Its connection state is one its
+/// kind can have ([`ctstates_of`]), its TCP flags and ICMP type ones that
+/// state allows ([`tcp_flags_of`], [`icmp_type_of`]).
 pub fn packet() -> impl Strategy<Value = Packet> {
     let addr = prop::sample::select(ADDRS.to_vec()).prop_map(|a| a.parse::<Ipv4Addr>().unwrap());
     let port = prop::sample::select(PORTS.to_vec());
@@ -208,25 +318,40 @@ pub fn packet() -> impl Strategy<Value = Packet> {
         prop::sample::select(IN_INTERFACES.to_vec()),
         prop::sample::select(TTLS.to_vec()),
         0..4usize,
+        0..8usize,
+        prop::sample::select(ICMP_CODES.to_vec()),
+        prop::sample::select(LENS.to_vec()),
     )
-        .prop_map(|(src, dst, proto, ports, in_if, ttl, state)| {
-            let ports = if proto == 6 || proto == 17 {
-                ports
-            } else {
-                None
-            };
-            let states = ctstates_of(proto, ports);
-            Packet {
-                src,
-                dst,
-                proto,
-                ports,
-                in_if: in_if.to_string(),
-                out_if: String::new(),
-                ttl,
-                ctstate: states[state % states.len()],
-            }
-        })
+        .prop_map(
+            |(src, dst, proto, ports, in_if, ttl, state, flags, code, len)| {
+                let first = ports.is_some() || !matches!(proto, 6 | 17 | 1);
+                let ports = if proto == 6 || proto == 17 {
+                    ports
+                } else {
+                    None
+                };
+                let states = ctstates_of(proto, first);
+                let ctstate = states[state % states.len()];
+                let tcp_flags = (proto == 6 && first).then(|| {
+                    let f = tcp_flags_of(ctstate);
+                    f[flags % f.len()]
+                });
+                let icmp = (proto == 1 && first).then(|| (icmp_type_of(ctstate), code));
+                Packet {
+                    src,
+                    dst,
+                    proto,
+                    ports,
+                    in_if: in_if.to_string(),
+                    out_if: String::new(),
+                    ttl,
+                    ctstate,
+                    icmp,
+                    tcp_flags,
+                    len,
+                }
+            },
+        )
 }
 
 /// INPUT with up to 39 [`rule`]s and either policy; rule `n` counts in

@@ -21,12 +21,12 @@ use firewall::{
     compile,
     load::{Kernel, pins::Dirs},
     model::{
-        AddrMask, BuiltinChain, Conntrack, CtStates, Match, Neg, Policy, PortRange, Rule, Target,
-        Ttl, Udp,
+        AddrMask, BuiltinChain, Conntrack, CtStates, IcmpType, LengthRange, Match, Neg, Policy,
+        PortRange, Rule, Target, Tcp, TcpFlags, Ttl, Udp,
         eval::{self, Packet, Verdict},
     },
     state::State,
-    testing::{Draw, chained_ruleset, input_ruleset, packet},
+    testing::{Draw, chained_ruleset, icmp_type_of, input_ruleset, packet},
 };
 use fw_state::FwCleanup;
 use integration_tests::{Netns, in_netns};
@@ -69,7 +69,9 @@ fn answered(p: &Packet, proto: u8, ports: (u16, u16)) -> (CtKey, CtEntry) {
 const ICMP_ID: u16 = 0x77;
 
 /// An Ethernet + IPv4 frame for `p`, and the connection entry that gives
-/// it `p.ctstate`; a packet without ports is sent as a non-first fragment.
+/// it `p.ctstate`; a packet without ports or ICMP header is sent as a
+/// non-first fragment, its TCP flags and ICMP type and code as `p` has
+/// them, padded to `p.len`.
 /// Checksums are left zero: the program reads no more.
 fn frame(p: &Packet) -> (Vec<u8>, Option<(CtKey, CtEntry)>) {
     let est = p.ctstate == CtStates::ESTABLISHED;
@@ -80,13 +82,14 @@ fn frame(p: &Packet) -> (Vec<u8>, Option<(CtKey, CtEntry)>) {
             t[..2].copy_from_slice(&s.to_be_bytes());
             t[2..4].copy_from_slice(&d.to_be_bytes());
             t[12] = 5 << 4;
-            // NEW: a SYN; ESTABLISHED: an ACK of a tracked connection;
-            // INVALID: an ACK of none.
-            t[13] = if p.ctstate == CtStates::NEW {
+            // The packet's flags, else by its state. NEW: a SYN;
+            // ESTABLISHED: an ACK of a tracked connection; INVALID: an ACK
+            // of none (or any flags but a lone SYN).
+            t[13] = p.tcp_flags.unwrap_or(if p.ctstate == CtStates::NEW {
                 0x02
             } else {
                 0x10
-            };
+            });
             if est {
                 entry = Some(answered(p, 6, (s, d)));
             }
@@ -102,10 +105,14 @@ fn frame(p: &Packet) -> (Vec<u8>, Option<(CtKey, CtEntry)>) {
             }
             u
         }
+        // A non-first fragment: 8 bytes of the message's middle.
+        (1, _) if p.icmp.is_none() => vec![8, 0, 0, 0, 0, 0, 0, 0],
         (1, _) if p.ctstate == CtStates::RELATED => {
-            // A port unreachable about a datagram the destination sent to
-            // the source, 53 -> 1234, which is tracked.
-            let mut m = vec![3, 3, 0, 0, 0, 0, 0, 0];
+            // An ICMP error (a port unreachable unless the packet says
+            // otherwise) about a datagram the destination sent to the
+            // source, 53 -> 1234, which is tracked.
+            let (kind, code) = p.icmp.unwrap_or((3, 3));
+            let mut m = vec![kind, code, 0, 0, 0, 0, 0, 0];
             let mut inner = [0u8; 28];
             inner[0] = 0x45;
             inner[2..4].copy_from_slice(&28u16.to_be_bytes());
@@ -127,12 +134,14 @@ fn frame(p: &Packet) -> (Vec<u8>, Option<(CtKey, CtEntry)>) {
         (1, _) => {
             // NEW and ESTABLISHED: an echo request (with the entry of an
             // answered ping for the latter); INVALID: a reply of none.
-            let kind = if p.ctstate == CtStates::INVALID { 0 } else { 8 };
+            let (kind, code) = p
+                .icmp
+                .unwrap_or((if p.ctstate == CtStates::INVALID { 0 } else { 8 }, 0));
             if est {
                 entry = Some(answered(p, 1, (ICMP_ID, ICMP_ID)));
             }
             let id = ICMP_ID.to_be_bytes();
-            vec![kind, 0, 0, 0, id[0], id[1], 0, 1]
+            vec![kind, code, 0, 0, id[0], id[1], 0, 1]
         }
         (proto, _) => {
             if est && !matches!(proto, 6 | 17) {
@@ -141,13 +150,20 @@ fn frame(p: &Packet) -> (Vec<u8>, Option<(CtKey, CtEntry)>) {
             vec![8, 0, 0, 0, 0, 0, 0, 0]
         }
     };
-    let total = 20 + l4.len() as u16;
+    // Padded to the packet's length.
+    let mut l4 = l4;
+    assert!(
+        usize::from(p.len) >= 20 + l4.len(),
+        "{p:?} is longer than its length"
+    );
+    l4.resize(usize::from(p.len) - 20, 0);
+    let total = p.len;
     let mut f = vec![0u8; 14];
     f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
     let mut ip = [0u8; 20];
     ip[0] = 0x45;
     ip[2..4].copy_from_slice(&total.to_be_bytes());
-    if matches!(p.proto, 6 | 17) && p.ports.is_none() {
+    if (matches!(p.proto, 6 | 17) && p.ports.is_none()) || (p.proto == 1 && p.icmp.is_none()) {
         ip[6..8].copy_from_slice(&100u16.to_be_bytes()); // fragment offset 800 bytes
     }
     ip[8] = p.ttl;
@@ -248,8 +264,9 @@ fn run(dirs: &Dirs) -> usize {
 fn kernel_edges_of_prefixes_and_port_ranges() {
     let checked = in_fresh_netns("kedge", edges);
     // 1,210 prefix and port-range edges, 100 TTL comparison edges, 112
-    // connection state matches.
-    assert_eq!(checked, 1422);
+    // connection state matches, 120 ICMP type edges, 795 TCP flags
+    // edges, 90 length edges.
+    assert_eq!(checked, 2427);
 }
 
 fn edges(dirs: &Dirs) -> usize {
@@ -267,6 +284,9 @@ fn edges(dirs: &Dirs) -> usize {
         out_if: String::new(),
         ttl: 64,
         ctstate: CtStates::NEW,
+        icmp: None,
+        tcp_flags: None,
+        len: 28,
     };
     // Every connection state match against a packet of each state.
     for bits in [
@@ -304,6 +324,8 @@ fn edges(dirs: &Dirs) -> usize {
                     proto: 1,
                     ports: None,
                     ctstate,
+                    icmp: Some((icmp_type_of(ctstate), 0)),
+                    len: 56,
                     ..udp(base, base + 1, 1, 2)
                 })
                 .to_vec();
@@ -323,6 +345,137 @@ fn edges(dirs: &Dirs) -> usize {
                 .map(|ttl| Packet {
                     ttl,
                     ..udp(base, base, 1, 2)
+                })
+                .to_vec();
+            cases.push((rule, packets));
+        }
+    }
+    // Every kind of -m icmp --icmp-type, negated or not, against types
+    // and codes on and beside it, a non-first fragment and a datagram.
+    let icmp = |t: u8, code: u8, ctstate| Packet {
+        proto: 1,
+        ports: None,
+        ctstate,
+        icmp: Some((t, code)),
+        len: 56,
+        ..udp(base, base + 1, 1, 2)
+    };
+    let t = |kind, code_min, code_max| IcmpType {
+        kind,
+        code_min,
+        code_max,
+    };
+    for value in [
+        t(8, 0, 255),
+        t(8, 0, 0),
+        t(3, 3, 3),
+        t(3, 2, 4),
+        t(0, 0, 255),
+        IcmpType::ANY,
+    ] {
+        for invert in [false, true] {
+            let rule = Rule {
+                protocol: Some(Neg::is(1)),
+                matches: vec![Match::Icmp(Neg { value, invert })],
+                target: Target::Drop,
+                ..Rule::default()
+            };
+            let (new, rel) = (CtStates::NEW, CtStates::RELATED);
+            let packets = vec![
+                icmp(8, 0, new),
+                icmp(8, 1, new),
+                icmp(8, 255, new),
+                icmp(0, 0, CtStates::INVALID),
+                icmp(3, 2, rel),
+                icmp(3, 3, rel),
+                icmp(3, 4, rel),
+                icmp(11, 0, rel),
+                Packet {
+                    icmp: None,
+                    ..icmp(8, 0, CtStates::INVALID)
+                },
+                udp(base, base + 1, 1, 2),
+            ];
+            cases.push((rule, packets));
+        }
+    }
+    // --tcp-flags and --syn, negated or not, against every flags byte, a
+    // non-first fragment and a datagram; with a port, --syn to it and
+    // beside it.
+    let tcp = |dport: u16, flags: u8| Packet {
+        proto: 6,
+        ports: Some((1000, dport)),
+        // Only a lone SYN opens a connection (no entry is preset).
+        ctstate: if flags & 0x17 == 0x02 {
+            CtStates::NEW
+        } else {
+            CtStates::INVALID
+        },
+        tcp_flags: Some(flags),
+        len: 40,
+        ..udp(base, base + 1, 1, 2)
+    };
+    let f = |mask, comp| TcpFlags { mask, comp };
+    for value in [
+        TcpFlags::SYN_ONLY,
+        f(0x3f, 0),
+        f(0x3f, 0x3f),
+        f(0x12, 0x12),
+        f(0x11, 0x01),
+        f(0, 0x02),
+    ] {
+        for invert in [false, true] {
+            let rule = Rule {
+                protocol: Some(Neg::is(6)),
+                matches: vec![Match::Tcp(Tcp {
+                    sport: None,
+                    dport: None,
+                    flags: Some(Neg { value, invert }),
+                    option: None,
+                })],
+                target: Target::Drop,
+                ..Rule::default()
+            };
+            let mut packets: Vec<Packet> = (0..64u8).map(|b| tcp(22, b)).collect();
+            packets.push(Packet {
+                ports: None,
+                tcp_flags: None,
+                ..tcp(22, 0x02)
+            });
+            packets.push(udp(base, base + 1, 1, 2));
+            cases.push((rule, packets));
+        }
+    }
+    cases.push((
+        Rule {
+            protocol: Some(Neg::is(6)),
+            matches: vec![Match::Tcp(Tcp {
+                sport: None,
+                dport: Some(Neg::is(PortRange { lo: 22, hi: 22 })),
+                flags: Some(Neg::is(TcpFlags::SYN_ONLY)),
+                option: None,
+            })],
+            target: Target::Drop,
+            ..Rule::default()
+        },
+        vec![tcp(22, 0x02), tcp(23, 0x02), tcp(22, 0x10)],
+    ));
+    // -m length, negated or not, at the edges of its range (one with
+    // min > max).
+    for (min, max) in [(0, 64), (64, 64), (100, 1500), (1500, 65535), (100, 64)] {
+        for invert in [false, true] {
+            let rule = Rule {
+                matches: vec![Match::Length(Neg {
+                    value: LengthRange { min, max },
+                    invert,
+                })],
+                target: Target::Drop,
+                ..Rule::default()
+            };
+            let packets = [28, 63, 64, 65, 99, 100, 101, 1499, 1500]
+                .map(|len| Packet {
+                    len,
+                    ..udp(base, base + 1, 1, 2)
                 })
                 .to_vec();
             cases.push((rule, packets));
@@ -512,10 +665,14 @@ fn anomalies(dirs: &Dirs) -> usize {
         out_if: String::new(),
         ttl: 64,
         ctstate: CtStates::NEW,
+        icmp: None,
+        tcp_flags: None,
+        len: 28,
     };
     let icmp = Packet {
         proto: 1,
         ports: None,
+        icmp: Some((8, 0)),
         ..udp.clone()
     };
     let mut compiled = compile::compile(&state, k.spare_bank().unwrap(), &interfaces).unwrap();

@@ -390,9 +390,9 @@ fn every_error_class_says_where_and_changes_nothing() {
             "fw v0.1.0 (eBPF): not supported yet: -m limit\n",
         ),
         (
-            "-A INPUT -m length --length 100 -j ACCEPT",
+            "-A INPUT -p tcp --tcp-option 2 -j ACCEPT",
             2,
-            "fw v0.1.0 (eBPF): not supported yet: -m length\n",
+            "fw v0.1.0 (eBPF): not supported yet: --tcp-option (-m tcp)\n",
         ),
         (
             "-A INPUT -j LOG",

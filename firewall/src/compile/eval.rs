@@ -8,8 +8,8 @@ use std::collections::HashMap;
 
 use firewall_common::{
     ADDR_BITS, CLASS_DEFAULT, CLASS_NO_PORT, CLASS_W, Field, FieldKey, LPM_ID_BITS, MAX_JUMP_DEPTH,
-    MAX_STEPS, NO_PORT_VALUE, POLICY_ACCEPT, PORT_BITS, SUMMARY_WORDS, Verdict, WORD_BITS,
-    field_id,
+    MAX_STEPS, NO_HEADER_VALUE, NO_PORT_VALUE, POLICY_ACCEPT, PORT_BITS, SUMMARY_WORDS, Verdict,
+    WORD_BITS, field_id,
 };
 
 use super::Compiled;
@@ -49,6 +49,11 @@ fn value(field: Field, p: &Packet, ifindex: &dyn Fn(&str) -> u32) -> u32 {
         (Field::OutIf, _) => ifindex(&p.out_if),
         (Field::Ttl, _) => u32::from(p.ttl),
         (Field::CtState, _) => u32::from(p.ctstate),
+        (Field::Icmp, _) => p
+            .icmp
+            .map_or(NO_HEADER_VALUE, |(t, c)| u32::from(t) << 8 | u32::from(c)),
+        (Field::TcpFlags, _) => p.tcp_flags.map_or(NO_HEADER_VALUE, |f| u32::from(f & 0x3f)),
+        (Field::Length, _) => u32::from(p.len),
     }
 }
 

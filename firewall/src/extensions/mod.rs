@@ -149,6 +149,14 @@ pub struct Columns {
     /// The connection state column: the state bits accepted
     /// (conntrack's `--ctstate`, state's `--state`).
     pub ctstate: Option<Constraint<Vec<u32>>>,
+    /// The ICMP column: `type << 8 | code` values (icmp); a negated one
+    /// names `NO_HEADER_VALUE` too.
+    pub icmp: Option<Constraint<Vec<u32>>>,
+    /// The TCP flags column: the flag bytes (`& 0x3f`) accepted (tcp's
+    /// `--tcp-flags`, `--syn`).
+    pub tcp_flags: Option<Constraint<Vec<u32>>>,
+    /// The IP total length column: an inclusive range (length).
+    pub length: Option<PortColumn>,
 }
 
 impl Columns {
@@ -167,25 +175,49 @@ impl Columns {
                 ports,
                 ttl,
                 ctstate,
+                icmp,
+                tcp_flags,
+                length,
             } = c;
-            if ports.is_some() {
-                if all.ports.is_some() {
-                    return Err("more than one tcp/udp match in one rule");
+            fn join<T>(
+                all: &mut Option<T>,
+                one: Option<T>,
+                what: &'static str,
+            ) -> Result<(), &'static str> {
+                if one.is_some() {
+                    if all.is_some() {
+                        return Err(what);
+                    }
+                    *all = one;
                 }
-                all.ports = ports;
+                Ok(())
             }
-            if ttl.is_some() {
-                if all.ttl.is_some() {
-                    return Err("more than one -m ttl match in one rule");
-                }
-                all.ttl = ttl;
-            }
-            if ctstate.is_some() {
-                if all.ctstate.is_some() {
-                    return Err("more than one connection state match in one rule");
-                }
-                all.ctstate = ctstate;
-            }
+            join(
+                &mut all.ports,
+                ports,
+                "more than one tcp/udp match in one rule",
+            )?;
+            join(&mut all.ttl, ttl, "more than one -m ttl match in one rule")?;
+            join(
+                &mut all.ctstate,
+                ctstate,
+                "more than one connection state match in one rule",
+            )?;
+            join(
+                &mut all.icmp,
+                icmp,
+                "more than one -m icmp match in one rule",
+            )?;
+            join(
+                &mut all.tcp_flags,
+                tcp_flags,
+                "more than one tcp flags match in one rule",
+            )?;
+            join(
+                &mut all.length,
+                length,
+                "more than one -m length match in one rule",
+            )?;
         }
         Ok(all)
     }

@@ -31,6 +31,14 @@ pub struct Packet {
     /// The connection tracking state: one bit of `CtStates` (NEW,
     /// ESTABLISHED, RELATED or INVALID), as fw's tracking gives it.
     pub ctstate: u16,
+    /// ICMP (type, code); `None` when the packet is not ICMP or is a
+    /// non-first fragment.
+    pub icmp: Option<(u8, u8)>,
+    /// The TCP header's flags byte; `None` when the packet is not TCP or
+    /// is a non-first fragment.
+    pub tcp_flags: Option<u8>,
+    /// The IPv4 total length, bytes.
+    pub len: u16,
 }
 
 /// The outcome of a chain for a packet.
@@ -73,9 +81,29 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
         && neg(&rule.in_interface, |n| iface_matches(n, &p.in_if))
         && neg(&rule.out_interface, |n| iface_matches(n, &p.out_if))
         && rule.matches.iter().all(|m| match m {
-            Match::Tcp(Tcp { sport, dport, .. }) | Match::Udp(Udp { sport, dport }) => {
+            Match::Tcp(Tcp {
+                sport,
+                dport,
+                flags,
+                option: _,
+            }) => {
+                // xt_tcpudp: `(flags & mask) == comp`, XOR `!`; no TCP
+                // header, no match.
                 ports(p, sport, dport)
+                    && flags.as_ref().is_none_or(|f| {
+                        p.tcp_flags
+                            .is_some_and(|b| (b & f.value.mask == f.value.comp) != f.invert)
+                    })
             }
+            Match::Udp(Udp { sport, dport }) => ports(p, sport, dport),
+            // ipt_icmp: type 255 is any type; a non-first fragment never
+            // matches, negated or not.
+            Match::Icmp(n) => p.icmp.is_some_and(|(t, c)| {
+                let v = n.value;
+                (v.kind == 0xFF || (t == v.kind && v.code_min <= c && c <= v.code_max)) != n.invert
+            }),
+            // xt_length: the IPv4 total length in range, XOR `!`.
+            Match::Length(n) => (n.value.min <= p.len && p.len <= n.value.max) != n.invert,
             Match::Comment(_) => true,
             // xt_conntrack / xt_state: the packet's state bit in the mask.
             Match::Conntrack(c) => c
@@ -90,12 +118,10 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
                 Ttl::Gt(v) => p.ttl > v,
             },
             // Outside support::enforceable: never loaded, not evaluated.
-            Match::Icmp(_)
-            | Match::Multiport(_)
+            Match::Multiport(_)
             | Match::Iprange(_)
             | Match::Mac(_)
             | Match::Limit(_)
-            | Match::Length(_)
             | Match::Addrtype(_)
             | Match::Set(_) => false,
         })

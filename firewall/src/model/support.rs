@@ -180,6 +180,52 @@ mod tests {
     }
 
     #[test]
+    fn icmp_types_tcp_flags_and_lengths_are_enforced() {
+        use crate::model::{IcmpType, LengthRange, TcpFlags};
+        let tcp = |flags, option| {
+            Match::Tcp(Tcp {
+                sport: None,
+                dport: Some(Neg::is(PortRange { lo: 22, hi: 22 })),
+                flags,
+                option,
+            })
+        };
+        let length = |min, max| Match::Length(Neg::is(LengthRange { min, max }));
+        let rule = |matches| Rule {
+            matches,
+            ..accept()
+        };
+        for invert in [false, true] {
+            let flags = Neg {
+                value: TcpFlags::SYN_ONLY,
+                invert,
+            };
+            let icmp = Neg {
+                value: IcmpType::ANY,
+                invert,
+            };
+            for r in [
+                rule(vec![tcp(Some(flags.clone()), None), length(0, 100)]),
+                rule(vec![Match::Icmp(icmp), length(100, 64)]),
+            ] {
+                assert_eq!(enforceable(&r), Ok(()), "{r:?}");
+            }
+        }
+        for (r, what) in [
+            (
+                rule(vec![tcp(None, Some(Neg::is(2)))]),
+                "--tcp-option (-m tcp)",
+            ),
+            (
+                rule(vec![length(0, 1), length(2, 3)]),
+                "more than one -m length match in one rule",
+            ),
+        ] {
+            assert_eq!(enforceable(&r), Err(what.to_string()), "{r:?}");
+        }
+    }
+
+    #[test]
     fn everything_else_is_named() {
         let cases: Vec<(Rule, &str)> = vec![
             (

@@ -1,7 +1,8 @@
 //! `-m icmp` (libipt_icmp, `ipt_icmp`): one ICMP type and its codes.
 
 use super::{abbreviates, prelude::*};
-use crate::parse::values;
+use crate::{compile::classes::Constraint, extensions::Columns, parse::values};
+use firewall_common::NO_HEADER_VALUE;
 
 /// An ICMP type with a range of codes (`-m icmp --icmp-type`). Type 255
 /// with codes 0..=255 is `any`, as in the kernel's `ipt_icmp`.
@@ -83,8 +84,34 @@ impl MatchExt for Ext {
         }
     }
 
-    fn support(_: &Neg<IcmpType>) -> Enforcement {
-        Enforcement::Refused("-m icmp")
+    /// ipt_icmp's `icmp_type_code_match`: the type (255: any) and a code
+    /// in range, XOR `!`; a packet without an ICMP header (a non-first
+    /// fragment) matches neither way, so a negated column names
+    /// [`NO_HEADER_VALUE`] among its values.
+    fn support(t: &Neg<IcmpType>) -> Enforcement {
+        let IcmpType {
+            kind,
+            code_min,
+            code_max,
+        } = t.value;
+        let named: Vec<u32> = if kind == 0xFF {
+            Vec::new()
+        } else {
+            (code_min..=code_max)
+                .map(|c| u32::from(kind) << 8 | u32::from(c))
+                .collect()
+        };
+        let icmp = match (kind == 0xFF, t.invert) {
+            // Every ICMP header; none.
+            (true, false) => Constraint::Not(vec![NO_HEADER_VALUE]),
+            (true, true) => Constraint::Is(Vec::new()),
+            (false, false) => Constraint::Is(named),
+            (false, true) => Constraint::Not([named, vec![NO_HEADER_VALUE]].concat()),
+        };
+        Enforcement::Classifier(Columns {
+            icmp: Some(icmp),
+            ..Columns::default()
+        })
     }
 }
 

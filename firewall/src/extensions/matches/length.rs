@@ -1,7 +1,7 @@
 //! `-m length` (libxt_length, `xt_length`): the IP packet's length.
 
 use super::{excl, prelude::*};
-use crate::parse::matches::u16_range;
+use crate::{compile::classes::Constraint, extensions::Columns, parse::matches::u16_range};
 
 /// An inclusive range of IP packet lengths (`-m length`), in bytes; `min`
 /// may exceed `max` (matches nothing, as in iptables).
@@ -40,7 +40,20 @@ impl MatchExt for Ext {
         }
     }
 
-    fn support(_: &Neg<LengthRange>) -> Enforcement {
-        Enforcement::Refused("-m length")
+    /// xt_length: `min <= len <= max` XOR `!`, on the IPv4 total length;
+    /// `min > max` names no length.
+    fn support(l: &Neg<LengthRange>) -> Enforcement {
+        let LengthRange { min, max } = l.value;
+        let length = match (min <= max, l.invert) {
+            (true, false) => Constraint::Is((min, max)),
+            (true, true) => Constraint::Not((min, max)),
+            // Nothing; everything.
+            (false, false) => Constraint::Not((0, u16::MAX)),
+            (false, true) => Constraint::Is((0, u16::MAX)),
+        };
+        Enforcement::Classifier(Columns {
+            length: Some(length),
+            ..Columns::default()
+        })
     }
 }

@@ -341,7 +341,7 @@ pub(crate) fn excl(invert: bool) -> &'static str {
 pub(crate) fn port_columns(
     sport: &Option<Neg<PortRange>>,
     dport: &Option<Neg<PortRange>>,
-) -> Enforcement {
+) -> Columns {
     let column = |p: &Option<Neg<PortRange>>| match p {
         None => Constraint::Any,
         Some(n) if n.invert => Constraint::Not((n.value.lo, n.value.hi)),
@@ -351,10 +351,10 @@ pub(crate) fn port_columns(
     if sport == Constraint::Any && dport == Constraint::Any {
         sport = Constraint::Is((0, u16::MAX));
     }
-    Enforcement::Classifier(Columns {
+    Columns {
         ports: Some((sport, dport)),
         ..Columns::default()
-    })
+    }
 }
 
 /// ` [!] --sport A[:B]` (libxt_tcp's and libxt_udp's `save`).

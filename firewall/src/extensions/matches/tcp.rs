@@ -2,6 +2,7 @@
 
 use super::{excl, list_ports, port_columns, prelude::*, save_ports};
 use crate::{
+    compile::classes::Constraint,
     model::PortRange,
     parse::{matches::port_value, values},
 };
@@ -209,14 +210,23 @@ impl MatchExt for Ext {
         }
     }
 
+    /// The port columns and, with `--tcp-flags`/`--syn`, the flags column:
+    /// the flag bytes `b` with `(b & mask == comp) != invert` (xt_tcpudp).
+    /// A packet without a TCP header has no flag byte, so it is in neither
+    /// set.
     fn support(v: &Tcp) -> Enforcement {
-        if v.flags.is_some() {
-            return Enforcement::Refused("--tcp-flags/--syn (-m tcp)");
-        }
         if v.option.is_some() {
             return Enforcement::Refused("--tcp-option (-m tcp)");
         }
-        port_columns(&v.sport, &v.dport)
+        let mut cols = port_columns(&v.sport, &v.dport);
+        cols.tcp_flags = v.flags.as_ref().map(|f| {
+            Constraint::Is(
+                (0..=u32::from(TcpFlags::ALL))
+                    .filter(|&b| (b as u8 & f.value.mask == f.value.comp) != f.invert)
+                    .collect(),
+            )
+        });
+        Enforcement::Classifier(cols)
     }
 }
 

@@ -56,6 +56,6 @@ impl MatchExt for Ext {
     }
 
     fn support(v: &Udp) -> Enforcement {
-        port_columns(&v.sport, &v.dport)
+        Enforcement::Classifier(port_columns(&v.sport, &v.dport))
     }
 }
