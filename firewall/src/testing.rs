@@ -159,62 +159,81 @@ pub fn icmp_type_of(ctstate: u16) -> u8 {
 /// Packet ICMP codes: on and beside the rules' codes.
 pub const ICMP_CODES: [u8; 4] = [0, 1, 3, 255];
 
-/// A `-m icmp [!] --icmp-type`: named types, one code, `any`.
-pub fn icmp_type() -> impl Strategy<Value = Neg<IcmpType>> {
-    let t = |kind, code_min, code_max| IcmpType {
-        kind,
-        code_min,
-        code_max,
-    };
-    (
-        prop::sample::select(vec![
-            t(8, 0, 255),
-            t(0, 0, 255),
-            t(3, 0, 255),
-            t(3, 3, 3),
-            t(3, 1, 1),
-            t(8, 0, 0),
-            IcmpType::ANY,
-        ]),
-        any::<bool>(),
-    )
+/// One of `values`, inverted half the time.
+fn either_way<T: std::fmt::Debug + Clone + 'static>(
+    values: &[T],
+) -> impl Strategy<Value = Neg<T>> + use<T> {
+    (prop::sample::select(values.to_vec()), any::<bool>())
         .prop_map(|(value, invert)| Neg { value, invert })
+}
+
+/// `--icmp-type TYPE[/CODE]` of the rules: named types, one code, a code
+/// range, `any` (the kernel edge test runs each of them too).
+pub const ICMP_TYPES: [IcmpType; 7] = [
+    IcmpType {
+        kind: 8,
+        code_min: 0,
+        code_max: 255,
+    },
+    IcmpType {
+        kind: 0,
+        code_min: 0,
+        code_max: 255,
+    },
+    IcmpType {
+        kind: 3,
+        code_min: 0,
+        code_max: 255,
+    },
+    IcmpType {
+        kind: 3,
+        code_min: 3,
+        code_max: 3,
+    },
+    IcmpType {
+        kind: 3,
+        code_min: 2,
+        code_max: 4,
+    },
+    IcmpType {
+        kind: 8,
+        code_min: 0,
+        code_max: 0,
+    },
+    IcmpType::ANY,
+];
+
+/// A `-m icmp [!] --icmp-type` of [`ICMP_TYPES`].
+pub fn icmp_type() -> impl Strategy<Value = Neg<IcmpType>> {
+    either_way(&ICMP_TYPES)
 }
 
 /// A `[!] --tcp-flags MASK COMP` (`--syn` among them).
 pub fn tcp_flags() -> impl Strategy<Value = Neg<TcpFlags>> {
     let f = |mask, comp| TcpFlags { mask, comp };
-    (
-        prop::sample::select(vec![
-            TcpFlags::SYN_ONLY,
-            f(0x3f, 0),
-            f(0x3f, 0x3f),
-            f(0x12, 0x12),
-            f(0x10, 0x10),
-            f(0x04, 0x04),
-            f(0x01, 0x01),
-            f(0, 0x02),
-        ]),
-        any::<bool>(),
-    )
-        .prop_map(|(value, invert)| Neg { value, invert })
+    either_way(&[
+        TcpFlags::SYN_ONLY,
+        f(0x3f, 0),
+        f(0x3f, 0x3f),
+        f(0x12, 0x12),
+        f(0x10, 0x10),
+        f(0x04, 0x04),
+        f(0x01, 0x01),
+        f(0, 0x02),
+    ])
 }
 
 /// A `-m length [!] --length` range, around [`LENS`] (one with min > max).
 pub fn length() -> impl Strategy<Value = Neg<LengthRange>> {
     let l = |min, max| LengthRange { min, max };
-    (
-        prop::sample::select(vec![
-            l(0, 56),
-            l(64, 64),
-            l(64, 100),
-            l(101, 576),
-            l(100, 64),
-            l(0, 65535),
-        ]),
-        any::<bool>(),
-    )
-        .prop_map(|(value, invert)| Neg { value, invert })
+    either_way(&[
+        l(0, 56),
+        l(64, 64),
+        l(64, 100),
+        l(101, 576),
+        l(100, 64),
+        l(0, 65535),
+    ])
 }
 
 /// Packet lengths: on and beside the ranges' edges (each at least the
