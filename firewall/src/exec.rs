@@ -26,7 +26,7 @@ use crate::{
         attach::{self, Interface},
         pins::{Dirs, PinsError},
     },
-    model::BuiltinChain,
+    model::{BuiltinChain, Policy, Target},
     offline::{self, CounterRef},
     parse::services::Services,
     render::{self, Counters, Counts},
@@ -524,7 +524,7 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
             .filter(|r| !old.refused.contains(r))
             .cloned()
             .collect();
-        warn_unattached(&newly, &ifaces, false);
+        warn_unattached(&newly, &ifaces, old, &new, false);
         return Ok(());
     }
     // A first load: everything is built aside, in the staged pin
@@ -550,7 +550,7 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
         Ok((skipped, mut ahead)) => {
             ahead.went_live();
             commit(ahead);
-            warn_unattached(&new.refused, &ifaces, true);
+            warn_unattached(&new.refused, &ifaces, old, &new, true);
             for i in skipped {
                 eprintln!(
                     "fw: warning: interface {} is not filtered (link type {} has no Ethernet header)",
@@ -568,17 +568,53 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
     }
 }
 
-/// Warns of interfaces the kernel refused to attach to and of
-/// br_netfilter (on a first load only: `fw status` repeats it).
-fn warn_unattached(refused: &[state::Refused], ifaces: &[Interface], first: bool) {
+/// Warns of interfaces the kernel refused to attach to; of br_netfilter
+/// on a first load and at every change while FORWARD filters anything
+/// (`fw status` repeats it); and, when REJECT rules arrive, of veth
+/// interfaces, where the answer leaves only if the peer device runs an
+/// XDP program (docs/semantics.md, REJECT).
+fn warn_unattached(
+    refused: &[state::Refused],
+    ifaces: &[Interface],
+    old: &State,
+    new: &State,
+    first: bool,
+) {
     for r in refused {
         eprintln!(
             "fw: warning: interface {} is not filtered: {}",
             r.ifname, r.reason
         );
     }
-    if let Some(w) = attach::br_netfilter_warning(ifaces).filter(|_| first) {
+    let forward = &new.ruleset.forward;
+    let forward_filters = !forward.rules.is_empty() || forward.policy == Policy::Drop;
+    if let Some(w) = attach::br_netfilter_warning(ifaces).filter(|_| first || forward_filters) {
         eprintln!("fw: warning: {w}");
+    }
+    let rejects = |s: &State| {
+        s.ruleset
+            .all_rules()
+            .flat_map(|(_, rules)| rules)
+            .any(|r| matches!(r.target, Target::Reject(_)))
+    };
+    let veths: Vec<&str> = new
+        .attachments
+        .iter()
+        .filter(|a| {
+            ifaces
+                .iter()
+                .any(|i| i.index == a.ifindex && i.kind == "veth")
+        })
+        .map(|a| a.ifname.as_str())
+        .collect();
+    if rejects(new) && (first || !rejects(old)) && !veths.is_empty() {
+        eprintln!(
+            "fw: warning: REJECT answers to packets that arrive on veth interfaces ({}) are \
+             sent back with XDP_TX, which a veth delivers only while its peer device runs \
+             an XDP program (fw in the peer's namespace, for one); without one they are \
+             lost and REJECT acts as DROP there",
+            veths.join(", ")
+        );
     }
 }
 
