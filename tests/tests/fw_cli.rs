@@ -545,3 +545,25 @@ fn user_chains_live_beside_the_enforced_ruleset() {
         "fw: Bad rule (does a matching rule exist in that chain?).\n"
     );
 }
+
+/// REJECT's answer leaves a veth only while the peer runs an XDP program:
+/// fw says so when REJECT rules arrive on a host with veth interfaces, once.
+#[test]
+fn reject_on_veth_is_warned_once() {
+    let lab = Lab::new("cli-rejveth").unwrap();
+    let args = |port: &'static str| ["-A", "INPUT", "-p", "tcp", "--dport", port, "-j", "REJECT"];
+    let first = lab.fw(&args("81"));
+    assert_eq!(first.status.code(), Some(0));
+    let warning = text(&first.stderr);
+    assert!(
+        warning
+            .starts_with("fw: warning: REJECT answers to packets that arrive on veth interfaces (")
+            && warning.contains("REJECT acts as DROP there"),
+        "{warning}"
+    );
+    let second = lab.fw(&args("82"));
+    assert_eq!(
+        (second.status.code(), text(&second.stderr)),
+        (Some(0), String::new())
+    );
+}
