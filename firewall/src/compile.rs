@@ -166,15 +166,15 @@ struct Columns {
     src: Vec<Constraint<classes::Prefix>>,
     dst: Vec<Constraint<classes::Prefix>>,
     proto: Vec<Constraint<Vec<u32>>>,
-    sport: Vec<Constraint<(u16, u16)>>,
-    dport: Vec<Constraint<(u16, u16)>>,
+    sport: Vec<extensions::PortColumn>,
+    dport: Vec<extensions::PortColumn>,
     in_if: Vec<Constraint<Vec<u32>>>,
     out_if: Vec<Constraint<Vec<u32>>>,
     ttl: Vec<Constraint<Vec<u32>>>,
     ctstate: Vec<Constraint<Vec<u32>>>,
     icmp: Vec<Constraint<Vec<u32>>>,
     tcp_flags: Vec<Constraint<Vec<u32>>>,
-    length: Vec<Constraint<(u16, u16)>>,
+    length: Vec<extensions::PortColumn>,
 }
 
 fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, CompileError> {

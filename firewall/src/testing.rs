@@ -16,8 +16,8 @@ use proptest::{
 use crate::{
     edit::{self, Slots},
     model::{
-        AddrMask, Conntrack, CtStates, IcmpType, LengthRange, Match, Neg, Policy, PortRange, Rule,
-        Target, Tcp, TcpFlags, Ttl, Udp, eval::Packet,
+        AddrMask, Conntrack, CtStates, IcmpType, LengthRange, Match, Multiport, Neg, Policy,
+        PortDirection, PortRange, Rule, Target, Tcp, TcpFlags, Ttl, Udp, eval::Packet,
     },
     state::State,
 };
@@ -245,9 +245,38 @@ pub fn range() -> impl Strategy<Value = PortRange> {
     prop::sample::select(RANGES.to_vec()).prop_map(|(lo, hi)| PortRange { lo, hi })
 }
 
+/// `-m multiport` lists of the rules (around [`PORTS`]): overlapping,
+/// adjacent, a single port, a complement.
+pub const MULTIPORT_LISTS: [&[(u16, u16)]; 5] = [
+    &[(22, 22), (80, 90)],
+    &[(20, 30), (25, 25), (53, 53)],
+    &[(53, 53)],
+    &[(1024, 65535), (0, 0)],
+    &[(0, 21), (23, 1023), (1024, 1100)],
+];
+
+/// A `-m multiport [!] --sports|--dports` of [`MULTIPORT_LISTS`].
+pub fn multiport() -> impl Strategy<Value = Multiport> {
+    (
+        prop::sample::select(MULTIPORT_LISTS.to_vec()),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(list, source, invert)| Multiport {
+            direction: if source {
+                PortDirection::Source
+            } else {
+                PortDirection::Destination
+            },
+            ports: list.iter().map(|&(lo, hi)| PortRange { lo, hi }).collect(),
+            invert,
+        })
+}
+
 /// A rule of what fw enforces: `[!] -p tcp|udp|icmp`, `[!] -s`, `[!] -d`,
-/// `[!] -i` (wildcards and absent interfaces too), tcp/udp ports, tcp
-/// flags, icmp types, ttl, connection state, length; ACCEPT or DROP.
+/// `[!] -i` (wildcards and absent interfaces too), tcp/udp ports or a
+/// multiport list instead, tcp flags, icmp types, ttl, connection state,
+/// length; ACCEPT or DROP.
 pub fn rule() -> impl Strategy<Value = Rule> {
     let proto = prop_oneof![
         Just(None),
@@ -269,6 +298,7 @@ pub fn rule() -> impl Strategy<Value = Rule> {
             prop::option::weighted(0.3, icmp_type()),
             prop::option::weighted(0.3, tcp_flags()),
             prop::option::weighted(0.2, length()),
+            prop::option::weighted(0.25, multiport()),
         ),
     )
         .prop_map(
@@ -282,9 +312,16 @@ pub fn rule() -> impl Strategy<Value = Rule> {
                 ttl,
                 ct,
                 drop,
-                (icmp, flags, length),
+                (icmp, flags, length, multiport),
             )| {
                 let mut matches = match &protocol {
+                    // One port match per rule: multiport replaces tcp/udp.
+                    Some(Neg {
+                        value: 6 | 17,
+                        invert: false,
+                    }) if multiport.is_some() => {
+                        multiport.map(Match::Multiport).into_iter().collect()
+                    }
                     Some(Neg {
                         value: 6,
                         invert: false,

@@ -21,8 +21,8 @@ use firewall::{
     compile,
     load::{Kernel, pins::Dirs},
     model::{
-        AddrMask, BuiltinChain, Conntrack, CtStates, LengthRange, Match, Neg, Policy, PortRange,
-        Rule, Target, Tcp, TcpFlags, Ttl, Udp,
+        AddrMask, BuiltinChain, Conntrack, CtStates, LengthRange, Match, Multiport, Neg, Policy,
+        PortDirection, PortRange, Rule, Target, Tcp, TcpFlags, Ttl, Udp,
         eval::{self, Packet, Verdict},
     },
     state::State,
@@ -265,8 +265,8 @@ fn kernel_edges_of_prefixes_and_port_ranges() {
     let checked = in_fresh_netns("kedge", edges);
     // 1,210 prefix and port-range edges, 100 TTL comparison edges, 112
     // connection state matches, 140 ICMP type edges, 795 TCP flags
-    // edges, 90 length edges.
-    assert_eq!(checked, 2447);
+    // edges, 90 length edges, 328 multiport edges.
+    assert_eq!(checked, 2775);
 }
 
 fn edges(dirs: &Dirs) -> usize {
@@ -525,6 +525,53 @@ fn edges(dirs: &Dirs) -> usize {
                     .iter()
                     .map(|&p| udp(1, 2, 9, p))
                     .collect();
+                cases.push((rule, pkts));
+            }
+        }
+    }
+    // -m multiport --sports/--dports, negated or not, at the edges of
+    // every range of its list (overlapping, adjacent, 15 slots), and a
+    // non-first fragment.
+    let fifteen: &[(u16, u16)] = &[
+        (1, 2),
+        (4, 5),
+        (7, 8),
+        (10, 11),
+        (13, 14),
+        (16, 17),
+        (19, 20),
+        (65535, 65535),
+    ];
+    let lists = firewall::testing::MULTIPORT_LISTS
+        .iter()
+        .copied()
+        .chain([fifteen]);
+    for list in lists {
+        for direction in [PortDirection::Source, PortDirection::Destination] {
+            for invert in [false, true] {
+                let rule = Rule {
+                    protocol: Some(Neg::is(17)),
+                    matches: vec![Match::Multiport(Multiport {
+                        direction,
+                        ports: list.iter().map(|&(lo, hi)| PortRange { lo, hi }).collect(),
+                        invert,
+                    })],
+                    target: Target::Drop,
+                    ..Rule::default()
+                };
+                let at = |port: u16| match direction {
+                    PortDirection::Source => udp(1, 2, port, 7777),
+                    _ => udp(1, 2, 7777, port),
+                };
+                let mut pkts: Vec<Packet> = list
+                    .iter()
+                    .flat_map(|&(lo, hi)| [lo.wrapping_sub(1), lo, hi, hi.wrapping_add(1)])
+                    .map(at)
+                    .collect();
+                pkts.push(Packet {
+                    ports: None,
+                    ..at(list[0].0)
+                });
                 cases.push((rule, pkts));
             }
         }

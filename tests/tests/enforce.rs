@@ -433,3 +433,58 @@ fn tcp_flags_icmp_types_and_lengths_as_iptables() {
     legacy(&["-F", "INPUT"]);
     assert_eq!(got, want, "iptables-legacy");
 }
+
+/// The server's rules of [`multiport_as_iptables`].
+const MULTIPORT: [&str; 3] = [
+    "-A INPUT -p udp -m multiport --dports 5401,5410:5420 -j DROP",
+    "-A INPUT -p udp -m multiport ! --dports 5401:5430 -j DROP",
+    "-A INPUT -p tcp -m multiport --dports 8201,8205:8206 -j DROP",
+];
+
+/// What the probes of [`multiport_as_iptables`] gave: connects to 8204
+/// and 8205, the packets of rules 1 and 2.
+type MultiportProbes = ([bool; 2], [u64; 2]);
+
+fn multiport_probes(lab: &Lab, counters: &dyn Fn(usize) -> (u64, u64)) -> MultiportProbes {
+    for (port, count) in [(5401, 2), (5415, 1), (5420, 1), (5421, 3), (5500, 2)] {
+        send_udp(lab.client(), SERVER_ADDR, port, 10, count);
+    }
+    let mut tcp = [false; 2];
+    for (i, port) in [8204u16, 8205].into_iter().enumerate() {
+        let _server = tcp_listen(lab.server(), port).unwrap();
+        tcp[i] = tcp_probe(lab.client(), SERVER_ADDR, port, DROP_WAIT);
+    }
+    (tcp, [counters(1).0, counters(2).0])
+}
+
+/// `-m multiport --dports` with a port and a range, and negated, on real
+/// datagrams and a TCP connect: the same outcomes and counters under fw
+/// and under iptables-legacy in the same lab.
+#[test]
+fn multiport_as_iptables() {
+    let lab = Lab::new("multiport").unwrap();
+    for r in MULTIPORT {
+        lab.fw_ok(&r.split(' ').collect::<Vec<_>>());
+    }
+    let want: MultiportProbes = ([true, false], [4, 2]);
+    let fw = multiport_probes(&lab, &|n| counters(&lab, "INPUT", n));
+    assert_eq!(fw, want, "fw");
+    integration_tests::fw_reset(lab.server());
+
+    let legacy = |args: &[&str]| {
+        let out = integration_tests::netns_exec(lab.server(), "iptables-legacy", args).unwrap();
+        assert!(out.status.success(), "iptables-legacy {args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for r in MULTIPORT {
+        legacy(&r.split(' ').collect::<Vec<_>>());
+    }
+    let got = multiport_probes(&lab, &|n| {
+        rule_counters(
+            &legacy(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]),
+            n,
+        )
+    });
+    legacy(&["-F", "INPUT"]);
+    assert_eq!(got, want, "iptables-legacy");
+}

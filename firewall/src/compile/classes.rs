@@ -131,20 +131,20 @@ pub fn range_prefixes(lo: u16, hi: u16) -> Vec<PortPrefix> {
 }
 
 /// Port classes for packets that have ports: the elementary intervals cut
-/// by every rule's range boundaries. `X` of an interval is every rule whose
-/// range contains it. The returned [`Field`]'s class 1 is reserved for
+/// by every rule's range boundaries. A rule names a union of inclusive
+/// ranges (`-m multiport`'s list; one range for `--dport`); `X` of an
+/// interval is every rule one of whose ranges contains it. The returned [`Field`]'s class 1 is reserved for
 /// packets without ports (not TCP/UDP, or a non-first fragment), which no
 /// port rule matches, negated or not (xt_tcpudp); its keys are empty.
-pub fn port(rules: &[Constraint<(u16, u16)>]) -> Field<PortPrefix> {
+pub fn port(rules: &[Constraint<Vec<(u16, u16)>>]) -> Field<PortPrefix> {
     let mut events: BTreeMap<u32, (Vec<u32>, Vec<u32>)> = BTreeMap::new();
+    let mut used = false;
     for (i, c) in rules.iter().enumerate() {
-        if let Some(&(lo, hi)) = c.value() {
-            events.entry(u32::from(lo)).or_default().0.push(i as u32);
-            events
-                .entry(u32::from(hi) + 1)
-                .or_default()
-                .1
-                .push(i as u32);
+        let Some(ranges) = c.value() else { continue };
+        used = true;
+        for (lo, hi) in merge(ranges) {
+            events.entry(lo).or_default().0.push(i as u32);
+            events.entry(hi + 1).or_default().1.push(i as u32);
         }
     }
     let noport: Vec<u32> = (0..rules.len() as u32)
@@ -168,10 +168,29 @@ pub fn port(rules: &[Constraint<(u16, u16)>]) -> Field<PortPrefix> {
         }
     }
     Field {
-        used: !events.is_empty(),
+        used,
         w: default_set(rules),
         classes,
     }
+}
+
+/// A union of inclusive ranges as disjoint, non-adjacent ones in order
+/// (so one rule starts and ends once per range in [`port`]'s sweep).
+fn merge(ranges: &[(u16, u16)]) -> Vec<(u32, u32)> {
+    let mut sorted: Vec<(u32, u32)> = ranges
+        .iter()
+        .filter(|(lo, hi)| lo <= hi)
+        .map(|&(lo, hi)| (u32::from(lo), u32::from(hi)))
+        .collect();
+    sorted.sort_unstable();
+    let mut out: Vec<(u32, u32)> = Vec::new();
+    for (lo, hi) in sorted {
+        match out.last_mut() {
+            Some(last) if lo <= last.1 + 1 => last.1 = last.1.max(hi),
+            _ => out.push((lo, hi)),
+        }
+    }
+    out
 }
 
 /// Classes of a field compared for equality (protocol, interface index):
@@ -249,7 +268,12 @@ mod tests {
 
     #[test]
     fn port_intervals() {
-        let rules = vec![Is((22, 22)), Not((20, 30)), Any, Is((0, 65535))];
+        let rules = vec![
+            Is(vec![(22, 22)]),
+            Not(vec![(20, 30)]),
+            Any,
+            Is(vec![(0, 65535)]),
+        ];
         let f = port(&rules);
         assert_eq!(f.w, vec![1, 2]);
         assert_eq!(f.classes[0], (vec![], vec![1]), "no-port class");
@@ -260,6 +284,31 @@ mod tests {
             vec![vec![3], vec![1, 3], vec![0, 1, 3], vec![1, 3], vec![3]]
         );
         assert_eq!(f.classes[3].0, vec![(22, 16)]);
+    }
+
+    #[test]
+    fn port_unions() {
+        // Overlapping and adjacent ranges of one rule merge: 80..=95.
+        let rules = vec![
+            Is(vec![(90, 95), (80, 85), (86, 89), (82, 82)]),
+            Not(vec![(1, 1), (3, 3)]),
+        ];
+        let f = port(&rules);
+        assert_eq!(f.w, vec![1]);
+        let xs: Vec<_> = f.classes[1..]
+            .iter()
+            .map(|(k, x)| (k[0], x.clone()))
+            .collect();
+        // [1] [3] [80,95]
+        assert_eq!(
+            xs,
+            vec![((1, 16), vec![1]), ((3, 16), vec![1]), ((80, 12), vec![0])]
+        );
+        // `Not` of an empty union: every port, no port-less packet.
+        let f = port(&[Not(vec![])]);
+        assert!(f.used);
+        assert_eq!(f.w, vec![0]);
+        assert_eq!(f.classes, vec![(vec![], vec![0])]);
     }
 
     #[test]

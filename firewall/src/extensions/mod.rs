@@ -119,6 +119,10 @@ pub(crate) trait Extension: Copy {
 /// given value: the single source of [`crate::model::support::enforceable`]
 /// and of the compiler's per-match work.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "short-lived, one per match while compiling; boxing buys nothing"
+)]
 pub enum Enforcement {
     /// Matches every packet (`-m comment`): nothing to compile.
     Always,
@@ -134,15 +138,15 @@ pub enum Enforcement {
     Refused(&'static str),
 }
 
-/// A port column's constraint: host-order inclusive ranges.
-pub type PortColumn = Constraint<(u16, u16)>;
+/// A port column's constraint: a union of host-order inclusive ranges.
+pub type PortColumn = Constraint<Vec<(u16, u16)>>;
 
 /// What a classifier match adds to its rule's columns
 /// (`firewall/src/compile.rs`); `None` where the match says nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Columns {
-    /// The source and destination port columns: host-order inclusive
-    /// ranges (tcp, udp).
+    /// The source and destination port columns: unions of host-order
+    /// inclusive ranges (tcp, udp, multiport).
     pub ports: Option<(PortColumn, PortColumn)>,
     /// The TTL column: the TTL values accepted (ttl).
     pub ttl: Option<Constraint<Vec<u32>>>,
@@ -168,6 +172,16 @@ impl Columns {
     pub fn of_rule(rule: &crate::model::Rule) -> Result<Columns, &'static str> {
         let mut all = Columns::default();
         for m in &rule.matches {
+            // The kernel parses ports of TCP and UDP only; multiport's
+            // other protocols (udplite, sctp, dccp) would never match.
+            if let crate::model::Match::Multiport(_) = m
+                && !rule
+                    .protocol
+                    .as_ref()
+                    .is_some_and(|p| !p.invert && matches!(p.value, 6 | 17))
+            {
+                return Err("-m multiport with a protocol other than tcp or udp");
+            }
             let Enforcement::Classifier(c) = m.support() else {
                 continue;
             };
@@ -195,7 +209,7 @@ impl Columns {
             join(
                 &mut all.ports,
                 ports,
-                "more than one tcp/udp match in one rule",
+                "more than one tcp/udp/multiport match in one rule",
             )?;
             join(&mut all.ttl, ttl, "more than one -m ttl match in one rule")?;
             join(

@@ -6,7 +6,8 @@
 use std::net::Ipv4Addr;
 
 use super::{
-    AddrMask, BuiltinChain, Match, Neg, Policy, PortRange, Rule, Ruleset, Target, Tcp, Ttl, Udp,
+    AddrMask, BuiltinChain, Match, Neg, Policy, PortDirection, PortRange, Rule, Ruleset, Target,
+    Tcp, Ttl, Udp,
 };
 
 /// What the matches look at in one IPv4 packet.
@@ -96,6 +97,17 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
                     })
             }
             Match::Udp(Udp { sport, dport }) => ports(p, sport, dport),
+            // xt_multiport revision 1: the port in any of the ranges, XOR
+            // `!`; a non-first fragment never matches.
+            Match::Multiport(m) => p.ports.is_some_and(|(s, d)| {
+                let hit = |v: u16| m.ports.iter().any(|r| r.lo <= v && v <= r.hi);
+                let any = match m.direction {
+                    PortDirection::Source => hit(s),
+                    PortDirection::Destination => hit(d),
+                    PortDirection::Either => hit(s) || hit(d),
+                };
+                any != m.invert
+            }),
             // ipt_icmp: type 255 is any type; a non-first fragment never
             // matches, negated or not.
             Match::Icmp(n) => p.icmp.is_some_and(|(t, c)| {
@@ -118,8 +130,7 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
                 Ttl::Gt(v) => p.ttl > v,
             },
             // Outside support::enforceable: never loaded, not evaluated.
-            Match::Multiport(_)
-            | Match::Iprange(_)
+            Match::Iprange(_)
             | Match::Mac(_)
             | Match::Limit(_)
             | Match::Addrtype(_)

@@ -98,12 +98,37 @@ pub fn ruleset_enforceable(ruleset: &Ruleset) -> Result<(), (String, usize, Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Conntrack, CtStates, Match, Neg, PortRange, Tcp, Udp};
+    use crate::model::{
+        Conntrack, CtStates, Match, Multiport, Neg, PortDirection, PortRange, Tcp, Udp,
+    };
 
     fn accept() -> Rule {
         Rule {
             target: Target::Accept,
             ..Rule::default()
+        }
+    }
+
+    fn multiport(direction: PortDirection) -> Multiport {
+        Multiport {
+            direction,
+            ports: vec![PortRange { lo: 22, hi: 22 }, PortRange { lo: 80, hi: 90 }],
+            invert: false,
+        }
+    }
+
+    #[test]
+    fn multiport_sports_and_dports_are_enforceable() {
+        for (proto, direction) in [(6, PortDirection::Source), (17, PortDirection::Destination)] {
+            let r = Rule {
+                protocol: Some(Neg::is(proto)),
+                matches: vec![Match::Multiport(Multiport {
+                    invert: true,
+                    ..multiport(direction)
+                })],
+                ..accept()
+            };
+            assert_eq!(enforceable(&r), Ok(()), "{r:?}");
         }
     }
 
@@ -262,7 +287,39 @@ mod tests {
                     ],
                     ..accept()
                 },
-                "more than one tcp/udp match in one rule",
+                "more than one tcp/udp/multiport match in one rule",
+            ),
+            (
+                Rule {
+                    protocol: Some(Neg::is(6)),
+                    matches: vec![
+                        Match::Tcp(Tcp {
+                            sport: None,
+                            dport: Some(Neg::is(PortRange { lo: 22, hi: 22 })),
+                            flags: None,
+                            option: None,
+                        }),
+                        Match::Multiport(multiport(PortDirection::Destination)),
+                    ],
+                    ..accept()
+                },
+                "more than one tcp/udp/multiport match in one rule",
+            ),
+            (
+                Rule {
+                    protocol: Some(Neg::is(6)),
+                    matches: vec![Match::Multiport(multiport(PortDirection::Either))],
+                    ..accept()
+                },
+                "-m multiport --ports (use --sports or --dports)",
+            ),
+            (
+                Rule {
+                    protocol: Some(Neg::is(132)),
+                    matches: vec![Match::Multiport(multiport(PortDirection::Source))],
+                    ..accept()
+                },
+                "-m multiport with a protocol other than tcp or udp",
             ),
             (
                 Rule {

@@ -45,11 +45,11 @@ impl MatchExt for Ext {
     fn support(l: &Neg<LengthRange>) -> Enforcement {
         let LengthRange { min, max } = l.value;
         let length = match (min <= max, l.invert) {
-            (true, false) => Constraint::Is((min, max)),
-            (true, true) => Constraint::Not((min, max)),
+            (true, false) => Constraint::Is(vec![(min, max)]),
+            (true, true) => Constraint::Not(vec![(min, max)]),
             // Nothing; everything.
-            (false, false) => Constraint::Not((0, u16::MAX)),
-            (false, true) => Constraint::Is((0, u16::MAX)),
+            (false, false) => Constraint::Not(vec![(0, u16::MAX)]),
+            (false, true) => Constraint::Is(vec![(0, u16::MAX)]),
         };
         Enforcement::Classifier(Columns {
             length: Some(length),

@@ -344,12 +344,12 @@ pub(crate) fn port_columns(
 ) -> Columns {
     let column = |p: &Option<Neg<PortRange>>| match p {
         None => Constraint::Any,
-        Some(n) if n.invert => Constraint::Not((n.value.lo, n.value.hi)),
-        Some(n) => Constraint::Is((n.value.lo, n.value.hi)),
+        Some(n) if n.invert => Constraint::Not(vec![(n.value.lo, n.value.hi)]),
+        Some(n) => Constraint::Is(vec![(n.value.lo, n.value.hi)]),
     };
     let (mut sport, dport) = (column(sport), column(dport));
     if sport == Constraint::Any && dport == Constraint::Any {
-        sport = Constraint::Is((0, u16::MAX));
+        sport = Constraint::Is(vec![(0, u16::MAX)]);
     }
     Columns {
         ports: Some((sport, dport)),

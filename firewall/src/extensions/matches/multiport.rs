@@ -3,6 +3,8 @@
 
 use super::{port_name, prelude::*};
 use crate::{
+    compile::classes::Constraint,
+    extensions::Columns,
     model::PortRange,
     parse::{matches::excl, protocols, services::Services, values},
 };
@@ -122,8 +124,29 @@ impl MatchExt for Ext {
         out.push_str(&list);
     }
 
-    fn support(_: &Multiport) -> Enforcement {
-        Enforcement::Refused("-m multiport")
+    /// xt_multiport (revision 1): the port of that direction in any of
+    /// the ranges, XOR `!`; a packet without ports (a non-first
+    /// fragment) never matches, so the other direction still asks for a
+    /// port. `--ports` (source or destination) is no AND of columns.
+    fn support(v: &Multiport) -> Enforcement {
+        let ranges: Vec<(u16, u16)> = v.ports.iter().map(|p| (p.lo, p.hi)).collect();
+        let list = if v.invert {
+            Constraint::Not(ranges)
+        } else {
+            Constraint::Is(ranges)
+        };
+        let any_port = Constraint::Is(vec![(0, u16::MAX)]);
+        let ports = match v.direction {
+            PortDirection::Source => (list, any_port),
+            PortDirection::Destination => (any_port, list),
+            PortDirection::Either => {
+                return Enforcement::Refused("-m multiport --ports (use --sports or --dports)");
+            }
+        };
+        Enforcement::Classifier(Columns {
+            ports: Some(ports),
+            ..Columns::default()
+        })
     }
 }
 
