@@ -163,8 +163,8 @@ fn ifindexes(name: &str, interfaces: &[(String, u32)]) -> Vec<u32> {
 
 /// Per-field constraints of a chain's rules.
 struct Columns {
-    src: Vec<Constraint<classes::Prefix>>,
-    dst: Vec<Constraint<classes::Prefix>>,
+    src: Vec<extensions::AddrColumn>,
+    dst: Vec<extensions::AddrColumn>,
     proto: Vec<Constraint<Vec<u32>>>,
     sport: Vec<extensions::PortColumn>,
     dport: Vec<extensions::PortColumn>,
@@ -196,12 +196,10 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
         let addr = |m: &Option<Neg<AddrMask>>| -> Result<_, CompileError> {
             Ok(match m {
                 None => Constraint::Any,
-                Some(n) if n.invert => Constraint::Not(prefix(&n.value)?),
-                Some(n) => Constraint::Is(prefix(&n.value)?),
+                Some(n) if n.invert => Constraint::Not(vec![prefix(&n.value)?]),
+                Some(n) => Constraint::Is(vec![prefix(&n.value)?]),
             })
         };
-        c.src.push(addr(&r.source)?);
-        c.dst.push(addr(&r.destination)?);
         c.proto
             .push(constraint(&r.protocol, |p| vec![u32::from(*p)]));
         c.in_if
@@ -223,6 +221,8 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
             .map_err(|what| CompileError::NotSupported(what.into()))?;
         // Destructured, so a new column does not build until it is used.
         let extensions::Columns {
+            src,
+            dst,
             ports,
             ttl,
             ctstate,
@@ -230,6 +230,10 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
             tcp_flags,
             length,
         } = cols;
+        // `of_rule` refused `-s` beside `--src-range` (and `-d` beside
+        // `--dst-range`): one of each is there at most.
+        c.src.push(src.map_or_else(|| addr(&r.source), Ok)?);
+        c.dst.push(dst.map_or_else(|| addr(&r.destination), Ok)?);
         let (sport, dport) = ports.unwrap_or((Constraint::Any, Constraint::Any));
         c.ttl.push(ttl.unwrap_or(Constraint::Any));
         c.ctstate.push(ctstate.unwrap_or(Constraint::Any));

@@ -16,8 +16,8 @@ use proptest::{
 use crate::{
     edit::{self, Slots},
     model::{
-        AddrMask, Conntrack, CtStates, IcmpType, LengthRange, Match, Multiport, Neg, Policy,
-        PortDirection, PortRange, Rule, Target, Tcp, TcpFlags, Ttl, Udp, eval::Packet,
+        AddrMask, Conntrack, CtStates, IcmpType, Iprange, Ipv4Range, LengthRange, Match, Multiport,
+        Neg, Policy, PortDirection, PortRange, Rule, Target, Tcp, TcpFlags, Ttl, Udp, eval::Packet,
     },
     state::State,
 };
@@ -273,9 +273,38 @@ pub fn multiport() -> impl Strategy<Value = Multiport> {
         })
 }
 
+/// `-m iprange` ranges of the rules, around [`ADDRS`]: inside one
+/// network, across two, one address, reversed (names nothing), all.
+pub const IP_RANGES: [(&str, &str); 6] = [
+    ("192.0.2.0", "192.0.2.127"),
+    ("192.0.2.5", "192.0.2.130"),
+    ("198.51.100.9", "198.51.100.9"),
+    ("192.0.2.200", "192.0.2.100"),
+    ("0.0.0.0", "255.255.255.255"),
+    ("192.0.2.8", "203.0.113.0"),
+];
+
+/// An `-m iprange [!] --src-range [!] --dst-range` of [`IP_RANGES`] (one
+/// or both).
+pub fn iprange() -> impl Strategy<Value = Iprange> {
+    let range = || {
+        either_way(&IP_RANGES).prop_map(|n| Neg {
+            value: Ipv4Range {
+                lo: n.value.0.parse().unwrap(),
+                hi: n.value.1.parse().unwrap(),
+            },
+            invert: n.invert,
+        })
+    };
+    (0..3u8, range(), range()).prop_map(|(which, src, dst)| Iprange {
+        src: (which != 1).then_some(src),
+        dst: (which != 0).then_some(dst),
+    })
+}
+
 /// A rule of what fw enforces: `[!] -p tcp|udp|icmp`, `[!] -s`, `[!] -d`,
-/// `[!] -i` (wildcards and absent interfaces too), tcp/udp ports or a
-/// multiport list instead, tcp flags, icmp types, ttl, connection state,
+/// `[!] -i` (wildcards and absent interfaces too), an iprange range in
+/// place of `-s`/`-d`, tcp/udp ports or a multiport list instead, tcp flags, icmp types, ttl, connection state,
 /// length; ACCEPT or DROP.
 pub fn rule() -> impl Strategy<Value = Rule> {
     let proto = prop_oneof![
@@ -299,6 +328,7 @@ pub fn rule() -> impl Strategy<Value = Rule> {
             prop::option::weighted(0.3, tcp_flags()),
             prop::option::weighted(0.2, length()),
             prop::option::weighted(0.25, multiport()),
+            prop::option::weighted(0.2, iprange()),
         ),
     )
         .prop_map(
@@ -312,8 +342,19 @@ pub fn rule() -> impl Strategy<Value = Rule> {
                 ttl,
                 ct,
                 drop,
-                (icmp, flags, length, multiport),
+                (icmp, flags, length, multiport, iprange),
             )| {
+                // -s and --src-range (-d and --dst-range) are not joined:
+                // the range replaces the prefix.
+                let (mut source, mut destination) = (source, destination);
+                if let Some(r) = &iprange {
+                    if r.src.is_some() {
+                        source = None;
+                    }
+                    if r.dst.is_some() {
+                        destination = None;
+                    }
+                }
                 let mut matches = match &protocol {
                     // One port match per rule: multiport replaces tcp/udp.
                     Some(Neg {
@@ -344,6 +385,7 @@ pub fn rule() -> impl Strategy<Value = Rule> {
                 matches.extend(ttl.map(Match::Ttl));
                 matches.extend(ct);
                 matches.extend(length.map(Match::Length));
+                matches.extend(iprange.map(Match::Iprange));
                 Rule {
                     protocol,
                     source,

@@ -21,8 +21,8 @@ use firewall::{
     compile,
     load::{Kernel, pins::Dirs},
     model::{
-        AddrMask, BuiltinChain, Conntrack, CtStates, LengthRange, Match, Multiport, Neg, Policy,
-        PortDirection, PortRange, Rule, Target, Tcp, TcpFlags, Ttl, Udp,
+        AddrMask, BuiltinChain, Conntrack, CtStates, Iprange, Ipv4Range, LengthRange, Match,
+        Multiport, Neg, Policy, PortDirection, PortRange, Rule, Target, Tcp, TcpFlags, Ttl, Udp,
         eval::{self, Packet, Verdict},
     },
     state::State,
@@ -265,8 +265,8 @@ fn kernel_edges_of_prefixes_and_port_ranges() {
     let checked = in_fresh_netns("kedge", edges);
     // 1,210 prefix and port-range edges, 100 TTL comparison edges, 112
     // connection state matches, 140 ICMP type edges, 795 TCP flags
-    // edges, 90 length edges, 328 multiport edges.
-    assert_eq!(checked, 2775);
+    // edges, 90 length edges, 328 multiport edges, 96 iprange edges.
+    assert_eq!(checked, 2871);
 }
 
 fn edges(dirs: &Dirs) -> usize {
@@ -572,6 +572,49 @@ fn edges(dirs: &Dirs) -> usize {
                     ports: None,
                     ..at(list[0].0)
                 });
+                cases.push((rule, pkts));
+            }
+        }
+    }
+    // -m iprange --src-range/--dst-range, negated or not, on and beside
+    // each end of every range (one reversed, naming nothing).
+    for (lo, hi) in firewall::testing::IP_RANGES {
+        let (lo, hi): (std::net::Ipv4Addr, std::net::Ipv4Addr) =
+            (lo.parse().unwrap(), hi.parse().unwrap());
+        for dst_side in [false, true] {
+            for invert in [false, true] {
+                let range = Some(Neg {
+                    value: Ipv4Range { lo, hi },
+                    invert,
+                });
+                let m = if dst_side {
+                    Iprange {
+                        src: None,
+                        dst: range,
+                    }
+                } else {
+                    Iprange {
+                        src: range,
+                        dst: None,
+                    }
+                };
+                let rule = Rule {
+                    matches: vec![Match::Iprange(m)],
+                    target: Target::Drop,
+                    ..Rule::default()
+                };
+                let (lo, hi) = (u32::from(lo), u32::from(hi));
+                let other = u32::from(std::net::Ipv4Addr::new(10, 9, 9, 9));
+                let pkts = [lo.wrapping_sub(1), lo, hi, hi.wrapping_add(1)]
+                    .iter()
+                    .map(|&a| {
+                        if dst_side {
+                            udp(other, a, 1, 2)
+                        } else {
+                            udp(a, other, 1, 2)
+                        }
+                    })
+                    .collect();
                 cases.push((rule, pkts));
             }
         }

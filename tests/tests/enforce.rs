@@ -488,3 +488,49 @@ fn multiport_as_iptables() {
     legacy(&["-F", "INPUT"]);
     assert_eq!(got, want, "iptables-legacy");
 }
+
+/// The server's rules of [`iprange_as_iptables`] (the client is
+/// 192.0.2.1, the server 192.0.2.2).
+const IPRANGE: [&str; 4] = [
+    "-A INPUT -p udp --dport 5501 -m iprange --src-range 192.0.2.0-192.0.2.1 -j DROP",
+    "-A INPUT -p udp --dport 5502 -m iprange ! --src-range 192.0.2.3-192.0.2.200 -j DROP",
+    "-A INPUT -p udp --dport 5503 -m iprange --dst-range 192.0.2.3-192.0.2.9 -j DROP",
+    "-A INPUT -p udp -m iprange --src-range 192.0.2.1-192.0.2.1 --dst-range 192.0.2.2-192.0.2.4",
+];
+
+/// `-m iprange` on real datagrams: a source range, a negated one, a
+/// destination range the server is not in, both in one rule; the same
+/// counters under fw and under iptables-legacy in the same lab.
+#[test]
+fn iprange_as_iptables() {
+    let lab = Lab::new("iprange").unwrap();
+    let probes = |counters: &dyn Fn(usize) -> (u64, u64)| {
+        for (port, count) in [(5501, 2), (5502, 3), (5503, 1)] {
+            send_udp(lab.client(), SERVER_ADDR, port, 10, count);
+        }
+        [1, 2, 3, 4].map(|n| counters(n).0)
+    };
+    for r in IPRANGE {
+        lab.fw_ok(&r.split(' ').collect::<Vec<_>>());
+    }
+    let want = [2, 3, 0, 1];
+    assert_eq!(probes(&|n| counters(&lab, "INPUT", n)), want, "fw");
+    integration_tests::fw_reset(lab.server());
+
+    let legacy = |args: &[&str]| {
+        let out = integration_tests::netns_exec(lab.server(), "iptables-legacy", args).unwrap();
+        assert!(out.status.success(), "iptables-legacy {args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for r in IPRANGE {
+        legacy(&r.split(' ').collect::<Vec<_>>());
+    }
+    let got = probes(&|n| {
+        rule_counters(
+            &legacy(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]),
+            n,
+        )
+    });
+    legacy(&["-F", "INPUT"]);
+    assert_eq!(got, want, "iptables-legacy");
+}

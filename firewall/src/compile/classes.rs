@@ -75,13 +75,37 @@ fn mask(len: u8) -> u32 {
     }
 }
 
-/// Address classes: one per distinct prefix some rule names. A packet's
-/// class is its longest matching prefix (an LPM trie lookup); `X` of a
-/// prefix is every rule whose prefix contains it.
-pub fn addr(rules: &[Constraint<Prefix>]) -> Field<Prefix> {
+/// The fewest prefixes covering the inclusive address range `lo..=hi`
+/// (none when `lo > hi`).
+pub fn addr_range_prefixes(lo: u32, hi: u32) -> Vec<Prefix> {
+    let (mut lo, hi) = (u64::from(lo), u64::from(hi));
+    let mut out = Vec::new();
+    while lo <= hi {
+        let mut size = if lo == 0 {
+            1u64 << 32
+        } else {
+            1u64 << lo.trailing_zeros().min(32)
+        };
+        while lo + size - 1 > hi {
+            size >>= 1;
+        }
+        out.push((lo as u32, 32 - size.trailing_zeros() as u8));
+        lo += size;
+    }
+    out
+}
+
+/// Address classes: one per distinct prefix some rule names; a rule names
+/// a union of prefixes (one for `-s`, an `-m iprange` range's several).
+/// A packet's class is its longest matching prefix (an LPM trie lookup);
+/// `X` of a prefix is every rule one of whose prefixes contains it.
+pub fn addr(rules: &[Constraint<Vec<Prefix>>]) -> Field<Prefix> {
     let mut by_prefix: BTreeMap<Prefix, Vec<u32>> = BTreeMap::new();
+    let mut used = false;
     for (i, c) in rules.iter().enumerate() {
-        if let Some(&(a, l)) = c.value() {
+        let Some(prefixes) = c.value() else { continue };
+        used = true;
+        for &(a, l) in prefixes {
             by_prefix
                 .entry((a & mask(l), l))
                 .or_default()
@@ -97,11 +121,12 @@ pub fn addr(rules: &[Constraint<Prefix>]) -> Field<Prefix> {
                 .copied()
                 .collect();
             x.sort_unstable();
+            x.dedup();
             (vec![(a, l)], x)
         })
         .collect();
     Field {
-        used: !by_prefix.is_empty(),
+        used,
         w: default_set(rules),
         classes,
     }
@@ -252,10 +277,10 @@ mod tests {
     #[test]
     fn addr_classes_nest() {
         let rules = vec![
-            Is((0xc0000200, 24)), // 192.0.2.0/24
+            Is(vec![(0xc0000200, 24)]), // 192.0.2.0/24
             Any,
-            Not((0xc0000201, 32)), // ! 192.0.2.1
-            Is((0xc0000000, 8)),
+            Not(vec![(0xc0000201, 32)]), // ! 192.0.2.1
+            Is(vec![(0xc0000000, 8)]),
         ];
         let f = addr(&rules);
         assert!(f.used);
@@ -284,6 +309,23 @@ mod tests {
             vec![vec![3], vec![1, 3], vec![0, 1, 3], vec![1, 3], vec![3]]
         );
         assert_eq!(f.classes[3].0, vec![(22, 16)]);
+    }
+
+    #[test]
+    fn addr_ranges() {
+        assert_eq!(addr_range_prefixes(0, u32::MAX), vec![(0, 0)]);
+        assert_eq!(addr_range_prefixes(5, 4), vec![]);
+        assert_eq!(
+            addr_range_prefixes(0xc0000201, 0xc0000204),
+            vec![(0xc0000201, 32), (0xc0000202, 31), (0xc0000204, 32)]
+        );
+        let ps = addr_range_prefixes(3, u32::MAX - 2);
+        let covered: u64 = ps.iter().map(|&(_, l)| 1u64 << (32 - l)).sum();
+        assert_eq!(covered, u64::from(u32::MAX) - 4);
+        // A range that names nothing still constrains its rule.
+        let f = addr(&[Is(vec![]), Any]);
+        assert!(f.used);
+        assert_eq!(f.w, vec![1]);
     }
 
     #[test]

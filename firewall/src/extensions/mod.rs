@@ -141,10 +141,20 @@ pub enum Enforcement {
 /// A port column's constraint: a union of host-order inclusive ranges.
 pub type PortColumn = Constraint<Vec<(u16, u16)>>;
 
+/// An address column's constraint: a union of prefixes
+/// ([`crate::compile::classes::Prefix`]).
+pub type AddrColumn = Constraint<Vec<crate::compile::classes::Prefix>>;
+
 /// What a classifier match adds to its rule's columns
 /// (`firewall/src/compile.rs`); `None` where the match says nothing.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Columns {
+    /// The source address column (iprange's `--src-range`); a rule with
+    /// `-s` may not have one too.
+    pub src: Option<AddrColumn>,
+    /// The destination address column (iprange's `--dst-range`); a rule
+    /// with `-d` may not have one too.
+    pub dst: Option<AddrColumn>,
     /// The source and destination port columns: unions of host-order
     /// inclusive ranges (tcp, udp, multiport).
     pub ports: Option<(PortColumn, PortColumn)>,
@@ -186,6 +196,8 @@ impl Columns {
                 continue;
             };
             let Columns {
+                src,
+                dst,
                 ports,
                 ttl,
                 ctstate,
@@ -206,6 +218,16 @@ impl Columns {
                 }
                 Ok(())
             }
+            join(
+                &mut all.src,
+                src,
+                "more than one -m iprange --src-range in one rule",
+            )?;
+            join(
+                &mut all.dst,
+                dst,
+                "more than one -m iprange --dst-range in one rule",
+            )?;
             join(
                 &mut all.ports,
                 ports,
@@ -232,6 +254,12 @@ impl Columns {
                 length,
                 "more than one -m length match in one rule",
             )?;
+        }
+        if rule.source.is_some() && all.src.is_some() {
+            return Err("-s and -m iprange --src-range in one rule");
+        }
+        if rule.destination.is_some() && all.dst.is_some() {
+            return Err("-d and -m iprange --dst-range in one rule");
         }
         Ok(all)
     }

@@ -130,11 +130,14 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
                 Ttl::Gt(v) => p.ttl > v,
             },
             // Outside support::enforceable: never loaded, not evaluated.
-            Match::Iprange(_)
-            | Match::Mac(_)
-            | Match::Limit(_)
-            | Match::Addrtype(_)
-            | Match::Set(_) => false,
+            // xt_iprange: each given range, XOR its `!`.
+            Match::Iprange(r) => {
+                let within = |a: Ipv4Addr, m: &Option<Neg<crate::model::Ipv4Range>>| {
+                    neg(m, |r| r.lo <= a && a <= r.hi)
+                };
+                within(p.src, &r.src) && within(p.dst, &r.dst)
+            }
+            Match::Mac(_) | Match::Limit(_) | Match::Addrtype(_) | Match::Set(_) => false,
         })
 }
 

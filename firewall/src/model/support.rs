@@ -323,6 +323,23 @@ mod tests {
             ),
             (
                 Rule {
+                    source: Some(Neg::is(crate::model::AddrMask::from_prefix(
+                        [192, 0, 2, 0].into(),
+                        24,
+                    ))),
+                    matches: vec![Match::Iprange(crate::model::Iprange {
+                        src: Some(Neg::is(crate::model::Ipv4Range {
+                            lo: [192, 0, 2, 1].into(),
+                            hi: [192, 0, 2, 9].into(),
+                        })),
+                        dst: None,
+                    })],
+                    ..accept()
+                },
+                "-s and -m iprange --src-range in one rule",
+            ),
+            (
+                Rule {
                     matches: vec![
                         Match::State(Neg::is(CtStates(CtStates::NEW))),
                         Match::Conntrack(Conntrack {

@@ -3,7 +3,11 @@
 use std::net::Ipv4Addr;
 
 use super::prelude::*;
-use crate::parse::values;
+use crate::{
+    compile::classes::{Constraint, addr_range_prefixes},
+    extensions::Columns,
+    parse::values,
+};
 
 /// `-m iprange`'s ranges (one at least).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -76,8 +80,25 @@ impl MatchExt for Ext {
         }
     }
 
-    fn support(_: &Iprange) -> Enforcement {
-        Enforcement::Refused("-m iprange")
+    /// xt_iprange: `lo <= addr <= hi` XOR `!`, on the source and the
+    /// destination address columns (a union of prefixes each); a
+    /// reversed range names no address.
+    fn support(v: &Iprange) -> Enforcement {
+        let column = |r: &Option<Neg<Ipv4Range>>| {
+            r.as_ref().map(|n| {
+                let ps = addr_range_prefixes(u32::from(n.value.lo), u32::from(n.value.hi));
+                if n.invert {
+                    Constraint::Not(ps)
+                } else {
+                    Constraint::Is(ps)
+                }
+            })
+        };
+        Enforcement::Classifier(Columns {
+            src: column(&v.src),
+            dst: column(&v.dst),
+            ..Columns::default()
+        })
     }
 }
 
