@@ -46,6 +46,7 @@ Usage: fw -[ACD] chain rule-specification [options]
        fw restore [--counters] [--noflush] [--test] [--table filter] [file]
        fw status [--check] | reset | gc | -h | -V
        fw conntrack -L | -F | -C | -S | --timeout [NAME=SECONDS ...]
+       fw monitor [--count N] | --stats
 
 Commands:
   --append  -A chain           Append to chain
@@ -248,6 +249,19 @@ fn main() -> ExitCode {
             exec::reset().map(|()| String::new())
         }
         Some("gc") => exec::gc(),
+        Some("monitor") => {
+            let cmd = match firewall::monitor::parse(&args[1..]) {
+                Ok(c) => c,
+                Err(e) => return usage_error(&format!("monitor: {e}")),
+            };
+            return match firewall::monitor::run(&cmd) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("fw monitor: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
         Some("conntrack") => {
             if matches!(args.get(1).map(String::as_str), Some("-h" | "--help")) {
                 out(firewall::conntrack::USAGE);
