@@ -27,7 +27,8 @@
 //! | `COUNTERS`   | per-CPU array   | [`RuleInfo::counter`] or [`policy_counter`] | [`Counter`] |
 //! | `ANOMALIES`  | per-CPU array   | [`Anomaly::index`] | packets (`u64`) |
 //!
-//! Connection tracking has maps of its own, outside the banks: see [`ct`].
+//! Connection tracking has maps of its own, outside the banks: see [`ct`];
+//! so has `-j LOG` (its settings are per bank): see [`log`].
 //!
 //! Every key carries the bank. A ruleset is written into the bank that
 //! [`Config::live`] does not name, then made live by one write of

@@ -394,6 +394,28 @@ mod tests {
     }
 
     #[test]
+    fn options_macdecode_and_icmp() {
+        // IHL 6: one 4-byte option (router alert).
+        let p = vec![
+            0x46, 0, 0, 32, 0, 7, 0x20, 0, 64, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x94, 4, 0, 0, 8,
+            0, 0, 0, 0, 9, 0, 3,
+        ];
+        let e = event(&p, "x ", FLAG_IPOPT | FLAG_MACDECODE);
+        assert_eq!(
+            line(&e, &|i| format!("if{i}")),
+            "x IN=if7 OUT= MACSRC=02:00:00:00:00:01 MACDST=02:00:00:00:00:02 MACPROTO=0800 \
+             SRC=10.0.0.1 DST=10.0.0.2 LEN=32 TOS=0x00 PREC=0x00 TTL=64 ID=7 MF \
+             OPT (94040000) PROTO=ICMP TYPE=8 CODE=0 ID=9 SEQ=3"
+        );
+        // A later fragment: no transport header.
+        let mut p = p;
+        p[6] = 0x00;
+        p[7] = 0x10;
+        let e = event(&p, "", 0);
+        assert!(line(&e, &|i| format!("if{i}")).ends_with("ID=7 FRAG:16 PROTO=ICMP"));
+    }
+
+    #[test]
     fn udp_and_output() {
         let p = vec![
             0x45, 0xb8, 0, 29, 0, 1, 0, 0, 1, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, 0x1c, 0x20, 0x1c,

@@ -48,6 +48,76 @@ fn stat(all: &[(String, u64)], name: &str) -> u64 {
         .1
 }
 
+/// Starts `fw monitor --count 1` in the server namespace, runs `send`,
+/// and returns the line it printed.
+fn one_line(lab: &Lab, send: impl FnOnce()) -> String {
+    let mut monitor = Command::new("ip")
+        .args(["netns", "exec", lab.server()])
+        .arg(fw_bin())
+        .args(["monitor", "--count", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    send();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while monitor.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = monitor.kill();
+            let _ = monitor.wait();
+            panic!("fw monitor --count 1 did not print a line");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let mut out = String::new();
+    monitor
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    let line = out.lines().next().expect("one line").to_string();
+    eprintln!("fw monitor: {line}");
+    line
+}
+
+#[test]
+fn output_is_logged_without_in_or_mac() {
+    let lab = Lab::new("logout").unwrap();
+    lab.fw_ok(&[
+        "-A",
+        "OUTPUT",
+        "-p",
+        "udp",
+        "--dport",
+        "7201",
+        "-j",
+        "LOG",
+        "--log-prefix",
+        "out: ",
+        "--log-level",
+        "6",
+    ]);
+    let line = one_line(&lab, || {
+        in_netns(lab.server(), || {
+            let s = UdpSocket::bind("0.0.0.0:40002").unwrap();
+            s.send_to(b"x", (integration_tests::CLIENT_ADDR, 7201))
+                .unwrap();
+        })
+        .unwrap();
+    });
+    let want = format!(
+        "out: IN= OUT={SERVER_IF} SRC={SERVER_ADDR} DST={} LEN=29 ",
+        integration_tests::CLIENT_ADDR
+    );
+    assert!(line.starts_with(&want), "{want:?} does not start {line:?}");
+    assert!(
+        line.ends_with("PROTO=UDP SPT=40002 DPT=7201 LEN=9"),
+        "{line:?}"
+    );
+}
+
 #[test]
 fn log_reaches_monitor_and_the_walk_goes_on() {
     let lab = Lab::new("log").unwrap();
