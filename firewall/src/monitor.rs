@@ -83,19 +83,19 @@ pub fn run(cmd: &Command) -> Result<(), MonitorError> {
             let mut printed = 0u64;
             let stdout = std::io::stdout();
             loop {
-                while let Some(item) = ring.next() {
-                    if count.is_some_and(|c| printed >= c) {
-                        break;
-                    }
+                // Checked before taking a record, so none is consumed
+                // unprinted.
+                if count.is_some_and(|c| printed >= c) {
+                    return Ok(());
+                }
+                if let Some(item) = ring.next() {
                     if let Some(e) = decode(&item) {
                         let mut o = stdout.lock();
                         let _ = writeln!(o, "{}", line(&e, &ifname));
                         let _ = o.flush();
                         printed += 1;
                     }
-                }
-                if count.is_some_and(|c| printed >= c) {
-                    return Ok(());
+                    continue;
                 }
                 let mut pfd = libc::pollfd {
                     fd: ring.as_raw_fd(),

@@ -190,6 +190,16 @@ fn log_reaches_monitor_and_the_walk_goes_on() {
     );
     assert!(limited > 0, "{s:?}");
     assert_eq!(sent + limited + full, 5000, "{s:?}");
+    // The ring holds exactly the records sent since the first line was
+    // read: `--count` takes them and exits.
+    let lines = lab.fw_ok(&["monitor", "--count", &sent.to_string()]);
+    assert_eq!(lines.lines().count() as u64, sent);
+    assert!(
+        lines
+            .lines()
+            .all(|l| l.starts_with("fw-test:IN=") && l.contains("PROTO=UDP SPT=40001 DPT=7200 ")),
+        "{lines}"
+    );
     let listing = lab.fw_ok(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]);
     assert_eq!(rule_counters(&listing, 2).0, 5001, "{listing}");
 }
