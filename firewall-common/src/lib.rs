@@ -27,7 +27,8 @@
 //! | `COUNTERS`   | per-CPU array   | [`RuleInfo::counter`] or [`policy_counter`] | [`Counter`] |
 //! | `ANOMALIES`  | per-CPU array   | [`Anomaly::index`] | packets (`u64`) |
 //!
-//! Connection tracking has maps of its own, outside the banks: see [`ct`].
+//! Connection tracking has maps of its own, outside the banks: see [`ct`];
+//! so has `-j LOG` (its settings are per bank): see [`log`].
 //!
 //! Every key carries the bank. A ruleset is written into the bank that
 //! [`Config::live`] does not name, then made live by one write of
@@ -527,8 +528,9 @@ pub enum Anomaly {
     MissingEntry = 2,
     /// Jumps nested past [`MAX_JUMP_DEPTH`] or a walk past [`MAX_STEPS`].
     WalkTooLong = 3,
-    /// A target the compiler refuses today (LOG's record) was found: the
-    /// packet goes on, as after LOG, without the record.
+    /// A target the kernel does not carry out was found (none today; LOG
+    /// rules beyond [`log::MAX_PER_PACKET`] in one walk count under
+    /// [`log::Stat::Overflow`] instead): the packet goes on.
     Unimplemented = 4,
 }
 
@@ -726,9 +728,16 @@ pub mod maps {
     /// `CT_STATS`: per-CPU connection tracking counters
     /// ([`super::ct::Stat`]).
     pub const CT_STATS: &str = "CT_STATS";
+    /// `LOG_EVENTS`: the ring buffer of LOG records ([`super::log::Event`]).
+    pub const LOG_EVENTS: &str = "LOG_EVENTS";
+    /// `LOG_CONFIGS`: LOG rules' settings, per bank ([`super::log::Config`]).
+    pub const LOG_CONFIGS: &str = "LOG_CONFIGS";
+    /// `LOG_STATS`: per-CPU LOG counters ([`super::log::Stat`]).
+    pub const LOG_STATS: &str = "LOG_STATS";
     /// The maps fw pins, in the order it pins them. The kernel-private
-    /// working maps (`SCRATCH`, `MATCH_CACHE`, `CT_PENDING`) are not pinned.
-    pub const ALL: [&str; 13] = [
+    /// working maps (`SCRATCH`, `MATCH_CACHE`, `CT_PENDING`, `LOG_BUCKET`)
+    /// are not pinned.
+    pub const ALL: [&str; 16] = [
         CONFIG,
         CHAINS,
         RULES,
@@ -742,10 +751,149 @@ pub mod maps {
         CONNTRACK,
         CT_CONFIG,
         CT_STATS,
+        LOG_EVENTS,
+        LOG_CONFIGS,
+        LOG_STATS,
     ];
     /// Maps of the object that fw does not pin (besides the data
     /// sections, `.rodata` and the like, that hold its constants).
-    pub const PRIVATE: [&str; 4] = ["SCRATCH", "MATCH_CACHE", "CT_PENDING", "ANSWER"];
+    pub const PRIVATE: [&str; 5] = [
+        "SCRATCH",
+        "MATCH_CACHE",
+        "CT_PENDING",
+        "ANSWER",
+        "LOG_BUCKET",
+    ];
+}
+
+/// `-j LOG`: the records the programs send to `fw monitor`.
+///
+/// A LOG rule's [`super::RuleInfo::arg`] is its index among its bank's
+/// LOG rules; `LOG_CONFIGS[config_slot(bank, n)]` holds its settings. The
+/// walk notes up to [`MAX_PER_PACKET`] LOG rules; once it has decided, the
+/// hook sends one [`Event`] per noted rule through the `LOG_EVENTS` ring
+/// buffer, if the CPU's token bucket ([`RATE`], [`BURST`]) allows.
+///
+/// | map          | kind          | key             | value      |
+/// |--------------|---------------|-----------------|------------|
+/// | `LOG_EVENTS` | ring buffer   | -               | [`Event`]  |
+/// | `LOG_CONFIGS`| array         | [`config_slot`] | [`Config`] |
+/// | `LOG_STATS`  | per-CPU array | [`Stat`]        | `u64`      |
+pub mod log {
+    /// LOG rules per bank.
+    pub const MAX_CONFIGS: u32 = 4096;
+    /// LOG rules one packet's walk records; more count as
+    /// [`Stat::Overflow`].
+    pub const MAX_PER_PACKET: u32 = 4;
+    /// Events per second per CPU, on average.
+    pub const RATE: u64 = 1000;
+    /// Events a CPU may send at once after a quiet spell.
+    pub const BURST: u64 = 100;
+    /// Bytes of the frame an event carries, from the MAC header: 14 of
+    /// Ethernet, then the IPv4 header and what follows it.
+    pub const CAPTURE: usize = 160;
+    /// Size of `LOG_EVENTS` in bytes (a power of two of pages).
+    pub const RING_BYTES: u32 = 1 << 18;
+    /// `--log-prefix` bytes kept, as the kernel's `xt_log_info.prefix`.
+    pub const PREFIX: usize = 30;
+
+    /// The slot of bank `bank`'s LOG rule `n` in `LOG_CONFIGS`.
+    pub const fn config_slot(bank: u32, n: u32) -> u32 {
+        (bank % super::BANKS) * MAX_CONFIGS + n % MAX_CONFIGS
+    }
+
+    /// One LOG rule's settings.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Config {
+        /// `--log-prefix`, NUL-padded (at most `PREFIX - 1` bytes).
+        pub prefix: [u8; PREFIX],
+        /// `--log-level`.
+        pub level: u8,
+        /// `XT_LOG_*` flag bits.
+        pub flags: u8,
+    }
+
+    /// `XT_LOG_TCPSEQ`: `--log-tcp-sequence`.
+    pub const FLAG_TCPSEQ: u8 = 0x01;
+    /// `XT_LOG_TCPOPT`: `--log-tcp-options`.
+    pub const FLAG_TCPOPT: u8 = 0x02;
+    /// `XT_LOG_IPOPT`: `--log-ip-options`.
+    pub const FLAG_IPOPT: u8 = 0x04;
+    /// `XT_LOG_MACDECODE`: `--log-macdecode`.
+    pub const FLAG_MACDECODE: u8 = 0x20;
+
+    /// One record: the rule's settings, where the packet was, and its
+    /// first [`CAPTURE`] bytes.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Event {
+        /// The LOG rule's settings, copied when the packet passed.
+        pub config: Config,
+        /// The built-in chain (`CHAIN_INPUT`, `CHAIN_FORWARD`,
+        /// `CHAIN_OUTPUT`).
+        pub hook: u32,
+        /// Input interface index, 0 for OUTPUT.
+        pub in_ifindex: u32,
+        /// Output interface index, 0 for INPUT.
+        pub out_ifindex: u32,
+        /// The frame's length.
+        pub len: u32,
+        /// Bytes of `data` that hold the frame.
+        pub caplen: u32,
+        /// The frame from its MAC header.
+        pub data: [u8; CAPTURE],
+    }
+
+    /// `LOG_STATS` slots.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Stat {
+        /// Events sent.
+        Sent = 0,
+        /// Events not sent: the CPU's bucket was empty.
+        RateLimited = 1,
+        /// Events not sent: the ring buffer was full.
+        RingFull = 2,
+        /// LOG rules past [`MAX_PER_PACKET`] in one walk.
+        Overflow = 3,
+    }
+
+    impl Stat {
+        /// Every counter, by slot.
+        pub const ALL: [Stat; 4] = [
+            Stat::Sent,
+            Stat::RateLimited,
+            Stat::RingFull,
+            Stat::Overflow,
+        ];
+        /// Its slot.
+        pub const fn index(self) -> u32 {
+            self as u32
+        }
+        /// Its name in `fw monitor --stats`.
+        pub const fn name(self) -> &'static str {
+            match self {
+                Stat::Sent => "sent",
+                Stat::RateLimited => "dropped (rate limit)",
+                Stat::RingFull => "dropped (ring full)",
+                Stat::Overflow => "dropped (too many LOG rules in one walk)",
+            }
+        }
+    }
+
+    /// Entries of `LOG_STATS`.
+    pub const STATS: u32 = Stat::ALL.len() as u32;
+
+    /// A CPU's token bucket, in nanoseconds of credit: each event costs
+    /// `1e9 / RATE`, credit grows with time up to `BURST` events.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Bucket {
+        /// Credit, ns.
+        pub credit: u64,
+        /// When credit was last added, `bpf_ktime_get_ns`.
+        pub last: u64,
+    }
 }
 
 /// Connection tracking: the layouts of the `CONNTRACK` table, its
@@ -1164,6 +1312,10 @@ const _: () = {
     assert!(size_of::<ct::CtKey>() == 16);
     assert!(size_of::<ct::CtEntry>() == 16);
     assert!(size_of::<ct::Timeouts>() == 4 * 12);
+    assert!(size_of::<log::Config>() == log::PREFIX + 2);
+    assert!(size_of::<log::Config>().is_multiple_of(4));
+    assert!(size_of::<log::Event>() == size_of::<log::Config>() + 20 + log::CAPTURE);
+    assert!(size_of::<log::Bucket>() == 16);
 };
 
 #[cfg(feature = "user")]
@@ -1195,4 +1347,6 @@ mod pod {
     unsafe impl aya::Pod for super::ct::CtEntry {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::ct::Timeouts {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::log::Config {}
 }

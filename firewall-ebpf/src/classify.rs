@@ -20,7 +20,7 @@ use firewall_common::{
     COUNTER_SLOTS, ChainInfo, ClassKey, Config, Counter, Decision, FIELDS, Field, FieldKey,
     MAX_CHAINS, MAX_JUMP_DEPTH, MAX_RULES, MAX_STEPS, NO_PORT_VALUE, NOT_LIVE, PORT_BITS, Policy,
     PortKey, RuleInfo, SUMMARY_WORDS, Summary, ValueKey, Verdict, WORD_BITS, WordKey,
-    addr_lpm_prefix, chain_slot, field_id, policy_counter, port_lpm_prefix, rule_slot,
+    addr_lpm_prefix, chain_slot, field_id, log, policy_counter, port_lpm_prefix, rule_slot,
 };
 
 use crate::parse::Packet;
@@ -166,6 +166,24 @@ struct Walk {
     depth: u32,
     /// The decision once taken, else `None`.
     decision: Option<Decision>,
+    /// `LOG_CONFIGS` slots of the LOG rules taken, in order; `nlogs` of
+    /// them are valid.
+    logs: [u32; LOG_PER_PACKET],
+    nlogs: u32,
+}
+
+const LOG_PER_PACKET: usize = log::MAX_PER_PACKET as usize;
+
+/// The `LOG_CONFIGS` slot of the `i`th LOG rule the last walk on `slot`
+/// took, `None` past the last.
+#[inline(always)]
+pub fn pending_log(slot: u32, i: u32) -> Option<u32> {
+    let sc = SCRATCH.get(slot)?;
+    let w = &sc.walk;
+    if i >= w.nlogs {
+        return None;
+    }
+    Some(w.logs[i as usize % LOG_PER_PACKET])
 }
 
 /// Working memory of one classification.
@@ -474,10 +492,16 @@ extern "C" fn walk_step(_i: u32, ctx: *mut c_void) -> c_long {
         // The hook answers (reject.rs).
         Some(Verdict::Reject(r)) => w.decision = Some(Decision::Reject(r)),
         Some(Verdict::Continue) => w.start = n + 1,
-        Some(Verdict::Log(_)) => {
-            // The compiler refuses LOG until the ring buffer lands; the
-            // walk goes on as after a LOG rule.
-            anomaly(Anomaly::Unimplemented);
+        Some(Verdict::Log(c)) => {
+            // Noted here, sent by the hook once the walk is over (it has
+            // the packet; this callback has not): the walk goes on.
+            let k = w.nlogs;
+            if k < log::MAX_PER_PACKET {
+                w.logs[k as usize % LOG_PER_PACKET] = log::config_slot(bank, c);
+                w.nlogs = k + 1;
+            } else {
+                crate::log::stat(log::Stat::Overflow);
+            }
             w.start = n + 1;
         }
         Some(Verdict::Jump(to)) => {
@@ -522,6 +546,12 @@ extern "C" fn walk_step(_i: u32, ctx: *mut c_void) -> c_long {
 /// hook's scratch slot ([`SLOT_XDP`] or [`SLOT_TC`]).
 #[inline(always)]
 pub fn run(slot: u32, root: u32, p: &Packet) -> Decision {
+    let Some(sc) = SCRATCH.get_ptr_mut(slot) else {
+        anomaly(Anomaly::MissingEntry);
+        return Decision::Drop;
+    };
+    // SAFETY: this CPU's slot, used by nothing else until the program ends.
+    unsafe { (*sc).walk.nlogs = 0 };
     let live = match CONFIG.get(0) {
         Some(c) => c.live,
         None => return Decision::Accept,
@@ -530,10 +560,6 @@ pub fn run(slot: u32, root: u32, p: &Packet) -> Decision {
         return Decision::Accept;
     }
     let bank = live & 1;
-    let Some(sc) = SCRATCH.get_ptr_mut(slot) else {
-        anomaly(Anomaly::MissingEntry);
-        return Decision::Drop;
-    };
     // SAFETY: this CPU's slot, used by nothing else until the program ends.
     let w = unsafe { &mut (*sc).walk };
     w.pkt = *p;

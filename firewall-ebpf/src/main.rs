@@ -16,6 +16,7 @@
 
 mod classify;
 mod conntrack;
+mod log;
 mod parse;
 mod reject;
 mod route;
@@ -56,7 +57,9 @@ fn fw_xdp(ctx: XdpContext) -> u32 {
             };
             let state = conntrack::track(classify::SLOT_XDP, &pkt);
             pkt.ctstate = state & !conntrack::STAGED;
-            match classify::run(classify::SLOT_XDP, chain, &pkt) {
+            let decision = classify::run(classify::SLOT_XDP, chain, &pkt);
+            log::xdp(ctx.ctx, chain, in_ifindex, pkt.out_ifindex);
+            match decision {
                 Decision::Accept => {
                     if state & conntrack::STAGED != 0 {
                         conntrack::confirm(classify::SLOT_XDP);
@@ -89,7 +92,9 @@ fn fw_tc(ctx: TcContext) -> i32 {
             pkt.out_ifindex = ifindex;
             let state = conntrack::track(classify::SLOT_TC, &pkt);
             pkt.ctstate = state & !conntrack::STAGED;
-            match classify::run(classify::SLOT_TC, CHAIN_OUTPUT, &pkt) {
+            let decision = classify::run(classify::SLOT_TC, CHAIN_OUTPUT, &pkt);
+            log::tc(ctx.as_ptr().cast(), ifindex);
+            match decision {
                 Decision::Accept => {
                     if state & conntrack::STAGED != 0 {
                         conntrack::confirm(classify::SLOT_TC);

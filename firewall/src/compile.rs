@@ -83,15 +83,23 @@ pub struct Compiled {
     pub summaries: Vec<(ClassKey, Summary)>,
     /// `WORDS` (only words with a bit set).
     pub words: Vec<(WordKey, u64)>,
+    /// `LOG_CONFIGS` from slot 0 of the bank: LOG rule `n`'s settings.
+    pub logs: Vec<firewall_common::log::Config>,
 }
 
 /// A rule's target as the kernel takes it, with `chain` numbering the
 /// chains by name.
 ///
+/// A LOG rule's settings are appended to `logs`; its verdict names them.
+///
 /// # Errors
-/// [`CompileError::NotSupported`] for targets the kernel cannot carry
-/// out yet (LOG's record).
-fn target(t: &Target, chain: &dyn Fn(&str) -> u32) -> Result<Verdict, CompileError> {
+/// [`CompileError::NotSupported`] past [`firewall_common::log::MAX_CONFIGS`]
+/// LOG rules.
+fn target(
+    t: &Target,
+    chain: &dyn Fn(&str) -> u32,
+    logs: &mut Vec<firewall_common::log::Config>,
+) -> Result<Verdict, CompileError> {
     Ok(match t {
         Target::Accept => Verdict::Accept,
         Target::Drop => Verdict::Drop,
@@ -100,8 +108,31 @@ fn target(t: &Target, chain: &dyn Fn(&str) -> u32) -> Result<Verdict, CompileErr
         Target::Goto(c) => Verdict::Goto(chain(c)),
         Target::None => Verdict::Continue,
         Target::Reject(w) => Verdict::Reject(reject(*w)),
-        Target::Log(_) => return Err(CompileError::NotSupported("-j LOG".into())),
+        Target::Log(l) => {
+            let n = logs.len() as u32;
+            if n >= firewall_common::log::MAX_CONFIGS {
+                return Err(CompileError::NotSupported(format!(
+                    "more than {} -j LOG rules",
+                    firewall_common::log::MAX_CONFIGS
+                )));
+            }
+            logs.push(log_config(l));
+            Verdict::Log(n)
+        }
     })
+}
+
+/// LOG's settings as the kernel copies them into each record.
+pub fn log_config(l: &crate::model::ext::Log) -> firewall_common::log::Config {
+    let mut c = firewall_common::log::Config {
+        level: l.level,
+        flags: l.flag_bits(),
+        ..Default::default()
+    };
+    let b = l.prefix.as_bytes();
+    let n = b.len().min(firewall_common::log::PREFIX - 1);
+    c.prefix[..n].copy_from_slice(&b[..n]);
+    c
 }
 
 /// REJECT's answer as the kernel builds it (firewall-ebpf `reject.rs`).
@@ -534,7 +565,7 @@ pub fn compile(
         let fields = compile_chain(&mut out, bank, chain, rules, interfaces)?;
         let slots = state.chain_slots(name);
         for (n, r) in rules.iter().enumerate() {
-            let verdict = target(&r.target, &number)?;
+            let verdict = target(&r.target, &number, &mut out.logs)?;
             // Records from before user chains had counters: fill_slots
             // gives them slots before anything is compiled.
             out.rules
@@ -639,6 +670,35 @@ mod tests {
                 prop_assert_eq!(got.counted, counted, "packet {:?}", p);
             }
         }
+    }
+
+    #[test]
+    fn log_rules_number_their_settings_and_go_on() {
+        use crate::model::ext::Log;
+        let mut st = State::default();
+        let log = |prefix: &str, level| Rule {
+            target: Target::Log(Log {
+                prefix: prefix.into(),
+                level,
+                tcp_sequence: true,
+                ..Log::default()
+            }),
+            ..Rule::default()
+        };
+        st.ruleset.input.rules = vec![log("a: ", 4), log("abcdefghijabcdefghijabcdefghij", 7)];
+        let c = compile(&st, 1, &interfaces()).unwrap();
+        assert_eq!(c.rules[0].verdict(), Some(firewall_common::Verdict::Log(0)));
+        assert_eq!(c.rules[1].verdict(), Some(firewall_common::Verdict::Log(1)));
+        assert_eq!(c.logs.len(), 2);
+        assert_eq!(&c.logs[0].prefix[..4], b"a: \0");
+        assert_eq!(c.logs[0].flags, firewall_common::log::FLAG_TCPSEQ);
+        assert_eq!(c.logs[1].level, 7);
+        // 29 bytes and the NUL, as the kernel's prefix.
+        assert_eq!(
+            &c.logs[1].prefix[..29],
+            &b"abcdefghijabcdefghijabcdefghij"[..29]
+        );
+        assert_eq!(c.logs[1].prefix[29], 0);
     }
 
     #[test]

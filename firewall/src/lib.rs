@@ -14,6 +14,7 @@ pub mod exec;
 pub mod extensions;
 pub mod load;
 pub mod model;
+pub mod monitor;
 pub mod offline;
 pub mod parse;
 pub mod render;

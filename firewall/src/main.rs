@@ -3,7 +3,8 @@
 //! `fw [iptables options]` edits or lists the filter table of the current
 //! network namespace (iptables(8)); `fw save` and `fw restore` read and
 //! write it in iptables-save(8)/iptables-restore(8) format; `fw status`
-//! and `fw reset` manage the programs themselves. Exit codes follow
+//! and `fw reset` manage the programs themselves; `fw monitor` prints
+//! the records of `-j LOG` rules. Exit codes follow
 //! iptables: 0 success, 1 a command that cannot be carried out (or a
 //! failed `fw status --check`), 2 a bad command line (or a feature fw does
 //! not support yet), 3 missing privileges ("you must be root"), 4 a
@@ -46,6 +47,7 @@ Usage: fw -[ACD] chain rule-specification [options]
        fw restore [--counters] [--noflush] [--test] [--table filter] [file]
        fw status [--check] | reset | gc | -h | -V
        fw conntrack -L | -F | -C | -S | --timeout [NAME=SECONDS ...]
+       fw monitor [--count N] | --stats
 
 Commands:
   --append  -A chain           Append to chain
@@ -75,6 +77,8 @@ Commands:
   conntrack -C                 Count the tracked connections
   conntrack -S                 The table's size and the tracking counters
   conntrack --timeout [N=S]    Print the connection timeouts (seconds), or set some
+  monitor [--count N]          Print the records of -j LOG rules as they come
+  monitor --stats              How many LOG records were sent and dropped
 
 Options (iptables(8), iptables-extensions(8)):
   [!] --protocol -p proto      protocol: a name (tcp, udp, icmp, all, ...) or a number
@@ -248,6 +252,19 @@ fn main() -> ExitCode {
             exec::reset().map(|()| String::new())
         }
         Some("gc") => exec::gc(),
+        Some("monitor") => {
+            let cmd = match firewall::monitor::parse(&args[1..]) {
+                Ok(c) => c,
+                Err(e) => return usage_error(&format!("monitor: {e}")),
+            };
+            return match firewall::monitor::run(&cmd) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("fw monitor: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
         Some("conntrack") => {
             if matches!(args.get(1).map(String::as_str), Some("-h" | "--help")) {
                 out(firewall::conntrack::USAGE);

@@ -41,7 +41,7 @@ fn bad_input_is_refused_and_the_ruleset_is_unchanged() {
         ("-D INPUT 5", 1, "Index of deletion too big."),
         ("-I INPUT 5 -j ACCEPT", 1, "Index of insertion too big."),
         ("-P NOPE DROP", 1, "Bad built-in chain name."),
-        ("-A INPUT -j LOG", 2, "LOG"),
+        ("-A INPUT -j LOG --log-uid", 2, "--log-uid"),
         ("-A INPUT -m limit --limit 3/min -j ACCEPT", 2, "-m limit"),
     ];
     for (cmd, code, msg) in cases {

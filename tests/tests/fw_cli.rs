@@ -395,9 +395,9 @@ fn every_error_class_says_where_and_changes_nothing() {
             "fw v0.1.0 (eBPF): not supported yet: --tcp-option (-m tcp)\n",
         ),
         (
-            "-A INPUT -j LOG",
+            "-A INPUT -j LOG --log-uid",
             2,
-            "fw v0.1.0 (eBPF): not supported yet: -j LOG\n",
+            "fw v0.1.0 (eBPF): not supported yet: -j LOG --log-uid\n",
         ),
         (
             "-X keep -n",
@@ -459,9 +459,9 @@ fn every_error_class_says_where_and_changes_nothing() {
             "fw restore: line 1 failed: not supported yet: table `nat' (fw has only the filter table; `fw restore --table filter` restores the filter table alone)\n",
         ),
         (
-            "*filter\n-A INPUT -j LOG\nCOMMIT\n",
+            "*filter\n-A INPUT -j LOG --log-uid\nCOMMIT\n",
             2,
-            "fw restore: line 2 failed: not supported yet: -j LOG\n",
+            "fw restore: line 2 failed: not supported yet: -j LOG --log-uid\n",
         ),
         (
             "-A INPUT -j ACCEPT\n",

@@ -208,6 +208,8 @@ pub struct Kernel {
     conntrack: HashMap<MapData, CtKey, CtEntry>,
     ct_config: Array<MapData, Timeouts>,
     ct_stats: PerCpuArray<MapData, u64>,
+    log_configs: Array<MapData, firewall_common::log::Config>,
+    log_stats: PerCpuArray<MapData, u64>,
     cpus: usize,
 }
 
@@ -275,6 +277,10 @@ impl Kernel {
                 .map_err(map_err(maps::CT_CONFIG))?,
             ct_stats: PerCpuArray::try_from(Map::PerCpuArray(get(maps::CT_STATS)?))
                 .map_err(map_err(maps::CT_STATS))?,
+            log_configs: Array::try_from(Map::Array(get(maps::LOG_CONFIGS)?))
+                .map_err(map_err(maps::LOG_CONFIGS))?,
+            log_stats: PerCpuArray::try_from(Map::PerCpuArray(get(maps::LOG_STATS)?))
+                .map_err(map_err(maps::LOG_STATS))?,
             cpus,
         })
     }
@@ -345,8 +351,9 @@ impl Kernel {
                 | Map::PerCpuArray(d)
                 | Map::LpmTrie(d)
                 | Map::HashMap(d)
-                | Map::LruHashMap(d) => d,
-                _ => unreachable!("fw's maps are arrays, hashes and LPM tries"),
+                | Map::LruHashMap(d)
+                | Map::RingBuf(d) => d,
+                _ => unreachable!("fw's maps are arrays, hashes, LPM tries and a ring buffer"),
             };
             let path = dirs.map(name);
             data.pin(&path)
@@ -453,6 +460,40 @@ impl Kernel {
                 Ok((s, v.iter().sum()))
             })
             .collect()
+    }
+
+    /// The LOG counters, summed over CPUs.
+    ///
+    /// # Errors
+    /// [`LoadError::Map`] when the map cannot be read.
+    pub fn log_stats(&self) -> Result<Vec<(firewall_common::log::Stat, u64)>, LoadError> {
+        firewall_common::log::Stat::ALL
+            .iter()
+            .map(|&s| {
+                let v: PerCpuValues<u64> = self
+                    .log_stats
+                    .get(&s.index(), 0)
+                    .map_err(map_err(maps::LOG_STATS))?;
+                Ok((s, v.iter().sum()))
+            })
+            .collect()
+    }
+
+    /// The pinned `LOG_EVENTS` ring buffer, for `fw monitor`; `None` when
+    /// fw is not loaded in this namespace.
+    ///
+    /// # Errors
+    /// [`LoadError::Incomplete`] when the pin is missing, [`LoadError::Map`]
+    /// when it is not a ring buffer.
+    pub fn log_events(dirs: &Dirs) -> Result<Option<aya::maps::RingBuf<MapData>>, LoadError> {
+        if !dirs.pins.exists() {
+            return Ok(None);
+        }
+        let path = dirs.map(maps::LOG_EVENTS);
+        let data = MapData::from_pin(&path).map_err(|_| LoadError::Incomplete(path))?;
+        aya::maps::RingBuf::try_from(Map::RingBuf(data))
+            .map(Some)
+            .map_err(map_err(maps::LOG_EVENTS))
     }
 
     /// The live bank, or `None` before the first ruleset.
@@ -577,6 +618,11 @@ impl Kernel {
             .map_err(|e| LoadError::Batch(maps::SUMMARY, e))?;
         batch::update(self.words.map().fd().as_fd(), &compiled.words)
             .map_err(|e| LoadError::Batch(maps::WORDS, e))?;
+        for (n, c) in (0..).zip(&compiled.logs) {
+            self.log_configs
+                .set(firewall_common::log::config_slot(bank, n), c, 0)
+                .map_err(map_err(maps::LOG_CONFIGS))?;
+        }
         // The switch: one word the program reads once per packet.
         let generation = Config::next_generation(config.generation());
         let switched = Config {

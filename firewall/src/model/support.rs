@@ -182,6 +182,29 @@ mod tests {
     }
 
     #[test]
+    fn log_is_enforced_but_its_uid() {
+        use crate::model::ext::Log;
+        let rule = |l: Log| Rule {
+            target: Target::Log(l),
+            ..Rule::default()
+        };
+        let all = Log {
+            prefix: "p: ".into(),
+            level: 7,
+            tcp_sequence: true,
+            tcp_options: true,
+            ip_options: true,
+            macdecode: true,
+            ..Log::default()
+        };
+        assert_eq!(enforceable(&rule(all.clone())), Ok(()));
+        assert_eq!(
+            enforceable(&rule(Log { uid: true, ..all })),
+            Err("-j LOG --log-uid".into())
+        );
+    }
+
+    #[test]
     fn connection_states_are_enforced() {
         let all = CtStates::NAMES.iter().fold(0, |a, (_, b)| a | b);
         for invert in [false, true] {

@@ -158,8 +158,13 @@ impl TargetExt for Ext {
         }
     }
 
-    fn support(_: &Log) -> TargetSupport {
-        TargetSupport::Refused("-j LOG")
+    fn support(l: &Log) -> TargetSupport {
+        // The owner of a packet's socket is not known at XDP or TC: the
+        // kernel's LOG prints it only for locally generated packets.
+        if l.uid {
+            return TargetSupport::Refused("-j LOG --log-uid");
+        }
+        TargetSupport::Kernel("log::xdp, log::tc")
     }
 }
 
