@@ -138,6 +138,17 @@ impl Lab {
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
+
+    /// Runs fw once per rule of `rules` (command lines split at spaces,
+    /// `-A INPUT -p udp --dport 7 -j DROP`) in the server namespace.
+    ///
+    /// # Panics
+    /// As [`Lab::fw_ok`], at the first that fails.
+    pub fn fw_rules(&self, rules: &[&str]) {
+        for r in rules {
+            self.fw_ok(&r.split(' ').collect::<Vec<_>>());
+        }
+    }
 }
 
 impl Drop for Lab {

@@ -209,9 +209,7 @@ fn without_timeout(line: &str) -> String {
 #[test]
 fn a_default_drop_host_keeps_its_own_connections() {
     let lab = Lab::new("ct").unwrap();
-    for r in RULES {
-        lab.fw_ok(&r.split(' ').collect::<Vec<_>>());
-    }
+    lab.fw_rules(&RULES);
     let fw_invalid = || {
         rule_counters(
             &lab.fw_ok(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]),

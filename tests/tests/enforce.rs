@@ -50,16 +50,14 @@ fn verdicts_and_exact_counters() {
     let lab = Lab::new("verdict").unwrap();
     let _ssh = tcp_listen(lab.server(), 22).unwrap();
     let _telnet = tcp_listen(lab.server(), 23).unwrap();
-    for rule in [
+    lab.fw_rules(&[
         "-A INPUT -p tcp --dport 22 -j ACCEPT",
         "-A INPUT -p udp --dport 5353 -j DROP",
         "-A INPUT -p icmp -j ACCEPT",
         "-A INPUT -s 203.0.113.0/24 -j ACCEPT",
         "-A INPUT -p udp -s 192.0.2.1 --dport 6000:6010 -j ACCEPT",
         "-P INPUT DROP",
-    ] {
-        lab.fw_ok(&rule.split(' ').collect::<Vec<_>>());
-    }
+    ]);
     assert!(
         tcp_probe(lab.client(), SERVER_ADDR, 22, PROBE_TIMEOUT),
         "ssh must pass"
@@ -293,7 +291,7 @@ fn interfaces_created_later_are_attached_at_the_next_change() {
 #[test]
 fn jumps_gotos_and_returns_through_user_chains() {
     let lab = Lab::new("chains").unwrap();
-    for rule in [
+    lab.fw_rules(&[
         "-N web",
         "-N other",
         "-A INPUT -p udp --dport 7300:7301 -j web",
@@ -303,9 +301,7 @@ fn jumps_gotos_and_returns_through_user_chains() {
         "-A web -j DROP",
         "-A other -p udp --dport 7302 -j ACCEPT",
         "-P INPUT DROP",
-    ] {
-        lab.fw_ok(&rule.split(' ').collect::<Vec<_>>());
-    }
+    ]);
     let delivered = |port| udp_probe(lab.client(), lab.server(), SERVER_ADDR, port, PROBE_TIMEOUT);
     let dropped = |port| !udp_probe(lab.client(), lab.server(), SERVER_ADDR, port, DROP_WAIT);
     assert!(delivered(7300), "web RETURNs, then INPUT's rule 2 accepts");
@@ -403,9 +399,7 @@ fn stateless_probes(lab: &Lab, counters: &dyn Fn(usize) -> (u64, u64)) -> Statel
 #[test]
 fn tcp_flags_icmp_types_and_lengths_as_iptables() {
     let lab = Lab::new("stateless").unwrap();
-    for r in STATELESS {
-        lab.fw_ok(&r.split(' ').collect::<Vec<_>>());
-    }
+    lab.fw_rules(&STATELESS);
     let fw = stateless_probes(&lab, &|n| counters(&lab, "INPUT", n));
     let want: Stateless = (
         [(false, 0), (true, 0), (true, 1)],
@@ -415,23 +409,35 @@ fn tcp_flags_icmp_types_and_lengths_as_iptables() {
     );
     assert_eq!(fw, want, "fw");
     integration_tests::fw_reset(lab.server());
+    let got = under_iptables_legacy(&lab, &STATELESS, |c| stateless_probes(&lab, c));
+    assert_eq!(got, want, "iptables-legacy");
+}
 
+/// What `probes` gives with `rules` (INPUT rules) loaded by
+/// iptables-legacy on the lab's server, the oracle; `probes` reads rule
+/// `n`'s (packets, bytes) with the counter function it is given. The
+/// table is flushed afterwards.
+fn under_iptables_legacy<T>(
+    lab: &Lab,
+    rules: &[&str],
+    probes: impl FnOnce(&dyn Fn(usize) -> (u64, u64)) -> T,
+) -> T {
     let legacy = |args: &[&str]| {
         let out = integration_tests::netns_exec(lab.server(), "iptables-legacy", args).unwrap();
         assert!(out.status.success(), "iptables-legacy {args:?}");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    for r in STATELESS {
+    for r in rules {
         legacy(&r.split(' ').collect::<Vec<_>>());
     }
-    let got = stateless_probes(&lab, &|n| {
+    let got = probes(&|n| {
         rule_counters(
             &legacy(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]),
             n,
         )
     });
     legacy(&["-F", "INPUT"]);
-    assert_eq!(got, want, "iptables-legacy");
+    got
 }
 
 /// The server's rules of [`multiport_as_iptables`].
@@ -463,29 +469,12 @@ fn multiport_probes(lab: &Lab, counters: &dyn Fn(usize) -> (u64, u64)) -> Multip
 #[test]
 fn multiport_as_iptables() {
     let lab = Lab::new("multiport").unwrap();
-    for r in MULTIPORT {
-        lab.fw_ok(&r.split(' ').collect::<Vec<_>>());
-    }
+    lab.fw_rules(&MULTIPORT);
     let want: MultiportProbes = ([true, false], [4, 2]);
     let fw = multiport_probes(&lab, &|n| counters(&lab, "INPUT", n));
     assert_eq!(fw, want, "fw");
     integration_tests::fw_reset(lab.server());
-
-    let legacy = |args: &[&str]| {
-        let out = integration_tests::netns_exec(lab.server(), "iptables-legacy", args).unwrap();
-        assert!(out.status.success(), "iptables-legacy {args:?}");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    for r in MULTIPORT {
-        legacy(&r.split(' ').collect::<Vec<_>>());
-    }
-    let got = multiport_probes(&lab, &|n| {
-        rule_counters(
-            &legacy(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]),
-            n,
-        )
-    });
-    legacy(&["-F", "INPUT"]);
+    let got = under_iptables_legacy(&lab, &MULTIPORT, |c| multiport_probes(&lab, c));
     assert_eq!(got, want, "iptables-legacy");
 }
 
@@ -510,27 +499,10 @@ fn iprange_as_iptables() {
         }
         [1, 2, 3, 4].map(|n| counters(n).0)
     };
-    for r in IPRANGE {
-        lab.fw_ok(&r.split(' ').collect::<Vec<_>>());
-    }
+    lab.fw_rules(&IPRANGE);
     let want = [2, 3, 0, 1];
     assert_eq!(probes(&|n| counters(&lab, "INPUT", n)), want, "fw");
     integration_tests::fw_reset(lab.server());
-
-    let legacy = |args: &[&str]| {
-        let out = integration_tests::netns_exec(lab.server(), "iptables-legacy", args).unwrap();
-        assert!(out.status.success(), "iptables-legacy {args:?}");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    for r in IPRANGE {
-        legacy(&r.split(' ').collect::<Vec<_>>());
-    }
-    let got = probes(&|n| {
-        rule_counters(
-            &legacy(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]),
-            n,
-        )
-    });
-    legacy(&["-F", "INPUT"]);
+    let got = under_iptables_legacy(&lab, &IPRANGE, |c| probes(c));
     assert_eq!(got, want, "iptables-legacy");
 }

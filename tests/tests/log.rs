@@ -121,39 +121,12 @@ fn output_is_logged_without_in_or_mac() {
 #[test]
 fn log_reaches_monitor_and_the_walk_goes_on() {
     let lab = Lab::new("log").unwrap();
-    for rule in [
+    lab.fw_rules(&[
         "-A INPUT -p udp --dport 7200 -j LOG --log-prefix fw-test:",
         "-A INPUT -p udp --dport 7200 -j DROP",
-    ] {
-        lab.fw_ok(&rule.split(' ').collect::<Vec<_>>());
-    }
-    let mut monitor = Command::new("ip")
-        .args(["netns", "exec", lab.server()])
-        .arg(fw_bin())
-        .args(["monitor", "--count", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
-    send_udp(lab.client(), 1);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while monitor.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = monitor.kill();
-            panic!("fw monitor --count 1 did not print a line");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut out = String::new();
-    monitor
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
-    let line = out.lines().next().expect("one line");
-    eprintln!("fw monitor: {line}");
+    ]);
+    let line = one_line(&lab, || send_udp(lab.client(), 1));
+    let line = line.as_str();
     for want in [
         format!("fw-test:IN={SERVER_IF} OUT= MAC="),
         format!(
