@@ -199,15 +199,18 @@ fn kernel_classifier_agrees_with_reference() {
 
 /// Runs `f` in a new namespace of its own with fw's directories there,
 /// and removes the namespace, pins and state afterwards, even on panic.
-fn in_fresh_netns(name: &str, f: fn(&Dirs) -> usize) -> usize {
+fn in_fresh_netns(name: &str, f: fn(&mut Kernel, &Xdp) -> usize) -> usize {
     let ns = Netns::new(name).unwrap();
     let _fw = FwCleanup(ns.name().to_string());
-    in_netns(ns.name(), move || f(&Dirs::current().unwrap())).unwrap()
+    in_netns(ns.name(), move || {
+        let (mut k, ebpf) = Kernel::install(&Dirs::current().unwrap()).unwrap();
+        let xdp: &Xdp = ebpf.program("fw_xdp").unwrap().try_into().unwrap();
+        f(&mut k, xdp)
+    })
+    .unwrap()
 }
 
-fn run(dirs: &Dirs) -> usize {
-    let (mut k, ebpf) = Kernel::install(dirs).unwrap();
-    let xdp: &Xdp = ebpf.program("fw_xdp").unwrap().try_into().unwrap();
+fn run(k: &mut Kernel, xdp: &Xdp) -> usize {
     let interfaces = vec![("lo".to_string(), 1)];
     let mut draw = Draw::new(0x5eed_f00d_cafe_1234);
     let (rulesets, packets) = (input_ruleset(), packet());
@@ -224,7 +227,7 @@ fn run(dirs: &Dirs) -> usize {
                 Verdict::Policy(_) => Kernel::policy_slot(0),
             };
             let before = k.read(slot).unwrap().packets;
-            let got = xdp_verdict(&mut k, xdp, &p);
+            let got = xdp_verdict(k, xdp, &p);
             let verdict = match want {
                 Verdict::Rule(_, v) | Verdict::Policy(v) => v,
             };
@@ -269,9 +272,7 @@ fn kernel_edges_of_prefixes_and_port_ranges() {
     assert_eq!(checked, 2871);
 }
 
-fn edges(dirs: &Dirs) -> usize {
-    let (mut k, ebpf) = Kernel::install(dirs).unwrap();
-    let xdp: &Xdp = ebpf.program("fw_xdp").unwrap().try_into().unwrap();
+fn edges(k: &mut Kernel, xdp: &Xdp) -> usize {
     let interfaces = vec![("lo".to_string(), 1)];
     let base = u32::from(std::net::Ipv4Addr::new(198, 51, 100, 77));
     let mut cases: Vec<(Rule, Vec<Packet>)> = Vec::new();
@@ -630,7 +631,7 @@ fn edges(dirs: &Dirs) -> usize {
             let want = match eval::evaluate(&state.ruleset, BuiltinChain::Input, &p) {
                 Verdict::Rule(_, v) | Verdict::Policy(v) => v,
             };
-            let got = xdp_verdict(&mut k, xdp, &p);
+            let got = xdp_verdict(k, xdp, &p);
             let expected = if want == Policy::Accept {
                 XDP_PASS
             } else {
@@ -653,9 +654,7 @@ fn kernel_walk_through_user_chains_agrees_with_reference() {
     assert_eq!(in_fresh_netns("kwalk", walk_chains), 10_000);
 }
 
-fn walk_chains(dirs: &Dirs) -> usize {
-    let (mut k, ebpf) = Kernel::install(dirs).unwrap();
-    let xdp: &Xdp = ebpf.program("fw_xdp").unwrap().try_into().unwrap();
+fn walk_chains(k: &mut Kernel, xdp: &Xdp) -> usize {
     let interfaces = vec![("lo".to_string(), 1)];
     let mut draw = Draw::new(0xc4a1_25ee_d00d_0001);
     let (chained, packets) = (chained_ruleset(), packet());
@@ -689,7 +688,7 @@ fn walk_chains(dirs: &Dirs) -> usize {
                 .iter()
                 .map(|(s, n)| (*s, *n, k.read(*s).unwrap().packets))
                 .collect();
-            let got = xdp_verdict(&mut k, xdp, &p);
+            let got = xdp_verdict(k, xdp, &p);
             let expected = if want.verdict == Policy::Accept {
                 XDP_PASS
             } else {
@@ -714,10 +713,8 @@ fn undecodable_targets_drop_and_count() {
     assert_eq!(in_fresh_netns("kanom", anomalies), 4);
 }
 
-fn anomalies(dirs: &Dirs) -> usize {
+fn anomalies(k: &mut Kernel, xdp: &Xdp) -> usize {
     use firewall::common::{Anomaly, RuleInfo};
-    let (mut k, ebpf) = Kernel::install(dirs).unwrap();
-    let xdp: &Xdp = ebpf.program("fw_xdp").unwrap().try_into().unwrap();
     let interfaces = vec![("lo".to_string(), 1)];
     let count = |k: &Kernel, a: Anomaly| {
         k.anomalies()
@@ -756,8 +753,8 @@ fn anomalies(dirs: &Dirs) -> usize {
     let mut compiled = compile::compile(&state, k.spare_bank().unwrap(), &interfaces).unwrap();
     // As compiled: the rule accepts, the policy accepts.
     k.swap_in(&compiled, &[0], None).unwrap();
-    assert_eq!(xdp_verdict(&mut k, xdp, &udp), XDP_PASS);
-    assert_eq!(xdp_verdict(&mut k, xdp, &icmp), XDP_PASS);
+    assert_eq!(xdp_verdict(k, xdp, &udp), XDP_PASS);
+    assert_eq!(xdp_verdict(k, xdp, &icmp), XDP_PASS);
     // A target code no compiler writes, and a policy no compiler writes.
     compiled = compile::compile(&state, k.spare_bank().unwrap(), &interfaces).unwrap();
     compiled.rules[0] = RuleInfo {
@@ -768,12 +765,12 @@ fn anomalies(dirs: &Dirs) -> usize {
         info.policy = 7;
     }
     k.swap_in(&compiled, &[], None).unwrap();
-    assert_eq!(xdp_verdict(&mut k, xdp, &udp), XDP_DROP);
-    assert_eq!(count(&k, Anomaly::BadTarget), 1);
+    assert_eq!(xdp_verdict(k, xdp, &udp), XDP_DROP);
+    assert_eq!(count(k, Anomaly::BadTarget), 1);
     // The rule's counter still counted the packet it could not decide.
     assert_eq!(k.read(0).unwrap().packets, 2);
-    assert_eq!(xdp_verdict(&mut k, xdp, &icmp), XDP_DROP);
-    assert_eq!(count(&k, Anomaly::BadPolicy), 1);
-    assert_eq!(count(&k, Anomaly::Unimplemented), 0);
+    assert_eq!(xdp_verdict(k, xdp, &icmp), XDP_DROP);
+    assert_eq!(count(k, Anomaly::BadPolicy), 1);
+    assert_eq!(count(k, Anomaly::Unimplemented), 0);
     4
 }
