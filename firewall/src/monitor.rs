@@ -15,18 +15,25 @@ use crate::{
     load::{Kernel, LoadError, pins::Dirs},
 };
 
+impl From<LoadError> for MonitorError {
+    fn from(e: LoadError) -> Self {
+        Self::Exec(e.into())
+    }
+}
+
+impl From<crate::load::pins::PinsError> for MonitorError {
+    fn from(e: crate::load::pins::PinsError) -> Self {
+        Self::Exec(e.into())
+    }
+}
+
 /// Errors of `fw monitor`.
 #[derive(Debug, thiserror::Error)]
 pub enum MonitorError {
-    /// Privileges or the namespace.
+    /// Privileges, the namespace, its pins or maps (as `fw` commands
+    /// report them).
     #[error(transparent)]
     Exec(#[from] ExecError),
-    /// The maps.
-    #[error(transparent)]
-    Load(#[from] LoadError),
-    /// The namespace's pin directory.
-    #[error(transparent)]
-    Pins(#[from] crate::load::pins::PinsError),
     /// fw has no programs in this namespace.
     #[error("fw is not loaded in this network namespace")]
     NotLoaded,
@@ -195,6 +202,20 @@ fn options(s: &mut String, opt: &[u8]) {
     s.push_str(") ");
 }
 
+/// Whether the L4 header is there to print: not on a later fragment
+/// (nothing is printed), and at least `need` bytes of it (else
+/// nf_log_syslog's `INCOMPLETE [N bytes]`).
+fn header_whole(s: &mut String, l4: &[u8], later: bool, need: usize) -> bool {
+    if later {
+        return false;
+    }
+    if l4.len() < need {
+        let _ = write!(s, "INCOMPLETE [{} bytes] ", l4.len());
+        return false;
+    }
+    true
+}
+
 /// `dump_ipv4_packet`: the IPv4 header and what the kernel prints of the
 /// transport header.
 fn ipv4(s: &mut String, ip: &[u8], flags: u8) {
@@ -245,11 +266,7 @@ fn ipv4(s: &mut String, ip: &[u8], flags: u8) {
     match ip[9] {
         6 => {
             s.push_str("PROTO=TCP ");
-            if later {
-                return;
-            }
-            if l4.len() < 20 {
-                let _ = write!(s, "INCOMPLETE [{} bytes] ", l4.len());
+            if !header_whole(s, l4, later, 20) {
                 return;
             }
             let _ = write!(
@@ -302,11 +319,7 @@ fn ipv4(s: &mut String, ip: &[u8], flags: u8) {
             } else {
                 "PROTO=UDPLITE "
             });
-            if later {
-                return;
-            }
-            if l4.len() < 8 {
-                let _ = write!(s, "INCOMPLETE [{} bytes] ", l4.len());
+            if !header_whole(s, l4, later, 8) {
                 return;
             }
             let _ = write!(
@@ -319,11 +332,7 @@ fn ipv4(s: &mut String, ip: &[u8], flags: u8) {
         }
         1 => {
             s.push_str("PROTO=ICMP ");
-            if later {
-                return;
-            }
-            if l4.len() < 4 {
-                let _ = write!(s, "INCOMPLETE [{} bytes] ", l4.len());
+            if !header_whole(s, l4, later, 4) {
                 return;
             }
             let _ = write!(s, "TYPE={} CODE={} ", l4[0], l4[1]);

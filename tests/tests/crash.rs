@@ -194,6 +194,17 @@ fn kill_at(lab: &Lab, file: &TempFile, after: Duration) -> bool {
     finished
 }
 
+/// Kills `fw restore` of `new` at `at` and checks what is left: `before`
+/// (what was there) or the new ruleset, and the new one whenever the
+/// restore finished before the kill.
+fn kill_and_check(lab: &Lab, new: &TempFile, at: Duration, what: &str, before: Seen) -> Seen {
+    let done = kill_at(lab, new, at);
+    let label = format!("{what} killed at {at:?}");
+    let s = check_after_kill(lab, &label, &[before, Seen::New]);
+    assert!(!done || s == Seen::New, "{label}: finished, yet {s:?}");
+    s
+}
+
 #[test]
 fn restore_killed_at_any_instant_leaves_the_old_or_the_new_ruleset_listed_as_enforced() {
     let instants: usize = std::env::var("FW_KILL_INSTANTS")
@@ -223,11 +234,11 @@ fn restore_killed_at_any_instant_leaves_the_old_or_the_new_ruleset_listed_as_enf
         // A namespace of its own for each first load.
         let lab = Lab::new("crash-f").unwrap();
         let at = first.mul_f64((i + 1) as f64 / firsts as f64);
-        let done = kill_at(&lab, &new, at);
-        let label = format!("first load killed at {at:?}");
-        let s = check_after_kill(&lab, &label, &[Seen::Nothing, Seen::New]);
-        assert!(!done || s == Seen::New, "{label}: finished, yet {s:?}");
-        seen.push(("first", at, s));
+        seen.push((
+            "first load",
+            at,
+            kill_and_check(&lab, &new, at, "first load", Seen::Nothing),
+        ));
     }
     let lab = Lab::new("crash-r").unwrap();
     let replaces = instants - firsts;
@@ -235,11 +246,11 @@ fn restore_killed_at_any_instant_leaves_the_old_or_the_new_ruleset_listed_as_enf
         lab.fw_ok(&["reset"]);
         lab.fw_ok(&["restore", old.path()]);
         let at = replace.mul_f64((i + 1) as f64 / replaces as f64);
-        let done = kill_at(&lab, &new, at);
-        let label = format!("replace killed at {at:?}");
-        let s = check_after_kill(&lab, &label, &[Seen::Old, Seen::New]);
-        assert!(!done || s == Seen::New, "{label}: finished, yet {s:?}");
-        seen.push(("replace", at, s));
+        seen.push((
+            "replace",
+            at,
+            kill_and_check(&lab, &new, at, "replace", Seen::Old),
+        ));
     }
     for (what, at, s) in &seen {
         eprintln!("{what} killed at {at:?}: {s:?}");
