@@ -228,11 +228,20 @@ impl Columns {
                 dst,
                 "more than one -m iprange --dst-range in one rule",
             )?;
-            join(
-                &mut all.ports,
-                ports,
-                "more than one tcp/udp/multiport match in one rule",
-            )?;
+            // `-p udp --dport 53 -m udp`: a tcp/udp match without options
+            // only says "has ports", which any other port match says too.
+            let has_ports = |p: &Option<(PortColumn, PortColumn)>| {
+                *p == Some((Constraint::Is(vec![(0, u16::MAX)]), Constraint::Any))
+            };
+            match (has_ports(&all.ports), has_ports(&ports)) {
+                (_, true) if all.ports.is_some() => {}
+                (true, _) if ports.is_some() => all.ports = ports,
+                _ => join(
+                    &mut all.ports,
+                    ports,
+                    "more than one tcp/udp/multiport match in one rule",
+                )?,
+            }
             join(&mut all.ttl, ttl, "more than one -m ttl match in one rule")?;
             join(
                 &mut all.ctstate,

@@ -133,6 +133,36 @@ mod tests {
     }
 
     #[test]
+    fn a_tcp_udp_match_without_options_joins_a_port_match() {
+        // `-p udp --dport 123 -m udp` (perfSONAR's rules): the second udp
+        // match only says "has ports"; it narrows nothing further.
+        let dport = Match::Udp(Udp {
+            sport: None,
+            dport: Some(Neg::is(PortRange { lo: 123, hi: 123 })),
+        });
+        let bare = Match::Udp(Udp {
+            sport: None,
+            dport: None,
+        });
+        for matches in [vec![dport.clone(), bare.clone()], vec![bare, dport]] {
+            let r = Rule {
+                protocol: Some(Neg::is(17)),
+                matches,
+                ..accept()
+            };
+            assert_eq!(enforceable(&r), Ok(()), "{r:?}");
+            let cols = crate::extensions::Columns::of_rule(&r).unwrap();
+            assert_eq!(
+                cols.ports,
+                Some((
+                    crate::compile::classes::Constraint::Any,
+                    crate::compile::classes::Constraint::Is(vec![(123, 123)])
+                ))
+            );
+        }
+    }
+
+    #[test]
     fn header_matches_and_verdicts_are_enforceable() {
         let r = Rule {
             protocol: Some(Neg {
@@ -301,10 +331,10 @@ mod tests {
                     matches: vec![
                         Match::Udp(Udp {
                             sport: None,
-                            dport: None,
+                            dport: Some(Neg::is(PortRange { lo: 53, hi: 53 })),
                         }),
                         Match::Udp(Udp {
-                            sport: None,
+                            sport: Some(Neg::is(PortRange { lo: 53, hi: 53 })),
                             dport: None,
                         }),
                     ],
