@@ -289,6 +289,15 @@ fn edges(k: &mut Kernel, xdp: &Xdp) -> usize {
         tcp_flags: None,
         len: 28,
     };
+    // A datagram with `a` on the side a rule looks at (the destination
+    // when `dst_side`) and `other` on the other side.
+    let address_edge = |dst_side: bool, a: u32, other: u32| {
+        if dst_side {
+            udp(other, a, 1, 2)
+        } else {
+            udp(a, other, 1, 2)
+        }
+    };
     // Every connection state match against a packet of each state.
     for bits in [
         CtStates::INVALID,
@@ -494,13 +503,7 @@ fn edges(k: &mut Kernel, xdp: &Xdp) -> usize {
                 };
                 let pkts = probes
                     .iter()
-                    .map(|&a| {
-                        if dst_side {
-                            udp(other, a, 1, 2)
-                        } else {
-                            udp(a, other, 1, 2)
-                        }
-                    })
+                    .map(|&a| address_edge(dst_side, a, other))
                     .collect();
                 cases.push((rule, pkts));
             }
@@ -605,16 +608,10 @@ fn edges(k: &mut Kernel, xdp: &Xdp) -> usize {
                     ..Rule::default()
                 };
                 let (lo, hi) = (u32::from(lo), u32::from(hi));
-                let other = u32::from(std::net::Ipv4Addr::new(10, 9, 9, 9));
+                let other = u32::from(std::net::Ipv4Addr::new(203, 0, 113, 9));
                 let pkts = [lo.wrapping_sub(1), lo, hi, hi.wrapping_add(1)]
                     .iter()
-                    .map(|&a| {
-                        if dst_side {
-                            udp(other, a, 1, 2)
-                        } else {
-                            udp(a, other, 1, 2)
-                        }
-                    })
+                    .map(|&a| address_edge(dst_side, a, other))
                     .collect();
                 cases.push((rule, pkts));
             }
