@@ -72,8 +72,7 @@ fn count(slot: u32, bytes: u16) {
     }
 }
 
-/// Counts `a`; the caller then drops the packet (or, for
-/// [`Anomaly::Unimplemented`], does what the target says).
+/// Counts `a`; the caller then drops the packet.
 #[inline(always)]
 pub fn anomaly(a: Anomaly) {
     if let Some(c) = ANOMALIES.get_ptr_mut(a.index()) {

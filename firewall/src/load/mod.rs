@@ -731,8 +731,8 @@ impl Kernel {
         }))
     }
 
-    /// Packets the kernel side dropped (or, for `Unimplemented`, passed
-    /// on as the target says) for each [`Anomaly`], summed over CPUs.
+    /// Packets the kernel side dropped for each [`Anomaly`], summed over
+    /// CPUs.
     /// All zero unless fw itself has a bug or its maps were written by
     /// something else.
     ///
