@@ -224,6 +224,10 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
         length: Vec::new(),
     };
     for r in rules {
+        // `-f`/`! -f` have no column: refused here too, never dropped.
+        if r.fragment.is_some() {
+            return Err(CompileError::NotSupported("-f (fragments)".into()));
+        }
         let addr = |m: &Option<Neg<AddrMask>>| -> Result<_, CompileError> {
             Ok(match m {
                 None => Constraint::Any,

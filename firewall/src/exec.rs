@@ -458,13 +458,8 @@ pub fn restore(text: &str, opts: &RestoreOptions) -> Result<String, ExecError> {
     };
     let done = restore::restore(&old, text, opts, true, Services::system())?;
     if !opts.test && (done.state != old || !opts.noflush) {
-        let mut fresh = done.fresh.clone();
-        if !opts.noflush {
-            // A restore replaces the table, policy counters included
-            // (iptables-restore without --counters starts them at zero).
-            fresh.extend(BuiltinChain::ALL.map(|c| Kernel::policy_slot(c.map_index())));
-        }
-        apply(&dirs, &old, done.state, &fresh)?;
+        // `apply` starts the policy counters at zero, as every change does.
+        apply(&dirs, &old, done.state, &done.fresh)?;
     }
     Ok(done.output)
 }

@@ -18,14 +18,10 @@ pub struct LinkInfo {
     /// `IFLA_INFO_KIND`: the driver kind (`bridge`, `bond`, `veth`,
     /// `vlan`, `macvlan`, ...), empty for devices without one.
     pub kind: String,
-    /// `IFLA_LINK`: the lower device of a vlan, macvlan or ipvlan (for a
-    /// veth, its peer's index in the peer's namespace).
-    pub link: Option<u32>,
 }
 
 const NLMSG_HDRLEN: usize = 16;
 const IFINFOMSG_LEN: usize = 16;
-const IFLA_LINK: u16 = 5;
 const IFLA_MASTER: u16 = 10;
 const IFLA_LINKINFO: u16 = 18;
 const IFLA_INFO_KIND: u16 = 1;
@@ -117,7 +113,6 @@ pub fn links() -> io::Result<HashMap<u32, LinkInfo>> {
                     for (ty, v) in attrs(&msg[NLMSG_HDRLEN + IFINFOMSG_LEN..]) {
                         match ty {
                             IFLA_MASTER if v.len() >= 4 => info.master = Some(u32_at(v, 0)),
-                            IFLA_LINK if v.len() >= 4 => info.link = Some(u32_at(v, 0)),
                             IFLA_LINKINFO => {
                                 for (ty, v) in attrs(v) {
                                     if ty == IFLA_INFO_KIND {

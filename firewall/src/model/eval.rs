@@ -129,7 +129,6 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
                 Ttl::Lt(v) => p.ttl < v,
                 Ttl::Gt(v) => p.ttl > v,
             },
-            // Outside support::enforceable: never loaded, not evaluated.
             // xt_iprange: each given range, XOR its `!`.
             Match::Iprange(r) => {
                 let within = |a: Ipv4Addr, m: &Option<Neg<crate::model::Ipv4Range>>| {
@@ -137,6 +136,7 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
                 };
                 within(p.src, &r.src) && within(p.dst, &r.dst)
             }
+            // Outside support::enforceable: never loaded, not evaluated.
             Match::Mac(_) | Match::Limit(_) | Match::Addrtype(_) | Match::Set(_) => false,
         })
 }

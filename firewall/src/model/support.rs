@@ -24,10 +24,9 @@ use crate::{
 /// Today that is what the classifier compiles: `[!] -p`, `[!] -s`/`-d`
 /// (one address, prefix masks only), `[!] -i`/`-o` (with `+` wildcards),
 /// and the matches whose module answers [`Enforcement::Always`] or
-/// [`Enforcement::Classifier`] (`-m comment`; tcp/udp with only
-/// `[!] --sport`/`--dport`; `-m ttl`; `-m conntrack --ctstate`,
-/// `-m state`), at most one per column; targets ACCEPT, DROP, RETURN,
-/// REJECT (every `--reject-with`), a jump or goto to a user-defined
+/// [`Enforcement::Classifier`] (each module's `support()` says which
+/// values), at most one per column; targets ACCEPT, DROP, RETURN, REJECT
+/// and LOG as their modules answer, a jump or goto to a user-defined
 /// chain, or none (a rule that counts).
 ///
 /// # Errors

@@ -138,7 +138,7 @@ impl MatchExt for Ext {
                 let any = value.mask == 0 && value.comp == 0 && !invert;
                 p.flags = Some((!any).then_some(Neg { value, invert }));
             }
-            _ => {
+            TCP_OPTION => {
                 if p.option.is_some() {
                     return Err(ParseError::DuplicatePortOption {
                         option: "tcp-option",
@@ -150,6 +150,7 @@ impl MatchExt for Ext {
                     as u8;
                 p.option = Some(Neg { value, invert });
             }
+            id => unreachable!("option id {id} is not in {}'s table", Self::NAME),
         }
         Ok(())
     }
