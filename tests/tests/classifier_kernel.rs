@@ -770,3 +770,58 @@ fn anomalies(k: &mut Kernel, xdp: &Xdp) -> usize {
     assert_eq!(count(k, Anomaly::BadPolicy), 1);
     4
 }
+
+/// docs/semantics.md item 3: a first fragment too short for its TCP
+/// header (20 bytes), UDP ports (4) or ICMP header (8) is dropped before
+/// any rule and counted nowhere, even under an ACCEPT policy; one long
+/// enough passes.
+#[test]
+fn truncated_first_fragments_are_dropped_before_any_rule() {
+    assert_eq!(in_fresh_netns("ktrunc", truncated), 7);
+}
+
+fn truncated(k: &mut Kernel, xdp: &Xdp) -> usize {
+    let state = State::default();
+    let compiled = compile::compile(&state, k.spare_bank().unwrap(), &[]).unwrap();
+    k.swap_in(&compiled, &[], None).unwrap();
+    // Ethernet + IPv4 (192.0.2.1 -> 192.0.2.2) + `l4` bytes of protocol `proto`.
+    let frame = |proto: u8, l4: usize| {
+        let mut f = vec![0u8; 14 + 20 + l4];
+        f[12..14].copy_from_slice(&0x0800u16.to_be_bytes());
+        f[14] = 0x45;
+        f[16..18].copy_from_slice(&(20 + l4 as u16).to_be_bytes());
+        f[22] = 64;
+        f[23] = proto;
+        f[26..30].copy_from_slice(&[192, 0, 2, 1]);
+        f[30..34].copy_from_slice(&[192, 0, 2, 2]);
+        if proto == 6 && l4 >= 13 {
+            f[34 + 13] = 0x02; // SYN
+        }
+        f
+    };
+    let run = |data: Vec<u8>| {
+        xdp.test_run(TestRunOptions {
+            data_in: Some(&data),
+            ..Default::default()
+        })
+        .unwrap()
+        .return_value
+    };
+    let mut checked = 0;
+    for (proto, short, whole) in [(6u8, 19, 20), (17, 3, 8), (1, 7, 8)] {
+        assert_eq!(
+            run(frame(proto, short)),
+            XDP_DROP,
+            "proto {proto}, {short} bytes"
+        );
+        assert_eq!(
+            run(frame(proto, whole)),
+            XDP_PASS,
+            "proto {proto}, {whole} bytes"
+        );
+        checked += 2;
+    }
+    // Counted nowhere: the ACCEPT policy saw only the three whole ones.
+    assert_eq!(k.read(Kernel::policy_slot(0)).unwrap().packets, 3);
+    checked + 1
+}
