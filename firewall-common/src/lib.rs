@@ -530,15 +530,19 @@ pub enum Anomaly {
     MissingEntry = 2,
     /// Jumps nested past [`MAX_JUMP_DEPTH`] or a walk past [`MAX_STEPS`].
     WalkTooLong = 3,
+    /// A rule check ([`check::Check`]) whose kind does not decode, or
+    /// whose slots lie past `CHECKS`.
+    BadCheck = 4,
 }
 
 impl Anomaly {
     /// Every anomaly, by index.
-    pub const ALL: [Anomaly; 4] = [
+    pub const ALL: [Anomaly; 5] = [
         Anomaly::BadTarget,
         Anomaly::BadPolicy,
         Anomaly::MissingEntry,
         Anomaly::WalkTooLong,
+        Anomaly::BadCheck,
     ];
 
     /// Its slot in `ANOMALIES`.
@@ -553,6 +557,7 @@ impl Anomaly {
             Anomaly::BadPolicy => "bad policy",
             Anomaly::MissingEntry => "missing map entry",
             Anomaly::WalkTooLong => "walk too long",
+            Anomaly::BadCheck => "bad rule check",
         }
     }
 }
@@ -585,6 +590,10 @@ pub struct RuleInfo {
     /// The chain of a jump or goto, the [`Reject`] of a REJECT, the
     /// configuration of a LOG; 0 otherwise.
     pub arg: u32,
+    /// The rule's checks ([`check`]): `CHECKS[check::slot(bank, first)]`
+    /// and the `count - 1` slots after it, packed by [`check::pack`]; 0
+    /// when the rule has none.
+    pub checks: u32,
 }
 
 impl RuleInfo {
@@ -595,6 +604,7 @@ impl RuleInfo {
             counter,
             target,
             arg,
+            checks: 0,
         }
     }
 
@@ -730,10 +740,12 @@ pub mod maps {
     pub const LOG_CONFIGS: &str = "LOG_CONFIGS";
     /// `LOG_STATS`: per-CPU LOG counters ([`super::log::Stat`]).
     pub const LOG_STATS: &str = "LOG_STATS";
+    /// `CHECKS`: rules' checks, per bank ([`super::check::Check`]).
+    pub const CHECKS: &str = "CHECKS";
     /// The maps fw pins, in the order it pins them. The kernel-private
     /// working maps (`SCRATCH`, `MATCH_CACHE`, `CT_PENDING`, `LOG_BUCKET`)
     /// are not pinned.
-    pub const ALL: [&str; 16] = [
+    pub const ALL: [&str; 17] = [
         CONFIG,
         CHAINS,
         RULES,
@@ -750,6 +762,7 @@ pub mod maps {
         LOG_EVENTS,
         LOG_CONFIGS,
         LOG_STATS,
+        CHECKS,
     ];
     /// Maps of the object that fw does not pin (besides the data
     /// sections, `.rodata` and the like, that hold its constants).
@@ -760,6 +773,66 @@ pub mod maps {
         "ANSWER",
         "LOG_BUCKET",
     ];
+}
+
+/// Rule checks: matches the kernel evaluates after the classifier picked
+/// a rule as the first candidate (`-m limit`). A rule with checks runs
+/// them in its match order, stopping at the first that fails; if one
+/// fails, the walk goes on at the next rule as if the rule's columns had
+/// not matched (the rule is not counted), as netfilter's `ipt_do_table`
+/// moves on when a match returns false.
+///
+/// | map      | kind  | key      | value     |
+/// |----------|-------|----------|-----------|
+/// | `CHECKS` | array | [`slot`] | [`Check`] |
+///
+/// `CHECKS` is written with the rest of a bank, so every check's state
+/// (a limit's bucket) starts afresh with each ruleset, as iptables-legacy
+/// replaces the whole table and `limit_mt_check` fills every new rule's
+/// bucket.
+pub mod check {
+    /// Checks per bank.
+    pub const MAX_CHECKS: u32 = 4096;
+    /// Checks one rule may carry.
+    pub const MAX_PER_RULE: u32 = 4;
+
+    /// [`Check::kind`] of `-m limit`: a GCRA bucket. `a` is the interval
+    /// between tokens (ns), `b` the burst tolerance `(burst - 1) *
+    /// interval` (ns), `state` the theoretical arrival time (ns of
+    /// `bpf_ktime_get_ns`; 0 = a full bucket).
+    pub const KIND_LIMIT: u32 = 1;
+
+    /// The slot of bank `bank`'s check `n` in `CHECKS`.
+    pub const fn slot(bank: u32, n: u32) -> u32 {
+        (bank % super::BANKS) * MAX_CHECKS + n % MAX_CHECKS
+    }
+
+    /// [`super::RuleInfo::checks`] for `count` (1..=[`MAX_PER_RULE`])
+    /// checks from bank index `first`: `count << 16 | first`.
+    pub const fn pack(first: u32, count: u32) -> u32 {
+        count << 16 | first
+    }
+
+    /// `(first, count)` of [`super::RuleInfo::checks`]; count 0: none.
+    pub const fn unpack(checks: u32) -> (u32, u32) {
+        (checks & 0xffff, checks >> 16)
+    }
+
+    /// One check of one rule.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Check {
+        /// `KIND_*`.
+        pub kind: u32,
+        /// Zero.
+        pub _pad: u32,
+        /// The kind's first parameter.
+        pub a: u64,
+        /// The kind's second parameter.
+        pub b: u64,
+        /// State the kernel updates (atomically: all CPUs share it).
+        pub state: u64,
+    }
 }
 
 /// `-j LOG`: the records the programs send to `fw monitor`.
@@ -1297,7 +1370,8 @@ const _: () = {
     use core::mem::size_of;
     assert!(size_of::<Config>() == 8);
     assert!(size_of::<ChainInfo>() == 16);
-    assert!(size_of::<RuleInfo>() == 12);
+    assert!(size_of::<RuleInfo>() == 16);
+    assert!(size_of::<check::Check>() == 32);
     assert!(size_of::<AddrKey>() == 8);
     assert!(size_of::<PortKey>() == 8);
     assert!(size_of::<ValueKey>() == 8);
@@ -1345,4 +1419,6 @@ mod pod {
     unsafe impl aya::Pod for super::ct::Timeouts {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::log::Config {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::check::Check {}
 }

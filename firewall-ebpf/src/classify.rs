@@ -475,6 +475,20 @@ extern "C" fn walk_step(_i: u32, ctx: *mut c_void) -> c_long {
             w.decision = Some(Decision::Drop);
             return 1;
         };
+        if r.checks != 0 {
+            match crate::check::fw_rule_checks(bank, r.checks) {
+                crate::check::PASS => {}
+                crate::check::FAIL => {
+                    // As if the rule's columns had not matched.
+                    w.start = n + 1;
+                    return 0;
+                }
+                _ => {
+                    w.decision = Some(Decision::Drop);
+                    return 1;
+                }
+            }
+        }
         count(r.counter, len);
         match r.verdict() {
             Some(v) => Some(v),

@@ -85,6 +85,9 @@ pub struct Compiled {
     pub words: Vec<(WordKey, u64)>,
     /// `LOG_CONFIGS` from slot 0 of the bank: LOG rule `n`'s settings.
     pub logs: Vec<firewall_common::log::Config>,
+    /// `CHECKS` from slot 0 of the bank ([`firewall_common::check`]),
+    /// each rule's in its match order.
+    pub checks: Vec<firewall_common::check::Check>,
 }
 
 /// A rule's target as the kernel takes it, with `chain` numbering the
@@ -243,10 +246,8 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
             .push(constraint(&r.out_interface, |n| ifindexes(n, interfaces)));
         for m in &r.matches {
             match m.support() {
-                Enforcement::Always | Enforcement::Classifier(_) => {}
-                Enforcement::RuleCheck(_) => {
-                    return Err(CompileError::NotSupported(format!("-m {}", m.module())));
-                }
+                // Checks are compiled by `rule_checks`.
+                Enforcement::Always | Enforcement::Classifier(_) | Enforcement::RuleCheck(_) => {}
                 Enforcement::Refused(what) => {
                     return Err(CompileError::NotSupported(what.into()));
                 }
@@ -279,6 +280,47 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
         c.dport.push(dport);
     }
     Ok(c)
+}
+
+/// Appends `r`'s checks to `checks`, in its match order; what
+/// [`RuleInfo::checks`] says of them.
+///
+/// # Errors
+/// [`CompileError::NotSupported`] past
+/// [`firewall_common::check::MAX_PER_RULE`] checks in the rule or
+/// [`firewall_common::check::MAX_CHECKS`] in the bank.
+fn rule_checks(
+    r: &Rule,
+    checks: &mut Vec<firewall_common::check::Check>,
+) -> Result<u32, CompileError> {
+    use firewall_common::check::{MAX_CHECKS, MAX_PER_RULE, pack};
+    let first = checks.len() as u32;
+    for m in &r.matches {
+        match m.support() {
+            Enforcement::RuleCheck(c) => checks.push(c),
+            Enforcement::Always | Enforcement::Classifier(_) | Enforcement::Refused(_) => {}
+        }
+    }
+    let count = checks.len() as u32 - first;
+    if count > MAX_PER_RULE {
+        return Err(CompileError::NotSupported(format!(
+            "more than {MAX_PER_RULE} -m limit matches in one rule"
+        )));
+    }
+    if checks.len() as u32 > MAX_CHECKS {
+        return Err(CompileError::NotSupported(format!(
+            "more than {MAX_CHECKS} -m limit matches in all"
+        )));
+    }
+    Ok(if count == 0 { 0 } else { pack(first, count) })
+}
+
+/// Whether `r` has checks: a failing one moves the walk to the next rule,
+/// a chain visit more.
+fn has_checks(r: &Rule) -> bool {
+    r.matches
+        .iter()
+        .any(|m| matches!(m.support(), Enforcement::RuleCheck(_)))
 }
 
 /// Sorted rule positions as 64-bit words: word index → bits.
@@ -436,6 +478,9 @@ fn walk_bound(ruleset: &Ruleset, limit: u64) -> Option<u64> {
         let mut n = 1u64;
         let mut goto = 0u64;
         for r in ruleset.rules(chain).map_or(&[][..], Vec::as_slice) {
+            if has_checks(r) {
+                n = n.saturating_add(1);
+            }
             match &r.target {
                 Target::Jump(c) => {
                     n = n
@@ -572,8 +617,9 @@ pub fn compile(
             let verdict = target(&r.target, &number, &mut out.logs)?;
             // Records from before user chains had counters: fill_slots
             // gives them slots before anything is compiled.
-            out.rules
-                .push(RuleInfo::new(slots.get(n).copied().unwrap_or(0), verdict));
+            let mut info = RuleInfo::new(slots.get(n).copied().unwrap_or(0), verdict);
+            info.checks = rule_checks(r, &mut out.checks)?;
+            out.rules.push(info);
         }
         let policy = BuiltinChain::from_name(name)
             .map_or(policy(Policy::Accept), |c| policy(rs.chain(c).policy));
@@ -762,6 +808,7 @@ mod tests {
             icmp: None,
             tcp_flags: None,
             len: 28,
+            checks: true,
         };
         for start in [0, 1, 63, 64, 65, 127, 128, 199] {
             assert_eq!(tables.first_match(0, start, &p, &ifindex), Some(start));

@@ -210,6 +210,7 @@ pub struct Kernel {
     ct_stats: PerCpuArray<MapData, u64>,
     log_configs: Array<MapData, firewall_common::log::Config>,
     log_stats: PerCpuArray<MapData, u64>,
+    checks: Array<MapData, firewall_common::check::Check>,
     cpus: usize,
 }
 
@@ -281,6 +282,8 @@ impl Kernel {
                 .map_err(map_err(maps::LOG_CONFIGS))?,
             log_stats: PerCpuArray::try_from(Map::PerCpuArray(get(maps::LOG_STATS)?))
                 .map_err(map_err(maps::LOG_STATS))?,
+            checks: Array::try_from(Map::Array(get(maps::CHECKS)?))
+                .map_err(map_err(maps::CHECKS))?,
             cpus,
         })
     }
@@ -622,6 +625,13 @@ impl Kernel {
             self.log_configs
                 .set(firewall_common::log::config_slot(bank, n), c, 0)
                 .map_err(map_err(maps::LOG_CONFIGS))?;
+        }
+        // Each check with its state zeroed: every bucket starts full with
+        // the new ruleset, as with iptables-legacy's table replace.
+        for (n, c) in (0..).zip(&compiled.checks) {
+            self.checks
+                .set(firewall_common::check::slot(bank, n), c, 0)
+                .map_err(map_err(maps::CHECKS))?;
         }
         // The switch: one word the program reads once per packet.
         let generation = Config::next_generation(config.generation());
