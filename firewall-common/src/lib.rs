@@ -766,12 +766,13 @@ pub mod maps {
     ];
     /// Maps of the object that fw does not pin (besides the data
     /// sections, `.rodata` and the like, that hold its constants).
-    pub const PRIVATE: [&str; 5] = [
+    pub const PRIVATE: [&str; 6] = [
         "SCRATCH",
         "MATCH_CACHE",
         "CT_PENDING",
         "ANSWER",
         "LOG_BUCKET",
+        "CHECK_PACKET",
     ];
 }
 
@@ -801,6 +802,50 @@ pub mod check {
     /// interval` (ns), `state` the theoretical arrival time (ns of
     /// `bpf_ktime_get_ns`; 0 = a full bucket).
     pub const KIND_LIMIT: u32 = 1;
+    /// [`Check::kind`] of `-m mac --mac-source` (xt_mac): `a` the
+    /// address, its six bytes big-endian in the low 48 bits (the first
+    /// byte in bits 40..48); `b` 1 for `!`, else 0; `state` unused. The
+    /// frame's Ethernet source is compared; a packet without one (from
+    /// `lo`, or at TC egress) matches neither way, as xt_mac returns false
+    /// before its inversion for a device that is not ARPHRD_ETHER.
+    pub const KIND_MAC: u32 = 16;
+    /// [`Check::kind`] of `-m multiport --ports` (xt_multiport revision
+    /// 1, `XT_MULTIPORT_EITHER`): the source or the destination port in
+    /// one of `count` ranges, XOR `!`; a packet without ports (a later
+    /// fragment) matches neither way. `a` is the bank index of the first
+    /// [`KIND_DATA`] entry holding the ranges, `b` is `count` (1..=15) in
+    /// bits 0..16 and 1 in bit 32 for `!`; `state` unused.
+    pub const KIND_PORTS: u32 = 17;
+    /// [`Check::kind`] of an entry that only holds another check's data
+    /// (a rule's checks never name it; run, it is [`super::Anomaly::BadCheck`]):
+    /// `a`, `b`, `state` each hold two port ranges, [`port_ranges`].
+    pub const KIND_DATA: u32 = 18;
+    /// Port ranges one [`KIND_DATA`] entry holds.
+    pub const RANGES_PER_DATA: u32 = 6;
+
+    /// Whether a check of `kind` leaves the packet and every state alone,
+    /// so that running it after the classifier (rather than where its
+    /// match stands in the rule) cannot change any verdict or counter.
+    /// `-m limit` takes a token: false, as for kinds not listed here.
+    pub const fn is_pure(kind: u32) -> bool {
+        matches!(kind, KIND_MAC | KIND_PORTS)
+    }
+
+    /// Two inclusive port ranges `(lo, hi)`, host order, in one word of a
+    /// [`KIND_DATA`] entry: `lo0 | hi0 << 16 | lo1 << 32 | hi1 << 48`.
+    pub const fn port_ranges(r0: (u16, u16), r1: (u16, u16)) -> u64 {
+        r0.0 as u64 | (r0.1 as u64) << 16 | (r1.0 as u64) << 32 | (r1.1 as u64) << 48
+    }
+
+    /// `KIND_MAC`'s `a` of a MAC address.
+    pub const fn mac_word(m: [u8; 6]) -> u64 {
+        (m[0] as u64) << 40
+            | (m[1] as u64) << 32
+            | (m[2] as u64) << 24
+            | (m[3] as u64) << 16
+            | (m[4] as u64) << 8
+            | m[5] as u64
+    }
 
     /// The slot of bank `bank`'s check `n` in `CHECKS`.
     pub const fn slot(bank: u32, n: u32) -> u32 {

@@ -60,6 +60,7 @@ fn fw_xdp(ctx: XdpContext) -> u32 {
                     (CHAIN_FORWARD, reject::Hook::Forward)
                 }
             };
+            check::note_xdp(ctx.ctx, &pkt);
             let state = conntrack::track(classify::SLOT_XDP, &pkt);
             pkt.ctstate = state & !conntrack::STAGED;
             let decision = classify::run(classify::SLOT_XDP, chain, &pkt);
@@ -95,6 +96,8 @@ fn fw_tc(ctx: TcContext) -> i32 {
             // SAFETY: as above.
             let ifindex = unsafe { (*skb).ifindex };
             pkt.out_ifindex = ifindex;
+            // No -m mac at egress (xt_mac is refused from OUTPUT).
+            check::note_tc(&pkt);
             let state = conntrack::track(classify::SLOT_TC, &pkt);
             pkt.ctstate = state & !conntrack::STAGED;
             let decision = classify::run(classify::SLOT_TC, CHAIN_OUTPUT, &pkt);

@@ -295,13 +295,25 @@ fn rule_checks(
 ) -> Result<u32, CompileError> {
     use firewall_common::check::{MAX_CHECKS, MAX_PER_RULE, pack};
     let first = checks.len() as u32;
+    // Data entries (multiport's ranges) go after the rule's checks, which
+    // are consecutive; each check that has some learns where.
+    let mut data: Vec<(usize, Vec<firewall_common::check::Check>)> = Vec::new();
     for m in &r.matches {
         match m.support() {
-            Enforcement::RuleCheck(c) => checks.push(c),
+            Enforcement::RuleCheck(c) => {
+                if let crate::model::Match::Multiport(mp) = m {
+                    data.push((checks.len(), mp.data()));
+                }
+                checks.push(c);
+            }
             Enforcement::Always | Enforcement::Classifier(_) | Enforcement::Refused(_) => {}
         }
     }
     let count = checks.len() as u32 - first;
+    for (at, entries) in data {
+        checks[at].a = checks.len() as u64;
+        checks.extend(entries);
+    }
     if count > MAX_PER_RULE {
         return Err(CompileError::NotSupported(format!(
             "more than {MAX_PER_RULE} -m limit matches in one rule"
@@ -808,6 +820,7 @@ mod tests {
             icmp: None,
             tcp_flags: None,
             len: 28,
+            mac: None,
             checks: true,
         };
         for start in [0, 1, 63, 64, 65, 127, 128, 199] {

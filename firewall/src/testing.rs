@@ -259,19 +259,26 @@ pub const MULTIPORT_LISTS: [&[(u16, u16)]; 5] = [
 pub fn multiport() -> impl Strategy<Value = Multiport> {
     (
         prop::sample::select(MULTIPORT_LISTS.to_vec()),
-        any::<bool>(),
+        0..3u8,
         any::<bool>(),
     )
-        .prop_map(|(list, source, invert)| Multiport {
-            direction: if source {
-                PortDirection::Source
-            } else {
-                PortDirection::Destination
+        .prop_map(|(list, direction, invert)| Multiport {
+            direction: match direction {
+                0 => PortDirection::Source,
+                1 => PortDirection::Destination,
+                _ => PortDirection::Either,
             },
             ports: list.iter().map(|&(lo, hi)| PortRange { lo, hi }).collect(),
             invert,
         })
 }
+
+/// Ethernet source addresses of rules and packets.
+pub const MACS: [[u8; 6]; 3] = [
+    [0x02, 0, 0, 0, 0, 0x01],
+    [0x02, 0, 0, 0, 0, 0x02],
+    [0, 0, 0, 0, 0, 0],
+];
 
 /// `-m iprange` ranges of the rules, around [`ADDRS`]: inside one
 /// network, across two, one address, reversed (names nothing), all.
@@ -330,6 +337,7 @@ pub fn rule() -> impl Strategy<Value = Rule> {
             prop::option::weighted(0.25, multiport()),
             prop::option::weighted(0.2, iprange()),
             prop::option::weighted(0.15, (1u32..1000, 1u32..10)),
+            prop::option::weighted(0.15, (prop::sample::select(MACS.to_vec()), any::<bool>())),
         ),
     )
         .prop_map(
@@ -343,7 +351,7 @@ pub fn rule() -> impl Strategy<Value = Rule> {
                 ttl,
                 ct,
                 drop,
-                (icmp, flags, length, multiport, iprange, limit),
+                (icmp, flags, length, multiport, iprange, limit, mac),
             )| {
                 // -s and --src-range (-d and --dst-range) are not joined:
                 // the range replaces the prefix.
@@ -384,6 +392,8 @@ pub fn rule() -> impl Strategy<Value = Rule> {
                     _ => vec![],
                 };
                 matches.extend(ttl.map(Match::Ttl));
+                // A pure check may stand before classifier matches.
+                matches.extend(mac.map(|(value, invert)| Match::Mac(Neg { value, invert })));
                 matches.extend(ct);
                 matches.extend(length.map(Match::Length));
                 matches.extend(iprange.map(Match::Iprange));
@@ -425,9 +435,10 @@ pub fn packet() -> impl Strategy<Value = Packet> {
         prop::sample::select(ICMP_CODES.to_vec()),
         prop::sample::select(LENS.to_vec()),
         any::<bool>(),
+        prop::option::of(prop::sample::select(MACS.to_vec())),
     )
         .prop_map(
-            |(src, dst, proto, ports, in_if, ttl, state, flags, code, len, checks)| {
+            |(src, dst, proto, ports, in_if, ttl, state, flags, code, len, checks, mac)| {
                 let first = ports.is_some() || !matches!(proto, 6 | 17 | 1);
                 let ports = if proto == 6 || proto == 17 {
                     ports
@@ -453,6 +464,7 @@ pub fn packet() -> impl Strategy<Value = Packet> {
                     icmp,
                     tcp_flags,
                     len,
+                    mac,
                     checks,
                 }
             },

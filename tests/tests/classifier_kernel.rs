@@ -40,6 +40,8 @@ const XDP_PASS: u32 = 2;
 fn on_lo(p: Packet) -> Packet {
     Packet {
         in_if: "lo".to_string(),
+        // ARPHRD_LOOPBACK: no Ethernet source for xt_mac.
+        mac: None,
         checks: true,
         ..p
     }
@@ -292,8 +294,9 @@ fn kernel_edges_of_prefixes_and_port_ranges() {
     let checked = in_fresh_netns("kedge", edges);
     // 1,210 prefix and port-range edges, 100 TTL comparison edges, 112
     // connection state matches, 140 ICMP type edges, 795 TCP flags
-    // edges, 90 length edges, 328 multiport edges, 96 iprange edges.
-    assert_eq!(checked, 2871);
+    // edges, 90 length edges, 328 multiport edges and 316 of --ports, 2
+    // mac frames, 96 iprange edges.
+    assert_eq!(checked, 3189);
 }
 
 fn edges(k: &mut Kernel, xdp: &Xdp) -> usize {
@@ -568,7 +571,11 @@ fn edges(k: &mut Kernel, xdp: &Xdp) -> usize {
         .copied()
         .chain([fifteen]);
     for list in lists {
-        for direction in [PortDirection::Source, PortDirection::Destination] {
+        for direction in [
+            PortDirection::Source,
+            PortDirection::Destination,
+            PortDirection::Either,
+        ] {
             for invert in [false, true] {
                 let rule = Rule {
                     protocol: Some(Neg::is(17)),
@@ -584,11 +591,15 @@ fn edges(k: &mut Kernel, xdp: &Xdp) -> usize {
                     PortDirection::Source => udp(1, 2, port, 7777),
                     _ => udp(1, 2, 7777, port),
                 };
-                let mut pkts: Vec<Packet> = list
-                    .iter()
-                    .flat_map(|&(lo, hi)| [lo.wrapping_sub(1), lo, hi, hi.wrapping_add(1)])
-                    .map(at)
-                    .collect();
+                let edges = || {
+                    list.iter()
+                        .flat_map(|&(lo, hi)| [lo.wrapping_sub(1), lo, hi, hi.wrapping_add(1)])
+                };
+                let mut pkts: Vec<Packet> = edges().map(at).collect();
+                // --ports (a rule check): each edge on the other side too.
+                if direction == PortDirection::Either {
+                    pkts.extend(edges().map(|port| udp(1, 2, port, 7777)));
+                }
                 pkts.push(Packet {
                     ports: None,
                     ..at(list[0].0)
@@ -596,6 +607,19 @@ fn edges(k: &mut Kernel, xdp: &Xdp) -> usize {
                 cases.push((rule, pkts));
             }
         }
+    }
+    // -m mac (a rule check): frames on lo have no Ethernet source for
+    // xt_mac, so neither the address nor its negation matches.
+    for invert in [false, true] {
+        let rule = Rule {
+            matches: vec![Match::Mac(Neg {
+                value: [0; 6],
+                invert,
+            })],
+            target: Target::Drop,
+            ..Rule::default()
+        };
+        cases.push((rule, vec![udp(1, 2, 3, 4)]));
     }
     // -m iprange --src-range/--dst-range, negated or not, on and beside
     // each end of every range (one reversed, naming nothing).
@@ -732,6 +756,7 @@ fn datagram() -> Packet {
         icmp: None,
         tcp_flags: None,
         len: 28,
+        mac: None,
         checks: true,
     }
 }

@@ -168,6 +168,46 @@ impl<'a> Tables<'a> {
         None
     }
 
+    /// Whether the checks `packed` (`RuleInfo::checks`) pass for `p`, as
+    /// firewall-ebpf's `fw_check` decides them in order; `None` where
+    /// the kernel finds one that does not decode (and drops).
+    fn checks(&self, packed: u32, p: &Packet) -> Option<bool> {
+        use firewall_common::check::{
+            KIND_DATA, KIND_LIMIT, KIND_MAC, KIND_PORTS, RANGES_PER_DATA, mac_word, unpack,
+        };
+        let (first, count) = unpack(packed);
+        for n in first..first + count {
+            let c = self.c.checks.get(n as usize)?;
+            let pass = match c.kind {
+                // Kernel state: the packet says.
+                KIND_LIMIT => p.checks,
+                KIND_MAC => p.mac.is_some_and(|m| (mac_word(m) == c.a) != (c.b != 0)),
+                KIND_PORTS => {
+                    let count = (c.b & 0xffff) as usize;
+                    let mut ranges = Vec::new();
+                    for d in 0..count.div_ceil(RANGES_PER_DATA as usize) {
+                        let e = self.c.checks.get(c.a as usize + d)?;
+                        if e.kind != KIND_DATA {
+                            return None;
+                        }
+                        for w in [e.a, e.b, e.state] {
+                            ranges.push((w as u16, (w >> 16) as u16));
+                            ranges.push(((w >> 32) as u16, (w >> 48) as u16));
+                        }
+                    }
+                    let hit = |v: u16| ranges[..count].iter().any(|&(lo, hi)| lo <= v && v <= hi);
+                    p.ports
+                        .is_some_and(|(s, d)| (hit(s) || hit(d)) != (c.b >> 32 & 1 != 0))
+                }
+                _ => return None,
+            };
+            if !pass {
+                return Some(false);
+            }
+        }
+        Some(true)
+    }
+
     /// The verdict of built-in chain `chain` for `p`, for rulesets
     /// without user-defined chains.
     pub fn evaluate(&self, chain: u32, p: &Packet, ifindex: &dyn Fn(&str) -> u32) -> Outcome {
@@ -194,12 +234,16 @@ impl<'a> Tables<'a> {
             let Some(ci) = info(chain) else { return w };
             let hit = self.first_match(chain, start, p, ifindex);
             // A failing check: on at the next rule, uncounted (check.rs).
-            if let Some(n) = hit
-                && self.c.rules[(ci.first_rule + n) as usize].checks != 0
-                && !p.checks
-            {
-                start = n + 1;
-                continue;
+            if let Some(n) = hit {
+                match self.checks(self.c.rules[(ci.first_rule + n) as usize].checks, p) {
+                    Some(true) => {}
+                    Some(false) => {
+                        start = n + 1;
+                        continue;
+                    }
+                    // The kernel drops on a check that does not decode.
+                    None => return w,
+                }
             }
             let rule = hit.map(|n| {
                 w.counted.push((chain, n));

@@ -40,6 +40,9 @@ pub struct Packet {
     pub tcp_flags: Option<u8>,
     /// The IPv4 total length, bytes.
     pub len: u16,
+    /// The frame's Ethernet source address (xt_mac's); `None` when the
+    /// input device has no Ethernet header (`lo`) or in OUTPUT.
+    pub mac: Option<[u8; 6]>,
     /// Whether the rule checks the walk runs pass (`-m limit`: the
     /// bucket has a token). Their state is the kernel's, so the packet
     /// carries their answer, as it carries `ctstate`.
@@ -143,7 +146,9 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
             // xt_limit: a token in the bucket, which the packet says.
             Match::Limit(_) => p.checks,
             // Outside support::enforceable: never loaded, not evaluated.
-            Match::Mac(_) | Match::Addrtype(_) | Match::Set(_) => false,
+            // xt_mac: no Ethernet header, no match either way.
+            Match::Mac(n) => p.mac.is_some_and(|m| (m == n.value) != n.invert),
+            Match::Addrtype(_) | Match::Set(_) => false,
         })
 }
 

@@ -78,8 +78,11 @@ pub fn enforceable(rule: &Rule) -> Result<(), String> {
                     ));
                 }
             }
-            Enforcement::RuleCheck(_) => {
-                check_before.get_or_insert(m.module());
+            Enforcement::RuleCheck(c) => {
+                // A pure check (mac, multiport --ports) may stand anywhere.
+                if !firewall_common::check::is_pure(c.kind) {
+                    check_before.get_or_insert(m.module());
+                }
                 checks += 1;
             }
             Enforcement::Refused(what) => return Err(what.into()),
@@ -174,8 +177,12 @@ mod tests {
     }
 
     #[test]
-    fn multiport_sports_and_dports_are_enforceable() {
-        for (proto, direction) in [(6, PortDirection::Source), (17, PortDirection::Destination)] {
+    fn multiport_sports_dports_and_ports_are_enforceable() {
+        for (proto, direction) in [
+            (6, PortDirection::Source),
+            (17, PortDirection::Destination),
+            (6, PortDirection::Either),
+        ] {
             let r = Rule {
                 protocol: Some(Neg::is(proto)),
                 matches: vec![Match::Multiport(Multiport {
@@ -186,6 +193,33 @@ mod tests {
             };
             assert_eq!(enforceable(&r), Ok(()), "{r:?}");
         }
+    }
+
+    #[test]
+    fn pure_checks_may_stand_before_classifier_matches() {
+        // -m mac and -m multiport --ports change no state: their place in
+        // the rule does not matter, unlike -m limit's.
+        let mac = Match::Mac(Neg::not([2, 0, 0, 0, 0, 1]));
+        let ports = Match::Multiport(multiport(PortDirection::Either));
+        let ttl = Match::Ttl(crate::model::Ttl::Eq(64));
+        let r = Rule {
+            protocol: Some(Neg::is(17)),
+            matches: vec![mac.clone(), ports.clone(), ttl.clone()],
+            ..accept()
+        };
+        assert_eq!(enforceable(&r), Ok(()));
+        let limit = Match::Limit(crate::model::ext::Limit::default());
+        let r = Rule {
+            protocol: Some(Neg::is(17)),
+            matches: vec![mac, limit, ports, ttl],
+            ..accept()
+        };
+        assert!(
+            enforceable(&r)
+                .unwrap_err()
+                .starts_with("-m limit before -m ttl"),
+            "{r:?}"
+        );
     }
 
     #[test]
@@ -416,11 +450,11 @@ mod tests {
             ),
             (
                 Rule {
-                    protocol: Some(Neg::is(6)),
+                    protocol: Some(Neg::is(132)),
                     matches: vec![Match::Multiport(multiport(PortDirection::Either))],
                     ..accept()
                 },
-                "-m multiport --ports (use --sports or --dports)",
+                "-m multiport with a protocol other than tcp or udp",
             ),
             (
                 Rule {

@@ -10,8 +10,20 @@ use integration_tests::{Lab, in_netns, rule_counters};
 /// Sends `count` UDP datagrams of `payload` bytes from `from_ns` to
 /// `to:port` (nobody needs to listen).
 pub fn send_udp(from_ns: &str, to: std::net::Ipv4Addr, port: u16, payload: usize, count: usize) {
+    send_udp_from(from_ns, 0, to, port, payload, count);
+}
+
+/// [`send_udp`] from source port `sport` (0: any).
+pub fn send_udp_from(
+    from_ns: &str,
+    sport: u16,
+    to: std::net::Ipv4Addr,
+    port: u16,
+    payload: usize,
+    count: usize,
+) {
     in_netns(from_ns, move || {
-        let s = UdpSocket::bind("0.0.0.0:0").unwrap();
+        let s = UdpSocket::bind(("0.0.0.0", sport)).unwrap();
         for _ in 0..count {
             s.send_to(&vec![0x5a; payload], (to, port)).unwrap();
         }

@@ -38,8 +38,16 @@ impl MatchExt for Ext {
         let _ = write!(out, " MAC{} {}", bang(m.invert), mac_text(&m.value));
     }
 
-    fn support(_: &Neg<[u8; 6]>) -> Enforcement {
-        Enforcement::Refused("-m mac")
+    /// Checked in the kernel ([`firewall_common::check::KIND_MAC`]): the
+    /// frame's source address, no match either way without an Ethernet
+    /// header (`lo`), as xt_mac.
+    fn support(m: &Neg<[u8; 6]>) -> Enforcement {
+        Enforcement::RuleCheck(firewall_common::check::Check {
+            kind: firewall_common::check::KIND_MAC,
+            a: firewall_common::check::mac_word(m.value),
+            b: u64::from(m.invert),
+            ..Default::default()
+        })
     }
 }
 

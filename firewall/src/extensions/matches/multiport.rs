@@ -37,6 +37,27 @@ impl Multiport {
     /// `XT_MULTI_PORTS`.
     pub const MAX_SLOTS: usize = 15;
 
+    /// The `KIND_DATA` entries holding the list for a
+    /// [`firewall_common::check::KIND_PORTS`] check: two ranges a word,
+    /// the unused ones `(0, 0)` (the check reads only its `count`).
+    pub fn data(&self) -> Vec<firewall_common::check::Check> {
+        use firewall_common::check::{Check, KIND_DATA, RANGES_PER_DATA, port_ranges};
+        let range = |i: usize| self.ports.get(i).map_or((0, 0), |p| (p.lo, p.hi));
+        let word = |i: usize| port_ranges(range(i), range(i + 1));
+        (0..self.ports.len().div_ceil(RANGES_PER_DATA as usize))
+            .map(|d| {
+                let at = d * RANGES_PER_DATA as usize;
+                Check {
+                    kind: KIND_DATA,
+                    a: word(at),
+                    b: word(at + 2),
+                    state: word(at + 4),
+                    ..Default::default()
+                }
+            })
+            .collect()
+    }
+
     /// Slots the list takes in the kernel's 15-port array.
     pub fn slots(&self) -> usize {
         self.ports
@@ -127,7 +148,9 @@ impl MatchExt for Ext {
     /// xt_multiport (revision 1): the port of that direction in any of
     /// the ranges, XOR `!`; a packet without ports (a non-first
     /// fragment) never matches, so the other direction still asks for a
-    /// port. `--ports` (source or destination) is no AND of columns.
+    /// port. `--ports` (source or destination) is no AND of columns: a
+    /// rule check ([`firewall_common::check::KIND_PORTS`]; the compiler
+    /// writes its ranges, [`Multiport::data`]).
     fn support(v: &Multiport) -> Enforcement {
         let ranges: Vec<(u16, u16)> = v.ports.iter().map(|p| (p.lo, p.hi)).collect();
         let list = if v.invert {
@@ -140,7 +163,12 @@ impl MatchExt for Ext {
             PortDirection::Source => (list, any_port),
             PortDirection::Destination => (any_port, list),
             PortDirection::Either => {
-                return Enforcement::Refused("-m multiport --ports (use --sports or --dports)");
+                return Enforcement::RuleCheck(firewall_common::check::Check {
+                    kind: firewall_common::check::KIND_PORTS,
+                    a: 0,
+                    b: v.ports.len() as u64 | u64::from(v.invert) << 32,
+                    ..Default::default()
+                });
             }
         };
         Enforcement::Classifier(Columns {

@@ -1,0 +1,112 @@
+//! Rule checks without state on real datagrams: `-m mac --mac-source`
+//! (the frame's Ethernet source; nothing on `lo`) and `-m multiport
+//! --ports` (source or destination port); the same counters under fw and
+//! under iptables-legacy in the same lab.
+
+use anyhow as _;
+use firewall as _;
+use libc as _;
+
+use std::net::Ipv4Addr;
+
+#[path = "common/legacy.rs"]
+mod legacy;
+use legacy::{send_udp, send_udp_from, under_iptables_legacy};
+
+use integration_tests::{CLIENT_IF, Lab, SERVER_ADDR, ip, rule_counters};
+
+/// The client's Ethernet address, set by [`mac_lab`].
+const CLIENT_MAC: &str = "02:00:00:00:00:01";
+
+/// The server's rules of [`mac_source_as_iptables`]: the client's
+/// address, its negation, another address's negation (a check before a
+/// classifier match), and on `lo`, which has no Ethernet source for
+/// xt_mac, a negation that matches nothing, then a rule that counts what
+/// came.
+const MAC: [&str; 5] = [
+    "-A INPUT -p udp --dport 5601 -m mac --mac-source 02:00:00:00:00:01 -j DROP",
+    "-A INPUT -p udp --dport 5602 -m mac ! --mac-source 02:00:00:00:00:01 -j DROP",
+    "-A INPUT -p udp -m mac ! --mac-source 02:00:00:00:00:99 -m udp --dport 5602 -j DROP",
+    "-A INPUT -i lo -p udp --dport 5603 -m mac ! --mac-source 02:00:00:00:00:99 -j DROP",
+    "-A INPUT -i lo -p udp --dport 5603",
+];
+
+fn mac_lab() -> Lab {
+    let lab = Lab::new("mac").unwrap();
+    ip(&format!(
+        "-n {} link set dev {CLIENT_IF} address {CLIENT_MAC}",
+        lab.client()
+    ))
+    .unwrap();
+    lab
+}
+
+#[test]
+fn mac_source_as_iptables() {
+    let lab = mac_lab();
+    let probes = |counters: &dyn Fn(usize) -> (u64, u64)| {
+        send_udp(lab.client(), SERVER_ADDR, 5601, 10, 2);
+        send_udp(lab.client(), SERVER_ADDR, 5602, 10, 3);
+        send_udp(lab.server(), Ipv4Addr::LOCALHOST, 5603, 10, 4);
+        [1, 2, 3, 4, 5].map(|n| counters(n).0)
+    };
+    let listing = || lab.fw_ok(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]);
+    lab.fw_rules(&MAC);
+    let want = [2, 0, 3, 0, 4];
+    assert_eq!(probes(&|n| rule_counters(&listing(), n)), want, "fw");
+    integration_tests::fw_reset(lab.server());
+    let got = under_iptables_legacy(&lab, &MAC, |c| probes(c));
+    assert_eq!(got, want, "iptables-legacy");
+}
+
+#[test]
+fn mac_source_is_refused_from_output() {
+    let lab = Lab::new("macout").unwrap();
+    let out = lab.fw(&[
+        "-A",
+        "OUTPUT",
+        "-m",
+        "mac",
+        "--mac-source",
+        CLIENT_MAC,
+        "-j",
+        "DROP",
+    ]);
+    // Exit 1, as iptables when the kernel's checkentry refuses.
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "fw: mac match: used from hooks OUTPUT, but only valid from PREROUTING/INPUT/FORWARD\n"
+    );
+}
+
+/// The server's rules of [`multiport_ports_as_iptables`]: counters only.
+const PORTS: [&str; 2] = [
+    "-A INPUT -p udp -m multiport --ports 5701,5710:5720",
+    "-A INPUT -p udp -m multiport ! --ports 5701,5710:5720",
+];
+
+/// `--ports`: the source port in the list, the destination, both (one
+/// count), neither (the negation's).
+#[test]
+fn multiport_ports_as_iptables() {
+    let lab = Lab::new("ports").unwrap();
+    let probes = |counters: &dyn Fn(usize) -> (u64, u64)| {
+        for (sport, dport, count) in [
+            (5701, 9000, 1),
+            (40000, 5715, 2),
+            (5720, 5710, 1),
+            (40001, 5702, 3),
+        ] {
+            send_udp_from(lab.client(), sport, SERVER_ADDR, dport, 10, count);
+        }
+        [1, 2].map(|n| counters(n).0)
+    };
+    let listing = || lab.fw_ok(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]);
+    lab.fw_rules(&PORTS);
+    let want = [4, 3];
+    assert_eq!(probes(&|n| rule_counters(&listing(), n)), want, "fw");
+    integration_tests::fw_reset(lab.server());
+    let got = under_iptables_legacy(&lab, &PORTS, |c| probes(c));
+    assert_eq!(got, want, "iptables-legacy");
+}
