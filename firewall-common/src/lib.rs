@@ -820,6 +820,14 @@ pub mod check {
     /// (a rule's checks never name it; run, it is [`super::Anomaly::BadCheck`]):
     /// `a`, `b`, `state` each hold two port ranges, [`port_ranges`].
     pub const KIND_DATA: u32 = 18;
+    /// [`Check::kind`] of `-m tcp [!] --tcp-option N` (xt_tcpudp's
+    /// `tcp_find_option`): `a` the option kind N, `b` 1 for `!`, else 0;
+    /// `state` unused. Matches when the walk of the option area (kinds 0
+    /// and 1 one byte, the others their length byte, 0 taken as 1)
+    /// meets kind N, XOR `!`; a data offset below 5 or an option area
+    /// past the end of the IPv4 datagram drops the packet (the match's
+    /// hot drop). Not pure: the drop happens where the match stands.
+    pub const KIND_TCP_OPTION: u32 = 19;
     /// Port ranges one [`KIND_DATA`] entry holds.
     pub const RANGES_PER_DATA: u32 = 6;
 

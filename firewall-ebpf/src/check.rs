@@ -5,17 +5,17 @@
 use core::arch::asm;
 
 use aya_ebpf::{
-    bindings::xdp_md,
+    bindings::{__sk_buff, xdp_md},
     cty::{c_long, c_void},
-    helpers::{bpf_ktime_get_ns, bpf_loop},
+    helpers::{bpf_ktime_get_ns, bpf_loop, bpf_skb_load_bytes, bpf_xdp_load_bytes},
     macros::map,
     maps::{Array, PerCpuArray},
 };
 use firewall_common::{
     Anomaly, BANKS,
     check::{
-        self, Check, KIND_DATA, KIND_LIMIT, KIND_MAC, KIND_PORTS, MAX_CHECKS, MAX_PER_RULE,
-        RANGES_PER_DATA,
+        self, Check, KIND_DATA, KIND_LIMIT, KIND_MAC, KIND_PORTS, KIND_TCP_OPTION, MAX_CHECKS,
+        MAX_PER_RULE, RANGES_PER_DATA,
     },
 };
 
@@ -42,7 +42,30 @@ pub struct Seen {
     pub has_ports: bool,
     pub sport: u16,
     pub dport: u16,
+    /// The TCP option area: [`OPTS_NONE`], [`OPTS_WALKED`] (`kinds`
+    /// valid) or [`OPTS_BAD`].
+    pub opts: u8,
+    /// The option area's length, bytes (0..=40); a u32, so reading it
+    /// back needs no mask (whose copy the verifier would check instead).
+    pub optlen: u32,
+    /// Bit `k` set: the option walk met kind `k`.
+    pub kinds: [u64; 4],
+    /// The option area as read, before the walk.
+    pub area: [u8; MAX_OPTLEN],
 }
+
+/// No TCP header (not TCP, a later fragment): `--tcp-option` never
+/// matches.
+pub const OPTS_NONE: u8 = 0;
+/// The option area was walked.
+pub const OPTS_WALKED: u8 = 1;
+/// A data offset below 5 or an option area past the datagram's end:
+/// xt_tcpudp hot-drops the packet at a `--tcp-option` match.
+pub const OPTS_BAD: u8 = 2;
+/// The largest option area: a data offset of 15 words less the fixed
+/// 20 bytes.
+const MAX_OPTLEN: usize = 40;
+const ETH_HLEN: usize = 14;
 
 #[map]
 static CHECK_PACKET: PerCpuArray<Seen> = PerCpuArray::with_max_entries(1, 0);
@@ -73,13 +96,98 @@ pub fn note_xdp(ctx: *mut xdp_md, pkt: &Packet) {
         (*s).has_ports = pkt.has_ports;
         (*s).sport = pkt.sport;
         (*s).dport = pkt.dport;
+        (*s).opts = OPTS_NONE;
+    }
+    if pkt.has_tcp_flags && data + ETH_HLEN + 1 <= end {
+        // SAFETY: the byte was checked against data_end just above.
+        let ihl = unsafe { *((data + ETH_HLEN) as *const u8) } & 0x0f;
+        let at = ETH_HLEN as u32 + u32::from(ihl) * 4;
+        // SAFETY: `s` as above; the helper checks the frame.
+        unsafe {
+            let off = option_area(&mut *s, at, pkt.len, doff_xdp(data, end, at));
+            let len = optlen(&*s);
+            if len > 0 && bpf_xdp_load_bytes(ctx, off, (&raw mut (*s).area).cast(), len) != 0 {
+                (*s).opts = OPTS_BAD;
+            }
+            walk_options(&mut *s, len);
+        }
+    }
+}
+
+/// Byte 12 of the TCP header at `at` (its data offset in the high
+/// nibble) at XDP; 0 (below 5: bad) past the frame.
+#[inline(always)]
+fn doff_xdp(data: usize, end: usize, at: u32) -> u8 {
+    let p = data + (at as usize & 0x7f) + 12;
+    if p + 1 > end {
+        return 0;
+    }
+    // SAFETY: checked against data_end just above.
+    unsafe { *(p as *const u8) >> 4 }
+}
+
+/// Where the TCP option area of a header at frame offset `at` with data
+/// offset `doff` (words) lies: its offset, and its length (0..=40) in
+/// `s.optlen`. Sets [`OPTS_WALKED`] or, for a data offset below 5 or an
+/// area past the datagram's `total_len`, [`OPTS_BAD`] (as xt_tcpudp's
+/// `skb_header_pointer` fails past the skb, which ip_rcv trimmed to the
+/// total length).
+#[inline(always)]
+fn option_area(s: &mut Seen, at: u32, total_len: u16, doff: u8) -> u32 {
+    let ihl_end = at - ETH_HLEN as u32;
+    s.optlen = 0;
+    if doff < 5 || ihl_end + u32::from(doff) * 4 > u32::from(total_len) {
+        s.opts = OPTS_BAD;
+        return 0;
+    }
+    s.opts = OPTS_WALKED;
+    s.optlen = u32::from(doff - 5) * 4;
+    at + 20
+}
+
+/// `s.optlen` read back from map memory, so the bound the helpers need
+/// is checked where the verifier sees it (LLVM folds a check on the
+/// computed value away).
+#[inline(always)]
+fn optlen(s: &Seen) -> u32 {
+    // SAFETY: a field of a live map value.
+    let len = unsafe { core::ptr::read_volatile(&raw const s.optlen) };
+    if len > MAX_OPTLEN as u32 { 0 } else { len }
+}
+
+/// xt_tcpudp's `tcp_find_option` walk over the first `len` bytes of
+/// `s.area`, noting every kind it meets in `s.kinds`.
+#[inline(always)]
+fn walk_options(s: &mut Seen, len: u32) {
+    s.kinds = [0; 4];
+    let len = len as usize;
+    // 64-bit indexes, masked: the verifier keeps their bounds (a 32-bit
+    // copy's check does not bound the original).
+    let mut i = 0usize;
+    // By constant bound: each step moves on by at least one byte.
+    for _ in 0..MAX_OPTLEN {
+        i &= 0xff;
+        if i >= len {
+            break;
+        }
+        let Some(&k) = s.area.get(i & 63) else { break };
+        s.kinds[usize::from(k >> 6) & 3] |= 1u64 << (k & 63);
+        i += if k < 2 {
+            1
+        } else {
+            // Past the area the next byte only ends the walk.
+            match s.area.get((i + 1) & 63) {
+                Some(&l) if i + 1 < len && l != 0 => usize::from(l),
+                _ => 1,
+            }
+        };
     }
 }
 
 /// [`note_xdp`] at TC egress: no Ethernet source for xt_mac (refused
 /// from OUTPUT anyway).
 #[inline(never)]
-pub fn note_tc(pkt: &Packet) {
+pub fn note_tc(skb: *mut __sk_buff, pkt: &Packet) {
     let Some(s) = CHECK_PACKET.get_ptr_mut(0) else {
         return;
     };
@@ -89,6 +197,44 @@ pub fn note_tc(pkt: &Packet) {
         (*s).has_ports = pkt.has_ports;
         (*s).sport = pkt.sport;
         (*s).dport = pkt.dport;
+        (*s).opts = OPTS_NONE;
+    }
+    if !pkt.has_tcp_flags {
+        return;
+    }
+    let mut b = [0u8; 1];
+    // SAFETY: skb is the kernel's __sk_buff; one byte into `b`.
+    if unsafe {
+        bpf_skb_load_bytes(
+            skb as *const c_void,
+            ETH_HLEN as u32,
+            b.as_mut_ptr().cast(),
+            1,
+        )
+    } != 0
+    {
+        return;
+    }
+    let at = ETH_HLEN as u32 + u32::from(b[0] & 0x0f) * 4;
+    // SAFETY: as above.
+    let doff =
+        if unsafe { bpf_skb_load_bytes(skb as *const c_void, at + 12, b.as_mut_ptr().cast(), 1) }
+            == 0
+        {
+            b[0] >> 4
+        } else {
+            0
+        };
+    // SAFETY: `s` as above; the helper checks the skb.
+    unsafe {
+        let off = option_area(&mut *s, at, pkt.len, doff);
+        let len = optlen(&*s);
+        if len > 0
+            && bpf_skb_load_bytes(skb as *const c_void, off, (&raw mut (*s).area).cast(), len) != 0
+        {
+            (*s).opts = OPTS_BAD;
+        }
+        walk_options(&mut *s, len);
     }
 }
 
@@ -98,6 +244,9 @@ pub const PASS: u32 = 0;
 pub const FAIL: u32 = 1;
 /// A check did not decode ([`Anomaly::BadCheck`], counted): drop.
 pub const BAD: u32 = 2;
+/// The match drops the packet (netfilter's hot drop): the walk's drop,
+/// no anomaly.
+pub const HOTDROP: u32 = 3;
 
 /// Compare-and-swap attempts before a contended bucket counts as empty
 /// (a loser retries only when another CPU took a token meanwhile; a
@@ -171,6 +320,7 @@ pub extern "C" fn fw_check(slot: u32) -> u32 {
         KIND_LIMIT => limit(state, a, b, now),
         KIND_MAC => mac(a, b != 0),
         KIND_PORTS => ports(slot - slot % MAX_CHECKS, a as u32, b),
+        KIND_TCP_OPTION => tcp_option(a, b != 0),
         // Data is read by the check it belongs to, never run.
         KIND_DATA => {
             anomaly(Anomaly::BadCheck);
@@ -289,4 +439,21 @@ fn two(word: u64, left: u32, sport: u16, dport: u16) -> bool {
     let within = |w: u64, p: u16| (w as u16) <= p && p <= (w >> 16) as u16;
     let one = |w: u64| within(w, sport) || within(w, dport);
     (left >= 1 && one(word)) || (left >= 2 && one(word >> 32))
+}
+
+/// `--tcp-option` as xt_tcpudp: kind `kind` met by the option walk, XOR
+/// `invert`; a bad option area drops the packet ([`HOTDROP`]).
+#[inline(always)]
+fn tcp_option(kind: u64, invert: bool) -> u32 {
+    let Some(s) = seen() else { return BAD };
+    match s.opts {
+        OPTS_WALKED => {
+            let k = (kind & 0xff) as u32;
+            let met = s.kinds[(k >> 6) as usize % 4] >> (k & 63) & 1 != 0;
+            outcome(met != invert)
+        }
+        OPTS_BAD => HOTDROP,
+        // No TCP header: the classifier's port columns exclude these.
+        _ => FAIL,
+    }
 }

@@ -483,6 +483,7 @@ extern "C" fn walk_step(_i: u32, ctx: *mut c_void) -> c_long {
                     w.start = n + 1;
                     return 0;
                 }
+                // BAD (its anomaly counted) or HOTDROP: the packet drops.
                 _ => {
                     w.decision = Some(Decision::Drop);
                     return 1;

@@ -97,7 +97,7 @@ fn fw_tc(ctx: TcContext) -> i32 {
             let ifindex = unsafe { (*skb).ifindex };
             pkt.out_ifindex = ifindex;
             // No -m mac at egress (xt_mac is refused from OUTPUT).
-            check::note_tc(&pkt);
+            check::note_tc(ctx.as_ptr().cast(), &pkt);
             let state = conntrack::track(classify::SLOT_TC, &pkt);
             pkt.ctstate = state & !conntrack::STAGED;
             let decision = classify::run(classify::SLOT_TC, CHAIN_OUTPUT, &pkt);

@@ -247,7 +247,10 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
         for m in &r.matches {
             match m.support() {
                 // Checks are compiled by `rule_checks`.
-                Enforcement::Always | Enforcement::Classifier(_) | Enforcement::RuleCheck(_) => {}
+                Enforcement::Always
+                | Enforcement::Classifier(_)
+                | Enforcement::RuleCheck(_)
+                | Enforcement::ClassifierCheck(..) => {}
                 Enforcement::Refused(what) => {
                     return Err(CompileError::NotSupported(what.into()));
                 }
@@ -300,7 +303,7 @@ fn rule_checks(
     let mut data: Vec<(usize, Vec<firewall_common::check::Check>)> = Vec::new();
     for m in &r.matches {
         match m.support() {
-            Enforcement::RuleCheck(c) => {
+            Enforcement::RuleCheck(c) | Enforcement::ClassifierCheck(_, c) => {
                 if let crate::model::Match::Multiport(mp) = m {
                     data.push((checks.len(), mp.data()));
                 }
@@ -330,9 +333,12 @@ fn rule_checks(
 /// Whether `r` has checks: a failing one moves the walk to the next rule,
 /// a chain visit more.
 fn has_checks(r: &Rule) -> bool {
-    r.matches
-        .iter()
-        .any(|m| matches!(m.support(), Enforcement::RuleCheck(_)))
+    r.matches.iter().any(|m| {
+        matches!(
+            m.support(),
+            Enforcement::RuleCheck(_) | Enforcement::ClassifierCheck(..)
+        )
+    })
 }
 
 /// Sorted rule positions as 64-bit words: word index → bits.
@@ -821,6 +827,7 @@ mod tests {
             tcp_flags: None,
             len: 28,
             mac: None,
+            tcp_options: Some(Vec::new()),
             checks: true,
         };
         for start in [0, 1, 63, 64, 65, 127, 128, 199] {

@@ -273,6 +273,24 @@ pub fn multiport() -> impl Strategy<Value = Multiport> {
         })
 }
 
+/// TCP option areas of packets (at most 16 bytes: every length of
+/// [`LENS`] holds them): none, MSS, SACK-permitted after NOPs, a
+/// timestamp, EOL then zeros, a length 0 (read as 1), a length past
+/// the area (which hides the kinds after it).
+pub const TCP_OPTION_AREAS: [&[u8]; 7] = [
+    &[],
+    &[2, 4, 5, 0xb4],
+    &[1, 1, 4, 2],
+    &[1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 2],
+    &[0, 0, 0, 0],
+    &[5, 0, 2, 0],
+    &[254, 200, 2, 4],
+];
+
+/// Option kinds of `--tcp-option` rules: each of [`TCP_OPTION_AREAS`]'
+/// and some of none.
+pub const TCP_OPTION_KINDS: [u8; 8] = [0, 1, 2, 4, 5, 8, 200, 254];
+
 /// Ethernet source addresses of rules and packets.
 pub const MACS: [[u8; 6]; 3] = [
     [0x02, 0, 0, 0, 0, 0x01],
@@ -338,6 +356,13 @@ pub fn rule() -> impl Strategy<Value = Rule> {
             prop::option::weighted(0.2, iprange()),
             prop::option::weighted(0.15, (1u32..1000, 1u32..10)),
             prop::option::weighted(0.15, (prop::sample::select(MACS.to_vec()), any::<bool>())),
+            prop::option::weighted(
+                0.3,
+                (
+                    prop::sample::select(TCP_OPTION_KINDS.to_vec()),
+                    any::<bool>(),
+                ),
+            ),
         ),
     )
         .prop_map(
@@ -351,7 +376,7 @@ pub fn rule() -> impl Strategy<Value = Rule> {
                 ttl,
                 ct,
                 drop,
-                (icmp, flags, length, multiport, iprange, limit, mac),
+                (icmp, flags, length, multiport, iprange, limit, mac, option),
             )| {
                 // -s and --src-range (-d and --dst-range) are not joined:
                 // the range replaces the prefix.
@@ -379,7 +404,7 @@ pub fn rule() -> impl Strategy<Value = Rule> {
                         sport,
                         dport,
                         flags,
-                        option: None,
+                        option: option.map(|(value, invert)| Neg { value, invert }),
                     })],
                     Some(Neg {
                         value: 1,
@@ -435,10 +460,13 @@ pub fn packet() -> impl Strategy<Value = Packet> {
         prop::sample::select(ICMP_CODES.to_vec()),
         prop::sample::select(LENS.to_vec()),
         any::<bool>(),
-        prop::option::of(prop::sample::select(MACS.to_vec())),
+        (
+            prop::option::of(prop::sample::select(MACS.to_vec())),
+            prop::sample::select(TCP_OPTION_AREAS.to_vec()),
+        ),
     )
         .prop_map(
-            |(src, dst, proto, ports, in_if, ttl, state, flags, code, len, checks, mac)| {
+            |(src, dst, proto, ports, in_if, ttl, state, flags, code, len, checks, (mac, area))| {
                 let first = ports.is_some() || !matches!(proto, 6 | 17 | 1);
                 let ports = if proto == 6 || proto == 17 {
                     ports
@@ -465,6 +493,11 @@ pub fn packet() -> impl Strategy<Value = Packet> {
                     tcp_flags,
                     len,
                     mac,
+                    tcp_options: Some(if tcp_flags.is_some() {
+                        area.to_vec()
+                    } else {
+                        Vec::new()
+                    }),
                     checks,
                 }
             },

@@ -41,8 +41,8 @@ use anyhow::{Context as _, bail};
 
 pub use netns::{Netns, in_netns, sh_in, spawn_in_netns, unique_name};
 pub use probe::{
-    PROBE_TIMEOUT, TcpServer, icmp_probe, internet_checksum, raw_sendto, tcp_listen, tcp_probe,
-    udp_probe,
+    PROBE_TIMEOUT, TcpServer, icmp_probe, internet_checksum, raw_sendto, raw_tcp, tcp_listen,
+    tcp_probe, udp_probe,
 };
 
 /// The client's address on the lab link (RFC 5737 TEST-NET-1).

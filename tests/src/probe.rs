@@ -367,6 +367,42 @@ pub fn raw_sendto(sock: &OwnedFd, to: Ipv4Addr, packet: &[u8]) -> isize {
     }
 }
 
+/// Sends one bare 20-byte TCP header with `flags` from `ns` (source
+/// `from`) to `to` (`ports`: source, destination) over a raw socket,
+/// its data offset `doff` words (5 for a sound one; another claims
+/// options the segment lacks): no connection behind it.
+///
+/// # Panics
+/// When the namespace cannot be entered or the segment not sent.
+pub fn raw_tcp(ns: &str, from: Ipv4Addr, to: Ipv4Addr, ports: (u16, u16), flags: u8, doff: u8) {
+    in_netns(ns, move || {
+        let mut t = [0u8; 20];
+        t[0..2].copy_from_slice(&ports.0.to_be_bytes());
+        t[2..4].copy_from_slice(&ports.1.to_be_bytes());
+        t[4..8].copy_from_slice(&0x1234_5678u32.to_be_bytes());
+        t[8..12].copy_from_slice(&0x0bad_cafeu32.to_be_bytes());
+        t[12] = doff << 4;
+        t[13] = flags;
+        t[14..16].copy_from_slice(&1024u16.to_be_bytes());
+        let mut pseudo = Vec::new();
+        pseudo.extend_from_slice(&from.octets());
+        pseudo.extend_from_slice(&to.octets());
+        pseudo.extend_from_slice(&[0, 6, 0, 20]);
+        pseudo.extend_from_slice(&t);
+        let sum = internet_checksum(&pseudo);
+        t[16..18].copy_from_slice(&sum.to_be_bytes());
+        // SAFETY: plain socket(2), owned at once.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_TCP) };
+        assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
+        // SAFETY: a fresh fd.
+        let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+        let n = raw_sendto(&sock, to, &t);
+        assert_eq!(n, 20, "sendto: {}", std::io::Error::last_os_error());
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+}
+
 /// The Internet checksum (RFC 1071): one's complement of the one's
 /// complement sum of the 16-bit big-endian words, an odd byte padded; 0
 /// over data that holds a correct checksum.

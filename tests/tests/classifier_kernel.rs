@@ -107,7 +107,16 @@ fn frame(p: &Packet) -> (Vec<u8>, Option<(CtKey, CtEntry)>) {
             let mut t = vec![0u8; 20];
             t[..2].copy_from_slice(&s.to_be_bytes());
             t[2..4].copy_from_slice(&d.to_be_bytes());
-            t[12] = 5 << 4;
+            // The option area after the fixed header; a bad one: a data
+            // offset of 15 words, past a datagram shorter than 80 bytes.
+            match &p.tcp_options {
+                Some(area) => {
+                    assert_eq!(area.len() % 4, 0, "{p:?}");
+                    t.extend_from_slice(area);
+                    t[12] = (t.len() as u8 / 4) << 4;
+                }
+                None => t[12] = 15 << 4,
+            }
             // The packet's flags, else by its state. NEW: a SYN;
             // ESTABLISHED: an ACK of a tracked connection; INVALID: an ACK
             // of none (or any flags but a lone SYN).
@@ -294,9 +303,9 @@ fn kernel_edges_of_prefixes_and_port_ranges() {
     let checked = in_fresh_netns("kedge", edges);
     // 1,210 prefix and port-range edges, 100 TTL comparison edges, 112
     // connection state matches, 140 ICMP type edges, 795 TCP flags
-    // edges, 90 length edges, 328 multiport edges and 316 of --ports, 2
-    // mac frames, 96 iprange edges.
-    assert_eq!(checked, 3189);
+    // edges, 200 TCP option areas, 90 length edges, 328 multiport edges
+    // and 316 of --ports, 2 mac frames, 96 iprange edges.
+    assert_eq!(checked, 3389);
 }
 
 fn edges(k: &mut Kernel, xdp: &Xdp) -> usize {
@@ -460,6 +469,52 @@ fn edges(k: &mut Kernel, xdp: &Xdp) -> usize {
                 tcp_flags: None,
                 ..tcp(22, 0x02)
             });
+            packets.push(udp(base, base + 1, 1, 2));
+            cases.push((rule, packets));
+        }
+    }
+    // --tcp-option, negated or not, for kinds of every area and beside
+    // them, on every area, a bad one and a datagram; an ACCEPT rule
+    // drops the bad one too (the hot drop).
+    for kind in firewall::testing::TCP_OPTION_KINDS
+        .into_iter()
+        .chain([3, 255])
+    {
+        for invert in [false, true] {
+            let rule = Rule {
+                protocol: Some(Neg::is(6)),
+                matches: vec![Match::Tcp(Tcp {
+                    sport: None,
+                    dport: None,
+                    flags: None,
+                    option: Some(Neg {
+                        value: kind,
+                        invert,
+                    }),
+                })],
+                target: Target::Drop,
+                ..Rule::default()
+            };
+            let bad = Packet {
+                tcp_options: None,
+                ..tcp(22, 0x02)
+            };
+            cases.push((
+                Rule {
+                    target: Target::Accept,
+                    ..rule.clone()
+                },
+                vec![bad.clone()],
+            ));
+            let mut packets: Vec<Packet> = firewall::testing::TCP_OPTION_AREAS
+                .iter()
+                .map(|a| Packet {
+                    tcp_options: Some(a.to_vec()),
+                    len: 40 + a.len() as u16,
+                    ..tcp(22, 0x02)
+                })
+                .collect();
+            packets.push(bad);
             packets.push(udp(base, base + 1, 1, 2));
             cases.push((rule, packets));
         }
@@ -757,6 +812,7 @@ fn datagram() -> Packet {
         tcp_flags: None,
         len: 28,
         mac: None,
+        tcp_options: Some(Vec::new()),
         checks: true,
     }
 }

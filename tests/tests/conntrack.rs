@@ -9,10 +9,10 @@
 // Dependencies of the integration-tests package this test does not use.
 use anyhow as _;
 use firewall as _;
+use libc as _;
 use std::{
     io::ErrorKind,
     net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket},
-    os::fd::{FromRawFd, OwnedFd},
     sync::{
         Arc,
         atomic::{AtomicBool, Ordering},
@@ -130,32 +130,7 @@ fn udp_request(ns: &str, to: Ipv4Addr, port: u16, wait: Duration) -> (u16, Resul
 /// Sends one bare TCP segment with `flags` from `ns` (source `from`) to
 /// `to:dport` over a raw socket: no connection behind it.
 fn raw_tcp(ns: &str, from: Ipv4Addr, to: Ipv4Addr, sport: u16, dport: u16, flags: u8) {
-    in_netns(ns, move || {
-        let mut t = [0u8; 20];
-        t[0..2].copy_from_slice(&sport.to_be_bytes());
-        t[2..4].copy_from_slice(&dport.to_be_bytes());
-        t[4..8].copy_from_slice(&0x1234_5678u32.to_be_bytes());
-        t[8..12].copy_from_slice(&0x0bad_cafeu32.to_be_bytes());
-        t[12] = 5 << 4;
-        t[13] = flags;
-        t[14..16].copy_from_slice(&1024u16.to_be_bytes());
-        let mut pseudo = Vec::new();
-        pseudo.extend_from_slice(&from.octets());
-        pseudo.extend_from_slice(&to.octets());
-        pseudo.extend_from_slice(&[0, 6, 0, 20]);
-        pseudo.extend_from_slice(&t);
-        let sum = integration_tests::internet_checksum(&pseudo);
-        t[16..18].copy_from_slice(&sum.to_be_bytes());
-        // SAFETY: plain socket(2), owned at once.
-        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_TCP) };
-        assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
-        // SAFETY: a fresh fd.
-        let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-        let n = integration_tests::raw_sendto(&sock, to, &t);
-        assert_eq!(n, 20, "sendto: {}", std::io::Error::last_os_error());
-    })
-    .unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    integration_tests::raw_tcp(ns, from, to, (sport, dport), flags, 5);
 }
 
 /// The sequences, with the server's firewall in place; `invalid` reads

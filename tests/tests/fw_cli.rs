@@ -394,9 +394,9 @@ fn every_error_class_says_where_and_changes_nothing() {
              after the rule's other matches)\n",
         ),
         (
-            "-A INPUT -p tcp --tcp-option 2 -j ACCEPT",
+            "-A OUTPUT -m owner --uid-owner 0 -j ACCEPT",
             2,
-            "fw v0.1.0 (eBPF): not supported yet: --tcp-option (-m tcp)\n",
+            "fw v0.1.0 (eBPF): not supported yet: -m owner\n",
         ),
         (
             "-A INPUT -j LOG --log-uid",

@@ -173,7 +173,8 @@ impl<'a> Tables<'a> {
     /// the kernel finds one that does not decode (and drops).
     fn checks(&self, packed: u32, p: &Packet) -> Option<bool> {
         use firewall_common::check::{
-            KIND_DATA, KIND_LIMIT, KIND_MAC, KIND_PORTS, RANGES_PER_DATA, mac_word, unpack,
+            KIND_DATA, KIND_LIMIT, KIND_MAC, KIND_PORTS, KIND_TCP_OPTION, RANGES_PER_DATA,
+            mac_word, unpack,
         };
         let (first, count) = unpack(packed);
         for n in first..first + count {
@@ -199,6 +200,11 @@ impl<'a> Tables<'a> {
                     p.ports
                         .is_some_and(|(s, d)| (hit(s) || hit(d)) != (c.b >> 32 & 1 != 0))
                 }
+                // A bad option area drops (the hot drop), as `None` does.
+                KIND_TCP_OPTION => p
+                    .tcp_options
+                    .as_ref()
+                    .map(|area| crate::model::eval::find_option(area, c.a as u8) != (c.b != 0))?,
                 _ => return None,
             };
             if !pass {

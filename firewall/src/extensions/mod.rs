@@ -119,10 +119,6 @@ pub(crate) trait Extension: Copy {
 /// given value: the single source of [`crate::model::support::enforceable`]
 /// and of the compiler's per-match work.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "short-lived, one per match while compiling; boxing buys nothing"
-)]
 pub enum Enforcement {
     /// Matches every packet (`-m comment`): nothing to compile.
     Always,
@@ -134,6 +130,9 @@ pub enum Enforcement {
     /// first candidate (firewall-ebpf `check.rs`): this entry of `CHECKS`,
     /// its state zeroed. A failing check moves the walk to the next rule.
     RuleCheck(firewall_common::check::Check),
+    /// Both: columns for the classifier, and a check that runs once they
+    /// picked the rule (`-m tcp --dport 22 --tcp-option 2`).
+    ClassifierCheck(Columns, firewall_common::check::Check),
     /// Not enforced yet: what is missing, worded for "not supported yet:
     /// {what}" as the user wrote it (`-m conntrack`, `--syn (-m tcp)`).
     Refused(&'static str),
@@ -193,8 +192,11 @@ impl Columns {
             {
                 return Err("-m multiport with a protocol other than tcp or udp");
             }
-            let Enforcement::Classifier(c) = m.support() else {
-                continue;
+            let c = match m.support() {
+                Enforcement::Classifier(c) | Enforcement::ClassifierCheck(c, _) => c,
+                Enforcement::Always | Enforcement::RuleCheck(_) | Enforcement::Refused(_) => {
+                    continue;
+                }
             };
             let Columns {
                 src,

@@ -43,6 +43,11 @@ pub struct Packet {
     /// The frame's Ethernet source address (xt_mac's); `None` when the
     /// input device has no Ethernet header (`lo`) or in OUTPUT.
     pub mac: Option<[u8; 6]>,
+    /// The TCP option area (the header's bytes 20 up to its data
+    /// offset); `None` for a data offset below 5 or past the datagram (a
+    /// hot drop at `--tcp-option`). Empty for packets without a TCP
+    /// header (their ports already fail every tcp match).
+    pub tcp_options: Option<Vec<u8>>,
     /// Whether the rule checks the walk runs pass (`-m limit`: the
     /// bucket has a token). Their state is the kernel's, so the packet
     /// carries their answer, as it carries `ctstate`.
@@ -81,6 +86,76 @@ fn ports(p: &Packet, sport: &Option<Neg<PortRange>>, dport: &Option<Neg<PortRang
     neg(sport, |r| r.lo <= s && s <= r.hi) && neg(dport, |r| r.lo <= d && d <= r.hi)
 }
 
+/// xt_tcpudp's `tcp_mt` up to the options: ports, then flags.
+fn tcp_fixed(
+    p: &Packet,
+    sport: &Option<Neg<PortRange>>,
+    dport: &Option<Neg<PortRange>>,
+    flags: &Option<Neg<super::TcpFlags>>,
+) -> bool {
+    ports(p, sport, dport)
+        && flags.as_ref().is_none_or(|f| {
+            p.tcp_flags
+                .is_some_and(|b| (b & f.value.mask == f.value.comp) != f.invert)
+        })
+}
+
+/// xt_tcpudp's `tcp_find_option`: whether the walk of `area` (kinds 0
+/// and 1 one byte long, the others as their length byte says, 0 read
+/// as 1) meets `kind`.
+pub fn find_option(area: &[u8], kind: u8) -> bool {
+    let mut i = 0;
+    while i < area.len() {
+        if area[i] == kind {
+            return true;
+        }
+        i += if area[i] < 2 {
+            1
+        } else {
+            match area.get(i + 1) {
+                Some(0) | None => 1,
+                Some(&l) => usize::from(l),
+            }
+        };
+    }
+    false
+}
+
+/// Whether netfilter drops `p` at `rule` (a hot drop) before its
+/// verdict: the matches before a `--tcp-option` match hold, so do its
+/// ports and flags, and the option area is bad.
+pub fn hot_drop(rule: &Rule, p: &Packet) -> bool {
+    if p.tcp_options.is_some() {
+        return false;
+    }
+    let ip = Rule {
+        matches: Vec::new(),
+        ..rule.clone()
+    };
+    if !matches(&ip, p) {
+        return false;
+    }
+    for m in &rule.matches {
+        if let Match::Tcp(Tcp {
+            sport,
+            dport,
+            flags,
+            option: Some(_),
+        }) = m
+        {
+            return tcp_fixed(p, sport, dport, flags);
+        }
+        let one = Rule {
+            matches: vec![m.clone()],
+            ..ip.clone()
+        };
+        if !matches(&one, p) {
+            return false;
+        }
+    }
+    false
+}
+
 /// Whether every match of `rule` holds for `p`.
 pub fn matches(rule: &Rule, p: &Packet) -> bool {
     neg(&rule.protocol, |v| *v == p.proto)
@@ -93,14 +168,16 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
                 sport,
                 dport,
                 flags,
-                option: _,
+                option,
             }) => {
                 // xt_tcpudp: `(flags & mask) == comp`, XOR `!`; no TCP
                 // header, no match.
-                ports(p, sport, dport)
-                    && flags.as_ref().is_none_or(|f| {
-                        p.tcp_flags
-                            .is_some_and(|b| (b & f.value.mask == f.value.comp) != f.invert)
+                tcp_fixed(p, sport, dport, flags)
+                    && option.as_ref().is_none_or(|o| {
+                        // A bad option area: the hot drop (`hot_drop`).
+                        p.tcp_options
+                            .as_ref()
+                            .is_some_and(|area| find_option(area, o.value) != o.invert)
                     })
             }
             Match::Udp(Udp { sport, dport }) => ports(p, sport, dport),
@@ -191,7 +268,15 @@ pub fn walk(ruleset: &Ruleset, root: BuiltinChain, p: &Packet) -> Trace {
             .iter()
             .enumerate()
             .skip(at)
-            .find(|(_, r)| matches(r, p));
+            .find(|(_, r)| matches(r, p) || hot_drop(r, p));
+        // The hot drop: dropped, nothing counted.
+        if hit.is_some_and(|(_, r)| hot_drop(r, p)) {
+            return Trace {
+                verdict: Policy::Drop,
+                counted,
+                policy: false,
+            };
+        }
         let target = hit.map(|(n, r)| {
             counted.push((chain.clone(), n));
             (n, &r.target)

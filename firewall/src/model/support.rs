@@ -65,9 +65,10 @@ pub fn enforceable(rule: &Rule) -> Result<(), String> {
     let mut check_before: Option<&'static str> = None;
     let mut checks = 0u32;
     for m in &rule.matches {
-        match m.support() {
-            Enforcement::Always => {}
-            Enforcement::Classifier(_) => {
+        let support = m.support();
+        match &support {
+            Enforcement::Always | Enforcement::RuleCheck(_) => {}
+            Enforcement::Classifier(_) | Enforcement::ClassifierCheck(..) => {
                 if let Some(c) = check_before {
                     return Err(format!(
                         "-m {c} before -m {} in one rule (netfilter runs -m {c} \
@@ -78,14 +79,18 @@ pub fn enforceable(rule: &Rule) -> Result<(), String> {
                     ));
                 }
             }
-            Enforcement::RuleCheck(c) => {
+            Enforcement::Refused(what) => return Err((*what).into()),
+        }
+        match support {
+            // --tcp-option's hot drop, too, happens where its match stands.
+            Enforcement::RuleCheck(c) | Enforcement::ClassifierCheck(_, c) => {
                 // A pure check (mac, multiport --ports) may stand anywhere.
                 if !firewall_common::check::is_pure(c.kind) {
                     check_before.get_or_insert(m.module());
                 }
                 checks += 1;
             }
-            Enforcement::Refused(what) => return Err(what.into()),
+            Enforcement::Always | Enforcement::Classifier(_) | Enforcement::Refused(_) => {}
         }
     }
     if checks > firewall_common::check::MAX_PER_RULE {
@@ -375,14 +380,21 @@ mod tests {
             for r in [
                 rule(vec![tcp(Some(flags.clone()), None), length(0, 100)]),
                 rule(vec![Match::Icmp(icmp), length(100, 64)]),
+                // --tcp-option after the rule's other classifier matches.
+                rule(vec![
+                    length(0, 100),
+                    tcp(Some(flags.clone()), Some(Neg { value: 2, invert })),
+                ]),
             ] {
                 assert_eq!(enforceable(&r), Ok(()), "{r:?}");
             }
         }
         for (r, what) in [
             (
-                rule(vec![tcp(None, Some(Neg::is(2)))]),
-                "--tcp-option (-m tcp)",
+                // netfilter hot-drops a bad option area before -m length.
+                rule(vec![tcp(None, Some(Neg::is(2))), length(0, 100)]),
+                "-m tcp before -m length in one rule (netfilter runs -m tcp even for \
+                 packets -m length then refuses; put -m tcp after the rule's other matches)",
             ),
             (
                 rule(vec![length(0, 1), length(2, 3)]),

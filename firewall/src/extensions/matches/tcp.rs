@@ -216,9 +216,6 @@ impl MatchExt for Ext {
     /// A packet without a TCP header has no flag byte, so it is in neither
     /// set.
     fn support(v: &Tcp) -> Enforcement {
-        if v.option.is_some() {
-            return Enforcement::Refused("--tcp-option (-m tcp)");
-        }
         let mut cols = port_columns(&v.sport, &v.dport);
         cols.tcp_flags = v.flags.as_ref().map(|f| {
             Constraint::Is(
@@ -227,7 +224,19 @@ impl MatchExt for Ext {
                     .collect(),
             )
         });
-        Enforcement::Classifier(cols)
+        // --tcp-option: a check after the columns (KIND_TCP_OPTION).
+        match &v.option {
+            None => Enforcement::Classifier(cols),
+            Some(o) => Enforcement::ClassifierCheck(
+                cols,
+                firewall_common::check::Check {
+                    kind: firewall_common::check::KIND_TCP_OPTION,
+                    a: u64::from(o.value),
+                    b: u64::from(o.invert),
+                    ..Default::default()
+                },
+            ),
+        }
     }
 }
 
