@@ -658,13 +658,12 @@ pub fn compile(
 
 #[cfg(test)]
 mod tests {
-    use std::net::Ipv4Addr;
 
     use proptest::prelude::*;
 
     use super::*;
     use crate::{
-        model::eval::{self, Packet, Verdict},
+        model::eval::{self, Verdict},
         testing::{chained_ruleset, input_ruleset, packet},
     };
     use eval_compiled::{Outcome, Tables};
@@ -814,22 +813,7 @@ mod tests {
         state.counters[0] = (0..200).collect();
         let compiled = compile(&state, 1, &interfaces()).unwrap();
         let tables = Tables::new(&compiled, 1);
-        let p = Packet {
-            src: Ipv4Addr::new(192, 0, 2, 1),
-            dst: Ipv4Addr::new(192, 0, 2, 2),
-            proto: 17,
-            ports: Some((1, 2)),
-            in_if: "lo".into(),
-            out_if: String::new(),
-            ttl: 64,
-            ctstate: crate::model::CtStates::NEW,
-            icmp: None,
-            tcp_flags: None,
-            len: 28,
-            mac: None,
-            tcp_options: Some(Vec::new()),
-            checks: true,
-        };
+        let p = crate::testing::datagram();
         for start in [0, 1, 63, 64, 65, 127, 128, 199] {
             assert_eq!(tables.first_match(0, start, &p, &ifindex), Some(start));
         }

@@ -273,6 +273,27 @@ pub fn multiport() -> impl Strategy<Value = Multiport> {
         })
 }
 
+/// A NEW datagram 192.0.2.1:1 -> 192.0.2.2:2 on lo, 28 bytes, TTL 64,
+/// every check passing.
+pub fn datagram() -> Packet {
+    Packet {
+        src: Ipv4Addr::new(192, 0, 2, 1),
+        dst: Ipv4Addr::new(192, 0, 2, 2),
+        proto: 17,
+        ports: Some((1, 2)),
+        in_if: "lo".into(),
+        out_if: String::new(),
+        ttl: 64,
+        ctstate: crate::model::CtStates::NEW,
+        icmp: None,
+        tcp_flags: None,
+        len: 28,
+        mac: None,
+        tcp_options: Some(Vec::new()),
+        checks: true,
+    }
+}
+
 /// TCP option areas of packets (at most 16 bytes: every length of
 /// [`LENS`] holds them): none, MSS, SACK-permitted after NOPs, a
 /// timestamp, EOL then zeros, a length 0 (read as 1), a length past

@@ -452,17 +452,7 @@ fn edges(k: &mut Kernel, xdp: &Xdp) -> usize {
         f(0, 0x02),
     ] {
         for invert in [false, true] {
-            let rule = Rule {
-                protocol: Some(Neg::is(6)),
-                matches: vec![Match::Tcp(Tcp {
-                    sport: None,
-                    dport: None,
-                    flags: Some(Neg { value, invert }),
-                    option: None,
-                })],
-                target: Target::Drop,
-                ..Rule::default()
-            };
+            let rule = tcp_rule(Some(Neg { value, invert }), None);
             let mut packets: Vec<Packet> = (0..64u8).map(|b| tcp(22, b)).collect();
             packets.push(Packet {
                 ports: None,
@@ -481,20 +471,13 @@ fn edges(k: &mut Kernel, xdp: &Xdp) -> usize {
         .chain([3, 255])
     {
         for invert in [false, true] {
-            let rule = Rule {
-                protocol: Some(Neg::is(6)),
-                matches: vec![Match::Tcp(Tcp {
-                    sport: None,
-                    dport: None,
-                    flags: None,
-                    option: Some(Neg {
-                        value: kind,
-                        invert,
-                    }),
-                })],
-                target: Target::Drop,
-                ..Rule::default()
-            };
+            let rule = tcp_rule(
+                None,
+                Some(Neg {
+                    value: kind,
+                    invert,
+                }),
+            );
             let bad = Packet {
                 tcp_options: None,
                 ..tcp(22, 0x02)
@@ -797,24 +780,24 @@ fn walk_chains(k: &mut Kernel, xdp: &Xdp) -> usize {
     checked
 }
 
+/// `-p tcp -m tcp` with these flags and option, `-j DROP`.
+fn tcp_rule(flags: Option<Neg<TcpFlags>>, option: Option<Neg<u8>>) -> Rule {
+    Rule {
+        protocol: Some(Neg::is(6)),
+        matches: vec![Match::Tcp(Tcp {
+            sport: None,
+            dport: None,
+            flags,
+            option,
+        })],
+        target: Target::Drop,
+        ..Rule::default()
+    }
+}
+
 /// A NEW datagram 192.0.2.1:1 -> 192.0.2.2:2 on lo.
 fn datagram() -> Packet {
-    Packet {
-        src: "192.0.2.1".parse().unwrap(),
-        dst: "192.0.2.2".parse().unwrap(),
-        proto: 17,
-        ports: Some((1, 2)),
-        in_if: "lo".into(),
-        out_if: String::new(),
-        ttl: 64,
-        ctstate: CtStates::NEW,
-        icmp: None,
-        tcp_flags: None,
-        len: 28,
-        mac: None,
-        tcp_options: Some(Vec::new()),
-        checks: true,
-    }
+    firewall::testing::datagram()
 }
 
 /// The kernel fails closed on map contents no compiler writes: a rule
