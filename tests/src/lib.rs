@@ -41,8 +41,8 @@ use anyhow::{Context as _, bail};
 
 pub use netns::{Netns, in_netns, sh_in, spawn_in_netns, unique_name};
 pub use probe::{
-    PROBE_TIMEOUT, TcpServer, icmp_probe, internet_checksum, raw_sendto, tcp_listen, tcp_probe,
-    udp_probe,
+    PROBE_TIMEOUT, Seen, TcpServer, UdpEcho, icmp_probe, internet_checksum, raw_sendto,
+    tcp_backlogs, tcp_connect, tcp_listen, tcp_probe, udp_echo, udp_probe, udp_request,
 };
 
 /// The client's address on the lab link (RFC 5737 TEST-NET-1).
@@ -156,6 +156,54 @@ impl Drop for Lab {
         // Then the fields delete the namespaces, and with them the veth.
         fw_reset(self.server());
     }
+}
+
+/// fw loaded with an empty ruleset in a namespace (it passes everything)
+/// until dropped, for the far end of a veth link. fw answers REJECTed
+/// packets in INPUT and FORWARD with `XDP_TX`, and a veth device delivers
+/// an XDP_TX frame from its peer only while it runs NAPI, which an XDP
+/// program of its own gives it (GRO alone did not, on 6.18). A real NIC
+/// needs nothing of the kind.
+#[derive(Debug)]
+pub struct PeerXdp(String);
+
+impl PeerXdp {
+    /// Loads fw (`fw -P INPUT ACCEPT`) in namespace `ns`.
+    ///
+    /// # Errors
+    /// When fw cannot be run or fails; the error has its stderr.
+    pub fn new(ns: &str) -> anyhow::Result<Self> {
+        let out = fw_in(ns, &["-P", "INPUT", "ACCEPT"])?;
+        if !out.status.success() {
+            bail!(
+                "fw -P INPUT ACCEPT in {ns}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(PeerXdp(ns.to_string()))
+    }
+}
+
+impl Drop for PeerXdp {
+    fn drop(&mut self) {
+        fw_reset(&self.0);
+    }
+}
+
+/// Sets `setting` (`net.ipv4.ip_forward=1`) with `sysctl -qw` inside
+/// namespace `ns`.
+///
+/// # Errors
+/// When sysctl cannot be run or fails (an unknown key, say).
+pub fn sysctl_in(ns: &str, setting: &str) -> anyhow::Result<()> {
+    let out = netns_exec(ns, "sysctl", &["-qw", setting])?;
+    if !out.status.success() {
+        bail!(
+            "sysctl {setting} in {ns}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
 }
 
 /// Runs `fw reset` in namespace `ns` for cleanup (when the fw binary exists

@@ -13,16 +13,12 @@ use std::{
     io::ErrorKind,
     net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket},
     os::fd::{FromRawFd, OwnedFd},
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
     time::Duration,
 };
 
 use integration_tests::{
     CLIENT_ADDR, Lab, PROBE_TIMEOUT, SERVER_ADDR, icmp_probe, in_netns, netns_exec, rule_counters,
-    sh_in, spawn_in_netns, tcp_listen,
+    sh_in, tcp_listen, udp_echo,
 };
 
 /// A probe that is expected to be dropped waits this long.
@@ -66,35 +62,6 @@ struct Outcomes {
 
 /// The local ports the server used: TCP, DNS-like UDP, unanswered UDP.
 struct Ports(u16, u16, u16);
-
-/// Answers every datagram on `DNS_PORT` in `ns` until dropped.
-struct Responder(Arc<AtomicBool>);
-
-impl Drop for Responder {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
-fn responder(ns: &str) -> Responder {
-    let stop = Arc::new(AtomicBool::new(false));
-    let s2 = stop.clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    spawn_in_netns(ns, move || {
-        let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, DNS_PORT)).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
-        tx.send(()).unwrap();
-        let mut buf = [0u8; 512];
-        while !s2.load(Ordering::Relaxed) {
-            if let Ok((n, from)) = s.recv_from(&mut buf) {
-                let _ = s.send_to(&buf[..n], from);
-            }
-        }
-    })
-    .unwrap();
-    rx.recv().unwrap();
-    Responder(stop)
-}
 
 /// A TCP connection from `ns` to `to:port`; its local port when it
 /// completed. It is closed at once.
@@ -164,7 +131,7 @@ fn sequences(lab: &Lab, invalid: &dyn Fn() -> u64) -> (Outcomes, Ports) {
     let (c, s) = (lab.client(), lab.server());
     let _listener = tcp_listen(c, TCP_PORT).unwrap();
     let _open = tcp_listen(s, OPEN_TCP).unwrap();
-    let _dns = responder(c);
+    let _dns = udp_echo(c, &[DNS_PORT]).unwrap();
     let tcp = connect(s, CLIENT_ADDR, TCP_PORT, PROBE_TIMEOUT);
     let (udp_port, udp) = udp_request(s, CLIENT_ADDR, DNS_PORT, PROBE_TIMEOUT);
     let ping_out = icmp_probe(s, CLIENT_ADDR, PROBE_TIMEOUT);
