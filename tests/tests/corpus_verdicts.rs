@@ -578,3 +578,38 @@ fn corpus_verdicts_match_iptables_legacy() {
     let want: Vec<(String, usize)> = PROBES.iter().map(|&(f, n)| (f.to_string(), n)).collect();
     assert_eq!(counts, want, "probes run per file");
 }
+
+/// What the labs are built from: concrete interface names, the probed
+/// ports and the ephemeral window, from a ruleset of every kind of name.
+#[test]
+fn labs_are_built_from_what_the_file_names() {
+    let text = "*filter\n\
+        -A INPUT -i eth+ -p tcp --dport 1000:1002 -j ACCEPT\n\
+        -A INPUT -i lo -j ACCEPT\n\
+        -A INPUT -i + -j ACCEPT\n\
+        -A FORWARD -o wg0 -p udp -m multiport --dports 9,65535 -j DROP\n\
+        -A OUTPUT -p tcp --sport 61500 -j ACCEPT\n\
+        COMMIT\n";
+    let opts = RestoreOptions::default();
+    let done = restore::restore(&State::default(), text, &opts, false, Services::system()).unwrap();
+    let named = Named::of(&done.state.ruleset);
+    assert_eq!(named.lab_interfaces(), ["eth0", "wg0", "fwx0"]);
+    assert!(!named.tracks);
+    let (ports, unheard) = named.ports();
+    assert_eq!(
+        ports,
+        [
+            8, 9, 10, 999, 1000, 1002, 1003, 2222, 44444, 61499, 61500, 61501, 65534, 65535
+        ]
+    );
+    assert_eq!(unheard, Some(2222));
+    assert_eq!(named.ephemeral(&ports), (60000, 60999));
+    // Nothing named: two spares, the closed ports, a state match seen.
+    let text = "*filter\n-A INPUT -m conntrack --ctstate NEW -j DROP\nCOMMIT\n";
+    let done = restore::restore(&State::default(), text, &opts, false, Services::system()).unwrap();
+    let named = Named::of(&done.state.ruleset);
+    assert_eq!(named.lab_interfaces(), ["fwx0", "fwx1"]);
+    assert!(named.tracks);
+    assert_eq!(named.ports(), (CLOSED.to_vec(), Some(9)));
+    assert_eq!(named.ephemeral(&CLOSED), (61000, 61999));
+}
