@@ -27,7 +27,7 @@ use aya_ebpf::{
     bindings::{
         __sk_buff, BPF_F_INGRESS, BPF_FIB_LKUP_RET_NO_NEIGH, BPF_FIB_LKUP_RET_SUCCESS,
         BPF_FIB_LOOKUP_OUTPUT, BPF_FIB_LOOKUP_SKIP_NEIGH, BPF_FIB_LOOKUP_SRC,
-        bpf_adj_room_mode::BPF_ADJ_ROOM_MAC, bpf_fib_lookup as FibParams, xdp_action, xdp_md,
+        bpf_fib_lookup as FibParams, xdp_action, xdp_md,
     },
     helpers::{
         bpf_fib_lookup, bpf_get_prandom_u32, bpf_redirect, bpf_skb_load_bytes, bpf_skb_store_bytes,
@@ -532,20 +532,33 @@ pub fn tc(skb: *mut __sk_buff, r: Reject, ifindex: u32) -> i32 {
     if !build(a, n as usize, r, 0) {
         return TCX_DROP;
     }
-    if a.quote_len > 0
-        && ctx
-            .adjust_room((IP_HLEN + ICMP_HLEN) as i32, BPF_ADJ_ROOM_MAC, 0)
-            .is_err()
-    {
-        return TCX_DROP;
-    }
-    let head = if a.quote_len > 0 { ICMP_HEAD } else { RST_LEN };
+    // The skb is cut or grown to the answer's length and written whole,
+    // the quote from the copy in `orig`: growing room before the original
+    // IP header (as XDP does) would leave a TCP segment's
+    // CHECKSUM_PARTIAL field (`csum_start + csum_offset`, 16 bytes into
+    // the TCP header) past the shorter answer's end, which
+    // `bpf_skb_change_tail` refuses (`__bpf_skb_min_len`).
     if ctx.change_tail(a.len as u32, 0).is_err() {
         return TCX_DROP;
     }
+    let head = if a.quote_len > 0 { ICMP_HEAD } else { RST_LEN };
     // SAFETY: `head` holds RST_LEN >= head bytes.
     if unsafe { bpf_skb_store_bytes(skb.cast(), 0, a.head.as_ptr().cast(), head as u32, 0) } != 0 {
         return TCX_DROP;
+    }
+    let q = a.quote_len;
+    if q > 0 {
+        if q > QUOTE_MAX {
+            return TCX_DROP;
+        }
+        // SAFETY: `orig` holds READ_MAX >= ETH_HLEN + QUOTE_MAX bytes.
+        let from = unsafe { a.orig.as_ptr().add(ETH_HLEN) };
+        // SAFETY: `from` holds at least q <= QUOTE_MAX bytes (above).
+        if unsafe { bpf_skb_store_bytes(skb.cast(), ICMP_HEAD as u32, from.cast(), q as u32, 0) }
+            != 0
+        {
+            return TCX_DROP;
+        }
     }
     // SAFETY: a plain helper call.
     unsafe { bpf_redirect(ifindex, BPF_F_INGRESS as u64) as i32 }
