@@ -250,7 +250,54 @@ pub fn ifindex(name: &str) -> Option<u32> {
     (i != 0).then_some(i)
 }
 
-/// Attaches `xdp` and `tc` to `iface` and pins both links. XDP runs in
+/// The [`LoadError::Attach`] of attaching the `hook` program to `iface`.
+fn attach_error(iface: &Interface, hook: &'static str) -> impl Fn(ProgramError) -> LoadError {
+    move |source: ProgramError| LoadError::Attach {
+        ifname: iface.name.clone(),
+        hook,
+        errno: errno_of(&source),
+        source: Box::new(source),
+    }
+}
+
+/// Attaches `prog` at TCX `at` (egress: `tc`, ingress: `tcin`) of
+/// `iface` and pins the link.
+///
+/// # Errors
+/// [`LoadError::Attach`] or [`LoadError::Pin`].
+fn attach_tcx(
+    prog: &mut SchedClassifier,
+    at: TcAttachType,
+    iface: &Interface,
+    dirs: &Dirs,
+) -> Result<(), LoadError> {
+    let hook = match at {
+        TcAttachType::Ingress => "tcin",
+        TcAttachType::Egress => "tc",
+    };
+    let err = attach_error(iface, hook);
+    let id = prog
+        .attach(
+            iface.index,
+            TcAttach::Tcx {
+                attach_type: at,
+                order: LinkOrder::default(),
+            },
+        )
+        .map_err(&err)?;
+    let link: FdLink = prog
+        .take_link(id)
+        .map_err(&err)?
+        .try_into()
+        .map_err(|e| err(ProgramError::from(e)))?;
+    let path = dirs.link(hook, &iface.name);
+    link.pin(&path)
+        .map_err(|source| LoadError::Pin { path, source })?;
+    Ok(())
+}
+
+/// Attaches `xdp` and `tc` to `iface` and pins both links (and `tc_in`
+/// on veth, [`Interface::answers_at_tc_ingress`]). XDP runs in
 /// native (driver) mode where the driver has it, else in generic mode
 /// (lo, for one).
 ///
@@ -259,14 +306,7 @@ pub fn ifindex(name: &str) -> Option<u32> {
 /// error stays pinned.
 fn attach_one(p: &mut Programs, iface: &Interface, dirs: &Dirs) -> Result<Attachment, LoadError> {
     let (xdp, tc) = (&mut *p.xdp, &mut *p.tc);
-    let attach_err = |hook: &'static str| {
-        move |source: ProgramError| LoadError::Attach {
-            ifname: iface.name.clone(),
-            hook,
-            errno: errno_of(&source),
-            source: Box::new(source),
-        }
-    };
+    let attach_err = |hook: &'static str| attach_error(iface, hook);
     let native = if iface.generic_only() {
         None
     } else {
@@ -288,46 +328,12 @@ fn attach_one(p: &mut Programs, iface: &Interface, dirs: &Dirs) -> Result<Attach
     let path = dirs.link("xdp", &iface.name);
     link.pin(&path)
         .map_err(|source| LoadError::Pin { path, source })?;
-    let id = tc
-        .attach(
-            iface.index,
-            TcAttach::Tcx {
-                attach_type: TcAttachType::Egress,
-                order: LinkOrder::default(),
-            },
-        )
-        .map_err(attach_err("tc"))?;
-    let link: FdLink = tc
-        .take_link(id)
-        .map_err(attach_err("tc"))?
-        .try_into()
-        .map_err(|e| attach_err("tc")(ProgramError::from(e)))?;
-    let path = dirs.link("tc", &iface.name);
-    link.pin(&path)
-        .map_err(|source| LoadError::Pin { path, source })?;
+    attach_tcx(tc, TcAttachType::Egress, iface, dirs)?;
     // The flag follows the pinned link: XDP marks answers for TC ingress
     // only once something there sends them. Another interface that had
     // this ifindex before leaves no flag behind.
     if iface.answers_at_tc_ingress() {
-        let id = p
-            .tc_in
-            .attach(
-                iface.index,
-                TcAttach::Tcx {
-                    attach_type: TcAttachType::Ingress,
-                    order: LinkOrder::default(),
-                },
-            )
-            .map_err(attach_err("tcin"))?;
-        let link: FdLink = p
-            .tc_in
-            .take_link(id)
-            .map_err(attach_err("tcin"))?
-            .try_into()
-            .map_err(|e| attach_err("tcin")(ProgramError::from(e)))?;
-        let path = dirs.link("tcin", &iface.name);
-        link.pin(&path)
-            .map_err(|source| LoadError::Pin { path, source })?;
+        attach_tcx(p.tc_in, TcAttachType::Ingress, iface, dirs)?;
         p.ifaces
             .insert(&iface.index, &iface::ANSWER_AT_TC_INGRESS, 0)
             .map_err(|e| LoadError::Map(maps::IFACES, e))?;
