@@ -530,15 +530,19 @@ pub enum Anomaly {
     MissingEntry = 2,
     /// Jumps nested past [`MAX_JUMP_DEPTH`] or a walk past [`MAX_STEPS`].
     WalkTooLong = 3,
+    /// XDP metadata at TC ingress that is neither [`iface::REJECT_MARK`]
+    /// nor a mark already carried out (zero).
+    BadRejectMark = 4,
 }
 
 impl Anomaly {
     /// Every anomaly, by index.
-    pub const ALL: [Anomaly; 4] = [
+    pub const ALL: [Anomaly; 5] = [
         Anomaly::BadTarget,
         Anomaly::BadPolicy,
         Anomaly::MissingEntry,
         Anomaly::WalkTooLong,
+        Anomaly::BadRejectMark,
     ];
 
     /// Its slot in `ANOMALIES`.
@@ -553,6 +557,7 @@ impl Anomaly {
             Anomaly::BadPolicy => "bad policy",
             Anomaly::MissingEntry => "missing map entry",
             Anomaly::WalkTooLong => "walk too long",
+            Anomaly::BadRejectMark => "garbled REJECT mark",
         }
     }
 }
@@ -730,10 +735,13 @@ pub mod maps {
     pub const LOG_CONFIGS: &str = "LOG_CONFIGS";
     /// `LOG_STATS`: per-CPU LOG counters ([`super::log::Stat`]).
     pub const LOG_STATS: &str = "LOG_STATS";
+    /// `IFACES`: how REJECT answers leave each interface
+    /// ([`super::iface`]).
+    pub const IFACES: &str = "IFACES";
     /// The maps fw pins, in the order it pins them. The kernel-private
     /// working maps (`SCRATCH`, `MATCH_CACHE`, `CT_PENDING`, `LOG_BUCKET`)
     /// are not pinned.
-    pub const ALL: [&str; 16] = [
+    pub const ALL: [&str; 17] = [
         CONFIG,
         CHAINS,
         RULES,
@@ -750,6 +758,7 @@ pub mod maps {
         LOG_EVENTS,
         LOG_CONFIGS,
         LOG_STATS,
+        IFACES,
     ];
     /// Maps of the object that fw does not pin (besides the data
     /// sections, `.rodata` and the like, that hold its constants).
@@ -1289,6 +1298,37 @@ pub mod programs {
     pub const XDP: &str = "fw_xdp";
     /// The TCX egress program (OUTPUT).
     pub const TC: &str = "fw_tc";
+    /// The TCX ingress program: sends the REJECT answers XDP marked
+    /// ([`super::iface`]) back out their interface.
+    pub const TC_IN: &str = "fw_tc_in";
+}
+
+/// How an INPUT or FORWARD REJECT answer leaves its interface.
+///
+/// XDP builds the answer over the rejected frame, then either returns
+/// `XDP_TX`, or, where `IFACES[ifindex]` has [`ANSWER_AT_TC_INGRESS`],
+/// puts [`REJECT_MARK`] in front of it as XDP metadata
+/// (`bpf_xdp_adjust_meta`, [`MARK_LEN`] bytes) and passes it to the TCX
+/// ingress program, which zeroes the mark and `bpf_redirect`s the frame
+/// out the same interface. A veth delivers `XDP_TX` frames only while its
+/// peer runs NAPI (an XDP program of its own); the skb path needs nothing
+/// of the peer. The frame passed is always the answer, never the rejected
+/// packet: should the TC stage be missing, the stack drops it (addressed
+/// to another host's MAC address).
+///
+/// | map      | kind | key                  | value                        |
+/// |----------|------|----------------------|------------------------------|
+/// | `IFACES` | hash | ifindex (u32, host)  | flags (u32, host)            |
+pub mod iface {
+    /// Entries of `IFACES`: interfaces fw attaches to in one namespace.
+    pub const MAX: u32 = 4096;
+    /// The answer leaves by TCX ingress and `bpf_redirect` (set on veth,
+    /// once the TCX ingress link is pinned).
+    pub const ANSWER_AT_TC_INGRESS: u32 = 1;
+    /// The XDP metadata of a marked answer (host byte order).
+    pub const REJECT_MARK: u32 = 0x6677_524a;
+    /// Bytes of the metadata.
+    pub const MARK_LEN: usize = 4;
 }
 
 // Every map type is repr(C) plain data without implicit padding: its size

@@ -26,7 +26,7 @@ use crate::{
         attach::{self, Interface},
         pins::{Dirs, PinsError},
     },
-    model::{BuiltinChain, Policy, Target},
+    model::{BuiltinChain, Policy},
     offline::{self, CounterRef},
     parse::services::Services,
     render::{self, Counters, Counts},
@@ -519,7 +519,7 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
             .filter(|r| !old.refused.contains(r))
             .cloned()
             .collect();
-        warn_unattached(&newly, &ifaces, old, &new, false);
+        warn_unattached(&newly, &ifaces, &new, false);
         return Ok(());
     }
     // A first load: everything is built aside, in the staged pin
@@ -545,7 +545,7 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
         Ok((skipped, mut ahead)) => {
             ahead.went_live();
             commit(ahead);
-            warn_unattached(&new.refused, &ifaces, old, &new, true);
+            warn_unattached(&new.refused, &ifaces, &new, true);
             for i in skipped {
                 eprintln!(
                     "fw: warning: interface {} is not filtered (link type {} has no Ethernet header)",
@@ -563,18 +563,10 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
     }
 }
 
-/// Warns of interfaces the kernel refused to attach to; of br_netfilter
-/// on a first load and at every change while FORWARD filters anything
-/// (`fw status` repeats it); and, when REJECT rules arrive, of veth
-/// interfaces, where the answer leaves only if the peer device runs an
-/// XDP program (docs/semantics.md, REJECT).
-fn warn_unattached(
-    refused: &[state::Refused],
-    ifaces: &[Interface],
-    old: &State,
-    new: &State,
-    first: bool,
-) {
+/// Warns of interfaces the kernel refused to attach to, and of
+/// br_netfilter on a first load and at every change while FORWARD
+/// filters anything (`fw status` repeats it).
+fn warn_unattached(refused: &[state::Refused], ifaces: &[Interface], new: &State, first: bool) {
     for r in refused {
         eprintln!(
             "fw: warning: interface {} is not filtered: {}",
@@ -585,31 +577,6 @@ fn warn_unattached(
     let forward_filters = !forward.rules.is_empty() || forward.policy == Policy::Drop;
     if let Some(w) = attach::br_netfilter_warning(ifaces).filter(|_| first || forward_filters) {
         eprintln!("fw: warning: {w}");
-    }
-    let rejects = |s: &State| {
-        s.ruleset
-            .all_rules()
-            .flat_map(|(_, rules)| rules)
-            .any(|r| matches!(r.target, Target::Reject(_)))
-    };
-    let veths: Vec<&str> = new
-        .attachments
-        .iter()
-        .filter(|a| {
-            ifaces
-                .iter()
-                .any(|i| i.index == a.ifindex && i.kind == "veth")
-        })
-        .map(|a| a.ifname.as_str())
-        .collect();
-    if rejects(new) && (first || !rejects(old)) && !veths.is_empty() {
-        eprintln!(
-            "fw: warning: REJECT answers to packets that arrive on veth interfaces ({}) are \
-             sent back with XDP_TX, which a veth delivers only while its peer device runs \
-             an XDP program (fw in the peer's namespace, for one); without one they are \
-             lost and REJECT acts as DROP there",
-            veths.join(", ")
-        );
     }
 }
 
@@ -716,8 +683,11 @@ pub fn status() -> Result<Status, ExecError> {
             rec.generation
         ));
     }
-    let (xdp_id, tc_id) = load::program_ids(&dirs)?;
-    let _ = writeln!(out, "programs: fw_xdp id {xdp_id}, fw_tc id {tc_id}");
+    let (xdp_id, tc_id, tc_in_id) = load::program_ids(&dirs)?;
+    let _ = writeln!(
+        out,
+        "programs: fw_xdp id {xdp_id}, fw_tc id {tc_id}, fw_tc_in id {tc_in_id}"
+    );
     // Packets the kernel dropped on map contents it could not decode:
     // always zero unless fw (or another writer of its maps) has a bug.
     for (a, n) in k.anomalies()?.into_iter().filter(|(_, n)| *n != 0) {
@@ -787,6 +757,12 @@ pub fn status() -> Result<Status, ExecError> {
             (None, Some(_)) => Some("unfiltered on input: no live XDP link".into()),
             (Some(_), None) => Some("unfiltered on output: no live TC link".into()),
         };
+        // Without it REJECT answers arriving here are lost (REJECT acts as
+        // DROP); the rejected packets still never pass.
+        let why = why.or_else(|| {
+            (i.answers_at_tc_ingress() && live("tcin", tc_in_id, i.index).is_none())
+                .then(|| "REJECT answers lost: no live TCX ingress link".to_string())
+        });
         let name_of_link = xdp.or(tc).map(|(n, _)| n);
         let note = match (&why, name_of_link) {
             (None, Some(n)) if n != i.name => format!("filtered (attached as {n})"),

@@ -158,38 +158,6 @@ impl Drop for Lab {
     }
 }
 
-/// fw loaded with an empty ruleset in a namespace (it passes everything)
-/// until dropped, for the far end of a veth link. fw answers REJECTed
-/// packets in INPUT and FORWARD with `XDP_TX`, and a veth device delivers
-/// an XDP_TX frame from its peer only while it runs NAPI, which an XDP
-/// program of its own gives it (GRO alone did not, on 6.18). A real NIC
-/// needs nothing of the kind.
-#[derive(Debug)]
-pub struct PeerXdp(String);
-
-impl PeerXdp {
-    /// Loads fw (`fw -P INPUT ACCEPT`) in namespace `ns`.
-    ///
-    /// # Errors
-    /// When fw cannot be run or fails; the error has its stderr.
-    pub fn new(ns: &str) -> anyhow::Result<Self> {
-        let out = fw_in(ns, &["-P", "INPUT", "ACCEPT"])?;
-        if !out.status.success() {
-            bail!(
-                "fw -P INPUT ACCEPT in {ns}: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(PeerXdp(ns.to_string()))
-    }
-}
-
-impl Drop for PeerXdp {
-    fn drop(&mut self) {
-        fw_reset(&self.0);
-    }
-}
-
 /// Sets `setting` (`net.ipv4.ip_forward=1`) with `sysctl -qw` inside
 /// namespace `ns`.
 ///

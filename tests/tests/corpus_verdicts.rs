@@ -24,9 +24,8 @@
 //! Both labs lift the kernel's ICMP error rate limit
 //! (`net.ipv4.icmp_ratemask=0`: fw's REJECT has none, docs/semantics.md
 //! item 16), pin the ephemeral ports to a window no rule names, and the
-//! oracle tracks TCP with `nf_conntrack_tcp_loose=0` as fw does. Every
-//! peer runs fw with an empty ruleset so that its veth delivers the
-//! `XDP_TX` answers of fw's REJECT ([`PeerXdp`]), in both labs alike.
+//! oracle tracks TCP with `nf_conntrack_tcp_loose=0` as fw does. The
+//! peers run no firewall: fw's REJECT answers must reach a plain veth.
 //!
 //! Asserted per file: both restores succeed, `fw -S` is
 //! `iptables-legacy -S`, the probe count is [`PROBES`]' number, some probe
@@ -59,8 +58,8 @@ use firewall::{
     state::State,
 };
 use integration_tests::{
-    PeerXdp, Seen, UdpEcho, fw_in, fw_reset, icmp_probe, ip, sysctl_in, tcp_backlogs, tcp_connect,
-    udp_echo, udp_request,
+    Seen, UdpEcho, fw_in, fw_reset, icmp_probe, ip, sysctl_in, tcp_backlogs, tcp_connect, udp_echo,
+    udp_request,
 };
 use iptables::{IPTABLES, Netns, require_iptables, text};
 
@@ -283,14 +282,13 @@ fn peer_addr(k: usize) -> Ipv4Addr {
 struct Twin {
     listeners: Vec<Vec<TcpListener>>,
     echoes: Vec<UdpEcho>,
-    peer_fw: Vec<PeerXdp>,
     host: Netns,
     peers: Vec<Netns>,
 }
 
 impl Drop for Twin {
     fn drop(&mut self) {
-        // Then the fields, in order: listeners, peers' fw, namespaces.
+        // Then the fields, in order: listeners, namespaces.
         fw_reset(self.host.name());
     }
 }
@@ -301,7 +299,6 @@ impl Twin {
         let mut twin = Twin {
             listeners: Vec::new(),
             echoes: Vec::new(),
-            peer_fw: Vec::new(),
             host: Netns::new(&format!("{tag}-h")).unwrap(),
             peers: Vec::new(),
         };
@@ -331,9 +328,6 @@ impl Twin {
             sysctl_in(ns, &range).unwrap();
             twin.listeners.push(tcp_backlogs(ns, listened).unwrap());
             twin.echoes.push(udp_echo(ns, listened).unwrap());
-        }
-        for p in &all[1..] {
-            twin.peer_fw.push(PeerXdp::new(p).unwrap());
         }
         twin
     }

@@ -16,12 +16,15 @@ use libc as _;
 use std::process::Output;
 
 use firewall::{
+    load::pins::Dirs,
     parse::services::Services,
     render::{self, Counters},
     restore::{self, RestoreOptions},
     state::State,
 };
-use integration_tests::{Lab, PROBE_TIMEOUT, SERVER_ADDR, tcp_listen, tcp_probe};
+use integration_tests::{
+    Lab, PROBE_TIMEOUT, SERVER_ADDR, SERVER_IF, in_netns, tcp_listen, tcp_probe,
+};
 use iptables::{IPTABLES, Netns, require_iptables, text};
 
 fn words(line: &str) -> Vec<String> {
@@ -547,24 +550,35 @@ fn user_chains_live_beside_the_enforced_ruleset() {
     );
 }
 
-/// REJECT's answer leaves a veth only while the peer runs an XDP program:
-/// fw says so when REJECT rules arrive on a host with veth interfaces, once.
+/// REJECT on a veth needs no warning: its answers leave by fw's TCX
+/// ingress link. Without that link `fw status --check` fails naming it,
+/// and the rejected packet still never passes (the answer XDP passed up
+/// is dropped by the stack, so REJECT acts as DROP).
 #[test]
-fn reject_on_veth_is_warned_once() {
+fn reject_on_veth_leaves_by_tc_ingress_or_not_at_all() {
     let lab = Lab::new("cli-rejveth").unwrap();
-    let args = |port: &'static str| ["-A", "INPUT", "-p", "tcp", "--dport", port, "-j", "REJECT"];
-    let first = lab.fw(&args("81"));
-    assert_eq!(first.status.code(), Some(0));
-    let warning = text(&first.stderr);
-    assert!(
-        warning
-            .starts_with("fw: warning: REJECT answers to packets that arrive on veth interfaces (")
-            && warning.contains("REJECT acts as DROP there"),
-        "{warning}"
-    );
-    let second = lab.fw(&args("82"));
+    let _web = tcp_listen(lab.server(), 81).unwrap();
+    let add = ["-A", "INPUT", "-p", "tcp", "--dport", "81", "-j", "REJECT"];
+    let first = lab.fw(&add);
     assert_eq!(
-        (second.status.code(), text(&second.stderr)),
+        (first.status.code(), text(&first.stderr)),
         (Some(0), String::new())
     );
+    assert!(lab.fw(&["status", "--check"]).status.success());
+    let status = lab.fw_ok(&["status"]);
+    assert!(status.contains(", fw_tc_in id "), "{status}");
+
+    let pin = in_netns(lab.server(), || {
+        Dirs::current().unwrap().link("tcin", SERVER_IF)
+    })
+    .unwrap();
+    std::fs::remove_file(&pin).unwrap();
+    let check = lab.fw(&["status", "--check"]);
+    assert_eq!(check.status.code(), Some(1));
+    let said = text(&check.stderr);
+    assert!(
+        said.contains("fw: veth-s: REJECT answers lost: no live TCX ingress link"),
+        "{said}"
+    );
+    assert!(!tcp_probe(lab.client(), SERVER_ADDR, 81, PROBE_TIMEOUT));
 }

@@ -39,6 +39,7 @@ static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"),
 /// Program names (`firewall_common::programs`).
 pub(crate) const PROG_XDP: &str = programs::XDP;
 pub(crate) const PROG_TC: &str = programs::TC;
+pub(crate) const PROG_TC_IN: &str = programs::TC_IN;
 
 /// Errors loading, attaching or updating the firewall in the kernel.
 #[derive(Debug, thiserror::Error)]
@@ -68,13 +69,13 @@ pub enum LoadError {
     /// program there, for one).
     #[error(
         "attaching {} to interface {ifname}: {source}{}",
-        if *hook == "xdp" { "XDP" } else { "TCX egress" },
+        match *hook { "xdp" => "XDP", "tcin" => "TCX ingress", _ => "TCX egress" },
         errno_note(hook, *errno)
     )]
     Attach {
         /// The interface.
         ifname: String,
-        /// `xdp` or `tc`.
+        /// `xdp`, `tc` or `tcin` ([`attach::HOOKS`]).
         hook: &'static str,
         /// The errno the kernel returned, when aya's error carries one.
         errno: Option<i32>,
@@ -320,7 +321,9 @@ impl Kernel {
         xdp.load().map_err(|e| refused(dirs, PROG_XDP, e))?;
         let tc: &mut SchedClassifier = program(&mut ebpf, PROG_TC)?;
         tc.load().map_err(|e| refused(dirs, PROG_TC, e))?;
-        for name in [PROG_XDP, PROG_TC] {
+        let tc_in: &mut SchedClassifier = program(&mut ebpf, PROG_TC_IN)?;
+        tc_in.load().map_err(|e| refused(dirs, PROG_TC_IN, e))?;
+        for name in [PROG_XDP, PROG_TC, PROG_TC_IN] {
             let path = dirs.prog(name);
             ebpf.program_mut(name)
                 .expect("program is in the embedded object")
@@ -1009,16 +1012,17 @@ pub fn publish(staged: &Dirs, dirs: &Dirs) -> Result<(), LoadError> {
     })
 }
 
-/// Kernel ids of the pinned XDP and TC programs.
+/// Kernel ids of the pinned XDP, TC egress and TC ingress programs.
 ///
 /// # Errors
 /// [`LoadError::Program`] when a pin cannot be opened.
-pub fn program_ids(dirs: &Dirs) -> Result<(u32, u32), LoadError> {
-    let xdp = aya::programs::ProgramInfo::from_pin(dirs.prog(PROG_XDP))
-        .map_err(|e| LoadError::Program(PROG_XDP, e))?;
-    let tc = aya::programs::ProgramInfo::from_pin(dirs.prog(PROG_TC))
-        .map_err(|e| LoadError::Program(PROG_TC, e))?;
-    Ok((xdp.id(), tc.id()))
+pub fn program_ids(dirs: &Dirs) -> Result<(u32, u32, u32), LoadError> {
+    let id = |name: &'static str| {
+        aya::programs::ProgramInfo::from_pin(dirs.prog(name))
+            .map(|p| p.id())
+            .map_err(|e| LoadError::Program(name, e))
+    };
+    Ok((id(PROG_XDP)?, id(PROG_TC)?, id(PROG_TC_IN)?))
 }
 
 /// Kernel ids of the XDP and TC links pinned for `ifname`, `None` where a
