@@ -143,7 +143,7 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
             // xt_limit: a token in the bucket, which the packet says.
             Match::Limit(_) => p.checks,
             // Outside support::enforceable: never loaded, not evaluated.
-            Match::Mac(_) | Match::Addrtype(_) | Match::Set(_) => false,
+            Match::Mac(_) | Match::Addrtype(_) | Match::Set(_) | Match::Recent(_) => false,
         })
 }
 
