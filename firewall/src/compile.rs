@@ -88,6 +88,10 @@ pub struct Compiled {
     /// `CHECKS` from slot 0 of the bank ([`firewall_common::check`]),
     /// each rule's in its match order.
     pub checks: Vec<firewall_common::check::Check>,
+    /// The `-m recent` lists the rules name (ids, sorted): the others'
+    /// entries go once the bank is live, as xt_recent frees a list with
+    /// its last rule.
+    pub recent_lists: Vec<u32>,
 }
 
 /// A rule's target as the kernel takes it, with `chain` numbering the
@@ -304,15 +308,40 @@ fn rule_checks(
     let count = checks.len() as u32 - first;
     if count > MAX_PER_RULE {
         return Err(CompileError::NotSupported(format!(
-            "more than {MAX_PER_RULE} -m limit matches in one rule"
+            "more than {MAX_PER_RULE} -m limit/-m recent matches in one rule"
         )));
     }
     if checks.len() as u32 > MAX_CHECKS {
         return Err(CompileError::NotSupported(format!(
-            "more than {MAX_CHECKS} -m limit matches in all"
+            "more than {MAX_CHECKS} -m limit/-m recent matches in all"
         )));
     }
     Ok(if count == 0 { 0 } else { pack(first, count) })
+}
+
+/// The ids of the `-m recent` lists of `rs`, sorted.
+///
+/// # Errors
+/// [`CompileError::NotSupported`] when two lists (name and mask) share an
+/// id.
+fn recent_lists(rs: &Ruleset) -> Result<Vec<u32>, CompileError> {
+    let mut lists: BTreeMap<u32, (&str, std::net::Ipv4Addr)> = BTreeMap::new();
+    for (_, rules) in rs.all_rules() {
+        for m in rules.iter().flat_map(|r| &r.matches) {
+            if let crate::model::Match::Recent(r) = m {
+                let this = (r.name.as_str(), r.mask);
+                if let Some(other) = lists.insert(r.list(), this)
+                    && other != this
+                {
+                    return Err(CompileError::NotSupported(format!(
+                        "-m recent lists {} and {} in one ruleset (their ids collide)",
+                        other.0, this.0
+                    )));
+                }
+            }
+        }
+    }
+    Ok(lists.into_keys().collect())
 }
 
 /// Whether `r` has checks: a failing one moves the walk to the next rule,
@@ -635,6 +664,7 @@ pub fn compile(
         first_rule += rules.len() as u32;
     }
     debug_assert!(SUMMARY_WORDS * 64 * 64 >= MAX_RULES_PER_CHAIN as usize);
+    out.recent_lists = recent_lists(rs)?;
     Ok(out)
 }
 

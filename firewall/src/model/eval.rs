@@ -140,10 +140,11 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
                 };
                 within(p.src, &r.src) && within(p.dst, &r.dst)
             }
-            // xt_limit: a token in the bucket, which the packet says.
-            Match::Limit(_) => p.checks,
+            // xt_limit: a token in the bucket; xt_recent: the list's
+            // answer. Kernel state, which the packet says.
+            Match::Limit(_) | Match::Recent(_) => p.checks,
             // Outside support::enforceable: never loaded, not evaluated.
-            Match::Mac(_) | Match::Addrtype(_) | Match::Set(_) | Match::Recent(_) => false,
+            Match::Mac(_) | Match::Addrtype(_) | Match::Set(_) => false,
         })
 }
 

@@ -87,7 +87,7 @@ pub fn enforceable(rule: &Rule) -> Result<(), String> {
     }
     if checks > firewall_common::check::MAX_PER_RULE {
         return Err(format!(
-            "more than {} -m limit matches in one rule",
+            "more than {} -m limit/-m recent matches in one rule",
             firewall_common::check::MAX_PER_RULE
         ));
     }
@@ -169,7 +169,39 @@ mod tests {
         );
         assert_eq!(
             enforceable(&rule(vec![limit.clone(); 5])),
-            Err("more than 4 -m limit matches in one rule".into())
+            Err("more than 4 -m limit/-m recent matches in one rule".into())
+        );
+    }
+
+    #[test]
+    fn recent_is_enforced_but_reap_and_long_hitcounts() {
+        let parse = |opts: &str| {
+            let line = format!("-A INPUT -p tcp --dport 22 -m recent {opts} -j DROP");
+            let inv = crate::parse::parse_args_with(
+                &line.split(' ').map(String::from).collect::<Vec<_>>(),
+                &crate::parse::services::Services::default(),
+            )
+            .unwrap();
+            match inv.command {
+                crate::command::Command::Append { rules, .. } => rules[0].clone(),
+                c => panic!("{c:?}"),
+            }
+        };
+        for ok in [
+            "--set --name SSH",
+            "--update --seconds 60 --hitcount 32 --rttl --name SSH",
+            "! --rcheck --rdest --mask 255.255.255.0",
+            "--remove",
+        ] {
+            assert_eq!(enforceable(&parse(ok)), Ok(()), "{ok}");
+        }
+        assert_eq!(
+            enforceable(&parse("--rcheck --seconds 60 --reap")),
+            Err("--reap (-m recent)".into())
+        );
+        assert_eq!(
+            enforceable(&parse("--rcheck --hitcount 33")),
+            Err("-m recent --hitcount above 32".into())
         );
     }
 

@@ -51,6 +51,14 @@ pub struct Recent {
     pub mask: Ipv4Addr,
 }
 
+impl Recent {
+    /// Its list's id in the kernel's `RECENT` map: of the name and mask
+    /// ([`firewall_common::check::recent::list_id`]).
+    pub fn list(&self) -> u32 {
+        firewall_common::check::recent::list_id(self.name.as_bytes(), self.mask.octets())
+    }
+}
+
 /// The options while a line is read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RecentParser {
@@ -170,8 +178,37 @@ impl MatchExt for Ext {
         text(r, out, &LIST);
     }
 
-    fn support(_: &Recent) -> Enforcement {
-        Enforcement::Refused("-m recent")
+    /// A check of the `RECENT` lists ([`firewall_common::check::KIND_RECENT`]).
+    fn support(r: &Recent) -> Enforcement {
+        use firewall_common::check::{self, recent as k};
+        if r.reap {
+            // It drops the oldest entry of the whole list: fw's lists
+            // share one LRU map and have no per-list order.
+            return Enforcement::Refused("--reap (-m recent)");
+        }
+        if r.hitcount > k::STAMPS as u32 {
+            return Enforcement::Refused("-m recent --hitcount above 32");
+        }
+        let command = match r.command {
+            RecentCommand::Set => k::SET,
+            RecentCommand::Rcheck => k::RCHECK,
+            RecentCommand::Update => k::UPDATE,
+            RecentCommand::Remove => k::REMOVE,
+        };
+        let flags = command
+            | if r.invert { k::F_INVERT } else { 0 }
+            | if r.rttl { k::F_RTTL } else { 0 }
+            | match r.side {
+                RecentSide::Source => 0,
+                RecentSide::Dest => k::F_DEST,
+            };
+        Enforcement::RuleCheck(check::Check {
+            kind: check::KIND_RECENT,
+            arg: u32::from_ne_bytes(r.mask.octets()),
+            a: u64::from(r.seconds) * 1_000_000_000,
+            b: k::pack_b(r.list(), r.hitcount, flags),
+            state: 0,
+        })
     }
 }
 

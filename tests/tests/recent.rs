@@ -1,0 +1,100 @@
+//! `-m recent` on real connections: the SSH brute-force pattern of the
+//! corpus (`--set`, then `--update --seconds S --hitcount N -j DROP`)
+//! drops the Nth new connection within S seconds and accepts one after
+//! the window; iptables-legacy on the same connections agrees. Lists
+//! outlive ruleset changes that keep naming them.
+
+use anyhow as _;
+use firewall as _;
+use libc as _;
+
+use std::time::Duration;
+
+#[path = "common/legacy.rs"]
+mod legacy;
+use legacy::under_iptables_legacy;
+
+use integration_tests::{Lab, PROBE_TIMEOUT, SERVER_ADDR, tcp_listen, tcp_probe};
+
+/// The corpus's pattern (16_iptables_essentials_commands.sh, 19's), with
+/// a window of 2 s and 4 hits.
+const RULES: [&str; 2] = [
+    "-A INPUT -p tcp --dport 22 -m conntrack --ctstate NEW -m recent --set --name SSH --rsource",
+    "-A INPUT -p tcp --dport 22 -m conntrack --ctstate NEW -m recent --update --seconds 2 --hitcount 4 --name SSH --rsource -j DROP",
+];
+
+/// A dropped connect is given up after this (before the SYN's first
+/// retransmission, 1 s).
+const DROP_WAIT: Duration = Duration::from_millis(400);
+
+/// (connected?) of 5 connects, 4 at once, the fifth after the window;
+/// then of a connect after a change of the ruleset that keeps the list,
+/// and (packets) of rules 1 and 2.
+type Seen = ([bool; 6], [u64; 2]);
+
+fn probes(lab: &Lab, counters: &dyn Fn(usize) -> (u64, u64), change: &dyn Fn()) -> Seen {
+    let _ssh = tcp_listen(lab.server(), 22).unwrap();
+    let connect = |wait| tcp_probe(lab.client(), SERVER_ADDR, 22, wait);
+    let mut got = [false; 6];
+    for g in got.iter_mut().take(3) {
+        *g = connect(PROBE_TIMEOUT);
+    }
+    got[3] = connect(DROP_WAIT);
+    // The drop refreshed the list (--update matched): wait out the window.
+    std::thread::sleep(Duration::from_millis(2500));
+    got[4] = connect(PROBE_TIMEOUT);
+    // Three more stamps within the window, a change that keeps the list,
+    // and the fourth is dropped: the list survived the change.
+    for _ in 0..2 {
+        connect(PROBE_TIMEOUT);
+    }
+    change();
+    got[5] = connect(DROP_WAIT);
+    (got, [counters(1).0, counters(2).0])
+}
+
+#[test]
+fn the_ssh_brute_force_pattern_as_iptables() {
+    let lab = Lab::new("recent").unwrap();
+    lab.fw_rules(&RULES);
+    let fw_counters = |n| {
+        integration_tests::rule_counters(
+            &lab.fw_ok(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]),
+            n,
+        )
+    };
+    let unrelated = ["-A", "INPUT", "-p", "udp", "--dport", "9", "-j", "DROP"];
+    let fw = probes(&lab, &fw_counters, &|| {
+        lab.fw_ok(&unrelated);
+    });
+    // Connects 1-3 pass, the 4th within 2 s is dropped, one after the
+    // window passes; after the change the list still holds 3 stamps.
+    let want: Seen = ([true, true, true, false, true, false], [8, 2]);
+    assert_eq!(fw, want, "fw");
+    integration_tests::fw_reset(lab.server());
+    let legacy = under_iptables_legacy(&lab, &RULES, |c| {
+        probes(&lab, c, &|| {
+            let out =
+                integration_tests::netns_exec(lab.server(), "iptables-legacy", &unrelated).unwrap();
+            assert!(out.status.success());
+        })
+    });
+    assert_eq!(legacy, want, "iptables-legacy");
+}
+
+#[test]
+fn a_list_no_rule_names_is_forgotten() {
+    let lab = Lab::new("recentgone").unwrap();
+    let _ssh = tcp_listen(lab.server(), 22).unwrap();
+    let rule = "-A INPUT -p tcp --dport 22 -m recent --rcheck --name KNOWN -j DROP";
+    lab.fw_rules(&[
+        "-A INPUT -p tcp --dport 22 -m recent --set --name KNOWN",
+        rule,
+    ]);
+    // The first connect is recorded, then dropped by the check.
+    assert!(!tcp_probe(lab.client(), SERVER_ADDR, 22, DROP_WAIT));
+    // Without the rules the list goes; with them back it is empty.
+    lab.fw_ok(&["-F", "INPUT"]);
+    lab.fw_rules(&[rule]);
+    assert!(tcp_probe(lab.client(), SERVER_ADDR, 22, PROBE_TIMEOUT));
+}
