@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 #[path = "common/legacy.rs"]
 mod legacy;
-use legacy::{send_udp, under_iptables_legacy};
+use legacy::{fw_input_counters, send_udp, under_iptables_legacy};
 
 use integration_tests::{Lab, SERVER_ADDR, netns_exec};
 
@@ -84,12 +84,7 @@ fn check(who: &str, s: &Seen) {
 fn limit_admits_the_burst_then_the_rate_as_iptables() {
     let lab = Lab::new("limit").unwrap();
     lab.fw_rules(&RULES);
-    let fw_counters = |n| {
-        integration_tests::rule_counters(
-            &lab.fw_ok(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]),
-            n,
-        )
-    };
+    let fw_counters = |n| fw_input_counters(&lab, n);
     let fw = probes(&lab, &fw_counters, &|| {
         lab.fw_ok(&["-A", "INPUT", "-p", "udp", "--dport", "9", "-j", "DROP"]);
     });

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 #[path = "common/legacy.rs"]
 mod legacy;
-use legacy::under_iptables_legacy;
+use legacy::{fw_input_counters, under_iptables_legacy};
 
 use integration_tests::{Lab, PROBE_TIMEOUT, SERVER_ADDR, tcp_listen, tcp_probe};
 
@@ -57,12 +57,7 @@ fn probes(lab: &Lab, counters: &dyn Fn(usize) -> (u64, u64), change: &dyn Fn()) 
 fn the_ssh_brute_force_pattern_as_iptables() {
     let lab = Lab::new("recent").unwrap();
     lab.fw_rules(&RULES);
-    let fw_counters = |n| {
-        integration_tests::rule_counters(
-            &lab.fw_ok(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]),
-            n,
-        )
-    };
+    let fw_counters = |n| fw_input_counters(&lab, n);
     let unrelated = ["-A", "INPUT", "-p", "udp", "--dport", "9", "-j", "DROP"];
     let fw = probes(&lab, &fw_counters, &|| {
         lab.fw_ok(&unrelated);
