@@ -812,6 +812,20 @@ pub mod check {
     /// [`recent::pack_b`]'s `--hitcount` and flags; `state` unused.
     pub const KIND_RECENT: u32 = 2;
 
+    impl Check {
+        /// Whether running it changes state (takes a limit's token,
+        /// writes a recent list): netfilter runs it even for packets a
+        /// later match of the rule refuses, so it may not come before a
+        /// classifier match. Only `--rcheck` reads alone.
+        pub const fn has_side_effect(&self) -> bool {
+            match self.kind {
+                KIND_RECENT => (self.b as u32 & 3) != recent::RCHECK,
+                // A limit, and (conservatively) any other.
+                _ => true,
+            }
+        }
+    }
+
     /// `-m recent`'s lists: one LRU hash map, `RECENT`, of every list's
     /// addresses ([`Key`] → [`Entry`]).
     pub mod recent {

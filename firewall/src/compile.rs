@@ -323,12 +323,20 @@ fn rule_checks(
 ///
 /// # Errors
 /// [`CompileError::NotSupported`] when two lists (name and mask) share an
-/// id.
+/// id, or one name comes with two masks (xt_recent's list keeps the mask
+/// of the rule that created it, whatever later rules say).
 fn recent_lists(rs: &Ruleset) -> Result<Vec<u32>, CompileError> {
     let mut lists: BTreeMap<u32, (&str, std::net::Ipv4Addr)> = BTreeMap::new();
+    let mut masks: BTreeMap<&str, std::net::Ipv4Addr> = BTreeMap::new();
     for (_, rules) in rs.all_rules() {
         for m in rules.iter().flat_map(|r| &r.matches) {
             if let crate::model::Match::Recent(r) = m {
+                if *masks.entry(r.name.as_str()).or_insert(r.mask) != r.mask {
+                    return Err(CompileError::NotSupported(format!(
+                        "-m recent list {} with two --mask values",
+                        r.name
+                    )));
+                }
                 let this = (r.name.as_str(), r.mask);
                 if let Some(other) = lists.insert(r.list(), this)
                     && other != this
@@ -779,6 +787,36 @@ mod tests {
             &b"abcdefghijabcdefghijabcdefghij"[..29]
         );
         assert_eq!(c.logs[1].prefix[29], 0);
+    }
+
+    #[test]
+    fn a_recent_list_has_one_mask() {
+        use crate::model::{Match, ext::Recent};
+        let rule = |opts: &str| crate::testing::appended(&format!("-m recent {opts}"));
+        let mut st = State::default();
+        st.ruleset.input.rules = vec![
+            rule("--set --name X"),
+            rule("--rcheck --name X --mask 255.255.255.0"),
+        ];
+        st.counters[0] = vec![0, 1];
+        assert_eq!(
+            compile(&st, 0, &interfaces()),
+            Err(CompileError::NotSupported(
+                "-m recent list X with two --mask values".into()
+            ))
+        );
+        st.ruleset.input.rules[1] = rule("--rcheck --name Y --mask 255.255.255.0");
+        let c = compile(&st, 0, &interfaces()).unwrap();
+        let Match::Recent(x) = &st.ruleset.input.rules[0].matches[0] else {
+            panic!()
+        };
+        let Match::Recent(y) = &st.ruleset.input.rules[1].matches[0] else {
+            panic!()
+        };
+        let mut want = vec![Recent::list(x), Recent::list(y)];
+        want.sort();
+        assert_eq!(c.recent_lists, want);
+        assert_eq!(c.checks.len(), 2);
     }
 
     #[test]

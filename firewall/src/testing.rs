@@ -552,3 +552,20 @@ impl Draw {
             .current()
     }
 }
+
+/// The one rule `-A INPUT {spec}` appends (split at spaces).
+///
+/// # Panics
+/// When the line does not parse or appends more than one rule.
+pub fn appended(spec: &str) -> Rule {
+    let line = format!("-A INPUT {spec}");
+    let inv = crate::parse::parse_args_with(
+        &line.split(' ').map(String::from).collect::<Vec<_>>(),
+        &crate::parse::services::Services::default(),
+    )
+    .unwrap_or_else(|e| panic!("{line}: {e}"));
+    match inv.command {
+        crate::command::Command::Append { mut rules, .. } if rules.len() == 1 => rules.remove(0),
+        c => panic!("{line}: {c:?}"),
+    }
+}

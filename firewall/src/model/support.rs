@@ -78,8 +78,10 @@ pub fn enforceable(rule: &Rule) -> Result<(), String> {
                     ));
                 }
             }
-            Enforcement::RuleCheck(_) => {
-                check_before.get_or_insert(m.module());
+            Enforcement::RuleCheck(c) => {
+                if c.has_side_effect() {
+                    check_before.get_or_insert(m.module());
+                }
                 checks += 1;
             }
             Enforcement::Refused(what) => return Err(what.into()),
@@ -176,16 +178,7 @@ mod tests {
     #[test]
     fn recent_is_enforced_but_reap_and_long_hitcounts() {
         let parse = |opts: &str| {
-            let line = format!("-A INPUT -p tcp --dport 22 -m recent {opts} -j DROP");
-            let inv = crate::parse::parse_args_with(
-                &line.split(' ').map(String::from).collect::<Vec<_>>(),
-                &crate::parse::services::Services::default(),
-            )
-            .unwrap();
-            match inv.command {
-                crate::command::Command::Append { rules, .. } => rules[0].clone(),
-                c => panic!("{c:?}"),
-            }
+            crate::testing::appended(&format!("-p tcp --dport 22 -m recent {opts} -j DROP"))
         };
         for ok in [
             "--set --name SSH",
@@ -195,6 +188,21 @@ mod tests {
         ] {
             assert_eq!(enforceable(&parse(ok)), Ok(()), "{ok}");
         }
+        // --rcheck only reads: before the port match it answers the same.
+        let before = |opts: &str| {
+            let mut r = parse(opts);
+            r.matches.rotate_left(1);
+            enforceable(&r)
+        };
+        assert_eq!(before("--rcheck --name SSH"), Ok(()));
+        assert_eq!(
+            before("--update --name SSH"),
+            Err(
+                "-m recent before -m tcp in one rule (netfilter runs -m recent even for \
+                 packets -m tcp then refuses; put -m recent after the rule's other matches)"
+                    .into()
+            )
+        );
         assert_eq!(
             enforceable(&parse("--rcheck --seconds 60 --reap")),
             Err("--reap (-m recent)".into())
