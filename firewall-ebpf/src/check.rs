@@ -95,7 +95,7 @@ extern "C" fn next(_i: u32, ctx: *mut c_void) -> c_long {
 /// Check `CHECKS[slot]` for a packet from `src` to `dst` (network
 /// order) with `ttl` (as received): [`PASS`], [`FAIL`] or [`BAD`].
 ///
-/// A global function (exported, a scalar argument): the verifier checks
+/// A global function (exported, scalar arguments): the verifier checks
 /// it once on its own and gives its callers an unknown result, so their
 /// states do not multiply by its paths (as a static subprogram inside
 /// the walk's `bpf_loop` it hit "the sequence of 8193 jumps is too
