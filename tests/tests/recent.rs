@@ -93,3 +93,62 @@ fn a_list_no_rule_names_is_forgotten() {
     lab.fw_rules(&[rule]);
     assert!(tcp_probe(lab.client(), SERVER_ADDR, 22, PROBE_TIMEOUT));
 }
+
+/// One datagram from the client to the server's `port`, with `ttl`.
+fn datagram(lab: &Lab, port: u16, ttl: u32) {
+    integration_tests::in_netns(lab.client(), move || {
+        let s = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
+        s.set_ttl(ttl).unwrap();
+        s.send_to(b"x", (SERVER_ADDR, port)).unwrap();
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+}
+
+/// Each command and option on its own port: `--mask`, `--remove`, `!`,
+/// `--rdest` with `--hitcount`, `--rttl`.
+const COMMANDS: [&str; 8] = [
+    "-A INPUT -p udp --dport 7001 -m recent --set --name A --mask 255.255.255.0",
+    "-A INPUT -p udp --dport 7002 -m recent --rcheck --name A --mask 255.255.255.0",
+    "-A INPUT -p udp --dport 7003 -m recent --remove --name A --mask 255.255.255.0",
+    "-A INPUT -p udp --dport 7004 -m recent ! --rcheck --name A --mask 255.255.255.0",
+    "-A INPUT -p udp --dport 7005 -m recent --set --name D --rdest",
+    "-A INPUT -p udp --dport 7006 -m recent --rcheck --name D --rdest --hitcount 2",
+    "-A INPUT -p udp --dport 7007 -m recent --set --name T",
+    "-A INPUT -p udp --dport 7008 -m recent --rcheck --rttl --name T",
+];
+
+/// The packets each rule of [`COMMANDS`] matched after a fixed sequence.
+fn command_probes(lab: &Lab, counters: &dyn Fn(usize) -> (u64, u64)) -> Vec<u64> {
+    for (port, ttl) in [
+        (7002, 64), // empty list: no match
+        (7004, 64), // ! --rcheck: match
+        (7001, 64), // set 192.0.2.0 (masked)
+        (7002, 64), // match
+        (7004, 64), // no match
+        (7003, 64), // removed: match
+        (7003, 64), // gone: no match
+        (7002, 64), // no match
+        (7005, 64),
+        (7006, 64), // one stamp of the destination: no match
+        (7005, 64),
+        (7006, 64), // two: match
+        (7007, 64), // set with TTL 64
+        (7008, 64), // same TTL: match
+        (7008, 50), // another TTL: no match
+    ] {
+        datagram(lab, port, ttl);
+    }
+    (1..=COMMANDS.len()).map(|n| counters(n).0).collect()
+}
+
+#[test]
+fn each_command_and_option_as_iptables() {
+    let lab = Lab::new("recentcmd").unwrap();
+    lab.fw_rules(&COMMANDS);
+    let fw = command_probes(&lab, &|n| fw_input_counters(&lab, n));
+    assert_eq!(fw, [1, 1, 1, 1, 2, 1, 1, 1], "fw");
+    integration_tests::fw_reset(lab.server());
+    let legacy = under_iptables_legacy(&lab, &COMMANDS, |c| command_probes(&lab, c));
+    assert_eq!(legacy, fw, "iptables-legacy");
+}
