@@ -533,16 +533,21 @@ pub enum Anomaly {
     /// XDP metadata at TC ingress that is neither [`iface::REJECT_MARK`]
     /// nor a mark already carried out (zero).
     BadRejectMark = 4,
+    /// A rule check ([`check::Check`]) whose kind does not decode, whose
+    /// slots lie past `CHECKS`, or (`-m recent --set`) whose entry the
+    /// kernel could not add (xt_recent hot-drops then too).
+    BadCheck = 5,
 }
 
 impl Anomaly {
     /// Every anomaly, by index.
-    pub const ALL: [Anomaly; 5] = [
+    pub const ALL: [Anomaly; 6] = [
         Anomaly::BadTarget,
         Anomaly::BadPolicy,
         Anomaly::MissingEntry,
         Anomaly::WalkTooLong,
         Anomaly::BadRejectMark,
+        Anomaly::BadCheck,
     ];
 
     /// Its slot in `ANOMALIES`.
@@ -558,6 +563,7 @@ impl Anomaly {
             Anomaly::MissingEntry => "missing map entry",
             Anomaly::WalkTooLong => "walk too long",
             Anomaly::BadRejectMark => "garbled REJECT mark",
+            Anomaly::BadCheck => "bad rule check",
         }
     }
 }
@@ -590,6 +596,10 @@ pub struct RuleInfo {
     /// The chain of a jump or goto, the [`Reject`] of a REJECT, the
     /// configuration of a LOG; 0 otherwise.
     pub arg: u32,
+    /// The rule's checks ([`check`]): `CHECKS[check::slot(bank, first)]`
+    /// and the `count - 1` slots after it, packed by [`check::pack`]; 0
+    /// when the rule has none.
+    pub checks: u32,
 }
 
 impl RuleInfo {
@@ -600,6 +610,7 @@ impl RuleInfo {
             counter,
             target,
             arg,
+            checks: 0,
         }
     }
 
@@ -738,10 +749,14 @@ pub mod maps {
     /// `IFACES`: how REJECT answers leave each interface
     /// ([`super::iface`]).
     pub const IFACES: &str = "IFACES";
+    /// `CHECKS`: rules' checks, per bank ([`super::check::Check`]).
+    pub const CHECKS: &str = "CHECKS";
+    /// `RECENT`: `-m recent`'s lists ([`super::check::recent`]).
+    pub const RECENT: &str = "RECENT";
     /// The maps fw pins, in the order it pins them. The kernel-private
     /// working maps (`SCRATCH`, `MATCH_CACHE`, `CT_PENDING`, `LOG_BUCKET`)
     /// are not pinned.
-    pub const ALL: [&str; 17] = [
+    pub const ALL: [&str; 19] = [
         CONFIG,
         CHAINS,
         RULES,
@@ -759,16 +774,176 @@ pub mod maps {
         LOG_CONFIGS,
         LOG_STATS,
         IFACES,
+        CHECKS,
+        RECENT,
     ];
     /// Maps of the object that fw does not pin (besides the data
     /// sections, `.rodata` and the like, that hold its constants).
-    pub const PRIVATE: [&str; 5] = [
+    pub const PRIVATE: [&str; 6] = [
         "SCRATCH",
         "MATCH_CACHE",
         "CT_PENDING",
         "ANSWER",
         "LOG_BUCKET",
+        "RECENT_NEW",
     ];
+}
+
+/// Rule checks: matches the kernel evaluates after the classifier picked
+/// a rule as the first candidate (`-m limit`). A rule with checks runs
+/// them in its match order, stopping at the first that fails; if one
+/// fails, the walk goes on at the next rule as if the rule's columns had
+/// not matched (the rule is not counted), as netfilter's `ipt_do_table`
+/// moves on when a match returns false.
+///
+/// | map      | kind  | key      | value     |
+/// |----------|-------|----------|-----------|
+/// | `CHECKS` | array | [`slot`] | [`Check`] |
+///
+/// `CHECKS` is written with the rest of a bank, so every check's state
+/// (a limit's bucket) starts afresh with each ruleset, as iptables-legacy
+/// replaces the whole table and `limit_mt_check` fills every new rule's
+/// bucket.
+pub mod check {
+    /// Checks per bank.
+    pub const MAX_CHECKS: u32 = 4096;
+    /// Checks one rule may carry.
+    pub const MAX_PER_RULE: u32 = 4;
+
+    /// [`Check::kind`] of `-m limit`: a GCRA bucket. `a` is the interval
+    /// between tokens (ns), `b` the burst tolerance `(burst - 1) *
+    /// interval` (ns), `state` the theoretical arrival time (ns of
+    /// `bpf_ktime_get_ns`; 0 = a full bucket).
+    pub const KIND_LIMIT: u32 = 1;
+    /// [`Check::kind`] of `-m recent`: `arg` is the `--mask` (network
+    /// order, as the packet's addresses), `a` the `--seconds` in ns (0:
+    /// any age), `b` the list ([`recent::list_id`]) and
+    /// [`recent::pack_b`]'s `--hitcount` and flags; `state` unused.
+    pub const KIND_RECENT: u32 = 2;
+
+    impl Check {
+        /// Whether running it changes state (takes a limit's token,
+        /// writes a recent list): netfilter runs it even for packets a
+        /// later match of the rule refuses, so it may not come before a
+        /// classifier match. Only `--rcheck` reads alone.
+        pub const fn has_side_effect(&self) -> bool {
+            match self.kind {
+                KIND_RECENT => (self.b as u32 & 3) != recent::RCHECK,
+                // A limit, and (conservatively) any other.
+                _ => true,
+            }
+        }
+    }
+
+    /// `-m recent`'s lists: one LRU hash map, `RECENT`, of every list's
+    /// addresses ([`Key`] → [`Entry`]).
+    pub mod recent {
+        /// Timestamps an entry keeps: xt_recent's `nstamps_max_mask + 1`
+        /// with `ip_pkt_list_tot` 0 (its default) and a `--hitcount` of at
+        /// most 32.
+        pub const STAMPS: usize = 32;
+        /// Entries of `RECENT`, every list together.
+        pub const MAX_ENTRIES: u32 = 65_536;
+
+        /// `--set`.
+        pub const SET: u32 = 0;
+        /// `--rcheck`.
+        pub const RCHECK: u32 = 1;
+        /// `--update`.
+        pub const UPDATE: u32 = 2;
+        /// `--remove`.
+        pub const REMOVE: u32 = 3;
+        /// Flag: `!`.
+        pub const F_INVERT: u32 = 1 << 2;
+        /// Flag: `--rttl`.
+        pub const F_RTTL: u32 = 1 << 3;
+        /// Flag: `--rdest` (else the source address).
+        pub const F_DEST: u32 = 1 << 4;
+
+        /// `Check::b`: the list's id in the high 32 bits, `--hitcount` in
+        /// bits 8..24, the command (`SET`...) and flags in the low byte.
+        pub const fn pack_b(list: u32, hitcount: u32, flags: u32) -> u64 {
+            (list as u64) << 32 | ((hitcount & 0xffff) as u64) << 8 | (flags & 0xff) as u64
+        }
+
+        /// A list's id: FNV-1a of its `--name` and `--mask` (network
+        /// order), folded to 32 bits. The compiler refuses a ruleset
+        /// whose lists' ids collide.
+        pub const fn list_id(name: &[u8], mask: [u8; 4]) -> u32 {
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            let mut i = 0;
+            while i < name.len() + 5 {
+                let b = if i < name.len() {
+                    name[i]
+                } else if i == name.len() {
+                    0
+                } else {
+                    mask[i - name.len() - 1]
+                };
+                h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+                i += 1;
+            }
+            (h ^ (h >> 32)) as u32
+        }
+
+        /// `RECENT` key: a list and a masked address.
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct Key {
+            /// [`list_id`].
+            pub list: u32,
+            /// The address `&` the mask, network order.
+            pub addr: u32,
+        }
+
+        /// One address of one list (xt_recent's `recent_entry`).
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct Entry {
+            /// When it was seen, `bpf_ktime_get_ns`; `nstamps` are valid.
+            pub stamps: [u64; STAMPS],
+            /// The next slot of `stamps` to write.
+            pub index: u32,
+            /// Valid stamps.
+            pub nstamps: u32,
+            /// The TTL it was last seen with.
+            pub ttl: u32,
+            /// Zero.
+            pub _pad: u32,
+        }
+    }
+
+    /// The slot of bank `bank`'s check `n` in `CHECKS`.
+    pub const fn slot(bank: u32, n: u32) -> u32 {
+        (bank % super::BANKS) * MAX_CHECKS + n % MAX_CHECKS
+    }
+
+    /// [`super::RuleInfo::checks`] for `count` (1..=[`MAX_PER_RULE`])
+    /// checks from bank index `first`: `count << 16 | first`.
+    pub const fn pack(first: u32, count: u32) -> u32 {
+        count << 16 | first
+    }
+
+    /// `(first, count)` of [`super::RuleInfo::checks`]; count 0: none.
+    pub const fn unpack(checks: u32) -> (u32, u32) {
+        (checks & 0xffff, checks >> 16)
+    }
+
+    /// One check of one rule.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Check {
+        /// `KIND_*`.
+        pub kind: u32,
+        /// The kind's 32-bit parameter.
+        pub arg: u32,
+        /// The kind's first parameter.
+        pub a: u64,
+        /// The kind's second parameter.
+        pub b: u64,
+        /// State the kernel updates (atomically: all CPUs share it).
+        pub state: u64,
+    }
 }
 
 /// `-j LOG`: the records the programs send to `fw monitor`.
@@ -1337,7 +1512,10 @@ const _: () = {
     use core::mem::size_of;
     assert!(size_of::<Config>() == 8);
     assert!(size_of::<ChainInfo>() == 16);
-    assert!(size_of::<RuleInfo>() == 12);
+    assert!(size_of::<RuleInfo>() == 16);
+    assert!(size_of::<check::Check>() == 32);
+    assert!(size_of::<check::recent::Key>() == 8);
+    assert!(size_of::<check::recent::Entry>() == 8 * check::recent::STAMPS + 16);
     assert!(size_of::<AddrKey>() == 8);
     assert!(size_of::<PortKey>() == 8);
     assert!(size_of::<ValueKey>() == 8);
@@ -1385,4 +1563,10 @@ mod pod {
     unsafe impl aya::Pod for super::ct::Timeouts {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::log::Config {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::check::Check {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::check::recent::Key {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::check::recent::Entry {}
 }

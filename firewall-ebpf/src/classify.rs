@@ -16,10 +16,10 @@ use aya_ebpf::{
     maps::{Array, HashMap, LpmTrie, PerCpuArray, lpm_trie::Key},
 };
 use firewall_common::{
-    ADDR_BITS, ANOMALY_SLOTS, AddrKey, Anomaly, BANKS, CLASS_DEFAULT, CLASS_NO_PORT, CLASS_W,
-    COUNTER_SLOTS, ChainInfo, ClassKey, Config, Counter, Decision, FIELDS, Field, FieldKey,
-    MAX_CHAINS, MAX_JUMP_DEPTH, MAX_RULES, MAX_STEPS, NO_PORT_VALUE, NOT_LIVE, PORT_BITS, Policy,
-    PortKey, RuleInfo, SUMMARY_WORDS, Summary, ValueKey, Verdict, WORD_BITS, WordKey,
+    ADDR_BITS, ANOMALY_SLOTS, AddrKey, Anomaly, BANKS, CHAIN_FORWARD, CLASS_DEFAULT, CLASS_NO_PORT,
+    CLASS_W, COUNTER_SLOTS, ChainInfo, ClassKey, Config, Counter, Decision, FIELDS, Field,
+    FieldKey, MAX_CHAINS, MAX_JUMP_DEPTH, MAX_RULES, MAX_STEPS, NO_PORT_VALUE, NOT_LIVE, PORT_BITS,
+    Policy, PortKey, RuleInfo, SUMMARY_WORDS, Summary, ValueKey, Verdict, WORD_BITS, WordKey,
     addr_lpm_prefix, chain_slot, field_id, log, policy_counter, port_lpm_prefix, rule_slot,
 };
 
@@ -475,6 +475,22 @@ extern "C" fn walk_step(_i: u32, ctx: *mut c_void) -> c_long {
             w.decision = Some(Decision::Drop);
             return 1;
         };
+        if r.checks != 0 {
+            // xt_recent takes the TTL as received: FORWARD's is one less.
+            let ttl = u32::from(w.pkt.ttl) + u32::from(w.root == CHAIN_FORWARD);
+            match crate::check::fw_rule_checks(bank, r.checks, w.pkt.src, w.pkt.dst, ttl) {
+                crate::check::PASS => {}
+                crate::check::FAIL => {
+                    // As if the rule's columns had not matched.
+                    w.start = n + 1;
+                    return 0;
+                }
+                _ => {
+                    w.decision = Some(Decision::Drop);
+                    return 1;
+                }
+            }
+        }
         count(r.counter, len);
         match r.verdict() {
             Some(v) => Some(v),

@@ -15,7 +15,12 @@
 //! counterpart of iptables, not ip6tables or arptables.
 #![no_std]
 #![no_main]
+// BPF_CMPXCHG through `asm!` (check.rs): core's AtomicU64 has no
+// compare_exchange on the BPF target, and the bitcode of the
+// `atomic_cxchg` intrinsic is unreadable to bpf-linker's LLVM.
+#![feature(asm_experimental_arch)]
 
+mod check;
 mod classify;
 mod conntrack;
 mod log;

@@ -85,6 +85,13 @@ pub struct Compiled {
     pub words: Vec<(WordKey, u64)>,
     /// `LOG_CONFIGS` from slot 0 of the bank: LOG rule `n`'s settings.
     pub logs: Vec<firewall_common::log::Config>,
+    /// `CHECKS` from slot 0 of the bank ([`firewall_common::check`]),
+    /// each rule's in its match order.
+    pub checks: Vec<firewall_common::check::Check>,
+    /// The `-m recent` lists the rules name (ids, sorted): the others'
+    /// entries go once the bank is live, as xt_recent frees a list with
+    /// its last rule.
+    pub recent_lists: Vec<u32>,
 }
 
 /// A rule's target as the kernel takes it, with `chain` numbering the
@@ -243,10 +250,8 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
             .push(constraint(&r.out_interface, |n| ifindexes(n, interfaces)));
         for m in &r.matches {
             match m.support() {
-                Enforcement::Always | Enforcement::Classifier(_) => {}
-                Enforcement::RuleCheck(_) => {
-                    return Err(CompileError::NotSupported(format!("-m {}", m.module())));
-                }
+                // Checks are compiled by `rule_checks`.
+                Enforcement::Always | Enforcement::Classifier(_) | Enforcement::RuleCheck(_) => {}
                 Enforcement::Refused(what) => {
                     return Err(CompileError::NotSupported(what.into()));
                 }
@@ -279,6 +284,80 @@ fn columns(rules: &[Rule], interfaces: &[(String, u32)]) -> Result<Columns, Comp
         c.dport.push(dport);
     }
     Ok(c)
+}
+
+/// Appends `r`'s checks to `checks`, in its match order; what
+/// [`RuleInfo::checks`] says of them.
+///
+/// # Errors
+/// [`CompileError::NotSupported`] past
+/// [`firewall_common::check::MAX_PER_RULE`] checks in the rule or
+/// [`firewall_common::check::MAX_CHECKS`] in the bank.
+fn rule_checks(
+    r: &Rule,
+    checks: &mut Vec<firewall_common::check::Check>,
+) -> Result<u32, CompileError> {
+    use firewall_common::check::{MAX_CHECKS, MAX_PER_RULE, pack};
+    let first = checks.len() as u32;
+    for m in &r.matches {
+        match m.support() {
+            Enforcement::RuleCheck(c) => checks.push(c),
+            Enforcement::Always | Enforcement::Classifier(_) | Enforcement::Refused(_) => {}
+        }
+    }
+    let count = checks.len() as u32 - first;
+    if count > MAX_PER_RULE {
+        return Err(CompileError::NotSupported(format!(
+            "more than {MAX_PER_RULE} -m limit/-m recent matches in one rule"
+        )));
+    }
+    if checks.len() as u32 > MAX_CHECKS {
+        return Err(CompileError::NotSupported(format!(
+            "more than {MAX_CHECKS} -m limit/-m recent matches in all"
+        )));
+    }
+    Ok(if count == 0 { 0 } else { pack(first, count) })
+}
+
+/// The ids of the `-m recent` lists of `rs`, sorted.
+///
+/// # Errors
+/// [`CompileError::NotSupported`] when two lists (name and mask) share an
+/// id, or one name comes with two masks (xt_recent's list keeps the mask
+/// of the rule that created it, whatever later rules say).
+fn recent_lists(rs: &Ruleset) -> Result<Vec<u32>, CompileError> {
+    let mut lists: BTreeMap<u32, (&str, std::net::Ipv4Addr)> = BTreeMap::new();
+    let mut masks: BTreeMap<&str, std::net::Ipv4Addr> = BTreeMap::new();
+    for (_, rules) in rs.all_rules() {
+        for m in rules.iter().flat_map(|r| &r.matches) {
+            if let crate::model::Match::Recent(r) = m {
+                if *masks.entry(r.name.as_str()).or_insert(r.mask) != r.mask {
+                    return Err(CompileError::NotSupported(format!(
+                        "-m recent list {} with two --mask values",
+                        r.name
+                    )));
+                }
+                let this = (r.name.as_str(), r.mask);
+                if let Some(other) = lists.insert(r.list(), this)
+                    && other != this
+                {
+                    return Err(CompileError::NotSupported(format!(
+                        "-m recent lists {} and {} in one ruleset (their ids collide)",
+                        other.0, this.0
+                    )));
+                }
+            }
+        }
+    }
+    Ok(lists.into_keys().collect())
+}
+
+/// Whether `r` has checks: a failing one moves the walk to the next rule,
+/// a chain visit more.
+fn has_checks(r: &Rule) -> bool {
+    r.matches
+        .iter()
+        .any(|m| matches!(m.support(), Enforcement::RuleCheck(_)))
 }
 
 /// Sorted rule positions as 64-bit words: word index → bits.
@@ -436,6 +515,9 @@ fn walk_bound(ruleset: &Ruleset, limit: u64) -> Option<u64> {
         let mut n = 1u64;
         let mut goto = 0u64;
         for r in ruleset.rules(chain).map_or(&[][..], Vec::as_slice) {
+            if has_checks(r) {
+                n = n.saturating_add(1);
+            }
             match &r.target {
                 Target::Jump(c) => {
                     n = n
@@ -572,8 +654,9 @@ pub fn compile(
             let verdict = target(&r.target, &number, &mut out.logs)?;
             // Records from before user chains had counters: fill_slots
             // gives them slots before anything is compiled.
-            out.rules
-                .push(RuleInfo::new(slots.get(n).copied().unwrap_or(0), verdict));
+            let mut info = RuleInfo::new(slots.get(n).copied().unwrap_or(0), verdict);
+            info.checks = rule_checks(r, &mut out.checks)?;
+            out.rules.push(info);
         }
         let policy = BuiltinChain::from_name(name)
             .map_or(policy(Policy::Accept), |c| policy(rs.chain(c).policy));
@@ -589,6 +672,7 @@ pub fn compile(
         first_rule += rules.len() as u32;
     }
     debug_assert!(SUMMARY_WORDS * 64 * 64 >= MAX_RULES_PER_CHAIN as usize);
+    out.recent_lists = recent_lists(rs)?;
     Ok(out)
 }
 
@@ -706,6 +790,36 @@ mod tests {
     }
 
     #[test]
+    fn a_recent_list_has_one_mask() {
+        use crate::model::{Match, ext::Recent};
+        let rule = |opts: &str| crate::testing::appended(&format!("-m recent {opts}"));
+        let mut st = State::default();
+        st.ruleset.input.rules = vec![
+            rule("--set --name X"),
+            rule("--rcheck --name X --mask 255.255.255.0"),
+        ];
+        st.counters[0] = vec![0, 1];
+        assert_eq!(
+            compile(&st, 0, &interfaces()),
+            Err(CompileError::NotSupported(
+                "-m recent list X with two --mask values".into()
+            ))
+        );
+        st.ruleset.input.rules[1] = rule("--rcheck --name Y --mask 255.255.255.0");
+        let c = compile(&st, 0, &interfaces()).unwrap();
+        let Match::Recent(x) = &st.ruleset.input.rules[0].matches[0] else {
+            panic!()
+        };
+        let Match::Recent(y) = &st.ruleset.input.rules[1].matches[0] else {
+            panic!()
+        };
+        let mut want = vec![Recent::list(x), Recent::list(y)];
+        want.sort();
+        assert_eq!(c.recent_lists, want);
+        assert_eq!(c.checks.len(), 2);
+    }
+
+    #[test]
     fn nesting_past_the_return_stack_is_refused_naming_the_chains() {
         let mut st = State::default();
         let jump = |to: &str| Rule {
@@ -762,6 +876,7 @@ mod tests {
             icmp: None,
             tcp_flags: None,
             len: 28,
+            checks: true,
         };
         for start in [0, 1, 63, 64, 65, 127, 128, 199] {
             assert_eq!(tables.first_match(0, start, &p, &ifindex), Some(start));

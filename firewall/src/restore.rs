@@ -586,7 +586,7 @@ mod tests {
     fn enforcement_is_checked_at_the_line() {
         let err = restore(
             &State::default(),
-            "*filter\n-A INPUT -j ACCEPT\n-A INPUT -m limit --limit 5/sec -j ACCEPT\nCOMMIT\n",
+            "*filter\n-A INPUT -j ACCEPT\n-A INPUT -p tcp -m limit --limit 5/sec --dport 22 -j ACCEPT\nCOMMIT\n",
             &RestoreOptions::default(),
             true,
             &sample(),
@@ -594,7 +594,14 @@ mod tests {
         .unwrap_err();
         assert_eq!(
             (err.line, err.exit_code(), err.to_string()),
-            (3, 2, "line 3 failed: not supported yet: -m limit".into())
+            (
+                3,
+                2,
+                "line 3 failed: not supported yet: -m limit before -m tcp in one rule \
+                 (netfilter runs -m limit even for packets -m tcp then refuses; \
+                 put -m limit after the rule's other matches)"
+                    .into()
+            )
         );
     }
 }

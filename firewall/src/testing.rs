@@ -329,6 +329,7 @@ pub fn rule() -> impl Strategy<Value = Rule> {
             prop::option::weighted(0.2, length()),
             prop::option::weighted(0.25, multiport()),
             prop::option::weighted(0.2, iprange()),
+            prop::option::weighted(0.15, (1u32..1000, 1u32..10)),
         ),
     )
         .prop_map(
@@ -342,7 +343,7 @@ pub fn rule() -> impl Strategy<Value = Rule> {
                 ttl,
                 ct,
                 drop,
-                (icmp, flags, length, multiport, iprange),
+                (icmp, flags, length, multiport, iprange, limit),
             )| {
                 // -s and --src-range (-d and --dst-range) are not joined:
                 // the range replaces the prefix.
@@ -386,6 +387,10 @@ pub fn rule() -> impl Strategy<Value = Rule> {
                 matches.extend(ct);
                 matches.extend(length.map(Match::Length));
                 matches.extend(iprange.map(Match::Iprange));
+                // Last: a check before a classifier match is refused.
+                matches.extend(
+                    limit.map(|(avg, burst)| Match::Limit(crate::model::ext::Limit { avg, burst })),
+                );
                 Rule {
                     protocol,
                     source,
@@ -419,9 +424,10 @@ pub fn packet() -> impl Strategy<Value = Packet> {
         0..8usize,
         prop::sample::select(ICMP_CODES.to_vec()),
         prop::sample::select(LENS.to_vec()),
+        any::<bool>(),
     )
         .prop_map(
-            |(src, dst, proto, ports, in_if, ttl, state, flags, code, len)| {
+            |(src, dst, proto, ports, in_if, ttl, state, flags, code, len, checks)| {
                 let first = ports.is_some() || !matches!(proto, 6 | 17 | 1);
                 let ports = if proto == 6 || proto == 17 {
                     ports
@@ -447,6 +453,7 @@ pub fn packet() -> impl Strategy<Value = Packet> {
                     icmp,
                     tcp_flags,
                     len,
+                    checks,
                 }
             },
         )
@@ -543,5 +550,22 @@ impl Draw {
             .new_tree(&mut self.0)
             .expect("a strategy without filters")
             .current()
+    }
+}
+
+/// The one rule `-A INPUT {spec}` appends (split at spaces).
+///
+/// # Panics
+/// When the line does not parse or appends more than one rule.
+pub fn appended(spec: &str) -> Rule {
+    let line = format!("-A INPUT {spec}");
+    let inv = crate::parse::parse_args_with(
+        &line.split(' ').map(String::from).collect::<Vec<_>>(),
+        &crate::parse::services::Services::default(),
+    )
+    .unwrap_or_else(|e| panic!("{line}: {e}"));
+    match inv.command {
+        crate::command::Command::Append { mut rules, .. } if rules.len() == 1 => rules.remove(0),
+        c => panic!("{line}: {c:?}"),
     }
 }

@@ -36,12 +36,36 @@ const XDP_DROP: u32 = 1;
 const XDP_PASS: u32 = 2;
 
 /// `p` as XDP test runs see it: they take the namespace's loopback as the
-/// input device.
+/// input device; every bucket has tokens ([`bottomless`]).
 fn on_lo(p: Packet) -> Packet {
     Packet {
         in_if: "lo".to_string(),
+        checks: true,
         ..p
     }
+}
+
+/// `state` with every `-m limit` made 10,000 tokens deep, which no run
+/// here empties: the kernel's check then passes as the packets say
+/// (`a_limit_admits_its_burst_then_falls_through` empties one).
+fn bottomless(mut state: State) -> State {
+    let names: Vec<String> = state
+        .ruleset
+        .chain_names()
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    for c in names {
+        for r in state.ruleset.rules_mut(&c).into_iter().flatten() {
+            for m in &mut r.matches {
+                if let Match::Limit(l) = m {
+                    l.burst = 10000;
+                    l.avg = 1;
+                }
+            }
+        }
+    }
+    state
 }
 
 /// An entry of the connection from `p`'s source to its destination on
@@ -216,7 +240,7 @@ fn run(k: &mut Kernel, xdp: &Xdp) -> usize {
     let (rulesets, packets) = (input_ruleset(), packet());
     let mut checked = 0;
     for _ in 0..300 {
-        let state = draw.draw(&rulesets);
+        let state = bottomless(draw.draw(&rulesets));
         let compiled = compile::compile(&state, k.spare_bank().unwrap(), &interfaces).unwrap();
         k.swap_in(&compiled, &state.counters[0], None).unwrap();
         for _ in 0..100 {
@@ -279,15 +303,8 @@ fn edges(k: &mut Kernel, xdp: &Xdp) -> usize {
     let udp = |src: u32, dst: u32, sport: u16, dport: u16| Packet {
         src: src.into(),
         dst: dst.into(),
-        proto: 17,
         ports: Some((sport, dport)),
-        in_if: "lo".into(),
-        out_if: String::new(),
-        ttl: 64,
-        ctstate: CtStates::NEW,
-        icmp: None,
-        tcp_flags: None,
-        len: 28,
+        ..datagram()
     };
     // A datagram with `a` on the side a rule looks at (the destination
     // when `dst_side`) and `other` on the other side.
@@ -658,7 +675,7 @@ fn walk_chains(k: &mut Kernel, xdp: &Xdp) -> usize {
     let mut checked = 0;
     let mut rulesets = 0;
     while rulesets < 200 {
-        let state = draw.draw(&chained);
+        let state = bottomless(draw.draw(&chained));
         let Ok(compiled) = compile::compile(&state, k.spare_bank().unwrap(), &interfaces) else {
             continue; // a walk longer than the kernel follows: refused
         };
@@ -701,13 +718,31 @@ fn walk_chains(k: &mut Kernel, xdp: &Xdp) -> usize {
     checked
 }
 
+/// A NEW datagram 192.0.2.1:1 -> 192.0.2.2:2 on lo.
+fn datagram() -> Packet {
+    Packet {
+        src: "192.0.2.1".parse().unwrap(),
+        dst: "192.0.2.2".parse().unwrap(),
+        proto: 17,
+        ports: Some((1, 2)),
+        in_if: "lo".into(),
+        out_if: String::new(),
+        ttl: 64,
+        ctstate: CtStates::NEW,
+        icmp: None,
+        tcp_flags: None,
+        len: 28,
+        checks: true,
+    }
+}
+
 /// The kernel fails closed on map contents no compiler writes: a rule
-/// target or a policy it cannot decode drops the packet and counts the
-/// anomaly; the embedded object declares exactly the maps that
+/// target, a policy or a rule check it cannot decode drops the packet
+/// and counts the anomaly; the embedded object declares exactly the maps that
 /// `firewall_common::maps` names (checked by `Kernel::install`).
 #[test]
 fn undecodable_targets_drop_and_count() {
-    assert_eq!(in_fresh_netns("kanom", anomalies), 4);
+    assert_eq!(in_fresh_netns("kanom", anomalies), 5);
 }
 
 fn anomalies(k: &mut Kernel, xdp: &Xdp) -> usize {
@@ -728,19 +763,7 @@ fn anomalies(k: &mut Kernel, xdp: &Xdp) -> usize {
         ..Rule::default()
     }];
     state.counters[0] = vec![0];
-    let udp = Packet {
-        src: "192.0.2.1".parse().unwrap(),
-        dst: "192.0.2.2".parse().unwrap(),
-        proto: 17,
-        ports: Some((1, 2)),
-        in_if: "lo".into(),
-        out_if: String::new(),
-        ttl: 64,
-        ctstate: CtStates::NEW,
-        icmp: None,
-        tcp_flags: None,
-        len: 28,
-    };
+    let udp = datagram();
     let icmp = Packet {
         proto: 1,
         ports: None,
@@ -768,7 +791,57 @@ fn anomalies(k: &mut Kernel, xdp: &Xdp) -> usize {
     assert_eq!(k.read(0).unwrap().packets, 2);
     assert_eq!(xdp_verdict(k, xdp, &icmp), XDP_DROP);
     assert_eq!(count(k, Anomaly::BadPolicy), 1);
-    4
+    // A check of a kind no compiler writes: dropped, counted, the rule
+    // not counted.
+    state.ruleset.input.rules[0]
+        .matches
+        .push(Match::Limit(Default::default()));
+    compiled = compile::compile(&state, k.spare_bank().unwrap(), &interfaces).unwrap();
+    assert_ne!(compiled.rules[0].checks, 0);
+    compiled.checks[0].kind = 99;
+    let before = k.read(0).unwrap().packets;
+    k.swap_in(&compiled, &[], None).unwrap();
+    assert_eq!(xdp_verdict(k, xdp, &udp), XDP_DROP);
+    assert_eq!(count(k, Anomaly::BadCheck), 1);
+    assert_eq!(k.read(0).unwrap().packets, before);
+    5
+}
+
+/// `-m limit` in the kernel: a bucket of `--limit-burst` tokens that
+/// starts full; once empty, the walk goes on past the rule (to the DROP
+/// policy here) and the rule is not counted; a new ruleset fills it
+/// again (docs/semantics.md, -m limit).
+#[test]
+fn a_limit_admits_its_burst_then_falls_through() {
+    assert_eq!(in_fresh_netns("klimit", limit_burst), 2);
+}
+
+fn limit_burst(k: &mut Kernel, xdp: &Xdp) -> usize {
+    use firewall::model::ext::Limit;
+    let mut state = State::default();
+    state.ruleset.input.policy = Policy::Drop;
+    state.ruleset.input.rules = vec![Rule {
+        protocol: Some(Neg::is(17)),
+        // One token a day: none comes back during the test.
+        matches: vec![Match::Limit(Limit {
+            avg: Limit::SCALE * 86400,
+            burst: 7,
+        })],
+        target: Target::Accept,
+        ..Rule::default()
+    }];
+    state.counters[0] = vec![0];
+    let udp = datagram();
+    for round in 0..2 {
+        let compiled = compile::compile(&state, k.spare_bank().unwrap(), &[]).unwrap();
+        k.swap_in(&compiled, &[0], None).unwrap();
+        let verdicts: Vec<u32> = (0..10).map(|_| xdp_verdict(k, xdp, &udp)).collect();
+        let mut want = vec![XDP_PASS; 7];
+        want.extend([XDP_DROP; 3]);
+        assert_eq!(verdicts, want, "round {round}");
+        assert_eq!(k.read(0).unwrap().packets, 7, "round {round}");
+    }
+    2
 }
 
 /// docs/semantics.md item 3: a first fragment too short for its TCP

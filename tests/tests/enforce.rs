@@ -8,11 +8,15 @@ use anyhow as _;
 use firewall as _;
 use libc as _;
 
-use std::{net::UdpSocket, time::Duration};
+use std::time::Duration;
+
+#[path = "common/legacy.rs"]
+mod legacy;
+use legacy::{send_udp, under_iptables_legacy};
 
 use integration_tests::{
-    CLIENT_ADDR, Lab, PROBE_TIMEOUT, SERVER_ADDR, icmp_probe, in_netns, policy_counters,
-    rule_counters, tcp_listen, tcp_probe, udp_probe,
+    CLIENT_ADDR, Lab, PROBE_TIMEOUT, SERVER_ADDR, icmp_probe, policy_counters, rule_counters,
+    tcp_listen, tcp_probe, udp_probe,
 };
 
 /// A probe that is expected to be dropped waits this long.
@@ -29,20 +33,6 @@ fn counters(lab: &Lab, chain: &str, n: usize) -> (u64, u64) {
 /// `(packets, bytes)` of `chain`'s policy in the server.
 fn policy(lab: &Lab, chain: &str) -> (u64, u64) {
     policy_counters(&lab.fw_ok(&["-L", chain, "-v", "-n", "-x"]))
-}
-
-/// Sends `count` UDP datagrams of `payload` bytes from `from_ns` to
-/// `to:port` (nobody needs to listen).
-fn send_udp(from_ns: &str, to: std::net::Ipv4Addr, port: u16, payload: usize, count: usize) {
-    in_netns(from_ns, move || {
-        let s = UdpSocket::bind("0.0.0.0:0").unwrap();
-        for _ in 0..count {
-            s.send_to(&vec![0x5a; payload], (to, port)).unwrap();
-        }
-    })
-    .unwrap();
-    // Let the frames cross the veth before counters are read.
-    std::thread::sleep(Duration::from_millis(100));
 }
 
 #[test]
@@ -411,33 +401,6 @@ fn tcp_flags_icmp_types_and_lengths_as_iptables() {
     integration_tests::fw_reset(lab.server());
     let got = under_iptables_legacy(&lab, &STATELESS, |c| stateless_probes(&lab, c));
     assert_eq!(got, want, "iptables-legacy");
-}
-
-/// What `probes` gives with `rules` (INPUT rules) loaded by
-/// iptables-legacy on the lab's server, the oracle; `probes` reads rule
-/// `n`'s (packets, bytes) with the counter function it is given. The
-/// table is flushed afterwards.
-fn under_iptables_legacy<T>(
-    lab: &Lab,
-    rules: &[&str],
-    probes: impl FnOnce(&dyn Fn(usize) -> (u64, u64)) -> T,
-) -> T {
-    let legacy = |args: &[&str]| {
-        let out = integration_tests::netns_exec(lab.server(), "iptables-legacy", args).unwrap();
-        assert!(out.status.success(), "iptables-legacy {args:?}");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
-    for r in rules {
-        legacy(&r.split(' ').collect::<Vec<_>>());
-    }
-    let got = probes(&|n| {
-        rule_counters(
-            &legacy(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]),
-            n,
-        )
-    });
-    legacy(&["-F", "INPUT"]);
-    got
 }
 
 /// The server's rules of [`multiport_as_iptables`].

@@ -42,7 +42,11 @@ fn bad_input_is_refused_and_the_ruleset_is_unchanged() {
         ("-I INPUT 5 -j ACCEPT", 1, "Index of insertion too big."),
         ("-P NOPE DROP", 1, "Bad built-in chain name."),
         ("-A INPUT -j LOG --log-uid", 2, "--log-uid"),
-        ("-A INPUT -m limit --limit 3/min -j ACCEPT", 2, "-m limit"),
+        (
+            "-A INPUT -m limit --limit 3/min -p tcp --dport 22 -j ACCEPT",
+            2,
+            "-m limit before -m tcp",
+        ),
     ];
     for (cmd, code, msg) in cases {
         let out = lab.fw(&cmd.split(' ').collect::<Vec<_>>());

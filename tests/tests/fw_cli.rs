@@ -250,8 +250,9 @@ fn save_and_restore_like_iptables() {
 #[test]
 fn corpus_restores_are_refused_as_the_library_says() {
     // Corpus files whose filter table (alone in the file) fw enforces.
-    const LOADED: [&str; 3] = [
+    const LOADED: [&str; 4] = [
         "05_centos_sysconfig_iptables_webmin.rules",
+        "17_openwrt_fw3_filter_excerpt.rules",
         "21_debian_raspi3_rules.v4",
         "23_perfsonar_firewall.conf",
     ];
@@ -389,9 +390,11 @@ fn every_error_class_says_where_and_changes_nothing() {
             "fw v0.1.0 (eBPF): Couldn't load target `nope':No such file or directory\n",
         ),
         (
-            "-A INPUT -m limit --limit 3/min -j ACCEPT",
+            "-A INPUT -m limit --limit 3/min -p tcp --dport 22 -j ACCEPT",
             2,
-            "fw v0.1.0 (eBPF): not supported yet: -m limit\n",
+            "fw v0.1.0 (eBPF): not supported yet: -m limit before -m tcp in one rule \
+             (netfilter runs -m limit even for packets -m tcp then refuses; put -m limit \
+             after the rule's other matches)\n",
         ),
         (
             "-A INPUT -p tcp --tcp-option 2 -j ACCEPT",

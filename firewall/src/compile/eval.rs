@@ -193,6 +193,14 @@ impl<'a> Tables<'a> {
         for _ in 0..MAX_STEPS {
             let Some(ci) = info(chain) else { return w };
             let hit = self.first_match(chain, start, p, ifindex);
+            // A failing check: on at the next rule, uncounted (check.rs).
+            if let Some(n) = hit
+                && self.c.rules[(ci.first_rule + n) as usize].checks != 0
+                && !p.checks
+            {
+                start = n + 1;
+                continue;
+            }
             let rule = hit.map(|n| {
                 w.counted.push((chain, n));
                 self.c.rules[(ci.first_rule + n) as usize]

@@ -130,9 +130,10 @@ pub enum Enforcement {
     /// Two matches of one rule may not constrain the same column (each
     /// column has one slot per rule).
     Classifier(Columns),
-    /// Checked per candidate rule by the named kernel function in
-    /// firewall-ebpf (after the classifier picked the candidates).
-    RuleCheck(&'static str),
+    /// Checked in the kernel after the classifier picked the rule as the
+    /// first candidate (firewall-ebpf `check.rs`): this entry of `CHECKS`,
+    /// its state zeroed. A failing check moves the walk to the next rule.
+    RuleCheck(firewall_common::check::Check),
     /// Not enforced yet: what is missing, worded for "not supported yet:
     /// {what}" as the user wrote it (`-m conntrack`, `--syn (-m tcp)`).
     Refused(&'static str),

@@ -211,6 +211,12 @@ pub struct Kernel {
     ct_stats: PerCpuArray<MapData, u64>,
     log_configs: Array<MapData, firewall_common::log::Config>,
     log_stats: PerCpuArray<MapData, u64>,
+    checks: Array<MapData, firewall_common::check::Check>,
+    recent: HashMap<
+        MapData,
+        firewall_common::check::recent::Key,
+        firewall_common::check::recent::Entry,
+    >,
     cpus: usize,
 }
 
@@ -282,6 +288,10 @@ impl Kernel {
                 .map_err(map_err(maps::LOG_CONFIGS))?,
             log_stats: PerCpuArray::try_from(Map::PerCpuArray(get(maps::LOG_STATS)?))
                 .map_err(map_err(maps::LOG_STATS))?,
+            checks: Array::try_from(Map::Array(get(maps::CHECKS)?))
+                .map_err(map_err(maps::CHECKS))?,
+            recent: HashMap::try_from(Map::LruHashMap(get(maps::RECENT)?))
+                .map_err(map_err(maps::RECENT))?,
             cpus,
         })
     }
@@ -626,6 +636,13 @@ impl Kernel {
                 .set(firewall_common::log::config_slot(bank, n), c, 0)
                 .map_err(map_err(maps::LOG_CONFIGS))?;
         }
+        // Each check with its state zeroed: every bucket starts full with
+        // the new ruleset, as with iptables-legacy's table replace.
+        for (n, c) in (0..).zip(&compiled.checks) {
+            self.checks
+                .set(firewall_common::check::slot(bank, n), c, 0)
+                .map_err(map_err(maps::CHECKS))?;
+        }
         // The switch: one word the program reads once per packet.
         let generation = Config::next_generation(config.generation());
         let switched = Config {
@@ -633,6 +650,11 @@ impl Kernel {
             spare_dirty: 1,
         };
         set(self, switched)?;
+        // Lists no rule names any more go, as xt_recent frees a list with
+        // its last rule (one the new ruleset keeps keeps its entries). The
+        // change has happened: a failure here leaves stale entries of
+        // lists no rule reads, and the next change retries.
+        let _ = self.forget_recent_lists(&compiled.recent_lists);
         // The new ruleset is live: what follows only empties the old bank.
         // Should that fail, `spare_dirty` stays set and the next swap
         // empties it first; the change itself has happened, and is
@@ -705,6 +727,20 @@ impl Kernel {
             Ok(()) => Ok(()),
             Err(_) => self.purge(bank),
         }
+    }
+
+    /// Removes the `RECENT` entries of every list but `keep` (sorted).
+    fn forget_recent_lists(&mut self, keep: &[u32]) -> Result<(), LoadError> {
+        let keys: Vec<_> = self
+            .recent
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(map_err(maps::RECENT))?;
+        for k in keys.iter().filter(|k| keep.binary_search(&k.list).is_err()) {
+            // Gone already (evicted meanwhile) is fine.
+            let _ = self.recent.remove(k);
+        }
+        Ok(())
     }
 
     /// Sets counter slot `slot` to zero on every CPU.

@@ -40,6 +40,10 @@ pub struct Packet {
     pub tcp_flags: Option<u8>,
     /// The IPv4 total length, bytes.
     pub len: u16,
+    /// Whether the rule checks the walk runs pass (`-m limit`: the
+    /// bucket has a token). Their state is the kernel's, so the packet
+    /// carries their answer, as it carries `ctstate`.
+    pub checks: bool,
 }
 
 /// The outcome of a chain for a packet.
@@ -136,8 +140,11 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
                 };
                 within(p.src, &r.src) && within(p.dst, &r.dst)
             }
+            // xt_limit: a token in the bucket; xt_recent: the list's
+            // answer. Kernel state, which the packet says.
+            Match::Limit(_) | Match::Recent(_) => p.checks,
             // Outside support::enforceable: never loaded, not evaluated.
-            Match::Mac(_) | Match::Limit(_) | Match::Addrtype(_) | Match::Set(_) => false,
+            Match::Mac(_) | Match::Addrtype(_) | Match::Set(_) => false,
         })
 }
 

@@ -59,14 +59,39 @@ pub fn enforceable(rule: &Rule) -> Result<(), String> {
             ));
         }
     }
+    // A check runs after the classifier; netfilter runs a rule's matches
+    // in order, so a check's side effect (limit takes a token) before a
+    // classifier match happens there even when that match fails.
+    let mut check_before: Option<&'static str> = None;
+    let mut checks = 0u32;
     for m in &rule.matches {
         match m.support() {
-            Enforcement::Always | Enforcement::Classifier(_) => {}
-            // compile.rs has no per-rule checks yet: the first module that
-            // answers RuleCheck is allowed here and compiled there.
-            Enforcement::RuleCheck(_) => return Err(format!("-m {}", m.module())),
+            Enforcement::Always => {}
+            Enforcement::Classifier(_) => {
+                if let Some(c) = check_before {
+                    return Err(format!(
+                        "-m {c} before -m {} in one rule (netfilter runs -m {c} \
+                         even for packets -m {} then refuses; put -m {c} after \
+                         the rule's other matches)",
+                        m.module(),
+                        m.module()
+                    ));
+                }
+            }
+            Enforcement::RuleCheck(c) => {
+                if c.has_side_effect() {
+                    check_before.get_or_insert(m.module());
+                }
+                checks += 1;
+            }
             Enforcement::Refused(what) => return Err(what.into()),
         }
+    }
+    if checks > firewall_common::check::MAX_PER_RULE {
+        return Err(format!(
+            "more than {} -m limit/-m recent matches in one rule",
+            firewall_common::check::MAX_PER_RULE
+        ));
     }
     Columns::of_rule(rule).map(|_| ()).map_err(String::from)
 }
@@ -114,6 +139,78 @@ mod tests {
             ports: vec![PortRange { lo: 22, hi: 22 }, PortRange { lo: 80, hi: 90 }],
             invert: false,
         }
+    }
+
+    #[test]
+    fn a_limit_is_enforced_after_the_classifier_matches_only() {
+        let limit = Match::Limit(crate::model::ext::Limit::default());
+        let tcp = Match::Tcp(Tcp {
+            sport: None,
+            dport: Some(Neg::is(PortRange { lo: 22, hi: 22 })),
+            flags: None,
+            option: None,
+        });
+        let rule = |matches| Rule {
+            protocol: Some(Neg::is(6)),
+            matches,
+            ..accept()
+        };
+        assert_eq!(enforceable(&rule(vec![tcp.clone(), limit.clone()])), Ok(()));
+        assert_eq!(
+            enforceable(&rule(vec![limit.clone(), limit.clone()])),
+            Ok(())
+        );
+        // netfilter takes the token before -m tcp refuses the packet.
+        assert_eq!(
+            enforceable(&rule(vec![limit.clone(), tcp])),
+            Err(
+                "-m limit before -m tcp in one rule (netfilter runs -m limit even for \
+                 packets -m tcp then refuses; put -m limit after the rule's other matches)"
+                    .into()
+            )
+        );
+        assert_eq!(
+            enforceable(&rule(vec![limit.clone(); 5])),
+            Err("more than 4 -m limit/-m recent matches in one rule".into())
+        );
+    }
+
+    #[test]
+    fn recent_is_enforced_but_reap_and_long_hitcounts() {
+        let parse = |opts: &str| {
+            crate::testing::appended(&format!("-p tcp --dport 22 -m recent {opts} -j DROP"))
+        };
+        for ok in [
+            "--set --name SSH",
+            "--update --seconds 60 --hitcount 32 --rttl --name SSH",
+            "! --rcheck --rdest --mask 255.255.255.0",
+            "--remove",
+        ] {
+            assert_eq!(enforceable(&parse(ok)), Ok(()), "{ok}");
+        }
+        // --rcheck only reads: before the port match it answers the same.
+        let before = |opts: &str| {
+            let mut r = parse(opts);
+            r.matches.rotate_left(1);
+            enforceable(&r)
+        };
+        assert_eq!(before("--rcheck --name SSH"), Ok(()));
+        assert_eq!(
+            before("--update --name SSH"),
+            Err(
+                "-m recent before -m tcp in one rule (netfilter runs -m recent even for \
+                 packets -m tcp then refuses; put -m recent after the rule's other matches)"
+                    .into()
+            )
+        );
+        assert_eq!(
+            enforceable(&parse("--rcheck --seconds 60 --reap")),
+            Err("--reap (-m recent)".into())
+        );
+        assert_eq!(
+            enforceable(&parse("--rcheck --hitcount 33")),
+            Err("-m recent --hitcount above 32".into())
+        );
     }
 
     #[test]

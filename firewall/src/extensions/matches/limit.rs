@@ -20,6 +20,20 @@ impl Limit {
     pub const DEFAULT_AVG: u32 = Self::SCALE * 60 * 60 / 3;
     /// The default `--limit-burst`.
     pub const DEFAULT_BURST: u32 = 5;
+
+    /// The kernel's bucket: one token every `avg` (1/10000 s = 100,000
+    /// ns), `burst` tokens at most, full at the start (state 0), as
+    /// xt_limit's `limit_mt_check` fills it.
+    pub fn check(&self) -> firewall_common::check::Check {
+        let interval = u64::from(self.avg) * (1_000_000_000 / u64::from(Self::SCALE));
+        firewall_common::check::Check {
+            kind: firewall_common::check::KIND_LIMIT,
+            arg: 0,
+            a: interval,
+            b: u64::from(self.burst.saturating_sub(1)) * interval,
+            state: 0,
+        }
+    }
 }
 
 impl Default for Limit {
@@ -73,8 +87,9 @@ impl MatchExt for Ext {
         let _ = write!(out, " limit: avg {} burst {}", rate_text(l.avg), l.burst);
     }
 
-    fn support(_: &Limit) -> Enforcement {
-        Enforcement::Refused("-m limit")
+    /// A GCRA bucket checked in the kernel ([`firewall_common::check::KIND_LIMIT`]).
+    fn support(l: &Limit) -> Enforcement {
+        Enforcement::RuleCheck(l.check())
     }
 }
 
