@@ -65,8 +65,9 @@ use iptables::{IPTABLES, Netns, require_iptables, text};
 
 /// The corpus files whose filter table fw's library accepts for the
 /// kernel, in name order.
-const LOADED: [&str; 4] = [
+const LOADED: [&str; 5] = [
     "05_centos_sysconfig_iptables_webmin.rules",
+    "17_openwrt_fw3_filter_excerpt.rules",
     "21_debian_raspi3_rules.v4",
     "23_perfsonar_firewall.conf",
     "25_kilo_issue128_mangle_counters.rules",
@@ -74,8 +75,9 @@ const LOADED: [&str; 4] = [
 
 /// How many probes each file of [`LOADED`] gets (ports × 2 + an echo, per
 /// path).
-const PROBES: [(&str, usize); 4] = [
+const PROBES: [(&str, usize); 5] = [
     ("05_centos_sysconfig_iptables_webmin.rules", 198),
+    ("17_openwrt_fw3_filter_excerpt.rules", 228),
     ("21_debian_raspi3_rules.v4", 78),
     ("23_perfsonar_firewall.conf", 1002),
     ("25_kilo_issue128_mangle_counters.rules", 42),
@@ -209,6 +211,7 @@ impl Named {
             | Match::Length(_)
             | Match::Ttl(_)
             | Match::Addrtype(_)
+            | Match::Recent(_)
             | Match::Set(_) => {}
         }
     }
