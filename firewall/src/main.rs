@@ -22,6 +22,7 @@ use nom as _;
 use proptest as _;
 use serde as _;
 use serde_json as _;
+use serde_norway as _;
 use thiserror as _;
 
 use std::{
