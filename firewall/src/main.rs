@@ -264,15 +264,19 @@ fn apply_file(text: &str, file: &str, mode: exec::ApplyMode, program: &str) -> E
             out(&out_text);
             ExitCode::from(u8::from(mode == exec::ApplyMode::Diff && changed))
         }
-        Err(e) if e.bare() => {
-            eprintln!("{e}");
-            ExitCode::from(e.exit_code() as u8)
-        }
-        Err(e) => {
-            eprintln!("{program}: {e}");
-            ExitCode::from(e.exit_code() as u8)
-        }
+        Err(e) => failed(&e, program),
     }
+}
+
+/// Prints the error of a whole-file command (`PROGRAM: MESSAGE`, or
+/// iptables' bare lock message) and gives its exit status.
+fn failed(e: &exec::ExecError, program: &str) -> ExitCode {
+    if e.bare() {
+        eprintln!("{e}");
+    } else {
+        eprintln!("{program}: {e}");
+    }
+    ExitCode::from(e.exit_code() as u8)
 }
 
 /// The options, input and `-w` seconds of `fw restore`.
@@ -482,14 +486,7 @@ fn main() -> ExitCode {
                     out(&text);
                     ExitCode::SUCCESS
                 }
-                Err(e) if e.bare() => {
-                    eprintln!("{e}");
-                    ExitCode::from(e.exit_code() as u8)
-                }
-                Err(e) => {
-                    eprintln!("fw restore: {e}");
-                    ExitCode::from(e.exit_code() as u8)
-                }
+                Err(e) => failed(&e, "fw restore"),
             };
         }
         _ => {

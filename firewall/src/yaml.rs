@@ -163,8 +163,9 @@ fn refuse<'de, D: Deserializer<'de>>(d: D, message: &'static str) -> Result<Opti
     struct V(&'static str);
     impl<'de> Visitor<'de> for V {
         type Value = Option<()>;
+        // A scalar is refused by serde as "invalid type: …, expected" this.
         fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("nothing")
+            f.write_str(self.0)
         }
         fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
             while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
@@ -173,27 +174,6 @@ fn refuse<'de, D: Deserializer<'de>>(d: D, message: &'static str) -> Result<Opti
         fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
             while a.next_element::<IgnoredAny>()?.is_some() {}
             Err(de::Error::custom(self.0))
-        }
-        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-            Err(E::custom(self.0))
-        }
-        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-            Err(E::custom(self.0))
-        }
-        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-            Err(E::custom(self.0))
-        }
-        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-            Err(E::custom(self.0))
-        }
-        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-            Err(E::custom(self.0))
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Err(E::custom(self.0))
-        }
-        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
-            Err(E::custom(self.0))
         }
     }
     d.deserialize_any(V(message))
@@ -372,58 +352,60 @@ impl<'de> Deserialize<'de> for RuleEntry {
 #[derive(Debug, Clone)]
 struct Word(String);
 
-impl<'de> Deserialize<'de> for Word {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Word;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string or a number")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Word, E> {
-                Ok(Word(v.to_string()))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Word, E> {
-                Ok(Word(v.to_string()))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Word, E> {
-                Ok(Word(v.to_string()))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 /// One value or a list of them.
 #[derive(Debug, Clone)]
 struct Words(Vec<Word>);
 
+/// Reads a [`Word`] (`many: None`) or [`Words`] into `T`.
+struct WordVisitor<T> {
+    one: fn(Word) -> T,
+    many: Option<fn(Vec<Word>) -> T>,
+}
+
+impl<'de, T> Visitor<'de> for WordVisitor<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self.many {
+            None => f.write_str("a string or a number"),
+            Some(_) => f.write_str("a string, a number or a list of them"),
+        }
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        Ok((self.one)(Word(v.to_string())))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        Ok((self.one)(Word(v.to_string())))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        Ok((self.one)(Word(v.to_string())))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<T, A::Error> {
+        let Some(many) = self.many else {
+            return Err(de::Error::invalid_type(de::Unexpected::Seq, &self));
+        };
+        let mut out = Vec::new();
+        while let Some(w) = a.next_element::<Word>()? {
+            out.push(w);
+        }
+        Ok(many(out))
+    }
+}
+
+impl<'de> Deserialize<'de> for Word {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(WordVisitor {
+            one: |w| w,
+            many: None,
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for Words {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Words;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string, a number or a list of them")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Words, E> {
-                Ok(Words(vec![Word(v.to_string())]))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Words, E> {
-                Ok(Words(vec![Word(v.to_string())]))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Words, E> {
-                Ok(Words(vec![Word(v.to_string())]))
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<Words, A::Error> {
-                let mut out = Vec::new();
-                while let Some(w) = a.next_element::<Word>()? {
-                    out.push(w);
-                }
-                Ok(Words(out))
-            }
-        }
-        d.deserialize_any(V)
+        d.deserialize_any(WordVisitor {
+            one: |w| Words(vec![w]),
+            many: Some(Words),
+        })
     }
 }
 
