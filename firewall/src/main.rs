@@ -2,7 +2,8 @@
 //!
 //! `fw [iptables options]` edits or lists the filter table of the current
 //! network namespace (iptables(8)); `fw save` and `fw restore` read and
-//! write it in iptables-save(8)/iptables-restore(8) format; `fw status`
+//! write it in iptables-save(8)/iptables-restore(8) format (or as a YAML
+//! ruleset, which `fw apply` applies: docs/yaml.md); `fw status`
 //! and `fw reset` manage the programs themselves; `fw monitor` prints
 //! the records of `-j LOG` rules. Exit codes follow
 //! iptables: 0 success, 1 a command that cannot be carried out (or a

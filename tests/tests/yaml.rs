@@ -243,6 +243,21 @@ fn an_applied_ruleset_enforces_on_real_packets() {
     assert!(!icmp_probe(lab.client(), SERVER_ADDR, PROBE_TIMEOUT));
 }
 
+#[test]
+fn the_example_rules_yaml_enforces_what_it_says() {
+    let lab = Lab::new("yaml-example").unwrap();
+    let _listeners = tcp_backlogs(lab.server(), &[22, 80, 443]).unwrap();
+    let example = workspace_root().join("rules/rules.yaml");
+    assert_eq!(
+        apply(&lab, &[example.to_str().unwrap()]).status.code(),
+        Some(0)
+    );
+    assert!(tcp_probe(lab.client(), SERVER_ADDR, 22, PROBE_TIMEOUT));
+    assert!(tcp_probe(lab.client(), SERVER_ADDR, 443, PROBE_TIMEOUT));
+    assert!(!tcp_probe(lab.client(), SERVER_ADDR, 80, PROBE_TIMEOUT));
+    assert!(icmp_probe(lab.client(), SERVER_ADDR, PROBE_TIMEOUT));
+}
+
 /// Every corpus restore file the model reads: iptables-save → YAML →
 /// iptables-save gives the same bytes, and the YAML reads back to the
 /// same ruleset. The files fw enforces go through the kernel too: `fw
