@@ -266,6 +266,10 @@ impl<'de> Deserialize<'de> for ChainName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         probe::visit().map_err(de::Error::custom)?;
+        // As `-N` checks it (iptables-restore's `:CHAIN` checks less).
+        if BuiltinChain::from_name(&s).is_none() {
+            crate::parse::valid_chain_name(&s).map_err(de::Error::custom)?;
+        }
         Ok(Self(s))
     }
 }
@@ -573,9 +577,21 @@ fn convert(text: &str, file: &str) -> Result<Converted, YamlError> {
             (Some(_), None | Some(PolicyName::Accept)) => "ACCEPT",
             (Some(_), Some(PolicyName::Drop)) => "DROP",
             (None, None) => "-",
-            // The restore engine refuses a policy on a user-defined chain.
-            (None, Some(PolicyName::Accept)) => "ACCEPT",
-            (None, Some(PolicyName::Drop)) => "DROP",
+            // A schema error here, where iptables-restore's `:web DROP`
+            // would be libiptc's (exit 1).
+            (None, Some(_)) => {
+                return Err(locate(
+                    text,
+                    file,
+                    Some(item),
+                    format!(
+                        "`policy` in user-defined chain `{name}`, expected one only in \
+                         INPUT, FORWARD or OUTPUT (a packet that falls off a user-defined \
+                         chain returns to the calling chain)"
+                    ),
+                    2,
+                ));
+            }
         };
         line(&mut out, format!(":{name} {policy} [0:0]"), Some(item));
         item += 1;
@@ -851,8 +867,11 @@ mod tests {
         );
         // A policy on a user-defined chain: the chain's key.
         let e = load("chains:\n  web:\n    policy: DROP\n").unwrap_err();
-        assert_eq!((e.line, e.column), (2, 3), "{e}");
-        assert_eq!(e.exit, 1);
+        assert_eq!((e.line, e.column, e.exit), (2, 3, 2), "{e}");
+        assert!(
+            e.message
+                .contains("`policy` in user-defined chain `web`, expected")
+        );
     }
 
     #[test]
@@ -882,6 +901,7 @@ mod tests {
             ("log: {rate: 5}\n", 1, "not supported yet: `log`"),
             ("family: ipx\n", 1, "unknown variant `ipx`"),
             ("interfaces: some\n", 1, "invalid value"),
+            ("chains:\n  -web: {}\n", 2, "chain name"),
         ] {
             let e = load(text).unwrap_err();
             assert_eq!(e.line, line, "{text}: {e}");
