@@ -484,3 +484,69 @@ fn systemd_analyze_verifies_the_unit() {
         text(&out.stderr)
     );
 }
+
+/// docs/fw-rules.schema.json accepts the example files and what `fw save
+/// --format yaml` writes, and refuses a misspelt key, as fw does (where
+/// Python's jsonschema and yaml modules exist; skipped otherwise).
+#[test]
+fn the_json_schema_agrees_with_fw_on_the_examples() {
+    let root = workspace_root();
+    let check = "import json, sys, yaml, jsonschema\n\
+                 s = json.load(open(sys.argv[1]))\n\
+                 jsonschema.Draft202012Validator.check_schema(s)\n\
+                 v = jsonschema.Draft202012Validator(s)\n\
+                 for f in sys.argv[2:]:\n\
+                 \x20   print(f, 'ok' if v.is_valid(yaml.safe_load(open(f))) else 'invalid')\n";
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import yaml, jsonschema"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        println!("skipped: python3 with the yaml and jsonschema modules is not installed");
+        return;
+    }
+    let saved = TempFile::new(
+        "yaml-schema-saved.yaml",
+        &yaml::save(
+            &yaml::restore(
+                &State::default(),
+                &server(&[22, 443]),
+                "server.yaml",
+                true,
+                Services::system(),
+            )
+            .unwrap()
+            .state
+            .ruleset,
+            Some(("fw save", "today")),
+        ),
+    );
+    let typo = TempFile::new(
+        "yaml-schema-typo.yaml",
+        "chains:\n  INPUT:\n    rules:\n      - {proto: tcp, dprot: 22}\n",
+    );
+    let files = [
+        root.join("rules/rules.yaml").display().to_string(),
+        root.join("rules/fallback.yaml").display().to_string(),
+        saved.path().to_string(),
+        typo.path().to_string(),
+    ];
+    let out = std::process::Command::new("python3")
+        .args(["-c", check])
+        .arg(root.join("docs/fw-rules.schema.json"))
+        .args(&files)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let verdicts: Vec<String> = files
+        .iter()
+        .zip(["ok", "ok", "ok", "invalid"])
+        .map(|(f, v)| format!("{f} {v}"))
+        .collect();
+    assert_eq!(text(&out.stdout), verdicts.join("\n") + "\n");
+    // And fw agrees with each verdict.
+    for (f, ok) in files.iter().zip([true, true, true, false]) {
+        let t = std::fs::read_to_string(f).unwrap();
+        let done = yaml::restore(&State::default(), &t, f, true, Services::system());
+        assert_eq!(done.is_ok(), ok, "{f}");
+    }
+}
