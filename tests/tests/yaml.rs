@@ -184,7 +184,7 @@ fn counters_of_unchanged_rules_survive_an_apply() {
 #[test]
 fn concurrent_applies_leave_exactly_one_file_in_force() {
     let lab = Lab::new("yaml-race").unwrap();
-    const FILES: u16 = 8;
+    const FILES: u16 = 20;
     let files: Vec<TempFile> = (0..FILES)
         .map(|i| {
             let ports: Vec<u16> = (0..20).map(|k| 1000 + i * 100 + k).collect();
@@ -201,7 +201,7 @@ fn concurrent_applies_leave_exactly_one_file_in_force() {
             render::list_rules(&done.state.ruleset, None, None, None)
         })
         .collect();
-    for round in 0..3 {
+    for round in 0..2 {
         let bin = fw_bin();
         let children: Vec<_> = files
             .iter()
