@@ -318,14 +318,11 @@ enum PolicyName {
     Drop,
 }
 
-/// A rule: an iptables rule specification, or structured fields.
+/// A rule as an iptables rule specification (what follows `-A CHAIN` in
+/// `iptables -S`): a string as written, or structured fields written as
+/// one.
 #[derive(Debug)]
-enum RuleEntry {
-    /// What follows `-A CHAIN` in `iptables -S`.
-    Spec(String),
-    /// Structured fields.
-    Fields(Box<Fields>),
-}
+struct RuleEntry(String);
 
 impl<'de> Deserialize<'de> for RuleEntry {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -340,12 +337,12 @@ impl<'de> Deserialize<'de> for RuleEntry {
                 if v.contains('\n') {
                     return Err(E::custom("a rule string must be one line"));
                 }
-                Ok(RuleEntry::Spec(v.to_string()))
+                Ok(RuleEntry(v.to_string()))
             }
             fn visit_map<A: MapAccess<'de>>(self, a: A) -> Result<RuleEntry, A::Error> {
                 let f = Fields::deserialize(MapAccessDeserializer::new(a))?;
                 probe::visit().map_err(de::Error::custom)?;
-                Ok(RuleEntry::Fields(Box::new(f)))
+                f.spec().map(RuleEntry).map_err(de::Error::custom)
             }
         }
         d.deserialize_any(V)
@@ -463,7 +460,10 @@ fn option(words: &mut Vec<String>, flag: &str, value: &str) {
 
 impl Fields {
     /// The iptables words these fields stand for, in `iptables -S` order.
-    fn words(&self) -> Vec<String> {
+    ///
+    /// Errors: a combination the fields cannot express (ports without
+    /// tcp or udp).
+    fn words(&self) -> Result<Vec<String>, String> {
         let mut w = Vec::new();
         let opt = |w: &mut Vec<String>, flag: &str, v: &Option<Word>| {
             if let Some(Word(v)) = v {
@@ -475,23 +475,34 @@ impl Fields {
         opt(&mut w, "-i", &self.in_interface);
         opt(&mut w, "-o", &self.out_interface);
         opt(&mut w, "-p", &self.proto);
-        let proto = self
-            .proto
-            .as_ref()
-            .map(|Word(p)| p.trim_start_matches('!').trim().to_string());
-        // A single port goes through the protocol's own match (as
-        // `iptables -S` prints `-p tcp -m tcp --dport 22`), a list through
-        // multiport; without a protocol the parser refuses the option, as
-        // iptables does.
-        let module = proto.clone().unwrap_or_else(|| "tcp".into());
-        for (flag, ports) in [("sport", &self.sport), ("dport", &self.dport)] {
-            match ports.as_ref().map(|p| p.0.as_slice()) {
-                None => {}
-                Some([Word(one)]) => {
-                    w.extend(["-m".into(), module.clone()]);
-                    option(&mut w, &format!("--{flag}"), one);
+        if self.sport.is_some() || self.dport.is_some() {
+            // The protocol's own match module carries single ports, as
+            // `iptables -S` prints `-p tcp -m tcp --sport 1024 --dport 22`;
+            // a list goes through multiport.
+            let module = match self.proto.as_ref().map(|Word(p)| p.as_str()) {
+                Some("tcp" | "6") => "tcp",
+                Some("udp" | "17") => "udp",
+                _ => {
+                    return Err("`sport` and `dport` need `proto: tcp` or `proto: udp` \
+                         (write other port matches as a rule string)"
+                        .into());
                 }
-                Some(list) => {
+            };
+            let ports = [("sport", &self.sport), ("dport", &self.dport)];
+            let mut single = ports.iter().filter_map(|(flag, p)| match p {
+                Some(Words(v)) if v.len() == 1 => Some((flag, &v[0].0)),
+                Some(_) | None => None,
+            });
+            if let Some(first) = single.next() {
+                w.extend(["-m".into(), module.into()]);
+                for (flag, port) in std::iter::once(first).chain(single) {
+                    option(&mut w, &format!("--{flag}"), port);
+                }
+            }
+            for (flag, p) in ports {
+                if let Some(Words(list)) = p
+                    && list.len() != 1
+                {
                     w.extend(["-m".into(), "multiport".into()]);
                     let joined: Vec<&str> = list.iter().map(|Word(p)| p.as_str()).collect();
                     w.extend([format!("--{flag}s"), joined.join(",")]);
@@ -517,16 +528,17 @@ impl Fields {
             w.extend(["--log-prefix".into(), p.clone()]);
         }
         opt(&mut w, "--log-level", &self.log_level);
-        w
+        Ok(w)
     }
 
     /// The rule specification, quoted as iptables-restore splits it.
-    fn spec(&self) -> String {
-        self.words()
+    fn spec(&self) -> Result<String, String> {
+        Ok(self
+            .words()?
             .iter()
             .map(|s| word(s))
             .collect::<Vec<_>>()
-            .join(" ")
+            .join(" "))
     }
 }
 
@@ -595,11 +607,7 @@ fn convert(text: &str, file: &str) -> Result<Converted, YamlError> {
         };
         line(&mut out, format!(":{name} {policy} [0:0]"), Some(item));
         item += 1;
-        for r in &chain.rules {
-            let spec = match r {
-                RuleEntry::Spec(s) => s.clone(),
-                RuleEntry::Fields(f) => f.spec(),
-            };
+        for RuleEntry(spec) in &chain.rules {
             rules.push((format!("-A {name} {spec}"), item));
             item += 1;
         }
@@ -800,6 +808,10 @@ mod tests {
                 "{out: wg0, target: LOG, log_prefix: \"out: \", log_level: 4}",
                 "-o wg0 -j LOG --log-prefix \"out: \" --log-level 4",
             ),
+            (
+                "{proto: 6, sport: 1024, dport: 22, target: ACCEPT}",
+                "-p tcp -m tcp --sport 1024 --dport 22 -j ACCEPT",
+            ),
             ("{}", ""),
         ];
         for (fields, spec) in pairs {
@@ -902,6 +914,17 @@ mod tests {
             ("family: ipx\n", 1, "unknown variant `ipx`"),
             ("interfaces: some\n", 1, "invalid value"),
             ("chains:\n  -web: {}\n", 2, "chain name"),
+            (
+                "chains:\n  INPUT:\n    rules:\n     - {dport: 22}\n",
+                4,
+                "`sport` and `dport` need `proto: tcp` or `proto: udp`",
+            ),
+            // fw's own limit, refused rather than split into two rules.
+            (
+                "chains:\n  INPUT:\n    rules:\n      - {proto: udp, sport: 53, dport: [1, 2]}\n",
+                4,
+                "not supported yet: more than one tcp/udp/multiport match in one rule",
+            ),
         ] {
             let e = load(text).unwrap_err();
             assert_eq!(e.line, line, "{text}: {e}");
