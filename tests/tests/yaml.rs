@@ -146,6 +146,17 @@ fn check_and_diff_exit_as_iptables_restore_test_and_diff() {
     );
     let d = apply(&lab, &["--diff", saved.path()]);
     assert_eq!((d.status.code(), text(&d.stdout)), (Some(0), "".into()));
+    // fw restore takes YAML on standard input too, and applies it.
+    let script = format!("{} restore", fw_bin().display());
+    let out = sh_in(
+        lab.server(),
+        &script,
+        &[],
+        Some(&std::fs::read_to_string(b.path()).unwrap()),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let d = apply(&lab, &["--diff", b.path()]);
+    assert_eq!((d.status.code(), text(&d.stdout)), (Some(0), "".into()));
     // A bad option is a parameter problem.
     assert_eq!(
         apply(&lab, &["--check", "--diff", a.path()]).status.code(),
