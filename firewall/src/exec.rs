@@ -20,6 +20,7 @@ use std::{io, path::PathBuf};
 use crate::{
     command::Invocation,
     compile::{self, CompileError},
+    diff,
     edit::EditError,
     load::{
         self, Kernel, LoadError,
@@ -32,6 +33,7 @@ use crate::{
     render::{self, Counters, Counts},
     restore::{self, RestoreError, RestoreOptions},
     state::{self, State, StateError, StateLock},
+    yaml::{self, YamlError},
 };
 
 /// Errors executing a command, each with iptables' exit status
@@ -62,6 +64,9 @@ pub enum ExecError {
     /// The kernel enforces a ruleset that the record does not describe.
     #[error(transparent)]
     Inconsistent(#[from] Inconsistent),
+    /// A YAML ruleset that cannot be read or applied.
+    #[error(transparent)]
+    Yaml(#[from] YamlError),
 }
 
 /// The kernel enforces a ruleset that fw's record does not describe: the
@@ -140,6 +145,7 @@ impl ExecError {
             Self::Edit(e) => e.exit_code(),
             Self::Restore(e) => e.exit_code(),
             Self::State(e) => e.exit_code(),
+            Self::Yaml(e) => e.exit_code(),
             Self::Compile(CompileError::NotSupported(_)) => 2,
             Self::Permission(_) => 3,
             Self::Compile(CompileError::TooManyRules { .. }) => 4,
@@ -427,6 +433,73 @@ pub fn save(counters: bool) -> Result<String, ExecError> {
         counters,
         Some((&program, &now())),
     ))
+}
+
+/// `fw save --format yaml`: the filter table as a YAML ruleset
+/// ([`yaml::save`]; no counters).
+///
+/// # Errors
+/// As [`run`].
+pub fn save_yaml() -> Result<String, ExecError> {
+    check_privileges()?;
+    let dirs = Dirs::current()?;
+    let _lock = StateLock::acquire(&dirs.state)?;
+    let st = current(&dirs, true)?.known()?;
+    let program = format!("fw save v{}", env!("CARGO_PKG_VERSION"));
+    Ok(yaml::save(&st.ruleset, Some((&program, &now()))))
+}
+
+/// What `fw apply` does with a YAML ruleset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApplyMode {
+    /// Make it the ruleset in force.
+    Apply,
+    /// `--check`: only check it, touching nothing.
+    Check,
+    /// `--diff`: say what applying it would change.
+    Diff,
+}
+
+/// `fw apply [--check|--diff] FILE`: YAML ruleset `text` (read from
+/// `file`) replaces the whole filter table through the restore engine
+/// ([`yaml::restore`]) and is loaded as [`restore`] loads a file, under the
+/// same lock; rules that did not change keep their counters
+/// ([`diff::keep_counters`]). Returns what `--diff` prints (empty
+/// otherwise), and whether anything would change.
+///
+/// # Errors
+/// [`ExecError::Yaml`] naming the file's line and column; as [`run`].
+/// Nothing changes on error.
+pub fn apply_yaml(text: &str, file: &str, mode: ApplyMode) -> Result<(String, bool), ExecError> {
+    if mode == ApplyMode::Check {
+        // As `iptables-restore --test`: the file alone, against nothing.
+        yaml::restore(&State::default(), text, file, true, Services::system())?;
+        return Ok((String::new(), false));
+    }
+    check_privileges()?;
+    let dirs = Dirs::current()?;
+    let _lock = StateLock::acquire(&dirs.state)?;
+    let old = match current(&dirs, true)? {
+        Current::Known(st) => *st,
+        // The file states the whole table, as a restore file does.
+        Current::Unknown(i) if mode == ApplyMode::Apply => {
+            eprintln!(
+                "fw apply: warning: replacing a ruleset fw had no true record of ({})",
+                i.what()
+            );
+            unknown_base(&dirs)
+        }
+        Current::Unknown(i) => return Err(i.into()),
+    };
+    let mut new = yaml::restore(&old, text, file, true, Services::system())?.state;
+    let changes = diff::describe(&old.ruleset, &new.ruleset);
+    let changed = !changes.is_empty();
+    if mode == ApplyMode::Diff {
+        return Ok((changes, changed));
+    }
+    let fresh = diff::keep_counters(&old, &mut new)?;
+    apply(&dirs, &old, new, &fresh)?;
+    Ok((String::new(), changed))
 }
 
 /// `fw restore [--counters] [--noflush] [--test]`: applies `text` (an

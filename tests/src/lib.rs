@@ -236,6 +236,38 @@ pub fn ip(args: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A file of the test's own in the temporary directory, holding `content`,
+/// removed on drop: `fw-<pid>-<tag>` (`tag` ends in the extension, e.g.
+/// `crash-new.rules`), unique per test process and tag.
+#[derive(Debug)]
+pub struct TempFile(PathBuf);
+
+impl TempFile {
+    /// Creates (or replaces) it.
+    ///
+    /// # Panics
+    /// When the file cannot be written.
+    pub fn new(tag: &str, content: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("fw-{}-{tag}", std::process::id()));
+        std::fs::write(&p, content).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        Self(p)
+    }
+
+    /// Its path.
+    ///
+    /// # Panics
+    /// When the temporary directory's path is not UTF-8.
+    pub fn path(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 temporary directory")
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// The fw binary the lab runs: `$FW_BIN` when set, else
 /// `$CARGO_TARGET_DIR/debug/fw` when that is set, else
 /// `<workspace>/target/debug/fw`.
@@ -332,4 +364,24 @@ pub fn corpus_dir() -> PathBuf {
         dir.display()
     );
     dir
+}
+
+/// The corpus's iptables-restore files for IPv4 (`.rules`, `.conf`,
+/// `.v4`), sorted by name.
+///
+/// # Panics
+/// As [`corpus_dir`]; when the directory cannot be read.
+pub fn corpus_restore_files() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
+        .expect("the corpus directory")
+        .map(|e| e.expect("a corpus entry").path())
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("rules" | "conf" | "v4")
+            )
+        })
+        .collect();
+    v.sort();
+    v
 }

@@ -43,7 +43,7 @@ use libc as _;
 use std::{
     collections::BTreeSet,
     net::{Ipv4Addr, TcpListener},
-    path::{Path, PathBuf},
+    path::Path,
     sync::{
         Mutex,
         atomic::{AtomicUsize, Ordering},
@@ -96,22 +96,6 @@ const WORKERS: usize = 16;
 
 /// The interfaces added to those a file names.
 const SPARE: [&str; 2] = ["fwx0", "fwx1"];
-
-/// The restore-format corpus files (IPv4), sorted.
-fn restore_files() -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(integration_tests::corpus_dir())
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("rules" | "conf" | "v4")
-            )
-        })
-        .collect();
-    v.sort();
-    v
-}
 
 fn name(p: &Path) -> String {
     p.file_name().unwrap().to_string_lossy().into_owned()
@@ -555,7 +539,7 @@ fn corpus_verdicts_match_iptables_legacy() {
     require_iptables();
     let mut counts = Vec::new();
     let mut differ = Vec::new();
-    for path in restore_files() {
+    for path in integration_tests::corpus_restore_files() {
         let input = std::fs::read_to_string(&path).unwrap();
         let Some(rs) = filter_table(&input) else {
             continue;
