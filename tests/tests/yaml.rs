@@ -84,8 +84,8 @@ fn an_error_on_line_17_names_it_exits_2_and_changes_nothing() {
             "chains.INPUT.rules[11]: invalid port/service `99999' specified at PATH:17:9",
         ),
         (
-            "      - -p tcp -m limit --limit 5/sec -j ACCEPT\n",
-            "chains.INPUT.rules[11]: not supported yet: -m limit at PATH:17:9",
+            "      - -p tcp -m hashlimit --hashlimit-upto 5/sec --hashlimit-name x -j ACCEPT\n",
+            "chains.INPUT.rules[11]: not supported yet: -m hashlimit at PATH:17:9",
         ),
     ];
     for (line, message) in cases {
@@ -347,6 +347,7 @@ fn iptables_save_and_yaml_convert_byte_for_byte_on_the_corpus() {
         loaded,
         [
             "05_centos_sysconfig_iptables_webmin.rules",
+            "17_openwrt_fw3_filter_excerpt.rules",
             "21_debian_raspi3_rules.v4",
             "23_perfsonar_firewall.conf",
             "25_kilo_issue128_mangle_counters.rules",
