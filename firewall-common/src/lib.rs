@@ -572,6 +572,46 @@ pub struct ChainInfo {
     pub fields: u32,
     /// Policy of a built-in chain ([`Policy::encode`]).
     pub policy: u32,
+    /// The ESTABLISHED fast path of a built-in chain: 1 + the position of
+    /// the rule that takes every ESTABLISHED packet's verdict ([`ct`]'s
+    /// state, so the walk would count that rule and no other), 0 for none
+    /// (an unwritten slot reads as none). See [`ChainInfo::fast_rule`].
+    pub fast: u32,
+}
+
+impl ChainInfo {
+    /// [`ChainInfo::fast`] of a chain whose rule `n` decides every
+    /// ESTABLISHED packet, or of none.
+    pub const fn fast_of(n: Option<u32>) -> u32 {
+        match n {
+            Some(n) => n + 1,
+            None => 0,
+        }
+    }
+
+    /// The chain's fast path, read from [`ChainInfo::fast`].
+    #[inline(always)]
+    pub const fn fast_rule(&self) -> FastPath {
+        if self.fast == 0 {
+            FastPath::None
+        } else if self.fast > self.rule_count {
+            FastPath::Garbled
+        } else {
+            FastPath::Rule(self.fast - 1)
+        }
+    }
+}
+
+/// What [`ChainInfo::fast`] says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FastPath {
+    /// No fast path: ESTABLISHED packets walk the chain.
+    None,
+    /// Rule `n` of the chain decides every ESTABLISHED packet.
+    Rule(u32),
+    /// A position past the chain's rules: the kernel drops and counts
+    /// [`Anomaly::MissingEntry`].
+    Garbled,
 }
 
 /// One rule, `RULES[rule_slot(bank, first_rule, n)]`.
@@ -1296,7 +1336,7 @@ pub mod programs {
 const _: () = {
     use core::mem::size_of;
     assert!(size_of::<Config>() == 8);
-    assert!(size_of::<ChainInfo>() == 16);
+    assert!(size_of::<ChainInfo>() == 20);
     assert!(size_of::<RuleInfo>() == 12);
     assert!(size_of::<AddrKey>() == 8);
     assert!(size_of::<PortKey>() == 8);
