@@ -313,17 +313,7 @@ fn one(
         });
     }
     for flows in Flows::ALL {
-        let cfg = sender::config(&env.tmp, lab.client(), lab.server(), flows)?;
-        sleep(plan.warmup)?;
-        let rate = sender::measure(
-            lab.client(),
-            &cfg,
-            plan.warmup,
-            plan.window,
-            plan.windows,
-            || peers::count(peer, env, &lab, n),
-        )?;
-        remove(&cfg);
+        let rate = rate(env, plan, &lab, flows, || peers::count(peer, env, &lab, n))?;
         print!("  {:>8.0}/s", rate.pps);
         let _ = std::io::Write::flush(&mut std::io::stdout());
         results.rates.push(RateRow {
@@ -368,8 +358,74 @@ fn one(
             results.control_time(n, peer, Op::Load).unwrap_or_default()
         );
     }
+    if peer == Peer::Fw {
+        let rate = established(env, plan, &lab, n)?;
+        print!("  established {:>8.0}/s", rate.pps);
+        results.established.push((n, rate));
+        let cost = testrun::established(lab.server(), n, empty, plan.runs)?;
+        results.established_costs.push((n, cost));
+    }
     println!();
     drop(prepared);
     drop(lab);
     Ok(slow)
+}
+
+/// fw's rate on ESTABLISHED flows through the fast path: ruleset `n`
+/// behind [`rules::ESTABLISHED_SPEC`] is loaded, the server opens the
+/// 1,024 probe flows itself ([`rules::open_probe_flows`]: real packets
+/// through fw's OUTPUT hook create the entries, as for any connection the
+/// server starts), and the probe traffic of [`Flows::Ports`] is then
+/// their replies. Checks that fw holds an entry for every flow before, and
+/// after that the probe packets were all counted by the first rule (the
+/// last, which takes any that were not ESTABLISHED, counted none).
+fn established(env: &Env, plan: &Plan, lab: &Lab, n: u32) -> anyhow::Result<sender::Rate> {
+    if !env.fw_restore {
+        bail!("the ESTABLISHED measurement loads with `fw restore`, which this fw has not");
+    }
+    let file = env.file(&format!("ipt-est-{n}.rules"));
+    write(&file, &rules::iptables_restore_established(n))?;
+    let loaded = peers::run_in(lab.server(), &env.fw, &["restore"], Some(&file));
+    remove(&file);
+    loaded?;
+    let opened = integration_tests::in_netns(lab.server(), rules::open_probe_flows)??;
+    let (_, count) = peers::run_in(lab.server(), &env.fw, &["conntrack", "-C"], None)?;
+    let entries: u32 = count.trim().parse().context("fw conntrack -C")?;
+    if entries < opened {
+        bail!("fw tracks {entries} connections after the server opened {opened}");
+    }
+    let rate = rate(env, plan, lab, Flows::Ports, || {
+        peers::fw_packets(env, lab)?
+            .first()
+            .copied()
+            .context("no rule line")
+    })?;
+    let counted = peers::fw_packets(env, lab)?;
+    match (counted.first(), counted.last()) {
+        (Some(&first), Some(0)) if first > 0 => Ok(rate),
+        _ => bail!("not every probe packet took the fast path: rule packets {counted:?}"),
+    }
+}
+
+/// The rate of the lab's receiver on traffic `flows`, `count` reading its
+/// counter (after the plan's warm-up).
+fn rate(
+    env: &Env,
+    plan: &Plan,
+    lab: &Lab,
+    flows: Flows,
+    count: impl FnMut() -> anyhow::Result<u64>,
+) -> anyhow::Result<sender::Rate> {
+    let cfg = sender::config(&env.tmp, lab.client(), lab.server(), flows)?;
+    sleep(plan.warmup)?;
+    let rate = sender::measure(
+        lab.client(),
+        &cfg,
+        plan.warmup,
+        plan.window,
+        plan.windows,
+        count,
+    );
+    remove(&cfg);
+    rate
 }
