@@ -999,6 +999,40 @@ pub mod ct {
     /// Address mask reply.
     pub const ICMP_ADDRESSREPLY: u8 = 18;
 
+    /// TCP flag bits (RFC 9293 section 3.1).
+    pub const TCP_FIN: u8 = 0x01;
+    /// See [`TCP_FIN`].
+    pub const TCP_SYN: u8 = 0x02;
+    /// See [`TCP_FIN`].
+    pub const TCP_RST: u8 = 0x04;
+    /// See [`TCP_FIN`].
+    pub const TCP_ACK: u8 = 0x10;
+    /// See [`TCP_FIN`].
+    pub const TCP_URG: u8 = 0x20;
+
+    /// Whether TCP flag byte `flags` is a combination netfilter tracks:
+    /// nf_conntrack_proto_tcp.c's `tcp_valid_flags` table, PSH, ECE and
+    /// CWR aside (always valid). Any other (no flag, FIN without ACK,
+    /// SYN+FIN, SYN+RST, ...) makes the packet INVALID before its
+    /// connection is looked at, and changes no entry.
+    pub const fn tcp_flags_valid(flags: u8) -> bool {
+        const FIN: u8 = TCP_FIN;
+        const SYN: u8 = TCP_SYN;
+        const RST: u8 = TCP_RST;
+        const ACK: u8 = TCP_ACK;
+        const URG: u8 = TCP_URG;
+        const SYN_URG: u8 = SYN | URG;
+        const SYN_ACK: u8 = SYN | ACK;
+        const RST_ACK: u8 = RST | ACK;
+        const FIN_ACK: u8 = FIN | ACK;
+        const FIN_ACK_URG: u8 = FIN | ACK | URG;
+        const ACK_URG: u8 = ACK | URG;
+        matches!(
+            flags & (FIN | SYN | RST | ACK | URG),
+            SYN | SYN_URG | SYN_ACK | RST | RST_ACK | FIN_ACK | FIN_ACK_URG | ACK | ACK_URG
+        )
+    }
+
     /// Whether ICMP `kind` is an error that quotes the datagram it is
     /// about (netfilter's `icmp_error_message` cases).
     pub const fn icmp_is_error(kind: u8) -> bool {
