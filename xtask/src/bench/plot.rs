@@ -48,7 +48,7 @@ pub fn draw(path: &Path, r: &Results) -> anyhow::Result<()> {
         .rates
         .iter()
         .map(|x| x.rate.pps)
-        .chain(r.established.iter().map(|(_, x)| x.pps))
+        .chain(r.established.iter().map(|(_, x, _)| x.pps))
         .filter(|&p| p > 0.0)
         .collect();
     if ns.is_empty() || rates.is_empty() {
