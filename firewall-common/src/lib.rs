@@ -583,6 +583,46 @@ pub struct ChainInfo {
     pub fields: u32,
     /// Policy of a built-in chain ([`Policy::encode`]).
     pub policy: u32,
+    /// The ESTABLISHED fast path of a built-in chain: 1 + the position of
+    /// the rule that takes every ESTABLISHED packet's verdict ([`ct`]'s
+    /// state, so the walk would count that rule and no other), 0 for none
+    /// (an unwritten slot reads as none). See [`ChainInfo::fast_rule`].
+    pub fast: u32,
+}
+
+impl ChainInfo {
+    /// [`ChainInfo::fast`] of a chain whose rule `n` decides every
+    /// ESTABLISHED packet, or of none.
+    pub const fn fast_of(n: Option<u32>) -> u32 {
+        match n {
+            Some(n) => n + 1,
+            None => 0,
+        }
+    }
+
+    /// The chain's fast path, read from [`ChainInfo::fast`].
+    #[inline(always)]
+    pub const fn fast_rule(&self) -> FastPath {
+        if self.fast == 0 {
+            FastPath::None
+        } else if self.fast > self.rule_count {
+            FastPath::Garbled
+        } else {
+            FastPath::Rule(self.fast - 1)
+        }
+    }
+}
+
+/// What [`ChainInfo::fast`] says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FastPath {
+    /// No fast path: ESTABLISHED packets walk the chain.
+    None,
+    /// Rule `n` of the chain decides every ESTABLISHED packet.
+    Rule(u32),
+    /// A position past the chain's rules: the kernel drops and counts
+    /// [`Anomaly::MissingEntry`].
+    Garbled,
 }
 
 /// One rule, `RULES[rule_slot(bank, first_rule, n)]`.
@@ -1143,6 +1183,40 @@ pub mod ct {
     /// Address mask reply.
     pub const ICMP_ADDRESSREPLY: u8 = 18;
 
+    /// TCP flag bits (RFC 9293 section 3.1).
+    pub const TCP_FIN: u8 = 0x01;
+    /// See [`TCP_FIN`].
+    pub const TCP_SYN: u8 = 0x02;
+    /// See [`TCP_FIN`].
+    pub const TCP_RST: u8 = 0x04;
+    /// See [`TCP_FIN`].
+    pub const TCP_ACK: u8 = 0x10;
+    /// See [`TCP_FIN`].
+    pub const TCP_URG: u8 = 0x20;
+
+    /// Whether TCP flag byte `flags` is a combination netfilter tracks:
+    /// nf_conntrack_proto_tcp.c's `tcp_valid_flags` table, PSH, ECE and
+    /// CWR aside (always valid). Any other (no flag, FIN without ACK,
+    /// SYN+FIN, SYN+RST, ...) makes the packet INVALID before its
+    /// connection is looked at, and changes no entry.
+    pub const fn tcp_flags_valid(flags: u8) -> bool {
+        const FIN: u8 = TCP_FIN;
+        const SYN: u8 = TCP_SYN;
+        const RST: u8 = TCP_RST;
+        const ACK: u8 = TCP_ACK;
+        const URG: u8 = TCP_URG;
+        const SYN_URG: u8 = SYN | URG;
+        const SYN_ACK: u8 = SYN | ACK;
+        const RST_ACK: u8 = RST | ACK;
+        const FIN_ACK: u8 = FIN | ACK;
+        const FIN_ACK_URG: u8 = FIN | ACK | URG;
+        const ACK_URG: u8 = ACK | URG;
+        matches!(
+            flags & (FIN | SYN | RST | ACK | URG),
+            SYN | SYN_URG | SYN_ACK | RST | RST_ACK | FIN_ACK | FIN_ACK_URG | ACK | ACK_URG
+        )
+    }
+
     /// Whether ICMP `kind` is an error that quotes the datagram it is
     /// about (netfilter's `icmp_error_message` cases).
     pub const fn icmp_is_error(kind: u8) -> bool {
@@ -1511,7 +1585,7 @@ pub mod iface {
 const _: () = {
     use core::mem::size_of;
     assert!(size_of::<Config>() == 8);
-    assert!(size_of::<ChainInfo>() == 16);
+    assert!(size_of::<ChainInfo>() == 20);
     assert!(size_of::<RuleInfo>() == 16);
     assert!(size_of::<check::Check>() == 32);
     assert!(size_of::<check::recent::Key>() == 8);

@@ -246,6 +246,15 @@ fn a_default_drop_host_keeps_its_own_connections() {
     integration_tests::fw_reset(lab.server());
 
     // The oracle: netfilter's conntrack in the same lab.
+    let legacy = under_iptables_legacy(&lab, |invalid| sequences(&lab, invalid).0);
+    assert_eq!(legacy, want, "iptables-legacy");
+}
+
+/// Runs `probes` with [`RULES`] loaded by iptables-legacy on the lab's
+/// server (netfilter's conntrack, with `nf_conntrack_tcp_loose=0` as fw
+/// tracks), giving it the packets of INPUT rule 2 (the INVALID one); the
+/// table is emptied afterwards.
+fn under_iptables_legacy<T>(lab: &Lab, probes: impl FnOnce(&dyn Fn() -> u64) -> T) -> T {
     let sh = |script: &str| {
         let out = sh_in(lab.server(), script, &[], None);
         assert!(
@@ -273,7 +282,53 @@ fn a_default_drop_host_keeps_its_own_connections() {
         .unwrap();
         rule_counters(&String::from_utf8_lossy(&out.stdout), 2).0
     };
-    let (legacy, _) = sequences(&lab, &legacy_invalid);
+    let got = probes(&legacy_invalid);
     sh("iptables-legacy -F; iptables-legacy -P INPUT ACCEPT");
-    assert_eq!(legacy, want, "iptables-legacy");
+    got
+}
+
+/// Segments with flags netfilter's `tcp_valid_flags` refuses, sent on a
+/// live connection from the client to the server's open port: a FIN
+/// without ACK, SYN+FIN, no flag at all. Each is INVALID (counted by the
+/// INVALID rule and dropped), then a plain ACK. `invalid` reads the
+/// INVALID rule's packets; the answer is the INVALID packets after each
+/// segment.
+fn stray_flags(lab: &Lab, invalid: &dyn Fn() -> u64) -> Vec<u64> {
+    let (c, s) = (lab.client(), lab.server());
+    let _open = tcp_listen(s, OPEN_TCP).unwrap();
+    let stream = in_netns(c, || {
+        TcpStream::connect_timeout(&SocketAddr::from((SERVER_ADDR, OPEN_TCP)), PROBE_TIMEOUT)
+    })
+    .unwrap()
+    .expect("connect to the open port");
+    let port = stream.local_addr().unwrap().port();
+    let before = invalid();
+    let mut got = Vec::new();
+    // FIN; SYN+FIN; none; then a plain ACK, which the connection accepts.
+    for flags in [0x01, 0x03, 0x00, 0x10] {
+        raw_tcp(c, CLIENT_ADDR, SERVER_ADDR, port, OPEN_TCP, flags);
+        got.push(invalid() - before);
+    }
+    drop(stream);
+    got
+}
+
+#[test]
+fn flags_no_tcp_sends_are_invalid_on_a_live_connection() {
+    let lab = Lab::new("ctflags").unwrap();
+    lab.fw_rules(&RULES);
+    let fw_invalid = || {
+        rule_counters(
+            &lab.fw_ok(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]),
+            2,
+        )
+        .0
+    };
+    // The ACK leaves fw's count at 3: the connection's entry is intact
+    // (fw checks no sequence numbers); netfilter's window check finds the
+    // raw ACK's made-up numbers out of window and counts it too.
+    assert_eq!(stray_flags(&lab, &fw_invalid), [1, 2, 3, 3], "fw");
+    integration_tests::fw_reset(lab.server());
+    let legacy = under_iptables_legacy(&lab, |invalid| stray_flags(&lab, invalid));
+    assert_eq!(legacy[..3], [1, 2, 3], "iptables-legacy");
 }
