@@ -67,6 +67,63 @@ pub enum ExecError {
     /// A YAML ruleset that cannot be read or applied.
     #[error(transparent)]
     Yaml(#[from] YamlError),
+    /// fw is loaded, but its pins are not in the bpffs this process sees.
+    #[error(transparent)]
+    Hidden(#[from] HiddenPins),
+}
+
+/// fw's record says it is loaded and a recorded interface still runs an
+/// XDP program, but the pins are not where this process looks: its mount
+/// namespace has another bpffs at `/sys/fs/bpf` than the one fw was
+/// loaded with (`unshare -m` and `mount -t bpf`, say). What the kernel
+/// enforces is then unknown here, so fw refuses (exit status 1) rather
+/// than list an empty ruleset or load a second firewall.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{record} says fw is loaded and {ifname} runs an XDP program (id {prog}), but fw's \
+     pins are not at {pins}: this mount namespace sees another bpffs than the one fw was \
+     loaded with; run fw where that bpffs is mounted (what the kernel enforces stays as it is)",
+    record = state::record_path(&self.state).display(),
+    pins = self.pins.display()
+)]
+pub struct HiddenPins {
+    /// The namespace's state directory (`/run/fw/<cookie>`).
+    pub state: PathBuf,
+    /// Where the pins were looked for (`<bpffs>/fw/<cookie>`).
+    pub pins: PathBuf,
+    /// A recorded interface that runs an XDP program.
+    pub ifname: String,
+    /// That program's id.
+    pub prog: u32,
+}
+
+/// [`HiddenPins`] when the pins are missing but the record and an
+/// interface's XDP program say fw is loaded; after a reboot, or in a
+/// deleted namespace whose cookie came back, the recorded interfaces run
+/// no XDP program and the record is stale.
+fn hidden_pins(dirs: &Dirs) -> Result<(), ExecError> {
+    if dirs.pins.exists() {
+        return Ok(());
+    }
+    let Some(record) = state::read(&dirs.state)? else {
+        return Ok(());
+    };
+    let ifaces = attach::interfaces()?;
+    for a in &record.attachments {
+        if let Some(i) = ifaces
+            .iter()
+            .find(|i| i.index == a.ifindex && i.name == a.ifname && i.xdp_prog != 0)
+        {
+            return Err(HiddenPins {
+                state: dirs.state.clone(),
+                pins: dirs.pins.clone(),
+                ifname: i.name.clone(),
+                prog: i.xdp_prog,
+            }
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// The kernel enforces a ruleset that fw's record does not describe: the
@@ -297,6 +354,7 @@ fn current(dirs: &Dirs, locked: bool) -> Result<Current, ExecError> {
         load::remove_pins(&staged)?;
     }
     let Some(k) = Kernel::open(dirs)? else {
+        hidden_pins(dirs)?;
         if locked {
             state::recover(&dirs.state, None)?;
         }
@@ -717,6 +775,7 @@ pub fn status() -> Result<Status, ExecError> {
     let mut st = Status::default();
     let out = &mut st.text;
     let Some(k) = Kernel::open(&dirs)? else {
+        hidden_pins(&dirs)?;
         let _ = writeln!(out, "fw is not loaded in this network namespace");
         let _ = writeln!(out, "{:<16} {:>7}  status", "interface", "ifindex");
         for i in &ifaces {

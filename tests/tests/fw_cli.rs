@@ -393,8 +393,8 @@ fn every_error_class_says_where_and_changes_nothing() {
             "-A INPUT -m limit --limit 3/min -p tcp --dport 22 -j ACCEPT",
             2,
             "fw v0.1.0 (eBPF): not supported yet: -m limit before -m tcp in one rule \
-             (netfilter runs -m limit even for packets -m tcp then refuses; put -m limit \
-             after the rule's other matches)\n",
+             (netfilter updates -m limit's state even for packets that -m tcp then rejects, fw only \
+             for packets the rule's other matches accept; put -m limit after them)\n",
         ),
         (
             "-A INPUT -p tcp --tcp-option 2 -j ACCEPT",
@@ -584,4 +584,52 @@ fn reject_on_veth_leaves_by_tc_ingress_or_not_at_all() {
         "{said}"
     );
     assert!(!tcp_probe(lab.client(), SERVER_ADDR, 81, PROBE_TIMEOUT));
+}
+
+#[test]
+fn another_bpffs_is_refused_not_listed_empty() {
+    // `unshare -m` and a fresh bpffs at /sys/fs/bpf (and none at
+    // /run/fw-bpffs): fw's pins are out of sight, its programs still run.
+    let lab = Lab::new("cli-hidden").unwrap();
+    lab.fw_ok(&["-P", "INPUT", "DROP"]);
+    lab.fw_ok(&["-A", "INPUT", "-p", "tcp", "--dport", "22", "-j", "ACCEPT"]);
+    let before = saved(&lab);
+    // Another namespace's record must outlive the hidden view too (every
+    // command starts with a garbage collection of other namespaces).
+    let other = Lab::new("cli-hidden2").unwrap();
+    other.fw_ok(&["-A", "INPUT", "-p", "udp", "--dport", "53", "-j", "ACCEPT"]);
+    let other_before = saved(&other);
+    let fw = integration_tests::fw_bin();
+    let hidden = |args: &str| {
+        let script = format!(
+            "umount /run/fw-bpffs 2>/dev/null; mount -t bpf bpf /sys/fs/bpf && exec {} {args}",
+            fw.display()
+        );
+        std::process::Command::new("ip")
+            .args(["netns", "exec", lab.server(), "unshare", "-m", "sh", "-c"])
+            .arg(&script)
+            .output()
+            .unwrap()
+    };
+    // `fw gc` there sees no pins at all, and removes no one's record.
+    let gc = hidden("gc");
+    assert_eq!(
+        (gc.status.code(), text(&gc.stdout)),
+        (Some(0), String::new()),
+        "{}",
+        text(&gc.stderr)
+    );
+    for args in ["-S", "status", "-A INPUT -j ACCEPT"] {
+        let out = hidden(args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "fw {args}: {err}");
+        assert!(
+            err.contains("runs an XDP program")
+                && err.contains("this mount namespace sees another bpffs"),
+            "fw {args}: {err}"
+        );
+        assert_eq!(text(&out.stdout), "", "fw {args}");
+    }
+    assert_eq!(saved(&lab), before);
+    assert_eq!(saved(&other), other_before);
 }

@@ -114,8 +114,8 @@ fn a_limit_before_a_classifier_match_is_refused() {
         String::from_utf8_lossy(&out.stderr).lines().next(),
         Some(
             "fw v0.1.0 (eBPF): not supported yet: -m limit before -m tcp in one rule \
-             (netfilter runs -m limit even for packets -m tcp then refuses; put -m limit \
-             after the rule's other matches)"
+             (netfilter updates -m limit's state even for packets that -m tcp then rejects, fw only \
+             for packets the rule's other matches accept; put -m limit after them)"
         )
     );
     // After the port match it loads.

@@ -44,6 +44,9 @@ pub struct Interface {
     /// The bridge, bond or team device this one is a port of, if any: its
     /// (name, kind).
     pub master: Option<(String, String)>,
+    /// The id of the XDP program attached to it (fw's or another's), 0
+    /// when none is.
+    pub xdp_prog: u32,
 }
 
 /// Masters whose ports fw leaves alone: the stack sees the frames they
@@ -236,6 +239,7 @@ pub fn interfaces() -> Result<Vec<Interface>, LoadError> {
             link_type,
             kind: info.kind,
             master,
+            xdp_prog: info.xdp_prog,
         });
     }
     out.sort_by_key(|i| i.index);

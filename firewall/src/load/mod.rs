@@ -916,8 +916,9 @@ fn namespace_gone(pins: &std::path::Path) -> bool {
 
 /// Removes what other namespaces left behind: the pins, state and lock
 /// of a namespace deleted without `fw reset` (~45 MiB of kernel memory
-/// each), and state and lock files with no pins (after `fw reset`, a
-/// failed first load, or a reboot that kept /run). Each namespace is
+/// each), and state directories without a record and lock files with no
+/// pins (after `fw reset` or a failed first load). A record without pins
+/// is kept: its pins may only be out of this process's sight. Each namespace is
 /// handled holding its lock, taken only if free, so a namespace where fw
 /// is at work is left alone. Best effort: errors are skipped. Runs at
 /// the start of every fw command, and as `fw gc`.
@@ -972,7 +973,13 @@ pub fn gc(dirs: &Dirs) -> Vec<Collected> {
             continue;
         }
         let removed_pins = removed_staged || (has_pins && fs::remove_dir_all(&pins).is_ok());
-        let removed_state = state.exists() && fs::remove_dir_all(&state).is_ok();
+        // A record without pins stays: this process may see another
+        // bpffs than the one that namespace's fw pinned in (`unshare -m`
+        // and a fresh mount), where its pins are merely out of sight.
+        let recorded = crate::state::record_path(&state).exists();
+        let removed_state = state.exists()
+            && (has_pins || removed_staged || !recorded)
+            && fs::remove_dir_all(&state).is_ok();
         lock.remove();
         if removed_pins || removed_state {
             out.push(Collected {

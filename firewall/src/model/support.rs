@@ -70,9 +70,10 @@ pub fn enforceable(rule: &Rule) -> Result<(), String> {
             Enforcement::Classifier(_) => {
                 if let Some(c) = check_before {
                     return Err(format!(
-                        "-m {c} before -m {} in one rule (netfilter runs -m {c} \
-                         even for packets -m {} then refuses; put -m {c} after \
-                         the rule's other matches)",
+                        "-m {c} before -m {} in one rule (netfilter updates -m {c}'s \
+                         state even for packets that -m {} then rejects, fw only \
+                         for packets the rule's other matches accept; put -m {c} \
+                         after them)",
                         m.module(),
                         m.module()
                     ));
@@ -164,8 +165,8 @@ mod tests {
         assert_eq!(
             enforceable(&rule(vec![limit.clone(), tcp])),
             Err(
-                "-m limit before -m tcp in one rule (netfilter runs -m limit even for \
-                 packets -m tcp then refuses; put -m limit after the rule's other matches)"
+                "-m limit before -m tcp in one rule (netfilter updates -m limit's state even for packets that -m tcp then rejects, fw only \
+             for packets the rule's other matches accept; put -m limit after them)"
                     .into()
             )
         );
@@ -198,8 +199,8 @@ mod tests {
         assert_eq!(
             before("--update --name SSH"),
             Err(
-                "-m recent before -m tcp in one rule (netfilter runs -m recent even for \
-                 packets -m tcp then refuses; put -m recent after the rule's other matches)"
+                "-m recent before -m tcp in one rule (netfilter updates -m recent's state even for packets that -m tcp then rejects, fw only \
+             for packets the rule's other matches accept; put -m recent after them)"
                     .into()
             )
         );
