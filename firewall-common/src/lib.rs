@@ -530,18 +530,23 @@ pub enum Anomaly {
     MissingEntry = 2,
     /// Jumps nested past [`MAX_JUMP_DEPTH`] or a walk past [`MAX_STEPS`].
     WalkTooLong = 3,
-    /// A rule check ([`check::Check`]) whose kind does not decode, or
-    /// whose slots lie past `CHECKS`.
-    BadCheck = 4,
+    /// XDP metadata at TC ingress that is neither [`iface::REJECT_MARK`]
+    /// nor a mark already carried out (zero).
+    BadRejectMark = 4,
+    /// A rule check ([`check::Check`]) whose kind does not decode, whose
+    /// slots lie past `CHECKS`, or (`-m recent --set`) whose entry the
+    /// kernel could not add (xt_recent hot-drops then too).
+    BadCheck = 5,
 }
 
 impl Anomaly {
     /// Every anomaly, by index.
-    pub const ALL: [Anomaly; 5] = [
+    pub const ALL: [Anomaly; 6] = [
         Anomaly::BadTarget,
         Anomaly::BadPolicy,
         Anomaly::MissingEntry,
         Anomaly::WalkTooLong,
+        Anomaly::BadRejectMark,
         Anomaly::BadCheck,
     ];
 
@@ -557,6 +562,7 @@ impl Anomaly {
             Anomaly::BadPolicy => "bad policy",
             Anomaly::MissingEntry => "missing map entry",
             Anomaly::WalkTooLong => "walk too long",
+            Anomaly::BadRejectMark => "garbled REJECT mark",
             Anomaly::BadCheck => "bad rule check",
         }
     }
@@ -577,6 +583,46 @@ pub struct ChainInfo {
     pub fields: u32,
     /// Policy of a built-in chain ([`Policy::encode`]).
     pub policy: u32,
+    /// The ESTABLISHED fast path of a built-in chain: 1 + the position of
+    /// the rule that takes every ESTABLISHED packet's verdict ([`ct`]'s
+    /// state, so the walk would count that rule and no other), 0 for none
+    /// (an unwritten slot reads as none). See [`ChainInfo::fast_rule`].
+    pub fast: u32,
+}
+
+impl ChainInfo {
+    /// [`ChainInfo::fast`] of a chain whose rule `n` decides every
+    /// ESTABLISHED packet, or of none.
+    pub const fn fast_of(n: Option<u32>) -> u32 {
+        match n {
+            Some(n) => n + 1,
+            None => 0,
+        }
+    }
+
+    /// The chain's fast path, read from [`ChainInfo::fast`].
+    #[inline(always)]
+    pub const fn fast_rule(&self) -> FastPath {
+        if self.fast == 0 {
+            FastPath::None
+        } else if self.fast > self.rule_count {
+            FastPath::Garbled
+        } else {
+            FastPath::Rule(self.fast - 1)
+        }
+    }
+}
+
+/// What [`ChainInfo::fast`] says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FastPath {
+    /// No fast path: ESTABLISHED packets walk the chain.
+    None,
+    /// Rule `n` of the chain decides every ESTABLISHED packet.
+    Rule(u32),
+    /// A position past the chain's rules: the kernel drops and counts
+    /// [`Anomaly::MissingEntry`].
+    Garbled,
 }
 
 /// One rule, `RULES[rule_slot(bank, first_rule, n)]`.
@@ -740,12 +786,17 @@ pub mod maps {
     pub const LOG_CONFIGS: &str = "LOG_CONFIGS";
     /// `LOG_STATS`: per-CPU LOG counters ([`super::log::Stat`]).
     pub const LOG_STATS: &str = "LOG_STATS";
+    /// `IFACES`: how REJECT answers leave each interface
+    /// ([`super::iface`]).
+    pub const IFACES: &str = "IFACES";
     /// `CHECKS`: rules' checks, per bank ([`super::check::Check`]).
     pub const CHECKS: &str = "CHECKS";
+    /// `RECENT`: `-m recent`'s lists ([`super::check::recent`]).
+    pub const RECENT: &str = "RECENT";
     /// The maps fw pins, in the order it pins them. The kernel-private
     /// working maps (`SCRATCH`, `MATCH_CACHE`, `CT_PENDING`, `LOG_BUCKET`)
     /// are not pinned.
-    pub const ALL: [&str; 17] = [
+    pub const ALL: [&str; 19] = [
         CONFIG,
         CHAINS,
         RULES,
@@ -762,17 +813,20 @@ pub mod maps {
         LOG_EVENTS,
         LOG_CONFIGS,
         LOG_STATS,
+        IFACES,
         CHECKS,
+        RECENT,
     ];
     /// Maps of the object that fw does not pin (besides the data
     /// sections, `.rodata` and the like, that hold its constants).
-    pub const PRIVATE: [&str; 6] = [
+    pub const PRIVATE: [&str; 7] = [
         "SCRATCH",
         "MATCH_CACHE",
         "CT_PENDING",
         "ANSWER",
         "LOG_BUCKET",
         "CHECK_PACKET",
+        "RECENT_NEW",
     ];
 }
 
@@ -802,6 +856,107 @@ pub mod check {
     /// interval` (ns), `state` the theoretical arrival time (ns of
     /// `bpf_ktime_get_ns`; 0 = a full bucket).
     pub const KIND_LIMIT: u32 = 1;
+    /// [`Check::kind`] of `-m recent`: `arg` is the `--mask` (network
+    /// order, as the packet's addresses), `a` the `--seconds` in ns (0:
+    /// any age), `b` the list ([`recent::list_id`]) and
+    /// [`recent::pack_b`]'s `--hitcount` and flags; `state` unused.
+    pub const KIND_RECENT: u32 = 2;
+
+    impl Check {
+        /// Whether running it changes state (takes a limit's token,
+        /// writes a recent list) or the verdict (`--tcp-option`'s hot
+        /// drop): netfilter runs it even for packets a later match of the
+        /// rule refuses, so it may not come before a classifier match.
+        /// `--rcheck`, `-m mac` and `--ports` only read.
+        pub const fn has_side_effect(&self) -> bool {
+            match self.kind {
+                KIND_RECENT => (self.b as u32 & 3) != recent::RCHECK,
+                // Compare and read only: they may run after the classifier.
+                KIND_MAC | KIND_PORTS => false,
+                // A limit, --tcp-option's hot drop, and (conservatively) any other.
+                _ => true,
+            }
+        }
+    }
+
+    /// `-m recent`'s lists: one LRU hash map, `RECENT`, of every list's
+    /// addresses ([`Key`] → [`Entry`]).
+    pub mod recent {
+        /// Timestamps an entry keeps: xt_recent's `nstamps_max_mask + 1`
+        /// with `ip_pkt_list_tot` 0 (its default) and a `--hitcount` of at
+        /// most 32.
+        pub const STAMPS: usize = 32;
+        /// Entries of `RECENT`, every list together.
+        pub const MAX_ENTRIES: u32 = 65_536;
+
+        /// `--set`.
+        pub const SET: u32 = 0;
+        /// `--rcheck`.
+        pub const RCHECK: u32 = 1;
+        /// `--update`.
+        pub const UPDATE: u32 = 2;
+        /// `--remove`.
+        pub const REMOVE: u32 = 3;
+        /// Flag: `!`.
+        pub const F_INVERT: u32 = 1 << 2;
+        /// Flag: `--rttl`.
+        pub const F_RTTL: u32 = 1 << 3;
+        /// Flag: `--rdest` (else the source address).
+        pub const F_DEST: u32 = 1 << 4;
+
+        /// `Check::b`: the list's id in the high 32 bits, `--hitcount` in
+        /// bits 8..24, the command (`SET`...) and flags in the low byte.
+        pub const fn pack_b(list: u32, hitcount: u32, flags: u32) -> u64 {
+            (list as u64) << 32 | ((hitcount & 0xffff) as u64) << 8 | (flags & 0xff) as u64
+        }
+
+        /// A list's id: FNV-1a of its `--name` and `--mask` (network
+        /// order), folded to 32 bits. The compiler refuses a ruleset
+        /// whose lists' ids collide.
+        pub const fn list_id(name: &[u8], mask: [u8; 4]) -> u32 {
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            let mut i = 0;
+            while i < name.len() + 5 {
+                let b = if i < name.len() {
+                    name[i]
+                } else if i == name.len() {
+                    0
+                } else {
+                    mask[i - name.len() - 1]
+                };
+                h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+                i += 1;
+            }
+            (h ^ (h >> 32)) as u32
+        }
+
+        /// `RECENT` key: a list and a masked address.
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct Key {
+            /// [`list_id`].
+            pub list: u32,
+            /// The address `&` the mask, network order.
+            pub addr: u32,
+        }
+
+        /// One address of one list (xt_recent's `recent_entry`).
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct Entry {
+            /// When it was seen, `bpf_ktime_get_ns`; `nstamps` are valid.
+            pub stamps: [u64; STAMPS],
+            /// The next slot of `stamps` to write.
+            pub index: u32,
+            /// Valid stamps.
+            pub nstamps: u32,
+            /// The TTL it was last seen with.
+            pub ttl: u32,
+            /// Zero.
+            pub _pad: u32,
+        }
+    }
+
     /// [`Check::kind`] of `-m mac --mac-source` (xt_mac): `a` the
     /// address, its six bytes big-endian in the low 48 bits (the first
     /// byte in bits 40..48); `b` 1 for `!`, else 0; `state` unused. The
@@ -826,18 +981,10 @@ pub mod check {
     /// and 1 one byte, the others their length byte, 0 taken as 1)
     /// meets kind N, XOR `!`; a data offset below 5 or an option area
     /// past the end of the IPv4 datagram drops the packet (the match's
-    /// hot drop). Not pure: the drop happens where the match stands.
+    /// hot drop), a side effect ([`Check::has_side_effect`]).
     pub const KIND_TCP_OPTION: u32 = 19;
     /// Port ranges one [`KIND_DATA`] entry holds.
     pub const RANGES_PER_DATA: u32 = 6;
-
-    /// Whether a check of `kind` leaves the packet and every state alone,
-    /// so that running it after the classifier (rather than where its
-    /// match stands in the rule) cannot change any verdict or counter.
-    /// `-m limit` takes a token: false, as for kinds not listed here.
-    pub const fn is_pure(kind: u32) -> bool {
-        matches!(kind, KIND_MAC | KIND_PORTS)
-    }
 
     /// Two inclusive port ranges `(lo, hi)`, host order, in one word of a
     /// [`KIND_DATA`] entry: `lo0 | hi0 << 16 | lo1 << 32 | hi1 << 48`.
@@ -877,8 +1024,8 @@ pub mod check {
     pub struct Check {
         /// `KIND_*`.
         pub kind: u32,
-        /// Zero.
-        pub _pad: u32,
+        /// The kind's 32-bit parameter.
+        pub arg: u32,
         /// The kind's first parameter.
         pub a: u64,
         /// The kind's second parameter.
@@ -1084,6 +1231,40 @@ pub mod ct {
     pub const ICMP_ADDRESS: u8 = 17;
     /// Address mask reply.
     pub const ICMP_ADDRESSREPLY: u8 = 18;
+
+    /// TCP flag bits (RFC 9293 section 3.1).
+    pub const TCP_FIN: u8 = 0x01;
+    /// See [`TCP_FIN`].
+    pub const TCP_SYN: u8 = 0x02;
+    /// See [`TCP_FIN`].
+    pub const TCP_RST: u8 = 0x04;
+    /// See [`TCP_FIN`].
+    pub const TCP_ACK: u8 = 0x10;
+    /// See [`TCP_FIN`].
+    pub const TCP_URG: u8 = 0x20;
+
+    /// Whether TCP flag byte `flags` is a combination netfilter tracks:
+    /// nf_conntrack_proto_tcp.c's `tcp_valid_flags` table, PSH, ECE and
+    /// CWR aside (always valid). Any other (no flag, FIN without ACK,
+    /// SYN+FIN, SYN+RST, ...) makes the packet INVALID before its
+    /// connection is looked at, and changes no entry.
+    pub const fn tcp_flags_valid(flags: u8) -> bool {
+        const FIN: u8 = TCP_FIN;
+        const SYN: u8 = TCP_SYN;
+        const RST: u8 = TCP_RST;
+        const ACK: u8 = TCP_ACK;
+        const URG: u8 = TCP_URG;
+        const SYN_URG: u8 = SYN | URG;
+        const SYN_ACK: u8 = SYN | ACK;
+        const RST_ACK: u8 = RST | ACK;
+        const FIN_ACK: u8 = FIN | ACK;
+        const FIN_ACK_URG: u8 = FIN | ACK | URG;
+        const ACK_URG: u8 = ACK | URG;
+        matches!(
+            flags & (FIN | SYN | RST | ACK | URG),
+            SYN | SYN_URG | SYN_ACK | RST | RST_ACK | FIN_ACK | FIN_ACK_URG | ACK | ACK_URG
+        )
+    }
 
     /// Whether ICMP `kind` is an error that quotes the datagram it is
     /// about (netfilter's `icmp_error_message` cases).
@@ -1415,6 +1596,37 @@ pub mod programs {
     pub const XDP: &str = "fw_xdp";
     /// The TCX egress program (OUTPUT).
     pub const TC: &str = "fw_tc";
+    /// The TCX ingress program: sends the REJECT answers XDP marked
+    /// ([`super::iface`]) back out their interface.
+    pub const TC_IN: &str = "fw_tc_in";
+}
+
+/// How an INPUT or FORWARD REJECT answer leaves its interface.
+///
+/// XDP builds the answer over the rejected frame, then either returns
+/// `XDP_TX`, or, where `IFACES[ifindex]` has [`ANSWER_AT_TC_INGRESS`],
+/// puts [`REJECT_MARK`] in front of it as XDP metadata
+/// (`bpf_xdp_adjust_meta`, [`MARK_LEN`] bytes) and passes it to the TCX
+/// ingress program, which zeroes the mark and `bpf_redirect`s the frame
+/// out the same interface. A veth delivers `XDP_TX` frames only while its
+/// peer runs NAPI (an XDP program of its own); the skb path needs nothing
+/// of the peer. The frame passed is always the answer, never the rejected
+/// packet: should the TC stage be missing, the stack drops it (addressed
+/// to another host's MAC address).
+///
+/// | map      | kind | key                  | value                        |
+/// |----------|------|----------------------|------------------------------|
+/// | `IFACES` | hash | ifindex (u32, host)  | flags (u32, host)            |
+pub mod iface {
+    /// Entries of `IFACES`: interfaces fw attaches to in one namespace.
+    pub const MAX: u32 = 4096;
+    /// The answer leaves by TCX ingress and `bpf_redirect` (set on veth,
+    /// once the TCX ingress link is pinned).
+    pub const ANSWER_AT_TC_INGRESS: u32 = 1;
+    /// The XDP metadata of a marked answer (host byte order).
+    pub const REJECT_MARK: u32 = 0x6677_524a;
+    /// Bytes of the metadata.
+    pub const MARK_LEN: usize = 4;
 }
 
 // Every map type is repr(C) plain data without implicit padding: its size
@@ -1422,9 +1634,11 @@ pub mod programs {
 const _: () = {
     use core::mem::size_of;
     assert!(size_of::<Config>() == 8);
-    assert!(size_of::<ChainInfo>() == 16);
+    assert!(size_of::<ChainInfo>() == 20);
     assert!(size_of::<RuleInfo>() == 16);
     assert!(size_of::<check::Check>() == 32);
+    assert!(size_of::<check::recent::Key>() == 8);
+    assert!(size_of::<check::recent::Entry>() == 8 * check::recent::STAMPS + 16);
     assert!(size_of::<AddrKey>() == 8);
     assert!(size_of::<PortKey>() == 8);
     assert!(size_of::<ValueKey>() == 8);
@@ -1474,4 +1688,8 @@ mod pod {
     unsafe impl aya::Pod for super::log::Config {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::check::Check {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::check::recent::Key {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::check::recent::Entry {}
 }

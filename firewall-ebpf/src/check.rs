@@ -9,13 +9,14 @@ use aya_ebpf::{
     cty::{c_long, c_void},
     helpers::{bpf_ktime_get_ns, bpf_loop, bpf_skb_load_bytes, bpf_xdp_load_bytes},
     macros::map,
-    maps::{Array, PerCpuArray},
+    maps::{Array, LruHashMap, PerCpuArray},
 };
 use firewall_common::{
     Anomaly, BANKS,
     check::{
-        self, Check, KIND_DATA, KIND_LIMIT, KIND_MAC, KIND_PORTS, KIND_TCP_OPTION, MAX_CHECKS,
-        MAX_PER_RULE, RANGES_PER_DATA,
+        self, Check, KIND_DATA, KIND_LIMIT, KIND_MAC, KIND_PORTS, KIND_RECENT, KIND_TCP_OPTION,
+        MAX_CHECKS, MAX_PER_RULE, RANGES_PER_DATA,
+        recent::{self, Entry, Key, STAMPS},
     },
 };
 
@@ -23,6 +24,12 @@ use crate::{classify::anomaly, parse::Packet};
 
 #[map]
 static CHECKS: Array<Check> = Array::with_max_entries(BANKS * MAX_CHECKS, 0);
+/// Every `-m recent` list, outside the banks: lists outlive rulesets.
+#[map]
+static RECENT: LruHashMap<Key, Entry> = LruHashMap::with_max_entries(recent::MAX_ENTRIES, 0);
+/// A new entry is built here, not on the stack (it is 272 bytes).
+#[map]
+static RECENT_NEW: PerCpuArray<Entry> = PerCpuArray::with_max_entries(1, 0);
 
 /// What the checks see of the packet being classified, beyond the
 /// classifier's fields: written by the hook ([`note_xdp`], [`note_tc`]) before
@@ -260,7 +267,7 @@ const CAS_TRIES: u32 = 2;
 /// with an unknown result, whatever the loop here does.
 #[unsafe(no_mangle)]
 #[inline(never)]
-pub extern "C" fn fw_rule_checks(bank: u32, packed: u32) -> u32 {
+pub extern "C" fn fw_rule_checks(bank: u32, packed: u32, src: u32, dst: u32, ttl: u32) -> u32 {
     let (first, count) = check::unpack(packed);
     if count > MAX_PER_RULE || first + count > MAX_CHECKS {
         anomaly(Anomaly::BadCheck);
@@ -269,6 +276,9 @@ pub extern "C" fn fw_rule_checks(bank: u32, packed: u32) -> u32 {
     let mut run = Run {
         slot: check::slot(bank, first),
         outcome: PASS,
+        src,
+        dst,
+        ttl,
     };
     // bpf_loop (Linux 5.17): the verifier checks the body once; a loop
     // LLVM rewrote as a countdown it could not bound.
@@ -279,11 +289,15 @@ pub extern "C" fn fw_rule_checks(bank: u32, packed: u32) -> u32 {
     run.outcome
 }
 
-/// [`fw_rule_checks`]' loop state: the next check's slot, the outcome.
+/// [`fw_rule_checks`]' loop state: the next check's slot, the outcome,
+/// and what the checks see of the packet.
 #[repr(C)]
 struct Run {
     slot: u32,
     outcome: u32,
+    src: u32,
+    dst: u32,
+    ttl: u32,
 }
 
 /// Runs the next check; returns 1 to stop at the first that fails.
@@ -291,22 +305,23 @@ struct Run {
 extern "C" fn next(_i: u32, ctx: *mut c_void) -> c_long {
     // SAFETY: ctx is the `Run` of `fw_rule_checks`.
     let run = unsafe { &mut *(ctx as *mut Run) };
-    let r = fw_check(run.slot);
+    let r = fw_check(run.slot, run.src, run.dst, run.ttl);
     run.slot += 1;
     run.outcome = r;
     (r != PASS) as c_long
 }
 
-/// Check `CHECKS[slot]`: [`PASS`], [`FAIL`] or [`BAD`].
+/// Check `CHECKS[slot]` for a packet from `src` to `dst` (network
+/// order) with `ttl` (as received): [`PASS`], [`FAIL`] or [`BAD`].
 ///
-/// A global function (exported, a scalar argument): the verifier checks
+/// A global function (exported, scalar arguments): the verifier checks
 /// it once on its own and gives its callers an unknown result, so their
 /// states do not multiply by its paths (as a static subprogram inside
 /// the walk's `bpf_loop` it hit "the sequence of 8193 jumps is too
 /// complex").
 #[unsafe(no_mangle)]
 #[inline(never)]
-pub extern "C" fn fw_check(slot: u32) -> u32 {
+pub extern "C" fn fw_check(slot: u32, src: u32, dst: u32, ttl: u32) -> u32 {
     let Some(c) = CHECKS.get_ptr_mut(slot) else {
         anomaly(Anomaly::BadCheck);
         return BAD;
@@ -315,7 +330,8 @@ pub extern "C" fn fw_check(slot: u32) -> u32 {
     let now = unsafe { bpf_ktime_get_ns() };
     // SAFETY: a map value, valid while the program runs; `state` is only
     // touched atomically (every CPU shares it).
-    let (kind, a, b, state) = unsafe { ((*c).kind, (*c).a, (*c).b, &raw mut (*c).state) };
+    let (kind, arg, a, b, state) =
+        unsafe { ((*c).kind, (*c).arg, (*c).a, (*c).b, &raw mut (*c).state) };
     match kind {
         KIND_LIMIT => limit(state, a, b, now),
         KIND_MAC => mac(a, b != 0),
@@ -325,6 +341,18 @@ pub extern "C" fn fw_check(slot: u32) -> u32 {
         KIND_DATA => {
             anomaly(Anomaly::BadCheck);
             BAD
+        }
+        KIND_RECENT => {
+            let addr = if b as u32 & recent::F_DEST != 0 {
+                dst
+            } else {
+                src
+            };
+            let key = Key {
+                list: (b >> 32) as u32,
+                addr: addr & arg,
+            };
+            recent_check(&key, b as u32, a, ttl, now)
         }
         // No compiler writes another kind.
         _ => {
@@ -378,12 +406,6 @@ fn seen() -> Option<&'static Seen> {
     s
 }
 
-/// A match's answer as a check's outcome.
-#[inline(always)]
-fn outcome(matched: bool) -> u32 {
-    if matched { PASS } else { FAIL }
-}
-
 /// `-m mac` as xt_mac's `mac_mt`: no Ethernet header, no match (before
 /// the inversion); else the source address equal to `want`, XOR `invert`.
 #[inline(always)]
@@ -392,7 +414,7 @@ fn mac(want: u64, invert: bool) -> u32 {
     if !s.has_mac {
         return FAIL;
     }
-    outcome((check::mac_word(s.mac) == want) != invert)
+    verdict((check::mac_word(s.mac) == want) != invert)
 }
 
 /// `-m multiport --ports` as xt_multiport's `ports_match_v1`: the first
@@ -429,7 +451,7 @@ fn ports(base: u32, data: u32, b: u64) -> u32 {
             || two(e.b, left.saturating_sub(2), sport, dport)
             || two(e.state, left.saturating_sub(4), sport, dport);
     }
-    outcome(hit != invert)
+    verdict(hit != invert)
 }
 
 /// Whether one of the first `left` (at most two) ranges of `word`
@@ -450,10 +472,93 @@ fn tcp_option(kind: u64, invert: bool) -> u32 {
         OPTS_WALKED => {
             let k = (kind & 0xff) as u32;
             let met = s.kinds[(k >> 6) as usize % 4] >> (k & 63) & 1 != 0;
-            outcome(met != invert)
+            verdict(met != invert)
         }
         OPTS_BAD => HOTDROP,
         // No TCP header: the classifier's port columns exclude these.
         _ => FAIL,
     }
+}
+
+/// `-m recent` as xt_recent's `recent_mt`: `flags` is the low word of
+/// `Check::b` (command, flags, `--hitcount`), `seconds` in ns.
+#[inline(always)]
+fn recent_check(key: &Key, flags: u32, seconds: u64, ttl: u32, now: u64) -> u32 {
+    let command = flags & 3;
+    let hitcount = (flags >> 8) & 0xffff;
+    // `ret` starts as the inversion; each "match" flips it.
+    let invert = flags & recent::F_INVERT != 0;
+    let found = RECENT.get_ptr_mut(key).filter(|&e| {
+        // --rttl: an entry seen with another TTL is not this address's.
+        // SAFETY: a map value, valid while the program runs.
+        let t = unsafe { (*e).ttl };
+        flags & recent::F_RTTL == 0 || t == ttl || ttl == 0 || t == 0
+    });
+    let Some(e) = found else {
+        if command != recent::SET {
+            return verdict(invert);
+        }
+        let Some(new) = RECENT_NEW.get_ptr_mut(0) else {
+            anomaly(Anomaly::BadCheck);
+            return BAD;
+        };
+        // SAFETY: this CPU's slot, nothing else uses it meanwhile.
+        let n = unsafe { &mut *new };
+        n.stamps[0] = now;
+        n.index = 1;
+        n.nstamps = 1;
+        n.ttl = ttl;
+        // xt_recent hot-drops when it cannot add the entry.
+        if RECENT.insert(key, n, 0).is_err() {
+            anomaly(Anomaly::BadCheck);
+            return BAD;
+        }
+        return verdict(!invert);
+    };
+    // SAFETY: a map value, valid while the program runs; CPUs updating
+    // one address at once may lose a stamp (xt_recent takes a lock).
+    let e = unsafe { &mut *e };
+    let matched = match command {
+        recent::SET => !invert,
+        recent::REMOVE => {
+            let _ = RECENT.remove(key);
+            return verdict(!invert);
+        }
+        // --rcheck, --update: `hitcount` stamps within `seconds`.
+        _ => {
+            let since = now.saturating_sub(seconds);
+            let mut hits = 0;
+            let mut hit = false;
+            for i in 0..STAMPS {
+                if i as u32 >= e.nstamps {
+                    break;
+                }
+                if seconds != 0 && e.stamps[i] < since {
+                    continue;
+                }
+                hits += 1;
+                if hitcount == 0 || hits >= hitcount {
+                    hit = true;
+                    break;
+                }
+            }
+            hit != invert
+        }
+    };
+    if command == recent::SET || (command == recent::UPDATE && matched) {
+        let i = e.index as usize % STAMPS;
+        e.stamps[i] = now;
+        e.index = (i + 1) as u32;
+        if e.index > e.nstamps {
+            e.nstamps = e.index;
+        }
+        e.ttl = ttl;
+    }
+    verdict(matched)
+}
+
+/// A match as a check's outcome.
+#[inline(always)]
+fn verdict(matched: bool) -> u32 {
+    if matched { PASS } else { FAIL }
 }

@@ -16,11 +16,12 @@ use aya_ebpf::{
     maps::{Array, HashMap, LpmTrie, PerCpuArray, lpm_trie::Key},
 };
 use firewall_common::{
-    ADDR_BITS, ANOMALY_SLOTS, AddrKey, Anomaly, BANKS, CLASS_DEFAULT, CLASS_NO_PORT, CLASS_W,
-    COUNTER_SLOTS, ChainInfo, ClassKey, Config, Counter, Decision, FIELDS, Field, FieldKey,
-    MAX_CHAINS, MAX_JUMP_DEPTH, MAX_RULES, MAX_STEPS, NO_PORT_VALUE, NOT_LIVE, PORT_BITS, Policy,
-    PortKey, RuleInfo, SUMMARY_WORDS, Summary, ValueKey, Verdict, WORD_BITS, WordKey,
-    addr_lpm_prefix, chain_slot, field_id, log, policy_counter, port_lpm_prefix, rule_slot,
+    ADDR_BITS, ANOMALY_SLOTS, AddrKey, Anomaly, BANKS, CHAIN_FORWARD, CLASS_DEFAULT, CLASS_NO_PORT,
+    CLASS_W, COUNTER_SLOTS, ChainInfo, ClassKey, Config, Counter, Decision, FIELDS, FastPath,
+    Field, FieldKey, MAX_CHAINS, MAX_JUMP_DEPTH, MAX_RULES, MAX_STEPS, NO_PORT_VALUE, NOT_LIVE,
+    PORT_BITS, Policy, PortKey, RuleInfo, SUMMARY_WORDS, Summary, ValueKey, Verdict, WORD_BITS,
+    WordKey, addr_lpm_prefix, chain_slot, ct, field_id, log, policy_counter, port_lpm_prefix,
+    rule_slot,
 };
 
 use crate::parse::Packet;
@@ -451,6 +452,18 @@ fn search(ctx: *mut c_void, sc: &mut Scratch, chain: u32, info: &ChainInfo, star
     sc.search.hit
 }
 
+/// The root chain's fast path for an ESTABLISHED packet at the start of
+/// its walk: the rule the compiler found to decide every such packet
+/// (`ChainInfo::fast`), taken without the search and counted as the
+/// walk counts it.
+#[inline(always)]
+fn fast(w: &Walk, chain: u32, info: &ChainInfo) -> FastPath {
+    if chain != w.root || w.start != 0 || w.pkt.ctstate != ct::ESTABLISHED {
+        return FastPath::None;
+    }
+    info.fast_rule()
+}
+
 /// One chain visit: find the first matching rule from `start` and take its
 /// target. Returns 1 once the decision is taken.
 #[inline(never)]
@@ -463,7 +476,15 @@ extern "C" fn walk_step(_i: u32, ctx: *mut c_void) -> c_long {
         sc.walk.decision = Some(Decision::Drop);
         return 1;
     };
-    let n = first_match(ctx, sc, chain, info, sc.walk.start);
+    let n = match fast(&sc.walk, chain, info) {
+        FastPath::Rule(n) => n,
+        FastPath::None => first_match(ctx, sc, chain, info, sc.walk.start),
+        FastPath::Garbled => {
+            anomaly(Anomaly::MissingEntry);
+            sc.walk.decision = Some(Decision::Drop);
+            return 1;
+        }
+    };
     let len = sc.walk.pkt.len;
     let w = &mut sc.walk;
     // `None`: no rule matched, the chain's end.
@@ -476,7 +497,9 @@ extern "C" fn walk_step(_i: u32, ctx: *mut c_void) -> c_long {
             return 1;
         };
         if r.checks != 0 {
-            match crate::check::fw_rule_checks(bank, r.checks) {
+            // xt_recent takes the TTL as received: FORWARD's is one less.
+            let ttl = u32::from(w.pkt.ttl) + u32::from(w.root == CHAIN_FORWARD);
+            match crate::check::fw_rule_checks(bank, r.checks, w.pkt.src, w.pkt.dst, ttl) {
                 crate::check::PASS => {}
                 crate::check::FAIL => {
                     // As if the rule's columns had not matched.

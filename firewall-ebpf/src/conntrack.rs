@@ -10,7 +10,9 @@
 //! entry at the end of the hooks, so a dropped SYN leaves nothing).
 //!
 //! TCP is tracked as with `nf_conntrack_tcp_loose=0`: only a SYN opens a
-//! connection, so an ACK, FIN, RST or SYN+ACK without an entry is INVALID.
+//! connection, so an ACK, FIN, RST or SYN+ACK without an entry is INVALID;
+//! so is, on any connection, a combination of flags netfilter's
+//! `tcp_valid_flags` refuses (FIN without ACK, SYN+FIN, none, ...).
 //! Sequence numbers and windows are not checked.
 
 use aya_ebpf::{
@@ -119,7 +121,9 @@ fn classify(p: &Packet) -> (u32, Option<Pending>) {
         IPPROTO_TCP | IPPROTO_UDP => (p.sport, p.dport),
         _ => (0, 0),
     };
-    if p.proto == IPPROTO_TCP && !p.has_tcp_flags {
+    // netfilter's tcp_error: a flag combination no TCP sends is INVALID,
+    // whatever its connection, which it leaves as it is.
+    if p.proto == IPPROTO_TCP && (!p.has_tcp_flags || !ct::tcp_flags_valid(p.tcp_flags)) {
         return invalid();
     }
     let (key, src_first) = if p.proto == IPPROTO_ICMP {

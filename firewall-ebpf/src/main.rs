@@ -4,6 +4,8 @@
 //!   FORWARD for packets the kernel will route on (see `route`).
 //! * `fw_tc` runs at TC egress (TCX) and filters OUTPUT for locally
 //!   generated packets.
+//! * `fw_tc_in` runs at TC ingress (TCX) on veth and sends the REJECT
+//!   answers `fw_xdp` marked there (`reject::tc_in`).
 //!
 //! Both parse Ethernet + IPv4 (RFC 791) and, for the first fragment, the TCP
 //! (RFC 9293) or UDP (RFC 768) ports, then walk the live bank of the chain in
@@ -116,6 +118,11 @@ fn fw_tc(ctx: TcContext) -> i32 {
         Parsed::NotIpv4 => TCX_NEXT,
         Parsed::Malformed => TCX_DROP,
     }
+}
+
+#[classifier]
+fn fw_tc_in(ctx: TcContext) -> i32 {
+    reject::tc_in(ctx.as_ptr().cast())
 }
 
 #[cfg(not(test))]

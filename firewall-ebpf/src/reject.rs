@@ -4,8 +4,10 @@
 //! built from the offending packet in place.
 //!
 //! * INPUT and FORWARD (XDP): the frame becomes the answer and goes back
-//!   out the interface it came in on (`XDP_TX`), to the MAC address it
-//!   came from.
+//!   out the interface it came in on, to the MAC address it came from:
+//!   `XDP_TX`, or on veth (`firewall_common::iface`) marked in XDP
+//!   metadata and passed to [`tc_in`] at TCX ingress, which
+//!   `bpf_redirect`s it out.
 //! * OUTPUT (TC egress): the packet of a local socket becomes the answer,
 //!   addressed to this host, and is handed to the interface's ingress
 //!   (`bpf_redirect` with `BPF_F_INGRESS`), so the local stack delivers it
@@ -27,17 +29,23 @@ use aya_ebpf::{
     bindings::{
         __sk_buff, BPF_F_INGRESS, BPF_FIB_LKUP_RET_NO_NEIGH, BPF_FIB_LKUP_RET_SUCCESS,
         BPF_FIB_LOOKUP_OUTPUT, BPF_FIB_LOOKUP_SKIP_NEIGH, BPF_FIB_LOOKUP_SRC,
-        bpf_adj_room_mode::BPF_ADJ_ROOM_MAC, bpf_fib_lookup as FibParams, xdp_action, xdp_md,
+        bpf_fib_lookup as FibParams, xdp_action, xdp_md,
     },
     helpers::{
         bpf_fib_lookup, bpf_get_prandom_u32, bpf_redirect, bpf_skb_load_bytes, bpf_skb_store_bytes,
-        bpf_xdp_adjust_head, bpf_xdp_adjust_tail, bpf_xdp_load_bytes, bpf_xdp_store_bytes,
+        bpf_xdp_adjust_head, bpf_xdp_adjust_meta, bpf_xdp_adjust_tail, bpf_xdp_load_bytes,
+        bpf_xdp_store_bytes,
     },
     macros::map,
-    maps::PerCpuArray,
+    maps::{HashMap, PerCpuArray},
     programs::{TcContext, XdpContext},
 };
-use firewall_common::Reject;
+use firewall_common::{
+    Anomaly, Reject,
+    iface::{self, ANSWER_AT_TC_INGRESS, MARK_LEN, REJECT_MARK},
+};
+
+use crate::classify::anomaly;
 
 const ETH_HLEN: usize = 14;
 const IP_HLEN: usize = 20;
@@ -130,6 +138,10 @@ pub struct Answer {
     /// The offending frame's first bytes.
     orig: [u8; READ_MAX],
 }
+
+/// Interface flags ([`firewall_common::iface`]), written by fw on attach.
+#[map]
+static IFACES: HashMap<u32, u32> = HashMap::with_max_entries(iface::MAX, 0);
 
 /// One [`Answer`] per hook and CPU: slot 0 for XDP, 1 for TC.
 #[map]
@@ -501,7 +513,84 @@ pub fn xdp(md: *mut xdp_md, r: Reject, hook: Hook, in_ifindex: u32) -> u32 {
             return xdp_action::XDP_DROP;
         }
     }
-    xdp_action::XDP_TX
+    send(md, in_ifindex)
+}
+
+/// How the answer now in `md` leaves interface `ifindex`: `XDP_TX`, or
+/// where `IFACES` says so, `XDP_PASS` with [`REJECT_MARK`] in front for
+/// [`tc_in`]. A driver without XDP metadata keeps `XDP_TX`.
+#[inline(never)]
+fn send(md: *mut xdp_md, ifindex: u32) -> u32 {
+    // SAFETY: a read of a plain u32 value.
+    let flags = unsafe { IFACES.get(&ifindex) }.copied().unwrap_or(0);
+    if flags & ANSWER_AT_TC_INGRESS == 0 {
+        return xdp_action::XDP_TX;
+    }
+    // SAFETY: a plain helper call on this program's xdp_md.
+    if unsafe { bpf_xdp_adjust_meta(md, -(MARK_LEN as i32)) } != 0 {
+        return xdp_action::XDP_TX;
+    }
+    let ctx = XdpContext::new(md);
+    let (meta, data) = (ctx.metadata(), ctx.data());
+    if meta + MARK_LEN > data {
+        return xdp_action::XDP_DROP;
+    }
+    // SAFETY: meta..meta + MARK_LEN lies before data (checked above),
+    // inside the metadata just made.
+    unsafe { (meta as *mut u32).write_unaligned(REJECT_MARK) };
+    xdp_action::XDP_PASS
+}
+
+/// TC: the next program, or the stack.
+const TCX_NEXT: i32 = -1;
+
+/// Metadata too short for a mark: counted and dropped (a function of its
+/// own, so LLVM keeps this check apart from the others).
+#[inline(never)]
+fn bad_mark() -> i32 {
+    anomaly(Anomaly::BadRejectMark);
+    TCX_DROP
+}
+
+/// TCX ingress: a frame XDP marked with [`REJECT_MARK`] is an answer
+/// ([`send`]); the mark is zeroed (so that no later hook acts on it again)
+/// and the frame is redirected out its interface. A frame without
+/// metadata, or with a zeroed mark (one carried out before, should a
+/// device keep the metadata), goes on; any other metadata is an anomaly
+/// and dropped.
+#[inline(never)]
+pub fn tc_in(skb: *mut __sk_buff) -> i32 {
+    // SAFETY: skb is the kernel's __sk_buff for this call.
+    let (meta, data, ifindex) = unsafe {
+        (
+            (*skb).data_meta as usize,
+            (*skb).data as usize,
+            (*skb).ifindex,
+        )
+    };
+    if meta == data {
+        return TCX_NEXT;
+    }
+    // The verifier learns the metadata's range from `>` (not from `!=`),
+    // and LLVM would fold a second check of the same bound into one `!=`:
+    // the length is checked once, then kept for the decision below.
+    if meta + MARK_LEN > data {
+        return bad_mark();
+    }
+    // SAFETY: meta..meta + MARK_LEN is metadata (checked above).
+    let mark = unsafe { (meta as *const u32).read_unaligned() };
+    let whole = meta + MARK_LEN == data;
+    if whole && mark == 0 {
+        return TCX_NEXT;
+    }
+    if !whole || mark != REJECT_MARK {
+        anomaly(Anomaly::BadRejectMark);
+        return TCX_DROP;
+    }
+    // SAFETY: as above; TC programs may write their metadata.
+    unsafe { (meta as *mut u32).write_unaligned(0) };
+    // SAFETY: a plain helper call.
+    unsafe { bpf_redirect(ifindex, 0) as i32 }
 }
 
 /// TC: drop the packet.
@@ -532,20 +621,33 @@ pub fn tc(skb: *mut __sk_buff, r: Reject, ifindex: u32) -> i32 {
     if !build(a, n as usize, r, 0) {
         return TCX_DROP;
     }
-    if a.quote_len > 0
-        && ctx
-            .adjust_room((IP_HLEN + ICMP_HLEN) as i32, BPF_ADJ_ROOM_MAC, 0)
-            .is_err()
-    {
-        return TCX_DROP;
-    }
-    let head = if a.quote_len > 0 { ICMP_HEAD } else { RST_LEN };
+    // The skb is cut or grown to the answer's length and written whole,
+    // the quote from the copy in `orig`: growing room before the original
+    // IP header (as XDP does) would leave a TCP segment's
+    // CHECKSUM_PARTIAL field (`csum_start + csum_offset`, 16 bytes into
+    // the TCP header) past the shorter answer's end, which
+    // `bpf_skb_change_tail` refuses (`__bpf_skb_min_len`).
     if ctx.change_tail(a.len as u32, 0).is_err() {
         return TCX_DROP;
     }
+    let head = if a.quote_len > 0 { ICMP_HEAD } else { RST_LEN };
     // SAFETY: `head` holds RST_LEN >= head bytes.
     if unsafe { bpf_skb_store_bytes(skb.cast(), 0, a.head.as_ptr().cast(), head as u32, 0) } != 0 {
         return TCX_DROP;
+    }
+    let q = a.quote_len;
+    if q > 0 {
+        if q > QUOTE_MAX {
+            return TCX_DROP;
+        }
+        // SAFETY: `orig` holds READ_MAX >= ETH_HLEN + QUOTE_MAX bytes.
+        let from = unsafe { a.orig.as_ptr().add(ETH_HLEN) };
+        // SAFETY: `from` holds at least q <= QUOTE_MAX bytes (above).
+        if unsafe { bpf_skb_store_bytes(skb.cast(), ICMP_HEAD as u32, from.cast(), q as u32, 0) }
+            != 0
+        {
+            return TCX_DROP;
+        }
     }
     // SAFETY: a plain helper call.
     unsafe { bpf_redirect(ifindex, BPF_F_INGRESS as u64) as i32 }

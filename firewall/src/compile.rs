@@ -88,6 +88,10 @@ pub struct Compiled {
     /// `CHECKS` from slot 0 of the bank ([`firewall_common::check`]),
     /// each rule's in its match order.
     pub checks: Vec<firewall_common::check::Check>,
+    /// The `-m recent` lists the rules name (ids, sorted): the others'
+    /// entries go once the bank is live, as xt_recent frees a list with
+    /// its last rule.
+    pub recent_lists: Vec<u32>,
 }
 
 /// A rule's target as the kernel takes it, with `chain` numbering the
@@ -319,15 +323,48 @@ fn rule_checks(
     }
     if count > MAX_PER_RULE {
         return Err(CompileError::NotSupported(format!(
-            "more than {MAX_PER_RULE} -m limit matches in one rule"
+            "more than {MAX_PER_RULE} -m limit/-m recent matches in one rule"
         )));
     }
     if checks.len() as u32 > MAX_CHECKS {
         return Err(CompileError::NotSupported(format!(
-            "more than {MAX_CHECKS} -m limit matches in all"
+            "more than {MAX_CHECKS} -m limit/-m recent matches in all"
         )));
     }
     Ok(if count == 0 { 0 } else { pack(first, count) })
+}
+
+/// The ids of the `-m recent` lists of `rs`, sorted.
+///
+/// # Errors
+/// [`CompileError::NotSupported`] when two lists (name and mask) share an
+/// id, or one name comes with two masks (xt_recent's list keeps the mask
+/// of the rule that created it, whatever later rules say).
+fn recent_lists(rs: &Ruleset) -> Result<Vec<u32>, CompileError> {
+    let mut lists: BTreeMap<u32, (&str, std::net::Ipv4Addr)> = BTreeMap::new();
+    let mut masks: BTreeMap<&str, std::net::Ipv4Addr> = BTreeMap::new();
+    for (_, rules) in rs.all_rules() {
+        for m in rules.iter().flat_map(|r| &r.matches) {
+            if let crate::model::Match::Recent(r) = m {
+                if *masks.entry(r.name.as_str()).or_insert(r.mask) != r.mask {
+                    return Err(CompileError::NotSupported(format!(
+                        "-m recent list {} with two --mask values",
+                        r.name
+                    )));
+                }
+                let this = (r.name.as_str(), r.mask);
+                if let Some(other) = lists.insert(r.list(), this)
+                    && other != this
+                {
+                    return Err(CompileError::NotSupported(format!(
+                        "-m recent lists {} and {} in one ruleset (their ids collide)",
+                        other.0, this.0
+                    )));
+                }
+            }
+        }
+    }
+    Ok(lists.into_keys().collect())
 }
 
 /// Whether `r` has checks: a failing one moves the walk to the next rule,
@@ -399,15 +436,134 @@ fn emit_field<K>(
     }
 }
 
-/// Compiles one chain's rules into `out` as chain `chain` of `bank`.
+/// How one rule treats the packets whose connection state is
+/// ESTABLISHED.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Established {
+    /// It matches none of them: its state column excludes ESTABLISHED.
+    None,
+    /// It matches every one: it constrains nothing but the state, and
+    /// that admits ESTABLISHED.
+    Every,
+    /// It may match some and not others (or the compiler cannot tell).
+    Some,
+}
+
+fn any<T>(c: &Constraint<T>) -> bool {
+    match c {
+        Constraint::Any => true,
+        Constraint::Is(_) | Constraint::Not(_) => false,
+    }
+}
+
+/// Rule `n`'s [`Established`], from its columns (`c`, of its chain) and
+/// its matches.
+fn established(rule: &Rule, c: &Columns, n: usize) -> Established {
+    // Destructured, so a new column or rule field is weighed here too.
+    let Columns {
+        src,
+        dst,
+        proto,
+        sport,
+        dport,
+        in_if,
+        out_if,
+        ttl,
+        ctstate,
+        icmp,
+        tcp_flags,
+        length,
+    } = c;
+    // -p, -s, -d, -i and -o are in the columns.
+    let Rule {
+        protocol: _,
+        source: _,
+        destination: _,
+        in_interface: _,
+        out_interface: _,
+        fragment,
+        matches,
+        target: _,
+    } = rule;
+    let est = firewall_common::ct::ESTABLISHED;
+    let admits = match &ctstate[n] {
+        Constraint::Any => true,
+        Constraint::Is(v) => v.contains(&est),
+        Constraint::Not(v) => !v.contains(&est),
+    };
+    if !admits {
+        return Established::None;
+    }
+    // A per-rule kernel check (or anything but a column) could tell two
+    // ESTABLISHED packets apart.
+    let plain = fragment.is_none()
+        && matches.iter().all(|m| match m.support() {
+            Enforcement::Always | Enforcement::Classifier(_) => true,
+            Enforcement::RuleCheck(_)
+            | Enforcement::ClassifierCheck(..)
+            | Enforcement::Refused(_) => false,
+        });
+    let unconstrained = any(&src[n])
+        && any(&dst[n])
+        && any(&proto[n])
+        && any(&sport[n])
+        && any(&dport[n])
+        && any(&in_if[n])
+        && any(&out_if[n])
+        && any(&ttl[n])
+        && any(&icmp[n])
+        && any(&tcp_flags[n])
+        && any(&length[n]);
+    if plain && unconstrained {
+        Established::Every
+    } else {
+        Established::Some
+    }
+}
+
+/// The ESTABLISHED fast path of a built-in chain: the position of the
+/// rule whose terminal verdict (ACCEPT, DROP, REJECT) the walk takes for
+/// every ESTABLISHED packet, counting it and no other rule; `None` when a
+/// rule before it could match some ESTABLISHED packets (a jump, a LOG, a
+/// rule without a target too: their counters must stay exact), or when
+/// that rule's target is not terminal.
+fn fast_rule(rules: &[Rule], c: &Columns) -> Option<u32> {
+    for (n, r) in rules.iter().enumerate() {
+        match established(r, c, n) {
+            Established::None => continue,
+            Established::Some => return None,
+            Established::Every => {
+                return match &r.target {
+                    Target::Accept | Target::Drop | Target::Reject(_) => Some(n as u32),
+                    // RETURN in a built-in chain is its policy: left to the walk.
+                    Target::Return
+                    | Target::Jump(_)
+                    | Target::Goto(_)
+                    | Target::None
+                    | Target::Log(_) => None,
+                };
+            }
+        }
+    }
+    None
+}
+
+/// Compiles one chain's rules into `out` as chain `chain` of `bank`: the
+/// fields it uses ([`ChainInfo::fields`]) and its [`fast_rule`] (for a
+/// built-in chain; `None` for a user chain, entered only by a walk).
 fn compile_chain(
     out: &mut Compiled,
     bank: u32,
     chain: u32,
     rules: &[Rule],
     interfaces: &[(String, u32)],
-) -> Result<u32, CompileError> {
+) -> Result<(u32, Option<u32>), CompileError> {
     let c = columns(rules, interfaces)?;
+    let fast = if chain < BUILTIN_CHAINS {
+        fast_rule(rules, &c)
+    } else {
+        None
+    };
     let mut used = 0u32;
     // Every field is matched to its column here: a new `Field` does not
     // build until it has one.
@@ -431,7 +587,7 @@ fn compile_chain(
             used |= f.bit();
         }
     }
-    Ok(used)
+    Ok((used, fast))
 }
 
 /// Emits an address field's classes (`ADDR_CLASS`); whether any rule
@@ -629,7 +785,7 @@ pub fn compile(
             });
         }
         let chain = number(name);
-        let fields = compile_chain(&mut out, bank, chain, rules, interfaces)?;
+        let (fields, fast) = compile_chain(&mut out, bank, chain, rules, interfaces)?;
         let slots = state.chain_slots(name);
         for (n, r) in rules.iter().enumerate() {
             let verdict = target(&r.target, &number, &mut out.logs)?;
@@ -648,11 +804,13 @@ pub fn compile(
                 rule_count: rules.len() as u32,
                 fields,
                 policy,
+                fast: ChainInfo::fast_of(fast),
             },
         ));
         first_rule += rules.len() as u32;
     }
     debug_assert!(SUMMARY_WORDS * 64 * 64 >= MAX_RULES_PER_CHAIN as usize);
+    out.recent_lists = recent_lists(rs)?;
     Ok(out)
 }
 
@@ -661,9 +819,14 @@ mod tests {
 
     use proptest::prelude::*;
 
+    use firewall_common::FastPath;
+
     use super::*;
     use crate::{
-        model::eval::{self, Verdict},
+        model::{
+            CtStates,
+            eval::{self, Packet, Verdict},
+        },
         testing::{chained_ruleset, input_ruleset, packet},
     };
     use eval_compiled::{Outcome, Tables};
@@ -721,22 +884,198 @@ mod tests {
             // A ruleset whose walk could exceed MAX_STEPS is refused.
             let compiled = compile(&state, bank, &interfaces());
             prop_assume!(compiled.is_ok());
-            let compiled = compiled.unwrap();
-            let tables = Tables::new(&compiled, bank);
-            let number = |name: &str| match BuiltinChain::from_name(name) {
-                Some(c) => c.map_index(),
-                None => 3 + state.ruleset.user_chains.keys().position(|k| k == name).unwrap() as u32,
+            walks_agree(&state, &compiled.unwrap(), bank, &packets)?;
+        }
+    }
+
+    /// The compiled walk of INPUT (with its ESTABLISHED fast path) takes
+    /// iptables' verdict and counts the same rules for each of `packets`.
+    fn walks_agree(
+        state: &State,
+        compiled: &Compiled,
+        bank: u32,
+        packets: &[Packet],
+    ) -> Result<(), TestCaseError> {
+        let tables = Tables::new(compiled, bank);
+        let number = |name: &str| match BuiltinChain::from_name(name) {
+            Some(c) => c.map_index(),
+            None => {
+                3 + state
+                    .ruleset
+                    .user_chains
+                    .keys()
+                    .position(|k| k == name)
+                    .unwrap() as u32
+            }
+        };
+        for p in packets {
+            let want = eval::walk(&state.ruleset, BuiltinChain::Input, p);
+            let got = tables.walk(0, p, &ifindex);
+            prop_assert_eq!(got.verdict, want.verdict, "packet {:?}", p);
+            prop_assert_eq!(got.policy, want.policy, "packet {:?}", p);
+            let counted: Vec<(u32, u32)> = want
+                .counted
+                .iter()
+                .map(|(c, n)| (number(c), *n as u32))
+                .collect();
+            prop_assert_eq!(got.counted, counted, "packet {:?}", p);
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2500))]
+
+        /// The ESTABLISHED fast path the compiler chooses is the one its
+        /// generator built, and the reference walk agrees with it: every
+        /// ESTABLISHED packet is decided by that rule alone, counted once.
+        #[test]
+        fn fast_path_agrees_with_reference(
+            (state, want) in crate::testing::established_ruleset(),
+            packets in prop::collection::vec(packet(), 40),
+            bank in 0u32..2,
+        ) {
+            let compiled = compile(&state, bank, &interfaces()).unwrap();
+            let input = compiled.chains.iter().find(|(c, _)| *c == 0).unwrap().1;
+            let fast = match input.fast_rule() {
+                FastPath::Rule(n) => Some(n),
+                FastPath::None => None,
+                FastPath::Garbled => panic!("garbled fast path {input:?}"),
             };
-            for p in &packets {
-                let want = eval::walk(&state.ruleset, BuiltinChain::Input, p);
-                let got = tables.walk(0, p, &ifindex);
-                prop_assert_eq!(got.verdict, want.verdict, "packet {:?}", p);
-                prop_assert_eq!(got.policy, want.policy, "packet {:?}", p);
-                let counted: Vec<(u32, u32)> =
-                    want.counted.iter().map(|(c, n)| (number(c), *n as u32)).collect();
-                prop_assert_eq!(got.counted, counted, "packet {:?}", p);
+            if let Some(want) = want {
+                prop_assert_eq!(fast, want);
+            }
+            for (c, info) in &compiled.chains {
+                if *c != 0 {
+                    prop_assert_eq!(info.fast, 0, "chain {}", c);
+                }
+            }
+            if let Some(n) = fast {
+                let rule = &state.ruleset.input.rules[n as usize];
+                for p in packets.iter().filter(|p| p.ctstate == CtStates::ESTABLISHED) {
+                    let want = eval::walk(&state.ruleset, BuiltinChain::Input, p);
+                    prop_assert_eq!(&want.counted, &vec![("INPUT".to_string(), n as usize)]);
+                    let verdict = match rule.target {
+                        Target::Accept => Policy::Accept,
+                        _ => Policy::Drop,
+                    };
+                    prop_assert_eq!(want.verdict, verdict);
+                }
+            }
+            walks_agree(&state, &compiled, bank, &packets)?;
+        }
+    }
+
+    /// The fast path of INPUT, FORWARD and OUTPUT after running `lines`
+    /// through the offline executor.
+    fn fast_paths(lines: &[&str]) -> [Option<u32>; 3] {
+        let mut st = State::default();
+        for line in lines {
+            let words = crate::parse::split_spec(line).unwrap();
+            let inv = crate::parse::parse_args(&words).unwrap();
+            let done = crate::offline::execute(
+                &st,
+                &inv,
+                crate::parse::services::Services::system(),
+                true,
+                crate::offline::no_counters,
+            );
+            st = done
+                .unwrap_or_else(|e: crate::edit::EditError| panic!("{line}: {e}"))
+                .state
+                .unwrap();
+        }
+        let c = compile(&st, 0, &interfaces()).unwrap();
+        for (n, info) in &c.chains {
+            if *n >= BUILTIN_CHAINS {
+                assert_eq!(info.fast, 0, "user chain {n}");
             }
         }
+        [0, 1, 2].map(|chain| {
+            let info = c.chains.iter().find(|(n, _)| *n == chain).unwrap().1;
+            match info.fast_rule() {
+                FastPath::Rule(n) => Some(n),
+                FastPath::None => None,
+                FastPath::Garbled => panic!("garbled {info:?}"),
+            }
+        })
+    }
+
+    #[test]
+    fn fast_path_is_the_first_rule_every_established_packet_meets() {
+        const EST: &str = "-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT";
+        let input = |lines: &[&str]| fast_paths(lines)[0];
+        // The usual first rule.
+        assert_eq!(
+            input(&[EST, "-A INPUT -p tcp --dport 22 -j ACCEPT"]),
+            Some(0)
+        );
+        // After rules whose states exclude ESTABLISHED, whatever they do.
+        assert_eq!(
+            input(&[
+                "-N u",
+                "-A INPUT -m conntrack --ctstate INVALID -j DROP",
+                "-A INPUT -p tcp --dport 22 -m state --state NEW -j u",
+                "-A INPUT -m conntrack ! --ctstate ESTABLISHED,RELATED -j LOG",
+                "-A INPUT -m state --state ESTABLISHED -m comment --comment est -j DROP",
+            ]),
+            Some(3)
+        );
+        // A negated state that admits ESTABLISHED decides; REJECT is terminal.
+        assert_eq!(
+            input(&["-A INPUT -m conntrack ! --ctstate NEW,INVALID -j REJECT"]),
+            Some(0)
+        );
+        // So does a rule without any match.
+        assert_eq!(input(&["-A INPUT -j DROP", EST]), Some(0));
+        // A rule before that could match some ESTABLISHED packets: none.
+        assert_eq!(input(&["-A INPUT -i lo -j ACCEPT", EST]), None);
+        assert_eq!(input(&["-A INPUT -p udp -j LOG", EST]), None);
+        assert_eq!(input(&["-A INPUT -j LOG", EST]), None);
+        assert_eq!(input(&["-N u", "-A INPUT -j u", EST]), None);
+        assert_eq!(
+            input(&[
+                "-A INPUT -s 192.0.2.0/24 -m state --state NEW,ESTABLISHED -j DROP",
+                EST
+            ]),
+            None
+        );
+        // A state set that admits ESTABLISHED among others decides too.
+        assert_eq!(
+            input(&["-A INPUT -m state --state NEW,ESTABLISHED -j ACCEPT", EST]),
+            Some(0)
+        );
+        // The deciding rule constrains something else, or goes on.
+        assert_eq!(
+            input(&["-A INPUT -p tcp -m conntrack --ctstate ESTABLISHED -j ACCEPT"]),
+            None
+        );
+        assert_eq!(
+            input(&["-A INPUT -m conntrack --ctstate ESTABLISHED"]),
+            None
+        );
+        assert_eq!(
+            input(&["-A INPUT -m conntrack --ctstate ESTABLISHED -j RETURN"]),
+            None
+        );
+        assert_eq!(
+            input(&["-N u", "-A INPUT -m conntrack --ctstate ESTABLISHED -j u"]),
+            None
+        );
+        // No rule admits ESTABLISHED: the policy decides, by the walk.
+        assert_eq!(input(&["-A INPUT -m state --state NEW -j ACCEPT"]), None);
+        assert_eq!(input(&[]), None);
+        // Each built-in chain has its own; a user chain has none.
+        assert_eq!(
+            fast_paths(&[
+                "-N u",
+                "-A u -m state --state ESTABLISHED -j ACCEPT",
+                "-A FORWARD -m state --state INVALID -j DROP",
+                "-A FORWARD -m state --state ESTABLISHED -j ACCEPT",
+                "-A OUTPUT -m state --state ESTABLISHED,RELATED -j ACCEPT",
+            ]),
+            [None, Some(1), Some(0)]
+        );
     }
 
     #[test]
@@ -766,6 +1105,36 @@ mod tests {
             &b"abcdefghijabcdefghijabcdefghij"[..29]
         );
         assert_eq!(c.logs[1].prefix[29], 0);
+    }
+
+    #[test]
+    fn a_recent_list_has_one_mask() {
+        use crate::model::{Match, ext::Recent};
+        let rule = |opts: &str| crate::testing::appended(&format!("-m recent {opts}"));
+        let mut st = State::default();
+        st.ruleset.input.rules = vec![
+            rule("--set --name X"),
+            rule("--rcheck --name X --mask 255.255.255.0"),
+        ];
+        st.counters[0] = vec![0, 1];
+        assert_eq!(
+            compile(&st, 0, &interfaces()),
+            Err(CompileError::NotSupported(
+                "-m recent list X with two --mask values".into()
+            ))
+        );
+        st.ruleset.input.rules[1] = rule("--rcheck --name Y --mask 255.255.255.0");
+        let c = compile(&st, 0, &interfaces()).unwrap();
+        let Match::Recent(x) = &st.ruleset.input.rules[0].matches[0] else {
+            panic!()
+        };
+        let Match::Recent(y) = &st.ruleset.input.rules[1].matches[0] else {
+            panic!()
+        };
+        let mut want = vec![Recent::list(x), Recent::list(y)];
+        want.sort();
+        assert_eq!(c.recent_lists, want);
+        assert_eq!(c.checks.len(), 2);
     }
 
     #[test]

@@ -284,6 +284,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tcp_flags_valid_is_netfilters_table() {
+        use firewall_common::ct::tcp_flags_valid;
+        // nf_conntrack_proto_tcp.c's tcp_valid_flags: SYN, SYN|URG,
+        // SYN|ACK, RST, RST|ACK, FIN|ACK, FIN|ACK|URG, ACK, ACK|URG.
+        let valid = [0x02, 0x22, 0x12, 0x04, 0x14, 0x11, 0x31, 0x10, 0x30];
+        for f in 0..=255u8 {
+            // PSH, ECE and CWR do not count.
+            let base = f & !(0x08 | 0x40 | 0x80);
+            assert_eq!(tcp_flags_valid(f), valid.contains(&base), "{f:#04x}");
+        }
+        for f in [0x00, 0x01, 0x03, 0x06, 0x13, 0x08, 0x29] {
+            assert!(!tcp_flags_valid(f), "{f:#04x}");
+        }
+    }
+
+    #[test]
     fn lines_in_conntrack_layout() {
         let (k, first) = CtKey::new([192, 0, 2, 2], [192, 0, 2, 1], 40000, 8080, 6);
         let e = CtEntry {

@@ -20,18 +20,20 @@ use std::{io, path::PathBuf};
 use crate::{
     command::Invocation,
     compile::{self, CompileError},
+    diff,
     edit::EditError,
     load::{
         self, Kernel, LoadError,
         attach::{self, Interface},
         pins::{Dirs, PinsError},
     },
-    model::{BuiltinChain, Policy, Target},
+    model::{BuiltinChain, Policy},
     offline::{self, CounterRef},
     parse::services::Services,
     render::{self, Counters, Counts},
     restore::{self, RestoreError, RestoreOptions},
     state::{self, State, StateError, StateLock},
+    yaml::{self, YamlError},
 };
 
 /// Errors executing a command, each with iptables' exit status
@@ -62,6 +64,66 @@ pub enum ExecError {
     /// The kernel enforces a ruleset that the record does not describe.
     #[error(transparent)]
     Inconsistent(#[from] Inconsistent),
+    /// A YAML ruleset that cannot be read or applied.
+    #[error(transparent)]
+    Yaml(#[from] YamlError),
+    /// fw is loaded, but its pins are not in the bpffs this process sees.
+    #[error(transparent)]
+    Hidden(#[from] HiddenPins),
+}
+
+/// fw's record says it is loaded and a recorded interface still runs an
+/// XDP program, but the pins are not where this process looks: its mount
+/// namespace has another bpffs at `/sys/fs/bpf` than the one fw was
+/// loaded with (`unshare -m` and `mount -t bpf`, say). What the kernel
+/// enforces is then unknown here, so fw refuses (exit status 1) rather
+/// than list an empty ruleset or load a second firewall.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{record} says fw is loaded and {ifname} runs an XDP program (id {prog}), but fw's \
+     pins are not at {pins}: this mount namespace sees another bpffs than the one fw was \
+     loaded with; run fw where that bpffs is mounted (what the kernel enforces stays as it is)",
+    record = state::record_path(&self.state).display(),
+    pins = self.pins.display()
+)]
+pub struct HiddenPins {
+    /// The namespace's state directory (`/run/fw/<cookie>`).
+    pub state: PathBuf,
+    /// Where the pins were looked for (`<bpffs>/fw/<cookie>`).
+    pub pins: PathBuf,
+    /// A recorded interface that runs an XDP program.
+    pub ifname: String,
+    /// That program's id.
+    pub prog: u32,
+}
+
+/// [`HiddenPins`] when the pins are missing but the record and an
+/// interface's XDP program say fw is loaded; after a reboot, or in a
+/// deleted namespace whose cookie came back, the recorded interfaces run
+/// no XDP program and the record is stale.
+fn hidden_pins(dirs: &Dirs) -> Result<(), ExecError> {
+    if dirs.pins.exists() {
+        return Ok(());
+    }
+    let Some(record) = state::read(&dirs.state)? else {
+        return Ok(());
+    };
+    let ifaces = attach::interfaces()?;
+    for a in &record.attachments {
+        if let Some(i) = ifaces
+            .iter()
+            .find(|i| i.index == a.ifindex && i.name == a.ifname && i.xdp_prog != 0)
+        {
+            return Err(HiddenPins {
+                state: dirs.state.clone(),
+                pins: dirs.pins.clone(),
+                ifname: i.name.clone(),
+                prog: i.xdp_prog,
+            }
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// The kernel enforces a ruleset that fw's record does not describe: the
@@ -140,6 +202,7 @@ impl ExecError {
             Self::Edit(e) => e.exit_code(),
             Self::Restore(e) => e.exit_code(),
             Self::State(e) => e.exit_code(),
+            Self::Yaml(e) => e.exit_code(),
             Self::Compile(CompileError::NotSupported(_)) => 2,
             Self::Permission(_) => 3,
             Self::Compile(CompileError::TooManyRules { .. }) => 4,
@@ -291,6 +354,7 @@ fn current(dirs: &Dirs, locked: bool) -> Result<Current, ExecError> {
         load::remove_pins(&staged)?;
     }
     let Some(k) = Kernel::open(dirs)? else {
+        hidden_pins(dirs)?;
         if locked {
             state::recover(&dirs.state, None)?;
         }
@@ -429,6 +493,73 @@ pub fn save(counters: bool) -> Result<String, ExecError> {
     ))
 }
 
+/// `fw save --format yaml`: the filter table as a YAML ruleset
+/// ([`yaml::save`]; no counters).
+///
+/// # Errors
+/// As [`run`].
+pub fn save_yaml() -> Result<String, ExecError> {
+    check_privileges()?;
+    let dirs = Dirs::current()?;
+    let _lock = StateLock::acquire(&dirs.state)?;
+    let st = current(&dirs, true)?.known()?;
+    let program = format!("fw save v{}", env!("CARGO_PKG_VERSION"));
+    Ok(yaml::save(&st.ruleset, Some((&program, &now()))))
+}
+
+/// What `fw apply` does with a YAML ruleset.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApplyMode {
+    /// Make it the ruleset in force.
+    Apply,
+    /// `--check`: only check it, touching nothing.
+    Check,
+    /// `--diff`: say what applying it would change.
+    Diff,
+}
+
+/// `fw apply [--check|--diff] FILE`: YAML ruleset `text` (read from
+/// `file`) replaces the whole filter table through the restore engine
+/// ([`yaml::restore`]) and is loaded as [`restore`] loads a file, under the
+/// same lock; rules that did not change keep their counters
+/// ([`diff::keep_counters`]). Returns what `--diff` prints (empty
+/// otherwise), and whether anything would change.
+///
+/// # Errors
+/// [`ExecError::Yaml`] naming the file's line and column; as [`run`].
+/// Nothing changes on error.
+pub fn apply_yaml(text: &str, file: &str, mode: ApplyMode) -> Result<(String, bool), ExecError> {
+    if mode == ApplyMode::Check {
+        // As `iptables-restore --test`: the file alone, against nothing.
+        yaml::restore(&State::default(), text, file, true, Services::system())?;
+        return Ok((String::new(), false));
+    }
+    check_privileges()?;
+    let dirs = Dirs::current()?;
+    let _lock = StateLock::acquire(&dirs.state)?;
+    let old = match current(&dirs, true)? {
+        Current::Known(st) => *st,
+        // The file states the whole table, as a restore file does.
+        Current::Unknown(i) if mode == ApplyMode::Apply => {
+            eprintln!(
+                "fw apply: warning: replacing a ruleset fw had no true record of ({})",
+                i.what()
+            );
+            unknown_base(&dirs)
+        }
+        Current::Unknown(i) => return Err(i.into()),
+    };
+    let mut new = yaml::restore(&old, text, file, true, Services::system())?.state;
+    let changes = diff::describe(&old.ruleset, &new.ruleset);
+    let changed = !changes.is_empty();
+    if mode == ApplyMode::Diff {
+        return Ok((changes, changed));
+    }
+    let fresh = diff::keep_counters(&old, &mut new)?;
+    apply(&dirs, &old, new, &fresh)?;
+    Ok((String::new(), changed))
+}
+
 /// `fw restore [--counters] [--noflush] [--test]`: applies `text` (an
 /// iptables-restore(8) file) as [`restore::restore`] describes, refusing
 /// rules fw cannot enforce yet, and loads the result; with `--test` only
@@ -519,7 +650,7 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
             .filter(|r| !old.refused.contains(r))
             .cloned()
             .collect();
-        warn_unattached(&newly, &ifaces, old, &new, false);
+        warn_unattached(&newly, &ifaces, &new, false);
         return Ok(());
     }
     // A first load: everything is built aside, in the staged pin
@@ -545,7 +676,7 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
         Ok((skipped, mut ahead)) => {
             ahead.went_live();
             commit(ahead);
-            warn_unattached(&new.refused, &ifaces, old, &new, true);
+            warn_unattached(&new.refused, &ifaces, &new, true);
             for i in skipped {
                 eprintln!(
                     "fw: warning: interface {} is not filtered (link type {} has no Ethernet header)",
@@ -563,18 +694,10 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
     }
 }
 
-/// Warns of interfaces the kernel refused to attach to; of br_netfilter
-/// on a first load and at every change while FORWARD filters anything
-/// (`fw status` repeats it); and, when REJECT rules arrive, of veth
-/// interfaces, where the answer leaves only if the peer device runs an
-/// XDP program (docs/semantics.md, REJECT).
-fn warn_unattached(
-    refused: &[state::Refused],
-    ifaces: &[Interface],
-    old: &State,
-    new: &State,
-    first: bool,
-) {
+/// Warns of interfaces the kernel refused to attach to, and of
+/// br_netfilter on a first load and at every change while FORWARD
+/// filters anything (`fw status` repeats it).
+fn warn_unattached(refused: &[state::Refused], ifaces: &[Interface], new: &State, first: bool) {
     for r in refused {
         eprintln!(
             "fw: warning: interface {} is not filtered: {}",
@@ -585,31 +708,6 @@ fn warn_unattached(
     let forward_filters = !forward.rules.is_empty() || forward.policy == Policy::Drop;
     if let Some(w) = attach::br_netfilter_warning(ifaces).filter(|_| first || forward_filters) {
         eprintln!("fw: warning: {w}");
-    }
-    let rejects = |s: &State| {
-        s.ruleset
-            .all_rules()
-            .flat_map(|(_, rules)| rules)
-            .any(|r| matches!(r.target, Target::Reject(_)))
-    };
-    let veths: Vec<&str> = new
-        .attachments
-        .iter()
-        .filter(|a| {
-            ifaces
-                .iter()
-                .any(|i| i.index == a.ifindex && i.kind == "veth")
-        })
-        .map(|a| a.ifname.as_str())
-        .collect();
-    if rejects(new) && (first || !rejects(old)) && !veths.is_empty() {
-        eprintln!(
-            "fw: warning: REJECT answers to packets that arrive on veth interfaces ({}) are \
-             sent back with XDP_TX, which a veth delivers only while its peer device runs \
-             an XDP program (fw in the peer's namespace, for one); without one they are \
-             lost and REJECT acts as DROP there",
-            veths.join(", ")
-        );
     }
 }
 
@@ -677,6 +775,7 @@ pub fn status() -> Result<Status, ExecError> {
     let mut st = Status::default();
     let out = &mut st.text;
     let Some(k) = Kernel::open(&dirs)? else {
+        hidden_pins(&dirs)?;
         let _ = writeln!(out, "fw is not loaded in this network namespace");
         let _ = writeln!(out, "{:<16} {:>7}  status", "interface", "ifindex");
         for i in &ifaces {
@@ -716,8 +815,11 @@ pub fn status() -> Result<Status, ExecError> {
             rec.generation
         ));
     }
-    let (xdp_id, tc_id) = load::program_ids(&dirs)?;
-    let _ = writeln!(out, "programs: fw_xdp id {xdp_id}, fw_tc id {tc_id}");
+    let (xdp_id, tc_id, tc_in_id) = load::program_ids(&dirs)?;
+    let _ = writeln!(
+        out,
+        "programs: fw_xdp id {xdp_id}, fw_tc id {tc_id}, fw_tc_in id {tc_in_id}"
+    );
     // Packets the kernel dropped on map contents it could not decode:
     // always zero unless fw (or another writer of its maps) has a bug.
     for (a, n) in k.anomalies()?.into_iter().filter(|(_, n)| *n != 0) {
@@ -787,6 +889,12 @@ pub fn status() -> Result<Status, ExecError> {
             (None, Some(_)) => Some("unfiltered on input: no live XDP link".into()),
             (Some(_), None) => Some("unfiltered on output: no live TC link".into()),
         };
+        // Without it REJECT answers arriving here are lost (REJECT acts as
+        // DROP); the rejected packets still never pass.
+        let why = why.or_else(|| {
+            (i.answers_at_tc_ingress() && live("tcin", tc_in_id, i.index).is_none())
+                .then(|| "REJECT answers lost: no live TCX ingress link".to_string())
+        });
         let name_of_link = xdp.or(tc).map(|(n, _)| n);
         let note = match (&why, name_of_link) {
             (None, Some(n)) if n != i.name => format!("filtered (attached as {n})"),

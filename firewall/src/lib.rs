@@ -9,6 +9,7 @@ pub use firewall_common as common;
 pub mod command;
 pub mod compile;
 pub mod conntrack;
+pub mod diff;
 pub mod edit;
 pub mod exec;
 pub mod extensions;
@@ -22,3 +23,4 @@ pub mod restore;
 pub mod state;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod yaml;

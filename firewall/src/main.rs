@@ -2,7 +2,8 @@
 //!
 //! `fw [iptables options]` edits or lists the filter table of the current
 //! network namespace (iptables(8)); `fw save` and `fw restore` read and
-//! write it in iptables-save(8)/iptables-restore(8) format; `fw status`
+//! write it in iptables-save(8)/iptables-restore(8) format (or as a YAML
+//! ruleset, which `fw apply` applies: docs/yaml.md); `fw status`
 //! and `fw reset` manage the programs themselves; `fw monitor` prints
 //! the records of `-j LOG` rules. Exit codes follow
 //! iptables: 0 success, 1 a command that cannot be carried out (or a
@@ -22,6 +23,7 @@ use nom as _;
 use proptest as _;
 use serde as _;
 use serde_json as _;
+use serde_norway as _;
 use thiserror as _;
 
 use std::{
@@ -43,8 +45,9 @@ Usage: fw -[ACD] chain rule-specification [options]
        fw -[NX] chain
        fw -E old-chain-name new-chain-name
        fw -P chain target [options]
-       fw save [--counters]
+       fw save [--counters] [--format iptables|yaml]
        fw restore [--counters] [--noflush] [--test] [--table filter] [file]
+       fw apply [--check|--diff] [-w [secs]] file.yaml
        fw status [--check] | reset | gc | -h | -V
        fw conntrack -L | -F | -C | -S | --timeout [NAME=SECONDS ...]
        fw monitor [--count N] | --stats
@@ -65,7 +68,14 @@ Commands:
   --rename-chain -E old new    Change a chain's name
   --policy  -P chain target    Change policy on chain to target
   save                         Print the filter table in iptables-save format
-  restore                      Load a file in iptables-restore format (stdin by default)
+                               (--format yaml: as a YAML ruleset, docs/yaml.md)
+  restore                      Load a file in iptables-restore format or a YAML ruleset
+                               (stdin by default)
+  apply FILE                   Replace the whole ruleset with a YAML ruleset, atomically,
+                               keeping the counters of rules that did not change
+  apply --check FILE           Only check the file (exit 0, or 2 naming line and column)
+  apply --diff FILE            Print what would change as -N/-P/-D/-A/-X lines; exit 0 when
+                               nothing would, 1 when something would
   status                       Show every interface, filtered or not and why, and the chains
   status --check               Exit 1 (naming why) when an interface is unfiltered or the
                                record disagrees with the kernel; silent and 0 otherwise
@@ -122,9 +132,19 @@ fn usage_error(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// The options of `fw save`.
-fn save_args(args: &[String]) -> Result<bool, String> {
+/// What `fw save` writes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// iptables-save(8) format.
+    Iptables,
+    /// A YAML ruleset (docs/yaml.md).
+    Yaml,
+}
+
+/// The options of `fw save`: counters and format.
+fn save_args(args: &[String]) -> Result<(bool, Format), String> {
     let mut counters = false;
+    let mut format = Format::Iptables;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -138,10 +158,126 @@ fn save_args(args: &[String]) -> Result<bool, String> {
                 }
                 None => return Err(format!("option \"{a}\" requires an argument")),
             },
+            f if f == "--format" || f.starts_with("--format=") => {
+                let v = match f.strip_prefix("--format=") {
+                    Some(v) => Some(v.to_string()),
+                    None => it.next().cloned(),
+                };
+                format = match v.as_deref() {
+                    Some("iptables") => Format::Iptables,
+                    Some("yaml") => Format::Yaml,
+                    Some(other) => {
+                        return Err(format!(
+                            "unknown format `{other}' (expected `iptables' or `yaml')"
+                        ));
+                    }
+                    None => return Err("option `--format' requires an argument".into()),
+                };
+            }
             other => return Err(format!("unknown argument `{other}'")),
         }
     }
-    Ok(counters)
+    if counters && format == Format::Yaml {
+        return Err("not supported yet: --counters with --format yaml \
+                    (a YAML ruleset carries no counters)"
+            .into());
+    }
+    Ok((counters, format))
+}
+
+/// iptables-restore's `-w [secs]` (`w` is the option as given, `it` the
+/// rest of the arguments): the seconds, `None` to wait as long as it takes.
+fn wait_arg<'a>(
+    w: &str,
+    it: &mut std::iter::Peekable<impl Iterator<Item = &'a String>>,
+) -> Result<Option<u32>, String> {
+    let v = match w.strip_prefix("--wait=") {
+        Some(v) => Some(v.to_string()),
+        None => it.next_if(|v| v.parse::<u32>().is_ok()).cloned(),
+    };
+    match v {
+        Some(v) => match v.parse::<u32>() {
+            Ok(n) => Ok(Some(n).filter(|&n| n > 0)),
+            Err(_) => Err("wait seconds not numeric".into()),
+        },
+        None => Ok(None),
+    }
+}
+
+/// The mode, file and `-w` seconds of `fw apply`.
+fn apply_args(args: &[String]) -> Result<(exec::ApplyMode, String, Option<u32>), String> {
+    let mut mode = exec::ApplyMode::Apply;
+    let mut file = None;
+    let mut wait = None;
+    let mut it = args.iter().peekable();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--check" | "-t" | "--test" if mode == exec::ApplyMode::Apply => {
+                mode = exec::ApplyMode::Check;
+            }
+            "--diff" if mode == exec::ApplyMode::Apply => mode = exec::ApplyMode::Diff,
+            "--check" | "-t" | "--test" | "--diff" => {
+                return Err("--check and --diff exclude each other".into());
+            }
+            w if w == "-w" || w == "--wait" || w.starts_with("--wait=") => {
+                wait = wait_arg(w, &mut it)?;
+            }
+            f if !f.starts_with('-') && file.is_none() => file = Some(f.to_string()),
+            other => return Err(format!("unknown argument `{other}'")),
+        }
+    }
+    match file {
+        Some(f) => Ok((mode, f, wait)),
+        None => Err("a YAML ruleset file is required".into()),
+    }
+}
+
+/// Reads `file` (standard input for `None`), or prints iptables-restore's
+/// "Can't open FILE: REASON" and gives exit status 1.
+fn read_input(file: Option<&str>) -> Result<String, ExitCode> {
+    let mut text = String::new();
+    let read = match file {
+        Some(f) => std::fs::read_to_string(f).map(|t| text = t),
+        None => std::io::stdin().read_to_string(&mut text).map(|_| ()),
+    };
+    match read {
+        Ok(()) => Ok(text),
+        Err(e) => {
+            let text = e.to_string();
+            let reason = match e.raw_os_error() {
+                // strerror(3)'s text, without Rust's " (os error N)".
+                Some(n) => text
+                    .trim_end_matches(&format!(" (os error {n})"))
+                    .to_string(),
+                None => text,
+            };
+            eprintln!("Can't open {}: {reason}", file.unwrap_or("standard input"));
+            Err(ExitCode::from(1))
+        }
+    }
+}
+
+/// Runs `fw apply` (or `fw restore` of a YAML file) and gives its exit
+/// status: `--diff` exits 1 when something would change, as diff(1).
+fn apply_file(text: &str, file: &str, mode: exec::ApplyMode, program: &str) -> ExitCode {
+    match exec::apply_yaml(text, file, mode) {
+        Ok((out_text, changed)) => {
+            out(&out_text);
+            ExitCode::from(u8::from(mode == exec::ApplyMode::Diff && changed))
+        }
+        Err(e) => failed(&e, program),
+    }
+}
+
+/// Prints the error of a whole-file command (`PROGRAM: MESSAGE`, or
+/// iptables' bare lock message) and gives its exit status.
+fn failed(e: &exec::ExecError, program: &str) -> ExitCode {
+    if e.bare() {
+        eprintln!("{e}");
+    } else {
+        eprintln!("{program}: {e}");
+    }
+    ExitCode::from(e.exit_code() as u8)
 }
 
 /// The options, input and `-w` seconds of `fw restore`.
@@ -178,17 +314,7 @@ fn restore_args(args: &[String]) -> Result<RestoreArgs, String> {
             // iptables-restore's `-w [secs]` and `-W [usecs]`, values as the
             // next argument or after `=`.
             w if w == "-w" || w == "--wait" || w.starts_with("--wait=") => {
-                let v = match w.strip_prefix("--wait=") {
-                    Some(v) => Some(v.to_string()),
-                    None => it.next_if(|v| v.parse::<u32>().is_ok()).cloned(),
-                };
-                wait = match v {
-                    Some(v) => match v.parse::<u32>() {
-                        Ok(n) => Some(n).filter(|&n| n > 0),
-                        Err(_) => return Err("wait seconds not numeric".into()),
-                    },
-                    None => None,
-                };
+                wait = wait_arg(w, &mut it)?;
             }
             w if w == "-W" || w.starts_with("--wait-interval") => {
                 let v = match w.strip_prefix("--wait-interval=") {
@@ -288,9 +414,13 @@ fn main() -> ExitCode {
             };
         }
         Some("save") => match save_args(&args[1..]) {
-            Ok(counters) => {
+            Ok((counters, Format::Iptables)) => {
                 exec::gc_quietly();
                 exec::save(counters)
+            }
+            Ok((_, Format::Yaml)) => {
+                exec::gc_quietly();
+                exec::save_yaml()
             }
             Err(e) => return usage_error(&format!("save: {e}")),
         },
@@ -304,6 +434,29 @@ fn main() -> ExitCode {
             );
             return ExitCode::SUCCESS;
         }
+        Some("apply") if matches!(args.get(1).map(String::as_str), Some("-h" | "--help")) => {
+            out("Usage: fw apply [--check|--diff] [-w [secs]] file.yaml\n\
+                 Replaces the whole filter table with a YAML ruleset (docs/yaml.md),\n\
+                 atomically, keeping the counters of rules that did not change.\n\
+                 --check only checks the file; --diff prints what would change and\n\
+                 exits 1 when something would, 0 when nothing would.\n");
+            return ExitCode::SUCCESS;
+        }
+        Some("apply") => {
+            let (mode, file, wait) = match apply_args(&args[1..]) {
+                Ok(x) => x,
+                Err(e) => return usage_error(&format!("apply: {e}")),
+            };
+            firewall::state::set_wait(wait);
+            if mode != exec::ApplyMode::Check {
+                exec::gc_quietly();
+            }
+            let text = match read_input(Some(&file)) {
+                Ok(t) => t,
+                Err(code) => return code,
+            };
+            return apply_file(&text, &file, mode, "fw apply");
+        }
         Some("restore") => {
             let (opts, file, wait) = match restore_args(&args[1..]) {
                 Ok(x) => x,
@@ -311,26 +464,22 @@ fn main() -> ExitCode {
             };
             firewall::state::set_wait(wait);
             exec::gc_quietly();
-            let mut text = String::new();
-            let read = match &file {
-                Some(f) => std::fs::read_to_string(f).map(|t| text = t),
-                None => std::io::stdin().read_to_string(&mut text).map(|_| ()),
+            let text = match read_input(file.as_deref()) {
+                Ok(t) => t,
+                Err(code) => return code,
             };
-            if let Err(e) = read {
-                // iptables-restore's wording: "Can't open FILE: REASON".
-                let text = e.to_string();
-                let reason = match e.raw_os_error() {
-                    // strerror(3)'s text, without Rust's " (os error N)".
-                    Some(n) => text
-                        .trim_end_matches(&format!(" (os error {n})"))
-                        .to_string(),
-                    None => text,
+            if firewall::yaml::is_yaml(&text) {
+                if opts.noflush || opts.counters {
+                    return usage_error(
+                        "restore: not supported yet: --noflush or --counters with a YAML ruleset",
+                    );
+                }
+                let mode = match opts.test {
+                    true => exec::ApplyMode::Check,
+                    false => exec::ApplyMode::Apply,
                 };
-                eprintln!(
-                    "Can't open {}: {reason}",
-                    file.as_deref().unwrap_or("standard input")
-                );
-                return ExitCode::from(1);
+                let name = file.as_deref().unwrap_or("<stdin>");
+                return apply_file(&text, name, mode, "fw restore");
             }
             // iptables-restore style: "fw restore: line N failed: ...".
             return match exec::restore(&text, &opts) {
@@ -338,14 +487,7 @@ fn main() -> ExitCode {
                     out(&text);
                     ExitCode::SUCCESS
                 }
-                Err(e) if e.bare() => {
-                    eprintln!("{e}");
-                    ExitCode::from(e.exit_code() as u8)
-                }
-                Err(e) => {
-                    eprintln!("fw restore: {e}");
-                    ExitCode::from(e.exit_code() as u8)
-                }
+                Err(e) => failed(&e, "fw restore"),
             };
         }
         _ => {

@@ -598,8 +598,8 @@ mod tests {
                 3,
                 2,
                 "line 3 failed: not supported yet: -m limit before -m tcp in one rule \
-                 (netfilter runs -m limit even for packets -m tcp then refuses; \
-                 put -m limit after the rule's other matches)"
+                 (netfilter updates -m limit's state even for packets that -m tcp then rejects, fw only \
+             for packets the rule's other matches accept; put -m limit after them)"
                     .into()
             )
         );

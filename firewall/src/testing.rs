@@ -17,7 +17,8 @@ use crate::{
     edit::{self, Slots},
     model::{
         AddrMask, Conntrack, CtStates, IcmpType, Iprange, Ipv4Range, LengthRange, Match, Multiport,
-        Neg, Policy, PortDirection, PortRange, Rule, Target, Tcp, TcpFlags, Ttl, Udp, eval::Packet,
+        Neg, Policy, PortDirection, PortRange, RejectWith, Rule, Target, Tcp, TcpFlags, Ttl, Udp,
+        eval::Packet,
     },
     state::State,
 };
@@ -91,6 +92,12 @@ pub const TTLS: [u8; 6] = [0, 1, 63, 64, 65, 255];
 /// A `-m conntrack [!] --ctstate` or `-m state [!] --state` match of one
 /// to three of INVALID, NEW, RELATED, ESTABLISHED and UNTRACKED.
 pub fn ctstate() -> impl Strategy<Value = Match> {
+    ctstate_admitting(None)
+}
+
+/// [`ctstate`], with its `!` set so that it admits ESTABLISHED packets
+/// (`Some(true)`) or excludes them (`Some(false)`); `None` leaves it be.
+pub fn ctstate_admitting(established: Option<bool>) -> impl Strategy<Value = Match> {
     let bits = [
         CtStates::INVALID,
         CtStates::NEW,
@@ -103,11 +110,16 @@ pub fn ctstate() -> impl Strategy<Value = Match> {
         any::<bool>(),
         any::<bool>(),
     )
-        .prop_map(|(bits, invert, conntrack)| {
-            let state = Neg {
-                value: CtStates(bits.iter().fold(0, |a, b| a | b)),
-                invert,
+        .prop_map(move |(bits, invert, conntrack)| {
+            let value = CtStates(bits.iter().fold(0, |a, b| a | b));
+            let names = value.0 & CtStates::ESTABLISHED != 0;
+            let invert = match established {
+                // A state match admits ESTABLISHED when it names it, or
+                // when it is negated and does not.
+                Some(admit) => names != admit,
+                None => invert,
             };
+            let state = Neg { value, invert };
             if conntrack {
                 Match::Conntrack(Conntrack { state: Some(state) })
             } else {
@@ -617,4 +629,122 @@ impl Draw {
             .expect("a strategy without filters")
             .current()
     }
+}
+
+/// The one rule `-A INPUT {spec}` appends (split at spaces).
+///
+/// # Panics
+/// When the line does not parse or appends more than one rule.
+pub fn appended(spec: &str) -> Rule {
+    let line = format!("-A INPUT {spec}");
+    let inv = crate::parse::parse_args_with(
+        &line.split(' ').map(String::from).collect::<Vec<_>>(),
+        &crate::parse::services::Services::default(),
+    )
+    .unwrap_or_else(|e| panic!("{line}: {e}"));
+    match inv.command {
+        crate::command::Command::Append { mut rules, .. } if rules.len() == 1 => rules.remove(0),
+        c => panic!("{line}: {c:?}"),
+    }
+}
+
+/// A ruleset for the ESTABLISHED fast path: INPUT starts with up to 3
+/// [`rule`]s whose state match excludes ESTABLISHED (any target, a jump
+/// to u0 too), then a rule that is, by `kind`: 0, a state match admitting
+/// ESTABLISHED (or none), `-m comment` perhaps, and ACCEPT, DROP or
+/// REJECT; 1, the same with a target that goes on (none, RETURN, a
+/// jump); 2, any [`rule`] with any target; then up to 4 [`rule`]s. With
+/// the fast path the compiler should find: `Some(Some(n))` for kind 0,
+/// `Some(None)` for kind 1, `None` (either) for kind 2.
+pub fn established_ruleset() -> impl Strategy<Value = (State, Option<Option<u32>>)> {
+    let any_target = || {
+        prop::sample::select(vec![
+            Target::Accept,
+            Target::Drop,
+            Target::Return,
+            Target::None,
+            Target::Jump("u0".into()),
+            Target::Reject(RejectWith::PortUnreachable),
+        ])
+    };
+    let excluding =
+        (rule(), ctstate_admitting(Some(false)), any_target()).prop_map(|(mut r, ct, target)| {
+            r.matches.retain(|m| !is_state_match(m));
+            r.matches.push(ct);
+            Rule { target, ..r }
+        });
+    let terminal = prop::sample::select(vec![
+        Target::Accept,
+        Target::Drop,
+        Target::Reject(RejectWith::TcpReset),
+    ]);
+    let going_on = prop::sample::select(vec![
+        Target::None,
+        Target::Return,
+        Target::Jump("u0".into()),
+    ]);
+    let plain = || {
+        (
+            prop::option::weighted(0.8, ctstate_admitting(Some(true))),
+            any::<bool>(),
+        )
+            .prop_map(|(ct, comment)| {
+                let mut matches: Vec<Match> = ct.into_iter().collect();
+                if comment {
+                    matches.push(Match::Comment("established".into()));
+                }
+                Rule {
+                    matches,
+                    ..Rule::default()
+                }
+            })
+    };
+    let decider = prop_oneof![
+        (plain(), terminal).prop_map(|(r, target)| (Rule { target, ..r }, 0)),
+        (plain(), going_on).prop_map(|(r, target)| (Rule { target, ..r }, 1)),
+        (rule(), any_target()).prop_map(|(r, target)| (Rule { target, ..r }, 2)),
+    ];
+    let u0_target = prop::sample::select(vec![
+        Target::Accept,
+        Target::Drop,
+        Target::Return,
+        Target::None,
+    ]);
+    (
+        prop::collection::vec(excluding, 0..4),
+        decider,
+        prop::collection::vec((rule(), any_target()), 0..5),
+        prop::collection::vec((rule(), u0_target), 0..5),
+        any::<bool>(),
+    )
+        .prop_map(|(before, (decider, kind), after, u0, drop)| {
+            let at = before.len() as u32;
+            let mut st = State::default();
+            st.ruleset.input.policy = if drop { Policy::Drop } else { Policy::Accept };
+            st.ruleset.input.rules = before;
+            st.ruleset.input.rules.push(decider);
+            st.ruleset
+                .input
+                .rules
+                .extend(after.into_iter().map(|(r, target)| Rule { target, ..r }));
+            st.ruleset.user_chains.insert(
+                "u0".into(),
+                u0.into_iter()
+                    .map(|(r, target)| Rule { target, ..r })
+                    .collect(),
+            );
+            let mut slots = Slots::new(&st);
+            edit::fill_slots(&mut st, &mut slots).expect("few rules");
+            let want = match kind {
+                0 => Some(Some(at)),
+                1 => Some(None),
+                _ => None,
+            };
+            (st, want)
+        })
+}
+
+/// Whether `m` is a connection state match (a rule holds one at most).
+fn is_state_match(m: &Match) -> bool {
+    matches!(m, Match::Conntrack(_) | Match::State(_))
 }

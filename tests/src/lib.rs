@@ -41,8 +41,8 @@ use anyhow::{Context as _, bail};
 
 pub use netns::{Netns, in_netns, sh_in, spawn_in_netns, unique_name};
 pub use probe::{
-    PROBE_TIMEOUT, TcpServer, icmp_probe, internet_checksum, raw_sendto, raw_tcp, tcp_listen,
-    tcp_probe, udp_probe,
+    PROBE_TIMEOUT, Seen, TcpServer, UdpEcho, icmp_probe, internet_checksum, raw_sendto, raw_tcp,
+    tcp_backlogs, tcp_connect, tcp_listen, tcp_probe, udp_echo, udp_probe, udp_request,
 };
 
 /// The client's address on the lab link (RFC 5737 TEST-NET-1).
@@ -158,6 +158,22 @@ impl Drop for Lab {
     }
 }
 
+/// Sets `setting` (`net.ipv4.ip_forward=1`) with `sysctl -qw` inside
+/// namespace `ns`.
+///
+/// # Errors
+/// When sysctl cannot be run or fails (an unknown key, say).
+pub fn sysctl_in(ns: &str, setting: &str) -> anyhow::Result<()> {
+    let out = netns_exec(ns, "sysctl", &["-qw", setting])?;
+    if !out.status.success() {
+        bail!(
+            "sysctl {setting} in {ns}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
 /// Runs `fw reset` in namespace `ns` for cleanup (when the fw binary exists
 /// and so does `ns`; failures are ignored): detaches fw and frees its pinned
 /// state before the namespace disappears.
@@ -218,6 +234,38 @@ pub fn ip(args: &str) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// A file of the test's own in the temporary directory, holding `content`,
+/// removed on drop: `fw-<pid>-<tag>` (`tag` ends in the extension, e.g.
+/// `crash-new.rules`), unique per test process and tag.
+#[derive(Debug)]
+pub struct TempFile(PathBuf);
+
+impl TempFile {
+    /// Creates (or replaces) it.
+    ///
+    /// # Panics
+    /// When the file cannot be written.
+    pub fn new(tag: &str, content: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("fw-{}-{tag}", std::process::id()));
+        std::fs::write(&p, content).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        Self(p)
+    }
+
+    /// Its path.
+    ///
+    /// # Panics
+    /// When the temporary directory's path is not UTF-8.
+    pub fn path(&self) -> &str {
+        self.0.to_str().expect("a UTF-8 temporary directory")
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 /// The fw binary the lab runs: `$FW_BIN` when set, else
@@ -316,4 +364,24 @@ pub fn corpus_dir() -> PathBuf {
         dir.display()
     );
     dir
+}
+
+/// The corpus's iptables-restore files for IPv4 (`.rules`, `.conf`,
+/// `.v4`), sorted by name.
+///
+/// # Panics
+/// As [`corpus_dir`]; when the directory cannot be read.
+pub fn corpus_restore_files() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
+        .expect("the corpus directory")
+        .map(|e| e.expect("a corpus entry").path())
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("rules" | "conf" | "v4")
+            )
+        })
+        .collect();
+    v.sort();
+    v
 }

@@ -119,21 +119,33 @@ pub fn tcp_listen(server_ns: &str, port: u16) -> anyhow::Result<TcpServer> {
             }
         }
     })?;
-    match ready_rx.recv() {
-        Ok(Ok(())) => Ok(TcpServer {
-            port,
-            stop,
-            accepted,
-            thread: Some(thread),
-        }),
+    let what = format!("cannot listen on TCP port {port} in {server_ns}");
+    Ok(TcpServer {
+        port,
+        stop,
+        accepted,
+        thread: Some(when_bound(thread, &ready_rx, what)?),
+    })
+}
+
+/// A server thread once it said that its sockets are bound; or why not:
+/// the bind error (in context `what`), or the namespace it could not
+/// enter.
+fn when_bound(
+    thread: JoinHandle<anyhow::Result<()>>,
+    ready: &mpsc::Receiver<std::io::Result<()>>,
+    what: String,
+) -> anyhow::Result<JoinHandle<anyhow::Result<()>>> {
+    match ready.recv() {
+        Ok(Ok(())) => Ok(thread),
         Ok(Err(e)) => {
             let _ = thread.join();
-            Err(e).with_context(|| format!("cannot listen on TCP port {port} in {server_ns}"))
+            Err(e).context(what)
         }
         // The thread ended without binding: it could not enter the namespace.
         Err(_) => Err(match thread.join() {
             Ok(Err(e)) => e,
-            Ok(Ok(())) => anyhow!("listener thread ended early"),
+            Ok(Ok(())) => anyhow!("{what}: the thread ended early"),
             Err(panic) => std::panic::resume_unwind(panic),
         }),
     }
@@ -151,6 +163,186 @@ pub fn tcp_probe(client_ns: &str, addr: impl Into<IpAddr>, port: u16, timeout: D
         TcpStream::connect_timeout(&target, timeout).is_ok()
     })
     .unwrap_or_else(|e| panic!("tcp probe to {target}: {e:#}"))
+}
+
+/// Listening TCP sockets on `ports` (every IPv4 address) of namespace
+/// `ns`, never accepted: the kernel completes each handshake into the
+/// backlog (128), so a connect succeeds exactly when the SYN and its
+/// answer pass. Dropping them closes them.
+///
+/// # Errors
+/// When the namespace cannot be entered or a port cannot be bound.
+pub fn tcp_backlogs(ns: &str, ports: &[u16]) -> anyhow::Result<Vec<TcpListener>> {
+    let ports = ports.to_vec();
+    let what = format!("TCP listeners in {ns}");
+    in_netns(ns, move || {
+        ports
+            .iter()
+            .map(|&p| {
+                TcpListener::bind((Ipv4Addr::UNSPECIFIED, p))
+                    .with_context(|| format!("cannot listen on TCP port {p}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+    })
+    .and_then(|r| r)
+    .context(what)
+}
+
+/// A UDP echo server on several ports of a namespace (one thread): every
+/// datagram is sent back to where it came from. Dropping it stops the
+/// thread and closes the sockets.
+#[derive(Debug)]
+pub struct UdpEcho {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Drop for UdpEcho {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Echoes UDP on `ports` (every IPv4 address) of namespace `ns` until the
+/// returned [`UdpEcho`] is dropped. The sockets are bound when this
+/// returns.
+///
+/// # Errors
+/// When the namespace cannot be entered or a port cannot be bound.
+pub fn udp_echo(ns: &str, ports: &[u16]) -> anyhow::Result<UdpEcho> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ready_tx, ready_rx) = mpsc::channel::<std::io::Result<()>>();
+    let (stop2, ports) = (stop.clone(), ports.to_vec());
+    let thread = spawn_in_netns(ns, move || {
+        let bound: std::io::Result<Vec<UdpSocket>> = ports
+            .iter()
+            .map(|&p| {
+                let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, p))?;
+                s.set_nonblocking(true)?;
+                Ok(s)
+            })
+            .collect();
+        let socks = match bound {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = ready_tx.send(Err(e));
+                return;
+            }
+        };
+        let _ = ready_tx.send(Ok(()));
+        let mut fds: Vec<libc::pollfd> = socks
+            .iter()
+            .map(|s| libc::pollfd {
+                fd: s.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        let mut buf = [0u8; 2048];
+        // Polls with a short timeout so that the stop flag is seen soon.
+        while !stop2.load(Ordering::Relaxed) {
+            // SAFETY: `fds` holds `fds.len()` valid pollfds.
+            let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 20) };
+            if ready <= 0 {
+                continue;
+            }
+            for (s, fd) in socks.iter().zip(&mut fds) {
+                if fd.revents != 0 {
+                    fd.revents = 0;
+                    while let Ok((n, from)) = s.recv_from(&mut buf) {
+                        let _ = s.send_to(&buf[..n], from);
+                    }
+                }
+            }
+        }
+    })?;
+    let what = format!("cannot bind the UDP echo ports in {ns}");
+    Ok(UdpEcho {
+        stop,
+        thread: Some(when_bound(thread, &ready_rx, what)?),
+    })
+}
+
+/// What a socket saw of a connect or a request ([`tcp_connect`],
+/// [`udp_request`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Seen {
+    /// The connection was made, or the answer came.
+    Connected,
+    /// The call failed with this errno (a RST, an ICMP error).
+    Errno(i32),
+    /// Nothing within the wait.
+    Silence,
+}
+
+/// `connect()` from namespace `ns` to `to:port`, waiting at most
+/// `timeout`: what it gave and how long it took.
+///
+/// # Panics
+/// When the namespace cannot be entered.
+pub fn tcp_connect(ns: &str, to: Ipv4Addr, port: u16, timeout: Duration) -> (Seen, Duration) {
+    in_netns(ns, move || {
+        let t = Instant::now();
+        let seen = match TcpStream::connect_timeout(&SocketAddr::from((to, port)), timeout) {
+            Ok(_) => Seen::Connected,
+            Err(e) if e.kind() == ErrorKind::TimedOut => Seen::Silence,
+            Err(e) => Seen::Errno(e.raw_os_error().unwrap_or(-1)),
+        };
+        (seen, t.elapsed())
+    })
+    .unwrap_or_else(|e| panic!("tcp connect to {to}:{port}: {e:#}"))
+}
+
+/// One datagram to `to:port` from a connected UDP socket in namespace
+/// `ns`, then a `recv()` waiting at most `timeout`: what the socket
+/// reported and how long it took. With `recverr` the socket has
+/// `IP_RECVERR`, which makes it report the ICMP errors Linux otherwise
+/// keeps to itself on UDP (the non-fatal ones of `icmp_err_convert`).
+///
+/// # Panics
+/// When the namespace cannot be entered or the socket cannot be set up.
+pub fn udp_request(
+    ns: &str,
+    to: Ipv4Addr,
+    port: u16,
+    recverr: bool,
+    timeout: Duration,
+) -> (Seen, Duration) {
+    in_netns(ns, move || {
+        let s = UdpSocket::bind("0.0.0.0:0").unwrap();
+        if recverr {
+            let one: libc::c_int = 1;
+            // SAFETY: setsockopt on a valid socket with an int option.
+            let rc = unsafe {
+                libc::setsockopt(
+                    s.as_raw_fd(),
+                    libc::IPPROTO_IP,
+                    libc::IP_RECVERR,
+                    (&raw const one).cast(),
+                    size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            assert_eq!(rc, 0, "IP_RECVERR");
+        }
+        s.connect((to, port)).unwrap();
+        s.set_read_timeout(Some(timeout)).unwrap();
+        let t = Instant::now();
+        let seen = match s.send(b"fw udp request") {
+            Err(e) => Seen::Errno(e.raw_os_error().unwrap_or(-1)),
+            Ok(_) => match s.recv(&mut [0u8; 64]) {
+                Ok(_) => Seen::Connected,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    Seen::Silence
+                }
+                Err(e) => Seen::Errno(e.raw_os_error().unwrap_or(-1)),
+            },
+        };
+        (seen, t.elapsed())
+    })
+    .unwrap_or_else(|e| panic!("udp request to {to}:{port}: {e:#}"))
 }
 
 /// Binds UDP `port` (every address) in `server_ns`, sends one datagram with

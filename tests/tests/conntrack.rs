@@ -13,16 +13,12 @@ use libc as _;
 use std::{
     io::ErrorKind,
     net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket},
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
     time::Duration,
 };
 
 use integration_tests::{
     CLIENT_ADDR, Lab, PROBE_TIMEOUT, SERVER_ADDR, icmp_probe, in_netns, netns_exec, rule_counters,
-    sh_in, spawn_in_netns, tcp_listen,
+    sh_in, tcp_listen, udp_echo,
 };
 
 /// A probe that is expected to be dropped waits this long.
@@ -67,35 +63,6 @@ struct Outcomes {
 /// The local ports the server used: TCP, DNS-like UDP, unanswered UDP.
 struct Ports(u16, u16, u16);
 
-/// Answers every datagram on `DNS_PORT` in `ns` until dropped.
-struct Responder(Arc<AtomicBool>);
-
-impl Drop for Responder {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
-fn responder(ns: &str) -> Responder {
-    let stop = Arc::new(AtomicBool::new(false));
-    let s2 = stop.clone();
-    let (tx, rx) = std::sync::mpsc::channel();
-    spawn_in_netns(ns, move || {
-        let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, DNS_PORT)).unwrap();
-        s.set_read_timeout(Some(Duration::from_millis(20))).unwrap();
-        tx.send(()).unwrap();
-        let mut buf = [0u8; 512];
-        while !s2.load(Ordering::Relaxed) {
-            if let Ok((n, from)) = s.recv_from(&mut buf) {
-                let _ = s.send_to(&buf[..n], from);
-            }
-        }
-    })
-    .unwrap();
-    rx.recv().unwrap();
-    Responder(stop)
-}
-
 /// A TCP connection from `ns` to `to:port`; its local port when it
 /// completed. It is closed at once.
 fn connect(ns: &str, to: Ipv4Addr, port: u16, timeout: Duration) -> Option<u16> {
@@ -139,7 +106,7 @@ fn sequences(lab: &Lab, invalid: &dyn Fn() -> u64) -> (Outcomes, Ports) {
     let (c, s) = (lab.client(), lab.server());
     let _listener = tcp_listen(c, TCP_PORT).unwrap();
     let _open = tcp_listen(s, OPEN_TCP).unwrap();
-    let _dns = responder(c);
+    let _dns = udp_echo(c, &[DNS_PORT]).unwrap();
     let tcp = connect(s, CLIENT_ADDR, TCP_PORT, PROBE_TIMEOUT);
     let (udp_port, udp) = udp_request(s, CLIENT_ADDR, DNS_PORT, PROBE_TIMEOUT);
     let ping_out = icmp_probe(s, CLIENT_ADDR, PROBE_TIMEOUT);
@@ -254,6 +221,15 @@ fn a_default_drop_host_keeps_its_own_connections() {
     integration_tests::fw_reset(lab.server());
 
     // The oracle: netfilter's conntrack in the same lab.
+    let legacy = under_iptables_legacy(&lab, |invalid| sequences(&lab, invalid).0);
+    assert_eq!(legacy, want, "iptables-legacy");
+}
+
+/// Runs `probes` with [`RULES`] loaded by iptables-legacy on the lab's
+/// server (netfilter's conntrack, with `nf_conntrack_tcp_loose=0` as fw
+/// tracks), giving it the packets of INPUT rule 2 (the INVALID one); the
+/// table is emptied afterwards.
+fn under_iptables_legacy<T>(lab: &Lab, probes: impl FnOnce(&dyn Fn() -> u64) -> T) -> T {
     let sh = |script: &str| {
         let out = sh_in(lab.server(), script, &[], None);
         assert!(
@@ -281,7 +257,53 @@ fn a_default_drop_host_keeps_its_own_connections() {
         .unwrap();
         rule_counters(&String::from_utf8_lossy(&out.stdout), 2).0
     };
-    let (legacy, _) = sequences(&lab, &legacy_invalid);
+    let got = probes(&legacy_invalid);
     sh("iptables-legacy -F; iptables-legacy -P INPUT ACCEPT");
-    assert_eq!(legacy, want, "iptables-legacy");
+    got
+}
+
+/// Segments with flags netfilter's `tcp_valid_flags` refuses, sent on a
+/// live connection from the client to the server's open port: a FIN
+/// without ACK, SYN+FIN, no flag at all. Each is INVALID (counted by the
+/// INVALID rule and dropped), then a plain ACK. `invalid` reads the
+/// INVALID rule's packets; the answer is the INVALID packets after each
+/// segment.
+fn stray_flags(lab: &Lab, invalid: &dyn Fn() -> u64) -> Vec<u64> {
+    let (c, s) = (lab.client(), lab.server());
+    let _open = tcp_listen(s, OPEN_TCP).unwrap();
+    let stream = in_netns(c, || {
+        TcpStream::connect_timeout(&SocketAddr::from((SERVER_ADDR, OPEN_TCP)), PROBE_TIMEOUT)
+    })
+    .unwrap()
+    .expect("connect to the open port");
+    let port = stream.local_addr().unwrap().port();
+    let before = invalid();
+    let mut got = Vec::new();
+    // FIN; SYN+FIN; none; then a plain ACK, which the connection accepts.
+    for flags in [0x01, 0x03, 0x00, 0x10] {
+        raw_tcp(c, CLIENT_ADDR, SERVER_ADDR, port, OPEN_TCP, flags);
+        got.push(invalid() - before);
+    }
+    drop(stream);
+    got
+}
+
+#[test]
+fn flags_no_tcp_sends_are_invalid_on_a_live_connection() {
+    let lab = Lab::new("ctflags").unwrap();
+    lab.fw_rules(&RULES);
+    let fw_invalid = || {
+        rule_counters(
+            &lab.fw_ok(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]),
+            2,
+        )
+        .0
+    };
+    // The ACK leaves fw's count at 3: the connection's entry is intact
+    // (fw checks no sequence numbers); netfilter's window check finds the
+    // raw ACK's made-up numbers out of window and counts it too.
+    assert_eq!(stray_flags(&lab, &fw_invalid), [1, 2, 3, 3], "fw");
+    integration_tests::fw_reset(lab.server());
+    let legacy = under_iptables_legacy(&lab, |invalid| stray_flags(&lab, invalid));
+    assert_eq!(legacy[..3], [1, 2, 3], "iptables-legacy");
 }

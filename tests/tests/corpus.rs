@@ -341,13 +341,9 @@ const SCRIPT_REFUSALS: &[(&str, &[(usize, &str)])] = &[
         &[
             (16, "not supported yet: -t nat"),
             (17, "not supported yet: -t mangle"),
-            (90, "not supported yet: -m recent"),
-            (91, "not supported yet: -m recent"),
             (93, "not supported yet: -m string"),
             (94, "not supported yet: -m string"),
             (96, "not supported yet: -m time"),
-            (105, "not supported yet: -m recent"),
-            (106, "not supported yet: -m recent"),
             (118, "not supported yet: -j CT"),
             (119, "not supported yet: -j SYNPROXY"),
             (124, "not supported yet: -t mangle"),
@@ -397,15 +393,6 @@ const SCRIPT_REFUSALS: &[(&str, &[(usize, &str)])] = &[
             (42, "-6 is not accepted: fw filters IPv4 only"),
             (43, "-6 is not accepted: fw filters IPv4 only"),
             (44, "-6 is not accepted: fw filters IPv4 only"),
-        ],
-    ),
-    (
-        "19_honeynet_ssh_recent.sh",
-        &[
-            (4, "not supported yet: -m recent"),
-            (5, "not supported yet: -m recent"),
-            (6, "not supported yet: -m recent"),
-            (7, "not supported yet: -m recent"),
         ],
     ),
 ];

@@ -13,14 +13,13 @@
 use anyhow as _;
 use libc as _;
 use std::{
-    io::Write as _,
     path::{Path, PathBuf},
     process::{Command, Output, Stdio},
     time::{Duration, Instant},
 };
 
 use firewall::load::pins::{STATE_ROOT, netns_cookie};
-use integration_tests::{Lab, SERVER_ADDR, fw_bin, in_netns, udp_probe};
+use integration_tests::{Lab, SERVER_ADDR, TempFile, fw_bin, in_netns, udp_probe};
 
 /// Rules of the new ruleset, its probe rule included.
 const RULES: usize = 50_000;
@@ -59,29 +58,6 @@ fn old_ruleset() -> String {
         "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
          -A INPUT -p udp --dport {PROBE} -j DROP\nCOMMIT\n"
     )
-}
-
-/// A file of the test's own holding `content`, removed on drop.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(tag: &str, content: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("fw-crash-{}-{tag}.rules", std::process::id()));
-        std::fs::File::create(&p)
-            .and_then(|mut f| f.write_all(content.as_bytes()))
-            .unwrap();
-        Self(p)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 /// `fw restore FILE` in the server namespace, started and not waited for.
@@ -212,8 +188,8 @@ fn restore_killed_at_any_instant_leaves_the_old_or_the_new_ruleset_listed_as_enf
         .and_then(|v| v.parse().ok())
         .unwrap_or(12)
         .max(2);
-    let new = TempFile::new("new", &new_ruleset());
-    let old = TempFile::new("old", &old_ruleset());
+    let new = TempFile::new("crash-new.rules", &new_ruleset());
+    let old = TempFile::new("crash-old.rules", &old_ruleset());
     let started = Instant::now();
 
     // The durations the kills are spread over.
@@ -276,7 +252,7 @@ fn assert_refused(out: &Output, what: &str, words: &[&str]) {
 fn a_removed_or_foreign_record_is_refused_and_nothing_enforced_changes() {
     let lab = Lab::new("crash-rm").unwrap();
     let rules = TempFile::new(
-        "rm",
+        "crash-rm.rules",
         &format!(
             "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
              -A INPUT -p udp --dport {PROBE} -j ACCEPT\n\

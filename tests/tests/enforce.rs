@@ -8,15 +8,15 @@ use anyhow as _;
 use firewall as _;
 use libc as _;
 
-use std::time::Duration;
+use std::{net::UdpSocket, time::Duration};
 
 #[path = "common/legacy.rs"]
 mod legacy;
 use legacy::{send_udp, under_iptables_legacy};
 
 use integration_tests::{
-    CLIENT_ADDR, Lab, PROBE_TIMEOUT, SERVER_ADDR, icmp_probe, policy_counters, rule_counters,
-    tcp_listen, tcp_probe, udp_probe,
+    CLIENT_ADDR, Lab, PROBE_TIMEOUT, SERVER_ADDR, icmp_probe, in_netns, policy_counters,
+    rule_counters, tcp_listen, tcp_probe, udp_probe,
 };
 
 /// A probe that is expected to be dropped waits this long.
@@ -468,4 +468,109 @@ fn iprange_as_iptables() {
     integration_tests::fw_reset(lab.server());
     let got = under_iptables_legacy(&lab, &IPRANGE, |c| probes(c));
     assert_eq!(got, want, "iptables-legacy");
+}
+
+/// The server's rules of [`established_fast_path_counts_as_iptables`]:
+/// the ESTABLISHED rule first, which the fast path takes without the walk.
+const FAST: [&str; 4] = [
+    "-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+    "-A INPUT -p tcp --dport 8301 -j ACCEPT",
+    "-A INPUT -p udp --dport 5601 -j ACCEPT",
+    "-P INPUT DROP",
+];
+
+/// The same after rules that can match ESTABLISHED packets (`-i lo`, the
+/// UDP port): these keep the walk.
+const WALK: [&str; 5] = [
+    "-A INPUT -i lo -j ACCEPT",
+    "-A INPUT -p udp --dport 5601 -j ACCEPT",
+    "-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+    "-A INPUT -p tcp --dport 8301 -j ACCEPT",
+    "-P INPUT DROP",
+];
+
+/// What [`established_probes`] gave: datagrams the server got, whether
+/// the TCP exchange finished, each rule's (packets, bytes).
+type Established = (usize, bool, Vec<(u64, u64)>);
+
+/// A UDP flow the server opens (its datagram out, then three of 20 bytes
+/// back from the client: ESTABLISHED), then a TCP connection from the
+/// client to 8301 that the server closes and the client closes after:
+/// from the client a SYN, then ESTABLISHED the handshake's ACK, the ACK
+/// of the server's FIN and its own FIN.
+fn established_probes(
+    lab: &Lab,
+    rules: usize,
+    counters: &dyn Fn(usize) -> (u64, u64),
+) -> Established {
+    use std::io::Read;
+    let bind = |ns: &str, port: u16| {
+        in_netns(ns, move || UdpSocket::bind(("0.0.0.0", port)).unwrap()).unwrap()
+    };
+    let (client, server) = (bind(lab.client(), 5602), bind(lab.server(), 5601));
+    for s in [&client, &server] {
+        s.set_read_timeout(Some(PROBE_TIMEOUT)).unwrap();
+    }
+    let mut buf = [0u8; 64];
+    server.send_to(b"open", (CLIENT_ADDR, 5602)).unwrap();
+    client.recv(&mut buf).unwrap();
+    for _ in 0..3 {
+        client.send_to(&[0x5a; 20], (SERVER_ADDR, 5601)).unwrap();
+    }
+    let mut got = 0;
+    server.set_read_timeout(Some(DROP_WAIT)).unwrap();
+    while server.recv(&mut buf).is_ok() {
+        got += 1;
+    }
+    let _listener = tcp_listen(lab.server(), 8301).unwrap();
+    let tcp = in_netns(lab.client(), || {
+        let addr = std::net::SocketAddr::from((SERVER_ADDR, 8301));
+        let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, PROBE_TIMEOUT) else {
+            return false;
+        };
+        s.set_read_timeout(Some(PROBE_TIMEOUT)).unwrap();
+        // Until the server's FIN; the client closes only once its ACK
+        // of that FIN has surely left on its own (a delayed ACK waits at
+        // most 200 ms), so the exchange has the same packets each time.
+        let mut rest = Vec::new();
+        let done = s.read_to_end(&mut rest).is_ok();
+        std::thread::sleep(Duration::from_millis(500));
+        done
+    })
+    .unwrap();
+    // The last ACK of the close.
+    std::thread::sleep(Duration::from_millis(300));
+    (got, tcp, (1..=rules).map(counters).collect())
+}
+
+/// The ESTABLISHED fast path keeps every counter exact: with the
+/// ESTABLISHED rule first (taken without the walk) and after rules that
+/// can match ESTABLISHED packets (the walk), the counters of a UDP flow
+/// and a TCP exchange are iptables-legacy's, packet for packet and byte
+/// for byte.
+#[test]
+fn established_fast_path_counts_as_iptables() {
+    for (name, rules) in [("ctfast", &FAST[..]), ("ctwalk", &WALK[..])] {
+        let lab = Lab::new(name).unwrap();
+        lab.fw_rules(rules);
+        let n = rules.len() - 1;
+        let fw = established_probes(&lab, n, &|n| counters(&lab, "INPUT", n));
+        assert_eq!((fw.0, fw.1), (3, true), "{name}: fw");
+        // The ESTABLISHED rule: the three TCP packets after the SYN, and
+        // in ctfast the three datagrams (48 bytes each) too, which ctwalk
+        // counts in its UDP rule; the SYN in the port rule.
+        let (est, port) = if name == "ctfast" { (0, 1) } else { (2, 3) };
+        assert_eq!(
+            fw.2[est].0,
+            if name == "ctfast" { 6 } else { 3 },
+            "{name}: {fw:?}"
+        );
+        assert_eq!(fw.2[port].0, 1, "{name}: {fw:?}");
+        if name == "ctwalk" {
+            assert_eq!(fw.2[1], (3, 3 * 48), "{name}: {fw:?}");
+        }
+        integration_tests::fw_reset(lab.server());
+        let legacy = under_iptables_legacy(&lab, rules, |c| established_probes(&lab, n, c));
+        assert_eq!(fw, legacy, "{name}: fw, then iptables-legacy");
+    }
 }

@@ -16,12 +16,15 @@ use libc as _;
 use std::process::Output;
 
 use firewall::{
+    load::pins::Dirs,
     parse::services::Services,
     render::{self, Counters},
     restore::{self, RestoreOptions},
     state::State,
 };
-use integration_tests::{Lab, PROBE_TIMEOUT, SERVER_ADDR, tcp_listen, tcp_probe};
+use integration_tests::{
+    Lab, PROBE_TIMEOUT, SERVER_ADDR, SERVER_IF, in_netns, tcp_listen, tcp_probe,
+};
 use iptables::{IPTABLES, Netns, require_iptables, text};
 
 fn words(line: &str) -> Vec<String> {
@@ -390,8 +393,8 @@ fn every_error_class_says_where_and_changes_nothing() {
             "-A INPUT -m limit --limit 3/min -p tcp --dport 22 -j ACCEPT",
             2,
             "fw v0.1.0 (eBPF): not supported yet: -m limit before -m tcp in one rule \
-             (netfilter runs -m limit even for packets -m tcp then refuses; put -m limit \
-             after the rule's other matches)\n",
+             (netfilter updates -m limit's state even for packets that -m tcp then rejects, fw only \
+             for packets the rule's other matches accept; put -m limit after them)\n",
         ),
         (
             "-A OUTPUT -m owner --uid-owner 0 -j ACCEPT",
@@ -550,24 +553,83 @@ fn user_chains_live_beside_the_enforced_ruleset() {
     );
 }
 
-/// REJECT's answer leaves a veth only while the peer runs an XDP program:
-/// fw says so when REJECT rules arrive on a host with veth interfaces, once.
+/// REJECT on a veth needs no warning: its answers leave by fw's TCX
+/// ingress link. Without that link `fw status --check` fails naming it,
+/// and the rejected packet still never passes (the answer XDP passed up
+/// is dropped by the stack, so REJECT acts as DROP).
 #[test]
-fn reject_on_veth_is_warned_once() {
+fn reject_on_veth_leaves_by_tc_ingress_or_not_at_all() {
     let lab = Lab::new("cli-rejveth").unwrap();
-    let args = |port: &'static str| ["-A", "INPUT", "-p", "tcp", "--dport", port, "-j", "REJECT"];
-    let first = lab.fw(&args("81"));
-    assert_eq!(first.status.code(), Some(0));
-    let warning = text(&first.stderr);
-    assert!(
-        warning
-            .starts_with("fw: warning: REJECT answers to packets that arrive on veth interfaces (")
-            && warning.contains("REJECT acts as DROP there"),
-        "{warning}"
-    );
-    let second = lab.fw(&args("82"));
+    let _web = tcp_listen(lab.server(), 81).unwrap();
+    let add = ["-A", "INPUT", "-p", "tcp", "--dport", "81", "-j", "REJECT"];
+    let first = lab.fw(&add);
     assert_eq!(
-        (second.status.code(), text(&second.stderr)),
+        (first.status.code(), text(&first.stderr)),
         (Some(0), String::new())
     );
+    assert!(lab.fw(&["status", "--check"]).status.success());
+    let status = lab.fw_ok(&["status"]);
+    assert!(status.contains(", fw_tc_in id "), "{status}");
+
+    let pin = in_netns(lab.server(), || {
+        Dirs::current().unwrap().link("tcin", SERVER_IF)
+    })
+    .unwrap();
+    std::fs::remove_file(&pin).unwrap();
+    let check = lab.fw(&["status", "--check"]);
+    assert_eq!(check.status.code(), Some(1));
+    let said = text(&check.stderr);
+    assert!(
+        said.contains("fw: veth-s: REJECT answers lost: no live TCX ingress link"),
+        "{said}"
+    );
+    assert!(!tcp_probe(lab.client(), SERVER_ADDR, 81, PROBE_TIMEOUT));
+}
+
+#[test]
+fn another_bpffs_is_refused_not_listed_empty() {
+    // `unshare -m` and a fresh bpffs at /sys/fs/bpf (and none at
+    // /run/fw-bpffs): fw's pins are out of sight, its programs still run.
+    let lab = Lab::new("cli-hidden").unwrap();
+    lab.fw_ok(&["-P", "INPUT", "DROP"]);
+    lab.fw_ok(&["-A", "INPUT", "-p", "tcp", "--dport", "22", "-j", "ACCEPT"]);
+    let before = saved(&lab);
+    // Another namespace's record must outlive the hidden view too (every
+    // command starts with a garbage collection of other namespaces).
+    let other = Lab::new("cli-hidden2").unwrap();
+    other.fw_ok(&["-A", "INPUT", "-p", "udp", "--dport", "53", "-j", "ACCEPT"]);
+    let other_before = saved(&other);
+    let fw = integration_tests::fw_bin();
+    let hidden = |args: &str| {
+        let script = format!(
+            "umount /run/fw-bpffs 2>/dev/null; mount -t bpf bpf /sys/fs/bpf && exec {} {args}",
+            fw.display()
+        );
+        std::process::Command::new("ip")
+            .args(["netns", "exec", lab.server(), "unshare", "-m", "sh", "-c"])
+            .arg(&script)
+            .output()
+            .unwrap()
+    };
+    // `fw gc` there sees no pins at all, and removes no one's record.
+    let gc = hidden("gc");
+    assert_eq!(
+        (gc.status.code(), text(&gc.stdout)),
+        (Some(0), String::new()),
+        "{}",
+        text(&gc.stderr)
+    );
+    for args in ["-S", "status", "-A INPUT -j ACCEPT"] {
+        let out = hidden(args);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "fw {args}: {err}");
+        assert!(
+            err.contains("runs an XDP program")
+                && err.contains("this mount namespace sees another bpffs"),
+            "fw {args}: {err}"
+        );
+        assert_eq!(text(&out.stdout), "", "fw {args}");
+    }
+    assert_eq!(saved(&lab), before);
+    assert_eq!(saved(&other), other_before);
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 #[path = "common/legacy.rs"]
 mod legacy;
-use legacy::{send_udp, under_iptables_legacy};
+use legacy::{fw_input_counters, send_udp, under_iptables_legacy};
 
 use integration_tests::{Lab, SERVER_ADDR, netns_exec};
 
@@ -84,12 +84,7 @@ fn check(who: &str, s: &Seen) {
 fn limit_admits_the_burst_then_the_rate_as_iptables() {
     let lab = Lab::new("limit").unwrap();
     lab.fw_rules(&RULES);
-    let fw_counters = |n| {
-        integration_tests::rule_counters(
-            &lab.fw_ok(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]),
-            n,
-        )
-    };
+    let fw_counters = |n| fw_input_counters(&lab, n);
     let fw = probes(&lab, &fw_counters, &|| {
         lab.fw_ok(&["-A", "INPUT", "-p", "udp", "--dport", "9", "-j", "DROP"]);
     });
@@ -119,8 +114,8 @@ fn a_limit_before_a_classifier_match_is_refused() {
         String::from_utf8_lossy(&out.stderr).lines().next(),
         Some(
             "fw v0.1.0 (eBPF): not supported yet: -m limit before -m tcp in one rule \
-             (netfilter runs -m limit even for packets -m tcp then refuses; put -m limit \
-             after the rule's other matches)"
+             (netfilter updates -m limit's state even for packets that -m tcp then rejects, fw only \
+             for packets the rule's other matches accept; put -m limit after them)"
         )
     );
     // After the port match it loads.

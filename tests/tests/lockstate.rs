@@ -176,6 +176,18 @@ fn wait_seconds_give_up_with_iptables_message_and_status_4() {
         "{}",
         text(&out.stderr)
     );
+    // fw apply takes the same lock and honours -w; --check takes none.
+    let yaml = integration_tests::TempFile::new(
+        "wait.yaml",
+        "chains:\n  INPUT:\n    rules:\n      - -s 203.0.113.9 -j DROP\n",
+    );
+    let out = lab.fw(&["apply", "-w", "1", yaml.path()]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).ends_with(&format!("{BUSY}\n")));
+    assert_eq!(
+        lab.fw(&["apply", "--check", yaml.path()]).status.code(),
+        Some(0)
+    );
     // iptables-legacy 1.8.9 on a lock file of its own, held the same way.
     let xt = std::env::temp_dir().join(format!("fw-xtables-{}.lock", std::process::id()));
     let xt_held = hold(&xt);
@@ -200,6 +212,16 @@ fn wait_seconds_give_up_with_iptables_message_and_status_4() {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(lab.fw_ok(&["-S", "INPUT"]).lines().count(), 3);
+    let held = hold(&lock);
+    let child = spawn_fw(&lab, &["apply", yaml.path()]);
+    std::thread::sleep(Duration::from_millis(1200));
+    drop(held);
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        lab.fw_ok(&["-S", "INPUT"]),
+        "-P INPUT ACCEPT\n-A INPUT -s 203.0.113.9/32 -j DROP\n"
+    );
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! REJECT in the real XDP program with BPF_PROG_TEST_RUN: a rejected
 //! frame comes back as `XDP_TX`, rewritten into the answer netfilter
 //! sends (`nf_send_unreach`, `nf_send_reset`), every field and checksum
-//! checked; the rule's counter counts it.
+//! checked; the rule's counter counts it. On an interface flagged in
+//! `IFACES` (veth) the same answer is passed, marked for TCX ingress.
 
 #[path = "common/fw_state.rs"]
 mod fw_state;
@@ -10,8 +11,12 @@ mod fw_state;
 use anyhow as _;
 use libc as _;
 
-use firewall::aya::programs::{TestRun, TestRunOptions, Xdp};
+use firewall::aya::{
+    maps::{HashMap, Map, MapData},
+    programs::{TestRun, TestRunOptions, Xdp},
+};
 use firewall::{
+    common::{iface, maps},
     compile,
     load::{Kernel, pins::Dirs},
     model::{Neg, RejectWith, Rule, Target},
@@ -21,6 +26,7 @@ use fw_state::FwCleanup;
 use integration_tests::{Netns, in_netns};
 
 const XDP_DROP: u32 = 1;
+const XDP_PASS: u32 = 2;
 const XDP_TX: u32 = 3;
 
 const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
@@ -84,6 +90,29 @@ fn run(xdp: &Xdp, data: &[u8]) -> (u32, Vec<u8>) {
         .unwrap();
     out.truncate(r.data_size_out as usize);
     (r.return_value, out)
+}
+
+/// As [`run`], the frame arriving on interface `ifindex` (an `xdp_md`
+/// in, read back out): (verdict, bytes of metadata, metadata and frame).
+fn run_on(xdp: &Xdp, data: &[u8], ifindex: u32) -> (u32, usize, Vec<u8>) {
+    let mut out = vec![0u8; 512];
+    // struct xdp_md: data, data_end, data_meta, ingress_ifindex,
+    // rx_queue_index, egress_ifindex (u32 each).
+    let md = |v: [u32; 6]| v.iter().flat_map(|x| x.to_ne_bytes()).collect::<Vec<u8>>();
+    let ctx_in = md([0, data.len() as u32, 0, ifindex, 0, 0]);
+    let mut ctx_out = vec![0u8; 24];
+    let r = xdp
+        .test_run(TestRunOptions {
+            data_in: Some(data),
+            data_out: Some(&mut out),
+            ctx_in: Some(&ctx_in),
+            ctx_out: Some(&mut ctx_out),
+            ..Default::default()
+        })
+        .unwrap();
+    out.truncate(r.data_size_out as usize);
+    let meta = u32::from_ne_bytes(ctx_out[0..4].try_into().unwrap()) as usize;
+    (r.return_value, meta, out)
 }
 
 /// Checks the Ethernet and IPv4 header of an answer from `from`.
@@ -187,7 +216,34 @@ fn answers(dirs: &Dirs) {
     frag[14 + 6..14 + 8].copy_from_slice(&0x0010u16.to_be_bytes());
     assert_eq!(run(xdp, &frag).0, XDP_DROP);
 
+    // Flagged for TCX ingress (as fw flags a veth), lo (ifindex 1) gets
+    // the same answers passed, behind the 4-byte mark.
+    let path = dirs.map(maps::IFACES);
+    let mut ifaces: HashMap<MapData, u32, u32> =
+        HashMap::try_from(Map::HashMap(MapData::from_pin(&path).unwrap())).unwrap();
+    let syn = frame(6, &tcp(0x02, 1000, 0, 0));
+    let (rc, meta, rst) = run_on(xdp, &syn, 1);
+    assert_eq!((rc, meta), (XDP_TX, 0), "unflagged: XDP_TX, no mark");
+    let unreachable = run(xdp, &sent).1;
+    ifaces.insert(&1, &iface::ANSWER_AT_TC_INGRESS, 0).unwrap();
+    for (sent, answer) in [(syn, rst), (sent, unreachable)] {
+        let (rc, meta, out) = run_on(xdp, &sent, 1);
+        assert_eq!((rc, meta), (XDP_PASS, iface::MARK_LEN));
+        assert_eq!(out[..4], iface::REJECT_MARK.to_ne_bytes(), "the mark");
+        assert_eq!(csum(&out[4 + 14..4 + 34]), 0, "IP checksum");
+        // The ICMP error's IP id is random, and so its IP checksum: the
+        // rest is byte for byte what XDP_TX sends.
+        let masked = |f: &[u8]| {
+            let mut f = f.to_vec();
+            f[18..20].fill(0);
+            f[24..26].fill(0);
+            f
+        };
+        assert_eq!(masked(&out[4..]), masked(&answer), "the answer");
+    }
+    ifaces.remove(&1).unwrap();
+
     // Every rejected frame counted, answered or not.
-    assert_eq!(k.read(0).unwrap().packets, 3);
-    assert_eq!(k.read(1).unwrap().packets, 3);
+    assert_eq!(k.read(0).unwrap().packets, 5);
+    assert_eq!(k.read(1).unwrap().packets, 5);
 }

@@ -9,11 +9,15 @@ use std::{
 
 use anyhow::{Context as _, bail};
 use integration_tests::{
-    CLIENT_ADDR, Lab, PROBE_TIMEOUT, SERVER_ADDR, TcpServer, fw_in, icmp_probe, tcp_listen,
-    tcp_probe, udp_probe,
+    CLIENT_ADDR, Lab, SERVER_ADDR, TcpServer, fw_in, icmp_probe, tcp_listen, tcp_probe, udp_probe,
 };
 
 use crate::{cmd, setup};
+
+/// How long a probe waits for its answer: longer than the tests' second,
+/// so a first run on a machine still busy with the build does not read a
+/// slow answer as a drop (a dropped probe costs this much each).
+const DEMO_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// One probe of the demo.
 #[derive(Clone, Copy, Debug)]
@@ -108,21 +112,21 @@ fn demo(lab: &Lab, rules: &[Vec<String>], rules_file: &Path) -> anyhow::Result<(
         .map(|port| tcp_listen(lab.server(), port))
         .collect::<anyhow::Result<_>>()?;
 
-    println!("probes from {CLIENT_ADDR} to {SERVER_ADDR} (timeout {PROBE_TIMEOUT:?}):");
+    println!("probes from {CLIENT_ADDR} to {SERVER_ADDR} (timeout {DEMO_TIMEOUT:?}):");
     let mut wrong = 0;
     for (probe, expected) in PROBES {
         let (what, got) = match probe {
             Probe::Tcp(port) => (
                 format!("tcp  {port}"),
-                tcp_probe(lab.client(), SERVER_ADDR, port, PROBE_TIMEOUT),
+                tcp_probe(lab.client(), SERVER_ADDR, port, DEMO_TIMEOUT),
             ),
             Probe::Udp(port) => (
                 format!("udp  {port}"),
-                udp_probe(lab.client(), lab.server(), SERVER_ADDR, port, PROBE_TIMEOUT),
+                udp_probe(lab.client(), lab.server(), SERVER_ADDR, port, DEMO_TIMEOUT),
             ),
             Probe::Icmp => (
                 "icmp echo".to_owned(),
-                icmp_probe(lab.client(), SERVER_ADDR, PROBE_TIMEOUT),
+                icmp_probe(lab.client(), SERVER_ADDR, DEMO_TIMEOUT),
             ),
         };
         let verdict = if got == expected { "ok" } else { "WRONG" };

@@ -7,10 +7,12 @@
 //!   which probes get through.
 //! * `test`: setup, build fw, and run the whole workspace's tests against it.
 //! * `bench`: fw against iptables and nftables (docs/benchmarks.md).
+//! * `install`: the fw binary, fw.service and an example /etc/fw/rules.yaml.
 
 mod bench;
 mod cmd;
 mod demo;
+mod install;
 mod setup;
 
 use std::process::ExitCode;
@@ -49,6 +51,15 @@ enum Task {
     /// nftables (packet rate, per-packet cost, control plane, memory) and
     /// write docs/benchmarks.md. Takes about 10 minutes; --quick about one.
     Bench(bench::Args),
+    /// Build fw (release) and install it with fw.service, its fallback
+    /// ruleset and an example /etc/fw/rules.yaml (never overwritten).
+    Install {
+        /// Installation prefix: PREFIX/sbin/fw, PREFIX/lib/systemd/system,
+        /// PREFIX/share/fw (rules.yaml under /etc for /usr and /usr/local,
+        /// else PREFIX/etc).
+        #[arg(long, value_name = "PATH")]
+        prefix: Option<std::path::PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -58,6 +69,7 @@ fn main() -> ExitCode {
         Task::Demo { fw } => demo::run(fw),
         Task::Test { args } => test(&args),
         Task::Bench(args) => bench::run(&args),
+        Task::Install { prefix } => install::run(prefix),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -7,9 +7,9 @@
 use std::collections::HashMap;
 
 use firewall_common::{
-    ADDR_BITS, CLASS_DEFAULT, CLASS_NO_PORT, CLASS_W, Field, FieldKey, LPM_ID_BITS, MAX_JUMP_DEPTH,
-    MAX_STEPS, NO_HEADER_VALUE, NO_PORT_VALUE, POLICY_ACCEPT, PORT_BITS, SUMMARY_WORDS, Verdict,
-    WORD_BITS, field_id,
+    ADDR_BITS, CLASS_DEFAULT, CLASS_NO_PORT, CLASS_W, FastPath, Field, FieldKey, LPM_ID_BITS,
+    MAX_JUMP_DEPTH, MAX_STEPS, NO_HEADER_VALUE, NO_PORT_VALUE, POLICY_ACCEPT, PORT_BITS,
+    SUMMARY_WORDS, Verdict, WORD_BITS, ct, field_id,
 };
 
 use super::Compiled;
@@ -238,7 +238,18 @@ impl<'a> Tables<'a> {
         let (mut chain, mut start) = (root, 0u32);
         for _ in 0..MAX_STEPS {
             let Some(ci) = info(chain) else { return w };
-            let hit = self.first_match(chain, start, p, ifindex);
+            // The kernel's ESTABLISHED fast path (classify.rs `fast`).
+            let fast = if chain == root && start == 0 && u32::from(p.ctstate) == ct::ESTABLISHED {
+                ci.fast_rule()
+            } else {
+                FastPath::None
+            };
+            let hit = match fast {
+                FastPath::Rule(n) => Some(n),
+                FastPath::None => self.first_match(chain, start, p, ifindex),
+                // The kernel drops.
+                FastPath::Garbled => return w,
+            };
             // A failing check: on at the next rule, uncounted (check.rs).
             if let Some(n) = hit {
                 match self.checks(self.c.rules[(ci.first_rule + n) as usize].checks, p) {

@@ -1,11 +1,13 @@
 //! Attaching the programs to the namespace's interfaces: XDP (INPUT) and
-//! TCX egress (OUTPUT) on every interface, lo included, with each link
+//! TCX egress (OUTPUT) on every interface, lo included, and TCX ingress
+//! (REJECT answers, `firewall_common::iface`) on veth, with each link
 //! pinned so it stays attached after `fw` exits.
 
 use std::{ffi::CString, io, os::fd::AsRawFd};
 
 use aya::{
     Ebpf,
+    maps::{HashMap, Map, MapData},
     programs::{
         LinkOrder, ProgramError, SchedClassifier, TcAttach, TcAttachType, Xdp, XdpMode,
         links::FdLink,
@@ -15,7 +17,9 @@ use network_interface::{NetworkInterface, NetworkInterfaceConfig};
 
 use aya_obj::programs::XdpAttachType;
 
-use super::{LoadError, PROG_TC, PROG_XDP, pins::Dirs};
+use firewall_common::{iface, maps};
+
+use super::{LoadError, PROG_TC, PROG_TC_IN, PROG_XDP, pins::Dirs};
 use crate::state::Attachment;
 pub use crate::state::Refused;
 
@@ -40,6 +44,9 @@ pub struct Interface {
     /// The bridge, bond or team device this one is a port of, if any: its
     /// (name, kind).
     pub master: Option<(String, String)>,
+    /// The id of the XDP program attached to it (fw's or another's), 0
+    /// when none is.
+    pub xdp_prog: u32,
 }
 
 /// Masters whose ports fw leaves alone: the stack sees the frames they
@@ -84,6 +91,60 @@ impl Interface {
     /// the ingress interface, not the master `-i` names.
     fn generic_only(&self) -> bool {
         matches!(self.kind.as_str(), "bond" | "team" | "bridge")
+    }
+
+    /// Whether REJECT answers leave by TCX ingress here: a veth delivers
+    /// `XDP_TX` frames only while its peer runs NAPI (an XDP program of
+    /// its own), which fw cannot count on. Elsewhere `XDP_TX` sends them
+    /// without an skb.
+    pub fn answers_at_tc_ingress(&self) -> bool {
+        self.kind == "veth"
+    }
+}
+
+/// The hooks' links pinned per interface: XDP, TCX egress, TCX ingress.
+pub const HOOKS: [&str; 3] = ["xdp", "tc", "tcin"];
+
+/// The programs attached to each interface, and `IFACES`, which tells the
+/// XDP program how answers leave it.
+pub struct Programs<'a> {
+    xdp: &'a mut Xdp,
+    tc: &'a mut SchedClassifier,
+    tc_in: &'a mut SchedClassifier,
+    ifaces: HashMap<MapData, u32, u32>,
+}
+
+/// `IFACES`, opened from its pin in `dirs`, without the entries of
+/// interfaces no longer in `now` (so that it never fills up as veths
+/// come and go).
+fn ifaces_map(dirs: &Dirs, now: &[Interface]) -> Result<HashMap<MapData, u32, u32>, LoadError> {
+    let path = dirs.map(maps::IFACES);
+    let data = MapData::from_pin(&path).map_err(|_| LoadError::Incomplete(path))?;
+    let mut map =
+        HashMap::try_from(Map::HashMap(data)).map_err(|e| LoadError::Map(maps::IFACES, e))?;
+    let stale: Vec<u32> = map
+        .keys()
+        .collect::<Result<Vec<u32>, _>>()
+        .map_err(|e| LoadError::Map(maps::IFACES, e))?
+        .into_iter()
+        .filter(|k| !now.iter().any(|i| i.index == *k))
+        .collect();
+    for k in stale {
+        forget(&mut map, k)?;
+    }
+    Ok(map)
+}
+
+/// Removes interface `ifindex`'s entry from `IFACES`, if it has one.
+fn forget(map: &mut HashMap<MapData, u32, u32>, ifindex: u32) -> Result<(), LoadError> {
+    match map.remove(&ifindex) {
+        Ok(()) => Ok(()),
+        Err(aya::maps::MapError::SyscallError(e))
+            if e.io_error.raw_os_error() == Some(libc::ENOENT) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(LoadError::Map(maps::IFACES, e)),
     }
 }
 
@@ -178,6 +239,7 @@ pub fn interfaces() -> Result<Vec<Interface>, LoadError> {
             link_type,
             kind: info.kind,
             master,
+            xdp_prog: info.xdp_prog,
         });
     }
     out.sort_by_key(|i| i.index);
@@ -192,27 +254,63 @@ pub fn ifindex(name: &str) -> Option<u32> {
     (i != 0).then_some(i)
 }
 
-/// Attaches `xdp` and `tc` to `iface` and pins both links. XDP runs in
+/// The [`LoadError::Attach`] of attaching the `hook` program to `iface`.
+fn attach_error(iface: &Interface, hook: &'static str) -> impl Fn(ProgramError) -> LoadError {
+    move |source: ProgramError| LoadError::Attach {
+        ifname: iface.name.clone(),
+        hook,
+        errno: errno_of(&source),
+        source: Box::new(source),
+    }
+}
+
+/// Attaches `prog` at TCX `at` (egress: `tc`, ingress: `tcin`) of
+/// `iface` and pins the link.
+///
+/// # Errors
+/// [`LoadError::Attach`] or [`LoadError::Pin`].
+fn attach_tcx(
+    prog: &mut SchedClassifier,
+    at: TcAttachType,
+    iface: &Interface,
+    dirs: &Dirs,
+) -> Result<(), LoadError> {
+    let hook = match at {
+        TcAttachType::Ingress => "tcin",
+        TcAttachType::Egress => "tc",
+    };
+    let err = attach_error(iface, hook);
+    let id = prog
+        .attach(
+            iface.index,
+            TcAttach::Tcx {
+                attach_type: at,
+                order: LinkOrder::default(),
+            },
+        )
+        .map_err(&err)?;
+    let link: FdLink = prog
+        .take_link(id)
+        .map_err(&err)?
+        .try_into()
+        .map_err(|e| err(ProgramError::from(e)))?;
+    let path = dirs.link(hook, &iface.name);
+    link.pin(&path)
+        .map_err(|source| LoadError::Pin { path, source })?;
+    Ok(())
+}
+
+/// Attaches `xdp` and `tc` to `iface` and pins both links (and `tc_in`
+/// on veth, [`Interface::answers_at_tc_ingress`]). XDP runs in
 /// native (driver) mode where the driver has it, else in generic mode
 /// (lo, for one).
 ///
 /// # Errors
 /// [`LoadError::Attach`] or [`LoadError::Pin`]; a link attached before the
 /// error stays pinned.
-fn attach_one(
-    xdp: &mut Xdp,
-    tc: &mut SchedClassifier,
-    iface: &Interface,
-    dirs: &Dirs,
-) -> Result<Attachment, LoadError> {
-    let attach_err = |hook: &'static str| {
-        move |source: ProgramError| LoadError::Attach {
-            ifname: iface.name.clone(),
-            hook,
-            errno: errno_of(&source),
-            source: Box::new(source),
-        }
-    };
+fn attach_one(p: &mut Programs, iface: &Interface, dirs: &Dirs) -> Result<Attachment, LoadError> {
+    let (xdp, tc) = (&mut *p.xdp, &mut *p.tc);
+    let attach_err = |hook: &'static str| attach_error(iface, hook);
     let native = if iface.generic_only() {
         None
     } else {
@@ -234,23 +332,18 @@ fn attach_one(
     let path = dirs.link("xdp", &iface.name);
     link.pin(&path)
         .map_err(|source| LoadError::Pin { path, source })?;
-    let id = tc
-        .attach(
-            iface.index,
-            TcAttach::Tcx {
-                attach_type: TcAttachType::Egress,
-                order: LinkOrder::default(),
-            },
-        )
-        .map_err(attach_err("tc"))?;
-    let link: FdLink = tc
-        .take_link(id)
-        .map_err(attach_err("tc"))?
-        .try_into()
-        .map_err(|e| attach_err("tc")(ProgramError::from(e)))?;
-    let path = dirs.link("tc", &iface.name);
-    link.pin(&path)
-        .map_err(|source| LoadError::Pin { path, source })?;
+    attach_tcx(tc, TcAttachType::Egress, iface, dirs)?;
+    // The flag follows the pinned link: XDP marks answers for TC ingress
+    // only once something there sends them. Another interface that had
+    // this ifindex before leaves no flag behind.
+    if iface.answers_at_tc_ingress() {
+        attach_tcx(p.tc_in, TcAttachType::Ingress, iface, dirs)?;
+        p.ifaces
+            .insert(&iface.index, &iface::ANSWER_AT_TC_INGRESS, 0)
+            .map_err(|e| LoadError::Map(maps::IFACES, e))?;
+    } else {
+        forget(&mut p.ifaces, iface.index)?;
+    }
     Ok(Attachment {
         ifname: iface.name.clone(),
         ifindex: iface.index,
@@ -263,12 +356,11 @@ fn attach_one(
 /// macvlan over it, or a master fw does not know) is not an error but a
 /// [`Refused`], with nothing left attached to the interface.
 fn attach_or_refuse(
-    xdp: &mut Xdp,
-    tc: &mut SchedClassifier,
+    p: &mut Programs,
     iface: &Interface,
     dirs: &Dirs,
 ) -> Result<Result<Attachment, Refused>, LoadError> {
-    match attach_one(xdp, tc, iface, dirs) {
+    match attach_one(p, iface, dirs) {
         Ok(a) => Ok(Ok(a)),
         Err(LoadError::Attach {
             hook: "xdp",
@@ -326,24 +418,31 @@ fn attach_order(ifaces: &[Interface]) -> Vec<&Interface> {
 /// # Errors
 /// As [`attach_one`]; the caller removes the pin directory.
 pub fn attach_all(ebpf: &mut Ebpf, dirs: &Dirs) -> Result<Reconciled, LoadError> {
-    let mut xdp_tc: (Option<&mut Xdp>, Option<&mut SchedClassifier>) = (None, None);
+    let (mut xdp, mut tc, mut tc_in) = (None, None, None);
     for (name, prog) in ebpf.programs_mut() {
         match name {
-            PROG_XDP => xdp_tc.0 = prog.try_into().ok(),
-            PROG_TC => xdp_tc.1 = prog.try_into().ok(),
+            PROG_XDP => xdp = prog.try_into().ok(),
+            PROG_TC => tc = prog.try_into().ok(),
+            PROG_TC_IN => tc_in = prog.try_into().ok(),
             _ => {}
         }
     }
-    let (Some(xdp), Some(tc)) = xdp_tc else {
+    let (Some(xdp), Some(tc), Some(tc_in)) = (xdp, tc, tc_in) else {
         return Err(LoadError::Incomplete(dirs.prog(PROG_XDP)));
     };
     let now = interfaces()?;
+    let mut p = Programs {
+        xdp,
+        tc,
+        tc_in,
+        ifaces: ifaces_map(dirs, &now)?,
+    };
     let skipped = now.iter().filter(|i| !i.is_ethernet()).cloned().collect();
     let ifaces: Vec<Interface> = now.into_iter().filter(Interface::attachable).collect();
     let mut attached = Vec::new();
     let mut refused = Vec::new();
     for i in attach_order(&ifaces) {
-        match attach_or_refuse(xdp, tc, i, dirs)? {
+        match attach_or_refuse(&mut p, i, dirs)? {
             Ok(a) => attached.push(a),
             Err(r) => refused.push(r),
         }
@@ -359,7 +458,7 @@ pub fn attach_all(ebpf: &mut Ebpf, dirs: &Dirs) -> Result<Reconciled, LoadError>
 
 /// Detaches and unpins fw's links on interface `ifname` (pinned in `dirs`).
 pub fn unlink(dirs: &Dirs, ifname: &str) {
-    for hook in ["xdp", "tc"] {
+    for hook in HOOKS {
         let path = dirs.link(hook, ifname);
         let _ = super::detach_link(&path);
         let _ = std::fs::remove_file(&path);
@@ -426,12 +525,20 @@ pub fn reconcile(
         let mut xdp = Xdp::from_pin(dirs.prog(PROG_XDP), XdpAttachType::Interface)
             .map_err(program_err(PROG_XDP))?;
         let mut tc = SchedClassifier::from_pin(dirs.prog(PROG_TC)).map_err(program_err(PROG_TC))?;
+        let mut tc_in =
+            SchedClassifier::from_pin(dirs.prog(PROG_TC_IN)).map_err(program_err(PROG_TC_IN))?;
+        let mut p = Programs {
+            xdp: &mut xdp,
+            tc: &mut tc,
+            tc_in: &mut tc_in,
+            ifaces: ifaces_map(dirs, now)?,
+        };
         for i in missing {
-            for hook in ["xdp", "tc"] {
+            for hook in HOOKS {
                 // A recreated interface's old link is defunct; its pin goes.
                 let _ = std::fs::remove_file(dirs.link(hook, &i.name));
             }
-            match attach_or_refuse(&mut xdp, &mut tc, i, dirs) {
+            match attach_or_refuse(&mut p, i, dirs) {
                 Ok(Ok(a)) => {
                     added.push(a.ifname.clone());
                     kept.push(a);

@@ -39,6 +39,7 @@ static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"),
 /// Program names (`firewall_common::programs`).
 pub(crate) const PROG_XDP: &str = programs::XDP;
 pub(crate) const PROG_TC: &str = programs::TC;
+pub(crate) const PROG_TC_IN: &str = programs::TC_IN;
 
 /// Errors loading, attaching or updating the firewall in the kernel.
 #[derive(Debug, thiserror::Error)]
@@ -68,13 +69,13 @@ pub enum LoadError {
     /// program there, for one).
     #[error(
         "attaching {} to interface {ifname}: {source}{}",
-        if *hook == "xdp" { "XDP" } else { "TCX egress" },
+        match *hook { "xdp" => "XDP", "tcin" => "TCX ingress", _ => "TCX egress" },
         errno_note(hook, *errno)
     )]
     Attach {
         /// The interface.
         ifname: String,
-        /// `xdp` or `tc`.
+        /// `xdp`, `tc` or `tcin` ([`attach::HOOKS`]).
         hook: &'static str,
         /// The errno the kernel returned, when aya's error carries one.
         errno: Option<i32>,
@@ -211,6 +212,11 @@ pub struct Kernel {
     log_configs: Array<MapData, firewall_common::log::Config>,
     log_stats: PerCpuArray<MapData, u64>,
     checks: Array<MapData, firewall_common::check::Check>,
+    recent: HashMap<
+        MapData,
+        firewall_common::check::recent::Key,
+        firewall_common::check::recent::Entry,
+    >,
     cpus: usize,
 }
 
@@ -284,6 +290,8 @@ impl Kernel {
                 .map_err(map_err(maps::LOG_STATS))?,
             checks: Array::try_from(Map::Array(get(maps::CHECKS)?))
                 .map_err(map_err(maps::CHECKS))?,
+            recent: HashMap::try_from(Map::LruHashMap(get(maps::RECENT)?))
+                .map_err(map_err(maps::RECENT))?,
             cpus,
         })
     }
@@ -323,7 +331,9 @@ impl Kernel {
         xdp.load().map_err(|e| refused(dirs, PROG_XDP, e))?;
         let tc: &mut SchedClassifier = program(&mut ebpf, PROG_TC)?;
         tc.load().map_err(|e| refused(dirs, PROG_TC, e))?;
-        for name in [PROG_XDP, PROG_TC] {
+        let tc_in: &mut SchedClassifier = program(&mut ebpf, PROG_TC_IN)?;
+        tc_in.load().map_err(|e| refused(dirs, PROG_TC_IN, e))?;
+        for name in [PROG_XDP, PROG_TC, PROG_TC_IN] {
             let path = dirs.prog(name);
             ebpf.program_mut(name)
                 .expect("program is in the embedded object")
@@ -640,6 +650,11 @@ impl Kernel {
             spare_dirty: 1,
         };
         set(self, switched)?;
+        // Lists no rule names any more go, as xt_recent frees a list with
+        // its last rule (one the new ruleset keeps keeps its entries). The
+        // change has happened: a failure here leaves stale entries of
+        // lists no rule reads, and the next change retries.
+        let _ = self.forget_recent_lists(&compiled.recent_lists);
         // The new ruleset is live: what follows only empties the old bank.
         // Should that fail, `spare_dirty` stays set and the next swap
         // empties it first; the change itself has happened, and is
@@ -712,6 +727,20 @@ impl Kernel {
             Ok(()) => Ok(()),
             Err(_) => self.purge(bank),
         }
+    }
+
+    /// Removes the `RECENT` entries of every list but `keep` (sorted).
+    fn forget_recent_lists(&mut self, keep: &[u32]) -> Result<(), LoadError> {
+        let keys: Vec<_> = self
+            .recent
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(map_err(maps::RECENT))?;
+        for k in keys.iter().filter(|k| keep.binary_search(&k.list).is_err()) {
+            // Gone already (evicted meanwhile) is fine.
+            let _ = self.recent.remove(k);
+        }
+        Ok(())
     }
 
     /// Sets counter slot `slot` to zero on every CPU.
@@ -887,8 +916,9 @@ fn namespace_gone(pins: &std::path::Path) -> bool {
 
 /// Removes what other namespaces left behind: the pins, state and lock
 /// of a namespace deleted without `fw reset` (~45 MiB of kernel memory
-/// each), and state and lock files with no pins (after `fw reset`, a
-/// failed first load, or a reboot that kept /run). Each namespace is
+/// each), and state directories without a record and lock files with no
+/// pins (after `fw reset` or a failed first load). A record without pins
+/// is kept: its pins may only be out of this process's sight. Each namespace is
 /// handled holding its lock, taken only if free, so a namespace where fw
 /// is at work is left alone. Best effort: errors are skipped. Runs at
 /// the start of every fw command, and as `fw gc`.
@@ -943,7 +973,13 @@ pub fn gc(dirs: &Dirs) -> Vec<Collected> {
             continue;
         }
         let removed_pins = removed_staged || (has_pins && fs::remove_dir_all(&pins).is_ok());
-        let removed_state = state.exists() && fs::remove_dir_all(&state).is_ok();
+        // A record without pins stays: this process may see another
+        // bpffs than the one that namespace's fw pinned in (`unshare -m`
+        // and a fresh mount), where its pins are merely out of sight.
+        let recorded = crate::state::record_path(&state).exists();
+        let removed_state = state.exists()
+            && (has_pins || removed_staged || !recorded)
+            && fs::remove_dir_all(&state).is_ok();
         lock.remove();
         if removed_pins || removed_state {
             out.push(Collected {
@@ -1019,16 +1055,17 @@ pub fn publish(staged: &Dirs, dirs: &Dirs) -> Result<(), LoadError> {
     })
 }
 
-/// Kernel ids of the pinned XDP and TC programs.
+/// Kernel ids of the pinned XDP, TC egress and TC ingress programs.
 ///
 /// # Errors
 /// [`LoadError::Program`] when a pin cannot be opened.
-pub fn program_ids(dirs: &Dirs) -> Result<(u32, u32), LoadError> {
-    let xdp = aya::programs::ProgramInfo::from_pin(dirs.prog(PROG_XDP))
-        .map_err(|e| LoadError::Program(PROG_XDP, e))?;
-    let tc = aya::programs::ProgramInfo::from_pin(dirs.prog(PROG_TC))
-        .map_err(|e| LoadError::Program(PROG_TC, e))?;
-    Ok((xdp.id(), tc.id()))
+pub fn program_ids(dirs: &Dirs) -> Result<(u32, u32, u32), LoadError> {
+    let id = |name: &'static str| {
+        aya::programs::ProgramInfo::from_pin(dirs.prog(name))
+            .map(|p| p.id())
+            .map_err(|e| LoadError::Program(name, e))
+    };
+    Ok((id(PROG_XDP)?, id(PROG_TC)?, id(PROG_TC_IN)?))
 }
 
 /// Kernel ids of the XDP and TC links pinned for `ifname`, `None` where a

@@ -1,4 +1,4 @@
-//! The upper/lower relations of the namespace's interfaces, read with one
+//! The upper/lower relations and XDP programs of the namespace's interfaces, read with one
 //! `RTM_GETLINK` dump over rtnetlink (sysfs may be mounted for another
 //! namespace than the calling thread's, netlink always answers for the
 //! thread's own).
@@ -18,6 +18,9 @@ pub struct LinkInfo {
     /// `IFLA_INFO_KIND`: the driver kind (`bridge`, `bond`, `veth`,
     /// `vlan`, `macvlan`, ...), empty for devices without one.
     pub kind: String,
+    /// `IFLA_XDP_PROG_ID`: the id of the XDP program attached (by fw or
+    /// anything else), 0 when none is.
+    pub xdp_prog: u32,
 }
 
 const NLMSG_HDRLEN: usize = 16;
@@ -25,6 +28,8 @@ const IFINFOMSG_LEN: usize = 16;
 const IFLA_MASTER: u16 = 10;
 const IFLA_LINKINFO: u16 = 18;
 const IFLA_INFO_KIND: u16 = 1;
+const IFLA_XDP: u16 = 43;
+const IFLA_XDP_PROG_ID: u16 = 4;
 const NLMSG_DONE: u16 = 3;
 const NLMSG_ERROR: u16 = 2;
 
@@ -119,6 +124,13 @@ pub fn links() -> io::Result<HashMap<u32, LinkInfo>> {
                                         info.kind = String::from_utf8_lossy(v)
                                             .trim_end_matches('\0')
                                             .to_string();
+                                    }
+                                }
+                            }
+                            IFLA_XDP => {
+                                for (ty, v) in attrs(v) {
+                                    if ty == IFLA_XDP_PROG_ID && v.len() >= 4 {
+                                        info.xdp_prog = u32_at(v, 0);
                                     }
                                 }
                             }

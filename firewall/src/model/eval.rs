@@ -220,8 +220,9 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
                 };
                 within(p.src, &r.src) && within(p.dst, &r.dst)
             }
-            // xt_limit: a token in the bucket, which the packet says.
-            Match::Limit(_) => p.checks,
+            // xt_limit: a token in the bucket; xt_recent: the list's
+            // answer. Kernel state, which the packet says.
+            Match::Limit(_) | Match::Recent(_) => p.checks,
             // Outside support::enforceable: never loaded, not evaluated.
             // xt_mac: no Ethernet header, no match either way.
             Match::Mac(n) => p.mac.is_some_and(|m| (m == n.value) != n.invert),

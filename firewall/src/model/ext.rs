@@ -17,6 +17,7 @@ pub use crate::extensions::{
         length::LengthRange,
         limit::Limit,
         multiport::{Multiport, PortDirection},
+        recent::{Recent, RecentCommand, RecentSide},
         set::{SetDir, SetMatch},
         tcp::{Tcp, TcpFlags},
         ttl::Ttl,

@@ -62,18 +62,23 @@ pub fn enforceable(rule: &Rule) -> Result<(), String> {
     // A check runs after the classifier; netfilter runs a rule's matches
     // in order, so a check's side effect (limit takes a token) before a
     // classifier match happens there even when that match fails.
-    let mut check_before: Option<&'static str> = None;
+    let mut check_before: Option<(&'static str, u32)> = None;
     let mut checks = 0u32;
     for m in &rule.matches {
         let support = m.support();
         match &support {
             Enforcement::Always | Enforcement::RuleCheck(_) => {}
             Enforcement::Classifier(_) | Enforcement::ClassifierCheck(..) => {
-                if let Some(c) = check_before {
+                if let Some((c, kind)) = check_before {
+                    let effect = if kind == firewall_common::check::KIND_TCP_OPTION {
+                        "drops a bad TCP option area at -m tcp".to_string()
+                    } else {
+                        format!("updates -m {c}'s state")
+                    };
                     return Err(format!(
-                        "-m {c} before -m {} in one rule (netfilter runs -m {c} \
-                         even for packets -m {} then refuses; put -m {c} after \
-                         the rule's other matches)",
+                        "-m {c} before -m {} in one rule (netfilter {effect} even for \
+                         packets that -m {} then rejects, fw only for packets the \
+                         rule's other matches accept; put -m {c} after them)",
                         m.module(),
                         m.module()
                     ));
@@ -85,8 +90,8 @@ pub fn enforceable(rule: &Rule) -> Result<(), String> {
             // --tcp-option's hot drop, too, happens where its match stands.
             Enforcement::RuleCheck(c) | Enforcement::ClassifierCheck(_, c) => {
                 // A pure check (mac, multiport --ports) may stand anywhere.
-                if !firewall_common::check::is_pure(c.kind) {
-                    check_before.get_or_insert(m.module());
+                if c.has_side_effect() {
+                    check_before.get_or_insert((m.module(), c.kind));
                 }
                 checks += 1;
             }
@@ -95,7 +100,7 @@ pub fn enforceable(rule: &Rule) -> Result<(), String> {
     }
     if checks > firewall_common::check::MAX_PER_RULE {
         return Err(format!(
-            "more than {} -m limit matches in one rule",
+            "more than {} -m limit/-m recent matches in one rule",
             firewall_common::check::MAX_PER_RULE
         ));
     }
@@ -170,14 +175,52 @@ mod tests {
         assert_eq!(
             enforceable(&rule(vec![limit.clone(), tcp])),
             Err(
-                "-m limit before -m tcp in one rule (netfilter runs -m limit even for \
-                 packets -m tcp then refuses; put -m limit after the rule's other matches)"
+                "-m limit before -m tcp in one rule (netfilter updates -m limit's state even for packets that -m tcp then rejects, fw only \
+             for packets the rule's other matches accept; put -m limit after them)"
                     .into()
             )
         );
         assert_eq!(
             enforceable(&rule(vec![limit.clone(); 5])),
-            Err("more than 4 -m limit matches in one rule".into())
+            Err("more than 4 -m limit/-m recent matches in one rule".into())
+        );
+    }
+
+    #[test]
+    fn recent_is_enforced_but_reap_and_long_hitcounts() {
+        let parse = |opts: &str| {
+            crate::testing::appended(&format!("-p tcp --dport 22 -m recent {opts} -j DROP"))
+        };
+        for ok in [
+            "--set --name SSH",
+            "--update --seconds 60 --hitcount 32 --rttl --name SSH",
+            "! --rcheck --rdest --mask 255.255.255.0",
+            "--remove",
+        ] {
+            assert_eq!(enforceable(&parse(ok)), Ok(()), "{ok}");
+        }
+        // --rcheck only reads: before the port match it answers the same.
+        let before = |opts: &str| {
+            let mut r = parse(opts);
+            r.matches.rotate_left(1);
+            enforceable(&r)
+        };
+        assert_eq!(before("--rcheck --name SSH"), Ok(()));
+        assert_eq!(
+            before("--update --name SSH"),
+            Err(
+                "-m recent before -m tcp in one rule (netfilter updates -m recent's state even for packets that -m tcp then rejects, fw only \
+             for packets the rule's other matches accept; put -m recent after them)"
+                    .into()
+            )
+        );
+        assert_eq!(
+            enforceable(&parse("--rcheck --seconds 60 --reap")),
+            Err("--reap (-m recent)".into())
+        );
+        assert_eq!(
+            enforceable(&parse("--rcheck --hitcount 33")),
+            Err("-m recent --hitcount above 32".into())
         );
     }
 
@@ -393,8 +436,9 @@ mod tests {
             (
                 // netfilter hot-drops a bad option area before -m length.
                 rule(vec![tcp(None, Some(Neg::is(2))), length(0, 100)]),
-                "-m tcp before -m length in one rule (netfilter runs -m tcp even for \
-                 packets -m length then refuses; put -m tcp after the rule's other matches)",
+                "-m tcp before -m length in one rule (netfilter drops a bad TCP option \
+                 area at -m tcp even for packets that -m length then rejects, fw only for \
+                 packets the rule's other matches accept; put -m tcp after them)",
             ),
             (
                 rule(vec![length(0, 1), length(2, 3)]),

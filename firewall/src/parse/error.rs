@@ -121,6 +121,10 @@ pub enum ParseError {
     #[error("rule would never match protocol")]
     NeverMatchProtocol(String),
 
+    /// An `XTTYPE_HOST` option that is neither an address nor a name.
+    #[error("getaddrinfo: Name or service not known")]
+    HostUnresolved(String),
+
     /// `-s`/`-d` with something that is not an IPv4 address.
     #[error("host/network `{0}' not found")]
     HostNotFound(String),
@@ -294,6 +298,18 @@ pub enum ParseError {
         /// The option found first in the extension's option table.
         option: &'static str,
         /// The other one.
+        other: &'static str,
+    },
+
+    /// An extension option given without one it needs (libxtables'
+    /// `also`).
+    #[error("{module}: option \"--{option}\" also requires \"--{other}\".")]
+    AlsoRequires {
+        /// The extension.
+        module: &'static str,
+        /// The option given.
+        option: &'static str,
+        /// The option it needs.
         other: &'static str,
     },
 
@@ -601,7 +617,8 @@ impl ParseError {
             | Self::IcmpUnknownCharacter(_) => None,
             Self::CannotInvertOption { option, .. }
             | Self::MissingOption { option, .. }
-            | Self::ExclusiveOptions { option, .. } => Some(option),
+            | Self::ExclusiveOptions { option, .. }
+            | Self::AlsoRequires { option, .. } => Some(option),
             Self::ModuleNeedsOption { module, .. } => Some(module),
             Self::BadOptionValue { value, .. } => Some(value),
             Self::BadRangeValue { near, .. } | Self::RangeTrailingCharacters { near, .. } => {
@@ -658,6 +675,7 @@ impl ParseError {
             | Self::UnknownProtocol(t)
             | Self::NeverMatchProtocol(t)
             | Self::HostNotFound(t)
+            | Self::HostUnresolved(t)
             | Self::InvalidMask(t)
             | Self::InterfaceTooLong(t)
             | Self::InvalidPort(t)
@@ -715,6 +733,8 @@ impl ParseError {
             | Self::CannotInvertOption { .. }
             | Self::MissingOption { .. }
             | Self::ExclusiveOptions { .. }
+            | Self::AlsoRequires { .. }
+            | Self::HostUnresolved(_)
             | Self::BadOptionValue { .. }
             | Self::BadRangeValue { .. }
             | Self::RangeTrailingCharacters { .. }

@@ -34,6 +34,8 @@ pub(crate) struct OptSpec {
     pub mand: bool,
     /// Ids of the options it excludes (its own bit is ignored).
     pub excl: u32,
+    /// Ids of the options it needs beside it (`also`).
+    pub also: u32,
     /// A real option fw does not parse yet.
     pub unsupported: bool,
 }
@@ -47,6 +49,7 @@ pub(crate) const fn opt(name: &'static str, id: u8, has_arg: HasArg, invert: boo
         invert,
         mand: false,
         excl: 0,
+        also: 0,
         unsupported: false,
     }
 }
@@ -59,6 +62,11 @@ pub(crate) const fn mand(o: OptSpec) -> OptSpec {
 /// `o`, excluding the options with the ids in `excl`.
 pub(crate) const fn excl(o: OptSpec, excl: u32) -> OptSpec {
     OptSpec { excl, ..o }
+}
+
+/// `o`, needing the options with the ids in `also` beside it.
+pub(crate) const fn also(o: OptSpec, also: u32) -> OptSpec {
+    OptSpec { also, ..o }
 }
 
 /// A real option fw does not parse yet (refused as not supported).
@@ -178,6 +186,15 @@ impl Instance {
                 for i in 0..32u8 {
                     if i != o.id && o.excl & (1 << i) != 0 && self.given & (1 << i) != 0 {
                         return Err(ParseError::ExclusiveOptions {
+                            module,
+                            option: o.name,
+                            other: canonical(table, i),
+                        });
+                    }
+                }
+                for i in 0..32u8 {
+                    if o.also & (1 << i) != 0 && self.given & (1 << i) == 0 {
+                        return Err(ParseError::AlsoRequires {
                             module,
                             option: o.name,
                             other: canonical(table, i),

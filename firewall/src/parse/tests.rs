@@ -990,7 +990,11 @@ fn not_supported_yet() {
     // What fw cannot even represent: other tables, match modules and
     // targets it does not parse, options of them, counters, names.
     let cases: &[(&str, &str, &str)] = &[
-        ("-A INPUT -m recent --set -j ACCEPT", "-m recent", "recent"),
+        (
+            "-A INPUT -m hashlimit --hashlimit-upto 5/s -j ACCEPT",
+            "-m hashlimit",
+            "hashlimit",
+        ),
         (
             "-A INPUT -m conntrack --ctorigdstport 5222 -j ACCEPT",
             "--ctorigdstport (-m conntrack)",

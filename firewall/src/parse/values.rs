@@ -193,6 +193,45 @@ fn looks_like_host_name(s: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_')
 }
 
+/// `inet_aton`, as getaddrinfo reads a numeric host: 1 to 4 numbers
+/// (strtoul base 0) separated by dots, the last filling the bytes left
+/// (`1.2.3` is 1.2.0.3, `0x01020304` is 1.2.3.4).
+fn inet_aton(s: &str) -> Option<Ipv4Addr> {
+    let parts: Vec<&str> = s.split('.').collect();
+    if parts.len() > 4 {
+        return None;
+    }
+    let nums = parts
+        .iter()
+        .map(|p| strtoui(p, 0, u64::from(u32::MAX)))
+        .collect::<Option<Vec<u64>>>()?;
+    let (last, init) = nums.split_last()?;
+    let rest_bits = 8 * (4 - init.len() as u32);
+    if init.iter().any(|&n| n > 255) || (rest_bits < 32 && *last >> rest_bits != 0) {
+        return None;
+    }
+    let high = init.iter().fold(0u64, |a, &n| a << 8 | n) << rest_bits;
+    Some(Ipv4Addr::from((high | last) as u32))
+}
+
+/// libxtables' `XTTYPE_HOST` (recent's `--mask`): a numeric IPv4 host
+/// ([`inet_aton`]).
+///
+/// Errors: [`ParseError::NotSupported`] for host names (fw resolves
+/// none), [`ParseError::HostUnresolved`] for anything else.
+pub(crate) fn host_address(s: &str) -> Result<Ipv4Addr, ParseError> {
+    inet_aton(s).ok_or_else(|| {
+        if looks_like_host_name(s) {
+            ParseError::unsupported(
+                format!("host name `{s}' (fw does not resolve names: give an IPv4 address)"),
+                s,
+            )
+        } else {
+            ParseError::HostUnresolved(s.to_string())
+        }
+    })
+}
+
 /// One `ADDR[/MASK]`: the mask first (so a bad mask is reported before a
 /// bad address, as iptables does), a zero mask ignores the address
 /// (`any/0`), the address is masked.

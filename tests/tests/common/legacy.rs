@@ -33,6 +33,14 @@ pub fn send_udp_from(
     std::thread::sleep(Duration::from_millis(100));
 }
 
+/// `(packets, bytes)` of fw's INPUT rule `n` (1-based) in the server.
+pub fn fw_input_counters(lab: &Lab, n: usize) -> (u64, u64) {
+    rule_counters(
+        &lab.fw_ok(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]),
+        n,
+    )
+}
+
 /// What `probes` gives with `rules` (INPUT rules) loaded by
 /// iptables-legacy on the lab's server, the oracle; `probes` reads rule
 /// `n`'s (packets, bytes) with the counter function it is given. The

@@ -322,11 +322,25 @@ pub fn count(peer: Peer, env: &Env, lab: &Lab, n: u32) -> anyhow::Result<u64> {
             )?;
             nft_packets(&out).last().copied().context("no counter")
         }
-        Peer::Fw => {
-            let (_, out) = run_in(ns, &env.fw, &["-L", "INPUT", "-v", "-x", "-n"], None)?;
-            rule_packets(&out).last().copied().context("no rule line")
-        }
+        Peer::Fw => fw_packets(env, lab)?
+            .last()
+            .copied()
+            .context("no rule line"),
     }
+}
+
+/// The packet counter of each of fw's INPUT rules, in order.
+///
+/// # Errors
+/// When fw fails.
+pub fn fw_packets(env: &Env, lab: &Lab) -> anyhow::Result<Vec<u64>> {
+    let (_, out) = run_in(
+        lab.server(),
+        &env.fw,
+        &["-L", "INPUT", "-v", "-x", "-n"],
+        None,
+    )?;
+    Ok(rule_packets(&out))
 }
 
 /// `Udp: NoPorts` + `InErrors` of the calling thread's namespace.

@@ -22,6 +22,9 @@ const COLOURS: [RGBColor; 6] = [
     RGBColor(20, 60, 200),
 ];
 
+/// fw's line on ESTABLISHED traffic.
+const ESTABLISHED_COLOUR: RGBColor = RGBColor(140, 40, 170);
+
 /// "1k" for 1,000 and so on.
 fn rules_label(n: u32) -> String {
     if n >= 1000 && n.is_multiple_of(1000) {
@@ -45,6 +48,7 @@ pub fn draw(path: &Path, r: &Results) -> anyhow::Result<()> {
         .rates
         .iter()
         .map(|x| x.rate.pps)
+        .chain(r.established.iter().map(|(_, x, _)| x.pps))
         .filter(|&p| p > 0.0)
         .collect();
     if ns.is_empty() || rates.is_empty() {
@@ -121,6 +125,22 @@ pub fn draw(path: &Path, r: &Results) -> anyhow::Result<()> {
             }
             chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, colour.filled())))?;
         }
+    }
+    // fw on ESTABLISHED flows through the fast path: its own colour.
+    let points: Vec<(f64, f64)> = ns
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &n)| Some((i as f64, r.established_rate(n)?)))
+        .filter(|&(_, p)| p > 0.0)
+        .collect();
+    if !points.is_empty() {
+        let colour = ESTABLISHED_COLOUR;
+        let style = colour.stroke_width(3);
+        chart
+            .draw_series(LineSeries::new(points.clone(), style))?
+            .label("fw, ESTABLISHED (fast path)")
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], style));
+        chart.draw_series(points.iter().map(|&p| Circle::new(p, 4, colour.filled())))?;
     }
     chart
         .configure_series_labels()

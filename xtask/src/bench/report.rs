@@ -81,6 +81,13 @@ pub struct Results {
     pub fw_restore: bool,
     /// Packet rates.
     pub rates: Vec<RateRow>,
+    /// fw's packet rate on the 1,024 flows once ESTABLISHED, through the
+    /// fast path, and on the same flows as NEW packets (cache hits) in
+    /// alternate windows, by rule count.
+    pub established: Vec<(u32, Rate, Rate)>,
+    /// fw's per-packet cost on a frame of one of those flows, by rule
+    /// count.
+    pub established_costs: Vec<(u32, Cost)>,
     /// Per-packet costs of fw's program, by rule count.
     pub costs: Vec<(u32, Cost)>,
     /// Control-plane times.
@@ -105,6 +112,8 @@ impl Results {
             machine,
             fw_restore,
             rates: Vec::new(),
+            established: Vec::new(),
+            established_costs: Vec::new(),
             costs: Vec::new(),
             control: Vec::new(),
             memory: Vec::new(),
@@ -130,6 +139,23 @@ impl Results {
             .iter()
             .find(|r| r.n == n && r.peer == peer && r.flows == flows)
             .map(|r| r.rate.pps)
+    }
+
+    /// fw's packets per second on the ESTABLISHED flows with ruleset `n`.
+    pub fn established_rate(&self, n: u32) -> Option<f64> {
+        self.established
+            .iter()
+            .find(|(m, _, _)| *m == n)
+            .map(|(_, r, _)| r.pps)
+    }
+
+    /// fw's packets per second on the same flows as NEW packets (cache
+    /// hits), in the windows between the ESTABLISHED ones.
+    pub fn alternate_hit_rate(&self, n: u32) -> Option<f64> {
+        self.established
+            .iter()
+            .find(|(m, _, _)| *m == n)
+            .map(|(_, _, r)| r.pps)
     }
 
     /// Time of `op` for `peer` with ruleset `n`.
@@ -194,8 +220,27 @@ fn rate_csv(r: &Results) -> String {
             windows.join(";")
         );
     }
+    for (n, est, hit) in &r.established {
+        for (name, rate) in [(ESTABLISHED_NAME, est), (ALTERNATE_NAME, hit)] {
+            let windows: Vec<String> = rate.windows.iter().map(|w| format!("{w:.0}")).collect();
+            let _ = writeln!(
+                s,
+                "{n},{},{name},{:.0},{}",
+                Peer::Fw.name(),
+                rate.pps,
+                windows.join(";")
+            );
+        }
+    }
     s
 }
+
+/// The ESTABLISHED traffic's name in rate.csv.
+const ESTABLISHED_NAME: &str = "1024-flows-established";
+/// The same flows as NEW packets, in the windows between, in rate.csv.
+const ALTERNATE_NAME: &str = "1024-flows-new-alternating";
+/// The ESTABLISHED traffic's name in the report.
+const ESTABLISHED_LABEL: &str = "1,024 flows, ESTABLISHED (fast path)";
 
 fn cost_csv(r: &Results) -> String {
     let mut s = String::from(
@@ -302,13 +347,47 @@ fn table(head: &[&str], rows: &[Vec<String>]) -> String {
 /// Peers that hold the ruleset, in report order.
 const RULE_PEERS: [Peer; 4] = [Peer::Legacy, Peer::IptNft, Peer::NftSet, Peer::Fw];
 
-/// One goal's row: what it asks, this run's figures, the verdict.
-fn goal_row(what: &str, flows: Flows, got: Option<(String, bool)>) -> Vec<String> {
+/// One goal's row: what it asks, of which traffic, this run's figures,
+/// the verdict.
+fn goal_row(what: &str, traffic: &str, got: Option<(String, bool)>) -> Vec<String> {
     let (detail, verdict) = match got {
         Some((d, ok)) => (d, if ok { "**met**" } else { "**missed**" }.to_owned()),
         None => ("not measured in this run".to_owned(), "–".to_owned()),
     };
-    vec![what.to_owned(), flows.label().to_owned(), detail, verdict]
+    vec![what.to_owned(), traffic.to_owned(), detail, verdict]
+}
+
+/// The flatness goal: fw's rate at 10,000 rules against its rate at 1
+/// (connection tracking runs on every packet).
+const FLAT_GOAL: &str = "at 10,000 rules, fw's rate ≥ 90% of its rate at 1 rule, conntrack on";
+
+/// [`FLAT_GOAL`]'s figures from `rate` (by rule count).
+fn flat(rate: impl Fn(u32) -> Option<f64>) -> Option<(String, bool)> {
+    rate(10_000).zip(rate(1)).map(|(a, b)| {
+        (
+            format!("{} vs {} kpps: {:.0}%", kpps(a), kpps(b), 100.0 * a / b),
+            a >= 0.9 * b,
+        )
+    })
+}
+
+/// The lowest and highest of `pairs` (rule count, ratio), worded: "what:
+/// 0.9× to 1.1×, lowest at N = 5,000", and whether the lowest is at least
+/// `floor`.
+fn ratio_range(what: &str, pairs: &[(u32, f64)], floor: f64) -> Option<(String, bool)> {
+    let worst = pairs.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1));
+    let best = pairs.iter().map(|p| p.1).fold(0.0, f64::max);
+    worst.map(|(n, w)| {
+        (
+            format!(
+                "{what}: {} to {}, lowest at N = {}",
+                times(w),
+                times(best),
+                with_commas(n)
+            ),
+            w >= floor,
+        )
+    })
 }
 
 fn goals(r: &Results) -> String {
@@ -317,7 +396,7 @@ fn goals(r: &Results) -> String {
         let rate = |n, p| r.rate(n, p, flows);
         rows.push(goal_row(
             "at 5,000 rules, fw's rate ≥ 30× iptables-nft's",
-            flows,
+            flows.label(),
             rate(5000, Peer::Fw)
                 .zip(rate(5000, Peer::IptNft))
                 .map(|(f, i)| {
@@ -328,14 +407,9 @@ fn goals(r: &Results) -> String {
                 }),
         ));
         rows.push(goal_row(
-            "at 10,000 rules, fw's rate ≥ 90% of its rate at 1 rule",
-            flows,
-            rate(10_000, Peer::Fw).zip(rate(1, Peer::Fw)).map(|(a, b)| {
-                (
-                    format!("{} vs {} kpps: {:.0}%", kpps(a), kpps(b), 100.0 * a / b),
-                    a >= 0.9 * b,
-                )
-            }),
+            FLAT_GOAL,
+            flows.label(),
+            flat(|n| rate(n, Peer::Fw)),
         ));
         let pairs: Vec<(u32, f64)> = r
             .plan
@@ -343,24 +417,22 @@ fn goals(r: &Results) -> String {
             .iter()
             .filter_map(|&n| Some((n, rate(n, Peer::Fw)? / rate(n, Peer::NftSet)?)))
             .collect();
-        let worst = pairs.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1));
-        let best = pairs.iter().map(|p| p.1).fold(0.0, f64::max);
         rows.push(goal_row(
             "fw's rate ≥ nftables-with-a-set's, at every N",
-            flows,
-            worst.map(|(n, w)| {
-                (
-                    format!(
-                        "fw ÷ nftables: {} to {}, lowest at N = {}",
-                        times(w),
-                        times(best),
-                        with_commas(n)
-                    ),
-                    w >= 1.0,
-                )
-            }),
+            flows.label(),
+            ratio_range("fw ÷ nftables", &pairs, 1.0),
         ));
     }
+    rows.push(goal_row(
+        FLAT_GOAL,
+        ESTABLISHED_LABEL,
+        flat(|n| r.established_rate(n)),
+    ));
+    rows.push(goal_row(
+        "ESTABLISHED traffic through the fast path within 10% of fw's cache-hit rate (1,024 flows), at every N",
+        ESTABLISHED_LABEL,
+        ratio_range("fast path ÷ cache hit", &fast_over_hit(r), 0.9),
+    ));
     table(&["goal", "traffic", "this run", "verdict"], &rows)
 }
 
@@ -384,6 +456,46 @@ fn rate_table(r: &Results, flows: Flows) -> String {
                 _ => "–".into(),
             });
         }
+    })
+}
+
+/// (N, fw's ESTABLISHED rate ÷ its 1,024-flow rate) for each N that has
+/// both.
+fn fast_over_hit(r: &Results) -> Vec<(u32, f64)> {
+    r.plan
+        .ns
+        .iter()
+        .filter_map(|&n| Some((n, r.established_rate(n)? / r.alternate_hit_rate(n)?)))
+        .collect()
+}
+
+/// fw's ESTABLISHED rate next to its cache-hit rates.
+fn established_table(r: &Results) -> String {
+    let head = [
+        "N",
+        "fw, ESTABLISHED (fast path)",
+        "fw, same flows NEW (cache hit), windows between",
+        "fast path ÷ cache hit",
+        "fw, 1,024 flows (table above)",
+        "test run: fw, ESTABLISHED",
+        "test run: fw, last rule (cache hit)",
+    ];
+    per_n_table(r, &head, |n, row| {
+        let (e, h) = (r.established_rate(n), r.alternate_hit_rate(n));
+        row.push(e.map_or("–".into(), kpps));
+        row.push(h.map_or("–".into(), kpps));
+        row.push(match (e, h) {
+            (Some(e), Some(h)) if h > 0.0 => times(e / h),
+            _ => "–".into(),
+        });
+        row.push(r.rate(n, Peer::Fw, Flows::Ports).map_or("–".into(), kpps));
+        let est = r.established_costs.iter().find(|(m, _)| *m == n);
+        row.push(est.map_or("–".into(), |(_, c)| format!("{} ns", c.fw_ns)));
+        let hit = r
+            .costs
+            .iter()
+            .find(|(m, c)| *m == n && c.hit == Hit::Last && c.single.is_none());
+        row.push(hit.map_or("–".into(), |(_, c)| format!("{} ns", c.fw_ns)));
     })
 }
 
@@ -587,6 +699,19 @@ fn markdown(r: &Results, findings: &str) -> String {
     }
     let _ = writeln!(
         s,
+        "**{ESTABLISHED_LABEL}**: fw alone, ruleset N behind `-A INPUT {}` (see \
+         Method), next to its rate on the same 1,024 flows as NEW packets that \
+         the last rule drops (the match cache answers), measured in windows \
+         alternating with the ESTABLISHED ones in the same lab, and the per-packet cost \
+         of each in the kernel's test run ({} repetitions of one frame, as in \
+         section 2: a frame of an ESTABLISHED flow, and the probe's frame \
+         matching the last rule).\n\n{}",
+        super::rules::ESTABLISHED_SPEC,
+        with_commas(REPEAT),
+        established_table(r)
+    );
+    let _ = writeln!(
+        s,
         "## 2. Per-packet cost of fw's XDP program\n\n\
          Nanoseconds per packet measured by the kernel (`BPF_PROG_TEST_RUN`, {} \
          repetitions of one 64-byte frame, median of {} runs), and the multiple \
@@ -717,6 +842,29 @@ counter of the packets it disposed of:
   on a veth, XDP gets an skb (the sender built one) and copies it into an \
   XDP buffer first. On a physical NIC's native XDP no skb exists yet, so \
   fw's lead over netfilter there would be larger than here.
+
+*ESTABLISHED, through the fast path* (fw only): the ruleset is N \
+rules behind a first rule `-m conntrack --ctstate RELATED,ESTABLISHED -j \
+DROP` (the fillers and the DROP rule follow), which fw's compiler finds \
+decides every ESTABLISHED packet, so the kernel takes it without the \
+classifier's search or its match cache. Its target is DROP, not the usual \
+ACCEPT, only so that the packets end at XDP as every other probe does (an \
+accepted packet would measure the kernel's UDP stack); the fast path \
+takes either verdict the same way. Before the traffic, the server opens \
+each of the 1,024 flows itself: one datagram from port 9 to each of the \
+client's ports 1024-2047, through fw's OUTPUT hook, which records the \
+connection as it does for any the server starts (`fw conntrack -C` is \
+checked to hold them all). The probe packets are then replies: \
+ESTABLISHED, each updating its connection's entry. Counted by the first \
+rule's counter; afterwards the last rule, which would take a probe packet \
+that was not ESTABLISHED, is checked to have counted none. Then `fw \
+conntrack -F` forgets the flows and the same traffic, now NEW, is \
+measured on the same ruleset (the last rule's counter, answered by the \
+match cache): the two alternate window by window, each window with its \
+own warm-up, so that load from elsewhere on the machine falls on both \
+alike; the goal compares their medians. In the other \
+traffic connection tracking runs too: every probe packet is looked up, \
+found in no entry, NEW, and dropped before an entry is made.
 
 Each rate is the median of the windows; a counter's sample time is the \
 middle of its read. trafgen is restarted if it stops on its own (it gives \

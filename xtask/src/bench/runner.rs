@@ -313,17 +313,9 @@ fn one(
         });
     }
     for flows in Flows::ALL {
-        let cfg = sender::config(&env.tmp, lab.client(), lab.server(), flows)?;
-        sleep(plan.warmup)?;
-        let rate = sender::measure(
-            lab.client(),
-            &cfg,
-            plan.warmup,
-            plan.window,
-            plan.windows,
-            || peers::count(peer, env, &lab, n),
-        )?;
-        remove(&cfg);
+        let rate = rate(env, plan, &lab, flows, plan.windows, || {
+            peers::count(peer, env, &lab, n)
+        })?;
         print!("  {:>8.0}/s", rate.pps);
         let _ = std::io::Write::flush(&mut std::io::stdout());
         results.rates.push(RateRow {
@@ -368,8 +360,87 @@ fn one(
             results.control_time(n, peer, Op::Load).unwrap_or_default()
         );
     }
+    if peer == Peer::Fw {
+        let (rate, hit) = established(env, plan, &lab, n)?;
+        print!("  established {:>8.0}/s vs {:>8.0}/s", rate.pps, hit.pps);
+        results.established.push((n, rate, hit));
+        let cost = testrun::established(lab.server(), n, empty, plan.runs)?;
+        results.established_costs.push((n, cost));
+    }
     println!();
     drop(prepared);
     drop(lab);
     Ok(slow)
+}
+
+/// fw's rates on ESTABLISHED flows through the fast path and, in
+/// alternate windows of the same lab and ruleset, on the same flows as
+/// NEW packets (match-cache hits): (ESTABLISHED, cache hit). Alternating
+/// keeps a busy machine from favouring one: the ratio is what counts.
+///
+/// Ruleset `n` behind [`rules::ESTABLISHED_SPEC`] is loaded. Before each
+/// ESTABLISHED window the server opens the 1,024 probe flows itself
+/// ([`rules::open_probe_flows`]: real packets through fw's OUTPUT hook
+/// create the entries, as for any connection the server starts), so the
+/// probe traffic of [`Flows::Ports`] is their replies; fw must hold an
+/// entry for each, and afterwards the last rule (which takes any probe
+/// packet that is not ESTABLISHED) must have counted none of the window's
+/// packets. Then `fw conntrack -F` forgets them, and the same traffic is
+/// NEW: the first rule does not match it, and the match cache answers
+/// with the last rule, whose counter then counts.
+fn established(
+    env: &Env,
+    plan: &Plan,
+    lab: &Lab,
+    n: u32,
+) -> anyhow::Result<(sender::Rate, sender::Rate)> {
+    if !env.fw_restore {
+        bail!("the ESTABLISHED measurement loads with `fw restore`, which this fw has not");
+    }
+    let file = env.file(&format!("ipt-est-{n}.rules"));
+    write(&file, &rules::iptables_restore_established(n))?;
+    let loaded = peers::run_in(lab.server(), &env.fw, &["restore"], Some(&file));
+    remove(&file);
+    loaded?;
+    let fw = |args: &[&str]| peers::run_in(lab.server(), &env.fw, args, None).map(|(_, out)| out);
+    let counters = || peers::fw_packets(env, lab);
+    let (mut est, mut hit) = (Vec::new(), Vec::new());
+    for _ in 0..plan.windows {
+        let opened = integration_tests::in_netns(lab.server(), rules::open_probe_flows)??;
+        let entries: u32 = fw(&["conntrack", "-C"])?
+            .trim()
+            .parse()
+            .context("fw conntrack -C")?;
+        if entries < opened {
+            bail!("fw tracks {entries} connections after the server opened {opened}");
+        }
+        let before = counters()?;
+        let first = || counters()?.first().copied().context("no rule line");
+        est.push(rate(env, plan, lab, Flows::Ports, 1, first)?.pps);
+        let after = counters()?;
+        if before.last() != after.last() {
+            bail!("not every probe packet took the fast path: rule packets {before:?} → {after:?}");
+        }
+        fw(&["conntrack", "-F"])?;
+        let last = || counters()?.last().copied().context("no rule line");
+        hit.push(rate(env, plan, lab, Flows::Ports, 1, last)?.pps);
+    }
+    Ok((sender::Rate::of(est), sender::Rate::of(hit)))
+}
+
+/// The rate of the lab's receiver on traffic `flows` over `windows`
+/// windows, `count` reading its counter (after the plan's warm-up).
+fn rate(
+    env: &Env,
+    plan: &Plan,
+    lab: &Lab,
+    flows: Flows,
+    windows: usize,
+    count: impl FnMut() -> anyhow::Result<u64>,
+) -> anyhow::Result<sender::Rate> {
+    let cfg = sender::config(&env.tmp, lab.client(), lab.server(), flows)?;
+    sleep(plan.warmup)?;
+    let rate = sender::measure(lab.client(), &cfg, plan.warmup, plan.window, windows, count);
+    remove(&cfg);
+    rate
 }

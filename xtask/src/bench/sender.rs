@@ -197,10 +197,17 @@ pub fn measure(
     if prev.0 == first.0 {
         bail!("the receiver counted no packet: the probe traffic did not reach the DROP rule");
     }
-    let mut sorted = rates.clone();
-    sorted.sort_by(f64::total_cmp);
-    Ok(Rate {
-        pps: sorted[sorted.len() / 2],
-        windows: rates,
-    })
+    Ok(Rate::of(rates))
+}
+
+impl Rate {
+    /// The rate of these windows: their median.
+    pub fn of(windows: Vec<f64>) -> Self {
+        let mut sorted = windows.clone();
+        sorted.sort_by(f64::total_cmp);
+        Self {
+            pps: sorted.get(sorted.len() / 2).copied().unwrap_or(0.0),
+            windows,
+        }
+    }
 }

@@ -72,6 +72,52 @@ fn miss_frame(i: usize) -> Vec<u8> {
     )
 }
 
+/// The [`Cost`] of `frame` (which matches `hit` of ruleset `n`): `runs`
+/// runs of `reps` repetitions of fw's `prog` and of `empty`.
+fn cost(
+    prog: &OwnedFd,
+    empty: &OwnedFd,
+    frame: &[u8],
+    runs: usize,
+    reps: u32,
+    hit: Hit,
+    n: u32,
+) -> anyhow::Result<Cost> {
+    let empty_ns = median_ns(runs, None, |_| bpf::test_run(empty, frame, reps))?;
+    let want = Some(hit.verdict(n));
+    let fw_ns = median_ns(runs, want, |_| bpf::test_run(prog, frame, reps))?;
+    Ok(Cost {
+        hit,
+        single: (reps == 1).then_some(false),
+        fw_ns,
+        empty_ns,
+    })
+}
+
+/// The cost of a probe frame of an ESTABLISHED flow (the client's port
+/// [`ESTABLISHED_SPORT`], one of those the server opened) with the
+/// ESTABLISHED ruleset `n` live in `ns`: [`REPEAT`] repetitions, each
+/// tracked (its entry found and updated) and decided by the fast path's
+/// first rule, a DROP. `hit` is [`Hit::First`].
+///
+/// # Errors
+/// When a run fails or fw does not drop the frame.
+pub fn established(ns: &str, n: u32, empty: &OwnedFd, runs: usize) -> anyhow::Result<Cost> {
+    let empty = empty.try_clone()?;
+    integration_tests::in_netns(ns, move || -> anyhow::Result<Cost> {
+        let dirs = firewall::load::pins::Dirs::current()?;
+        let prog = bpf::obj_get(&dirs.prog("fw_xdp"))?;
+        let frame = rules::frame(rules::CLIENT, ESTABLISHED_SPORT, rules::PROBE_PORT);
+        let mut c = cost(&prog, &empty, &frame, runs, REPEAT, Hit::Last, n)?;
+        c.hit = Hit::First;
+        Ok(c)
+    })?
+}
+
+/// Source port of the ESTABLISHED test-run frame: one of the probe
+/// flows' (1024-2047).
+pub const ESTABLISHED_SPORT: u16 = 1500;
+
 /// Measures fw's program pinned in namespace `ns` (holding ruleset `n`)
 /// and `empty`: `runs` runs of [`REPEAT`] on a frame of each [`Hit`], then
 /// `misses` runs of one repetition on the probe's cached frame, and as
@@ -94,29 +140,13 @@ pub fn measure(
         for hit in Hit::ALL {
             let (src, dport) = hit.flow(n);
             let frame = rules::frame(src, rules::TEST_SPORT, dport);
-            let empty_ns = median_ns(runs, None, |_| bpf::test_run(&empty, &frame, REPEAT))?;
-            let want = Some(hit.verdict(n));
-            let fw_ns = median_ns(runs, want, |_| bpf::test_run(&prog, &frame, REPEAT))?;
-            out.push(Cost {
-                hit,
-                single: None,
-                fw_ns,
-                empty_ns,
-            });
+            out.push(cost(&prog, &empty, &frame, runs, REPEAT, hit, n)?);
         }
         // The same single repetitions on the probe's own frame, which is
         // in the cache: what a hit costs measured this way.
         let (src, dport) = Hit::Last.flow(n);
         let frame = rules::frame(src, rules::TEST_SPORT, dport);
-        let empty_ns = median_ns(misses, None, |_| bpf::test_run(&empty, &frame, 1))?;
-        let want = Some(Hit::Last.verdict(n));
-        let fw_ns = median_ns(misses, want, |_| bpf::test_run(&prog, &frame, 1))?;
-        out.push(Cost {
-            hit: Hit::Last,
-            single: Some(false),
-            fw_ns,
-            empty_ns,
-        });
+        out.push(cost(&prog, &empty, &frame, misses, 1, Hit::Last, n)?);
         let frames: Vec<Vec<u8>> = (0..misses).map(miss_frame).collect();
         let empty_ns = median_ns(misses, None, |i| bpf::test_run(&empty, &frames[i], 1))?;
         let want = Some(Hit::Last.verdict(n));

@@ -28,7 +28,7 @@ impl Limit {
         let interval = u64::from(self.avg) * (1_000_000_000 / u64::from(Self::SCALE));
         firewall_common::check::Check {
             kind: firewall_common::check::KIND_LIMIT,
-            _pad: 0,
+            arg: 0,
             a: interval,
             b: u64::from(self.burst.saturating_sub(1)) * interval,
             state: 0,

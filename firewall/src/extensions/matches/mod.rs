@@ -187,7 +187,7 @@ pub(crate) mod prelude {
         parse::{
             ParseError,
             lexer::HasArg::{No, Required},
-            matches::{OptSpec, mand, opt},
+            matches::{OptSpec, also, excl, mand, opt},
         },
     };
 }
@@ -322,6 +322,8 @@ match_modules! {
     Addrtype(addrtype::Addrtype) => addrtype,
     /// `-m set [!] --match-set NAME DIRS`.
     Set(set::SetMatch) => set,
+    /// `-m recent [!] --set|--rcheck|--update|--remove ...`.
+    Recent(recent::Recent) => recent,
 }
 
 /// `" !"` before an inverted option of `-S` (and some `-L` texts).

@@ -1,0 +1,955 @@
+//! YAML rulesets (docs/yaml.md, schema in docs/fw-rules.schema.json): the
+//! filter table as a YAML document, read with serde_norway and applied by
+//! the very engine `fw restore` uses.
+//!
+//! A document is converted into an iptables-restore file (`*filter`, a
+//! `:CHAIN` line per chain, an `-A CHAIN SPEC` line per rule, `COMMIT`)
+//! and handed to [`restore::restore`]: rule strings are parsed by fw's
+//! iptables parser, structured rules are first written as the iptables
+//! words they stand for. So both forms give the same model, and every
+//! check `fw restore` makes (iptables' own, and fw's enforceability) is
+//! made on YAML too.
+//!
+//! Positions: serde_norway puts the line and column on an error raised
+//! while a value is read, and keeps none for values read successfully. An
+//! error the restore engine finds later (at a line of the generated file)
+//! is placed by reading the document a second time with that chain or
+//! rule failing ([`probe`]): the second read stops exactly there, and
+//! serde_norway names its position.
+
+use std::{cell::RefCell, fmt, fmt::Write as _};
+
+use serde::{
+    Deserialize, Deserializer,
+    de::{self, IgnoredAny, MapAccess, Visitor, value::MapAccessDeserializer},
+};
+
+use crate::{
+    model::{BuiltinChain, Ruleset},
+    parse::services::Services,
+    render::{self, word},
+    restore::{self, RestoreError, RestoreOptions, Restored},
+    state::State,
+};
+
+/// A YAML ruleset that cannot be read or applied: where and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.text())]
+pub struct YamlError {
+    /// The file as the user named it.
+    pub file: String,
+    /// 1-based line, 0 when unknown.
+    pub line: usize,
+    /// 1-based column, 0 when unknown.
+    pub column: usize,
+    /// What is wrong and what was expected.
+    pub message: String,
+    /// iptables' exit status: 2 (parameter problem) for anything in the
+    /// document, the restore engine's own for what it refuses.
+    pub exit: i32,
+}
+
+impl YamlError {
+    /// `MESSAGE at FILE:LINE:COLUMN`, the position put before
+    /// `, expected …` when the message has that part.
+    fn text(&self) -> String {
+        let at = if self.line == 0 {
+            format!(" in {}", self.file)
+        } else {
+            format!(" at {}:{}:{}", self.file, self.line, self.column)
+        };
+        let mut m = self.message.clone();
+        match [", expected", ", while"].iter().find_map(|s| m.find(s)) {
+            Some(i) => m.insert_str(i, &at),
+            None => m.push_str(&at),
+        }
+        m
+    }
+
+    /// iptables' exit status for this error.
+    pub fn exit_code(&self) -> i32 {
+        self.exit
+    }
+
+    fn from_serde(file: &str, e: &serde_norway::Error) -> Self {
+        let mut message = e.to_string();
+        let (mut line, mut column) = (0, 0);
+        if let Some(l) = e.location() {
+            (line, column) = (l.line(), l.column());
+            let suffix = format!(" at line {line} column {column}");
+            if let Some(i) = message.find(&suffix) {
+                message.replace_range(i..i + suffix.len(), "");
+            }
+        }
+        // serde speaks of struct fields; a YAML document has keys.
+        let message = message
+            .replace("unknown field", "unknown key")
+            .replace("missing field", "missing key");
+        Self {
+            file: file.to_string(),
+            line,
+            column,
+            message,
+            exit: 2,
+        }
+    }
+}
+
+/// Counts the chains and rules as they are read and fails the one a
+/// second read is looking for (module docs, "Positions").
+mod probe {
+    use super::RefCell;
+
+    #[derive(Default)]
+    struct Probe {
+        seen: usize,
+        fail: Option<(usize, String)>,
+    }
+
+    thread_local! {
+        static PROBE: RefCell<Probe> = RefCell::default();
+    }
+
+    /// Starts a read that fails item `at` (0-based, document order) with
+    /// `message`; `None` for a plain read.
+    pub(super) fn start(fail: Option<(usize, String)>) {
+        PROBE.with(|p| *p.borrow_mut() = Probe { seen: 0, fail });
+    }
+
+    /// One more chain or rule read: the message when it is the one to fail.
+    pub(super) fn visit() -> Result<(), String> {
+        PROBE.with(|p| {
+            let mut p = p.borrow_mut();
+            let n = p.seen;
+            p.seen += 1;
+            match &p.fail {
+                Some((at, m)) if *at == n => Err(m.clone()),
+                _ => Ok(()),
+            }
+        })
+    }
+}
+
+/// The top level of a ruleset file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    /// `ipv4` (the default); `ipv6` is refused.
+    #[serde(default)]
+    family: Family,
+    /// `all` (the default); a list is refused.
+    #[serde(default)]
+    interfaces: Interfaces,
+    /// The chains, in document order.
+    #[serde(default)]
+    chains: Chains,
+    /// An IPv6 section: refused.
+    #[serde(default, deserialize_with = "refuse_ipv6")]
+    ipv6: Option<()>,
+    /// Named sets: refused.
+    #[serde(default, deserialize_with = "refuse_sets")]
+    sets: Option<()>,
+    /// Connection-tracking settings: refused.
+    #[serde(default, deserialize_with = "refuse_conntrack")]
+    conntrack: Option<()>,
+    /// LOG settings: refused.
+    #[serde(default, deserialize_with = "refuse_log")]
+    log: Option<()>,
+}
+
+/// Reads a value and refuses it with `message`, inside the read so that
+/// serde_norway places the error at the value.
+fn refuse<'de, D: Deserializer<'de>>(d: D, message: &'static str) -> Result<Option<()>, D::Error> {
+    struct V(&'static str);
+    impl<'de> Visitor<'de> for V {
+        type Value = Option<()>;
+        // A scalar is refused by serde as "invalid type: …, expected" this.
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str(self.0)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+            while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            Err(de::Error::custom(self.0))
+        }
+        fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<Self::Value, A::Error> {
+            while a.next_element::<IgnoredAny>()?.is_some() {}
+            Err(de::Error::custom(self.0))
+        }
+    }
+    d.deserialize_any(V(message))
+}
+
+fn refuse_ipv6<'de, D: Deserializer<'de>>(d: D) -> Result<Option<()>, D::Error> {
+    refuse(d, IPV6)
+}
+
+fn refuse_sets<'de, D: Deserializer<'de>>(d: D) -> Result<Option<()>, D::Error> {
+    refuse(
+        d,
+        "not supported yet: `sets` (fw does not enforce ipset's named sets, `-m set`)",
+    )
+}
+
+fn refuse_conntrack<'de, D: Deserializer<'de>>(d: D) -> Result<Option<()>, D::Error> {
+    refuse(
+        d,
+        "not supported yet: `conntrack` settings in a ruleset file \
+         (set the timeouts with `fw conntrack --timeout NAME=SECONDS`)",
+    )
+}
+
+fn refuse_log<'de, D: Deserializer<'de>>(d: D) -> Result<Option<()>, D::Error> {
+    refuse(
+        d,
+        "not supported yet: `log` settings (fw's LOG rate and ring buffer are fixed; \
+         per-rule LOG options go in the rule)",
+    )
+}
+
+const IPV6: &str = "not supported yet: IPv6 (fw enforces IPv4 only, as iptables does; \
+                    IPv6 traffic passes unfiltered)";
+
+/// `family:`.
+#[derive(Debug, Default)]
+struct Family;
+
+impl<'de> Deserialize<'de> for Family {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.as_str() {
+            "ipv4" => Ok(Family),
+            "ipv6" => Err(de::Error::custom(IPV6)),
+            other => Err(de::Error::unknown_variant(other, &["ipv4", "ipv6"])),
+        }
+    }
+}
+
+/// `interfaces:`.
+#[derive(Debug, Default)]
+struct Interfaces;
+
+impl<'de> Deserialize<'de> for Interfaces {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Interfaces;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("`all`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Interfaces, E> {
+                match v {
+                    "all" => Ok(Interfaces),
+                    other => Err(E::invalid_value(de::Unexpected::Str(other), &self)),
+                }
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<Interfaces, A::Error> {
+                while a.next_element::<IgnoredAny>()?.is_some() {}
+                Err(de::Error::custom(
+                    "not supported yet: a list of interfaces (fw attaches to every \
+                     interface of the network namespace; write `interfaces: all` and \
+                     use `in`/`out` in rules)",
+                ))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `chains:`: name → chain, in document order.
+#[derive(Debug, Default)]
+struct Chains(Vec<(String, ChainDoc)>);
+
+/// A chain's name, counted by [`probe`] where it is read.
+struct ChainName(String);
+
+impl<'de> Deserialize<'de> for ChainName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        probe::visit().map_err(de::Error::custom)?;
+        // As `-N` checks it (iptables-restore's `:CHAIN` checks less).
+        if BuiltinChain::from_name(&s).is_none() {
+            crate::parse::valid_chain_name(&s).map_err(de::Error::custom)?;
+        }
+        Ok(Self(s))
+    }
+}
+
+impl<'de> Deserialize<'de> for Chains {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Chains;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mapping of chain names to chains")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Chains, A::Error> {
+                let mut out: Vec<(String, ChainDoc)> = Vec::new();
+                while let Some(ChainName(name)) = a.next_key()? {
+                    if out.iter().any(|(n, _)| *n == name) {
+                        return Err(de::Error::custom(format!("duplicate chain `{name}`")));
+                    }
+                    let chain: Option<ChainDoc> = a.next_value()?;
+                    out.push((name, chain.unwrap_or_default()));
+                }
+                Ok(Chains(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// One chain.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChainDoc {
+    /// Built-in chains only; ACCEPT when left out, as iptables starts.
+    policy: Option<PolicyName>,
+    /// First match first.
+    #[serde(default)]
+    rules: Vec<RuleEntry>,
+}
+
+/// `ACCEPT` or `DROP`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+enum PolicyName {
+    #[serde(rename = "ACCEPT")]
+    Accept,
+    #[serde(rename = "DROP")]
+    Drop,
+}
+
+/// A rule as an iptables rule specification (what follows `-A CHAIN` in
+/// `iptables -S`): a string as written, or structured fields written as
+/// one.
+#[derive(Debug)]
+struct RuleEntry(String);
+
+impl<'de> Deserialize<'de> for RuleEntry {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RuleEntry;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an iptables rule string or a mapping of rule fields")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RuleEntry, E> {
+                probe::visit().map_err(E::custom)?;
+                if v.contains('\n') {
+                    return Err(E::custom("a rule string must be one line"));
+                }
+                Ok(RuleEntry(v.to_string()))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, a: A) -> Result<RuleEntry, A::Error> {
+                let f = Fields::deserialize(MapAccessDeserializer::new(a))?;
+                probe::visit().map_err(de::Error::custom)?;
+                f.spec().map(RuleEntry).map_err(de::Error::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A scalar written as a string or a number (`dport: 22`, `dport: ssh`).
+#[derive(Debug, Clone)]
+struct Word(String);
+
+/// One value or a list of them.
+#[derive(Debug, Clone)]
+struct Words(Vec<Word>);
+
+/// Reads a [`Word`] (`many: None`) or [`Words`] into `T`.
+struct WordVisitor<T> {
+    one: fn(Word) -> T,
+    many: Option<fn(Vec<Word>) -> T>,
+}
+
+impl<'de, T> Visitor<'de> for WordVisitor<T> {
+    type Value = T;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        match self.many {
+            None => f.write_str("a string or a number"),
+            Some(_) => f.write_str("a string, a number or a list of them"),
+        }
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<T, E> {
+        Ok((self.one)(Word(v.to_string())))
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
+        Ok((self.one)(Word(v.to_string())))
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
+        Ok((self.one)(Word(v.to_string())))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<T, A::Error> {
+        let Some(many) = self.many else {
+            return Err(de::Error::invalid_type(de::Unexpected::Seq, &self));
+        };
+        let mut out = Vec::new();
+        while let Some(w) = a.next_element::<Word>()? {
+            out.push(w);
+        }
+        Ok(many(out))
+    }
+}
+
+impl<'de> Deserialize<'de> for Word {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(WordVisitor {
+            one: |w| w,
+            many: None,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Words {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(WordVisitor {
+            one: |w| Words(vec![w]),
+            many: Some(Words),
+        })
+    }
+}
+
+/// A rule's structured fields (docs/yaml.md, "Structured rules"): each is
+/// written as the iptables option it names, so the iptables parser decides
+/// what it means. A value starting with `!` inverts the match.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Fields {
+    /// `-p`.
+    proto: Option<Word>,
+    /// `-s`.
+    src: Option<Word>,
+    /// `-d`.
+    dst: Option<Word>,
+    /// `-i`.
+    #[serde(rename = "in")]
+    in_interface: Option<Word>,
+    /// `-o`.
+    #[serde(rename = "out")]
+    out_interface: Option<Word>,
+    /// `-m PROTO --sport`, or `-m multiport --sports` for a list.
+    sport: Option<Words>,
+    /// `-m PROTO --dport`, or `-m multiport --dports` for a list.
+    dport: Option<Words>,
+    /// `-m icmp --icmp-type`.
+    icmp_type: Option<Word>,
+    /// `-m conntrack --ctstate`, a list joined with commas.
+    ctstate: Option<Words>,
+    /// `-m comment --comment`.
+    comment: Option<String>,
+    /// `-j`.
+    target: Option<Word>,
+    /// `-g`.
+    goto: Option<Word>,
+    /// `--reject-with` (REJECT).
+    reject_with: Option<Word>,
+    /// `--log-prefix` (LOG).
+    log_prefix: Option<String>,
+    /// `--log-level` (LOG).
+    log_level: Option<Word>,
+}
+
+/// `value` as `[!] FLAG value` words.
+fn option(words: &mut Vec<String>, flag: &str, value: &str) {
+    match value.strip_prefix('!') {
+        Some(v) => words.extend(["!".into(), flag.into(), v.trim_start().into()]),
+        None => words.extend([flag.into(), value.into()]),
+    }
+}
+
+impl Fields {
+    /// The iptables words these fields stand for, in `iptables -S` order.
+    ///
+    /// Errors: a combination the fields cannot express (ports without
+    /// tcp or udp).
+    fn words(&self) -> Result<Vec<String>, String> {
+        let mut w = Vec::new();
+        let opt = |w: &mut Vec<String>, flag: &str, v: &Option<Word>| {
+            if let Some(Word(v)) = v {
+                option(w, flag, v);
+            }
+        };
+        opt(&mut w, "-s", &self.src);
+        opt(&mut w, "-d", &self.dst);
+        opt(&mut w, "-i", &self.in_interface);
+        opt(&mut w, "-o", &self.out_interface);
+        opt(&mut w, "-p", &self.proto);
+        if self.sport.is_some() || self.dport.is_some() {
+            // The protocol's own match module carries single ports, as
+            // `iptables -S` prints `-p tcp -m tcp --sport 1024 --dport 22`;
+            // a list goes through multiport.
+            let module = match self.proto.as_ref().map(|Word(p)| p.as_str()) {
+                Some("tcp" | "6") => "tcp",
+                Some("udp" | "17") => "udp",
+                _ => {
+                    return Err("`sport` and `dport` need `proto: tcp` or `proto: udp` \
+                         (write other port matches as a rule string)"
+                        .into());
+                }
+            };
+            let ports = [("sport", &self.sport), ("dport", &self.dport)];
+            let mut single = ports.iter().filter_map(|(flag, p)| match p {
+                Some(Words(v)) if v.len() == 1 => Some((flag, &v[0].0)),
+                Some(_) | None => None,
+            });
+            if let Some(first) = single.next() {
+                w.extend(["-m".into(), module.into()]);
+                for (flag, port) in std::iter::once(first).chain(single) {
+                    option(&mut w, &format!("--{flag}"), port);
+                }
+            }
+            for (flag, p) in ports {
+                if let Some(Words(list)) = p
+                    && list.len() != 1
+                {
+                    w.extend(["-m".into(), "multiport".into()]);
+                    let joined: Vec<&str> = list.iter().map(|Word(p)| p.as_str()).collect();
+                    w.extend([format!("--{flag}s"), joined.join(",")]);
+                }
+            }
+        }
+        if let Some(Word(t)) = &self.icmp_type {
+            w.extend(["-m".into(), "icmp".into()]);
+            option(&mut w, "--icmp-type", t);
+        }
+        if let Some(Words(states)) = &self.ctstate {
+            w.extend(["-m".into(), "conntrack".into()]);
+            let joined: Vec<&str> = states.iter().map(|Word(s)| s.as_str()).collect();
+            option(&mut w, "--ctstate", &joined.join(","));
+        }
+        if let Some(c) = &self.comment {
+            w.extend(["-m".into(), "comment".into(), "--comment".into(), c.clone()]);
+        }
+        opt(&mut w, "-j", &self.target);
+        opt(&mut w, "-g", &self.goto);
+        opt(&mut w, "--reject-with", &self.reject_with);
+        if let Some(p) = &self.log_prefix {
+            w.extend(["--log-prefix".into(), p.clone()]);
+        }
+        opt(&mut w, "--log-level", &self.log_level);
+        Ok(w)
+    }
+
+    /// The rule specification, quoted as iptables-restore splits it.
+    fn spec(&self) -> Result<String, String> {
+        Ok(self
+            .words()?
+            .iter()
+            .map(|s| word(s))
+            .collect::<Vec<_>>()
+            .join(" "))
+    }
+}
+
+/// A document as an iptables-restore file, with the document item each
+/// line came from.
+struct Converted {
+    /// The restore file.
+    text: String,
+    /// `items[line - 1]`: the chain or rule (0-based, document order) of
+    /// that line, `None` for `*filter` and `COMMIT`.
+    items: Vec<Option<usize>>,
+}
+
+/// Reads `text` and converts it.
+fn convert(text: &str, file: &str) -> Result<Converted, YamlError> {
+    probe::start(None);
+    let doc: Document = read(text, file)?;
+    // The refused sections never get here.
+    let Document {
+        family: Family,
+        interfaces: Interfaces,
+        chains: Chains(chains),
+        ipv6: None | Some(()),
+        sets: None | Some(()),
+        conntrack: None | Some(()),
+        log: None | Some(()),
+    } = doc;
+    let mut out = Converted {
+        text: "*filter\n".into(),
+        items: vec![None],
+    };
+    let mut item = 0;
+    // Chain lines first (as iptables-save writes them), then the rules:
+    // a jump may name a chain defined further down.
+    let mut rules = Vec::new();
+    let line = |out: &mut Converted, text: String, item: Option<usize>| {
+        out.text.push_str(&text);
+        out.text.push('\n');
+        out.items.push(item);
+    };
+    for b in BuiltinChain::ALL {
+        if !chains.iter().any(|(n, _)| n == b.name()) {
+            line(&mut out, format!(":{} ACCEPT [0:0]", b.name()), None);
+        }
+    }
+    for (name, chain) in &chains {
+        let policy = match (BuiltinChain::from_name(name), chain.policy) {
+            (Some(_), None | Some(PolicyName::Accept)) => "ACCEPT",
+            (Some(_), Some(PolicyName::Drop)) => "DROP",
+            (None, None) => "-",
+            // A schema error here, where iptables-restore's `:web DROP`
+            // would be libiptc's (exit 1).
+            (None, Some(_)) => {
+                return Err(locate(
+                    text,
+                    file,
+                    Some(item),
+                    format!(
+                        "`policy` in user-defined chain `{name}`, expected one only in \
+                         INPUT, FORWARD or OUTPUT (a packet that falls off a user-defined \
+                         chain returns to the calling chain)"
+                    ),
+                    2,
+                ));
+            }
+        };
+        line(&mut out, format!(":{name} {policy} [0:0]"), Some(item));
+        item += 1;
+        for RuleEntry(spec) in &chain.rules {
+            rules.push((format!("-A {name} {spec}"), item));
+            item += 1;
+        }
+    }
+    for (text, item) in rules {
+        line(&mut out, text, Some(item));
+    }
+    line(&mut out, "COMMIT".into(), None);
+    Ok(out)
+}
+
+fn read(text: &str, file: &str) -> Result<Document, YamlError> {
+    serde_norway::from_str(text).map_err(|e| YamlError::from_serde(file, &e))
+}
+
+/// Where item `item` of `text` is: the position serde_norway gives when
+/// the document is read with that item failing with `message`.
+fn locate(text: &str, file: &str, item: Option<usize>, message: String, exit: i32) -> YamlError {
+    let mut e = match item {
+        Some(at) => {
+            probe::start(Some((at, message.clone())));
+            let found = read(text, file).err();
+            probe::start(None);
+            found.unwrap_or_else(|| YamlError {
+                file: file.into(),
+                line: 0,
+                column: 0,
+                message: message.clone(),
+                exit,
+            })
+        }
+        None => YamlError {
+            file: file.into(),
+            line: 0,
+            column: 0,
+            message: message.clone(),
+            exit,
+        },
+    };
+    e.exit = exit;
+    e
+}
+
+/// The restore engine's message without its `line N failed: `.
+fn engine_message(e: &RestoreError) -> String {
+    let text = e.to_string();
+    let prefix = format!("line {} failed: ", e.line);
+    text.strip_prefix(&prefix).unwrap_or(&text).to_string()
+}
+
+/// Applies YAML ruleset `text` (from `file`, for messages) to `base` with
+/// the restore engine: the whole filter table is replaced. With `enforce`,
+/// rules fw cannot enforce yet are refused, as [`restore::restore`] does.
+///
+/// # Errors
+/// [`YamlError`] naming the file, line and column; nothing is applied.
+pub fn restore(
+    base: &State,
+    text: &str,
+    file: &str,
+    enforce: bool,
+    services: &Services,
+) -> Result<Restored, YamlError> {
+    let conv = convert(text, file)?;
+    restore::restore(
+        base,
+        &conv.text,
+        &RestoreOptions::default(),
+        enforce,
+        services,
+    )
+    .map_err(|e| {
+        let item = conv.items.get(e.line.wrapping_sub(1)).copied().flatten();
+        locate(text, file, item, engine_message(&e), e.exit_code())
+    })
+}
+
+/// The iptables-restore file a YAML document stands for (what
+/// [`restore`] hands to the restore engine).
+///
+/// # Errors
+/// [`YamlError`] for a document that does not follow the schema.
+pub fn to_restore_file(text: &str, file: &str) -> Result<String, YamlError> {
+    convert(text, file).map(|c| c.text)
+}
+
+/// Whether `text` is a YAML ruleset rather than an iptables-restore
+/// file: its first line that is neither blank nor a `#` comment is `---`,
+/// starts with `{` (a flow mapping), or starts with a letter and holds a
+/// `:` (`family: ipv4`, `chains:`).
+/// An iptables-restore file's first such line is `*TABLE` (any other is
+/// an error there), never a key.
+pub fn is_yaml(text: &str) -> bool {
+    text.lines()
+        .map(str::trim_end)
+        .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .is_some_and(|l| {
+            l == "---"
+                || l.starts_with("--- ")
+                || l.starts_with('{')
+                || (l.starts_with(|c: char| c.is_ascii_alphabetic()) && l.contains(':'))
+        })
+}
+
+/// `fw save --format yaml`: `ruleset` as a YAML document that
+/// [`restore`] reads back to the same ruleset. Rules are written as
+/// iptables rule strings, exactly as `iptables -S` prints them (so
+/// iptables-save → YAML → iptables-save gives the same bytes); counters are
+/// not written. `header` is `(program, date)` for a leading comment.
+pub fn save(ruleset: &Ruleset, header: Option<(&str, &str)>) -> String {
+    let mut out = String::new();
+    if let Some((program, date)) = header {
+        let _ = writeln!(out, "# Generated by {program} on {date}");
+    }
+    out.push_str("family: ipv4\ninterfaces: all\nchains:\n");
+    for (name, rules) in ruleset.all_rules() {
+        let _ = writeln!(out, "  {}:", quote_key(name));
+        if let Some(b) = BuiltinChain::from_name(name) {
+            let _ = writeln!(out, "    policy: {}", ruleset.chain(b).policy.name());
+        }
+        if !rules.is_empty() {
+            out.push_str("    rules:\n");
+        }
+        for r in rules {
+            let spec = render::rule_spec(name, r);
+            let spec = spec
+                .strip_prefix(&format!("-A {name}"))
+                .unwrap_or(&spec)
+                .trim_start();
+            // A JSON string is a YAML double-quoted scalar.
+            let _ = writeln!(
+                out,
+                "      - {}",
+                serde_json::to_string(spec).unwrap_or_default()
+            );
+        }
+    }
+    out
+}
+
+/// A chain name as a YAML key: plain when it reads back as the same
+/// string, else double-quoted.
+fn quote_key(name: &str) -> String {
+    let plain = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && !matches!(
+            name.to_ascii_lowercase().as_str(),
+            "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false" | "null"
+        );
+    if plain {
+        name.to_string()
+    } else {
+        serde_json::to_string(name).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::services::tests::sample;
+
+    fn load(text: &str) -> Result<Restored, YamlError> {
+        restore(&State::default(), text, "rules.yaml", true, &sample())
+    }
+
+    fn saved(r: &Restored) -> String {
+        render::save(&r.state.ruleset, &render::Counters::default(), false, None)
+    }
+
+    #[test]
+    fn structured_fields_and_strings_give_the_same_rules() {
+        let pairs = [
+            (
+                "{proto: tcp, dport: 22, target: ACCEPT}",
+                "-p tcp -m tcp --dport 22 -j ACCEPT",
+            ),
+            (
+                "{proto: udp, src: 192.0.2.0/24, sport: \"1000:2000\", target: DROP}",
+                "-s 192.0.2.0/24 -p udp -m udp --sport 1000:2000 -j DROP",
+            ),
+            (
+                "{proto: tcp, dport: [80, 443], comment: web ports, target: ACCEPT}",
+                "-p tcp -m multiport --dports 80,443 -m comment --comment \"web ports\" -j ACCEPT",
+            ),
+            (
+                "{ctstate: [ESTABLISHED, RELATED], target: ACCEPT}",
+                "-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+            ),
+            (
+                "{in: \"!eth0\", dst: 198.51.100.7, proto: icmp, icmp_type: echo-request, target: DROP}",
+                "-d 198.51.100.7/32 ! -i eth0 -p icmp -m icmp --icmp-type 8 -j DROP",
+            ),
+            (
+                "{proto: tcp, dport: \"!22\", target: REJECT, reject_with: tcp-reset}",
+                "-p tcp -m tcp ! --dport 22 -j REJECT --reject-with tcp-reset",
+            ),
+            (
+                "{out: wg0, target: LOG, log_prefix: \"out: \", log_level: 4}",
+                "-o wg0 -j LOG --log-prefix \"out: \" --log-level 4",
+            ),
+            (
+                "{proto: 6, sport: 1024, dport: 22, target: ACCEPT}",
+                "-p tcp -m tcp --sport 1024 --dport 22 -j ACCEPT",
+            ),
+            ("{}", ""),
+        ];
+        for (fields, spec) in pairs {
+            let a = load(&format!(
+                "chains:\n  FORWARD:\n    rules:\n      - {fields}\n"
+            ))
+            .unwrap_or_else(|e| panic!("{fields}: {e}"));
+            let b = load(&format!(
+                "chains:\n  FORWARD:\n    rules:\n      - {}\n",
+                serde_json::to_string(spec).unwrap()
+            ))
+            .unwrap_or_else(|e| panic!("{spec}: {e}"));
+            assert_eq!(a.state.ruleset, b.state.ruleset, "{fields} vs {spec}");
+            assert_eq!(a.state.ruleset.forward.rules.len(), 1);
+        }
+    }
+
+    #[test]
+    fn policies_user_chains_and_round_trip() {
+        let text = "# a comment\nfamily: ipv4\ninterfaces: all\nchains:\n  INPUT:\n    policy: DROP\n    rules:\n\
+                    \x20     - -j web\n  web:\n    rules:\n      - {proto: tcp, dport: 443, target: ACCEPT}\n";
+        let r = load(text).unwrap();
+        assert_eq!(
+            saved(&r),
+            "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+             :web - [0:0]\n-A INPUT -j web\n-A web -p tcp -m tcp --dport 443 -j ACCEPT\nCOMMIT\n"
+        );
+        let yaml = save(&r.state.ruleset, None);
+        assert_eq!(
+            yaml,
+            "family: ipv4\ninterfaces: all\nchains:\n  INPUT:\n    policy: DROP\n    rules:\n\
+             \x20     - \"-j web\"\n  FORWARD:\n    policy: ACCEPT\n  OUTPUT:\n    policy: ACCEPT\n\
+             \x20 web:\n    rules:\n      - \"-p tcp -m tcp --dport 443 -j ACCEPT\"\n"
+        );
+        assert_eq!(load(&yaml).unwrap().state.ruleset, r.state.ruleset);
+    }
+
+    #[test]
+    fn errors_name_line_and_column() {
+        let e =
+            load("chains:\n  INPUT:\n    rules:\n      - {proto: tcp, dprot: 22}\n").unwrap_err();
+        assert_eq!((e.line, e.column, e.exit), (4, 22, 2), "{e}");
+        assert!(
+            e.to_string().starts_with(
+                "chains.INPUT.rules[0]: unknown key `dprot` at rules.yaml:4:22, expected one of `proto`"
+            ),
+            "{e}"
+        );
+        // Inside a rule string: the string's position.
+        let e = load(
+            "chains:\n  INPUT:\n    rules:\n      - -j ACCEPT\n      - \"-p tcp --dport 99999\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "chains.INPUT.rules[1]: invalid port/service `99999' specified at rules.yaml:5:9"
+        );
+        assert_eq!(e.exit, 2);
+        // Not enforceable yet, in a structured rule: the rule's position.
+        let e = load("chains:\n  OUTPUT:\n    rules:\n\n      - {target: ACCEPT}\n      - -m hashlimit --hashlimit-upto 5/sec --hashlimit-name x\n")
+            .unwrap_err();
+        assert_eq!(
+            (e.line, e.column, e.message.as_str()),
+            (
+                6,
+                9,
+                "chains.OUTPUT.rules[1]: not supported yet: -m hashlimit"
+            )
+        );
+        // A policy on a user-defined chain: the chain's key.
+        let e = load("chains:\n  web:\n    policy: DROP\n").unwrap_err();
+        assert_eq!((e.line, e.column, e.exit), (2, 3, 2), "{e}");
+        assert!(
+            e.message
+                .contains("`policy` in user-defined chain `web`, expected")
+        );
+    }
+
+    #[test]
+    fn what_fw_cannot_apply_is_refused() {
+        for (text, line, what) in [
+            ("family: ipv6\n", 1, "not supported yet: IPv6"),
+            (
+                "chains: {}\nipv6:\n  chains: {}\n",
+                3,
+                "not supported yet: IPv6",
+            ),
+            (
+                "interfaces: [eth0]\n",
+                1,
+                "not supported yet: a list of interfaces",
+            ),
+            (
+                "sets:\n  ssh: [192.0.2.1]\n",
+                2,
+                "not supported yet: `sets`",
+            ),
+            (
+                "conntrack: {udp: 60}\n",
+                1,
+                "not supported yet: `conntrack`",
+            ),
+            ("log: {rate: 5}\n", 1, "not supported yet: `log`"),
+            ("family: ipx\n", 1, "unknown variant `ipx`"),
+            ("interfaces: some\n", 1, "invalid value"),
+            ("chains:\n  -web: {}\n", 2, "chain name"),
+            (
+                "chains:\n  INPUT:\n    rules:\n     - {dport: 22}\n",
+                4,
+                "`sport` and `dport` need `proto: tcp` or `proto: udp`",
+            ),
+            // fw's own limit, refused rather than split into two rules.
+            (
+                "chains:\n  INPUT:\n    rules:\n      - {proto: udp, sport: 53, dport: [1, 2]}\n",
+                4,
+                "not supported yet: more than one tcp/udp/multiport match in one rule",
+            ),
+        ] {
+            let e = load(text).unwrap_err();
+            assert_eq!(e.line, line, "{text}: {e}");
+            assert!(e.message.contains(what), "{text}: {e}");
+            assert_eq!(e.exit, 2);
+        }
+    }
+
+    #[test]
+    fn yaml_is_told_from_iptables_save() {
+        assert!(is_yaml("# fw\nfamily: ipv4\n"));
+        assert!(is_yaml("---\nchains: {}\n"));
+        assert!(is_yaml("chains:\n"));
+        assert!(is_yaml("{chains: {INPUT: {policy: DROP}}}\n"));
+        assert!(!is_yaml(
+            "# Generated by iptables-save\n*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n"
+        ));
+        assert!(!is_yaml("*filter\nCOMMIT\n"));
+        assert!(!is_yaml(""));
+        assert!(!is_yaml("COMMIT\n"));
+    }
+}
