@@ -1,5 +1,7 @@
 //! Bad input gets iptables' exit code and message and changes nothing
-//! (issue 2): the examples are real iptables 1.8.9's answers.
+//! (issue 2): the examples are real iptables 1.8.9's answers. So does a
+//! machine fw cannot load on (issue 12): no capabilities, an old kernel,
+//! no bpffs.
 
 // Cargo gives every test all of the package's dependencies; this one
 // does without these (the lab library or other tests use them).
@@ -7,7 +9,7 @@ use anyhow as _;
 use firewall as _;
 use libc as _;
 
-use integration_tests::Lab;
+use integration_tests::{Lab, PROBE_TIMEOUT, SERVER_ADDR, fw_bin, icmp_probe};
 
 #[test]
 fn bad_input_is_refused_and_the_ruleset_is_unchanged() {
@@ -93,4 +95,69 @@ fn a_user_without_privileges_is_told_which_capability_is_missing() {
         stderr.starts_with("fw: /run/fw/lock/") && stderr.contains("(you must be root: "),
         "{stderr}"
     );
+}
+
+/// `setarch --uname-2.6` makes uname(2) report Linux 2.6.x: fw refuses
+/// to load there, naming both versions, exits 3 (iptables'
+/// VERSION_PROBLEM) and leaves nothing behind.
+#[test]
+fn an_old_kernel_is_named_and_nothing_is_loaded() {
+    let lab = Lab::new("oldkernel").unwrap();
+    let fw = fw_bin();
+    let out = integration_tests::netns_exec(
+        lab.server(),
+        "setarch",
+        &[
+            std::env::consts::ARCH,
+            "--uname-2.6",
+            fw.to_str().unwrap(),
+            "-A",
+            "INPUT",
+            "-j",
+            "DROP",
+        ],
+    )
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.starts_with("fw: this kernel is Linux 2.6.")
+            && stderr.ends_with(
+                "; fw needs Linux 6.6 or later with eBPF (CONFIG_BPF_SYSCALL, CONFIG_BPF_JIT)\n"
+            ),
+        "{stderr}"
+    );
+    assert!(lab.fw_ok(&["status"]).starts_with("fw is not loaded"));
+    assert!(icmp_probe(lab.client(), SERVER_ADDR, PROBE_TIMEOUT));
+}
+
+/// In a mount namespace where neither /sys/fs/bpf nor /run/fw-bpffs is
+/// bpffs (tmpfs over the latter, and `ip netns exec` remounts /sys), fw
+/// cannot pin: it says so, exits 3 and the loaded firewall is as it was.
+/// (fw mounts bpffs itself only in the host's mount namespace, so "not
+/// mountable there" cannot be produced without the host's mounts.)
+#[test]
+fn no_bpffs_is_named_and_the_firewall_is_untouched() {
+    let lab = Lab::new("nobpffs").unwrap();
+    lab.fw_rules(&["-A INPUT -p icmp -j DROP"]);
+    let before = lab.fw_ok(&["-S"]);
+    assert!(!icmp_probe(lab.client(), SERVER_ADDR, PROBE_TIMEOUT));
+    let script = "unshare -m sh -c 'mount -t tmpfs none /run/fw-bpffs && \
+                  { ! mountpoint -q /run/fw/bpffs || mount -t tmpfs none /run/fw/bpffs; } && \
+                  exec ip netns exec \"$1\" \"$2\" -A INPUT -p tcp --dport 23 -j DROP' sh \"$1\" \"$2\"";
+    let out = std::process::Command::new("sh")
+        .args(["-c", script, "sh", lab.server(), fw_bin().to_str().unwrap()])
+        .env_remove("FW_BPFFS")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(
+        stderr,
+        "fw: no bpffs of the host is visible here (`ip netns exec` remounts /sys): \
+         run `fw status` once outside `ip netns exec`, or `cargo xtask setup`, \
+         to mount it at /run/fw-bpffs\n"
+    );
+    assert_eq!(lab.fw_ok(&["-S"]), before);
+    assert!(!icmp_probe(lab.client(), SERVER_ADDR, PROBE_TIMEOUT));
 }
