@@ -873,11 +873,15 @@ mod tests {
         );
         assert_eq!(e.exit, 2);
         // Not enforceable yet, in a structured rule: the rule's position.
-        let e = load("chains:\n  OUTPUT:\n    rules:\n\n      - {target: ACCEPT}\n      - -m limit --limit 5/sec\n")
+        let e = load("chains:\n  OUTPUT:\n    rules:\n\n      - {target: ACCEPT}\n      - -m hashlimit --hashlimit-upto 5/sec --hashlimit-name x\n")
             .unwrap_err();
         assert_eq!(
             (e.line, e.column, e.message.as_str()),
-            (6, 9, "chains.OUTPUT.rules[1]: not supported yet: -m limit")
+            (
+                6,
+                9,
+                "chains.OUTPUT.rules[1]: not supported yet: -m hashlimit"
+            )
         );
         // A policy on a user-defined chain: the chain's key.
         let e = load("chains:\n  web:\n    policy: DROP\n").unwrap_err();
