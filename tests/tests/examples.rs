@@ -75,6 +75,11 @@ fn saved(ns: &str) -> String {
         .collect()
 }
 
+/// Whether a UDP datagram to the lab server's port 53 arrives.
+fn dns_passes(lab: &Lab) -> bool {
+    udp_probe(lab.client(), lab.server(), SERVER_ADDR, 53, DROP_WAIT)
+}
+
 #[test]
 fn each_yaml_example_and_its_rules_twin_give_the_same_ruleset() {
     let lab = Lab::new("ex-same").unwrap();
@@ -121,13 +126,7 @@ fn the_server_example_lets_in_ssh_https_and_ping_and_slows_ssh_brute_force() {
     assert!(tcp_probe(lab.client(), SERVER_ADDR, 443, PROBE_TIMEOUT));
     assert!(icmp_probe(lab.client(), SERVER_ADDR, PROBE_TIMEOUT));
     assert!(!tcp_probe(lab.client(), SERVER_ADDR, 80, DROP_WAIT));
-    assert!(!udp_probe(
-        lab.client(),
-        lab.server(),
-        SERVER_ADDR,
-        53,
-        DROP_WAIT
-    ));
+    assert!(!dns_passes(&lab));
     // Three new SSH connections within 60 s pass, the fourth is dropped.
     let ssh: Vec<bool> = (0..4)
         .map(|i| {
@@ -151,13 +150,7 @@ fn the_demo_yaml_lets_in_what_the_demo_promises() {
     for port in [23, 8080] {
         assert!(!tcp_probe(lab.client(), SERVER_ADDR, port, DROP_WAIT));
     }
-    assert!(!udp_probe(
-        lab.client(),
-        lab.server(),
-        SERVER_ADDR,
-        53,
-        DROP_WAIT
-    ));
+    assert!(!dns_passes(&lab));
 }
 
 #[test]
