@@ -170,12 +170,33 @@ fn refused(dirs: &Dirs, name: &'static str, e: ProgramError) -> LoadError {
     }
 }
 
-/// What a refused load may be missing: EPERM and EACCES from the verifier
-/// mostly mean a capability; anything else (EINVAL for an unknown helper
-/// or program type, E2BIG, ENOTSUPP) a kernel fw was not written for.
+/// Loads XDP program `name` of the eBPF object `object` as
+/// [`Kernel::install`] loads fw's own, without pinning or attaching it, for
+/// tests that need the kernel to refuse a program.
+///
+/// # Errors
+/// [`LoadError::Load`] when aya cannot read the object;
+/// [`LoadError::Verifier`] when the kernel refuses the program, its log
+/// saved to [`Dirs::verifier_log`].
+///
+/// # Panics
+/// When the object has no program `name`.
+#[cfg(feature = "testing")]
+pub fn load_xdp(dirs: &Dirs, object: &[u8], name: &'static str) -> Result<Ebpf, LoadError> {
+    let mut ebpf = aya::EbpfLoader::new().load(object)?;
+    let xdp: &mut Xdp = program(&mut ebpf, name)?;
+    xdp.load().map_err(|e| refused(dirs, name, e))?;
+    Ok(ebpf)
+}
+
+/// What a refused load may be missing: EPERM means a capability;
+/// anything else (EACCES for a program the verifier finds unsafe, EINVAL
+/// for an unknown helper or program type, E2BIG, ENOTSUPP) a kernel fw was
+/// not written for. (Without CAP_PERFMON the verifier answers EACCES too,
+/// but fw checks its capabilities before it loads.)
 fn refusal_hint(e: &io::Error) -> String {
     match e.raw_os_error() {
-        Some(libc::EPERM | libc::EACCES) => {
+        Some(libc::EPERM) => {
             " (fw needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, or CAP_SYS_ADMIN)".into()
         }
         Some(_) | None => format!(" ({})", kernel_note()),
