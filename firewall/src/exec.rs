@@ -196,7 +196,9 @@ impl ExecError {
 
     /// iptables' exit status for this error: 1 (OTHER_PROBLEM) for a
     /// command that cannot be carried out, 2 (PARAMETER_PROBLEM) for a
-    /// feature fw refuses, 4 (RESOURCE_PROBLEM) for limits and privileges.
+    /// feature fw refuses, 3 (VERSION_PROBLEM) for missing privileges and
+    /// a kernel or bpffs fw cannot load into, 4 (RESOURCE_PROBLEM) for
+    /// limits.
     pub fn exit_code(&self) -> i32 {
         match self {
             Self::Edit(e) => e.exit_code(),
@@ -205,6 +207,13 @@ impl ExecError {
             Self::Yaml(e) => e.exit_code(),
             Self::Compile(CompileError::NotSupported(_)) => 2,
             Self::Permission(_) => 3,
+            // 3 too, as iptables' VERSION_PROBLEM for "can't initialize
+            // iptables table: ... Perhaps iptables or your kernel needs to
+            // be upgraded": the kernel cannot take fw here.
+            Self::Load(
+                LoadError::OldKernel { .. } | LoadError::Load(_) | LoadError::Verifier { .. },
+            )
+            | Self::Pins(PinsError::NoBpffs | PinsError::Mount(_) | PinsError::Cookie(_)) => 3,
             Self::Compile(CompileError::TooManyRules { .. }) => 4,
             _ => 1,
         }

@@ -1,13 +1,15 @@
 //! Bad input gets iptables' exit code and message and changes nothing
-//! (issue 2): the examples are real iptables 1.8.9's answers.
+//! (issue 2): the examples are real iptables 1.8.9's answers. So does a
+//! machine fw cannot load on (issue 12): no capabilities, an old kernel,
+//! no bpffs, a program the verifier refuses.
 
 // Cargo gives every test all of the package's dependencies; this one
 // does without these (the lab library or other tests use them).
 use anyhow as _;
-use firewall as _;
 use libc as _;
 
-use integration_tests::Lab;
+use firewall::load::{self, LoadError, pins::Dirs};
+use integration_tests::{Lab, Netns, PROBE_TIMEOUT, SERVER_ADDR, fw_bin, icmp_probe, in_netns};
 
 #[test]
 fn bad_input_is_refused_and_the_ruleset_is_unchanged() {
@@ -92,5 +94,131 @@ fn a_user_without_privileges_is_told_which_capability_is_missing() {
     assert!(
         stderr.starts_with("fw: /run/fw/lock/") && stderr.contains("(you must be root: "),
         "{stderr}"
+    );
+}
+
+/// `setarch --uname-2.6` makes uname(2) report Linux 2.6.x: fw refuses
+/// to load there, naming both versions, exits 3 (iptables'
+/// VERSION_PROBLEM) and leaves nothing behind.
+#[test]
+fn an_old_kernel_is_named_and_nothing_is_loaded() {
+    let lab = Lab::new("oldkernel").unwrap();
+    let fw = fw_bin();
+    let out = integration_tests::netns_exec(
+        lab.server(),
+        "setarch",
+        &[
+            std::env::consts::ARCH,
+            "--uname-2.6",
+            fw.to_str().unwrap(),
+            "-A",
+            "INPUT",
+            "-j",
+            "DROP",
+        ],
+    )
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.starts_with("fw: this kernel is Linux 2.6.")
+            && stderr.ends_with(
+                "; fw needs Linux 6.6 or later with eBPF (CONFIG_BPF_SYSCALL, CONFIG_BPF_JIT)\n"
+            ),
+        "{stderr}"
+    );
+    assert!(lab.fw_ok(&["status"]).starts_with("fw is not loaded"));
+    assert!(icmp_probe(lab.client(), SERVER_ADDR, PROBE_TIMEOUT));
+}
+
+/// In a mount namespace where neither /sys/fs/bpf nor /run/fw-bpffs is
+/// bpffs (tmpfs over the latter, and `ip netns exec` remounts /sys), fw
+/// cannot pin: it says so, exits 3 and the loaded firewall is as it was.
+/// (fw mounts bpffs itself only in the host's mount namespace, so "not
+/// mountable there" cannot be produced without the host's mounts.)
+#[test]
+fn no_bpffs_is_named_and_the_firewall_is_untouched() {
+    let lab = Lab::new("nobpffs").unwrap();
+    lab.fw_rules(&["-A INPUT -p icmp -j DROP"]);
+    let before = lab.fw_ok(&["-S"]);
+    assert!(!icmp_probe(lab.client(), SERVER_ADDR, PROBE_TIMEOUT));
+    let script = "unshare -m sh -c 'mount -t tmpfs none /run/fw-bpffs && \
+                  { ! mountpoint -q /run/fw/bpffs || mount -t tmpfs none /run/fw/bpffs; } && \
+                  exec ip netns exec \"$1\" \"$2\" -A INPUT -p tcp --dport 23 -j DROP' sh \"$1\" \"$2\"";
+    let out = std::process::Command::new("sh")
+        .args(["-c", script, "sh", lab.server(), fw_bin().to_str().unwrap()])
+        .env_remove("FW_BPFFS")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(
+        stderr,
+        "fw: no bpffs of the host is visible here (`ip netns exec` remounts /sys): \
+         run `fw status` once outside `ip netns exec`, or `cargo xtask setup`, \
+         to mount it at /run/fw-bpffs\n"
+    );
+    assert_eq!(lab.fw_ok(&["-S"]), before);
+    assert!(!icmp_probe(lab.client(), SERVER_ADDR, PROBE_TIMEOUT));
+}
+
+/// An XDP program that reads past its context, assembled with LLVM's
+/// llvm-mc (what `cargo xtask setup` installs): the kernel's verifier
+/// refuses it, and fw's load path saves the verifier's log to the file
+/// its message names. (fw's own programs pass on this kernel, so the
+/// refusal needs a program of its own; it goes through the same
+/// `refused` path as `Kernel::install`.)
+#[test]
+fn a_verifier_rejection_saves_the_log_to_the_file_the_message_names() {
+    let asm = "\t.section xdp,\"ax\",@progbits\n\t.globl bad\n\t.type bad,@function\nbad:\n\
+               \tr0 = *(u32 *)(r1 + 9999)\n\texit\n.Lend:\n\t.size bad, .Lend-bad\n\
+               \t.section license,\"aw\",@progbits\n\t.asciz \"GPL\"\n";
+    let src = integration_tests::TempFile::new("verifier-bad.s", asm);
+    let obj = integration_tests::TempFile::new("verifier-bad.o", "");
+    let out = std::process::Command::new("/usr/lib/llvm-22/bin/llvm-mc")
+        .args([
+            "-triple",
+            "bpfel",
+            "-filetype=obj",
+            src.path(),
+            "-o",
+            obj.path(),
+        ])
+        .output()
+        .expect("llvm-mc of LLVM 22 (cargo xtask setup installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let object = std::fs::read(obj.path()).unwrap();
+    let ns = Netns::new("verifier").unwrap();
+    let (dirs, result) = in_netns(ns.name(), move || {
+        let dirs = Dirs::current().unwrap();
+        let result = load::load_xdp(&dirs, &object, "bad").map(|_| ());
+        (dirs, result)
+    })
+    .unwrap();
+    let log = dirs.verifier_log();
+    let saved = std::fs::read_to_string(&log);
+    let _ = std::fs::remove_file(&log);
+    let e = result.unwrap_err();
+    assert!(
+        matches!(&e, LoadError::Verifier { program: "bad", log: Some(p), .. } if *p == log),
+        "{e:?}"
+    );
+    let message = e.to_string();
+    assert!(
+        message.starts_with(
+            "the kernel refused eBPF program bad: Permission denied (os error 13) \
+             (fw needs Linux 6.6 or later with eBPF (CONFIG_BPF_SYSCALL, CONFIG_BPF_JIT); \
+             this is Linux "
+        ) && message.ends_with(&format!("; the verifier's log is in {}", log.display())),
+        "{message}"
+    );
+    let saved = saved.unwrap();
+    assert!(
+        saved.contains("invalid bpf_context access off=9999"),
+        "{saved}"
     );
 }

@@ -228,3 +228,32 @@ fn bpffs_bind() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pin lives in rust-toolchain.toml; this file and the README's
+    /// quick start repeat it, so they must agree with it.
+    #[test]
+    fn toolchain_agrees_with_rust_toolchain_toml_and_the_readme() {
+        let root = cmd::workspace_root();
+        let toml = std::fs::read_to_string(root.join("rust-toolchain.toml")).unwrap();
+        assert!(
+            toml.contains(&format!("channel = \"{TOOLCHAIN}\"")),
+            "{toml}"
+        );
+        let components = COMPONENTS.map(|c| format!("\"{c}\"")).join(", ");
+        assert!(
+            toml.contains(&format!("components = [{components}]")),
+            "{toml}"
+        );
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        let line = format!(
+            "`rustup toolchain install {TOOLCHAIN} --profile minimal -c {}`",
+            COMPONENTS.join(",")
+        );
+        assert!(readme.contains(&line), "README.md lacks {line:?}");
+        assert!(readme.contains("rustup toolchain install    #"));
+    }
+}

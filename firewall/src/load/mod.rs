@@ -44,14 +44,22 @@ pub(crate) const PROG_TC_IN: &str = programs::TC_IN;
 /// Errors loading, attaching or updating the firewall in the kernel.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// The kernel refused the embedded eBPF object (verifier, BTF, maps).
-    #[error("loading the eBPF object: {0}")]
+    /// The kernel refused the embedded eBPF object (verifier, BTF, maps);
+    /// the message names the kernel fw needs and the one running.
+    #[error("loading the eBPF object: {0} ({note})", note = kernel_note())]
     Load(#[from] EbpfError),
+    /// The running kernel is older than [`MIN_KERNEL`] (checked before
+    /// anything is loaded).
+    #[error("this kernel is Linux {release}; {}", kernel_need())]
+    OldKernel {
+        /// `uname -r`.
+        release: String,
+    },
     /// The kernel refused to load a program. Its verifier log is saved to
     /// a file rather than printed.
     #[error(
         "the kernel refused eBPF program {program}: {source}{}{}",
-        privilege_hint(source),
+        refusal_hint(source),
         log_note(log)
     )]
     Verifier {
@@ -162,14 +170,94 @@ fn refused(dirs: &Dirs, name: &'static str, e: ProgramError) -> LoadError {
     }
 }
 
-/// What a refused load may be missing: EPERM and EACCES from the verifier
-/// mostly mean a capability.
-fn privilege_hint(e: &io::Error) -> &'static str {
+/// Loads XDP program `name` of the eBPF object `object` as
+/// [`Kernel::install`] loads fw's own, without pinning or attaching it, for
+/// tests that need the kernel to refuse a program.
+///
+/// # Errors
+/// [`LoadError::Load`] when aya cannot read the object;
+/// [`LoadError::Verifier`] when the kernel refuses the program, its log
+/// saved to [`Dirs::verifier_log`].
+///
+/// # Panics
+/// When the object has no program `name`.
+#[cfg(feature = "testing")]
+pub fn load_xdp(dirs: &Dirs, object: &[u8], name: &'static str) -> Result<Ebpf, LoadError> {
+    let mut ebpf = aya::EbpfLoader::new().load(object)?;
+    let xdp: &mut Xdp = program(&mut ebpf, name)?;
+    xdp.load().map_err(|e| refused(dirs, name, e))?;
+    Ok(ebpf)
+}
+
+/// What a refused load may be missing: EPERM means a capability;
+/// anything else (EACCES for a program the verifier finds unsafe, EINVAL
+/// for an unknown helper or program type, E2BIG, ENOTSUPP) a kernel fw was
+/// not written for. (Without CAP_PERFMON the verifier answers EACCES too,
+/// but fw checks its capabilities before it loads.)
+fn refusal_hint(e: &io::Error) -> String {
     match e.raw_os_error() {
-        Some(libc::EPERM | libc::EACCES) => {
-            " (fw needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, or CAP_SYS_ADMIN)"
+        Some(libc::EPERM) => {
+            " (fw needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, or CAP_SYS_ADMIN)".into()
         }
-        _ => "",
+        Some(_) | None => format!(" ({})", kernel_note()),
+    }
+}
+
+/// The oldest kernel fw runs on, (major, minor): TCX (Linux 6.6) is the
+/// newest kernel feature it uses; XDP, `SO_NETNS_COOKIE` (5.14) and
+/// batched map operations (5.6) are older. The programs use no CO-RE
+/// relocations, so the kernel's own BTF (/sys/kernel/btf/vmlinux) is not
+/// needed.
+pub const MIN_KERNEL: (u32, u32) = (6, 6);
+
+/// What fw needs of the kernel, as a message part.
+fn kernel_need() -> String {
+    format!(
+        "fw needs Linux {}.{} or later with eBPF (CONFIG_BPF_SYSCALL, CONFIG_BPF_JIT)",
+        MIN_KERNEL.0, MIN_KERNEL.1
+    )
+}
+
+/// [`kernel_need`] and the running kernel's release.
+fn kernel_note() -> String {
+    format!("{}; this is Linux {}", kernel_need(), kernel_release())
+}
+
+/// The running kernel's release (`uname -r`, uname(2)); `unknown` when it
+/// cannot be read.
+pub fn kernel_release() -> String {
+    // SAFETY: utsname is plain old data; all zero is a valid value.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: u is a live, writable utsname.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return "unknown".into();
+    }
+    // SAFETY: uname(2) NUL-terminates release; u outlives the borrow.
+    unsafe { std::ffi::CStr::from_ptr(u.release.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// (major, minor) of a release such as `6.18.0-1-amd64`; `None` when it
+/// does not start with two dot-separated numbers.
+fn release_version(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// Refuses a kernel older than [`MIN_KERNEL`] before anything is loaded,
+/// so that it gets one message naming the version instead of whichever
+/// feature fails first. A release that cannot be parsed is let through:
+/// the load then names what the kernel refused.
+///
+/// # Errors
+/// [`LoadError::OldKernel`].
+pub fn check_kernel(release: &str) -> Result<(), LoadError> {
+    match release_version(release) {
+        Some(v) if v < MIN_KERNEL => Err(LoadError::OldKernel {
+            release: release.into(),
+        }),
+        Some(_) | None => Ok(()),
     }
 }
 
@@ -317,9 +405,11 @@ impl Kernel {
     /// On error the caller removes `dirs.pins` (see [`remove_pins`]).
     ///
     /// # Errors
+    /// [`LoadError::OldKernel`] on a kernel older than [`MIN_KERNEL`];
     /// [`LoadError::Load`] when the verifier or the kernel refuses the
     /// object; [`LoadError::Pin`] or [`LoadError::Io`] when pinning fails.
     pub fn install(dirs: &Dirs) -> Result<(Self, Ebpf), LoadError> {
+        check_kernel(&kernel_release())?;
         fs::create_dir_all(&dirs.pins).map_err(|source| LoadError::Io {
             path: dirs.pins.clone(),
             source,
@@ -1078,4 +1168,59 @@ pub fn link_ids(dirs: &Dirs, ifname: &str) -> (Option<u32>, Option<u32>) {
             .map(|i| i.id())
     };
     (id("xdp"), id("tc"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernels_older_than_6_6_are_refused_naming_both_versions() {
+        assert_eq!(release_version("6.18.0-1-amd64"), Some((6, 18)));
+        assert_eq!(release_version("2.6.78-fc-v669"), Some((2, 6)));
+        assert_eq!(release_version("garbled"), None);
+        for ok in ["6.6.0", "6.18.0-1-amd64", "7.0", "garbled"] {
+            assert!(check_kernel(ok).is_ok(), "{ok}");
+        }
+        let e = check_kernel("6.5.13-generic").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "this kernel is Linux 6.5.13-generic; fw needs Linux 6.6 or later with eBPF \
+             (CONFIG_BPF_SYSCALL, CONFIG_BPF_JIT)"
+        );
+    }
+
+    /// A refused program: the message names the file the verifier's log
+    /// went to, and the file holds the log.
+    #[test]
+    fn a_verifier_rejection_saves_the_log_to_the_file_it_names() {
+        let cookie = u64::MAX - u64::from(std::process::id());
+        let dirs = Dirs {
+            cookie,
+            pins: PathBuf::from("/nonexistent"),
+            state: PathBuf::from("/nonexistent"),
+            lock: PathBuf::from("/nonexistent"),
+        };
+        let log = "0: R1=ctx() R10=fp0\n0: (85) call unknown#999\ninvalid func unknown#999\n";
+        let e = refused(
+            &dirs,
+            PROG_XDP,
+            ProgramError::LoadError {
+                io_error: io::Error::from_raw_os_error(libc::EINVAL),
+                verifier_log: aya_obj::VerifierLog::new(log.into()),
+            },
+        );
+        let path = dirs.verifier_log();
+        let saved = fs::read_to_string(&path);
+        let _ = fs::remove_file(&path);
+        assert_eq!(saved.unwrap(), log);
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "the kernel refused eBPF program {PROG_XDP}: Invalid argument (os error 22) ({}); \
+                 the verifier's log is in /run/fw/verifier-{cookie}.log",
+                kernel_note()
+            )
+        );
+    }
 }

@@ -32,7 +32,9 @@ pub const STAGED_SUFFIX: &str = "-new";
 #[derive(Debug, thiserror::Error)]
 pub enum PinsError {
     /// The kernel did not give the namespace cookie.
-    #[error("cannot read the network namespace cookie: {0}")]
+    #[error(
+        "cannot read the network namespace cookie (SO_NETNS_COOKIE, Linux 5.14; fw needs Linux 6.6): {0}"
+    )]
     Cookie(io::Error),
     /// Mounting the host's bpffs failed.
     #[error("cannot mount bpffs at /sys/fs/bpf or /run/fw-bpffs (needs CAP_SYS_ADMIN): {0}")]
