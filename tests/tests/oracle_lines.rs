@@ -97,6 +97,11 @@ const LINES: &[&str] = &[
     "-S -v",
     "-L -Z",
     "-S -Z",
+    // One chain and one rule number for -L, -S and -Z; `-Z CHAIN N` drops
+    // an earlier -L or -S (then -n is illegal), a later one lists.
+    "-L -Z INPUT 1 -n",
+    "-L -Z INPUT 9",
+    "-Z INPUT 9 -L",
     "-A INPUT -j u",
     "-A INPUT -g u",
     "-A INPUT -j nope",
@@ -720,6 +725,13 @@ const LISTINGS: &[&str] = &[
     "-L INPUT 5",
     "-L INPUT 5 -v --line-numbers",
     "-L FORWARD -n",
+    "-Z INPUT 2 -L INPUT",
+    "-Z INPUT 2 -S INPUT",
+    "-Z INPUT 2 -L INPUT 1",
+    "-Z INPUT -L INPUT 2",
+    "-L -Z INPUT 2",
+    "-S -Z INPUT 2",
+    "-L INPUT 1 -Z INPUT 2",
 ];
 
 #[test]

@@ -504,23 +504,25 @@ impl State {
                 });
             }
             Core::List | Core::ListRules | Core::Zero => {
-                // With -Z and -L/-S together, iptables keeps the chain (and
-                // rule number) given last; -L/-S stays the command.
-                let (given, rule) = self.list_chain(arg, sc)?;
-                let (chain, rule) = match given {
-                    Some(c) => (Some(c), rule),
-                    None => match &self.cmd {
-                        Some(Cmd::Done(
-                            Command::List { chain, rule, .. }
-                            | Command::ListRules { chain, rule, .. }
-                            | Command::Zero { chain, rule },
-                        )) => (chain.clone(), *rule),
-                        _ => (None, None),
-                    },
+                // iptables keeps one chain and one rule number for -L, -S
+                // and -Z: each is replaced only where given again.
+                let (given, given_rule) = self.list_chain(arg, sc)?;
+                let (before, before_rule) = match &self.cmd {
+                    Some(Cmd::Done(
+                        Command::List { chain, rule, .. }
+                        | Command::ListRules { chain, rule, .. }
+                        | Command::Zero { chain, rule },
+                    )) => (chain.clone(), *rule),
+                    _ => (None, None),
                 };
+                let chain = given.or(before);
+                let rule = given_rule.or(before_rule);
                 // Only -L, -S and -Z go together, and they all come here.
                 let zero = self.commands.contains(&'Z');
                 self.cmd = Some(Cmd::Done(match (core, self.cmd.take()) {
+                    // `-Z CHAIN N` makes the command CMD_ZERO_NUM, dropping
+                    // an -L or -S given before it (a later one lists).
+                    (Core::Zero, _) if given_rule.is_some() => Command::Zero { chain, rule },
                     (Core::List, _) | (Core::Zero, Some(Cmd::Done(Command::List { .. }))) => {
                         Command::List { chain, rule, zero }
                     }

@@ -68,10 +68,8 @@ impl MatchExt for Ext {
     /// `limit_mt_check`: the bucket must not overflow.
     fn checkentry(l: &Limit) -> Result<(), ParseError> {
         if l.burst == 0 || l.avg.checked_mul(l.burst).is_none() {
-            return Err(ParseError::RateOutOfRange(format!(
-                "--limit-burst {}",
-                l.burst
-            )));
+            // The product overflows, not one option: name the match.
+            return Err(ParseError::RateOutOfRange("-m limit".into()));
         }
         Ok(())
     }
