@@ -196,7 +196,7 @@ fn the_wireguard_example_is_refused_beside_a_tunnel_fw_cannot_filter() {
         (out.status.code(), text(&out.stderr)),
         (
             Some(1),
-            "fw: interface wg1 (link type 65534) cannot be filtered yet: its packets have no \
+            "fw apply: interface wg1 (link type 65534) cannot be filtered yet: its packets have no \
              Ethernet header and would bypass the ruleset; not supported yet: rules or a DROP \
              policy in a namespace with such an interface (the firewall is left as it was)\n"
                 .to_string()
