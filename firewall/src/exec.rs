@@ -641,13 +641,13 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
     let ifaces = attach::interfaces()?;
     // A ruleset that accepts everything gives every packet netfilter's
     // verdict without fw's programs; any other would be bypassed there.
-    if filters(&new.ruleset) {
-        if let Some(i) = ifaces.iter().find(|i| !i.is_ethernet()) {
-            return Err(ExecError::Unfilterable {
-                ifname: i.name.clone(),
-                link_type: i.link_type,
-            });
-        }
+    if filters(&new.ruleset)
+        && let Some(i) = ifaces.iter().find(|i| !i.is_ethernet())
+    {
+        return Err(ExecError::Unfilterable {
+            ifname: i.name.clone(),
+            link_type: i.link_type,
+        });
     }
     let interfaces: Vec<(String, u32)> = ifaces.iter().map(|i| (i.name.clone(), i.index)).collect();
     let kernel = Kernel::open(dirs)?;
