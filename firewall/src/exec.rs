@@ -70,6 +70,22 @@ pub enum ExecError {
     /// fw is loaded, but its pins are not in the bpffs this process sees.
     #[error(transparent)]
     Hidden(#[from] HiddenPins),
+    /// The ruleset filters, and an interface of the namespace is one fw's
+    /// programs cannot parse (no Ethernet header: tun, WireGuard, ...):
+    /// applying it would let that interface's packets bypass the rules
+    /// netfilter applies to them, so the change is refused (exit 1).
+    #[error(
+        "interface {ifname} (link type {link_type}) cannot be filtered yet: its packets have \
+         no Ethernet header and would bypass the ruleset; not supported yet: rules or a DROP \
+         policy in a namespace with such an interface (the firewall is left as it was)"
+    )]
+    Unfilterable {
+        /// The interface's name.
+        ifname: String,
+        /// Its `ARPHRD_*` link type (`<linux/if_arp.h>`), e.g. 65534 for
+        /// ARPHRD_NONE.
+        link_type: u16,
+    },
 }
 
 /// fw's record says it is loaded and a recorded interface still runs an
@@ -604,6 +620,16 @@ pub fn restore(text: &str, opts: &RestoreOptions) -> Result<String, ExecError> {
     Ok(done.output)
 }
 
+/// Whether `r` can give a packet any verdict but ACCEPT: a rule in any
+/// chain (even a bare counter, which netfilter would count) or a DROP
+/// policy.
+fn filters(r: &crate::model::Ruleset) -> bool {
+    [&r.input, &r.forward, &r.output]
+        .iter()
+        .any(|c| !c.rules.is_empty() || c.policy == Policy::Drop)
+        || r.user_chains.values().any(|rules| !rules.is_empty())
+}
+
 /// Makes `new` the running ruleset, loading and attaching fw first when
 /// this namespace has none. On error nothing changes.
 fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), ExecError> {
@@ -613,6 +639,16 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
     fresh.extend(BuiltinChain::ALL.map(|c| Kernel::policy_slot(c.map_index())));
     let fresh = fresh.as_slice();
     let ifaces = attach::interfaces()?;
+    // A ruleset that accepts everything gives every packet netfilter's
+    // verdict without fw's programs; any other would be bypassed there.
+    if filters(&new.ruleset)
+        && let Some(i) = ifaces.iter().find(|i| !i.is_ethernet())
+    {
+        return Err(ExecError::Unfilterable {
+            ifname: i.name.clone(),
+            link_type: i.link_type,
+        });
+    }
     let interfaces: Vec<(String, u32)> = ifaces.iter().map(|i| (i.name.clone(), i.index)).collect();
     let kernel = Kernel::open(dirs)?;
     let bank = match &kernel {
@@ -686,6 +722,8 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
             ahead.went_live();
             commit(ahead);
             warn_unattached(&new.refused, &ifaces, &new, true);
+            // Only an all-ACCEPT ruleset gets here beside such an
+            // interface (`filters`): its policy counters miss it.
             for i in skipped {
                 eprintln!(
                     "fw: warning: interface {} is not filtered (link type {} has no Ethernet header)",
