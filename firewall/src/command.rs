@@ -17,6 +17,19 @@ pub enum RuleRef {
     Spec(Vec<Rule>),
 }
 
+/// What `-Z` zeroes when it comes with `-L` or `-S` (iptables'
+/// `CMD_ZERO` and `CMD_ZERO_NUM`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Zeroing {
+    /// No `-Z`.
+    Not,
+    /// `-Z [CHAIN]`: the listed chain, or every chain.
+    Chain,
+    /// `-Z CHAIN N`: the listed rule alone ("Index of counter too big"
+    /// when there is none).
+    Rule,
+}
+
 /// The command (exactly one per invocation, as in iptables; `-Z` may come
 /// with `-L` or `-S`).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -80,8 +93,8 @@ pub enum Command {
         chain: Option<String>,
         /// Only this rule (1-based), printed without the chain header.
         rule: Option<u32>,
-        /// `-Z` too: the counters are zeroed after listing.
-        zero: bool,
+        /// What `-Z` zeroes after listing.
+        zero: Zeroing,
     },
     /// `-S [CHAIN [rulenum]]`, with `-Z` when `zero`.
     ListRules {
@@ -89,8 +102,8 @@ pub enum Command {
         chain: Option<String>,
         /// Only this rule (1-based).
         rule: Option<u32>,
-        /// `-Z` too.
-        zero: bool,
+        /// What `-Z` zeroes after listing.
+        zero: Zeroing,
     },
     /// `-Z [CHAIN [rulenum]]`.
     Zero {

@@ -346,8 +346,14 @@ pub fn run(inv: &Invocation) -> Result<String, ExecError> {
     let zeroing = matches!(
         inv.command,
         crate::command::Command::Zero { .. }
-            | crate::command::Command::List { zero: true, .. }
-            | crate::command::Command::ListRules { zero: true, .. }
+            | crate::command::Command::List {
+                zero: crate::command::Zeroing::Chain | crate::command::Zeroing::Rule,
+                ..
+            }
+            | crate::command::Command::ListRules {
+                zero: crate::command::Zeroing::Chain | crate::command::Zeroing::Rule,
+                ..
+            }
     );
     zero_counters(&dirs, &done.zero, zeroing)?;
     if let Some(new) = done.state {

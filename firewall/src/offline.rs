@@ -11,7 +11,7 @@
 //! [`CounterRef`]s for the caller to zero.
 
 use crate::{
-    command::{Command, Invocation},
+    command::{Command, Invocation, Zeroing},
     edit::{self, EditError, Slots},
     model::{BuiltinChain, Ruleset, check},
     parse::services::Services,
@@ -165,10 +165,10 @@ where
                     opts.verbose.then_some(&counters),
                 ),
             };
-            let zero = if *zero {
-                zeroed(state, chain.as_deref(), None)?
-            } else {
-                Vec::new()
+            let zero = match zero {
+                Zeroing::Not => Vec::new(),
+                Zeroing::Chain => zeroed(state, chain.as_deref(), None)?,
+                Zeroing::Rule => zeroed(state, chain.as_deref(), *rule)?,
             };
             Query { output, zero }
         }
@@ -246,14 +246,14 @@ fn zeroed(
 fn echo(command: &Command, before: &Ruleset, services: &Services) -> String {
     match command {
         Command::List {
-            chain, zero: true, ..
+            chain, rule, zero, ..
         }
         | Command::ListRules {
-            chain, zero: true, ..
-        } => {
+            chain, rule, zero, ..
+        } if *zero != Zeroing::Not => {
             let zero = Command::Zero {
                 chain: chain.clone(),
-                rule: None,
+                rule: rule.filter(|_| *zero == Zeroing::Rule),
             };
             render::verbose_output(&zero, before, services)
         }

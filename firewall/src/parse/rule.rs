@@ -33,7 +33,7 @@ use super::{
     values,
 };
 use crate::{
-    command::{Command, Invocation, Options, RuleRef},
+    command::{Command, Invocation, Options, RuleRef, Zeroing},
     extensions::matches::Line,
     model::{self, AddrMask, BuiltinChain, Fragment, Match, Neg, Policy, RejectWith, Rule, Target},
 };
@@ -507,6 +507,10 @@ impl State {
                 // iptables keeps one chain and one rule number for -L, -S
                 // and -Z: each is replaced only where given again.
                 let (given, given_rule) = self.list_chain(arg, sc)?;
+                let zero_num = matches!(
+                    &self.cmd,
+                    Some(Cmd::Done(Command::Zero { rule: Some(_), .. }))
+                );
                 let (before, before_rule) = match &self.cmd {
                     Some(Cmd::Done(
                         Command::List { chain, rule, .. }
@@ -518,7 +522,11 @@ impl State {
                 let chain = given.or(before);
                 let rule = given_rule.or(before_rule);
                 // Only -L, -S and -Z go together, and they all come here.
-                let zero = self.commands.contains(&'Z');
+                let zero = match (self.commands.contains(&'Z'), zero_num) {
+                    (false, _) => Zeroing::Not,
+                    (true, false) => Zeroing::Chain,
+                    (true, true) => Zeroing::Rule,
+                };
                 self.cmd = Some(Cmd::Done(match (core, self.cmd.take()) {
                     // `-Z CHAIN N` makes the command CMD_ZERO_NUM, dropping
                     // an -L or -S given before it (a later one lists).

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use super::{services::tests::sample, *};
 use crate::{
-    command::{Command, Invocation, Options, RuleRef},
+    command::{Command, Invocation, Options, RuleRef, Zeroing},
     model::{
         AddrMask, AddrTypes, Addrtype, Conntrack, CtStates, Fragment, IcmpType, Iprange, Ipv4Range,
         LengthRange, Limit, LimitIface, Log, Match, Multiport, Neg, Policy, PortDirection,
@@ -375,7 +375,7 @@ fn commands() {
         Command::List {
             chain: None,
             rule: None,
-            zero: false
+            zero: Zeroing::Not
         }
     );
     assert_eq!(
@@ -383,7 +383,7 @@ fn commands() {
         Command::List {
             chain: Some("INPUT".into()),
             rule: None,
-            zero: false,
+            zero: Zeroing::Not,
         }
     );
     assert_eq!(
@@ -391,7 +391,7 @@ fn commands() {
         Command::List {
             chain: Some("INPUT".into()),
             rule: None,
-            zero: false,
+            zero: Zeroing::Not,
         }
     );
     assert_eq!(
@@ -399,7 +399,7 @@ fn commands() {
         Command::List {
             chain: Some("OUTPUT".into()),
             rule: None,
-            zero: false,
+            zero: Zeroing::Not,
         }
     );
     assert_eq!(
@@ -407,7 +407,7 @@ fn commands() {
         Command::ListRules {
             chain: None,
             rule: None,
-            zero: false
+            zero: Zeroing::Not
         }
     );
     assert_eq!(
@@ -415,7 +415,7 @@ fn commands() {
         Command::ListRules {
             chain: Some("FORWARD".into()),
             rule: None,
-            zero: false,
+            zero: Zeroing::Not,
         }
     );
     assert_eq!(
@@ -438,7 +438,7 @@ fn commands() {
         Command::List {
             chain: Some("FOO".into()),
             rule: None,
-            zero: false,
+            zero: Zeroing::Not,
         }
     );
     assert_eq!(
@@ -482,7 +482,7 @@ fn list_options() {
         Command::List {
             chain: Some("INPUT".into()),
             rule: None,
-            zero: false,
+            zero: Zeroing::Not,
         }
     );
 }
@@ -619,7 +619,7 @@ fn command_combinations_and_chain_order() {
         Command::List {
             chain: Some("INPUT".into()),
             rule: None,
-            zero: true
+            zero: Zeroing::Chain
         }
     );
     // `--zero` takes the next plain word as its chain (iptables then finds
@@ -629,7 +629,7 @@ fn command_combinations_and_chain_order() {
         Command::ListRules {
             chain: Some("0".into()),
             rule: None,
-            zero: true
+            zero: Zeroing::Chain
         }
     );
     assert_eq!(rule("-A FOO -j BAR").target, Target::Jump("BAR".into()));
@@ -1106,7 +1106,7 @@ fn the_whole_language_parses() {
         Command::List {
             chain: Some("INPUT".into()),
             rule: Some(1),
-            zero: false
+            zero: Zeroing::Not
         }
     );
     assert_eq!(
@@ -1114,7 +1114,7 @@ fn the_whole_language_parses() {
         Command::ListRules {
             chain: Some("INPUT".into()),
             rule: Some(1),
-            zero: false
+            zero: Zeroing::Not
         }
     );
     assert_eq!(
@@ -1129,7 +1129,30 @@ fn the_whole_language_parses() {
         Command::ListRules {
             chain: None,
             rule: None,
-            zero: true
+            zero: Zeroing::Chain
+        }
+    );
+    // One chain and rule number for -L/-S/-Z; `-Z CHAIN N` is CMD_ZERO_NUM.
+    let list = |chain: &str, rule, zero| Command::List {
+        chain: Some(chain.into()),
+        rule,
+        zero,
+    };
+    assert_eq!(c("-Z INPUT 2 -L"), list("INPUT", Some(2), Zeroing::Rule));
+    assert_eq!(
+        c("-Z INPUT 2 -L INPUT 1"),
+        list("INPUT", Some(1), Zeroing::Rule)
+    );
+    assert_eq!(
+        c("-Z INPUT -L INPUT 2"),
+        list("INPUT", Some(2), Zeroing::Chain)
+    );
+    assert_eq!(c("-L INPUT 2 -Z"), list("INPUT", Some(2), Zeroing::Chain));
+    assert_eq!(
+        c("-L FORWARD -Z INPUT 2"),
+        Command::Zero {
+            chain: Some("INPUT".into()),
+            rule: Some(2)
         }
     );
     // A rule without -j only counts.
