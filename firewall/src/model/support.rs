@@ -384,6 +384,7 @@ mod tests {
                 Match::State(state.clone()),
                 Match::Conntrack(Conntrack {
                     state: Some(state.clone()),
+                    ..Conntrack::default()
                 }),
             ] {
                 let rule = Rule {
@@ -543,6 +544,7 @@ mod tests {
                         Match::State(Neg::is(CtStates(CtStates::NEW))),
                         Match::Conntrack(Conntrack {
                             state: Some(Neg::is(CtStates(CtStates::INVALID))),
+                            ..Conntrack::default()
                         }),
                     ],
                     ..accept()
