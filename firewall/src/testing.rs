@@ -121,7 +121,10 @@ pub fn ctstate_admitting(established: Option<bool>) -> impl Strategy<Value = Mat
             };
             let state = Neg { value, invert };
             if conntrack {
-                Match::Conntrack(Conntrack { state: Some(state) })
+                Match::Conntrack(Conntrack {
+                    state: Some(state),
+                    ..Conntrack::default()
+                })
             } else {
                 Match::State(state)
             }

@@ -344,7 +344,10 @@ fn edges(k: &mut Kernel, xdp: &Xdp) -> usize {
                     invert,
                 };
                 let m = if conntrack {
-                    Match::Conntrack(Conntrack { state: Some(state) })
+                    Match::Conntrack(Conntrack {
+                        state: Some(state),
+                        ..Conntrack::default()
+                    })
                 } else {
                     Match::State(state)
                 };

@@ -503,13 +503,6 @@ const RESTORE_REFUSALS: &[(&str, &[(usize, &str)])] = &[
         ],
     ),
     (
-        "20_docker_user_filters_chain.rules",
-        &[(
-            26,
-            "line 26 failed: not supported yet: --ctorigdstport (-m conntrack)",
-        )],
-    ),
-    (
         "25_kilo_issue128_mangle_counters.rules",
         &[(
             3,

@@ -11,7 +11,7 @@ pub use crate::extensions::{
     matches::{
         Match,
         addrtype::{AddrTypes, Addrtype, LimitIface},
-        conntrack::{Conntrack, CtStates},
+        conntrack::{Conntrack, CtAddr, CtDir, CtStates},
         icmp::IcmpType,
         iprange::{Iprange, Ipv4Range},
         length::LengthRange,

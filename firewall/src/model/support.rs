@@ -384,6 +384,7 @@ mod tests {
                 Match::State(state.clone()),
                 Match::Conntrack(Conntrack {
                     state: Some(state.clone()),
+                    ..Conntrack::default()
                 }),
             ] {
                 let rule = Rule {
@@ -392,6 +393,55 @@ mod tests {
                 };
                 assert_eq!(enforceable(&rule), Ok(()), "{rule:?}");
             }
+        }
+    }
+
+    #[test]
+    fn conntrack_tuples_and_direction_are_refused_each_by_name() {
+        let port = Some(Neg::is(PortRange { lo: 80, hi: 80 }));
+        let addr = Some(Neg::is(crate::model::CtAddr {
+            addr: [192, 0, 2, 1].into(),
+            prefix: 32,
+        }));
+        let state = Some(Neg::is(CtStates(CtStates::NEW)));
+        let cases = [
+            (
+                Conntrack {
+                    proto: Some(Neg::is(6)),
+                    state: state.clone(),
+                    ..Conntrack::default()
+                },
+                "--ctproto (-m conntrack)",
+            ),
+            (
+                Conntrack {
+                    addrs: [None, None, None, addr],
+                    ..Conntrack::default()
+                },
+                "--ctrepldst (-m conntrack)",
+            ),
+            (
+                Conntrack {
+                    ports: [None, port, None, None],
+                    state,
+                    ..Conntrack::default()
+                },
+                "--ctorigdstport (-m conntrack)",
+            ),
+            (
+                Conntrack {
+                    dir: Some(crate::model::CtDir::Reply),
+                    ..Conntrack::default()
+                },
+                "--ctdir (-m conntrack)",
+            ),
+        ];
+        for (c, what) in cases {
+            let rule = Rule {
+                matches: vec![Match::Conntrack(c)],
+                ..accept()
+            };
+            assert_eq!(enforceable(&rule), Err(what.to_string()), "{rule:?}");
         }
     }
 
@@ -543,6 +593,7 @@ mod tests {
                         Match::State(Neg::is(CtStates(CtStates::NEW))),
                         Match::Conntrack(Conntrack {
                             state: Some(Neg::is(CtStates(CtStates::INVALID))),
+                            ..Conntrack::default()
                         }),
                     ],
                     ..accept()

@@ -446,6 +446,10 @@ pub enum ParseError {
     #[error("\"--state\" requires a list of states with no spaces, e.g. ESTABLISHED,RELATED")]
     StateListEmpty,
 
+    /// `--ctdir` neither `ORIGINAL` nor `REPLY` (libxt_conntrack).
+    #[error("conntrack: Bad value for \"--ctdir\" option: \"{0}\"")]
+    BadCtDir(String),
+
     /// `--src-range`/`--dst-range` with a bad address.
     #[error("iprange: Bad value for \"--{option}\" option: \"{value}\"")]
     BadIpRange {
@@ -680,6 +684,7 @@ impl ParseError {
             | Self::InterfaceTooLong(t)
             | Self::InvalidPort(t)
             | Self::InvalidPortRange(t)
+            | Self::BadCtDir(t)
             | Self::PortNotResolved(t)
             | Self::UnknownMatch(t)
             | Self::TargetNameTooLong(t)

@@ -533,3 +533,85 @@ fn extensions_as_iptables() {
         )
     );
 }
+
+/// `-m conntrack`'s tuple options, `--ctproto` and `--ctdir`: `-S`, `-L`
+/// and `-nL` as iptables-legacy 1.8.9 printed them for these lines
+/// (captured in a network namespace): libxt_conntrack's order, not the
+/// line's; addresses unmasked, `/32` left out; ports and protocols numeric.
+#[test]
+fn conntrack_tuples_as_iptables() {
+    const LINES: &[&str] = &[
+        "-A FORWARD -m conntrack --ctorigdstport 80 -j ACCEPT",
+        "-A FORWARD -m conntrack ! --ctorigdstport 80:90 -j ACCEPT",
+        "-A FORWARD -m conntrack --ctorigsrc 192.0.2.0/24 --ctorigdst 198.51.100.1 -j ACCEPT",
+        "-A FORWARD -m conntrack ! --ctreplsrc 192.0.2.1 ! --ctrepldst 0.0.0.0/0 -j ACCEPT",
+        "-A FORWARD -m conntrack --ctproto tcp --ctdir REPLY --ctstate NEW -j ACCEPT",
+        "-A FORWARD -m conntrack ! --ctproto 17 --ctdir original --ctreplsrcport 53 ! --ctrepldstport 1000:2000 --ctorigsrcport 7 -j ACCEPT",
+        "-A FORWARD -p tcp -m conntrack --ctorigdstport 80 --ctstate ESTABLISHED,RELATED -j ACCEPT",
+        "-A FORWARD -m conntrack --ctorigsrc 192.0.2.5/255.255.255.0 --ctorigdstport 90:80",
+        "-A FORWARD -m conntrack --ctorigsrc 192.0.2.5/0 --ctorigdstport 80:",
+        "-A FORWARD -m conntrack --ctproto all --ctorigdstport http",
+    ];
+    let mut st = crate::state::State::default();
+    for line in LINES {
+        let words = crate::parse::split_spec(line).unwrap();
+        let inv = parse_args_with(&words, &sample()).unwrap();
+        let done =
+            crate::offline::execute(&st, &inv, &sample(), false, crate::offline::no_counters);
+        st = done.unwrap().state.unwrap();
+    }
+    let rs = &st.ruleset;
+    assert_eq!(
+        list_rules(rs, Some("FORWARD"), None, None),
+        concat!(
+            "-P FORWARD ACCEPT\n",
+            "-A FORWARD -m conntrack --ctorigdstport 80 -j ACCEPT\n",
+            "-A FORWARD -m conntrack ! --ctorigdstport 80:90 -j ACCEPT\n",
+            "-A FORWARD -m conntrack --ctorigsrc 192.0.2.0/24 --ctorigdst 198.51.100.1 -j ACCEPT\n",
+            "-A FORWARD -m conntrack ! --ctreplsrc 192.0.2.1 ! --ctrepldst 0.0.0.0/0 -j ACCEPT\n",
+            "-A FORWARD -m conntrack --ctstate NEW --ctproto 6 --ctdir REPLY -j ACCEPT\n",
+            "-A FORWARD -m conntrack ! --ctproto 17 --ctorigsrcport 7 --ctreplsrcport 53 ! --ctrepldstport 1000:2000 --ctdir ORIGINAL -j ACCEPT\n",
+            "-A FORWARD -p tcp -m conntrack --ctstate RELATED,ESTABLISHED --ctorigdstport 80 -j ACCEPT\n",
+            "-A FORWARD -m conntrack --ctorigsrc 192.0.2.5/24 --ctorigdstport 90:80\n",
+            "-A FORWARD -m conntrack --ctorigsrc 192.0.2.5/0 --ctorigdstport 80:65535\n",
+            "-A FORWARD -m conntrack --ctproto 0 --ctorigdstport 80\n",
+        )
+    );
+    let none = Counters::default();
+    let body = concat!(
+        "ACCEPT     all  --  anywhere             anywhere             ctorigdstport 80\n",
+        "ACCEPT     all  --  anywhere             anywhere             ! ctorigdstport 80:90\n",
+        "ACCEPT     all  --  anywhere             anywhere             ctorigsrc 192.0.2.0/24 ctorigdst 198.51.100.1\n",
+        "ACCEPT     all  --  anywhere             anywhere             ! ctreplsrc 192.0.2.1 ! ctrepldst anywhere\n",
+        "ACCEPT     all  --  anywhere             anywhere             ctstate NEW ctproto 6 ctdir REPLY\n",
+        "ACCEPT     all  --  anywhere             anywhere             ! ctproto 17 ctorigsrcport 7 ctreplsrcport 53 ! ctrepldstport 1000:2000 ctdir ORIGINAL\n",
+        "ACCEPT     tcp  --  anywhere             anywhere             ctstate RELATED,ESTABLISHED ctorigdstport 80\n",
+        "           all  --  anywhere             anywhere             ctorigsrc 192.0.2.5/24 ctorigdstport 90:80\n",
+        "           all  --  anywhere             anywhere             ctorigsrc 192.0.2.5/0 ctorigdstport 80:65535\n",
+        "           all  --  anywhere             anywhere             ctproto 0 ctorigdstport 80\n",
+    );
+    assert_eq!(
+        list_with(
+            rs,
+            Some("FORWARD"),
+            None,
+            &Options::default(),
+            &none,
+            &sample()
+        ),
+        format!(
+            "Chain FORWARD (policy ACCEPT)\ntarget     prot opt source               destination         \n{body}"
+        )
+    );
+    let numeric = Options {
+        numeric: true,
+        ..Options::default()
+    };
+    let listed = list_with(rs, Some("FORWARD"), None, &numeric, &none, &sample());
+    assert!(listed.contains(
+        "ACCEPT     0    --  0.0.0.0/0            0.0.0.0/0            ! ctreplsrc 192.0.2.1 ! ctrepldst 0.0.0.0/0\n"
+    ));
+    assert!(listed.contains(
+        "ACCEPT     6    --  0.0.0.0/0            0.0.0.0/0            ctstate RELATED,ESTABLISHED ctorigdstport 80\n"
+    ));
+}

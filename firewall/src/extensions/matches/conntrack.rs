@@ -1,7 +1,7 @@
 //! `-m conntrack` (libxt_conntrack, `xt_conntrack`): only `--ctstate` so
 //! far; the other options are known and refused as not supported yet.
 
-use std::fmt::Write as _;
+use std::{fmt::Write as _, net::Ipv4Addr};
 
 use serde::{Deserialize, Serialize};
 
@@ -9,21 +9,59 @@ use super::{Given, Line, needs, ListCx, MatchExt, abbreviates, bang};
 use crate::{
     compile::classes::Constraint,
     extensions::{Columns, Enforcement},
-    model::Neg,
+    model::{Neg, PortRange},
     parse::{
         ParseError,
+        protocols::parse_protocol,
+        services::Services,
+        values,
         lexer::HasArg::Required,
         matches::{OptSpec, later, opt},
     },
 };
 
-/// `-m conntrack`'s options (only `--ctstate` is parsed; `None` never
-/// comes out of the parser).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// `-m conntrack`'s options (revision 3, `xt_conntrack_mtinfo3`); at least
+/// one is given. `--ctstatus` and `--ctexpire` are not parsed yet.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Conntrack {
     /// `[!] --ctstate`.
     pub state: Option<Neg<CtStates>>,
+    /// `[!] --ctproto`: the layer 4 protocol number (`l4proto`; `all` is 0).
+    pub proto: Option<Neg<u8>>,
+    /// `[!] --ctorigsrc`, `--ctorigdst`, `--ctreplsrc`, `--ctrepldst`, in
+    /// that order: the conntrack tuples' addresses.
+    pub addrs: [Option<Neg<CtAddr>>; 4],
+    /// `[!] --ctorigsrcport`, `--ctorigdstport`, `--ctreplsrcport`,
+    /// `--ctrepldstport`, in that order: host-order ranges, `lo` may exceed
+    /// `hi` (stored as given; matches nothing).
+    pub ports: [Option<Neg<PortRange>>; 4],
+    /// `--ctdir` (never inverted).
+    pub dir: Option<CtDir>,
 }
+
+/// An address and prefix of `--ctorig*`/`--ctrepl*` (`XTTYPE_HOSTMASK`):
+/// the address is kept as given, not masked (libxt_conntrack prints it so).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CtAddr {
+    /// The address as written.
+    pub addr: Ipv4Addr,
+    /// Prefix length, 0..=32.
+    pub prefix: u8,
+}
+
+/// `--ctdir`: which direction of its connection the packet travels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum CtDir {
+    /// `ORIGINAL`: the direction of the connection's first packet.
+    Original,
+    /// `REPLY`: the other one.
+    Reply,
+}
+
+/// The tuple options' names in `Conntrack::addrs`' order.
+const ADDR_NAMES: [&str; 4] = ["ctorigsrc", "ctorigdst", "ctreplsrc", "ctrepldst"];
+/// The tuple options' names in `Conntrack::ports`' order.
+const PORT_NAMES: [&str; 4] = ["ctorigsrcport", "ctorigdstport", "ctreplsrcport", "ctrepldstport"];
 
 /// Connection tracking states (`--ctstate`, `--state`), with
 /// `xt_conntrack.h`'s bit values.
@@ -62,61 +100,189 @@ pub(crate) struct Ext;
 
 impl MatchExt for Ext {
     type Value = Conntrack;
-    type Parser = Option<Neg<CtStates>>;
+    type Parser = Conntrack;
     const NAME: &'static str = "conntrack";
     const OPTIONS: &'static [OptSpec] = &[
         opt("ctstate", 0, Required, true),
-        later("ctproto", 1, Required),
-        later("ctorigsrc", 2, Required),
-        later("ctorigdst", 3, Required),
-        later("ctreplsrc", 4, Required),
-        later("ctrepldst", 5, Required),
+        opt("ctproto", 1, Required, true),
+        opt("ctorigsrc", 2, Required, true),
+        opt("ctorigdst", 3, Required, true),
+        opt("ctreplsrc", 4, Required, true),
+        opt("ctrepldst", 5, Required, true),
         later("ctstatus", 6, Required),
         later("ctexpire", 7, Required),
-        later("ctorigsrcport", 8, Required),
-        later("ctorigdstport", 9, Required),
-        later("ctreplsrcport", 10, Required),
-        later("ctrepldstport", 11, Required),
-        later("ctdir", 12, Required),
+        opt("ctorigsrcport", 8, Required, true),
+        opt("ctorigdstport", 9, Required, true),
+        opt("ctreplsrcport", 10, Required, true),
+        opt("ctrepldstport", 11, Required, true),
+        opt("ctdir", 12, Required, false),
     ];
 
-    fn option(p: &mut Option<Neg<CtStates>>, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
-        *p = Some(Neg {
-            value: states(&o.arg, true)?,
-            invert: o.invert,
-        });
+    fn option(p: &mut Conntrack, o: Given<'_>, line: &mut Line<'_, '_>) -> Result<(), ParseError> {
+        match o.spec.id {
+            0 => p.state = o.neg(states(&o.arg, true)?),
+            1 => p.proto = o.neg(parse_protocol(&o.arg)?),
+            2..=5 => p.addrs[usize::from(o.spec.id - 2)] = o.neg(ct_addr(&o.arg)?),
+            8..=11 => {
+                p.ports[usize::from(o.spec.id - 8)] = o.neg(port_range(&o.arg, line.ctx.services)?)
+            }
+            12 => {
+                p.dir = Some(if o.arg.eq_ignore_ascii_case("ORIGINAL") {
+                    CtDir::Original
+                } else if o.arg.eq_ignore_ascii_case("REPLY") {
+                    CtDir::Reply
+                } else {
+                    return Err(ParseError::BadCtDir(o.arg.clone()));
+                })
+            }
+            // 6, 7: `later`, refused before they get here.
+            _ => return Err(ParseError::unsupported(format!("--{} (-m conntrack)", o.name), o.written)),
+        }
         Ok(())
     }
 
-    fn fcheck(_: &Option<Neg<CtStates>>, given: u32) -> Result<(), ParseError> {
+    fn fcheck(_: &Conntrack, given: u32) -> Result<(), ParseError> {
         needs(given == 0, Self::NAME, "conntrack: At least one option is required")
     }
 
-    fn finish(p: &Option<Neg<CtStates>>) -> Result<Conntrack, ParseError> {
-        Ok(Conntrack { state: p.clone() })
+    fn finish(p: &Conntrack) -> Result<Conntrack, ParseError> {
+        Ok(p.clone())
     }
 
+    /// libxt_conntrack's `conntrack_dump` (revision 3, prefix `--`).
     fn save(v: &Conntrack, s: &mut String) {
-        if let Some(st) = &v.state {
-            let _ = write!(s, "{} --ctstate {}", bang(st.invert), state_names(st.value));
-        }
+        dump(v, s, "--", true);
     }
 
-    fn list(v: &Conntrack, out: &mut String, _cx: &ListCx<'_>) {
-        if let Some(st) = &v.state {
-            let _ = write!(out, "{} ctstate {}", bang(st.invert), state_names(st.value));
-        }
+    /// libxt_conntrack's `conntrack_dump` (revision 3, prefix ``).
+    fn list(v: &Conntrack, out: &mut String, cx: &ListCx<'_>) {
+        dump(v, out, "", cx.numeric);
     }
 
     /// A column of the classifier ([`firewall_common::Field::CtState`]):
     /// the state bits `--ctstate` names (xt_conntrack's
-    /// `conntrack_mt_v3` with `XT_CONNTRACK_STATE`).
+    /// `conntrack_mt_v3` with `XT_CONNTRACK_STATE`). The tuple options,
+    /// `--ctproto` and `--ctdir` are parsed and printed, not enforced yet.
     fn support(v: &Conntrack) -> Enforcement {
+        if v.proto.is_some() {
+            return Enforcement::Refused("--ctproto (-m conntrack)");
+        }
+        const ADDR_REFUSED: [&str; 4] = [
+            "--ctorigsrc (-m conntrack)",
+            "--ctorigdst (-m conntrack)",
+            "--ctreplsrc (-m conntrack)",
+            "--ctrepldst (-m conntrack)",
+        ];
+        const PORT_REFUSED: [&str; 4] = [
+            "--ctorigsrcport (-m conntrack)",
+            "--ctorigdstport (-m conntrack)",
+            "--ctreplsrcport (-m conntrack)",
+            "--ctrepldstport (-m conntrack)",
+        ];
+        for (a, what) in v.addrs.iter().zip(ADDR_REFUSED) {
+            if a.is_some() {
+                return Enforcement::Refused(what);
+            }
+        }
+        for (p, what) in v.ports.iter().zip(PORT_REFUSED) {
+            if p.is_some() {
+                return Enforcement::Refused(what);
+            }
+        }
+        if v.dir.is_some() {
+            return Enforcement::Refused("--ctdir (-m conntrack)");
+        }
         match &v.state {
             Some(st) => state_support(st),
             None => Enforcement::Refused("-m conntrack"),
         }
     }
+}
+
+/// libxt_conntrack's `conntrack_dump` for IPv4, revision 3: state, proto,
+/// addresses, ports, direction, each ` [!] PREFIXname value`. Ports and
+/// protocols are always numbers; an address is `anywhere` for
+/// `0.0.0.0/0` unless `numeric`, and `/N` is left out for 32.
+fn dump(v: &Conntrack, out: &mut String, prefix: &str, numeric: bool) {
+    if let Some(st) = &v.state {
+        let _ = write!(out, "{} {prefix}ctstate {}", bang(st.invert), state_names(st.value));
+    }
+    if let Some(p) = &v.proto {
+        let _ = write!(out, "{} {prefix}ctproto {}", bang(p.invert), p.value);
+    }
+    for (a, name) in v.addrs.iter().zip(ADDR_NAMES) {
+        if let Some(a) = a {
+            let CtAddr { addr, prefix: len } = a.value;
+            let _ = write!(out, "{} {prefix}{name} ", bang(a.invert));
+            let _ = match len {
+                0 if !numeric && addr.is_unspecified() => write!(out, "anywhere"),
+                32 => write!(out, "{addr}"),
+                n => write!(out, "{addr}/{n}"),
+            };
+        }
+    }
+    for (p, name) in v.ports.iter().zip(PORT_NAMES) {
+        if let Some(p) = p {
+            let PortRange { lo, hi } = p.value;
+            let _ = write!(out, "{} {prefix}{name} {lo}", bang(p.invert));
+            if lo != hi {
+                let _ = write!(out, ":{hi}");
+            }
+        }
+    }
+    if let Some(d) = v.dir {
+        let name = match d {
+            CtDir::Original => "ORIGINAL",
+            CtDir::Reply => "REPLY",
+        };
+        let _ = write!(out, " {prefix}ctdir {name}");
+    }
+}
+
+/// `XTTYPE_HOSTMASK` for IPv4: a numeric address, `/N` (0..=32) or a
+/// dotted contiguous mask. Masks iptables reads in other ways (`/33`, a
+/// non-contiguous mask) and host names are refused as not supported.
+fn ct_addr(arg: &str) -> Result<CtAddr, ParseError> {
+    let (host, mask) = match arg.split_once('/') {
+        Some((h, m)) => (h, Some(m)),
+        None => (arg, None),
+    };
+    let addr = values::host_address(host)?;
+    let odd = || ParseError::unsupported(format!("mask `{arg}' (-m conntrack)"), arg);
+    let prefix = match mask {
+        None => 32,
+        Some(m) => match values::strtoui(m, 0, 32) {
+            Some(n) => n as u8,
+            None => {
+                let m = u32::from(values::ipv4(m).ok_or_else(odd)?);
+                if m.leading_ones() + m.trailing_zeros() != 32 {
+                    return Err(odd());
+                }
+                m.leading_ones() as u8
+            }
+        },
+    };
+    Ok(CtAddr { addr, prefix })
+}
+
+/// `XTTYPE_PORTRC`: `PORT`, `A:B` or `A:` (to 65535), each a number or a
+/// service name (looked up as tcp: /etc/services lists tcp first).
+fn port_range(arg: &str, services: &Services) -> Result<PortRange, ParseError> {
+    let port = |s: &str| values::parse_port(s, "tcp", services);
+    Ok(match arg.split_once(':') {
+        None => {
+            let p = port(arg)?;
+            PortRange { lo: p, hi: p }
+        }
+        Some((lo, "")) => PortRange {
+            lo: port(lo)?,
+            hi: u16::MAX,
+        },
+        Some((lo, hi)) => PortRange {
+            lo: port(lo)?,
+            hi: port(hi)?,
+        },
+    })
 }
 
 /// The classifier column of `[!] --ctstate`/`[!] --state S`: the packet's
