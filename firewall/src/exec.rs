@@ -648,7 +648,9 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
     // A ruleset that accepts everything gives every packet netfilter's
     // verdict without fw's programs; any other would be bypassed there.
     if filters(&new.ruleset)
-        && let Some(i) = ifaces.iter().find(|i| !i.is_ethernet())
+        // A down one (ipip's tunl0, sit0, a tun not yet configured) passes
+        // nothing; `fw status --check` fails once it is up.
+        && let Some(i) = ifaces.iter().find(|i| !i.is_ethernet() && i.up)
     {
         return Err(ExecError::Unfilterable {
             ifname: i.name.clone(),
@@ -905,10 +907,19 @@ pub fn status() -> Result<Status, ExecError> {
         let refused = rec.refused.iter().find(|r| r.ifindex == i.index);
         let port = i.port_note();
         let why = match (xdp, tc) {
-            _ if !i.is_ethernet() => Some(format!(
+            _ if !i.is_ethernet() && i.up => Some(format!(
                 "unfiltered: link type {} has no Ethernet header",
                 i.link_type
             )),
+            _ if !i.is_ethernet() => {
+                // Down, it passes nothing: not a problem until it is up.
+                let _ = writeln!(
+                    out,
+                    "{:<16} {:>7} {:<8} {:>8} {:>8}  down: link type {} has no Ethernet header",
+                    i.name, i.index, "-", "-", "-", i.link_type
+                );
+                continue;
+            }
             (None, None) if port.is_some() => {
                 // What the stack sees of a port it sees on the master.
                 let port = port.unwrap_or_default();

@@ -17,7 +17,6 @@ use aya as _;
 use aya_obj as _;
 use firewall_common as _;
 use libc as _;
-use network_interface as _;
 use nom as _;
 #[cfg(any(test, feature = "testing"))]
 use proptest as _;

@@ -3,7 +3,7 @@
 //! (REJECT answers, `firewall_common::iface`) on veth, with each link
 //! pinned so it stays attached after `fw` exits.
 
-use std::{ffi::CString, io, os::fd::AsRawFd};
+use std::{ffi::CString, io};
 
 use aya::{
     Ebpf,
@@ -13,7 +13,6 @@ use aya::{
         links::FdLink,
     },
 };
-use network_interface::{NetworkInterface, NetworkInterfaceConfig};
 
 use aya_obj::programs::XdpAttachType;
 
@@ -47,6 +46,8 @@ pub struct Interface {
     /// The id of the XDP program attached to it (fw's or another's), 0
     /// when none is.
     pub xdp_prog: u32,
+    /// Administratively up (`IFF_UP`): a down interface passes no packet.
+    pub up: bool,
 }
 
 /// Masters whose ports fw leaves alone: the stack sees the frames they
@@ -181,67 +182,34 @@ pub fn attach_reason(hook: &str, errno: i32) -> &'static str {
     }
 }
 
-fn link_type(name: &str) -> io::Result<u16> {
-    // SAFETY: plain socket(2), closed below.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: fd is the socket just opened, owned by nothing else.
-    let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-    // SAFETY: ifreq is plain data; the name fits (IFNAMSIZ checked).
-    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
-    let bytes = name.as_bytes();
-    if bytes.len() >= ifr.ifr_name.len() {
-        return Err(io::Error::from(io::ErrorKind::InvalidInput));
-    }
-    for (d, s) in ifr.ifr_name.iter_mut().zip(bytes) {
-        *d = *s as libc::c_char;
-    }
-    // SAFETY: SIOCGIFHWADDR fills ifr_hwaddr of our ifreq.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFHWADDR, &mut ifr) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: SIOCGIFHWADDR set ifr_hwaddr, the union's member read here.
-    Ok(unsafe { ifr.ifr_ifru.ifru_hwaddr.sa_family })
-}
-
-/// Every interface of the calling thread's namespace, sorted by index.
+/// Every interface of the calling thread's namespace, sorted by index:
+/// the rtnetlink link dump, which has each link whether or not it has an
+/// address (getifaddrs' address list left out a tun or a veth with none,
+/// which then went unattached and unchecked).
 ///
 /// # Errors
-/// [`LoadError::Interfaces`] when the list or a link type cannot be read.
+/// [`LoadError::Interfaces`] when the dump cannot be read.
 pub fn interfaces() -> Result<Vec<Interface>, LoadError> {
-    let mut out = Vec::new();
     let links =
         super::rtnl::links().map_err(|e| LoadError::Interfaces(format!("rtnetlink: {e}")))?;
-    let listed = NetworkInterface::show().map_err(|e| LoadError::Interfaces(e.to_string()))?;
-    let name_of = |index: u32| {
-        listed
-            .iter()
-            .find(|i| i.index == index)
-            .map(|i| i.name.clone())
-    };
-    for i in &listed {
-        if out.iter().any(|o: &Interface| o.index == i.index) {
-            // network_interface lists an interface once per address.
-            continue;
-        }
-        let link_type =
-            link_type(&i.name).map_err(|e| LoadError::Interfaces(format!("{}: {e}", i.name)))?;
-        let info = links.get(&i.index).cloned().unwrap_or_default();
-        let master = info.master.and_then(|m| {
-            let kind = links.get(&m).map(|l| l.kind.clone()).unwrap_or_default();
-            Some((name_of(m)?, kind))
-        });
-        out.push(Interface {
-            name: i.name.clone(),
-            index: i.index,
-            link_type,
-            kind: info.kind,
-            master,
-            xdp_prog: info.xdp_prog,
-        });
-    }
+    let mut out: Vec<Interface> = links
+        .iter()
+        .map(|(&index, info)| {
+            let master = info.master.and_then(|m| {
+                let up = links.get(&m)?;
+                Some((up.name.clone(), up.kind.clone()))
+            });
+            Interface {
+                name: info.name.clone(),
+                index,
+                link_type: info.link_type,
+                kind: info.kind.clone(),
+                master,
+                xdp_prog: info.xdp_prog,
+                up: info.up,
+            }
+        })
+        .collect();
     out.sort_by_key(|i| i.index);
     Ok(out)
 }

@@ -12,6 +12,12 @@ use std::{
 /// What rtnetlink says of one interface.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LinkInfo {
+    /// `IFLA_IFNAME`: the interface's name.
+    pub name: String,
+    /// `ifinfomsg.ifi_type`: the `ARPHRD_*` link type.
+    pub link_type: u16,
+    /// `IFF_UP` of `ifinfomsg.ifi_flags`: administratively up.
+    pub up: bool,
     /// `IFLA_MASTER`: the index of the device this one is enslaved to (a
     /// bridge, bond, team or VRF), if any.
     pub master: Option<u32>,
@@ -25,6 +31,7 @@ pub struct LinkInfo {
 
 const NLMSG_HDRLEN: usize = 16;
 const IFINFOMSG_LEN: usize = 16;
+const IFLA_IFNAME: u16 = 3;
 const IFLA_MASTER: u16 = 10;
 const IFLA_LINKINFO: u16 = 18;
 const IFLA_INFO_KIND: u16 = 1;
@@ -114,9 +121,18 @@ pub fn links() -> io::Result<HashMap<u32, LinkInfo>> {
                 }
                 t if t == libc::RTM_NEWLINK && len >= NLMSG_HDRLEN + IFINFOMSG_LEN => {
                     let index = u32_at(msg, NLMSG_HDRLEN + 4);
-                    let mut info = LinkInfo::default();
+                    let mut info = LinkInfo {
+                        link_type: u16_at(msg, NLMSG_HDRLEN + 2),
+                        up: u32_at(msg, NLMSG_HDRLEN + 8) & libc::IFF_UP as u32 != 0,
+                        ..LinkInfo::default()
+                    };
                     for (ty, v) in attrs(&msg[NLMSG_HDRLEN + IFINFOMSG_LEN..]) {
                         match ty {
+                            IFLA_IFNAME => {
+                                info.name = String::from_utf8_lossy(v)
+                                    .trim_end_matches('\0')
+                                    .to_string();
+                            }
                             IFLA_MASTER if v.len() >= 4 => info.master = Some(u32_at(v, 0)),
                             IFLA_LINKINFO => {
                                 for (ty, v) in attrs(v) {
