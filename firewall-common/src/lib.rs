@@ -867,12 +867,12 @@ pub mod check {
         /// writes a recent list) or the verdict (`--tcp-option`'s hot
         /// drop): netfilter runs it even for packets a later match of the
         /// rule refuses, so it may not come before a classifier match.
-        /// `--rcheck`, `-m mac` and `--ports` only read.
+        /// `--rcheck`, `-m mac`, `--ports` and conntrack's tuple only read.
         pub const fn has_side_effect(&self) -> bool {
             match self.kind {
                 KIND_RECENT => (self.b as u32 & 3) != recent::RCHECK,
                 // Compare and read only: they may run after the classifier.
-                KIND_MAC | KIND_PORTS => false,
+                KIND_MAC | KIND_PORTS | KIND_CONNTRACK => false,
                 // A limit, --tcp-option's hot drop, and (conservatively) any other.
                 _ => true,
             }
@@ -983,6 +983,74 @@ pub mod check {
     /// past the end of the IPv4 datagram drops the packet (the match's
     /// hot drop), a side effect ([`Check::has_side_effect`]).
     pub const KIND_TCP_OPTION: u32 = 19;
+    /// [`Check::kind`] of `-m conntrack`'s tuple options, `--ctproto` and
+    /// `--ctdir` (xt_conntrack's `conntrack_mt`, revision 3): `arg` holds
+    /// the [`conntrack`] flags, `a` the bank index of the two
+    /// [`KIND_DATA`] entries with the values ([`conntrack::data`]), `b` the
+    /// `--ctproto` number; `state` unused. A packet without a connection
+    /// (INVALID) passes only when the match also names a state
+    /// ([`conntrack::F_STATE`]), which the classifier checked; otherwise
+    /// each given option must hold, XOR its `!`, for the connection's
+    /// original tuple (the reply tuple is its mirror: fw knows no NAT).
+    pub const KIND_CONNTRACK: u32 = 20;
+    /// [`KIND_CONNTRACK`]'s flags and data.
+    pub mod conntrack {
+        use super::{Check, KIND_DATA, port_ranges};
+
+        /// Tuple address option `i` (0 `--ctorigsrc`, 1 `--ctorigdst`, 2
+        /// `--ctreplsrc`, 3 `--ctrepldst`) is given: `F_ADDR << i`.
+        pub const F_ADDR: u32 = 1 << 0;
+        /// Address option `i` has `!`: `F_ADDR_NOT << i`.
+        pub const F_ADDR_NOT: u32 = 1 << 4;
+        /// Tuple port option `i` (0 `--ctorigsrcport`, 1 `--ctorigdstport`,
+        /// 2 `--ctreplsrcport`, 3 `--ctrepldstport`) is given: `F_PORT << i`.
+        pub const F_PORT: u32 = 1 << 8;
+        /// Port option `i` has `!`: `F_PORT_NOT << i`.
+        pub const F_PORT_NOT: u32 = 1 << 12;
+        /// `--ctproto` is given.
+        pub const F_PROTO: u32 = 1 << 16;
+        /// `! --ctproto`.
+        pub const F_PROTO_NOT: u32 = 1 << 17;
+        /// `--ctdir` is given.
+        pub const F_DIR: u32 = 1 << 18;
+        /// `--ctdir REPLY` (else `ORIGINAL`).
+        pub const F_DIR_REPLY: u32 = 1 << 19;
+        /// The match names a `--ctstate`: a packet without a connection
+        /// passes the check (xt_conntrack returns the state's answer).
+        pub const F_STATE: u32 = 1 << 20;
+
+        /// An address option's word: the address (network order, as the
+        /// packet's) in the low 32 bits, the mask (network order) above.
+        pub const fn addr_word(addr: u32, mask: u32) -> u64 {
+            addr as u64 | (mask as u64) << 32
+        }
+
+        /// The two [`KIND_DATA`] entries of a [`super::KIND_CONNTRACK`]
+        /// check: `addrs` as [`addr_word`]s in option order (unused: 0),
+        /// `ports` as host-order inclusive ranges; the first entry holds
+        /// addresses 0..3 in `a`, `b`, `state`, the second address 3 in
+        /// `a` and the ranges ([`port_ranges`]) in `b` (0, 1) and `state`
+        /// (2, 3).
+        pub const fn data(addrs: [u64; 4], ports: [(u16, u16); 4]) -> [Check; 2] {
+            [
+                Check {
+                    kind: KIND_DATA,
+                    arg: 0,
+                    a: addrs[0],
+                    b: addrs[1],
+                    state: addrs[2],
+                },
+                Check {
+                    kind: KIND_DATA,
+                    arg: 0,
+                    a: addrs[3],
+                    b: port_ranges(ports[0], ports[1]),
+                    state: port_ranges(ports[2], ports[3]),
+                },
+            ]
+        }
+    }
+
     /// Port ranges one [`KIND_DATA`] entry holds.
     pub const RANGES_PER_DATA: u32 = 6;
 

@@ -14,8 +14,12 @@ use aya_ebpf::{
 use firewall_common::{
     Anomaly, BANKS,
     check::{
-        self, Check, KIND_DATA, KIND_LIMIT, KIND_MAC, KIND_PORTS, KIND_RECENT, KIND_TCP_OPTION,
-        MAX_CHECKS, MAX_PER_RULE, RANGES_PER_DATA,
+        self, Check, KIND_CONNTRACK, KIND_DATA, KIND_LIMIT, KIND_MAC, KIND_PORTS, KIND_RECENT,
+        KIND_TCP_OPTION, MAX_CHECKS, MAX_PER_RULE, RANGES_PER_DATA,
+        conntrack::{
+            F_ADDR, F_ADDR_NOT, F_DIR, F_DIR_REPLY, F_PORT, F_PORT_NOT, F_PROTO, F_PROTO_NOT,
+            F_STATE,
+        },
         recent::{self, Entry, Key, STAMPS},
     },
 };
@@ -59,6 +63,55 @@ pub struct Seen {
     pub kinds: [u64; 4],
     /// The option area as read, before the walk.
     pub area: [u8; MAX_OPTLEN],
+    /// The packet's connection, as conntrack's `track` left it.
+    pub ct: CtSeen,
+}
+
+/// A packet's connection as the checks see it (`-m conntrack`'s tuple
+/// options): its original tuple and the packet's direction.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct CtSeen {
+    /// [`CT_NONE`] (INVALID: no connection), [`CT_ORIGINAL`] or [`CT_REPLY`].
+    pub dir: u32,
+    /// The connection's IP protocol (an ICMP error's: the quoted one's).
+    pub proto: u32,
+    /// The original direction's source and destination, network order.
+    pub src: u32,
+    pub dst: u32,
+    /// Its ports, host order (TCP and UDP; other protocols' are not
+    /// compared: the compiler refuses port options for them).
+    pub sport: u16,
+    pub dport: u16,
+}
+
+impl CtSeen {
+    /// No connection.
+    pub const NONE: CtSeen = CtSeen {
+        dir: CT_NONE,
+        proto: 0,
+        src: 0,
+        dst: 0,
+        sport: 0,
+        dport: 0,
+    };
+}
+
+/// [`CtSeen::dir`]: the packet has no connection.
+pub const CT_NONE: u32 = 0;
+/// [`CtSeen::dir`]: the packet goes the connection's original way.
+pub const CT_ORIGINAL: u32 = 1;
+/// [`CtSeen::dir`]: the packet goes the reply way.
+pub const CT_REPLY: u32 = 2;
+
+/// Notes the packet's connection for the checks (after `note_xdp` or
+/// `note_tc`, before the walk).
+#[inline(always)]
+pub fn note_ct(ct: CtSeen) {
+    if let Some(s) = CHECK_PACKET.get_ptr_mut(0) {
+        // SAFETY: this CPU's slot, as in `note_xdp`.
+        unsafe { (*s).ct = ct };
+    }
 }
 
 /// No TCP header (not TCP, a later fragment): `--tcp-option` never
@@ -337,6 +390,7 @@ pub extern "C" fn fw_check(slot: u32, src: u32, dst: u32, ttl: u32) -> u32 {
         KIND_MAC => mac(a, b != 0),
         KIND_PORTS => ports(slot - slot % MAX_CHECKS, a as u32, b),
         KIND_TCP_OPTION => tcp_option(a, b != 0),
+        KIND_CONNTRACK => conntrack(slot - slot % MAX_CHECKS, arg, a as u32, b as u32),
         // Data is read by the check it belongs to, never run.
         KIND_DATA => {
             anomaly(Anomaly::BadCheck);
@@ -461,6 +515,70 @@ fn two(word: u64, left: u32, sport: u16, dport: u16) -> bool {
     let within = |w: u64, p: u16| (w as u16) <= p && p <= (w >> 16) as u16;
     let one = |w: u64| within(w, sport) || within(w, dport);
     (left >= 1 && one(word)) || (left >= 2 && one(word >> 32))
+}
+
+/// `-m conntrack`'s tuple options as xt_conntrack's `conntrack_mt`
+/// (revision 3): no connection passes only beside a `--ctstate`; else
+/// `--ctdir`, each address (`(tuple ^ addr) & mask == 0`), `--ctproto`
+/// and each port range must hold, XOR its `!`. `base` is the bank's first
+/// `CHECKS` slot, `data` the bank index of the two [`KIND_DATA`] entries.
+#[inline(always)]
+fn conntrack(base: u32, flags: u32, data: u32, proto: u32) -> u32 {
+    let Some(s) = seen() else { return BAD };
+    let ct = s.ct;
+    let reply = match ct.dir {
+        CT_NONE => return verdict(flags & F_STATE != 0),
+        CT_ORIGINAL => false,
+        CT_REPLY => true,
+        _ => {
+            anomaly(Anomaly::BadCheck);
+            return BAD;
+        }
+    };
+    if flags & F_DIR != 0 && reply != (flags & F_DIR_REPLY != 0) {
+        return FAIL;
+    }
+    if flags & F_PROTO != 0 && (ct.proto == proto) == (flags & F_PROTO_NOT != 0) {
+        return FAIL;
+    }
+    let (Some(d0), Some(d1)) = (
+        CHECKS.get(base + data % MAX_CHECKS),
+        CHECKS.get(base + (data + 1) % MAX_CHECKS),
+    ) else {
+        anomaly(Anomaly::BadCheck);
+        return BAD;
+    };
+    if d0.kind != KIND_DATA || d1.kind != KIND_DATA {
+        anomaly(Anomaly::BadCheck);
+        return BAD;
+    }
+    // No NAT: the reply tuple mirrors the original one.
+    let addrs = [
+        (ct.src, d0.a),
+        (ct.dst, d0.b),
+        (ct.dst, d0.state),
+        (ct.src, d1.a),
+    ];
+    for (i, (have, word)) in addrs.into_iter().enumerate() {
+        if flags & (F_ADDR << i) != 0
+            && ((have ^ word as u32) & (word >> 32) as u32 == 0) == (flags & (F_ADDR_NOT << i) != 0)
+        {
+            return FAIL;
+        }
+    }
+    let ports = [
+        (ct.sport, d1.b),
+        (ct.dport, d1.b >> 32),
+        (ct.dport, d1.state),
+        (ct.sport, d1.state >> 32),
+    ];
+    for (i, (have, range)) in ports.into_iter().enumerate() {
+        let within = range as u16 <= have && have <= (range >> 16) as u16;
+        if flags & (F_PORT << i) != 0 && within == (flags & (F_PORT_NOT << i) != 0) {
+            return FAIL;
+        }
+    }
+    PASS
 }
 
 /// `--tcp-option` as xt_tcpudp: kind `kind` met by the option walk, XOR

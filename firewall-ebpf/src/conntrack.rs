@@ -25,7 +25,10 @@ use firewall_common::ct::{
     TcpState, Timeouts,
 };
 
-use crate::parse::{IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, Packet};
+use crate::{
+    check::{self, CtSeen},
+    parse::{IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, Packet},
+};
 
 /// The connection table; user space may size it at load
 /// (`FW_CONNTRACK_MAX`).
@@ -79,9 +82,18 @@ pub const STAGED: u32 = 1 << 31;
 
 /// The packet's connection state, updating its entry, with [`STAGED`] set
 /// when a NEW packet's entry waits in `CT_PENDING[slot]` for its verdict.
+/// The connection's tuple goes to the checks (`check::note_ct`).
 #[inline(never)]
 pub fn track(slot: u32, p: &Packet) -> u32 {
-    let (state, pending) = classify(p);
+    let mut ct = CtSeen::NONE;
+    let (state, pending) = classify(p, &mut ct);
+    // netfilter leaves an INVALID packet without a connection, even one
+    // whose entry exists (a bad TCP transition).
+    check::note_ct(if state == ct::INVALID {
+        CtSeen::NONE
+    } else {
+        ct
+    });
     if let Some(pending) = pending
         && let Some(at) = CT_PENDING.get_ptr_mut(slot)
     {
@@ -108,8 +120,28 @@ pub fn confirm(slot: u32) {
     }
 }
 
+/// The original tuple of the connection with `key`, opened by the key's
+/// first endpoint when `orig_first`, seen by a packet of its reply
+/// direction when `reply`.
 #[inline(always)]
-fn classify(p: &Packet) -> (u32, Option<Pending>) {
+fn seen(key: &CtKey, orig_first: bool, reply: bool) -> CtSeen {
+    let (a, b) = if orig_first { (0, 1) } else { (1, 0) };
+    CtSeen {
+        dir: if reply {
+            check::CT_REPLY
+        } else {
+            check::CT_ORIGINAL
+        },
+        proto: u32::from(key.proto),
+        src: u32::from_ne_bytes(key.addr[a]),
+        dst: u32::from_ne_bytes(key.addr[b]),
+        sport: key.port[a],
+        dport: key.port[b],
+    }
+}
+
+#[inline(always)]
+fn classify(p: &Packet, ct: &mut CtSeen) -> (u32, Option<Pending>) {
     if p.later_fragment {
         // The ports are in the first fragment: fw does not reassemble.
         return invalid();
@@ -131,7 +163,7 @@ fn classify(p: &Packet) -> (u32, Option<Pending>) {
             return invalid();
         }
         if ct::icmp_is_error(p.icmp_type) {
-            return related(p, now);
+            return related(p, now, ct);
         }
         let (src, dst) = (p.src.to_ne_bytes(), p.dst.to_ne_bytes());
         if ct::icmp_reply_of(p.icmp_type).is_some() {
@@ -151,6 +183,7 @@ fn classify(p: &Packet) -> (u32, Option<Pending>) {
         )
     };
     let Some(e) = CONNTRACK.get_ptr_mut(&key) else {
+        *ct = seen(&key, src_first, false);
         return new(p, key, src_first, now, t);
     };
     // SAFETY: the entry stays valid for the program's run (RCU); a
@@ -158,12 +191,19 @@ fn classify(p: &Packet) -> (u32, Option<Pending>) {
     // interleave, as the kernel's own LRU users accept.
     let e = unsafe { &mut *e };
     if e.expires <= now {
+        *ct = seen(&key, src_first, false);
         return new(p, key, src_first, now, t);
     }
     let orig = (e.flags & F_ORIG_FIRST != 0) == src_first;
     if p.proto == IPPROTO_TCP {
-        return tcp(p.tcp_flags, e, orig, now, t);
+        let r = tcp(p.tcp_flags, e, orig, now, t);
+        // After: a SYN reopening a closed connection makes its sender the
+        // original direction.
+        let orig_first = e.flags & F_ORIG_FIRST != 0;
+        *ct = seen(&key, orig_first, orig_first != src_first);
+        return r;
     }
+    *ct = seen(&key, e.flags & F_ORIG_FIRST != 0, !orig);
     // UDP: a packet after the answer makes a stream, assured and kept
     // longer (netfilter waits 2 s for it; the request and its answer
     // alone, a DNS lookup, stay at the short timeout).
@@ -226,21 +266,27 @@ fn new(p: &Packet, key: CtKey, src_first: bool, now: u64, t: &Timeouts) -> (u32,
 }
 
 /// An ICMP error: RELATED when the datagram it quotes belongs to a live
-/// connection, else INVALID.
+/// connection, else INVALID. Its connection is the quoted one (`ct`),
+/// and it travels against the quoted datagram's direction.
 #[inline(always)]
-fn related(p: &Packet, now: u64) -> (u32, Option<Pending>) {
+fn related(p: &Packet, now: u64, ct: &mut CtSeen) -> (u32, Option<Pending>) {
     if !p.has_inner {
         return invalid();
     }
     let (src, dst) = (p.inner_src.to_ne_bytes(), p.inner_dst.to_ne_bytes());
-    let key = if p.inner_proto == IPPROTO_ICMP {
-        CtKey::icmp(src, dst, p.inner_sport)
+    let (key, quoted_first) = if p.inner_proto == IPPROTO_ICMP {
+        (CtKey::icmp(src, dst, p.inner_sport), true)
     } else {
-        CtKey::new(src, dst, p.inner_sport, p.inner_dport, p.inner_proto).0
+        CtKey::new(src, dst, p.inner_sport, p.inner_dport, p.inner_proto)
     };
-    // SAFETY: only `expires` is copied out.
+    // SAFETY: only `expires` and `flags` are copied out.
     match unsafe { CONNTRACK.get(&key) } {
-        Some(e) if e.expires > now => (ct::RELATED, None),
+        Some(e) if e.expires > now => {
+            let orig_first = e.flags & F_ORIG_FIRST != 0;
+            // The quoted datagram went the original way: the error the reply way.
+            *ct = seen(&key, orig_first, orig_first == quoted_first);
+            (ct::RELATED, None)
+        }
         _ => invalid(),
     }
 }

@@ -302,14 +302,15 @@ fn rule_checks(
 ) -> Result<u32, CompileError> {
     use firewall_common::check::{MAX_CHECKS, MAX_PER_RULE, pack};
     let first = checks.len() as u32;
-    // Data entries (multiport's ranges) go after the rule's checks, which
+    // Data entries (multiport's ranges, conntrack's tuple) go after the rule's checks, which
     // are consecutive; each check that has some learns where.
     let mut data: Vec<(usize, Vec<firewall_common::check::Check>)> = Vec::new();
     for m in &r.matches {
         match m.support() {
             Enforcement::RuleCheck(c) | Enforcement::ClassifierCheck(_, c) => {
-                if let crate::model::Match::Multiport(mp) = m {
-                    data.push((checks.len(), mp.data()));
+                let entries = m.check_data();
+                if !entries.is_empty() {
+                    data.push((checks.len(), entries));
                 }
                 checks.push(c);
             }

@@ -100,6 +100,8 @@ Options (iptables(8), iptables-extensions(8)):
                                comment limit length ttl addrtype set
   [!] --ctstate (-m conntrack), [!] --state (-m state)
                                INVALID,NEW,ESTABLISHED,RELATED,UNTRACKED (fw's tracking)
+  [!] --ctproto, [!] --ctorig{src,dst}[port], [!] --ctrepl{src,dst}[port],
+  --ctdir ORIGINAL|REPLY (-m conntrack; ports need tcp or udp)
   --jump -j target             ACCEPT DROP RETURN REJECT LOG or a user-defined chain
   --goto -g chain              jump to a user-defined chain without returning
   --verbose -v                 verbose mode

@@ -18,7 +18,7 @@ use crate::{
     model::{
         AddrMask, Conntrack, CtStates, IcmpType, Iprange, Ipv4Range, LengthRange, Match, Multiport,
         Neg, Policy, PortDirection, PortRange, RejectWith, Rule, Target, Tcp, TcpFlags, Ttl, Udp,
-        eval::Packet,
+        eval::{Connection, Packet},
     },
     state::State,
 };
@@ -306,6 +306,14 @@ pub fn datagram() -> Packet {
         mac: None,
         tcp_options: Some(Vec::new()),
         checks: true,
+        conn: Some(Connection {
+            src: Ipv4Addr::new(192, 0, 2, 1),
+            dst: Ipv4Addr::new(192, 0, 2, 2),
+            sport: 1,
+            dport: 2,
+            proto: 17,
+            reply: false,
+        }),
     }
 }
 
@@ -399,6 +407,7 @@ pub fn rule() -> impl Strategy<Value = Rule> {
                     any::<bool>(),
                 ),
             ),
+            prop::option::weighted(0.25, ct_tuple()),
         ),
     )
         .prop_map(
@@ -412,7 +421,7 @@ pub fn rule() -> impl Strategy<Value = Rule> {
                 ttl,
                 ct,
                 drop,
-                (icmp, flags, length, multiport, iprange, limit, mac, option),
+                (icmp, flags, length, multiport, iprange, limit, mac, option, tuple),
             )| {
                 // -s and --src-range (-d and --dst-range) are not joined:
                 // the range replaces the prefix.
@@ -455,7 +464,29 @@ pub fn rule() -> impl Strategy<Value = Rule> {
                 matches.extend(ttl.map(Match::Ttl));
                 // A pure check may stand before classifier matches.
                 matches.extend(mac.map(|(value, invert)| Match::Mac(Neg { value, invert })));
-                matches.extend(ct);
+                // The tuple options join a -m conntrack --ctstate, else
+                // stand alone; port options need a TCP or UDP connection.
+                let tcp_or_udp = protocol
+                    .as_ref()
+                    .is_some_and(|p| !p.invert && matches!(p.value, 6 | 17));
+                let tuple = tuple.map(|mut t: Conntrack| {
+                    if t.has_ports() && !tcp_or_udp && !t.proto_is_tcp_or_udp() {
+                        t.proto = Some(Neg::is(6));
+                    }
+                    t
+                });
+                match (ct, tuple) {
+                    (Some(Match::Conntrack(c)), Some(t)) => {
+                        matches.push(Match::Conntrack(Conntrack {
+                            state: c.state,
+                            ..t
+                        }))
+                    }
+                    (ct, t) => {
+                        matches.extend(ct);
+                        matches.extend(t.map(Match::Conntrack));
+                    }
+                }
                 matches.extend(length.map(Match::Length));
                 matches.extend(iprange.map(Match::Iprange));
                 // Last: a check before a classifier match is refused.
@@ -474,6 +505,61 @@ pub fn rule() -> impl Strategy<Value = Rule> {
                 }
             },
         )
+}
+
+/// `-m conntrack`'s tuple options, `--ctproto` and `--ctdir`, without a
+/// state: at least one, addresses from [`PREFIXES`], ports from
+/// [`RANGES`].
+pub fn ct_tuple() -> impl Strategy<Value = Conntrack> {
+    let addr = || {
+        prop::option::weighted(
+            0.3,
+            (prop::sample::select(PREFIXES.to_vec()), any::<bool>()).prop_map(
+                |((a, l), invert)| Neg {
+                    value: crate::model::CtAddr {
+                        addr: a.parse().unwrap(),
+                        prefix: l,
+                    },
+                    invert,
+                },
+            ),
+        )
+    };
+    let port = || {
+        prop::option::weighted(
+            0.3,
+            (range(), any::<bool>()).prop_map(|(value, invert)| Neg { value, invert }),
+        )
+    };
+    (
+        [addr(), addr(), addr(), addr()],
+        [port(), port(), port(), port()],
+        prop::option::weighted(
+            0.3,
+            (prop::sample::select(vec![6u8, 17, 1]), any::<bool>())
+                .prop_map(|(value, invert)| Neg { value, invert }),
+        ),
+        prop::option::weighted(0.3, any::<bool>()),
+    )
+        .prop_map(|(addrs, ports, proto, dir)| {
+            let mut t = Conntrack {
+                state: None,
+                proto,
+                addrs,
+                ports,
+                dir: dir.map(|reply| {
+                    if reply {
+                        crate::model::CtDir::Reply
+                    } else {
+                        crate::model::CtDir::Original
+                    }
+                }),
+            };
+            if t.check().is_none() {
+                t.dir = Some(crate::model::CtDir::Original);
+            }
+            t
+        })
 }
 
 /// A packet: tcp, udp, icmp or gre between the pool's addresses, on one of
@@ -516,7 +602,7 @@ pub fn packet() -> impl Strategy<Value = Packet> {
                     f[flags % f.len()]
                 });
                 let icmp = (proto == 1 && first).then(|| (icmp_type_of(ctstate), code));
-                Packet {
+                let mut packet = Packet {
                     src,
                     dst,
                     proto,
@@ -535,10 +621,35 @@ pub fn packet() -> impl Strategy<Value = Packet> {
                         Vec::new()
                     }),
                     checks,
-                }
+                    conn: None,
+                };
+                packet.conn = connection_of(&packet);
+                packet
             },
         )
 }
+
+/// The connection the kernel tests give `p` (tests/classifier_kernel.rs
+/// `frame`): none when INVALID; a RELATED error's is the UDP datagram
+/// 53 -> 1234 it quotes, which `p`'s destination sent to its source (the
+/// error goes the reply way); else `p` goes its own the original way.
+pub fn connection_of(p: &Packet) -> Option<Connection> {
+    match p.ctstate {
+        CtStates::INVALID => None,
+        CtStates::RELATED => Some(Connection {
+            src: p.dst,
+            dst: p.src,
+            sport: RELATED_QUOTED.0,
+            dport: RELATED_QUOTED.1,
+            proto: 17,
+            reply: true,
+        }),
+        _ => Some(Connection::opened_by(p)),
+    }
+}
+
+/// The ports of the UDP datagram a RELATED packet of [`packet`] quotes.
+pub const RELATED_QUOTED: (u16, u16) = (53, 1234);
 
 /// INPUT with up to 39 [`rule`]s and either policy; rule `n` counts in
 /// slot `n`.

@@ -230,6 +230,15 @@ fn a_default_drop_host_keeps_its_own_connections() {
 /// tracks), giving it the packets of INPUT rule 2 (the INVALID one); the
 /// table is emptied afterwards.
 fn under_iptables_legacy<T>(lab: &Lab, probes: impl FnOnce(&dyn Fn() -> u64) -> T) -> T {
+    with_iptables_legacy(lab, &RULES, probes)
+}
+
+/// [`under_iptables_legacy`] with `rules`.
+fn with_iptables_legacy<T>(
+    lab: &Lab,
+    rules: &[&str],
+    probes: impl FnOnce(&dyn Fn() -> u64) -> T,
+) -> T {
     let sh = |script: &str| {
         let out = sh_in(lab.server(), script, &[], None);
         assert!(
@@ -239,7 +248,7 @@ fn under_iptables_legacy<T>(lab: &Lab, probes: impl FnOnce(&dyn Fn() -> u64) -> 
         );
     };
     sh("sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0");
-    for r in RULES {
+    for r in rules {
         let out = netns_exec(
             lab.server(),
             "iptables-legacy",
@@ -306,4 +315,76 @@ fn flags_no_tcp_sends_are_invalid_on_a_live_connection() {
     integration_tests::fw_reset(lab.server());
     let legacy = under_iptables_legacy(&lab, |invalid| stray_flags(&lab, invalid));
     assert_eq!(legacy[..3], [1, 2, 3], "iptables-legacy");
+}
+
+/// The server's ruleset for the tuple options: each rule lets in one
+/// kind of packet by what its connection's tuple or direction says.
+const TUPLE_RULES: [&str; 6] = [
+    "-A INPUT -i lo -j ACCEPT",
+    // The answers of the server's connections to port 8080 only.
+    "-A INPUT -p tcp -m conntrack --ctstate ESTABLISHED --ctorigdstport 8080 -j ACCEPT",
+    // The answers from port 5300 (the reply tuple's source port).
+    "-A INPUT -p udp -m conntrack --ctdir REPLY --ctreplsrcport 5300 -j ACCEPT",
+    // The client's packets to port 8099, from outside 198.51.100.0/24.
+    "-A INPUT -p tcp -m conntrack --ctdir ORIGINAL ! --ctorigsrc 198.51.100.0/24 --ctorigdst 192.0.2.2 --ctorigdstport 8099 -j ACCEPT",
+    // ICMP errors about the server's UDP datagrams to port 5399.
+    "-A INPUT -p icmp -m conntrack --ctstate RELATED --ctproto udp --ctorigdstport 5399 -j ACCEPT",
+    "-P INPUT DROP",
+];
+
+/// What the tuple sequences gave, each probe's name and outcome.
+fn tuple_sequences(lab: &Lab) -> Vec<(&'static str, String)> {
+    let (c, s) = (lab.client(), lab.server());
+    let _listeners = [8080, 8081].map(|p| tcp_listen(c, p).unwrap());
+    let _open = [8099, 8098].map(|p| tcp_listen(s, p).unwrap());
+    let _echo = udp_echo(c, &[5300, 5301]).unwrap();
+    let tcp = |ns, to, port| format!("{:?}", connect(ns, to, port, DROP_WAIT).is_some());
+    let udp = |port| format!("{:?}", udp_request(s, CLIENT_ADDR, port, DROP_WAIT).1);
+    vec![
+        ("tcp out 8080", tcp(s, CLIENT_ADDR, 8080)),
+        ("tcp out 8081", tcp(s, CLIENT_ADDR, 8081)),
+        ("udp out 5300", udp(5300)),
+        ("udp out 5301", udp(5301)),
+        ("udp out 5399 (closed)", udp(5399)),
+        ("udp out 5398 (closed)", udp(5398)),
+        ("tcp in 8099", tcp(c, SERVER_ADDR, 8099)),
+        ("tcp in 8098", tcp(c, SERVER_ADDR, 8098)),
+        (
+            "ping out",
+            format!("{:?}", icmp_probe(s, CLIENT_ADDR, DROP_WAIT)),
+        ),
+    ]
+}
+
+#[test]
+fn tuple_options_and_direction_pick_connections_as_iptables_legacy() {
+    let lab = Lab::new("cttuple").unwrap();
+    lab.fw_rules(&TUPLE_RULES);
+    let fw = tuple_sequences(&lab);
+    let want: Vec<(&str, String)> = [
+        ("tcp out 8080", "true"),
+        ("tcp out 8081", "false"),
+        ("udp out 5300", "Ok(true)"),
+        ("udp out 5301", "Ok(false)"),
+        ("udp out 5399 (closed)", "Err(())"),
+        ("udp out 5398 (closed)", "Ok(false)"),
+        ("tcp in 8099", "true"),
+        ("tcp in 8098", "false"),
+        ("ping out", "false"),
+    ]
+    .map(|(n, o)| (n, o.to_string()))
+    .into();
+    assert_eq!(fw, want, "fw");
+    let listed = lab.fw_ok(&["-S", "INPUT"]);
+    integration_tests::fw_reset(lab.server());
+    let (legacy, legacy_listed) = with_iptables_legacy(&lab, &TUPLE_RULES, |_| {
+        let out = netns_exec(lab.server(), "iptables-legacy", &["-S", "INPUT"]).unwrap();
+        (
+            tuple_sequences(&lab),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    });
+    assert_eq!(legacy, want, "iptables-legacy");
+    // -S prints the rules as iptables-legacy does.
+    assert_eq!(listed, legacy_listed);
 }

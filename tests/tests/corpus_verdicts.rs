@@ -65,9 +65,10 @@ use iptables::{IPTABLES, Netns, require_iptables, text};
 
 /// The corpus files whose filter table fw's library accepts for the
 /// kernel, in name order.
-const LOADED: [&str; 5] = [
+const LOADED: [&str; 6] = [
     "05_centos_sysconfig_iptables_webmin.rules",
     "17_openwrt_fw3_filter_excerpt.rules",
+    "20_docker_user_filters_chain.rules",
     "21_debian_raspi3_rules.v4",
     "23_perfsonar_firewall.conf",
     "25_kilo_issue128_mangle_counters.rules",
@@ -75,9 +76,10 @@ const LOADED: [&str; 5] = [
 
 /// How many probes each file of [`LOADED`] gets (ports × 2 + an echo, per
 /// path).
-const PROBES: [(&str, usize); 5] = [
+const PROBES: [(&str, usize); 6] = [
     ("05_centos_sysconfig_iptables_webmin.rules", 198),
     ("17_openwrt_fw3_filter_excerpt.rules", 228),
+    ("20_docker_user_filters_chain.rules", 114),
     ("21_debian_raspi3_rules.v4", 78),
     ("23_perfsonar_firewall.conf", 1002),
     ("25_kilo_issue128_mangle_counters.rules", 42),
@@ -185,7 +187,11 @@ impl Named {
                 add(&u.dport);
             }
             Match::Multiport(mp) => self.ranges.extend(mp.ports.iter().map(|p| (p.lo, p.hi))),
-            Match::Conntrack(_) | Match::State(_) => self.tracks = true,
+            Match::Conntrack(c) => {
+                self.tracks = true;
+                c.ports.iter().for_each(&mut add);
+            }
+            Match::State(_) => self.tracks = true,
             // No port, no interface, no state.
             Match::Icmp(_)
             | Match::Iprange(_)

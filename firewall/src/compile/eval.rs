@@ -173,8 +173,8 @@ impl<'a> Tables<'a> {
     /// the kernel finds one that does not decode (and drops).
     fn checks(&self, packed: u32, p: &Packet) -> Option<bool> {
         use firewall_common::check::{
-            KIND_DATA, KIND_LIMIT, KIND_MAC, KIND_PORTS, KIND_TCP_OPTION, RANGES_PER_DATA,
-            mac_word, unpack,
+            KIND_CONNTRACK, KIND_DATA, KIND_LIMIT, KIND_MAC, KIND_PORTS, KIND_TCP_OPTION,
+            RANGES_PER_DATA, mac_word, unpack,
         };
         let (first, count) = unpack(packed);
         for n in first..first + count {
@@ -199,6 +199,15 @@ impl<'a> Tables<'a> {
                     let hit = |v: u16| ranges[..count].iter().any(|&(lo, hi)| lo <= v && v <= hi);
                     p.ports
                         .is_some_and(|(s, d)| (hit(s) || hit(d)) != (c.b >> 32 & 1 != 0))
+                }
+                KIND_CONNTRACK => {
+                    let data = |i: u64| {
+                        self.c
+                            .checks
+                            .get((c.a + i) as usize)
+                            .filter(|e| e.kind == KIND_DATA)
+                    };
+                    conntrack(c, data(0)?, data(1)?, p)
                 }
                 // A bad option area drops (the hot drop), as `None` does.
                 KIND_TCP_OPTION => p
@@ -318,4 +327,52 @@ pub struct Walk {
     pub counted: Vec<(u32, u32)>,
     /// Whether the built-in chain's policy decided.
     pub policy: bool,
+}
+
+/// firewall-ebpf's `conntrack` check of `c` (data entries `d0`, `d1`)
+/// for `p`.
+fn conntrack(
+    c: &firewall_common::check::Check,
+    d0: &firewall_common::check::Check,
+    d1: &firewall_common::check::Check,
+    p: &Packet,
+) -> bool {
+    use firewall_common::check::conntrack::*;
+    let f = c.arg;
+    let Some(k) = p.conn else {
+        return f & F_STATE != 0;
+    };
+    if f & F_DIR != 0 && k.reply != (f & F_DIR_REPLY != 0) {
+        return false;
+    }
+    if f & F_PROTO != 0 && (u64::from(k.proto) == c.b) == (f & F_PROTO_NOT != 0) {
+        return false;
+    }
+    let ne = |a: std::net::Ipv4Addr| u32::from_ne_bytes(a.octets());
+    let addrs = [
+        (ne(k.src), d0.a),
+        (ne(k.dst), d0.b),
+        (ne(k.dst), d0.state),
+        (ne(k.src), d1.a),
+    ];
+    for (i, (have, w)) in addrs.into_iter().enumerate() {
+        if f & (F_ADDR << i) != 0
+            && ((have ^ w as u32) & (w >> 32) as u32 == 0) == (f & (F_ADDR_NOT << i) != 0)
+        {
+            return false;
+        }
+    }
+    let ports = [
+        (k.sport, d1.b),
+        (k.dport, d1.b >> 32),
+        (k.dport, d1.state),
+        (k.sport, d1.state >> 32),
+    ];
+    for (i, (have, r)) in ports.into_iter().enumerate() {
+        let within = r as u16 <= have && have <= (r >> 16) as u16;
+        if f & (F_PORT << i) != 0 && within == (f & (F_PORT_NOT << i) != 0) {
+            return false;
+        }
+    }
+    true
 }

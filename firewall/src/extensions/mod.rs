@@ -192,6 +192,20 @@ impl Columns {
             {
                 return Err("-m multiport with a protocol other than tcp or udp");
             }
+            // fw's connections keep ports for TCP and UDP only (netfilter
+            // compares ICMP's identifier and type as ports too).
+            if let crate::model::Match::Conntrack(ct) = m
+                && ct.has_ports()
+                && !ct.proto_is_tcp_or_udp()
+                && !rule
+                    .protocol
+                    .as_ref()
+                    .is_some_and(|p| !p.invert && matches!(p.value, 6 | 17))
+            {
+                return Err(
+                    "-m conntrack port options without -p tcp, -p udp or --ctproto tcp/udp",
+                );
+            }
             let c = match m.support() {
                 Enforcement::Classifier(c) | Enforcement::ClassifierCheck(c, _) => c,
                 Enforcement::Always | Enforcement::RuleCheck(_) | Enforcement::Refused(_) => {

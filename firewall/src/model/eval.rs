@@ -52,6 +52,89 @@ pub struct Packet {
     /// bucket has a token). Their state is the kernel's, so the packet
     /// carries their answer, as it carries `ctstate`.
     pub checks: bool,
+    /// The packet's connection, as fw's tracking gives it; `None` for an
+    /// INVALID packet (netfilter leaves it without one).
+    pub conn: Option<Connection>,
+}
+
+/// A packet's connection (what `-m conntrack`'s tuple options compare):
+/// its original tuple and the packet's direction. The reply tuple is
+/// the mirror of the original one (fw knows no NAT).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Connection {
+    /// The original direction's source address.
+    pub src: Ipv4Addr,
+    /// The original direction's destination address.
+    pub dst: Ipv4Addr,
+    /// The original direction's source port, host order (0 but for TCP
+    /// and UDP).
+    pub sport: u16,
+    /// The original direction's destination port, host order.
+    pub dport: u16,
+    /// The connection's IP protocol (an ICMP error's: the quoted one's).
+    pub proto: u8,
+    /// The packet travels the reply way.
+    pub reply: bool,
+}
+
+impl Connection {
+    /// The connection `p` opens (or belongs to, in its original direction).
+    pub fn opened_by(p: &Packet) -> Connection {
+        let (sport, dport) = p.ports.unwrap_or((0, 0));
+        Connection {
+            src: p.src,
+            dst: p.dst,
+            sport,
+            dport,
+            proto: p.proto,
+            reply: false,
+        }
+    }
+}
+
+/// xt_conntrack's `conntrack_mt` (revision 3) for `c` and `p`: the state,
+/// then, for a packet with a connection, every other option, each XOR
+/// its `!`; one without passes when a state was given (and held).
+fn conntrack(c: &super::Conntrack, p: &Packet) -> bool {
+    if let Some(n) = &c.state
+        && (n.value.0 & p.ctstate != 0) == n.invert
+    {
+        return false;
+    }
+    let Some(k) = p.conn else {
+        return c.state.is_some();
+    };
+    if let Some(d) = c.dir
+        && (d == super::CtDir::Reply) != k.reply
+    {
+        return false;
+    }
+    let addrs = [k.src, k.dst, k.dst, k.src];
+    for (a, have) in c.addrs.iter().zip(addrs) {
+        if let Some(a) = a {
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(a.value.prefix))
+                .unwrap_or(0);
+            let same = (u32::from(have) ^ u32::from(a.value.addr)) & mask == 0;
+            if same == a.invert {
+                return false;
+            }
+        }
+    }
+    if let Some(n) = &c.proto
+        && (n.value == k.proto) == n.invert
+    {
+        return false;
+    }
+    let ports = [k.sport, k.dport, k.dport, k.sport];
+    for (r, have) in c.ports.iter().zip(ports) {
+        if let Some(r) = r
+            && (r.value.lo <= have && have <= r.value.hi) == r.invert
+        {
+            return false;
+        }
+    }
+    true
 }
 
 /// The outcome of a chain for a packet.
@@ -202,10 +285,7 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
             Match::Length(n) => (n.value.min <= p.len && p.len <= n.value.max) != n.invert,
             Match::Comment(_) => true,
             // xt_conntrack / xt_state: the packet's state bit in the mask.
-            Match::Conntrack(c) => c
-                .state
-                .as_ref()
-                .is_some_and(|n| (n.value.0 & p.ctstate != 0) != n.invert),
+            Match::Conntrack(c) => conntrack(c, p),
             Match::State(n) => (n.value.0 & p.ctstate != 0) != n.invert,
             Match::Ttl(t) => match *t {
                 Ttl::Eq(v) => p.ttl == v,

@@ -397,52 +397,71 @@ mod tests {
     }
 
     #[test]
-    fn conntrack_tuples_and_direction_are_refused_each_by_name() {
+    fn conntrack_tuples_are_checks_and_their_ports_need_tcp_or_udp() {
+        use firewall_common::check::{KIND_CONNTRACK, conntrack::*};
         let port = Some(Neg::is(PortRange { lo: 80, hi: 80 }));
-        let addr = Some(Neg::is(crate::model::CtAddr {
+        let addr = Some(Neg::not(crate::model::CtAddr {
             addr: [192, 0, 2, 1].into(),
-            prefix: 32,
+            prefix: 24,
         }));
         let state = Some(Neg::is(CtStates(CtStates::NEW)));
-        let cases = [
-            (
-                Conntrack {
-                    proto: Some(Neg::is(6)),
-                    state: state.clone(),
-                    ..Conntrack::default()
-                },
-                "--ctproto (-m conntrack)",
-            ),
-            (
-                Conntrack {
-                    addrs: [None, None, None, addr],
-                    ..Conntrack::default()
-                },
-                "--ctrepldst (-m conntrack)",
-            ),
-            (
-                Conntrack {
-                    ports: [None, port, None, None],
-                    state,
-                    ..Conntrack::default()
-                },
-                "--ctorigdstport (-m conntrack)",
-            ),
-            (
-                Conntrack {
-                    dir: Some(crate::model::CtDir::Reply),
-                    ..Conntrack::default()
-                },
-                "--ctdir (-m conntrack)",
-            ),
-        ];
-        for (c, what) in cases {
-            let rule = Rule {
-                matches: vec![Match::Conntrack(c)],
-                ..accept()
-            };
-            assert_eq!(enforceable(&rule), Err(what.to_string()), "{rule:?}");
-        }
+        let rule = |c: Conntrack, protocol| Rule {
+            protocol,
+            matches: vec![Match::Conntrack(c)],
+            ..accept()
+        };
+        // With a state: the state's column and a check that lets a
+        // packet without a connection pass.
+        let c = Conntrack {
+            proto: Some(Neg::is(6)),
+            state: state.clone(),
+            ports: [None, port.clone(), None, None],
+            ..Conntrack::default()
+        };
+        let Enforcement::ClassifierCheck(cols, check) = Match::Conntrack(c.clone()).support()
+        else {
+            panic!("{c:?}");
+        };
+        assert!(cols.ctstate.is_some());
+        assert_eq!(
+            (check.kind, check.arg, check.b),
+            (KIND_CONNTRACK, F_PROTO | F_PORT << 1 | F_STATE, 6)
+        );
+        assert_eq!(enforceable(&rule(c, None)), Ok(()));
+        // Alone: a check whose addresses keep their masks.
+        let c = Conntrack {
+            addrs: [None, None, None, addr],
+            dir: Some(crate::model::CtDir::Reply),
+            ..Conntrack::default()
+        };
+        let Enforcement::RuleCheck(check) = Match::Conntrack(c.clone()).support() else {
+            panic!("{c:?}");
+        };
+        assert_eq!(
+            check.arg,
+            F_ADDR << 3 | F_ADDR_NOT << 3 | F_DIR | F_DIR_REPLY
+        );
+        assert_eq!(
+            c.data()[1].a,
+            addr_word(
+                u32::from_ne_bytes([192, 0, 2, 1]),
+                u32::from_ne_bytes([255, 255, 255, 0])
+            )
+        );
+        assert_eq!(enforceable(&rule(c, None)), Ok(()));
+        // Ports of a connection that may be ICMP (its identifier) are refused.
+        let ports = Conntrack {
+            ports: [None, port, None, None],
+            state,
+            ..Conntrack::default()
+        };
+        let refused = "-m conntrack port options without -p tcp, -p udp or --ctproto tcp/udp";
+        assert_eq!(enforceable(&rule(ports.clone(), None)), Err(refused.into()));
+        assert_eq!(
+            enforceable(&rule(ports.clone(), Some(Neg::not(6)))),
+            Err(refused.into())
+        );
+        assert_eq!(enforceable(&rule(ports, Some(Neg::is(17)))), Ok(()));
     }
 
     #[test]

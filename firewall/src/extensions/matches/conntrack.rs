@@ -1,5 +1,6 @@
-//! `-m conntrack` (libxt_conntrack, `xt_conntrack`): only `--ctstate` so
-//! far; the other options are known and refused as not supported yet.
+//! `-m conntrack` (libxt_conntrack, `xt_conntrack`): `--ctstate`,
+//! `--ctproto`, the tuple options and `--ctdir`; `--ctstatus` and
+//! `--ctexpire` are known and refused as not supported yet.
 
 use std::{fmt::Write as _, net::Ipv4Addr};
 
@@ -159,43 +160,106 @@ impl MatchExt for Ext {
         dump(v, out, "", cx.numeric);
     }
 
-    /// A column of the classifier ([`firewall_common::Field::CtState`]):
-    /// the state bits `--ctstate` names (xt_conntrack's
-    /// `conntrack_mt_v3` with `XT_CONNTRACK_STATE`). The tuple options,
-    /// `--ctproto` and `--ctdir` are parsed and printed, not enforced yet.
+    /// `--ctstate` is a column of the classifier
+    /// ([`firewall_common::Field::CtState`]: xt_conntrack's
+    /// `conntrack_mt_v3` with `XT_CONNTRACK_STATE`); the tuple options,
+    /// `--ctproto` and `--ctdir` are a rule check of fw's connection
+    /// ([`firewall_common::check::KIND_CONNTRACK`], its data
+    /// [`Conntrack::data`]). Port options need the connection to be TCP or
+    /// UDP: the rule's `-p` or this `--ctproto` says so
+    /// (`Columns::of_rule`).
     fn support(v: &Conntrack) -> Enforcement {
-        if v.proto.is_some() {
-            return Enforcement::Refused("--ctproto (-m conntrack)");
+        let check = v.check();
+        match (&v.state, check) {
+            (Some(st), None) => state_support(st),
+            (Some(st), Some(c)) => match state_support(st) {
+                Enforcement::Classifier(cols) => Enforcement::ClassifierCheck(cols, c),
+                other => other,
+            },
+            (None, Some(c)) => Enforcement::RuleCheck(c),
+            // The parser's `fcheck` wants one option at least.
+            (None, None) => Enforcement::Refused("-m conntrack without an option"),
         }
-        const ADDR_REFUSED: [&str; 4] = [
-            "--ctorigsrc (-m conntrack)",
-            "--ctorigdst (-m conntrack)",
-            "--ctreplsrc (-m conntrack)",
-            "--ctrepldst (-m conntrack)",
-        ];
-        const PORT_REFUSED: [&str; 4] = [
-            "--ctorigsrcport (-m conntrack)",
-            "--ctorigdstport (-m conntrack)",
-            "--ctreplsrcport (-m conntrack)",
-            "--ctrepldstport (-m conntrack)",
-        ];
-        for (a, what) in v.addrs.iter().zip(ADDR_REFUSED) {
-            if a.is_some() {
-                return Enforcement::Refused(what);
+    }
+
+    /// The tuple's addresses and ports ([`Conntrack::data`]).
+    fn check_data(v: &Conntrack) -> Vec<firewall_common::check::Check> {
+        v.data().to_vec()
+    }
+}
+
+impl Conntrack {
+    /// The [`firewall_common::check::KIND_CONNTRACK`] check of the tuple
+    /// options, `--ctproto` and `--ctdir`; `None` when only `--ctstate`
+    /// is given. Its `a` (where the data goes) is the compiler's.
+    pub fn check(&self) -> Option<firewall_common::check::Check> {
+        use firewall_common::check::{Check, KIND_CONNTRACK, conntrack::*};
+        let mut flags = 0;
+        for (i, a) in self.addrs.iter().enumerate() {
+            if let Some(a) = a {
+                flags |= F_ADDR << i;
+                if a.invert {
+                    flags |= F_ADDR_NOT << i;
+                }
             }
         }
-        for (p, what) in v.ports.iter().zip(PORT_REFUSED) {
-            if p.is_some() {
-                return Enforcement::Refused(what);
+        for (i, p) in self.ports.iter().enumerate() {
+            if let Some(p) = p {
+                flags |= F_PORT << i;
+                if p.invert {
+                    flags |= F_PORT_NOT << i;
+                }
             }
         }
-        if v.dir.is_some() {
-            return Enforcement::Refused("--ctdir (-m conntrack)");
+        if let Some(p) = &self.proto {
+            flags |= if p.invert { F_PROTO | F_PROTO_NOT } else { F_PROTO };
         }
-        match &v.state {
-            Some(st) => state_support(st),
-            None => Enforcement::Refused("-m conntrack"),
+        match self.dir {
+            Some(CtDir::Original) => flags |= F_DIR,
+            Some(CtDir::Reply) => flags |= F_DIR | F_DIR_REPLY,
+            None => {}
         }
+        if flags == 0 {
+            return None;
+        }
+        if self.state.is_some() {
+            flags |= F_STATE;
+        }
+        Some(Check {
+            kind: KIND_CONNTRACK,
+            arg: flags,
+            a: 0,
+            b: self.proto.as_ref().map_or(0, |p| u64::from(p.value)),
+            state: 0,
+        })
+    }
+
+    /// The two `KIND_DATA` entries of [`Conntrack::check`]
+    /// ([`firewall_common::check::conntrack::data`]): each address with
+    /// its mask, network order, and each port range.
+    pub fn data(&self) -> [firewall_common::check::Check; 2] {
+        use firewall_common::check::conntrack::{addr_word, data};
+        let addrs = self.addrs.each_ref().map(|a| {
+            a.as_ref().map_or(0, |n| {
+                let mask = u32::MAX.checked_shl(32 - u32::from(n.value.prefix)).unwrap_or(0);
+                addr_word(
+                    u32::from_ne_bytes(n.value.addr.octets()),
+                    u32::from_ne_bytes(mask.to_be_bytes()),
+                )
+            })
+        });
+        let ports = self.ports.each_ref().map(|p| p.as_ref().map_or((0, 0), |n| (n.value.lo, n.value.hi)));
+        data(addrs, ports)
+    }
+
+    /// Whether a port option is given (the connection must be TCP or UDP).
+    pub fn has_ports(&self) -> bool {
+        self.ports.iter().any(Option::is_some)
+    }
+
+    /// Whether `--ctproto` names TCP or UDP, without `!`.
+    pub fn proto_is_tcp_or_udp(&self) -> bool {
+        self.proto.as_ref().is_some_and(|p| !p.invert && matches!(p.value, 6 | 17))
     }
 }
 

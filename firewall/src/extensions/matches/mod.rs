@@ -119,6 +119,13 @@ pub(crate) trait MatchExt {
 
     /// How the kernel enforces it.
     fn support(v: &Self::Value) -> Enforcement;
+
+    /// The `KIND_DATA` entries a check of [`MatchExt::support`] reads
+    /// (the compiler puts them after the rule's checks and sets the
+    /// check's `a` to the first); none for most.
+    fn check_data(_v: &Self::Value) -> Vec<firewall_common::check::Check> {
+        Vec::new()
+    }
 }
 
 /// The value given, which the generic checks made mandatory ("option
@@ -268,6 +275,11 @@ macro_rules! match_modules {
             /// How the kernel side enforces this match.
             pub fn support(&self) -> Enforcement {
                 match self { $(Self::$variant(v) => <$module::Ext as MatchExt>::support(v),)* }
+            }
+
+            /// [`MatchExt::check_data`].
+            pub fn check_data(&self) -> Vec<firewall_common::check::Check> {
+                match self { $(Self::$variant(v) => <$module::Ext as MatchExt>::check_data(v),)* }
             }
 
             /// [`MatchExt::checkentry`].

@@ -176,6 +176,11 @@ impl MatchExt for Ext {
             ..Columns::default()
         })
     }
+
+    /// `--ports`' ranges ([`Multiport::data`]).
+    fn check_data(v: &Multiport) -> Vec<firewall_common::check::Check> {
+        v.data()
+    }
 }
 
 /// The option's name, as `-S` and `-L` print it.
