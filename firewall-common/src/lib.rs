@@ -849,7 +849,7 @@ pub mod check {
     /// Checks per bank.
     pub const MAX_CHECKS: u32 = 4096;
     /// Checks one rule may carry.
-    pub const MAX_PER_RULE: u32 = 4;
+    pub const MAX_PER_RULE: u32 = 8;
 
     /// [`Check::kind`] of `-m limit`: a GCRA bucket. `a` is the interval
     /// between tokens (ns), `b` the burst tolerance `(burst - 1) *
@@ -867,12 +867,12 @@ pub mod check {
         /// writes a recent list) or the verdict (`--tcp-option`'s hot
         /// drop): netfilter runs it even for packets a later match of the
         /// rule refuses, so it may not come before a classifier match.
-        /// `--rcheck`, `-m mac`, `--ports` and conntrack's tuple only read.
+        /// `--rcheck`, `-m mac`, `--ports`, conntrack's tuple and `-m mark` only read.
         pub const fn has_side_effect(&self) -> bool {
             match self.kind {
                 KIND_RECENT => (self.b as u32 & 3) != recent::RCHECK,
                 // Compare and read only: they may run after the classifier.
-                KIND_MAC | KIND_PORTS | KIND_CONNTRACK => false,
+                KIND_MAC | KIND_PORTS | KIND_CONNTRACK | KIND_MARK => false,
                 // A limit, --tcp-option's hot drop, and (conservatively) any other.
                 _ => true,
             }
@@ -993,6 +993,11 @@ pub mod check {
     /// each given option must hold, XOR its `!`, for the connection's
     /// original tuple (the reply tuple is its mirror: fw knows no NAT).
     pub const KIND_CONNTRACK: u32 = 20;
+    /// [`Check::kind`] of `-m mark [!] --mark V/M` (xt_mark): `arg` the
+    /// mask, `a` the value, `b` 1 for `!`, else 0; `state` unused.
+    /// Matches when `mark & mask == value`, XOR `!`; the mark is 0 at XDP
+    /// (no skb yet, nothing set one) and `skb->mark` at TC egress.
+    pub const KIND_MARK: u32 = 21;
     /// [`KIND_CONNTRACK`]'s flags and data.
     pub mod conntrack {
         use super::{Check, KIND_DATA, port_ranges};

@@ -14,8 +14,8 @@ use aya_ebpf::{
 use firewall_common::{
     Anomaly, BANKS,
     check::{
-        self, Check, KIND_CONNTRACK, KIND_DATA, KIND_LIMIT, KIND_MAC, KIND_PORTS, KIND_RECENT,
-        KIND_TCP_OPTION, MAX_CHECKS, MAX_PER_RULE, RANGES_PER_DATA,
+        self, Check, KIND_CONNTRACK, KIND_DATA, KIND_LIMIT, KIND_MAC, KIND_MARK, KIND_PORTS,
+        KIND_RECENT, KIND_TCP_OPTION, MAX_CHECKS, MAX_PER_RULE, RANGES_PER_DATA,
         conntrack::{
             F_ADDR, F_ADDR_NOT, F_DIR, F_DIR_REPLY, F_PORT, F_PORT_NOT, F_PROTO, F_PROTO_NOT,
             F_STATE,
@@ -65,6 +65,8 @@ pub struct Seen {
     pub area: [u8; MAX_OPTLEN],
     /// The packet's connection, as conntrack's `track` left it.
     pub ct: CtSeen,
+    /// The packet's mark: 0 at XDP, `skb->mark` at TC egress.
+    pub mark: u32,
 }
 
 /// A packet's connection as the checks see it (`-m conntrack`'s tuple
@@ -153,6 +155,8 @@ pub fn note_xdp(ctx: *mut xdp_md, pkt: &Packet) {
             (*s).mac = core::ptr::read_unaligned((data + 6) as *const [u8; 6]);
             (*s).has_mac = pkt.in_ifindex != LOOPBACK_IFINDEX;
         }
+        // Before the stack: nothing has marked the packet yet.
+        (*s).mark = 0;
         (*s).has_ports = pkt.has_ports;
         (*s).sport = pkt.sport;
         (*s).dport = pkt.dport;
@@ -251,8 +255,9 @@ pub fn note_tc(skb: *mut __sk_buff, pkt: &Packet) {
     let Some(s) = CHECK_PACKET.get_ptr_mut(0) else {
         return;
     };
-    // SAFETY: as in `note_xdp`.
+    // SAFETY: as in `note_xdp`; skb is the kernel's __sk_buff.
     unsafe {
+        (*s).mark = (*skb).mark;
         (*s).has_mac = false;
         (*s).has_ports = pkt.has_ports;
         (*s).sport = pkt.sport;
@@ -390,6 +395,7 @@ pub extern "C" fn fw_check(slot: u32, src: u32, dst: u32, ttl: u32) -> u32 {
         KIND_MAC => mac(a, b != 0),
         KIND_PORTS => ports(slot - slot % MAX_CHECKS, a as u32, b),
         KIND_TCP_OPTION => tcp_option(a, b != 0),
+        KIND_MARK => mark(arg, a as u32, b != 0),
         KIND_CONNTRACK => conntrack(slot - slot % MAX_CHECKS, arg, a as u32, b as u32),
         // Data is read by the check it belongs to, never run.
         KIND_DATA => {
@@ -515,6 +521,13 @@ fn two(word: u64, left: u32, sport: u16, dport: u16) -> bool {
     let within = |w: u64, p: u16| (w as u16) <= p && p <= (w >> 16) as u16;
     let one = |w: u64| within(w, sport) || within(w, dport);
     (left >= 1 && one(word)) || (left >= 2 && one(word >> 32))
+}
+
+/// `-m mark` as xt_mark's `mark_mt`: `mark & mask == value`, XOR `!`.
+#[inline(always)]
+fn mark(mask: u32, value: u32, invert: bool) -> u32 {
+    let Some(s) = seen() else { return BAD };
+    verdict((s.mark & mask == value) != invert)
 }
 
 /// `-m conntrack`'s tuple options as xt_conntrack's `conntrack_mt`

@@ -324,12 +324,12 @@ fn rule_checks(
     }
     if count > MAX_PER_RULE {
         return Err(CompileError::NotSupported(format!(
-            "more than {MAX_PER_RULE} -m limit/-m recent matches in one rule"
+            "more than {MAX_PER_RULE} rule checks (-m limit, -m recent, -m mac, -m mark, --ports, --tcp-option, conntrack tuples) in one rule"
         )));
     }
     if checks.len() as u32 > MAX_CHECKS {
         return Err(CompileError::NotSupported(format!(
-            "more than {MAX_CHECKS} -m limit/-m recent matches in all"
+            "more than {MAX_CHECKS} rule checks in all"
         )));
     }
     Ok(if count == 0 { 0 } else { pack(first, count) })

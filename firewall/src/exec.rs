@@ -25,6 +25,7 @@ use crate::{
     load::{
         self, Kernel, LoadError,
         attach::{self, Interface},
+        host,
         pins::{Dirs, PinsError},
     },
     model::{BuiltinChain, Policy},
@@ -86,6 +87,22 @@ pub enum ExecError {
         /// ARPHRD_NONE.
         link_type: u16,
     },
+    /// The ruleset has `-m mark`, and something on the host may mark
+    /// packets before netfilter's filter table ([`host::mark_setters`]),
+    /// where fw's XDP hook sees every packet unmarked: the rule could
+    /// match another set of packets in fw than in netfilter (exit 2).
+    #[error(
+        "not supported yet: -m mark while {} (it may mark packets before the filter table, \
+         where fw sees them unmarked; the firewall is left as it was)",
+        found.join(", ")
+    )]
+    MarkUnseen {
+        /// What was found, each worded for the message.
+        found: Vec<String>,
+    },
+    /// The host could not be asked what may mark packets.
+    #[error("cannot tell what else on the host marks packets: {0}")]
+    Host(io::Error),
 }
 
 /// fw's record says it is loaded and a recorded interface still runs an
@@ -221,7 +238,7 @@ impl ExecError {
             Self::Restore(e) => e.exit_code(),
             Self::State(e) => e.exit_code(),
             Self::Yaml(e) => e.exit_code(),
-            Self::Compile(CompileError::NotSupported(_)) => 2,
+            Self::Compile(CompileError::NotSupported(_)) | Self::MarkUnseen { .. } => 2,
             Self::Permission(_) => 3,
             // 3 too, as iptables' VERSION_PROBLEM for "can't initialize
             // iptables table: ... Perhaps iptables or your kernel needs to
@@ -636,6 +653,17 @@ fn filters(r: &crate::model::Ruleset) -> bool {
         || r.user_chains.values().any(|rules| !rules.is_empty())
 }
 
+/// Whether a rule of `r` has `-m mark`.
+fn uses_mark(r: &crate::model::Ruleset) -> bool {
+    r.all_rules().any(|(_, rules)| {
+        rules.iter().any(|rule| {
+            rule.matches
+                .iter()
+                .any(|m| matches!(m, crate::model::Match::Mark(_)))
+        })
+    })
+}
+
 /// Makes `new` the running ruleset, loading and attaching fw first when
 /// this namespace has none. On error nothing changes.
 fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), ExecError> {
@@ -656,6 +684,12 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
             ifname: i.name.clone(),
             link_type: i.link_type,
         });
+    }
+    if uses_mark(&new.ruleset) {
+        let found = host::mark_setters().map_err(ExecError::Host)?;
+        if !found.is_empty() {
+            return Err(ExecError::MarkUnseen { found });
+        }
     }
     let interfaces: Vec<(String, u32)> = ifaces.iter().map(|i| (i.name.clone(), i.index)).collect();
     let kernel = Kernel::open(dirs)?;

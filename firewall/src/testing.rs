@@ -314,6 +314,7 @@ pub fn datagram() -> Packet {
             proto: 17,
             reply: false,
         }),
+        mark: 0,
     }
 }
 
@@ -408,6 +409,18 @@ pub fn rule() -> impl Strategy<Value = Rule> {
                 ),
             ),
             prop::option::weighted(0.25, ct_tuple()),
+            prop::option::weighted(
+                0.15,
+                (
+                    prop::sample::select(vec![
+                        (0u32, u32::MAX),
+                        (0, 0x8000),
+                        (0x8000, 0x8000),
+                        (1, 0),
+                    ]),
+                    any::<bool>(),
+                ),
+            ),
         ),
     )
         .prop_map(
@@ -421,7 +434,7 @@ pub fn rule() -> impl Strategy<Value = Rule> {
                 ttl,
                 ct,
                 drop,
-                (icmp, flags, length, multiport, iprange, limit, mac, option, tuple),
+                (icmp, flags, length, multiport, iprange, limit, mac, option, tuple, mark),
             )| {
                 // -s and --src-range (-d and --dst-range) are not joined:
                 // the range replaces the prefix.
@@ -464,6 +477,13 @@ pub fn rule() -> impl Strategy<Value = Rule> {
                 matches.extend(ttl.map(Match::Ttl));
                 // A pure check may stand before classifier matches.
                 matches.extend(mac.map(|(value, invert)| Match::Mac(Neg { value, invert })));
+                matches.extend(mark.map(|((value, mask), invert)| {
+                    Match::Mark(crate::model::ext::Mark {
+                        value,
+                        mask,
+                        invert,
+                    })
+                }));
                 // The tuple options join a -m conntrack --ctstate, else
                 // stand alone; port options need a TCP or UDP connection.
                 let tcp_or_udp = protocol
@@ -622,6 +642,8 @@ pub fn packet() -> impl Strategy<Value = Packet> {
                     }),
                     checks,
                     conn: None,
+                    // Arriving packets carry none (XDP, the kernel tests).
+                    mark: 0,
                 };
                 packet.conn = connection_of(&packet);
                 packet

@@ -157,3 +157,134 @@ fn tcp_option_as_iptables() {
     let got = under_iptables_legacy(&lab, &TCP_OPTION, |c| probes(c));
     assert_eq!(got, want, "iptables-legacy");
 }
+
+/// The server's rules of [`mark_as_iptables`]: OUTPUT sees the mark a
+/// socket gives its datagrams (`SO_MARK`), INPUT sees arriving packets
+/// unmarked.
+const MARK: [&str; 5] = [
+    "-A OUTPUT -p udp --dport 5701 -m mark --mark 0x8000/0x8000 -j DROP",
+    "-A OUTPUT -p udp --dport 5701 -m mark ! --mark 0x0 -j ACCEPT",
+    "-A OUTPUT -p udp --dport 5701",
+    "-A INPUT -p udp --dport 5702 -m mark --mark 0x0 -j ACCEPT",
+    "-A INPUT -p udp --dport 5702 -m mark ! --mark 0x0/0xffff -j DROP",
+];
+
+/// `count` datagrams from `ns` to `to:port` from a socket with `SO_MARK`
+/// `mark`.
+fn send_marked(ns: &str, mark: u32, to: Ipv4Addr, port: u16, count: usize) {
+    integration_tests::in_netns(ns, move || {
+        use std::os::fd::AsRawFd as _;
+        let s = std::net::UdpSocket::bind(("0.0.0.0", 0)).unwrap();
+        // SAFETY: setsockopt(2) with a u32 of the length given.
+        let rc = unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_MARK,
+                (&raw const mark).cast(),
+                4,
+            )
+        };
+        assert_eq!(rc, 0, "SO_MARK: {}", std::io::Error::last_os_error());
+        for _ in 0..count {
+            // A dropped datagram fails with EPERM, under both.
+            let _ = s.send_to(&[0x5a; 10], (to, port));
+        }
+    })
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+}
+
+/// The packets of OUTPUT rules 1-3 and INPUT rules 1-2 in a listing
+/// program (`fw` or `iptables-legacy`).
+fn mark_counters(list: &dyn Fn(&str) -> String) -> [u64; 5] {
+    let (output, input) = (list("OUTPUT"), list("INPUT"));
+    [
+        rule_counters(&output, 1).0,
+        rule_counters(&output, 2).0,
+        rule_counters(&output, 3).0,
+        rule_counters(&input, 1).0,
+        rule_counters(&input, 2).0,
+    ]
+}
+
+#[test]
+fn mark_as_iptables() {
+    use integration_tests::CLIENT_ADDR;
+    let lab = Lab::new("mark").unwrap();
+    let probes = || {
+        send_marked(lab.server(), 0x8001, CLIENT_ADDR, 5701, 2);
+        send_marked(lab.server(), 0x1, CLIENT_ADDR, 5701, 3);
+        send_marked(lab.server(), 0, CLIENT_ADDR, 5701, 4);
+        send_marked(lab.client(), 0x8000, SERVER_ADDR, 5702, 5);
+    };
+    let want = [2, 3, 4, 5, 0];
+    lab.fw_rules(&MARK);
+    probes();
+    let fw = mark_counters(&|chain| lab.fw_ok(&["-L", chain, "-v", "-n", "-x", "--line-numbers"]));
+    assert_eq!(fw, want, "fw");
+    integration_tests::fw_reset(lab.server());
+    let legacy = |args: &[&str]| {
+        let out = integration_tests::netns_exec(lab.server(), "iptables-legacy", args).unwrap();
+        assert!(out.status.success(), "iptables-legacy {args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for r in MARK {
+        legacy(&r.split(' ').collect::<Vec<_>>());
+    }
+    probes();
+    let got = mark_counters(&|chain| legacy(&["-L", chain, "-v", "-n", "-x", "--line-numbers"]));
+    assert_eq!(got, want, "iptables-legacy");
+    legacy(&["-F"]);
+}
+
+/// A mark set before the filter table (iptables-legacy's mangle table, an
+/// nftables base chain) is one fw cannot see: `-m mark` is refused while
+/// one is there (exit 2, the firewall as it was), and loads once it is
+/// gone.
+#[test]
+fn mark_is_refused_while_the_host_may_set_marks() {
+    let lab = Lab::new("markhost").unwrap();
+    let sh = |script: &str| {
+        let out = integration_tests::sh_in(lab.server(), script, &[], None);
+        assert!(
+            out.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    lab.fw_ok(&["-A", "INPUT", "-p", "udp", "--dport", "9", "-j", "DROP"]);
+    let before = lab.fw_ok(&["-S"]);
+    let rule = ["-A", "INPUT", "-m", "mark", "--mark", "0x1", "-j", "DROP"];
+    sh("iptables-legacy -t mangle -A PREROUTING -j MARK --set-mark 1");
+    let out = lab.fw(&rule);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "fw v0.1.0 (eBPF): not supported yet: -m mark while iptables-legacy table `mangle' has \
+         rules (it may mark packets before the filter table, where fw sees them unmarked; the \
+         firewall is left as it was)\nTry `fw -h' or 'fw --help' for more information.\n"
+    );
+    assert_eq!(lab.fw_ok(&["-S"]), before);
+    sh("iptables-legacy -t mangle -F");
+    // nft is one of `cargo xtask setup`'s packages.
+    sh(
+        "nft add table inet fwtest; nft add chain inet fwtest pre '{ type filter hook prerouting priority -150; }'",
+    );
+    let out = lab.fw(&rule);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).starts_with(
+            "fw v0.1.0 (eBPF): not supported yet: -m mark while nftables chain `inet fwtest pre'"
+        ),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A table without base chains runs nothing.
+    sh("nft delete chain inet fwtest pre");
+    lab.fw_ok(&rule);
+    assert_eq!(
+        lab.fw_ok(&["-S", "INPUT"]),
+        "-P INPUT ACCEPT\n-A INPUT -p udp -m udp --dport 9 -j DROP\n-A INPUT -m mark --mark 0x1 -j DROP\n"
+    );
+}

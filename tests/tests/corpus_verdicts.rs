@@ -65,8 +65,9 @@ use iptables::{IPTABLES, Netns, require_iptables, text};
 
 /// The corpus files whose filter table fw's library accepts for the
 /// kernel, in name order.
-const LOADED: [&str; 6] = [
+const LOADED: [&str; 7] = [
     "05_centos_sysconfig_iptables_webmin.rules",
+    "10_kube_router_issue1069_docker_k8s_filter.rules",
     "17_openwrt_fw3_filter_excerpt.rules",
     "20_docker_user_filters_chain.rules",
     "21_debian_raspi3_rules.v4",
@@ -76,8 +77,9 @@ const LOADED: [&str; 6] = [
 
 /// How many probes each file of [`LOADED`] gets (ports × 2 + an echo, per
 /// path).
-const PROBES: [(&str, usize); 6] = [
+const PROBES: [(&str, usize); 7] = [
     ("05_centos_sysconfig_iptables_webmin.rules", 198),
+    ("10_kube_router_issue1069_docker_k8s_filter.rules", 42),
     ("17_openwrt_fw3_filter_excerpt.rules", 228),
     ("20_docker_user_filters_chain.rules", 114),
     ("21_debian_raspi3_rules.v4", 78),
@@ -196,6 +198,7 @@ impl Named {
             Match::Icmp(_)
             | Match::Iprange(_)
             | Match::Mac(_)
+            | Match::Mark(_)
             | Match::Comment(_)
             | Match::Limit(_)
             | Match::Length(_)

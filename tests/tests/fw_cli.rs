@@ -250,8 +250,9 @@ fn save_and_restore_like_iptables() {
 #[test]
 fn corpus_restores_are_refused_as_the_library_says() {
     // Corpus files whose filter table (alone in the file) fw enforces.
-    const LOADED: [&str; 5] = [
+    const LOADED: [&str; 6] = [
         "05_centos_sysconfig_iptables_webmin.rules",
+        "10_kube_router_issue1069_docker_k8s_filter.rules",
         "17_openwrt_fw3_filter_excerpt.rules",
         "20_docker_user_filters_chain.rules",
         "21_debian_raspi3_rules.v4",

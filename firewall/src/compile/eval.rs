@@ -173,8 +173,8 @@ impl<'a> Tables<'a> {
     /// the kernel finds one that does not decode (and drops).
     fn checks(&self, packed: u32, p: &Packet) -> Option<bool> {
         use firewall_common::check::{
-            KIND_CONNTRACK, KIND_DATA, KIND_LIMIT, KIND_MAC, KIND_PORTS, KIND_TCP_OPTION,
-            RANGES_PER_DATA, mac_word, unpack,
+            KIND_CONNTRACK, KIND_DATA, KIND_LIMIT, KIND_MAC, KIND_MARK, KIND_PORTS,
+            KIND_TCP_OPTION, RANGES_PER_DATA, mac_word, unpack,
         };
         let (first, count) = unpack(packed);
         for n in first..first + count {
@@ -200,6 +200,7 @@ impl<'a> Tables<'a> {
                     p.ports
                         .is_some_and(|(s, d)| (hit(s) || hit(d)) != (c.b >> 32 & 1 != 0))
                 }
+                KIND_MARK => (p.mark & c.arg == c.a as u32) != (c.b != 0),
                 KIND_CONNTRACK => {
                     let data = |i: u64| {
                         self.c

@@ -7,6 +7,7 @@
 
 pub mod attach;
 mod batch;
+pub mod host;
 pub mod pins;
 mod rtnl;
 

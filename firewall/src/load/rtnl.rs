@@ -1,4 +1,4 @@
-//! The upper/lower relations and XDP programs of the namespace's interfaces, read with one
+//! Netlink dumps ([`dump`]), and the upper/lower relations and XDP programs of the namespace's interfaces, read with one
 //! `RTM_GETLINK` dump over rtnetlink (sysfs may be mounted for another
 //! namespace than the calling thread's, netlink always answers for the
 //! thread's own).
@@ -40,16 +40,16 @@ const IFLA_XDP_PROG_ID: u16 = 4;
 const NLMSG_DONE: u16 = 3;
 const NLMSG_ERROR: u16 = 2;
 
-fn u16_at(b: &[u8], at: usize) -> u16 {
+pub(crate) fn u16_at(b: &[u8], at: usize) -> u16 {
     u16::from_ne_bytes([b[at], b[at + 1]])
 }
 
-fn u32_at(b: &[u8], at: usize) -> u32 {
+pub(crate) fn u32_at(b: &[u8], at: usize) -> u32 {
     u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 
 /// The attributes (type, payload) of a run of `rtattr`s.
-fn attrs(mut b: &[u8]) -> Vec<(u16, &[u8])> {
+pub(crate) fn attrs(mut b: &[u8]) -> Vec<(u16, &[u8])> {
     let mut out = Vec::new();
     while b.len() >= 4 {
         let len = u16_at(b, 0) as usize;
@@ -62,18 +62,21 @@ fn attrs(mut b: &[u8]) -> Vec<(u16, &[u8])> {
     out
 }
 
-/// [`LinkInfo`] of every interface of the calling thread's namespace, by
-/// index.
+/// The messages of one netlink dump over `protocol` (`NETLINK_ROUTE`,
+/// `NETLINK_NETFILTER`): `header` is what follows the request's
+/// `nlmsghdr` of type `ty` (REQUEST|DUMP); each answer's type and the
+/// bytes after its `nlmsghdr`.
 ///
 /// # Errors
-/// When the netlink socket cannot be opened or the dump fails.
-pub fn links() -> io::Result<HashMap<u32, LinkInfo>> {
+/// When the socket cannot be opened, or the dump fails (the kernel's
+/// `NLMSG_ERROR` as its errno).
+pub(crate) fn dump(protocol: i32, ty: u16, header: &[u8]) -> io::Result<Vec<(u16, Vec<u8>)>> {
     // SAFETY: plain socket(2); the fd is owned below.
     let fd = unsafe {
         libc::socket(
             libc::AF_NETLINK,
             libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-            libc::NETLINK_ROUTE,
+            protocol,
         )
     };
     if fd < 0 {
@@ -81,21 +84,20 @@ pub fn links() -> io::Result<HashMap<u32, LinkInfo>> {
     }
     // SAFETY: fd is the socket just opened, owned by nothing else.
     let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-    // nlmsghdr (len, type RTM_GETLINK, flags REQUEST|DUMP, seq, pid) and
-    // a zeroed ifinfomsg.
-    let mut req = [0u8; NLMSG_HDRLEN + IFINFOMSG_LEN];
+    // nlmsghdr (len, type, flags REQUEST|DUMP, seq, pid), then the header.
+    let mut req = vec![0u8; NLMSG_HDRLEN];
+    req.extend_from_slice(header);
     let len = req.len() as u32;
     req[0..4].copy_from_slice(&len.to_ne_bytes());
-    req[4..6].copy_from_slice(&libc::RTM_GETLINK.to_ne_bytes());
+    req[4..6].copy_from_slice(&ty.to_ne_bytes());
     let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
     req[6..8].copy_from_slice(&flags.to_ne_bytes());
     req[8..12].copy_from_slice(&1u32.to_ne_bytes());
-    req[NLMSG_HDRLEN] = libc::AF_UNSPEC as u8;
     // SAFETY: req is a valid buffer of the length given.
     if unsafe { libc::send(sock.as_raw_fd(), req.as_ptr().cast(), req.len(), 0) } < 0 {
         return Err(io::Error::last_os_error());
     }
-    let mut out = HashMap::new();
+    let mut out = Vec::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
         // SAFETY: buf is a valid writable buffer of the length given.
@@ -119,46 +121,64 @@ pub fn links() -> io::Result<HashMap<u32, LinkInfo>> {
                     let errno = msg.get(16..20).map_or(0, |e| u32_at(e, 0) as i32);
                     return Err(io::Error::from_raw_os_error(-errno));
                 }
-                t if t == libc::RTM_NEWLINK && len >= NLMSG_HDRLEN + IFINFOMSG_LEN => {
-                    let index = u32_at(msg, NLMSG_HDRLEN + 4);
-                    let mut info = LinkInfo {
-                        link_type: u16_at(msg, NLMSG_HDRLEN + 2),
-                        up: u32_at(msg, NLMSG_HDRLEN + 8) & libc::IFF_UP as u32 != 0,
-                        ..LinkInfo::default()
-                    };
-                    for (ty, v) in attrs(&msg[NLMSG_HDRLEN + IFINFOMSG_LEN..]) {
-                        match ty {
-                            IFLA_IFNAME => {
-                                info.name = String::from_utf8_lossy(v)
-                                    .trim_end_matches('\0')
-                                    .to_string();
-                            }
-                            IFLA_MASTER if v.len() >= 4 => info.master = Some(u32_at(v, 0)),
-                            IFLA_LINKINFO => {
-                                for (ty, v) in attrs(v) {
-                                    if ty == IFLA_INFO_KIND {
-                                        info.kind = String::from_utf8_lossy(v)
-                                            .trim_end_matches('\0')
-                                            .to_string();
-                                    }
-                                }
-                            }
-                            IFLA_XDP => {
-                                for (ty, v) in attrs(v) {
-                                    if ty == IFLA_XDP_PROG_ID && v.len() >= 4 {
-                                        info.xdp_prog = u32_at(v, 0);
-                                    }
-                                }
-                            }
-                            _ => {}
-                        }
-                    }
-                    out.insert(index, info);
-                }
-                _ => {}
+                t => out.push((t, msg[NLMSG_HDRLEN..].to_vec())),
             }
             let next = (len + 3) & !3;
             b = b.get(next..).unwrap_or(&[]);
         }
     }
+}
+
+/// [`LinkInfo`] of every interface of the calling thread's namespace, by
+/// index.
+///
+/// # Errors
+/// When the netlink socket cannot be opened or the dump fails.
+pub fn links() -> io::Result<HashMap<u32, LinkInfo>> {
+    // A zeroed ifinfomsg: every family.
+    let mut ifinfo = [0u8; IFINFOMSG_LEN];
+    ifinfo[0] = libc::AF_UNSPEC as u8;
+    let mut out = HashMap::new();
+    for (t, msg) in dump(libc::NETLINK_ROUTE, libc::RTM_GETLINK, &ifinfo)? {
+        if t != libc::RTM_NEWLINK || msg.len() < IFINFOMSG_LEN {
+            continue;
+        }
+        let index = u32_at(&msg, 4);
+        let mut info = LinkInfo {
+            link_type: u16_at(&msg, 2),
+            up: u32_at(&msg, 8) & libc::IFF_UP as u32 != 0,
+            ..LinkInfo::default()
+        };
+        for (ty, v) in attrs(&msg[IFINFOMSG_LEN..]) {
+            match ty {
+                IFLA_IFNAME => info.name = c_string(v),
+                IFLA_MASTER if v.len() >= 4 => info.master = Some(u32_at(v, 0)),
+                IFLA_LINKINFO => {
+                    for (ty, v) in attrs(v) {
+                        if ty == IFLA_INFO_KIND {
+                            info.kind = c_string(v);
+                        }
+                    }
+                }
+                IFLA_XDP => {
+                    for (ty, v) in attrs(v) {
+                        if ty == IFLA_XDP_PROG_ID && v.len() >= 4 {
+                            info.xdp_prog = u32_at(v, 0);
+                        }
+                    }
+                }
+                // Attributes fw does not use.
+                _ => {}
+            }
+        }
+        out.insert(index, info);
+    }
+    Ok(out)
+}
+
+/// A NUL-terminated string attribute.
+pub(crate) fn c_string(v: &[u8]) -> String {
+    String::from_utf8_lossy(v)
+        .trim_end_matches('\0')
+        .to_string()
 }

@@ -55,6 +55,8 @@ pub struct Packet {
     /// The packet's connection, as fw's tracking gives it; `None` for an
     /// INVALID packet (netfilter leaves it without one).
     pub conn: Option<Connection>,
+    /// The packet's mark (`skb->mark`): 0 as it arrives.
+    pub mark: u32,
 }
 
 /// A packet's connection (what `-m conntrack`'s tuple options compare):
@@ -286,6 +288,7 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
             Match::Comment(_) => true,
             // xt_conntrack / xt_state: the packet's state bit in the mask.
             Match::Conntrack(c) => conntrack(c, p),
+            Match::Mark(m) => (p.mark & m.mask == m.value) != m.invert,
             Match::State(n) => (n.value.0 & p.ctstate != 0) != n.invert,
             Match::Ttl(t) => match *t {
                 Ttl::Eq(v) => p.ttl == v,

@@ -16,6 +16,7 @@ pub use crate::extensions::{
         iprange::{Iprange, Ipv4Range},
         length::LengthRange,
         limit::Limit,
+        mark::Mark,
         multiport::{Multiport, PortDirection},
         recent::{Recent, RecentCommand, RecentSide},
         set::{SetDir, SetMatch},

@@ -100,7 +100,7 @@ pub fn enforceable(rule: &Rule) -> Result<(), String> {
     }
     if checks > firewall_common::check::MAX_PER_RULE {
         return Err(format!(
-            "more than {} -m limit/-m recent matches in one rule",
+            "more than {} rule checks (-m limit, -m recent, -m mac, -m mark, --ports, --tcp-option, conntrack tuples) in one rule",
             firewall_common::check::MAX_PER_RULE
         ));
     }
@@ -181,8 +181,8 @@ mod tests {
             )
         );
         assert_eq!(
-            enforceable(&rule(vec![limit.clone(); 5])),
-            Err("more than 4 -m limit/-m recent matches in one rule".into())
+            enforceable(&rule(vec![limit.clone(); 9])),
+            Err("more than 8 rule checks (-m limit, -m recent, -m mac, -m mark, --ports, --tcp-option, conntrack tuples) in one rule".into())
         );
     }
 

@@ -459,6 +459,18 @@ pub enum ParseError {
         value: String,
     },
 
+    /// `--mark` whose value or mask is no number up to 2^32 - 1
+    /// (libxtables' `XTTYPE_MARKMASK32`).
+    #[error("mark: bad integer value for option \"--mark\", or out of range.")]
+    BadMark {
+        /// The argument.
+        value: String,
+    },
+
+    /// `--mark` with something after its value and mask.
+    #[error("mark: trailing garbage after value for option \"--mark\".")]
+    MarkTrailingGarbage(String),
+
     /// `--mac-source` that is not six `:`-separated hex bytes.
     #[error("Invalid MAC address specified.")]
     BadMac(String),
@@ -630,7 +642,9 @@ impl ParseError {
             }
             Self::ArgumentTooShort { written, .. } => Some(written),
             Self::AmbiguousIcmpType { given, .. } => Some(given),
-            Self::BadIpRange { value, .. } | Self::BadAddrType { value, .. } => Some(value),
+            Self::BadIpRange { value, .. }
+            | Self::BadAddrType { value, .. }
+            | Self::BadMark { value, .. } => Some(value),
             Self::ChainNameStart(_, t) => Some(t),
             Self::UnknownTcpFlag(t)
             | Self::SynAndTcpFlags(t)
@@ -642,6 +656,7 @@ impl ParseError {
             | Self::BadCtState(t)
             | Self::BadState(t)
             | Self::BadMac(t)
+            | Self::MarkTrailingGarbage(t)
             | Self::RateTooFast(t)
             | Self::BadRate(t)
             | Self::RateOutOfRange(t)
@@ -741,6 +756,8 @@ impl ParseError {
             | Self::AlsoRequires { .. }
             | Self::HostUnresolved(_)
             | Self::BadOptionValue { .. }
+            | Self::BadMark { .. }
+            | Self::MarkTrailingGarbage(_)
             | Self::BadRangeValue { .. }
             | Self::RangeTrailingCharacters { .. }
             | Self::ArgumentTooShort { .. }

@@ -33,7 +33,6 @@ pub(crate) const MATCHES: &[&str] = &[
     "length",
     "limit",
     "mac",
-    "mark",
     "multiport",
     "nfacct",
     "osf",

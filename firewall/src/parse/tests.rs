@@ -1513,6 +1513,13 @@ fn any_protocol_match() -> impl Strategy<Value = Match> {
             .prop_filter("a range", |(s, d)| s.is_some() || d.is_some())
             .prop_map(|(src, dst)| Match::Iprange(Iprange { src, dst })),
         neg_of(any::<[u8; 6]>()).prop_map(Match::Mac),
+        (any::<u32>(), any::<u32>(), any::<bool>()).prop_map(|(value, mask, invert)| {
+            Match::Mark(crate::model::Mark {
+                value,
+                mask,
+                invert,
+            })
+        }),
         "[ -~]{0,40}".prop_map(Match::Comment),
         "[éø→ a-z\"'\\\\]{0,20}".prop_map(Match::Comment),
         (1u32..=20000, unit, 1u32..=10000)

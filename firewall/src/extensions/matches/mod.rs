@@ -336,6 +336,8 @@ match_modules! {
     Set(set::SetMatch) => set,
     /// `-m recent [!] --set|--rcheck|--update|--remove ...`.
     Recent(recent::Recent) => recent,
+    /// `-m mark [!] --mark VALUE[/MASK]`.
+    Mark(mark::Mark) => mark,
 }
 
 /// `" !"` before an inverted option of `-S` (and some `-L` texts).

@@ -1,0 +1,155 @@
+//! What else on the host may change a packet before netfilter's filter
+//! table sees it, where fw's hooks cannot see the change: a mark set in
+//! the mangle, nat, raw or security table (iptables-legacy) or in an
+//! nftables base chain. fw refuses `-m mark` while any is there
+//! (docs/semantics.md, "Marks").
+
+use std::{ffi::CString, io, os::fd::AsRawFd as _, os::fd::FromRawFd as _, os::fd::OwnedFd};
+
+use super::rtnl;
+
+/// `IPT_SO_GET_INFO` (`<linux/netfilter_ipv4/ip_tables.h>`, `IPT_BASE_CTL`).
+const IPT_SO_GET_INFO: libc::c_int = 64;
+/// `sizeof(struct ipt_getinfo)`: name[32], valid_hooks, hook_entry[5],
+/// underflow[5], num_entries, size.
+const IPT_GETINFO_LEN: usize = 84;
+/// Offset of `num_entries` in `struct ipt_getinfo`.
+const NUM_ENTRIES_AT: usize = 76;
+
+/// The iptables-legacy tables that run before or beside filter, with
+/// their built-in chains (an empty table has one entry each, and one to
+/// end it).
+const LEGACY_TABLES: [(&str, u32); 4] = [("raw", 2), ("mangle", 5), ("nat", 4), ("security", 3)];
+
+/// `NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_GETCHAIN`, and the answer's type
+/// (`NFT_MSG_NEWCHAIN`).
+const NFT_GETCHAIN: u16 = 10 << 8 | 4;
+const NFT_NEWCHAIN: u16 = 10 << 8 | 3;
+/// `NFTA_CHAIN_TABLE`, `NFTA_CHAIN_NAME`, `NFTA_CHAIN_HOOK` (present only
+/// on base chains, which the hooks run).
+const NFTA_CHAIN_TABLE: u16 = 1;
+const NFTA_CHAIN_NAME: u16 = 3;
+const NFTA_CHAIN_HOOK: u16 = 4;
+
+/// Where a mark could be set that fw's XDP hook does not see, each
+/// worded for a message ("iptables-legacy table `mangle` has rules",
+/// "nftables chain `inet t c`"); empty when there is none.
+///
+/// # Errors
+/// When the calling thread's namespace cannot be asked (the netlink or
+/// raw socket fails for another reason than a kernel without nftables or
+/// iptables).
+pub fn mark_setters() -> io::Result<Vec<String>> {
+    let mut out = legacy_tables()?;
+    out.extend(nft_base_chains()?);
+    Ok(out)
+}
+
+/// The iptables-legacy tables of [`LEGACY_TABLES`] with more than their
+/// built-in chains: only tables that exist (`/proc/net/ip_tables_names`)
+/// are asked, since asking for one loads it.
+fn legacy_tables() -> io::Result<Vec<String>> {
+    let names = match std::fs::read_to_string("/proc/net/ip_tables_names") {
+        Ok(n) => n,
+        // No ip_tables in the kernel: no legacy table.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for (table, chains) in LEGACY_TABLES {
+        if !names.lines().any(|l| l == table) {
+            continue;
+        }
+        if entries(table)? > chains + 1 {
+            out.push(format!("iptables-legacy table `{table}' has rules"));
+        }
+    }
+    Ok(out)
+}
+
+/// `num_entries` of iptables-legacy table `table` (`IPT_SO_GET_INFO`).
+fn entries(table: &str) -> io::Result<u32> {
+    // SAFETY: plain socket(2); the fd is owned below.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_INET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::IPPROTO_RAW,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is the socket just opened, owned by nothing else.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut info = [0u8; IPT_GETINFO_LEN];
+    let name = CString::new(table).map_err(io::Error::other)?;
+    info[..name.as_bytes().len()].copy_from_slice(name.as_bytes());
+    let mut len = IPT_GETINFO_LEN as libc::socklen_t;
+    // SAFETY: info is a writable buffer of `len` bytes.
+    let rc = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_IP,
+            IPT_SO_GET_INFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(rtnl::u32_at(&info, NUM_ENTRIES_AT))
+}
+
+/// The nftables base chains of the namespace, as `family table chain`:
+/// any of them may set a mark (`meta mark set`) or rewrite an address.
+fn nft_base_chains() -> io::Result<Vec<String>> {
+    // nfgenmsg: every family, NFNETLINK_V0, res_id 0.
+    let msgs = match rtnl::dump(libc::NETLINK_NETFILTER, NFT_GETCHAIN, &[0, 0, 0, 0]) {
+        Ok(m) => m,
+        // A kernel without nf_tables (or nfnetlink).
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::ENOENT | libc::EOPNOTSUPP | libc::EPROTONOSUPPORT | libc::EAFNOSUPPORT)
+            ) =>
+        {
+            return Ok(vec![]);
+        }
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for (t, msg) in msgs {
+        if t != NFT_NEWCHAIN || msg.len() < 4 {
+            continue;
+        }
+        let family = match i32::from(msg[0]) {
+            libc::NFPROTO_INET => "inet",
+            libc::NFPROTO_IPV4 => "ip",
+            libc::NFPROTO_IPV6 => "ip6",
+            libc::NFPROTO_ARP => "arp",
+            libc::NFPROTO_BRIDGE => "bridge",
+            libc::NFPROTO_NETDEV => "netdev",
+            _ => "unknown-family",
+        };
+        // ip6 and arp chains never see an IPv4 packet.
+        if matches!(family, "ip6" | "arp") {
+            continue;
+        }
+        let (mut table, mut name, mut base) = (String::new(), String::new(), false);
+        for (ty, v) in rtnl::attrs(&msg[4..]) {
+            match ty {
+                NFTA_CHAIN_TABLE => table = rtnl::c_string(v),
+                NFTA_CHAIN_NAME => name = rtnl::c_string(v),
+                NFTA_CHAIN_HOOK => base = true,
+                // The chain's other attributes say nothing of its hook.
+                _ => {}
+            }
+        }
+        if base {
+            out.push(format!("nftables chain `{family} {table} {name}'"));
+        }
+    }
+    Ok(out)
+}
