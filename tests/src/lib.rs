@@ -366,6 +366,19 @@ pub fn corpus_dir() -> PathBuf {
     dir
 }
 
+/// The corpus files whose filter table fw enforces (`fw restore --table
+/// filter`), in name order: the one list the corpus tests pin (fw_cli
+/// takes those without other tables, which a whole restore refuses).
+pub const CORPUS_LOADED: [&str; 7] = [
+    "05_centos_sysconfig_iptables_webmin.rules",
+    "10_kube_router_issue1069_docker_k8s_filter.rules",
+    "17_openwrt_fw3_filter_excerpt.rules",
+    "20_docker_user_filters_chain.rules",
+    "21_debian_raspi3_rules.v4",
+    "23_perfsonar_firewall.conf",
+    "25_kilo_issue128_mangle_counters.rules",
+];
+
 /// The corpus's iptables-restore files for IPv4 (`.rules`, `.conf`,
 /// `.v4`), sorted by name.
 ///

@@ -65,15 +65,7 @@ use iptables::{IPTABLES, Netns, require_iptables, text};
 
 /// The corpus files whose filter table fw's library accepts for the
 /// kernel, in name order.
-const LOADED: [&str; 7] = [
-    "05_centos_sysconfig_iptables_webmin.rules",
-    "10_kube_router_issue1069_docker_k8s_filter.rules",
-    "17_openwrt_fw3_filter_excerpt.rules",
-    "20_docker_user_filters_chain.rules",
-    "21_debian_raspi3_rules.v4",
-    "23_perfsonar_firewall.conf",
-    "25_kilo_issue128_mangle_counters.rules",
-];
+const LOADED: [&str; 7] = integration_tests::CORPUS_LOADED;
 
 /// How many probes each file of [`LOADED`] gets (ports × 2 + an echo, per
 /// path).
