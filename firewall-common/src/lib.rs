@@ -793,10 +793,12 @@ pub mod maps {
     pub const CHECKS: &str = "CHECKS";
     /// `RECENT`: `-m recent`'s lists ([`super::check::recent`]).
     pub const RECENT: &str = "RECENT";
+    /// `HASHLIMIT`: `-m hashlimit`'s buckets ([`super::check::hashlimit`]).
+    pub const HASHLIMIT: &str = "HASHLIMIT";
     /// The maps fw pins, in the order it pins them. The kernel-private
     /// working maps (`SCRATCH`, `MATCH_CACHE`, `CT_PENDING`, `LOG_BUCKET`)
     /// are not pinned.
-    pub const ALL: [&str; 19] = [
+    pub const ALL: [&str; 20] = [
         CONFIG,
         CHAINS,
         RULES,
@@ -816,6 +818,7 @@ pub mod maps {
         IFACES,
         CHECKS,
         RECENT,
+        HASHLIMIT,
     ];
     /// Maps of the object that fw does not pin (besides the data
     /// sections, `.rodata` and the like, that hold its constants).
@@ -873,6 +876,7 @@ pub mod check {
                 KIND_RECENT => (self.b as u32 & 3) != recent::RCHECK,
                 // Compare and read only: they may run after the classifier.
                 KIND_MAC | KIND_PORTS | KIND_CONNTRACK | KIND_MARK => false,
+                // A hashlimit takes a token, as a limit does.
                 // A limit, --tcp-option's hot drop, and (conservatively) any other.
                 _ => true,
             }
@@ -998,6 +1002,83 @@ pub mod check {
     /// Matches when `mark & mask == value`, XOR `!`; the mark is 0 at XDP
     /// (no skb yet, nothing set one) and `skb->mark` at TC egress.
     pub const KIND_MARK: u32 = 21;
+    /// [`Check::kind`] of `-m hashlimit` (xt_hashlimit, packet mode): a
+    /// GCRA bucket per key in `HASHLIMIT` ([`hashlimit`]). `a` is the
+    /// interval between tokens (ns), `b` the burst tolerance (ns), as
+    /// [`KIND_LIMIT`]'s; `arg` [`hashlimit::pack_arg`] (masks, mode,
+    /// `--hashlimit-above`), `state` [`hashlimit::pack_state`] (the
+    /// table's id and the expiry, never changed by the kernel).
+    pub const KIND_HASHLIMIT: u32 = 22;
+    /// `-m hashlimit`'s buckets: one LRU hash map, `HASHLIMIT`, of every
+    /// table's keys ([`Key`] → [`Entry`]), outside the banks: a table
+    /// lives on while a rule names it, as xt_hashlimit's.
+    pub mod hashlimit {
+        /// Entries of `HASHLIMIT`, every table together.
+        pub const MAX_ENTRIES: u32 = 65_536;
+        /// Flag: `--hashlimit-above` (`XT_HASHLIMIT_INVERT`).
+        pub const F_ABOVE: u32 = 1 << 0;
+        /// Flag: `--hashlimit-mode srcip`.
+        pub const F_SRCIP: u32 = 1 << 1;
+        /// Flag: `--hashlimit-mode dstip`.
+        pub const F_DSTIP: u32 = 1 << 2;
+
+        /// `Check::arg`: the source prefix length in bits 0..8, the
+        /// destination's in 8..16, the flags from bit 16.
+        pub const fn pack_arg(srcmask: u8, dstmask: u8, flags: u32) -> u32 {
+            srcmask as u32 | (dstmask as u32) << 8 | flags << 16
+        }
+
+        /// `Check::state`: the table's id ([`table_id`]) in the high 32
+        /// bits, the expiry (ms) in the low ones.
+        pub const fn pack_state(table: u32, expire_ms: u32) -> u64 {
+            (table as u64) << 32 | expire_ms as u64
+        }
+
+        /// A table's id: FNV-1a of its `--hashlimit-name`, folded to 32
+        /// bits. The compiler refuses a ruleset whose names' ids collide.
+        pub const fn table_id(name: &[u8]) -> u32 {
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            let mut i = 0;
+            while i < name.len() {
+                h = (h ^ name[i] as u64).wrapping_mul(0x0100_0000_01b3);
+                i += 1;
+            }
+            (h ^ (h >> 32)) as u32
+        }
+
+        /// The network-order mask of a prefix length (0..=32).
+        pub const fn mask(len: u32) -> u32 {
+            if len == 0 {
+                0
+            } else {
+                (u32::MAX << (32 - if len > 32 { 32 } else { len })).to_be()
+            }
+        }
+
+        /// `HASHLIMIT` key: a table and the masked addresses its mode
+        /// names (0 for the others), network order.
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct Key {
+            /// [`table_id`].
+            pub table: u32,
+            /// The source address `&` its mask, or 0.
+            pub src: u32,
+            /// The destination address `&` its mask, or 0.
+            pub dst: u32,
+        }
+
+        /// One bucket.
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct Entry {
+            /// The GCRA theoretical arrival time, ns of `bpf_ktime_get_ns`.
+            pub tat: u64,
+            /// When a packet last looked at it, ns.
+            pub seen: u64,
+        }
+    }
+
     /// [`KIND_CONNTRACK`]'s flags and data.
     pub mod conntrack {
         use super::{Check, KIND_DATA, port_ranges};

@@ -14,12 +14,13 @@ use aya_ebpf::{
 use firewall_common::{
     Anomaly, BANKS,
     check::{
-        self, Check, KIND_CONNTRACK, KIND_DATA, KIND_LIMIT, KIND_MAC, KIND_MARK, KIND_PORTS,
-        KIND_RECENT, KIND_TCP_OPTION, MAX_CHECKS, MAX_PER_RULE, RANGES_PER_DATA,
+        self, Check, KIND_CONNTRACK, KIND_DATA, KIND_HASHLIMIT, KIND_LIMIT, KIND_MAC, KIND_MARK,
+        KIND_PORTS, KIND_RECENT, KIND_TCP_OPTION, MAX_CHECKS, MAX_PER_RULE, RANGES_PER_DATA,
         conntrack::{
             F_ADDR, F_ADDR_NOT, F_DIR, F_DIR_REPLY, F_PORT, F_PORT_NOT, F_PROTO, F_PROTO_NOT,
             F_STATE,
         },
+        hashlimit,
         recent::{self, Entry, Key, STAMPS},
     },
 };
@@ -31,6 +32,10 @@ static CHECKS: Array<Check> = Array::with_max_entries(BANKS * MAX_CHECKS, 0);
 /// Every `-m recent` list, outside the banks: lists outlive rulesets.
 #[map]
 static RECENT: LruHashMap<Key, Entry> = LruHashMap::with_max_entries(recent::MAX_ENTRIES, 0);
+/// Every `-m hashlimit` table's buckets, outside the banks.
+#[map]
+static HASHLIMIT: LruHashMap<hashlimit::Key, hashlimit::Entry> =
+    LruHashMap::with_max_entries(hashlimit::MAX_ENTRIES, 0);
 /// A new entry is built here, not on the stack (it is 272 bytes).
 #[map]
 static RECENT_NEW: PerCpuArray<Entry> = PerCpuArray::with_max_entries(1, 0);
@@ -396,6 +401,12 @@ pub extern "C" fn fw_check(slot: u32, src: u32, dst: u32, ttl: u32) -> u32 {
         KIND_PORTS => ports(slot - slot % MAX_CHECKS, a as u32, b),
         KIND_TCP_OPTION => tcp_option(a, b != 0),
         KIND_MARK => mark(arg, a as u32, b != 0),
+        KIND_HASHLIMIT => {
+            // SAFETY: `state` points into the live map value above; the
+            // kernel never writes a hashlimit's.
+            let table = unsafe { core::ptr::read_volatile(state) };
+            hashlimit_check(arg, a, b, table, src, dst, now)
+        }
         KIND_CONNTRACK => conntrack(slot - slot % MAX_CHECKS, arg, a as u32, b as u32),
         // Data is read by the check it belongs to, never run.
         KIND_DATA => {
@@ -521,6 +532,65 @@ fn two(word: u64, left: u32, sport: u16, dport: u16) -> bool {
     let within = |w: u64, p: u16| (w as u16) <= p && p <= (w >> 16) as u16;
     let one = |w: u64| within(w, sport) || within(w, dport);
     (left >= 1 && one(word)) || (left >= 2 && one(word >> 32))
+}
+
+/// `-m hashlimit` as xt_hashlimit's `hashlimit_mt_common` in packet mode:
+/// the bucket of the packet's key (a new one, or one idle past the
+/// expiry, is full), GCRA as [`limit`]; under the rate it takes a token
+/// and matches (`--hashlimit-upto`), over it it matches only for
+/// `--hashlimit-above`. `arg` and `state` as `KIND_HASHLIMIT` says.
+#[inline(always)]
+fn hashlimit_check(
+    arg: u32,
+    interval: u64,
+    tolerance: u64,
+    state: u64,
+    src: u32,
+    dst: u32,
+    now: u64,
+) -> u32 {
+    let flags = arg >> 16;
+    let key = hashlimit::Key {
+        table: (state >> 32) as u32,
+        src: if flags & hashlimit::F_SRCIP != 0 {
+            src & hashlimit::mask(arg & 0xff)
+        } else {
+            0
+        },
+        dst: if flags & hashlimit::F_DSTIP != 0 {
+            dst & hashlimit::mask(arg >> 8 & 0xff)
+        } else {
+            0
+        },
+    };
+    let expire = (state & 0xffff_ffff) * 1_000_000;
+    let above = flags & hashlimit::F_ABOVE != 0;
+    let Some(e) = HASHLIMIT.get_ptr_mut(&key) else {
+        // A new bucket, full: this packet takes its first token.
+        let fresh = hashlimit::Entry {
+            tat: now.wrapping_add(interval),
+            seen: now,
+        };
+        if HASHLIMIT.insert(&key, &fresh, 0).is_err() {
+            // xt_hashlimit hot-drops when it cannot add the entry.
+            anomaly(Anomaly::BadCheck);
+            return BAD;
+        }
+        return verdict(!above);
+    };
+    // SAFETY: a map value, valid while the program runs; CPUs updating
+    // one bucket at once may both take the last token (xt_hashlimit
+    // takes the entry's lock).
+    let e = unsafe { &mut *e };
+    if now.wrapping_sub(e.seen) > expire {
+        e.tat = 0;
+    }
+    e.seen = now;
+    if e.tat > now.wrapping_add(tolerance) {
+        return verdict(above);
+    }
+    e.tat = if e.tat > now { e.tat } else { now }.wrapping_add(interval);
+    verdict(!above)
 }
 
 /// `-m mark` as xt_mark's `mark_mt`: `mark & mask == value`, XOR `!`.

@@ -368,6 +368,44 @@ fn recent_lists(rs: &Ruleset) -> Result<Vec<u32>, CompileError> {
     Ok(lists.into_keys().collect())
 }
 
+/// Refuses what fw's `-m hashlimit` tables cannot hold: two names whose
+/// ids collide, and one name with two settings (xt_hashlimit's table
+/// keeps those of the rule that made it, whatever later rules say).
+///
+/// # Errors
+/// [`CompileError::NotSupported`] naming the table.
+fn hashlimit_tables(rs: &Ruleset) -> Result<(), CompileError> {
+    let mut ids: BTreeMap<u32, &str> = BTreeMap::new();
+    let mut tables: BTreeMap<&str, &crate::model::Hashlimit> = BTreeMap::new();
+    for (_, rules) in rs.all_rules() {
+        for m in rules.iter().flat_map(|r| &r.matches) {
+            if let crate::model::Match::Hashlimit(h) = m {
+                let name = h.name.as_str();
+                let id = firewall_common::check::hashlimit::table_id(name.as_bytes());
+                if let Some(other) = ids.insert(id, name)
+                    && other != name
+                {
+                    return Err(CompileError::NotSupported(format!(
+                        "-m hashlimit tables {other} and {name} in one ruleset (their ids collide)"
+                    )));
+                }
+                let mut settings = h.clone();
+                settings.above = false;
+                if let Some(first) = tables.insert(name, h) {
+                    let mut f = first.clone();
+                    f.above = false;
+                    if f != settings {
+                        return Err(CompileError::NotSupported(format!(
+                            "-m hashlimit table {name} with two settings"
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Whether `r` has checks: a failing one moves the walk to the next rule,
 /// a chain visit more.
 fn has_checks(r: &Rule) -> bool {
@@ -812,6 +850,7 @@ pub fn compile(
     }
     debug_assert!(SUMMARY_WORDS * 64 * 64 >= MAX_RULES_PER_CHAIN as usize);
     out.recent_lists = recent_lists(rs)?;
+    hashlimit_tables(rs)?;
     Ok(out)
 }
 
@@ -1106,6 +1145,31 @@ mod tests {
             &b"abcdefghijabcdefghijabcdefghij"[..29]
         );
         assert_eq!(c.logs[1].prefix[29], 0);
+    }
+
+    #[test]
+    fn a_hashlimit_table_has_one_setting() {
+        let rule = |opts: &str| crate::testing::appended(&format!("-m hashlimit {opts}"));
+        let mut st = State::default();
+        st.ruleset.input.rules = vec![
+            rule("--hashlimit-upto 5/s --hashlimit-name X"),
+            rule("--hashlimit-above 5/s --hashlimit-name X"),
+        ];
+        st.counters[0] = vec![0, 1];
+        // Upto and above read one bucket the same way.
+        let c = compile(&st, 0, &interfaces()).unwrap();
+        assert_eq!(c.checks.len(), 2);
+        assert_eq!(c.checks[0].state, c.checks[1].state);
+        st.ruleset.input.rules[1] = rule("--hashlimit-upto 6/s --hashlimit-name X");
+        assert_eq!(
+            compile(&st, 0, &interfaces()),
+            Err(CompileError::NotSupported(
+                "-m hashlimit table X with two settings".into()
+            ))
+        );
+        st.ruleset.input.rules[1] = rule("--hashlimit-upto 6/s --hashlimit-name Y");
+        let c = compile(&st, 0, &interfaces()).unwrap();
+        assert_ne!(c.checks[0].state >> 32, c.checks[1].state >> 32);
     }
 
     #[test]

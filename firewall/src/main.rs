@@ -97,7 +97,7 @@ Options (iptables(8), iptables-extensions(8)):
   [!] --out-interface -o name[+]
   [!] --fragment -f            second and further fragments only
   --match -m match             tcp udp icmp multiport conntrack state iprange mac
-                               comment limit length ttl addrtype set mark
+                               comment limit hashlimit length ttl addrtype set mark
   [!] --ctstate (-m conntrack), [!] --state (-m state)
                                INVALID,NEW,ESTABLISHED,RELATED,UNTRACKED (fw's tracking)
   [!] --ctproto, [!] --ctorig{src,dst}[port], [!] --ctrepl{src,dst}[port],

@@ -873,14 +873,14 @@ mod tests {
         );
         assert_eq!(e.exit, 2);
         // Not enforceable yet, in a structured rule: the rule's position.
-        let e = load("chains:\n  OUTPUT:\n    rules:\n\n      - {target: ACCEPT}\n      - -m hashlimit --hashlimit-upto 5/sec --hashlimit-name x\n")
+        let e = load("chains:\n  OUTPUT:\n    rules:\n\n      - {target: ACCEPT}\n      - -m conntrack --ctorigdstport 80\n")
             .unwrap_err();
         assert_eq!(
             (e.line, e.column, e.message.as_str()),
             (
                 6,
                 9,
-                "chains.OUTPUT.rules[1]: not supported yet: -m hashlimit"
+                "chains.OUTPUT.rules[1]: not supported yet: -m conntrack port options without -p tcp, -p udp or --ctproto tcp/udp"
             )
         );
         // A policy on a user-defined chain: the chain's key.

@@ -191,6 +191,7 @@ impl Named {
             | Match::Iprange(_)
             | Match::Mac(_)
             | Match::Mark(_)
+            | Match::Hashlimit(_)
             | Match::Comment(_)
             | Match::Limit(_)
             | Match::Length(_)

@@ -128,3 +128,92 @@ fn a_limit_before_a_classifier_match_is_refused() {
         "-P INPUT ACCEPT\n-A INPUT -p tcp -m tcp --dport 22 -m limit --limit 1/sec -j ACCEPT\n"
     );
 }
+
+/// `-m hashlimit` per source: two sources of the client (its address
+/// and a second one), each with its own bucket of 3 at 1/sec (no token
+/// comes back during a batch); `--hashlimit-above` on port 7102 with
+/// one bucket for all matches what is over 2. Counts of rules 1-4.
+const HASHLIMIT: [&str; 4] = [
+    "-A INPUT -p udp --dport 7101 -m hashlimit --hashlimit-upto 1/sec --hashlimit-burst 3 --hashlimit-mode srcip --hashlimit-name hl1 -j ACCEPT",
+    "-A INPUT -p udp --dport 7101 -j DROP",
+    "-A INPUT -p udp --dport 7102 -m hashlimit --hashlimit-above 1/min --hashlimit-burst 2 --hashlimit-name hl2 -j DROP",
+    "-A INPUT -p udp --dport 7102 -j ACCEPT",
+];
+
+/// The client's second address.
+const SECOND: &str = "192.0.2.5";
+
+/// 10 datagrams from each client address to port 7101, then 10 from the
+/// first to 7102; rules 1-4's packets.
+fn hashlimit_probes(lab: &Lab, counters: &dyn Fn(usize) -> (u64, u64)) -> [u64; 4] {
+    for from in [
+        integration_tests::CLIENT_ADDR.to_string(),
+        SECOND.to_string(),
+    ] {
+        let from: std::net::Ipv4Addr = from.parse().unwrap();
+        integration_tests::in_netns(lab.client(), move || {
+            let s = std::net::UdpSocket::bind((from, 0)).unwrap();
+            for _ in 0..10 {
+                s.send_to(&[0x5a; 10], (SERVER_ADDR, 7101)).unwrap();
+            }
+        })
+        .unwrap();
+    }
+    send_udp(lab.client(), SERVER_ADDR, 7102, 10, 10);
+    [1, 2, 3, 4].map(|n| counters(n).0)
+}
+
+#[test]
+fn hashlimit_keeps_a_bucket_per_source_as_iptables() {
+    let lab = Lab::new("hashlimit").unwrap();
+    integration_tests::ip(&format!(
+        "-n {} addr add {SECOND}/24 dev {}",
+        lab.client(),
+        integration_tests::CLIENT_IF
+    ))
+    .unwrap();
+    let want = [6, 14, 8, 2];
+    lab.fw_rules(&HASHLIMIT);
+    let fw = hashlimit_probes(&lab, &|n| fw_input_counters(&lab, n));
+    assert_eq!(fw, want, "fw");
+    let listed = lab.fw_ok(&["-S", "INPUT"]);
+    integration_tests::fw_reset(lab.server());
+    let (legacy, legacy_listed) = under_iptables_legacy(&lab, &HASHLIMIT, |c| {
+        let got = hashlimit_probes(&lab, c);
+        let out = netns_exec(lab.server(), "iptables-legacy", &["-S", "INPUT"]).unwrap();
+        (got, String::from_utf8_lossy(&out.stdout).into_owned())
+    });
+    assert_eq!(legacy, want, "iptables-legacy");
+    assert_eq!(listed, legacy_listed);
+}
+
+/// A bucket idle past `--hashlimit-htable-expire` is forgotten: full
+/// again, where a plain token bucket at 1/min would have no token back.
+const EXPIRE: [&str; 2] = [
+    "-A INPUT -p udp --dport 7103 -m hashlimit --hashlimit-upto 1/min --hashlimit-burst 2 --hashlimit-mode srcip --hashlimit-name hl3 --hashlimit-htable-expire 300 --hashlimit-htable-gcinterval 200 -j ACCEPT",
+    "-A INPUT -p udp --dport 7103 -j DROP",
+];
+
+/// 3 datagrams, a pause longer than the expiry and one garbage
+/// collection (xt_hashlimit forgets at its next run), 3 more.
+fn expire_probes(lab: &Lab, counters: &dyn Fn(usize) -> (u64, u64)) -> [u64; 2] {
+    send_udp(lab.client(), SERVER_ADDR, 7103, 10, 3);
+    std::thread::sleep(Duration::from_millis(1000));
+    send_udp(lab.client(), SERVER_ADDR, 7103, 10, 3);
+    [1, 2].map(|n| counters(n).0)
+}
+
+#[test]
+fn hashlimit_forgets_an_idle_bucket_as_iptables() {
+    let lab = Lab::new("hlexpire").unwrap();
+    let want = [4, 2];
+    lab.fw_rules(&EXPIRE);
+    assert_eq!(
+        expire_probes(&lab, &|n| fw_input_counters(&lab, n)),
+        want,
+        "fw"
+    );
+    integration_tests::fw_reset(lab.server());
+    let legacy = under_iptables_legacy(&lab, &EXPIRE, |c| expire_probes(&lab, c));
+    assert_eq!(legacy, want, "iptables-legacy");
+}

@@ -305,7 +305,7 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
             }
             // xt_limit: a token in the bucket; xt_recent: the list's
             // answer. Kernel state, which the packet says.
-            Match::Limit(_) | Match::Recent(_) => p.checks,
+            Match::Limit(_) | Match::Recent(_) | Match::Hashlimit(_) => p.checks,
             // Outside support::enforceable: never loaded, not evaluated.
             // xt_mac: no Ethernet header, no match either way.
             Match::Mac(n) => p.mac.is_some_and(|m| (m == n.value) != n.invert),

@@ -12,6 +12,7 @@ pub use crate::extensions::{
         Match,
         addrtype::{AddrTypes, Addrtype, LimitIface},
         conntrack::{Conntrack, CtAddr, CtDir, CtStates},
+        hashlimit::Hashlimit,
         icmp::IcmpType,
         iprange::{Iprange, Ipv4Range},
         length::LengthRange,

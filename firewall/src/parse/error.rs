@@ -471,6 +471,19 @@ pub enum ParseError {
     #[error("mark: trailing garbage after value for option \"--mark\".")]
     MarkTrailingGarbage(String),
 
+    /// `-m hashlimit`'s `XTF_BAD_VALUE`: a rate or mode it cannot read.
+    #[error("hashlimit: Bad value for \"{option}\" option: \"{value}\"")]
+    HashlimitBadValue {
+        /// The option as written in the message (`--hashlimit-upto`).
+        option: &'static str,
+        /// The argument.
+        value: String,
+    },
+
+    /// `--hashlimit-burst` out of 1..=1000000.
+    #[error("bad value for option \"--hashlimit-burst\", or out of range (1-1000000).")]
+    HashlimitBurst,
+
     /// `--mac-source` that is not six `:`-separated hex bytes.
     #[error("Invalid MAC address specified.")]
     BadMac(String),
@@ -630,7 +643,8 @@ impl ParseError {
             | Self::ReplaceNeedsNumber
             | Self::ReplaceNotUnique
             | Self::BangWithMultipleAddresses
-            | Self::IcmpUnknownCharacter(_) => None,
+            | Self::IcmpUnknownCharacter(_)
+            | Self::HashlimitBurst => None,
             Self::CannotInvertOption { option, .. }
             | Self::MissingOption { option, .. }
             | Self::ExclusiveOptions { option, .. }
@@ -644,7 +658,8 @@ impl ParseError {
             Self::AmbiguousIcmpType { given, .. } => Some(given),
             Self::BadIpRange { value, .. }
             | Self::BadAddrType { value, .. }
-            | Self::BadMark { value, .. } => Some(value),
+            | Self::BadMark { value, .. }
+            | Self::HashlimitBadValue { value, .. } => Some(value),
             Self::ChainNameStart(_, t) => Some(t),
             Self::UnknownTcpFlag(t)
             | Self::SynAndTcpFlags(t)

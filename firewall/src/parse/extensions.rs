@@ -24,7 +24,6 @@ pub(crate) const MATCHES: &[&str] = &[
     "dscp",
     "ecn",
     "esp",
-    "hashlimit",
     "helper",
     "icmp",
     "ipcomp",

@@ -991,9 +991,9 @@ fn not_supported_yet() {
     // targets it does not parse, options of them, counters, names.
     let cases: &[(&str, &str, &str)] = &[
         (
-            "-A INPUT -m hashlimit --hashlimit-upto 5/s -j ACCEPT",
-            "-m hashlimit",
-            "hashlimit",
+            "-A INPUT -m time --timestart 10:00 -j ACCEPT",
+            "-m time",
+            "time",
         ),
         (
             "-A INPUT -m conntrack --ctstatus ASSURED -j ACCEPT",

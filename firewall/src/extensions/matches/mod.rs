@@ -338,6 +338,8 @@ match_modules! {
     Recent(recent::Recent) => recent,
     /// `-m mark [!] --mark VALUE[/MASK]`.
     Mark(mark::Mark) => mark,
+    /// `-m hashlimit --hashlimit-upto|--hashlimit-above RATE ...`.
+    Hashlimit(hashlimit::Hashlimit) => hashlimit,
 }
 
 /// `" !"` before an inverted option of `-S` (and some `-L` texts).

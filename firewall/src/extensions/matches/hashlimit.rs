@@ -1,0 +1,408 @@
+//! `-m hashlimit` (libxt_hashlimit revision 3, `xt_hashlimit`): a token
+//! bucket per source and/or destination address (or one for all).
+
+use super::{abbreviates, prelude::*};
+use crate::parse::matches::{atoi, uint};
+
+/// `-m hashlimit` in packet mode (`xt_hashlimit_mtinfo3`'s `cfg`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Hashlimit {
+    /// The average interval between packets, µs (`XT_HASHLIMIT_SCALE_v2`):
+    /// `5/sec` is 200000. Never 0.
+    pub avg: u64,
+    /// `--hashlimit-burst`: bucket size in packets, 1..=1000000.
+    pub burst: u64,
+    /// `XT_HASHLIMIT_INVERT`: `--hashlimit-above` (match over the rate).
+    pub above: bool,
+    /// `--hashlimit-mode srcip`: one bucket per source (masked).
+    pub srcip: bool,
+    /// `--hashlimit-mode dstip`: one bucket per destination (masked).
+    pub dstip: bool,
+    /// `--hashlimit-srcmask`, 0..=32 (default 32; the parser takes up to
+    /// 128, as libxtables, and checkentry refuses more than 32).
+    pub srcmask: u8,
+    /// `--hashlimit-dstmask`, 0..=32 (default 32).
+    pub dstmask: u8,
+    /// `--hashlimit-name` (1 to 254 bytes): rules with one name share
+    /// their buckets.
+    pub name: String,
+    /// `--hashlimit-htable-size` (0: the kernel's default).
+    pub size: u32,
+    /// `--hashlimit-htable-max` (0: the kernel's default).
+    pub max: u32,
+    /// `--hashlimit-htable-gcinterval`, ms (default 1000).
+    pub gc_interval: u32,
+    /// `--hashlimit-htable-expire`, ms: an idle bucket is forgotten
+    /// (full again) after it; default the rate's unit (1000 for /sec).
+    pub expire: u32,
+}
+
+/// `XT_HASHLIMIT_SCALE_v2`: `avg` units per second.
+const SCALE: u64 = 1_000_000;
+/// `XT_HASHLIMIT_BURST`, `XT_HASHLIMIT_BURST_MAX`, `XT_HASHLIMIT_GCINTERVAL`.
+const DEFAULT_BURST: u64 = 5;
+const BURST_MAX: u64 = 1_000_000;
+const DEFAULT_GC: u32 = 1000;
+
+/// The options given so far, and the rate's unit in seconds
+/// (`hashlimit_mt_udata.mult`), which sets the default expiry.
+#[derive(Clone, Debug)]
+pub(crate) struct HashlimitParser {
+    value: Hashlimit,
+    mult: u32,
+    expire_given: bool,
+}
+
+impl Default for HashlimitParser {
+    /// `hashlimit_mt4_init`.
+    fn default() -> Self {
+        Self {
+            value: Hashlimit {
+                avg: 0,
+                burst: DEFAULT_BURST,
+                above: false,
+                srcip: false,
+                dstip: false,
+                srcmask: 32,
+                dstmask: 32,
+                name: String::new(),
+                size: 0,
+                max: 0,
+                gc_interval: DEFAULT_GC,
+                expire: 0,
+            },
+            mult: 1,
+            expire_given: false,
+        }
+    }
+}
+
+const O_UPTO: u8 = 0;
+const O_ABOVE: u8 = 1;
+const O_SRCMASK: u8 = 3;
+const O_DSTMASK: u8 = 4;
+const O_NAME: u8 = 5;
+const O_BURST: u8 = 6;
+const O_SIZE: u8 = 7;
+const O_MAX: u8 = 8;
+const O_GC: u8 = 9;
+const O_EXPIRE: u8 = 10;
+const O_MODE: u8 = 11;
+const O_RATEMATCH: u8 = 12;
+const O_INTERVAL: u8 = 13;
+const F_UPTO: u32 = 1 << O_UPTO;
+const F_ABOVE: u32 = 1 << O_ABOVE;
+
+/// The hashlimit module.
+pub(crate) struct Ext;
+
+impl MatchExt for Ext {
+    ext_head!("hashlimit", Hashlimit, parser HashlimitParser);
+    const OPTIONS: &'static [OptSpec] = &[
+        excl(opt("hashlimit-upto", O_UPTO, Required, true), F_ABOVE),
+        excl(opt("hashlimit-above", O_ABOVE, Required, true), F_UPTO),
+        excl(opt("hashlimit", O_UPTO, Required, true), F_ABOVE),
+        opt("hashlimit-srcmask", O_SRCMASK, Required, false),
+        opt("hashlimit-dstmask", O_DSTMASK, Required, false),
+        opt("hashlimit-burst", O_BURST, Required, false),
+        opt("hashlimit-htable-size", O_SIZE, Required, false),
+        opt("hashlimit-htable-max", O_MAX, Required, false),
+        opt("hashlimit-htable-gcinterval", O_GC, Required, false),
+        opt("hashlimit-htable-expire", O_EXPIRE, Required, false),
+        opt("hashlimit-mode", O_MODE, Required, false),
+        mand(opt("hashlimit-name", O_NAME, Required, false)),
+        opt("hashlimit-rate-match", O_RATEMATCH, No, false),
+        opt("hashlimit-rate-interval", O_INTERVAL, Required, false),
+    ];
+
+    /// libxt_hashlimit's `hashlimit_mt_parse`.
+    fn option(p: &mut HashlimitParser, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
+        let u32_opt = |o: &Given<'_>| uint(Self::NAME, o.name, &o.arg, 0, u64::from(u32::MAX)).map(|v| v as u32);
+        let v = &mut p.value;
+        match o.spec.id {
+            O_UPTO | O_ABOVE => {
+                v.above = (o.spec.id == O_ABOVE) != o.invert;
+                if o.arg.find("b/s").is_some_and(|i| i > 0) {
+                    return Err(ParseError::unsupported(
+                        format!("--{} in bytes (-m hashlimit)", o.name),
+                        o.arg.clone(),
+                    ));
+                }
+                let (avg, mult) = rate(&o.arg, o.spec.id)?;
+                v.avg = avg;
+                p.mult = mult;
+            }
+            // XTTYPE_PLEN takes up to 128; the kernel refuses more than 32.
+            O_SRCMASK => v.srcmask = uint(Self::NAME, o.name, &o.arg, 0, 128)? as u8,
+            O_DSTMASK => v.dstmask = uint(Self::NAME, o.name, &o.arg, 0, 128)? as u8,
+            O_BURST => v.burst = burst(&o.arg)?,
+            O_SIZE => v.size = u32_opt(&o)?,
+            O_MAX => v.max = u32_opt(&o)?,
+            O_GC => v.gc_interval = u32_opt(&o)?,
+            O_EXPIRE => {
+                v.expire = u32_opt(&o)?;
+                p.expire_given = true;
+            }
+            O_MODE => {
+                for tok in o.arg.split([',', '|']).filter(|t| !t.is_empty()) {
+                    match tok {
+                        "srcip" => v.srcip = true,
+                        "dstip" => v.dstip = true,
+                        "srcport" | "dstport" => {
+                            return Err(ParseError::unsupported(
+                                format!("--hashlimit-mode {tok} (-m hashlimit)"),
+                                tok,
+                            ));
+                        }
+                        _ => return Err(bad_value("--hashlimit-mode", &o.arg)),
+                    }
+                }
+            }
+            O_NAME => {
+                if o.arg.is_empty() {
+                    return Err(ParseError::ArgumentTooShort {
+                        min: 1,
+                        written: o.written.to_string(),
+                    });
+                }
+                // XTTYPE_STRING into `char name[NAME_LEN]` (255): the rest is cut.
+                v.name = crate::parse::matches::truncate(&o.arg, 254);
+            }
+            O_RATEMATCH | O_INTERVAL => {
+                return Err(ParseError::unsupported(format!("--{} (-m hashlimit)", o.name), o.name));
+            }
+            id => unreachable!("option id {id} is not in {}'s table", Self::NAME),
+        }
+        Ok(())
+    }
+
+    /// `hashlimit_mt_check`: a rate, and the default expiry.
+    fn fcheck(_p: &HashlimitParser, given: u32) -> Result<(), ParseError> {
+        needs(given & (F_UPTO | F_ABOVE) == 0, Self::NAME, "You have to specify --hashlimit")
+    }
+
+    fn finish(p: &HashlimitParser) -> Result<Hashlimit, ParseError> {
+        let mut v = p.value.clone();
+        if !p.expire_given {
+            v.expire = p.mult * 1000;
+        }
+        if v.burst > BURST_MAX {
+            return Err(burst_error());
+        }
+        Ok(v)
+    }
+
+    /// `hashlimit_mt_check_common`'s refusals (the kernel's, as
+    /// iptables-legacy reports them).
+    fn checkentry(v: &Hashlimit) -> Result<(), ParseError> {
+        if v.gc_interval == 0 || v.expire == 0 {
+            return Err(ParseError::KernelRefuses("xt_hashlimit: invalid interval"));
+        }
+        if v.srcmask > 32 || v.dstmask > 32 {
+            return Err(ParseError::KernelRefuses("xt_hashlimit: invalid mask"));
+        }
+        Ok(())
+    }
+
+    /// `hashlimit_mt_save`, revision 3.
+    fn save(v: &Hashlimit, s: &mut String) {
+        let (rate, quantum) = rate_text(v.avg);
+        let _ = write!(
+            s,
+            " --hashlimit-{} {rate} --hashlimit-burst {}",
+            if v.above { "above" } else { "upto" },
+            v.burst
+        );
+        if let Some(m) = mode_text(v, ',') {
+            let _ = write!(s, " --hashlimit-mode {m}");
+        }
+        let _ = write!(s, " --hashlimit-name {}", v.name);
+        tables(v, quantum, s, " --hashlimit-htable-", " --hashlimit-");
+    }
+
+    /// `hashlimit_mt_print`, revision 3.
+    fn list(v: &Hashlimit, out: &mut String, _cx: &ListCx<'_>) {
+        let (rate, quantum) = rate_text(v.avg);
+        let _ = write!(
+            out,
+            " limit: {} {rate} burst {}",
+            if v.above { "above" } else { "up to" },
+            v.burst
+        );
+        if let Some(m) = mode_text(v, '-') {
+            let _ = write!(out, " mode {m}");
+        }
+        tables(v, quantum, out, " htable-", " ");
+    }
+
+    /// A GCRA bucket per masked address in the kernel's `HASHLIMIT` map
+    /// ([`firewall_common::check::KIND_HASHLIMIT`]).
+    fn support(v: &Hashlimit) -> Enforcement {
+        Enforcement::RuleCheck(v.check())
+    }
+}
+
+impl Hashlimit {
+    /// The kernel's check: one token every `avg` µs, `burst` at most, a
+    /// bucket idle for `expire` ms full again.
+    pub fn check(&self) -> firewall_common::check::Check {
+        use firewall_common::check::hashlimit::*;
+        let interval = self.avg.saturating_mul(1000);
+        let mut flags = 0;
+        if self.above {
+            flags |= F_ABOVE;
+        }
+        if self.srcip {
+            flags |= F_SRCIP;
+        }
+        if self.dstip {
+            flags |= F_DSTIP;
+        }
+        firewall_common::check::Check {
+            kind: firewall_common::check::KIND_HASHLIMIT,
+            arg: pack_arg(self.srcmask, self.dstmask, flags),
+            a: interval,
+            b: self.burst.saturating_sub(1).saturating_mul(interval),
+            state: pack_state(table_id(self.name.as_bytes()), self.expire),
+        }
+    }
+}
+
+/// `XTF_BAD_VALUE`'s message.
+fn bad_value(option: &'static str, arg: &str) -> ParseError {
+    ParseError::HashlimitBadValue {
+        option,
+        value: arg.to_string(),
+    }
+}
+
+fn burst_error() -> ParseError {
+    ParseError::HashlimitBurst
+}
+
+/// libxt_hashlimit's `parse_burst` (revision 2 and up): a number
+/// 1..=1000000, then `k` or `m` multiply it (meant for byte mode), other
+/// characters after it are ignored.
+fn burst(arg: &str) -> Result<u64, ParseError> {
+    let t = arg.trim_start_matches(crate::parse::values::is_c_space);
+    if t.starts_with('-') {
+        return Err(burst_error());
+    }
+    let Some((v, end, overflow)) = crate::parse::values::strtoumax(arg, 0) else {
+        return Err(burst_error());
+    };
+    let rest = &arg[end..];
+    if overflow || v < 1 || (rest.is_empty() && v > BURST_MAX) {
+        return Err(burst_error());
+    }
+    let factor = match rest.as_bytes().first() {
+        Some(b'm') => 1024 * 1024,
+        Some(b'k') => 1024,
+        _ => 1,
+    };
+    v.checked_mul(factor).ok_or_else(burst_error)
+}
+
+/// libxt_hashlimit's `parse_rate` (revision 2 and up): `N[/second|minute|
+/// hour|day]` (abbreviations, any case; N as `atoll` reads it) as µs per
+/// packet, and the unit in seconds.
+fn rate(arg: &str, id: u8) -> Result<(u64, u32), ParseError> {
+    let option = if id == O_ABOVE { "--hashlimit-above" } else { "--hashlimit-upto" };
+    let bad = || bad_value(option, arg);
+    let mut mult: u32 = 1;
+    if let Some((_, unit)) = arg.split_once('/') {
+        if unit.is_empty() {
+            return Err(bad());
+        }
+        mult = [("second", 1), ("minute", 60), ("hour", 3600), ("day", 86400)]
+            .iter()
+            .find(|(n, _)| abbreviates(unit, n))
+            .map(|(_, m)| *m)
+            .ok_or_else(bad)?;
+    }
+    let r = atoi(arg) as u64;
+    if r == 0 {
+        return Err(bad());
+    }
+    let avg = SCALE * u64::from(mult) / r;
+    if avg == 0 {
+        return Err(ParseError::RateTooFast(arg.to_string()));
+    }
+    Ok((avg, mult))
+}
+
+/// libxt_hashlimit's `print_rate` (revision 2 and up): the rate in the
+/// largest unit that shows it whole, and that unit in ms (the default
+/// expiry printing leaves out).
+fn rate_text(avg: u64) -> (String, u32) {
+    const RATES: [(&str, u64); 4] = [
+        ("day", SCALE * 86400),
+        ("hour", SCALE * 3600),
+        ("min", SCALE * 60),
+        ("sec", SCALE),
+    ];
+    let mut i = 1;
+    while i < RATES.len() {
+        let mult = RATES[i].1;
+        if avg > mult || mult / avg < mult % avg {
+            break;
+        }
+        i += 1;
+    }
+    let (name, mult) = RATES[i - 1];
+    (format!("{}/{name}", mult / avg), (mult / SCALE * 1000) as u32)
+}
+
+/// `print_mode`: the address modes in libxt's order, `None` for none.
+fn mode_text(v: &Hashlimit, sep: char) -> Option<String> {
+    let modes: Vec<&str> = [(v.srcip, "srcip"), (v.dstip, "dstip")]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| *n)
+        .collect();
+    (!modes.is_empty()).then(|| modes.join(&sep.to_string()))
+}
+
+/// The table options that differ from their defaults, then the masks
+/// that are not 32, as `-S` (`prefix` `--hashlimit-htable-`) or `-L`
+/// prints them.
+fn tables(v: &Hashlimit, quantum: u32, out: &mut String, table: &str, mask: &str) {
+    if v.size != 0 {
+        let _ = write!(out, "{table}size {}", v.size);
+    }
+    if v.max != 0 {
+        let _ = write!(out, "{table}max {}", v.max);
+    }
+    if v.gc_interval != DEFAULT_GC {
+        let _ = write!(out, "{table}gcinterval {}", v.gc_interval);
+    }
+    if v.expire != quantum {
+        let _ = write!(out, "{table}expire {}", v.expire);
+    }
+    if v.srcmask != 32 {
+        let _ = write!(out, "{mask}srcmask {}", v.srcmask);
+    }
+    if v.dstmask != 32 {
+        let _ = write!(out, "{mask}dstmask {}", v.dstmask);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_and_bursts_like_libxt_hashlimit() {
+        assert_eq!(rate("5/s", O_UPTO), Ok((200_000, 1)));
+        assert_eq!(rate("60/min", O_UPTO), Ok((1_000_000, 60)));
+        assert_eq!(rate_text(1_000_000), ("1/sec".into(), 1000));
+        assert_eq!(rate_text(200_000), ("5/sec".into(), 1000));
+        assert_eq!(rate_text(SCALE * 3600 / 7), ("7/hour".into(), 3_600_000));
+        assert_eq!(rate("0/s", O_UPTO), Err(bad_value("--hashlimit-upto", "0/s")));
+        assert_eq!(rate("2000000/s", O_ABOVE), Err(ParseError::RateTooFast("2000000/s".into())));
+        assert_eq!(burst("10"), Ok(10));
+        assert_eq!(burst("2k"), Ok(2048));
+        assert_eq!(burst("1000001"), Err(burst_error()));
+        assert_eq!(burst("0"), Err(burst_error()));
+    }
+}
