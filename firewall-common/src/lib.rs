@@ -822,7 +822,7 @@ pub mod maps {
     ];
     /// Maps of the object that fw does not pin (besides the data
     /// sections, `.rodata` and the like, that hold its constants).
-    pub const PRIVATE: [&str; 7] = [
+    pub const PRIVATE: [&str; 8] = [
         "SCRATCH",
         "MATCH_CACHE",
         "CT_PENDING",
@@ -830,6 +830,7 @@ pub mod maps {
         "LOG_BUCKET",
         "CHECK_PACKET",
         "RECENT_NEW",
+        "LO_MARKS",
     ];
 }
 

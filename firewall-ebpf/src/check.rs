@@ -9,7 +9,7 @@ use aya_ebpf::{
     cty::{c_long, c_void},
     helpers::{bpf_ktime_get_ns, bpf_loop, bpf_skb_load_bytes, bpf_xdp_load_bytes},
     macros::map,
-    maps::{Array, LruHashMap, PerCpuArray},
+    maps::{Array, LruHashMap, LruPerCpuHashMap, PerCpuArray},
 };
 use firewall_common::{
     Anomaly, BANKS,
@@ -32,6 +32,78 @@ static CHECKS: Array<Check> = Array::with_max_entries(BANKS * MAX_CHECKS, 0);
 /// Every `-m recent` list, outside the banks: lists outlive rulesets.
 #[map]
 static RECENT: LruHashMap<Key, Entry> = LruHashMap::with_max_entries(recent::MAX_ENTRIES, 0);
+/// The mark of each datagram TC egress saw leave on `lo`, for XDP to
+/// find when it comes back in (generic XDP has no `skb->mark`), per CPU
+/// (`lo` delivers on the sending CPU).
+#[map]
+static LO_MARKS: LruPerCpuHashMap<LoKey, u32> = LruPerCpuHashMap::with_max_entries(4096, 0);
+
+/// What tells one datagram on `lo` from another: its addresses, ports
+/// (0 without), protocol, length, and the IPv4 header's identification
+/// and fragment words (bytes 4..8, as they are).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct LoKey {
+    src: u32,
+    dst: u32,
+    sport: u16,
+    dport: u16,
+    len: u16,
+    proto: u16,
+    id_frag: u32,
+}
+
+impl LoKey {
+    #[inline(always)]
+    fn of(p: &Packet, id_frag: u32) -> LoKey {
+        LoKey {
+            src: p.src,
+            dst: p.dst,
+            sport: if p.has_ports { p.sport } else { 0 },
+            dport: if p.has_ports { p.dport } else { 0 },
+            len: p.len,
+            proto: u16::from(p.proto),
+            id_frag,
+        }
+    }
+}
+
+/// The mark a datagram arriving on `lo` left with ([`LO_MARKS`]); 0 if
+/// TC egress did not see it. Out of line: its key stays off the hook's
+/// frame.
+#[inline(never)]
+fn lo_mark(ctx: *mut xdp_md, pkt: &Packet) -> u32 {
+    let mut b = [0u8; 4];
+    // SAFETY: ctx is the kernel's xdp_md; four bytes into `b`.
+    if unsafe { bpf_xdp_load_bytes(ctx, ETH_HLEN as u32 + 4, b.as_mut_ptr().cast(), 4) } != 0 {
+        return 0;
+    }
+    let id_frag = u32::from_ne_bytes(b);
+    // SAFETY: a map value, read at once.
+    unsafe { LO_MARKS.get(&LoKey::of(pkt, id_frag)) }
+        .copied()
+        .unwrap_or(0)
+}
+
+/// Notes the mark of a datagram leaving on `lo` for [`lo_mark`].
+#[inline(never)]
+fn note_lo_mark(skb: *mut __sk_buff, pkt: &Packet, mark: u32) {
+    let mut b = [0u8; 4];
+    // SAFETY: skb is the kernel's __sk_buff; four bytes into `b`.
+    if unsafe {
+        bpf_skb_load_bytes(
+            skb as *const c_void,
+            ETH_HLEN as u32 + 4,
+            b.as_mut_ptr().cast(),
+            4,
+        )
+    } != 0
+    {
+        return;
+    }
+    let _ = LO_MARKS.insert(&LoKey::of(pkt, u32::from_ne_bytes(b)), &mark, 0);
+}
+
 /// Every `-m hashlimit` table's buckets, outside the banks.
 #[map]
 static HASHLIMIT: LruHashMap<hashlimit::Key, hashlimit::Entry> =
@@ -160,8 +232,13 @@ pub fn note_xdp(ctx: *mut xdp_md, pkt: &Packet) {
             (*s).mac = core::ptr::read_unaligned((data + 6) as *const [u8; 6]);
             (*s).has_mac = pkt.in_ifindex != LOOPBACK_IFINDEX;
         }
-        // Before the stack: nothing has marked the packet yet.
-        (*s).mark = 0;
+        // Before the stack nothing has marked an arriving packet; one
+        // looped on `lo` keeps the mark it left with.
+        (*s).mark = if pkt.in_ifindex == LOOPBACK_IFINDEX {
+            lo_mark(ctx, pkt)
+        } else {
+            0
+        };
         (*s).has_ports = pkt.has_ports;
         (*s).sport = pkt.sport;
         (*s).dport = pkt.dport;
@@ -263,6 +340,9 @@ pub fn note_tc(skb: *mut __sk_buff, pkt: &Packet) {
     // SAFETY: as in `note_xdp`; skb is the kernel's __sk_buff.
     unsafe {
         (*s).mark = (*skb).mark;
+        if pkt.out_ifindex == LOOPBACK_IFINDEX {
+            note_lo_mark(skb, pkt, (*skb).mark);
+        }
         (*s).has_mac = false;
         (*s).has_ports = pkt.has_ports;
         (*s).sport = pkt.sport;

@@ -92,11 +92,15 @@ pub enum ExecError {
     /// where fw's XDP hook sees every packet unmarked: the rule could
     /// match another set of packets in fw than in netfilter (exit 2).
     #[error(
-        "not supported yet: -m mark while {} (it may mark packets before the filter table, \
-         where fw sees them unmarked; the firewall is left as it was)",
+        "not supported yet: -m mark ({chain} rule {rule}) while {} (it may mark packets \
+         before the filter table, where fw sees them unmarked; the firewall is left as it was)",
         found.join(", ")
     )]
     MarkUnseen {
+        /// The chain of the first rule with `-m mark`.
+        chain: String,
+        /// Its number in the chain, from 1.
+        rule: usize,
         /// What was found, each worded for the message.
         found: Vec<String>,
     },
@@ -653,14 +657,17 @@ fn filters(r: &crate::model::Ruleset) -> bool {
         || r.user_chains.values().any(|rules| !rules.is_empty())
 }
 
-/// Whether a rule of `r` has `-m mark`.
-fn uses_mark(r: &crate::model::Ruleset) -> bool {
-    r.all_rules().any(|(_, rules)| {
-        rules.iter().any(|rule| {
-            rule.matches
-                .iter()
-                .any(|m| matches!(m, crate::model::Match::Mark(_)))
-        })
+/// The chain and number (from 1) of the first rule of `r` with `-m mark`.
+fn first_mark(r: &crate::model::Ruleset) -> Option<(String, usize)> {
+    r.all_rules().find_map(|(chain, rules)| {
+        rules
+            .iter()
+            .position(|rule| {
+                rule.matches
+                    .iter()
+                    .any(|m| matches!(m, crate::model::Match::Mark(_)))
+            })
+            .map(|n| (chain.to_string(), n + 1))
     })
 }
 
@@ -685,10 +692,10 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
             link_type: i.link_type,
         });
     }
-    if uses_mark(&new.ruleset) {
+    if let Some((chain, rule)) = first_mark(&new.ruleset) {
         let found = host::mark_setters().map_err(ExecError::Host)?;
         if !found.is_empty() {
-            return Err(ExecError::MarkUnseen { found });
+            return Err(ExecError::MarkUnseen { chain, rule, found });
         }
     }
     let interfaces: Vec<(String, u32)> = ifaces.iter().map(|i| (i.name.clone(), i.index)).collect();

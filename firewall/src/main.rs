@@ -97,11 +97,14 @@ Options (iptables(8), iptables-extensions(8)):
   [!] --out-interface -o name[+]
   [!] --fragment -f            second and further fragments only
   --match -m match             tcp udp icmp multiport conntrack state iprange mac
-                               comment limit hashlimit length ttl addrtype set mark
+                               comment limit hashlimit recent length ttl mark
+                               (their options: iptables-extensions(8); addrtype, set,
+                               owner and the others are refused)
   [!] --ctstate (-m conntrack), [!] --state (-m state)
                                INVALID,NEW,ESTABLISHED,RELATED,UNTRACKED (fw's tracking)
   [!] --ctproto, [!] --ctorig{src,dst}[port], [!] --ctrepl{src,dst}[port],
   --ctdir ORIGINAL|REPLY (-m conntrack; ports need tcp or udp)
+  [!] --mark value[/mask] (-m mark)
   --jump -j target             ACCEPT DROP RETURN REJECT LOG or a user-defined chain
   --goto -g chain              jump to a user-defined chain without returning
   --verbose -v                 verbose mode

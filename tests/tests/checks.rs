@@ -160,13 +160,14 @@ fn tcp_option_as_iptables() {
 
 /// The server's rules of [`mark_as_iptables`]: OUTPUT sees the mark a
 /// socket gives its datagrams (`SO_MARK`), INPUT sees arriving packets
-/// unmarked.
-const MARK: [&str; 5] = [
+/// unmarked, but a datagram looped on `lo` with the mark it was sent with.
+const MARK: [&str; 6] = [
     "-A OUTPUT -p udp --dport 5701 -m mark --mark 0x8000/0x8000 -j DROP",
     "-A OUTPUT -p udp --dport 5701 -m mark ! --mark 0x0 -j ACCEPT",
     "-A OUTPUT -p udp --dport 5701",
     "-A INPUT -p udp --dport 5702 -m mark --mark 0x0 -j ACCEPT",
     "-A INPUT -p udp --dport 5702 -m mark ! --mark 0x0/0xffff -j DROP",
+    "-A INPUT -i lo -p udp --dport 5703 -m mark --mark 0x1 -j DROP",
 ];
 
 /// `count` datagrams from `ns` to `to:port` from a socket with `SO_MARK`
@@ -195,9 +196,9 @@ fn send_marked(ns: &str, mark: u32, to: Ipv4Addr, port: u16, count: usize) {
     std::thread::sleep(std::time::Duration::from_millis(100));
 }
 
-/// The packets of OUTPUT rules 1-3 and INPUT rules 1-2 in a listing
+/// The packets of OUTPUT rules 1-3 and INPUT rules 1-3 in a listing
 /// program (`fw` or `iptables-legacy`).
-fn mark_counters(list: &dyn Fn(&str) -> String) -> [u64; 5] {
+fn mark_counters(list: &dyn Fn(&str) -> String) -> [u64; 6] {
     let (output, input) = (list("OUTPUT"), list("INPUT"));
     [
         rule_counters(&output, 1).0,
@@ -205,6 +206,7 @@ fn mark_counters(list: &dyn Fn(&str) -> String) -> [u64; 5] {
         rule_counters(&output, 3).0,
         rule_counters(&input, 1).0,
         rule_counters(&input, 2).0,
+        rule_counters(&input, 3).0,
     ]
 }
 
@@ -217,8 +219,11 @@ fn mark_as_iptables() {
         send_marked(lab.server(), 0x1, CLIENT_ADDR, 5701, 3);
         send_marked(lab.server(), 0, CLIENT_ADDR, 5701, 4);
         send_marked(lab.client(), 0x8000, SERVER_ADDR, 5702, 5);
+        send_marked(lab.server(), 0x1, Ipv4Addr::LOCALHOST, 5703, 3);
+        send_marked(lab.server(), 0x2, Ipv4Addr::LOCALHOST, 5703, 2);
+        send_marked(lab.server(), 0x1, SERVER_ADDR, 5703, 1);
     };
-    let want = [2, 3, 4, 5, 0];
+    let want = [2, 3, 4, 5, 0, 4];
     lab.fw_rules(&MARK);
     probes();
     let fw = mark_counters(&|chain| lab.fw_ok(&["-L", chain, "-v", "-n", "-x", "--line-numbers"]));
@@ -261,7 +266,7 @@ fn mark_is_refused_while_the_host_may_set_marks() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "fw v0.1.0 (eBPF): not supported yet: -m mark while iptables-legacy table `mangle' has \
+        "fw v0.1.0 (eBPF): not supported yet: -m mark (INPUT rule 2) while iptables-legacy table `mangle' has \
          rules (it may mark packets before the filter table, where fw sees them unmarked; the \
          firewall is left as it was)\nTry `fw -h' or 'fw --help' for more information.\n"
     );
@@ -275,7 +280,7 @@ fn mark_is_refused_while_the_host_may_set_marks() {
     assert_eq!(out.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&out.stderr).starts_with(
-            "fw v0.1.0 (eBPF): not supported yet: -m mark while nftables chain `inet fwtest pre'"
+            "fw v0.1.0 (eBPF): not supported yet: -m mark (INPUT rule 2) while nftables chain `inet fwtest pre' exists"
         ),
         "{}",
         String::from_utf8_lossy(&out.stderr)

@@ -256,6 +256,7 @@ const LINES: &[&str] = &[
     "-A INPUT -m conntrack --ctstate NEW --ctstate NEW -j DROP",
     "-A INPUT -m conntrack -j DROP",
     "-A FORWARD -m conntrack --ctorigdstport 80 -j ACCEPT",
+    "-A FORWARD -p tcp -m conntrack --ctorigdstport :80 -j ACCEPT",
     "-A FORWARD -m conntrack ! --ctorigdstport 80:90 -j ACCEPT",
     "-A FORWARD -m conntrack --ctorigdstport 90:80 ! --ctorigsrcport 7: -j ACCEPT",
     "-A FORWARD -m conntrack --ctreplsrcport domain --ctrepldstport 0:65535 -j ACCEPT",

@@ -32,8 +32,8 @@ const NFTA_CHAIN_NAME: u16 = 3;
 const NFTA_CHAIN_HOOK: u16 = 4;
 
 /// Where a mark could be set that fw's XDP hook does not see, each
-/// worded for a message ("iptables-legacy table `mangle` has rules",
-/// "nftables chain `inet t c`"); empty when there is none.
+/// worded for a message ("iptables-legacy table `mangle' has rules",
+/// "nftables chain `inet t c' exists"); empty when there is none.
 ///
 /// # Errors
 /// When the calling thread's namespace cannot be asked (the netlink or
@@ -148,7 +148,7 @@ fn nft_base_chains() -> io::Result<Vec<String>> {
             }
         }
         if base {
-            out.push(format!("nftables chain `{family} {table} {name}'"));
+            out.push(format!("nftables chain `{family} {table} {name}' exists"));
         }
     }
     Ok(out)

@@ -329,7 +329,7 @@ fn ct_addr(arg: &str) -> Result<CtAddr, ParseError> {
     Ok(CtAddr { addr, prefix })
 }
 
-/// `XTTYPE_PORTRC`: `PORT`, `A:B` or `A:` (to 65535), each a number or a
+/// `XTTYPE_PORTRC`: `PORT`, `A:B`, `A:` (to 65535) or `:B` (from 0), each a number or a
 /// service name (looked up as tcp: /etc/services lists tcp first).
 fn port_range(arg: &str, services: &Services) -> Result<PortRange, ParseError> {
     let port = |s: &str| values::parse_port(s, "tcp", services);
@@ -341,6 +341,10 @@ fn port_range(arg: &str, services: &Services) -> Result<PortRange, ParseError> {
         Some((lo, "")) => PortRange {
             lo: port(lo)?,
             hi: u16::MAX,
+        },
+        Some(("", hi)) => PortRange {
+            lo: 0,
+            hi: port(hi)?,
         },
         Some((lo, hi)) => PortRange {
             lo: port(lo)?,
