@@ -1793,6 +1793,8 @@ const _: () = {
     assert!(size_of::<RuleInfo>() == 16);
     assert!(size_of::<check::Check>() == 32);
     assert!(size_of::<check::recent::Key>() == 8);
+    assert!(size_of::<check::hashlimit::Key>() == 12);
+    assert!(size_of::<check::hashlimit::Entry>() == 16);
     assert!(size_of::<check::recent::Entry>() == 8 * check::recent::STAMPS + 16);
     assert!(size_of::<AddrKey>() == 8);
     assert!(size_of::<PortKey>() == 8);
@@ -1847,4 +1849,8 @@ mod pod {
     unsafe impl aya::Pod for super::check::recent::Key {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::check::recent::Entry {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::check::hashlimit::Key {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::check::hashlimit::Entry {}
 }

@@ -92,6 +92,10 @@ pub struct Compiled {
     /// entries go once the bank is live, as xt_recent frees a list with
     /// its last rule.
     pub recent_lists: Vec<u32>,
+    /// The `-m hashlimit` tables the rules name (ids, sorted): the
+    /// others' buckets go once the bank is live, as xt_hashlimit frees a
+    /// table with its last rule.
+    pub hashlimit_tables: Vec<u32>,
 }
 
 /// A rule's target as the kernel takes it, with `chain` numbering the
@@ -372,9 +376,11 @@ fn recent_lists(rs: &Ruleset) -> Result<Vec<u32>, CompileError> {
 /// ids collide, and one name with two settings (xt_hashlimit's table
 /// keeps those of the rule that made it, whatever later rules say).
 ///
+/// The ids of the tables, sorted.
+///
 /// # Errors
 /// [`CompileError::NotSupported`] naming the table.
-fn hashlimit_tables(rs: &Ruleset) -> Result<(), CompileError> {
+fn hashlimit_tables(rs: &Ruleset) -> Result<Vec<u32>, CompileError> {
     let mut ids: BTreeMap<u32, &str> = BTreeMap::new();
     let mut tables: BTreeMap<&str, &crate::model::Hashlimit> = BTreeMap::new();
     for (_, rules) in rs.all_rules() {
@@ -403,7 +409,7 @@ fn hashlimit_tables(rs: &Ruleset) -> Result<(), CompileError> {
             }
         }
     }
-    Ok(())
+    Ok(ids.into_keys().collect())
 }
 
 /// Whether `r` has checks: a failing one moves the walk to the next rule,
@@ -850,7 +856,7 @@ pub fn compile(
     }
     debug_assert!(SUMMARY_WORDS * 64 * 64 >= MAX_RULES_PER_CHAIN as usize);
     out.recent_lists = recent_lists(rs)?;
-    hashlimit_tables(rs)?;
+    out.hashlimit_tables = hashlimit_tables(rs)?;
     Ok(out)
 }
 

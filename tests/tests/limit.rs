@@ -217,3 +217,44 @@ fn hashlimit_forgets_an_idle_bucket_as_iptables() {
     let legacy = under_iptables_legacy(&lab, &EXPIRE, |c| expire_probes(&lab, c));
     assert_eq!(legacy, want, "iptables-legacy");
 }
+
+/// A table no rule names any more is gone: the same rule added again
+/// starts with a full bucket, as xt_hashlimit frees a table with its
+/// last rule.
+const READD: [&str; 2] = [
+    "-A INPUT -p udp --dport 7104 -m hashlimit --hashlimit-upto 1/hour --hashlimit-burst 3 --hashlimit-name hl4 -j ACCEPT",
+    "-A INPUT -p udp --dport 7104 -j DROP",
+];
+
+#[test]
+fn a_hashlimit_table_starts_afresh_once_no_rule_names_it() {
+    let lab = Lab::new("hlreadd").unwrap();
+    let send = || send_udp(lab.client(), SERVER_ADDR, 7104, 10, 5);
+    lab.fw_rules(&READD);
+    send();
+    let first = fw_input_counters(&lab, 1).0;
+    lab.fw_ok(&["-F", "INPUT"]);
+    lab.fw_rules(&READD);
+    send();
+    assert_eq!((first, fw_input_counters(&lab, 1).0), (3, 3), "fw");
+    integration_tests::fw_reset(lab.server());
+    let legacy = under_iptables_legacy(&lab, &READD, |c| {
+        send();
+        let first = c(1).0;
+        let ipt = |args: &[&str]| {
+            assert!(
+                netns_exec(lab.server(), "iptables-legacy", args)
+                    .unwrap()
+                    .status
+                    .success()
+            );
+        };
+        ipt(&["-F", "INPUT"]);
+        for r in READD {
+            ipt(&r.split(' ').collect::<Vec<_>>());
+        }
+        send();
+        (first, c(1).0)
+    });
+    assert_eq!(legacy, (3, 3), "iptables-legacy");
+}

@@ -306,7 +306,31 @@ pub struct Kernel {
         firewall_common::check::recent::Key,
         firewall_common::check::recent::Entry,
     >,
+    hashlimit: HashMap<
+        MapData,
+        firewall_common::check::hashlimit::Key,
+        firewall_common::check::hashlimit::Entry,
+    >,
     cpus: usize,
+}
+
+/// Removes the entries of `map` whose list or table (`id`) is not in
+/// `keep` (sorted): `RECENT`'s and `HASHLIMIT`'s.
+fn forget_unnamed<K: aya::Pod, V: aya::Pod>(
+    map: &mut HashMap<MapData, K, V>,
+    keep: &[u32],
+    id: impl Fn(&K) -> u32,
+    name: &'static str,
+) -> Result<(), LoadError> {
+    let keys: Vec<K> = map
+        .keys()
+        .collect::<Result<_, _>>()
+        .map_err(map_err(name))?;
+    for k in keys.iter().filter(|k| keep.binary_search(&id(k)).is_err()) {
+        // Gone already (evicted meanwhile) is fine.
+        let _ = map.remove(k);
+    }
+    Ok(())
 }
 
 fn map_err(name: &'static str) -> impl FnOnce(MapError) -> LoadError {
@@ -381,6 +405,8 @@ impl Kernel {
                 .map_err(map_err(maps::CHECKS))?,
             recent: HashMap::try_from(Map::LruHashMap(get(maps::RECENT)?))
                 .map_err(map_err(maps::RECENT))?,
+            hashlimit: HashMap::try_from(Map::LruHashMap(get(maps::HASHLIMIT)?))
+                .map_err(map_err(maps::HASHLIMIT))?,
             cpus,
         })
     }
@@ -745,7 +771,19 @@ impl Kernel {
         // its last rule (one the new ruleset keeps keeps its entries). The
         // change has happened: a failure here leaves stale entries of
         // lists no rule reads, and the next change retries.
-        let _ = self.forget_recent_lists(&compiled.recent_lists);
+        let _ = forget_unnamed(
+            &mut self.recent,
+            &compiled.recent_lists,
+            |k| k.list,
+            maps::RECENT,
+        );
+        // Hashlimit tables too, as xt_hashlimit frees a table with its last rule.
+        let _ = forget_unnamed(
+            &mut self.hashlimit,
+            &compiled.hashlimit_tables,
+            |k| k.table,
+            maps::HASHLIMIT,
+        );
         // The new ruleset is live: what follows only empties the old bank.
         // Should that fail, `spare_dirty` stays set and the next swap
         // empties it first; the change itself has happened, and is
@@ -818,20 +856,6 @@ impl Kernel {
             Ok(()) => Ok(()),
             Err(_) => self.purge(bank),
         }
-    }
-
-    /// Removes the `RECENT` entries of every list but `keep` (sorted).
-    fn forget_recent_lists(&mut self, keep: &[u32]) -> Result<(), LoadError> {
-        let keys: Vec<_> = self
-            .recent
-            .keys()
-            .collect::<Result<_, _>>()
-            .map_err(map_err(maps::RECENT))?;
-        for k in keys.iter().filter(|k| keep.binary_search(&k.list).is_err()) {
-            // Gone already (evicted meanwhile) is fine.
-            let _ = self.recent.remove(k);
-        }
-        Ok(())
     }
 
     /// Sets counter slot `slot` to zero on every CPU.

@@ -480,6 +480,18 @@ pub enum ParseError {
         value: String,
     },
 
+    /// `--hashlimit-srcmask`/`--hashlimit-dstmask` that is neither a
+    /// number nor a netmask.
+    #[error(
+        "hashlimit: bad value for option \"--{option}\", neither a valid network mask nor valid CIDR (0-32)."
+    )]
+    HashlimitBadMask {
+        /// The option's name.
+        option: &'static str,
+        /// The argument.
+        value: String,
+    },
+
     /// `--hashlimit-burst` out of 1..=1000000.
     #[error("bad value for option \"--hashlimit-burst\", or out of range (1-1000000).")]
     HashlimitBurst,
@@ -659,7 +671,8 @@ impl ParseError {
             Self::BadIpRange { value, .. }
             | Self::BadAddrType { value, .. }
             | Self::BadMark { value, .. }
-            | Self::HashlimitBadValue { value, .. } => Some(value),
+            | Self::HashlimitBadValue { value, .. }
+            | Self::HashlimitBadMask { value, .. } => Some(value),
             Self::ChainNameStart(_, t) => Some(t),
             Self::UnknownTcpFlag(t)
             | Self::SynAndTcpFlags(t)
@@ -772,6 +785,7 @@ impl ParseError {
             | Self::HostUnresolved(_)
             | Self::BadOptionValue { .. }
             | Self::BadMark { .. }
+            | Self::HashlimitBadMask { .. }
             | Self::MarkTrailingGarbage(_)
             | Self::BadRangeValue { .. }
             | Self::RangeTrailingCharacters { .. }

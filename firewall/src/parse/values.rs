@@ -196,7 +196,7 @@ fn looks_like_host_name(s: &str) -> bool {
 /// `inet_aton`, as getaddrinfo reads a numeric host: 1 to 4 numbers
 /// (strtoul base 0) separated by dots, the last filling the bytes left
 /// (`1.2.3` is 1.2.0.3, `0x01020304` is 1.2.3.4).
-fn inet_aton(s: &str) -> Option<Ipv4Addr> {
+pub(crate) fn inet_aton(s: &str) -> Option<Ipv4Addr> {
     let parts: Vec<&str> = s.split('.').collect();
     if parts.len() > 4 {
         return None;

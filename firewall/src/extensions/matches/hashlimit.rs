@@ -19,7 +19,7 @@ pub struct Hashlimit {
     /// `--hashlimit-mode dstip`: one bucket per destination (masked).
     pub dstip: bool,
     /// `--hashlimit-srcmask`, 0..=32 (default 32; the parser takes up to
-    /// 128, as libxtables, and checkentry refuses more than 32).
+    /// 255, as libxtables, and checkentry refuses more than 32).
     pub srcmask: u8,
     /// `--hashlimit-dstmask`, 0..=32 (default 32).
     pub dstmask: u8,
@@ -132,9 +132,8 @@ impl MatchExt for Ext {
                 v.avg = avg;
                 p.mult = mult;
             }
-            // XTTYPE_PLEN takes up to 128; the kernel refuses more than 32.
-            O_SRCMASK => v.srcmask = uint(Self::NAME, o.name, &o.arg, 0, 128)? as u8,
-            O_DSTMASK => v.dstmask = uint(Self::NAME, o.name, &o.arg, 0, 128)? as u8,
+            O_SRCMASK => v.srcmask = plen(o.name, &o.arg)?,
+            O_DSTMASK => v.dstmask = plen(o.name, &o.arg)?,
             O_BURST => v.burst = burst(&o.arg)?,
             O_SIZE => v.size = u32_opt(&o)?,
             O_MAX => v.max = u32_opt(&o)?,
@@ -266,6 +265,26 @@ impl Hashlimit {
             state: pack_state(table_id(self.name.as_bytes()), self.expire),
         }
     }
+}
+
+/// libxtables' `XTTYPE_PLEN` for IPv4: a number up to 255 (the kernel
+/// refuses more than 32, `checkentry`), else a netmask as `inet_aton`
+/// reads it, whose prefix length it is (255 when not contiguous, which
+/// the kernel refuses too).
+fn plen(option: &'static str, arg: &str) -> Result<u8, ParseError> {
+    if let Some((v, "")) = crate::parse::values::xt_strtoul(arg, 0, 255) {
+        return Ok(v as u8);
+    }
+    let m = crate::parse::values::inet_aton(arg).ok_or(ParseError::HashlimitBadMask {
+        option,
+        value: arg.to_string(),
+    })?;
+    let m = u32::from(m);
+    Ok(if m.leading_ones() + m.trailing_zeros() == 32 {
+        m.leading_ones() as u8
+    } else {
+        255
+    })
 }
 
 /// `XTF_BAD_VALUE`'s message.
