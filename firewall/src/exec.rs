@@ -925,6 +925,19 @@ pub fn status() -> Result<Status, ExecError> {
             a.name()
         ));
     }
+    // A mark setter that appeared after the last change: `-m mark` may
+    // now differ from netfilter (a change would be refused).
+    if let Some((chain, rule)) = first_mark(&rec.ruleset) {
+        let found = host::mark_setters().map_err(ExecError::Host)?;
+        if !found.is_empty() {
+            let _ = writeln!(out, "marks: {}", found.join(", "));
+            st.problems.push(format!(
+                "-m mark ({chain} rule {rule}) is loaded while {}: it may mark packets before \
+                 the filter table, where fw sees them unmarked",
+                found.join(", ")
+            ));
+        }
+    }
     let links = pinned_links(&dirs);
     // The live link of `hook` on interface `index`, and the name it was
     // pinned under (the interface's name at attach time).

@@ -292,4 +292,15 @@ fn mark_is_refused_while_the_host_may_set_marks() {
         lab.fw_ok(&["-S", "INPUT"]),
         "-P INPUT ACCEPT\n-A INPUT -p udp -m udp --dport 9 -j DROP\n-A INPUT -m mark --mark 0x1 -j DROP\n"
     );
+    assert!(lab.fw(&["status", "--check"]).status.success());
+    // A mark setter that comes after the rule: status says so and --check fails.
+    sh("iptables-legacy -t raw -A PREROUTING -j MARK --set-mark 1");
+    let out = lab.fw(&["status", "--check"]);
+    assert_eq!(out.status.code(), Some(1));
+    let status = lab.fw_ok(&["status"]);
+    assert!(
+        status.contains("marks: iptables-legacy table `raw' has rules\n"),
+        "{status}"
+    );
+    sh("iptables-legacy -t raw -F");
 }
