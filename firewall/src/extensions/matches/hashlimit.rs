@@ -1,7 +1,7 @@
 //! `-m hashlimit` (libxt_hashlimit revision 3, `xt_hashlimit`): a token
 //! bucket per source and/or destination address (or one for all).
 
-use super::{abbreviates, prelude::*};
+use super::{prelude::*, rate_unit};
 use crate::parse::matches::{atoi, uint};
 
 /// `-m hashlimit` in packet mode (`xt_hashlimit_mtinfo3`'s `cfg`).
@@ -303,15 +303,11 @@ fn burst_error() -> ParseError {
 /// 1..=1000000, then `k` or `m` multiply it (meant for byte mode), other
 /// characters after it are ignored.
 fn burst(arg: &str) -> Result<u64, ParseError> {
-    let t = arg.trim_start_matches(crate::parse::values::is_c_space);
-    if t.starts_with('-') {
-        return Err(burst_error());
-    }
-    let Some((v, end, overflow)) = crate::parse::values::strtoumax(arg, 0) else {
+    // xtables_strtoul(burst, &end, &v, 1, UINT64_MAX).
+    let Some((v, rest)) = crate::parse::values::xt_strtoul(arg, 1, 0) else {
         return Err(burst_error());
     };
-    let rest = &arg[end..];
-    if overflow || v < 1 || (rest.is_empty() && v > BURST_MAX) {
+    if rest.is_empty() && v > BURST_MAX {
         return Err(burst_error());
     }
     let factor = match rest.as_bytes().first() {
@@ -328,17 +324,7 @@ fn burst(arg: &str) -> Result<u64, ParseError> {
 fn rate(arg: &str, id: u8) -> Result<(u64, u32), ParseError> {
     let option = if id == O_ABOVE { "--hashlimit-above" } else { "--hashlimit-upto" };
     let bad = || bad_value(option, arg);
-    let mut mult: u32 = 1;
-    if let Some((_, unit)) = arg.split_once('/') {
-        if unit.is_empty() {
-            return Err(bad());
-        }
-        mult = [("second", 1), ("minute", 60), ("hour", 3600), ("day", 86400)]
-            .iter()
-            .find(|(n, _)| abbreviates(unit, n))
-            .map(|(_, m)| *m)
-            .ok_or_else(bad)?;
-    }
+    let mult = rate_unit(arg).ok_or_else(bad)? as u32;
     let r = atoi(arg) as u64;
     if r == 0 {
         return Err(bad());
@@ -354,22 +340,8 @@ fn rate(arg: &str, id: u8) -> Result<(u64, u32), ParseError> {
 /// largest unit that shows it whole, and that unit in ms (the default
 /// expiry printing leaves out).
 fn rate_text(avg: u64) -> (String, u32) {
-    const RATES: [(&str, u64); 4] = [
-        ("day", SCALE * 86400),
-        ("hour", SCALE * 3600),
-        ("min", SCALE * 60),
-        ("sec", SCALE),
-    ];
-    let mut i = 1;
-    while i < RATES.len() {
-        let mult = RATES[i].1;
-        if avg > mult || mult / avg < mult % avg {
-            break;
-        }
-        i += 1;
-    }
-    let (name, mult) = RATES[i - 1];
-    (format!("{}/{name}", mult / avg), (mult / SCALE * 1000) as u32)
+    let (text, unit) = super::rate_text(avg, SCALE);
+    (text, (unit / SCALE * 1000) as u32)
 }
 
 /// `print_mode`: the address modes in libxt's order, `None` for none.

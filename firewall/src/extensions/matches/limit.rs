@@ -1,6 +1,6 @@
 //! `-m limit` (libxt_limit, `xt_limit`): a token bucket.
 
-use super::{abbreviates, prelude::*};
+use super::{prelude::*, rate_unit};
 use crate::parse::matches::{atoi, uint};
 
 /// `-m limit`: a token bucket (iptables-extensions(8) "limit").
@@ -96,22 +96,7 @@ impl MatchExt for Ext {
 /// in 1/10000 s.
 fn rate(arg: &str) -> Result<u32, ParseError> {
     let bad = || ParseError::BadRate(arg.to_string());
-    let mut mult: u64 = 1;
-    if let Some((_, unit)) = arg.split_once('/') {
-        if unit.is_empty() {
-            return Err(bad());
-        }
-        mult = [
-            ("second", 1),
-            ("minute", 60),
-            ("hour", 3600),
-            ("day", 86400),
-        ]
-        .iter()
-        .find(|(n, _)| abbreviates(unit, n))
-        .map(|(_, m)| *m)
-        .ok_or_else(bad)?;
-    }
+    let mult = rate_unit(arg).ok_or_else(bad)?;
     // The C code keeps atoi's int in a uint32_t.
     let r = atoi(arg) as i32 as u32;
     if r == 0 {
@@ -128,24 +113,10 @@ fn rate(arg: &str) -> Result<u32, ParseError> {
 /// libxt_limit's `print_rate`: the largest unit that shows the rate as a
 /// whole number (`3/hour`, `25/sec`).
 fn rate_text(avg: u32) -> String {
-    const RATES: [(&str, u32); 4] = [
-        ("day", Limit::SCALE * 24 * 60 * 60),
-        ("hour", Limit::SCALE * 60 * 60),
-        ("min", Limit::SCALE * 60),
-        ("sec", Limit::SCALE),
-    ];
     if avg == 0 {
         return "inf".into();
     }
-    let mut i = 1;
-    while i < RATES.len() {
-        let mult = RATES[i].1;
-        if avg > mult || mult / avg < mult % avg {
-            break;
-        }
-        i += 1;
-    }
-    format!("{}/{}", RATES[i - 1].1 / avg, RATES[i - 1].0)
+    super::rate_text(u64::from(avg), u64::from(Limit::SCALE)).0
 }
 
 #[cfg(test)]

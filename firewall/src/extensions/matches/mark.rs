@@ -70,25 +70,17 @@ fn mark_text(m: &Mark) -> String {
 /// `strtoul(s, &end, 0)` (decimal, `0x` hex, `0` octal) up to 2^32 - 1,
 /// no leading `-`; the mask is `0xffffffff` when absent.
 fn mark_mask(arg: &str) -> Result<(u32, u32), ParseError> {
-    let number = |s: &str| {
-        let bad = || ParseError::BadMark {
-            value: arg.to_string(),
-        };
-        if s.trim_start().starts_with('-') {
-            return Err(bad());
-        }
-        match values::strtoumax(s, 0) {
-            Some((v, end, false)) if v <= u64::from(u32::MAX) => Ok((v as u32, end)),
-            _ => Err(bad()),
-        }
+    let number = |s| {
+        values::xt_strtoul(s, 0, u64::from(u32::MAX))
+            .map(|(v, rest)| (v as u32, rest))
+            .ok_or_else(|| ParseError::BadMark {
+                value: arg.to_string(),
+            })
     };
-    let (value, end) = number(arg)?;
-    let mut rest = &arg[end..];
+    let (value, mut rest) = number(arg)?;
     let mut mask = u32::MAX;
     if let Some(m) = rest.strip_prefix('/') {
-        let (v, end) = number(m)?;
-        mask = v;
-        rest = &m[end..];
+        (mask, rest) = number(m)?;
     }
     if !rest.is_empty() {
         return Err(ParseError::MarkTrailingGarbage(arg.to_string()));

@@ -342,6 +342,49 @@ match_modules! {
     Hashlimit(hashlimit::Hashlimit) => hashlimit,
 }
 
+/// libxt_limit's and libxt_hashlimit's rate unit: the seconds of the
+/// `/second|minute|hour|day` after a rate (any abbreviation, any case; 1
+/// without one), `None` for an empty or unknown unit.
+pub(crate) fn rate_unit(arg: &str) -> Option<u64> {
+    let Some((_, unit)) = arg.split_once('/') else {
+        return Some(1);
+    };
+    if unit.is_empty() {
+        return None;
+    }
+    [
+        ("second", 1),
+        ("minute", 60),
+        ("hour", 3600),
+        ("day", 86400),
+    ]
+    .iter()
+    .find(|(n, _)| abbreviates(unit, n))
+    .map(|(_, m)| *m)
+}
+
+/// Their `print_rate`: a nonzero average interval (`scale` units a
+/// second) in the largest unit that shows the rate as a whole number
+/// (`3/hour`, `25/sec`), and that unit in `scale` units.
+pub(crate) fn rate_text(avg: u64, scale: u64) -> (String, u64) {
+    let rates = [
+        ("day", scale * 86400),
+        ("hour", scale * 3600),
+        ("min", scale * 60),
+        ("sec", scale),
+    ];
+    let mut i = 1;
+    while i < rates.len() {
+        let mult = rates[i].1;
+        if avg > mult || mult / avg < mult % avg {
+            break;
+        }
+        i += 1;
+    }
+    let (name, mult) = rates[i - 1];
+    (format!("{}/{name}", mult / avg), mult)
+}
+
 /// `" !"` before an inverted option of `-S` (and some `-L` texts).
 pub(crate) fn bang(invert: bool) -> &'static str {
     if invert { " !" } else { "" }
