@@ -795,10 +795,13 @@ pub mod maps {
     pub const RECENT: &str = "RECENT";
     /// `HASHLIMIT`: `-m hashlimit`'s buckets ([`super::check::hashlimit`]).
     pub const HASHLIMIT: &str = "HASHLIMIT";
+    /// `HASHLIMIT_TABLES`: each `-m hashlimit` table's bucket count
+    /// ([`super::check::hashlimit::Table`]).
+    pub const HASHLIMIT_TABLES: &str = "HASHLIMIT_TABLES";
     /// The maps fw pins, in the order it pins them. The kernel-private
     /// working maps (`SCRATCH`, `MATCH_CACHE`, `CT_PENDING`, `LOG_BUCKET`)
     /// are not pinned.
-    pub const ALL: [&str; 20] = [
+    pub const ALL: [&str; 21] = [
         CONFIG,
         CHAINS,
         RULES,
@@ -819,10 +822,11 @@ pub mod maps {
         CHECKS,
         RECENT,
         HASHLIMIT,
+        HASHLIMIT_TABLES,
     ];
     /// Maps of the object that fw does not pin (besides the data
     /// sections, `.rodata` and the like, that hold its constants).
-    pub const PRIVATE: [&str; 8] = [
+    pub const PRIVATE: [&str; 9] = [
         "SCRATCH",
         "MATCH_CACHE",
         "CT_PENDING",
@@ -831,6 +835,7 @@ pub mod maps {
         "CHECK_PACKET",
         "RECENT_NEW",
         "LO_MARKS",
+        "SWEEP",
     ];
 }
 
@@ -1005,17 +1010,27 @@ pub mod check {
     pub const KIND_MARK: u32 = 21;
     /// [`Check::kind`] of `-m hashlimit` (xt_hashlimit, packet mode): a
     /// GCRA bucket per key in `HASHLIMIT` ([`hashlimit`]). `a` is the
-    /// interval between tokens (ns), `b` the burst tolerance (ns), as
-    /// [`KIND_LIMIT`]'s; `arg` [`hashlimit::pack_arg`] (masks, mode,
+    /// bank index of its [`KIND_DATA`] entry ([`hashlimit::data`]: rate,
+    /// burst, the table's `--hashlimit-htable-max` and gc interval), `b`
+    /// 0; `arg` [`hashlimit::pack_arg`] (masks, mode,
     /// `--hashlimit-above`), `state` [`hashlimit::pack_state`] (the
     /// table's id and the expiry, never changed by the kernel).
     pub const KIND_HASHLIMIT: u32 = 22;
-    /// `-m hashlimit`'s buckets: one LRU hash map, `HASHLIMIT`, of every
-    /// table's keys ([`Key`] → [`Entry`]), outside the banks: a table
-    /// lives on while a rule names it, as xt_hashlimit's.
+    /// `-m hashlimit`'s buckets: one hash map, `HASHLIMIT`, of every
+    /// table's keys ([`Key`] → [`Entry`]), and `HASHLIMIT_TABLES`, each
+    /// table's bucket count ([`Table`]), outside the banks: a table lives
+    /// on while a rule names it, as xt_hashlimit's. As there, a table at
+    /// its `--hashlimit-htable-max` drops the packet of a new key (hot
+    /// drop); buckets idle past the expiry go at a sweep, at most one
+    /// per gc interval and only when the table is full.
     pub mod hashlimit {
-        /// Entries of `HASHLIMIT`, every table together.
-        pub const MAX_ENTRIES: u32 = 65_536;
+        use super::{Check, KIND_DATA};
+
+        /// Entries of `HASHLIMIT`, every table together: the sum of the
+        /// tables' maxima may not exceed it (the compiler refuses).
+        pub const MAX_ENTRIES: u32 = 262_144;
+        /// Entries of `HASHLIMIT_TABLES`.
+        pub const MAX_TABLES: u32 = 1024;
         /// Flag: `--hashlimit-above` (`XT_HASHLIMIT_INVERT`).
         pub const F_ABOVE: u32 = 1 << 0;
         /// Flag: `--hashlimit-mode srcip`.
@@ -1077,6 +1092,62 @@ pub mod check {
             pub tat: u64,
             /// When a packet last looked at it, ns.
             pub seen: u64,
+        }
+
+        /// `HASHLIMIT_TABLES` value (key: [`table_id`]), written by the
+        /// kernel only; fw removes a table no rule names.
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct Table {
+            /// Buckets of the table in `HASHLIMIT` (xt_hashlimit's
+            /// `count`), updated atomically.
+            pub count: u64,
+            /// When the last sweep ran, ns of `bpf_ktime_get_ns`.
+            pub swept: u64,
+        }
+
+        /// The [`KIND_DATA`] entry of a check: `a` the interval between
+        /// tokens (ns), `b` the burst tolerance (ns), as [`super::KIND_LIMIT`]'s;
+        /// `state` the table's maximum of buckets (low 32 bits) and its gc
+        /// interval (ms, high 32 bits).
+        pub const fn data(interval: u64, tolerance: u64, max: u32, gc_ms: u32) -> Check {
+            Check {
+                kind: KIND_DATA,
+                arg: 0,
+                a: interval,
+                b: tolerance,
+                state: (gc_ms as u64) << 32 | max as u64,
+            }
+        }
+
+        /// xt_hashlimit's `htable_create`: the table's bucket maximum for
+        /// `--hashlimit-htable-size`/`-max` (0: not given) on a host with
+        /// `ram` bytes of memory (`totalram_pages() << PAGE_SHIFT`) and
+        /// pages of `page` bytes. With no size, one hash slot (8 bytes)
+        /// per 16 KiB of memory, 8,192 above 1 GiB, 16 at least; the
+        /// maximum defaults to 8 × size and is never below it.
+        pub const fn effective_max(size: u32, max: u32, ram: u64, page: u64) -> u32 {
+            let size = if size != 0 {
+                size as u64
+            } else {
+                let mut s = ram / 16384 / 8;
+                if page != 0 && ram / page > 1024 * 1024 * 1024 / page {
+                    s = 8192;
+                }
+                if s < 16 { 16 } else { s }
+            };
+            let m = if max == 0 {
+                8 * size
+            } else if (max as u64) < size {
+                size
+            } else {
+                max as u64
+            };
+            if m > u32::MAX as u64 {
+                u32::MAX
+            } else {
+                m as u32
+            }
         }
     }
 
@@ -1795,6 +1866,7 @@ const _: () = {
     assert!(size_of::<check::recent::Key>() == 8);
     assert!(size_of::<check::hashlimit::Key>() == 12);
     assert!(size_of::<check::hashlimit::Entry>() == 16);
+    assert!(size_of::<check::hashlimit::Table>() == 16);
     assert!(size_of::<check::recent::Entry>() == 8 * check::recent::STAMPS + 16);
     assert!(size_of::<AddrKey>() == 8);
     assert!(size_of::<PortKey>() == 8);
@@ -1853,4 +1925,6 @@ mod pod {
     unsafe impl aya::Pod for super::check::hashlimit::Key {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::check::hashlimit::Entry {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::check::hashlimit::Table {}
 }

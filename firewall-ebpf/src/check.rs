@@ -7,9 +7,12 @@ use core::arch::asm;
 use aya_ebpf::{
     bindings::{__sk_buff, xdp_md},
     cty::{c_long, c_void},
-    helpers::{bpf_ktime_get_ns, bpf_loop, bpf_skb_load_bytes, bpf_xdp_load_bytes},
+    helpers::{
+        bpf_ktime_get_ns, bpf_loop, bpf_skb_load_bytes, bpf_xdp_load_bytes,
+        generated::{bpf_for_each_map_elem, bpf_map_delete_elem},
+    },
     macros::map,
-    maps::{Array, LruHashMap, LruPerCpuHashMap, PerCpuArray},
+    maps::{Array, HashMap, LruHashMap, LruPerCpuHashMap, PerCpuArray},
 };
 use firewall_common::{
     Anomaly, BANKS,
@@ -104,10 +107,19 @@ fn note_lo_mark(skb: *mut __sk_buff, pkt: &Packet, mark: u32) {
     let _ = LO_MARKS.insert(&LoKey::of(pkt, u32::from_ne_bytes(b)), &mark, 0);
 }
 
-/// Every `-m hashlimit` table's buckets, outside the banks.
+/// Every `-m hashlimit` table's buckets, outside the banks. Not an LRU:
+/// evicting a live bucket would give its key a full one, where
+/// xt_hashlimit drops the packet of a new key once the table is full.
+/// Allocated as used (`BPF_F_NO_PREALLOC`).
 #[map]
-static HASHLIMIT: LruHashMap<hashlimit::Key, hashlimit::Entry> =
-    LruHashMap::with_max_entries(hashlimit::MAX_ENTRIES, 0);
+static HASHLIMIT: HashMap<hashlimit::Key, hashlimit::Entry> =
+    HashMap::with_max_entries(hashlimit::MAX_ENTRIES, BPF_F_NO_PREALLOC);
+/// Each `-m hashlimit` table's bucket count.
+#[map]
+static HASHLIMIT_TABLES: HashMap<u32, hashlimit::Table> =
+    HashMap::with_max_entries(hashlimit::MAX_TABLES, 0);
+/// `BPF_F_NO_PREALLOC` (uapi bpf.h).
+const BPF_F_NO_PREALLOC: u32 = 1;
 /// A new entry is built here, not on the stack (it is 272 bytes).
 #[map]
 static RECENT_NEW: PerCpuArray<Entry> = PerCpuArray::with_max_entries(1, 0);
@@ -485,7 +497,16 @@ pub extern "C" fn fw_check(slot: u32, src: u32, dst: u32, ttl: u32) -> u32 {
             // SAFETY: `state` points into the live map value above; the
             // kernel never writes a hashlimit's.
             let table = unsafe { core::ptr::read_volatile(state) };
-            hashlimit_check(arg, a, b, table, src, dst, now)
+            let _ = b;
+            hashlimit_check(
+                slot - slot % MAX_CHECKS,
+                arg,
+                a as u32,
+                table,
+                src,
+                dst,
+                now,
+            )
         }
         KIND_CONNTRACK => conntrack(slot - slot % MAX_CHECKS, arg, a as u32, b as u32),
         // Data is read by the check it belongs to, never run.
@@ -618,17 +639,30 @@ fn two(word: u64, left: u32, sport: u16, dport: u16) -> bool {
 /// the bucket of the packet's key (a new one, or one idle past the
 /// expiry, is full), GCRA as [`limit`]; under the rate it takes a token
 /// and matches (`--hashlimit-upto`), over it it matches only for
-/// `--hashlimit-above`. `arg` and `state` as `KIND_HASHLIMIT` says.
+/// `--hashlimit-above`. A new key while the table holds its maximum of
+/// buckets drops the packet ([`HOTDROP`], as `dsthash_alloc_init`
+/// failing does). `arg` and `state` as `KIND_HASHLIMIT` says; `base` is
+/// the bank's first `CHECKS` slot, `data` the bank index of the
+/// [`hashlimit::data`] entry.
 #[inline(always)]
 fn hashlimit_check(
+    base: u32,
     arg: u32,
-    interval: u64,
-    tolerance: u64,
+    data: u32,
     state: u64,
     src: u32,
     dst: u32,
     now: u64,
 ) -> u32 {
+    let Some(d) = CHECKS.get(base + data % MAX_CHECKS) else {
+        anomaly(Anomaly::BadCheck);
+        return BAD;
+    };
+    if d.kind != KIND_DATA {
+        anomaly(Anomaly::BadCheck);
+        return BAD;
+    }
+    let (interval, tolerance) = (d.a, d.b);
     let flags = arg >> 16;
     let key = hashlimit::Key {
         table: (state >> 32) as u32,
@@ -646,17 +680,7 @@ fn hashlimit_check(
     let expire = (state & 0xffff_ffff) * 1_000_000;
     let above = flags & hashlimit::F_ABOVE != 0;
     let Some(e) = HASHLIMIT.get_ptr_mut(&key) else {
-        // A new bucket, full: this packet takes its first token.
-        let fresh = hashlimit::Entry {
-            tat: now.wrapping_add(interval),
-            seen: now,
-        };
-        if HASHLIMIT.insert(&key, &fresh, 0).is_err() {
-            // xt_hashlimit hot-drops when it cannot add the entry.
-            anomaly(Anomaly::BadCheck);
-            return BAD;
-        }
-        return verdict(!above);
+        return hashlimit_new(&key, d, expire, above, now);
     };
     // SAFETY: a map value, valid while the program runs; CPUs updating
     // one bucket at once may both take the last token (xt_hashlimit
@@ -671,6 +695,141 @@ fn hashlimit_check(
     }
     e.tat = if e.tat > now { e.tat } else { now }.wrapping_add(interval);
     verdict(!above)
+}
+
+/// A new bucket for `key`, full: the packet takes its first token. While
+/// the table holds the maximum of `d` ([`hashlimit::data`]) it first
+/// sweeps, once per gc interval at most, and drops the packet if it is
+/// still full.
+#[inline(always)]
+fn hashlimit_new(key: &hashlimit::Key, d: &Check, expire: u64, above: bool, now: u64) -> u32 {
+    let (interval, max, gc) = (d.a, d.state & 0xffff_ffff, (d.state >> 32) * 1_000_000);
+    if HASHLIMIT_TABLES.get_ptr_mut(&key.table).is_none() {
+        // Another CPU may have added it meanwhile: either is the table's.
+        let _ = HASHLIMIT_TABLES.insert(&key.table, &hashlimit::Table::default(), BPF_NOEXIST);
+    }
+    let Some(t) = HASHLIMIT_TABLES.get_ptr_mut(&key.table) else {
+        anomaly(Anomaly::BadCheck);
+        return BAD;
+    };
+    // SAFETY: a map value, valid while the program runs; `count` is only
+    // changed atomically, and a new bucket takes its place in the count
+    // before it is added, so CPUs adding keys at once never pass the
+    // maximum (xt_hashlimit adds under the table's lock).
+    let t = unsafe { &mut *t };
+    let count = &raw mut t.count;
+    if fetch_add(count, 1) >= max {
+        fetch_add(count, u64::MAX);
+        if now.wrapping_sub(t.swept) < gc {
+            return HOTDROP;
+        }
+        t.swept = now;
+        let removed = hashlimit_sweep(key.table, expire.wrapping_add(gc), now);
+        fetch_add(count, removed.wrapping_neg());
+        if fetch_add(count, 1) >= max {
+            fetch_add(count, u64::MAX);
+            return HOTDROP;
+        }
+    }
+    let fresh = hashlimit::Entry {
+        tat: now.wrapping_add(interval),
+        seen: now,
+    };
+    if HASHLIMIT.insert(key, &fresh, BPF_NOEXIST).is_err() {
+        // The map is full (the compiler keeps the maxima within it) or
+        // another CPU added the key meanwhile: xt_hashlimit hot-drops
+        // when it cannot add the entry.
+        fetch_add(count, u64::MAX);
+        return HOTDROP;
+    }
+    verdict(!above)
+}
+
+/// `BPF_NOEXIST` (uapi bpf.h).
+const BPF_NOEXIST: u64 = 1;
+
+/// `*p += v` (wrapping), atomically; returns the old `*p`
+/// (BPF_ATOMIC | BPF_ADD | BPF_FETCH, Linux 5.12).
+#[inline(always)]
+fn fetch_add(p: *mut u64, v: u64) -> u64 {
+    let old: u64;
+    // SAFETY: `p` is an aligned u64 of a map value.
+    unsafe {
+        asm!(
+            "{v} = atomic_fetch_add((u64 *)({p} + 0), {v})",
+            p = in(reg) p,
+            v = inout(reg) v => old,
+            options(nostack),
+        );
+    }
+    old
+}
+
+/// What [`sweep_one`] looks for and has found: in a per-CPU map, not on
+/// the stack, which the walk's call chain has used up.
+#[repr(C)]
+pub struct Sweep {
+    table: u32,
+    /// Buckets idle longer than this (ns) go.
+    idle: u64,
+    now: u64,
+    removed: u64,
+}
+
+/// Removes `table`'s buckets idle longer than `idle` ns (the expiry plus
+/// one gc interval: xt_hashlimit's garbage collector, running every gc
+/// interval, has removed at least those, so fw's count never falls
+/// below netfilter's); returns how many.
+#[inline(always)]
+fn hashlimit_sweep(table: u32, idle: u64, now: u64) -> u64 {
+    let Some(s) = SWEEP.get_ptr_mut(0) else {
+        return 0;
+    };
+    // SAFETY: this CPU's slot; nothing else runs on it meanwhile.
+    unsafe {
+        *s = Sweep {
+            table,
+            idle,
+            now,
+            removed: 0,
+        };
+    }
+    // SAFETY: `sweep_one` has bpf_for_each_map_elem's callback type (for
+    // a hash map: map, key, value, context).
+    unsafe {
+        bpf_for_each_map_elem(
+            (&raw const HASHLIMIT).cast_mut().cast(),
+            sweep_one as *mut c_void,
+            core::ptr::null_mut(),
+            0,
+        );
+        (*s).removed
+    }
+}
+
+#[map]
+static SWEEP: PerCpuArray<Sweep> = PerCpuArray::with_max_entries(1, 0);
+
+/// [`hashlimit_sweep`]'s callback: removes the bucket if it is the
+/// table's and idle; 0 goes on to the next.
+extern "C" fn sweep_one(
+    map: *mut c_void,
+    key: *mut hashlimit::Key,
+    value: *mut hashlimit::Entry,
+    _ctx: *mut c_void,
+) -> c_long {
+    let Some(s) = SWEEP.get_ptr_mut(0) else {
+        return 1;
+    };
+    // SAFETY: the kernel passes the element; `s` is this CPU's slot.
+    let (s, k, v) = unsafe { (&mut *s, &*key, &*value) };
+    if k.table == s.table && s.now.wrapping_sub(v.seen) > s.idle {
+        // SAFETY: deleting the element being visited is allowed.
+        if unsafe { bpf_map_delete_elem(map, key as *const c_void) } == 0 {
+            s.removed += 1;
+        }
+    }
+    0
 }
 
 /// `-m mark` as xt_mark's `mark_mt`: `mark & mask == value`, XOR `!`.

@@ -409,6 +409,21 @@ fn hashlimit_tables(rs: &Ruleset) -> Result<Vec<u32>, CompileError> {
             }
         }
     }
+    // Every table may fill up to its maximum at once; the kernel's map
+    // holds them all (else a new key would be dropped early).
+    let total: u64 = tables.values().map(|h| u64::from(h.table_max())).sum();
+    let cap = firewall_common::check::hashlimit::MAX_ENTRIES;
+    if total > u64::from(cap) {
+        return Err(CompileError::NotSupported(format!(
+            "-m hashlimit tables of {total} buckets at most in all (--hashlimit-htable-max; fw holds {cap})"
+        )));
+    }
+    if ids.len() as u32 > firewall_common::check::hashlimit::MAX_TABLES {
+        return Err(CompileError::NotSupported(format!(
+            "more than {} -m hashlimit tables",
+            firewall_common::check::hashlimit::MAX_TABLES
+        )));
+    }
     Ok(ids.into_keys().collect())
 }
 
@@ -1164,8 +1179,11 @@ mod tests {
         st.counters[0] = vec![0, 1];
         // Upto and above read one bucket the same way.
         let c = compile(&st, 0, &interfaces()).unwrap();
-        assert_eq!(c.checks.len(), 2);
-        assert_eq!(c.checks[0].state, c.checks[1].state);
+        // Each check, then its data entry.
+        assert_eq!(c.checks.len(), 4);
+        assert_eq!(c.checks[0].state, c.checks[2].state);
+        assert_eq!((c.checks[0].a, c.checks[2].a), (1, 3));
+        assert_eq!(c.checks[1], c.checks[3]);
         st.ruleset.input.rules[1] = rule("--hashlimit-upto 6/s --hashlimit-name X");
         assert_eq!(
             compile(&st, 0, &interfaces()),
@@ -1175,7 +1193,37 @@ mod tests {
         );
         st.ruleset.input.rules[1] = rule("--hashlimit-upto 6/s --hashlimit-name Y");
         let c = compile(&st, 0, &interfaces()).unwrap();
-        assert_ne!(c.checks[0].state >> 32, c.checks[1].state >> 32);
+        assert_ne!(c.checks[0].state >> 32, c.checks[2].state >> 32);
+        // The tables' maxima must fit the kernel's one map.
+        st.ruleset.input.rules = vec![
+            rule("--hashlimit-upto 5/s --hashlimit-name X --hashlimit-htable-max 200000"),
+            rule("--hashlimit-upto 5/s --hashlimit-name Y --hashlimit-htable-max 62144"),
+        ];
+        let c = compile(&st, 0, &interfaces()).unwrap();
+        assert_eq!(c.checks[1].state & 0xffff_ffff, 200_000);
+        st.ruleset.input.rules[1] =
+            rule("--hashlimit-upto 5/s --hashlimit-name Y --hashlimit-htable-max 62145");
+        assert_eq!(
+            compile(&st, 0, &interfaces()),
+            Err(CompileError::NotSupported(
+                "-m hashlimit tables of 262145 buckets at most in all (--hashlimit-htable-max; fw holds 262144)".into()
+            ))
+        );
+    }
+
+    #[test]
+    fn a_hashlimit_table_max_is_xt_hashlimits() {
+        use firewall_common::check::hashlimit::effective_max;
+        const G: u64 = 1 << 30;
+        // Above 1 GiB: 8,192 slots, 8 × as many buckets.
+        assert_eq!(effective_max(0, 0, 4 * G, 4096), 65_536);
+        // 256 MiB: one 8-byte slot per 16 KiB.
+        assert_eq!(effective_max(0, 0, G / 4, 4096), 8 * 2048);
+        assert_eq!(effective_max(0, 0, 0, 4096), 8 * 16);
+        assert_eq!(effective_max(1, 2, 4 * G, 4096), 2);
+        // Never below the size.
+        assert_eq!(effective_max(100, 10, 4 * G, 4096), 100);
+        assert_eq!(effective_max(0, 7, 4 * G, 4096), 8192);
     }
 
     #[test]

@@ -218,6 +218,66 @@ fn hashlimit_forgets_an_idle_bucket_as_iptables() {
     assert_eq!(legacy, want, "iptables-legacy");
 }
 
+/// A table holding its `--hashlimit-htable-max` of buckets drops the
+/// packet of a new key (xt_hashlimit's hot drop: no later rule sees
+/// it); once the others' buckets expired and a garbage collection ran,
+/// the new key gets one.
+const FULL: [&str; 2] = [
+    "-A INPUT -p udp --dport 7105 -m hashlimit --hashlimit-upto 100/sec --hashlimit-mode srcip --hashlimit-name hl5 --hashlimit-htable-size 1 --hashlimit-htable-max 2 --hashlimit-htable-expire 300 --hashlimit-htable-gcinterval 200 -j ACCEPT",
+    "-A INPUT -p udp --dport 7105 -j ACCEPT",
+];
+
+/// The client's third address.
+const THIRD: &str = "192.0.2.6";
+
+/// 3 datagrams from each of the client's three addresses, then, after
+/// the expiry and a collection, 3 more from the third; rule 1's and 2's
+/// packets after each phase.
+fn full_probes(lab: &Lab, counters: &dyn Fn(usize) -> (u64, u64)) -> [u64; 4] {
+    let send = |from: &str| {
+        let from: std::net::Ipv4Addr = from.parse().unwrap();
+        integration_tests::in_netns(lab.client(), move || {
+            let s = std::net::UdpSocket::bind((from, 0)).unwrap();
+            for _ in 0..3 {
+                s.send_to(&[0x5a; 10], (SERVER_ADDR, 7105)).unwrap();
+            }
+        })
+        .unwrap();
+    };
+    for from in [&integration_tests::CLIENT_ADDR.to_string(), SECOND, THIRD] {
+        send(from);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let first = [counters(1).0, counters(2).0];
+    std::thread::sleep(Duration::from_millis(1000));
+    send(THIRD);
+    std::thread::sleep(Duration::from_millis(200));
+    [first[0], first[1], counters(1).0, counters(2).0]
+}
+
+#[test]
+fn a_full_hashlimit_table_drops_a_new_key_as_iptables() {
+    let lab = Lab::new("hlfull").unwrap();
+    for a in [SECOND, THIRD] {
+        integration_tests::ip(&format!(
+            "-n {} addr add {a}/24 dev {}",
+            lab.client(),
+            integration_tests::CLIENT_IF
+        ))
+        .unwrap();
+    }
+    let want = [6, 0, 9, 0];
+    lab.fw_rules(&FULL);
+    assert_eq!(
+        full_probes(&lab, &|n| fw_input_counters(&lab, n)),
+        want,
+        "fw"
+    );
+    integration_tests::fw_reset(lab.server());
+    let legacy = under_iptables_legacy(&lab, &FULL, |c| full_probes(&lab, c));
+    assert_eq!(legacy, want, "iptables-legacy");
+}
+
 /// A table no rule names any more is gone: the same rule added again
 /// starts with a full bucket, as xt_hashlimit frees a table with its
 /// last rule.

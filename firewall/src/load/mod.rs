@@ -311,6 +311,7 @@ pub struct Kernel {
         firewall_common::check::hashlimit::Key,
         firewall_common::check::hashlimit::Entry,
     >,
+    hashlimit_tables: HashMap<MapData, u32, firewall_common::check::hashlimit::Table>,
     cpus: usize,
 }
 
@@ -405,8 +406,10 @@ impl Kernel {
                 .map_err(map_err(maps::CHECKS))?,
             recent: HashMap::try_from(Map::LruHashMap(get(maps::RECENT)?))
                 .map_err(map_err(maps::RECENT))?,
-            hashlimit: HashMap::try_from(Map::LruHashMap(get(maps::HASHLIMIT)?))
+            hashlimit: HashMap::try_from(Map::HashMap(get(maps::HASHLIMIT)?))
                 .map_err(map_err(maps::HASHLIMIT))?,
+            hashlimit_tables: HashMap::try_from(Map::HashMap(get(maps::HASHLIMIT_TABLES)?))
+                .map_err(map_err(maps::HASHLIMIT_TABLES))?,
             cpus,
         })
     }
@@ -783,6 +786,12 @@ impl Kernel {
             &compiled.hashlimit_tables,
             |k| k.table,
             maps::HASHLIMIT,
+        );
+        let _ = forget_unnamed(
+            &mut self.hashlimit_tables,
+            &compiled.hashlimit_tables,
+            |k| *k,
+            maps::HASHLIMIT_TABLES,
         );
         // The new ruleset is live: what follows only empties the old bank.
         // Should that fail, `spare_dirty` stays set and the next swap

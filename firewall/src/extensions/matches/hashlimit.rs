@@ -239,14 +239,19 @@ impl MatchExt for Ext {
     fn support(v: &Hashlimit) -> Enforcement {
         Enforcement::RuleCheck(v.check())
     }
+
+    /// The rate, burst, and the table's maximum and gc interval.
+    fn check_data(v: &Hashlimit) -> Vec<firewall_common::check::Check> {
+        vec![v.data()]
+    }
 }
 
 impl Hashlimit {
-    /// The kernel's check: one token every `avg` µs, `burst` at most, a
-    /// bucket idle for `expire` ms full again.
+    /// The kernel's check: the masks, mode and table, a bucket idle for
+    /// `expire` ms full again. Its `a` (where [`Hashlimit::data`] goes)
+    /// is the compiler's.
     pub fn check(&self) -> firewall_common::check::Check {
         use firewall_common::check::hashlimit::*;
-        let interval = self.avg.saturating_mul(1000);
         let mut flags = 0;
         if self.above {
             flags |= F_ABOVE;
@@ -260,10 +265,41 @@ impl Hashlimit {
         firewall_common::check::Check {
             kind: firewall_common::check::KIND_HASHLIMIT,
             arg: pack_arg(self.srcmask, self.dstmask, flags),
-            a: interval,
-            b: self.burst.saturating_sub(1).saturating_mul(interval),
+            a: 0,
+            b: 0,
             state: pack_state(table_id(self.name.as_bytes()), self.expire),
         }
+    }
+
+    /// The check's data entry: one token every `avg` µs, `burst` at
+    /// most; the table's maximum of buckets on this host
+    /// ([`Hashlimit::table_max`]) and its gc interval.
+    pub fn data(&self) -> firewall_common::check::Check {
+        let interval = self.avg.saturating_mul(1000);
+        firewall_common::check::hashlimit::data(
+            interval,
+            self.burst.saturating_sub(1).saturating_mul(interval),
+            self.table_max(),
+            self.gc_interval,
+        )
+    }
+
+    /// The table's maximum of buckets as xt_hashlimit sets it on this
+    /// host ([`firewall_common::check::hashlimit::effective_max`], from
+    /// `sysinfo(2)`'s total RAM when `--hashlimit-htable-size` is not
+    /// given).
+    pub fn table_max(&self) -> u32 {
+        // SAFETY: sysinfo fills the struct it is given.
+        let (ram, page) = unsafe {
+            let mut si: libc::sysinfo = core::mem::zeroed();
+            let ram = if libc::sysinfo(&mut si) == 0 {
+                si.totalram as u64 * u64::from(si.mem_unit.max(1))
+            } else {
+                0
+            };
+            (ram, libc::sysconf(libc::_SC_PAGESIZE).max(1) as u64)
+        };
+        firewall_common::check::hashlimit::effective_max(self.size, self.max, ram, page)
     }
 }
 
