@@ -26,6 +26,7 @@
 //! | `WORDS`      | hash            | [`WordKey`]      | `u64` bits      |
 //! | `COUNTERS`   | per-CPU array   | [`RuleInfo::counter`] or [`policy_counter`] | [`Counter`] |
 //! | `ANOMALIES`  | per-CPU array   | [`Anomaly::index`] | packets (`u64`) |
+//! | `DROPS`      | per-CPU array   | [`Malformed::index`] | packets (`u64`) |
 //!
 //! Connection tracking has maps of its own, outside the banks: see [`ct`];
 //! so has `-j LOG` (its settings are per bank): see [`log`].
@@ -571,6 +572,43 @@ impl Anomaly {
 /// Entries of `ANOMALIES`.
 pub const ANOMALY_SLOTS: u32 = Anomaly::ALL.len() as u32;
 
+/// Packets from the network that fw drops before any rule, each counted
+/// in the per-CPU array `DROPS[index]` (packets, `u64`): ones the IP
+/// layer drops before netfilter sees them, and first fragments netfilter's
+/// tcp, udp and icmp matches hot-drop (docs/semantics.md item 3). Not an
+/// [`Anomaly`]: the network sends them, no fault of fw's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Malformed {
+    /// An IPv4 header with a bad version or IHL, a total length below its
+    /// IHL or above the bytes the frame holds, or a frame too short for
+    /// 20 bytes of it (`ip_rcv_core` drops these).
+    IpHeader = 0,
+    /// A first fragment too short for its TCP header, UDP ports or ICMP
+    /// header.
+    TruncatedL4 = 1,
+}
+
+impl Malformed {
+    /// Every reason, by index.
+    pub const ALL: [Malformed; 2] = [Malformed::IpHeader, Malformed::TruncatedL4];
+
+    /// Its slot in `DROPS`.
+    pub const fn index(self) -> u32 {
+        self as u32
+    }
+
+    /// A short name for `fw status`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Malformed::IpHeader => "malformed IPv4 header",
+            Malformed::TruncatedL4 => "truncated TCP, UDP or ICMP header",
+        }
+    }
+}
+
+/// Entries of `DROPS`.
+pub const MALFORMED_SLOTS: u32 = Malformed::ALL.len() as u32;
+
 /// One chain of one bank, `CHAINS[chain_slot(bank, chain)]`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -795,13 +833,16 @@ pub mod maps {
     pub const RECENT: &str = "RECENT";
     /// `HASHLIMIT`: `-m hashlimit`'s buckets ([`super::check::hashlimit`]).
     pub const HASHLIMIT: &str = "HASHLIMIT";
+    /// `DROPS`: packets dropped before any rule, per CPU
+    /// ([`super::Malformed`]).
+    pub const DROPS: &str = "DROPS";
     /// `HASHLIMIT_TABLES`: each `-m hashlimit` table's bucket count
     /// ([`super::check::hashlimit::Table`]).
     pub const HASHLIMIT_TABLES: &str = "HASHLIMIT_TABLES";
     /// The maps fw pins, in the order it pins them. The kernel-private
     /// working maps (`SCRATCH`, `MATCH_CACHE`, `CT_PENDING`, `LOG_BUCKET`)
     /// are not pinned.
-    pub const ALL: [&str; 21] = [
+    pub const ALL: [&str; 22] = [
         CONFIG,
         CHAINS,
         RULES,
@@ -823,6 +864,7 @@ pub mod maps {
         RECENT,
         HASHLIMIT,
         HASHLIMIT_TABLES,
+        DROPS,
     ];
     /// Maps of the object that fw does not pin (besides the data
     /// sections, `.rodata` and the like, that hold its constants).

@@ -61,6 +61,18 @@ static WORDS: HashMap<WordKey, u64> = HashMap::with_max_entries(WORD_ENTRIES, NO
 static COUNTERS: PerCpuArray<Counter> = PerCpuArray::with_max_entries(COUNTER_SLOTS, 0);
 #[map]
 static ANOMALIES: PerCpuArray<u64> = PerCpuArray::with_max_entries(ANOMALY_SLOTS, 0);
+#[map]
+static DROPS: PerCpuArray<u64> = PerCpuArray::with_max_entries(firewall_common::MALFORMED_SLOTS, 0);
+
+/// Counts a packet dropped before any rule; the caller drops it. Out of
+/// line: its map key stays off the program's frame, which the walk needs.
+#[inline(never)]
+pub fn malformed(m: firewall_common::Malformed) {
+    if let Some(c) = DROPS.get_ptr_mut(m.index()) {
+        // SAFETY: this CPU's slot; no other writer while the program runs.
+        unsafe { *c += 1 };
+    }
+}
 
 #[inline(always)]
 fn count(slot: u32, bytes: u16) {

@@ -154,8 +154,14 @@ fn classify(p: &Packet, ct: &mut CtSeen) -> (u32, Option<Pending>) {
         _ => (0, 0),
     };
     // netfilter's tcp_error: a flag combination no TCP sends is INVALID,
-    // whatever its connection, which it leaves as it is.
-    if p.proto == IPPROTO_TCP && (!p.has_tcp_flags || !ct::tcp_flags_valid(p.tcp_flags)) {
+    // whatever its connection, which it leaves as it is; so is a data
+    // offset below 5 words or past the segment ("truncated header or
+    // options").
+    if p.proto == IPPROTO_TCP
+        && (!p.has_tcp_flags
+            || !ct::tcp_flags_valid(p.tcp_flags)
+            || p.tcp_flags & crate::parse::TCP_BAD_OFFSET != 0)
+    {
         return invalid();
     }
     let (key, src_first) = if p.proto == IPPROTO_ICMP {

@@ -47,8 +47,9 @@ const TCX_DROP: i32 = 2;
 
 #[xdp]
 fn fw_xdp(ctx: XdpContext) -> u32 {
-    match parse::xdp(&ctx) {
-        Parsed::Ipv4(mut pkt) => {
+    let mut pkt = parse::Packet::default();
+    match parse::xdp(&ctx, &mut pkt) {
+        Parsed::Ipv4 => {
             // SAFETY: ctx.ctx is the kernel's xdp_md for this call.
             pkt.in_ifindex = unsafe { (*ctx.ctx).ingress_ifindex };
             let in_ifindex = pkt.in_ifindex;
@@ -85,8 +86,9 @@ fn fw_xdp(ctx: XdpContext) -> u32 {
 
 #[classifier]
 fn fw_tc(ctx: TcContext) -> i32 {
-    match parse::tc(&ctx) {
-        Parsed::Ipv4(mut pkt) => {
+    let mut pkt = parse::Packet::default();
+    match parse::tc(&ctx, &mut pkt) {
+        Parsed::Ipv4 => {
             let skb = ctx.as_ptr() as *const __sk_buff;
             // A forwarded packet arrived on an interface and was filtered
             // by FORWARD at XDP; OUTPUT is for locally generated packets,

@@ -1,7 +1,7 @@
 //! Header parsing for both hooks into one [`Packet`].
 
 use aya_ebpf::programs::{TcContext, XdpContext};
-use firewall_common::{Field, NO_HEADER_VALUE, NO_PORT_VALUE, ct};
+use firewall_common::{Field, Malformed, NO_HEADER_VALUE, NO_PORT_VALUE, ct};
 
 const ETH_HLEN: usize = 14;
 const ETH_P_IP: u16 = 0x0800;
@@ -11,6 +11,10 @@ const IP_OFFSET_MASK: u16 = 0x1fff;
 pub const IPPROTO_TCP: u8 = 6;
 pub const IPPROTO_UDP: u8 = 17;
 pub const IPPROTO_ICMP: u8 = 1;
+/// In [`Packet::tcp_flags`] (where the header's CWR bit would be): the
+/// TCP data offset is below 5 words or past the segment's end, which
+/// netfilter's `tcp_error` makes INVALID ("truncated header or options").
+pub const TCP_BAD_OFFSET: u8 = 0x80;
 
 /// What the classifier needs of one IPv4 packet.
 #[repr(C)]
@@ -34,7 +38,9 @@ pub struct Packet {
     pub out_ifindex: u32,
     /// A fragment other than the first (its L4 header is elsewhere).
     pub later_fragment: bool,
-    /// TCP flags (byte 13 of the header); valid when `has_tcp_flags`.
+    /// TCP flags FIN to URG (bits 0-5 of byte 13 of the header, all
+    /// iptables matches), and [`TCP_BAD_OFFSET`]; valid when
+    /// `has_tcp_flags`.
     pub tcp_flags: u8,
     pub has_tcp_flags: bool,
     /// ICMP type and, for queries and replies, identifier; valid when
@@ -84,17 +90,29 @@ impl Packet {
 
 /// What the header parser made of a frame.
 pub enum Parsed {
-    Ipv4(Packet),
+    /// The caller's [`Packet`] holds it (written in place: a second copy
+    /// on the program's frame would cost the stack the walk needs).
+    Ipv4,
     NotIpv4,
     /// An IPv4 header the kernel would drop, or a first fragment too short
     /// for its TCP header, UDP ports or ICMP header (netfilter's tcp, udp
-    /// and icmp matches hot-drop those).
+    /// and icmp matches hot-drop those): dropped, already counted in
+    /// `DROPS` by reason.
     Malformed,
+}
+
+/// Counts `m` and says the frame is to be dropped.
+#[inline(always)]
+fn malformed(m: Malformed) -> Parsed {
+    crate::classify::malformed(m);
+    Parsed::Malformed
 }
 
 /// Reads fixed-size pieces of a packet; `None` past its end.
 trait Bytes {
     fn read<const N: usize>(&self, off: usize) -> Option<[u8; N]>;
+    /// The frame's length, bytes.
+    fn len(&self) -> usize;
 }
 
 /// XDP: direct packet access, bounds-checked against `data_end`.
@@ -112,6 +130,11 @@ impl Bytes for XdpBytes {
         // SAFETY: the range was checked against data_end just above.
         Some(unsafe { core::ptr::read_unaligned((self.start + off) as *const [u8; N]) })
     }
+
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.end - self.start
+    }
 }
 
 /// TC: `bpf_skb_load_bytes`, which also reads paged skb data.
@@ -122,11 +145,16 @@ impl Bytes for TcBytes<'_> {
     fn read<const N: usize>(&self, off: usize) -> Option<[u8; N]> {
         self.0.load::<[u8; N]>(off).ok()
     }
+
+    #[inline(always)]
+    fn len(&self) -> usize {
+        self.0.len() as usize
+    }
 }
 
 /// Reads the fields of the Ethernet, IPv4 and L4 headers.
 #[inline(always)]
-fn parse_with(b: &impl Bytes) -> Parsed {
+fn parse_with(b: &impl Bytes, pkt: &mut Packet) -> Parsed {
     let Some(eth_proto) = b.read::<2>(12) else {
         return Parsed::NotIpv4;
     };
@@ -134,16 +162,22 @@ fn parse_with(b: &impl Bytes) -> Parsed {
         return Parsed::NotIpv4;
     }
     let Some(ip) = b.read::<IP_MIN_HLEN>(ETH_HLEN) else {
-        return Parsed::Malformed;
+        return malformed(Malformed::IpHeader);
     };
     let version = ip[0] >> 4;
     let ihl = ((ip[0] & 0x0f) as usize) * 4;
     let total_len = u16::from_be_bytes([ip[2], ip[3]]);
-    if version != 4 || ihl < IP_MIN_HLEN || (total_len as usize) < ihl {
-        return Parsed::Malformed;
+    // ip_rcv_core: a total length past the frame's end is dropped (less
+    // is Ethernet padding, trimmed).
+    if version != 4
+        || ihl < IP_MIN_HLEN
+        || (total_len as usize) < ihl
+        || total_len as usize > b.len().saturating_sub(ETH_HLEN)
+    {
+        return malformed(Malformed::IpHeader);
     }
     let frag = u16::from_be_bytes([ip[6], ip[7]]);
-    let mut pkt = Packet {
+    *pkt = Packet {
         src: u32::from_ne_bytes([ip[12], ip[13], ip[14], ip[15]]),
         dst: u32::from_ne_bytes([ip[16], ip[17], ip[18], ip[19]]),
         len: total_len,
@@ -155,7 +189,7 @@ fn parse_with(b: &impl Bytes) -> Parsed {
     let l4 = ETH_HLEN + ihl;
     if (pkt.proto == IPPROTO_TCP || pkt.proto == IPPROTO_UDP) && !pkt.later_fragment {
         let Some(ports) = b.read::<4>(l4) else {
-            return Parsed::Malformed;
+            return malformed(Malformed::TruncatedL4);
         };
         pkt.sport = u16::from_be_bytes([ports[0], ports[1]]);
         pkt.dport = u16::from_be_bytes([ports[2], ports[3]]);
@@ -164,17 +198,19 @@ fn parse_with(b: &impl Bytes) -> Parsed {
             // xt_tcpudp reads the whole fixed header and hot-drops a first
             // fragment too short for it.
             let Some(h) = b.read::<20>(l4) else {
-                return Parsed::Malformed;
+                return malformed(Malformed::TruncatedL4);
             };
-            pkt.tcp_flags = h[13];
+            let doff = usize::from(h[12] >> 4) * 4;
+            let bad = doff < 20 || doff > total_len as usize - ihl;
+            pkt.tcp_flags = h[13] & 0x3f | if bad { TCP_BAD_OFFSET } else { 0 };
             pkt.has_tcp_flags = true;
         }
     }
-    if pkt.proto == IPPROTO_ICMP && !pkt.later_fragment && !icmp(b, l4, &mut pkt) {
+    if pkt.proto == IPPROTO_ICMP && !pkt.later_fragment && !icmp(b, l4, pkt) {
         // ipt_icmp hot-drops a first fragment too short for its header.
-        return Parsed::Malformed;
+        return malformed(Malformed::TruncatedL4);
     }
-    Parsed::Ipv4(pkt)
+    Parsed::Ipv4
 }
 
 /// Reads the ICMP header at `l4` and, for an error, the tuple of the
@@ -233,15 +269,18 @@ fn icmp(b: &impl Bytes, l4: usize, pkt: &mut Packet) -> bool {
 
 /// Parses an XDP frame.
 #[inline(always)]
-pub fn xdp(ctx: &XdpContext) -> Parsed {
-    parse_with(&XdpBytes {
-        start: ctx.data(),
-        end: ctx.data_end(),
-    })
+pub fn xdp(ctx: &XdpContext, pkt: &mut Packet) -> Parsed {
+    parse_with(
+        &XdpBytes {
+            start: ctx.data(),
+            end: ctx.data_end(),
+        },
+        pkt,
+    )
 }
 
 /// Parses a TC skb.
 #[inline(always)]
-pub fn tc(ctx: &TcContext) -> Parsed {
-    parse_with(&TcBytes(ctx))
+pub fn tc(ctx: &TcContext, pkt: &mut Packet) -> Parsed {
+    parse_with(&TcBytes(ctx), pkt)
 }

@@ -916,6 +916,10 @@ pub fn status() -> Result<Status, ExecError> {
         out,
         "programs: fw_xdp id {xdp_id}, fw_tc id {tc_id}, fw_tc_in id {tc_in_id}"
     );
+    // The network's doing, not fw's: shown, not a problem.
+    for (m, n) in k.malformed()?.into_iter().filter(|(_, n)| *n != 0) {
+        let _ = writeln!(out, "dropped before any rule: {}: {n} packets", m.name());
+    }
     // Packets the kernel dropped on map contents it could not decode:
     // always zero unless fw (or another writer of its maps) has a bug.
     for (a, n) in k.anomalies()?.into_iter().filter(|(_, n)| *n != 0) {

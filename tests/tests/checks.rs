@@ -158,6 +158,39 @@ fn tcp_option_as_iptables() {
     assert_eq!(got, want, "iptables-legacy");
 }
 
+/// A TCP data offset below 5 words, or past the segment, is INVALID in
+/// netfilter (`tcp_error`: "truncated header or options"), a sound one
+/// NEW: rule 1 counts the two bad segments, rule 2 the sound one.
+const BAD_OFFSET: [&str; 2] = [
+    "-A INPUT -p tcp --dport 5805 -m conntrack --ctstate INVALID -j DROP",
+    "-A INPUT -p tcp --dport 5805 -j DROP",
+];
+
+#[test]
+fn a_bad_tcp_data_offset_is_invalid_as_iptables() {
+    use integration_tests::{CLIENT_ADDR, raw_tcp};
+    let lab = Lab::new("tcpdoff").unwrap();
+    let probes = |counters: &dyn Fn(usize) -> (u64, u64)| {
+        for doff in [4, 6, 5] {
+            raw_tcp(
+                lab.client(),
+                CLIENT_ADDR,
+                SERVER_ADDR,
+                (40001 + u16::from(doff), 5805),
+                0x02,
+                doff,
+            );
+        }
+        [1, 2].map(|n| counters(n).0)
+    };
+    let listing = || lab.fw_ok(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]);
+    lab.fw_rules(&BAD_OFFSET);
+    assert_eq!(probes(&|n| rule_counters(&listing(), n)), [2, 1], "fw");
+    integration_tests::fw_reset(lab.server());
+    let got = under_iptables_legacy(&lab, &BAD_OFFSET, |c| probes(c));
+    assert_eq!(got, [2, 1], "iptables-legacy");
+}
+
 /// The server's rules of [`mark_as_iptables`]: OUTPUT sees the mark a
 /// socket gives its datagrams (`SO_MARK`), INPUT sees arriving packets
 /// unmarked, but a datagram looped on `lo` with the mark it was sent with.

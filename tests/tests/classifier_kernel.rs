@@ -917,7 +917,7 @@ fn limit_burst(k: &mut Kernel, xdp: &Xdp) -> usize {
 /// enough passes.
 #[test]
 fn truncated_first_fragments_are_dropped_before_any_rule() {
-    assert_eq!(in_fresh_netns("ktrunc", truncated), 7);
+    assert_eq!(in_fresh_netns("ktrunc", truncated), 14);
 }
 
 fn truncated(k: &mut Kernel, xdp: &Xdp) -> usize {
@@ -961,7 +961,37 @@ fn truncated(k: &mut Kernel, xdp: &Xdp) -> usize {
         );
         checked += 2;
     }
-    // Counted nowhere: the ACCEPT policy saw only the three whole ones.
-    assert_eq!(k.read(Kernel::policy_slot(0)).unwrap().packets, 3);
-    checked + 1
+    // Malformed IPv4 headers, which ip_rcv_core drops before netfilter.
+    let udp = |edit: &dyn Fn(&mut Vec<u8>)| {
+        let mut f = frame(17, 8);
+        edit(&mut f);
+        f
+    };
+    for (what, f) in [
+        (
+            "total length past the frame",
+            udp(&|f| f[16..18].copy_from_slice(&38u16.to_be_bytes())),
+        ),
+        (
+            "total length below the IHL",
+            udp(&|f| f[16..18].copy_from_slice(&19u16.to_be_bytes())),
+        ),
+        ("IHL 4", udp(&|f| f[14] = 0x44)),
+        ("version 6", udp(&|f| f[14] = 0x65)),
+        ("10 bytes of IPv4 header", udp(&|f| f.truncate(24))),
+    ] {
+        assert_eq!(run(f), XDP_DROP, "{what}");
+        checked += 1;
+    }
+    // Ethernet padding after the datagram is not part of it.
+    assert_eq!(run(udp(&|f| f.resize(60, 0))), XDP_PASS, "padded");
+    // Counted nowhere but in DROPS: the ACCEPT policy saw only the three
+    // whole ones and the padded one.
+    assert_eq!(k.read(Kernel::policy_slot(0)).unwrap().packets, 4);
+    use firewall::common::Malformed;
+    assert_eq!(
+        k.malformed().unwrap(),
+        vec![(Malformed::IpHeader, 5), (Malformed::TruncatedL4, 3)]
+    );
+    checked + 3
 }

@@ -295,6 +295,7 @@ pub struct Kernel {
     words: HashMap<MapData, WordKey, u64>,
     counters: PerCpuArray<MapData, Counter>,
     anomalies: PerCpuArray<MapData, u64>,
+    drops: PerCpuArray<MapData, u64>,
     conntrack: HashMap<MapData, CtKey, CtEntry>,
     ct_config: Array<MapData, Timeouts>,
     ct_stats: PerCpuArray<MapData, u64>,
@@ -392,6 +393,8 @@ impl Kernel {
                 .map_err(map_err(maps::COUNTERS))?,
             anomalies: PerCpuArray::try_from(Map::PerCpuArray(get(maps::ANOMALIES)?))
                 .map_err(map_err(maps::ANOMALIES))?,
+            drops: PerCpuArray::try_from(Map::PerCpuArray(get(maps::DROPS)?))
+                .map_err(map_err(maps::DROPS))?,
             conntrack: HashMap::try_from(Map::LruHashMap(get(maps::CONNTRACK)?))
                 .map_err(map_err(maps::CONNTRACK))?,
             ct_config: Array::try_from(Map::Array(get(maps::CT_CONFIG)?))
@@ -911,6 +914,24 @@ impl Kernel {
                     .get(&a.index(), 0)
                     .map_err(map_err(maps::ANOMALIES))?;
                 Ok((a, v.iter().sum()))
+            })
+            .collect()
+    }
+
+    /// Packets dropped before any rule, by reason (`DROPS`), all CPUs
+    /// summed.
+    ///
+    /// # Errors
+    /// [`LoadError::Map`] when the map cannot be read.
+    pub fn malformed(&self) -> Result<Vec<(firewall_common::Malformed, u64)>, LoadError> {
+        firewall_common::Malformed::ALL
+            .into_iter()
+            .map(|m| {
+                let v = self
+                    .drops
+                    .get(&m.index(), 0)
+                    .map_err(map_err(maps::DROPS))?;
+                Ok((m, v.iter().sum()))
             })
             .collect()
     }
