@@ -833,6 +833,9 @@ pub mod maps {
     pub const RECENT: &str = "RECENT";
     /// `HASHLIMIT`: `-m hashlimit`'s buckets ([`super::check::hashlimit`]).
     pub const HASHLIMIT: &str = "HASHLIMIT";
+    /// `ADDRTYPE`: the local routing table's prefixes and their types,
+    /// for `-m addrtype` ([`super::check::addrtype`]).
+    pub const ADDRTYPE: &str = "ADDRTYPE";
     /// `DROPS`: packets dropped before any rule, per CPU
     /// ([`super::Malformed`]).
     pub const DROPS: &str = "DROPS";
@@ -842,7 +845,7 @@ pub mod maps {
     /// The maps fw pins, in the order it pins them. The kernel-private
     /// working maps (`SCRATCH`, `MATCH_CACHE`, `CT_PENDING`, `LOG_BUCKET`)
     /// are not pinned.
-    pub const ALL: [&str; 22] = [
+    pub const ALL: [&str; 23] = [
         CONFIG,
         CHAINS,
         RULES,
@@ -865,6 +868,7 @@ pub mod maps {
         HASHLIMIT,
         HASHLIMIT_TABLES,
         DROPS,
+        ADDRTYPE,
     ];
     /// Maps of the object that fw does not pin (besides the data
     /// sections, `.rodata` and the like, that hold its constants).
@@ -923,7 +927,7 @@ pub mod check {
             match self.kind {
                 KIND_RECENT => (self.b as u32 & 3) != recent::RCHECK,
                 // Compare and read only: they may run after the classifier.
-                KIND_MAC | KIND_PORTS | KIND_CONNTRACK | KIND_MARK => false,
+                KIND_MAC | KIND_PORTS | KIND_CONNTRACK | KIND_MARK | KIND_ADDRTYPE => false,
                 // A hashlimit takes a token, as a limit does.
                 // A limit, --tcp-option's hot drop, and (conservatively) any other.
                 _ => true,
@@ -1058,6 +1062,70 @@ pub mod check {
     /// `--hashlimit-above`), `state` [`hashlimit::pack_state`] (the
     /// table's id and the expiry, never changed by the kernel).
     pub const KIND_HASHLIMIT: u32 = 22;
+    /// [`Check::kind`] of `-m addrtype` (xt_addrtype revision 1, without
+    /// `--limit-iface-*`): `arg` the [`addrtype`] flags, `a` the
+    /// `--src-type` mask, `b` the `--dst-type` mask (bit `1 << RTN_*`);
+    /// `state` unused.
+    pub const KIND_ADDRTYPE: u32 = 23;
+    /// `-m addrtype`: the route type of an address as
+    /// `inet_addr_type_dev_table` gives it with no device: 0.0.0.0/8 and
+    /// 255.255.255.255 are BROADCAST, 224.0.0.0/4 MULTICAST, any other
+    /// the type of its longest prefix in the local routing table (table
+    /// 255, which fw copies into the `ADDRTYPE` LPM trie, key the prefix
+    /// length and the network-order address, value the `RTN_*` type) or
+    /// UNICAST.
+    pub mod addrtype {
+        /// `--src-type` is given.
+        pub const F_SRC: u32 = 1 << 0;
+        /// `! --src-type`.
+        pub const F_SRC_NOT: u32 = 1 << 1;
+        /// `--dst-type` is given.
+        pub const F_DST: u32 = 1 << 2;
+        /// `! --dst-type`.
+        pub const F_DST_NOT: u32 = 1 << 3;
+        /// Entries of `ADDRTYPE`.
+        pub const MAX_ENTRIES: u32 = 16_384;
+        /// `RTN_UNICAST` (`<linux/rtnetlink.h>`).
+        pub const RTN_UNICAST: u32 = 1;
+        /// `RTN_BROADCAST`.
+        pub const RTN_BROADCAST: u32 = 3;
+        /// `RTN_MULTICAST`.
+        pub const RTN_MULTICAST: u32 = 5;
+
+        /// The type of `addr` (network order), `local` being the local
+        /// table's type for it, if it has a prefix holding it.
+        pub const fn type_of(addr: u32, local: Option<u32>) -> u32 {
+            let a = u32::from_be(addr);
+            if a >> 24 == 0 || a == u32::MAX {
+                RTN_BROADCAST
+            } else if a >> 28 == 0xe {
+                RTN_MULTICAST
+            } else {
+                match local {
+                    Some(t) => t,
+                    None => RTN_UNICAST,
+                }
+            }
+        }
+
+        /// xt_addrtype's `addrtype_mt_v1`: each given type mask holds
+        /// its address's type ([`type_of`]), XOR its `!`.
+        pub const fn matches(
+            flags: u32,
+            src_mask: u32,
+            dst_mask: u32,
+            src_type: u32,
+            dst_type: u32,
+        ) -> bool {
+            const fn has(mask: u32, t: u32) -> bool {
+                t < 32 && mask >> t & 1 != 0
+            }
+            if flags & F_SRC != 0 && has(src_mask, src_type) == (flags & F_SRC_NOT != 0) {
+                return false;
+            }
+            !(flags & F_DST != 0 && has(dst_mask, dst_type) == (flags & F_DST_NOT != 0))
+        }
+    }
     /// `-m hashlimit`'s buckets: one hash map, `HASHLIMIT`, of every
     /// table's keys ([`Key`] → [`Entry`]), and `HASHLIMIT_TABLES`, each
     /// table's bucket count ([`Table`]), outside the banks: a table lives

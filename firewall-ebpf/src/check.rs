@@ -12,13 +12,14 @@ use aya_ebpf::{
         generated::{bpf_for_each_map_elem, bpf_map_delete_elem},
     },
     macros::map,
-    maps::{Array, HashMap, LruHashMap, LruPerCpuHashMap, PerCpuArray},
+    maps::{Array, HashMap, LpmTrie, LruHashMap, LruPerCpuHashMap, PerCpuArray, lpm_trie},
 };
 use firewall_common::{
     Anomaly, BANKS,
     check::{
-        self, Check, KIND_CONNTRACK, KIND_DATA, KIND_HASHLIMIT, KIND_LIMIT, KIND_MAC, KIND_MARK,
-        KIND_PORTS, KIND_RECENT, KIND_TCP_OPTION, MAX_CHECKS, MAX_PER_RULE, RANGES_PER_DATA,
+        self, Check, KIND_ADDRTYPE, KIND_CONNTRACK, KIND_DATA, KIND_HASHLIMIT, KIND_LIMIT,
+        KIND_MAC, KIND_MARK, KIND_PORTS, KIND_RECENT, KIND_TCP_OPTION, MAX_CHECKS, MAX_PER_RULE,
+        RANGES_PER_DATA,
         conntrack::{
             F_ADDR, F_ADDR_NOT, F_DIR, F_DIR_REPLY, F_PORT, F_PORT_NOT, F_PROTO, F_PROTO_NOT,
             F_STATE,
@@ -114,6 +115,19 @@ fn note_lo_mark(skb: *mut __sk_buff, pkt: &Packet, mark: u32) {
 #[map]
 static HASHLIMIT: HashMap<hashlimit::Key, hashlimit::Entry> =
     HashMap::with_max_entries(hashlimit::MAX_ENTRIES, BPF_F_NO_PREALLOC);
+/// The local routing table's prefixes (network order) and their `RTN_*`
+/// types, as fw last copied them ([`check::addrtype`]).
+#[map]
+static ADDRTYPE: LpmTrie<u32, u32> =
+    LpmTrie::with_max_entries(check::addrtype::MAX_ENTRIES, BPF_F_NO_PREALLOC);
+
+/// The route type of `addr` (network order) for `-m addrtype`.
+#[inline(always)]
+fn addr_type(addr: u32) -> u32 {
+    let local = ADDRTYPE.get(&lpm_trie::Key::new(32, addr)).copied();
+    check::addrtype::type_of(addr, local)
+}
+
 /// Each `-m hashlimit` table's bucket count.
 #[map]
 static HASHLIMIT_TABLES: HashMap<u32, hashlimit::Table> =
@@ -493,6 +507,13 @@ pub extern "C" fn fw_check(slot: u32, src: u32, dst: u32, ttl: u32) -> u32 {
         KIND_PORTS => ports(slot - slot % MAX_CHECKS, a as u32, b),
         KIND_TCP_OPTION => tcp_option(a, b != 0),
         KIND_MARK => mark(arg, a as u32, b != 0),
+        KIND_ADDRTYPE => verdict(check::addrtype::matches(
+            arg,
+            a as u32,
+            b as u32,
+            addr_type(src),
+            addr_type(dst),
+        )),
         KIND_HASHLIMIT => {
             // SAFETY: `state` points into the live map value above; the
             // kernel never writes a hashlimit's.

@@ -107,6 +107,9 @@ pub enum ExecError {
     /// The host could not be asked what may mark packets.
     #[error("cannot tell what else on the host marks packets: {0}")]
     Host(io::Error),
+    /// The local routing table (for `-m addrtype`) could not be read.
+    #[error("cannot read the local routing table: {0}")]
+    Routes(io::Error),
 }
 
 /// fw's record says it is loaded and a recorded interface still runs an
@@ -698,6 +701,8 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
             return Err(ExecError::MarkUnseen { chain, rule, found });
         }
     }
+    // -m addrtype reads the host's local table as it is at this change.
+    let routes = load::local_routes().map_err(ExecError::Routes)?;
     let interfaces: Vec<(String, u32)> = ifaces.iter().map(|i| (i.name.clone(), i.index)).collect();
     let kernel = Kernel::open(dirs)?;
     let bank = match &kernel {
@@ -732,6 +737,7 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
         // it goes live with, is on disk before the switch.
         new.generation = k.next_generation().map_err(|e| undo(e.into()))?;
         let mut ahead = state::write_ahead(&dirs.state, &new).map_err(|e| undo(e.into()))?;
+        k.sync_local_table(&routes).map_err(|e| undo(e.into()))?;
         let generation = k
             .swap_in(&compiled, fresh, live.as_ref())
             .map_err(|e| undo(e.into()))?;
@@ -756,6 +762,7 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
         let (mut k, mut ebpf) = Kernel::install(&staged)?;
         new.generation = k.next_generation()?;
         // The ruleset is live before the first packet reaches the programs.
+        k.sync_local_table(&routes)?;
         let generation = k.swap_in(&compiled, fresh, None)?;
         debug_assert_eq!(generation, new.generation);
         let done = attach::attach_all(&mut ebpf, &staged)?;
@@ -941,6 +948,25 @@ pub fn status() -> Result<Status, ExecError> {
                 found.join(", ")
             ));
         }
+    }
+    // -m addrtype sees the local table of the last change.
+    let uses_addrtype = rec.ruleset.all_rules().any(|(_, rules)| {
+        rules.iter().any(|r| {
+            r.matches
+                .iter()
+                .any(|m| matches!(m, crate::model::Match::Addrtype(_)))
+        })
+    });
+    if uses_addrtype && k.local_table()? != load::local_routes().map_err(ExecError::Routes)? {
+        let _ = writeln!(
+            out,
+            "addresses: changed since the last change of the ruleset"
+        );
+        st.problems.push(
+            "the host's addresses (its local routing table) changed since the last change of \
+             the ruleset: -m addrtype still sees the old ones; the next change updates them"
+                .to_string(),
+        );
     }
     let links = pinned_links(&dirs);
     // The live link of `hook` on interface `index`, and the name it was

@@ -315,6 +315,7 @@ pub fn datagram() -> Packet {
             reply: false,
         }),
         mark: 0,
+        addr_types: (1, 1),
     }
 }
 
@@ -644,6 +645,8 @@ pub fn packet() -> impl Strategy<Value = Packet> {
                     conn: None,
                     // Arriving packets carry none (XDP, the kernel tests).
                     mark: 0,
+                    // Documentation addresses: in no local table.
+                    addr_types: (1, 1),
                 };
                 packet.conn = connection_of(&packet);
                 packet

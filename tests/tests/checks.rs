@@ -191,6 +191,86 @@ fn a_bad_tcp_data_offset_is_invalid_as_iptables() {
     assert_eq!(got, [2, 1], "iptables-legacy");
 }
 
+/// `-m addrtype` against the server's local routing table: datagrams to
+/// its address (LOCAL), to its subnet's broadcast address (BROADCAST)
+/// and to 224.0.0.1, which every interface has joined (MULTICAST).
+const ADDRTYPE: [&str; 5] = [
+    "-A INPUT -p udp --dport 5901 -m addrtype --dst-type LOCAL",
+    "-A INPUT -p udp --dport 5901 -m addrtype --dst-type BROADCAST",
+    "-A INPUT -p udp --dport 5901 -m addrtype --dst-type MULTICAST",
+    "-A INPUT -p udp --dport 5901 -m addrtype ! --src-type LOCAL,UNICAST",
+    "-A INPUT -p udp --dport 5901 -m addrtype --src-type UNICAST --dst-type LOCAL,BROADCAST",
+];
+
+/// 2 datagrams to the server, 3 to 192.0.2.255, 1 to 224.0.0.1; rules
+/// 1-5's packets.
+fn addrtype_probes(lab: &Lab, counters: &dyn Fn(usize) -> (u64, u64)) -> [u64; 5] {
+    for (to, n) in [
+        (SERVER_ADDR, 2),
+        (Ipv4Addr::new(192, 0, 2, 255), 3),
+        (Ipv4Addr::new(224, 0, 0, 1), 1),
+    ] {
+        integration_tests::in_netns(lab.client(), move || {
+            let s = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).unwrap();
+            s.set_broadcast(true).unwrap();
+            for _ in 0..n {
+                s.send_to(&[0x5a; 10], (to, 5901)).unwrap();
+            }
+        })
+        .unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    [1, 2, 3, 4, 5].map(|n| counters(n).0)
+}
+
+#[test]
+fn addrtype_as_iptables() {
+    let lab = Lab::new("addrtype").unwrap();
+    ip(&format!(
+        "-n {} route add 224.0.0.0/4 dev {CLIENT_IF}",
+        lab.client()
+    ))
+    .unwrap();
+    let want = [2, 3, 1, 0, 5];
+    let listing = || lab.fw_ok(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]);
+    lab.fw_rules(&ADDRTYPE);
+    assert_eq!(
+        addrtype_probes(&lab, &|n| rule_counters(&listing(), n)),
+        want,
+        "fw"
+    );
+    // An address added since: fw status names the change, --check fails,
+    // and the next change of the ruleset takes it in.
+    let added = "198.51.100.7";
+    ip(&format!("-n {} addr add {added}/32 dev lo", lab.server())).unwrap();
+    let out = lab.fw(&["status", "--check"]);
+    assert!(!out.status.success());
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(
+        stderr.contains("the host's addresses (its local routing table) changed"),
+        "{stdout}{stderr}"
+    );
+    lab.fw_ok(&[
+        "-A",
+        "INPUT",
+        "-p",
+        "udp",
+        "--dport",
+        "5902",
+        "-m",
+        "addrtype",
+        "--src-type",
+        "LOCAL",
+    ]);
+    assert!(lab.fw(&["status", "--check"]).status.success());
+    integration_tests::fw_reset(lab.server());
+    let got = under_iptables_legacy(&lab, &ADDRTYPE, |c| addrtype_probes(&lab, c));
+    assert_eq!(got, want, "iptables-legacy");
+}
+
 /// The server's rules of [`mark_as_iptables`]: OUTPUT sees the mark a
 /// socket gives its datagrams (`SO_MARK`), INPUT sees arriving packets
 /// unmarked, but a datagram looped on `lo` with the mark it was sent with.

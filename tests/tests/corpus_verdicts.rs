@@ -1,6 +1,7 @@
 //! The corpus on real packets: every restore-format file of
 //! `../shared/corpus` whose filter table fw's library accepts for the
-//! kernel (`fw restore --table filter`; pinned in [`LOADED`]) runs in two
+//! kernel (`fw restore --table filter`; pinned in [`LOADED`], and ufw's
+//! two files completed as ufw links them, [`COMPLETED`]) runs in two
 //! identical labs, one under real iptables-legacy, one under fw, and every
 //! probe must end the same way in both.
 //!
@@ -67,9 +68,51 @@ use iptables::{IPTABLES, Netns, require_iptables, text};
 /// kernel, in name order.
 const LOADED: [&str; 7] = integration_tests::CORPUS_LOADED;
 
-/// How many probes each file of [`LOADED`] gets (ports × 2 + an echo, per
-/// path).
-const PROBES: [(&str, usize); 7] = [
+/// Files that load once the chains they jump to but do not declare exist
+/// (ufw creates them and links its chains from its own code), in name
+/// order, each with what completes it in both labs: chains declared
+/// after `*filter` (with a policy for a built-in one), and rules added
+/// before its `COMMIT`. 01 as ufw links it with its default policy
+/// (INPUT and FORWARD DROP); 02 with `ufw-skip-to-policy-input` dropping.
+const COMPLETED: [(&str, &[&str], &[&str]); 2] = [
+    (
+        "01_ufw_before.rules",
+        &[":INPUT DROP", ":FORWARD DROP", ":ufw-logging-deny -"],
+        &[
+            "-A INPUT -j ufw-before-input",
+            "-A FORWARD -j ufw-before-forward",
+            "-A OUTPUT -j ufw-before-output",
+        ],
+    ),
+    (
+        "02_ufw_after.rules",
+        &[":ufw-skip-to-policy-input -"],
+        &[
+            "-A INPUT -j ufw-after-input",
+            "-A FORWARD -j ufw-after-forward",
+            "-A OUTPUT -j ufw-after-output",
+            "-A ufw-skip-to-policy-input -j DROP",
+        ],
+    ),
+];
+
+/// `text` completed as [`COMPLETED`] says for `file`.
+fn completed(file: &str, text: &str) -> String {
+    let Some((_, chains, rules)) = COMPLETED.iter().find(|(f, ..)| *f == file) else {
+        return text.to_string();
+    };
+    let decls: String = chains.iter().map(|c| format!("{c} [0:0]\n")).collect();
+    let adds: String = rules.iter().map(|r| format!("{r}\n")).collect();
+    let at = text.rfind("COMMIT").expect("a COMMIT");
+    let (head, tail) = text.split_at(at);
+    format!("{head}{adds}{tail}").replacen("*filter\n", &format!("*filter\n{decls}"), 1)
+}
+
+/// How many probes each file of [`LOADED`] and [`COMPLETED`] gets (ports
+/// × 2 + an echo, per path).
+const PROBES: [(&str, usize); 9] = [
+    ("01_ufw_before.rules", 162),
+    ("02_ufw_after.rules", 186),
     ("05_centos_sysconfig_iptables_webmin.rules", 198),
     ("10_kube_router_issue1069_docker_k8s_filter.rules", 42),
     ("17_openwrt_fw3_filter_excerpt.rules", 228),
@@ -448,7 +491,7 @@ fn describe(s: Seen) -> String {
 
 /// One file in the twin labs: the differences found, as lines, and the
 /// number of probes run.
-fn compare_file(path: &Path, rs: &Ruleset) -> (Vec<String>, usize) {
+fn compare_file(path: &Path, input: &str, rs: &Ruleset) -> (Vec<String>, usize) {
     let file = name(path);
     let named = Named::of(rs);
     let ifaces = named.lab_interfaces();
@@ -462,11 +505,10 @@ fn compare_file(path: &Path, rs: &Ruleset) -> (Vec<String>, usize) {
     let oracle = Twin::new("cvo", &ifaces, &listened, window);
     let fw = Twin::new("cvf", &ifaces, &listened, window);
 
-    let input = std::fs::read_to_string(path).unwrap();
     let out = oracle.host.sh(
         &format!("{IPTABLES}-restore"),
         &[],
-        Some(&filter_section(&input)),
+        Some(&filter_section(input)),
     );
     assert!(
         out.status.success(),
@@ -476,11 +518,14 @@ fn compare_file(path: &Path, rs: &Ruleset) -> (Vec<String>, usize) {
     if named.tracks {
         sysctl_in(oracle.host.name(), "net.netfilter.nf_conntrack_tcp_loose=0").unwrap();
     }
+    let copy = std::env::temp_dir().join(format!("fw-corpus-{}-{file}", std::process::id()));
+    std::fs::write(&copy, input).unwrap();
     let loaded = fw_in(
         fw.host.name(),
-        &["restore", "--table", "filter", &path.to_string_lossy()],
+        &["restore", "--table", "filter", &copy.to_string_lossy()],
     )
     .unwrap();
+    let _ = std::fs::remove_file(&copy);
     assert!(
         loaded.status.success(),
         "{file}: fw restore: {}",
@@ -542,11 +587,11 @@ fn corpus_verdicts_match_iptables_legacy() {
     let mut counts = Vec::new();
     let mut differ = Vec::new();
     for path in integration_tests::corpus_restore_files() {
-        let input = std::fs::read_to_string(&path).unwrap();
+        let input = completed(&name(&path), &std::fs::read_to_string(&path).unwrap());
         let Some(rs) = filter_table(&input) else {
             continue;
         };
-        let (d, n) = compare_file(&path, &rs);
+        let (d, n) = compare_file(&path, &input, &rs);
         differ.extend(d);
         counts.push((name(&path), n));
     }
@@ -557,7 +602,10 @@ fn corpus_verdicts_match_iptables_legacy() {
         differ.join("\n")
     );
     let loaded: Vec<&str> = counts.iter().map(|(f, _)| f.as_str()).collect();
-    assert_eq!(loaded, LOADED, "the corpus files fw loads");
+    let mut want_loaded: Vec<&str> = LOADED.to_vec();
+    want_loaded.extend(COMPLETED.iter().map(|(f, ..)| *f));
+    want_loaded.sort();
+    assert_eq!(loaded, want_loaded, "the corpus files fw loads");
     let want: Vec<(String, usize)> = PROBES.iter().map(|&(f, n)| (f.to_string(), n)).collect();
     assert_eq!(counts, want, "probes run per file");
 }

@@ -173,8 +173,8 @@ impl<'a> Tables<'a> {
     /// the kernel finds one that does not decode (and drops).
     fn checks(&self, packed: u32, p: &Packet) -> Option<bool> {
         use firewall_common::check::{
-            KIND_CONNTRACK, KIND_DATA, KIND_HASHLIMIT, KIND_LIMIT, KIND_MAC, KIND_MARK, KIND_PORTS,
-            KIND_TCP_OPTION, RANGES_PER_DATA, mac_word, unpack,
+            KIND_ADDRTYPE, KIND_CONNTRACK, KIND_DATA, KIND_HASHLIMIT, KIND_LIMIT, KIND_MAC,
+            KIND_MARK, KIND_PORTS, KIND_TCP_OPTION, RANGES_PER_DATA, mac_word, unpack,
         };
         let (first, count) = unpack(packed);
         for n in first..first + count {
@@ -201,6 +201,13 @@ impl<'a> Tables<'a> {
                         .is_some_and(|(s, d)| (hit(s) || hit(d)) != (c.b >> 32 & 1 != 0))
                 }
                 KIND_MARK => (p.mark & c.arg == c.a as u32) != (c.b != 0),
+                KIND_ADDRTYPE => firewall_common::check::addrtype::matches(
+                    c.arg,
+                    c.a as u32,
+                    c.b as u32,
+                    p.addr_types.0,
+                    p.addr_types.1,
+                ),
                 KIND_CONNTRACK => {
                     let data = |i: u64| {
                         self.c

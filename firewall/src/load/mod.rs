@@ -10,6 +10,7 @@ mod batch;
 pub mod host;
 pub mod pins;
 mod rtnl;
+pub use rtnl::{LocalRoute, local_routes};
 
 use std::{fs, io, os::fd::AsFd as _, path::PathBuf};
 
@@ -296,6 +297,7 @@ pub struct Kernel {
     counters: PerCpuArray<MapData, Counter>,
     anomalies: PerCpuArray<MapData, u64>,
     drops: PerCpuArray<MapData, u64>,
+    addrtype: LpmTrie<MapData, u32, u32>,
     conntrack: HashMap<MapData, CtKey, CtEntry>,
     ct_config: Array<MapData, Timeouts>,
     ct_stats: PerCpuArray<MapData, u64>,
@@ -395,6 +397,8 @@ impl Kernel {
                 .map_err(map_err(maps::ANOMALIES))?,
             drops: PerCpuArray::try_from(Map::PerCpuArray(get(maps::DROPS)?))
                 .map_err(map_err(maps::DROPS))?,
+            addrtype: LpmTrie::try_from(Map::LpmTrie(get(maps::ADDRTYPE)?))
+                .map_err(map_err(maps::ADDRTYPE))?,
             conntrack: HashMap::try_from(Map::LruHashMap(get(maps::CONNTRACK)?))
                 .map_err(map_err(maps::CONNTRACK))?,
             ct_config: Array::try_from(Map::Array(get(maps::CT_CONFIG)?))
@@ -916,6 +920,50 @@ impl Kernel {
                 Ok((a, v.iter().sum()))
             })
             .collect()
+    }
+
+    /// The local routing table as `ADDRTYPE` holds it, sorted.
+    ///
+    /// # Errors
+    /// [`LoadError::Map`] when the map cannot be read.
+    pub fn local_table(&self) -> Result<Vec<LocalRoute>, LoadError> {
+        let mut out = Vec::new();
+        for k in self.addrtype.keys() {
+            let k = k.map_err(map_err(maps::ADDRTYPE))?;
+            let kind = self.addrtype.get(&k, 0).map_err(map_err(maps::ADDRTYPE))?;
+            out.push(LocalRoute {
+                len: k.prefix_len() as u8,
+                addr: k.data(),
+                kind: kind as u8,
+            });
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Makes `ADDRTYPE` hold `routes` (the local table, as
+    /// [`local_routes`] read it): new prefixes first, then the gone ones
+    /// go, so a prefix in both is never missing meanwhile.
+    ///
+    /// # Errors
+    /// [`LoadError::Map`] when the map cannot be read or written.
+    pub fn sync_local_table(&mut self, routes: &[LocalRoute]) -> Result<(), LoadError> {
+        use aya::maps::lpm_trie::Key;
+        let old = self.local_table()?;
+        for r in routes {
+            self.addrtype
+                .insert(&Key::new(u32::from(r.len), r.addr), &u32::from(r.kind), 0)
+                .map_err(map_err(maps::ADDRTYPE))?;
+        }
+        for r in old
+            .iter()
+            .filter(|o| !routes.iter().any(|n| (n.len, n.addr) == (o.len, o.addr)))
+        {
+            self.addrtype
+                .remove(&Key::new(u32::from(r.len), r.addr))
+                .map_err(map_err(maps::ADDRTYPE))?;
+        }
+        Ok(())
     }
 
     /// Packets dropped before any rule, by reason (`DROPS`), all CPUs

@@ -176,6 +176,63 @@ pub fn links() -> io::Result<HashMap<u32, LinkInfo>> {
     Ok(out)
 }
 
+/// One route of the local routing table (table 255, `RT_TABLE_LOCAL`):
+/// what `ip route show table local` lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LocalRoute {
+    /// The prefix length, 0..=32.
+    pub len: u8,
+    /// The prefix, network order (as `RTA_DST` carries it).
+    pub addr: u32,
+    /// `rtmsg.rtm_type`: `RTN_LOCAL` (2), `RTN_BROADCAST` (3), ...
+    pub kind: u8,
+}
+
+/// `sizeof(struct rtmsg)`, `RTA_DST`, `RTA_TABLE`, `RT_TABLE_LOCAL`.
+const RTMSG_LEN: usize = 12;
+const RTA_DST: u16 = 1;
+const RTA_TABLE: u16 = 15;
+const RT_TABLE_LOCAL: u32 = 255;
+
+/// The IPv4 routes of the calling thread's namespace's local table,
+/// sorted; one per prefix (the first the kernel lists, which its lookup
+/// takes too).
+///
+/// # Errors
+/// When the netlink socket cannot be opened or the dump fails.
+pub fn local_routes() -> io::Result<Vec<LocalRoute>> {
+    let mut rtmsg = [0u8; RTMSG_LEN];
+    rtmsg[0] = libc::AF_INET as u8;
+    let mut out: Vec<LocalRoute> = Vec::new();
+    for (t, msg) in dump(libc::NETLINK_ROUTE, libc::RTM_GETROUTE, &rtmsg)? {
+        if t != libc::RTM_NEWROUTE || msg.len() < RTMSG_LEN || msg[0] != libc::AF_INET as u8 {
+            continue;
+        }
+        let mut table = u32::from(msg[4]);
+        let mut addr = 0;
+        for (ty, v) in attrs(&msg[RTMSG_LEN..]) {
+            match ty {
+                RTA_DST if v.len() >= 4 => addr = u32::from_ne_bytes([v[0], v[1], v[2], v[3]]),
+                RTA_TABLE if v.len() >= 4 => table = u32_at(v, 0),
+                // Attributes fw does not use.
+                _ => {}
+            }
+        }
+        if table == RT_TABLE_LOCAL && msg[1] <= 32 {
+            let r = LocalRoute {
+                len: msg[1],
+                addr,
+                kind: msg[7],
+            };
+            if !out.iter().any(|o| (o.len, o.addr) == (r.len, r.addr)) {
+                out.push(r);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// A NUL-terminated string attribute.
 pub(crate) fn c_string(v: &[u8]) -> String {
     String::from_utf8_lossy(v)

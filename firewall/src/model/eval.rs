@@ -57,6 +57,11 @@ pub struct Packet {
     pub conn: Option<Connection>,
     /// The packet's mark (`skb->mark`): 0 as it arrives.
     pub mark: u32,
+    /// The `RTN_*` types of its source and destination address, as the
+    /// host's local routing table gives them
+    /// (`firewall_common::check::addrtype::type_of`): host state, which
+    /// the packet carries.
+    pub addr_types: (u32, u32),
 }
 
 /// A packet's connection (what `-m conntrack`'s tuple options compare):
@@ -309,7 +314,18 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
             // Outside support::enforceable: never loaded, not evaluated.
             // xt_mac: no Ethernet header, no match either way.
             Match::Mac(n) => p.mac.is_some_and(|m| (m == n.value) != n.invert),
-            Match::Addrtype(_) | Match::Set(_) => false,
+            // xt_addrtype (without --limit-iface-*, which is refused).
+            Match::Addrtype(a) => {
+                let (flags, src, dst) = a.words();
+                firewall_common::check::addrtype::matches(
+                    flags,
+                    src,
+                    dst,
+                    p.addr_types.0,
+                    p.addr_types.1,
+                )
+            }
+            Match::Set(_) => false,
         })
 }
 

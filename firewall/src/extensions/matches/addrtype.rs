@@ -126,8 +126,43 @@ impl MatchExt for Ext {
         }
     }
 
-    fn support(_: &Addrtype) -> Enforcement {
-        Enforcement::Refused("-m addrtype")
+    /// A rule check against the `ADDRTYPE` copy of the local routing
+    /// table ([`firewall_common::check::KIND_ADDRTYPE`]); with
+    /// `--limit-iface-*` the route's device would count too: refused.
+    fn support(a: &Addrtype) -> Enforcement {
+        match a.limit_iface {
+            Some(LimitIface::In) => Enforcement::Refused("-m addrtype --limit-iface-in"),
+            Some(LimitIface::Out) => Enforcement::Refused("-m addrtype --limit-iface-out"),
+            None => {
+                let (arg, src, dst) = a.words();
+                Enforcement::RuleCheck(firewall_common::check::Check {
+                    kind: firewall_common::check::KIND_ADDRTYPE,
+                    arg,
+                    a: u64::from(src),
+                    b: u64::from(dst),
+                    state: 0,
+                })
+            }
+        }
+    }
+}
+
+impl Addrtype {
+    /// The check's flags ([`firewall_common::check::addrtype`]) and its
+    /// source and destination type masks (bit `1 << RTN_*`).
+    pub fn words(&self) -> (u32, u32, u32) {
+        use firewall_common::check::addrtype::*;
+        let mut flags = 0;
+        let mut mask = |t: &Option<Neg<AddrTypes>>, given: u32, not: u32| match t {
+            Some(t) => {
+                flags |= given | if t.invert { not } else { 0 };
+                u32::from(t.value.0)
+            }
+            None => 0,
+        };
+        let src = mask(&self.src, F_SRC, F_SRC_NOT);
+        let dst = mask(&self.dst, F_DST, F_DST_NOT);
+        (flags, src, dst)
     }
 }
 
