@@ -110,6 +110,18 @@ pub enum ExecError {
     /// The local routing table (for `-m addrtype`) could not be read.
     #[error("cannot read the local routing table: {0}")]
     Routes(io::Error),
+    /// The local routing table has more routes than `ADDRTYPE` holds
+    /// (exit 4).
+    #[error(
+        "-m addrtype: the local routing table has {routes} IPv4 routes, fw holds at most {max} \
+         (the firewall is left as it was)"
+    )]
+    LocalTableTooBig {
+        /// Routes in table 255.
+        routes: usize,
+        /// [`firewall_common::check::addrtype::MAX_ENTRIES`].
+        max: u32,
+    },
 }
 
 /// fw's record says it is loaded and a recorded interface still runs an
@@ -254,7 +266,7 @@ impl ExecError {
                 LoadError::OldKernel { .. } | LoadError::Load(_) | LoadError::Verifier { .. },
             )
             | Self::Pins(PinsError::NoBpffs | PinsError::Mount(_) | PinsError::Cookie(_)) => 3,
-            Self::Compile(CompileError::TooManyRules { .. }) => 4,
+            Self::Compile(CompileError::TooManyRules { .. }) | Self::LocalTableTooBig { .. } => 4,
             _ => 1,
         }
     }
@@ -660,6 +672,17 @@ fn filters(r: &crate::model::Ruleset) -> bool {
         || r.user_chains.values().any(|rules| !rules.is_empty())
 }
 
+/// Whether a rule of `r` has `-m addrtype`.
+fn uses_addrtype(r: &crate::model::Ruleset) -> bool {
+    r.all_rules().any(|(_, rules)| {
+        rules.iter().any(|rule| {
+            rule.matches
+                .iter()
+                .any(|m| matches!(m, crate::model::Match::Addrtype(_)))
+        })
+    })
+}
+
 /// The chain and number (from 1) of the first rule of `r` with `-m mark`.
 fn first_mark(r: &crate::model::Ruleset) -> Option<(String, usize)> {
     r.all_rules().find_map(|(chain, rules)| {
@@ -701,8 +724,22 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
             return Err(ExecError::MarkUnseen { chain, rule, found });
         }
     }
-    // -m addrtype reads the host's local table as it is at this change.
-    let routes = load::local_routes().map_err(ExecError::Routes)?;
+    // -m addrtype reads the host's local table as it is at this change
+    // (a ruleset without it leaves the copy alone: no limit on how many
+    // addresses a host without such rules has).
+    let routes = if uses_addrtype(&new.ruleset) {
+        let r = load::local_routes().map_err(ExecError::Routes)?;
+        let max = firewall_common::check::addrtype::MAX_ENTRIES;
+        if r.len() > max as usize {
+            return Err(ExecError::LocalTableTooBig {
+                routes: r.len(),
+                max,
+            });
+        }
+        Some(r)
+    } else {
+        None
+    };
     let interfaces: Vec<(String, u32)> = ifaces.iter().map(|i| (i.name.clone(), i.index)).collect();
     let kernel = Kernel::open(dirs)?;
     let bank = match &kernel {
@@ -737,7 +774,9 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
         // it goes live with, is on disk before the switch.
         new.generation = k.next_generation().map_err(|e| undo(e.into()))?;
         let mut ahead = state::write_ahead(&dirs.state, &new).map_err(|e| undo(e.into()))?;
-        k.sync_local_table(&routes).map_err(|e| undo(e.into()))?;
+        if let Some(routes) = &routes {
+            k.sync_local_table(routes).map_err(|e| undo(e.into()))?;
+        }
         let generation = k
             .swap_in(&compiled, fresh, live.as_ref())
             .map_err(|e| undo(e.into()))?;
@@ -762,7 +801,9 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
         let (mut k, mut ebpf) = Kernel::install(&staged)?;
         new.generation = k.next_generation()?;
         // The ruleset is live before the first packet reaches the programs.
-        k.sync_local_table(&routes)?;
+        if let Some(routes) = &routes {
+            k.sync_local_table(routes)?;
+        }
         let generation = k.swap_in(&compiled, fresh, None)?;
         debug_assert_eq!(generation, new.generation);
         let done = attach::attach_all(&mut ebpf, &staged)?;
@@ -950,14 +991,9 @@ pub fn status() -> Result<Status, ExecError> {
         }
     }
     // -m addrtype sees the local table of the last change.
-    let uses_addrtype = rec.ruleset.all_rules().any(|(_, rules)| {
-        rules.iter().any(|r| {
-            r.matches
-                .iter()
-                .any(|m| matches!(m, crate::model::Match::Addrtype(_)))
-        })
-    });
-    if uses_addrtype && k.local_table()? != load::local_routes().map_err(ExecError::Routes)? {
+    if uses_addrtype(&rec.ruleset)
+        && k.local_table()? != load::local_routes().map_err(ExecError::Routes)?
+    {
         let _ = writeln!(
             out,
             "addresses: changed since the last change of the ruleset"

@@ -146,6 +146,45 @@ fn reset_racing_appends_leaves_what_is_listed_enforced() {
     }
 }
 
+/// 50 `fw -w -A` started at once, each with its own port: every one
+/// succeeds and the chain holds each rule exactly once, in some order,
+/// as with `iptables -w`; the kernel enforces what is listed.
+#[test]
+fn fifty_concurrent_appends_leave_fifty_rules() {
+    let lab = Lab::new("fifty").unwrap();
+    let ports: Vec<String> = (1..=50).map(|n| n.to_string()).collect();
+    let children: Vec<_> = ports
+        .iter()
+        .map(|p| {
+            spawn_fw(
+                &lab,
+                &[
+                    "-w", "-A", "INPUT", "-p", "tcp", "--dport", p, "-j", "ACCEPT",
+                ],
+            )
+        })
+        .collect();
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let listed = lab.fw_ok(&["-S", "INPUT"]);
+    let mut rules: Vec<&str> = listed.lines().skip(1).collect();
+    assert_eq!(rules.len(), 50, "{listed}");
+    rules.sort();
+    let mut want: Vec<String> = ports
+        .iter()
+        .map(|p| format!("-A INPUT -p tcp -m tcp --dport {p} -j ACCEPT"))
+        .collect();
+    want.sort();
+    assert_eq!(rules, want);
+    assert!(lab.fw(&["status", "--check"]).status.success());
+}
+
 #[test]
 fn wait_seconds_give_up_with_iptables_message_and_status_4() {
     require_iptables();
