@@ -927,7 +927,8 @@ pub mod check {
             match self.kind {
                 KIND_RECENT => (self.b as u32 & 3) != recent::RCHECK,
                 // Compare and read only: they may run after the classifier.
-                KIND_MAC | KIND_PORTS | KIND_CONNTRACK | KIND_MARK | KIND_ADDRTYPE => false,
+                KIND_MAC | KIND_PORTS | KIND_CONNTRACK | KIND_MARK | KIND_ADDRTYPE | KIND_OWNER
+                | KIND_POLICY => false,
                 // A hashlimit takes a token, as a limit does.
                 // A limit, --tcp-option's hot drop, and (conservatively) any other.
                 _ => true,
@@ -1125,6 +1126,109 @@ pub mod check {
             }
             !(flags & F_DST != 0 && has(dst_mask, dst_type) == (flags & F_DST_NOT != 0))
         }
+    }
+    /// [`Check::kind`] of `-m owner` (xt_owner revision 1, without
+    /// `--suppl-groups`): `arg` the [`owner`] flags, `a` the uid range
+    /// (`min | max << 32`), `b` the gid range; `state` unused. Only TC
+    /// egress (OUTPUT) has a socket; the compiler refuses it elsewhere, as
+    /// the kernel does.
+    pub const KIND_OWNER: u32 = 24;
+    /// [`Check::kind`] of `-m policy` (xt_policy): `arg` 1 for `--pol
+    /// none`, 0 for `ipsec`; the rest unused. fw filters only while the
+    /// namespace has no IPsec (xfrm) state, so no packet it sees was
+    /// decapsulated by a policy or will be encapsulated by one, and
+    /// xt_policy's answer for such a packet is "matches iff `--pol none`".
+    pub const KIND_POLICY: u32 = 25;
+    /// `-m owner`: what xt_owner's `owner_mt` reads of the packet's
+    /// socket (`skb_to_full_sk`: a request socket's listener, no time-wait
+    /// socket), and where fw's TC program finds it. The socket's file
+    /// holds the credentials of whoever opened it (`f_cred`), and the
+    /// match compares their fsuid and fsgid, as the kernel keeps them
+    /// (the initial user namespace's ids).
+    pub mod owner {
+        /// `--uid-owner` (`XT_OWNER_UID`).
+        pub const F_UID: u32 = 1 << 0;
+        /// `--gid-owner` (`XT_OWNER_GID`).
+        pub const F_GID: u32 = 1 << 1;
+        /// `--socket-exists` (`XT_OWNER_SOCKET`).
+        pub const F_SOCKET: u32 = 1 << 2;
+        /// Shift from an option's flag to its `!` flag.
+        pub const INVERT_SHIFT: u32 = 8;
+
+        /// What the packet's socket shows the match.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Sock {
+            /// No full socket, or one without a `struct socket` (forwarded
+            /// packets, a time-wait socket's answers).
+            None,
+            /// A socket without a file (the kernel's own control sockets,
+            /// which send TCP resets for closed ports).
+            NoFile,
+            /// A socket opened with these fsuid and fsgid.
+            File {
+                /// `f_cred->fsuid`.
+                uid: u32,
+                /// `f_cred->fsgid`.
+                gid: u32,
+            },
+        }
+
+        /// xt_owner's `owner_mt`: `flags` as [`super::KIND_OWNER`]'s
+        /// `arg`, the ranges inclusive.
+        pub const fn matches(flags: u32, uid: (u32, u32), gid: (u32, u32), sock: Sock) -> bool {
+            let given = flags & 0xff;
+            let invert = (flags >> INVERT_SHIFT) & 0xff;
+            match sock {
+                Sock::None => given ^ invert == 0,
+                // "Socket exists but user wanted ! --socket-exists".
+                _ if given & invert & F_SOCKET != 0 => false,
+                Sock::NoFile => (given ^ invert) & (F_UID | F_GID) == 0,
+                Sock::File { uid: u, gid: g } => {
+                    let in_uid = uid.0 <= u && u <= uid.1;
+                    let in_gid = gid.0 <= g && g <= gid.1;
+                    !(given & F_UID != 0 && in_uid == (invert & F_UID != 0))
+                        && !(given & F_GID != 0 && in_gid == (invert & F_GID != 0))
+                }
+            }
+        }
+
+        /// Byte offsets into the kernel's structures, from its BTF
+        /// (`/sys/kernel/btf/vmlinux`), that fw's TC program follows from
+        /// `skb->sk` to the credentials: a `.rodata` constant
+        /// (`OWNER_BTF`) set when the program is loaded. `valid` is 0 when
+        /// they could not be found; the check then drops and counts
+        /// ([`crate::Anomaly::BadCheck`]), and the user side refuses the
+        /// match before that.
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct Offsets {
+            /// `struct sock_common`'s `skc_state` (u8).
+            pub skc_state: u32,
+            /// `struct request_sock`'s `rsk_listener` (pointer), which is
+            /// `struct sock_common`'s `skc_listener`.
+            pub rsk_listener: u32,
+            /// `struct sock`'s `sk_socket` (pointer).
+            pub sk_socket: u32,
+            /// `struct socket`'s `file` (pointer).
+            pub socket_file: u32,
+            /// `struct file`'s `f_cred` (pointer).
+            pub file_cred: u32,
+            /// `struct cred`'s `fsuid` (u32).
+            pub cred_fsuid: u32,
+            /// `struct cred`'s `fsgid` (u32).
+            pub cred_fsgid: u32,
+            /// 1 when the others are known.
+            pub valid: u32,
+        }
+
+        /// The name of the [`Offsets`] constant in the eBPF object (its
+        /// `static`'s identifier), which the loader sets.
+        pub const GLOBAL: &str = "OWNER_BTF";
+
+        /// `TCP_TIME_WAIT` (include/net/tcp_states.h).
+        pub const TCP_TIME_WAIT: u8 = 6;
+        /// `TCP_NEW_SYN_RECV`: a request socket.
+        pub const TCP_NEW_SYN_RECV: u8 = 12;
     }
     /// `-m hashlimit`'s buckets: one hash map, `HASHLIMIT`, of every
     /// table's keys ([`Key`] → [`Entry`]), and `HASHLIMIT_TABLES`, each
@@ -1999,6 +2103,8 @@ mod pod {
     // SAFETY: repr(C) plain data without implicit padding (the sizes are
     // asserted above), valid for every bit pattern.
     unsafe impl aya::Pod for super::Config {}
+    // SAFETY: eight u32s, no padding.
+    unsafe impl aya::Pod for super::check::owner::Offsets {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::ChainInfo {}
     // SAFETY: as above.

@@ -8,7 +8,7 @@ use aya_ebpf::{
     bindings::{__sk_buff, xdp_md},
     cty::{c_long, c_void},
     helpers::{
-        bpf_ktime_get_ns, bpf_loop, bpf_skb_load_bytes, bpf_xdp_load_bytes,
+        bpf_ktime_get_ns, bpf_loop, bpf_probe_read_kernel, bpf_skb_load_bytes, bpf_xdp_load_bytes,
         generated::{bpf_for_each_map_elem, bpf_map_delete_elem},
     },
     macros::map,
@@ -18,13 +18,14 @@ use firewall_common::{
     Anomaly, BANKS,
     check::{
         self, Check, KIND_ADDRTYPE, KIND_CONNTRACK, KIND_DATA, KIND_HASHLIMIT, KIND_LIMIT,
-        KIND_MAC, KIND_MARK, KIND_PORTS, KIND_RECENT, KIND_TCP_OPTION, MAX_CHECKS, MAX_PER_RULE,
-        RANGES_PER_DATA,
+        KIND_MAC, KIND_MARK, KIND_OWNER, KIND_POLICY, KIND_PORTS, KIND_RECENT, KIND_TCP_OPTION,
+        MAX_CHECKS, MAX_PER_RULE, RANGES_PER_DATA,
         conntrack::{
             F_ADDR, F_ADDR_NOT, F_DIR, F_DIR_REPLY, F_PORT, F_PORT_NOT, F_PROTO, F_PROTO_NOT,
             F_STATE,
         },
         hashlimit,
+        owner::{self, Offsets, Sock},
         recent::{self, Entry, Key, STAMPS},
     },
 };
@@ -170,6 +171,9 @@ pub struct Seen {
     pub ct: CtSeen,
     /// The packet's mark: 0 at XDP, `skb->mark` at TC egress.
     pub mark: u32,
+    /// `skb->sk` at TC egress (0: none, and always at XDP), as a number:
+    /// `-m owner` follows it with `bpf_probe_read_kernel`.
+    pub sk: u64,
 }
 
 /// A packet's connection as the checks see it (`-m conntrack`'s tuple
@@ -260,6 +264,7 @@ pub fn note_xdp(ctx: *mut xdp_md, pkt: &Packet) {
         }
         // Before the stack nothing has marked an arriving packet; one
         // looped on `lo` keeps the mark it left with.
+        (*s).sk = 0;
         (*s).mark = if pkt.in_ifindex == LOOPBACK_IFINDEX {
             lo_mark(ctx, pkt)
         } else {
@@ -366,6 +371,9 @@ pub fn note_tc(skb: *mut __sk_buff, pkt: &Packet) {
     // SAFETY: as in `note_xdp`; skb is the kernel's __sk_buff.
     unsafe {
         (*s).mark = (*skb).mark;
+        // Stored in the map as a number: the verifier forbids arithmetic
+        // on a socket pointer, and `-m owner` needs offsets from it.
+        (*s).sk = (*skb).__bindgen_anon_2.sk as u64;
         if pkt.out_ifindex == LOOPBACK_IFINDEX {
             note_lo_mark(skb, pkt, (*skb).mark);
         }
@@ -507,6 +515,9 @@ pub extern "C" fn fw_check(slot: u32, src: u32, dst: u32, ttl: u32) -> u32 {
         KIND_PORTS => ports(slot - slot % MAX_CHECKS, a as u32, b),
         KIND_TCP_OPTION => tcp_option(a, b != 0),
         KIND_MARK => mark(arg, a as u32, b != 0),
+        KIND_OWNER => owner_check(arg, a, b),
+        // No packet fw sees has an IPsec policy (see KIND_POLICY).
+        KIND_POLICY => verdict(arg == 1),
         KIND_ADDRTYPE => verdict(check::addrtype::matches(
             arg,
             a as u32,
@@ -851,6 +862,82 @@ extern "C" fn sweep_one(
         }
     }
     0
+}
+
+/// Where `-m owner` finds the credentials in the kernel's structures
+/// ([`Offsets`]): set by the loader from the kernel's BTF before the
+/// program is verified (named `owner::GLOBAL`).
+#[unsafe(no_mangle)]
+static OWNER_BTF: Offsets = Offsets {
+    skc_state: 0,
+    rsk_listener: 0,
+    sk_socket: 0,
+    socket_file: 0,
+    file_cred: 0,
+    cred_fsuid: 0,
+    cred_fsgid: 0,
+    valid: 0,
+};
+
+/// `-m owner` as xt_owner's `owner_mt`; `uid` and `gid` are
+/// `min | max << 32`. A socket the kernel does not let fw read drops
+/// the packet and counts it ([`Anomaly::BadCheck`]).
+#[inline(always)]
+fn owner_check(flags: u32, uid: u64, gid: u64) -> u32 {
+    // SAFETY: a constant of the object, written by the loader.
+    let o = unsafe { core::ptr::read_volatile(&raw const OWNER_BTF) };
+    let Some(s) = seen() else {
+        return BAD;
+    };
+    if o.valid != 1 {
+        anomaly(Anomaly::BadCheck);
+        return BAD;
+    }
+    let Some(sock) = socket_owner(s.sk, &o) else {
+        anomaly(Anomaly::BadCheck);
+        return BAD;
+    };
+    let range = |r: u64| (r as u32, (r >> 32) as u32);
+    verdict(owner::matches(flags, range(uid), range(gid), sock))
+}
+
+/// Reads a `T` at kernel address `at`.
+#[inline(always)]
+fn kernel_read<T>(at: u64) -> Option<T> {
+    // SAFETY: the helper checks the address and fails on a bad one.
+    unsafe { bpf_probe_read_kernel(at as *const T) }.ok()
+}
+
+/// What xt_owner sees of socket `sk` (`skb_to_full_sk`, then
+/// `sk->sk_socket->file->f_cred`); `None` if a read failed.
+#[inline(never)]
+fn socket_owner(sk: u64, o: &Offsets) -> Option<Sock> {
+    if sk == 0 {
+        return Some(Sock::None);
+    }
+    let mut full = sk;
+    let state: u8 = kernel_read(sk + u64::from(o.skc_state))?;
+    if state == owner::TCP_NEW_SYN_RECV {
+        full = kernel_read(sk + u64::from(o.rsk_listener))?;
+    } else if state == owner::TCP_TIME_WAIT {
+        return Some(Sock::None);
+    }
+    if full == 0 {
+        return Some(Sock::None);
+    }
+    let socket: u64 = kernel_read(full + u64::from(o.sk_socket))?;
+    if socket == 0 {
+        return Some(Sock::None);
+    }
+    let file: u64 = kernel_read(socket + u64::from(o.socket_file))?;
+    if file == 0 {
+        return Some(Sock::NoFile);
+    }
+    let cred: u64 = kernel_read(file + u64::from(o.file_cred))?;
+    Some(Sock::File {
+        uid: kernel_read(cred + u64::from(o.cred_fsuid))?,
+        gid: kernel_read(cred + u64::from(o.cred_fsgid))?,
+    })
 }
 
 /// `-m mark` as xt_mark's `mark_mt`: `mark & mask == value`, XOR `!`.

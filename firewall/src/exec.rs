@@ -87,6 +87,18 @@ pub enum ExecError {
         /// ARPHRD_NONE.
         link_type: u16,
     },
+    /// The ruleset filters, and the namespace has IPsec states
+    /// ([`host::xfrm_states`]): packets it decrypts would reach netfilter
+    /// but not fw's XDP hook (exit 1).
+    #[error(
+        "the namespace has {states} IPsec (xfrm) state(s): packets they decrypt would bypass \
+         fw's hooks; not supported yet: rules or a DROP policy beside IPsec (the firewall is \
+         left as it was)"
+    )]
+    Ipsec {
+        /// How many states `ip xfrm state` lists.
+        states: usize,
+    },
     /// The ruleset has `-m mark`, and something on the host may mark
     /// packets before netfilter's filter table ([`host::mark_setters`]),
     /// where fw's XDP hook sees every packet unmarked: the rule could
@@ -122,6 +134,13 @@ pub enum ExecError {
         /// [`firewall_common::check::addrtype::MAX_ENTRIES`].
         max: u32,
     },
+    /// The ruleset has `-m owner`, and the kernel's BTF does not say
+    /// where a socket's credentials are (exit 1).
+    #[error(
+        "cannot enforce -m owner: {0} (fw reads a socket's owner with the kernel's BTF; the \
+         firewall is left as it was)"
+    )]
+    OwnerBtf(#[source] crate::load::btf::BtfError),
 }
 
 /// fw's record says it is loaded and a recorded interface still runs an
@@ -674,13 +693,13 @@ fn filters(r: &crate::model::Ruleset) -> bool {
 
 /// Whether a rule of `r` has `-m addrtype`.
 fn uses_addrtype(r: &crate::model::Ruleset) -> bool {
-    r.all_rules().any(|(_, rules)| {
-        rules.iter().any(|rule| {
-            rule.matches
-                .iter()
-                .any(|m| matches!(m, crate::model::Match::Addrtype(_)))
-        })
-    })
+    uses(r, |m| matches!(m, crate::model::Match::Addrtype(_)))
+}
+
+/// Whether any rule of `r` has a match `is` picks.
+fn uses(r: &crate::model::Ruleset, is: impl Fn(&crate::model::Match) -> bool) -> bool {
+    r.all_rules()
+        .any(|(_, rules)| rules.iter().any(|rule| rule.matches.iter().any(&is)))
 }
 
 /// The chain and number (from 1) of the first rule of `r` with `-m mark`.
@@ -718,6 +737,12 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
             link_type: i.link_type,
         });
     }
+    if filters(&new.ruleset) {
+        let states = host::xfrm_states().map_err(ExecError::Host)?;
+        if states > 0 {
+            return Err(ExecError::Ipsec { states });
+        }
+    }
     if let Some((chain, rule)) = first_mark(&new.ruleset) {
         let found = host::mark_setters().map_err(ExecError::Host)?;
         if !found.is_empty() {
@@ -740,6 +765,11 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
     } else {
         None
     };
+    // -m owner follows the kernel's structures as its BTF lays them out
+    // (the programs were loaded with the same offsets).
+    if uses(&new.ruleset, |m| matches!(m, crate::model::Match::Owner(_))) {
+        crate::load::btf::owner_offsets().map_err(ExecError::OwnerBtf)?;
+    }
     let interfaces: Vec<(String, u32)> = ifaces.iter().map(|i| (i.name.clone(), i.index)).collect();
     let kernel = Kernel::open(dirs)?;
     let bank = match &kernel {
@@ -975,6 +1005,15 @@ pub fn status() -> Result<Status, ExecError> {
         st.problems.push(format!(
             "the kernel program met a {} {n} times (a bug: please report it)",
             a.name()
+        ));
+    }
+    // IPsec states that appeared after the last change: what they
+    // decrypt bypasses fw (a change would be refused).
+    let states = host::xfrm_states().map_err(ExecError::Host)?;
+    if states > 0 && filters(&rec.ruleset) {
+        let _ = writeln!(out, "ipsec: {states} xfrm state(s)");
+        st.problems.push(format!(
+            "the namespace has {states} IPsec (xfrm) state(s): packets they decrypt bypass fw"
         ));
     }
     // A mark setter that appeared after the last change: `-m mark` may

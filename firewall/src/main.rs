@@ -98,8 +98,8 @@ Options (iptables(8), iptables-extensions(8)):
   [!] --fragment -f            second and further fragments only
   --match -m match             tcp udp icmp multiport conntrack state iprange mac
                                comment limit hashlimit recent length ttl mark addrtype
-                               (their options: iptables-extensions(8); set, owner,
-                               policy and the others are refused)
+                               owner policy (their options: iptables-extensions(8);
+                               set and the others are refused)
   [!] --ctstate (-m conntrack), [!] --state (-m state)
                                INVALID,NEW,ESTABLISHED,RELATED,UNTRACKED (fw's tracking)
   [!] --ctproto, [!] --ctorig{src,dst}[port], [!] --ctrepl{src,dst}[port],

@@ -316,6 +316,7 @@ pub fn datagram() -> Packet {
         }),
         mark: 0,
         addr_types: (1, 1),
+        sock: firewall_common::check::owner::Sock::None,
     }
 }
 
@@ -647,6 +648,8 @@ pub fn packet() -> impl Strategy<Value = Packet> {
                     mark: 0,
                     // Documentation addresses: in no local table.
                     addr_types: (1, 1),
+                    // Arriving: no socket.
+                    sock: firewall_common::check::owner::Sock::None,
                 };
                 packet.conn = connection_of(&packet);
                 packet

@@ -417,3 +417,144 @@ fn mark_is_refused_while_the_host_may_set_marks() {
     );
     sh("iptables-legacy -t raw -F");
 }
+
+/// `-m owner` rules in OUTPUT, each counting what it saw: datagrams from
+/// sockets opened with other fsuids and fsgids, a listener's SYN-ACK (sent
+/// from its request socket) and the kernel's reset for a closed port
+/// (sent from a control socket without a file).
+const OWNER: [&str; 8] = [
+    "-A OUTPUT -p udp --dport 5801 -m owner --uid-owner 1000-1999 -j ACCEPT",
+    "-A OUTPUT -p udp --dport 5801 -m owner ! --gid-owner 15000 -j ACCEPT",
+    "-A OUTPUT -p udp --dport 5801 -m owner --socket-exists -j ACCEPT",
+    "-A OUTPUT -p tcp --sport 5802 --tcp-flags SYN,ACK SYN,ACK -m owner --uid-owner 2000 -j ACCEPT",
+    "-A OUTPUT -p tcp --sport 5802 --tcp-flags SYN,ACK SYN,ACK -j ACCEPT",
+    "-A OUTPUT -p tcp --sport 5803 --tcp-flags RST RST -m owner --socket-exists -j ACCEPT",
+    "-A OUTPUT -p tcp --sport 5803 --tcp-flags RST RST -m owner ! --uid-owner 0 -j ACCEPT",
+    "-A OUTPUT -p tcp --sport 5803 --tcp-flags RST RST -j ACCEPT",
+];
+
+/// Sets this thread's fsuid and fsgid (setfsuid(2) acts per thread, and
+/// a socket keeps the credentials it was opened with: xt_owner's).
+fn set_fs_ids(uid: u32, gid: u32) {
+    // SAFETY: plain syscalls on this thread's credentials.
+    unsafe {
+        libc::syscall(libc::SYS_setfsgid, gid);
+        libc::syscall(libc::SYS_setfsuid, uid);
+    }
+}
+
+/// `count` datagrams from the server to the client's port 5801, from a
+/// socket opened with fsuid `uid` and fsgid `gid`.
+fn send_as(ns: &str, uid: u32, gid: u32, count: usize) {
+    integration_tests::in_netns(ns, move || {
+        set_fs_ids(uid, gid);
+        let s = std::net::UdpSocket::bind(("0.0.0.0", 0)).unwrap();
+        for _ in 0..count {
+            s.send_to(&[0x5a; 10], (integration_tests::CLIENT_ADDR, 5801))
+                .unwrap();
+        }
+    })
+    .unwrap();
+}
+
+/// The probes of [`OWNER`]: 2, 1 and 3 datagrams, a connection to a
+/// listener opened with fsuid 2000, one to a closed port.
+fn owner_probes(lab: &Lab) {
+    send_as(lab.server(), 1500, 0, 2);
+    send_as(lab.server(), 0, 0, 1);
+    send_as(lab.server(), 0, 15000, 3);
+    let client = lab.client().to_string();
+    integration_tests::in_netns(lab.server(), move || {
+        set_fs_ids(2000, 2000);
+        let l = std::net::TcpListener::bind(("0.0.0.0", 5802)).unwrap();
+        integration_tests::in_netns(&client, || {
+            std::net::TcpStream::connect((SERVER_ADDR, 5802)).unwrap();
+            let refused = std::net::TcpStream::connect((SERVER_ADDR, 5803)).unwrap_err();
+            assert_eq!(refused.kind(), std::io::ErrorKind::ConnectionRefused);
+        })
+        .unwrap();
+        drop(l.accept().unwrap());
+    })
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+}
+
+#[test]
+fn owner_as_iptables() {
+    let lab = Lab::new("owner").unwrap();
+    let counters = |list: &dyn Fn() -> String| -> Vec<u64> {
+        let out = list();
+        (1..=OWNER.len())
+            .map(|n| rule_counters(&out, n).0)
+            .collect()
+    };
+    let want = [2, 1, 3, 1, 0, 1, 0, 0];
+    lab.fw_rules(&OWNER);
+    owner_probes(&lab);
+    let fw = counters(&|| lab.fw_ok(&["-L", "OUTPUT", "-v", "-n", "-x", "--line-numbers"]));
+    let fw_rules = lab.fw_ok(&["-S", "OUTPUT"]);
+    integration_tests::fw_reset(lab.server());
+    let legacy = |args: &[&str]| {
+        let out = integration_tests::netns_exec(lab.server(), "iptables-legacy", args).unwrap();
+        assert!(out.status.success(), "iptables-legacy {args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for r in OWNER {
+        legacy(&r.split(' ').collect::<Vec<_>>());
+    }
+    owner_probes(&lab);
+    let got = counters(&|| legacy(&["-L", "OUTPUT", "-v", "-n", "-x", "--line-numbers"]));
+    assert_eq!(fw_rules, legacy(&["-S", "OUTPUT"]));
+    legacy(&["-F"]);
+    assert_eq!(got, want, "iptables-legacy");
+    assert_eq!(fw, want, "fw");
+}
+
+/// `-m policy` rules, the `ipsec` one first in each chain: no packet has
+/// an IPsec policy (the lab has no xfrm state), so each datagram meets
+/// the `--pol none` rule.
+const POLICY: [&str; 4] = [
+    "-A INPUT -p udp --dport 5901 -m policy --dir in --pol ipsec -j ACCEPT",
+    "-A INPUT -p udp --dport 5901 -m policy --dir in --pol none -j ACCEPT",
+    "-A OUTPUT -p udp --dport 5902 -m policy --dir out --pol ipsec --strict --proto esp --mode tunnel --tunnel-dst 198.51.100.0/24 -j ACCEPT",
+    "-A OUTPUT -p udp --dport 5902 -m policy --dir out --pol none -j ACCEPT",
+];
+
+#[test]
+fn policy_as_iptables() {
+    use integration_tests::CLIENT_ADDR;
+    let lab = Lab::new("policy").unwrap();
+    let probes = || {
+        send_udp(lab.client(), SERVER_ADDR, 5901, 10, 2);
+        send_udp(lab.server(), CLIENT_ADDR, 5902, 10, 3);
+    };
+    let counters = |list: &dyn Fn(&str) -> String| -> [u64; 4] {
+        let (input, output) = (list("INPUT"), list("OUTPUT"));
+        [
+            rule_counters(&input, 1).0,
+            rule_counters(&input, 2).0,
+            rule_counters(&output, 1).0,
+            rule_counters(&output, 2).0,
+        ]
+    };
+    let want = [0, 2, 0, 3];
+    lab.fw_rules(&POLICY);
+    probes();
+    let fw = counters(&|chain| lab.fw_ok(&["-L", chain, "-v", "-n", "-x", "--line-numbers"]));
+    let fw_rules = lab.fw_ok(&["-S"]);
+    integration_tests::fw_reset(lab.server());
+    let legacy = |args: &[&str]| {
+        let out = integration_tests::netns_exec(lab.server(), "iptables-legacy", args).unwrap();
+        assert!(out.status.success(), "iptables-legacy {args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for r in POLICY {
+        legacy(&r.split(' ').collect::<Vec<_>>());
+    }
+    probes();
+    let got = counters(&|chain| legacy(&["-L", chain, "-v", "-n", "-x", "--line-numbers"]));
+    assert_eq!(fw_rules, legacy(&["-S"]));
+    legacy(&["-F"]);
+    assert_eq!(got, want, "iptables-legacy");
+    assert_eq!(fw, want, "fw");
+}

@@ -489,11 +489,6 @@ const RESTORE_REFUSALS: &[(&str, &[(usize, &str)])] = &[
                 28,
                 "line 28 failed: not supported yet: table `nat' (fw has only the filter table; `fw restore --table filter` restores the filter table alone)",
             ),
-            (67, "line 67 failed: not supported yet: -m policy"),
-            (80, "line 80 failed: not supported yet: -m owner"),
-            (85, "line 85 failed: not supported yet: -m owner"),
-            (96, "line 96 failed: not supported yet: -m policy"),
-            (99, "line 99 failed: not supported yet: -m policy"),
         ],
     ),
     (

@@ -66,7 +66,7 @@ use iptables::{IPTABLES, Netns, require_iptables, text};
 
 /// The corpus files whose filter table fw's library accepts for the
 /// kernel, in name order.
-const LOADED: [&str; 7] = integration_tests::CORPUS_LOADED;
+const LOADED: [&str; 8] = integration_tests::CORPUS_LOADED;
 
 /// Files that load once the chains they jump to but do not declare exist
 /// (ufw creates them and links its chains from its own code), in name
@@ -110,11 +110,12 @@ fn completed(file: &str, text: &str) -> String {
 
 /// How many probes each file of [`LOADED`] and [`COMPLETED`] gets (ports
 /// × 2 + an echo, per path).
-const PROBES: [(&str, usize); 9] = [
+const PROBES: [(&str, usize); 10] = [
     ("01_ufw_before.rules", 162),
     ("02_ufw_after.rules", 186),
     ("05_centos_sysconfig_iptables_webmin.rules", 198),
     ("10_kube_router_issue1069_docker_k8s_filter.rules", 42),
+    ("12_algo_vpn_rules.v4", 318),
     ("17_openwrt_fw3_filter_excerpt.rules", 228),
     ("20_docker_user_filters_chain.rules", 114),
     ("21_debian_raspi3_rules.v4", 78),
@@ -241,6 +242,8 @@ impl Named {
             | Match::Ttl(_)
             | Match::Addrtype(_)
             | Match::Recent(_)
+            | Match::Owner(_)
+            | Match::Policy(_)
             | Match::Set(_) => {}
         }
     }

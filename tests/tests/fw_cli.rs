@@ -399,9 +399,9 @@ fn every_error_class_says_where_and_changes_nothing() {
              for packets the rule's other matches accept; put -m limit after them)\n",
         ),
         (
-            "-A OUTPUT -m owner --uid-owner 0 -j ACCEPT",
+            "-A OUTPUT -m owner --gid-owner 0 --suppl-groups -j ACCEPT",
             2,
-            "fw v0.1.0 (eBPF): not supported yet: -m owner\n",
+            "fw v0.1.0 (eBPF): not supported yet: --suppl-groups (-m owner)\n",
         ),
         (
             "-A INPUT -j LOG --log-uid",

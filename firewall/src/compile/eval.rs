@@ -174,7 +174,8 @@ impl<'a> Tables<'a> {
     fn checks(&self, packed: u32, p: &Packet) -> Option<bool> {
         use firewall_common::check::{
             KIND_ADDRTYPE, KIND_CONNTRACK, KIND_DATA, KIND_HASHLIMIT, KIND_LIMIT, KIND_MAC,
-            KIND_MARK, KIND_PORTS, KIND_TCP_OPTION, RANGES_PER_DATA, mac_word, unpack,
+            KIND_MARK, KIND_OWNER, KIND_POLICY, KIND_PORTS, KIND_TCP_OPTION, RANGES_PER_DATA,
+            mac_word, unpack,
         };
         let (first, count) = unpack(packed);
         for n in first..first + count {
@@ -201,6 +202,11 @@ impl<'a> Tables<'a> {
                         .is_some_and(|(s, d)| (hit(s) || hit(d)) != (c.b >> 32 & 1 != 0))
                 }
                 KIND_MARK => (p.mark & c.arg == c.a as u32) != (c.b != 0),
+                KIND_POLICY => c.arg == 1,
+                KIND_OWNER => {
+                    let range = |r: u64| (r as u32, (r >> 32) as u32);
+                    firewall_common::check::owner::matches(c.arg, range(c.a), range(c.b), p.sock)
+                }
                 KIND_ADDRTYPE => firewall_common::check::addrtype::matches(
                     c.arg,
                     c.a as u32,

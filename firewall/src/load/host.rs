@@ -31,6 +31,26 @@ const NFTA_CHAIN_TABLE: u16 = 1;
 const NFTA_CHAIN_NAME: u16 = 3;
 const NFTA_CHAIN_HOOK: u16 = 4;
 
+/// `XFRM_MSG_GETSA` and its answer, `XFRM_MSG_NEWSA` (`<linux/xfrm.h>`).
+const XFRM_MSG_GETSA: u16 = 0x12;
+const XFRM_MSG_NEWSA: u16 = 0x10;
+
+/// How many IPsec security associations (xfrm states) the namespace has
+/// (`ip xfrm state`). With one, netfilter sees packets fw's hooks do not:
+/// an ESP packet at XDP comes back decrypted through the stack, past
+/// netfilter's hooks again but not past XDP, and `-m policy` could match.
+///
+/// # Errors
+/// When the xfrm netlink socket fails for another reason than a kernel
+/// without it (which has no states).
+pub fn xfrm_states() -> io::Result<usize> {
+    match rtnl::dump(libc::NETLINK_XFRM, XFRM_MSG_GETSA, &[]) {
+        Ok(m) => Ok(m.iter().filter(|(t, _)| *t == XFRM_MSG_NEWSA).count()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EPROTONOSUPPORT | libc::ENOENT)) => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
 /// Where a mark could be set that fw's XDP hook does not see, each
 /// worded for a message ("iptables-legacy table `mangle' has rules",
 /// "nftables chain `inet t c' exists"); empty when there is none.

@@ -7,6 +7,7 @@
 
 pub mod attach;
 mod batch;
+pub mod btf;
 pub mod host;
 pub mod pins;
 mod rtnl;
@@ -451,8 +452,12 @@ impl Kernel {
             path: dirs.pins.clone(),
             source,
         })?;
+        // -m owner's offsets (all zero, `valid` 0, on a kernel whose BTF
+        // fw cannot read: the user side then refuses the match).
+        let owner = btf::owner_offsets().unwrap_or_default();
         let mut ebpf = aya::EbpfLoader::new()
             .map_max_entries(maps::CONNTRACK, conntrack_max())
+            .override_global(firewall_common::check::owner::GLOBAL, &owner, true)
             .load(EBPF_OBJECT)?;
         let xdp: &mut Xdp = program(&mut ebpf, PROG_XDP)?;
         xdp.load().map_err(|e| refused(dirs, PROG_XDP, e))?;

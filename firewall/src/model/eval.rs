@@ -62,6 +62,9 @@ pub struct Packet {
     /// (`firewall_common::check::addrtype::type_of`): host state, which
     /// the packet carries.
     pub addr_types: (u32, u32),
+    /// The socket it leaves from, as xt_owner sees it (OUTPUT);
+    /// `Sock::None` for a packet that arrived.
+    pub sock: firewall_common::check::owner::Sock,
 }
 
 /// A packet's connection (what `-m conntrack`'s tuple options compare):
@@ -325,6 +328,15 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
                     p.addr_types.1,
                 )
             }
+            // xt_owner (without --suppl-groups, which is refused).
+            Match::Owner(o) => {
+                let (uid, gid) = o.ranges();
+                let range = |r: u64| (r as u32, (r >> 32) as u32);
+                firewall_common::check::owner::matches(o.flags(), range(uid), range(gid), p.sock)
+            }
+            // xt_policy for a packet without an IPsec policy: fw
+            // filters only where none has one.
+            Match::Policy(p) => p.none,
             Match::Set(_) => false,
         })
 }

@@ -19,6 +19,8 @@ pub use crate::extensions::{
         limit::Limit,
         mark::Mark,
         multiport::{Multiport, PortDirection},
+        owner::Owner,
+        policy::{Policy, PolicyElem},
         recent::{Recent, RecentCommand, RecentSide},
         set::{SetDir, SetMatch},
         tcp::{Tcp, TcpFlags},

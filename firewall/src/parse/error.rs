@@ -446,6 +446,29 @@ pub enum ParseError {
     #[error("\"--state\" requires a list of states with no spaces, e.g. ESTABLISHED,RELATED")]
     StateListEmpty,
 
+    /// libxtables' `XTF_BAD_VALUE` for a module's option (`-m owner
+    /// --uid-owner nosuchuser`).
+    #[error("{module}: Bad value for \"--{option}\" option: \"{value}\"")]
+    BadValue {
+        /// The extension.
+        module: &'static str,
+        /// The option's canonical name.
+        option: &'static str,
+        /// The argument (or libxtables' explanation in its place).
+        value: String,
+    },
+
+    /// A module's own parameter problem, as its `xtables_error` words it
+    /// (`policy match: invalid dir "sideways"`); `token` is what the user
+    /// wrote that it is about.
+    #[error("{message}")]
+    ModuleProblem {
+        /// iptables' message.
+        message: String,
+        /// The word it is about.
+        token: String,
+    },
+
     /// `--ctdir` neither `ORIGINAL` nor `REPLY` (libxt_conntrack).
     #[error("conntrack: Bad value for \"--ctdir\" option: \"{0}\"")]
     BadCtDir(String),
@@ -669,6 +692,8 @@ impl ParseError {
             Self::ArgumentTooShort { written, .. } => Some(written),
             Self::AmbiguousIcmpType { given, .. } => Some(given),
             Self::BadIpRange { value, .. }
+            | Self::BadValue { value, .. }
+            | Self::ModuleProblem { token: value, .. }
             | Self::BadAddrType { value, .. }
             | Self::BadMark { value, .. }
             | Self::HashlimitBadValue { value, .. }

@@ -38,6 +38,8 @@ pub(crate) struct OptSpec {
     pub also: u32,
     /// A real option fw does not parse yet.
     pub unsupported: bool,
+    /// `XTOPT_MULTI`: may be given more than once (the module checks).
+    pub multi: bool,
 }
 
 /// An option with no flags.
@@ -51,7 +53,13 @@ pub(crate) const fn opt(name: &'static str, id: u8, has_arg: HasArg, invert: boo
         excl: 0,
         also: 0,
         unsupported: false,
+        multi: false,
     }
+}
+
+/// `o`, which may be given more than once.
+pub(crate) const fn multi(o: OptSpec) -> OptSpec {
+    OptSpec { multi: true, ..o }
 }
 
 /// `o`, mandatory.
@@ -138,7 +146,7 @@ impl<M: Extension> Loaded<M> {
             once_then_invert(
                 module,
                 name,
-                self.given & bit != 0,
+                self.given & bit != 0 && !spec.multi,
                 written,
                 invert && !spec.invert,
             )?;

@@ -307,12 +307,17 @@ fn dump(v: &Conntrack, out: &mut String, prefix: &str, numeric: bool) {
 /// dotted contiguous mask. Masks iptables reads in other ways (`/33`, a
 /// non-contiguous mask) and host names are refused as not supported.
 fn ct_addr(arg: &str) -> Result<CtAddr, ParseError> {
+    host_mask(arg, "conntrack")
+}
+
+/// [`ct_addr`] for the options of `-m module`.
+pub(crate) fn host_mask(arg: &str, module: &str) -> Result<CtAddr, ParseError> {
     let (host, mask) = match arg.split_once('/') {
         Some((h, m)) => (h, Some(m)),
         None => (arg, None),
     };
     let addr = values::host_address(host)?;
-    let odd = || ParseError::unsupported(format!("mask `{arg}' (-m conntrack)"), arg);
+    let odd = || ParseError::unsupported(format!("mask `{arg}' (-m {module})"), arg);
     let prefix = match mask {
         None => 32,
         Some(m) => match values::strtoui(m, 0, 32) {

@@ -194,7 +194,7 @@ pub(crate) mod prelude {
         parse::{
             ParseError,
             lexer::HasArg::{No, Required},
-            matches::{OptSpec, also, excl, mand, opt},
+            matches::{OptSpec, also, excl, mand, multi, opt},
         },
     };
 }
@@ -340,6 +340,10 @@ match_modules! {
     Mark(mark::Mark) => mark,
     /// `-m hashlimit --hashlimit-upto|--hashlimit-above RATE ...`.
     Hashlimit(hashlimit::Hashlimit) => hashlimit,
+    /// `-m owner [!] --uid-owner ID[-ID] [!] --gid-owner ID[-ID] [!] --socket-exists`.
+    Owner(owner::Owner) => owner,
+    /// `-m policy --dir in|out --pol none|ipsec ...`.
+    Policy(policy::Policy) => policy,
 }
 
 /// libxt_limit's and libxt_hashlimit's rate unit: the seconds of the
