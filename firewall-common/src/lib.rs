@@ -839,13 +839,19 @@ pub mod maps {
     /// `DROPS`: packets dropped before any rule, per CPU
     /// ([`super::Malformed`]).
     pub const DROPS: &str = "DROPS";
+    /// `SET_META`: `fw set`'s sets ([`super::check::set`]).
+    pub const SET_META: &str = "SET_META";
+    /// `SET_NETS`: `hash:ip` and `hash:net` members.
+    pub const SET_NETS: &str = "SET_NETS";
+    /// `SET_PORTS`: `hash:ip,port` members.
+    pub const SET_PORTS: &str = "SET_PORTS";
     /// `HASHLIMIT_TABLES`: each `-m hashlimit` table's bucket count
     /// ([`super::check::hashlimit::Table`]).
     pub const HASHLIMIT_TABLES: &str = "HASHLIMIT_TABLES";
     /// The maps fw pins, in the order it pins them. The kernel-private
     /// working maps (`SCRATCH`, `MATCH_CACHE`, `CT_PENDING`, `LOG_BUCKET`)
     /// are not pinned.
-    pub const ALL: [&str; 23] = [
+    pub const ALL: [&str; 26] = [
         CONFIG,
         CHAINS,
         RULES,
@@ -869,6 +875,9 @@ pub mod maps {
         HASHLIMIT_TABLES,
         DROPS,
         ADDRTYPE,
+        SET_META,
+        SET_NETS,
+        SET_PORTS,
     ];
     /// Maps of the object that fw does not pin (besides the data
     /// sections, `.rodata` and the like, that hold its constants).
@@ -928,7 +937,7 @@ pub mod check {
                 KIND_RECENT => (self.b as u32 & 3) != recent::RCHECK,
                 // Compare and read only: they may run after the classifier.
                 KIND_MAC | KIND_PORTS | KIND_CONNTRACK | KIND_MARK | KIND_ADDRTYPE | KIND_OWNER
-                | KIND_POLICY => false,
+                | KIND_POLICY | KIND_SET => false,
                 // A hashlimit takes a token, as a limit does.
                 // A limit, --tcp-option's hot drop, and (conservatively) any other.
                 _ => true,
@@ -1139,6 +1148,103 @@ pub mod check {
     /// decapsulated by a policy or will be encapsulated by one, and
     /// xt_policy's answer for such a packet is "matches iff `--pol none`".
     pub const KIND_POLICY: u32 = 25;
+    /// [`Check::kind`] of `-m set [!] --match-set NAME FLAGS` (xt_set
+    /// revision 4, without its counter options): `arg` the set's id
+    /// ([`set::id`]), `a` [`set::pack_a`] of the flags, `b` 1 for `!`;
+    /// `state` unused.
+    pub const KIND_SET: u32 = 26;
+    /// `fw set`'s named sets (ipset(8)'s `hash:ip`, `hash:net` and
+    /// `hash:ip,port`, IPv4), outside the banks: changing one changes no
+    /// ruleset. `SET_META` says each set's type; `hash:ip` and `hash:net`
+    /// members are prefixes in the `SET_NETS` LPM trie ([`set::NetKey`],
+    /// a host a /32), `hash:ip,port` members entries of the `SET_PORTS`
+    /// hash ([`set::PortKey`]).
+    ///
+    /// | map         | kind     | key                  | value         |
+    /// |-------------|----------|----------------------|---------------|
+    /// | `SET_META`  | hash     | set id (u32)         | [`set::Meta`] |
+    /// | `SET_NETS`  | LPM trie | 32 + len, `NetKey`   | u8 (1)        |
+    /// | `SET_PORTS` | hash     | [`set::PortKey`]     | u8 (1)        |
+    pub mod set {
+        /// Entries of `SET_NETS`, and of `SET_PORTS`, every set together.
+        pub const MAX_ENTRIES: u32 = 262_144;
+        /// Sets at once (`SET_META`'s entries).
+        pub const MAX_SETS: u32 = 1024;
+        /// [`Meta::kind`]: `hash:ip` (members are /32s of `SET_NETS`).
+        pub const KIND_IP: u32 = 1;
+        /// [`Meta::kind`]: `hash:net`.
+        pub const KIND_NET: u32 = 2;
+        /// [`Meta::kind`]: `hash:ip,port` (`SET_PORTS`).
+        pub const KIND_IP_PORT: u32 = 3;
+        /// The dimensions of a set of `kind`: what `--match-set`'s flags
+        /// must give at least for a packet to be tested (ip_set_test).
+        pub const fn dimensions(kind: u32) -> u32 {
+            match kind {
+                KIND_IP_PORT => 2,
+                _ => 1,
+            }
+        }
+
+        /// A set's id: FNV-1a of its name, folded to 32 bits. `fw set
+        /// create` refuses a name whose id another set has.
+        pub const fn id(name: &[u8]) -> u32 {
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            let mut i = 0;
+            while i < name.len() {
+                h = (h ^ name[i] as u64).wrapping_mul(0x0100_0000_01b3);
+                i += 1;
+            }
+            (h ^ (h >> 32)) as u32
+        }
+
+        /// `KIND_SET`'s `a`: the number of flags in bits 0..8, bit `8 +
+        /// i` set when flag `i` is `dst` (else `src`).
+        pub const fn pack_a(flags: u32, dst_bits: u32) -> u64 {
+            (flags & 0xff) as u64 | ((dst_bits & 0x3f) as u64) << 8
+        }
+
+        /// A set's type and size.
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct Meta {
+            /// [`KIND_IP`], [`KIND_NET`] or [`KIND_IP_PORT`].
+            pub kind: u32,
+            /// Members now (kept by the user side).
+            pub count: u32,
+            /// `maxelem`: members at most.
+            pub maxelem: u32,
+            /// `hashsize` as `ipset list` reports it (a power of two).
+            pub hashsize: u32,
+        }
+
+        /// A `SET_NETS` key's data (after the LPM prefix length, which is
+        /// 32 + the member's prefix length): the set's id and the
+        /// address, both network order, so the prefix covers the id.
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct NetKey {
+            /// [`id`], big-endian.
+            pub set: [u8; 4],
+            /// The address, network order.
+            pub addr: [u8; 4],
+        }
+
+        /// A `SET_PORTS` key: a `hash:ip,port` member.
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+        pub struct PortKey {
+            /// [`id`].
+            pub set: u32,
+            /// The address, network order.
+            pub addr: u32,
+            /// The port, host order.
+            pub port: u16,
+            /// The IP protocol (6 or 17).
+            pub proto: u8,
+            /// Zero.
+            pub _pad: u8,
+        }
+    }
     /// `-m owner`: what xt_owner's `owner_mt` reads of the packet's
     /// socket (`skb_to_full_sk`: a request socket's listener, no time-wait
     /// socket), and where fw's TC program finds it. The socket's file
@@ -2103,6 +2209,12 @@ mod pod {
     // SAFETY: repr(C) plain data without implicit padding (the sizes are
     // asserted above), valid for every bit pattern.
     unsafe impl aya::Pod for super::Config {}
+    // SAFETY: four u32s; eight bytes; 12 bytes with the u16 and two u8s.
+    unsafe impl aya::Pod for super::check::set::Meta {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::check::set::NetKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::check::set::PortKey {}
     // SAFETY: eight u32s, no padding.
     unsafe impl aya::Pod for super::check::owner::Offsets {}
     // SAFETY: as above.

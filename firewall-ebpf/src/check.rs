@@ -18,8 +18,8 @@ use firewall_common::{
     Anomaly, BANKS,
     check::{
         self, Check, KIND_ADDRTYPE, KIND_CONNTRACK, KIND_DATA, KIND_HASHLIMIT, KIND_LIMIT,
-        KIND_MAC, KIND_MARK, KIND_OWNER, KIND_POLICY, KIND_PORTS, KIND_RECENT, KIND_TCP_OPTION,
-        MAX_CHECKS, MAX_PER_RULE, RANGES_PER_DATA,
+        KIND_MAC, KIND_MARK, KIND_OWNER, KIND_POLICY, KIND_PORTS, KIND_RECENT, KIND_SET,
+        KIND_TCP_OPTION, MAX_CHECKS, MAX_PER_RULE, RANGES_PER_DATA,
         conntrack::{
             F_ADDR, F_ADDR_NOT, F_DIR, F_DIR_REPLY, F_PORT, F_PORT_NOT, F_PROTO, F_PROTO_NOT,
             F_STATE,
@@ -27,6 +27,7 @@ use firewall_common::{
         hashlimit,
         owner::{self, Offsets, Sock},
         recent::{self, Entry, Key, STAMPS},
+        set,
     },
 };
 
@@ -129,6 +130,18 @@ fn addr_type(addr: u32) -> u32 {
     check::addrtype::type_of(addr, local)
 }
 
+/// `fw set`'s sets: each one's type ([`set::Meta`]).
+#[map]
+static SET_META: HashMap<u32, set::Meta> = HashMap::with_max_entries(set::MAX_SETS, 0);
+/// `hash:ip` and `hash:net` members.
+#[map]
+static SET_NETS: LpmTrie<set::NetKey, u8> =
+    LpmTrie::with_max_entries(set::MAX_ENTRIES, BPF_F_NO_PREALLOC);
+/// `hash:ip,port` members.
+#[map]
+static SET_PORTS: HashMap<set::PortKey, u8> =
+    HashMap::with_max_entries(set::MAX_ENTRIES, BPF_F_NO_PREALLOC);
+
 /// Each `-m hashlimit` table's bucket count.
 #[map]
 static HASHLIMIT_TABLES: HashMap<u32, hashlimit::Table> =
@@ -171,6 +184,8 @@ pub struct Seen {
     pub ct: CtSeen,
     /// The packet's mark: 0 at XDP, `skb->mark` at TC egress.
     pub mark: u32,
+    /// The packet's IP protocol.
+    pub proto: u8,
     /// `skb->sk` at TC egress (0: none, and always at XDP), as a number:
     /// `-m owner` follows it with `bpf_probe_read_kernel`.
     pub sk: u64,
@@ -265,6 +280,7 @@ pub fn note_xdp(ctx: *mut xdp_md, pkt: &Packet) {
         // Before the stack nothing has marked an arriving packet; one
         // looped on `lo` keeps the mark it left with.
         (*s).sk = 0;
+        (*s).proto = pkt.proto;
         (*s).mark = if pkt.in_ifindex == LOOPBACK_IFINDEX {
             lo_mark(ctx, pkt)
         } else {
@@ -374,6 +390,7 @@ pub fn note_tc(skb: *mut __sk_buff, pkt: &Packet) {
         // Stored in the map as a number: the verifier forbids arithmetic
         // on a socket pointer, and `-m owner` needs offsets from it.
         (*s).sk = (*skb).__bindgen_anon_2.sk as u64;
+        (*s).proto = pkt.proto;
         if pkt.out_ifindex == LOOPBACK_IFINDEX {
             note_lo_mark(skb, pkt, (*skb).mark);
         }
@@ -518,6 +535,7 @@ pub extern "C" fn fw_check(slot: u32, src: u32, dst: u32, ttl: u32) -> u32 {
         KIND_OWNER => owner_check(arg, a, b),
         // No packet fw sees has an IPsec policy (see KIND_POLICY).
         KIND_POLICY => verdict(arg == 1),
+        KIND_SET => set_check(arg, a, b != 0, src, dst),
         KIND_ADDRTYPE => verdict(check::addrtype::matches(
             arg,
             a as u32,
@@ -899,6 +917,51 @@ fn owner_check(flags: u32, uid: u64, gid: u64) -> u32 {
     };
     let range = |r: u64| (r as u32, (r >> 32) as u32);
     verdict(owner::matches(flags, range(uid), range(gid), sock))
+}
+
+/// `-m set` as xt_set's `set_match_v4` and ip_set_test: a packet is
+/// tested only when the flags give the set's dimensions (else it is not
+/// a member); the first flag picks the address, the second (hash:ip,port)
+/// the port; a packet without ports (not TCP or UDP, a later fragment)
+/// is no member of a hash:ip,port. Membership XOR `!`.
+#[inline(never)]
+fn set_check(id: u32, a: u64, invert: bool, src: u32, dst: u32) -> u32 {
+    let Some(meta) = SET_META.get_ptr(&id) else {
+        // The compiler refers only to sets that exist, and fw destroys
+        // none a rule refers to.
+        anomaly(Anomaly::BadCheck);
+        return BAD;
+    };
+    // SAFETY: a map value, valid while the program runs.
+    let kind = unsafe { (*meta).kind };
+    let flags = (a & 0xff) as u32;
+    let dst_flag = |i: u32| (a >> (8 + i)) & 1 != 0;
+    let addr = if dst_flag(0) { dst } else { src };
+    let member = if flags < set::dimensions(kind) {
+        false
+    } else if kind == set::KIND_IP_PORT {
+        let Some(s) = seen() else { return BAD };
+        s.has_ports && {
+            let key = set::PortKey {
+                set: id,
+                addr,
+                port: if dst_flag(1) { s.dport } else { s.sport },
+                proto: s.proto,
+                _pad: 0,
+            };
+            SET_PORTS.get_ptr(&key).is_some()
+        }
+    } else {
+        let key = lpm_trie::Key::new(
+            64,
+            set::NetKey {
+                set: id.to_be_bytes(),
+                addr: addr.to_ne_bytes(),
+            },
+        );
+        SET_NETS.get(&key).is_some()
+    };
+    verdict(member != invert)
 }
 
 /// Reads a `T` at kernel address `at`.

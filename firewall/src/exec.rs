@@ -134,6 +134,13 @@ pub enum ExecError {
         /// [`firewall_common::check::addrtype::MAX_ENTRIES`].
         max: u32,
     },
+    /// A rule's `-m set` names a set `fw set` has not created (exit 2,
+    /// iptables' message for an ipset that does not exist).
+    #[error("Set {0} doesn't exist.")]
+    NoSuchSet(String),
+    /// `fw set` failed.
+    #[error(transparent)]
+    Set(#[from] crate::sets::SetError),
     /// The ruleset has `-m owner`, and the kernel's BTF does not say
     /// where a socket's credentials are (exit 1).
     #[error(
@@ -276,7 +283,10 @@ impl ExecError {
             Self::Restore(e) => e.exit_code(),
             Self::State(e) => e.exit_code(),
             Self::Yaml(e) => e.exit_code(),
-            Self::Compile(CompileError::NotSupported(_)) | Self::MarkUnseen { .. } => 2,
+            Self::Compile(CompileError::NotSupported(_))
+            | Self::MarkUnseen { .. }
+            | Self::NoSuchSet(_) => 2,
+            Self::Set(e) => e.exit_code(),
             Self::Permission(_) => 3,
             // 3 too, as iptables' VERSION_PROBLEM for "can't initialize
             // iptables table: ... Perhaps iptables or your kernel needs to
@@ -765,6 +775,16 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
     } else {
         None
     };
+    // -m set names sets that exist (as the kernel's ipset lookup).
+    for (_, rules) in new.ruleset.all_rules() {
+        for m in rules.iter().flat_map(|r| &r.matches) {
+            if let crate::model::Match::Set(s) = m
+                && !new.sets.contains_key(&s.name)
+            {
+                return Err(ExecError::NoSuchSet(s.name.clone()));
+            }
+        }
+    }
     // -m owner follows the kernel's structures as its BTF lays them out
     // (the programs were loaded with the same offsets).
     if uses(&new.ruleset, |m| matches!(m, crate::model::Match::Owner(_))) {
@@ -803,6 +823,7 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
         // Write-ahead: the record of the new ruleset, with the generation
         // it goes live with, is on disk before the switch.
         new.generation = k.next_generation().map_err(|e| undo(e.into()))?;
+        define_sets(&mut k, &new).map_err(undo)?;
         let mut ahead = state::write_ahead(&dirs.state, &new).map_err(|e| undo(e.into()))?;
         if let Some(routes) = &routes {
             k.sync_local_table(routes).map_err(|e| undo(e.into()))?;
@@ -830,6 +851,7 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
         load::remove_pins(&staged)?;
         let (mut k, mut ebpf) = Kernel::install(&staged)?;
         new.generation = k.next_generation()?;
+        define_sets(&mut k, &new)?;
         // The ruleset is live before the first packet reaches the programs.
         if let Some(routes) = &routes {
             k.sync_local_table(routes)?;
@@ -866,6 +888,41 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
             Err(e)
         }
     }
+}
+
+/// Makes the kernel know every set of `st` (their members stay).
+fn define_sets(k: &mut Kernel, st: &State) -> Result<(), ExecError> {
+    for (name, def) in &st.sets {
+        k.define_set(firewall_common::check::set::id(name.as_bytes()), def)?;
+    }
+    Ok(())
+}
+
+/// Runs `f` under the namespace's lock on its current record and
+/// kernel maps (`None` before fw is loaded); a state `f` returns is
+/// applied as any change is (loading fw first if it is not). For `fw
+/// set`, whose members live in the maps and whose sets live in the
+/// record.
+///
+/// # Errors
+/// As [`run`], and what `f` returns.
+pub fn with_sets<T>(
+    f: impl FnOnce(&State, Option<&mut Kernel>) -> Result<(T, Option<State>), ExecError>,
+) -> Result<T, ExecError> {
+    check_privileges()?;
+    let dirs = Dirs::current()?;
+    let _lock = StateLock::acquire(&dirs.state)?;
+    let old = match current(&dirs, true)? {
+        Current::Known(st) => *st,
+        Current::Unknown(i) => return Err(i.into()),
+    };
+    let mut kernel = Kernel::open(&dirs)?;
+    let (out, new) = f(&old, kernel.as_mut())?;
+    drop(kernel);
+    if let Some(new) = new {
+        apply(&dirs, &old, new, &[])?;
+    }
+    Ok(out)
 }
 
 /// Warns of interfaces the kernel refused to attach to, and of

@@ -20,6 +20,7 @@ pub mod offline;
 pub mod parse;
 pub mod render;
 pub mod restore;
+pub mod sets;
 pub mod state;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;

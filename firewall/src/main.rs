@@ -49,6 +49,7 @@ Usage: fw -[ACD] chain rule-specification [options]
        fw apply [--check|--diff] [-w [secs]] file.yaml
        fw status [--check] | reset | gc | -h | -V
        fw conntrack -L | -F | -C | -S | --timeout [NAME=SECONDS ...]
+       fw set create|add|del|test|list|save|restore|flush|destroy ... (fw set -h)
        fw monitor [--count N] | --stats
 
 Commands:
@@ -86,6 +87,7 @@ Commands:
   conntrack -C                 Count the tracked connections
   conntrack -S                 The table's size and the tracking counters
   conntrack --timeout [N=S]    Print the connection timeouts (seconds), or set some
+  set COMMAND ...              Named sets for -m set, as ipset(8) (fw set -h)
   monitor [--count N]          Print the records of -j LOG rules as they come
   monitor --stats              How many LOG records were sent and dropped
 
@@ -98,8 +100,8 @@ Options (iptables(8), iptables-extensions(8)):
   [!] --fragment -f            second and further fragments only
   --match -m match             tcp udp icmp multiport conntrack state iprange mac
                                comment limit hashlimit recent length ttl mark addrtype
-                               owner policy (their options: iptables-extensions(8);
-                               set and the others are refused)
+                               owner policy set (their options: iptables-extensions(8);
+                               the others are refused)
   [!] --ctstate (-m conntrack), [!] --state (-m state)
                                INVALID,NEW,ESTABLISHED,RELATED,UNTRACKED (fw's tracking)
   [!] --ctproto, [!] --ctorig{src,dst}[port], [!] --ctrepl{src,dst}[port],
@@ -415,6 +417,42 @@ fn main() -> ExitCode {
                     eprintln!("fw conntrack: {e}");
                     ExitCode::from(e.exit_code() as u8)
                 }
+            };
+        }
+        Some("set") => {
+            if matches!(
+                args.get(1).map(String::as_str),
+                Some("-h" | "--help" | "help")
+            ) {
+                out(firewall::sets::USAGE);
+                return ExitCode::SUCCESS;
+            }
+            let (cmd, exist) = match firewall::sets::parse(&args[1..]) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("fw set: {e}");
+                    return ExitCode::from(e.exit_code() as u8);
+                }
+            };
+            let input = if cmd == firewall::sets::Command::Restore {
+                match read_input(None) {
+                    Ok(t) => t,
+                    Err(code) => return code,
+                }
+            } else {
+                String::new()
+            };
+            return match firewall::sets::run(&cmd, exist, &input) {
+                Ok(o) => {
+                    out(&o.stdout);
+                    eprint!("{}", o.stderr);
+                    if o.not_found {
+                        ExitCode::from(1)
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
+                Err(e) => failed(&e, "fw set"),
             };
         }
         Some("save") => match save_args(&args[1..]) {

@@ -11,6 +11,7 @@
 pub mod check;
 pub mod eval;
 pub mod ext;
+pub mod set;
 pub mod support;
 
 use std::{collections::BTreeMap, net::Ipv4Addr};

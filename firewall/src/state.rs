@@ -152,6 +152,9 @@ pub struct State {
     /// so fw can compile it again to the very same map entries.
     #[serde(default)]
     pub interfaces: Vec<(String, u32)>,
+    /// `fw set`'s sets by name (their members are in the kernel's maps).
+    #[serde(default)]
+    pub sets: BTreeMap<String, crate::model::set::SetDef>,
 }
 
 impl State {

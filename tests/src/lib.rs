@@ -369,8 +369,9 @@ pub fn corpus_dir() -> PathBuf {
 /// The corpus files whose filter table fw enforces (`fw restore --table
 /// filter`), in name order: the one list the corpus tests pin (fw_cli
 /// takes those without other tables, which a whole restore refuses).
-pub const CORPUS_LOADED: [&str; 8] = [
+pub const CORPUS_LOADED: [&str; 9] = [
     "05_centos_sysconfig_iptables_webmin.rules",
+    "09_docker_moby_usernet_portmap.rules",
     "10_kube_router_issue1069_docker_k8s_filter.rules",
     "12_algo_vpn_rules.v4",
     "17_openwrt_fw3_filter_excerpt.rules",

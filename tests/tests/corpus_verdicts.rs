@@ -66,7 +66,7 @@ use iptables::{IPTABLES, Netns, require_iptables, text};
 
 /// The corpus files whose filter table fw's library accepts for the
 /// kernel, in name order.
-const LOADED: [&str; 8] = integration_tests::CORPUS_LOADED;
+const LOADED: [&str; 9] = integration_tests::CORPUS_LOADED;
 
 /// Files that load once the chains they jump to but do not declare exist
 /// (ufw creates them and links its chains from its own code), in name
@@ -110,10 +110,11 @@ fn completed(file: &str, text: &str) -> String {
 
 /// How many probes each file of [`LOADED`] and [`COMPLETED`] gets (ports
 /// × 2 + an echo, per path).
-const PROBES: [(&str, usize); 10] = [
+const PROBES: [(&str, usize); 11] = [
     ("01_ufw_before.rules", 162),
     ("02_ufw_after.rules", 186),
     ("05_centos_sysconfig_iptables_webmin.rules", 198),
+    ("09_docker_moby_usernet_portmap.rules", 156),
     ("10_kube_router_issue1069_docker_k8s_filter.rules", 42),
     ("12_algo_vpn_rules.v4", 318),
     ("17_openwrt_fw3_filter_excerpt.rules", 228),
@@ -492,6 +493,17 @@ fn describe(s: Seen) -> String {
     }
 }
 
+/// The sets the rules of `rs` name, sorted.
+fn set_names(rs: &Ruleset) -> BTreeSet<String> {
+    rs.all_rules()
+        .flat_map(|(_, rules)| rules.iter().flat_map(|r| &r.matches))
+        .filter_map(|m| match m {
+            Match::Set(s) => Some(s.name.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// One file in the twin labs: the differences found, as lines, and the
 /// number of probes run.
 fn compare_file(path: &Path, input: &str, rs: &Ruleset) -> (Vec<String>, usize) {
@@ -508,6 +520,28 @@ fn compare_file(path: &Path, input: &str, rs: &Ruleset) -> (Vec<String>, usize) 
     let oracle = Twin::new("cvo", &ifaces, &listened, window);
     let fw = Twin::new("cvf", &ifaces, &listened, window);
 
+    // The sets `-m set` names, in both labs: the first interface's
+    // subnet (as Docker's set holds its bridges' subnets).
+    for set in set_names(rs) {
+        let script = format!("ipset create {set} hash:net && ipset add {set} 192.0.2.0/30");
+        let out = oracle.host.sh(&script, &[], None);
+        assert!(
+            out.status.success(),
+            "{file}: {script}: {}",
+            text(&out.stderr)
+        );
+        for args in [
+            vec!["set", "create", &set, "hash:net"],
+            vec!["set", "add", &set, "192.0.2.0/30"],
+        ] {
+            let out = fw_in(fw.host.name(), &args).unwrap();
+            assert!(
+                out.status.success(),
+                "{file}: fw {args:?}: {}",
+                text(&out.stderr)
+            );
+        }
+    }
     let out = oracle.host.sh(
         &format!("{IPTABLES}-restore"),
         &[],

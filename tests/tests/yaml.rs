@@ -320,6 +320,14 @@ fn iptables_save_and_yaml_convert_byte_for_byte_on_the_corpus() {
         {
             continue;
         }
+        // The sets its rules name must exist (as ipsets for iptables).
+        for (_, rules) in done.state.ruleset.all_rules() {
+            for m in rules.iter().flat_map(|r| &r.matches) {
+                if let firewall::model::Match::Set(set) = m {
+                    lab.fw_ok(&["set", "create", &set.name, "hash:net", "-exist"]);
+                }
+            }
+        }
         let out = lab.fw(&["restore", "--table", "filter", path.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out.stderr));
         let iptables = uncommented(&lab.fw_ok(&["save"]));

@@ -8,6 +8,8 @@
 pub mod attach;
 mod batch;
 pub mod btf;
+mod sets;
+
 pub mod host;
 pub mod pins;
 mod rtnl;
@@ -316,6 +318,9 @@ pub struct Kernel {
         firewall_common::check::hashlimit::Entry,
     >,
     hashlimit_tables: HashMap<MapData, u32, firewall_common::check::hashlimit::Table>,
+    set_meta: HashMap<MapData, u32, firewall_common::check::set::Meta>,
+    set_nets: LpmTrie<MapData, firewall_common::check::set::NetKey, u8>,
+    set_ports: HashMap<MapData, firewall_common::check::set::PortKey, u8>,
     cpus: usize,
 }
 
@@ -418,6 +423,12 @@ impl Kernel {
                 .map_err(map_err(maps::HASHLIMIT))?,
             hashlimit_tables: HashMap::try_from(Map::HashMap(get(maps::HASHLIMIT_TABLES)?))
                 .map_err(map_err(maps::HASHLIMIT_TABLES))?,
+            set_meta: HashMap::try_from(Map::HashMap(get(maps::SET_META)?))
+                .map_err(map_err(maps::SET_META))?,
+            set_nets: LpmTrie::try_from(Map::LpmTrie(get(maps::SET_NETS)?))
+                .map_err(map_err(maps::SET_NETS))?,
+            set_ports: HashMap::try_from(Map::HashMap(get(maps::SET_PORTS)?))
+                .map_err(map_err(maps::SET_PORTS))?,
             cpus,
         })
     }

@@ -337,7 +337,8 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
             // xt_policy for a packet without an IPsec policy: fw
             // filters only where none has one.
             Match::Policy(p) => p.none,
-            Match::Set(_) => false,
+            // Kernel state (the set's members), which the packet says.
+            Match::Set(_) => p.checks,
         })
 }
 

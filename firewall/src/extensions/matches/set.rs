@@ -84,8 +84,24 @@ impl MatchExt for Ext {
         );
     }
 
-    fn support(_: &SetMatch) -> Enforcement {
-        Enforcement::Refused("-m set")
+    /// Checked in the kernel ([`firewall_common::check::KIND_SET`])
+    /// against `fw set`'s set of that name, which must exist when the
+    /// rule is loaded.
+    fn support(m: &SetMatch) -> Enforcement {
+        use firewall_common::check::set;
+        let dst = m
+            .dirs
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| **d == SetDir::Dst)
+            .fold(0, |bits, (i, _)| bits | 1 << i);
+        Enforcement::RuleCheck(firewall_common::check::Check {
+            kind: firewall_common::check::KIND_SET,
+            arg: set::id(m.name.as_bytes()),
+            a: set::pack_a(m.dirs.len() as u32, dst),
+            b: u64::from(m.invert),
+            state: 0,
+        })
     }
 }
 

@@ -1,0 +1,686 @@
+//! `fw set`: named sets for `-m set`, with ipset(8)'s commands and
+//! syntax (`create`, `add`, `del`, `test`, `list`, `save`, `restore`,
+//! `flush`, `destroy`) for the types `hash:ip`, `hash:net` and
+//! `hash:ip,port` (IPv4). A set's members live in the kernel's maps
+//! (`firewall_common::check::set`), so adding one changes the verdict
+//! for the next packet without touching the ruleset; the sets themselves
+//! are in fw's record, beside the ruleset, and go with the namespace's
+//! firewall (`fw reset`, a reboot) as ipset's go with the kernel.
+
+use std::{fmt::Write as _, net::Ipv4Addr};
+
+use firewall_common::check::set::id;
+
+use crate::{
+    exec::{self, ExecError},
+    model::{
+        Match,
+        set::{Member, SetDef, SetKind},
+    },
+    parse::{services::Services, values},
+    state::State,
+};
+
+/// The usage of `fw set`.
+pub const USAGE: &str = "\
+Usage: fw set COMMAND [-exist]   (ipset(8)'s syntax; IPv4)
+  create SETNAME TYPENAME [family inet] [hashsize N] [maxelem N]
+                 TYPENAME: hash:ip, hash:net or hash:ip,port
+  add SETNAME ENTRY       ENTRY: IP[/CIDR|-IP] (hash:ip), IP[/CIDR] (hash:net),
+                          IP,[tcp:|udp:]PORT[-PORT] (hash:ip,port)
+  del SETNAME ENTRY
+  test SETNAME ENTRY      exit 0 when ENTRY is in the set, 1 when it is not
+  list [SETNAME] [-terse] the sets with their members
+  save [SETNAME]          as `fw set restore` reads them
+  restore [-exist]        create/add/del/flush/destroy lines from standard input
+  flush [SETNAME]         remove the members (of every set)
+  destroy [SETNAME]       remove the set (every set); not one a rule uses
+";
+
+/// What `fw set` failed at; the texts are ipset 7.17's where it has one.
+#[derive(Debug, thiserror::Error)]
+pub enum SetError {
+    /// A bad command line (exit 2).
+    #[error("{0}\nTry `fw set -h' for more information.")]
+    Usage(String),
+    /// A value ipset would not take (exit 1, as ipset's syntax errors).
+    #[error("Syntax error: {0}")]
+    Syntax(String),
+    /// Something fw does not do yet (exit 2).
+    #[error("not supported yet: {0}")]
+    NotSupported(String),
+    /// `create` of a name that exists (exit 1).
+    #[error("Set cannot be created: set with the same name already exists")]
+    Exists,
+    /// A name whose id another set has (exit 1).
+    #[error("Set cannot be created: its id collides with set {0}'s (choose another name)")]
+    IdCollision(String),
+    /// No set of that name (exit 1).
+    #[error("The set with the given name does not exist")]
+    NoSuchSet,
+    /// `add` of a member that is there (exit 1).
+    #[error("Element cannot be added to the set: it's already added")]
+    AlreadyAdded,
+    /// `del` of a member that is not (exit 1).
+    #[error("Element cannot be deleted from the set: it's not added")]
+    NotAdded,
+    /// `maxelem` reached (exit 1).
+    #[error("Hash is full, cannot add more elements")]
+    Full,
+    /// `destroy` of a set a rule names (exit 1).
+    #[error("Set cannot be destroyed: it is in use by a kernel component")]
+    InUse,
+    /// A `restore` line failed (its number, from 1).
+    #[error("Error in line {line}: {error}")]
+    Line {
+        /// The line.
+        line: usize,
+        /// What went wrong there.
+        error: Box<SetError>,
+    },
+}
+
+impl SetError {
+    /// ipset's exit status: 2 for a bad command line, else 1.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Self::Usage(_) | Self::NotSupported(_) => 2,
+            Self::Line { error, .. } => error.exit_code(),
+            _ => 1,
+        }
+    }
+}
+
+/// One `fw set` command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// `create NAME TYPE ...`.
+    Create(String, SetDef),
+    /// `add NAME ENTRY`.
+    Add(String, String),
+    /// `del NAME ENTRY`.
+    Del(String, String),
+    /// `test NAME ENTRY`.
+    Test(String, String),
+    /// `list [NAME] [-terse]`.
+    List(Option<String>, bool),
+    /// `save [NAME]`.
+    Save(Option<String>),
+    /// `restore`: the lines of standard input.
+    Restore,
+    /// `flush [NAME]`.
+    Flush(Option<String>),
+    /// `destroy [NAME]`.
+    Destroy(Option<String>),
+}
+
+/// The longest set name (`IPSET_MAXNAMELEN` - 1).
+const MAX_NAME: usize = 31;
+
+/// Parses the words after `fw set`: the command and `-exist` (`-!`).
+///
+/// # Errors
+/// [`SetError::Usage`], [`SetError::Syntax`], [`SetError::NotSupported`].
+pub fn parse(args: &[String]) -> Result<(Command, bool), SetError> {
+    let exist = args.iter().any(|a| a == "-exist" || a == "-!");
+    let words: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| *a != "-exist" && *a != "-!")
+        .collect();
+    let usage = |m: String| SetError::Usage(m);
+    let name = |w: Option<&&str>| -> Result<String, SetError> {
+        let n = w.ok_or_else(|| usage("Missing mandatory argument: set name".into()))?;
+        if n.len() > MAX_NAME {
+            return Err(SetError::Syntax(format!(
+                "setname '{n}' is longer than {MAX_NAME} characters"
+            )));
+        }
+        Ok(n.to_string())
+    };
+    let entry = |w: Option<&&str>| -> Result<String, SetError> {
+        Ok(
+            w.ok_or_else(|| usage("Missing mandatory argument: element".into()))?
+                .to_string(),
+        )
+    };
+    let at_most = |n: usize| -> Result<(), SetError> {
+        match words.get(n) {
+            Some(extra) => Err(usage(format!("Unknown argument: `{extra}'"))),
+            None => Ok(()),
+        }
+    };
+    let cmd = match words.first().copied() {
+        Some("create" | "n" | "-N") => {
+            let n = name(words.get(1))?;
+            let t = words
+                .get(2)
+                .ok_or_else(|| usage("Missing mandatory argument: typename".into()))?;
+            let kind = SetKind::by_name(t).ok_or_else(|| {
+                SetError::NotSupported(format!(
+                    "set type {t} (fw keeps hash:ip, hash:net and hash:ip,port)"
+                ))
+            })?;
+            Command::Create(n, create_options(kind, &words[3..])?)
+        }
+        Some(c @ ("add" | "a" | "-A" | "del" | "d" | "-D" | "test" | "t" | "-T")) => {
+            let (n, e) = (name(words.get(1))?, entry(words.get(2))?);
+            at_most(3)?;
+            match c {
+                "add" | "a" | "-A" => Command::Add(n, e),
+                "del" | "d" | "-D" => Command::Del(n, e),
+                _ => Command::Test(n, e),
+            }
+        }
+        Some("list" | "l" | "-L") => {
+            let terse = words.iter().any(|w| *w == "-terse" || *w == "-t");
+            let rest: Vec<&&str> = words[1..]
+                .iter()
+                .filter(|w| **w != "-terse" && **w != "-t")
+                .collect();
+            if rest.len() > 1 {
+                return Err(usage(format!("Unknown argument: `{}'", rest[1])));
+            }
+            Command::List(rest.first().map(|n| n.to_string()), terse)
+        }
+        Some(c @ ("save" | "s" | "-S" | "flush" | "f" | "-F" | "destroy" | "x" | "-X")) => {
+            at_most(2)?;
+            let n = words.get(1).map(|n| n.to_string());
+            match c {
+                "save" | "s" | "-S" => Command::Save(n),
+                "flush" | "f" | "-F" => Command::Flush(n),
+                _ => Command::Destroy(n),
+            }
+        }
+        Some("restore" | "r" | "-R") => {
+            at_most(1)?;
+            Command::Restore
+        }
+        Some(c @ ("rename" | "e" | "-E" | "swap" | "w" | "-W")) => {
+            return Err(SetError::NotSupported(format!("fw set {c}")));
+        }
+        Some(other) => {
+            return Err(usage(format!(
+                "No command specified: unknown argument {other}"
+            )));
+        }
+        None => return Err(usage("No command specified.".into())),
+    };
+    Ok((cmd, exist))
+}
+
+/// `create`'s options after the type.
+fn create_options(kind: SetKind, words: &[&str]) -> Result<SetDef, SetError> {
+    let mut def = SetDef::new(kind);
+    let mut it = words.iter();
+    while let Some(w) = it.next() {
+        let mut value = || {
+            it.next()
+                .ok_or_else(|| SetError::Syntax(format!("Missing mandatory argument of {w}")))
+        };
+        match *w {
+            "family" => match *value()? {
+                "inet" => {}
+                f => {
+                    return Err(SetError::NotSupported(format!(
+                        "family {f} (fw's sets are IPv4)"
+                    )));
+                }
+            },
+            "hashsize" => {
+                let v = number(value()?, 64, u64::from(u32::MAX / 2))?;
+                // ipset rounds it up to a power of two.
+                def.hashsize = (v as u32).next_power_of_two();
+            }
+            "maxelem" => def.maxelem = number(value()?, 1, u64::from(u32::MAX))? as u32,
+            other => return Err(SetError::NotSupported(format!("create option {other}"))),
+        }
+    }
+    Ok(def)
+}
+
+fn number(s: &str, min: u64, max: u64) -> Result<u64, SetError> {
+    match values::strtoui(s, 0, u64::MAX) {
+        Some(v) if (min..=max).contains(&v) => Ok(v),
+        Some(_) => Err(SetError::Syntax(format!(
+            "'{s}' is out of range {min}-{max}"
+        ))),
+        None => Err(SetError::Syntax(format!("'{s}' is invalid as number"))),
+    }
+}
+
+fn address(s: &str) -> Result<Ipv4Addr, SetError> {
+    values::inet_aton(s).ok_or_else(|| {
+        SetError::Syntax(format!(
+            "cannot parse {s}: resolving to IPv4 address failed"
+        ))
+    })
+}
+
+/// The members `entry` names in a set of `kind`: a `hash:ip` range or
+/// CIDR is every address in it, a `hash:net` address is its network, a
+/// `hash:ip,port` port range every port. `test` takes one member only.
+///
+/// # Errors
+/// [`SetError::Syntax`] as ipset's; [`SetError::NotSupported`] for
+/// protocols other than tcp and udp.
+pub fn members(kind: SetKind, entry: &str, services: &Services) -> Result<Vec<Member>, SetError> {
+    match kind {
+        SetKind::Ip => Ok(hosts(entry)?
+            .into_iter()
+            .map(|addr| Member::Net { addr, len: 32 })
+            .collect()),
+        SetKind::Net => {
+            let (host, len) = match entry.split_once('/') {
+                Some((h, l)) => (h, number(l, 0, 32)? as u8),
+                None => (entry, 32),
+            };
+            if len == 0 {
+                return Err(SetError::Syntax(
+                    "The value of the CIDR parameter of the IP address is invalid".into(),
+                ));
+            }
+            let a = u32::from(address(host)?);
+            let mask = u32::MAX << (32 - u32::from(len));
+            Ok(vec![Member::Net {
+                addr: Ipv4Addr::from(a & mask),
+                len,
+            }])
+        }
+        SetKind::IpPort => {
+            let (ip, port) = entry
+                .split_once(',')
+                .ok_or_else(|| SetError::Syntax(format!("cannot parse {entry}: missing port")))?;
+            let (proto, ports) = match port.split_once(':') {
+                Some(("tcp", p)) => (6, p),
+                Some(("udp", p)) => (17, p),
+                Some((other, _)) => {
+                    return Err(SetError::NotSupported(format!(
+                        "protocol {other} in a hash:ip,port entry (fw keeps tcp and udp)"
+                    )));
+                }
+                None => (6, port),
+            };
+            let name = if proto == 6 { "tcp" } else { "udp" };
+            let one = |p: &str| {
+                values::parse_port(p, name, services)
+                    .map_err(|_| SetError::Syntax(format!("cannot parse '{p}' as a {name} port")))
+            };
+            let (lo, hi) = match ports.split_once('-') {
+                Some((a, b)) => (one(a)?, one(b)?),
+                None => (one(ports)?, one(ports)?),
+            };
+            let (lo, hi) = (lo.min(hi), lo.max(hi));
+            let mut out = Vec::new();
+            for addr in hosts(ip)? {
+                out.extend((lo..=hi).map(|port| Member::Port { addr, proto, port }));
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// `IP`, `IP/CIDR` or `IP-IP` as the addresses it holds (at most 2^16,
+/// ipset's limit for a range in a hash:ip).
+fn hosts(s: &str) -> Result<Vec<Ipv4Addr>, SetError> {
+    let (lo, hi) = if let Some((a, b)) = s.split_once('-') {
+        let (a, b) = (u32::from(address(a)?), u32::from(address(b)?));
+        (a.min(b), a.max(b))
+    } else if let Some((a, l)) = s.split_once('/') {
+        let len = number(l, 0, 32)? as u32;
+        let a = u32::from(address(a)?);
+        let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+        (a & mask, a | !mask)
+    } else {
+        let a = u32::from(address(s)?);
+        (a, a)
+    };
+    if hi - lo >= 1 << 16 {
+        return Err(SetError::Syntax(format!(
+            "'{s}' holds more than 65536 addresses (use hash:net)"
+        )));
+    }
+    Ok((lo..=hi).map(Ipv4Addr::from).collect())
+}
+
+/// Whether a rule of `st` names set `name`.
+fn referenced(st: &State, name: &str) -> usize {
+    st.ruleset
+        .all_rules()
+        .flat_map(|(_, rules)| rules.iter().flat_map(|r| &r.matches))
+        .filter(|m| matches!(m, Match::Set(s) if s.name == name))
+        .count()
+}
+
+/// What a command printed: standard output and standard error, and
+/// whether it ends with exit status 1 (a `test` that found nothing).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error (ipset's warnings).
+    pub stderr: String,
+    /// A `test` whose member is not in the set.
+    pub not_found: bool,
+}
+
+/// Runs `cmd` (with `-exist` when `exist`) in the current namespace;
+/// `input` is what `restore` reads.
+///
+/// # Errors
+/// [`ExecError::Set`] as ipset fails; [`ExecError`] as any change.
+pub fn run(cmd: &Command, exist: bool, input: &str) -> Result<Outcome, ExecError> {
+    let services = Services::system();
+    match cmd {
+        Command::Restore => {
+            let mut out = Outcome::default();
+            for (i, line) in input.lines().enumerate() {
+                let words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
+                if words.is_empty() || words[0].starts_with('#') || words[0] == "COMMIT" {
+                    continue;
+                }
+                let at = |e: ExecError| match e {
+                    ExecError::Set(e) => ExecError::Set(SetError::Line {
+                        line: i + 1,
+                        error: Box::new(e),
+                    }),
+                    e => e,
+                };
+                let (c, line_exist) = parse(&words).map_err(|e| at(e.into()))?;
+                if matches!(
+                    c,
+                    Command::Restore | Command::List(..) | Command::Save(_) | Command::Test(..)
+                ) {
+                    return Err(at(SetError::Usage(format!(
+                        "`{}' in a restore file",
+                        words[0]
+                    ))
+                    .into()));
+                }
+                let o = run(&c, exist || line_exist, "").map_err(at)?;
+                out.stdout.push_str(&o.stdout);
+                out.stderr.push_str(&o.stderr);
+            }
+            Ok(out)
+        }
+        _ => exec::with_sets(|st, k| one(cmd, exist, st, k, services)),
+    }
+}
+
+/// Set `name` of `st`, or [`SetError::NoSuchSet`].
+fn def_of(st: &State, name: &str) -> Result<SetDef, ExecError> {
+    st.sets.get(name).copied().ok_or(SetError::NoSuchSet.into())
+}
+
+/// The sets `name` picks: that one, or all.
+fn picked(st: &State, name: &Option<String>) -> Result<Vec<(String, SetDef)>, ExecError> {
+    Ok(match name {
+        Some(n) => vec![(n.clone(), def_of(st, n)?)],
+        None => st.sets.iter().map(|(n, d)| (n.clone(), *d)).collect(),
+    })
+}
+
+type Done = (Outcome, Option<State>);
+
+fn one(
+    cmd: &Command,
+    exist: bool,
+    st: &State,
+    k: Option<&mut crate::load::Kernel>,
+    services: &Services,
+) -> Result<Done, ExecError> {
+    let mut out = Outcome::default();
+    match cmd {
+        Command::Create(name, def) => {
+            if let Some(old) = st.sets.get(name) {
+                if exist && old == def {
+                    return Ok((out, None));
+                }
+                return Err(SetError::Exists.into());
+            }
+            if let Some(other) = st
+                .sets
+                .keys()
+                .find(|o| id(o.as_bytes()) == id(name.as_bytes()))
+            {
+                return Err(SetError::IdCollision(other.clone()).into());
+            }
+            let mut new = st.clone();
+            new.sets.insert(name.clone(), *def);
+            Ok((out, Some(new)))
+        }
+        Command::Add(name, entry) | Command::Del(name, entry) | Command::Test(name, entry) => {
+            let def = def_of(st, name)?;
+            let ms = members(def.kind, entry, services)?;
+            // A set exists only in a loaded firewall.
+            let k = k.ok_or(SetError::NoSuchSet)?;
+            let sid = id(name.as_bytes());
+            let count = k.set_meta(sid)?.map_or(0, |m| m.count);
+            match cmd {
+                Command::Add(..) => {
+                    if !exist && ms.len() == 1 && k.set_has(sid, &ms[0])? {
+                        return Err(SetError::AlreadyAdded.into());
+                    }
+                    let new = ms
+                        .iter()
+                        .filter(|m| !k.set_has(sid, m).unwrap_or(false))
+                        .count();
+                    if u64::from(count) + new as u64 > u64::from(def.maxelem) {
+                        return Err(SetError::Full.into());
+                    }
+                    k.set_add(sid, count, &ms)?;
+                }
+                Command::Del(..) => {
+                    if !exist && ms.len() == 1 && !k.set_has(sid, &ms[0])? {
+                        return Err(SetError::NotAdded.into());
+                    }
+                    k.set_del(sid, count, &ms)?;
+                }
+                _ => {
+                    let [m] = ms.as_slice() else {
+                        return Err(SetError::Syntax(format!(
+                            "{entry}: test takes one element, not a range"
+                        ))
+                        .into());
+                    };
+                    let found = match *m {
+                        // hash:net: whether a prefix holds the address
+                        // given (a prefix given: that prefix exactly).
+                        Member::Net { addr, len: 32 } if def.kind == SetKind::Net => {
+                            k.set_covers(sid, addr)?
+                        }
+                        _ => k.set_has(sid, m)?,
+                    };
+                    if found {
+                        out.stderr = format!("Warning: {entry} is in set {name}.\n");
+                    } else {
+                        out.stdout = format!("{entry} is NOT in set {name}.\n");
+                        out.not_found = true;
+                    }
+                }
+            }
+            Ok((out, None))
+        }
+        Command::List(name, terse) => {
+            let sets = picked(st, name)?;
+            for (i, (n, def)) in sets.iter().enumerate() {
+                let members = match &k {
+                    Some(k) => k.set_members(id(n.as_bytes()))?,
+                    None => Vec::new(),
+                };
+                if i > 0 {
+                    out.stdout.push('\n');
+                }
+                let _ = write!(
+                    out.stdout,
+                    "Name: {n}\nType: {}\nRevision: {}\nHeader: family inet hashsize {} maxelem {}\n\
+                     References: {}\nNumber of entries: {}\nMembers:\n",
+                    def.kind.name(),
+                    def.kind.revision(),
+                    def.hashsize,
+                    def.maxelem,
+                    referenced(st, n),
+                    members.len()
+                );
+                if !terse {
+                    for m in members {
+                        let _ = writeln!(out.stdout, "{m}");
+                    }
+                }
+            }
+            Ok((out, None))
+        }
+        Command::Save(name) => {
+            for (n, def) in picked(st, name)? {
+                let _ = writeln!(
+                    out.stdout,
+                    "create {n} {} family inet hashsize {} maxelem {}",
+                    def.kind.name(),
+                    def.hashsize,
+                    def.maxelem
+                );
+                if let Some(k) = &k {
+                    for m in k.set_members(id(n.as_bytes()))? {
+                        let _ = writeln!(out.stdout, "add {n} {m}");
+                    }
+                }
+            }
+            Ok((out, None))
+        }
+        Command::Flush(name) => {
+            let sets = picked(st, name)?;
+            if let Some(k) = k {
+                for (n, _) in sets {
+                    k.set_flush(id(n.as_bytes()), false)?;
+                }
+            }
+            Ok((out, None))
+        }
+        Command::Destroy(name) => {
+            let sets = picked(st, name)?;
+            if sets.iter().any(|(n, _)| referenced(st, n) > 0) {
+                return Err(SetError::InUse.into());
+            }
+            if let Some(k) = k {
+                for (n, _) in &sets {
+                    k.set_flush(id(n.as_bytes()), true)?;
+                }
+            }
+            let mut new = st.clone();
+            for (n, _) in &sets {
+                new.sets.remove(n);
+            }
+            Ok((out, (new != *st).then_some(new)))
+        }
+        Command::Restore => unreachable!("run handles restore"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn commands_as_ipset_writes_them() {
+        assert_eq!(
+            parse(&words("create foo hash:ip hashsize 100 maxelem 2 -exist")).unwrap(),
+            (
+                Command::Create(
+                    "foo".into(),
+                    SetDef {
+                        kind: SetKind::Ip,
+                        hashsize: 128,
+                        maxelem: 2
+                    }
+                ),
+                true
+            )
+        );
+        assert_eq!(
+            parse(&words("a foo 192.0.2.1")).unwrap(),
+            (Command::Add("foo".into(), "192.0.2.1".into()), false)
+        );
+        assert_eq!(
+            parse(&words("list -terse")).unwrap(),
+            (Command::List(None, true), false)
+        );
+        assert!(matches!(parse(&words("bogus")), Err(SetError::Usage(_))));
+        assert!(matches!(
+            parse(&words("create x hash:mac")),
+            Err(SetError::NotSupported(_))
+        ));
+        assert!(matches!(
+            parse(&words("create x hash:ip timeout 5")),
+            Err(SetError::NotSupported(_))
+        ));
+        assert!(matches!(
+            parse(&words("create x hash:ip family inet6")),
+            Err(SetError::NotSupported(_))
+        ));
+        assert!(matches!(parse(&words("add foo")), Err(SetError::Usage(_))));
+    }
+
+    #[test]
+    fn entries_as_ipset_reads_them() {
+        let s = Services::system();
+        let net = |a: [u8; 4], len| Member::Net {
+            addr: a.into(),
+            len,
+        };
+        assert_eq!(
+            members(SetKind::Ip, "192.0.2.8/30", s).unwrap(),
+            (8..12).map(|i| net([192, 0, 2, i], 32)).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            members(SetKind::Ip, "192.0.2.22-192.0.2.20", s)
+                .unwrap()
+                .len(),
+            3
+        );
+        assert_eq!(
+            members(SetKind::Ip, "1.2.3", s).unwrap(),
+            vec![net([1, 2, 0, 3], 32)]
+        );
+        assert_eq!(
+            members(SetKind::Net, "192.0.2.5/24", s).unwrap(),
+            vec![net([192, 0, 2, 0], 24)]
+        );
+        assert!(members(SetKind::Net, "192.0.2.0/0", s).is_err());
+        assert!(members(SetKind::Net, "192.0.2.0/33", s).is_err());
+        assert_eq!(
+            members(SetKind::IpPort, "192.0.2.1,udp:53", s).unwrap(),
+            vec![Member::Port {
+                addr: [192, 0, 2, 1].into(),
+                proto: 17,
+                port: 53
+            }]
+        );
+        assert_eq!(
+            members(SetKind::IpPort, "192.0.2.1,tcp:8080-8081", s)
+                .unwrap()
+                .len(),
+            2
+        );
+        assert_eq!(
+            members(SetKind::IpPort, "192.0.2.1,80", s).unwrap().len(),
+            1
+        );
+        assert!(matches!(
+            members(SetKind::IpPort, "192.0.2.1,icmp:ping", s),
+            Err(SetError::NotSupported(_))
+        ));
+        assert_eq!(
+            Member::Port {
+                addr: [192, 0, 2, 1].into(),
+                proto: 6,
+                port: 80
+            }
+            .to_string(),
+            "192.0.2.1,tcp:80"
+        );
+    }
+}

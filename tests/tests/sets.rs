@@ -1,0 +1,236 @@
+//! `fw set` and `-m set` against real ipset and iptables-legacy: the same
+//! sets, rules and datagrams give the same counters, and a member added
+//! or removed changes the verdict for the next packet without a change
+//! of the ruleset. Also `fw set`'s answers to ipset's commands.
+
+#[path = "common/legacy.rs"]
+mod legacy;
+
+use anyhow as _;
+use firewall as _;
+use libc as _;
+
+use integration_tests::{CLIENT_ADDR, Lab, SERVER_ADDR, rule_counters};
+use legacy::send_udp;
+
+/// The sets, as `ipset` and `fw set` both take them.
+const SETS: [&str; 6] = [
+    "create a hash:ip",
+    "add a 192.0.2.1",
+    "create n hash:net",
+    "add n 192.0.2.0/24",
+    "create p hash:ip,port",
+    "add p 192.0.2.1,udp:5911",
+];
+
+/// INPUT rules, each counting what it saw (comments in the test).
+const RULES: [&str; 7] = [
+    "-A INPUT -p udp --dport 5910 -m set --match-set a src -j ACCEPT",
+    "-A INPUT -p udp --dport 5910 -m set ! --match-set n src -j ACCEPT",
+    "-A INPUT -p udp -m set --match-set p src,dst -j ACCEPT",
+    "-A INPUT -p udp --dport 5912 -m set --match-set p src -j ACCEPT",
+    "-A INPUT -p udp --dport 5912 -m set ! --match-set p src -j ACCEPT",
+    "-A INPUT -p udp --dport 5913 -m set --match-set a dst,src -j ACCEPT",
+    "-A INPUT -p udp --dport 5913 -j ACCEPT",
+];
+
+/// Runs `set` commands in the server namespace: `ipset` or `fw set`.
+fn sets(lab: &Lab, fw: bool, commands: &[&str]) {
+    for c in commands {
+        let words: Vec<&str> = c.split(' ').collect();
+        let out = if fw {
+            lab.fw(&[&["set"], words.as_slice()].concat())
+        } else {
+            integration_tests::netns_exec(lab.server(), "ipset", &words).unwrap()
+        };
+        assert!(
+            out.status.success(),
+            "{} {c}: {}",
+            if fw { "fw set" } else { "ipset" },
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// Probes, then a member added to `a` (the server's address: rule 6
+/// matches) and the client's removed from `a` (rule 1 no longer), probed
+/// again; the counters after each round.
+fn probes(lab: &Lab, fw: bool, list: &dyn Fn() -> String) -> Vec<Vec<u64>> {
+    let round = || {
+        for (port, count) in [(5910, 2), (5911, 3), (5912, 1), (5913, 4)] {
+            send_udp(lab.client(), SERVER_ADDR, port, 10, count);
+        }
+        let out = list();
+        (1..=RULES.len())
+            .map(|n| rule_counters(&out, n).0)
+            .collect::<Vec<_>>()
+    };
+    let first = round();
+    sets(lab, fw, &["add a 192.0.2.2", "del a 192.0.2.1"]);
+    vec![first, round()]
+}
+
+#[test]
+fn set_matches_as_ipset_and_iptables_legacy() {
+    let lab = Lab::new("sets").unwrap();
+    let want = vec![vec![2, 0, 3, 0, 1, 0, 4], vec![2, 0, 6, 0, 2, 4, 4]];
+    sets(&lab, true, &SETS);
+    lab.fw_rules(&RULES);
+    let fw = probes(&lab, true, &|| {
+        lab.fw_ok(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"])
+    });
+    let fw_rules = lab.fw_ok(&["-S", "INPUT"]);
+    integration_tests::fw_reset(lab.server());
+    let legacy = |args: &[&str]| {
+        let out = integration_tests::netns_exec(lab.server(), "iptables-legacy", args).unwrap();
+        assert!(out.status.success(), "iptables-legacy {args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    sets(&lab, false, &SETS);
+    for r in RULES {
+        legacy(&r.split(' ').collect::<Vec<_>>());
+    }
+    let got = probes(&lab, false, &|| {
+        legacy(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"])
+    });
+    assert_eq!(fw_rules, legacy(&["-S", "INPUT"]));
+    legacy(&["-F"]);
+    sets(&lab, false, &["destroy"]);
+    assert_eq!(got, want, "iptables-legacy");
+    assert_eq!(fw, want, "fw");
+}
+
+/// `fw set`'s answers where ipset's are the same: exit status and what
+/// it says, for each command.
+#[test]
+fn set_commands_answer_as_ipset() {
+    let lab = Lab::new("setcmds").unwrap();
+    let ipset =
+        |words: &[&str]| integration_tests::netns_exec(lab.server(), "ipset", words).unwrap();
+    // (command, exit status, the message after ipset's "ipset v7.17: " or
+    // fw's "fw set: ", on stderr; or a test's line).
+    let cases: &[(&str, i32, &str)] = &[
+        ("create foo hash:ip", 0, ""),
+        (
+            "create foo hash:ip",
+            1,
+            "Set cannot be created: set with the same name already exists",
+        ),
+        ("create foo hash:ip -exist", 0, ""),
+        ("add foo 192.0.2.1", 0, ""),
+        (
+            "add foo 192.0.2.1",
+            1,
+            "Element cannot be added to the set: it's already added",
+        ),
+        ("add foo 192.0.2.1 -exist", 0, ""),
+        ("add foo 192.0.2.8/30", 0, ""),
+        ("test foo 192.0.2.9", 0, "Warning: 192.0.2.9 is in set foo."),
+        ("test foo 192.0.2.2", 1, "192.0.2.2 is NOT in set foo."),
+        (
+            "del foo 192.0.2.2",
+            1,
+            "Element cannot be deleted from the set: it's not added",
+        ),
+        ("del foo 192.0.2.2 -exist", 0, ""),
+        (
+            "add nosuch 192.0.2.1",
+            1,
+            "The set with the given name does not exist",
+        ),
+        ("create small hash:ip maxelem 2", 0, ""),
+        ("add small 192.0.2.1", 0, ""),
+        ("add small 192.0.2.2", 0, ""),
+        (
+            "add small 192.0.2.3",
+            1,
+            "Hash is full, cannot add more elements",
+        ),
+        ("create n hash:net", 0, ""),
+        ("add n 192.0.2.5/24", 0, ""),
+        ("test n 192.0.2.77", 0, "Warning: 192.0.2.77 is in set n."),
+        ("test n 198.51.100.1", 1, "198.51.100.1 is NOT in set n."),
+        ("destroy small", 0, ""),
+        ("flush foo", 0, ""),
+        ("test foo 192.0.2.1", 1, "192.0.2.1 is NOT in set foo."),
+    ];
+    let text = |b: &[u8]| String::from_utf8_lossy(b).trim_end().to_string();
+    for (i, &(c, code, said)) in cases.iter().enumerate() {
+        let words: Vec<&str> = c.split(' ').collect();
+        for fw in [false, true] {
+            // Each under both: the ipset run first, then fw's.
+            let out = if fw {
+                lab.fw(&[&["set"], words.as_slice()].concat())
+            } else {
+                ipset(&words)
+            };
+            let what = if fw { "fw set" } else { "ipset" };
+            assert_eq!(out.status.code(), Some(code), "{what} {c} (case {i})");
+            let msg = format!("{}{}", text(&out.stderr), text(&out.stdout));
+            let msg = msg
+                .trim_start_matches("ipset v7.17: ")
+                .trim_start_matches("fw set: ");
+            assert_eq!(msg, said, "{what} {c}");
+        }
+    }
+    // The same sets, members and all.
+    let fw_save = lab.fw_ok(&["set", "save"]);
+    let ipset_save = text(&ipset(&["save"]).stdout);
+    let strip = |s: &str| -> Vec<String> {
+        let mut lines: Vec<String> = s
+            .lines()
+            .map(|l| l.split(" bucketsize").next().unwrap_or(l).to_string())
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(strip(&fw_save), strip(&ipset_save));
+    // Sets survive a change of the ruleset, and one a rule names stays.
+    lab.fw_ok(&[
+        "-A",
+        "INPUT",
+        "-m",
+        "set",
+        "--match-set",
+        "foo",
+        "src",
+        "-j",
+        "DROP",
+    ]);
+    let out = lab.fw(&["set", "destroy", "foo"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "fw set: Set cannot be destroyed: it is in use by a kernel component"
+    );
+    let out = lab.fw(&[
+        "-A",
+        "INPUT",
+        "-m",
+        "set",
+        "--match-set",
+        "nosuch",
+        "src",
+        "-j",
+        "DROP",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("Set nosuch doesn't exist."),
+        "{}",
+        text(&out.stderr)
+    );
+    // A restore of what save printed, into a flushed namespace.
+    lab.fw_ok(&["-F"]);
+    lab.fw_ok(&["set", "destroy"]);
+    let restored = integration_tests::sh_in(
+        lab.server(),
+        &format!("{} set restore", integration_tests::fw_bin().display()),
+        &[],
+        Some(&fw_save),
+    );
+    assert!(restored.status.success(), "{}", text(&restored.stderr));
+    assert_eq!(lab.fw_ok(&["set", "save"]), fw_save);
+    integration_tests::netns_exec(lab.server(), "ipset", &["destroy"]).unwrap();
+    let _ = CLIENT_ADDR;
+}
