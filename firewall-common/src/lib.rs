@@ -938,6 +938,8 @@ pub mod check {
                 // Compare and read only: they may run after the classifier.
                 KIND_MAC | KIND_PORTS | KIND_CONNTRACK | KIND_MARK | KIND_ADDRTYPE | KIND_OWNER
                 | KIND_POLICY | KIND_SET => false,
+                // The hot drop of a bad option area, as --tcp-option's.
+                KIND_TCPMSS => true,
                 // A hashlimit takes a token, as a limit does.
                 // A limit, --tcp-option's hot drop, and (conservatively) any other.
                 _ => true,
@@ -1153,6 +1155,36 @@ pub mod check {
     /// ([`set::id`]), `a` [`set::pack_a`] of the flags, `b` 1 for `!`;
     /// `state` unused.
     pub const KIND_SET: u32 = 26;
+    /// [`Check::kind`] of `-m tcpmss [!] --mss MIN[:MAX]` (xt_tcpmss):
+    /// `a` is `min | max << 16`, `b` 1 for `!`; the rest unused. The
+    /// first MSS option of the TCP header ([`first_mss`]) within the
+    /// range XOR `!`; without one, `!`; a bad option area drops the
+    /// packet (the hot drop, as `--tcp-option`'s).
+    pub const KIND_TCPMSS: u32 = 27;
+
+    /// xt_tcpmss's walk of a TCP option area: the value of the first
+    /// option of kind 2 whose length byte is 4 and whose four bytes fit;
+    /// the walk steps one byte over kinds 0 and 1, else by the length
+    /// byte (0 taken as 1).
+    pub fn first_mss(area: &[u8]) -> Option<u16> {
+        let mut i = 0;
+        while i < area.len() {
+            let k = area[i];
+            let len = area.get(i + 1).copied();
+            if k == 2 && area.len() - i >= 4 && len == Some(4) {
+                return Some(u16::from(area[i + 2]) << 8 | u16::from(area[i + 3]));
+            }
+            i += if k < 2 {
+                1
+            } else {
+                match len {
+                    Some(0) | None => 1,
+                    Some(l) => usize::from(l),
+                }
+            };
+        }
+        None
+    }
     /// `fw set`'s named sets (ipset(8)'s `hash:ip`, `hash:net` and
     /// `hash:ip,port`, IPv4), outside the banks: changing one changes no
     /// ruleset. `SET_META` says each set's type; `hash:ip` and `hash:net`

@@ -19,7 +19,7 @@ use firewall_common::{
     check::{
         self, Check, KIND_ADDRTYPE, KIND_CONNTRACK, KIND_DATA, KIND_HASHLIMIT, KIND_LIMIT,
         KIND_MAC, KIND_MARK, KIND_OWNER, KIND_POLICY, KIND_PORTS, KIND_RECENT, KIND_SET,
-        KIND_TCP_OPTION, MAX_CHECKS, MAX_PER_RULE, RANGES_PER_DATA,
+        KIND_TCP_OPTION, KIND_TCPMSS, MAX_CHECKS, MAX_PER_RULE, RANGES_PER_DATA,
         conntrack::{
             F_ADDR, F_ADDR_NOT, F_DIR, F_DIR_REPLY, F_PORT, F_PORT_NOT, F_PROTO, F_PROTO_NOT,
             F_STATE,
@@ -439,6 +439,9 @@ pub fn note_tc(skb: *mut __sk_buff, pkt: &Packet) {
     }
 }
 
+/// No MSS option met (`MssWalk::mss`).
+const NO_MSS: u32 = u32::MAX;
+
 /// Every check passed.
 pub const PASS: u32 = 0;
 /// A check failed: the walk goes on at the next rule.
@@ -536,6 +539,7 @@ pub extern "C" fn fw_check(slot: u32, src: u32, dst: u32, ttl: u32) -> u32 {
         // No packet fw sees has an IPsec policy (see KIND_POLICY).
         KIND_POLICY => verdict(arg == 1),
         KIND_SET => set_check(arg, a, b != 0, src, dst),
+        KIND_TCPMSS => tcpmss(a, b != 0),
         KIND_ADDRTYPE => verdict(check::addrtype::matches(
             arg,
             a as u32,
@@ -1089,6 +1093,77 @@ fn tcp_option(kind: u64, invert: bool) -> u32 {
         // No TCP header: the classifier's port columns exclude these.
         _ => FAIL,
     }
+}
+
+/// `-m tcpmss` as xt_tcpmss's `tcpmss_mt`: `range` is `min | max << 16`.
+#[inline(always)]
+fn tcpmss(range: u64, invert: bool) -> u32 {
+    let Some(s) = seen() else { return BAD };
+    match s.opts {
+        OPTS_WALKED => {
+            let mut walk = MssWalk {
+                i: 0,
+                len: s.optlen,
+                mss: NO_MSS,
+            };
+            // SAFETY: `mss_step` has bpf_loop's callback type; `walk`
+            // outlives the call.
+            unsafe {
+                bpf_loop(
+                    MAX_OPTLEN as u32,
+                    mss_step as *mut c_void,
+                    (&raw mut walk).cast(),
+                    0,
+                );
+            }
+            if walk.mss == NO_MSS {
+                return verdict(invert);
+            }
+            let (min, max) = ((range & 0xffff) as u32, (range >> 16 & 0xffff) as u32);
+            verdict((min <= walk.mss && walk.mss <= max) != invert)
+        }
+        OPTS_BAD => HOTDROP,
+        // No TCP header (a later fragment): no match.
+        _ => FAIL,
+    }
+}
+
+/// [`tcpmss`]' walk of the option area (`firewall_common::check::first_mss`).
+#[repr(C)]
+struct MssWalk {
+    i: u32,
+    len: u32,
+    mss: u32,
+}
+
+/// One step of [`MssWalk`]; returns 1 to stop.
+#[inline(never)]
+extern "C" fn mss_step(_n: u32, ctx: *mut c_void) -> c_long {
+    // SAFETY: ctx is the `MssWalk` of `tcpmss`.
+    let w = unsafe { &mut *(ctx as *mut MssWalk) };
+    let Some(s) = CHECK_PACKET.get(0) else {
+        return 1;
+    };
+    let (i, len) = (w.i as usize & 63, w.len as usize);
+    if i >= len {
+        return 1;
+    }
+    let at = |j: usize| s.area.get(j & 63).copied().unwrap_or(0);
+    let k = at(i);
+    if k == 2 && len - i >= 4 && i + 1 < len && at(i + 1) == 4 {
+        w.mss = u32::from(at(i + 2)) << 8 | u32::from(at(i + 3));
+        return 1;
+    }
+    w.i += if k < 2 {
+        1
+    } else {
+        match at(i + 1) {
+            // Past the area the next byte only ends the walk.
+            l if i + 1 < len && l != 0 => u32::from(l),
+            _ => 1,
+        }
+    };
+    0
 }
 
 /// `-m recent` as xt_recent's `recent_mt`: `flags` is the low word of

@@ -423,6 +423,13 @@ pub fn rule() -> impl Strategy<Value = Rule> {
                     any::<bool>(),
                 ),
             ),
+            prop::option::weighted(
+                0.2,
+                (
+                    prop::sample::select(vec![(0u16, 65535), (536, 1460), (1460, 1460), (0, 535)]),
+                    any::<bool>(),
+                ),
+            ),
         ),
     )
         .prop_map(
@@ -436,7 +443,7 @@ pub fn rule() -> impl Strategy<Value = Rule> {
                 ttl,
                 ct,
                 drop,
-                (icmp, flags, length, multiport, iprange, limit, mac, option, tuple, mark),
+                (icmp, flags, length, multiport, iprange, limit, mac, option, tuple, mark, mss),
             )| {
                 // -s and --src-range (-d and --dst-range) are not joined:
                 // the range replaces the prefix.
@@ -515,6 +522,15 @@ pub fn rule() -> impl Strategy<Value = Rule> {
                 matches.extend(
                     limit.map(|(avg, burst)| Match::Limit(crate::model::ext::Limit { avg, burst })),
                 );
+                // -m tcpmss needs -p tcp.
+                if protocol == Some(Neg::is(6)) {
+                    matches.extend(mss.map(|((min, max), invert)| {
+                        Match::Tcpmss(Neg {
+                            value: crate::model::ext::Tcpmss { min, max },
+                            invert,
+                        })
+                    }));
+                }
                 Rule {
                     protocol,
                     source,

@@ -558,3 +558,72 @@ fn policy_as_iptables() {
     assert_eq!(got, want, "iptables-legacy");
     assert_eq!(fw, want, "fw");
 }
+
+/// `-m tcpmss` on SYNs to a closed port (one each: the RST ends it),
+/// advertising Linux's MSS for the veth (1460), 1200 and 900.
+const TCPMSS: [&str; 3] = [
+    "-A INPUT -p tcp --dport 5921 -m tcpmss --mss 1460 -j ACCEPT",
+    "-A INPUT -p tcp --dport 5921 -m tcpmss ! --mss 1000:1400 -j ACCEPT",
+    "-A INPUT -p tcp --dport 5921 -j ACCEPT",
+];
+
+/// A connect from `ns` to the server's closed port 5921 whose SYN
+/// advertises at most `mss` (`TCP_MAXSEG`; 0: the route's).
+fn syn_with_mss(ns: &str, mss: i32) {
+    integration_tests::in_netns(ns, move || {
+        // SAFETY: plain socket calls on a socket owned here.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+            assert!(fd >= 0);
+            if mss > 0 {
+                let rc = libc::setsockopt(
+                    fd,
+                    libc::IPPROTO_TCP,
+                    libc::TCP_MAXSEG,
+                    (&raw const mss).cast(),
+                    4,
+                );
+                assert_eq!(rc, 0, "TCP_MAXSEG");
+            }
+            let addr = libc::sockaddr_in {
+                sin_family: libc::AF_INET as u16,
+                sin_port: 5921u16.to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(SERVER_ADDR.octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            let rc = libc::connect(
+                fd,
+                (&raw const addr).cast(),
+                size_of::<libc::sockaddr_in>() as u32,
+            );
+            // Refused: the RST came back.
+            assert_eq!(rc, -1);
+            assert_eq!(
+                std::io::Error::last_os_error().raw_os_error(),
+                Some(libc::ECONNREFUSED)
+            );
+            libc::close(fd);
+        }
+    })
+    .unwrap();
+}
+
+#[test]
+fn tcpmss_as_iptables() {
+    let lab = Lab::new("tcpmss").unwrap();
+    let probes = |counters: &dyn Fn(usize) -> (u64, u64)| {
+        for mss in [0, 1200, 900] {
+            syn_with_mss(lab.client(), mss);
+        }
+        [1, 2, 3].map(|n| counters(n).0)
+    };
+    let listing = || lab.fw_ok(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]);
+    lab.fw_rules(&TCPMSS);
+    let want = [1, 1, 1];
+    assert_eq!(probes(&|n| rule_counters(&listing(), n)), want, "fw");
+    integration_tests::fw_reset(lab.server());
+    let got = under_iptables_legacy(&lab, &TCPMSS, |c| probes(c));
+    assert_eq!(got, want, "iptables-legacy");
+}

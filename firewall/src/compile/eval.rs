@@ -174,7 +174,7 @@ impl<'a> Tables<'a> {
     fn checks(&self, packed: u32, p: &Packet) -> Option<bool> {
         use firewall_common::check::{
             KIND_ADDRTYPE, KIND_CONNTRACK, KIND_DATA, KIND_HASHLIMIT, KIND_LIMIT, KIND_MAC,
-            KIND_MARK, KIND_OWNER, KIND_POLICY, KIND_PORTS, KIND_SET, KIND_TCP_OPTION,
+            KIND_MARK, KIND_OWNER, KIND_POLICY, KIND_PORTS, KIND_SET, KIND_TCP_OPTION, KIND_TCPMSS,
             RANGES_PER_DATA, mac_word, unpack,
         };
         let (first, count) = unpack(packed);
@@ -203,6 +203,18 @@ impl<'a> Tables<'a> {
                 }
                 KIND_MARK => (p.mark & c.arg == c.a as u32) != (c.b != 0),
                 KIND_POLICY => c.arg == 1,
+                // A bad option area drops (the hot drop), as `None` does.
+                KIND_TCPMSS => {
+                    let area = p.tcp_options.as_ref()?;
+                    p.tcp_flags.is_some()
+                        && match firewall_common::check::first_mss(area) {
+                            Some(v) => {
+                                (u64::from(v) >= c.a & 0xffff && u64::from(v) <= c.a >> 16 & 0xffff)
+                                    != (c.b != 0)
+                            }
+                            None => c.b != 0,
+                        }
+                }
                 KIND_OWNER => {
                     let range = |r: u64| (r as u32, (r >> 32) as u32);
                     firewall_common::check::owner::matches(c.arg, range(c.a), range(c.b), p.sock)

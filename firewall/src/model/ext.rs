@@ -24,6 +24,7 @@ pub use crate::extensions::{
         recent::{Recent, RecentCommand, RecentSide},
         set::{SetDir, SetMatch},
         tcp::{Tcp, TcpFlags},
+        tcpmss::Tcpmss,
         ttl::Ttl,
         udp::Udp,
     },

@@ -344,6 +344,8 @@ match_modules! {
     Owner(owner::Owner) => owner,
     /// `-m policy --dir in|out --pol none|ipsec ...`.
     Policy(policy::Policy) => policy,
+    /// `-m tcpmss [!] --mss MIN[:MAX]` (with `-p tcp`).
+    Tcpmss(Neg<tcpmss::Tcpmss>) => tcpmss,
 }
 
 /// libxt_limit's and libxt_hashlimit's rate unit: the seconds of the
