@@ -245,6 +245,7 @@ impl Named {
             | Match::Recent(_)
             | Match::Owner(_)
             | Match::Policy(_)
+            | Match::Tcpmss(_)
             | Match::Set(_) => {}
         }
     }
