@@ -1195,7 +1195,7 @@ pub mod check {
     /// | map         | kind     | key                  | value         |
     /// |-------------|----------|----------------------|---------------|
     /// | `SET_META`  | hash     | set id (u32)         | [`set::Meta`] |
-    /// | `SET_NETS`  | LPM trie | 32 + len, `NetKey`   | u8 (1)        |
+    /// | `SET_NETS`  | LPM trie | 32 + len, `NetKey`   | u8: len       |
     /// | `SET_PORTS` | hash     | [`set::PortKey`]     | u8 (1)        |
     pub mod set {
         /// Entries of `SET_NETS`, and of `SET_PORTS`, every set together.

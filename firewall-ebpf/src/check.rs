@@ -133,7 +133,7 @@ fn addr_type(addr: u32) -> u32 {
 /// `fw set`'s sets: each one's type ([`set::Meta`]).
 #[map]
 static SET_META: HashMap<u32, set::Meta> = HashMap::with_max_entries(set::MAX_SETS, 0);
-/// `hash:ip` and `hash:net` members.
+/// `hash:ip` and `hash:net` members (the value: the prefix length).
 #[map]
 static SET_NETS: LpmTrie<set::NetKey, u8> =
     LpmTrie::with_max_entries(set::MAX_ENTRIES, BPF_F_NO_PREALLOC);

@@ -15,7 +15,7 @@
 //! change a firewall whose record is not of the kernel's live generation
 //! ([`Inconsistent`]).
 
-use std::{io, path::PathBuf};
+use std::{fmt::Write as _, io, path::PathBuf};
 
 use crate::{
     command::Invocation,
@@ -355,7 +355,6 @@ pub fn check_privileges() -> Result<(), ExecError> {
 /// # Errors
 /// As [`check_privileges`] and [`Dirs::current`].
 pub fn gc() -> Result<String, ExecError> {
-    use std::fmt::Write as _;
     check_privileges()?;
     let dirs = Dirs::current()?;
     let mut out = String::new();
@@ -600,7 +599,24 @@ pub fn save_yaml() -> Result<String, ExecError> {
     let _lock = StateLock::acquire(&dirs.state)?;
     let st = current(&dirs, true)?.known()?;
     let program = format!("fw save v{}", env!("CARGO_PKG_VERSION"));
-    Ok(yaml::save(&st.ruleset, Some((&program, &now()))))
+    let kernel = Kernel::open(&dirs)?;
+    let mut sets = Vec::new();
+    for (name, def) in &st.sets {
+        let members = match &kernel {
+            Some(k) => k.set_members(firewall_common::check::set::id(name.as_bytes()))?,
+            None => Vec::new(),
+        };
+        sets.push(yaml::YamlSet {
+            name: name.clone(),
+            def: *def,
+            members: Some(members),
+        });
+    }
+    Ok(yaml::save_with_sets(
+        &st.ruleset,
+        &sets,
+        Some((&program, &now())),
+    ))
 }
 
 /// What `fw apply` does with a YAML ruleset.
@@ -626,8 +642,16 @@ pub enum ApplyMode {
 /// Nothing changes on error.
 pub fn apply_yaml(text: &str, file: &str, mode: ApplyMode) -> Result<(String, bool), ExecError> {
     if mode == ApplyMode::Check {
-        // As `iptables-restore --test`: the file alone, against nothing.
-        yaml::restore(&State::default(), text, file, true, Services::system())?;
+        // As `iptables-restore --test`: the file, against the sets the
+        // namespace has (as the kernel's ipsets are there for iptables),
+        // when fw's record can be read, and the file's own.
+        let mut base = State::default();
+        if let Ok(dirs) = Dirs::current()
+            && let Ok(Some(st)) = state::read(&dirs.state)
+        {
+            base.sets = st.sets;
+        }
+        yaml::restore(&base, text, file, true, Services::system())?;
         return Ok((String::new(), false));
     }
     check_privileges()?;
@@ -646,13 +670,87 @@ pub fn apply_yaml(text: &str, file: &str, mode: ApplyMode) -> Result<(String, bo
         Current::Unknown(i) => return Err(i.into()),
     };
     let mut new = yaml::restore(&old, text, file, true, Services::system())?.state;
-    let changes = diff::describe(&old.ruleset, &new.ruleset);
-    let changed = !changes.is_empty();
+    let sets = yaml::sets(text, file)?;
+    for s in &sets {
+        if let Some(d) = old.sets.get(&s.name)
+            && d.kind != s.def.kind
+        {
+            return Err(crate::sets::SetError::TypeChange {
+                name: s.name.clone(),
+                was: d.kind.name(),
+                file: file.to_string(),
+            }
+            .into());
+        }
+    }
+    // What the file's member lists change: (set, to add, to remove).
+    let kernel = Kernel::open(&dirs)?;
+    let mut member_changes = Vec::new();
+    for s in &sets {
+        let Some(want) = &s.members else { continue };
+        let have = match &kernel {
+            Some(k) if old.sets.contains_key(&s.name) => {
+                k.set_members(firewall_common::check::set::id(s.name.as_bytes()))?
+            }
+            _ => Vec::new(),
+        };
+        let add: Vec<_> = want.iter().filter(|m| !have.contains(m)).copied().collect();
+        let del: Vec<_> = have.iter().filter(|m| !want.contains(m)).copied().collect();
+        if !add.is_empty() || !del.is_empty() {
+            member_changes.push((s.name.clone(), add, del));
+        }
+    }
+    let mut changes = String::new();
+    for s in &sets {
+        if !old.sets.contains_key(&s.name) {
+            let _ = writeln!(changes, "set create {} {}", s.name, s.def.kind.name());
+        }
+    }
+    for (name, add, del) in &member_changes {
+        for m in del {
+            let _ = writeln!(changes, "set del {name} {m}");
+        }
+        for m in add {
+            let _ = writeln!(changes, "set add {name} {m}");
+        }
+    }
+    changes.push_str(&diff::describe(&old.ruleset, &new.ruleset));
+    let changed = !changes.is_empty() || new.sets != old.sets;
     if mode == ApplyMode::Diff {
         return Ok((changes, changed));
     }
+    drop(kernel);
     let fresh = diff::keep_counters(&old, &mut new)?;
-    apply(&dirs, &old, new, &fresh)?;
+    if new.sets == old.sets && member_changes.is_empty() {
+        apply(&dirs, &old, new, &fresh)?;
+        return Ok((String::new(), changed));
+    }
+    // Sets first, then the ruleset that names them. Checked first, so
+    // that a ruleset the host refuses changes no set either.
+    let pre = preflight(&new)?;
+    let ifaces: Vec<(String, u32)> = pre
+        .ifaces
+        .iter()
+        .map(|i| (i.name.clone(), i.index))
+        .collect();
+    compile::compile(&new, 0, &ifaces)?;
+    let mut staged = old.clone();
+    staged.sets = new.sets.clone();
+    if staged != old || Kernel::open(&dirs)?.is_none() {
+        // The old ruleset with the new sets (a first load, if need be),
+        // then its record (what got attached) is what the ruleset follows.
+        apply(&dirs, &old, staged, &[])?;
+        staged = current(&dirs, true)?.known()?;
+    }
+    let mut k = Kernel::open(&dirs)?.ok_or(crate::sets::SetError::NoSuchSet)?;
+    for (name, add, del) in &member_changes {
+        let sid = firewall_common::check::set::id(name.as_bytes());
+        let count = k.set_meta(sid)?.map_or(0, |m| m.count);
+        let removed = k.set_del(sid, count, del)?;
+        k.set_add(sid, count - removed, add)?;
+    }
+    drop(k);
+    apply(&dirs, &staged, new, &fresh)?;
     Ok((String::new(), changed))
 }
 
@@ -734,62 +832,7 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
     let mut fresh = fresh.to_vec();
     fresh.extend(BuiltinChain::ALL.map(|c| Kernel::policy_slot(c.map_index())));
     let fresh = fresh.as_slice();
-    let ifaces = attach::interfaces()?;
-    // A ruleset that accepts everything gives every packet netfilter's
-    // verdict without fw's programs; any other would be bypassed there.
-    if filters(&new.ruleset)
-        // A down one (ipip's tunl0, sit0, a tun not yet configured) passes
-        // nothing; `fw status --check` fails once it is up.
-        && let Some(i) = ifaces.iter().find(|i| !i.is_ethernet() && i.up)
-    {
-        return Err(ExecError::Unfilterable {
-            ifname: i.name.clone(),
-            link_type: i.link_type,
-        });
-    }
-    if filters(&new.ruleset) {
-        let states = host::xfrm_states().map_err(ExecError::Host)?;
-        if states > 0 {
-            return Err(ExecError::Ipsec { states });
-        }
-    }
-    if let Some((chain, rule)) = first_mark(&new.ruleset) {
-        let found = host::mark_setters().map_err(ExecError::Host)?;
-        if !found.is_empty() {
-            return Err(ExecError::MarkUnseen { chain, rule, found });
-        }
-    }
-    // -m addrtype reads the host's local table as it is at this change
-    // (a ruleset without it leaves the copy alone: no limit on how many
-    // addresses a host without such rules has).
-    let routes = if uses_addrtype(&new.ruleset) {
-        let r = load::local_routes().map_err(ExecError::Routes)?;
-        let max = firewall_common::check::addrtype::MAX_ENTRIES;
-        if r.len() > max as usize {
-            return Err(ExecError::LocalTableTooBig {
-                routes: r.len(),
-                max,
-            });
-        }
-        Some(r)
-    } else {
-        None
-    };
-    // -m set names sets that exist (as the kernel's ipset lookup).
-    for (_, rules) in new.ruleset.all_rules() {
-        for m in rules.iter().flat_map(|r| &r.matches) {
-            if let crate::model::Match::Set(s) = m
-                && !new.sets.contains_key(&s.name)
-            {
-                return Err(ExecError::NoSuchSet(s.name.clone()));
-            }
-        }
-    }
-    // -m owner follows the kernel's structures as its BTF lays them out
-    // (the programs were loaded with the same offsets).
-    if uses(&new.ruleset, |m| matches!(m, crate::model::Match::Owner(_))) {
-        crate::load::btf::owner_offsets().map_err(ExecError::OwnerBtf)?;
-    }
+    let Preflight { ifaces, routes } = preflight(&new)?;
     let interfaces: Vec<(String, u32)> = ifaces.iter().map(|i| (i.name.clone(), i.index)).collect();
     let kernel = Kernel::open(dirs)?;
     let bank = match &kernel {
@@ -890,6 +933,77 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
     }
 }
 
+/// What [`preflight`] read of the host.
+struct Preflight {
+    /// The namespace's interfaces.
+    ifaces: Vec<Interface>,
+    /// The local routing table, when the ruleset has `-m addrtype`.
+    routes: Option<Vec<load::LocalRoute>>,
+}
+
+/// The checks of a new ruleset against the host, changing nothing: an
+/// interface or IPsec state that would bypass it, marks it cannot see,
+/// `-m addrtype`'s table, `-m set`'s sets, `-m owner`'s BTF.
+fn preflight(new: &State) -> Result<Preflight, ExecError> {
+    let ifaces = attach::interfaces()?;
+    // A ruleset that accepts everything gives every packet netfilter's
+    // verdict without fw's programs; any other would be bypassed there.
+    if filters(&new.ruleset)
+        // A down one (ipip's tunl0, sit0, a tun not yet configured) passes
+        // nothing; `fw status --check` fails once it is up.
+        && let Some(i) = ifaces.iter().find(|i| !i.is_ethernet() && i.up)
+    {
+        return Err(ExecError::Unfilterable {
+            ifname: i.name.clone(),
+            link_type: i.link_type,
+        });
+    }
+    if filters(&new.ruleset) {
+        let states = host::xfrm_states().map_err(ExecError::Host)?;
+        if states > 0 {
+            return Err(ExecError::Ipsec { states });
+        }
+    }
+    if let Some((chain, rule)) = first_mark(&new.ruleset) {
+        let found = host::mark_setters().map_err(ExecError::Host)?;
+        if !found.is_empty() {
+            return Err(ExecError::MarkUnseen { chain, rule, found });
+        }
+    }
+    // -m addrtype reads the host's local table as it is at this change
+    // (a ruleset without it leaves the copy alone: no limit on how many
+    // addresses a host without such rules has).
+    let routes = if uses_addrtype(&new.ruleset) {
+        let r = load::local_routes().map_err(ExecError::Routes)?;
+        let max = firewall_common::check::addrtype::MAX_ENTRIES;
+        if r.len() > max as usize {
+            return Err(ExecError::LocalTableTooBig {
+                routes: r.len(),
+                max,
+            });
+        }
+        Some(r)
+    } else {
+        None
+    };
+    // -m set names sets that exist (as the kernel's ipset lookup).
+    for (_, rules) in new.ruleset.all_rules() {
+        for m in rules.iter().flat_map(|r| &r.matches) {
+            if let crate::model::Match::Set(s) = m
+                && !new.sets.contains_key(&s.name)
+            {
+                return Err(ExecError::NoSuchSet(s.name.clone()));
+            }
+        }
+    }
+    // -m owner follows the kernel's structures as its BTF lays them out
+    // (the programs were loaded with the same offsets).
+    if uses(&new.ruleset, |m| matches!(m, crate::model::Match::Owner(_))) {
+        crate::load::btf::owner_offsets().map_err(ExecError::OwnerBtf)?;
+    }
+    Ok(Preflight { ifaces, routes })
+}
+
 /// Makes the kernel know every set of `st` (their members stay).
 fn define_sets(k: &mut Kernel, st: &State) -> Result<(), ExecError> {
     for (name, def) in &st.sets {
@@ -988,7 +1102,6 @@ fn pinned_links(dirs: &Dirs) -> Vec<(String, String, Option<load::LinkState>)> {
 /// # Errors
 /// As [`run`].
 pub fn status() -> Result<Status, ExecError> {
-    use std::fmt::Write as _;
     check_privileges()?;
     let dirs = Dirs::current()?;
     // A namespace where fw never ran is read without leaving a lock file.

@@ -372,6 +372,17 @@ pub fn restore(
                             for r in added(&inv.command) {
                                 support::enforceable(r)
                                     .map_err(|w| at(EditError::NotSupported(w).into()))?;
+                                // As iptables-restore asks the kernel for the
+                                // ipset: fw's sets of the state restored onto.
+                                for m in &r.matches {
+                                    if let crate::model::Match::Set(s) = m
+                                        && !work.sets.contains_key(&s.name)
+                                    {
+                                        return Err(at(
+                                            ParseError::NoSuchSet(s.name.clone()).into()
+                                        ));
+                                    }
+                                }
                             }
                         }
                     }

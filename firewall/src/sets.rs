@@ -67,6 +67,17 @@ pub enum SetError {
     /// `maxelem` reached (exit 1).
     #[error("Hash is full, cannot add more elements")]
     Full,
+    /// A ruleset file declares a set that exists with another type
+    /// (exit 1).
+    #[error("set {name} exists as a {was}; destroy it first (fw set destroy {name}) in {file}")]
+    TypeChange {
+        /// The set.
+        name: String,
+        /// Its type now.
+        was: &'static str,
+        /// The file that declares it.
+        file: String,
+    },
     /// `destroy` of a set a rule names (exit 1).
     #[error("Set cannot be destroyed: it is in use by a kernel component")]
     InUse,
@@ -102,8 +113,8 @@ pub enum Command {
     Del(String, String),
     /// `test NAME ENTRY`.
     Test(String, String),
-    /// `list [NAME] [-terse]`.
-    List(Option<String>, bool),
+    /// `list [NAME] [-terse|-name|-o save] [-sorted]`.
+    List(Option<String>, ListMode),
     /// `save [NAME]`.
     Save(Option<String>),
     /// `restore`: the lines of standard input.
@@ -112,6 +123,19 @@ pub enum Command {
     Flush(Option<String>),
     /// `destroy [NAME]`.
     Destroy(Option<String>),
+}
+
+/// How `list` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListMode {
+    /// The header and the members.
+    Plain,
+    /// `-terse`: the header only.
+    Terse,
+    /// `-name`: the names only.
+    Names,
+    /// `-o save`: as `save` prints.
+    Save,
 }
 
 /// The longest set name (`IPSET_MAXNAMELEN` - 1).
@@ -173,15 +197,30 @@ pub fn parse(args: &[String]) -> Result<(Command, bool), SetError> {
             }
         }
         Some("list" | "l" | "-L") => {
-            let terse = words.iter().any(|w| *w == "-terse" || *w == "-t");
-            let rest: Vec<&&str> = words[1..]
-                .iter()
-                .filter(|w| **w != "-terse" && **w != "-t")
-                .collect();
-            if rest.len() > 1 {
-                return Err(usage(format!("Unknown argument: `{}'", rest[1])));
+            let mut mode = ListMode::Plain;
+            let mut set = None;
+            let mut it = words[1..].iter();
+            while let Some(w) = it.next() {
+                match *w {
+                    "-terse" | "-t" => mode = ListMode::Terse,
+                    "-name" | "-n" => mode = ListMode::Names,
+                    // fw lists members sorted anyway.
+                    "-sorted" | "-s" => {}
+                    "-output" | "-o" => {
+                        mode = match it.next().copied() {
+                            Some("save") => ListMode::Save,
+                            Some("plain") => ListMode::Plain,
+                            Some(f) => return Err(SetError::NotSupported(format!("-output {f}"))),
+                            None => {
+                                return Err(usage("Missing mandatory argument of -output".into()));
+                            }
+                        }
+                    }
+                    n if set.is_none() && !n.starts_with('-') => set = Some(n.to_string()),
+                    other => return Err(usage(format!("Unknown argument: `{other}'"))),
+                }
             }
-            Command::List(rest.first().map(|n| n.to_string()), terse)
+            Command::List(set, mode)
         }
         Some(c @ ("save" | "s" | "-S" | "flush" | "f" | "-F" | "destroy" | "x" | "-X")) => {
             at_most(2)?;
@@ -373,12 +412,50 @@ pub fn run(cmd: &Command, exist: bool, input: &str) -> Result<Outcome, ExecError
     let services = Services::system();
     match cmd {
         Command::Restore => {
-            let mut out = Outcome::default();
+            // Every line is read (and every member of a set the file
+            // creates or the namespace has) before any is carried out, so
+            // a syntax error changes nothing.
+            let known: std::collections::BTreeMap<String, SetKind> = exec::with_sets(|st, _| {
+                Ok((
+                    st.sets.iter().map(|(n, d)| (n.clone(), d.kind)).collect(),
+                    None,
+                ))
+            })?;
+            let mut kinds = known;
+            let mut parsed = Vec::new();
             for (i, line) in input.lines().enumerate() {
                 let words: Vec<String> = line.split_whitespace().map(str::to_string).collect();
                 if words.is_empty() || words[0].starts_with('#') || words[0] == "COMMIT" {
                     continue;
                 }
+                let at = |e: SetError| {
+                    ExecError::Set(SetError::Line {
+                        line: i + 1,
+                        error: Box::new(e),
+                    })
+                };
+                let (c, line_exist) = parse(&words).map_err(at)?;
+                match &c {
+                    Command::Restore | Command::List(..) | Command::Save(_) | Command::Test(..) => {
+                        return Err(at(SetError::Usage(format!(
+                            "`{}' in a restore file",
+                            words[0]
+                        ))));
+                    }
+                    Command::Create(name, def) => {
+                        kinds.insert(name.clone(), def.kind);
+                    }
+                    Command::Add(name, entry) | Command::Del(name, entry) => {
+                        if let Some(kind) = kinds.get(name) {
+                            members(*kind, entry, services).map_err(at)?;
+                        }
+                    }
+                    _ => {}
+                }
+                parsed.push((i, c, line_exist));
+            }
+            let mut out = Outcome::default();
+            for (i, c, line_exist) in parsed {
                 let at = |e: ExecError| match e {
                     ExecError::Set(e) => ExecError::Set(SetError::Line {
                         line: i + 1,
@@ -386,17 +463,6 @@ pub fn run(cmd: &Command, exist: bool, input: &str) -> Result<Outcome, ExecError
                     }),
                     e => e,
                 };
-                let (c, line_exist) = parse(&words).map_err(|e| at(e.into()))?;
-                if matches!(
-                    c,
-                    Command::Restore | Command::List(..) | Command::Save(_) | Command::Test(..)
-                ) {
-                    return Err(at(SetError::Usage(format!(
-                        "`{}' in a restore file",
-                        words[0]
-                    ))
-                    .into()));
-                }
                 let o = run(&c, exist || line_exist, "").map_err(at)?;
                 out.stdout.push_str(&o.stdout);
                 out.stderr.push_str(&o.stderr);
@@ -457,24 +523,48 @@ fn one(
             let sid = id(name.as_bytes());
             let count = k.set_meta(sid)?.map_or(0, |m| m.count);
             match cmd {
+                // As ipset's kernel side walks a range: in order, up to the
+                // first member already there (without -exist) or the
+                // first that does not fit; those before it stay added.
                 Command::Add(..) => {
-                    if !exist && ms.len() == 1 && k.set_has(sid, &ms[0])? {
-                        return Err(SetError::AlreadyAdded.into());
+                    let mut todo = Vec::new();
+                    let mut stop = None;
+                    for m in &ms {
+                        if k.set_has(sid, m)? {
+                            if exist {
+                                continue;
+                            }
+                            stop = Some(SetError::AlreadyAdded);
+                            break;
+                        }
+                        if u64::from(count) + todo.len() as u64 >= u64::from(def.maxelem) {
+                            stop = Some(SetError::Full);
+                            break;
+                        }
+                        todo.push(*m);
                     }
-                    let new = ms
-                        .iter()
-                        .filter(|m| !k.set_has(sid, m).unwrap_or(false))
-                        .count();
-                    if u64::from(count) + new as u64 > u64::from(def.maxelem) {
-                        return Err(SetError::Full.into());
+                    k.set_add(sid, count, &todo)?;
+                    if let Some(e) = stop {
+                        return Err(e.into());
                     }
-                    k.set_add(sid, count, &ms)?;
                 }
                 Command::Del(..) => {
-                    if !exist && ms.len() == 1 && !k.set_has(sid, &ms[0])? {
-                        return Err(SetError::NotAdded.into());
+                    let mut todo = Vec::new();
+                    let mut stop = None;
+                    for m in &ms {
+                        if !k.set_has(sid, m)? {
+                            if exist {
+                                continue;
+                            }
+                            stop = Some(SetError::NotAdded);
+                            break;
+                        }
+                        todo.push(*m);
                     }
-                    k.set_del(sid, count, &ms)?;
+                    k.set_del(sid, count, &todo)?;
+                    if let Some(e) = stop {
+                        return Err(e.into());
+                    }
                 }
                 _ => {
                     let [m] = ms.as_slice() else {
@@ -494,14 +584,24 @@ fn one(
                     if found {
                         out.stderr = format!("Warning: {entry} is in set {name}.\n");
                     } else {
-                        out.stdout = format!("{entry} is NOT in set {name}.\n");
+                        out.stderr = format!("{entry} is NOT in set {name}.\n");
                         out.not_found = true;
                     }
                 }
             }
             Ok((out, None))
         }
-        Command::List(name, terse) => {
+        Command::List(name, ListMode::Names) => {
+            for (n, _) in picked(st, name)? {
+                let _ = writeln!(out.stdout, "{n}");
+            }
+            Ok((out, None))
+        }
+        Command::List(name, ListMode::Save) => {
+            one(&Command::Save(name.clone()), exist, st, k, services)
+        }
+        Command::List(name, mode) => {
+            let terse = *mode == ListMode::Terse;
             let sets = picked(st, name)?;
             for (i, (n, def)) in sets.iter().enumerate() {
                 let members = match &k {
@@ -514,13 +614,14 @@ fn one(
                 let _ = write!(
                     out.stdout,
                     "Name: {n}\nType: {}\nRevision: {}\nHeader: family inet hashsize {} maxelem {}\n\
-                     References: {}\nNumber of entries: {}\nMembers:\n",
+                     References: {}\nNumber of entries: {}\n{}",
                     def.kind.name(),
                     def.kind.revision(),
                     def.hashsize,
                     def.maxelem,
                     referenced(st, n),
-                    members.len()
+                    members.len(),
+                    if terse { "" } else { "Members:\n" }
                 );
                 if !terse {
                     for m in members {
@@ -606,7 +707,11 @@ mod tests {
         );
         assert_eq!(
             parse(&words("list -terse")).unwrap(),
-            (Command::List(None, true), false)
+            (Command::List(None, ListMode::Terse), false)
+        );
+        assert_eq!(
+            parse(&words("list -o save foo -s")).unwrap(),
+            (Command::List(Some("foo".into()), ListMode::Save), false)
         );
         assert!(matches!(parse(&words("bogus")), Err(SetError::Usage(_))));
         assert!(matches!(

@@ -25,7 +25,10 @@ use serde::{
 };
 
 use crate::{
-    model::{BuiltinChain, Ruleset},
+    model::{
+        BuiltinChain, Ruleset,
+        set::{Member, SetDef, SetKind},
+    },
     parse::services::Services,
     render::{self, word},
     restore::{self, RestoreError, RestoreOptions, Restored},
@@ -84,7 +87,14 @@ impl YamlError {
         // serde speaks of struct fields; a YAML document has keys.
         let message = message
             .replace("unknown field", "unknown key")
-            .replace("missing field", "missing key");
+            .replace("missing field", "missing key")
+            // Nor Rust type names.
+            .replace("struct ChainDoc", "a chain (`policy`, `rules`)")
+            .replace("struct Fields", "rule fields or a rule string")
+            .replace(
+                "struct Document",
+                "a ruleset (`family`, `interfaces`, `sets`, `chains`)",
+            );
         Self {
             file: file.to_string(),
             line,
@@ -146,9 +156,9 @@ struct Document {
     /// An IPv6 section: refused.
     #[serde(default, deserialize_with = "refuse_ipv6")]
     ipv6: Option<()>,
-    /// Named sets: refused.
-    #[serde(default, deserialize_with = "refuse_sets")]
-    sets: Option<()>,
+    /// Named sets (`fw set`'s), in document order.
+    #[serde(default)]
+    sets: Sets,
     /// Connection-tracking settings: refused.
     #[serde(default, deserialize_with = "refuse_conntrack")]
     conntrack: Option<()>,
@@ -181,13 +191,6 @@ fn refuse<'de, D: Deserializer<'de>>(d: D, message: &'static str) -> Result<Opti
 
 fn refuse_ipv6<'de, D: Deserializer<'de>>(d: D) -> Result<Option<()>, D::Error> {
     refuse(d, IPV6)
-}
-
-fn refuse_sets<'de, D: Deserializer<'de>>(d: D) -> Result<Option<()>, D::Error> {
-    refuse(
-        d,
-        "not supported yet: `sets` (fw does not enforce ipset's named sets, `-m set`)",
-    )
 }
 
 fn refuse_conntrack<'de, D: Deserializer<'de>>(d: D) -> Result<Option<()>, D::Error> {
@@ -255,6 +258,170 @@ impl<'de> Deserialize<'de> for Interfaces {
     }
 }
 
+/// `sets:`: name → set, in document order.
+#[derive(Debug, Default)]
+struct Sets(Vec<YamlSet>);
+
+/// A set a document declares: its definition and, when it lists them,
+/// its members (then the set holds exactly those).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct YamlSet {
+    /// Its name (at most 31 bytes, as ipset's).
+    pub name: String,
+    /// Its type, `hashsize` and `maxelem`.
+    pub def: SetDef,
+    /// `members:` (ranges and CIDRs of a `hash:ip` expanded), if given.
+    pub members: Option<Vec<Member>>,
+}
+
+impl<'de> Deserialize<'de> for Sets {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Sets;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a mapping of set names to sets")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Sets, A::Error> {
+                let mut out: Vec<YamlSet> = Vec::new();
+                while let Some(name) = a.next_key::<String>()? {
+                    if name.is_empty() || name.len() > 31 {
+                        return Err(de::Error::custom(format!(
+                            "set name `{name}`, expected 1 to 31 bytes"
+                        )));
+                    }
+                    if out.iter().any(|s| s.name == name) {
+                        return Err(de::Error::custom(format!("duplicate set `{name}`")));
+                    }
+                    let SetDoc(def, members) = a.next_value()?;
+                    out.push(YamlSet { name, def, members });
+                }
+                Ok(Sets(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// One set: `type` (required), `hashsize`, `maxelem`, `members`.
+struct SetDoc(SetDef, Option<Vec<Member>>);
+
+/// The keys of a set.
+const SET_KEYS: &[&str] = &["type", "hashsize", "maxelem", "members"];
+
+impl<'de> Deserialize<'de> for SetDoc {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = SetDoc;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a set: `type` and optionally `hashsize`, `maxelem`, `members`")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<SetDoc, A::Error> {
+                let (mut kind, mut hashsize, mut maxelem) = (None, None, None);
+                let (mut members, mut early) = (None, None);
+                while let Some(key) = a.next_key::<String>()? {
+                    match key.as_str() {
+                        "type" => {
+                            let t: String = a.next_value()?;
+                            kind = Some(SetKind::by_name(&t).ok_or_else(|| {
+                                de::Error::custom(format!(
+                                    "unknown set type `{t}`, expected one of hash:ip, \
+                                     hash:net, hash:ip,port"
+                                ))
+                            })?);
+                        }
+                        "hashsize" => hashsize = Some(a.next_value::<u32>()?),
+                        "maxelem" => maxelem = Some(a.next_value::<u32>()?),
+                        // Read as the type says once it is known, so an
+                        // error names the member's own position.
+                        "members" => match kind {
+                            Some(k) => members = Some(a.next_value_seed(MembersSeed(k))?),
+                            None => early = Some(a.next_value::<Vec<String>>()?),
+                        },
+                        other => return Err(de::Error::unknown_field(other, SET_KEYS)),
+                    }
+                }
+                let kind = kind.ok_or_else(|| de::Error::missing_field("type"))?;
+                if let Some(list) = early {
+                    let mut all = Vec::new();
+                    for m in list {
+                        all.extend(member(kind, &m).map_err(de::Error::custom)?);
+                    }
+                    members = Some(all);
+                }
+                let mut def = SetDef::new(kind);
+                if let Some(h) = hashsize {
+                    if h < 64 {
+                        return Err(de::Error::custom(format!(
+                            "hashsize {h}, expected 64 or more"
+                        )));
+                    }
+                    def.hashsize = h.next_power_of_two();
+                }
+                if let Some(m) = maxelem {
+                    if m == 0 {
+                        return Err(de::Error::custom("maxelem 0, expected 1 or more"));
+                    }
+                    def.maxelem = m;
+                }
+                if let Some(ms) = &members
+                    && ms.len() as u64 > u64::from(def.maxelem)
+                {
+                    return Err(de::Error::custom(format!(
+                        "{} members, more than the set's maxelem {}",
+                        ms.len(),
+                        def.maxelem
+                    )));
+                }
+                Ok(SetDoc(def, members))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// One member string of a set of `kind`, as `fw set add` reads it.
+fn member(kind: SetKind, text: &str) -> Result<Vec<Member>, String> {
+    crate::sets::members(kind, text, Services::system())
+        .map_err(|e| format!("set member `{text}`: {e}"))
+}
+
+/// A `members:` list of a set of a known type.
+struct MembersSeed(SetKind);
+
+impl<'de> de::DeserializeSeed<'de> for MembersSeed {
+    type Value = Vec<Member>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Member>, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MembersSeed {
+    type Value = Vec<Member>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a list of members")
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<Vec<Member>, A::Error> {
+        let mut out = Vec::new();
+        while let Some(ms) = a.next_element_seed(MemberSeed(self.0))? {
+            out.extend(ms);
+        }
+        Ok(out)
+    }
+}
+
+/// One member of a `members:` list.
+struct MemberSeed(SetKind);
+
+impl<'de> de::DeserializeSeed<'de> for MemberSeed {
+    type Value = Vec<Member>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Member>, D::Error> {
+        let text = String::deserialize(d)?;
+        member(self.0, &text).map_err(de::Error::custom)
+    }
+}
+
 /// `chains:`: name → chain, in document order.
 #[derive(Debug, Default)]
 struct Chains(Vec<(String, ChainDoc)>);
@@ -265,7 +432,6 @@ struct ChainName(String);
 impl<'de> Deserialize<'de> for ChainName {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        probe::visit().map_err(de::Error::custom)?;
         // As `-N` checks it (iptables-restore's `:CHAIN` checks less).
         if BuiltinChain::from_name(&s).is_none() {
             crate::parse::valid_chain_name(&s).map_err(de::Error::custom)?;
@@ -288,13 +454,66 @@ impl<'de> Deserialize<'de> for Chains {
                     if out.iter().any(|(n, _)| *n == name) {
                         return Err(de::Error::custom(format!("duplicate chain `{name}`")));
                     }
-                    let chain: Option<ChainDoc> = a.next_value()?;
+                    let chain: Option<ChainDoc> = a.next_value_seed(ChainSeed)?;
                     out.push((name, chain.unwrap_or_default()));
                 }
                 Ok(Chains(out))
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+/// A chain's value, counted by [`probe`] where it is read (an error
+/// there is placed at the value; one raised in a key is placed at the
+/// mapping that holds it).
+struct ChainSeed;
+
+impl<'de> de::DeserializeSeed<'de> for ChainSeed {
+    type Value = Option<ChainDoc>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Option<ChainDoc>, D::Error> {
+        match probe::visit() {
+            Ok(()) => Option::<ChainDoc>::deserialize(d),
+            // Failed while the value is read, so that it is placed there.
+            Err(m) => d.deserialize_any(FailHere(m)),
+        }
+    }
+}
+
+/// A visitor that fails at whatever value it meets, with its message.
+struct FailHere(String);
+
+impl<'de> Visitor<'de> for FailHere {
+    type Value = Option<ChainDoc>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(de::Error::custom(self.0))
+    }
+    fn visit_seq<A: de::SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(de::Error::custom(self.0))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Err(E::custom(self.0))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Err(E::custom(self.0))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Err(E::custom(self.0))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Err(E::custom(self.0))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Err(E::custom(self.0))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Err(E::custom(self.0))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Err(E::custom(self.0))
     }
 }
 
@@ -547,6 +766,8 @@ impl Fields {
 struct Converted {
     /// The restore file.
     text: String,
+    /// The sets the document declares.
+    sets: Vec<YamlSet>,
     /// `items[line - 1]`: the chain or rule (0-based, document order) of
     /// that line, `None` for `*filter` and `COMMIT`.
     items: Vec<Option<usize>>,
@@ -562,11 +783,12 @@ fn convert(text: &str, file: &str) -> Result<Converted, YamlError> {
         interfaces: Interfaces,
         chains: Chains(chains),
         ipv6: None | Some(()),
-        sets: None | Some(()),
+        sets: Sets(sets),
         conntrack: None | Some(()),
         log: None | Some(()),
     } = doc;
     let mut out = Converted {
+        sets,
         text: "*filter\n".into(),
         items: vec![None],
     };
@@ -672,8 +894,13 @@ pub fn restore(
     services: &Services,
 ) -> Result<Restored, YamlError> {
     let conv = convert(text, file)?;
+    // The rules may name the sets the document declares.
+    let mut base = base.clone();
+    for s in &conv.sets {
+        base.sets.insert(s.name.clone(), s.def);
+    }
     restore::restore(
-        base,
+        &base,
         &conv.text,
         &RestoreOptions::default(),
         enforce,
@@ -683,6 +910,14 @@ pub fn restore(
         let item = conv.items.get(e.line.wrapping_sub(1)).copied().flatten();
         locate(text, file, item, engine_message(&e), e.exit_code())
     })
+}
+
+/// The sets YAML ruleset `text` declares, in document order.
+///
+/// # Errors
+/// [`YamlError`] for a document that does not follow the schema.
+pub fn sets(text: &str, file: &str) -> Result<Vec<YamlSet>, YamlError> {
+    convert(text, file).map(|c| c.sets)
 }
 
 /// The iptables-restore file a YAML document stands for (what
@@ -718,11 +953,40 @@ pub fn is_yaml(text: &str) -> bool {
 /// iptables-save → YAML → iptables-save gives the same bytes); counters are
 /// not written. `header` is `(program, date)` for a leading comment.
 pub fn save(ruleset: &Ruleset, header: Option<(&str, &str)>) -> String {
+    save_with_sets(ruleset, &[], header)
+}
+
+/// [`save`] with the namespace's sets, each with all its members (so
+/// applying the file gives the sets back as they are).
+pub fn save_with_sets(ruleset: &Ruleset, sets: &[YamlSet], header: Option<(&str, &str)>) -> String {
     let mut out = String::new();
     if let Some((program, date)) = header {
         let _ = writeln!(out, "# Generated by {program} on {date}");
     }
-    out.push_str("family: ipv4\ninterfaces: all\nchains:\n");
+    out.push_str("family: ipv4\ninterfaces: all\n");
+    if !sets.is_empty() {
+        out.push_str("sets:\n");
+    }
+    for s in sets {
+        let _ = writeln!(
+            out,
+            "  {}:",
+            serde_json::to_string(&s.name).unwrap_or_default()
+        );
+        let _ = writeln!(out, "    type: {}", s.def.kind.name());
+        let _ = writeln!(out, "    hashsize: {}", s.def.hashsize);
+        let _ = writeln!(out, "    maxelem: {}", s.def.maxelem);
+        let members = s.members.as_deref().unwrap_or_default();
+        if members.is_empty() {
+            out.push_str("    members: []\n");
+        } else {
+            out.push_str("    members:\n");
+        }
+        for m in members {
+            let _ = writeln!(out, "      - \"{m}\"");
+        }
+    }
+    out.push_str("chains:\n");
     for (name, rules) in ruleset.all_rules() {
         let _ = writeln!(out, "  {}:", quote_key(name));
         if let Some(b) = BuiltinChain::from_name(name) {
@@ -883,9 +1147,9 @@ mod tests {
                 "chains.OUTPUT.rules[1]: not supported yet: -m conntrack port options without -p tcp, -p udp or --ctproto tcp/udp"
             )
         );
-        // A policy on a user-defined chain: the chain's key.
-        let e = load("chains:\n  web:\n    policy: DROP\n").unwrap_err();
-        assert_eq!((e.line, e.column, e.exit), (2, 3, 2), "{e}");
+        // A policy on a user-defined chain: the chain's value.
+        let e = load("chains:\n  INPUT: {}\n  web:\n    policy: DROP\n").unwrap_err();
+        assert_eq!((e.line, e.column, e.exit), (4, 5, 2), "{e}");
         assert!(
             e.message
                 .contains("`policy` in user-defined chain `web`, expected")
@@ -907,9 +1171,10 @@ mod tests {
                 "not supported yet: a list of interfaces",
             ),
             (
+                // A set is a mapping with a type (not a list of members).
                 "sets:\n  ssh: [192.0.2.1]\n",
                 2,
-                "not supported yet: `sets`",
+                "expected a set: `type`",
             ),
             (
                 "conntrack: {udp: 60}\n",

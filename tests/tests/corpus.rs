@@ -347,7 +347,7 @@ const SCRIPT_REFUSALS: &[(&str, &[(usize, &str)])] = &[
             (118, "not supported yet: -j CT"),
             (119, "not supported yet: -j SYNPROXY"),
             (124, "not supported yet: -t mangle"),
-            (131, "not supported yet: -m tcpmss"),
+            (131, "not supported yet: -t mangle"),
             (132, "not supported yet: -t mangle"),
             (133, "not supported yet: -t mangle"),
             (134, "not supported yet: -t mangle"),

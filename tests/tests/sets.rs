@@ -150,6 +150,35 @@ fn set_commands_answer_as_ipset() {
         ("add n 192.0.2.5/24", 0, ""),
         ("test n 192.0.2.77", 0, "Warning: 192.0.2.77 is in set n."),
         ("test n 198.51.100.1", 1, "198.51.100.1 is NOT in set n."),
+        // A range stops at the first member already there.
+        (
+            "add foo 192.0.2.0/29",
+            1,
+            "Element cannot be added to the set: it's already added",
+        ),
+        ("test foo 192.0.2.0", 0, "Warning: 192.0.2.0 is in set foo."),
+        ("test foo 192.0.2.2", 1, "192.0.2.2 is NOT in set foo."),
+        // hash:net members are networks, nested ones too.
+        ("create nn hash:net", 0, ""),
+        ("add nn 198.51.100.0/24", 0, ""),
+        ("add nn 198.51.100.0/30", 0, ""),
+        (
+            "test nn 198.51.100.0/25",
+            1,
+            "198.51.100.0/25 is NOT in set nn.",
+        ),
+        (
+            "test nn 198.51.100.0/30",
+            0,
+            "Warning: 198.51.100.0/30 is in set nn.",
+        ),
+        ("del nn 198.51.100.0/24", 0, ""),
+        (
+            "test nn 198.51.100.1",
+            0,
+            "Warning: 198.51.100.1 is in set nn.",
+        ),
+        ("test nn 198.51.100.9", 1, "198.51.100.9 is NOT in set nn."),
         ("destroy small", 0, ""),
         ("flush foo", 0, ""),
         ("test foo 192.0.2.1", 1, "192.0.2.1 is NOT in set foo."),
@@ -220,6 +249,22 @@ fn set_commands_answer_as_ipset() {
         "{}",
         text(&out.stderr)
     );
+    // A restore with a bad line changes nothing (ipset's keeps what came
+    // before it).
+    let bad = integration_tests::sh_in(
+        lab.server(),
+        &format!("{} set restore", integration_tests::fw_bin().display()),
+        &[],
+        Some("create r1 hash:ip\nadd r1 192.0.2.7\nadd r1 192.0.2.999\n"),
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        text(&bad.stderr)
+            .starts_with("fw set: Error in line 3: Syntax error: cannot parse 192.0.2.999"),
+        "{}",
+        text(&bad.stderr)
+    );
+    assert!(!lab.fw_ok(&["set", "list", "-name"]).contains("r1"));
     // A restore of what save printed, into a flushed namespace.
     lab.fw_ok(&["-F"]);
     lab.fw_ok(&["set", "destroy"]);

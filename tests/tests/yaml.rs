@@ -308,16 +308,19 @@ fn iptables_save_and_yaml_convert_byte_for_byte_on_the_corpus() {
         .unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(save(&back.state), save(&done.state), "{name}");
         assert_eq!(yaml::save(&back.state.ruleset, None), as_yaml, "{name}");
-        // The ones fw enforces, in the kernel.
-        if restore::restore(
-            &State::default(),
-            &input,
-            &filter_only,
-            true,
-            Services::system(),
-        )
-        .is_err()
-        {
+        // The ones fw enforces, in the kernel (with the sets they name).
+        let mut base = State::default();
+        for (_, rules) in done.state.ruleset.all_rules() {
+            for m in rules.iter().flat_map(|r| &r.matches) {
+                if let firewall::model::Match::Set(set) = m {
+                    base.sets.insert(
+                        set.name.clone(),
+                        firewall::model::set::SetDef::new(firewall::model::set::SetKind::Net),
+                    );
+                }
+            }
+        }
+        if restore::restore(&base, &input, &filter_only, true, Services::system()).is_err() {
             continue;
         }
         // The sets its rules name must exist (as ipsets for iptables).
@@ -571,4 +574,119 @@ fn the_json_schema_agrees_with_fw_on_the_examples() {
         let done = yaml::restore(&State::default(), &t, f, true, Services::system());
         assert_eq!(done.is_ok(), ok, "{f}");
     }
+}
+
+/// A file with two sets (one listing its members, one not) and rules
+/// that name the first.
+fn with_sets(members: &str) -> String {
+    format!(
+        "sets:\n  blocked:\n    type: hash:net\n    members: [{members}]\n  bans:\n    type: hash:ip\n\
+         chains:\n  INPUT:\n    rules:\n\
+         \x20     - -p udp --dport 5931 -m set --match-set blocked src -j DROP\n\
+         \x20     - -p udp --dport 5931 -j ACCEPT\n"
+    )
+}
+
+#[test]
+fn sets_in_a_ruleset_file_come_before_its_rules() {
+    let lab = Lab::new("yaml-sets").unwrap();
+    let send = || {
+        integration_tests::in_netns(lab.client(), || {
+            let s = std::net::UdpSocket::bind(("0.0.0.0", 0)).unwrap();
+            for _ in 0..3 {
+                s.send_to(&[0x5a; 10], (SERVER_ADDR, 5931)).unwrap();
+            }
+        })
+        .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let counters = || {
+        let l = lab.fw_ok(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]);
+        (rule_counters(&l, 1).0, rule_counters(&l, 2).0)
+    };
+    // A first load: the sets exist and hold their members before the rule.
+    let first = TempFile::new("yaml-sets-1.yaml", &with_sets("\"192.0.2.0/24\""));
+    let out = apply(&lab, &[first.path()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(lab.fw_ok(&["set", "list", "-name"]), "bans\nblocked\n");
+    send();
+    assert_eq!(counters(), (3, 0));
+    // A set without `members` keeps what it was given since.
+    lab.fw_ok(&["set", "add", "bans", "198.51.100.9"]);
+    assert_eq!(apply(&lab, &[first.path()]).status.code(), Some(0));
+    assert_eq!(
+        lab.fw_ok(&["set", "save", "bans"]),
+        "create bans hash:ip family inet hashsize 1024 maxelem 65536\nadd bans 198.51.100.9\n"
+    );
+    // Other members: --diff names them, apply makes them so; the rules
+    // did not change and keep their counters.
+    let second = TempFile::new("yaml-sets-2.yaml", &with_sets("\"198.51.100.0/24\""));
+    let d = apply(&lab, &["--diff", second.path()]);
+    assert_eq!(
+        (d.status.code(), text(&d.stdout)),
+        (
+            Some(1),
+            "set del blocked 192.0.2.0/24\nset add blocked 198.51.100.0/24\n".into()
+        )
+    );
+    assert_eq!(apply(&lab, &[second.path()]).status.code(), Some(0));
+    send();
+    assert_eq!(counters(), (3, 3));
+    // What save writes applies back to no change.
+    let saved = TempFile::new(
+        "yaml-sets-saved.yaml",
+        &lab.fw_ok(&["save", "--format", "yaml"]),
+    );
+    assert!(
+        text(&std::fs::read(saved.path()).unwrap()).contains(
+            "sets:\n  \"bans\":\n    type: hash:ip\n    hashsize: 1024\n    maxelem: 65536\n    members:\n      - \"198.51.100.9\"\n"
+        ),
+        "{}",
+        text(&std::fs::read(saved.path()).unwrap())
+    );
+    let d = apply(&lab, &["--diff", saved.path()]);
+    assert_eq!((d.status.code(), text(&d.stdout)), (Some(0), String::new()));
+    // Errors name the place and change nothing.
+    let before = lab.fw_ok(&["set", "save"]);
+    let cases = [
+        (
+            "chains:\n  INPUT:\n    rules:\n      - -m set --match-set ghost src -j DROP\n",
+            2,
+            "Set ghost doesn't exist. at bad.yaml:4:9",
+        ),
+        (
+            "sets:\n  n:\n    type: hash:net\n    members:\n      - 192.0.2.0/33\n",
+            2,
+            "set member `192.0.2.0/33`: Syntax error: '33' is out of range 0-32 at bad.yaml:5:7",
+        ),
+        (
+            "sets:\n  n:\n    type: hash:mac\n",
+            2,
+            "unknown set type `hash:mac` at bad.yaml:3:5, expected one of hash:ip, hash:net, hash:ip,port",
+        ),
+        (
+            "sets:\n  blocked:\n    type: hash:ip\n",
+            1,
+            "set blocked exists as a hash:net; destroy it first (fw set destroy blocked) in bad.yaml",
+        ),
+    ];
+    for (yaml, code, said) in cases {
+        let bad = TempFile::new("bad.yaml", yaml);
+        for mode in [&["--check"][..], &[][..]] {
+            if code == 1 && !mode.is_empty() {
+                // --check does not know what the namespace has.
+                continue;
+            }
+            let out = lab.fw(&[&["apply"], mode, &[bad.path()]].concat());
+            assert_eq!(
+                out.status.code(),
+                Some(code),
+                "{yaml} {mode:?}: {}",
+                text(&out.stderr)
+            );
+            let err = text(&out.stderr).replace(bad.path(), "bad.yaml");
+            assert!(err.contains(said), "{yaml} {mode:?}: {err}");
+        }
+    }
+    assert_eq!(lab.fw_ok(&["set", "save"]), before);
 }

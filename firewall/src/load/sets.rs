@@ -76,11 +76,19 @@ impl Kernel {
     /// [`LoadError::Map`].
     pub fn set_has(&self, id: u32, m: &Member) -> Result<bool, LoadError> {
         let r = match *m {
+            // The trie answers with the longest prefix holding the key;
+            // the member is there when that prefix is its own length.
             Member::Net { addr, len } => self
                 .set_nets
                 .get(&Self::net_key(id, addr, len), 0)
-                .map(|_| ())
-                .map_err(|e| (maps::SET_NETS, e)),
+                .map_err(|e| (maps::SET_NETS, e))
+                .and_then(|found| {
+                    if found == len {
+                        Ok(())
+                    } else {
+                        Err((maps::SET_NETS, MapError::KeyNotFound))
+                    }
+                }),
             Member::Port { addr, proto, port } => self
                 .set_ports
                 .get(&Self::port_key(id, addr, proto, port), 0)
@@ -123,7 +131,7 @@ impl Kernel {
             let r = match *m {
                 Member::Net { addr, len } => self
                     .set_nets
-                    .insert(&Self::net_key(id, addr, len), &1, 0)
+                    .insert(&Self::net_key(id, addr, len), &len, 0)
                     .map_err(map_err(maps::SET_NETS)),
                 Member::Port { addr, proto, port } => self
                     .set_ports

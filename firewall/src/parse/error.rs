@@ -458,6 +458,11 @@ pub enum ParseError {
         value: String,
     },
 
+    /// `-m set` naming a set that does not exist (libxt_set's
+    /// `get_set_byname`; for fw, `fw set`'s sets).
+    #[error("Set {0} doesn't exist.")]
+    NoSuchSet(String),
+
     /// A module's own parameter problem, as its `xtables_error` words it
     /// (`policy match: invalid dir "sideways"`); `token` is what the user
     /// wrote that it is about.
@@ -753,6 +758,7 @@ impl ParseError {
             | Self::InvalidPort(t)
             | Self::InvalidPortRange(t)
             | Self::BadCtDir(t)
+            | Self::NoSuchSet(t)
             | Self::PortNotResolved(t)
             | Self::UnknownMatch(t)
             | Self::TargetNameTooLong(t)
@@ -816,6 +822,7 @@ impl ParseError {
             | Self::RangeTrailingCharacters { .. }
             | Self::ArgumentTooShort { .. }
             | Self::UnknownLogLevel(_)
+            | Self::NoSuchSet(_)
             | Self::TableInRestore => {
                 format!("{program} {version}: {self}\n\n{try_help}")
             }
