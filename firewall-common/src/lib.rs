@@ -940,6 +940,7 @@ pub mod check {
                 | KIND_POLICY | KIND_SET => false,
                 // The hot drop of a bad option area, as --tcp-option's.
                 KIND_TCPMSS => true,
+                KIND_TIME => false,
                 // A hashlimit takes a token, as a limit does.
                 // A limit, --tcp-option's hot drop, and (conservatively) any other.
                 _ => true,
@@ -1161,6 +1162,83 @@ pub mod check {
     /// range XOR `!`; without one, `!`; a bad option area drops the
     /// packet (the hot drop, as `--tcp-option`'s).
     pub const KIND_TCPMSS: u32 = 27;
+    /// [`Check::kind`] of `-m time` (xt_time): `arg` the [`time`] flags
+    /// and the weekday mask (`<< 8`), `a` `date_start | date_stop << 32`,
+    /// `b` `daytime_start | daytime_stop << 32` (seconds), `state` the
+    /// monthday mask and (`<< 32`, an i32) the seconds to take off
+    /// `bpf_ktime_get_tai_ns` for xt_time's clock ([`time::matches`]).
+    pub const KIND_TIME: u32 = 28;
+    /// `-m time`'s fields and xt_time's `time_mt`.
+    pub mod time {
+        /// `--kerneltz` (`XT_TIME_LOCAL_TZ`).
+        pub const F_KERNEL_TZ: u32 = 1;
+        /// `--contiguous` (`XT_TIME_CONTIGUOUS`).
+        pub const F_CONTIGUOUS: u32 = 2;
+        /// `XT_TIME_ALL_WEEKDAYS`: bits 1 (Monday) to 7.
+        pub const ALL_WEEKDAYS: u32 = 0xfe;
+        /// `XT_TIME_ALL_MONTHDAYS`: bits 1 to 31.
+        pub const ALL_MONTHDAYS: u32 = 0xffff_fffe;
+        /// `XT_TIME_MAX_DAYTIME`: 23:59:59.
+        pub const MAX_DAYTIME: u32 = 24 * 60 * 60 - 1;
+        const DAY: i64 = 86_400;
+
+        /// xt_time's `time_mt` at `stamp` (seconds since the epoch, the
+        /// timezone already taken off): within the dates, then the
+        /// daytime (a range past midnight when start > stop), then the
+        /// weekday and the monthday of the day (with `--contiguous`, the
+        /// day a range past midnight started on).
+        #[allow(clippy::too_many_arguments)]
+        pub const fn matches(
+            flags: u32,
+            date_start: u32,
+            date_stop: u32,
+            day_start: u32,
+            day_stop: u32,
+            weekdays: u32,
+            monthdays: u32,
+            stamp: i64,
+        ) -> bool {
+            if stamp < date_start as i64 || stamp > date_stop as i64 {
+                return false;
+            }
+            // Not negative from here: date_start is.
+            let mut stamp = stamp as u64;
+            let packet_time = (stamp % DAY as u64) as u32;
+            if day_start < day_stop {
+                if packet_time < day_start || packet_time > day_stop {
+                    return false;
+                }
+            } else {
+                if packet_time < day_start && packet_time > day_stop {
+                    return false;
+                }
+                if flags & F_CONTIGUOUS != 0 && packet_time <= day_stop {
+                    stamp = stamp.saturating_sub(DAY as u64);
+                }
+            }
+            let days = stamp / DAY as u64;
+            // 1970-01-01 was a Thursday (4); Monday is 1.
+            let weekday = ((4 + days + 6) % 7 + 1) as u32;
+            if weekdays & (1 << weekday) == 0 {
+                return false;
+            }
+            if monthdays != ALL_MONTHDAYS && monthdays & (1 << monthday(days)) == 0 {
+                return false;
+            }
+            true
+        }
+
+        /// The day of the month (1-31) of day `days` after 1970-01-01.
+        pub const fn monthday(days: u64) -> u32 {
+            let z = days + 719_468;
+            let era = z / 146_097;
+            let doe = z - era * 146_097;
+            let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+            let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+            let mp = (5 * doy + 2) / 153;
+            (doy - (153 * mp + 2) / 5 + 1) as u32
+        }
+    }
 
     /// xt_tcpmss's walk of a TCP option area: the value of the first
     /// option of kind 2 whose length byte is 4 and whose four bytes fit;

@@ -8,7 +8,8 @@ use aya_ebpf::{
     bindings::{__sk_buff, xdp_md},
     cty::{c_long, c_void},
     helpers::{
-        bpf_ktime_get_ns, bpf_loop, bpf_probe_read_kernel, bpf_skb_load_bytes, bpf_xdp_load_bytes,
+        bpf_ktime_get_ns, bpf_ktime_get_tai_ns, bpf_loop, bpf_probe_read_kernel,
+        bpf_skb_load_bytes, bpf_xdp_load_bytes,
         generated::{bpf_for_each_map_elem, bpf_map_delete_elem},
     },
     macros::map,
@@ -19,7 +20,7 @@ use firewall_common::{
     check::{
         self, Check, KIND_ADDRTYPE, KIND_CONNTRACK, KIND_DATA, KIND_HASHLIMIT, KIND_LIMIT,
         KIND_MAC, KIND_MARK, KIND_OWNER, KIND_POLICY, KIND_PORTS, KIND_RECENT, KIND_SET,
-        KIND_TCP_OPTION, KIND_TCPMSS, MAX_CHECKS, MAX_PER_RULE, RANGES_PER_DATA,
+        KIND_TCP_OPTION, KIND_TCPMSS, KIND_TIME, MAX_CHECKS, MAX_PER_RULE, RANGES_PER_DATA,
         conntrack::{
             F_ADDR, F_ADDR_NOT, F_DIR, F_DIR_REPLY, F_PORT, F_PORT_NOT, F_PROTO, F_PROTO_NOT,
             F_STATE,
@@ -540,6 +541,24 @@ pub extern "C" fn fw_check(slot: u32, src: u32, dst: u32, ttl: u32) -> u32 {
         KIND_POLICY => verdict(arg == 1),
         KIND_SET => set_check(arg, a, b != 0, src, dst),
         KIND_TCPMSS => tcpmss(a, b != 0),
+        KIND_TIME => {
+            // SAFETY: a map value, valid while the program runs; the
+            // kernel never writes a time check's.
+            let state = unsafe { core::ptr::read_volatile(state) };
+            // SAFETY: a helper without arguments.
+            let tai = (unsafe { bpf_ktime_get_tai_ns() } / 1_000_000_000) as i64;
+            let adjust = i64::from((state >> 32) as u32 as i32);
+            verdict(check::time::matches(
+                arg & 0xff,
+                a as u32,
+                (a >> 32) as u32,
+                b as u32,
+                (b >> 32) as u32,
+                (arg >> 8) & 0xff,
+                state as u32,
+                tai - adjust,
+            ))
+        }
         KIND_ADDRTYPE => verdict(check::addrtype::matches(
             arg,
             a as u32,

@@ -1213,6 +1213,20 @@ pub fn status() -> Result<Status, ExecError> {
                 .to_string(),
         );
     }
+    // -m time's clock: the TAI offset and the kernel's timezone as of
+    // the last change.
+    if uses(&rec.ruleset, |m| matches!(m, crate::model::Match::Time(_)))
+        && k.time_adjusts()?
+            .iter()
+            .any(|&(tz, adjust)| adjust != crate::extensions::matches::time::clock_adjust(tz))
+    {
+        let _ = writeln!(out, "clock: changed since the last change of the ruleset");
+        st.problems.push(
+            "the clock's TAI offset or the kernel's timezone changed since the last change of \
+             the ruleset: -m time is off by the difference; the next change corrects it"
+                .to_string(),
+        );
+    }
     let links = pinned_links(&dirs);
     // The live link of `hook` on interface `index`, and the name it was
     // pinned under (the interface's name at attach time).

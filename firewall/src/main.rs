@@ -100,8 +100,8 @@ Options (iptables(8), iptables-extensions(8)):
   [!] --fragment -f            second and further fragments only
   --match -m match             tcp udp icmp multiport conntrack state iprange mac
                                comment limit hashlimit recent length ttl mark addrtype
-                               owner policy set (their options: iptables-extensions(8);
-                               the others are refused)
+                               owner policy set tcpmss time (their options:
+                               iptables-extensions(8); the others are refused)
   [!] --ctstate (-m conntrack), [!] --state (-m state)
                                INVALID,NEW,ESTABLISHED,RELATED,UNTRACKED (fw's tracking)
   [!] --ctproto, [!] --ctorig{src,dst}[port], [!] --ctrepl{src,dst}[port],

@@ -627,3 +627,72 @@ fn tcpmss_as_iptables() {
     let got = under_iptables_legacy(&lab, &TCPMSS, |c| probes(c));
     assert_eq!(got, want, "iptables-legacy");
 }
+
+/// `-m time` rules built around the current time (UTC), each on a port
+/// of its own, one datagram each: a daytime range holding now (it may
+/// pass midnight) and one that does not, today's and tomorrow's weekday,
+/// today's monthday with and without `!`, a date range that ended and
+/// one that started, and `--kerneltz` (the machines keep the kernel's
+/// timezone at UTC).
+fn time_rules() -> Vec<String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let day = now / 86_400;
+    let hour = now % 86_400 / 3600;
+    let at = |h: u64| format!("{:02}:00", (hour + h) % 24);
+    let weekday = |d: u64| ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(d % 7) as usize];
+    // The date command's own calendar, in UTC.
+    let date = |t: u64, format: &str| {
+        let out = std::process::Command::new("date")
+            .env("LC_ALL", "C")
+            .args(["-u", "-d", &format!("@{t}"), format])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let monthday: u32 = date(now, "+%d").parse().unwrap();
+    let yesterday = date((day - 1) * 86_400, "+%Y-%m-%d");
+    [
+        format!("--timestart {} --timestop {}", at(22), at(2)),
+        format!("--timestart {} --timestop {}", at(3), at(4)),
+        format!("--weekdays {}", weekday(day)),
+        format!("--weekdays {}", weekday(day + 1)),
+        format!("--monthdays {monthday}"),
+        format!("! --monthdays {monthday}"),
+        format!("--datestop {yesterday}"),
+        format!("--datestart {yesterday}"),
+        format!("--kerneltz --timestart {} --timestop {}", at(22), at(2)),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, t)| format!("-A INPUT -p udp --dport {} -m time {t} -j ACCEPT", 5950 + i))
+    .collect()
+}
+
+#[test]
+fn time_as_iptables() {
+    let lab = Lab::new("time").unwrap();
+    let rules = time_rules();
+    let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
+    let probes = |counters: &dyn Fn(usize) -> (u64, u64)| {
+        for i in 0..rules.len() {
+            send_udp(lab.client(), SERVER_ADDR, 5950 + i as u16, 10, 1);
+        }
+        (1..=rules.len()).map(|n| counters(n).0).collect::<Vec<_>>()
+    };
+    let listing = || lab.fw_ok(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]);
+    lab.fw_rules(&rules);
+    let want = vec![1, 0, 1, 0, 1, 0, 0, 1, 1];
+    assert_eq!(
+        probes(&|n| rule_counters(&listing(), n)),
+        want,
+        "fw {rules:#?}"
+    );
+    // The clock fw compiled against is the clock now.
+    assert!(lab.fw(&["status", "--check"]).status.success());
+    integration_tests::fw_reset(lab.server());
+    let got = under_iptables_legacy(&lab, &rules, |c| probes(c));
+    assert_eq!(got, want, "iptables-legacy {rules:#?}");
+}

@@ -246,6 +246,7 @@ impl Named {
             | Match::Owner(_)
             | Match::Policy(_)
             | Match::Tcpmss(_)
+            | Match::Time(_)
             | Match::Set(_) => {}
         }
     }

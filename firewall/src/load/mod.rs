@@ -664,6 +664,29 @@ impl Kernel {
             .bank())
     }
 
+    /// The live bank's `-m time` checks: each one's `--kerneltz` and the
+    /// seconds it takes off the TAI clock (`firewall_common::check::KIND_TIME`).
+    ///
+    /// # Errors
+    /// [`LoadError::Map`] when `CONFIG` or `CHECKS` cannot be read.
+    pub fn time_adjusts(&self) -> Result<Vec<(bool, i32)>, LoadError> {
+        use firewall_common::check::{KIND_TIME, MAX_CHECKS, slot, time::F_KERNEL_TZ};
+        let Some(bank) = self.active_bank()? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for n in 0..MAX_CHECKS {
+            let c = self
+                .checks
+                .get(&slot(bank, n), 0)
+                .map_err(map_err(maps::CHECKS))?;
+            if c.kind == KIND_TIME {
+                out.push((c.arg & F_KERNEL_TZ != 0, (c.state >> 32) as u32 as i32));
+            }
+        }
+        Ok(out)
+    }
+
     /// The bank the next ruleset is written into: the one not live.
     ///
     /// # Errors

@@ -339,6 +339,8 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
             Match::Policy(p) => p.none,
             // Kernel state (the set's members), which the packet says.
             Match::Set(_) => p.checks,
+            // The clock: kernel state, which the packet says.
+            Match::Time(_) => p.checks,
             // xt_tcpmss on the option area (a bad one: the hot drop).
             Match::Tcpmss(m) => p.tcp_options.as_ref().is_some_and(|area| {
                 p.tcp_flags.is_some() && crate::extensions::matches::tcpmss::matches(m, area)

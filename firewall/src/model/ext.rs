@@ -25,6 +25,7 @@ pub use crate::extensions::{
         set::{SetDir, SetMatch},
         tcp::{Tcp, TcpFlags},
         tcpmss::Tcpmss,
+        time::Time,
         ttl::Ttl,
         udp::Udp,
     },

@@ -346,6 +346,8 @@ match_modules! {
     Policy(policy::Policy) => policy,
     /// `-m tcpmss [!] --mss MIN[:MAX]` (with `-p tcp`).
     Tcpmss(Neg<tcpmss::Tcpmss>) => tcpmss,
+    /// `-m time [--datestart ...] [--timestart ...] [!] --weekdays ...`.
+    Time(time::Time) => time,
 }
 
 /// libxt_limit's and libxt_hashlimit's rate unit: the seconds of the
