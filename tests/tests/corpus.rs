@@ -341,9 +341,14 @@ const SCRIPT_REFUSALS: &[(&str, &[(usize, &str)])] = &[
         &[
             (16, "not supported yet: -t nat"),
             (17, "not supported yet: -t mangle"),
-            (93, "not supported yet: -m string"),
-            (94, "not supported yet: -m string"),
-            (96, "not supported yet: -m time"),
+            (
+                93,
+                "not supported yet: -m string (netfilter searches a packet after GRO merged its TCP segments, fw's XDP hook each frame before: a string across two segments would match in one and not the other (docs/semantics.md item 30))",
+            ),
+            (
+                94,
+                "not supported yet: -m string (netfilter searches a packet after GRO merged its TCP segments, fw's XDP hook each frame before: a string across two segments would match in one and not the other (docs/semantics.md item 30))",
+            ),
             (118, "not supported yet: -j CT"),
             (119, "not supported yet: -j SYNPROXY"),
             (124, "not supported yet: -t mangle"),

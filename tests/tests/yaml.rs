@@ -84,8 +84,8 @@ fn an_error_on_line_17_names_it_exits_2_and_changes_nothing() {
             "chains.INPUT.rules[11]: invalid port/service `99999' specified at PATH:17:9",
         ),
         (
-            "      - -p tcp -m time --timestart 10:00 -j ACCEPT\n",
-            "chains.INPUT.rules[11]: not supported yet: -m time at PATH:17:9",
+            "      - -p tcp -m u32 --u32 0x0=0x0 -j ACCEPT\n",
+            "chains.INPUT.rules[11]: not supported yet: -m u32 at PATH:17:9",
         ),
     ];
     for (line, message) in cases {

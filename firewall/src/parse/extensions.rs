@@ -6,6 +6,19 @@
 
 /// Match modules (`-m NAME`) iptables can load for IPv4 (those fw parses,
 /// [`super::matches::Module`], are looked up first).
+/// Why fw refuses a match module it knows but does not parse, where
+/// there is more to say than "not supported yet".
+pub(crate) fn refusal_reason(name: &str) -> Option<&'static str> {
+    match name {
+        "string" => Some(
+            "netfilter searches a packet after GRO merged its TCP segments, fw's XDP hook each \
+             frame before: a string across two segments would match in one and not the other \
+             (docs/semantics.md item 30)",
+        ),
+        _ => None,
+    }
+}
+
 pub(crate) const MATCHES: &[&str] = &[
     "addrtype",
     "ah",

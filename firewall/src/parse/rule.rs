@@ -634,7 +634,11 @@ impl State {
                         self.loaded.push(Loaded::Match(self.matches.len() - 1));
                     }
                     None if extensions::MATCHES.contains(&name.as_str()) => {
-                        return Err(ParseError::unsupported(format!("-m {name}"), name));
+                        let what = match extensions::refusal_reason(&name) {
+                            Some(why) => format!("-m {name} ({why})"),
+                            None => format!("-m {name}"),
+                        };
+                        return Err(ParseError::unsupported(what, name));
                     }
                     None => return Err(ParseError::UnknownMatch(name)),
                 }

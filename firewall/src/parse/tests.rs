@@ -991,9 +991,9 @@ fn not_supported_yet() {
     // targets it does not parse, options of them, counters, names.
     let cases: &[(&str, &str, &str)] = &[
         (
-            "-A INPUT -m time --timestart 10:00 -j ACCEPT",
-            "-m time",
-            "time",
+            "-A INPUT -m u32 --u32 0>>22&0x3C@12>>26&0x3C@0=0x50 -j ACCEPT",
+            "-m u32",
+            "u32",
         ),
         (
             "-A INPUT -m conntrack --ctstatus ASSURED -j ACCEPT",
