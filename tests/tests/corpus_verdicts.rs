@@ -149,7 +149,17 @@ fn filter_table(text: &str) -> Option<Ruleset> {
         filter_only: true,
         ..Default::default()
     };
-    restore::restore(&State::default(), text, &opts, true, Services::system())
+    // With the sets its rules name, which the labs create (as hash:net).
+    let mut base = State::default();
+    if let Ok(read) = restore::restore(&base, text, &opts, false, Services::system()) {
+        for set in set_names(&read.state.ruleset) {
+            base.sets.insert(
+                set,
+                firewall::model::set::SetDef::new(firewall::model::set::SetKind::Net),
+            );
+        }
+    }
+    restore::restore(&base, text, &opts, true, Services::system())
         .ok()
         .map(|done| done.state.ruleset)
 }
