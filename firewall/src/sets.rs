@@ -454,20 +454,39 @@ pub fn run(cmd: &Command, exist: bool, input: &str) -> Result<Outcome, ExecError
                 }
                 parsed.push((i, c, line_exist));
             }
-            let mut out = Outcome::default();
-            for (i, c, line_exist) in parsed {
-                let at = |e: ExecError| match e {
-                    ExecError::Set(e) => ExecError::Set(SetError::Line {
-                        line: i + 1,
-                        error: Box::new(e),
-                    }),
-                    e => e,
+            // Runs of member lines share one lock and one open of the
+            // maps; a create or destroy changes the record on its own.
+            let mut rest = parsed.as_slice();
+            while let Some(((i, c, line_exist), after)) = rest.split_first() {
+                let at = |i: usize| {
+                    move |e: ExecError| match e {
+                        ExecError::Set(e) => ExecError::Set(SetError::Line {
+                            line: i + 1,
+                            error: Box::new(e),
+                        }),
+                        e => e,
+                    }
                 };
-                let o = run(&c, exist || line_exist, "").map_err(at)?;
-                out.stdout.push_str(&o.stdout);
-                out.stderr.push_str(&o.stderr);
+                if matches!(c, Command::Create(..) | Command::Destroy(_)) {
+                    run(c, exist || *line_exist, "").map_err(at(*i))?;
+                    rest = after;
+                    continue;
+                }
+                let n = rest
+                    .iter()
+                    .take_while(|(_, c, _)| !matches!(c, Command::Create(..) | Command::Destroy(_)))
+                    .count();
+                let (run_of, after) = rest.split_at(n);
+                exec::with_sets(|st, mut k| {
+                    for (i, c, line_exist) in run_of {
+                        let k = k.as_mut().map(|k| &mut **k);
+                        one(c, exist || *line_exist, st, k, services).map_err(at(*i))?;
+                    }
+                    Ok(((), None))
+                })?;
+                rest = after;
             }
-            Ok(out)
+            Ok(Outcome::default())
         }
         _ => exec::with_sets(|st, k| one(cmd, exist, st, k, services)),
     }
