@@ -479,7 +479,7 @@ pub fn run(cmd: &Command, exist: bool, input: &str) -> Result<Outcome, ExecError
                 let (run_of, after) = rest.split_at(n);
                 exec::with_sets(|st, mut k| {
                     for (i, c, line_exist) in run_of {
-                        let k = k.as_mut().map(|k| &mut **k);
+                        let k = k.as_deref_mut();
                         one(c, exist || *line_exist, st, k, services).map_err(at(*i))?;
                     }
                     Ok(((), None))
