@@ -652,6 +652,7 @@ pub fn apply_yaml(text: &str, file: &str, mode: ApplyMode) -> Result<(String, bo
             base.sets = st.sets;
         }
         yaml::restore(&base, text, file, true, Services::system())?;
+        crate::sets::check_declared(&base.sets, &yaml::sets(text, file)?, file)?;
         return Ok((String::new(), false));
     }
     check_privileges()?;
@@ -671,23 +672,19 @@ pub fn apply_yaml(text: &str, file: &str, mode: ApplyMode) -> Result<(String, bo
     };
     let mut new = yaml::restore(&old, text, file, true, Services::system())?.state;
     let sets = yaml::sets(text, file)?;
-    for s in &sets {
-        if let Some(d) = old.sets.get(&s.name)
-            && d.kind != s.def.kind
-        {
-            return Err(crate::sets::SetError::TypeChange {
-                name: s.name.clone(),
-                was: d.kind.name(),
-                file: file.to_string(),
-            }
-            .into());
-        }
-    }
+    crate::sets::check_declared(&old.sets, &sets, file)?;
     // What the file's member lists change: (set, to add, to remove).
     let kernel = Kernel::open(&dirs)?;
     let mut member_changes = Vec::new();
     for s in &sets {
         let Some(want) = &s.members else { continue };
+        // A member listed twice (or in two overlapping ranges) is one.
+        let want: Vec<_> = want
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let have = match &kernel {
             Some(k) if old.sets.contains_key(&s.name) => {
                 k.set_members(firewall_common::check::set::id(s.name.as_bytes()))?

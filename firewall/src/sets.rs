@@ -64,6 +64,9 @@ pub enum SetError {
     /// `del` of a member that is not (exit 1).
     #[error("Element cannot be deleted from the set: it's not added")]
     NotAdded,
+    /// 0.0.0.0 in a hash:ip or hash:ip,port (exit 1).
+    #[error("Null-valued element, cannot be stored in a hash type of set")]
+    NullElement,
     /// `maxelem` reached (exit 1).
     #[error("Hash is full, cannot add more elements")]
     Full,
@@ -73,8 +76,8 @@ pub enum SetError {
     TypeChange {
         /// The set.
         name: String,
-        /// Its type now.
-        was: &'static str,
+        /// Its type and maxelem now (`hash:ip with maxelem 65536`).
+        was: String,
         /// The file that declares it.
         file: String,
     },
@@ -95,7 +98,7 @@ impl SetError {
     /// ipset's exit status: 2 for a bad command line, else 1.
     pub fn exit_code(&self) -> i32 {
         match self {
-            Self::Usage(_) | Self::NotSupported(_) => 2,
+            Self::Usage(_) | Self::NotSupported(_) | Self::TypeChange { .. } => 2,
             Self::Line { error, .. } => error.exit_code(),
             _ => 1,
         }
@@ -272,6 +275,11 @@ fn create_options(kind: SetKind, words: &[&str]) -> Result<SetDef, SetError> {
                 def.hashsize = (v as u32).next_power_of_two();
             }
             "maxelem" => def.maxelem = number(value()?, 1, u64::from(u32::MAX))? as u32,
+            // What ipset save writes of its hash's layout: nothing fw's
+            // maps depend on.
+            "bucketsize" | "initval" => {
+                value()?;
+            }
             other => return Err(SetError::NotSupported(format!("create option {other}"))),
         }
     }
@@ -305,10 +313,15 @@ fn address(s: &str) -> Result<Ipv4Addr, SetError> {
 /// protocols other than tcp and udp.
 pub fn members(kind: SetKind, entry: &str, services: &Services) -> Result<Vec<Member>, SetError> {
     match kind {
-        SetKind::Ip => Ok(hosts(entry)?
+        SetKind::Ip => Ok(non_null(hosts(entry)?)?
             .into_iter()
             .map(|addr| Member::Net { addr, len: 32 })
             .collect()),
+        SetKind::Net if entry.contains('-') => {
+            let (a, b) = entry.split_once('-').unwrap_or((entry, entry));
+            let (a, b) = (u32::from(address(a)?), u32::from(address(b)?));
+            Ok(cover(a.min(b), a.max(b)))
+        }
         SetKind::Net => {
             let (host, len) = match entry.split_once('/') {
                 Some((h, l)) => (h, number(l, 0, 32)? as u8),
@@ -331,8 +344,8 @@ pub fn members(kind: SetKind, entry: &str, services: &Services) -> Result<Vec<Me
                 .split_once(',')
                 .ok_or_else(|| SetError::Syntax(format!("cannot parse {entry}: missing port")))?;
             let (proto, ports) = match port.split_once(':') {
-                Some(("tcp", p)) => (6, p),
-                Some(("udp", p)) => (17, p),
+                Some((t, p)) if t.eq_ignore_ascii_case("tcp") => (6, p),
+                Some((t, p)) if t.eq_ignore_ascii_case("udp") => (17, p),
                 Some((other, _)) => {
                     return Err(SetError::NotSupported(format!(
                         "protocol {other} in a hash:ip,port entry (fw keeps tcp and udp)"
@@ -351,11 +364,42 @@ pub fn members(kind: SetKind, entry: &str, services: &Services) -> Result<Vec<Me
             };
             let (lo, hi) = (lo.min(hi), lo.max(hi));
             let mut out = Vec::new();
-            for addr in hosts(ip)? {
+            for addr in non_null(hosts(ip)?)? {
                 out.extend((lo..=hi).map(|port| Member::Port { addr, proto, port }));
             }
             Ok(out)
         }
+    }
+}
+
+/// ipset refuses the address 0.0.0.0 in a hash:ip or hash:ip,port.
+fn non_null(hosts: Vec<Ipv4Addr>) -> Result<Vec<Ipv4Addr>, SetError> {
+    if hosts.iter().any(|a| a.is_unspecified()) {
+        return Err(SetError::NullElement);
+    }
+    Ok(hosts)
+}
+
+/// The fewest prefixes that cover `lo..=hi` exactly (as ipset splits a
+/// `hash:net` range).
+fn cover(mut lo: u32, hi: u32) -> Vec<Member> {
+    let mut out = Vec::new();
+    loop {
+        // The largest block starting at `lo` that stays within `hi`.
+        let mut len = 32 - lo.trailing_zeros().min(32);
+        while len < 32 && u64::from(lo) + (1u64 << (32 - len)) - 1 > u64::from(hi) {
+            len += 1;
+        }
+        let len = len.max(1);
+        out.push(Member::Net {
+            addr: Ipv4Addr::from(lo),
+            len: len as u8,
+        });
+        let next = u64::from(lo) + (1u64 << (32 - len));
+        if next > u64::from(hi) {
+            return out;
+        }
+        lo = next as u32;
     }
 }
 
@@ -380,6 +424,41 @@ fn hosts(s: &str) -> Result<Vec<Ipv4Addr>, SetError> {
         )));
     }
     Ok((lo..=hi).map(Ipv4Addr::from).collect())
+}
+
+/// Checks the sets a ruleset file declares against the namespace's
+/// (`have`): one that exists keeps its type and `maxelem` (ipset cannot
+/// change them either), and no two sets share an id.
+///
+/// # Errors
+/// [`SetError::TypeChange`], [`SetError::IdCollision`].
+pub fn check_declared(
+    have: &std::collections::BTreeMap<String, SetDef>,
+    declared: &[crate::yaml::YamlSet],
+    file: &str,
+) -> Result<(), SetError> {
+    for s in declared {
+        if let Some(d) = have.get(&s.name)
+            && (d.kind != s.def.kind || d.maxelem != s.def.maxelem)
+        {
+            return Err(SetError::TypeChange {
+                name: s.name.clone(),
+                was: format!("{} with maxelem {}", d.kind.name(), d.maxelem),
+                file: file.to_string(),
+            });
+        }
+        let others = have
+            .keys()
+            .chain(declared.iter().map(|o| &o.name))
+            .filter(|o| **o != s.name);
+        if let Some(other) = others
+            .into_iter()
+            .find(|o| id(o.as_bytes()) == id(s.name.as_bytes()))
+        {
+            return Err(SetError::IdCollision(other.clone()));
+        }
+    }
+    Ok(())
 }
 
 /// Whether a rule of `st` names set `name`.
@@ -518,7 +597,7 @@ fn one(
     match cmd {
         Command::Create(name, def) => {
             if let Some(old) = st.sets.get(name) {
-                if exist && old == def {
+                if exist && old.kind == def.kind && old.maxelem == def.maxelem {
                     return Ok((out, None));
                 }
                 return Err(SetError::Exists.into());

@@ -90,6 +90,7 @@ impl YamlError {
             .replace("missing field", "missing key")
             // Nor Rust type names.
             .replace("struct ChainDoc", "a chain (`policy`, `rules`)")
+            .replace("expected u32", "expected a number")
             .replace("struct Fields", "rule fields or a rule string")
             .replace(
                 "struct Document",

@@ -179,6 +179,23 @@ fn set_commands_answer_as_ipset() {
             "Warning: 198.51.100.1 is in set nn.",
         ),
         ("test nn 198.51.100.9", 1, "198.51.100.9 is NOT in set nn."),
+        // A hash:net range is the prefixes that cover it.
+        ("create r hash:net", 0, ""),
+        ("add r 203.0.113.10-203.0.113.20", 0, ""),
+        (
+            "test r 203.0.113.15",
+            0,
+            "Warning: 203.0.113.15 is in set r.",
+        ),
+        ("test r 203.0.113.21", 1, "203.0.113.21 is NOT in set r."),
+        (
+            "add foo 0.0.0.0",
+            1,
+            "Null-valued element, cannot be stored in a hash type of set",
+        ),
+        ("create hz hash:ip hashsize 128", 0, ""),
+        ("create hz hash:ip -exist", 0, ""),
+        ("destroy hz", 0, ""),
         ("destroy small", 0, ""),
         ("flush foo", 0, ""),
         ("test foo 192.0.2.1", 1, "192.0.2.1 is NOT in set foo."),
@@ -265,6 +282,17 @@ fn set_commands_answer_as_ipset() {
         text(&bad.stderr)
     );
     assert!(!lab.fw_ok(&["set", "list", "-name"]).contains("r1"));
+    // What ipset save writes (bucketsize, initval) restores into fw.
+    lab.fw_ok(&["-F"]);
+    lab.fw_ok(&["set", "destroy"]);
+    let from_ipset = integration_tests::sh_in(
+        lab.server(),
+        &format!("{} set restore", integration_tests::fw_bin().display()),
+        &[],
+        Some(&format!("{ipset_save}\n")),
+    );
+    assert!(from_ipset.status.success(), "{}", text(&from_ipset.stderr));
+    assert_eq!(strip(&lab.fw_ok(&["set", "save"])), strip(&ipset_save));
     // A restore of what save printed, into a flushed namespace.
     lab.fw_ok(&["-F"]);
     lab.fw_ok(&["set", "destroy"]);
