@@ -1368,6 +1368,18 @@ pub fn status() -> Result<Status, ExecError> {
             rec.ruleset.references(name)
         );
     }
+    // fw set's sets: their members as the kernel counts them.
+    for (name, def) in &rec.sets {
+        let count = k
+            .set_meta(firewall_common::check::set::id(name.as_bytes()))?
+            .map_or(0, |m| m.count);
+        let _ = writeln!(
+            out,
+            "set {name}: {} with {count} of {} members",
+            def.kind.name(),
+            def.maxelem
+        );
+    }
     Ok(st)
 }
 

@@ -609,6 +609,11 @@ fn sets_in_a_ruleset_file_come_before_its_rules() {
     let out = apply(&lab, &[first.path()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(lab.fw_ok(&["set", "list", "-name"]), "bans\nblocked\n");
+    let status = lab.fw_ok(&["status"]);
+    assert!(
+        status.contains("set bans: hash:ip with 0 of 65536 members\nset blocked: hash:net with 1 of 65536 members\n"),
+        "{status}"
+    );
     send();
     assert_eq!(counters(), (3, 0));
     // A set without `members` keeps what it was given since.
