@@ -915,6 +915,28 @@ pub mod check {
     /// Checks one rule may carry.
     pub const MAX_PER_RULE: u32 = 8;
 
+    /// FNV-1a (64 bits), which `-m recent`'s lists and `fw set`'s sets
+    /// are named by, folded to 32 bits.
+    pub mod fnv {
+        /// The offset basis.
+        pub const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+        /// `h` with `bytes` hashed in.
+        pub const fn hash(mut h: u64, bytes: &[u8]) -> u64 {
+            let mut i = 0;
+            while i < bytes.len() {
+                h = (h ^ bytes[i] as u64).wrapping_mul(0x0100_0000_01b3);
+                i += 1;
+            }
+            h
+        }
+
+        /// The high half XOR the low half.
+        pub const fn fold(h: u64) -> u32 {
+            (h ^ (h >> 32)) as u32
+        }
+    }
+
     /// [`Check::kind`] of `-m limit`: a GCRA bucket. `a` is the interval
     /// between tokens (ns), `b` the burst tolerance `(burst - 1) *
     /// interval` (ns), `state` the theoretical arrival time (ns of
@@ -983,20 +1005,11 @@ pub mod check {
         /// order), folded to 32 bits. The compiler refuses a ruleset
         /// whose lists' ids collide.
         pub const fn list_id(name: &[u8], mask: [u8; 4]) -> u32 {
-            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-            let mut i = 0;
-            while i < name.len() + 5 {
-                let b = if i < name.len() {
-                    name[i]
-                } else if i == name.len() {
-                    0
-                } else {
-                    mask[i - name.len() - 1]
-                };
-                h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
-                i += 1;
-            }
-            (h ^ (h >> 32)) as u32
+            use super::fnv;
+            fnv::fold(fnv::hash(
+                fnv::hash(fnv::hash(fnv::OFFSET, name), &[0]),
+                &mask,
+            ))
         }
 
         /// `RECENT` key: a list and a masked address.
@@ -1230,13 +1243,22 @@ pub mod check {
 
         /// The day of the month (1-31) of day `days` after 1970-01-01.
         pub const fn monthday(days: u64) -> u32 {
+            civil(days).2
+        }
+
+        /// The (year, month 1-12, day 1-31) of day `days` after
+        /// 1970-01-01, proleptic Gregorian (unsigned: no signed division
+        /// in eBPF).
+        pub const fn civil(days: u64) -> (u64, u32, u32) {
             let z = days + 719_468;
             let era = z / 146_097;
             let doe = z - era * 146_097;
             let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
             let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
             let mp = (5 * doy + 2) / 153;
-            (doy - (153 * mp + 2) / 5 + 1) as u32
+            let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+            let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+            (yoe + era * 400 + (m <= 2) as u64, m, d)
         }
     }
 
@@ -1298,13 +1320,8 @@ pub mod check {
         /// A set's id: FNV-1a of its name, folded to 32 bits. `fw set
         /// create` refuses a name whose id another set has.
         pub const fn id(name: &[u8]) -> u32 {
-            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-            let mut i = 0;
-            while i < name.len() {
-                h = (h ^ name[i] as u64).wrapping_mul(0x0100_0000_01b3);
-                i += 1;
-            }
-            (h ^ (h >> 32)) as u32
+            use super::fnv;
+            fnv::fold(fnv::hash(fnv::OFFSET, name))
         }
 
         /// `KIND_SET`'s `a`: the number of flags in bits 0..8, bit `8 +

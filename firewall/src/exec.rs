@@ -803,8 +803,7 @@ fn uses_addrtype(r: &crate::model::Ruleset) -> bool {
 
 /// Whether any rule of `r` has a match `is` picks.
 fn uses(r: &crate::model::Ruleset, is: impl Fn(&crate::model::Match) -> bool) -> bool {
-    r.all_rules()
-        .any(|(_, rules)| rules.iter().any(|rule| rule.matches.iter().any(&is)))
+    r.all_matches().any(is)
 }
 
 /// The chain and number (from 1) of the first rule of `r` with `-m mark`.
@@ -984,14 +983,8 @@ fn preflight(new: &State) -> Result<Preflight, ExecError> {
         None
     };
     // -m set names sets that exist (as the kernel's ipset lookup).
-    for (_, rules) in new.ruleset.all_rules() {
-        for m in rules.iter().flat_map(|r| &r.matches) {
-            if let crate::model::Match::Set(s) = m
-                && !new.sets.contains_key(&s.name)
-            {
-                return Err(ExecError::NoSuchSet(s.name.clone()));
-            }
-        }
+    if let Some(name) = new.ruleset.set_names().find(|n| !new.sets.contains_key(*n)) {
+        return Err(ExecError::NoSuchSet(name.to_string()));
     }
     // -m owner follows the kernel's structures as its BTF lays them out
     // (the programs were loaded with the same offsets).

@@ -326,6 +326,20 @@ impl Ruleset {
             .chain(self.user_chains.iter().map(|(n, r)| (n.as_str(), r)))
     }
 
+    /// Every match of every rule, chain by chain.
+    pub fn all_matches(&self) -> impl Iterator<Item = &Match> {
+        self.all_rules()
+            .flat_map(|(_, rules)| rules.iter().flat_map(|r| &r.matches))
+    }
+
+    /// The set names the `-m set` matches name, once for each match.
+    pub fn set_names(&self) -> impl Iterator<Item = &str> {
+        self.all_matches().filter_map(|m| match m {
+            Match::Set(s) => Some(s.name.as_str()),
+            _ => None,
+        })
+    }
+
     /// How many rules of any chain jump or go to `name` (what `-L` prints as
     /// "N references").
     pub fn references(&self, name: &str) -> usize {

@@ -13,10 +13,7 @@ use firewall_common::check::set::id;
 
 use crate::{
     exec::{self, ExecError},
-    model::{
-        Match,
-        set::{Member, SetDef, SetKind},
-    },
+    model::set::{Member, SetDef, SetKind},
     parse::{services::Services, values},
     state::State,
 };
@@ -463,11 +460,7 @@ pub fn check_declared(
 
 /// Whether a rule of `st` names set `name`.
 fn referenced(st: &State, name: &str) -> usize {
-    st.ruleset
-        .all_rules()
-        .flat_map(|(_, rules)| rules.iter().flat_map(|r| &r.matches))
-        .filter(|m| matches!(m, Match::Set(s) if s.name == name))
-        .count()
+    st.ruleset.set_names().filter(|n| *n == name).count()
 }
 
 /// What a command printed: standard output and standard error, and

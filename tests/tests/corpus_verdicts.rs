@@ -507,13 +507,7 @@ fn describe(s: Seen) -> String {
 
 /// The sets the rules of `rs` name, sorted.
 fn set_names(rs: &Ruleset) -> BTreeSet<String> {
-    rs.all_rules()
-        .flat_map(|(_, rules)| rules.iter().flat_map(|r| &r.matches))
-        .filter_map(|m| match m {
-            Match::Set(s) => Some(s.name.clone()),
-            _ => None,
-        })
-        .collect()
+    rs.set_names().map(str::to_string).collect()
 }
 
 /// One file in the twin labs: the differences found, as lines, and the

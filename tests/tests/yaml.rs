@@ -310,26 +310,18 @@ fn iptables_save_and_yaml_convert_byte_for_byte_on_the_corpus() {
         assert_eq!(yaml::save(&back.state.ruleset, None), as_yaml, "{name}");
         // The ones fw enforces, in the kernel (with the sets they name).
         let mut base = State::default();
-        for (_, rules) in done.state.ruleset.all_rules() {
-            for m in rules.iter().flat_map(|r| &r.matches) {
-                if let firewall::model::Match::Set(set) = m {
-                    base.sets.insert(
-                        set.name.clone(),
-                        firewall::model::set::SetDef::new(firewall::model::set::SetKind::Net),
-                    );
-                }
-            }
+        for set in done.state.ruleset.set_names() {
+            base.sets.insert(
+                set.to_string(),
+                firewall::model::set::SetDef::new(firewall::model::set::SetKind::Net),
+            );
         }
         if restore::restore(&base, &input, &filter_only, true, Services::system()).is_err() {
             continue;
         }
         // The sets its rules name must exist (as ipsets for iptables).
-        for (_, rules) in done.state.ruleset.all_rules() {
-            for m in rules.iter().flat_map(|r| &r.matches) {
-                if let firewall::model::Match::Set(set) = m {
-                    lab.fw_ok(&["set", "create", &set.name, "hash:net", "-exist"]);
-                }
-            }
+        for set in done.state.ruleset.set_names() {
+            lab.fw_ok(&["set", "create", set, "hash:net", "-exist"]);
         }
         let out = lab.fw(&["restore", "--table", "filter", path.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(0), "{name}: {}", text(&out.stderr));

@@ -380,22 +380,9 @@ fn hms(t: u32) -> String {
 
 /// `YYYY-MM-DD?HH:MM:SS` in UTC, `sep` between date and time.
 fn date_text(t: u32, sep: char) -> String {
-    let days = i64::from(t / 86_400);
-    let (y, m, d) = civil_from_days(days);
+    let days = u64::from(t / 86_400);
+    let (y, m, d) = firewall_common::check::time::civil(days);
     format!("{y:04}-{m:02}-{d:02}{sep}{}", hms(t % 86_400))
-}
-
-/// The date of day `days` after 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// The days of `mask` (bits 1-31), `1st,2nd,...` when `human`.
