@@ -1783,6 +1783,10 @@ pub mod log {
         pub len: u32,
         /// Bytes of `data` that hold the frame.
         pub caplen: u32,
+        /// The link-layer header's length at the start of `data`: 14
+        /// (Ethernet), or 0 on a device without one (tun, WireGuard),
+        /// where the frame starts at the IP header.
+        pub mac_len: u32,
         /// The frame from its MAC header.
         pub data: [u8; CAPTURE],
     }
@@ -2272,6 +2276,12 @@ pub mod programs {
     /// The TCX ingress program: sends the REJECT answers XDP marked
     /// ([`super::iface`]) back out their interface.
     pub const TC_IN: &str = "fw_tc_in";
+    /// The TCX egress program of devices without a link-layer header
+    /// (tun, WireGuard: `ARPHRD_NONE`): OUTPUT.
+    pub const TC_L3: &str = "fw_tc_l3";
+    /// The TCX ingress program of those devices: INPUT and FORWARD, which
+    /// XDP cannot parse there.
+    pub const TC_L3_IN: &str = "fw_tc_l3in";
 }
 
 /// How an INPUT or FORWARD REJECT answer leaves its interface.
@@ -2296,7 +2306,10 @@ pub mod iface {
     /// The answer leaves by TCX ingress and `bpf_redirect` (set on veth,
     /// once the TCX ingress link is pinned).
     pub const ANSWER_AT_TC_INGRESS: u32 = 1;
-    /// The XDP metadata of a marked answer (host byte order).
+    /// The XDP metadata of a marked answer (host byte order). On a device
+    /// without a link-layer header, an OUTPUT REJECT's answer, handed to
+    /// the device's ingress, carries it as `skb->mark`, which `fw_tc_l3in`
+    /// zeroes and lets by (an Ethernet device's answer meets no INPUT).
     pub const REJECT_MARK: u32 = 0x6677_524a;
     /// Bytes of the metadata.
     pub const MARK_LEN: usize = 4;
@@ -2327,7 +2340,7 @@ const _: () = {
     assert!(size_of::<ct::Timeouts>() == 4 * 12);
     assert!(size_of::<log::Config>() == log::PREFIX + 2);
     assert!(size_of::<log::Config>().is_multiple_of(4));
-    assert!(size_of::<log::Event>() == size_of::<log::Config>() + 20 + log::CAPTURE);
+    assert!(size_of::<log::Event>() == size_of::<log::Config>() + 24 + log::CAPTURE);
     assert!(size_of::<log::Bucket>() == 16);
 };
 

@@ -298,7 +298,13 @@ pub fn note_xdp(ctx: *mut xdp_md, pkt: &Packet) {
         let at = ETH_HLEN as u32 + u32::from(ihl) * 4;
         // SAFETY: `s` as above; the helper checks the frame.
         unsafe {
-            let off = option_area(&mut *s, at, pkt.len, doff_xdp(data, end, at));
+            let off = option_area(
+                &mut *s,
+                at,
+                ETH_HLEN as u32,
+                pkt.len,
+                doff_xdp(data, end, at),
+            );
             let len = optlen(&*s);
             if len > 0 && bpf_xdp_load_bytes(ctx, off, (&raw mut (*s).area).cast(), len) != 0 {
                 (*s).opts = OPTS_BAD;
@@ -320,15 +326,16 @@ fn doff_xdp(data: usize, end: usize, at: u32) -> u8 {
     unsafe { *(p as *const u8) >> 4 }
 }
 
-/// Where the TCP option area of a header at frame offset `at` with data
-/// offset `doff` (words) lies: its offset, and its length (0..=40) in
+/// Where the TCP option area of a header at frame offset `at` (the IP
+/// header at `l3`) with data offset `doff` (words) lies: its offset, and
+/// its length (0..=40) in
 /// `s.optlen`. Sets [`OPTS_WALKED`] or, for a data offset below 5 or an
 /// area past the datagram's `total_len`, [`OPTS_BAD`] (as xt_tcpudp's
 /// `skb_header_pointer` fails past the skb, which ip_rcv trimmed to the
 /// total length).
 #[inline(always)]
-fn option_area(s: &mut Seen, at: u32, total_len: u16, doff: u8) -> u32 {
-    let ihl_end = at - ETH_HLEN as u32;
+fn option_area(s: &mut Seen, at: u32, l3: u32, total_len: u16, doff: u8) -> u32 {
+    let ihl_end = at - l3;
     s.optlen = 0;
     if doff < 5 || ihl_end + u32::from(doff) * 4 > u32::from(total_len) {
         s.opts = OPTS_BAD;
@@ -379,9 +386,25 @@ fn walk_options(s: &mut Seen, len: u32) {
 }
 
 /// [`note_xdp`] at TC egress: no Ethernet source for xt_mac (refused
-/// from OUTPUT anyway).
+/// from OUTPUT anyway). `L2` is the link-layer header's length: 14, or
+/// 0 on a device without one.
 #[inline(never)]
-pub fn note_tc(skb: *mut __sk_buff, pkt: &Packet) {
+pub fn note_tc<const L2: usize>(skb: *mut __sk_buff, pkt: &Packet) {
+    note_skb::<L2>(skb, pkt, true);
+}
+
+/// [`note_xdp`] at TC ingress of a device without a link-layer header
+/// (which has no MAC address for xt_mac either): the packet's mark as
+/// the stack has it so far, no socket.
+#[inline(never)]
+pub fn note_tc_in_l3(skb: *mut __sk_buff, pkt: &Packet) {
+    note_skb::<0>(skb, pkt, false);
+}
+
+/// What [`note_tc`] and [`note_tc_in_l3`] note; `egress`: the packet
+/// leaves, its socket (if any) is in `skb->sk`.
+#[inline(always)]
+fn note_skb<const L2: usize>(skb: *mut __sk_buff, pkt: &Packet, egress: bool) {
     let Some(s) = CHECK_PACKET.get_ptr_mut(0) else {
         return;
     };
@@ -390,9 +413,13 @@ pub fn note_tc(skb: *mut __sk_buff, pkt: &Packet) {
         (*s).mark = (*skb).mark;
         // Stored in the map as a number: the verifier forbids arithmetic
         // on a socket pointer, and `-m owner` needs offsets from it.
-        (*s).sk = (*skb).__bindgen_anon_2.sk as u64;
+        (*s).sk = if egress {
+            (*skb).__bindgen_anon_2.sk as u64
+        } else {
+            0
+        };
         (*s).proto = pkt.proto;
-        if pkt.out_ifindex == LOOPBACK_IFINDEX {
+        if egress && L2 == ETH_HLEN && pkt.out_ifindex == LOOPBACK_IFINDEX {
             note_lo_mark(skb, pkt, (*skb).mark);
         }
         (*s).has_mac = false;
@@ -406,18 +433,11 @@ pub fn note_tc(skb: *mut __sk_buff, pkt: &Packet) {
     }
     let mut b = [0u8; 1];
     // SAFETY: skb is the kernel's __sk_buff; one byte into `b`.
-    if unsafe {
-        bpf_skb_load_bytes(
-            skb as *const c_void,
-            ETH_HLEN as u32,
-            b.as_mut_ptr().cast(),
-            1,
-        )
-    } != 0
+    if unsafe { bpf_skb_load_bytes(skb as *const c_void, L2 as u32, b.as_mut_ptr().cast(), 1) } != 0
     {
         return;
     }
-    let at = ETH_HLEN as u32 + u32::from(b[0] & 0x0f) * 4;
+    let at = L2 as u32 + u32::from(b[0] & 0x0f) * 4;
     // SAFETY: as above.
     let doff =
         if unsafe { bpf_skb_load_bytes(skb as *const c_void, at + 12, b.as_mut_ptr().cast(), 1) }
@@ -429,7 +449,7 @@ pub fn note_tc(skb: *mut __sk_buff, pkt: &Packet) {
         };
     // SAFETY: `s` as above; the helper checks the skb.
     unsafe {
-        let off = option_area(&mut *s, at, pkt.len, doff);
+        let off = option_area(&mut *s, at, L2 as u32, pkt.len, doff);
         let len = optlen(&*s);
         if len > 0
             && bpf_skb_load_bytes(skb as *const c_void, off, (&raw mut (*s).area).cast(), len) != 0

@@ -59,11 +59,15 @@ fn allowed() -> bool {
     true
 }
 
-/// Where the frame comes from.
+/// Where the frame comes from: XDP (after Ethernet), or TC with the
+/// link-layer header's length (14, or 0 on a device without one).
 enum Frame {
     Xdp(*mut xdp_md),
-    Tc(*mut __sk_buff),
+    Tc(*mut __sk_buff, u32),
 }
+
+/// `Event::mac_len` of an Ethernet frame.
+const ETH_HLEN: u32 = 14;
 
 /// Sends the events of the walk on `slot`.
 #[inline(always)]
@@ -94,8 +98,14 @@ fn emit(frame: Frame, slot: u32, hook: u32, in_ifindex: u32, out_ifindex: u32) {
             (*e).in_ifindex = in_ifindex;
             (*e).out_ifindex = out_ifindex;
             let len = match frame {
-                Frame::Xdp(x) => bpf_xdp_get_buff_len(x) as u32,
-                Frame::Tc(s) => (*s).len,
+                Frame::Xdp(x) => {
+                    (*e).mac_len = ETH_HLEN;
+                    bpf_xdp_get_buff_len(x) as u32
+                }
+                Frame::Tc(s, mac_len) => {
+                    (*e).mac_len = mac_len;
+                    (*s).len
+                }
             };
             (*e).len = len;
             len
@@ -112,7 +122,7 @@ fn emit(frame: Frame, slot: u32, hook: u32, in_ifindex: u32, out_ifindex: u32) {
                 let to = (&raw mut (*e).data).cast::<c_void>();
                 match frame {
                     Frame::Xdp(x) => bpf_xdp_load_bytes(x, 0, to, cap),
-                    Frame::Tc(s) => bpf_skb_load_bytes(s as *const c_void, 0, to, cap),
+                    Frame::Tc(s, _) => bpf_skb_load_bytes(s as *const c_void, 0, to, cap),
                 }
             };
             if r == 0 {
@@ -138,14 +148,27 @@ pub fn xdp(ctx: *mut xdp_md, hook: u32, in_ifindex: u32, out_ifindex: u32) {
     );
 }
 
-/// The TC program's events (OUTPUT).
+/// The TC egress programs' events (OUTPUT); `mac_len` as [`Frame::Tc`].
 #[inline(never)]
-pub fn tc(skb: *mut __sk_buff, out_ifindex: u32) {
+pub fn tc(skb: *mut __sk_buff, out_ifindex: u32, mac_len: u32) {
     emit(
-        Frame::Tc(skb),
+        Frame::Tc(skb, mac_len),
         classify::SLOT_TC,
         CHAIN_OUTPUT,
         0,
+        out_ifindex,
+    );
+}
+
+/// The events of the TC ingress program of devices without a link-layer
+/// header (INPUT or FORWARD `hook`), on the ingress slot as XDP's.
+#[inline(never)]
+pub fn tc_in_l3(skb: *mut __sk_buff, hook: u32, in_ifindex: u32, out_ifindex: u32) {
+    emit(
+        Frame::Tc(skb, 0),
+        classify::SLOT_XDP,
+        hook,
+        in_ifindex,
         out_ifindex,
     );
 }

@@ -6,6 +6,9 @@
 //!   generated packets.
 //! * `fw_tc_in` runs at TC ingress (TCX) on veth and sends the REJECT
 //!   answers `fw_xdp` marked there (`reject::tc_in`).
+//! * On devices without a link-layer header (tun, WireGuard), which XDP
+//!   cannot parse, `fw_tc_l3in` at TC ingress filters INPUT and FORWARD
+//!   as `fw_xdp` does, and `fw_tc_l3` at TC egress OUTPUT as `fw_tc`.
 //!
 //! Both parse Ethernet + IPv4 (RFC 791) and, for the first fragment, the TCP
 //! (RFC 9293) or UDP (RFC 768) ports, then walk the live bank of the chain in
@@ -34,7 +37,7 @@ use aya_ebpf::{
     macros::{classifier, xdp},
     programs::{TcContext, XdpContext},
 };
-use firewall_common::{CHAIN_FORWARD, CHAIN_INPUT, CHAIN_OUTPUT, Decision};
+use firewall_common::{CHAIN_FORWARD, CHAIN_INPUT, CHAIN_OUTPUT, Decision, iface};
 
 use crate::parse::Parsed;
 // The package's library, fw's build-dependency: nothing for the programs.
@@ -44,6 +47,9 @@ use firewall_ebpf as _;
 const TCX_NEXT: i32 = -1;
 /// TCX: drop the packet.
 const TCX_DROP: i32 = 2;
+/// An Ethernet header's length: where `fw_tc`'s frames have their IP
+/// header.
+const ETH_HLEN: usize = 14;
 
 #[xdp]
 fn fw_xdp(ctx: XdpContext) -> u32 {
@@ -53,7 +59,7 @@ fn fw_xdp(ctx: XdpContext) -> u32 {
             // SAFETY: ctx.ctx is the kernel's xdp_md for this call.
             pkt.in_ifindex = unsafe { (*ctx.ctx).ingress_ifindex };
             let in_ifindex = pkt.in_ifindex;
-            let (chain, hook) = match route::ingress(&ctx, &pkt) {
+            let (chain, hook) = match route::ingress(ctx.ctx.cast(), &pkt) {
                 route::Hook::Input => (CHAIN_INPUT, reject::Hook::Input),
                 route::Hook::Forward { out_ifindex } => {
                     pkt.out_ifindex = out_ifindex;
@@ -86,10 +92,27 @@ fn fw_xdp(ctx: XdpContext) -> u32 {
 
 #[classifier]
 fn fw_tc(ctx: TcContext) -> i32 {
+    egress::<ETH_HLEN>(&ctx)
+}
+
+#[classifier]
+fn fw_tc_l3(ctx: TcContext) -> i32 {
+    egress::<0>(&ctx)
+}
+
+/// OUTPUT at TCX egress, for a device whose frames start with an `L2`-byte
+/// link-layer header (14: Ethernet, `lo`; 0: tun, WireGuard).
+#[inline(always)]
+fn egress<const L2: usize>(ctx: &TcContext) -> i32 {
     let mut pkt = parse::Packet::default();
-    match parse::tc(&ctx, &mut pkt) {
+    let parsed = if L2 == 0 {
+        parse::tc_l3(ctx, &mut pkt)
+    } else {
+        parse::tc(ctx, &mut pkt)
+    };
+    match parsed {
         Parsed::Ipv4 => {
-            let skb = ctx.as_ptr() as *const __sk_buff;
+            let skb = ctx.as_ptr() as *mut __sk_buff;
             // A forwarded packet arrived on an interface and was filtered
             // by FORWARD at XDP; OUTPUT is for locally generated packets,
             // which have no input interface.
@@ -101,11 +124,11 @@ fn fw_tc(ctx: TcContext) -> i32 {
             let ifindex = unsafe { (*skb).ifindex };
             pkt.out_ifindex = ifindex;
             // No -m mac at egress (xt_mac is refused from OUTPUT).
-            check::note_tc(ctx.as_ptr().cast(), &pkt);
+            check::note_tc::<L2>(skb, &pkt);
             let state = conntrack::track(classify::SLOT_TC, &pkt);
             pkt.ctstate = state & !conntrack::STAGED;
             let decision = classify::run(classify::SLOT_TC, CHAIN_OUTPUT, &pkt);
-            log::tc(ctx.as_ptr().cast(), ifindex);
+            log::tc(skb, ifindex, L2 as u32);
             match decision {
                 Decision::Accept => {
                     if state & conntrack::STAGED != 0 {
@@ -114,7 +137,58 @@ fn fw_tc(ctx: TcContext) -> i32 {
                     TCX_NEXT
                 }
                 Decision::Drop => TCX_DROP,
-                Decision::Reject(r) => reject::tc(ctx.as_ptr().cast(), r, ifindex),
+                Decision::Reject(r) => reject::tc::<L2>(skb, r, ifindex),
+            }
+        }
+        Parsed::NotIpv4 => TCX_NEXT,
+        Parsed::Malformed => TCX_DROP,
+    }
+}
+
+/// INPUT and FORWARD at TCX ingress of a device without a link-layer
+/// header (tun, WireGuard: `ARPHRD_NONE`), where XDP would see no
+/// Ethernet header: as `fw_xdp`, on the ingress slot (TCX ingress runs
+/// after XDP for a packet, never nested in it).
+#[classifier]
+fn fw_tc_l3in(ctx: TcContext) -> i32 {
+    let skb = ctx.as_ptr() as *mut __sk_buff;
+    // SAFETY: skb is the kernel's __sk_buff for this call.
+    if unsafe { (*skb).mark } == iface::REJECT_MARK {
+        // An OUTPUT REJECT's answer (`reject::tc`), handed to this
+        // device's ingress: it passes INPUT here as on Ethernet.
+        // SAFETY: TC programs may write `mark`.
+        unsafe { (*skb).mark = 0 };
+        return TCX_NEXT;
+    }
+    let mut pkt = parse::Packet::default();
+    match parse::tc_l3(&ctx, &mut pkt) {
+        Parsed::Ipv4 => {
+            // SAFETY: as above.
+            pkt.in_ifindex = unsafe { (*skb).ifindex };
+            let in_ifindex = pkt.in_ifindex;
+            let (chain, hook) = match route::ingress(skb.cast(), &pkt) {
+                route::Hook::Input => (CHAIN_INPUT, reject::Hook::Input),
+                route::Hook::Forward { out_ifindex } => {
+                    pkt.out_ifindex = out_ifindex;
+                    // As in `fw_xdp`: FORWARD sees the TTL decremented.
+                    pkt.ttl = pkt.ttl.saturating_sub(1);
+                    (CHAIN_FORWARD, reject::Hook::Forward)
+                }
+            };
+            check::note_tc_in_l3(skb, &pkt);
+            let state = conntrack::track(classify::SLOT_XDP, &pkt);
+            pkt.ctstate = state & !conntrack::STAGED;
+            let decision = classify::run(classify::SLOT_XDP, chain, &pkt);
+            log::tc_in_l3(skb, chain, in_ifindex, pkt.out_ifindex);
+            match decision {
+                Decision::Accept => {
+                    if state & conntrack::STAGED != 0 {
+                        conntrack::confirm(classify::SLOT_XDP);
+                    }
+                    TCX_NEXT
+                }
+                Decision::Drop => TCX_DROP,
+                Decision::Reject(r) => reject::tc_in_l3(skb, r, hook, in_ifindex),
             }
         }
         Parsed::NotIpv4 => TCX_NEXT,

@@ -1,6 +1,10 @@
 //! Header parsing for both hooks into one [`Packet`].
 
-use aya_ebpf::programs::{TcContext, XdpContext};
+use aya_ebpf::{
+    EbpfContext,
+    bindings::__sk_buff,
+    programs::{TcContext, XdpContext},
+};
 use firewall_common::{Field, Malformed, NO_HEADER_VALUE, NO_PORT_VALUE, ct};
 
 const ETH_HLEN: usize = 14;
@@ -161,7 +165,15 @@ fn parse_with(b: &impl Bytes, pkt: &mut Packet) -> Parsed {
     if u16::from_be_bytes(eth_proto) != ETH_P_IP {
         return Parsed::NotIpv4;
     }
-    let Some(ip) = b.read::<IP_MIN_HLEN>(ETH_HLEN) else {
+    parse_ip::<ETH_HLEN>(b, pkt)
+}
+
+/// Reads the fields of the IPv4 header at frame offset `L2` (14 after
+/// Ethernet, 0 on a device without a link-layer header) and of its L4
+/// header.
+#[inline(always)]
+fn parse_ip<const L2: usize>(b: &impl Bytes, pkt: &mut Packet) -> Parsed {
+    let Some(ip) = b.read::<IP_MIN_HLEN>(L2) else {
         return malformed(Malformed::IpHeader);
     };
     let version = ip[0] >> 4;
@@ -172,7 +184,7 @@ fn parse_with(b: &impl Bytes, pkt: &mut Packet) -> Parsed {
     if version != 4
         || ihl < IP_MIN_HLEN
         || (total_len as usize) < ihl
-        || total_len as usize > b.len().saturating_sub(ETH_HLEN)
+        || total_len as usize > b.len().saturating_sub(L2)
     {
         return malformed(Malformed::IpHeader);
     }
@@ -186,7 +198,7 @@ fn parse_with(b: &impl Bytes, pkt: &mut Packet) -> Parsed {
         ..Packet::default()
     };
     pkt.later_fragment = frag & IP_OFFSET_MASK != 0;
-    let l4 = ETH_HLEN + ihl;
+    let l4 = L2 + ihl;
     if (pkt.proto == IPPROTO_TCP || pkt.proto == IPPROTO_UDP) && !pkt.later_fragment {
         let Some(ports) = b.read::<4>(l4) else {
             return malformed(Malformed::TruncatedL4);
@@ -283,4 +295,18 @@ pub fn xdp(ctx: &XdpContext, pkt: &mut Packet) -> Parsed {
 #[inline(always)]
 pub fn tc(ctx: &TcContext, pkt: &mut Packet) -> Parsed {
     parse_with(&TcBytes(ctx), pkt)
+}
+
+/// Parses a TC skb of a device without a link-layer header (tun,
+/// WireGuard: `ARPHRD_NONE`), whose data starts at the IP header and
+/// whose protocol is only in `skb->protocol` (network byte order).
+#[inline(always)]
+pub fn tc_l3(ctx: &TcContext, pkt: &mut Packet) -> Parsed {
+    let skb = ctx.as_ptr() as *const __sk_buff;
+    // SAFETY: skb is the kernel's __sk_buff for this call.
+    let protocol = unsafe { (*skb).protocol };
+    if protocol != u32::from(ETH_P_IP.to_be()) {
+        return Parsed::NotIpv4;
+    }
+    parse_ip::<0>(&TcBytes(ctx), pkt)
 }

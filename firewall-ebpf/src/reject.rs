@@ -31,6 +31,7 @@ use aya_ebpf::{
         BPF_FIB_LOOKUP_OUTPUT, BPF_FIB_LOOKUP_SKIP_NEIGH, BPF_FIB_LOOKUP_SRC,
         bpf_fib_lookup as FibParams, xdp_action, xdp_md,
     },
+    cty::c_void,
     helpers::{
         bpf_fib_lookup, bpf_get_prandom_u32, bpf_redirect, bpf_skb_load_bytes, bpf_skb_store_bytes,
         bpf_xdp_adjust_head, bpf_xdp_adjust_meta, bpf_xdp_adjust_tail, bpf_xdp_load_bytes,
@@ -81,7 +82,8 @@ const TCP_ACK: u8 = 0x10;
 const NR_ICMP_TYPES: u8 = 18;
 const AF_INET: u8 = 2;
 
-/// Which chain rejected at XDP: whom the ICMP error is from.
+/// Which chain rejected at XDP (or TC ingress): whom the ICMP error is
+/// from.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub enum Hook {
     Input,
@@ -412,7 +414,7 @@ fn icmp(a: &mut Answer, len: usize, code: u32, from: u32) -> bool {
 /// no source picks it (the route's preferred source), asked of the FIB
 /// from interface `ifindex`.
 #[inline(never)]
-fn source_toward(md: *mut xdp_md, ifindex: u32, to: [u8; 4]) -> u32 {
+fn source_toward(md: *mut c_void, ifindex: u32, to: [u8; 4]) -> u32 {
     // SAFETY: bpf_fib_lookup is plain data; all-zero is a valid start.
     let mut params: FibParams = unsafe { core::mem::zeroed() };
     params.family = AF_INET;
@@ -422,7 +424,7 @@ fn source_toward(md: *mut xdp_md, ifindex: u32, to: [u8; 4]) -> u32 {
     // SAFETY: params is a valid bpf_fib_lookup of the size passed.
     let rc = unsafe {
         bpf_fib_lookup(
-            md.cast(),
+            md,
             &mut params,
             core::mem::size_of::<FibParams>() as i32,
             BPF_FIB_LOOKUP_OUTPUT | BPF_FIB_LOOKUP_SKIP_NEIGH | BPF_FIB_LOOKUP_SRC,
@@ -476,7 +478,7 @@ pub fn xdp(md: *mut xdp_md, r: Reject, hook: Hook, in_ifindex: u32) -> u32 {
         let Some(sender) = f.read::<4>(ETH_HLEN + 12) else {
             return xdp_action::XDP_DROP;
         };
-        fwd_src = source_toward(md, in_ifindex, sender);
+        fwd_src = source_toward(md.cast(), in_ifindex, sender);
         if fwd_src == 0 {
             return xdp_action::XDP_DROP;
         }
@@ -599,10 +601,56 @@ const TCX_DROP: i32 = 2;
 /// Answers the locally generated packet in `skb` with `r` (OUTPUT): the
 /// skb becomes the answer and is redirected to the ingress of its own
 /// interface `ifindex`, so the stack delivers it to the sending socket.
-/// Returns the TC verdict (a redirect, or a drop when there is no
+/// `L2` is the link-layer header's length (14, or 0 on a device without
+/// one). Returns the TC verdict (a redirect, or a drop when there is no
 /// answer). A BPF subprogram, as [`xdp`].
 #[inline(never)]
-pub fn tc(skb: *mut __sk_buff, r: Reject, ifindex: u32) -> i32 {
+pub fn tc<const L2: usize>(skb: *mut __sk_buff, r: Reject, ifindex: u32) -> i32 {
+    if L2 == 0 {
+        // The answer arrives at the TCX ingress of a device without a
+        // link-layer header, where fw's INPUT runs: the mark lets it by
+        // there, as the answer passes no INPUT on an Ethernet device.
+        // SAFETY: TC programs may write `mark`.
+        unsafe { (*skb).mark = REJECT_MARK };
+    }
+    answer_skb::<L2>(skb, r, 0, ifindex, BPF_F_INGRESS as u64)
+}
+
+/// Answers the packet in `skb`, arriving on `ifindex`, a device without a
+/// link-layer header (tun, WireGuard), with `r` (INPUT or FORWARD, at
+/// TCX ingress): the skb becomes the answer and goes back out the same
+/// device. A BPF subprogram, as [`xdp`].
+#[inline(never)]
+pub fn tc_in_l3(skb: *mut __sk_buff, r: Reject, hook: Hook, ifindex: u32) -> i32 {
+    let mut fwd_src = 0;
+    if hook == Hook::Forward && r != Reject::TcpReset {
+        let mut sender = [0u8; 4];
+        // SAFETY: skb is the kernel's __sk_buff; four bytes into `sender`.
+        if unsafe { bpf_skb_load_bytes(skb.cast(), 12, sender.as_mut_ptr().cast(), 4) } != 0 {
+            return TCX_DROP;
+        }
+        fwd_src = source_toward(skb.cast(), ifindex, sender);
+        if fwd_src == 0 {
+            return TCX_DROP;
+        }
+    }
+    answer_skb::<0>(skb, r, fwd_src, ifindex, 0)
+}
+
+/// Rewrites `skb` (its IP header at `L2`) into the answer `r` (from
+/// `fwd_src` in FORWARD, else 0) and redirects it to `ifindex` with
+/// `bpf_redirect` `flags`. Without a link-layer header the frame is
+/// copied after 14 zero bytes, so that [`build`] sees the Ethernet
+/// layout it builds on, and the answer is written without them.
+#[inline(always)]
+fn answer_skb<const L2: usize>(
+    skb: *mut __sk_buff,
+    r: Reject,
+    fwd_src: u32,
+    ifindex: u32,
+    flags: u64,
+) -> i32 {
+    let pad = ETH_HLEN - L2;
     let Some(nn) = core::ptr::NonNull::new(skb) else {
         return TCX_DROP;
     };
@@ -613,12 +661,18 @@ pub fn tc(skb: *mut __sk_buff, r: Reject, ifindex: u32) -> i32 {
     // SAFETY: this CPU's slot, used by nothing else until the program ends.
     let a = unsafe { &mut *a };
     // SAFETY: skb is the kernel's __sk_buff for this call.
-    let n = copy_len(unsafe { (*skb).len } as usize);
-    // SAFETY: `orig` holds READ_MAX >= n bytes.
-    if unsafe { bpf_skb_load_bytes(skb.cast(), 0, a.orig.as_mut_ptr().cast(), n) } != 0 {
+    let mut n = copy_len(unsafe { (*skb).len } as usize);
+    if n as usize > READ_MAX - pad {
+        n = (READ_MAX - pad) as u32;
+    }
+    a.orig[..pad].fill(0);
+    // SAFETY: `orig` holds READ_MAX >= pad + n bytes.
+    let to = unsafe { a.orig.as_mut_ptr().add(pad) };
+    // SAFETY: `to` holds n bytes (above).
+    if unsafe { bpf_skb_load_bytes(skb.cast(), 0, to.cast(), n) } != 0 {
         return TCX_DROP;
     }
-    if !build(a, n as usize, r, 0) {
+    if !build(a, n as usize + pad, r, fwd_src) {
         return TCX_DROP;
     }
     // The skb is cut or grown to the answer's length and written whole,
@@ -627,12 +681,14 @@ pub fn tc(skb: *mut __sk_buff, r: Reject, ifindex: u32) -> i32 {
     // CHECKSUM_PARTIAL field (`csum_start + csum_offset`, 16 bytes into
     // the TCP header) past the shorter answer's end, which
     // `bpf_skb_change_tail` refuses (`__bpf_skb_min_len`).
-    if ctx.change_tail(a.len as u32, 0).is_err() {
+    if ctx.change_tail((a.len - pad) as u32, 0).is_err() {
         return TCX_DROP;
     }
     let head = if a.quote_len > 0 { ICMP_HEAD } else { RST_LEN };
-    // SAFETY: `head` holds RST_LEN >= head bytes.
-    if unsafe { bpf_skb_store_bytes(skb.cast(), 0, a.head.as_ptr().cast(), head as u32, 0) } != 0 {
+    // SAFETY: `head` holds RST_LEN >= head bytes, from `pad` on.
+    let from = unsafe { a.head.as_ptr().add(pad) };
+    // SAFETY: `from` holds head - pad bytes.
+    if unsafe { bpf_skb_store_bytes(skb.cast(), 0, from.cast(), (head - pad) as u32, 0) } != 0 {
         return TCX_DROP;
     }
     let q = a.quote_len;
@@ -642,13 +698,12 @@ pub fn tc(skb: *mut __sk_buff, r: Reject, ifindex: u32) -> i32 {
         }
         // SAFETY: `orig` holds READ_MAX >= ETH_HLEN + QUOTE_MAX bytes.
         let from = unsafe { a.orig.as_ptr().add(ETH_HLEN) };
+        let at = (ICMP_HEAD - pad) as u32;
         // SAFETY: `from` holds at least q <= QUOTE_MAX bytes (above).
-        if unsafe { bpf_skb_store_bytes(skb.cast(), ICMP_HEAD as u32, from.cast(), q as u32, 0) }
-            != 0
-        {
+        if unsafe { bpf_skb_store_bytes(skb.cast(), at, from.cast(), q as u32, 0) } != 0 {
             return TCX_DROP;
         }
     }
     // SAFETY: a plain helper call.
-    unsafe { bpf_redirect(ifindex, BPF_F_INGRESS as u64) as i32 }
+    unsafe { bpf_redirect(ifindex, flags) as i32 }
 }

@@ -3,13 +3,12 @@
 //! "TABLES"; the kernel's routing decision, asked with `bpf_fib_lookup`).
 
 use aya_ebpf::{
-    EbpfContext,
     bindings::{
         BPF_FIB_LKUP_RET_FRAG_NEEDED, BPF_FIB_LKUP_RET_NO_NEIGH, BPF_FIB_LKUP_RET_SUCCESS,
         bpf_fib_lookup as FibParams,
     },
+    cty::c_void,
     helpers::bpf_fib_lookup,
-    programs::XdpContext,
 };
 
 use crate::parse::Packet;
@@ -27,7 +26,8 @@ pub enum Hook {
     Forward { out_ifindex: u32 },
 }
 
-/// Asks the kernel's FIB where `p`, arriving on `p.in_ifindex`, goes.
+/// Asks the kernel's FIB where `p`, arriving on `p.in_ifindex`, goes;
+/// `ctx` is the program's context (an `xdp_md` or a `__sk_buff`).
 ///
 /// Local, broadcast and multicast destinations, and every packet on an
 /// interface with forwarding disabled (the lookup then refuses before
@@ -38,7 +38,7 @@ pub enum Hook {
 /// Out of line: its 64-byte `bpf_fib_lookup` stays off the frame of the
 /// program, whose calls into the classifier need the stack.
 #[inline(never)]
-pub fn ingress(ctx: &XdpContext, p: &Packet) -> Hook {
+pub fn ingress(ctx: *mut c_void, p: &Packet) -> Hook {
     // SAFETY: bpf_fib_lookup is plain data; all-zero is a valid start.
     let mut params: FibParams = unsafe { core::mem::zeroed() };
     params.family = AF_INET;
@@ -52,7 +52,7 @@ pub fn ingress(ctx: &XdpContext, p: &Packet) -> Hook {
     // SAFETY: params is a valid bpf_fib_lookup of the size passed.
     let rc = unsafe {
         bpf_fib_lookup(
-            ctx.as_ptr(),
+            ctx,
             &mut params,
             core::mem::size_of::<FibParams>() as i32,
             SKIP_NEIGH,

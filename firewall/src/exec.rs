@@ -72,13 +72,15 @@ pub enum ExecError {
     #[error(transparent)]
     Hidden(#[from] HiddenPins),
     /// The ruleset filters, and an interface of the namespace is one fw's
-    /// programs cannot parse (no Ethernet header: tun, WireGuard, ...):
-    /// applying it would let that interface's packets bypass the rules
-    /// netfilter applies to them, so the change is refused (exit 1).
+    /// programs cannot parse (neither Ethernet-like nor starting at the IP
+    /// header: ipip, gre, ppp, ...): applying it would let that
+    /// interface's packets bypass the rules netfilter applies to them, so
+    /// the change is refused (exit 1).
     #[error(
-        "interface {ifname} (link type {link_type}) cannot be filtered yet: its packets have \
-         no Ethernet header and would bypass the ruleset; not supported yet: rules or a DROP \
-         policy in a namespace with such an interface (the firewall is left as it was)"
+        "interface {ifname} (link type {link_type}) cannot be filtered yet: fw cannot parse \
+         its link-layer header, so its packets would bypass the ruleset; not supported yet: \
+         rules or a DROP policy in a namespace with such an interface (the firewall is left \
+         as it was)"
     )]
     Unfilterable {
         /// The interface's name.
@@ -480,11 +482,20 @@ fn unknown_base(dirs: &Dirs) -> State {
     let attachments = links
         .iter()
         .filter_map(|(hook, name, l)| match l {
-            Some(l) if hook == "xdp" && l.ifindex != 0 => Some(state::Attachment {
-                ifname: name.clone(),
-                ifindex: l.ifindex,
-                xdp_mode: "unknown".into(),
-            }),
+            // The input link: XDP, or TCX ingress on a device without XDP
+            // (an L3 device).
+            Some(l)
+                if l.ifindex != 0
+                    && (hook == "xdp"
+                        || hook == "tcin"
+                            && !links.iter().any(|(h, n, _)| h == "xdp" && n == name)) =>
+            {
+                Some(state::Attachment {
+                    ifname: name.clone(),
+                    ifindex: l.ifindex,
+                    xdp_mode: "unknown".into(),
+                })
+            }
             _ => None,
         })
         .filter(|a| links.iter().any(|(h, n, _)| h == "tc" && *n == a.ifname))
@@ -914,7 +925,7 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
             // interface (`filters`): its policy counters miss it.
             for i in skipped {
                 eprintln!(
-                    "fw: warning: interface {} is not filtered (link type {} has no Ethernet header)",
+                    "fw: warning: interface {} is not filtered (fw cannot parse link type {})",
                     i.name, i.link_type
                 );
             }
@@ -947,7 +958,7 @@ fn preflight(new: &State) -> Result<Preflight, ExecError> {
     if filters(&new.ruleset)
         // A down one (ipip's tunl0, sit0, a tun not yet configured) passes
         // nothing; `fw status --check` fails once it is up.
-        && let Some(i) = ifaces.iter().find(|i| !i.is_ethernet() && i.up)
+        && let Some(i) = ifaces.iter().find(|i| !i.is_filterable() && i.up)
     {
         return Err(ExecError::Unfilterable {
             ifname: i.name.clone(),
@@ -1149,10 +1160,11 @@ pub fn status() -> Result<Status, ExecError> {
             rec.generation
         ));
     }
-    let (xdp_id, tc_id, tc_in_id) = load::program_ids(&dirs)?;
+    let ids = load::program_ids(&dirs)?;
     let _ = writeln!(
         out,
-        "programs: fw_xdp id {xdp_id}, fw_tc id {tc_id}, fw_tc_in id {tc_in_id}"
+        "programs: fw_xdp id {}, fw_tc id {}, fw_tc_in id {}, fw_tc_l3 id {}, fw_tc_l3in id {}",
+        ids.xdp, ids.tc, ids.tc_in, ids.tc_l3, ids.tc_l3_in
     );
     // The network's doing, not fw's: shown, not a problem.
     for (m, n) in k.malformed()?.into_iter().filter(|(_, n)| *n != 0) {
@@ -1235,20 +1247,30 @@ pub fn status() -> Result<Status, ExecError> {
     );
     for i in &ifaces {
         let recorded = rec.attachments.iter().find(|a| a.ifindex == i.index);
-        let (xdp, tc) = (live("xdp", xdp_id, i.index), live("tc", tc_id, i.index));
+        // An L3 device's input is filtered at TCX ingress, not XDP; its
+        // link shows in the "xdp link" column.
+        let (in_hook, in_prog, out_prog) = if i.is_l3() {
+            ("tcin", ids.tc_l3_in, ids.tc_l3)
+        } else {
+            ("xdp", ids.xdp, ids.tc)
+        };
+        let (xdp, tc) = (
+            live(in_hook, in_prog, i.index),
+            live("tc", out_prog, i.index),
+        );
         let by_name = rec.attachments.iter().find(|a| a.ifname == i.name);
         let refused = rec.refused.iter().find(|r| r.ifindex == i.index);
         let port = i.port_note();
         let why = match (xdp, tc) {
-            _ if !i.is_ethernet() && i.up => Some(format!(
-                "unfiltered: link type {} has no Ethernet header",
+            _ if !i.is_filterable() && i.up => Some(format!(
+                "unfiltered: fw cannot parse link type {}",
                 i.link_type
             )),
-            _ if !i.is_ethernet() => {
+            _ if !i.is_filterable() => {
                 // Down, it passes nothing: not a problem until it is up.
                 let _ = writeln!(
                     out,
-                    "{:<16} {:>7} {:<8} {:>8} {:>8}  down: link type {} has no Ethernet header",
+                    "{:<16} {:>7} {:<8} {:>8} {:>8}  down: fw cannot parse link type {}",
                     i.name, i.index, "-", "-", "-", i.link_type
                 );
                 continue;
@@ -1283,13 +1305,16 @@ pub fn status() -> Result<Status, ExecError> {
                       the ruleset; the next change attaches it)"
                     .to_string(),
             }),
+            (None, Some(_)) if i.is_l3() => {
+                Some("unfiltered on input: no live TCX ingress link".into())
+            }
             (None, Some(_)) => Some("unfiltered on input: no live XDP link".into()),
             (Some(_), None) => Some("unfiltered on output: no live TC link".into()),
         };
         // Without it REJECT answers arriving here are lost (REJECT acts as
         // DROP); the rejected packets still never pass.
         let why = why.or_else(|| {
-            (i.answers_at_tc_ingress() && live("tcin", tc_in_id, i.index).is_none())
+            (i.answers_at_tc_ingress() && live("tcin", ids.tc_in, i.index).is_none())
                 .then(|| "REJECT answers lost: no live TCX ingress link".to_string())
         });
         let name_of_link = xdp.or(tc).map(|(n, _)| n);

@@ -165,8 +165,12 @@ pub fn line(e: &Event, ifname: &dyn Fn(u32) -> String) -> String {
     let _ = write!(s, "IN={} OUT={} ", name(e.in_ifindex), name(e.out_ifindex));
     let caplen = (e.caplen as usize).min(e.data.len());
     let frame = &e.data[..caplen];
-    // The kernel prints the MAC header for packets with an input device.
-    if e.hook != CHAIN_OUTPUT && frame.len() >= 14 {
+    let mac_len = e.mac_len as usize;
+    // The kernel prints the MAC header for packets with an input device;
+    // one without a link-layer header prints none (`MAC= `).
+    if e.hook != CHAIN_OUTPUT && mac_len == 0 {
+        s.push_str("MAC= ");
+    } else if e.hook != CHAIN_OUTPUT && frame.len() >= 14 {
         if c.flags & FLAG_MACDECODE != 0 {
             let hex = |b: &[u8]| {
                 b.iter()
@@ -188,7 +192,7 @@ pub fn line(e: &Event, ifname: &dyn Fn(u32) -> String) -> String {
             s.push(' ');
         }
     }
-    ipv4(&mut s, frame.get(14..).unwrap_or(&[]), c.flags);
+    ipv4(&mut s, frame.get(mac_len..).unwrap_or(&[]), c.flags);
     s.truncate(s.trim_end().len());
     s
 }
@@ -369,6 +373,7 @@ mod tests {
             out_ifindex: 0,
             len: 0,
             caplen: 0,
+            mac_len: 14,
             data: [0; firewall_common::log::CAPTURE],
         };
         e.config.prefix[..prefix.len()].copy_from_slice(prefix.as_bytes());

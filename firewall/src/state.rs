@@ -110,7 +110,8 @@ pub struct Attachment {
     pub ifname: String,
     /// Interface index at attach time.
     pub ifindex: u32,
-    /// XDP mode: `native` (driver) or `generic` (skb).
+    /// XDP mode: `native` (driver), `generic` (skb), or `none` on a
+    /// device without a link-layer header (filtered at TCX ingress).
     pub xdp_mode: String,
 }
 

@@ -25,6 +25,7 @@
 
 mod netns;
 mod probe;
+mod tun;
 
 // The unit tests here use none of the dev-dependencies (fw's library, for
 // the tests in tests/ that drive it).
@@ -44,6 +45,7 @@ pub use probe::{
     PROBE_TIMEOUT, Seen, TcpServer, UdpEcho, icmp_probe, internet_checksum, raw_sendto, raw_tcp,
     tcp_backlogs, tcp_connect, tcp_listen, tcp_probe, udp_echo, udp_probe, udp_request,
 };
+pub use tun::{Tun, tcp_packet, udp_packet};
 
 /// The client's address on the lab link (RFC 5737 TEST-NET-1).
 pub const CLIENT_ADDR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);

@@ -19,8 +19,8 @@ mod router;
 use std::{net::Ipv4Addr, process::Output, time::Duration};
 
 use integration_tests::{
-    Lab, PROBE_TIMEOUT, SERVER_ADDR, TempFile, fw_in, fw_reset, icmp_probe, ip, sh_in,
-    tcp_backlogs, tcp_probe, udp_probe, workspace_root,
+    Lab, PROBE_TIMEOUT, SERVER_ADDR, TempFile, Tun, fw_in, fw_reset, icmp_probe, ip, sh_in,
+    tcp_backlogs, tcp_packet, tcp_probe, udp_packet, udp_probe, workspace_root,
 };
 use router::RouterLab;
 
@@ -33,6 +33,9 @@ const CLIENT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const ROUTER_LAN: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 const ROUTER_WAN: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 const SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+/// The WireGuard example's tunnel: the gateway's end and a peer.
+const TUNNEL: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
+const PEER: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 2);
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -179,33 +182,16 @@ fn the_router_example_filters_what_it_forwards() {
 }
 
 #[test]
-fn the_wireguard_example_is_refused_beside_a_tunnel_fw_cannot_filter() {
+fn the_wireguard_example_filters_its_tunnel() {
     let lab = RouterLab::new();
-    let (c, r, s) = (lab.client.name(), lab.router.name(), lab.server.name());
-    // No wireguard module here: veth-rc stands in for wg0 so that the
-    // FORWARD rules meet packets, and a tun device, which has no Ethernet
-    // header like wg0, is the interface fw cannot filter yet: the change
-    // is refused rather than leave it bypassing the ruleset.
-    let tun = "ip tuntap add dev wg1 mode tun && ip addr add 203.0.113.1/24 dev wg1 && \
-               ip link set wg1 up";
-    let up = sh_in(r, tun, &[], None);
-    assert!(up.status.success(), "{}", text(&up.stderr));
-    let f = renamed("wireguard.yaml", &[("eth0", "veth-rs"), ("wg0", "veth-rc")]);
-    let out = fw_in(r, &["apply", f.path()]).unwrap();
-    assert_eq!(
-        (out.status.code(), text(&out.stderr)),
-        (
-            Some(1),
-            "fw apply: interface wg1 (link type 65534) cannot be filtered yet: its packets have no \
-             Ethernet header and would bypass the ruleset; not supported yet: rules or a DROP \
-             policy in a namespace with such an interface (the firewall is left as it was)\n"
-                .to_string()
-        )
-    );
-    // Left as it was: nothing loaded, every packet passes.
-    assert!(udp_probe(s, r, ROUTER_WAN, 51821, PROBE_TIMEOUT));
-    let del = sh_in(r, "ip link del wg1", &[], None);
-    assert!(del.status.success(), "{}", text(&del.stderr));
+    let (r, s) = (lab.router.name(), lab.server.name());
+    // No wireguard module here: a tun device named wg0, whose packets
+    // start at the IP header as wg0's do, is the tunnel; what the test
+    // writes to it is what a peer's decrypted packets would be.
+    let mut wg0 = Tun::open(r, "wg0", "203.0.113.1/24").unwrap();
+    let routed = sh_in(s, "ip route add 203.0.113.0/24 via 198.51.100.1", &[], None);
+    assert!(routed.status.success(), "{}", text(&routed.stderr));
+    let f = renamed("wireguard.yaml", &[("eth0", "veth-rs")]);
     let out = fw_in(r, &["apply", f.path()]).unwrap();
     assert_eq!(
         (out.status.code(), text(&out.stderr)),
@@ -216,39 +202,49 @@ fn the_wireguard_example_is_refused_beside_a_tunnel_fw_cannot_filter() {
     // The tunnel's port from the internet: allowed; another: dropped.
     assert!(udp_probe(s, r, ROUTER_WAN, 51820, PROBE_TIMEOUT));
     assert!(!udp_probe(s, r, ROUTER_WAN, 51821, DROP_WAIT));
-    // Peers out to the internet: allowed; the internet into the tunnel:
-    // only replies.
-    let _c = tcp_backlogs(c, &[22]).unwrap();
-    let _s = tcp_backlogs(s, &[80]).unwrap();
-    assert!(tcp_probe(c, SERVER, 80, PROBE_TIMEOUT));
-    assert!(!tcp_probe(s, CLIENT, 22, DROP_WAIT));
-    // A tunnel that appears after the change: `fw status --check` fails
-    // naming it, and the next change is refused with the ruleset as it was.
-    let up = sh_in(r, tun, &[], None);
-    assert!(up.status.success(), "{}", text(&up.stderr));
-    let check = fw_in(r, &["status", "--check"]).unwrap();
-    assert_eq!(check.status.code(), Some(1));
-    assert!(
-        text(&check.stderr).contains("wg1: unfiltered: link type 65534 has no Ethernet header"),
-        "{}",
-        text(&check.stderr)
+    let _router = tcp_backlogs(r, &[22]).unwrap();
+    let _server = tcp_backlogs(s, &[80]).unwrap();
+    let sent = |wg0: &mut Tun| -> Vec<(Ipv4Addr, u16, u8)> {
+        wg0.sent(DROP_WAIT)
+            .into_iter()
+            .filter(|p| p[9] == 6)
+            .map(|p| {
+                let from = Ipv4Addr::new(p[12], p[13], p[14], p[15]);
+                (from, u16::from_be_bytes([p[20], p[21]]), p[33])
+            })
+            .collect()
+    };
+    const SYN: u8 = 0x02;
+    const SYN_ACK: u8 = 0x12;
+    const RST: u8 = 0x04;
+    // A peer out to the internet (FORWARD -i wg0 -o eth0): the server's
+    // SYN-ACK comes back into the tunnel (ESTABLISHED).
+    wg0.send(&tcp_packet(PEER, SERVER, (40000, 80), SYN, (1, 0)));
+    assert_eq!(sent(&mut wg0), [(SERVER, 80, SYN_ACK)]);
+    // Closed again (an ESTABLISHED RST), so that no SYN-ACK is resent.
+    wg0.send(&tcp_packet(PEER, SERVER, (40000, 80), RST, (2, 0)));
+    // A peer to the gateway's SSH (INPUT, any interface): answered; to
+    // the tunnel's port from inside the tunnel (`-i eth0` only): not.
+    wg0.send(&tcp_packet(PEER, TUNNEL, (40001, 22), SYN, (1, 0)));
+    assert_eq!(sent(&mut wg0), [(TUNNEL, 22, SYN_ACK)]);
+    wg0.send(&tcp_packet(PEER, TUNNEL, (40001, 22), RST, (2, 0)));
+    // Accepted, it would get a port unreachable back (nothing listens).
+    wg0.send(&udp_packet(PEER, TUNNEL, (40002, 51821), b"x"));
+    assert_eq!(wg0.sent(DROP_WAIT), Vec::<Vec<u8>>::new());
+    // The internet into the tunnel: only replies, so a new connection
+    // from the server to a peer never reaches wg0.
+    assert!(!tcp_probe(s, PEER, 22, DROP_WAIT));
+    assert_eq!(sent(&mut wg0), []);
+    let listing = fw_ok(r, &["-L", "FORWARD", "-v", "-n", "-x", "--line-numbers"]);
+    // Rule 1 (ESTABLISHED) the SYN-ACK and the RST, rule 2 (-i wg0 -o
+    // eth0) the SYN; the server's SYNs fall to the policy.
+    assert_eq!(integration_tests::rule_counters(&listing, 1), (2, 84));
+    assert_eq!(integration_tests::rule_counters(&listing, 2), (1, 40));
+    assert_ne!(
+        integration_tests::policy_counters(&listing).0,
+        0,
+        "{listing}"
     );
-    let before = saved(r);
-    let out = fw_in(
-        r,
-        &[
-            "-A", "INPUT", "-p", "udp", "--dport", "51821", "-j", "ACCEPT",
-        ],
-    )
-    .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).starts_with("fw: interface wg1 (link type 65534) cannot be filtered yet"),
-        "{}",
-        text(&out.stderr)
-    );
-    assert_eq!(saved(r), before);
-    assert!(!udp_probe(s, r, ROUTER_WAN, 51821, DROP_WAIT));
 }
 
 #[test]

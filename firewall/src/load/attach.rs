@@ -1,7 +1,9 @@
 //! Attaching the programs to the namespace's interfaces: XDP (INPUT) and
-//! TCX egress (OUTPUT) on every interface, lo included, and TCX ingress
-//! (REJECT answers, `firewall_common::iface`) on veth, with each link
-//! pinned so it stays attached after `fw` exits.
+//! TCX egress (OUTPUT) on every Ethernet-like interface, lo included, and
+//! TCX ingress (REJECT answers, `firewall_common::iface`) on veth; on a
+//! device without a link-layer header (tun, WireGuard), which XDP cannot
+//! parse, TCX ingress (INPUT, FORWARD) and egress (OUTPUT) programs of
+//! their own. Each link is pinned so it stays attached after `fw` exits.
 
 use std::{ffi::CString, io};
 
@@ -18,7 +20,7 @@ use aya_obj::programs::XdpAttachType;
 
 use firewall_common::{iface, maps};
 
-use super::{LoadError, PROG_TC, PROG_TC_IN, PROG_XDP, pins::Dirs};
+use super::{LoadError, PROG_TC, PROG_TC_IN, PROG_TC_L3, PROG_TC_L3_IN, PROG_XDP, pins::Dirs};
 use crate::state::Attachment;
 pub use crate::state::Refused;
 
@@ -27,6 +29,9 @@ pub use crate::state::Refused;
 /// parse.
 const ARPHRD_ETHER: u16 = 1;
 const ARPHRD_LOOPBACK: u16 = 772;
+/// `ARPHRD_NONE`: a device whose packets start at the IP header, with
+/// the protocol in `skb->protocol` (tun in `IFF_TUN` mode, WireGuard).
+const ARPHRD_NONE: u16 = 65534;
 
 /// An interface of the current namespace.
 #[derive(Clone, Debug)]
@@ -56,9 +61,24 @@ pub struct Interface {
 const PORT_MASTERS: [&str; 3] = ["bridge", "bond", "team"];
 
 impl Interface {
-    /// Whether fw's programs can parse this interface's frames.
+    /// Whether this interface's frames start with an Ethernet header
+    /// (XDP's programs parse it).
     pub fn is_ethernet(&self) -> bool {
         matches!(self.link_type, ARPHRD_ETHER | ARPHRD_LOOPBACK)
+    }
+
+    /// Whether this interface's packets start at the IP header (no
+    /// link-layer header): fw filters it at TCX ingress and egress.
+    pub fn is_l3(&self) -> bool {
+        self.link_type == ARPHRD_NONE
+    }
+
+    /// Whether fw's programs can parse this interface's packets: an
+    /// Ethernet-like or an L3 device; others (ipip, gre, ppp, ...) are
+    /// not filtered, and a ruleset that filters is refused beside one
+    /// that is up.
+    pub fn is_filterable(&self) -> bool {
+        self.is_ethernet() || self.is_l3()
     }
 
     /// When this interface is a port of a bridge, bond or team, the
@@ -70,10 +90,10 @@ impl Interface {
             .map(|(n, k)| (n.as_str(), k.as_str()))
     }
 
-    /// Whether fw attaches to this interface: Ethernet-like and not a
-    /// port of a bridge, bond or team.
+    /// Whether fw attaches to this interface: filterable and not a port
+    /// of a bridge, bond or team.
     pub fn attachable(&self) -> bool {
-        self.is_ethernet() && self.port_of().is_none()
+        self.is_filterable() && self.port_of().is_none()
     }
 
     /// Why fw is not attached to a port: `bridge port, filtered at br0`.
@@ -106,12 +126,20 @@ impl Interface {
 /// The hooks' links pinned per interface: XDP, TCX egress, TCX ingress.
 pub const HOOKS: [&str; 3] = ["xdp", "tc", "tcin"];
 
+/// [`Attachment::xdp_mode`] of a device without a link-layer header:
+/// no XDP, its input is filtered at TCX ingress.
+pub const XDP_NONE: &str = "none";
+
 /// The programs attached to each interface, and `IFACES`, which tells the
 /// XDP program how answers leave it.
 pub struct Programs<'a> {
     xdp: &'a mut Xdp,
     tc: &'a mut SchedClassifier,
     tc_in: &'a mut SchedClassifier,
+    /// The programs of devices without a link-layer header: TCX egress
+    /// and ingress.
+    tc_l3: &'a mut SchedClassifier,
+    tc_l3_in: &'a mut SchedClassifier,
     ifaces: HashMap<MapData, u32, u32>,
 }
 
@@ -277,6 +305,18 @@ fn attach_tcx(
 /// [`LoadError::Attach`] or [`LoadError::Pin`]; a link attached before the
 /// error stays pinned.
 fn attach_one(p: &mut Programs, iface: &Interface, dirs: &Dirs) -> Result<Attachment, LoadError> {
+    if iface.is_l3() {
+        // Ingress first: an L3 device filtered on output only would pass
+        // what arrives unfiltered, the worse half.
+        attach_tcx(p.tc_l3_in, TcAttachType::Ingress, iface, dirs)?;
+        attach_tcx(p.tc_l3, TcAttachType::Egress, iface, dirs)?;
+        forget(&mut p.ifaces, iface.index)?;
+        return Ok(Attachment {
+            ifname: iface.name.clone(),
+            ifindex: iface.index,
+            xdp_mode: XDP_NONE.to_string(),
+        });
+    }
     let (xdp, tc) = (&mut *p.xdp, &mut *p.tc);
     let attach_err = |hook: &'static str| attach_error(iface, hook);
     let native = if iface.generic_only() {
@@ -386,16 +426,21 @@ fn attach_order(ifaces: &[Interface]) -> Vec<&Interface> {
 /// # Errors
 /// As [`attach_one`]; the caller removes the pin directory.
 pub fn attach_all(ebpf: &mut Ebpf, dirs: &Dirs) -> Result<Reconciled, LoadError> {
-    let (mut xdp, mut tc, mut tc_in) = (None, None, None);
+    let (mut xdp, mut tc, mut tc_in, mut tc_l3, mut tc_l3_in) = (None, None, None, None, None);
     for (name, prog) in ebpf.programs_mut() {
         match name {
             PROG_XDP => xdp = prog.try_into().ok(),
             PROG_TC => tc = prog.try_into().ok(),
             PROG_TC_IN => tc_in = prog.try_into().ok(),
-            _ => {}
+            PROG_TC_L3 => tc_l3 = prog.try_into().ok(),
+            PROG_TC_L3_IN => tc_l3_in = prog.try_into().ok(),
+            // Programs are only ever added with their attach code.
+            other => return Err(LoadError::Object(format!("unknown program {other}"))),
         }
     }
-    let (Some(xdp), Some(tc), Some(tc_in)) = (xdp, tc, tc_in) else {
+    let (Some(xdp), Some(tc), Some(tc_in), Some(tc_l3), Some(tc_l3_in)) =
+        (xdp, tc, tc_in, tc_l3, tc_l3_in)
+    else {
         return Err(LoadError::Incomplete(dirs.prog(PROG_XDP)));
     };
     let now = interfaces()?;
@@ -403,9 +448,11 @@ pub fn attach_all(ebpf: &mut Ebpf, dirs: &Dirs) -> Result<Reconciled, LoadError>
         xdp,
         tc,
         tc_in,
+        tc_l3,
+        tc_l3_in,
         ifaces: ifaces_map(dirs, &now)?,
     };
-    let skipped = now.iter().filter(|i| !i.is_ethernet()).cloned().collect();
+    let skipped = now.iter().filter(|i| !i.is_filterable()).cloned().collect();
     let ifaces: Vec<Interface> = now.into_iter().filter(Interface::attachable).collect();
     let mut attached = Vec::new();
     let mut refused = Vec::new();
@@ -438,7 +485,8 @@ pub fn unlink(dirs: &Dirs, ifname: &str) {
 pub struct Reconciled {
     /// The attachments now.
     pub attached: Vec<Attachment>,
-    /// Interfaces left unattached for their link type.
+    /// Interfaces left unattached for their link type (neither
+    /// Ethernet-like nor L3, [`Interface::is_filterable`]).
     pub skipped: Vec<Interface>,
     /// Interfaces it attached (by name): [`unlink`] them to undo it.
     pub added: Vec<String>,
@@ -459,7 +507,7 @@ pub fn reconcile(
     now: &[Interface],
     dirs: &Dirs,
 ) -> Result<Reconciled, LoadError> {
-    let skipped: Vec<Interface> = now.iter().filter(|i| !i.is_ethernet()).cloned().collect();
+    let skipped: Vec<Interface> = now.iter().filter(|i| !i.is_filterable()).cloned().collect();
     let ifaces: Vec<Interface> = now.iter().filter(|i| i.attachable()).cloned().collect();
     let present = |a: &Attachment| {
         ifaces
@@ -495,10 +543,16 @@ pub fn reconcile(
         let mut tc = SchedClassifier::from_pin(dirs.prog(PROG_TC)).map_err(program_err(PROG_TC))?;
         let mut tc_in =
             SchedClassifier::from_pin(dirs.prog(PROG_TC_IN)).map_err(program_err(PROG_TC_IN))?;
+        let mut tc_l3 =
+            SchedClassifier::from_pin(dirs.prog(PROG_TC_L3)).map_err(program_err(PROG_TC_L3))?;
+        let mut tc_l3_in = SchedClassifier::from_pin(dirs.prog(PROG_TC_L3_IN))
+            .map_err(program_err(PROG_TC_L3_IN))?;
         let mut p = Programs {
             xdp: &mut xdp,
             tc: &mut tc,
             tc_in: &mut tc_in,
+            tc_l3: &mut tc_l3,
+            tc_l3_in: &mut tc_l3_in,
             ifaces: ifaces_map(dirs, now)?,
         };
         for i in missing {

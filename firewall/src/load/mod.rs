@@ -45,6 +45,10 @@ static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"),
 pub(crate) const PROG_XDP: &str = programs::XDP;
 pub(crate) const PROG_TC: &str = programs::TC;
 pub(crate) const PROG_TC_IN: &str = programs::TC_IN;
+pub(crate) const PROG_TC_L3: &str = programs::TC_L3;
+pub(crate) const PROG_TC_L3_IN: &str = programs::TC_L3_IN;
+/// Every program of the object, in the order they are loaded and pinned.
+pub(crate) const PROGRAMS: [&str; 5] = [PROG_XDP, PROG_TC, PROG_TC_IN, PROG_TC_L3, PROG_TC_L3_IN];
 
 /// Errors loading, attaching or updating the firewall in the kernel.
 #[derive(Debug, thiserror::Error)]
@@ -472,11 +476,11 @@ impl Kernel {
             .load(EBPF_OBJECT)?;
         let xdp: &mut Xdp = program(&mut ebpf, PROG_XDP)?;
         xdp.load().map_err(|e| refused(dirs, PROG_XDP, e))?;
-        let tc: &mut SchedClassifier = program(&mut ebpf, PROG_TC)?;
-        tc.load().map_err(|e| refused(dirs, PROG_TC, e))?;
-        let tc_in: &mut SchedClassifier = program(&mut ebpf, PROG_TC_IN)?;
-        tc_in.load().map_err(|e| refused(dirs, PROG_TC_IN, e))?;
-        for name in [PROG_XDP, PROG_TC, PROG_TC_IN] {
+        for name in [PROG_TC, PROG_TC_IN, PROG_TC_L3, PROG_TC_L3_IN] {
+            let tc: &mut SchedClassifier = program(&mut ebpf, name)?;
+            tc.load().map_err(|e| refused(dirs, name, e))?;
+        }
+        for name in PROGRAMS {
             let path = dirs.prog(name);
             ebpf.program_mut(name)
                 .expect("program is in the embedded object")
@@ -1287,17 +1291,39 @@ pub fn publish(staged: &Dirs, dirs: &Dirs) -> Result<(), LoadError> {
     })
 }
 
-/// Kernel ids of the pinned XDP, TC egress and TC ingress programs.
+/// Kernel ids of the pinned programs.
+#[derive(Clone, Copy, Debug)]
+pub struct ProgramIds {
+    /// `fw_xdp`.
+    pub xdp: u32,
+    /// `fw_tc` (TCX egress).
+    pub tc: u32,
+    /// `fw_tc_in` (TCX ingress, veth's REJECT answers).
+    pub tc_in: u32,
+    /// `fw_tc_l3`: 0 when pins made by an fw without it lack it (an L3
+    /// device is then unfiltered).
+    pub tc_l3: u32,
+    /// `fw_tc_l3in`, as `tc_l3`.
+    pub tc_l3_in: u32,
+}
+
+/// Kernel ids of the pinned programs ([`ProgramIds`]).
 ///
 /// # Errors
-/// [`LoadError::Program`] when a pin cannot be opened.
-pub fn program_ids(dirs: &Dirs) -> Result<(u32, u32, u32), LoadError> {
+/// [`LoadError::Program`] when a pin of the first three cannot be opened.
+pub fn program_ids(dirs: &Dirs) -> Result<ProgramIds, LoadError> {
     let id = |name: &'static str| {
         aya::programs::ProgramInfo::from_pin(dirs.prog(name))
             .map(|p| p.id())
             .map_err(|e| LoadError::Program(name, e))
     };
-    Ok((id(PROG_XDP)?, id(PROG_TC)?, id(PROG_TC_IN)?))
+    Ok(ProgramIds {
+        xdp: id(PROG_XDP)?,
+        tc: id(PROG_TC)?,
+        tc_in: id(PROG_TC_IN)?,
+        tc_l3: id(PROG_TC_L3).unwrap_or(0),
+        tc_l3_in: id(PROG_TC_L3_IN).unwrap_or(0),
+    })
 }
 
 /// Kernel ids of the XDP and TC links pinned for `ifname`, `None` where a
