@@ -2,7 +2,8 @@
 //! specification, gives a rule or a `ParseError`, never a panic; a rule
 //! specification that parses reads back to the same rule from what
 //! `fw -S` prints for it (the normal form `-D` by specification and
-//! `fw save`/`fw restore` depend on).
+//! `fw save`/`fw restore` depend on), but for a plain `-i +`/`-o +`,
+//! which is printed as nothing, as iptables prints it.
 
 #![no_main]
 
@@ -28,6 +29,15 @@ fuzz_target!(|data: &[u8]| {
     };
     let Ok(rule) = parse::parse_rule_spec_with(spec, &services) else {
         return;
+    };
+    // A plain `-i +`/`-o +` (any interface) is printed as nothing, as
+    // iptables -S prints it, so it reads back as no `-i`/`-o`.
+    let any =
+        |i: &Option<firewall::model::Neg<String>>| i.clone().filter(|i| i.invert || i.value != "+");
+    let rule = firewall::model::Rule {
+        in_interface: any(&rule.in_interface),
+        out_interface: any(&rule.out_interface),
+        ..rule
     };
     let printed = rule_spec("INPUT", &rule);
     let body = printed
