@@ -1307,4 +1307,33 @@ mod tests {
         }
         assert_eq!(tables.first_match(0, 200, &p, &ifindex), None);
     }
+
+    /// The state `text` (a restore file) builds for enforcement.
+    fn restored(text: &str) -> State {
+        let services = crate::parse::services::Services::default();
+        let opts = crate::restore::RestoreOptions::default();
+        crate::restore::restore(&State::default(), text, &opts, true, &services)
+            .unwrap_or_else(|e| panic!("{text}: {e}"))
+            .state
+    }
+
+    /// Found by the `compile` fuzz target: the evaluator of compiled maps
+    /// took a `-m recent` check for one the kernel cannot decode (a drop)
+    /// where the kernel and the reference ask the recent list, which the
+    /// packet's `checks` stands for, as for `-m limit`.
+    #[test]
+    fn fuzz_recent_check_is_kernel_state() {
+        let state = restored(
+            "*filter\n:INPUT DROP [0:0]\n\
+             -A INPUT -p udp -m recent --set --name ssh --rsource\n\
+             -A INPUT -p udp -m recent --update --seconds 60 --hitcount 4 --name ssh -j DROP\n\
+             -A INPUT -p udp -j ACCEPT\nCOMMIT\n",
+        );
+        let compiled = compile(&state, 0, &interfaces()).unwrap();
+        let packets = [true, false].map(|checks| Packet {
+            checks,
+            ..crate::testing::datagram()
+        });
+        walks_agree(&state, &compiled, 0, &packets).unwrap();
+    }
 }

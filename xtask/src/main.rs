@@ -8,10 +8,12 @@
 //! * `test`: setup, build fw, and run the whole workspace's tests against it.
 //! * `bench`: fw against iptables and nftables (docs/benchmarks.md).
 //! * `install`: the fw binary, fw.service and an example /etc/fw/rules.yaml.
+//! * `fuzz`: the cargo-fuzz targets of `fuzz/`, each for a while.
 
 mod bench;
 mod cmd;
 mod demo;
+mod fuzz;
 mod install;
 mod setup;
 
@@ -60,6 +62,11 @@ enum Task {
         #[arg(long, value_name = "PATH")]
         prefix: Option<std::path::PathBuf>,
     },
+    /// Run the cargo-fuzz targets of fuzz/ (rule, restore, yaml, compile)
+    /// in turn from a seed corpus, installing cargo-fuzz if missing, and
+    /// print each one's exec/s, coverage and crashes (docs/fuzzing.md).
+    /// Fails naming the artifact of any crash. Needs no root.
+    Fuzz(fuzz::Args),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +77,7 @@ fn main() -> ExitCode {
         Task::Test { args } => test(&args),
         Task::Bench(args) => bench::run(&args),
         Task::Install { prefix } => install::run(prefix),
+        Task::Fuzz(args) => fuzz::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

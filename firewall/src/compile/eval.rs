@@ -174,15 +174,15 @@ impl<'a> Tables<'a> {
     fn checks(&self, packed: u32, p: &Packet) -> Option<bool> {
         use firewall_common::check::{
             KIND_ADDRTYPE, KIND_CONNTRACK, KIND_DATA, KIND_HASHLIMIT, KIND_LIMIT, KIND_MAC,
-            KIND_MARK, KIND_OWNER, KIND_POLICY, KIND_PORTS, KIND_SET, KIND_TCP_OPTION, KIND_TCPMSS,
-            KIND_TIME, RANGES_PER_DATA, mac_word, unpack,
+            KIND_MARK, KIND_OWNER, KIND_POLICY, KIND_PORTS, KIND_RECENT, KIND_SET, KIND_TCP_OPTION,
+            KIND_TCPMSS, KIND_TIME, RANGES_PER_DATA, mac_word, unpack,
         };
         let (first, count) = unpack(packed);
         for n in first..first + count {
             let c = self.c.checks.get(n as usize)?;
             let pass = match c.kind {
                 // Kernel state: the packet says.
-                KIND_LIMIT | KIND_HASHLIMIT | KIND_SET | KIND_TIME => p.checks,
+                KIND_LIMIT | KIND_RECENT | KIND_HASHLIMIT | KIND_SET | KIND_TIME => p.checks,
                 KIND_MAC => p.mac.is_some_and(|m| (mac_word(m) == c.a) != (c.b != 0)),
                 KIND_PORTS => {
                     let count = (c.b & 0xffff) as usize;
