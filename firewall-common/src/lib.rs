@@ -586,11 +586,19 @@ pub enum Malformed {
     /// A first fragment too short for its TCP header, UDP ports or ICMP
     /// header.
     TruncatedL4 = 1,
+    /// More than [`MAX_PRIORITY_TAGS`] 802.1Q/802.1ad tags of VLAN 0 in
+    /// front of an IPv4 header: the kernel would untag them all and filter
+    /// the packet as IPv4, fw cannot read that far.
+    VlanTags = 2,
 }
 
 impl Malformed {
     /// Every reason, by index.
-    pub const ALL: [Malformed; 2] = [Malformed::IpHeader, Malformed::TruncatedL4];
+    pub const ALL: [Malformed; 3] = [
+        Malformed::IpHeader,
+        Malformed::TruncatedL4,
+        Malformed::VlanTags,
+    ];
 
     /// Its slot in `DROPS`.
     pub const fn index(self) -> u32 {
@@ -602,9 +610,15 @@ impl Malformed {
         match self {
             Malformed::IpHeader => "malformed IPv4 header",
             Malformed::TruncatedL4 => "truncated TCP, UDP or ICMP header",
+            Malformed::VlanTags => "too many VLAN 0 (priority) tags",
         }
     }
 }
+
+/// VLAN 0 (priority) tags fw's XDP program removes from the front of an
+/// IPv4 frame, as `__netif_receive_skb_core` does with any number of
+/// them; a frame with more is dropped as [`Malformed::VlanTags`].
+pub const MAX_PRIORITY_TAGS: usize = 8;
 
 /// Entries of `DROPS`.
 pub const MALFORMED_SLOTS: u32 = Malformed::ALL.len() as u32;

@@ -53,6 +53,9 @@ const ETH_HLEN: usize = 14;
 
 #[xdp]
 fn fw_xdp(ctx: XdpContext) -> u32 {
+    if !parse::xdp_untag_priority(&ctx) {
+        return xdp_action::XDP_DROP;
+    }
     let mut pkt = parse::Packet::default();
     match parse::xdp(&ctx, &mut pkt) {
         Parsed::Ipv4 => {

@@ -3,12 +3,19 @@
 use aya_ebpf::{
     EbpfContext,
     bindings::__sk_buff,
+    helpers::bpf_xdp_adjust_head,
     programs::{TcContext, XdpContext},
 };
-use firewall_common::{Field, Malformed, NO_HEADER_VALUE, NO_PORT_VALUE, ct};
+use firewall_common::{Field, MAX_PRIORITY_TAGS, Malformed, NO_HEADER_VALUE, NO_PORT_VALUE, ct};
 
 const ETH_HLEN: usize = 14;
 const ETH_P_IP: u16 = 0x0800;
+const ETH_P_8021Q: u16 = 0x8100;
+const ETH_P_8021AD: u16 = 0x88a8;
+/// Bytes of one 802.1Q/802.1ad tag: TPID, then TCI.
+const VLAN_HLEN: usize = 4;
+/// The VLAN identifier bits of a TCI (IEEE 802.1Q 9.6).
+const VLAN_VID_MASK: u16 = 0x0fff;
 const IP_MIN_HLEN: usize = 20;
 /// Fragment offset bits of the IPv4 flags/fragment word (RFC 791).
 const IP_OFFSET_MASK: u16 = 0x1fff;
@@ -276,6 +283,58 @@ fn icmp(b: &impl Bytes, l4: usize, pkt: &mut Packet) -> bool {
         _ => {}
     }
     pkt.has_inner = true;
+    true
+}
+
+/// Removes the 802.1Q/802.1ad tags of VLAN 0 (priority tags) in front of
+/// an IPv4 header, as `__netif_receive_skb_core` does before `ip_rcv`
+/// when no VLAN device claims VID 0, so that fw's classifier and
+/// netfilter see the same untagged packet. Frames with another VID, or
+/// with something other than IPv4 under the tags, are left alone: the
+/// kernel hands them to a VLAN device or drops them as
+/// `PACKET_OTHERHOST`. False (the caller drops) for more than
+/// [`MAX_PRIORITY_TAGS`] tags, counted as [`Malformed::VlanTags`], or
+/// when the head cannot be moved.
+#[inline(always)]
+pub fn xdp_untag_priority(ctx: &XdpContext) -> bool {
+    let b = XdpBytes {
+        start: ctx.data(),
+        end: ctx.data_end(),
+    };
+    let mut tags = 0;
+    while tags <= MAX_PRIORITY_TAGS {
+        let Some(h) = b.read::<4>(12 + tags * VLAN_HLEN) else {
+            return true;
+        };
+        let tpid = u16::from_be_bytes([h[0], h[1]]);
+        if tpid == ETH_P_IP && tags > 0 {
+            break;
+        }
+        if tpid != ETH_P_8021Q && tpid != ETH_P_8021AD {
+            return true;
+        }
+        if u16::from_be_bytes([h[2], h[3]]) & VLAN_VID_MASK != 0 {
+            return true;
+        }
+        tags += 1;
+    }
+    if tags > MAX_PRIORITY_TAGS {
+        crate::classify::malformed(Malformed::VlanTags);
+        return false;
+    }
+    let Some(macs) = b.read::<12>(0) else {
+        return true;
+    };
+    // SAFETY: ctx.ctx is the kernel's xdp_md; the frame holds the tags.
+    if unsafe { bpf_xdp_adjust_head(ctx.ctx, (tags * VLAN_HLEN) as i32) } != 0 {
+        return false;
+    }
+    let (start, end) = (ctx.data(), ctx.data_end());
+    if start + 12 > end {
+        return false;
+    }
+    // SAFETY: 12 bytes from data were checked against data_end just above.
+    unsafe { core::ptr::write_unaligned(start as *mut [u8; 12], macs) };
     true
 }
 

@@ -631,6 +631,58 @@ fn is_echo_reply(datagram: &[u8], from: Ipv4Addr, ident: u16, seq: u16, data: &[
         && &icmp[8..] == data
 }
 
+/// Sends each of `frames` (whole Ethernet frames, FCS excluded) out of
+/// interface `ifname` of namespace `ns` with an AF_PACKET socket, as a
+/// device on the link would put them there: no routing, no netfilter,
+/// no change to their bytes.
+///
+/// # Errors
+/// When the namespace cannot be entered, the interface is missing or a
+/// frame is not sent whole.
+pub fn send_frames(ns: &str, ifname: &str, frames: &[Vec<u8>]) -> anyhow::Result<()> {
+    let (ifname, frames) = (ifname.to_string(), frames.to_vec());
+    in_netns(ns, move || -> anyhow::Result<()> {
+        let name = std::ffi::CString::new(ifname.clone())?;
+        // SAFETY: a NUL-terminated name.
+        let ifindex = unsafe { libc::if_nametoindex(name.as_ptr()) };
+        anyhow::ensure!(ifindex != 0, "no interface {ifname}");
+        // SAFETY: plain socket(2); the fd is owned right away.
+        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
+        anyhow::ensure!(
+            fd >= 0,
+            "AF_PACKET socket: {}",
+            std::io::Error::last_os_error()
+        );
+        // SAFETY: fd was just returned by socket(2).
+        let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+        for f in &frames {
+            // SAFETY: sockaddr_ll is plain data; all-zero is valid.
+            let mut to: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+            to.sll_family = libc::AF_PACKET as u16;
+            to.sll_ifindex = ifindex as i32;
+            to.sll_halen = 6;
+            to.sll_addr[..6].copy_from_slice(&f[..6]);
+            // SAFETY: the buffer and address are valid for the lengths given.
+            let sent = unsafe {
+                libc::sendto(
+                    sock.as_raw_fd(),
+                    f.as_ptr().cast(),
+                    f.len(),
+                    0,
+                    (&raw const to).cast(),
+                    size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+                )
+            };
+            anyhow::ensure!(
+                sent == f.len() as isize,
+                "sendto {ifname}: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        Ok(())
+    })?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -991,7 +991,85 @@ fn truncated(k: &mut Kernel, xdp: &Xdp) -> usize {
     use firewall::common::Malformed;
     assert_eq!(
         k.malformed().unwrap(),
-        vec![(Malformed::IpHeader, 5), (Malformed::TruncatedL4, 3)]
+        vec![
+            (Malformed::IpHeader, 5),
+            (Malformed::TruncatedL4, 3),
+            (Malformed::VlanTags, 0)
+        ]
     );
     checked + 3
+}
+
+/// docs/semantics.md item 6: the kernel untags 802.1Q/802.1ad tags of
+/// VLAN 0 (priority tags, any number of them) and filters the packet as
+/// IPv4, so fw removes them and classifies what is under them; a frame
+/// of another VLAN is left alone (the kernel drops it with no VLAN
+/// device). Under `-A INPUT -p udp -j DROP`: a UDP datagram under one,
+/// two or eight VLAN 0 tags is dropped by the rule, under a VLAN 5 tag
+/// it passes fw uncounted, and under nine VLAN 0 tags it is dropped
+/// before any rule and counted in DROPS.
+#[test]
+fn priority_tagged_frames_are_classified_as_the_kernel_untags_them() {
+    assert_eq!(in_fresh_netns("kvlan", priority_tags), 6);
+}
+
+fn priority_tags(k: &mut Kernel, xdp: &Xdp) -> usize {
+    let mut state = State::default();
+    state.ruleset.input.rules = vec![Rule {
+        protocol: Some(Neg::is(17)),
+        target: Target::Drop,
+        ..Rule::default()
+    }];
+    state.counters[0] = vec![0];
+    let compiled = compile::compile(&state, k.spare_bank().unwrap(), &[]).unwrap();
+    k.swap_in(&compiled, &[0], None).unwrap();
+    // Ethernet, `tags` (TPID, VID), IPv4 192.0.2.1 -> 192.0.2.2, UDP.
+    let frame = |tags: &[(u16, u16)]| {
+        let mut f = vec![0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1];
+        for &(tpid, vid) in tags {
+            f.extend(tpid.to_be_bytes());
+            f.extend((0xa000 | vid).to_be_bytes()); // PCP 5
+        }
+        f.extend(0x0800u16.to_be_bytes());
+        let mut ip = [0u8; 28];
+        ip[0] = 0x45;
+        ip[2..4].copy_from_slice(&28u16.to_be_bytes());
+        ip[8] = 64;
+        ip[9] = 17;
+        ip[12..16].copy_from_slice(&[192, 0, 2, 1]);
+        ip[16..20].copy_from_slice(&[192, 0, 2, 2]);
+        ip[20..24].copy_from_slice(&[0x30, 0x39, 0, 53]);
+        ip[25] = 8;
+        f.extend(ip);
+        f
+    };
+    let run = |data: Vec<u8>| {
+        let out = xdp
+            .test_run(TestRunOptions {
+                data_in: Some(&data),
+                ..Default::default()
+            })
+            .unwrap();
+        out.return_value
+    };
+    let q = (0x8100, 0);
+    let ad = (0x88a8, 0);
+    assert_eq!(run(frame(&[])), XDP_DROP, "untagged");
+    assert_eq!(run(frame(&[q])), XDP_DROP, "one VLAN 0 tag");
+    assert_eq!(run(frame(&[ad, q])), XDP_DROP, "802.1ad and 802.1Q VLAN 0");
+    assert_eq!(run(frame(&[q; 8])), XDP_DROP, "eight VLAN 0 tags");
+    assert_eq!(k.read(0).unwrap().packets, 4);
+    assert_eq!(run(frame(&[(0x8100, 5)])), XDP_PASS, "VLAN 5");
+    assert_eq!(run(frame(&[q; 9])), XDP_DROP, "nine VLAN 0 tags");
+    assert_eq!(k.read(0).unwrap().packets, 4, "rule counter");
+    use firewall::common::Malformed;
+    assert_eq!(
+        k.malformed().unwrap(),
+        vec![
+            (Malformed::IpHeader, 0),
+            (Malformed::TruncatedL4, 0),
+            (Malformed::VlanTags, 1)
+        ]
+    );
+    6
 }
