@@ -1161,10 +1161,16 @@ pub fn status() -> Result<Status, ExecError> {
         ));
     }
     let ids = load::program_ids(&dirs)?;
+    let l3 = if ids.tc_l3 == 0 || ids.tc_l3_in == 0 {
+        // Loaded with the first device without a link-layer header.
+        "fw_tc_l3 and fw_tc_l3in not loaded (no tun-like device attached)".to_string()
+    } else {
+        format!("fw_tc_l3 id {}, fw_tc_l3in id {}", ids.tc_l3, ids.tc_l3_in)
+    };
     let _ = writeln!(
         out,
-        "programs: fw_xdp id {}, fw_tc id {}, fw_tc_in id {}, fw_tc_l3 id {}, fw_tc_l3in id {}",
-        ids.xdp, ids.tc, ids.tc_in, ids.tc_l3, ids.tc_l3_in
+        "programs: fw_xdp id {}, fw_tc id {}, fw_tc_in id {}, {l3}",
+        ids.xdp, ids.tc, ids.tc_in
     );
     // The network's doing, not fw's: shown, not a problem.
     for (m, n) in k.malformed()?.into_iter().filter(|(_, n)| *n != 0) {

@@ -253,7 +253,9 @@ fn a_tun_device_is_filtered_as_iptables_filters_it() {
 /// is attached (getifaddrs' address list, used before, left it out,
 /// unfiltered); and a tun device created after the last change is
 /// unfiltered until the next one, which `fw status --check` says, and
-/// that change attaches it.
+/// that change attaches it. The programs for such devices are loaded only
+/// then, against the namespace's pinned maps: the rules and counters
+/// they use are those every other fw command sees.
 #[test]
 fn an_addressless_veth_and_a_later_tun_are_attached() {
     let ns = Netns::new("tun-late").unwrap();
@@ -274,7 +276,17 @@ fn an_addressless_veth_and_a_later_tun_are_attached() {
     };
     assert_eq!(row("fwq0").as_deref(), Some("filtered"));
     assert_eq!(row("fwq1").as_deref(), Some("filtered"));
-    let _tun = Tun::open(ns.name(), "tun9", "198.51.100.1/24").unwrap();
+    let programs = || {
+        let status = text(&fw_in(ns.name(), &["status"]).unwrap().stdout);
+        let line = status.lines().find(|l| l.starts_with("programs: "));
+        line.unwrap_or_default().to_string()
+    };
+    assert!(
+        programs().ends_with(", fw_tc_l3 and fw_tc_l3in not loaded (no tun-like device attached)"),
+        "{}",
+        programs()
+    );
+    let mut tun = Tun::open(ns.name(), "tun9", "198.51.100.1/24").unwrap();
     assert_eq!(
         row("tun9").as_deref(),
         Some(
@@ -289,6 +301,54 @@ fn an_addressless_veth_and_a_later_tun_are_attached() {
     assert_eq!(row("tun9").as_deref(), Some("filtered"));
     let check = fw_in(ns.name(), &["status", "--check"]).unwrap();
     assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+    assert!(programs().contains(", fw_tc_l3 id "), "{}", programs());
+    // Dropped by the rule and counted where `fw -L` reads; then a rule
+    // inserted before it (a new bank) lets the next datagram in.
+    let local = Ipv4Addr::new(198, 51, 100, 1);
+    let peer = Ipv4Addr::new(198, 51, 100, 2);
+    let sock = in_netns(ns.name(), move || UdpSocket::bind((local, 5353)).unwrap()).unwrap();
+    sock.set_read_timeout(Some(WAIT)).unwrap();
+    let mut buf = [0u8; 64];
+    tun.send(&udp_packet(peer, local, (40000, 5353), b"first"));
+    assert!(sock.recv_from(&mut buf).is_err(), "delivered past -j DROP");
+    let listing = || {
+        let out = fw_in(
+            ns.name(),
+            &["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"],
+        );
+        text(&out.unwrap().stdout)
+    };
+    assert_eq!(
+        integration_tests::rule_counters(&listing(), 1).0,
+        1,
+        "{}",
+        listing()
+    );
+    let insert = fw_in(
+        ns.name(),
+        &[
+            "-I", "INPUT", "-i", "tun9", "-p", "udp", "--dport", "5353", "-j", "ACCEPT",
+        ],
+    )
+    .unwrap();
+    assert_eq!(insert.status.code(), Some(0), "{}", text(&insert.stderr));
+    tun.send(&udp_packet(peer, local, (40000, 5353), b"second"));
+    let (n, _) = sock
+        .recv_from(&mut buf)
+        .expect("accepted by the inserted rule");
+    assert_eq!(&buf[..n], b"second");
+    assert_eq!(
+        integration_tests::rule_counters(&listing(), 1).0,
+        1,
+        "{}",
+        listing()
+    );
+    assert_eq!(
+        integration_tests::rule_counters(&listing(), 2).0,
+        1,
+        "{}",
+        listing()
+    );
     let reset = fw_in(ns.name(), &["reset"]).unwrap();
     assert_eq!(reset.status.code(), Some(0), "{}", text(&reset.stderr));
 }

@@ -137,9 +137,10 @@ pub struct Programs<'a> {
     tc: &'a mut SchedClassifier,
     tc_in: &'a mut SchedClassifier,
     /// The programs of devices without a link-layer header: TCX egress
-    /// and ingress.
-    tc_l3: &'a mut SchedClassifier,
-    tc_l3_in: &'a mut SchedClassifier,
+    /// and ingress; `None` when no such device is to be attached (they
+    /// are loaded only then: [`super::PROGRAMS_L3`]).
+    tc_l3: Option<&'a mut SchedClassifier>,
+    tc_l3_in: Option<&'a mut SchedClassifier>,
     ifaces: HashMap<MapData, u32, u32>,
 }
 
@@ -306,10 +307,15 @@ fn attach_tcx(
 /// error stays pinned.
 fn attach_one(p: &mut Programs, iface: &Interface, dirs: &Dirs) -> Result<Attachment, LoadError> {
     if iface.is_l3() {
+        let (Some(tc_l3_in), Some(tc_l3)) = (p.tc_l3_in.as_deref_mut(), p.tc_l3.as_deref_mut())
+        else {
+            // The callers load them whenever an L3 device is to be attached.
+            return Err(LoadError::Incomplete(dirs.prog(PROG_TC_L3)));
+        };
         // Ingress first: an L3 device filtered on output only would pass
         // what arrives unfiltered, the worse half.
-        attach_tcx(p.tc_l3_in, TcAttachType::Ingress, iface, dirs)?;
-        attach_tcx(p.tc_l3, TcAttachType::Egress, iface, dirs)?;
+        attach_tcx(tc_l3_in, TcAttachType::Ingress, iface, dirs)?;
+        attach_tcx(tc_l3, TcAttachType::Egress, iface, dirs)?;
         forget(&mut p.ifaces, iface.index)?;
         return Ok(Attachment {
             ifname: iface.name.clone(),
@@ -415,6 +421,27 @@ fn attach_order(ifaces: &[Interface]) -> Vec<&Interface> {
     v
 }
 
+/// The pinned programs of devices without a link-layer header, loaded
+/// first if need be ([`super::load_l3`]); `None` unless `needed`.
+///
+/// # Errors
+/// As [`super::load_l3`]; [`LoadError::Program`] when a pin cannot be
+/// opened.
+#[allow(clippy::type_complexity)]
+fn l3_programs(
+    dirs: &Dirs,
+    needed: bool,
+) -> Result<(Option<SchedClassifier>, Option<SchedClassifier>), LoadError> {
+    if !needed {
+        return Ok((None, None));
+    }
+    super::load_l3(dirs)?;
+    let open = |name: &'static str| {
+        SchedClassifier::from_pin(dirs.prog(name)).map_err(|e| LoadError::Program(name, e))
+    };
+    Ok((Some(open(PROG_TC_L3)?), Some(open(PROG_TC_L3_IN)?)))
+}
+
 /// Attaches both programs of a freshly loaded `ebpf` to every
 /// Ethernet-like interface and pins the links.
 ///
@@ -426,30 +453,29 @@ fn attach_order(ifaces: &[Interface]) -> Vec<&Interface> {
 /// # Errors
 /// As [`attach_one`]; the caller removes the pin directory.
 pub fn attach_all(ebpf: &mut Ebpf, dirs: &Dirs) -> Result<Reconciled, LoadError> {
-    let (mut xdp, mut tc, mut tc_in, mut tc_l3, mut tc_l3_in) = (None, None, None, None, None);
+    let now = interfaces()?;
+    let (mut tc_l3, mut tc_l3_in) = l3_programs(dirs, now.iter().any(Interface::is_l3))?;
+    let (mut xdp, mut tc, mut tc_in) = (None, None, None);
     for (name, prog) in ebpf.programs_mut() {
         match name {
             PROG_XDP => xdp = prog.try_into().ok(),
             PROG_TC => tc = prog.try_into().ok(),
             PROG_TC_IN => tc_in = prog.try_into().ok(),
-            PROG_TC_L3 => tc_l3 = prog.try_into().ok(),
-            PROG_TC_L3_IN => tc_l3_in = prog.try_into().ok(),
+            // From their pins ([`l3_programs`]).
+            PROG_TC_L3 | PROG_TC_L3_IN => {}
             // Programs are only ever added with their attach code.
             other => return Err(LoadError::Object(format!("unknown program {other}"))),
         }
     }
-    let (Some(xdp), Some(tc), Some(tc_in), Some(tc_l3), Some(tc_l3_in)) =
-        (xdp, tc, tc_in, tc_l3, tc_l3_in)
-    else {
+    let (Some(xdp), Some(tc), Some(tc_in)) = (xdp, tc, tc_in) else {
         return Err(LoadError::Incomplete(dirs.prog(PROG_XDP)));
     };
-    let now = interfaces()?;
     let mut p = Programs {
         xdp,
         tc,
         tc_in,
-        tc_l3,
-        tc_l3_in,
+        tc_l3: tc_l3.as_mut(),
+        tc_l3_in: tc_l3_in.as_mut(),
         ifaces: ifaces_map(dirs, &now)?,
     };
     let skipped = now.iter().filter(|i| !i.is_filterable()).cloned().collect();
@@ -543,16 +569,13 @@ pub fn reconcile(
         let mut tc = SchedClassifier::from_pin(dirs.prog(PROG_TC)).map_err(program_err(PROG_TC))?;
         let mut tc_in =
             SchedClassifier::from_pin(dirs.prog(PROG_TC_IN)).map_err(program_err(PROG_TC_IN))?;
-        let mut tc_l3 =
-            SchedClassifier::from_pin(dirs.prog(PROG_TC_L3)).map_err(program_err(PROG_TC_L3))?;
-        let mut tc_l3_in = SchedClassifier::from_pin(dirs.prog(PROG_TC_L3_IN))
-            .map_err(program_err(PROG_TC_L3_IN))?;
+        let (mut tc_l3, mut tc_l3_in) = l3_programs(dirs, missing.iter().any(|i| i.is_l3()))?;
         let mut p = Programs {
             xdp: &mut xdp,
             tc: &mut tc,
             tc_in: &mut tc_in,
-            tc_l3: &mut tc_l3,
-            tc_l3_in: &mut tc_l3_in,
+            tc_l3: tc_l3.as_mut(),
+            tc_l3_in: tc_l3_in.as_mut(),
             ifaces: ifaces_map(dirs, now)?,
         };
         for i in missing {

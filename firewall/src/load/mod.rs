@@ -47,8 +47,12 @@ pub(crate) const PROG_TC: &str = programs::TC;
 pub(crate) const PROG_TC_IN: &str = programs::TC_IN;
 pub(crate) const PROG_TC_L3: &str = programs::TC_L3;
 pub(crate) const PROG_TC_L3_IN: &str = programs::TC_L3_IN;
-/// Every program of the object, in the order they are loaded and pinned.
-pub(crate) const PROGRAMS: [&str; 5] = [PROG_XDP, PROG_TC, PROG_TC_IN, PROG_TC_L3, PROG_TC_L3_IN];
+/// The programs [`Kernel::install`] loads and pins, in that order.
+pub(crate) const PROGRAMS: [&str; 3] = [PROG_XDP, PROG_TC, PROG_TC_IN];
+/// The programs of devices without a link-layer header, loaded and pinned
+/// only once such a device is to be attached ([`load_l3`]): verifying them
+/// costs as much as the other three, and most hosts have none.
+pub(crate) const PROGRAMS_L3: [&str; 2] = [PROG_TC_L3, PROG_TC_L3_IN];
 
 /// Errors loading, attaching or updating the firewall in the kernel.
 #[derive(Debug, thiserror::Error)]
@@ -476,16 +480,19 @@ impl Kernel {
             .load(EBPF_OBJECT)?;
         let xdp: &mut Xdp = program(&mut ebpf, PROG_XDP)?;
         xdp.load().map_err(|e| refused(dirs, PROG_XDP, e))?;
-        for name in [PROG_TC, PROG_TC_IN, PROG_TC_L3, PROG_TC_L3_IN] {
+        for name in [PROG_TC, PROG_TC_IN] {
             let tc: &mut SchedClassifier = program(&mut ebpf, name)?;
             tc.load().map_err(|e| refused(dirs, name, e))?;
         }
-        for name in PROGRAMS {
-            let path = dirs.prog(name);
-            ebpf.program_mut(name)
-                .expect("program is in the embedded object")
-                .pin(&path)
-                .map_err(|source| LoadError::Pin { path, source })?;
+        pin_programs(&mut ebpf, dirs, &PROGRAMS)?;
+        if attach::interfaces()?
+            .iter()
+            .any(|i| i.attachable() && i.is_l3())
+        {
+            // Here, while the object still holds its maps, rather than
+            // later from the pins ([`load_l3`]): one object, one set of
+            // private maps.
+            load_programs_l3(&mut ebpf, dirs)?;
         }
         let mut maps = Vec::new();
         // The object and firewall_common name the same maps: one fact.
@@ -1291,6 +1298,66 @@ pub fn publish(staged: &Dirs, dirs: &Dirs) -> Result<(), LoadError> {
     })
 }
 
+/// Pins the loaded programs `names` of `ebpf`, replacing any old pin.
+fn pin_programs(ebpf: &mut Ebpf, dirs: &Dirs, names: &[&str]) -> Result<(), LoadError> {
+    for name in names {
+        let path = dirs.prog(name);
+        let _ = fs::remove_file(&path);
+        ebpf.program_mut(name)
+            .expect("program is in the embedded object")
+            .pin(&path)
+            .map_err(|source| LoadError::Pin { path, source })?;
+    }
+    Ok(())
+}
+
+/// Loads and pins [`PROGRAMS_L3`] of `ebpf`.
+fn load_programs_l3(ebpf: &mut Ebpf, dirs: &Dirs) -> Result<(), LoadError> {
+    for name in PROGRAMS_L3 {
+        let tc: &mut SchedClassifier = program(ebpf, name)?;
+        tc.load().map_err(|e| refused(dirs, name, e))?;
+    }
+    pin_programs(ebpf, dirs, &PROGRAMS_L3)
+}
+
+/// Loads and pins [`PROGRAMS_L3`] unless they are pinned already, for a
+/// device without a link-layer header that appeared after
+/// [`Kernel::install`]: in a new copy of the object whose maps are the
+/// pinned ones (its private per-CPU scratch maps, match cache and LOG's
+/// rate bucket are its own).
+///
+/// # Errors
+/// [`LoadError::Incomplete`] when a pinned map is missing;
+/// [`LoadError::Load`] when the pinned maps do not fit the object (pins
+/// made by another fw: `fw reset`) or the kernel refuses it;
+/// [`LoadError::Verifier`] or [`LoadError::Pin`].
+pub(crate) fn load_l3(dirs: &Dirs) -> Result<(), LoadError> {
+    if PROGRAMS_L3.iter().all(|n| dirs.prog(n).exists()) {
+        return Ok(());
+    }
+    let paths: Vec<(&str, std::path::PathBuf)> = maps::ALL
+        .iter()
+        .map(|&name| (name, dirs.map(name)))
+        .collect();
+    if let Some((_, path)) = paths.iter().find(|(_, p)| !p.exists()) {
+        // aya would create a map there that no other program uses.
+        return Err(LoadError::Incomplete(path.clone()));
+    }
+    let conntrack = aya::maps::MapInfo::from_pin(dirs.map(maps::CONNTRACK))
+        .map_err(map_err(maps::CONNTRACK))?
+        .max_entries();
+    let owner = btf::owner_offsets().unwrap_or_default();
+    let mut loader = aya::EbpfLoader::new();
+    loader
+        .map_max_entries(maps::CONNTRACK, conntrack)
+        .override_global(firewall_common::check::owner::GLOBAL, &owner, true);
+    for (name, path) in &paths {
+        loader.map_pin_path(name, path.as_path());
+    }
+    let mut ebpf = loader.load(EBPF_OBJECT)?;
+    load_programs_l3(&mut ebpf, dirs)
+}
+
 /// Kernel ids of the pinned programs.
 #[derive(Clone, Copy, Debug)]
 pub struct ProgramIds {
@@ -1300,8 +1367,8 @@ pub struct ProgramIds {
     pub tc: u32,
     /// `fw_tc_in` (TCX ingress, veth's REJECT answers).
     pub tc_in: u32,
-    /// `fw_tc_l3`: 0 when pins made by an fw without it lack it (an L3
-    /// device is then unfiltered).
+    /// `fw_tc_l3`: 0 until a device without a link-layer header is
+    /// attached ([`PROGRAMS_L3`]).
     pub tc_l3: u32,
     /// `fw_tc_l3in`, as `tc_l3`.
     pub tc_l3_in: u32,
