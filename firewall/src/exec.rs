@@ -833,12 +833,16 @@ fn first_mark(r: &crate::model::Ruleset) -> Option<(String, usize)> {
 
 /// Makes `new` the running ruleset, loading and attaching fw first when
 /// this namespace has none. On error nothing changes.
-fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), ExecError> {
+fn apply(dirs: &Dirs, old: &State, new: State, fresh: &[u32]) -> Result<(), ExecError> {
     // iptables-legacy replaces the whole table on every change, and the
     // built-in chains' policy counters start again from zero.
     let mut fresh = fresh.to_vec();
     fresh.extend(BuiltinChain::ALL.map(|c| Kernel::policy_slot(c.map_index())));
-    let fresh = fresh.as_slice();
+    swap(dirs, old, new, &fresh)
+}
+
+/// [`apply`], zeroing only the counters of the slots in `fresh`.
+fn swap(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), ExecError> {
     let Preflight { ifaces, routes } = preflight(&new)?;
     let interfaces: Vec<(String, u32)> = ifaces.iter().map(|i| (i.name.clone(), i.index)).collect();
     let kernel = Kernel::open(dirs)?;
@@ -938,6 +942,139 @@ fn apply(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), 
             Err(e)
         }
     }
+}
+
+/// What [`refresh`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refreshed {
+    /// fw is not loaded in this namespace: nothing to attach.
+    NotLoaded,
+    /// The interfaces (and, for `-m addrtype`, the local addresses) are
+    /// those of the last change.
+    Unchanged,
+    /// The ruleset was recompiled and swapped in for the interfaces
+    /// there are now: `attached` are the ones that were not attached
+    /// before, `detached` those that are gone.
+    Changed {
+        /// Interfaces attached now.
+        attached: Vec<String>,
+        /// Interfaces whose links went with them.
+        detached: Vec<String>,
+    },
+}
+
+/// What `fw daemon` does when an interface or address comes or goes:
+/// the running ruleset is recompiled for the interfaces there are now
+/// (an `-i` name resolves to the new interface's index) and swapped in
+/// as any change is, attaching new interfaces and dropping the links of
+/// gone ones, with every counter kept (for iptables nothing changed, so
+/// even the policy counters go on). Nothing happens when the interfaces
+/// and local addresses are those of the last change.
+///
+/// # Errors
+/// As [`run`]; a ruleset the new interfaces make unenforceable (an
+/// interface fw cannot parse that filters would bypass) is refused with
+/// the firewall left as it was.
+pub fn refresh() -> Result<Refreshed, ExecError> {
+    check_privileges()?;
+    let dirs = Dirs::current()?;
+    if !loaded_or_loading(&dirs) {
+        return Ok(Refreshed::NotLoaded);
+    }
+    let _lock = StateLock::acquire(&dirs.state)?;
+    let old = current(&dirs, true)?.known()?;
+    if Kernel::open(&dirs)?.is_none() {
+        return Ok(Refreshed::NotLoaded);
+    }
+    let now = attach::interfaces()?;
+    let listed: Vec<(String, u32)> = now.iter().map(|i| (i.name.clone(), i.index)).collect();
+    let attached_all = now.iter().filter(|i| i.attachable()).all(|i| {
+        old.attachments
+            .iter()
+            .any(|a| a.ifname == i.name && a.ifindex == i.index)
+            || old.refused.iter().any(|r| r.ifindex == i.index)
+    });
+    let routes_same = match Kernel::open(&dirs)? {
+        Some(k) if uses_addrtype(&old.ruleset) => {
+            let mut now = load::local_routes().map_err(ExecError::Routes)?;
+            now.sort();
+            k.local_table()? == now
+        }
+        _ => true,
+    };
+    if listed == old.interfaces && attached_all && routes_same {
+        return Ok(Refreshed::Unchanged);
+    }
+    let before: Vec<String> = old.attachments.iter().map(|a| a.ifname.clone()).collect();
+    swap(&dirs, &old, old.clone(), &[])?;
+    let after: Vec<String> = state::read(&dirs.state)?
+        .map(|s| s.attachments.into_iter().map(|a| a.ifname).collect())
+        .unwrap_or_default();
+    Ok(Refreshed::Changed {
+        attached: after
+            .iter()
+            .filter(|n| !before.contains(n))
+            .cloned()
+            .collect(),
+        detached: before.into_iter().filter(|n| !after.contains(n)).collect(),
+    })
+}
+
+/// What `fw daemon` serves at `/metrics`, read at once ([`snapshot`]).
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    /// Whether fw is loaded in this namespace (else all is empty).
+    pub loaded: bool,
+    /// The running ruleset.
+    pub state: State,
+    /// Its counters, read from the kernel.
+    pub counters: Counters,
+    /// Packets dropped before any rule, by reason.
+    pub malformed: Vec<(firewall_common::Malformed, u64)>,
+    /// LOG's counters (events sent, lost to the rate limit or a full ring).
+    pub log: Vec<(firewall_common::log::Stat, u64)>,
+    /// Entries in the connection table (expired ones not yet reused
+    /// included) and its size.
+    pub ct_entries: u64,
+    /// The connection table's size, entries.
+    pub ct_max: u64,
+    /// When the running ruleset was made live: seconds since the epoch
+    /// (the record's modification time), 0 when nothing is recorded.
+    pub applied: f64,
+}
+
+/// Reads a [`Snapshot`] under the namespace's lock, changing nothing.
+///
+/// # Errors
+/// As [`run`].
+pub fn snapshot() -> Result<Snapshot, ExecError> {
+    check_privileges()?;
+    let dirs = Dirs::current()?;
+    if !loaded_or_loading(&dirs) {
+        return Ok(Snapshot::default());
+    }
+    let _lock = StateLock::acquire(&dirs.state)?;
+    let state = current(&dirs, true)?.known()?;
+    let Some(k) = Kernel::open(&dirs)? else {
+        return Ok(Snapshot::default());
+    };
+    let counters = counts(&dirs, &state)?;
+    let applied = std::fs::metadata(state::record_path(&dirs.state))
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0.0, |d| d.as_secs_f64());
+    Ok(Snapshot {
+        loaded: true,
+        counters,
+        malformed: k.malformed()?,
+        log: k.log_stats()?,
+        ct_entries: k.ct_entries()?.len() as u64,
+        ct_max: aya::maps::MapInfo::from_pin(dirs.map(firewall_common::maps::CONNTRACK))
+            .map_or(0, |i| u64::from(i.max_entries())),
+        applied,
+        state,
+    })
 }
 
 /// What [`preflight`] read of the host.

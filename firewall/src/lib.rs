@@ -9,6 +9,7 @@ pub use firewall_common as common;
 pub mod command;
 pub mod compile;
 pub mod conntrack;
+pub mod daemon;
 pub mod diff;
 pub mod edit;
 pub mod exec;

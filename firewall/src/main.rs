@@ -18,12 +18,14 @@ use aya_obj as _;
 use firewall_common as _;
 use libc as _;
 use nom as _;
+use prometheus_client as _;
 #[cfg(any(test, feature = "testing"))]
 use proptest as _;
 use serde as _;
 use serde_json as _;
 use serde_norway as _;
 use thiserror as _;
+use tokio as _;
 
 use std::{
     io::{Read as _, Write as _},
@@ -51,6 +53,7 @@ Usage: fw -[ACD] chain rule-specification [options]
        fw conntrack -L | -F | -C | -S | --timeout [NAME=SECONDS ...]
        fw set create|add|del|test|list|save|restore|flush|destroy ... (fw set -h)
        fw monitor [--count N] | --stats
+       fw daemon [--metrics-addr ADDR:PORT] [--no-metrics] [--rules FILE.yaml] [--log]
 
 Commands:
   --append  -A chain           Append to chain
@@ -90,6 +93,8 @@ Commands:
   set COMMAND ...              Named sets for -m set, as ipset(8) (fw set -h)
   monitor [--count N]          Print the records of -j LOG rules as they come
   monitor --stats              How many LOG records were sent and dropped
+  daemon                       Attach to interfaces as they appear, serve Prometheus
+                               metrics, re-apply --rules FILE when it changes (fw daemon -h)
 
 Options (iptables(8), iptables-extensions(8)):
   [!] --protocol -p proto      protocol: a name (tcp, udp, icmp, all, ...) or a number
@@ -384,6 +389,24 @@ fn main() -> ExitCode {
             exec::reset().map(|()| String::new())
         }
         Some("gc") => exec::gc(),
+        Some("daemon") => {
+            if matches!(args.get(1).map(String::as_str), Some("-h" | "--help")) {
+                out(firewall::daemon::USAGE);
+                return ExitCode::SUCCESS;
+            }
+            let opts = match firewall::daemon::parse(&args[1..]) {
+                Ok(o) => o,
+                Err(e) => return usage_error(&e.to_string()),
+            };
+            exec::gc_quietly();
+            return match firewall::daemon::run(&opts) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("fw daemon: {e}");
+                    ExitCode::from(e.exit_code() as u8)
+                }
+            };
+        }
         Some("monitor") => {
             let cmd = match firewall::monitor::parse(&args[1..]) {
                 Ok(c) => c,

@@ -2,7 +2,7 @@
 //! fallback ruleset and an example /etc/fw/rules.yaml (docs/yaml.md, "Boot").
 //!
 //! With prefix P (default `/usr/local`): `P/sbin/fw`,
-//! `P/lib/systemd/system/fw.service` (systemd reads units from
+//! `P/lib/systemd/system/fw.service` and `fw-daemon.service` (systemd reads units from
 //! `/usr/local/lib/systemd/system` and `/usr/lib/systemd/system`),
 //! `P/share/fw/fallback.yaml`, and the example at `/etc/fw/rules.yaml`
 //! (for `/usr` and `/usr/local`; under any other prefix, a staging root,
@@ -50,13 +50,17 @@ pub fn run(prefix: Option<PathBuf>) -> anyhow::Result<()> {
         .replace(UNIT_SHARE, &share.display().to_string())
         .replace(UNIT_RULES, &rules.display().to_string());
     write(&unit, &text, 0o644)?;
+    let daemon = fs::read_to_string(repo.join("fw-daemon.service"))?
+        .replace(UNIT_BIN, &bin.display().to_string())
+        .replace(UNIT_RULES, &rules.display().to_string());
+    write(&unit.with_file_name("fw-daemon.service"), &daemon, 0o644)?;
     if rules.exists() {
         println!("kept {} (it exists)", rules.display());
     } else {
         copy(&repo.join("rules.yaml"), &rules, 0o644)?;
     }
     println!(
-        "installed; then: `fw apply --check {}` and `systemctl daemon-reload && systemctl enable --now fw`",
+        "installed; then: `fw apply --check {}` and `systemctl daemon-reload && systemctl enable --now fw fw-daemon`",
         rules.display()
     );
     Ok(())

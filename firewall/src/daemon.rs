@@ -1,0 +1,687 @@
+//! `fw daemon`: keeps the namespace's firewall whole while it runs.
+//!
+//! - It listens to rtnetlink (`RTMGRP_LINK`, `RTMGRP_IPV4_IFADDR`) and,
+//!   within [`SETTLE`] of an interface or address coming or going,
+//!   recompiles and swaps in the running ruleset for the interfaces there
+//!   are now ([`exec::refresh`]): a veth a container runtime creates, a
+//!   VPN's tun device, is attached as the ruleset says, with every counter
+//!   kept.
+//! - It serves Prometheus' text exposition format at `/metrics`
+//!   (prometheus-client), per rule and per policy, with drops by reason,
+//!   LOG's losses, the connection table's fill and the ruleset's age.
+//! - With `--rules FILE` it applies the YAML file at start and again each
+//!   time it changes (checked every [`POLL`]), keeping the running ruleset
+//!   and saying so when the new file is bad.
+//! - With `--log` it prints LOG's records to standard output, as
+//!   `fw monitor` does (the journal takes them under systemd).
+//! - SIGTERM or SIGINT stop it; the firewall stays in force.
+
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    time::{Duration, SystemTime},
+};
+
+use prometheus_client::{
+    encoding::{EncodeLabelSet, text::encode},
+    metrics::{counter::Counter, family::Family, gauge::Gauge},
+    registry::Registry,
+};
+use tokio::{
+    io::{AsyncReadExt as _, AsyncWriteExt as _, Interest, unix::AsyncFd},
+    net::{TcpListener, TcpStream},
+    signal::unix::{SignalKind, signal},
+};
+
+use crate::{
+    exec::{self, ApplyMode, ExecError, Refreshed, Snapshot},
+    model::{BuiltinChain, Match},
+};
+
+/// How long the interfaces must stay unchanged before the daemon acts: a
+/// container's veth comes up in a burst of messages.
+pub const SETTLE: Duration = Duration::from_millis(100);
+/// How often the rules file is checked for a change.
+pub const POLL: Duration = Duration::from_secs(1);
+/// The default `--metrics-addr`: loopback only.
+pub const DEFAULT_METRICS_ADDR: &str = "127.0.0.1:9641";
+/// The longest HTTP request head the metrics server reads, bytes.
+const MAX_REQUEST: usize = 8192;
+
+/// `fw daemon`'s usage.
+pub const USAGE: &str = "\
+Usage: fw daemon [--metrics-addr ADDR:PORT] [--no-metrics] [--rules FILE.yaml] [--log]
+Keeps fw attached to every interface as interfaces come and go (within a
+second), serves Prometheus metrics at http://ADDR:PORT/metrics (default
+127.0.0.1:9641), re-applies FILE.yaml whenever it changes (keeping the
+running ruleset when the file is bad), prints LOG's records with --log,
+and stops on SIGTERM, leaving the firewall in force.
+";
+
+/// Errors that stop the daemon.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// A bad command line (exit status 2).
+    #[error("{0}")]
+    Usage(String),
+    /// What an fw command would have reported.
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    /// The rules file could not be read at start.
+    #[error("{path}: {source}")]
+    Rules {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The runtime, the netlink socket, a signal handler or the metrics
+    /// listener could not be set up.
+    #[error("{what}: {source}")]
+    Setup {
+        /// What was being set up.
+        what: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl DaemonError {
+    /// The iptables-style exit status: 2 for a bad command line, the
+    /// command's own for [`DaemonError::Exec`], 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            DaemonError::Usage(_) => 2,
+            DaemonError::Exec(e) => e.exit_code(),
+            DaemonError::Rules { .. } | DaemonError::Setup { .. } => 1,
+        }
+    }
+}
+
+/// The daemon's options.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Where `/metrics` is served; `None` with `--no-metrics`.
+    pub metrics_addr: Option<SocketAddr>,
+    /// The YAML ruleset to apply and watch.
+    pub rules: Option<PathBuf>,
+    /// Print LOG's records to standard output.
+    pub log: bool,
+}
+
+/// Parses the arguments after `daemon`.
+///
+/// # Errors
+/// [`DaemonError::Usage`] naming the argument.
+pub fn parse(args: &[String]) -> Result<Options, DaemonError> {
+    let mut opts = Options {
+        metrics_addr: Some(DEFAULT_METRICS_ADDR.parse().expect("a socket address")),
+        rules: None,
+        log: false,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| DaemonError::Usage(format!("daemon: {name} needs a value")))
+        };
+        match a.as_str() {
+            "--metrics-addr" => {
+                let v = value("--metrics-addr")?;
+                opts.metrics_addr = Some(v.parse().map_err(|_| {
+                    DaemonError::Usage(format!(
+                        "daemon: --metrics-addr: `{v}' is not an ADDRESS:PORT"
+                    ))
+                })?);
+            }
+            "--no-metrics" => opts.metrics_addr = None,
+            "--rules" => opts.rules = Some(PathBuf::from(value("--rules")?)),
+            "--log" => opts.log = true,
+            other => {
+                return Err(DaemonError::Usage(format!(
+                    "daemon: unknown argument `{other}'"
+                )));
+            }
+        }
+    }
+    Ok(opts)
+}
+
+/// Runs the daemon until SIGTERM or SIGINT; messages go to standard error
+/// as `fw daemon: ...` lines.
+///
+/// # Errors
+/// Missing privileges; a rules file that cannot be read or applied at
+/// start; a socket, signal handler or listener that cannot be set up.
+/// Errors after the start are reported and the daemon goes on.
+pub fn run(opts: &Options) -> Result<(), DaemonError> {
+    exec::check_privileges()?;
+    // A busy lock (another fw command) is waited for, not failed on.
+    crate::state::set_wait(None);
+    let setup = |what: &str| {
+        let what = what.to_string();
+        move |source| DaemonError::Setup { what, source }
+    };
+    let mut rules = opts.rules.clone().map(Watched::new);
+    if let Some(r) = &mut rules {
+        let text = r.read()?;
+        let (out, _) = exec::apply_yaml(&text, &r.path.to_string_lossy(), ApplyMode::Apply)?;
+        eprint!("{out}");
+        say(&format!("applied {}", r.path.display()));
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(setup("the tokio runtime"))?;
+    rt.block_on(async move {
+        let sock = subscribe().map_err(setup("rtnetlink"))?;
+        // SAFETY: the AsyncFd owns the OwnedFd, which stays open and the
+        // same until the AsyncFd is dropped.
+        let netlink = unsafe { AsyncFd::register_with_interest(sock, Interest::READABLE) }
+            .map_err(|e| DaemonError::Setup {
+                what: "rtnetlink".into(),
+                source: e.into(),
+            })?;
+        let mut term = signal(SignalKind::terminate()).map_err(setup("SIGTERM"))?;
+        let mut int = signal(SignalKind::interrupt()).map_err(setup("SIGINT"))?;
+        let listener = match opts.metrics_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(setup(&format!("listening on {addr}")))?,
+            ),
+            None => None,
+        };
+        if let Some(addr) = opts.metrics_addr {
+            say(&format!("metrics at http://{addr}/metrics"));
+        }
+        if opts.log {
+            std::thread::spawn(|| {
+                let follow = crate::monitor::Command::Follow(None);
+                if let Err(e) = crate::monitor::run(&follow) {
+                    say(&format!("LOG records: {e}"));
+                }
+            });
+        }
+        // Interfaces created before the daemon started.
+        refresh().await;
+        let mut poll = tokio::time::interval(POLL);
+        let mut pending = false;
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                ready = netlink.readable() => {
+                    if let Ok(mut guard) = ready {
+                        drain(guard.get_inner());
+                        guard.clear_ready();
+                        pending = true;
+                    }
+                }
+                () = tokio::time::sleep(SETTLE), if pending => {
+                    pending = false;
+                    refresh().await;
+                }
+                accepted = accept(listener.as_ref()) => {
+                    if let Ok((stream, _)) = accepted {
+                        tokio::spawn(serve(stream));
+                    }
+                }
+                _ = poll.tick(), if rules.is_some() => {
+                    if let Some(r) = &mut rules {
+                        reapply(r).await;
+                    }
+                }
+            }
+        }
+        say("stopping; the firewall stays in force");
+        Ok(())
+    })
+}
+
+/// `fw daemon: MESSAGE` on standard error.
+fn say(message: &str) {
+    eprintln!("fw daemon: {message}");
+}
+
+/// The next connection, or never without a listener.
+async fn accept(l: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match l {
+        Some(l) => l.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// [`exec::refresh`] off the runtime's thread, reporting what it did.
+async fn refresh() {
+    match tokio::task::spawn_blocking(exec::refresh).await {
+        Ok(Ok(Refreshed::Changed { attached, detached })) => {
+            for i in attached {
+                say(&format!("attached {i}"));
+            }
+            for i in detached {
+                say(&format!("detached {i} (gone)"));
+            }
+        }
+        Ok(Ok(Refreshed::Unchanged | Refreshed::NotLoaded)) => {}
+        Ok(Err(e)) => say(&format!(
+            "interfaces changed, the ruleset was not updated: {e}"
+        )),
+        Err(e) => say(&format!("interfaces changed: {e}")),
+    }
+}
+
+/// A rules file and what it held when last applied.
+struct Watched {
+    path: PathBuf,
+    seen: Option<(SystemTime, u64, String)>,
+}
+
+impl Watched {
+    fn new(path: PathBuf) -> Self {
+        Self { path, seen: None }
+    }
+
+    /// The file's text, remembered as seen.
+    fn read(&mut self) -> Result<String, DaemonError> {
+        let err = |source| DaemonError::Rules {
+            path: self.path.clone(),
+            source,
+        };
+        let meta = std::fs::metadata(&self.path).map_err(err)?;
+        let text = std::fs::read_to_string(&self.path).map_err(err)?;
+        let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+        self.seen = Some((mtime, meta.len(), text.clone()));
+        Ok(text)
+    }
+
+    /// The file's text when it differs from what was seen last.
+    fn changed(&mut self) -> Option<Result<String, DaemonError>> {
+        let meta = std::fs::metadata(&self.path);
+        if let (Ok(m), Some((mtime, len, _))) = (&meta, &self.seen)
+            && m.modified().ok() == Some(*mtime)
+            && m.len() == *len
+        {
+            return None;
+        }
+        let before = self.seen.as_ref().map(|(_, _, t)| t.clone());
+        match self.read() {
+            Ok(t) if Some(&t) == before.as_ref() => None,
+            r => Some(r),
+        }
+    }
+}
+
+/// Applies the rules file again when it changed; a bad one is reported
+/// and the running ruleset kept.
+async fn reapply(r: &mut Watched) {
+    let text = match r.changed() {
+        None => return,
+        Some(Ok(t)) => t,
+        Some(Err(e)) => {
+            say(&format!("{e}; the running ruleset stays"));
+            return;
+        }
+    };
+    let file = r.path.to_string_lossy().into_owned();
+    let done =
+        tokio::task::spawn_blocking(move || exec::apply_yaml(&text, &file, ApplyMode::Apply)).await;
+    match done {
+        Ok(Ok((out, _))) => {
+            eprint!("{out}");
+            say(&format!("applied {}", r.path.display()));
+        }
+        Ok(Err(e)) => say(&format!("{e}; the running ruleset stays")),
+        Err(e) => say(&format!(
+            "{}: {e}; the running ruleset stays",
+            r.path.display()
+        )),
+    }
+}
+
+/// Answers one HTTP request: `GET /metrics` with the metrics, anything
+/// else with 404 (or 405 for another method).
+async fn serve(mut stream: TcpStream) {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(5), async {
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < MAX_REQUEST {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        true
+    })
+    .await;
+    if !matches!(read, Ok(true)) {
+        return;
+    }
+    let line = String::from_utf8_lossy(&head);
+    let mut words = line.split_whitespace();
+    let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
+    let (status, body) = match (method, path.split('?').next().unwrap_or("")) {
+        ("GET", "/metrics") => match tokio::task::spawn_blocking(exec::snapshot).await {
+            Ok(Ok(s)) => ("200 OK", exposition(&s)),
+            Ok(Err(e)) => ("500 Internal Server Error", format!("{e}\n")),
+            Err(e) => ("500 Internal Server Error", format!("{e}\n")),
+        },
+        ("GET", _) => ("404 Not Found", "fw daemon serves /metrics only\n".into()),
+        _ => ("405 Method Not Allowed", "GET /metrics\n".into()),
+    };
+    let content_type = if status.starts_with("200") {
+        "text/plain; version=0.0.4; charset=utf-8"
+    } else {
+        "text/plain; charset=utf-8"
+    };
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleLabels {
+    family: String,
+    chain: String,
+    rule: String,
+    comment: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ChainLabels {
+    family: String,
+    chain: String,
+    policy: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
+}
+
+/// The metrics of `s` in Prometheus' text format (names and labels in
+/// docs/daemon.md).
+pub fn exposition(s: &Snapshot) -> String {
+    let mut reg = Registry::default();
+    let family = "ipv4".to_string();
+    let rule_packets = Family::<RuleLabels, Counter>::default();
+    let rule_bytes = Family::<RuleLabels, Counter>::default();
+    for (chain, rules) in s.state.ruleset.all_rules() {
+        let counts = s.counters.rules.get(chain);
+        for (n, r) in rules.iter().enumerate() {
+            let comment = r
+                .matches
+                .iter()
+                .find_map(|m| match m {
+                    Match::Comment(c) => Some(c.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            let labels = RuleLabels {
+                family: family.clone(),
+                chain: chain.to_string(),
+                rule: (n + 1).to_string(),
+                comment,
+            };
+            let c = counts.and_then(|c| c.get(n)).copied().unwrap_or_default();
+            rule_packets.get_or_create(&labels).inc_by(c.packets);
+            rule_bytes.get_or_create(&labels).inc_by(c.bytes);
+        }
+    }
+    reg.register(
+        "fw_rule_packets",
+        "Packets that matched the rule (chain, number from 1 as fw -L --line-numbers shows it)",
+        rule_packets,
+    );
+    reg.register(
+        "fw_rule_bytes",
+        "Bytes of the packets that matched the rule",
+        rule_bytes,
+    );
+    let policy_packets = Family::<ChainLabels, Counter>::default();
+    let policy_bytes = Family::<ChainLabels, Counter>::default();
+    for (i, c) in BuiltinChain::ALL.into_iter().enumerate() {
+        let labels = ChainLabels {
+            family: family.clone(),
+            chain: c.name().to_string(),
+            policy: s.state.ruleset.chain(c).policy.name().to_string(),
+        };
+        policy_packets
+            .get_or_create(&labels)
+            .inc_by(s.counters.policy[i].packets);
+        policy_bytes
+            .get_or_create(&labels)
+            .inc_by(s.counters.policy[i].bytes);
+    }
+    reg.register(
+        "fw_policy_packets",
+        "Packets the built-in chain's policy decided",
+        policy_packets,
+    );
+    reg.register(
+        "fw_policy_bytes",
+        "Bytes the built-in chain's policy decided",
+        policy_bytes,
+    );
+    let dropped = Family::<ReasonLabels, Counter>::default();
+    for (m, n) in &s.malformed {
+        dropped
+            .get_or_create(&ReasonLabels {
+                reason: m.name().to_string(),
+            })
+            .inc_by(*n);
+    }
+    reg.register(
+        "fw_dropped_before_rules_packets",
+        "Packets dropped before any rule, by reason (as fw status lists them)",
+        dropped,
+    );
+    let log = Family::<ReasonLabels, Counter>::default();
+    for (st, n) in &s.log {
+        log.get_or_create(&ReasonLabels {
+            reason: st.name().to_string(),
+        })
+        .inc_by(*n);
+    }
+    reg.register(
+        "fw_log_records",
+        "LOG records sent to fw monitor, or lost (rate limit, full ring)",
+        log,
+    );
+    let gauge = |v: i64| {
+        let g = Gauge::<i64>::default();
+        g.set(v);
+        g
+    };
+    let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+    reg.register(
+        "fw_loaded",
+        "1 when fw is loaded in this network namespace",
+        gauge(i64::from(s.loaded)),
+    );
+    reg.register(
+        "fw_conntrack_entries",
+        "Entries in the connection table (expired ones not yet reused included)",
+        gauge(int(s.ct_entries)),
+    );
+    reg.register(
+        "fw_conntrack_max",
+        "Size of the connection table, entries",
+        gauge(int(s.ct_max)),
+    );
+    reg.register(
+        "fw_ruleset_generation",
+        "Generation of the running ruleset (one more at each change)",
+        gauge(i64::from(s.state.generation)),
+    );
+    let applied = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+    applied.set(s.applied);
+    reg.register(
+        "fw_ruleset_applied_timestamp_seconds",
+        "When the running ruleset was made live, seconds since the epoch",
+        applied,
+    );
+    let mut out = String::new();
+    // Writing into a String does not fail.
+    let _ = encode(&mut out, &reg);
+    out
+}
+
+/// A netlink socket joined to the groups of link and IPv4 address changes.
+fn subscribe() -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd as _;
+    // SAFETY: plain socket(2); the fd is owned right away.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            libc::NETLINK_ROUTE,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd was just returned by socket(2).
+    let sock = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+    // SAFETY: sockaddr_nl is plain data; all-zero is valid.
+    let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    addr.nl_family = libc::AF_NETLINK as u16;
+    addr.nl_groups = (libc::RTMGRP_LINK | libc::RTMGRP_IPV4_IFADDR) as u32;
+    // SAFETY: a valid address of the length given.
+    let rc = unsafe {
+        libc::bind(
+            fd,
+            (&raw const addr).cast(),
+            size_of::<libc::sockaddr_nl>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(sock)
+}
+
+/// Reads every pending message of `sock` (their content does not
+/// matter: any change means looking at the interfaces again). An
+/// overrun (ENOBUFS) also means that.
+fn drain(sock: &std::os::fd::OwnedFd) {
+    use std::os::fd::AsRawFd as _;
+    let mut buf = [0u8; 16384];
+    loop {
+        // SAFETY: reading into a buffer we own, of the length given.
+        let n = unsafe {
+            libc::recv(
+                sock.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n <= 0 {
+            let e = std::io::Error::last_os_error();
+            if n == 0 || e.raw_os_error() != Some(libc::ENOBUFS) {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn options_parse_and_bad_ones_name_the_argument() {
+        assert_eq!(
+            parse(&args(&[])).unwrap(),
+            Options {
+                metrics_addr: Some("127.0.0.1:9641".parse().unwrap()),
+                rules: None,
+                log: false
+            }
+        );
+        let o = parse(&args(&[
+            "--metrics-addr",
+            "[::1]:9000",
+            "--rules",
+            "/etc/fw/rules.yaml",
+            "--log",
+        ]))
+        .unwrap();
+        assert_eq!(o.metrics_addr, Some("[::1]:9000".parse().unwrap()));
+        assert_eq!(o.rules, Some(PathBuf::from("/etc/fw/rules.yaml")));
+        assert!(o.log);
+        assert_eq!(parse(&args(&["--no-metrics"])).unwrap().metrics_addr, None);
+        for (bad, msg) in [
+            (
+                &["--metrics-addr", "localhost"][..],
+                "daemon: --metrics-addr: `localhost' is not an ADDRESS:PORT",
+            ),
+            (&["--rules"][..], "daemon: --rules needs a value"),
+            (
+                &["--frobnicate"][..],
+                "daemon: unknown argument `--frobnicate'",
+            ),
+        ] {
+            let e = parse(&args(bad)).unwrap_err();
+            assert_eq!((e.to_string(), e.exit_code()), (msg.to_string(), 2));
+        }
+    }
+
+    #[test]
+    fn exposition_has_every_rule_and_policy_with_its_counts() {
+        use crate::render::Counts;
+        let mut s = Snapshot {
+            loaded: true,
+            ..Snapshot::default()
+        };
+        s.state.ruleset.input.policy = crate::model::Policy::Drop;
+        s.state.ruleset.input.rules = vec![
+            crate::model::Rule {
+                matches: vec![Match::Comment("ssh".into())],
+                target: crate::model::Target::Accept,
+                ..crate::model::Rule::default()
+            },
+            crate::model::Rule::default(),
+        ];
+        s.counters.rules.insert(
+            "INPUT".into(),
+            vec![
+                Counts {
+                    packets: 7,
+                    bytes: 420,
+                },
+                Counts {
+                    packets: 1,
+                    bytes: 60,
+                },
+            ],
+        );
+        s.counters.policy[0] = Counts {
+            packets: 3,
+            bytes: 180,
+        };
+        s.state.generation = 5;
+        let text = exposition(&s);
+        for line in [
+            "fw_rule_packets_total{family=\"ipv4\",chain=\"INPUT\",rule=\"1\",comment=\"ssh\"} 7",
+            "fw_rule_bytes_total{family=\"ipv4\",chain=\"INPUT\",rule=\"1\",comment=\"ssh\"} 420",
+            "fw_rule_packets_total{family=\"ipv4\",chain=\"INPUT\",rule=\"2\",comment=\"\"} 1",
+            "fw_policy_packets_total{family=\"ipv4\",chain=\"INPUT\",policy=\"DROP\"} 3",
+            "fw_policy_bytes_total{family=\"ipv4\",chain=\"INPUT\",policy=\"DROP\"} 180",
+            "fw_policy_packets_total{family=\"ipv4\",chain=\"FORWARD\",policy=\"ACCEPT\"} 0",
+            "fw_ruleset_generation 5",
+            "fw_loaded 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! `fw daemon` (issue 13, item 2; issue 14, item 4: interfaces created
+//! after fw loaded): a veth created while the daemon runs is attached
+//! within a second as the ruleset says (its `-i` rule, named before the
+//! interface existed, matches), with every counter kept; `/metrics`
+//! serves the same counters as `fw -L`; a changed rules file is applied
+//! and a bad one kept out; SIGTERM stops the daemon and leaves the
+//! firewall in force.
+
+// Cargo gives every test all of the package's dependencies; this one
+// does without these (the lab library or other tests use them).
+use anyhow as _;
+use firewall as _;
+
+use std::{
+    io::{Read as _, Write as _},
+    net::{Ipv4Addr, TcpStream},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use integration_tests::{
+    Lab, PROBE_TIMEOUT, SERVER_ADDR, TempFile, fw_bin, fw_in, in_netns, ip, udp_probe,
+};
+
+/// The new link's addresses (RFC 5737 TEST-NET-2).
+const NEW_CLIENT: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+const NEW_SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 2);
+/// How long a new interface may stay unattached: the daemon's promise is
+/// a second; the rest is slack for a loaded test machine.
+const ATTACH_WITHIN: Duration = Duration::from_secs(3);
+
+const RULES: &str = "\
+family: ipv4
+chains:
+  INPUT:
+    policy: DROP
+    rules:
+      - \"-i lo -j ACCEPT\"
+      - \"-i veth-n -p udp -m udp --dport 5001 -m comment --comment new-link -j ACCEPT\"
+      - \"-i veth-s -p udp -m udp --dport 5001 -j ACCEPT\"
+";
+
+const RULES_2: &str = "\
+family: ipv4
+chains:
+  INPUT:
+    policy: DROP
+    rules:
+      - \"-i lo -j ACCEPT\"
+      - \"-i veth-n -p udp -m udp --dport 5001 -m comment --comment new-link -j ACCEPT\"
+      - \"-i veth-s -p udp -m udp --dport 5001 -j ACCEPT\"
+      - \"-i veth-s -p udp -m udp --dport 5003 -j ACCEPT\"
+";
+
+/// The daemon, stopped with SIGTERM (and waited for) when dropped.
+struct Daemon(Option<Child>);
+
+impl Daemon {
+    fn start(ns: &str, args: &[&str]) -> Self {
+        let child = Command::new("ip")
+            .args(["netns", "exec", ns])
+            .arg(fw_bin())
+            .arg("daemon")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ip netns exec fw daemon");
+        Self(Some(child))
+    }
+
+    /// Stops it with SIGTERM: its exit status and what it said.
+    fn stop(&mut self) -> (Option<i32>, String) {
+        let mut child = self.0.take().expect("running");
+        // SAFETY: kill(2) on our child's pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let status = child.wait().expect("wait");
+        let mut err = String::new();
+        let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
+        (status.code(), err)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if self.0.is_some() {
+            let _ = self.stop();
+        }
+    }
+}
+
+/// `GET path` from the daemon's listener in `ns`: status line and body.
+fn get(ns: &str, path: &str) -> (String, String) {
+    let path = path.to_string();
+    in_netns(ns, move || {
+        let deadline = Instant::now() + ATTACH_WITHIN;
+        let mut s = loop {
+            match TcpStream::connect("127.0.0.1:9641") {
+                Ok(s) => break s,
+                Err(e) if Instant::now() < deadline => {
+                    let _ = e;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => panic!("connecting to fw daemon: {e}"),
+            }
+        };
+        write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        (
+            head.lines().next().unwrap_or("").to_string(),
+            body.to_string(),
+        )
+    })
+    .unwrap()
+}
+
+fn listing(ns: &str) -> String {
+    let out = fw_in(ns, &["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]).unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Waits until `f` holds, up to [`ATTACH_WITHIN`]; whether it did.
+fn within(f: &dyn Fn() -> bool) -> bool {
+    let deadline = Instant::now() + ATTACH_WITHIN;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
+#[test]
+fn the_daemon_attaches_new_interfaces_serves_metrics_and_follows_its_rules_file() {
+    let lab = Lab::new("daemon").unwrap();
+    let (c, s) = (lab.client(), lab.server());
+    let rules = TempFile::new("daemon-rules.yaml", RULES);
+    let mut daemon = Daemon::start(s, &["--rules", rules.path()]);
+    // The file is in force once the daemon listens.
+    let (status, _) = get(s, "/metrics");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(udp_probe(c, s, SERVER_ADDR, 5001, PROBE_TIMEOUT));
+    assert!(!udp_probe(c, s, SERVER_ADDR, 5002, PROBE_TIMEOUT));
+
+    // A link created after the load: without the daemon it would be
+    // unfiltered until the next change.
+    ip(&format!(
+        "-n {c} link add veth-m type veth peer name veth-n netns {s}"
+    ))
+    .unwrap();
+    ip(&format!("-n {c} addr add {NEW_CLIENT}/24 dev veth-m")).unwrap();
+    ip(&format!("-n {s} addr add {NEW_SERVER}/24 dev veth-n")).unwrap();
+    ip(&format!("-n {c} link set veth-m up")).unwrap();
+    ip(&format!("-n {s} link set veth-n up")).unwrap();
+    let attached = || {
+        let out = fw_in(s, &["status", "--check"]).unwrap();
+        out.status.code() == Some(0)
+            && String::from_utf8_lossy(&fw_in(s, &["status"]).unwrap().stdout)
+                .lines()
+                .any(|l| l.starts_with("veth-n ") && l.ends_with("  filtered"))
+    };
+    assert!(within(&attached), "veth-n not attached:\n{}", {
+        let out = fw_in(s, &["status"]).unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    });
+    // Its -i rule matches; the policy drops the rest.
+    assert!(udp_probe(c, s, NEW_SERVER, 5001, PROBE_TIMEOUT));
+    assert!(!udp_probe(c, s, NEW_SERVER, 5002, PROBE_TIMEOUT));
+    // Counters went on through the daemon's swap: two drops by the
+    // policy, one datagram per ACCEPT rule of a veth.
+    let l = listing(s);
+    assert!(l.starts_with("Chain INPUT (policy DROP 2 packets, "), "{l}");
+    assert_eq!(integration_tests::rule_counters(&l, 2).0, 1, "{l}");
+    assert_eq!(integration_tests::rule_counters(&l, 3).0, 1, "{l}");
+
+    // /metrics says what fw -L says.
+    let (status, body) = get(s, "/metrics");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    for line in [
+        "fw_rule_packets_total{family=\"ipv4\",chain=\"INPUT\",rule=\"2\",comment=\"new-link\"} 1",
+        "fw_rule_packets_total{family=\"ipv4\",chain=\"INPUT\",rule=\"3\",comment=\"\"} 1",
+        "fw_policy_packets_total{family=\"ipv4\",chain=\"INPUT\",policy=\"DROP\"} 2",
+        "fw_loaded 1",
+    ] {
+        assert!(body.lines().any(|l| l == line), "no `{line}` in\n{body}");
+    }
+    assert_eq!(get(s, "/").0, "HTTP/1.1 404 Not Found");
+
+    // A changed file is applied; a bad one is reported and kept out.
+    std::fs::write(rules.path(), RULES_2).unwrap();
+    assert!(
+        within(&|| listing(s).lines().count() == 6),
+        "{}",
+        listing(s)
+    );
+    assert!(udp_probe(c, s, SERVER_ADDR, 5003, PROBE_TIMEOUT));
+    std::fs::write(
+        rules.path(),
+        "family: ipv4\nchains:\n  INPUT:\n    polcy: DROP\n",
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(listing(s).lines().count(), 6, "{}", listing(s));
+
+    let (code, said) = daemon.stop();
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("fw daemon: attached veth-n\n"), "{said}");
+    assert!(
+        said.contains("unknown key `polcy`") && said.contains("the running ruleset stays"),
+        "{said}"
+    );
+    assert!(
+        said.ends_with("fw daemon: stopping; the firewall stays in force\n"),
+        "{said}"
+    );
+    // Still enforced after the daemon is gone.
+    assert!(!udp_probe(c, s, NEW_SERVER, 5002, PROBE_TIMEOUT));
+}
+
+/// A bad command line exits 2 naming the argument; a rules file with an
+/// error stops the daemon at start (exit 2, naming line and column) with
+/// the running ruleset untouched.
+#[test]
+fn the_daemon_refuses_bad_arguments_and_a_bad_rules_file_at_start() {
+    let lab = Lab::new("daemon-bad").unwrap();
+    let s = lab.server();
+    lab.fw_ok(&["-A", "INPUT", "-p", "udp", "--dport", "5001", "-j", "DROP"]);
+    let before = fw_in(s, &["-S"]).unwrap().stdout;
+    let bad = TempFile::new(
+        "daemon-bad.yaml",
+        "family: ipv4\nchains:\n  INPUT:\n    polcy: DROP\n",
+    );
+    for (args, code, said) in [
+        (
+            vec!["daemon", "--frobnicate"],
+            2,
+            "daemon: unknown argument `--frobnicate'".to_string(),
+        ),
+        (
+            vec!["daemon", "--rules", bad.path()],
+            2,
+            format!("unknown key `polcy` at {}:4:5", bad.path()),
+        ),
+    ] {
+        let out = fw_in(s, &args).unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}: {err}");
+        assert!(err.contains(&said), "{args:?}: {err}");
+    }
+    assert_eq!(fw_in(s, &["-S"]).unwrap().stdout, before);
+}
