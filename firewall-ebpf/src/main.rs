@@ -73,17 +73,10 @@ fn fw_xdp(ctx: XdpContext) -> u32 {
                 }
             };
             check::note_xdp(ctx.ctx, &pkt);
-            let state = conntrack::track(classify::SLOT_XDP, &pkt);
-            pkt.ctstate = state & !conntrack::STAGED;
-            let decision = classify::run(classify::SLOT_XDP, chain, &pkt);
-            log::xdp(ctx.ctx, chain, in_ifindex, pkt.out_ifindex);
-            match decision {
-                Decision::Accept => {
-                    if state & conntrack::STAGED != 0 {
-                        conntrack::confirm(classify::SLOT_XDP);
-                    }
-                    xdp_action::XDP_PASS
-                }
+            let out_ifindex = pkt.out_ifindex;
+            let log = || log::xdp(ctx.ctx, chain, in_ifindex, out_ifindex);
+            match walk(classify::SLOT_XDP, chain, &mut pkt, log) {
+                Decision::Accept => xdp_action::XDP_PASS,
                 Decision::Drop => xdp_action::XDP_DROP,
                 Decision::Reject(r) => reject::xdp(ctx.ctx, r, hook, in_ifindex),
             }
@@ -91,6 +84,21 @@ fn fw_xdp(ctx: XdpContext) -> u32 {
         Parsed::NotIpv4 => xdp_action::XDP_PASS,
         Parsed::Malformed => xdp_action::XDP_DROP,
     }
+}
+
+/// What every program does once it has parsed `pkt` and chosen `chain`:
+/// conntrack, the chain walk, `log` (the walk's LOG records), and an
+/// accepted new connection confirmed; `slot` is the hook's scratch slot.
+#[inline(always)]
+fn walk(slot: u32, chain: u32, pkt: &mut parse::Packet, log: impl FnOnce()) -> Decision {
+    let state = conntrack::track(slot, pkt);
+    pkt.ctstate = state & !conntrack::STAGED;
+    let decision = classify::run(slot, chain, pkt);
+    log();
+    if matches!(decision, Decision::Accept) && state & conntrack::STAGED != 0 {
+        conntrack::confirm(slot);
+    }
+    decision
 }
 
 #[classifier]
@@ -128,17 +136,9 @@ fn egress<const L2: usize>(ctx: &TcContext) -> i32 {
             pkt.out_ifindex = ifindex;
             // No -m mac at egress (xt_mac is refused from OUTPUT).
             check::note_tc::<L2>(skb, &pkt);
-            let state = conntrack::track(classify::SLOT_TC, &pkt);
-            pkt.ctstate = state & !conntrack::STAGED;
-            let decision = classify::run(classify::SLOT_TC, CHAIN_OUTPUT, &pkt);
-            log::tc(skb, ifindex, L2 as u32);
-            match decision {
-                Decision::Accept => {
-                    if state & conntrack::STAGED != 0 {
-                        conntrack::confirm(classify::SLOT_TC);
-                    }
-                    TCX_NEXT
-                }
+            let log = || log::tc(skb, ifindex, L2 as u32);
+            match walk(classify::SLOT_TC, CHAIN_OUTPUT, &mut pkt, log) {
+                Decision::Accept => TCX_NEXT,
                 Decision::Drop => TCX_DROP,
                 Decision::Reject(r) => reject::tc::<L2>(skb, r, ifindex),
             }
@@ -179,17 +179,10 @@ fn fw_tc_l3in(ctx: TcContext) -> i32 {
                 }
             };
             check::note_tc_in_l3(skb, &pkt);
-            let state = conntrack::track(classify::SLOT_XDP, &pkt);
-            pkt.ctstate = state & !conntrack::STAGED;
-            let decision = classify::run(classify::SLOT_XDP, chain, &pkt);
-            log::tc_in_l3(skb, chain, in_ifindex, pkt.out_ifindex);
-            match decision {
-                Decision::Accept => {
-                    if state & conntrack::STAGED != 0 {
-                        conntrack::confirm(classify::SLOT_XDP);
-                    }
-                    TCX_NEXT
-                }
+            let out_ifindex = pkt.out_ifindex;
+            let log = || log::tc_in_l3(skb, chain, in_ifindex, out_ifindex);
+            match walk(classify::SLOT_XDP, chain, &mut pkt, log) {
+                Decision::Accept => TCX_NEXT,
                 Decision::Drop => TCX_DROP,
                 Decision::Reject(r) => reject::tc_in_l3(skb, r, hook, in_ifindex),
             }

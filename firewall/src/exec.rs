@@ -1020,6 +1020,29 @@ pub fn refresh() -> Result<Refreshed, ExecError> {
     })
 }
 
+/// `fw -L [CHAIN] --json`: the ruleset with the kernel's counters as one
+/// JSON document (`render::json`, docs/json.md).
+///
+/// # Errors
+/// As [`run`]; [`EditError::NoChain`] for a chain that does not exist.
+pub fn list_json(chain: Option<&str>) -> Result<String, ExecError> {
+    check_privileges()?;
+    let dirs = Dirs::current()?;
+    let lock = if loaded_or_loading(&dirs) {
+        Some(StateLock::acquire(&dirs.state)?)
+    } else {
+        None
+    };
+    let state = current(&dirs, lock.is_some())?.known()?;
+    let counters = counts(&dirs, &state)?;
+    Ok(render::json::listing(
+        &state.ruleset,
+        &counters,
+        state.generation,
+        chain,
+    )?)
+}
+
 /// What `fw daemon` serves at `/metrics`, read at once ([`snapshot`]).
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {

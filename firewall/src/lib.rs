@@ -5,6 +5,9 @@
 pub use aya;
 /// The map layouts and limits fw shares with its kernel side.
 pub use firewall_common as common;
+/// The JSON library of `fw -L --json` and the state record, for callers
+/// that read them (the integration tests).
+pub use serde_json;
 
 pub mod command;
 pub mod compile;

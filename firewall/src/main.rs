@@ -49,6 +49,7 @@ Usage: fw -[ACD] chain rule-specification [options]
        fw save [--counters] [--format iptables|yaml]
        fw restore [--counters] [--noflush] [--test] [--table filter] [file]
        fw apply [--check|--diff] [-w [secs]] file.yaml
+       fw -L [chain] --json
        fw status [--check] | reset | gc | -h | -V
        fw conntrack -L | -F | -C | -S | --timeout [NAME=SECONDS ...]
        fw set create|add|del|test|list|save|restore|flush|destroy ... (fw set -h)
@@ -64,6 +65,7 @@ Commands:
   --replace -R chain rulenum   Replace rule rulenum (1 = first) in chain
   --list    -L [chain [rulenum]]  List the rules in a chain or all chains
   --list-rules -S [chain [rulenum]]  Print the rules in a chain or all chains
+  --list -L [chain] --json     The rules and exact counters as JSON (docs/json.md)
   --flush   -F [chain]         Delete all rules in chain or all chains
   --zero    -Z [chain [rulenum]]  Zero counters in chain or all chains
   --new     -N chain           Create a new user-defined chain
@@ -364,6 +366,27 @@ fn main() -> ExitCode {
         Some("-V" | "--version") if args.len() == 1 => {
             out(&format!("fw v{VERSION} (eBPF)\n"));
             return ExitCode::SUCCESS;
+        }
+        Some("-L" | "--list") if args.iter().any(|a| a == "--json") => {
+            // JSON counters are exact and addresses numeric: -n, -v and
+            // -x change nothing.
+            let rest: Vec<&str> = args[1..]
+                .iter()
+                .map(String::as_str)
+                .filter(|a| !matches!(*a, "--json" | "-n" | "-v" | "-x" | "-nvx" | "-vnx"))
+                .collect();
+            let chain = match rest.as_slice() {
+                [] => None,
+                [c] if !c.starts_with('-') => Some(*c),
+                _ => {
+                    return usage_error(&format!(
+                        "-L --json takes a chain name only: `{}'",
+                        rest.join(" ")
+                    ));
+                }
+            };
+            exec::gc_quietly();
+            exec::list_json(chain)
         }
         Some("status") if args.len() > 2 || args.get(1).is_some_and(|a| a != "--check") => {
             return usage_error(&format!("status: unknown argument `{}'", args[1]));

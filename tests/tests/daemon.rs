@@ -9,7 +9,8 @@
 // Cargo gives every test all of the package's dependencies; this one
 // does without these (the lab library or other tests use them).
 use anyhow as _;
-use firewall as _;
+
+use firewall::serde_json;
 
 use std::{
     io::{Read as _, Write as _},
@@ -251,4 +252,62 @@ fn the_daemon_refuses_bad_arguments_and_a_bad_rules_file_at_start() {
         assert!(err.contains(&said), "{args:?}: {err}");
     }
     assert_eq!(fw_in(s, &["-S"]).unwrap().stdout, before);
+}
+
+/// `fw -L --json` (docs/json.md) gives the counters `fw -L -v -x` prints,
+/// after real packets; a missing chain is `fw -L`'s error, exit 1.
+#[test]
+fn json_listing_has_the_counters_fw_l_prints() {
+    let lab = Lab::new("json").unwrap();
+    let (c, s) = (lab.client(), lab.server());
+    lab.fw_ok(&["-P", "INPUT", "DROP"]);
+    lab.fw_ok(&[
+        "-A",
+        "INPUT",
+        "-p",
+        "udp",
+        "--dport",
+        "5001",
+        "-m",
+        "comment",
+        "--comment",
+        "five",
+        "-j",
+        "ACCEPT",
+    ]);
+    assert!(udp_probe(c, s, SERVER_ADDR, 5001, PROBE_TIMEOUT));
+    assert!(udp_probe(c, s, SERVER_ADDR, 5001, PROBE_TIMEOUT));
+    assert!(!udp_probe(c, s, SERVER_ADDR, 5002, PROBE_TIMEOUT));
+    let l = listing(s);
+    let out = fw_in(s, &["-L", "INPUT", "--json"]).unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let chain = &v["chains"][0];
+    assert_eq!(v["chains"].as_array().unwrap().len(), 1);
+    let (pkts, bytes) = integration_tests::policy_counters(&l);
+    assert_eq!(
+        (chain["packets"].as_u64(), chain["bytes"].as_u64()),
+        (Some(pkts), Some(bytes))
+    );
+    assert_eq!(pkts, 1, "{l}");
+    let rule = &chain["rules"][0];
+    let (pkts, bytes) = integration_tests::rule_counters(&l, 1);
+    assert_eq!(
+        (rule["packets"].as_u64(), rule["bytes"].as_u64()),
+        (Some(pkts), Some(bytes))
+    );
+    assert_eq!(pkts, 2, "{l}");
+    assert_eq!(
+        rule["rule"],
+        "-A INPUT -p udp -m udp --dport 5001 -m comment --comment five -j ACCEPT"
+    );
+    assert_eq!(rule["comment"], "five");
+    // As `fw -L NOPE` says it.
+    let out = fw_in(s, &["-L", "NOPE", "--json"]).unwrap();
+    let plain = fw_in(s, &["-L", "NOPE"]).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        (out.status.code(), out.stderr),
+        (plain.status.code(), plain.stderr)
+    );
 }

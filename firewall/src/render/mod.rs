@@ -21,6 +21,7 @@
 //! - Interface names and set names with white space or quotes are quoted
 //!   so that the output parses back; iptables never quotes them.
 
+pub mod json;
 mod list;
 mod save;
 mod verbose;
