@@ -28,4 +28,5 @@ pub mod sets;
 pub mod state;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod top;
 pub mod yaml;

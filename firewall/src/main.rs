@@ -21,6 +21,7 @@ use nom as _;
 use prometheus_client as _;
 #[cfg(any(test, feature = "testing"))]
 use proptest as _;
+use ratatui as _;
 use serde as _;
 use serde_json as _;
 use serde_norway as _;
@@ -54,6 +55,7 @@ Usage: fw -[ACD] chain rule-specification [options]
        fw conntrack -L | -F | -C | -S | --timeout [NAME=SECONDS ...]
        fw set create|add|del|test|list|save|restore|flush|destroy ... (fw set -h)
        fw monitor [--count N] | --stats
+       fw top [--sort packets|bytes]
        fw daemon [--metrics-addr ADDR:PORT] [--no-metrics] [--rules FILE.yaml] [--log]
 
 Commands:
@@ -95,6 +97,7 @@ Commands:
   set COMMAND ...              Named sets for -m set, as ipset(8) (fw set -h)
   monitor [--count N]          Print the records of -j LOG rules as they come
   monitor --stats              How many LOG records were sent and dropped
+  top                          Live view of the rules' hit rates (p/b sort, q quits)
   daemon                       Attach to interfaces as they appear, serve Prometheus
                                metrics, re-apply --rules FILE when it changes (fw daemon -h)
 
@@ -426,6 +429,24 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("fw daemon: {e}");
+                    ExitCode::from(e.exit_code() as u8)
+                }
+            };
+        }
+        Some("top") => {
+            if matches!(args.get(1).map(String::as_str), Some("-h" | "--help")) {
+                out(firewall::top::USAGE);
+                return ExitCode::SUCCESS;
+            }
+            let sort = match firewall::top::parse(&args[1..]) {
+                Ok(s) => s,
+                Err(e) => return usage_error(&e.to_string()),
+            };
+            exec::gc_quietly();
+            return match firewall::top::run(sort) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("fw top: {e}");
                     ExitCode::from(e.exit_code() as u8)
                 }
             };

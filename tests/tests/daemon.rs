@@ -1,10 +1,11 @@
-//! `fw daemon` (issue 13, item 2; issue 14, item 4: interfaces created
-//! after fw loaded): a veth created while the daemon runs is attached
-//! within a second as the ruleset says (its `-i` rule, named before the
-//! interface existed, matches), with every counter kept; `/metrics`
-//! serves the same counters as `fw -L`; a changed rules file is applied
-//! and a bad one kept out; SIGTERM stops the daemon and leaves the
-//! firewall in force.
+//! `fw daemon`, `fw -L --json` and `fw top` (issue 13, items 1-3; issue
+//! 14, item 4: interfaces created after fw loaded): a veth created while
+//! the daemon runs is attached within a second as the ruleset says (its
+//! `-i` rule, named before the interface existed, matches), with every
+//! counter kept; `/metrics` serves the same counters as `fw -L`; a
+//! changed rules file is applied and a bad one kept out; SIGTERM stops
+//! the daemon and leaves the firewall in force. `fw -L --json` gives
+//! `fw -L -v -x`'s counters; `fw top` draws in a terminal and quits.
 
 // Cargo gives every test all of the package's dependencies; this one
 // does without these (the lab library or other tests use them).
@@ -309,5 +310,56 @@ fn json_listing_has_the_counters_fw_l_prints() {
     assert_eq!(
         (out.status.code(), out.stderr),
         (plain.status.code(), plain.stderr)
+    );
+}
+
+/// `fw top` (issue 13, item 3) draws in an 80×24 pseudo-terminal (util-linux
+/// `script` gives it one) and quits on `q` with exit 0; without a
+/// terminal it says so and exits 1.
+#[test]
+fn top_runs_in_an_80_by_24_terminal_and_quits_on_q() {
+    let lab = Lab::new("top").unwrap();
+    let s = lab.server();
+    lab.fw_ok(&["-A", "INPUT", "-p", "udp", "--dport", "53", "-j", "ACCEPT"]);
+    let fw = fw_bin();
+    let script = format!(
+        "(sleep 2; printf q) | timeout 20 script -qfec 'stty cols 80 rows 24; ip netns exec {s} {}  top' /dev/null",
+        fw.display()
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    let raw = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{raw:?}");
+    // The words on screen: escape sequences (cursor moves between words,
+    // styles) read as spaces.
+    let mut screen = String::new();
+    let mut chars = raw.chars();
+    while let Some(ch) = chars.next() {
+        if ch == '\u{1b}' {
+            // CSI: ESC [ parameters, then a final letter.
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+            screen.push(' ');
+        } else {
+            screen.push(ch);
+        }
+    }
+    let screen = screen.split_whitespace().collect::<Vec<_>>().join(" ");
+    for text in [
+        "fw top: sorted by packets/s",
+        "INPUT:policy",
+        "INPUT:1",
+        "-A INPUT -p udp -m udp --dport 53",
+    ] {
+        assert!(screen.contains(text), "no `{text}` in {screen:?}");
+    }
+    let out = fw_in(s, &["top"]).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "fw top: the terminal: standard output is not a terminal \
+         (fw -L --json gives the counters to scripts)\n"
     );
 }
