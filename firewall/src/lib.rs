@@ -23,6 +23,7 @@ pub mod monitor;
 pub mod offline;
 pub mod parse;
 pub mod render;
+pub mod report;
 pub mod restore;
 pub mod sets;
 pub mod state;

@@ -18,6 +18,7 @@ use aya_obj as _;
 use firewall_common as _;
 use libc as _;
 use nom as _;
+use plotters as _;
 use prometheus_client as _;
 #[cfg(any(test, feature = "testing"))]
 use proptest as _;
@@ -56,6 +57,7 @@ Usage: fw -[ACD] chain rule-specification [options]
        fw set create|add|del|test|list|save|restore|flush|destroy ... (fw set -h)
        fw monitor [--count N] | --stats
        fw top [--sort packets|bytes]
+       fw report --plot FILE.png [--seconds N] [--top K]
        fw daemon [--metrics-addr ADDR:PORT] [--no-metrics] [--rules FILE.yaml] [--log]
 
 Commands:
@@ -97,6 +99,7 @@ Commands:
   set COMMAND ...              Named sets for -m set, as ipset(8) (fw set -h)
   monitor [--count N]          Print the records of -j LOG rules as they come
   monitor --stats              How many LOG records were sent and dropped
+  report --plot FILE.png       Sample the counters for a while, chart the busiest rules
   top                          Live view of the rules' hit rates (p/b sort, q quits)
   daemon                       Attach to interfaces as they appear, serve Prometheus
                                metrics, re-apply --rules FILE when it changes (fw daemon -h)
@@ -429,6 +432,27 @@ fn main() -> ExitCode {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("fw daemon: {e}");
+                    ExitCode::from(e.exit_code() as u8)
+                }
+            };
+        }
+        Some("report") => {
+            if matches!(args.get(1).map(String::as_str), Some("-h" | "--help")) {
+                out(firewall::report::USAGE);
+                return ExitCode::SUCCESS;
+            }
+            let opts = match firewall::report::parse(&args[1..]) {
+                Ok(o) => o,
+                Err(e) => return usage_error(&e.to_string()),
+            };
+            exec::gc_quietly();
+            return match firewall::report::run(&opts) {
+                Ok(text) => {
+                    out(&text);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("fw report: {e}");
                     ExitCode::from(e.exit_code() as u8)
                 }
             };

@@ -363,3 +363,54 @@ fn top_runs_in_an_80_by_24_terminal_and_quits_on_q() {
          (fw -L --json gives the counters to scripts)\n"
     );
 }
+
+/// `fw report --plot` (issue 13, item 4): five datagrams sent while it
+/// samples are the five packets it reports for their rule, and the chart
+/// is a PNG; without fw loaded it exits 1.
+#[test]
+fn report_counts_the_window_and_writes_a_png() {
+    let lab = Lab::new("report").unwrap();
+    let (c, s) = (lab.client(), lab.server());
+    lab.fw_ok(&[
+        "-A", "INPUT", "-p", "udp", "--dport", "5001", "-j", "ACCEPT",
+    ]);
+    let png = std::env::temp_dir().join(format!("fw-{}-report.png", std::process::id()));
+    let child = Command::new("ip")
+        .args(["netns", "exec", s])
+        .arg(fw_bin())
+        .args(["report", "--seconds", "3", "--top", "2", "--plot"])
+        .arg(&png)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1000));
+    for _ in 0..5 {
+        assert!(udp_probe(c, s, SERVER_ADDR, 5001, PROBE_TIMEOUT));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = text.lines().next().unwrap_or_default();
+    let words: Vec<&str> = first.split_whitespace().collect();
+    assert_eq!(&words[..3], ["INPUT:1", "5", "packets"], "{text}");
+    assert!(
+        first.ends_with("-A INPUT -p udp -m udp --dport 5001 -j ACCEPT"),
+        "{text}"
+    );
+    let bytes = std::fs::read(&png).unwrap();
+    let _ = std::fs::remove_file(&png);
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    lab.fw_ok(&["reset"]);
+    let out = fw_in(s, &["report", "--plot", "/tmp/never.png", "--seconds", "1"]).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "fw report: fw is not loaded in this network namespace\n"
+    );
+}

@@ -17,7 +17,15 @@ const COMPONENTS: [&str; 3] = ["rust-src", "clippy", "rustfmt"];
 /// Debian packages: LLVM 22 for bpf-linker, `ip` for the test lab,
 /// iptables/nft to compare fw with the kernel's own firewalls.
 /// ipset: the oracle tests of `-m set` need its kernel sets.
-const APT_PACKAGES: [&str; 5] = ["llvm-22-dev", "iproute2", "iptables", "nftables", "ipset"];
+const APT_PACKAGES: [&str; 6] = [
+    "llvm-22-dev",
+    "iproute2",
+    "iptables",
+    "nftables",
+    "ipset",
+    // The TrueType font `fw report --plot` and the benchmark's plot draw text with.
+    "fonts-dejavu-core",
+];
 /// Where Debian's llvm-22 puts `llvm-config`, which bpf-linker's build needs.
 const LLVM_BIN: &str = "/usr/lib/llvm-22/bin";
 /// The bpf-linker series aya-build 0.2 works with.
