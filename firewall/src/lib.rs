@@ -8,6 +8,9 @@ pub use firewall_common as common;
 /// The JSON library of `fw -L --json` and the state record, for callers
 /// that read them (the integration tests).
 pub use serde_json;
+/// The YAML library of fw's rulesets, for callers that read YAML of their
+/// own (the integration tests' check of deploy/kubernetes).
+pub use serde_norway;
 
 pub mod command;
 pub mod compile;

@@ -14,6 +14,7 @@ mod bench;
 mod cmd;
 mod demo;
 mod fuzz;
+mod image;
 mod install;
 mod setup;
 
@@ -67,6 +68,10 @@ enum Task {
     /// print each one's exec/s, coverage and crashes (docs/fuzzing.md).
     /// Fails naming the artifact of any crash. Needs no root.
     Fuzz(fuzz::Args),
+    /// Build the container image of deploy/Containerfile offline: fw
+    /// statically linked, FROM scratch, with podman or buildah; --check
+    /// runs it in a throwaway network namespace (deploy/README.md).
+    Image(image::Args),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +83,7 @@ fn main() -> ExitCode {
         Task::Bench(args) => bench::run(&args),
         Task::Install { prefix } => install::run(prefix),
         Task::Fuzz(args) => fuzz::run(&args),
+        Task::Image(args) => image::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -140,20 +140,29 @@ pub fn bpffs_root() -> Result<PathBuf, PinsError> {
         return Ok(PathBuf::from(p));
     }
     let host = in_host_mount_ns();
-    if host && !is_bpffs(Path::new(SYS_BPFFS)) {
-        mount("bpf", SYS_BPFFS, Some("bpf"), 0).map_err(PinsError::Mount)?;
-    }
-    if is_bpffs(Path::new(SYS_BPFFS)) {
+    let bind_run = || -> Result<(), PinsError> {
         if host && !is_bpffs(Path::new(RUN_BPFFS)) {
             fs::create_dir_all(RUN_BPFFS).map_err(PinsError::Mount)?;
             mount(SYS_BPFFS, RUN_BPFFS, None, libc::MS_BIND).map_err(PinsError::Mount)?;
         }
+        Ok(())
+    };
+    if is_bpffs(Path::new(SYS_BPFFS)) {
+        bind_run()?;
         return Ok(PathBuf::from(SYS_BPFFS));
     }
+    // A bpffs already there is used before any is mounted: a container
+    // given the host's bpffs at /run/fw-bpffs is PID 1 of its own mount
+    // namespace (so "host" to the test above) and may not mount.
     for p in [RUN_BPFFS, OLD_RUN_BPFFS] {
         if is_bpffs(Path::new(p)) {
             return Ok(PathBuf::from(p));
         }
+    }
+    if host {
+        mount("bpf", SYS_BPFFS, Some("bpf"), 0).map_err(PinsError::Mount)?;
+        bind_run()?;
+        return Ok(PathBuf::from(SYS_BPFFS));
     }
     Err(PinsError::NoBpffs)
 }
