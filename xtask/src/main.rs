@@ -9,10 +9,12 @@
 //! * `bench`: fw against iptables and nftables (docs/benchmarks.md).
 //! * `install`: the fw binary, fw.service and an example /etc/fw/rules.yaml.
 //! * `fuzz`: the cargo-fuzz targets of `fuzz/`, each for a while.
+//! * `difftest`: random rulesets and frames under iptables-legacy and fw.
 
 mod bench;
 mod cmd;
 mod demo;
+mod difftest;
 mod fuzz;
 mod install;
 mod setup;
@@ -67,6 +69,10 @@ enum Task {
     /// print each one's exec/s, coverage and crashes (docs/fuzzing.md).
     /// Fails naming the artifact of any crash. Needs no root.
     Fuzz(fuzz::Args),
+    /// Random rulesets and frames through iptables-legacy and fw in twin
+    /// namespace labs; compares arrivals and rule counters, shrinks and
+    /// writes a mismatch to tests/difftest/ (docs/difftest.md).
+    Difftest(difftest::Args),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +84,7 @@ fn main() -> ExitCode {
         Task::Bench(args) => bench::run(&args),
         Task::Install { prefix } => install::run(prefix),
         Task::Fuzz(args) => fuzz::run(&args),
+        Task::Difftest(args) => difftest::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
