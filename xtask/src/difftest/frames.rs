@@ -250,3 +250,24 @@ pub fn id_of(f: &[u8]) -> Option<u16> {
     let o = ip_offset(f);
     (f.len() >= o + 6).then(|| u16::from_be_bytes([f[o + 4], f[o + 5]]))
 }
+
+/// Which documented difference (docs/semantics.md) a frame falls under:
+/// item 1 (fragments are not reassembled) or item 3 (truncated headers).
+pub fn known(f: &[u8]) -> Option<&'static str> {
+    let o = ip_offset(f);
+    if f.len() < o + 20 {
+        return None;
+    }
+    let ip = &f[o..];
+    if u16::from_be_bytes([ip[6], ip[7]]) & 0x3fff != 0 {
+        return Some("fragment (semantics item 1)");
+    }
+    let hl = usize::from(ip[0] & 0xf) * 4;
+    let need = match ip[9] {
+        6 => 20,
+        17 => 8,
+        1 => 8,
+        _ => 0,
+    };
+    (f.len() < o + hl + need).then_some("truncated header (semantics item 3)")
+}
