@@ -101,7 +101,7 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
             if !matches!(labs.compare(&case.ruleset, &plain)?, lab::Verdict::Differ(_)) {
                 known += 1;
                 if known <= 2 {
-                    println!("case {k}: known difference (fragments or truncated headers):\n{diff}");
+                    println!("case {k}: known difference (fragments, truncated headers or VID 0):\n{diff}");
                 }
                 continue;
             }
