@@ -13,14 +13,24 @@ use integration_tests::{Netns, fw_bin, fw_reset, ip, sh_in, unique_name};
 const OBSERVER: &str = "table ip dtobs { set seen { typeof ip id; flags dynamic; size 65535; }
 chain in { type filter hook input priority 100; policy accept; update @seen { ip id } } }\n";
 
-fn run(sender: &Netns, dut: &Netns, legacy: bool, ruleset: &str, frames: &[String]) -> (String, String) {
+fn run(
+    sender: &Netns,
+    dut: &Netns,
+    legacy: bool,
+    ruleset: &str,
+    frames: &[String],
+) -> (String, String) {
     let load = if legacy {
         "iptables-legacy-restore".to_string()
     } else {
         format!("{0} restore && {0} -Z", fw_bin().display())
     };
     let out = sh_in(dut.name(), &load, &[], Some(ruleset));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let bytes: Vec<Vec<u8>> = frames.iter().map(|h| unhex(h)).collect();
     integration_tests::in_netns(sender.name(), move || send(&bytes)).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(50));
@@ -28,7 +38,12 @@ fn run(sender: &Netns, dut: &Netns, legacy: bool, ruleset: &str, frames: &[Strin
     let save = if legacy {
         sh_in(dut.name(), "iptables-legacy-save -c -t filter", &[], None)
     } else {
-        sh_in(dut.name(), &format!("{} save -c", fw_bin().display()), &[], None)
+        sh_in(
+            dut.name(),
+            &format!("{} save -c", fw_bin().display()),
+            &[],
+            None,
+        )
     };
     let counts: String = String::from_utf8_lossy(&save.stdout)
         .lines()
@@ -61,8 +76,14 @@ fn send(frames: &[Vec<u8>]) {
     for f in frames {
         // SAFETY: buffer and address valid for the lengths given.
         unsafe {
-            libc::sendto(fd, f.as_ptr().cast(), f.len(), 0, (&raw const sa).cast(),
-                size_of::<libc::sockaddr_ll>() as libc::socklen_t);
+            libc::sendto(
+                fd,
+                f.as_ptr().cast(),
+                f.len(),
+                0,
+                (&raw const sa).cast(),
+                size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            );
         }
     }
     // SAFETY: our own descriptor, closed once.
@@ -75,13 +96,22 @@ fn lab(tag: &str) -> (Netns, Netns) {
     let d = Netns::create(format!("{base}-d")).unwrap();
     ip(&format!("-n {} link add dts address 02:00:00:00:00:01 type veth peer name dt0 address 02:00:00:00:00:02 netns {}", s.name(), d.name())).unwrap();
     sh_in(s.name(), "ip link set dts up", &[], None);
-    let out = sh_in(d.name(), "sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.tcp_synack_retries=0; \
+    let out = sh_in(
+        d.name(),
+        "sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.tcp_synack_retries=0; \
         ip link set lo up; ip link set dt0 up; ip addr add 192.0.2.2/24 dev dt0; \
         ip addr add 198.51.100.2/32 dev dt0; ip addr add 203.0.113.2/32 dev dt0; \
         ip neigh replace 192.0.2.1 lladdr 02:00:00:00:00:01 dev dt0 nud permanent; \
         ip neigh replace 192.0.2.10 lladdr 02:00:00:00:00:01 dev dt0 nud permanent; \
-        ip route add default via 192.0.2.1 dev dt0; nft -f -", &[], Some(OBSERVER));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        ip route add default via 192.0.2.1 dev dt0; nft -f -",
+        &[],
+        Some(OBSERVER),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (s, d)
 }
 
@@ -96,7 +126,11 @@ fn every_recorded_difftest_case_agrees() {
         }
         let text = std::fs::read_to_string(&p).unwrap();
         let (ruleset, frames) = text.split_once("--- frames\n").expect("a --- frames line");
-        let frames: Vec<String> = frames.lines().filter(|l| !l.is_empty()).map(str::to_string).collect();
+        let frames: Vec<String> = frames
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
         let (ls, ld) = lab("dtr-ipt");
         let (fs, fd) = lab("dtr-fw");
         let a = run(&ls, &ld, true, ruleset, &frames);

@@ -7,7 +7,12 @@ use proptest::{prelude::*, sample::select};
 /// The sender's and the DUT's MACs (fixed in both labs).
 pub const SRC_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 pub const DUT_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
-pub const SOURCES: [[u8; 4]; 4] = [[192, 0, 2, 10], [198, 51, 100, 7], [203, 0, 113, 9], [198, 51, 100, 130]];
+pub const SOURCES: [[u8; 4]; 4] = [
+    [192, 0, 2, 10],
+    [198, 51, 100, 7],
+    [203, 0, 113, 9],
+    [198, 51, 100, 130],
+];
 pub const DUT_ADDRS: [[u8; 4]; 3] = [[192, 0, 2, 2], [198, 51, 100, 2], [203, 0, 113, 2]];
 const PORTS: [u16; 8] = [22, 53, 80, 443, 1500, 8080, 40000, 9];
 
@@ -209,7 +214,15 @@ fn icmp(typ: u8, code: u8, ident: u16) -> Vec<u8> {
 }
 
 /// An IPv4 datagram; `frag` is the flags/offset field.
-fn ipv4(proto: u8, src: [u8; 4], dst: [u8; 4], id: u16, frag: u16, opts: &[u8], l4: &[u8]) -> Vec<u8> {
+fn ipv4(
+    proto: u8,
+    src: [u8; 4],
+    dst: [u8; 4],
+    id: u16,
+    frag: u16,
+    opts: &[u8],
+    l4: &[u8],
+) -> Vec<u8> {
     let hl = 20 + opts.len();
     let mut h = vec![0u8; hl];
     h[0] = 0x40 | (hl / 4) as u8;
@@ -229,7 +242,11 @@ fn ipv4(proto: u8, src: [u8; 4], dst: [u8; 4], id: u16, frag: u16, opts: &[u8], 
 
 /// Offset of the IPv4 header in a frame (after one 802.1Q tag if any).
 pub fn ip_offset(f: &[u8]) -> usize {
-    if f.len() > 13 && f[12] == 0x81 && f[13] == 0 { 18 } else { 14 }
+    if f.len() > 13 && f[12] == 0x81 && f[13] == 0 {
+        18
+    } else {
+        14
+    }
 }
 
 /// Gives the frame's datagram IP ID `id` and fixes the header checksum.

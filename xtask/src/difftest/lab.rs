@@ -52,7 +52,10 @@ pub struct Twin {
 static NEXT_ID: AtomicU16 = AtomicU16::new(1);
 
 fn mac(m: [u8; 6]) -> String {
-    m.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
+    m.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 fn dotted(a: [u8; 4]) -> String {
@@ -81,8 +84,16 @@ impl Lab {
         let sender = Netns::create(format!("{base}-s"))?;
         let dut = Netns::create(format!("{base}-d"))?;
         let (s, d) = (sender.name().to_string(), dut.name().to_string());
-        ip(&format!("-n {s} link add dts address {} type veth peer name dt0 address {} netns {d}", mac(SRC_MAC), mac(DUT_MAC)))?;
-        ok(&s, "sysctl -qw net.ipv6.conf.all.disable_ipv6=1; ip link set dts up; ip link set lo up", None)?;
+        ip(&format!(
+            "-n {s} link add dts address {} type veth peer name dt0 address {} netns {d}",
+            mac(SRC_MAC),
+            mac(DUT_MAC)
+        ))?;
+        ok(
+            &s,
+            "sysctl -qw net.ipv6.conf.all.disable_ipv6=1; ip link set dts up; ip link set lo up",
+            None,
+        )?;
         let mut script = String::from(
             "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv4.conf.all.rp_filter=0 \
              net.ipv4.conf.default.rp_filter=0 net.ipv4.icmp_ratelimit=0 net.ipv4.icmp_ratemask=0 \
@@ -94,9 +105,16 @@ impl Lab {
         for a in &DUT_ADDRS[1..] {
             script += &format!("ip addr add {}/32 dev dt0\n", dotted(*a));
         }
-        script += &format!("ip neigh replace 192.0.2.1 lladdr {} dev dt0 nud permanent\n", mac(SRC_MAC));
+        script += &format!(
+            "ip neigh replace 192.0.2.1 lladdr {} dev dt0 nud permanent\n",
+            mac(SRC_MAC)
+        );
         for a in SOURCES.iter().filter(|a| a[..3] == [192, 0, 2]) {
-            script += &format!("ip neigh replace {} lladdr {} dev dt0 nud permanent\n", dotted(*a), mac(SRC_MAC));
+            script += &format!(
+                "ip neigh replace {} lladdr {} dev dt0 nud permanent\n",
+                dotted(*a),
+                mac(SRC_MAC)
+            );
         }
         script += "ip route add default via 192.0.2.1 dev dt0\nnft -f -\n";
         ok(&d, &script, Some(OBSERVER))?;
@@ -107,19 +125,27 @@ impl Lab {
                 .filter_map(|p| std::net::TcpListener::bind(("0.0.0.0", *p)).ok())
                 .collect::<Vec<_>>()
         })?;
-        let (sock, ifindex) = integration_tests::in_netns(&s, || -> anyhow::Result<(OwnedFd, i32)> {
-            // SAFETY: plain socket(2); the fd is owned at once.
-            let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
-            if fd < 0 {
-                bail!("AF_PACKET socket: {}", std::io::Error::last_os_error());
-            }
-            // SAFETY: fd is a fresh descriptor nobody else owns.
-            let sock = unsafe { OwnedFd::from_raw_fd(fd) };
-            // SAFETY: a NUL-terminated name.
-            let idx = unsafe { libc::if_nametoindex(c"dts".as_ptr()) };
-            Ok((sock, idx as i32))
-        })??;
-        Ok(Self { legacy, sender, dut, sock, ifindex, _listeners: listeners })
+        let (sock, ifindex) =
+            integration_tests::in_netns(&s, || -> anyhow::Result<(OwnedFd, i32)> {
+                // SAFETY: plain socket(2); the fd is owned at once.
+                let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0) };
+                if fd < 0 {
+                    bail!("AF_PACKET socket: {}", std::io::Error::last_os_error());
+                }
+                // SAFETY: fd is a fresh descriptor nobody else owns.
+                let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+                // SAFETY: a NUL-terminated name.
+                let idx = unsafe { libc::if_nametoindex(c"dts".as_ptr()) };
+                Ok((sock, idx as i32))
+            })??;
+        Ok(Self {
+            legacy,
+            sender,
+            dut,
+            sock,
+            ifindex,
+            _listeners: listeners,
+        })
     }
 
     fn send(&self, f: &[u8]) {
@@ -145,10 +171,21 @@ impl Lab {
     fn load(&self, ruleset: &str) -> anyhow::Result<Result<(), String>> {
         let d = self.dut.name();
         let out = if self.legacy {
-            sh(d, "iptables-legacy-restore && conntrack -F 2>/dev/null; true", Some(ruleset))?
+            sh(
+                d,
+                "iptables-legacy-restore && conntrack -F 2>/dev/null; true",
+                Some(ruleset),
+            )?
         } else {
             let fw = fw_bin();
-            sh(d, &format!("{0} restore && {0} -Z && {0} conntrack -F >/dev/null", fw.display()), Some(ruleset))?
+            sh(
+                d,
+                &format!(
+                    "{0} restore && {0} -Z && {0} conntrack -F >/dev/null",
+                    fw.display()
+                ),
+                Some(ruleset),
+            )?
         };
         if !out.status.success() {
             return Ok(Err(String::from_utf8_lossy(&out.stderr).trim().to_string()));
@@ -159,7 +196,11 @@ impl Lab {
     fn observe(&self, ids: &[u16]) -> anyhow::Result<Seen> {
         std::thread::sleep(Duration::from_millis(5));
         let d = self.dut.name();
-        let listing = ok(d, "nft list set ip dtobs seen; nft flush set ip dtobs seen", None)?;
+        let listing = ok(
+            d,
+            "nft list set ip dtobs seen; nft flush set ip dtobs seen",
+            None,
+        )?;
         let mut got = std::collections::BTreeSet::new();
         if let Some(at) = listing.find("elements = {") {
             let rest = &listing[at + 12..];
@@ -190,7 +231,13 @@ fn unsafe_zeroed() -> libc::sockaddr_ll {
 /// Packet counts per chain: the policy (INPUT) then each rule in order.
 fn counters(save: &str) -> BTreeMap<String, Vec<u64>> {
     let mut m: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    let pk = |s: &str| s.trim_start_matches('[').split(':').next().and_then(|p| p.parse().ok()).unwrap_or(u64::MAX);
+    let pk = |s: &str| {
+        s.trim_start_matches('[')
+            .split(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(u64::MAX)
+    };
     for l in save.lines() {
         if let Some(rest) = l.strip_prefix(":INPUT ") {
             if let Some(c) = rest.split_whitespace().nth(1) {
@@ -209,7 +256,9 @@ fn counters(save: &str) -> BTreeMap<String, Vec<u64>> {
 
 impl Twin {
     pub fn new() -> anyhow::Result<Self> {
-        Ok(Self { labs: [Lab::new(true)?, Lab::new(false)?] })
+        Ok(Self {
+            labs: [Lab::new(true)?, Lab::new(false)?],
+        })
     }
 
     /// Runs one case in both labs and compares what arrived and the counters.
@@ -223,7 +272,11 @@ impl Twin {
             let old = frames::id_of(&f).unwrap_or(0);
             let new = *remap.entry(old).or_insert_with(|| {
                 let v = NEXT_ID.fetch_add(7, Ordering::Relaxed);
-                if v == 0 { NEXT_ID.fetch_add(7, Ordering::Relaxed) } else { v }
+                if v == 0 {
+                    NEXT_ID.fetch_add(7, Ordering::Relaxed)
+                } else {
+                    v
+                }
             });
             frames::set_id(&mut f, new);
             ids.push(new);
@@ -246,14 +299,18 @@ impl Twin {
                     })
                 })
                 .collect();
-            hs.into_iter().map(|h| h.join().expect("lab thread")).collect()
+            hs.into_iter()
+                .map(|h| h.join().expect("lab thread"))
+                .collect()
         });
         let mut it = results.into_iter();
         let legacy = it.next().context("legacy")??;
         let fw = it.next().context("fw")??;
         let (legacy, fw) = match (legacy, fw) {
             (Ok(l), Ok(f)) => (l, f),
-            (Err(e), _) => bail!("iptables-legacy-restore refused a generated ruleset: {e}\n{ruleset}"),
+            (Err(e), _) => {
+                bail!("iptables-legacy-restore refused a generated ruleset: {e}\n{ruleset}")
+            }
             (Ok(_), Err(e)) => return Ok(Verdict::Refused(e)),
         };
         if legacy == fw {
@@ -266,7 +323,10 @@ impl Twin {
             }
         }
         if legacy.counters != fw.counters {
-            d += &format!("  counters iptables-legacy {:?}\n  counters fw              {:?}\n", legacy.counters, fw.counters);
+            d += &format!(
+                "  counters iptables-legacy {:?}\n  counters fw              {:?}\n",
+                legacy.counters, fw.counters
+            );
         }
         Ok(Verdict::Differ(d))
     }

@@ -57,7 +57,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         Config::default(),
         TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
     );
-    let corpus = if args.corpus { corpus_rulesets()? } else { Vec::new() };
+    let corpus = if args.corpus {
+        corpus_rulesets()?
+    } else {
+        Vec::new()
+    };
     let total = if args.corpus {
         args.cases.max(1) * corpus.len() as u64
     } else {
@@ -98,10 +102,15 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
                 .filter(|f| frames::known(f).is_none())
                 .cloned()
                 .collect();
-            if !matches!(labs.compare(&case.ruleset, &plain)?, lab::Verdict::Differ(_)) {
+            if !matches!(
+                labs.compare(&case.ruleset, &plain)?,
+                lab::Verdict::Differ(_)
+            ) {
                 known += 1;
                 if known <= 2 {
-                    println!("case {k}: known difference (fragments, truncated headers or VID 0):\n{diff}");
+                    println!(
+                        "case {k}: known difference (fragments, truncated headers or VID 0):\n{diff}"
+                    );
                 }
                 continue;
             }
@@ -113,7 +122,11 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         println!(
             "case {k} minimal (seed {seed}):\n{}\n--- frames\n{}\n{d}",
             text.ruleset,
-            text.frames.iter().map(|f| hex(f)).collect::<Vec<_>>().join("\n")
+            text.frames
+                .iter()
+                .map(|f| hex(f))
+                .collect::<Vec<_>>()
+                .join("\n")
         );
         write_regression(seed, k, &text)?;
     }
@@ -176,7 +189,11 @@ fn write_regression(seed: u64, k: u64, case: &Case) -> anyhow::Result<()> {
     let body = format!(
         "# difftest seed {seed} case {k}\n{}--- frames\n{}\n",
         case.ruleset,
-        case.frames.iter().map(|f| hex(f)).collect::<Vec<_>>().join("\n")
+        case.frames
+            .iter()
+            .map(|f| hex(f))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     let path = dir.join(format!("seed-{seed}-case-{k}.case"));
     std::fs::write(&path, body).with_context(|| path.display().to_string())?;

@@ -11,10 +11,27 @@ const ADDRS: [&str; 6] = [
     "203.0.113.9",
     "203.0.113.2",
 ];
-const PORTS: [&str; 8] = ["22", "53", "80", "443", "1000:2000", "8080", "0:1023", "40000:65535"];
+const PORTS: [&str; 8] = [
+    "22",
+    "53",
+    "80",
+    "443",
+    "1000:2000",
+    "8080",
+    "0:1023",
+    "40000:65535",
+];
 const STATES: [&str; 4] = ["NEW", "ESTABLISHED", "RELATED", "INVALID"];
 const FLAGS: [&str; 6] = ["SYN", "ACK", "FIN", "RST", "PSH", "URG"];
-const ICMP: [&str; 7] = ["echo-request", "echo-reply", "3", "3/3", "11", "any", "destination-unreachable"];
+const ICMP: [&str; 7] = [
+    "echo-request",
+    "echo-reply",
+    "3",
+    "3/3",
+    "11",
+    "any",
+    "destination-unreachable",
+];
 const IFACES: [&str; 4] = ["dt0", "dt+", "lo", "eth9"];
 
 fn neg() -> impl Strategy<Value = &'static str> {
@@ -33,7 +50,11 @@ fn flagset() -> impl Strategy<Value = String> {
 
 /// The matches of one rule (without its target).
 fn matches() -> impl Strategy<Value = String> {
-    let addr = (neg(), select(ADDRS.to_vec()), select(vec![0u8, 8, 16, 24, 25, 30, 32]));
+    let addr = (
+        neg(),
+        select(ADDRS.to_vec()),
+        select(vec![0u8, 8, 16, 24, 25, 30, 32]),
+    );
     (
         proptest::option::weighted(0.3, (addr, any::<bool>())),
         proptest::option::weighted(0.2, (neg(), select(IFACES.to_vec()))),
@@ -44,7 +65,11 @@ fn matches() -> impl Strategy<Value = String> {
         (neg(), select(ICMP.to_vec())),
         proptest::option::weighted(
             0.3,
-            (neg(), any::<bool>(), proptest::sample::subsequence(STATES.to_vec(), 1..=4)),
+            (
+                neg(),
+                any::<bool>(),
+                proptest::sample::subsequence(STATES.to_vec(), 1..=4),
+            ),
         ),
         proptest::option::weighted(0.1, select(vec!["1", "2", "3", "50"])),
     )
@@ -103,7 +128,13 @@ pub fn ruleset() -> impl Strategy<Value = String> {
         .prop_map(|(drop, chains)| {
             let n = chains.len();
             let names: Vec<String> = (0..n)
-                .map(|i| if i == 0 { "INPUT".into() } else { format!("c{i}") })
+                .map(|i| {
+                    if i == 0 {
+                        "INPUT".into()
+                    } else {
+                        format!("c{i}")
+                    }
+                })
                 .collect();
             let mut t = String::from("*filter\n");
             t += &format!(":INPUT {} [0:0]\n", if drop { "DROP" } else { "ACCEPT" });
