@@ -27,6 +27,9 @@ pub struct Args {
     /// each with N batches of generated frames.
     #[arg(long)]
     corpus: bool,
+    /// Stop starting cases after this many seconds (0: no limit).
+    #[arg(long, default_value_t = 0, value_name = "S")]
+    seconds: u64,
     /// fw binary (default: target/debug/fw).
     #[arg(long, value_name = "PATH")]
     fw: Option<PathBuf>,
@@ -68,7 +71,13 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         args.cases
     };
     let (mut frames_sent, mut mismatches, mut refused, mut known) = (0u64, 0u64, 0u64, 0u64);
+    let start = std::time::Instant::now();
+    let mut ran = 0;
     for k in 0..total {
+        if args.seconds > 0 && start.elapsed().as_secs() >= args.seconds {
+            break;
+        }
+        ran += 1;
         let fixed = corpus.get((k as usize) % corpus.len().max(1)).cloned();
         let strategy = (rules::ruleset(), frames::batch()).prop_map(move |(r, f)| {
             let ruleset = fixed.clone().unwrap_or(r);
@@ -131,7 +140,8 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         write_regression(seed, k, &text)?;
     }
     println!(
-        "difftest summary: seed {seed}, cases {total}, frames {frames_sent}, mismatches {mismatches}, known differences {known}, refused by fw {refused}"
+        "difftest summary: seed {seed}, cases {ran} in {:.0?}, frames {frames_sent}, mismatches {mismatches}, known differences {known}, refused by fw {refused}",
+        start.elapsed()
     );
     if mismatches > 0 {
         anyhow::bail!("{mismatches} mismatches");

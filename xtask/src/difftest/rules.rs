@@ -71,7 +71,7 @@ fn matches() -> impl Strategy<Value = String> {
                 proptest::sample::subsequence(STATES.to_vec(), 1..=4),
             ),
         ),
-        proptest::option::weighted(0.1, select(vec!["1", "2", "3", "50"])),
+        proptest::option::weighted(0.1, select(vec!["1", "2", "3", "5"])),
     )
         .prop_map(|(a, i, f, proto, ports, tf, icmp, st, lim)| {
             let mut m = String::new();
