@@ -9,10 +9,12 @@
 //! * `bench`: fw against iptables and nftables (docs/benchmarks.md).
 //! * `install`: the fw binary, fw.service and an example /etc/fw/rules.yaml.
 //! * `fuzz`: the cargo-fuzz targets of `fuzz/`, each for a while.
+//! * `difftest`: random rulesets and frames under iptables-legacy and fw.
 
 mod bench;
 mod cmd;
 mod demo;
+mod difftest;
 mod fuzz;
 mod image;
 mod install;
@@ -72,6 +74,10 @@ enum Task {
     /// statically linked, FROM scratch, with podman or buildah; --check
     /// runs it in a throwaway network namespace (deploy/README.md).
     Image(image::Args),
+    /// Random rulesets and frames through iptables-legacy and fw in twin
+    /// namespace labs; compares arrivals and rule counters, shrinks and
+    /// writes a mismatch to tests/difftest/ (docs/difftest.md).
+    Difftest(difftest::Args),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +90,7 @@ fn main() -> ExitCode {
         Task::Install { prefix } => install::run(prefix),
         Task::Fuzz(args) => fuzz::run(&args),
         Task::Image(args) => image::run(&args),
+        Task::Difftest(args) => difftest::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

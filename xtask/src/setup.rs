@@ -17,12 +17,14 @@ const COMPONENTS: [&str; 3] = ["rust-src", "clippy", "rustfmt"];
 /// Debian packages: LLVM 22 for bpf-linker, `ip` for the test lab,
 /// iptables/nft to compare fw with the kernel's own firewalls.
 /// ipset: the oracle tests of `-m set` need its kernel sets.
-const APT_PACKAGES: [&str; 6] = [
+const APT_PACKAGES: [&str; 7] = [
     "llvm-22-dev",
     "iproute2",
     "iptables",
     "nftables",
     "ipset",
+    // conntrack -F between `cargo xtask difftest`'s cases.
+    "conntrack",
     // The TrueType font `fw report --plot` and the benchmark's plot draw text with.
     "fonts-dejavu-core",
 ];
