@@ -983,9 +983,9 @@ pub fn refresh() -> Result<Refreshed, ExecError> {
     }
     let _lock = StateLock::acquire(&dirs.state)?;
     let old = current(&dirs, true)?.known()?;
-    if Kernel::open(&dirs)?.is_none() {
+    let Some(k) = Kernel::open(&dirs)? else {
         return Ok(Refreshed::NotLoaded);
-    }
+    };
     let now = attach::interfaces()?;
     let listed: Vec<(String, u32)> = now.iter().map(|i| (i.name.clone(), i.index)).collect();
     let attached_all = now.iter().filter(|i| i.attachable()).all(|i| {
@@ -994,14 +994,13 @@ pub fn refresh() -> Result<Refreshed, ExecError> {
             .any(|a| a.ifname == i.name && a.ifindex == i.index)
             || old.refused.iter().any(|r| r.ifindex == i.index)
     });
-    let routes_same = match Kernel::open(&dirs)? {
-        Some(k) if uses_addrtype(&old.ruleset) => {
-            let mut now = load::local_routes().map_err(ExecError::Routes)?;
-            now.sort();
-            k.local_table()? == now
-        }
-        _ => true,
+    let routes_same = !uses_addrtype(&old.ruleset) || {
+        let mut now = load::local_routes().map_err(ExecError::Routes)?;
+        now.sort();
+        k.local_table()? == now
     };
+    // `swap` opens the maps itself.
+    drop(k);
     if listed == old.interfaces && attached_all && routes_same {
         return Ok(Refreshed::Unchanged);
     }
