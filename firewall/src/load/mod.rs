@@ -471,13 +471,7 @@ impl Kernel {
             path: dirs.pins.clone(),
             source,
         })?;
-        // -m owner's offsets (all zero, `valid` 0, on a kernel whose BTF
-        // fw cannot read: the user side then refuses the match).
-        let owner = btf::owner_offsets().unwrap_or_default();
-        let mut ebpf = aya::EbpfLoader::new()
-            .map_max_entries(maps::CONNTRACK, conntrack_max())
-            .override_global(firewall_common::check::owner::GLOBAL, &owner, true)
-            .load(EBPF_OBJECT)?;
+        let mut ebpf = load_object(conntrack_max(), &[])?;
         let xdp: &mut Xdp = program(&mut ebpf, PROG_XDP)?;
         xdp.load().map_err(|e| refused(dirs, PROG_XDP, e))?;
         for name in [PROG_TC, PROG_TC_IN] {
@@ -1335,7 +1329,7 @@ pub(crate) fn load_l3(dirs: &Dirs) -> Result<(), LoadError> {
     if PROGRAMS_L3.iter().all(|n| dirs.prog(n).exists()) {
         return Ok(());
     }
-    let paths: Vec<(&str, std::path::PathBuf)> = maps::ALL
+    let paths: Vec<(&str, PathBuf)> = maps::ALL
         .iter()
         .map(|&name| (name, dirs.map(name)))
         .collect();
@@ -1346,16 +1340,29 @@ pub(crate) fn load_l3(dirs: &Dirs) -> Result<(), LoadError> {
     let conntrack = aya::maps::MapInfo::from_pin(dirs.map(maps::CONNTRACK))
         .map_err(map_err(maps::CONNTRACK))?
         .max_entries();
+    let mut ebpf = load_object(conntrack, &paths)?;
+    load_programs_l3(&mut ebpf, dirs)
+}
+
+/// The embedded object, its maps created (CONNTRACK with `conntrack`
+/// entries) or, for the maps in `pinned`, opened from those pins; no
+/// program loaded yet.
+///
+/// # Errors
+/// [`LoadError::Load`] when aya cannot read the object, the kernel refuses
+/// a map, or a pinned map does not fit the object.
+fn load_object(conntrack: u32, pinned: &[(&str, PathBuf)]) -> Result<Ebpf, LoadError> {
+    // -m owner's offsets (all zero, `valid` 0, on a kernel whose BTF
+    // fw cannot read: the user side then refuses the match).
     let owner = btf::owner_offsets().unwrap_or_default();
     let mut loader = aya::EbpfLoader::new();
     loader
         .map_max_entries(maps::CONNTRACK, conntrack)
         .override_global(firewall_common::check::owner::GLOBAL, &owner, true);
-    for (name, path) in &paths {
+    for (name, path) in pinned {
         loader.map_pin_path(name, path.as_path());
     }
-    let mut ebpf = loader.load(EBPF_OBJECT)?;
-    load_programs_l3(&mut ebpf, dirs)
+    Ok(loader.load(EBPF_OBJECT)?)
 }
 
 /// Kernel ids of the pinned programs.
