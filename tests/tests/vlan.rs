@@ -22,7 +22,7 @@ use integration_tests::{
     CLIENT_ADDR, CLIENT_IF, Lab, SERVER_ADDR, SERVER_IF, TempFile, fw_in, in_netns, send_frames,
     sh_in, udp_packet,
 };
-use iptables::{IPTABLES, require_iptables, text};
+use iptables::{IPTABLES, legacy_restore, require_iptables, text};
 
 /// The server end's MAC address, set so that the frames can name it.
 const SERVER_MAC: [u8; 6] = [0x02, 0, 0x5e, 0, 0x53, 0x02];
@@ -114,13 +114,7 @@ fn priority_tagged_frames_meet_the_ruleset_as_iptables_filters_them() {
     let rules = TempFile::new("vlan.rules", RULES);
 
     let oracle = lab("vlan-ipt");
-    let load = sh_in(
-        oracle.server(),
-        &format!("{IPTABLES}-restore < {}", rules.path()),
-        &[],
-        None,
-    );
-    assert_eq!(load.status.code(), Some(0), "{}", text(&load.stderr));
+    legacy_restore(oracle.server(), rules.path());
     let want = probe(&oracle, &|| {
         text(
             &sh_in(

@@ -21,7 +21,7 @@ use integration_tests::{
     CLIENT_ADDR, CLIENT_IF, Lab, SERVER_ADDR, SERVER_IF, TempFile, fw_in, policy_counters,
     rule_counters, sh_in, udp_probe,
 };
-use iptables::{IPTABLES, require_iptables, text};
+use iptables::{IPTABLES, legacy_restore, require_iptables, text};
 
 /// The overlay's addresses (RFC 5737 TEST-NET-3).
 const OVERLAY_CLIENT: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 1);
@@ -107,13 +107,7 @@ fn vxlan_outer_and_inner_packets_meet_the_ruleset_as_iptables_filters_them() {
     let rules = TempFile::new("vxlan.rules", RULES);
 
     let oracle = lab("vxlan-ipt");
-    let load = sh_in(
-        oracle.server(),
-        &format!("{IPTABLES}-restore < {}", rules.path()),
-        &[],
-        None,
-    );
-    assert_eq!(load.status.code(), Some(0), "{}", text(&load.stderr));
+    legacy_restore(oracle.server(), rules.path());
     let listing = format!("{IPTABLES} -L INPUT -v -n -x --line-numbers");
     let want = probe(&oracle, &|| {
         text(&sh_in(oracle.server(), &listing, &[], None).stdout)

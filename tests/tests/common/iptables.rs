@@ -38,3 +38,13 @@ pub use integration_tests::Netns;
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// Loads the iptables-restore file at `path` into iptables-legacy in
+/// namespace `ns`.
+///
+/// # Panics
+/// When iptables-legacy-restore refuses it.
+pub fn legacy_restore(ns: &str, path: &str) {
+    let load = integration_tests::sh_in(ns, &format!("{IPTABLES}-restore < {path}"), &[], None);
+    assert_eq!(load.status.code(), Some(0), "{}", text(&load.stderr));
+}
