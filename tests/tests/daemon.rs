@@ -13,6 +13,9 @@ use anyhow as _;
 
 use firewall::serde_json;
 
+#[path = "common/legacy.rs"]
+mod legacy;
+
 use std::{
     io::{Read as _, Write as _},
     net::{Ipv4Addr, TcpStream},
@@ -486,14 +489,7 @@ fn ten_thousand_packets_from_both_cpus_agree_in_every_view() {
     }
     std::thread::sleep(Duration::from_millis(200));
     // Three datagrams through OUTPUT's counting rule.
-    in_netns(s, || {
-        let sock = std::net::UdpSocket::bind("0.0.0.0:0").unwrap();
-        for _ in 0..3 {
-            sock.send_to(&[0; PAYLOAD], (integration_tests::CLIENT_ADDR, 5010))
-                .unwrap();
-        }
-    })
-    .unwrap();
+    legacy::send_udp(s, integration_tests::CLIENT_ADDR, 5010, PAYLOAD, 3);
 
     let want = (2 * PER_CPU as u64, 2 * PER_CPU as u64 * IP_LEN);
     let l = listing(s);
