@@ -10,21 +10,28 @@
 //!   (prometheus-client), per rule and per policy, with drops by reason,
 //!   LOG's losses, the connection table's fill and the ruleset's age.
 //! - With `--rules FILE` it applies the YAML file at start and again each
-//!   time it changes (checked every [`POLL`]), keeping the running ruleset
-//!   and saying so when the new file is bad.
+//!   time it changes (checked every [`POLL`], applied once it has stayed
+//!   the same for a poll, so that a file being written is not read half
+//!   way), keeping the running ruleset and saying so, once, when the new
+//!   file is bad or gone.
+//! - One daemon runs per network namespace: a second one is refused.
 //! - With `--log` it prints LOG's records to standard output, as
 //!   `fw monitor` does (the journal takes them under systemd).
+//! - SIGHUP applies the rules file at once, as it is, and looks at the
+//!   interfaces again.
 //! - SIGTERM or SIGINT stop it; the firewall stays in force.
 
 use std::{
+    fmt,
     net::SocketAddr,
     path::PathBuf,
     time::{Duration, SystemTime},
 };
 
 use prometheus_client::{
-    encoding::{EncodeLabelSet, text::encode},
-    metrics::{counter::Counter, family::Family, gauge::Gauge},
+    collector::Collector,
+    encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric as _, text::encode},
+    metrics::{MetricType, counter::ConstCounter, gauge::Gauge},
     registry::Registry,
 };
 use tokio::{
@@ -75,8 +82,23 @@ pub enum DaemonError {
         /// Why.
         source: std::io::Error,
     },
-    /// The runtime, the netlink socket, a signal handler or the metrics
-    /// listener could not be set up.
+    /// The metrics address could not be listened on (exit status 4, a
+    /// resource problem): nothing was applied.
+    #[error("listening on {addr}: {source}")]
+    Listen {
+        /// `--metrics-addr`.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Another `fw daemon` runs in this network namespace (exit status 4).
+    #[error("another fw daemon runs in this network namespace (pid {pid}); stop it first")]
+    Running {
+        /// Its process id, as its lock file says.
+        pid: String,
+    },
+    /// The runtime, the netlink socket or a signal handler could not be
+    /// set up.
     #[error("{what}: {source}")]
     Setup {
         /// What was being set up.
@@ -88,11 +110,13 @@ pub enum DaemonError {
 
 impl DaemonError {
     /// The iptables-style exit status: 2 for a bad command line, the
-    /// command's own for [`DaemonError::Exec`], 1 otherwise.
+    /// command's own for [`DaemonError::Exec`], 4 for a port or namespace
+    /// already taken, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
             DaemonError::Usage(_) => 2,
             DaemonError::Exec(e) => e.exit_code(),
+            DaemonError::Listen { .. } | DaemonError::Running { .. } => 4,
             DaemonError::Rules { .. } | DaemonError::Setup { .. } => 1,
         }
     }
@@ -119,6 +143,7 @@ pub fn parse(args: &[String]) -> Result<Options, DaemonError> {
         rules: None,
         log: false,
     };
+    let (mut named_addr, mut no_metrics) = (false, false);
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = |name: &str| {
@@ -134,8 +159,12 @@ pub fn parse(args: &[String]) -> Result<Options, DaemonError> {
                         "daemon: --metrics-addr: `{v}' is not an ADDRESS:PORT"
                     ))
                 })?);
+                named_addr = true;
             }
-            "--no-metrics" => opts.metrics_addr = None,
+            "--no-metrics" => {
+                opts.metrics_addr = None;
+                no_metrics = true;
+            }
             "--rules" => opts.rules = Some(PathBuf::from(value("--rules")?)),
             "--log" => opts.log = true,
             other => {
@@ -144,6 +173,11 @@ pub fn parse(args: &[String]) -> Result<Options, DaemonError> {
                 )));
             }
         }
+    }
+    if named_addr && no_metrics {
+        return Err(DaemonError::Usage(
+            "daemon: --metrics-addr and --no-metrics exclude each other".into(),
+        ));
     }
     Ok(opts)
 }
@@ -162,6 +196,24 @@ pub fn run(opts: &Options) -> Result<(), DaemonError> {
     let setup = |what: &str| {
         let what = what.to_string();
         move |source| DaemonError::Setup { what, source }
+    };
+    let dirs = crate::load::pins::Dirs::current().map_err(ExecError::from)?;
+    let _one = crate::state::DaemonLock::acquire(&crate::state::DaemonLock::path_for(&dirs.lock))
+        .map_err(|e| match e {
+        crate::state::DaemonLockError::Held(pid) => DaemonError::Running { pid },
+        crate::state::DaemonLockError::Io(source) => DaemonError::Setup {
+            what: "the daemon's lock file".into(),
+            source,
+        },
+    })?;
+    // Bound before the file is applied: a port in use changes nothing.
+    let std_listener = match opts.metrics_addr {
+        Some(addr) => Some(
+            std::net::TcpListener::bind(addr)
+                .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                .map_err(|source| DaemonError::Listen { addr, source })?,
+        ),
+        None => None,
     };
     let mut rules = opts.rules.clone().map(Watched::new);
     if let Some(r) = &mut rules {
@@ -185,15 +237,13 @@ pub fn run(opts: &Options) -> Result<(), DaemonError> {
             })?;
         let mut term = signal(SignalKind::terminate()).map_err(setup("SIGTERM"))?;
         let mut int = signal(SignalKind::interrupt()).map_err(setup("SIGINT"))?;
-        let listener = match opts.metrics_addr {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .map_err(setup(&format!("listening on {addr}")))?,
-            ),
+        let mut hup = signal(SignalKind::hangup()).map_err(setup("SIGHUP"))?;
+        let listener = match std_listener {
+            Some(l) => Some(TcpListener::from_std(l).map_err(setup("the metrics listener"))?),
             None => None,
         };
-        if let Some(addr) = opts.metrics_addr {
+        // The port the kernel chose, for `:0`.
+        if let Some(addr) = listener.as_ref().and_then(|l| l.local_addr().ok()) {
             say(&format!("metrics at http://{addr}/metrics"));
         }
         if opts.log {
@@ -230,8 +280,15 @@ pub fn run(opts: &Options) -> Result<(), DaemonError> {
                 }
                 _ = poll.tick(), if rules.is_some() => {
                     if let Some(r) = &mut rules {
-                        reapply(r).await;
+                        reapply(r, false).await;
                     }
+                }
+                // As systemd's ExecReload sends it: the file now, as it is.
+                _ = hup.recv() => {
+                    if let Some(r) = &mut rules {
+                        reapply(r, true).await;
+                    }
+                    refresh().await;
                 }
             }
         }
@@ -276,11 +333,29 @@ async fn refresh() {
 struct Watched {
     path: PathBuf,
     seen: Option<(SystemTime, u64, String)>,
+    /// The file's modification time and length at the last poll, while
+    /// it differs from `seen`: it is read once a poll finds them the same.
+    settling: Option<(Option<SystemTime>, u64)>,
+    /// The last problem reported, so that it is said once.
+    reported: Option<String>,
 }
 
 impl Watched {
     fn new(path: PathBuf) -> Self {
-        Self { path, seen: None }
+        Self {
+            path,
+            seen: None,
+            settling: None,
+            reported: None,
+        }
+    }
+
+    /// Says `message` unless it was the last thing said about the file.
+    fn report(&mut self, message: String) {
+        if self.reported.as_ref() != Some(&message) {
+            say(&message);
+            self.reported = Some(message);
+        }
     }
 
     /// The file's text, remembered as seen.
@@ -296,15 +371,25 @@ impl Watched {
         Ok(text)
     }
 
-    /// The file's text when it differs from what was seen last.
+    /// The file's text when it differs from what was seen last and has
+    /// stayed the same since the previous poll.
     fn changed(&mut self) -> Option<Result<String, DaemonError>> {
         let meta = std::fs::metadata(&self.path);
         if let (Ok(m), Some((mtime, len, _))) = (&meta, &self.seen)
             && m.modified().ok() == Some(*mtime)
             && m.len() == *len
         {
+            self.settling = None;
             return None;
         }
+        if let Ok(m) = &meta {
+            let now = (m.modified().ok(), m.len());
+            if self.settling != Some(now) {
+                self.settling = Some(now);
+                return None;
+            }
+        }
+        self.settling = None;
         let before = self.seen.as_ref().map(|(_, _, t)| t.clone());
         match self.read() {
             Ok(t) if Some(&t) == before.as_ref() => None,
@@ -313,14 +398,21 @@ impl Watched {
     }
 }
 
-/// Applies the rules file again when it changed; a bad one is reported
-/// and the running ruleset kept.
-async fn reapply(r: &mut Watched) {
-    let text = match r.changed() {
+/// Applies the rules file again when it changed (or at once, changed or
+/// not, with `now`); a bad one is reported and the running ruleset kept.
+async fn reapply(r: &mut Watched, now: bool) {
+    let found = if now {
+        r.settling = None;
+        r.reported = None;
+        Some(r.read())
+    } else {
+        r.changed()
+    };
+    let text = match found {
         None => return,
         Some(Ok(t)) => t,
         Some(Err(e)) => {
-            say(&format!("{e}; the running ruleset stays"));
+            r.report(format!("{e}; the running ruleset stays"));
             return;
         }
     };
@@ -331,9 +423,10 @@ async fn reapply(r: &mut Watched) {
         Ok(Ok((out, _))) => {
             eprint!("{out}");
             say(&format!("applied {}", r.path.display()));
+            r.reported = None;
         }
-        Ok(Err(e)) => say(&format!("{e}; the running ruleset stays")),
-        Err(e) => say(&format!(
+        Ok(Err(e)) => r.report(format!("{e}; the running ruleset stays")),
+        Err(e) => r.report(format!(
             "{}: {e}; the running ruleset stays",
             r.path.display()
         )),
@@ -370,13 +463,19 @@ async fn serve(mut stream: TcpStream) {
         ("GET", _) => ("404 Not Found", "fw daemon serves /metrics only\n".into()),
         _ => ("405 Method Not Allowed", "GET /metrics\n".into()),
     };
+    // prometheus-client writes OpenMetrics text (it ends in `# EOF`).
     let content_type = if status.starts_with("200") {
-        "text/plain; version=0.0.4; charset=utf-8"
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
     } else {
         "text/plain; charset=utf-8"
     };
+    let allow = if status.starts_with("405") {
+        "Allow: GET\r\n"
+    } else {
+        ""
+    };
     let response = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\n{allow}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     let _ = stream.write_all(response.as_bytes()).await;
@@ -403,13 +502,49 @@ struct ReasonLabels {
     reason: String,
 }
 
-/// The metrics of `s` in Prometheus' text format (names and labels in
-/// docs/daemon.md).
+/// A counter family whose series are written in the order given (a
+/// `Family` writes them in hash order, which changes between scrapes).
+#[derive(Debug)]
+struct Ordered<L> {
+    name: &'static str,
+    help: &'static str,
+    series: Vec<(L, u64)>,
+}
+
+impl<L> Ordered<L> {
+    fn new(name: &'static str, help: &'static str) -> Self {
+        Self {
+            name,
+            help,
+            series: Vec::new(),
+        }
+    }
+}
+
+impl<L: EncodeLabelSet + fmt::Debug + Send + Sync + 'static> Collector for Ordered<L> {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        let mut metric =
+            encoder.encode_descriptor(self.name, self.help, None, MetricType::Counter)?;
+        for (labels, value) in &self.series {
+            ConstCounter::new(*value).encode(metric.encode_family(labels)?)?;
+        }
+        Ok(())
+    }
+}
+
+/// The metrics of `s` in the OpenMetrics text format (names and labels
+/// in docs/daemon.md), rules in chain and rule order.
 pub fn exposition(s: &Snapshot) -> String {
     let mut reg = Registry::default();
     let family = "ipv4".to_string();
-    let rule_packets = Family::<RuleLabels, Counter>::default();
-    let rule_bytes = Family::<RuleLabels, Counter>::default();
+    let mut rule_packets = Ordered::new(
+        "fw_rule_packets",
+        "Packets that matched the rule (chain, number from 1 as fw -L --line-numbers shows it)",
+    );
+    let mut rule_bytes = Ordered::new(
+        "fw_rule_bytes",
+        "Bytes of the packets that matched the rule",
+    );
     for (chain, rules) in s.state.ruleset.all_rules() {
         let counts = s.counters.rules.get(chain);
         for (n, r) in rules.iter().enumerate() {
@@ -428,22 +563,20 @@ pub fn exposition(s: &Snapshot) -> String {
                 comment,
             };
             let c = counts.and_then(|c| c.get(n)).copied().unwrap_or_default();
-            rule_packets.get_or_create(&labels).inc_by(c.packets);
-            rule_bytes.get_or_create(&labels).inc_by(c.bytes);
+            rule_packets.series.push((labels.clone(), c.packets));
+            rule_bytes.series.push((labels, c.bytes));
         }
     }
-    reg.register(
-        "fw_rule_packets",
-        "Packets that matched the rule (chain, number from 1 as fw -L --line-numbers shows it)",
-        rule_packets,
+    reg.register_collector(Box::new(rule_packets));
+    reg.register_collector(Box::new(rule_bytes));
+    let mut policy_packets = Ordered::new(
+        "fw_policy_packets",
+        "Packets the built-in chain's policy decided",
     );
-    reg.register(
-        "fw_rule_bytes",
-        "Bytes of the packets that matched the rule",
-        rule_bytes,
+    let mut policy_bytes = Ordered::new(
+        "fw_policy_bytes",
+        "Bytes the built-in chain's policy decided",
     );
-    let policy_packets = Family::<ChainLabels, Counter>::default();
-    let policy_bytes = Family::<ChainLabels, Counter>::default();
     for (i, c) in BuiltinChain::ALL.into_iter().enumerate() {
         let labels = ChainLabels {
             family: family.clone(),
@@ -451,47 +584,40 @@ pub fn exposition(s: &Snapshot) -> String {
             policy: s.state.ruleset.chain(c).policy.name().to_string(),
         };
         policy_packets
-            .get_or_create(&labels)
-            .inc_by(s.counters.policy[i].packets);
+            .series
+            .push((labels.clone(), s.counters.policy[i].packets));
         policy_bytes
-            .get_or_create(&labels)
-            .inc_by(s.counters.policy[i].bytes);
+            .series
+            .push((labels, s.counters.policy[i].bytes));
     }
-    reg.register(
-        "fw_policy_packets",
-        "Packets the built-in chain's policy decided",
-        policy_packets,
-    );
-    reg.register(
-        "fw_policy_bytes",
-        "Bytes the built-in chain's policy decided",
-        policy_bytes,
-    );
-    let dropped = Family::<ReasonLabels, Counter>::default();
-    for (m, n) in &s.malformed {
-        dropped
-            .get_or_create(&ReasonLabels {
-                reason: m.name().to_string(),
-            })
-            .inc_by(*n);
-    }
-    reg.register(
+    reg.register_collector(Box::new(policy_packets));
+    reg.register_collector(Box::new(policy_bytes));
+    let mut dropped = Ordered::new(
         "fw_dropped_before_rules_packets",
         "Packets dropped before any rule, by reason (as fw status lists them)",
-        dropped,
     );
-    let log = Family::<ReasonLabels, Counter>::default();
-    for (st, n) in &s.log {
-        log.get_or_create(&ReasonLabels {
-            reason: st.name().to_string(),
-        })
-        .inc_by(*n);
+    for (m, n) in &s.malformed {
+        dropped.series.push((
+            ReasonLabels {
+                reason: m.name().to_string(),
+            },
+            *n,
+        ));
     }
-    reg.register(
+    reg.register_collector(Box::new(dropped));
+    let mut log = Ordered::new(
         "fw_log_records",
         "LOG records sent to fw monitor, or lost (rate limit, full ring)",
-        log,
     );
+    for (st, n) in &s.log {
+        log.series.push((
+            ReasonLabels {
+                reason: st.name().to_string(),
+            },
+            *n,
+        ));
+    }
+    reg.register_collector(Box::new(log));
     let gauge = |v: i64| {
         let g = Gauge::<i64>::default();
         g.set(v);
@@ -627,6 +753,10 @@ mod tests {
             ),
             (&["--rules"][..], "daemon: --rules needs a value"),
             (
+                &["--no-metrics", "--metrics-addr", "127.0.0.1:1"][..],
+                "daemon: --metrics-addr and --no-metrics exclude each other",
+            ),
+            (
                 &["--frobnicate"][..],
                 "daemon: unknown argument `--frobnicate'",
             ),
@@ -683,5 +813,10 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
         }
+        // Series in rule order, the same at every scrape.
+        let at = |needle: &str| text.find(needle).unwrap();
+        assert!(at("rule=\"1\"") < at("rule=\"2\""), "{text}");
+        assert_eq!(text, exposition(&s));
+        assert!(text.ends_with("# EOF\n"), "{text}");
     }
 }

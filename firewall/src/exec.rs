@@ -730,7 +730,7 @@ pub fn apply_yaml(text: &str, file: &str, mode: ApplyMode) -> Result<(String, bo
     drop(kernel);
     let fresh = diff::keep_counters(&old, &mut new)?;
     if new.sets == old.sets && member_changes.is_empty() {
-        apply(&dirs, &old, new, &fresh)?;
+        apply_keeping_policies(&dirs, &old, new, &fresh)?;
         return Ok((String::new(), changed));
     }
     // Sets first, then the ruleset that names them. Checked first, so
@@ -747,7 +747,7 @@ pub fn apply_yaml(text: &str, file: &str, mode: ApplyMode) -> Result<(String, bo
     if staged != old || Kernel::open(&dirs)?.is_none() {
         // The old ruleset with the new sets (a first load, if need be),
         // then its record (what got attached) is what the ruleset follows.
-        apply(&dirs, &old, staged, &[])?;
+        apply_keeping_policies(&dirs, &old, staged, &[])?;
         staged = current(&dirs, true)?.known()?;
     }
     let mut k = Kernel::open(&dirs)?.ok_or(crate::sets::SetError::NoSuchSet)?;
@@ -758,7 +758,7 @@ pub fn apply_yaml(text: &str, file: &str, mode: ApplyMode) -> Result<(String, bo
         k.set_add(sid, count - removed, add)?;
     }
     drop(k);
-    apply(&dirs, &staged, new, &fresh)?;
+    apply_keeping_policies(&dirs, &staged, new, &fresh)?;
     Ok((String::new(), changed))
 }
 
@@ -838,6 +838,25 @@ fn apply(dirs: &Dirs, old: &State, new: State, fresh: &[u32]) -> Result<(), Exec
     // built-in chains' policy counters start again from zero.
     let mut fresh = fresh.to_vec();
     fresh.extend(BuiltinChain::ALL.map(|c| Kernel::policy_slot(c.map_index())));
+    swap(dirs, old, new, &fresh)
+}
+
+/// [`apply`] for `fw apply`: a built-in chain's policy counters are kept
+/// while its policy stays (they are the file's counters, as its rules'
+/// are, and `/metrics` would see a reset at each edit otherwise).
+fn apply_keeping_policies(
+    dirs: &Dirs,
+    old: &State,
+    new: State,
+    fresh: &[u32],
+) -> Result<(), ExecError> {
+    let mut fresh = fresh.to_vec();
+    fresh.extend(
+        BuiltinChain::ALL
+            .into_iter()
+            .filter(|&c| old.ruleset.chain(c).policy != new.ruleset.chain(c).policy)
+            .map(|c| Kernel::policy_slot(c.map_index())),
+    );
     swap(dirs, old, new, &fresh)
 }
 

@@ -34,7 +34,11 @@ use std::{
     process::ExitCode,
 };
 
-use firewall::{exec, parse, restore::RestoreOptions};
+use firewall::{
+    command::{Command, Invocation, Zeroing},
+    exec, parse,
+    restore::RestoreOptions,
+};
 
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
@@ -373,26 +377,26 @@ fn main() -> ExitCode {
             out(&format!("fw v{VERSION} (eBPF)\n"));
             return ExitCode::SUCCESS;
         }
-        Some("-L" | "--list") if args.iter().any(|a| a == "--json") => {
-            // JSON counters are exact and addresses numeric: -n, -v and
-            // -x change nothing.
-            let rest: Vec<&str> = args[1..]
-                .iter()
-                .map(String::as_str)
-                .filter(|a| !matches!(*a, "--json" | "-n" | "-v" | "-x" | "-nvx" | "-vnx"))
-                .collect();
-            let chain = match rest.as_slice() {
-                [] => None,
-                [c] if !c.starts_with('-') => Some(*c),
-                _ => {
-                    return usage_error(&format!(
-                        "-L --json takes a chain name only: `{}'",
-                        rest.join(" ")
-                    ));
-                }
+        Some(f) if f.starts_with('-') && args.iter().any(|a| a == "--json") => {
+            // The rest is an iptables command line (`-nvL INPUT -w 1`):
+            // JSON counters are exact and addresses numeric, so -n, -v,
+            // -x and --line-numbers change nothing.
+            let rest: Vec<String> = args.iter().filter(|a| *a != "--json").cloned().collect();
+            let inv = match parse_invocation(&rest) {
+                Ok(inv) => inv,
+                Err(code) => return code,
             };
+            let Command::List {
+                chain,
+                rule: None,
+                zero: Zeroing::Not,
+            } = &inv.command
+            else {
+                return usage_error("--json goes with -L [CHAIN] only (no rule number, no -Z)");
+            };
+            firewall::state::set_wait(inv.wait);
             exec::gc_quietly();
-            exec::list_json(chain)
+            exec::list_json(chain.as_deref())
         }
         Some("status") if args.len() > 2 || args.get(1).is_some_and(|a| a != "--check") => {
             return usage_error(&format!("status: unknown argument `{}'", args[1]));
@@ -624,19 +628,9 @@ fn main() -> ExitCode {
             };
         }
         _ => {
-            let inv = match parse::parse_args(&args) {
+            let inv = match parse_invocation(&args) {
                 Ok(inv) => inv,
-                Err(e) => {
-                    let mut text = e.iptables_stderr("fw", &format!("v{VERSION} (eBPF)"));
-                    if let Some(hint) = position(&e.to_string(), e.token()) {
-                        match text.find("Try `") {
-                            Some(at) => text.insert_str(at, &hint),
-                            None => text.push_str(&hint),
-                        }
-                    }
-                    eprint!("{text}");
-                    return ExitCode::from(e.exit_code() as u8);
-                }
+                Err(code) => return code,
             };
             if inv.wait_interval {
                 eprintln!("Ignoring deprecated --wait-interval option.");
@@ -667,6 +661,21 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code() as u8)
         }
     }
+}
+
+/// An iptables command line, or the exit status after iptables' message.
+fn parse_invocation(args: &[String]) -> Result<Invocation, ExitCode> {
+    parse::parse_args(args).map_err(|e| {
+        let mut text = e.iptables_stderr("fw", &format!("v{VERSION} (eBPF)"));
+        if let Some(hint) = position(&e.to_string(), e.token()) {
+            match text.find("Try `") {
+                Some(at) => text.insert_str(at, &hint),
+                None => text.push_str(&hint),
+            }
+        }
+        eprint!("{text}");
+        ExitCode::from(e.exit_code() as u8)
+    })
 }
 
 /// Where an error is, when its message does not say: the offending

@@ -114,7 +114,16 @@ pub fn parse(args: &[String]) -> Result<Options, ReportError> {
             other => return Err(usage(format!("unknown argument `{other}'"))),
         }
     }
-    let plot = plot.ok_or_else(|| usage("--plot FILE.png is needed".into()))?;
+    let plot: PathBuf = plot.ok_or_else(|| usage("--plot FILE.png is needed".into()))?;
+    if !plot
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("png"))
+    {
+        return Err(usage(format!(
+            "--plot: `{}' does not end in .png (the chart is a PNG image)",
+            plot.display()
+        )));
+    }
     Ok(Options { plot, seconds, top })
 }
 
@@ -243,8 +252,26 @@ pub fn draw(path: &Path, lines: &[Series], seconds: u32) -> Result<(), ReportErr
 /// file ([`ReportError`]).
 pub fn run(opts: &Options) -> Result<String, ReportError> {
     exec::check_privileges()?;
-    // The font is checked before the window, not after it.
+    // The font and the file are checked before the window, not after it.
     std::fs::metadata(FONT).map_err(ReportError::Font)?;
+    let existed = opts.plot.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&opts.plot)
+        .map_err(|e| ReportError::Draw {
+            path: opts.plot.clone(),
+            message: e.to_string(),
+        })?;
+    let result = sample_and_draw(opts);
+    if result.is_err() && !existed {
+        let _ = std::fs::remove_file(&opts.plot);
+    }
+    result
+}
+
+/// [`run`] once the file is known to be writable.
+fn sample_and_draw(opts: &Options) -> Result<String, ReportError> {
     let start = Instant::now();
     let mut samples = vec![(start, exec::snapshot()?)];
     if !samples[0].1.loaded {
@@ -375,6 +402,10 @@ mod tests {
                 "report: --top: `99' is not 1 to 20",
             ),
             (&["--plot", "x", "-v"][..], "report: unknown argument `-v'"),
+            (
+                &["--plot", "rates.txt"][..],
+                "report: --plot: `rates.txt' does not end in .png (the chart is a PNG image)",
+            ),
         ] {
             let e = a(args).unwrap_err();
             assert_eq!((e.to_string(), e.exit_code()), (msg.to_string(), 2));

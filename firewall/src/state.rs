@@ -252,6 +252,65 @@ fn flock(file: &File, op: libc::c_int) -> io::Result<()> {
     }
 }
 
+/// Why [`DaemonLock::acquire`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonLockError {
+    /// Another daemon holds it; its pid as it wrote it.
+    #[error("held by pid {0}")]
+    Held(String),
+    /// The file could not be opened or written.
+    #[error(transparent)]
+    Io(io::Error),
+}
+
+/// `fw daemon`'s own lock, `PATH` (beside the namespace's lock file, as
+/// `<cookie>.daemon`): one daemon per namespace. Held until dropped; it
+/// holds the daemon's pid.
+pub struct DaemonLock {
+    _file: File,
+}
+
+impl DaemonLock {
+    /// The path of the daemon lock of the namespace whose command lock is
+    /// `lock` ([`lock_file`] or `pins::lock_path`).
+    pub fn path_for(lock: &Path) -> PathBuf {
+        let mut name = lock.file_name().unwrap_or_default().to_os_string();
+        name.push(".daemon");
+        lock.with_file_name(name)
+    }
+
+    /// Takes the daemon lock at `path` without waiting.
+    ///
+    /// # Errors
+    /// [`DaemonLockError::Held`] when another process holds it.
+    pub fn acquire(path: &Path) -> Result<Self, DaemonLockError> {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).map_err(DaemonLockError::Io)?;
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(DaemonLockError::Io)?;
+        match flock(&file, libc::LOCK_EX | libc::LOCK_NB) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                let mut pid = String::new();
+                let _ = io::Read::read_to_string(&mut file, &mut pid);
+                return Err(DaemonLockError::Held(pid.trim().to_string()));
+            }
+            Err(e) => return Err(DaemonLockError::Io(e)),
+        }
+        file.set_len(0).map_err(DaemonLockError::Io)?;
+        io::Write::write_all(&mut file, format!("{}\n", std::process::id()).as_bytes())
+            .map_err(DaemonLockError::Io)?;
+        Ok(Self { _file: file })
+    }
+}
+
 /// An exclusive `flock(2)` on the namespace's lock file
 /// ([`lock_file`]), released on drop. The file is never removed while its
 /// namespace exists, `fw reset` included: removing it would let a waiter
@@ -602,6 +661,21 @@ mod tests {
             lock_file(Path::new("/run/fw/1234")),
             Path::new("/run/fw/lock/1234")
         );
+    }
+
+    #[test]
+    fn a_second_daemon_lock_is_refused_with_the_first_ones_pid() {
+        let d = std::env::temp_dir().join(format!("fw-daemon-lock-{}", std::process::id()));
+        let path = DaemonLock::path_for(&d.join("lock").join("77"));
+        assert_eq!(path, d.join("lock").join("77.daemon"));
+        let first = DaemonLock::acquire(&path).unwrap();
+        match DaemonLock::acquire(&path) {
+            Err(DaemonLockError::Held(pid)) => assert_eq!(pid, std::process::id().to_string()),
+            other => panic!("{:?}", other.err()),
+        }
+        drop(first);
+        DaemonLock::acquire(&path).unwrap();
+        let _ = fs::remove_dir_all(&d);
     }
 
     #[test]

@@ -81,6 +81,7 @@ pub fn parse(args: &[String]) -> Result<Sort, TopError> {
                 "top: --sort: `{other}' is not packets or bytes"
             ))),
         },
+        [s] if s == "--sort" => Err(TopError::Usage("top: --sort needs a value".into())),
         [a, ..] => Err(TopError::Usage(format!("top: unknown argument `{a}'"))),
     }
 }
@@ -383,6 +384,10 @@ mod tests {
         assert_eq!(
             a(&["--sort", "pkts"]).unwrap_err().to_string(),
             "top: --sort: `pkts' is not packets or bytes"
+        );
+        assert_eq!(
+            a(&["--sort"]).unwrap_err().to_string(),
+            "top: --sort needs a value"
         );
         assert_eq!(a(&["-x"]).unwrap_err().exit_code(), 2);
     }

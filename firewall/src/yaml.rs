@@ -61,7 +61,8 @@ impl YamlError {
         } else {
             format!(" at {}:{}:{}", self.file, self.line, self.column)
         };
-        let mut m = self.message.clone();
+        // `… anything.` would read `… anything. at FILE`.
+        let mut m = self.message.trim_end_matches('.').to_string();
         match [", expected", ", while"].iter().find_map(|s| m.find(s)) {
             Some(i) => m.insert_str(i, &at),
             None => m.push_str(&at),
@@ -456,6 +457,14 @@ impl<'de> Deserialize<'de> for Chains {
                         return Err(de::Error::custom(format!("duplicate chain `{name}`")));
                     }
                     let chain: Option<ChainDoc> = a.next_value_seed(ChainSeed)?;
+                    // `INPUT:` and nothing else is what a file cut short
+                    // looks like; it would leave INPUT's policy ACCEPT.
+                    if chain.is_none() && BuiltinChain::from_name(&name).is_some() {
+                        return Err(de::Error::custom(format!(
+                            "built-in chain `{name}` has no value, expected `policy` and \
+                             `rules` (`{name}: {{policy: ACCEPT}}` to accept everything)"
+                        )));
+                    }
                     out.push((name, chain.unwrap_or_default()));
                 }
                 Ok(Chains(out))
@@ -788,6 +797,18 @@ fn convert(text: &str, file: &str) -> Result<Converted, YamlError> {
         conntrack: None | Some(()),
         log: None | Some(()),
     } = doc;
+    // An empty or cut-short file must not open the firewall.
+    if chains.is_empty() {
+        return Err(locate(
+            text,
+            file,
+            None,
+            "no chains, expected `chains:` with at least one of INPUT, FORWARD and OUTPUT \
+             (a ruleset without them would leave every policy ACCEPT)"
+                .into(),
+            2,
+        ));
+    }
     let mut out = Converted {
         sets,
         text: "*filter\n".into(),
@@ -1155,6 +1176,31 @@ mod tests {
             e.message
                 .contains("`policy` in user-defined chain `web`, expected")
         );
+    }
+
+    #[test]
+    fn a_file_without_chains_or_cut_short_is_refused() {
+        let no_chains = "no chains in rules.yaml, expected `chains:` with at least one of \
+                         INPUT, FORWARD and OUTPUT (a ruleset without them would leave every \
+                         policy ACCEPT)";
+        for text in [
+            "",
+            "# nothing yet\n",
+            "chains:\n",
+            "family: ipv4\nchains: {}\n",
+        ] {
+            let e = load(text).unwrap_err();
+            assert_eq!((e.to_string().as_str(), e.exit), (no_chains, 2), "{text:?}");
+        }
+        let e = load("chains:\n  INPUT:\n").unwrap_err();
+        assert_eq!(e.exit, 2);
+        assert!(
+            e.to_string()
+                .starts_with("chains: built-in chain `INPUT` has no value at rules.yaml:"),
+            "{e}"
+        );
+        // A user-defined chain with no rules is saved that way.
+        load("chains:\n  INPUT: {policy: DROP}\n  web:\n").unwrap();
     }
 
     #[test]

@@ -206,15 +206,42 @@ fn the_daemon_attaches_new_interfaces_serves_metrics_and_follows_its_rules_file(
         listing(s)
     );
     assert!(udp_probe(c, s, SERVER_ADDR, 5003, PROBE_TIMEOUT));
-    std::fs::write(
-        rules.path(),
+    // The policy kept its counters through the edit.
+    let l = listing(s);
+    assert!(l.starts_with("Chain INPUT (policy DROP 2 packets, "), "{l}");
+    // One daemon per namespace.
+    let second = fw_in(s, &["daemon", "--no-metrics"]).unwrap();
+    assert_eq!(second.status.code(), Some(4));
+    assert!(
+        String::from_utf8_lossy(&second.stderr)
+            .contains("another fw daemon runs in this network namespace (pid "),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    // A bad file, an empty one (what a truncated write leaves) and a
+    // missing one are each reported once; the ruleset stays.
+    for bad in [
         "family: ipv4\nchains:\n  INPUT:\n    polcy: DROP\n",
-    )
-    .unwrap();
+        "",
+        "family: ipv4\nchains:\n  INPUT:\n",
+    ] {
+        std::fs::write(rules.path(), bad).unwrap();
+        std::thread::sleep(Duration::from_millis(2500));
+        assert_eq!(listing(s).lines().count(), 6, "{bad:?}: {}", listing(s));
+    }
+    std::fs::remove_file(rules.path()).unwrap();
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(listing(s).lines().count(), 6, "{}", listing(s));
 
     let (code, said) = daemon.stop();
+    for once in [
+        "unknown key `polcy`",
+        "no chains in ",
+        "built-in chain `INPUT` has no value",
+        "No such file or directory",
+    ] {
+        assert_eq!(said.matches(once).count(), 1, "{once}: {said}");
+    }
     assert_eq!(code, Some(0), "{said}");
     assert!(said.contains("fw daemon: attached veth-n\n"), "{said}");
     assert!(
@@ -238,6 +265,24 @@ fn the_daemon_refuses_bad_arguments_and_a_bad_rules_file_at_start() {
     let s = lab.server();
     lab.fw_ok(&["-A", "INPUT", "-p", "udp", "--dport", "5001", "-j", "DROP"]);
     let before = fw_in(s, &["-S"]).unwrap().stdout;
+    // The metrics port is taken: exit 4 before the file is applied.
+    let good = TempFile::new("daemon-good.yaml", RULES);
+    let good_path = good.path().to_string();
+    let taken = in_netns(s, move || {
+        let _l = std::net::TcpListener::bind("127.0.0.1:9641").unwrap();
+        Command::new(fw_bin())
+            .args(["daemon", "--rules", &good_path])
+            .output()
+            .unwrap()
+    })
+    .unwrap();
+    let err = String::from_utf8_lossy(&taken.stderr);
+    assert_eq!(taken.status.code(), Some(4), "{err}");
+    assert!(
+        err.contains("listening on 127.0.0.1:9641: Address already in use"),
+        "{err}"
+    );
+    assert_eq!(fw_in(s, &["-S"]).unwrap().stdout, before);
     let bad = TempFile::new(
         "daemon-bad.yaml",
         "family: ipv4\nchains:\n  INPUT:\n    polcy: DROP\n",
