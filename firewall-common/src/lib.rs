@@ -1990,13 +1990,28 @@ pub mod ct {
         )
     }
 
+    /// The query type ICMP reply type `kind` answers, `None` for other
+    /// types (the inverse of [`icmp_reply_of`]).
+    pub const fn icmp_query_of(kind: u8) -> Option<u8> {
+        match kind {
+            ICMP_ECHO_REPLY => Some(ICMP_ECHO),
+            ICMP_TIMESTAMPREPLY => Some(ICMP_TIMESTAMP),
+            ICMP_INFO_REPLY => Some(ICMP_INFO_REQUEST),
+            ICMP_ADDRESSREPLY => Some(ICMP_ADDRESS),
+            _ => None,
+        }
+    }
+
     /// A connection's key: the two endpoints, lower first (by address,
     /// then port, as numbers of their network-order bytes), and the IP
     /// protocol; other protocols without ports have zeros. ICMP queries
     /// ([`CtKey::icmp`]) are not normalized: the querier comes first, as
     /// netfilter's tuple tells a query from a reply by its type (a query
     /// from the other side with the same identifier is another
-    /// connection), and the identifier is in both ports.
+    /// connection); the first port is the identifier, the second the
+    /// query's type (high byte) and code (low byte), which netfilter's
+    /// tuple holds too (`dst.u.icmp`): an echo reply answers only an echo
+    /// request of its code.
     #[repr(C)]
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
     pub struct CtKey {
@@ -2012,12 +2027,13 @@ pub mod ct {
 
     impl CtKey {
         /// The key of the ICMP query connection from `querier` to
-        /// `responder` with identifier `id`.
+        /// `responder` with identifier `id`, of query type `kind` (the
+        /// request's: 8 for an echo) and `code`.
         #[inline(always)]
-        pub fn icmp(querier: [u8; 4], responder: [u8; 4], id: u16) -> Self {
+        pub fn icmp(querier: [u8; 4], responder: [u8; 4], id: u16, kind: u8, code: u8) -> Self {
             CtKey {
                 addr: [querier, responder],
-                port: [id, id],
+                port: [id, (kind as u16) << 8 | code as u16],
                 proto: 1,
                 _pad: [0; 3],
             }

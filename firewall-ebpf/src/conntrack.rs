@@ -13,7 +13,8 @@
 //! connection, so an ACK, FIN, RST or SYN+ACK without an entry is INVALID;
 //! so is, on any connection, a combination of flags netfilter's
 //! `tcp_valid_flags` refuses (FIN without ACK, SYN+FIN, none, ...).
-//! Sequence numbers and windows are not checked.
+//! Sequence numbers and windows are not checked. A RST before the
+//! connection's first answer deletes its entry, as netfilter does.
 
 use aya_ebpf::{
     helpers::bpf_ktime_get_ns,
@@ -173,9 +174,12 @@ fn classify(p: &Packet, ct: &mut CtSeen) -> (u32, Option<Pending>) {
         }
         let (src, dst) = (p.src.to_ne_bytes(), p.dst.to_ne_bytes());
         if ct::icmp_reply_of(p.icmp_type).is_some() {
-            (CtKey::icmp(src, dst, p.icmp_id), true)
-        } else if ct::icmp_is_reply(p.icmp_type) {
-            (CtKey::icmp(dst, src, p.icmp_id), false)
+            (
+                CtKey::icmp(src, dst, p.icmp_id, p.icmp_type, p.icmp_code),
+                true,
+            )
+        } else if let Some(query) = ct::icmp_query_of(p.icmp_type) {
+            (CtKey::icmp(dst, src, p.icmp_id, query, p.icmp_code), false)
         } else {
             return invalid();
         }
@@ -201,6 +205,16 @@ fn classify(p: &Packet, ct: &mut CtSeen) -> (u32, Option<Pending>) {
         return new(p, key, src_first, now, t);
     }
     let orig = (e.flags & F_ORIG_FIRST != 0) == src_first;
+    if p.proto == IPPROTO_TCP && p.tcp_flags & RST != 0 && e.flags & F_SEEN_REPLY == 0 {
+        // nf_conntrack_proto_tcp.c: "If only reply is a RST, we can
+        // consider ourselves not to have an established connection ...
+        // delete the conntrack immediately" (a RST from either side
+        // before any answer). The RST keeps the state it arrived with.
+        let state = direction_state(e, orig);
+        *ct = seen(&key, e.flags & F_ORIG_FIRST != 0, !orig);
+        let _ = CONNTRACK.remove(&key);
+        return (state, None);
+    }
     if p.proto == IPPROTO_TCP {
         let r = tcp(p.tcp_flags, e, orig, now, t);
         // After: a SYN reopening a closed connection makes its sender the
@@ -281,7 +295,8 @@ fn related(p: &Packet, now: u64, ct: &mut CtSeen) -> (u32, Option<Pending>) {
     }
     let (src, dst) = (p.inner_src.to_ne_bytes(), p.inner_dst.to_ne_bytes());
     let (key, quoted_first) = if p.inner_proto == IPPROTO_ICMP {
-        (CtKey::icmp(src, dst, p.inner_sport), true)
+        let (kind, code) = ((p.inner_dport >> 8) as u8, p.inner_dport as u8);
+        (CtKey::icmp(src, dst, p.inner_sport, kind, code), true)
     } else {
         CtKey::new(src, dst, p.inner_sport, p.inner_dport, p.inner_proto)
     };

@@ -61,8 +61,9 @@ pub struct Packet {
     pub icmp_id: u16,
     pub has_icmp: bool,
     /// The datagram an ICMP error quotes (its IPv4 header and the first
-    /// 8 bytes after it): valid when `has_inner`. Ports hold the ICMP
-    /// identifier of a quoted ICMP query, in both.
+    /// 8 bytes after it): valid when `has_inner`. For a quoted ICMP query
+    /// or reply, `inner_sport` holds its identifier and `inner_dport` the
+    /// query's type (high byte) and code (low byte).
     pub has_inner: bool,
     pub inner_proto: u8,
     pub inner_src: u32,
@@ -273,8 +274,13 @@ fn icmp(b: &impl Bytes, l4: usize, pkt: &mut Packet) -> bool {
                 return true;
             }
             let id = u16::from_be_bytes([l[4], l[5]]);
+            // The query's type and code, as `CtKey::icmp` keys them.
+            let kind = match ct::icmp_query_of(l[0]) {
+                Some(query) => query,
+                None => l[0],
+            };
             pkt.inner_sport = id;
-            pkt.inner_dport = id;
+            pkt.inner_dport = (kind as u16) << 8 | l[1] as u16;
             if ct::icmp_is_reply(l[0]) {
                 // Querier first, as `CtKey::icmp` keys it.
                 core::mem::swap(&mut pkt.inner_src, &mut pkt.inner_dst);

@@ -256,13 +256,15 @@ pub fn line(k: &CtKey, e: &CtEntry, now: u64) -> String {
                 let _ = write!(s, "sport={} dport={} ", k.port[from], k.port[to]);
             }
             1 => {
-                // fw keys ICMP queries by identifier; they are echoes.
+                // The first port is the identifier, the second the
+                // query's type and code (`CtKey::icmp`).
+                let (query, code) = ((k.port[1] >> 8) as u8, k.port[1] as u8);
                 let kind = if reply {
-                    icmp_reply_of(8).unwrap_or(0)
+                    icmp_reply_of(query).unwrap_or(0)
                 } else {
-                    8
+                    query
                 };
-                let _ = write!(s, "type={kind} code=0 id={} ", k.port[from]);
+                let _ = write!(s, "type={kind} code={code} id={} ", k.port[0]);
             }
             _ => {}
         }
@@ -325,7 +327,7 @@ mod tests {
             "udp      17 30 src=192.0.2.1 dst=192.0.2.2 sport=53 dport=5353 [UNREPLIED] \
              src=192.0.2.2 dst=192.0.2.1 sport=5353 dport=53 mark=0 use=1"
         );
-        let k = CtKey::icmp([192, 0, 2, 2], [192, 0, 2, 1], 7);
+        let k = CtKey::icmp([192, 0, 2, 2], [192, 0, 2, 1], 7, 8, 0);
         let e = CtEntry {
             expires: 29_500_000_000,
             flags: F_SEEN_REPLY | F_ORIG_FIRST,

@@ -74,7 +74,13 @@ fn bottomless(mut state: State) -> State {
 /// `ports`, answered, that does not expire during the test.
 fn answered(p: &Packet, proto: u8, ports: (u16, u16)) -> (CtKey, CtEntry) {
     let (key, first) = if proto == 1 {
-        (CtKey::icmp(p.src.octets(), p.dst.octets(), ports.0), true)
+        // Keyed by the query's type and code, as netfilter's tuple is.
+        let (kind, code) = p.icmp.unwrap_or((8, 0));
+        let query = firewall::common::ct::icmp_query_of(kind).unwrap_or(kind);
+        (
+            CtKey::icmp(p.src.octets(), p.dst.octets(), ports.0, query, code),
+            true,
+        )
     } else {
         CtKey::new(p.src.octets(), p.dst.octets(), ports.0, ports.1, proto)
     };
@@ -889,9 +895,10 @@ fn limit_burst(k: &mut Kernel, xdp: &Xdp) -> usize {
     state.ruleset.input.policy = Policy::Drop;
     state.ruleset.input.rules = vec![Rule {
         protocol: Some(Neg::is(17)),
-        // One token a day: none comes back during the test.
+        // One token an hour: none comes back during the test (a day
+        // with a burst of 7 wraps xt_limit's credit below one token).
         matches: vec![Match::Limit(Limit {
-            avg: Limit::SCALE * 86400,
+            avg: Limit::SCALE * 3600,
             burst: 7,
         })],
         target: Target::Accept,

@@ -21,16 +21,39 @@ impl Limit {
     /// The default `--limit-burst`.
     pub const DEFAULT_BURST: u32 = 5;
 
+    /// `HZ * CREDITS_PER_JIFFY` of xt_limit.c: 250 * 128 with HZ=250
+    /// (Debian, Ubuntu), 1000 * 32 with HZ=1000 (Fedora, RHEL) alike.
+    const CREDITS_PER_SECOND: u32 = 32000;
+
+    /// xt_limit's `user2credits`, in its u32 arithmetic (which wraps).
+    fn user2credits(user: u32) -> u32 {
+        if user > u32::MAX / Self::CREDITS_PER_SECOND {
+            (user / Self::SCALE).wrapping_mul(Self::CREDITS_PER_SECOND)
+        } else {
+            user * Self::CREDITS_PER_SECOND / Self::SCALE
+        }
+    }
+
+    /// How many packets the full bucket admits back to back, as
+    /// xt_limit computes it: `credit_cap = user2credits(avg * burst)` in
+    /// u32, so a large burst at a slow rate wraps (`--limit 1/hour
+    /// --limit-burst 50` admits 12, not 50); at least 1.
+    pub fn effective_burst(&self) -> u32 {
+        let cap = Self::user2credits(self.avg.wrapping_mul(self.burst));
+        let cost = Self::user2credits(self.avg).max(1);
+        (cap / cost).max(1)
+    }
+
     /// The kernel's bucket: one token every `avg` (1/10000 s = 100,000
-    /// ns), `burst` tokens at most, full at the start (state 0), as
-    /// xt_limit's `limit_mt_check` fills it.
+    /// ns), [`Limit::effective_burst`] tokens at most, full at the start
+    /// (state 0), as xt_limit's `limit_mt_check` fills it.
     pub fn check(&self) -> firewall_common::check::Check {
         let interval = u64::from(self.avg) * (1_000_000_000 / u64::from(Self::SCALE));
         firewall_common::check::Check {
             kind: firewall_common::check::KIND_LIMIT,
             arg: 0,
             a: interval,
-            b: u64::from(self.burst.saturating_sub(1)) * interval,
+            b: u64::from(self.effective_burst() - 1) * interval,
             state: 0,
         }
     }
@@ -65,9 +88,13 @@ impl MatchExt for Ext {
         Ok(())
     }
 
-    /// `limit_mt_check`: the bucket must not overflow.
+    /// `limit_mt_check`'s test, in its u32 arithmetic: the full bucket
+    /// must hold at least one packet's cost (a product that wraps is
+    /// loaded as long as that holds).
     fn checkentry(l: &Limit) -> Result<(), ParseError> {
-        if l.burst == 0 || l.avg.checked_mul(l.burst).is_none() {
+        if l.burst == 0
+            || Limit::user2credits(l.avg.wrapping_mul(l.burst)) < Limit::user2credits(l.avg)
+        {
             // The product overflows, not one option: name the match.
             return Err(ParseError::RateOutOfRange("-m limit".into()));
         }
@@ -122,6 +149,25 @@ fn rate_text(avg: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_burst_is_xt_limits_with_its_u32_wrap() {
+        let l = |avg: &str, burst| Limit {
+            avg: rate(avg).unwrap(),
+            burst,
+        };
+        for (avg, burst, want) in [
+            ("3/hour", 5, 5),
+            // credit_cap = (1.8e9 / 10000) * 32000 wraps u32.
+            ("1/hour", 50, 12),
+            // Divided first: (142800 / 10000) * 32000 loses 0.28 of 14.28.
+            ("7/s", 100, 98),
+            ("10000/s", 5, 5),
+            ("1/s", 1, 1),
+        ] {
+            assert_eq!(l(avg, burst).effective_burst(), want, "{avg} {burst}");
+        }
+    }
 
     #[test]
     fn rates_like_libxt_limit() {
