@@ -2073,10 +2073,85 @@ pub mod ct {
     /// The connection is assured (`IPS_ASSURED`: TCP past the handshake,
     /// UDP answered).
     pub const F_ASSURED: u8 = 1 << 2;
-    /// The original direction sent a FIN.
-    pub const F_FIN_ORIG: u8 = 1 << 3;
-    /// The reply direction sent a FIN.
-    pub const F_FIN_REPLY: u8 = 1 << 4;
+    /// A FIN moved the connection to FIN_WAIT, from either side
+    /// (netfilter's `IP_CT_TCP_FLAG_CLOSE_INIT`): a SYN in TIME_WAIT or
+    /// CLOSE may then reopen it.
+    pub const F_CLOSE_INIT: u8 = 1 << 3;
+    /// The last TCP packet the state machine took (netfilter's
+    /// `last_index`, kept for packets in window and ignored ones) was a
+    /// RST ...
+    pub const F_LAST_RST: u8 = 1 << 4;
+    /// ... or a SYN without ACK ...
+    pub const F_LAST_SYN: u8 = 1 << 5;
+    /// ... and it came the reply way (`last_dir`).
+    pub const F_LAST_REPLY: u8 = 1 << 6;
+
+    /// [`TCP_TRANSITIONS`]: the packet is INVALID (netfilter's `sIV`,
+    /// `TCP_CONNTRACK_MAX`).
+    pub const TCP_IV: u8 = 10;
+    /// [`TCP_TRANSITIONS`]: the packet is let through with the state it
+    /// has and changes nothing (netfilter's `sIG`, `TCP_CONNTRACK_IGNORE`).
+    pub const TCP_IG: u8 = 11;
+
+    /// netfilter's TCP state machine, `tcp_conntracks` of
+    /// nf_conntrack_proto_tcp.c (Linux 6.x), by direction (0 original, 1
+    /// reply), [`tcp_index`] and [`TcpState`] number: the next state,
+    /// [`TCP_IV`] or [`TCP_IG`].
+    pub const TCP_TRANSITIONS: [[[u8; 10]; 6]; 2] = {
+        const NO: u8 = 0;
+        const SS: u8 = 1;
+        const SR: u8 = 2;
+        const ES: u8 = 3;
+        const FW: u8 = 4;
+        const CW: u8 = 5;
+        const LA: u8 = 6;
+        const TW: u8 = 7;
+        const CL: u8 = 8;
+        const S2: u8 = 9;
+        const IV: u8 = TCP_IV;
+        const IG: u8 = TCP_IG;
+        let _ = NO;
+        [
+            [
+                // sNO sSS sSR sES sFW sCW sLA sTW sCL sS2
+                [SS, SS, IG, IG, IG, IG, IG, SS, SS, S2], // syn
+                [IV, IV, IG, IG, IG, IG, IG, IG, IG, SR], // syn+ack
+                [IV, IV, FW, FW, LA, LA, LA, TW, CL, IV], // fin
+                [ES, IV, ES, ES, CW, CW, TW, TW, CL, IV], // ack
+                [IV, CL, CL, CL, CL, CL, CL, CL, CL, CL], // rst
+                [IV, IV, IV, IV, IV, IV, IV, IV, IV, IV], // none
+            ],
+            [
+                [IV, S2, IV, IV, IV, IV, IV, SS, IV, S2], // syn
+                [IV, SR, IG, IG, IG, IG, IG, IG, IG, SR], // syn+ack
+                [IV, IV, FW, FW, LA, LA, LA, TW, CL, IV], // fin
+                [IV, IG, SR, ES, CW, CW, TW, TW, CL, IG], // ack
+                [IV, CL, CL, CL, CL, CL, CL, CL, CL, CL], // rst
+                [IV, IV, IV, IV, IV, IV, IV, IV, IV, IV], // none
+            ],
+        ]
+    };
+
+    /// The row of [`TCP_TRANSITIONS`] for TCP `flags` (netfilter's
+    /// `get_conntrack_index`): 0 SYN, 1 SYN+ACK, 2 FIN, 3 ACK, 4 RST,
+    /// 5 none of them.
+    pub const fn tcp_index(flags: u8) -> u8 {
+        const FIN: u8 = 0x01;
+        const SYN: u8 = 0x02;
+        const RST: u8 = 0x04;
+        const ACK: u8 = 0x10;
+        if flags & RST != 0 {
+            4
+        } else if flags & SYN != 0 {
+            if flags & ACK != 0 { 1 } else { 0 }
+        } else if flags & FIN != 0 {
+            2
+        } else if flags & ACK != 0 {
+            3
+        } else {
+            5
+        }
+    }
 
     /// TCP states ([`CtEntry::tcp`]), netfilter's `tcp_conntrack` numbers
     /// and names (nf_conntrack_tcp.h).
@@ -2093,8 +2168,7 @@ pub mod ct {
         Established = 3,
         /// One side sent a FIN.
         FinWait = 4,
-        /// One side's FIN was acknowledged (kept for the names; fw goes
-        /// from FIN_WAIT to LAST_ACK).
+        /// One side's FIN was acknowledged.
         CloseWait = 5,
         /// Both sides sent a FIN.
         LastAck = 6,
@@ -2102,6 +2176,8 @@ pub mod ct {
         TimeWait = 7,
         /// A RST closed it.
         Close = 8,
+        /// The reply side sent a SYN too (a simultaneous open).
+        SynSent2 = 9,
     }
 
     impl TcpState {
@@ -2116,6 +2192,7 @@ pub mod ct {
                 6 => TcpState::LastAck,
                 7 => TcpState::TimeWait,
                 8 => TcpState::Close,
+                9 => TcpState::SynSent2,
                 _ => TcpState::None,
             }
         }
@@ -2132,6 +2209,7 @@ pub mod ct {
                 TcpState::LastAck => "LAST_ACK",
                 TcpState::TimeWait => "TIME_WAIT",
                 TcpState::Close => "CLOSE",
+                TcpState::SynSent2 => "SYN_SENT2",
             }
         }
     }
@@ -2255,7 +2333,8 @@ pub mod ct {
         /// The timeout of TCP state `s`.
         pub const fn tcp(&self, s: TcpState) -> u32 {
             match s {
-                TcpState::None | TcpState::SynSent => self.tcp_syn_sent,
+                // netfilter's SYN_SENT2 timeout is SYN_SENT's (2 minutes).
+                TcpState::None | TcpState::SynSent | TcpState::SynSent2 => self.tcp_syn_sent,
                 TcpState::SynRecv => self.tcp_syn_recv,
                 TcpState::Established => self.tcp_established,
                 TcpState::FinWait => self.tcp_fin_wait,

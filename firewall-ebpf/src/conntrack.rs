@@ -12,7 +12,9 @@
 //! TCP is tracked as with `nf_conntrack_tcp_loose=0`: only a SYN opens a
 //! connection, so an ACK, FIN, RST or SYN+ACK without an entry is INVALID;
 //! so is, on any connection, a combination of flags netfilter's
-//! `tcp_valid_flags` refuses (FIN without ACK, SYN+FIN, none, ...).
+//! `tcp_valid_flags` refuses (FIN without ACK, SYN+FIN, none, ...). A
+//! connection's packets follow netfilter's transition table
+//! (`ct::TCP_TRANSITIONS`), ignored packets included.
 //! Sequence numbers and windows are not checked. A RST before the
 //! connection's first answer deletes its entry, as netfilter does.
 
@@ -22,8 +24,8 @@ use aya_ebpf::{
     maps::{Array, LruHashMap, PerCpuArray},
 };
 use firewall_common::ct::{
-    self, CtEntry, CtKey, F_ASSURED, F_FIN_ORIG, F_FIN_REPLY, F_ORIG_FIRST, F_SEEN_REPLY, Stat,
-    TcpState, Timeouts,
+    self, CtEntry, CtKey, F_ASSURED, F_CLOSE_INIT, F_LAST_REPLY, F_LAST_RST, F_LAST_SYN,
+    F_ORIG_FIRST, F_SEEN_REPLY, Stat, TcpState, Timeouts,
 };
 
 use crate::{
@@ -279,7 +281,8 @@ fn new(p: &Packet, key: CtKey, src_first: bool, now: u64, t: &Timeouts) -> (u32,
     let entry = CtEntry {
         expires: now + secs as u64 * NS,
         tcp,
-        flags: if src_first { F_ORIG_FIRST } else { 0 },
+        flags: if src_first { F_ORIG_FIRST } else { 0 }
+            | if p.proto == IPPROTO_TCP { F_LAST_SYN } else { 0 },
         _pad: [0; 6],
     };
     (ct::NEW, Some(Pending { key, entry }))
@@ -313,56 +316,84 @@ fn related(p: &Packet, now: u64, ct: &mut CtSeen) -> (u32, Option<Pending>) {
 }
 
 /// A TCP packet of a live connection: the state machine of netfilter's
-/// nf_conntrack_proto_tcp.c, without the window checks.
+/// nf_conntrack_proto_tcp.c (`ct::TCP_TRANSITIONS`), without the window
+/// checks.
 #[inline(always)]
 fn tcp(flags: u8, e: &mut CtEntry, orig: bool, now: u64, t: &Timeouts) -> (u32, Option<Pending>) {
-    let s = TcpState::from_u8(e.tcp);
-    let syn = flags & SYN != 0;
-    let ack = flags & ACK != 0;
-    let next = if flags & RST != 0 {
-        TcpState::Close
-    } else if syn && !ack {
-        match s {
-            // The opener retransmits its SYN.
-            TcpState::SynSent if orig => TcpState::SynSent,
-            // A new connection on the same ports after the old one closed.
-            TcpState::TimeWait | TcpState::Close => {
-                e.flags &= F_ORIG_FIRST;
-                if !orig {
-                    e.flags ^= F_ORIG_FIRST;
-                }
-                e.tcp = TcpState::SynSent as u8;
-                e.expires = now + t.tcp_syn_sent as u64 * NS;
-                return (ct::NEW, None);
-            }
-            _ => return invalid(),
+    let index = ct::tcp_index(flags);
+    let old = e.tcp;
+    let mut next = transition(u32::from(!orig), u32::from(index), u32::from(old));
+    let reply_bit = if orig { 0 } else { F_LAST_REPLY };
+    if next == TcpState::SynSent as u8 && old >= TcpState::TimeWait as u8 {
+        // A SYN in TIME_WAIT or CLOSE reopens the connection when a FIN
+        // closed it or this side's RST was the last packet; netfilter
+        // then deletes the entry and tracks the SYN as a new connection,
+        // opened by its sender. Otherwise the SYN is ignored.
+        let last_rst_here = e.flags & (F_LAST_RST | F_LAST_REPLY) == F_LAST_RST | reply_bit;
+        if e.flags & F_CLOSE_INIT != 0 || last_rst_here {
+            // The sender is the new original direction.
+            let sender_first = orig == (e.flags & F_ORIG_FIRST != 0);
+            e.flags = if sender_first { F_ORIG_FIRST } else { 0 } | F_LAST_SYN;
+            e.tcp = TcpState::SynSent as u8;
+            e.expires = now + t.tcp_syn_sent as u64 * NS;
+            return (ct::NEW, None);
         }
-    } else if syn {
-        // SYN+ACK: the answer to the opener's SYN.
-        match s {
-            TcpState::SynSent | TcpState::SynRecv if !orig => TcpState::SynRecv,
-            _ => return invalid(),
-        }
-    } else {
-        match s {
-            // Nothing but a SYN or a RST may follow a lone SYN.
-            TcpState::SynSent | TcpState::None => return invalid(),
-            TcpState::SynRecv if orig && ack => {
-                e.flags |= F_ASSURED;
-                fin(flags, e, orig, TcpState::Established)
-            }
-            TcpState::SynRecv => return invalid(),
-            TcpState::LastAck if flags & FIN == 0 && ack => TcpState::TimeWait,
-            TcpState::TimeWait | TcpState::Close => s,
-            _ => fin(flags, e, orig, s),
-        }
-    };
+        next = ct::TCP_IG;
+    }
+    if next == ct::TCP_IG
+        && index == 1
+        && !orig
+        && e.flags & (F_LAST_SYN | F_LAST_REPLY) == F_LAST_SYN
+    {
+        // A SYN+ACK answering a SYN netfilter ignored: both ends are in
+        // sync and the table is not; it resynchronises to SYN_RECV
+        // (netfilter also compares the acknowledgement with the SYN's
+        // sequence, which fw does not track).
+        next = TcpState::SynRecv as u8;
+    }
+    if next == ct::TCP_IV {
+        return invalid();
+    }
+    // netfilter's last_index and last_dir, kept for ignored packets too.
+    e.flags &= !(F_LAST_RST | F_LAST_SYN | F_LAST_REPLY);
+    e.flags |= reply_bit
+        | match index {
+            0 => F_LAST_SYN,
+            4 => F_LAST_RST,
+            _ => 0,
+        };
+    let state = direction_state(e, orig);
+    if next == ct::TCP_IG {
+        // Let through with the state it has; nothing else changes, not
+        // even the timeout.
+        return (state, None);
+    }
+    if next != old && next == TcpState::FinWait as u8 {
+        e.flags |= F_CLOSE_INIT;
+    }
+    if e.flags & F_SEEN_REPLY != 0
+        && (old == TcpState::SynRecv as u8 || old == TcpState::Established as u8)
+        && next == TcpState::Established as u8
+    {
+        e.flags |= F_ASSURED;
+    }
     if !orig {
         e.flags |= F_SEEN_REPLY;
     }
-    e.tcp = next as u8;
-    e.expires = now + tcp_timeout(t, next as u8) as u64 * NS;
-    (direction_state(e, orig), None)
+    e.tcp = next;
+    e.expires = now + tcp_timeout(t, next) as u64 * NS;
+    (state, None)
+}
+
+/// `ct::TCP_TRANSITIONS[dir][index][old]`, out of line and bounded so
+/// that the verifier sees the load stay inside the table; an index out of
+/// range (a corrupt entry) is INVALID.
+#[inline(never)]
+fn transition(dir: u32, index: u32, old: u32) -> u8 {
+    if dir > 1 || index > 5 || old > TcpState::SynSent2 as u32 {
+        return ct::TCP_IV;
+    }
+    ct::TCP_TRANSITIONS[dir as usize][index as usize][old as usize]
 }
 
 /// `Timeouts::tcp` of state number `s`, out of line: inlined, LLVM turns
@@ -370,22 +401,8 @@ fn tcp(flags: u8, e: &mut CtEntry, orig: bool, now: u64, t: &Timeouts) -> (u32, 
 /// only by what it knows of the enum, which the verifier cannot see.
 #[inline(never)]
 fn tcp_timeout(t: &Timeouts, s: u8) -> u32 {
-    if s > TcpState::Close as u8 {
+    if s > TcpState::SynSent2 as u8 {
         return t.tcp_close;
     }
     t.tcp(TcpState::from_u8(s))
-}
-
-/// The state after a FIN from one side (FIN_WAIT) or both (LAST_ACK).
-#[inline(always)]
-fn fin(flags: u8, e: &mut CtEntry, orig: bool, s: TcpState) -> TcpState {
-    if flags & FIN == 0 {
-        return s;
-    }
-    e.flags |= if orig { F_FIN_ORIG } else { F_FIN_REPLY };
-    if e.flags & (F_FIN_ORIG | F_FIN_REPLY) == F_FIN_ORIG | F_FIN_REPLY {
-        TcpState::LastAck
-    } else {
-        TcpState::FinWait
-    }
 }
