@@ -261,10 +261,19 @@ pub enum ParseError {
     #[error("The -t option cannot be used in iptables-restore.")]
     TableInRestore,
 
-    /// `-6`: fw filters IPv4 only (iptables exits 2 printing only its
-    /// "Try ..." hint).
-    #[error("-6 is not accepted: fw filters IPv4 only")]
+    /// `-6` in an IPv4 command (iptables exits 2 printing only its
+    /// "Try ..." hint): IPv6 commands are `fw -6 ...` or `fw6 ...`.
+    #[error("-6 is not accepted in an IPv4 command (IPv6 is `fw -6' or `fw6')")]
     Ipv6,
+
+    /// `-4` in an IPv6 command (ip6tables exits 2 printing only its
+    /// "Try ..." hint).
+    #[error("-4 is not accepted in an IPv6 command")]
+    Ipv4,
+
+    /// `-f` in an IPv6 command (ip6tables(8): no fragment flag in IPv6).
+    #[error("`-f' is not supported in IPv6, use -m frag instead")]
+    FragmentInIpv6,
 
     /// A `"` without its closing `"` in a rule specification (iptables-restore
     /// would silently swallow the rest of the line into the argument).
@@ -412,6 +421,25 @@ pub enum ParseError {
     /// `--icmp-type TYPE/CODE` with a bad code.
     #[error("Unknown ICMP code `{0}'")]
     UnknownIcmpCode(String),
+
+    /// An abbreviation of two ICMPv6 type names (`-m icmp6`).
+    #[error("Ambiguous ICMPv6 type `{given}': `{first}' or `{second}'?")]
+    AmbiguousIcmp6Type {
+        /// The argument.
+        given: String,
+        /// The first name it abbreviates.
+        first: &'static str,
+        /// The second.
+        second: &'static str,
+    },
+
+    /// `--icmpv6-type` that is neither a name nor a type number 0..=255.
+    #[error("Unknown ICMPv6 type `{0}'")]
+    UnknownIcmp6Type(String),
+
+    /// `--icmpv6-type TYPE/CODE` with a bad code.
+    #[error("Unknown ICMPv6 code `{0}'")]
+    UnknownIcmp6Code(String),
 
     /// `--icmp-type` with characters after the number.
     #[error("unknown character {0}")]
@@ -695,7 +723,9 @@ impl ParseError {
                 Some(near)
             }
             Self::ArgumentTooShort { written, .. } => Some(written),
-            Self::AmbiguousIcmpType { given, .. } => Some(given),
+            Self::AmbiguousIcmpType { given, .. } | Self::AmbiguousIcmp6Type { given, .. } => {
+                Some(given)
+            }
             Self::BadIpRange { value, .. }
             | Self::BadValue { value, .. }
             | Self::ModuleProblem { token: value, .. }
@@ -709,6 +739,8 @@ impl ParseError {
             | Self::BadTcpOption(t)
             | Self::UnknownIcmpType(t)
             | Self::UnknownIcmpCode(t)
+            | Self::UnknownIcmp6Type(t)
+            | Self::UnknownIcmp6Code(t)
             | Self::TooManyPorts(t)
             | Self::MultiportBadRange(t)
             | Self::BadCtState(t)
@@ -735,6 +767,8 @@ impl ParseError {
             Self::InterfaceNotAllowed { option, .. } => Some(flag_text(*option)),
             Self::MatchNeedsProtocol { module, .. } => Some(module),
             Self::Ipv6 => Some("-6"),
+            Self::Ipv4 => Some("-4"),
+            Self::FragmentInIpv6 => Some("-f"),
             Self::DuplicatePortOption { written, .. } | Self::OptionOnce { written, .. } => {
                 Some(written)
             }
@@ -802,7 +836,7 @@ impl ParseError {
             Self::UnknownTable(_) => format!(
                 "{program} {version}: {self}\nPerhaps iptables or your kernel needs to be upgraded.\n"
             ),
-            Self::Ipv6 => try_help,
+            Self::Ipv6 | Self::Ipv4 => try_help,
             // These format strings end in "\n" in iptables, hence the blank line.
             Self::InterfaceNotAllowed { .. }
             | Self::UnknownMatch(_)

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{Columns, Enforcement};
 use crate::{
     compile::classes::Constraint,
-    model::{BuiltinChain, Neg, PortRange, Rule},
+    model::{BuiltinChain, Family, Neg, PortRange, Rule},
     parse::{
         ParseError,
         lexer::Scanner,
@@ -80,6 +80,9 @@ pub(crate) trait MatchExt {
     /// Whether libxtables' generic option checks apply (tcp and set keep
     /// their own older parsers).
     const XTOPTIONS: bool = true;
+    /// The one family whose iptables has the module (libipt_*: IPv4,
+    /// libip6t_*: IPv6); `None` for libxt_* modules, in both.
+    const FAMILY: Option<Family> = None;
 
     /// Handles one option (after the generic checks). Options taking a
     /// second word read it from `sc`, as iptables reads `argv[optind]`.
@@ -241,6 +244,11 @@ macro_rules! match_modules {
                 match self { $(Self::$variant => <$module::Ext as MatchExt>::PROTOCOL,)* }
             }
 
+            /// [`MatchExt::FAMILY`].
+            pub(crate) fn family(self) -> Option<Family> {
+                match self { $(Self::$variant => <$module::Ext as MatchExt>::FAMILY,)* }
+            }
+
             /// Whether it has libxtables' generic option checks.
             pub(crate) fn xtoptions(self) -> bool {
                 match self { $(Self::$variant => <$module::Ext as MatchExt>::XTOPTIONS,)* }
@@ -348,6 +356,12 @@ match_modules! {
     Tcpmss(Neg<tcpmss::Tcpmss>) => tcpmss,
     /// `-m time [--datestart ...] [--timestart ...] [!] --weekdays ...`.
     Time(time::Time) => time,
+    /// `-m icmp6 [!] --icmpv6-type TYPE[/CODE]|NAME` (ip6tables).
+    Icmp6(Neg<icmp::IcmpType>) => icmp6,
+    /// `-m hl --hl-eq|--hl-lt|--hl-gt N` (ip6tables).
+    Hl(hl::Hl) => hl,
+    /// `-m rt [!] --rt-type N [!] --rt-segsleft A[:B] [!] --rt-len N` (ip6tables).
+    Rt(rt::Rt) => rt,
 }
 
 /// libxt_limit's and libxt_hashlimit's rate unit: the seconds of the
