@@ -639,6 +639,12 @@ impl State {
                 let module = matches::module_named(&name, self.family)
                     .filter(|m| m.family().is_none_or(|f| f == self.family));
                 match module {
+                    Some(m) if self.family == Family::V6 && m.ipv4_values() => {
+                        return Err(ParseError::unsupported(
+                            format!("-m {name} in IPv6 (fw keeps its addresses as IPv4)"),
+                            name,
+                        ));
+                    }
                     Some(m) => {
                         self.matches.push(Instance::new(m));
                         self.loaded.push(Loaded::Match(self.matches.len() - 1));

@@ -123,6 +123,13 @@ impl MatchExt for Ext {
         match o.spec.id {
             0 => p.state = o.neg(states(&o.arg, true)?),
             1 => p.proto = o.neg(parse_protocol(&o.arg)?),
+            // fw's connection addresses are IPv4 (xt_conntrack's are either).
+            2..=5 if line.ctx.family == crate::model::Family::V6 => {
+                return Err(ParseError::unsupported(
+                    format!("--{} (-m conntrack) in IPv6", o.name),
+                    o.written,
+                ));
+            }
             2..=5 => p.addrs[usize::from(o.spec.id - 2)] = o.neg(ct_addr(&o.arg)?),
             8..=11 => {
                 p.ports[usize::from(o.spec.id - 8)] = o.neg(port_range(&o.arg, line.ctx.services)?)

@@ -48,7 +48,7 @@ impl MatchExt for Ext {
     }
 
     fn fcheck(_: &Option<Hl>, given: u32) -> Result<(), ParseError> {
-        needs(given == 0, Self::NAME, "HL match: You must specify one of `--hl-eq', `--hl-lt', `--hl-gt")
+        needs(given == 0, Self::NAME, "HL match: You must specify one of `--hl-eq', `--hl-lt', `--hl-gt'")
     }
 
     fn save(t: &Hl, s: &mut String) {

@@ -33,6 +33,7 @@ pub(crate) struct Ext;
 
 impl MatchExt for Ext {
     ext_head!("iprange", value Iprange);
+    const IPV4_VALUES: bool = true;
     const OPTIONS: &'static [OptSpec] = &[
         opt("src-range", 0, Required, true),
         opt("dst-range", 1, Required, true),

@@ -83,6 +83,10 @@ pub(crate) trait MatchExt {
     /// The one family whose iptables has the module (libipt_*: IPv4,
     /// libip6t_*: IPv6); `None` for libxt_* modules, in both.
     const FAMILY: Option<Family> = None;
+    /// Whether its values hold IPv4 addresses or masks (iprange, policy,
+    /// set, recent, hashlimit): refused in IPv6 until they are
+    /// family-generic.
+    const IPV4_VALUES: bool = false;
 
     /// Handles one option (after the generic checks). Options taking a
     /// second word read it from `sc`, as iptables reads `argv[optind]`.
@@ -247,6 +251,11 @@ macro_rules! match_modules {
             /// [`MatchExt::FAMILY`].
             pub(crate) fn family(self) -> Option<Family> {
                 match self { $(Self::$variant => <$module::Ext as MatchExt>::FAMILY,)* }
+            }
+
+            /// [`MatchExt::IPV4_VALUES`].
+            pub(crate) fn ipv4_values(self) -> bool {
+                match self { $(Self::$variant => <$module::Ext as MatchExt>::IPV4_VALUES,)* }
             }
 
             /// Whether it has libxtables' generic option checks.
