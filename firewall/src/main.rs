@@ -736,10 +736,14 @@ fn main6(args: &[String]) -> ExitCode {
                 Err(e) => failed(&e, "fw restore"),
             }
         }
-        Some(f) if f.starts_with('-') => match parse_in(args, Family::V6) {
-            Ok(_) => ipv6_refused(),
-            Err(code) => code,
-        },
+        Some(f) if f.starts_with('-') => {
+            // `--json` goes with -L anywhere, as in IPv4.
+            let args: Vec<String> = args.iter().filter(|a| *a != "--json").cloned().collect();
+            match parse_in(&args, Family::V6) {
+                Ok(_) => ipv6_refused(),
+                Err(code) => code,
+            }
+        }
         _ => ipv6_refused(),
     }
 }

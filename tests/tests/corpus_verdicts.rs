@@ -257,7 +257,10 @@ impl Named {
             | Match::Policy(_)
             | Match::Tcpmss(_)
             | Match::Time(_)
-            | Match::Set(_) => {}
+            | Match::Set(_)
+            | Match::Icmp6(_)
+            | Match::Hl(_)
+            | Match::Rt(_) => {}
         }
     }
 

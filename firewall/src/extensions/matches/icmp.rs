@@ -180,19 +180,20 @@ pub(crate) enum Version {
 /// libxtables' ICMP type parser for `version`: a name or an unambiguous
 /// abbreviation, else `TYPE[/CODE]`.
 pub(crate) fn parse_type(arg: &str, version: Version) -> Result<IcmpType, ParseError> {
-    let (names, unknown_type, unknown_code): (_, fn(String) -> ParseError, fn(String) -> ParseError) =
-        match version {
-            Version::Icmp => (
-                ICMP_NAMES,
-                ParseError::UnknownIcmpType,
-                ParseError::UnknownIcmpCode,
-            ),
-            Version::Icmp6 => (
-                super::icmp6::ICMP6_NAMES,
-                ParseError::UnknownIcmp6Type,
-                ParseError::UnknownIcmp6Code,
-            ),
-        };
+    /// A message naming the argument.
+    type Message = fn(String) -> ParseError;
+    let (names, unknown_type, unknown_code): (_, Message, Message) = match version {
+        Version::Icmp => (
+            ICMP_NAMES,
+            ParseError::UnknownIcmpType,
+            ParseError::UnknownIcmpCode,
+        ),
+        Version::Icmp6 => (
+            super::icmp6::ICMP6_NAMES,
+            ParseError::UnknownIcmp6Type,
+            ParseError::UnknownIcmp6Code,
+        ),
+    };
     let mut found: Option<&(&str, u8, u8, u8)> = None;
     for entry in names.iter().filter(|e| abbreviates(arg, e.0)) {
         if let Some(first) = found {
