@@ -199,8 +199,9 @@ pub fn same_family(state: &State, inv: &Invocation) -> Result<(), EditError> {
         return Ok(());
     }
     Err(EditError::NotSupported(format!(
-        "an {:?} command on the {:?} table",
-        inv.family, state.ruleset.family
+        "an {} command on {}' table",
+        inv.family.program(),
+        state.ruleset.family.program()
     )))
 }
 
