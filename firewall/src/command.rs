@@ -181,4 +181,7 @@ pub struct Invocation {
     pub wait: Option<u32>,
     /// `-W` was given: accepted and ignored with iptables' warning.
     pub wait_interval: bool,
+    /// What the parser warned about on standard error, line by line, as
+    /// ip6tables warns of `-p` with an IPv6 extension header's protocol.
+    pub warnings: Vec<String>,
 }

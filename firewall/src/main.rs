@@ -683,6 +683,7 @@ fn main() -> ExitCode {
             if inv.wait_interval {
                 eprintln!("Ignoring deprecated --wait-interval option.");
             }
+            warn(&inv);
             firewall::state::set_wait(inv.wait);
             exec::gc_quietly();
             exec::run(&inv)
@@ -740,7 +741,10 @@ fn main6(args: &[String]) -> ExitCode {
             // `--json` goes with -L anywhere, as in IPv4.
             let args: Vec<String> = args.iter().filter(|a| *a != "--json").cloned().collect();
             match parse_in(&args, Family::V6) {
-                Ok(_) => ipv6_refused(),
+                Ok(inv) => {
+                    warn(&inv);
+                    ipv6_refused()
+                }
                 Err(code) => code,
             }
         }
@@ -754,10 +758,20 @@ fn main6(args: &[String]) -> ExitCode {
 fn parse_invocation(args: &[String]) -> Result<Invocation, ExitCode> {
     match parse::parse_args(args) {
         Err(parse::ParseError::Ipv6) => match parse_in(args, Family::V6) {
-            Ok(_) => Err(ipv6_refused()),
+            Ok(inv) => {
+                warn(&inv);
+                Err(ipv6_refused())
+            }
             Err(code) => Err(code),
         },
         r => r.map_err(|e| report(&e)),
+    }
+}
+
+/// The parser's warnings, on standard error as iptables prints them.
+fn warn(inv: &Invocation) {
+    for w in &inv.warnings {
+        eprintln!("{w}");
     }
 }
 

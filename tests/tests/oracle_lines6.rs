@@ -143,6 +143,10 @@ const LINES: &[&str] = &[
     "-A FORWARD -o wg0 -g v",
     "-A INPUT -m realm --realm 1 -j ACCEPT",
     "-A INPUT -p 43 -j ACCEPT",
+    "-A INPUT -p ipv6-frag -j ACCEPT",
+    "-A INPUT -p ah -j DROP",
+    "-A INPUT ! -p 60 -j DROP",
+    "-A INPUT -p 60 -s 1.2.3.4 -j DROP",
     // ---- -v echoes ----
     "-A INPUT -v -s 2001:db8::/32 ! -d 2001:db8::1 -p tcp --dport 22 -j ACCEPT",
     "-I INPUT -v -p icmpv6 --icmpv6-type 1 -j DROP",
@@ -199,10 +203,9 @@ const REFUSED: &[(&str, &str)] = &[
 
 /// Lines where fw and ip6tables differ on purpose, with the reason.
 const DEVIATIONS: &[(&str, &str)] = &[(
-    "-A INPUT -p 43 -j ACCEPT",
-    "ip6tables warns on stderr (\"Warning: never matched protocol: 43. use extension match \
-     instead.\") for an extension header's protocol and accepts the rule; fw accepts it \
-     without the warning",
+    "-A INPUT -p 60 -s 1.2.3.4 -j DROP",
+    "ip6tables prints its \"never matched protocol\" warning before the line's error; fw \
+     prints only the error (a parse error carries no warnings)",
 )];
 
 /// The table every line starts from, in ip6tables.
@@ -291,13 +294,15 @@ fn fw(words: &[String], services: &Services) -> Result<Outcome, String> {
             return fail(e.exit_code(), Some(e.iptables_stderr("ip6tables", VERSION)));
         }
     };
+    // ip6tables prints its warnings while it parses, before anything else.
+    let warnings: String = inv.warnings.iter().map(|w| format!("{w}\n")).collect();
     match offline::execute(&st, &inv, services, false, offline::no_counters) {
         Ok(done) => {
             let after = done.state.unwrap_or(st);
             Ok(Outcome {
                 code: 0,
                 stdout: done.output,
-                stderr: String::new(),
+                stderr: warnings,
                 tables: AFTER
                     .iter()
                     .map(|l| fw_listing(&after, l, services))
@@ -305,7 +310,7 @@ fn fw(words: &[String], services: &Services) -> Result<Outcome, String> {
             })
         }
         Err(e) => match e.iptables_stderr("ip6tables", VERSION) {
-            Some(stderr) => fail(e.exit_code(), Some(stderr)),
+            Some(stderr) => fail(e.exit_code(), Some(warnings + &stderr)),
             None => Err(e.to_string()),
         },
     }

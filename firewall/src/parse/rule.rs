@@ -334,6 +334,8 @@ struct State {
     commands: Vec<char>,
     /// iptables (IPv4) or ip6tables (IPv6).
     family: Family,
+    /// Warnings for standard error, as iptables prints them while parsing.
+    warnings: Vec<String>,
 }
 
 /// iptables' bit for a command letter (`CMD_*`), for the order of `cmd2char`
@@ -597,6 +599,14 @@ impl State {
                 let n = protocols::parse_protocol(&a)?;
                 if n == 0 && self.invert {
                     return Err(ParseError::NeverMatchProtocol(a));
+                }
+                // ip6tables' `is_exthdr`: such a protocol is never the
+                // last header's, so the rule never matches (routing,
+                // fragment, AH, destination options).
+                if self.family == Family::V6 && !self.invert && matches!(n, 43 | 44 | 51 | 60) {
+                    self.warnings.push(format!(
+                        "Warning: never matched protocol: {a}. use extension match instead."
+                    ));
                 }
                 // -p all is stored as no protocol, as iptables stores 0.
                 self.protocol = (n != 0).then_some(Neg {
@@ -1037,6 +1047,7 @@ impl State {
             // in iptables 1.8.9 (alarm(0) sets no alarm).
             wait: self.out_wait.filter(|&s| s > 0),
             wait_interval: self.wait_interval,
+            warnings: self.warnings,
         })
     }
 }
