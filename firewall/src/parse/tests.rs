@@ -1928,6 +1928,13 @@ fn ip6tables_restore_files_through_the_ipv6_engine() {
     let e = crate::restore::restore(&v6, text, &opts, true, &sample()).unwrap_err();
     assert_eq!(e.line, 4);
     assert!(e.to_string().contains("IPv6 enforcement"), "{e}");
+    // A line for iptables (`-4`) is skipped, as ip6tables-restore skips it.
+    let both = "*filter\n-A INPUT -4 -s 10.0.0.1 -j DROP\n-A INPUT -6 -s ::1 -j DROP\nCOMMIT\n";
+    let done = crate::restore::restore(&v6, both, &opts, false, &sample()).unwrap();
+    assert_eq!(
+        crate::render::list_rules(&done.state.ruleset, Some("INPUT"), None, None),
+        "-P INPUT ACCEPT\n-A INPUT -s ::1/128 -j DROP\n"
+    );
     // An IPv4 file fails where its first IPv4 address is.
     let e = crate::restore::restore(
         &v6,
