@@ -597,6 +597,23 @@ mod tests {
             "output":{"policy":"Accept","rules":[]}}"#;
         let rs: Ruleset = serde_json::from_str(old).unwrap();
         assert_eq!(rs.family, Family::V4);
+        // conntrack's addresses too.
+        let ct: Match = serde_json::from_str(
+            r#"{"Conntrack":{"state":null,"proto":null,"addrs":[{"value":{"addr":"192.0.2.1","prefix":24},"invert":false},null,null,null],"ports":[null,null,null,null],"dir":null}}"#,
+        )
+        .unwrap();
+        let Match::Conntrack(c) = &ct else {
+            panic!("{ct:?}")
+        };
+        assert_eq!(
+            c.addrs[0].as_ref().unwrap().value.v4(),
+            Some([192, 0, 2, 1].into())
+        );
+        assert!(
+            serde_json::to_string(&ct)
+                .unwrap()
+                .contains(r#"{"addr":"192.0.2.1","prefix":24}"#)
+        );
         let src = AddrMask::from_prefix([192, 0, 2, 0].into(), 24);
         assert_eq!(rs.input.rules[0].source, Some(Neg::not(src)));
         // Written back, an IPv4 ruleset has no family and the same address

@@ -152,8 +152,15 @@ const LINES: &[&str] = &[
     "-I INPUT -v -p icmpv6 --icmpv6-type 1 -j DROP",
     "-A INPUT -v -s 2001:db8::1/ffff::ffff -j ACCEPT",
     "-F -v",
-    // ---- what fw refuses itself ----
     "-A INPUT -m conntrack --ctstate NEW --ctorigsrc 2001:db8::1 -j ACCEPT",
+    "-A INPUT -m conntrack --ctorigsrc 2001:db8::1/64 ! --ctrepldst ::1",
+    "-A INPUT -m conntrack --ctorigdst ::/0 --ctreplsrc ::ffff:1.2.3.4/128 --ctdir REPLY",
+    "-A INPUT -p tcp -m conntrack --ctorigdstport 80 --ctrepldst fe80::/10",
+    "-A INPUT -m conntrack --ctorigsrc 192.0.2.1",
+    "-A INPUT -m conntrack --ctorigsrc 2001:db8::1/129",
+    "-A INPUT -m conntrack --ctorigsrc 2001:db8::1/-1",
+    // ---- what fw refuses itself ----
+    "-A INPUT -m conntrack --ctorigsrc 2001:db8::1/ffff::ffff",
     "-A INPUT -m iprange --src-range 2001:db8::1-2001:db8::5 -j ACCEPT",
     "-A INPUT -m recent --set",
     "-A INPUT -m hashlimit --hashlimit-upto 5/sec --hashlimit-name a",
@@ -167,8 +174,8 @@ const LINES: &[&str] = &[
 /// fw's own refusals among [`LINES`]: the line and its message.
 const REFUSED: &[(&str, &str)] = &[
     (
-        "-A INPUT -m conntrack --ctstate NEW --ctorigsrc 2001:db8::1 -j ACCEPT",
-        "not supported yet: --ctorigsrc (-m conntrack) in IPv6",
+        "-A INPUT -m conntrack --ctorigsrc 2001:db8::1/ffff::ffff",
+        "not supported yet: mask `2001:db8::1/ffff::ffff' (-m conntrack)",
     ),
     (
         "-A INPUT -m iprange --src-range 2001:db8::1-2001:db8::5 -j ACCEPT",
@@ -365,6 +372,7 @@ const TABLE: &[&str] = &[
     "-P FORWARD DROP",
     "-A INPUT -i lo -j ACCEPT",
     "-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT",
+    "-A INPUT -m conntrack --ctstate NEW --ctorigsrc 2001:db8::/32 ! --ctorigdst ::/0 -j u",
     "-A INPUT -m rt --rt-type 0 -j DROP",
     "-A INPUT -p ipv6-icmp --icmpv6-type echo-request -m limit --limit 5/sec -j ACCEPT",
     "-A INPUT -p icmpv6 --icmpv6-type router-advertisement -m hl --hl-eq 255 -j ACCEPT",

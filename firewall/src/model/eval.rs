@@ -125,7 +125,12 @@ fn conntrack(c: &super::Conntrack, p: &Packet) -> bool {
             let mask = u32::MAX
                 .checked_shl(32 - u32::from(a.value.prefix))
                 .unwrap_or(0);
-            let same = (u32::from(have) ^ u32::from(a.value.addr)) & mask == 0;
+            // The evaluator's connections are IPv4: no IPv6 address is
+            // the same.
+            let same = a
+                .value
+                .v4()
+                .is_some_and(|addr| (u32::from(have) ^ u32::from(addr)) & mask == 0);
             if same == a.invert {
                 return false;
             }

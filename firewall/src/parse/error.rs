@@ -548,6 +548,27 @@ pub enum ParseError {
         value: String,
     },
 
+    /// An address option's `/N` beyond the family's prefixes
+    /// (`XTTYPE_HOSTMASK` in ip6tables: 0-128).
+    #[error(
+        "{module}: bad value for option \"--{option}\", neither a valid network mask nor valid CIDR (0-{max})."
+    )]
+    BadCidr {
+        /// The module.
+        module: &'static str,
+        /// The option's name.
+        option: &'static str,
+        /// The argument.
+        value: String,
+        /// The longest prefix.
+        max: u8,
+    },
+
+    /// An IPv4 address where ip6tables' libxtables asks getaddrinfo for an
+    /// IPv6 one (`-m conntrack --ctorigsrc 192.0.2.1` in ip6tables).
+    #[error("getaddrinfo: Address family for hostname not supported")]
+    AddressFamily,
+
     /// `--hashlimit-burst` out of 1..=1000000.
     #[error("bad value for option \"--hashlimit-burst\", or out of range (1-1000000).")]
     HashlimitBurst,
@@ -691,6 +712,7 @@ impl ParseError {
     pub fn token(&self) -> Option<&str> {
         match self {
             Self::NoCommand
+            | Self::AddressFamily
             | Self::MissingPolicy
             | Self::EmptyInterface
             | Self::EmptyTargetName
@@ -732,7 +754,8 @@ impl ParseError {
             | Self::BadAddrType { value, .. }
             | Self::BadMark { value, .. }
             | Self::HashlimitBadValue { value, .. }
-            | Self::HashlimitBadMask { value, .. } => Some(value),
+            | Self::HashlimitBadMask { value, .. }
+            | Self::BadCidr { value, .. } => Some(value),
             Self::ChainNameStart(_, t) => Some(t),
             Self::UnknownTcpFlag(t)
             | Self::SynAndTcpFlags(t)
@@ -851,6 +874,8 @@ impl ParseError {
             | Self::BadOptionValue { .. }
             | Self::BadMark { .. }
             | Self::HashlimitBadMask { .. }
+            | Self::BadCidr { .. }
+            | Self::AddressFamily
             | Self::MarkTrailingGarbage(_)
             | Self::BadRangeValue { .. }
             | Self::RangeTrailingCharacters { .. }

@@ -1790,6 +1790,10 @@ fn ip6tables_lines_parse_in_ipv6() {
             "-j REJECT --reject-with icmp6-adm-prohibited",
         ),
         ("-6 -A INPUT -m state --state NEW", "-m state --state NEW"),
+        (
+            "-A INPUT -m conntrack --ctorigsrc 2001:db8::1/64 ! --ctrepldst ::1",
+            "-m conntrack --ctorigsrc 2001:db8::1/64 ! --ctrepldst ::1",
+        ),
     ] {
         assert_eq!(spec6(line), spec, "{line}");
     }
@@ -1826,6 +1830,19 @@ fn ip6tables_refuses_what_is_ipv4_only() {
             "-A INPUT -j REJECT --reject-with icmp-port-unreachable",
             ParseError::UnknownRejectType("icmp-port-unreachable".into()),
         ),
+        (
+            "-A INPUT -m conntrack --ctorigsrc 192.0.2.1",
+            ParseError::AddressFamily,
+        ),
+        (
+            "-A INPUT -m conntrack --ctreplsrc ::1/129",
+            ParseError::BadCidr {
+                module: "conntrack",
+                option: "ctreplsrc",
+                value: "::1/129".into(),
+                max: 128,
+            },
+        ),
     ] {
         assert_eq!(parse6(line).unwrap_err(), e, "{line}");
     }
@@ -1854,7 +1871,7 @@ fn ip6tables_refuses_what_is_ipv4_only() {
     // What fw cannot hold in IPv6 yet is refused, never parsed as IPv4.
     for line in [
         "-A INPUT -m iprange --src-range 2001:db8::1-2001:db8::2",
-        "-A INPUT -m conntrack --ctorigsrc 2001:db8::1",
+        "-A INPUT -m conntrack --ctorigsrc 2001:db8::1/ffff::",
         "-A INPUT -m recent --set",
         "-A INPUT -m set --match-set s src",
         "-A INPUT -m frag --fragid 1",
