@@ -260,7 +260,8 @@ impl Named {
             | Match::Set(_)
             | Match::Icmp6(_)
             | Match::Hl(_)
-            | Match::Rt(_) => {}
+            | Match::Rt(_)
+            | Match::Iprange6(_) => {}
         }
     }
 

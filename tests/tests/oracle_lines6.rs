@@ -159,9 +159,14 @@ const LINES: &[&str] = &[
     "-A INPUT -m conntrack --ctorigsrc 192.0.2.1",
     "-A INPUT -m conntrack --ctorigsrc 2001:db8::1/129",
     "-A INPUT -m conntrack --ctorigsrc 2001:db8::1/-1",
+    "-A INPUT -m iprange --src-range 2001:db8::1-2001:db8::5 -j ACCEPT",
+    "-A INPUT -m iprange ! --src-range ::1 --dst-range ::ffff:1.2.3.4-::ffff:1.2.3.9",
+    "-A INPUT -m iprange --dst-range 2001:db8::5-2001:db8::1",
+    "-A INPUT -m iprange --src-range 1.2.3.4-1.2.3.5",
+    "-A INPUT -m iprange --src-range ::1-x",
+    "-A INPUT -m iprange",
     // ---- what fw refuses itself ----
     "-A INPUT -m conntrack --ctorigsrc 2001:db8::1/ffff::ffff",
-    "-A INPUT -m iprange --src-range 2001:db8::1-2001:db8::5 -j ACCEPT",
     "-A INPUT -m recent --set",
     "-A INPUT -m hashlimit --hashlimit-upto 5/sec --hashlimit-name a",
     "-A INPUT -m frag --fragid 5 -j ACCEPT",
@@ -176,10 +181,6 @@ const REFUSED: &[(&str, &str)] = &[
     (
         "-A INPUT -m conntrack --ctorigsrc 2001:db8::1/ffff::ffff",
         "not supported yet: mask `2001:db8::1/ffff::ffff' (-m conntrack)",
-    ),
-    (
-        "-A INPUT -m iprange --src-range 2001:db8::1-2001:db8::5 -j ACCEPT",
-        "not supported yet: -m iprange in IPv6 (fw keeps its addresses as IPv4)",
     ),
     (
         "-A INPUT -m recent --set",
@@ -209,11 +210,17 @@ const REFUSED: &[(&str, &str)] = &[
 ];
 
 /// Lines where fw and ip6tables differ on purpose, with the reason.
-const DEVIATIONS: &[(&str, &str)] = &[(
-    "-A INPUT -p 60 -s 1.2.3.4 -j DROP",
-    "ip6tables prints its \"never matched protocol\" warning before the line's error; fw \
-     prints only the error (a parse error carries no warnings)",
-)];
+const DEVIATIONS: &[(&str, &str)] = &[
+    (
+        "-A INPUT -p 60 -s 1.2.3.4 -j DROP",
+        "ip6tables prints its \"never matched protocol\" warning before the line's error; fw \
+         prints only the error (a parse error carries no warnings)",
+    ),
+    (
+        "-A INPUT -m iprange --dst-range 2001:db8::5-2001:db8::1",
+        "a reversed range: ip6tables warns on stderr, fw accepts silently (as in IPv4)",
+    ),
+];
 
 /// The table every line starts from, in ip6tables.
 const RESET: &str = "ipt=/usr/sbin/ip6tables-legacy; $ipt -F; $ipt -X; \
@@ -385,6 +392,7 @@ const TABLE: &[&str] = &[
     "-A INPUT -s 2001:db8:1234:5678:9abc:def0:1234:5678/127 -j DROP",
     "-A INPUT -m hl --hl-lt 2 -j LOG --log-prefix \"hl: \" --log-level 6",
     "-A INPUT -p tcp --dport 22 -m comment --comment SSH -j REJECT --reject-with icmp6-port-unreachable",
+    "-A INPUT -m iprange --src-range 2001:db8::1-2001:db8::ff ! --dst-range ::1-::2 -j DROP",
     "-A INPUT -j REJECT --reject-with icmp6-adm-prohibited",
     "-A FORWARD -i tun+ -s fd42:42:42:42::/112 -j ACCEPT",
     "-A FORWARD -o tun+ -d fd42:42:42:42::/112 -g u",

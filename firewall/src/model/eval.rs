@@ -351,7 +351,7 @@ pub fn matches(rule: &Rule, p: &Packet) -> bool {
             Match::Time(_) => p.checks,
             // ip6tables' matches: the reference evaluator's packets are
             // IPv4, which they never match.
-            Match::Icmp6(_) | Match::Hl(_) | Match::Rt(_) => false,
+            Match::Icmp6(_) | Match::Hl(_) | Match::Rt(_) | Match::Iprange6(_) => false,
             // xt_tcpmss on the option area (a bad one: the hot drop).
             Match::Tcpmss(m) => p.tcp_options.as_ref().is_some_and(|area| {
                 p.tcp_flags.is_some() && crate::extensions::matches::tcpmss::matches(m, area)

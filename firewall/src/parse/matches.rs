@@ -356,19 +356,18 @@ pub(crate) fn atoi(s: &str) -> i64 {
 /// tcp, udp, icmp; in IPv6 icmp6 for `ipv6-icmp` (libxtables' alias),
 /// and never a module of the other family.
 pub(crate) fn implicit_module(protocol: u8, family: Family) -> Option<Module> {
-    protocols::display_name(protocol)
-        .and_then(|name| module_named(name, family))
-        .filter(|m| m.family().is_none_or(|f| f == family))
+    protocols::display_name(protocol).and_then(|name| module_named(name, family))
 }
 
-/// The module `-m NAME` loads in `family`, if fw parses it: in IPv6
-/// `icmpv6` and `ipv6-icmp` are icmp6 (`xtables_find_match`).
+/// The module `-m NAME` loads in `family`, if fw parses it and the
+/// family has it: in IPv6 `icmpv6` and `ipv6-icmp` are icmp6
+/// (`xtables_find_match`).
 pub(crate) fn module_named(name: &str, family: Family) -> Option<Module> {
     let name = match (family, name) {
         (Family::V6, "icmpv6" | "ipv6-icmp") => "icmp6",
         _ => name,
     };
-    Module::by_name(name)
+    Module::by_name_in(name, family)
 }
 
 #[cfg(test)]

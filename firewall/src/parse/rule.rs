@@ -646,8 +646,7 @@ impl State {
                     return Err(ParseError::BangBeforeOption { option: "match" });
                 }
                 let name = req(arg);
-                let module = matches::module_named(&name, self.family)
-                    .filter(|m| m.family().is_none_or(|f| f == self.family));
+                let module = matches::module_named(&name, self.family);
                 match module {
                     Some(m) if self.family == Family::V6 && m.ipv4_values() => {
                         return Err(ParseError::unsupported(

@@ -1791,6 +1791,10 @@ fn ip6tables_lines_parse_in_ipv6() {
         ),
         ("-6 -A INPUT -m state --state NEW", "-m state --state NEW"),
         (
+            "-A INPUT -m iprange ! --src-range 2001:db8::1-2001:db8:0::ff",
+            "-m iprange ! --src-range 2001:db8::1-2001:db8::ff",
+        ),
+        (
             "-A INPUT -m conntrack --ctorigsrc 2001:db8::1/64 ! --ctrepldst ::1",
             "-m conntrack --ctorigsrc 2001:db8::1/64 ! --ctrepldst ::1",
         ),
@@ -1870,7 +1874,6 @@ fn ip6tables_refuses_what_is_ipv4_only() {
     }
     // What fw cannot hold in IPv6 yet is refused, never parsed as IPv4.
     for line in [
-        "-A INPUT -m iprange --src-range 2001:db8::1-2001:db8::2",
         "-A INPUT -m conntrack --ctorigsrc 2001:db8::1/ffff::",
         "-A INPUT -m recent --set",
         "-A INPUT -m set --match-set s src",

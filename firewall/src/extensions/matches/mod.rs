@@ -253,6 +253,15 @@ macro_rules! match_modules {
                 match self { $(Self::$variant => <$module::Ext as MatchExt>::FAMILY,)* }
             }
 
+            /// The module `-m name` loads in `family`: of the modules by
+            /// that name (iprange has one per family), the one the family has.
+            pub(crate) fn by_name_in(name: &str, family: Family) -> Option<Self> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|m| m.name() == name && m.family().is_none_or(|f| f == family))
+            }
+
             /// [`MatchExt::IPV4_VALUES`].
             pub(crate) fn ipv4_values(self) -> bool {
                 match self { $(Self::$variant => <$module::Ext as MatchExt>::IPV4_VALUES,)* }
@@ -371,6 +380,8 @@ match_modules! {
     Hl(hl::Hl) => hl,
     /// `-m rt [!] --rt-type N [!] --rt-segsleft A[:B] [!] --rt-len N` (ip6tables).
     Rt(rt::Rt) => rt,
+    /// `-m iprange` with IPv6 ranges (ip6tables).
+    Iprange6(iprange6::Iprange6) => iprange6,
 }
 
 /// libxt_limit's and libxt_hashlimit's rate unit: the seconds of the

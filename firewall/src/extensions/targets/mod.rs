@@ -74,6 +74,14 @@ macro_rules! target_modules {
             $( $(#[$doc])* $variant => $module, )*
         }
 
+        impl TargetModule {
+            /// The target `-j NAME` loads, if fw parses it (the same in
+            /// both families).
+            pub(crate) fn by_name(name: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|m| m.name() == name)
+            }
+        }
+
         impl TargetParser {
             /// [`TargetExt::option`].
             pub(crate) fn option(&mut self, o: Given<'_>, family: Family) -> Result<(), ParseError> {
