@@ -5,7 +5,7 @@
 //! rules, one per source and destination pair (sources outer), as iptables
 //! expands it; commands that take a rule therefore hold a list.
 
-use crate::model::{Policy, Rule};
+use crate::model::{Family, Policy, Rule};
 
 /// Which rule `-D` removes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -171,6 +171,8 @@ pub struct Options {
 pub struct Invocation {
     /// What to do.
     pub command: Command,
+    /// The family it was parsed in: the table it runs on must be of it.
+    pub family: Family,
     /// How to print.
     pub options: Options,
     /// `-w N`: give up on the lock after N seconds (exit status 4);
@@ -179,4 +181,7 @@ pub struct Invocation {
     pub wait: Option<u32>,
     /// `-W` was given: accepted and ignored with iptables' warning.
     pub wait_interval: bool,
+    /// What the parser warned about on standard error, line by line, as
+    /// ip6tables warns of `-p` with an IPv6 extension header's protocol.
+    pub warnings: Vec<String>,
 }

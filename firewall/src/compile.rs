@@ -118,7 +118,7 @@ fn target(
         Target::Jump(c) => Verdict::Jump(chain(c)),
         Target::Goto(c) => Verdict::Goto(chain(c)),
         Target::None => Verdict::Continue,
-        Target::Reject(w) => Verdict::Reject(reject(*w)),
+        Target::Reject(w) => Verdict::Reject(reject(*w)?),
         Target::Log(l) => {
             let n = logs.len() as u32;
             if n >= firewall_common::log::MAX_CONFIGS {
@@ -147,9 +147,13 @@ pub fn log_config(l: &crate::model::ext::Log) -> firewall_common::log::Config {
 }
 
 /// REJECT's answer as the kernel builds it (firewall-ebpf `reject.rs`).
-fn reject(w: RejectWith) -> firewall_common::Reject {
+///
+/// # Errors
+/// [`CompileError::NotSupported`] for ICMPv6 types (support::enforceable
+/// refuses them first).
+fn reject(w: RejectWith) -> Result<firewall_common::Reject, CompileError> {
     use firewall_common::Reject as R;
-    match w {
+    Ok(match w {
         RejectWith::NetUnreachable => R::NetUnreachable,
         RejectWith::HostUnreachable => R::HostUnreachable,
         RejectWith::ProtoUnreachable => R::ProtoUnreachable,
@@ -158,7 +162,18 @@ fn reject(w: RejectWith) -> firewall_common::Reject {
         RejectWith::HostProhibited => R::HostProhibited,
         RejectWith::AdminProhibited => R::AdminProhibited,
         RejectWith::TcpReset => R::TcpReset,
-    }
+        RejectWith::Icmp6NoRoute
+        | RejectWith::Icmp6AdmProhibited
+        | RejectWith::Icmp6AddrUnreachable
+        | RejectWith::Icmp6PortUnreachable
+        | RejectWith::Icmp6PolicyFail
+        | RejectWith::Icmp6RejectRoute => {
+            return Err(CompileError::NotSupported(format!(
+                "-j REJECT --reject-with {}",
+                w.name()
+            )));
+        }
+    })
 }
 
 /// A built-in chain's policy as `ChainInfo::policy` encodes it.
@@ -179,10 +194,18 @@ fn constraint<T, U>(m: &Option<Neg<T>>, f: impl FnOnce(&T) -> U) -> Constraint<U
 }
 
 fn prefix(a: &AddrMask) -> Result<classes::Prefix, CompileError> {
-    let len = a
-        .prefix_len()
-        .ok_or_else(|| CompileError::NotSupported(format!("non-contiguous netmask {}", a.mask)))?;
-    Ok((u32::from(a.addr), len))
+    // The kernel side filters IPv4 only (an IPv6 ruleset never gets here:
+    // support::enforceable refuses it).
+    let Some((addr, _)) = a.v4() else {
+        return Err(CompileError::NotSupported(format!(
+            "IPv6 address {}",
+            a.addr_text()
+        )));
+    };
+    let len = a.prefix_len().ok_or_else(|| {
+        CompileError::NotSupported(format!("non-contiguous netmask {}", a.mask_text()))
+    })?;
+    Ok((u32::from(addr), len))
 }
 
 /// The interface indexes a `-i`/`-o` name matches: the one interface of

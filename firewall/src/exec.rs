@@ -797,6 +797,24 @@ pub fn restore(text: &str, opts: &RestoreOptions) -> Result<String, ExecError> {
     Ok(done.output)
 }
 
+/// `fw -6 restore --test`: `text` through the restore engine of `family`
+/// on an empty table, offline (no lock, no kernel, nothing enforced);
+/// what its listings print.
+///
+/// # Errors
+/// What the restore engine refuses.
+pub fn check_restore(
+    text: &str,
+    opts: &RestoreOptions,
+    family: crate::model::Family,
+) -> Result<String, ExecError> {
+    let base = State {
+        ruleset: crate::model::Ruleset::new(family),
+        ..State::default()
+    };
+    Ok(restore::restore(&base, text, opts, false, Services::system())?.output)
+}
+
 /// Whether `r` can give a packet any verdict but ACCEPT: a rule in any
 /// chain (even a bare counter, which netfilter would count) or a DROP
 /// policy.

@@ -36,7 +36,9 @@ use std::{
 
 use firewall::{
     command::{Command, Invocation, Zeroing},
-    exec, parse,
+    exec,
+    model::Family,
+    parse::{self, services::Services},
     restore::RestoreOptions,
 };
 
@@ -63,6 +65,7 @@ Usage: fw -[ACD] chain rule-specification [options]
        fw top [--sort packets|bytes]
        fw report --plot FILE.png [--seconds N] [--top K]
        fw daemon [--metrics-addr ADDR:PORT] [--no-metrics] [--rules FILE.yaml] [--log]
+       fw -6 restore --test [file]   (also fw6: IPv6 is parsed and checked, not enforced yet)
 
 Commands:
   --append  -A chain           Append to chain
@@ -360,14 +363,59 @@ fn restore_args(args: &[String]) -> Result<RestoreArgs, String> {
     Ok((opts, file, wait))
 }
 
+/// The family a command line is for, as ip6tables is told apart: by the
+/// program's name (`fw6`, like `ip6tables` of xtables-legacy-multi), or
+/// `-6`/`--ipv6` (`-4`/`--ipv4`) before a subcommand (`fw -6 restore`).
+/// Inside an iptables command line, `-6` is found by the parser
+/// ([`parse_invocation`]). Returns the family and the arguments left.
+fn family_of(argv0: &str, mut args: Vec<String>) -> (Family, Vec<String>) {
+    let name = std::path::Path::new(argv0)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    let mut family = if name == "fw6" {
+        Family::V6
+    } else {
+        Family::V4
+    };
+    let subcommand = args
+        .get(1)
+        .is_some_and(|a| !a.starts_with('-') && !a.is_empty());
+    match args.first().map(String::as_str) {
+        Some("-6" | "--ipv6") if subcommand => {
+            family = Family::V6;
+            args.remove(0);
+        }
+        Some("-4" | "--ipv4") if subcommand => {
+            family = Family::V4;
+            args.remove(0);
+        }
+        _ => {}
+    }
+    (family, args)
+}
+
+/// The refusal of anything that would read or change the running
+/// firewall with IPv6 (exit status 2, one line): the kernel side filters
+/// IPv4 only, and nothing may suggest IPv6 is filtered.
+fn ipv6_refused() -> ExitCode {
+    eprintln!(
+        "fw v{VERSION} (eBPF): not supported yet: {}; `fw -6 restore --test FILE' checks an ip6tables-save file",
+        firewall::model::support::IPV6_ENFORCEMENT
+    );
+    ExitCode::from(2)
+}
+
 fn main() -> ExitCode {
     // Bytes that are not UTF-8 become U+FFFD: such a name or address then
     // fails to parse with a message, as it would in iptables.
-    let args: Vec<String> = std::env::args_os()
-        .skip(1)
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    let mut argv = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
+    let argv0 = argv.next().unwrap_or_default();
+    let (family, args) = family_of(&argv0, argv.collect());
     let first = args.first().map(String::as_str);
+    if family == Family::V6 {
+        return main6(&args);
+    }
     let result = match first {
         Some("-h" | "--help") if args.len() == 1 => {
             out(&format!("fw v{VERSION} (eBPF)\n\n{USAGE}"));
@@ -635,6 +683,7 @@ fn main() -> ExitCode {
             if inv.wait_interval {
                 eprintln!("Ignoring deprecated --wait-interval option.");
             }
+            warn(&inv);
             firewall::state::set_wait(inv.wait);
             exec::gc_quietly();
             exec::run(&inv)
@@ -663,9 +712,78 @@ fn main() -> ExitCode {
     }
 }
 
-/// An iptables command line, or the exit status after iptables' message.
+/// `fw6 ...`, `fw -6 ...`: only `restore --test` (the ip6tables-restore
+/// engine, offline); an ip6tables command line is parsed, so that its
+/// errors are ip6tables', and then refused.
+fn main6(args: &[String]) -> ExitCode {
+    match args.first().map(String::as_str) {
+        Some("restore") => {
+            let (opts, file, _) = match restore_args(&args[1..]) {
+                Ok(x) => x,
+                Err(e) => return usage_error(&format!("restore: {e}")),
+            };
+            if !opts.test {
+                return ipv6_refused();
+            }
+            let text = match read_input(file.as_deref()) {
+                Ok(t) => t,
+                Err(code) => return code,
+            };
+            match exec::check_restore(&text, &opts, Family::V6) {
+                Ok(text) => {
+                    out(&text);
+                    ExitCode::SUCCESS
+                }
+                Err(e) => failed(&e, "fw restore"),
+            }
+        }
+        Some(f) if f.starts_with('-') => {
+            // `--json` goes with -L anywhere, as in IPv4.
+            let args: Vec<String> = args.iter().filter(|a| *a != "--json").cloned().collect();
+            match parse_in(&args, Family::V6) {
+                Ok(inv) => {
+                    warn(&inv);
+                    ipv6_refused()
+                }
+                Err(code) => code,
+            }
+        }
+        _ => ipv6_refused(),
+    }
+}
+
+/// An iptables command line, or the exit status after iptables' message;
+/// one with `-6` is parsed again as ip6tables' (and then refused by
+/// [`main6`]'s rule).
 fn parse_invocation(args: &[String]) -> Result<Invocation, ExitCode> {
-    parse::parse_args(args).map_err(|e| {
+    match parse::parse_args(args) {
+        Err(parse::ParseError::Ipv6) => match parse_in(args, Family::V6) {
+            Ok(inv) => {
+                warn(&inv);
+                Err(ipv6_refused())
+            }
+            Err(code) => Err(code),
+        },
+        r => r.map_err(|e| report(&e)),
+    }
+}
+
+/// The parser's warnings, on standard error as iptables prints them.
+fn warn(inv: &Invocation) {
+    for w in &inv.warnings {
+        eprintln!("{w}");
+    }
+}
+
+/// [`parse_invocation`] in `family`.
+fn parse_in(args: &[String], family: Family) -> Result<Invocation, ExitCode> {
+    parse::parse_args_in(args, family, Services::system()).map_err(|e| report(&e))
+}
+
+/// iptables' message for a command line that does not parse, and its
+/// exit status.
+fn report(e: &parse::ParseError) -> ExitCode {
+    {
         let mut text = e.iptables_stderr("fw", &format!("v{VERSION} (eBPF)"));
         if let Some(hint) = position(&e.to_string(), e.token()) {
             match text.find("Try `") {
@@ -675,7 +793,7 @@ fn parse_invocation(args: &[String]) -> Result<Invocation, ExitCode> {
         }
         eprint!("{text}");
         ExitCode::from(e.exit_code() as u8)
-    })
+    }
 }
 
 /// Where an error is, when its message does not say: the offending

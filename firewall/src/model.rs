@@ -2,8 +2,8 @@
 //! as iptables(8) defines them. Parsing produces it, printing renders it,
 //! the compiler turns it into map entries.
 //!
-//! Addresses are `Ipv4Addr` (the four bytes in network order, as written);
-//! ports are host-order `u16`. The model holds the whole iptables language
+//! Addresses are an [`AddrMask`] of one [`Family`] (IPv4 for iptables,
+//! IPv6 for ip6tables); ports are host-order `u16`. The model holds the whole iptables language
 //! (built-in and user-defined chains, every match and target of
 //! iptables-extensions(8) that fw parses); which of it the kernel side
 //! enforces today is decided in one place, [`support::enforceable`].
@@ -14,7 +14,10 @@ pub mod ext;
 pub mod set;
 pub mod support;
 
-use std::{collections::BTreeMap, net::Ipv4Addr};
+use std::{
+    collections::BTreeMap,
+    net::{Ipv4Addr, Ipv6Addr},
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -153,37 +156,215 @@ impl<T> Neg<T> {
     }
 }
 
-/// An address with its netmask (`-s`/`-d`). `addr` is already masked, as
-/// iptables stores it (`-s 192.0.2.7/24` is kept as 192.0.2.0/24). The
-/// mask may be non-contiguous when given in dotted form.
+/// The address family of a ruleset: iptables keeps the IPv4 filter
+/// table, ip6tables (ip6tables(8)) a separate IPv6 one. fw keeps them
+/// apart the same way: each [`Ruleset`] is of one family, and the parser,
+/// the executor and the restore engine take the family they work in.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+pub enum Family {
+    /// IPv4 (`iptables`, `fw`, `-4`).
+    #[default]
+    V4,
+    /// IPv6 (`ip6tables`, `fw6`, `fw -6`): parsed and printed, not
+    /// enforced yet (fw passes IPv6 packets unfiltered).
+    V6,
+}
+
+impl Family {
+    /// Whether this is IPv4 (serde leaves the family out of an IPv4
+    /// record, so state.json stays as older versions wrote it).
+    pub fn is_v4(&self) -> bool {
+        *self == Self::V4
+    }
+
+    /// The iptables program of the family, as its messages name it
+    /// (`iptables`, `ip6tables`).
+    pub fn program(self) -> &'static str {
+        match self {
+            Self::V4 => "iptables",
+            Self::V6 => "ip6tables",
+        }
+    }
+
+    /// The address of the family that matches everything with a zero
+    /// mask (`0.0.0.0/0`, `::/0`).
+    pub fn any(self) -> AddrMask {
+        match self {
+            Self::V4 => AddrMask::V4 {
+                addr: Ipv4Addr::UNSPECIFIED,
+                mask: Ipv4Addr::UNSPECIFIED,
+            },
+            Self::V6 => AddrMask::V6 {
+                addr: Ipv6Addr::UNSPECIFIED,
+                mask: Ipv6Addr::UNSPECIFIED,
+            },
+        }
+    }
+}
+
+/// An address with its netmask (`-s`/`-d`), of one family. `addr` is
+/// already masked, as iptables and ip6tables store it (`-s 192.0.2.7/24`
+/// is kept as 192.0.2.0/24). The mask may be non-contiguous when given in
+/// address form (`/255.0.255.0`, `/ffff::ffff`).
+///
+/// Serialized untagged, `{"addr": "192.0.2.0", "mask": "255.255.255.0"}`,
+/// exactly as the IPv4-only struct of earlier versions was (state.json).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct AddrMask {
-    /// The address, already masked.
-    pub addr: Ipv4Addr,
-    /// The netmask.
-    pub mask: Ipv4Addr,
+#[serde(untagged)]
+pub enum AddrMask {
+    /// An IPv4 address and mask.
+    V4 {
+        /// The address, already masked.
+        addr: Ipv4Addr,
+        /// The netmask.
+        mask: Ipv4Addr,
+    },
+    /// An IPv6 address and mask.
+    V6 {
+        /// The address, already masked.
+        addr: Ipv6Addr,
+        /// The netmask.
+        mask: Ipv6Addr,
+    },
 }
 
 impl AddrMask {
-    /// `addr/prefix`, masking `addr`. `prefix` must be 0..=32.
+    /// IPv4 `addr/prefix`, masking `addr`. `prefix` must be 0..=32.
     pub fn from_prefix(addr: Ipv4Addr, prefix: u8) -> Self {
         let mask = if prefix == 0 {
             0
         } else {
             u32::MAX << (32 - u32::from(prefix))
         };
-        Self {
+        Self::V4 {
             addr: Ipv4Addr::from(u32::from(addr) & mask),
             mask: Ipv4Addr::from(mask),
         }
     }
 
+    /// IPv6 `addr/prefix`, masking `addr`. `prefix` must be 0..=128.
+    pub fn from_prefix6(addr: Ipv6Addr, prefix: u8) -> Self {
+        let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+        Self::V6 {
+            addr: Ipv6Addr::from(u128::from(addr) & mask),
+            mask: Ipv6Addr::from(mask),
+        }
+    }
+
+    /// The family of the address.
+    pub fn family(&self) -> Family {
+        match self {
+            Self::V4 { .. } => Family::V4,
+            Self::V6 { .. } => Family::V6,
+        }
+    }
+
+    /// The IPv4 address and mask, `None` for IPv6.
+    pub fn v4(&self) -> Option<(Ipv4Addr, Ipv4Addr)> {
+        match *self {
+            Self::V4 { addr, mask } => Some((addr, mask)),
+            Self::V6 { .. } => None,
+        }
+    }
+
+    /// Whether the mask is zero (the address matches everything).
+    pub fn is_any(&self) -> bool {
+        match self {
+            Self::V4 { mask, .. } => mask.is_unspecified(),
+            Self::V6 { mask, .. } => mask.is_unspecified(),
+        }
+    }
+
     /// The prefix length when the mask is contiguous.
     pub fn prefix_len(&self) -> Option<u8> {
-        let m = u32::from(self.mask);
-        let ones = m.leading_ones();
-        (m.checked_shl(ones).unwrap_or(0) == 0).then_some(ones as u8)
+        match *self {
+            Self::V4 { mask, .. } => {
+                let m = u32::from(mask);
+                let ones = m.leading_ones();
+                (m.checked_shl(ones).unwrap_or(0) == 0).then_some(ones as u8)
+            }
+            Self::V6 { mask, .. } => {
+                let m = u128::from(mask);
+                let ones = m.leading_ones();
+                (m.checked_shl(ones).unwrap_or(0) == 0).then_some(ones as u8)
+            }
+        }
     }
+
+    /// The longest prefix of the family (32 or 128): a host address.
+    pub fn host_len(&self) -> u8 {
+        match self {
+            Self::V4 { .. } => 32,
+            Self::V6 { .. } => 128,
+        }
+    }
+
+    /// The address as iptables prints it (`inet_ntop`).
+    pub fn addr_text(&self) -> String {
+        match self {
+            Self::V4 { addr, .. } => addr.to_string(),
+            Self::V6 { addr, .. } => ntop6(addr),
+        }
+    }
+
+    /// The mask as iptables prints a non-contiguous one (`inet_ntop`).
+    pub fn mask_text(&self) -> String {
+        match self {
+            Self::V4 { mask, .. } => mask.to_string(),
+            Self::V6 { mask, .. } => ntop6(mask),
+        }
+    }
+}
+
+/// glibc's `inet_ntop(AF_INET6)`, which libxtables prints with: the
+/// longest run of two or more zero groups (the first of equal ones)
+/// becomes `::`, and an address with six zero groups first (or five and
+/// `ffff`) ends in dotted IPv4 (`::1.2.3.4`, `::ffff:1.2.3.4`).
+pub fn ntop6(a: &Ipv6Addr) -> String {
+    let w = a.segments();
+    let (mut best, mut best_len, mut cur, mut cur_len) = (0usize, 0usize, 0usize, 0usize);
+    for (i, g) in w.iter().enumerate() {
+        if *g == 0 {
+            if cur_len == 0 {
+                cur = i;
+            }
+            cur_len += 1;
+            if cur_len > best_len {
+                best = cur;
+                best_len = cur_len;
+            }
+        } else {
+            cur_len = 0;
+        }
+    }
+    if best_len < 2 {
+        best_len = 0;
+    }
+    let mut out = String::new();
+    let mut i = 0;
+    while i < 8 {
+        if best_len > 0 && i == best {
+            out.push(':');
+            if i + best_len == 8 {
+                out.push(':');
+            }
+            i += best_len;
+            continue;
+        }
+        if i != 0 {
+            out.push(':');
+        }
+        if i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff)) {
+            let [.., a, b, c, d] = a.octets();
+            out.push_str(&format!("{a}.{b}.{c}.{d}"));
+            break;
+        }
+        out.push_str(&format!("{:x}", w[i]));
+        i += 1;
+    }
+    out
 }
 
 /// An inclusive port range, host byte order; a single port has `lo == hi`.
@@ -250,8 +431,13 @@ impl Default for Chain {
 /// The filter table: INPUT, FORWARD and OUTPUT, indexed by
 /// [`BuiltinChain`] order, and the user-defined chains by name (in byte
 /// order of their names, which is the order iptables-legacy lists them).
+/// Of one [`Family`]: an IPv6 ruleset is ip6tables' filter table.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ruleset {
+    /// The family of its addresses (IPv4 when absent, as in the records
+    /// of earlier versions).
+    #[serde(default, skip_serializing_if = "Family::is_v4")]
+    pub family: Family,
     /// INPUT.
     pub input: Chain,
     /// FORWARD.
@@ -268,6 +454,14 @@ pub struct Ruleset {
 pub const MAX_CHAIN_NAME: usize = 28;
 
 impl Ruleset {
+    /// An empty table of `family`.
+    pub fn new(family: Family) -> Self {
+        Self {
+            family,
+            ..Self::default()
+        }
+    }
+
     /// The chain `c`.
     pub fn chain(&self, c: BuiltinChain) -> &Chain {
         match c {
@@ -391,6 +585,78 @@ mod tests {
         );
         let json = serde_json::to_string(&rs).unwrap();
         assert_eq!(serde_json::from_str::<Ruleset>(&json).unwrap(), rs);
+    }
+
+    #[test]
+    fn ipv4_addresses_serialize_as_before_and_ipv6_ones_round_trip() {
+        // An address as today's fw writes it in state.json.
+        let old = r#"{"input":{"policy":"Accept","rules":[{"protocol":null,
+            "source":{"value":{"addr":"192.0.2.0","mask":"255.255.255.0"},"invert":true},
+            "destination":null,"in_interface":null,"out_interface":null,
+            "matches":[],"target":"Drop"}]},"forward":{"policy":"Accept","rules":[]},
+            "output":{"policy":"Accept","rules":[]}}"#;
+        let rs: Ruleset = serde_json::from_str(old).unwrap();
+        assert_eq!(rs.family, Family::V4);
+        // conntrack's addresses too.
+        let ct: Match = serde_json::from_str(
+            r#"{"Conntrack":{"state":null,"proto":null,"addrs":[{"value":{"addr":"192.0.2.1","prefix":24},"invert":false},null,null,null],"ports":[null,null,null,null],"dir":null}}"#,
+        )
+        .unwrap();
+        let Match::Conntrack(c) = &ct else {
+            panic!("{ct:?}")
+        };
+        assert_eq!(
+            c.addrs[0].as_ref().unwrap().value.v4(),
+            Some([192, 0, 2, 1].into())
+        );
+        assert!(
+            serde_json::to_string(&ct)
+                .unwrap()
+                .contains(r#"{"addr":"192.0.2.1","prefix":24}"#)
+        );
+        let src = AddrMask::from_prefix([192, 0, 2, 0].into(), 24);
+        assert_eq!(rs.input.rules[0].source, Some(Neg::not(src)));
+        // Written back, an IPv4 ruleset has no family and the same address
+        // strings.
+        let json = serde_json::to_string(&rs).unwrap();
+        assert!(!json.contains("family"));
+        assert!(json.contains(r#"{"addr":"192.0.2.0","mask":"255.255.255.0"}"#));
+        // An IPv6 one says its family and keeps its addresses.
+        let mut v6 = Ruleset::new(Family::V6);
+        v6.input.rules.push(Rule {
+            source: Some(Neg::is(AddrMask::from_prefix6(
+                "2001:db8::7".parse().unwrap(),
+                32,
+            ))),
+            ..Rule::default()
+        });
+        let json = serde_json::to_string(&v6).unwrap();
+        assert!(json.contains(r#""family":"V6""#));
+        assert!(json.contains(r#"{"addr":"2001:db8::","mask":"ffff:ffff::"}"#));
+        assert_eq!(serde_json::from_str::<Ruleset>(&json).unwrap(), v6);
+    }
+
+    #[test]
+    fn ipv6_text_as_inet_ntop() {
+        for (a, text) in [
+            ("::", "::"),
+            ("::1", "::1"),
+            ("2001:db8::1", "2001:db8::1"),
+            ("2001:0:0:1:0:0:0:1", "2001:0:0:1::1"),
+            ("2001:0:0:1:1:0:0:1", "2001::1:1:0:0:1"),
+            ("2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"),
+            ("::ffff:1.2.3.4", "::ffff:1.2.3.4"),
+            ("::1.2.3.4", "::1.2.3.4"),
+            ("::0.0.0.2", "::2"),
+            ("ff02::fb", "ff02::fb"),
+            ("fe80::", "fe80::"),
+        ] {
+            assert_eq!(ntop6(&a.parse().unwrap()), text, "{a}");
+        }
+        let m = AddrMask::from_prefix6("ffff::1".parse().unwrap(), 0);
+        assert!(m.is_any() && m.prefix_len() == Some(0));
+        let m = AddrMask::from_prefix6("2001:db8::1".parse().unwrap(), 128);
+        assert_eq!((m.prefix_len(), m.host_len()), (Some(128), 128));
     }
 
     #[test]

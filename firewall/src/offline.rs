@@ -93,6 +93,7 @@ where
     E: From<EditError>,
     F: FnOnce(&State) -> Result<Counters, E>,
 {
+    same_family(state, inv)?;
     let mut done = match query(state, inv, services, counters)? {
         Some(q) => Outcome {
             state: None,
@@ -186,6 +187,22 @@ where
         | Command::DeleteChain { .. }
         | Command::RenameChain { .. } => return Ok(None),
     }))
+}
+
+/// An ip6tables command runs on an IPv6 table only, an iptables one on
+/// an IPv4 table only (the two families keep separate tables).
+///
+/// # Errors
+/// [`EditError::NotSupported`] naming both families.
+pub fn same_family(state: &State, inv: &Invocation) -> Result<(), EditError> {
+    if state.ruleset.family == inv.family {
+        return Ok(());
+    }
+    Err(EditError::NotSupported(format!(
+        "an {} command on {}' table",
+        inv.family.program(),
+        state.ruleset.family.program()
+    )))
 }
 
 /// What a table must pass before it is committed: what the kernel checks

@@ -354,7 +354,13 @@ pub fn restore(
             }
             Line::Command { words, counters } => {
                 let (work, slots) = open.as_mut().expect("inside a table");
-                let inv = parse::parse_restore_line(&words, services).map_err(|e| at(e.into()))?;
+                let inv = match parse::parse_restore_line(&words, work.ruleset.family, services) {
+                    // ip6tables-restore skips a line meant for iptables
+                    // (`-4`), so one file can serve both. (fw's IPv4 engine
+                    // still refuses `-6` lines, as it always has.)
+                    Err(ParseError::Ipv4) => continue,
+                    r => r.map_err(|e| at(e.into()))?,
+                };
                 if counters.is_some_and(|c| c != (0, 0)) {
                     return Err(at(RestoreErrorKind::Counters));
                 }
@@ -369,6 +375,8 @@ pub fn restore(
                     None => {
                         edit::apply(work, slots, &inv.command).map_err(|e| at(e.into()))?;
                         if enforce {
+                            support::family_enforceable(work.ruleset.family)
+                                .map_err(|w| at(EditError::NotSupported(w).into()))?;
                             for r in added(&inv.command) {
                                 support::enforceable(r)
                                     .map_err(|w| at(EditError::NotSupported(w).into()))?;

@@ -550,7 +550,7 @@ fn edges(k: &mut Kernel, xdp: &Xdp) -> usize {
         for invert in [false, true] {
             for dst_side in [false, true] {
                 let m = AddrMask::from_prefix(base.into(), len);
-                let net = u32::from(m.addr);
+                let net = u32::from(m.v4().expect("an IPv4 prefix").0);
                 let size = if len == 0 { 0 } else { 1u32 << (32 - len) };
                 let probes: Vec<u32> = [
                     net,

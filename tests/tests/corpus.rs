@@ -4,16 +4,19 @@
 //!
 //! - shell scripts: every `iptables`/`ip6tables` command is extracted (with
 //!   the script's variables, quotes and line continuations) and run, one by
-//!   one, through fw's library and through iptables; both must agree on the
-//!   exit status, the exact error text and the resulting `-S` table.
-//!   Commands fw refuses (other tables, IPv6, modules it does not parse)
-//!   are skipped in iptables too, and must be exactly the refusals of
-//!   [`SCRIPT_REFUSALS`];
+//!   one, through fw's library and through iptables (`ip6tables` ones
+//!   through fw's IPv6 family, on a table of their own, and through
+//!   ip6tables-legacy); both must agree on the exit status, the exact error
+//!   text and the resulting `-S` table. Commands fw refuses (other tables,
+//!   modules it does not parse) are skipped in iptables too, and must be
+//!   exactly the refusals of [`SCRIPT_REFUSALS`];
 //! - restore files: the whole file through `fw restore`'s engine and
-//!   `iptables-legacy-restore`; both must fail at the same line with the
-//!   same text, or both succeed with the same `iptables-save` filter
-//!   table. Files with other tables are refused as [`RESTORE_REFUSALS`]
-//!   says, and their `*filter` section is compared on its own.
+//!   `iptables-legacy-restore` (the IPv6 files of [`IPV6_FILES`] through
+//!   the IPv6 engine and `ip6tables-legacy-restore`); both must fail at the
+//!   same line with the same text, or both succeed with the same
+//!   `iptables-save` filter table. Files with other tables are refused as
+//!   [`RESTORE_REFUSALS`] says, and their `*filter` section is compared on
+//!   its own.
 //!
 //! Nothing is loaded into the kernel here (most of the corpus uses
 //! features fw does not enforce yet); `fw_cli` tests the command line.
@@ -34,13 +37,14 @@ use std::{
 };
 
 use firewall::{
+    model::{Family, Ruleset},
     offline,
     parse::{self, services::Services},
     render::{self, Counters},
     restore::{self, RestoreOptions},
     state::State,
 };
-use iptables::{IPTABLES, Netns, have_ipset, require_iptables, text};
+use iptables::{IP6TABLES, IPTABLES, Netns, have_ipset, require_iptables, text};
 
 const VERSION: &str = "v1.8.9 (legacy)";
 
@@ -220,21 +224,37 @@ enum FwOutcome {
     Refused(String),
 }
 
-/// Runs one command on `st` as exec does (on a copy, kept on success).
-fn fw_command(st: &mut State, program: &str, args: &[String], services: &Services) -> FwOutcome {
-    if program == "ip6tables" {
-        // fw is IPv4 only: `ip6tables ARGS` is `fw -6 ARGS`.
-        let mut argv = vec!["-6".to_string()];
-        argv.extend(args.iter().cloned());
-        let e = parse::parse_args_with(&argv, services).unwrap_err();
-        return FwOutcome::Refused(e.to_string());
+/// An empty table of `family`.
+fn empty(family: Family) -> State {
+    State {
+        ruleset: Ruleset::new(family),
+        ..State::default()
     }
-    let inv = match parse::parse_args_with(args, services) {
+}
+
+/// `iptables` or `ip6tables`, as their messages name them.
+fn family_program(family: Family) -> &'static str {
+    family.program()
+}
+
+/// The family of `iptables` (IPv4) or `ip6tables` (IPv6), and its binary.
+fn program_family(program: &str) -> (Family, &'static str) {
+    match program {
+        "ip6tables" => (Family::V6, IP6TABLES),
+        _ => (Family::V4, IPTABLES),
+    }
+}
+
+/// Runs one command of `program` (`iptables` or `ip6tables`) on `st` (a
+/// table of its family) as exec does (on a copy, kept on success).
+fn fw_command(st: &mut State, program: &str, args: &[String], services: &Services) -> FwOutcome {
+    let (family, _) = program_family(program);
+    let inv = match parse::parse_args_in(args, family, services) {
         Ok(inv) => inv,
         Err(e @ parse::ParseError::NotSupported { .. }) => {
             return FwOutcome::Refused(e.to_string());
         }
-        Err(e) => return FwOutcome::Failed(e.exit_code(), e.iptables_stderr("iptables", VERSION)),
+        Err(e) => return FwOutcome::Failed(e.exit_code(), e.iptables_stderr(program, VERSION)),
     };
     match offline::execute(st, &inv, services, false, offline::no_counters) {
         Ok(done) => {
@@ -243,7 +263,7 @@ fn fw_command(st: &mut State, program: &str, args: &[String], services: &Service
             }
             FwOutcome::Ok(done.output)
         }
-        Err(e) => match e.iptables_stderr("iptables", VERSION) {
+        Err(e) => match e.iptables_stderr(program, VERSION) {
             Some(stderr) => FwOutcome::Failed(e.exit_code(), stderr),
             None => FwOutcome::Refused(e.to_string()),
         },
@@ -303,39 +323,21 @@ const SCRIPT_REFUSALS: &[(&str, &[(usize, &str)])] = &[
         "13_openvpn_install_rules.sh",
         &[
             (8, "not supported yet: -j MASQUERADE"),
-            (13, "-6 is not accepted: fw filters IPv4 only"),
-            (14, "-6 is not accepted: fw filters IPv4 only"),
-            (15, "-6 is not accepted: fw filters IPv4 only"),
-            (16, "-6 is not accepted: fw filters IPv4 only"),
-            (17, "-6 is not accepted: fw filters IPv4 only"),
+            (13, "not supported yet: -j MASQUERADE"),
             (20, "not supported yet: -j MASQUERADE"),
-            (25, "-6 is not accepted: fw filters IPv4 only"),
-            (26, "-6 is not accepted: fw filters IPv4 only"),
-            (27, "-6 is not accepted: fw filters IPv4 only"),
-            (28, "-6 is not accepted: fw filters IPv4 only"),
-            (29, "-6 is not accepted: fw filters IPv4 only"),
+            (25, "not supported yet: -j MASQUERADE"),
         ],
     ),
     (
         "14_wireguard_install_postup.sh",
         &[
             (12, "not supported yet: -j MASQUERADE"),
-            (13, "-6 is not accepted: fw filters IPv4 only"),
-            (14, "-6 is not accepted: fw filters IPv4 only"),
+            (14, "not supported yet: -j MASQUERADE"),
             (20, "not supported yet: -j MASQUERADE"),
-            (21, "-6 is not accepted: fw filters IPv4 only"),
-            (22, "-6 is not accepted: fw filters IPv4 only"),
+            (22, "not supported yet: -j MASQUERADE"),
         ],
     ),
-    (
-        "15_fail2ban_jails.sh",
-        &[
-            (38, "-6 is not accepted: fw filters IPv4 only"),
-            (39, "-6 is not accepted: fw filters IPv4 only"),
-            (40, "-6 is not accepted: fw filters IPv4 only"),
-            (41, "-6 is not accepted: fw filters IPv4 only"),
-        ],
-    ),
+    ("15_fail2ban_jails.sh", &[]),
     (
         "16_iptables_essentials_commands.sh",
         &[
@@ -389,14 +391,7 @@ const SCRIPT_REFUSALS: &[(&str, &[(usize, &str)])] = &[
             (32, "not supported yet: -j TCPMSS"),
             (33, "not supported yet: -j CONNMARK"),
             (34, "not supported yet: -j CONNMARK"),
-            (37, "-6 is not accepted: fw filters IPv4 only"),
-            (38, "-6 is not accepted: fw filters IPv4 only"),
-            (39, "-6 is not accepted: fw filters IPv4 only"),
-            (40, "-6 is not accepted: fw filters IPv4 only"),
-            (41, "-6 is not accepted: fw filters IPv4 only"),
-            (42, "-6 is not accepted: fw filters IPv4 only"),
-            (43, "-6 is not accepted: fw filters IPv4 only"),
-            (44, "-6 is not accepted: fw filters IPv4 only"),
+            (42, "not supported yet: -j MARK"),
         ],
     ),
 ];
@@ -412,16 +407,19 @@ fn scripts_like_iptables_legacy() {
         let commands = shell_commands(&std::fs::read_to_string(&path).unwrap());
         assert!(!commands.is_empty(), "{file}: no iptables command found");
         let ns = Netns::new("oracle-script").unwrap();
-        let mut st = State::default();
+        // iptables' and ip6tables' tables are apart, in fw as in the kernel.
+        let mut tables = [empty(Family::V4), empty(Family::V6)];
         for c in &commands {
             let at = format!("{file}:{} `{} {}'", c.line, c.program, c.args.join(" "));
-            let fw = fw_command(&mut st, &c.program, &c.args, services);
+            let (family, binary) = program_family(&c.program);
+            let st = &mut tables[usize::from(family == Family::V6)];
+            let fw = fw_command(st, &c.program, &c.args, services);
             if let FwOutcome::Refused(msg) = fw {
                 refusals.push((file.clone(), c.line, msg));
                 continue;
             }
             let out = ns.sh(
-                &format!("{IPTABLES} \"$@\"; echo \"@@RC=$?\"; {IPTABLES} -S"),
+                &format!("{binary} \"$@\"; echo \"@@RC=$?\"; {binary} -S"),
                 &c.args,
                 None,
             );
@@ -469,8 +467,28 @@ fn prerequisites(file: &str) -> (&'static [&'static str], &'static [&'static str
     match file {
         f if f.starts_with("01_") => (&["ufw-logging-deny"], &[]),
         f if f.starts_with("02_") => (&["ufw-skip-to-policy-input"], &[]),
+        f if f.starts_with("03_") => (&["ufw6-logging-deny"], &[]),
         f if f.starts_with("09_") => (&[], &["docker-ext-bridges-v4"]),
         _ => (&[], &[]),
+    }
+}
+
+/// The corpus files written for ip6tables-restore (their sources say so:
+/// ufw's before6.rules, RHEL's sysconfig/ip6tables, Debian's rules.v6,
+/// perfSONAR's v6 file); the others are iptables-restore files.
+const IPV6_FILES: &[&str] = &[
+    "03_ufw_before6.rules",
+    "04_rhel_sysconfig_ip6tables.rules",
+    "22_debian_raspi3_rules.v6",
+    "24_perfsonar_firewall_v6_noCOMMIT.conf",
+];
+
+/// The family a restore file is for, and its restore binary.
+fn file_family(file: &str) -> (Family, &'static str) {
+    if IPV6_FILES.contains(&file) {
+        (Family::V6, IP6TABLES)
+    } else {
+        (Family::V4, IPTABLES)
     }
 }
 
@@ -526,8 +544,8 @@ fn blank(text: &str, n: usize) -> String {
 /// What a file that needs these chains is restored onto: a state with
 /// them (empty), and `--noflush` when there are any, as iptables-restore
 /// is run.
-fn restore_base(chains: &[&str]) -> (State, RestoreOptions) {
-    let mut base = State::default();
+fn restore_base(chains: &[&str], family: Family) -> (State, RestoreOptions) {
+    let mut base = empty(family);
     for c in chains {
         base.ruleset.user_chains.insert(c.to_string(), vec![]);
     }
@@ -546,17 +564,18 @@ fn compare_restore(file: &str, input: &str, services: &Services, sets: bool) -> 
         eprintln!("note: {file}: ipset is missing, skipped");
         return None;
     }
+    let (family, binary) = file_family(file);
     let ns = Netns::new("oracle-restore").unwrap();
     let mut script = String::new();
     for s in needed_sets {
         script.push_str(&format!("ipset create {s} hash:ip; "));
     }
     for c in chains {
-        script.push_str(&format!("{IPTABLES} -N {c}; "));
+        script.push_str(&format!("{binary} -N {c}; "));
     }
     let noflush = if chains.is_empty() { "" } else { " --noflush" };
     script.push_str(&format!(
-        "{IPTABLES}-restore{noflush}; echo \"@@RC=$?\"; {IPTABLES}-save -t filter"
+        "{binary}-restore{noflush}; echo \"@@RC=$?\"; {binary}-save -t filter"
     ));
     let out = ns.sh(&script, &[], Some(input));
     let stdout = text(&out.stdout);
@@ -570,7 +589,8 @@ fn compare_restore(file: &str, input: &str, services: &Services, sets: bool) -> 
         .collect();
     let stderr = text(&out.stderr);
 
-    let (base, opts) = restore_base(chains);
+    let (base, opts) = restore_base(chains, family);
+    let program = format!("{}-restore", family_program(family));
     match restore::restore(&base, input, &opts, false, services) {
         Ok(done) => {
             let fw = render::save(&done.state.ruleset, &Counters::default(), false, None);
@@ -584,7 +604,7 @@ fn compare_restore(file: &str, input: &str, services: &Services, sets: bool) -> 
                 None
             }
         }
-        Err(e) => match e.iptables_stderr("iptables-restore", VERSION) {
+        Err(e) => match e.iptables_stderr(&program, VERSION) {
             Some(fw_stderr) if (e.exit_code(), &fw_stderr) == (code, &stderr) => None,
             Some(fw_stderr) => Some(format!(
                 "{file} : iptables ({code}) {stderr:?}, fw ({}) {fw_stderr:?}",
@@ -606,13 +626,15 @@ fn restore_files_like_iptables_legacy() {
         let file = name(&path).to_string();
         let mut input = std::fs::read_to_string(&path).unwrap();
         let (chains, _) = prerequisites(&file);
-        let (base, opts) = restore_base(chains);
+        let (family, _) = file_family(&file);
+        let (base, opts) = restore_base(chains, family);
+        let program = format!("{}-restore", family_program(family));
         // fw's own refusals are recorded and their line (or table) left
         // out, until what is left is compared with iptables.
         loop {
             let fw_only = restore::restore(&base, &input, &opts, false, services)
                 .err()
-                .filter(|e| e.iptables_stderr("iptables-restore", VERSION).is_none());
+                .filter(|e| e.iptables_stderr(&program, VERSION).is_none());
             let Some(e) = fw_only else { break };
             refusals.push((file.clone(), e.line, e.to_string()));
             input = blank(&input, e.line);

@@ -257,7 +257,11 @@ impl Named {
             | Match::Policy(_)
             | Match::Tcpmss(_)
             | Match::Time(_)
-            | Match::Set(_) => {}
+            | Match::Set(_)
+            | Match::Icmp6(_)
+            | Match::Hl(_)
+            | Match::Rt(_)
+            | Match::Iprange6(_) => {}
         }
     }
 

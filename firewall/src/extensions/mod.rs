@@ -54,11 +54,6 @@ macro_rules! ext_dispatch {
             pub(crate) fn parser(self) -> $Parser {
                 match self { $(Self::$variant => $Parser::$variant(Default::default()),)* }
             }
-
-            /// The extension `-m NAME` or `-j NAME` loads, if fw parses it.
-            pub(crate) fn by_name(name: &str) -> Option<Self> {
-                Self::ALL.iter().copied().find(|m| m.name() == name)
-            }
         }
 
         impl $crate::extensions::Extension for $Module {

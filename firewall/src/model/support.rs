@@ -16,8 +16,23 @@ use crate::{
         Columns, Enforcement,
         targets::{TargetExt, TargetSupport, log, reject},
     },
-    model::{Rule, Ruleset, Target},
+    model::{Family, Rule, Ruleset, Target},
 };
+
+/// What fw cannot do yet with an IPv6 ruleset, for "not supported yet: …".
+pub const IPV6_ENFORCEMENT: &str = "IPv6 enforcement (fw passes IPv6 packets unfiltered)";
+
+/// Whether the kernel side filters `family` at all.
+///
+/// # Errors
+/// [`IPV6_ENFORCEMENT`] for IPv6: the eBPF programs parse IPv4 only, so an
+/// IPv6 ruleset is never loaded and nobody believes IPv6 is filtered.
+pub fn family_enforceable(family: Family) -> Result<(), String> {
+    match family {
+        Family::V4 => Ok(()),
+        Family::V6 => Err(IPV6_ENFORCEMENT.to_string()),
+    }
+}
 
 /// Whether the kernel side can enforce `rule` exactly.
 ///
@@ -55,7 +70,8 @@ pub fn enforceable(rule: &Rule) -> Result<(), String> {
         {
             return Err(format!(
                 "{flag} with a non-contiguous netmask ({}/{})",
-                a.value.addr, a.value.mask
+                a.value.addr_text(),
+                a.value.mask_text()
             ));
         }
     }
@@ -122,6 +138,7 @@ fn target(s: TargetSupport) -> Result<(), String> {
 /// # Errors
 /// The first refusal, with the chain and 1-based rule number it is in.
 pub fn ruleset_enforceable(ruleset: &Ruleset) -> Result<(), (String, usize, String)> {
+    family_enforceable(ruleset.family).map_err(|what| (String::new(), 0, what))?;
     for (chain, rules) in ruleset.all_rules() {
         for (n, rule) in rules.iter().enumerate() {
             enforceable(rule).map_err(|what| (chain.to_string(), n + 1, what))?;
@@ -531,7 +548,7 @@ mod tests {
             (
                 Rule {
                     source: Some(Neg {
-                        value: crate::model::AddrMask {
+                        value: crate::model::AddrMask::V4 {
                             addr: [192, 0, 0, 2].into(),
                             mask: [255, 0, 255, 255].into(),
                         },

@@ -261,10 +261,19 @@ pub enum ParseError {
     #[error("The -t option cannot be used in iptables-restore.")]
     TableInRestore,
 
-    /// `-6`: fw filters IPv4 only (iptables exits 2 printing only its
-    /// "Try ..." hint).
-    #[error("-6 is not accepted: fw filters IPv4 only")]
+    /// `-6` in an IPv4 command (iptables exits 2 printing only its
+    /// "Try ..." hint): IPv6 commands are `fw -6 ...` or `fw6 ...`.
+    #[error("-6 is not accepted in an IPv4 command (IPv6 is `fw -6' or `fw6')")]
     Ipv6,
+
+    /// `-4` in an IPv6 command (ip6tables exits 2 printing only its
+    /// "Try ..." hint).
+    #[error("-4 is not accepted in an IPv6 command")]
+    Ipv4,
+
+    /// `-f` in an IPv6 command (ip6tables(8): no fragment flag in IPv6).
+    #[error("`-f' is not supported in IPv6, use -m frag instead")]
+    FragmentInIpv6,
 
     /// A `"` without its closing `"` in a rule specification (iptables-restore
     /// would silently swallow the rest of the line into the argument).
@@ -413,6 +422,25 @@ pub enum ParseError {
     #[error("Unknown ICMP code `{0}'")]
     UnknownIcmpCode(String),
 
+    /// An abbreviation of two ICMPv6 type names (`-m icmp6`).
+    #[error("Ambiguous ICMPv6 type `{given}': `{first}' or `{second}'?")]
+    AmbiguousIcmp6Type {
+        /// The argument.
+        given: String,
+        /// The first name it abbreviates.
+        first: &'static str,
+        /// The second.
+        second: &'static str,
+    },
+
+    /// `--icmpv6-type` that is neither a name nor a type number 0..=255.
+    #[error("Unknown ICMPv6 type `{0}'")]
+    UnknownIcmp6Type(String),
+
+    /// `--icmpv6-type TYPE/CODE` with a bad code.
+    #[error("Unknown ICMPv6 code `{0}'")]
+    UnknownIcmp6Code(String),
+
     /// `--icmp-type` with characters after the number.
     #[error("unknown character {0}")]
     IcmpUnknownCharacter(char),
@@ -519,6 +547,27 @@ pub enum ParseError {
         /// The argument.
         value: String,
     },
+
+    /// An address option's `/N` beyond the family's prefixes
+    /// (`XTTYPE_HOSTMASK` in ip6tables: 0-128).
+    #[error(
+        "{module}: bad value for option \"--{option}\", neither a valid network mask nor valid CIDR (0-{max})."
+    )]
+    BadCidr {
+        /// The module.
+        module: &'static str,
+        /// The option's name.
+        option: &'static str,
+        /// The argument.
+        value: String,
+        /// The longest prefix.
+        max: u8,
+    },
+
+    /// An IPv4 address where ip6tables' libxtables asks getaddrinfo for an
+    /// IPv6 one (`-m conntrack --ctorigsrc 192.0.2.1` in ip6tables).
+    #[error("getaddrinfo: Address family for hostname not supported")]
+    AddressFamily,
 
     /// `--hashlimit-burst` out of 1..=1000000.
     #[error("bad value for option \"--hashlimit-burst\", or out of range (1-1000000).")]
@@ -663,6 +712,7 @@ impl ParseError {
     pub fn token(&self) -> Option<&str> {
         match self {
             Self::NoCommand
+            | Self::AddressFamily
             | Self::MissingPolicy
             | Self::EmptyInterface
             | Self::EmptyTargetName
@@ -695,20 +745,25 @@ impl ParseError {
                 Some(near)
             }
             Self::ArgumentTooShort { written, .. } => Some(written),
-            Self::AmbiguousIcmpType { given, .. } => Some(given),
+            Self::AmbiguousIcmpType { given, .. } | Self::AmbiguousIcmp6Type { given, .. } => {
+                Some(given)
+            }
             Self::BadIpRange { value, .. }
             | Self::BadValue { value, .. }
             | Self::ModuleProblem { token: value, .. }
             | Self::BadAddrType { value, .. }
             | Self::BadMark { value, .. }
             | Self::HashlimitBadValue { value, .. }
-            | Self::HashlimitBadMask { value, .. } => Some(value),
+            | Self::HashlimitBadMask { value, .. }
+            | Self::BadCidr { value, .. } => Some(value),
             Self::ChainNameStart(_, t) => Some(t),
             Self::UnknownTcpFlag(t)
             | Self::SynAndTcpFlags(t)
             | Self::BadTcpOption(t)
             | Self::UnknownIcmpType(t)
             | Self::UnknownIcmpCode(t)
+            | Self::UnknownIcmp6Type(t)
+            | Self::UnknownIcmp6Code(t)
             | Self::TooManyPorts(t)
             | Self::MultiportBadRange(t)
             | Self::BadCtState(t)
@@ -735,6 +790,8 @@ impl ParseError {
             Self::InterfaceNotAllowed { option, .. } => Some(flag_text(*option)),
             Self::MatchNeedsProtocol { module, .. } => Some(module),
             Self::Ipv6 => Some("-6"),
+            Self::Ipv4 => Some("-4"),
+            Self::FragmentInIpv6 => Some("-f"),
             Self::DuplicatePortOption { written, .. } | Self::OptionOnce { written, .. } => {
                 Some(written)
             }
@@ -802,7 +859,7 @@ impl ParseError {
             Self::UnknownTable(_) => format!(
                 "{program} {version}: {self}\nPerhaps iptables or your kernel needs to be upgraded.\n"
             ),
-            Self::Ipv6 => try_help,
+            Self::Ipv6 | Self::Ipv4 => try_help,
             // These format strings end in "\n" in iptables, hence the blank line.
             Self::InterfaceNotAllowed { .. }
             | Self::UnknownMatch(_)
@@ -817,6 +874,8 @@ impl ParseError {
             | Self::BadOptionValue { .. }
             | Self::BadMark { .. }
             | Self::HashlimitBadMask { .. }
+            | Self::BadCidr { .. }
+            | Self::AddressFamily
             | Self::MarkTrailingGarbage(_)
             | Self::BadRangeValue { .. }
             | Self::RangeTrailingCharacters { .. }

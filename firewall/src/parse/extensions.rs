@@ -2,10 +2,13 @@
 //! say "not supported yet" (instead of iptables' "Couldn't load match")
 //! for real features, and "unknown" for typos. Lists taken from the
 //! IPv4 extensions iptables 1.8.9 ships (iptables-extensions(8),
-//! /usr/lib/x86_64-linux-gnu/xtables/lib{xt,ipt}_*.so on Debian 12).
+//! /usr/lib/x86_64-linux-gnu/xtables/lib{xt,ipt,ip6t}_*.so on Debian 12).
 
-/// Match modules (`-m NAME`) iptables can load for IPv4 (those fw parses,
-/// [`super::matches::Module`], are looked up first).
+use crate::model::Family;
+
+/// Match modules (`-m NAME`) both iptables and ip6tables can load
+/// (libxt_*; those fw parses, [`super::matches::Module`], are looked up
+/// first).
 /// Why fw refuses a match module it knows but does not parse, where
 /// there is more to say than "not supported yet".
 pub(crate) fn refusal_reason(name: &str) -> Option<&'static str> {
@@ -38,7 +41,6 @@ pub(crate) const MATCHES: &[&str] = &[
     "ecn",
     "esp",
     "helper",
-    "icmp",
     "ipcomp",
     "iprange",
     "ipvs",
@@ -54,7 +56,6 @@ pub(crate) const MATCHES: &[&str] = &[
     "policy",
     "quota",
     "rateest",
-    "realm",
     "recent",
     "rpfilter",
     "sctp",
@@ -66,9 +67,35 @@ pub(crate) const MATCHES: &[&str] = &[
     "tcpmss",
     "time",
     "tos",
-    "ttl",
     "u32",
 ];
+
+/// Match modules only iptables (IPv4) has (libipt_*).
+pub(crate) const MATCHES_V4: &[&str] = &["icmp", "realm", "ttl"];
+
+/// Match modules only ip6tables has (libip6t_*; `ah` has one for each).
+pub(crate) const MATCHES_V6: &[&str] = &[
+    "dst",
+    "eui64",
+    "frag",
+    "hbh",
+    "hl",
+    "icmp6",
+    "ipv6header",
+    "mh",
+    "rt",
+    "srh",
+];
+
+/// Whether `-m name` is a module the iptables of `family` can load
+/// (for "not supported yet" rather than "Couldn't load match").
+pub(crate) fn known_match(name: &str, family: Family) -> bool {
+    MATCHES.contains(&name)
+        || match family {
+            Family::V4 => MATCHES_V4.contains(&name),
+            Family::V6 => MATCHES_V6.contains(&name),
+        }
+}
 
 /// Targets (`-j NAME`) iptables knows for IPv4, besides ACCEPT and DROP:
 /// the other built-in verdicts and the target extensions (RETURN, REJECT

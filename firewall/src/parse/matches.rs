@@ -15,7 +15,7 @@ use crate::{
         Extension,
         matches::{Given, Line},
     },
-    model::{Match, Neg, PortRange},
+    model::{Family, Match, Neg, PortRange},
 };
 
 /// One option of a module, as libxtables' `xt_option_entry` describes it.
@@ -94,6 +94,8 @@ pub(crate) fn canonical(table: &[OptSpec], id: u8) -> &'static str {
 pub(crate) struct Ctx<'a> {
     /// `-p` as given so far.
     pub protocol: Option<Neg<u8>>,
+    /// The family of the command (iptables or ip6tables).
+    pub family: Family,
     /// Service names.
     pub services: &'a Services,
 }
@@ -284,8 +286,20 @@ pub(crate) fn u16_range(
     option: &'static str,
     arg: &str,
 ) -> Result<(u16, u16), ParseError> {
-    let max = u64::from(u16::MAX);
-    let mut vals: Vec<u16> = Vec::new();
+    let (lo, hi) = uint_range(module, option, arg, u64::from(u16::MAX))?;
+    Ok((lo as u16, hi as u16))
+}
+
+/// libxtables' `MIN[:MAX]` of integers up to `max` (`XTTYPE_UINT16RC`,
+/// `XTTYPE_UINT32RC`): an empty part is 0 (first) or `max` (second); one
+/// part gives MIN = MAX.
+pub(crate) fn uint_range(
+    module: &'static str,
+    option: &'static str,
+    arg: &str,
+    max: u64,
+) -> Result<(u64, u64), ParseError> {
+    let mut vals: Vec<u64> = Vec::new();
     let mut rest = arg;
     loop {
         if vals.len() == 2 {
@@ -314,7 +328,7 @@ pub(crate) fn u16_range(
             }
             (v, after)
         };
-        vals.push(v as u16);
+        vals.push(v);
         match after.strip_prefix(':') {
             Some(next) => rest = next,
             None => break,
@@ -338,10 +352,22 @@ pub(crate) fn atoi(s: &str) -> i64 {
     if neg { -v } else { v }
 }
 
-/// The name of a protocol number for a module iptables loads implicitly
-/// after `-p` (`proto_to_name`): tcp, udp, icmp.
-pub(crate) fn implicit_module(protocol: u8) -> Option<Module> {
-    protocols::display_name(protocol).and_then(Module::by_name)
+/// The module iptables loads implicitly after `-p` (`proto_to_name`):
+/// tcp, udp, icmp; in IPv6 icmp6 for `ipv6-icmp` (libxtables' alias),
+/// and never a module of the other family.
+pub(crate) fn implicit_module(protocol: u8, family: Family) -> Option<Module> {
+    protocols::display_name(protocol).and_then(|name| module_named(name, family))
+}
+
+/// The module `-m NAME` loads in `family`, if fw parses it and the
+/// family has it: in IPv6 `icmpv6` and `ipv6-icmp` are icmp6
+/// (`xtables_find_match`).
+pub(crate) fn module_named(name: &str, family: Family) -> Option<Module> {
+    let name = match (family, name) {
+        (Family::V6, "icmpv6" | "ipv6-icmp") => "icmp6",
+        _ => name,
+    };
+    Module::by_name_in(name, family)
 }
 
 #[cfg(test)]

@@ -48,7 +48,10 @@ pub use error::ParseError;
 pub use lexer::split_spec;
 use services::Services;
 
-use crate::{command::Invocation, model::Rule};
+use crate::{
+    command::Invocation,
+    model::{Family, Rule},
+};
 
 /// Parses one fw/iptables command line (argv without the program name).
 ///
@@ -63,7 +66,18 @@ pub fn parse_args(args: &[String]) -> Result<Invocation, ParseError> {
 
 /// [`parse_args`] with service names from `services`.
 pub fn parse_args_with(args: &[String], services: &Services) -> Result<Invocation, ParseError> {
-    rule::parse_invocation(args, services)
+    parse_args_in(args, Family::V4, services)
+}
+
+/// [`parse_args_with`] in `family`: an iptables command line, or an
+/// ip6tables one for [`Family::V6`] (IPv6 addresses, `-m icmp6`, `-m hl`,
+/// `-m rt`, ICMPv6 REJECT types; no `-f`, `-m icmp`, `-m ttl`).
+pub fn parse_args_in(
+    args: &[String],
+    family: Family,
+    services: &Services,
+) -> Result<Invocation, ParseError> {
+    rule::parse_invocation(args, family, services)
 }
 
 /// Parses a rule specification alone (what follows `-A CHAIN` in
@@ -82,16 +96,30 @@ pub fn parse_rule_spec(spec: &str) -> Result<Rule, ParseError> {
 
 /// [`parse_rule_spec`] with service names from `services`.
 pub fn parse_rule_spec_with(spec: &str, services: &Services) -> Result<Rule, ParseError> {
+    parse_rule_spec_in(spec, Family::V4, services)
+}
+
+/// [`parse_rule_spec_with`] in `family`.
+pub fn parse_rule_spec_in(
+    spec: &str,
+    family: Family,
+    services: &Services,
+) -> Result<Rule, ParseError> {
     let words = lexer::split_spec(spec)?;
-    rule::parse_rule_words(&words, services)
+    rule::parse_rule_words(&words, family, services)
 }
 
 /// Parses the words of one command line of an iptables-restore file (the
-/// table is the file's, so `-t` is refused).
+/// table is the file's, so `-t` is refused), or of an ip6tables-restore
+/// file for [`Family::V6`].
 ///
 /// Errors: any [`ParseError`]; [`ParseError::TableInRestore`].
-pub fn parse_restore_line(words: &[String], services: &Services) -> Result<Invocation, ParseError> {
-    rule::parse_restore_words(words, services)
+pub fn parse_restore_line(
+    words: &[String],
+    family: Family,
+    services: &Services,
+) -> Result<Invocation, ParseError> {
+    rule::parse_restore_words(words, family, services)
 }
 
 /// Checks a chain name as `-N` does (under 29 bytes, not starting with `-`

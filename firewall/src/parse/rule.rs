@@ -26,7 +26,7 @@ use super::{
     error::ParseError,
     extensions,
     lexer::{HasArg, Item, LongOpt, Scanner},
-    matches::{self, Ctx, Instance, Module, OptSpec},
+    matches::{self, Ctx, Instance, OptSpec},
     protocols,
     services::Services,
     targets::{TargetInstance, TargetModule},
@@ -35,7 +35,10 @@ use super::{
 use crate::{
     command::{Command, Invocation, Options, RuleRef, Zeroing},
     extensions::matches::Line,
-    model::{self, AddrMask, BuiltinChain, Fragment, Match, Neg, Policy, RejectWith, Rule, Target},
+    model::{
+        self, AddrMask, BuiltinChain, Family, Fragment, Match, Neg, Policy, RejectWith, Rule,
+        Target,
+    },
 };
 
 /// iptables' core options (`original_opts`).
@@ -329,6 +332,10 @@ struct State {
     restore: bool,
     /// The command letters given, in order (iptables' command bits).
     commands: Vec<char>,
+    /// iptables (IPv4) or ip6tables (IPv6).
+    family: Family,
+    /// Warnings for standard error, as iptables prints them while parsing.
+    warnings: Vec<String>,
 }
 
 /// iptables' bit for a command letter (`CMD_*`), for the order of `cmd2char`
@@ -371,6 +378,8 @@ impl State {
     fn long_table(&self) -> Vec<LongOpt<Key>> {
         let mut t: Vec<LongOpt<Key>> = CORE_LONG
             .iter()
+            // ip6tables has no `--fragments` (its `-f` only says so).
+            .filter(|(_, _, core)| !(*core == Core::Fragment && self.family == Family::V6))
             .map(|(name, has_arg, core)| LongOpt {
                 name,
                 has_arg: *has_arg,
@@ -458,6 +467,7 @@ impl State {
     fn ctx<'a>(&self, services: &'a Services) -> Ctx<'a> {
         Ctx {
             protocol: self.protocol.clone(),
+            family: self.family,
             services,
         }
     }
@@ -590,6 +600,14 @@ impl State {
                 if n == 0 && self.invert {
                     return Err(ParseError::NeverMatchProtocol(a));
                 }
+                // ip6tables' `is_exthdr`: such a protocol is never the
+                // last header's, so the rule never matches (routing,
+                // fragment, AH, destination options).
+                if self.family == Family::V6 && !self.invert && matches!(n, 43 | 44 | 51 | 60) {
+                    self.warnings.push(format!(
+                        "Warning: never matched protocol: {a}. use extension match instead."
+                    ));
+                }
                 // -p all is stored as no protocol, as iptables stores 0.
                 self.protocol = (n != 0).then_some(Neg {
                     value: n,
@@ -628,12 +646,19 @@ impl State {
                     return Err(ParseError::BangBeforeOption { option: "match" });
                 }
                 let name = req(arg);
-                match Module::by_name(&name) {
+                let module = matches::module_named(&name, self.family);
+                match module {
+                    Some(m) if self.family == Family::V6 && m.ipv4_values() => {
+                        return Err(ParseError::unsupported(
+                            format!("-m {name} in IPv6 (fw keeps its addresses as IPv4)"),
+                            name,
+                        ));
+                    }
                     Some(m) => {
                         self.matches.push(Instance::new(m));
                         self.loaded.push(Loaded::Match(self.matches.len() - 1));
                     }
-                    None if extensions::MATCHES.contains(&name.as_str()) => {
+                    None if extensions::known_match(&name, self.family) => {
                         let what = match extensions::refusal_reason(&name) {
                             Some(why) => format!("-m {name} ({why})"),
                             None => format!("-m {name}"),
@@ -701,6 +726,9 @@ impl State {
                 self.table = Some(req(arg));
             }
             Core::Fragment => {
+                if self.family == Family::V6 {
+                    return Err(ParseError::FragmentInIpv6);
+                }
                 self.set_option('f')?;
                 self.fragment = Some(if self.invert {
                     Fragment::NotLater
@@ -713,8 +741,16 @@ impl State {
                 return Err(ParseError::unsupported("-c (setting counters)", written));
             }
             Core::Modprobe => return Err(ParseError::unsupported("--modprobe", written)),
-            Core::Ipv4 => {}
-            Core::Ipv6 => return Err(ParseError::Ipv6),
+            // Each family's iptables accepts its own flag and refuses the
+            // other's.
+            Core::Ipv4 => match self.family {
+                Family::V4 => {}
+                Family::V6 => return Err(ParseError::Ipv4),
+            },
+            Core::Ipv6 => match self.family {
+                Family::V4 => return Err(ParseError::Ipv6),
+                Family::V6 => {}
+            },
         }
         Ok(())
     }
@@ -733,7 +769,7 @@ impl State {
             return Ok(false);
         };
         self.proto_used = true;
-        if let Some(m) = matches::implicit_module(p.value) {
+        if let Some(m) = matches::implicit_module(p.value, self.family) {
             self.matches.push(Instance::new(m));
             self.loaded.push(Loaded::Match(self.matches.len() - 1));
             return Ok(true);
@@ -844,7 +880,7 @@ impl State {
         let target = match &self.jump {
             None => Target::None,
             Some(Jump::Builtin(t)) => t.clone(),
-            Some(Jump::Ext(t)) => t.finish(),
+            Some(Jump::Ext(t)) => t.finish(self.family),
             Some(Jump::Chain(c)) => Target::Jump(c.clone()),
             Some(Jump::Goto(c)) => Target::Goto(c.clone()),
         };
@@ -852,7 +888,7 @@ impl State {
         // iptables parses -s/-d of a rule command as 0.0.0.0/0 when absent.
         let addrs = |a: &Option<(String, bool)>| -> Result<Vec<Option<Neg<AddrMask>>>, ParseError> {
             match a {
-                Some((text, invert)) => values::addresses(text, *invert),
+                Some((text, invert)) => values::addresses(text, *invert, self.family),
                 None => Ok(vec![None]),
             }
         };
@@ -1004,11 +1040,13 @@ impl State {
         };
         Ok(Invocation {
             command,
+            family: self.family,
             options: self.out,
             // `-w 0`, like `-w` alone and no `-w`, waits as long as it takes
             // in iptables 1.8.9 (alarm(0) sets no alarm).
             wait: self.out_wait.filter(|&s| s > 0),
             wait_interval: self.wait_interval,
+            warnings: self.warnings,
         })
     }
 }
@@ -1067,9 +1105,13 @@ fn jump(name: &str) -> Result<Jump, ParseError> {
 /// Parses a whole command line; see [`super::parse_args`].
 pub(crate) fn parse_invocation(
     args: &[String],
+    family: Family,
     services: &Services,
 ) -> Result<Invocation, ParseError> {
-    let mut st = State::default();
+    let mut st = State {
+        family,
+        ..State::default()
+    };
     st.scan(args, services)?;
     st.finish()
 }
@@ -1078,10 +1120,12 @@ pub(crate) fn parse_invocation(
 /// command line, except that `-t` is refused (the table is the file's).
 pub(crate) fn parse_restore_words(
     words: &[String],
+    family: Family,
     services: &Services,
 ) -> Result<Invocation, ParseError> {
     let mut st = State {
         restore: true,
+        family,
         ..State::default()
     };
     st.scan(words, services)?;
@@ -1089,8 +1133,13 @@ pub(crate) fn parse_restore_words(
 }
 
 /// Parses the words of a rule specification; see [`super::parse_rule_spec`].
-pub(crate) fn parse_rule_words(words: &[String], services: &Services) -> Result<Rule, ParseError> {
+pub(crate) fn parse_rule_words(
+    words: &[String],
+    family: Family,
+    services: &Services,
+) -> Result<Rule, ParseError> {
     let mut st = State {
+        family,
         cmd: Some(Cmd::Replace {
             chain: String::new(),
             index: 1,

@@ -4,7 +4,7 @@
 
 use super::matches::Loaded;
 pub(crate) use crate::extensions::targets::TargetModule;
-use crate::model::Target;
+use crate::model::{Family, Target};
 
 /// A loaded target extension and the options given to it so far
 /// (libxtables' generic checks apply to them as to a match's: each once,
@@ -12,8 +12,8 @@ use crate::model::Target;
 pub(crate) type TargetInstance = Loaded<TargetModule>;
 
 impl TargetInstance {
-    /// The target.
-    pub(crate) fn finish(&self) -> Target {
-        self.parser.finish()
+    /// The target, in `family`.
+    pub(crate) fn finish(&self, family: Family) -> Target {
+        self.parser.finish(family)
     }
 }

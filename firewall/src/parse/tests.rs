@@ -140,7 +140,7 @@ fn append_full_rule() {
             protocol: neg(17, false),
             source: neg(net([192, 0, 2, 0], 24), true),
             destination: neg(
-                AddrMask {
+                AddrMask::V4 {
                     addr: [198, 51, 0, 0].into(),
                     mask: [255, 255, 0, 255].into()
                 },
@@ -1168,8 +1168,8 @@ fn the_whole_language_parses() {
         .iter()
         .map(|r| {
             (
-                r.source.as_ref().unwrap().value.addr.to_string(),
-                r.destination.as_ref().unwrap().value.addr.to_string(),
+                r.source.as_ref().unwrap().value.addr_text(),
+                r.destination.as_ref().unwrap().value.addr_text(),
             )
         })
         .collect();
@@ -1350,12 +1350,15 @@ fn odd_interface_names_round_trip() {
 
 fn addr_strategy() -> impl Strategy<Value = Option<Neg<AddrMask>>> {
     let mask = prop_oneof![
-        (0u8..=32).prop_map(|p| AddrMask::from_prefix(Ipv4Addr::UNSPECIFIED, p).mask),
+        (0u8..=32).prop_map(|p| AddrMask::from_prefix(Ipv4Addr::BROADCAST, p)
+            .v4()
+            .unwrap()
+            .1),
         any::<u32>().prop_map(Ipv4Addr::from),
     ];
     proptest::option::of((any::<u32>(), mask, any::<bool>())).prop_map(|o| {
         o.and_then(|(a, m, invert)| {
-            let value = AddrMask {
+            let value = AddrMask::V4 {
                 addr: Ipv4Addr::from(a & u32::from(m)),
                 mask: m,
             };
@@ -1724,4 +1727,245 @@ fn conntrack_tuple_options() {
             ParseError::NotSupported { .. }
         ));
     }
+}
+
+// ---- ip6tables' language (Family::V6) ----
+
+use crate::{model::Family, state::State};
+
+fn parse6(line: &str) -> Result<Invocation, ParseError> {
+    crate::parse::parse_args_in(&words(line), Family::V6, &sample())
+}
+
+/// The rule of an IPv6 `-A` line, printed back as `-S` prints it.
+fn spec6(line: &str) -> String {
+    match parse6(line)
+        .unwrap_or_else(|e| panic!("{line}: {e}"))
+        .command
+    {
+        Command::Append { rules, .. } => rules
+            .iter()
+            .map(|r| crate::render::rule_spec("INPUT", r)["-A INPUT ".len()..].to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        c => panic!("{line}: {c:?}"),
+    }
+}
+
+#[test]
+fn ip6tables_lines_parse_in_ipv6() {
+    for (line, spec) in [
+        (
+            "-A INPUT -s 2001:db8::7/32 -d ::1 -j ACCEPT",
+            "-s 2001:db8::/32 -d ::1/128 -j ACCEPT",
+        ),
+        ("-A INPUT ! -s ::/0 -j DROP", "! -s ::/0 -j DROP"),
+        ("-A INPUT -s ::/0 -j DROP", "-j DROP"),
+        (
+            "-A INPUT -s 2001:db8::1,2001:db8::2/64 -j ACCEPT",
+            "-s 2001:db8::1/128 -j ACCEPT\n-s 2001:db8::/64 -j ACCEPT",
+        ),
+        (
+            "-A INPUT -p icmpv6 --icmpv6-type echo-request -j ACCEPT",
+            "-p ipv6-icmp -m icmp6 --icmpv6-type 128 -j ACCEPT",
+        ),
+        (
+            "-A INPUT -p 58 -m icmpv6 ! --icmpv6-type 1/3 -j ACCEPT",
+            "-p ipv6-icmp -m icmp6 ! --icmpv6-type 1/3 -j ACCEPT",
+        ),
+        (
+            "-A INPUT -m hl ! --hl-eq 3 -j ACCEPT",
+            "-m hl ! --hl-eq 3 -j ACCEPT",
+        ),
+        (
+            "-A INPUT -m rt --rt-type 0 --rt-segsleft 2:5 ! --rt-len 8 -j DROP",
+            "-m rt --rt-type 0 --rt-segsleft 2:5 ! --rt-len 8 -j DROP",
+        ),
+        (
+            "-A INPUT -j REJECT",
+            "-j REJECT --reject-with icmp6-port-unreachable",
+        ),
+        (
+            "-A INPUT -j REJECT --reject-with adm",
+            "-j REJECT --reject-with icmp6-adm-prohibited",
+        ),
+        ("-6 -A INPUT -m state --state NEW", "-m state --state NEW"),
+        (
+            "-A INPUT -m iprange ! --src-range 2001:db8::1-2001:db8:0::ff",
+            "-m iprange ! --src-range 2001:db8::1-2001:db8::ff",
+        ),
+        (
+            "-A INPUT -m conntrack --ctorigsrc 2001:db8::1/64 ! --ctrepldst ::1",
+            "-m conntrack --ctorigsrc 2001:db8::1/64 ! --ctrepldst ::1",
+        ),
+    ] {
+        assert_eq!(spec6(line), spec, "{line}");
+    }
+    assert_eq!(parse6("-A INPUT -j ACCEPT").unwrap().family, Family::V6);
+    assert_eq!(ok("-A INPUT -j ACCEPT").family, Family::V4);
+}
+
+#[test]
+fn ip6tables_refuses_what_is_ipv4_only() {
+    for (line, e) in [
+        ("-A INPUT -f -j ACCEPT", ParseError::FragmentInIpv6),
+        ("-4 -A INPUT -j ACCEPT", ParseError::Ipv4),
+        (
+            "-A INPUT --fragments -j ACCEPT",
+            ParseError::UnknownOption("--fragments".into()),
+        ),
+        (
+            "-A INPUT -m icmp --icmp-type 8",
+            ParseError::UnknownMatch("icmp".into()),
+        ),
+        (
+            "-A INPUT -m ttl --ttl-eq 5",
+            ParseError::UnknownMatch("ttl".into()),
+        ),
+        (
+            "-A INPUT -p icmp --icmp-type 8",
+            ParseError::UnknownOption("--icmp-type".into()),
+        ),
+        (
+            "-A INPUT -s 192.0.2.1 -j ACCEPT",
+            ParseError::HostNotFound("192.0.2.1".into()),
+        ),
+        (
+            "-A INPUT -j REJECT --reject-with icmp-port-unreachable",
+            ParseError::UnknownRejectType("icmp-port-unreachable".into()),
+        ),
+        (
+            "-A INPUT -m conntrack --ctorigsrc 192.0.2.1",
+            ParseError::AddressFamily,
+        ),
+        (
+            "-A INPUT -m conntrack --ctreplsrc ::1/129",
+            ParseError::BadCidr {
+                module: "conntrack",
+                option: "ctreplsrc",
+                value: "::1/129".into(),
+                max: 128,
+            },
+        ),
+    ] {
+        assert_eq!(parse6(line).unwrap_err(), e, "{line}");
+    }
+    // And iptables refuses ip6tables' modules and addresses.
+    for (line, e) in [
+        (
+            "-A INPUT -m hl --hl-eq 1",
+            ParseError::UnknownMatch("hl".into()),
+        ),
+        (
+            "-A INPUT -m icmp6 --icmpv6-type 1",
+            ParseError::UnknownMatch("icmp6".into()),
+        ),
+        (
+            "-A INPUT -m rt --rt-type 0",
+            ParseError::UnknownMatch("rt".into()),
+        ),
+        ("-6 -A INPUT -j ACCEPT", ParseError::Ipv6),
+        (
+            "-A INPUT -s 2001:db8::1 -j ACCEPT",
+            ParseError::HostNotFound("2001:db8::1".into()),
+        ),
+    ] {
+        assert_eq!(err(line), e, "{line}");
+    }
+    // What fw cannot hold in IPv6 yet is refused, never parsed as IPv4.
+    for line in [
+        "-A INPUT -m conntrack --ctorigsrc 2001:db8::1/ffff::",
+        "-A INPUT -m recent --set",
+        "-A INPUT -m set --match-set s src",
+        "-A INPUT -m frag --fragid 1",
+        "-A INPUT -m rt --rt-0-res",
+    ] {
+        assert!(
+            matches!(parse6(line), Err(ParseError::NotSupported { .. })),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn ipv6_tables_run_ipv6_commands_only() {
+    let services = sample();
+    let v6 = State {
+        ruleset: crate::model::Ruleset::new(Family::V6),
+        ..State::default()
+    };
+    let add6 = parse6("-A INPUT -s 2001:db8::/32 -j DROP").unwrap();
+    let done = crate::offline::execute(&v6, &add6, &services, false, crate::offline::no_counters)
+        .unwrap_or_else(|e: crate::edit::EditError| panic!("{e}"));
+    let after = done.state.unwrap();
+    assert_eq!(
+        crate::render::list_rules(&after.ruleset, None, None, None),
+        "-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n-A INPUT -s 2001:db8::/32 -j DROP\n"
+    );
+    // Enforcing an IPv6 table is refused, whatever it holds.
+    let e = crate::offline::execute(&v6, &add6, &services, true, crate::offline::no_counters)
+        .unwrap_err();
+    assert_eq!(
+        e,
+        crate::edit::EditError::NotSupported(crate::model::support::IPV6_ENFORCEMENT.to_string())
+    );
+    // An iptables command on an IPv6 table, or the other way round.
+    let add4 = ok("-A INPUT -j DROP");
+    assert!(matches!(
+        crate::offline::execute(&v6, &add4, &services, false, crate::offline::no_counters),
+        Err(crate::edit::EditError::NotSupported(_))
+    ));
+    assert!(matches!(
+        crate::offline::execute(
+            &State::default(),
+            &add6,
+            &services,
+            false,
+            crate::offline::no_counters
+        ),
+        Err(crate::edit::EditError::NotSupported(_))
+    ));
+}
+
+#[test]
+fn ip6tables_restore_files_through_the_ipv6_engine() {
+    let v6 = State {
+        ruleset: crate::model::Ruleset::new(Family::V6),
+        ..State::default()
+    };
+    let text = "*filter\n:INPUT DROP [0:0]\n:u - [0:0]\n\
+        -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 135 -m hl --hl-eq 255 -j ACCEPT\n\
+        -A INPUT -s fe80::/10 -j u\n-A u -j REJECT\nCOMMIT\n";
+    let opts = crate::restore::RestoreOptions::default();
+    let done = crate::restore::restore(&v6, text, &opts, false, &sample()).unwrap();
+    assert_eq!(
+        crate::render::save(&done.state.ruleset, &Default::default(), false, None),
+        "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n:u - [0:0]\n\
+         -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 135 -m hl --hl-eq 255 -j ACCEPT\n\
+         -A INPUT -s fe80::/10 -j u\n-A u -j REJECT --reject-with icmp6-port-unreachable\nCOMMIT\n"
+    );
+    // To be loaded, it is refused at its first rule.
+    let e = crate::restore::restore(&v6, text, &opts, true, &sample()).unwrap_err();
+    assert_eq!(e.line, 4);
+    assert!(e.to_string().contains("IPv6 enforcement"), "{e}");
+    // A line for iptables (`-4`) is skipped, as ip6tables-restore skips it.
+    let both = "*filter\n-A INPUT -4 -s 10.0.0.1 -j DROP\n-A INPUT -6 -s ::1 -j DROP\nCOMMIT\n";
+    let done = crate::restore::restore(&v6, both, &opts, false, &sample()).unwrap();
+    assert_eq!(
+        crate::render::list_rules(&done.state.ruleset, Some("INPUT"), None, None),
+        "-P INPUT ACCEPT\n-A INPUT -s ::1/128 -j DROP\n"
+    );
+    // An IPv4 file fails where its first IPv4 address is.
+    let e = crate::restore::restore(
+        &v6,
+        "*filter\n-A INPUT -s 10.0.0.0/8\nCOMMIT\n",
+        &opts,
+        false,
+        &sample(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        (e.line, e.to_string()),
+        (2, "line 2 failed: host/network `10.0.0.0' not found".into())
+    );
 }

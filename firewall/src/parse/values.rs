@@ -3,7 +3,7 @@
 //! (`xtables_ipparse_multiple`), port ranges (libxt_tcp's
 //! `parse_tcp_ports`), interface names (`xtables_parse_interface`).
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use nom::{
     IResult, Parser,
@@ -16,7 +16,7 @@ use nom::{
 };
 
 use super::{error::ParseError, services::Services};
-use crate::model::{AddrMask, Neg, PortRange};
+use crate::model::{AddrMask, Family, Neg, PortRange};
 
 /// C's `isspace`.
 pub(crate) fn is_c_space(c: char) -> bool {
@@ -180,8 +180,10 @@ fn mask(s: &str) -> Result<Ipv4Addr, ParseError> {
     if s.contains('.') {
         return dotted(s, true).ok_or_else(bad);
     }
-    let bits = strtoui(s, 0, 32).ok_or_else(bad)? as u8;
-    Ok(AddrMask::from_prefix(Ipv4Addr::UNSPECIFIED, bits).mask)
+    let bits = strtoui(s, 0, 32).ok_or_else(bad)?;
+    Ok(Ipv4Addr::from(
+        u32::MAX.checked_shl(32 - bits as u32).unwrap_or(0),
+    ))
 }
 
 /// Whether `s` looks like a host name (which iptables would resolve): a
@@ -241,10 +243,7 @@ fn host_mask(s: &str) -> Result<AddrMask, ParseError> {
         None => (s, Ipv4Addr::BROADCAST),
     };
     if m.is_unspecified() {
-        return Ok(AddrMask {
-            addr: Ipv4Addr::UNSPECIFIED,
-            mask: m,
-        });
+        return Ok(Family::V4.any());
     }
     let addr = dotted(host, false).ok_or_else(|| {
         if looks_like_host_name(host) {
@@ -256,8 +255,47 @@ fn host_mask(s: &str) -> Result<AddrMask, ParseError> {
             ParseError::HostNotFound(host.to_string())
         }
     })?;
-    Ok(AddrMask {
+    Ok(AddrMask::V4 {
         addr: Ipv4Addr::from(u32::from(addr) & u32::from(m)),
+        mask: m,
+    })
+}
+
+/// The mask after `/` of an IPv6 address (libxtables' `parse_ip6mask`):
+/// an address (`ffff::`) or a prefix length 0..=128.
+fn mask6(s: &str) -> Result<Ipv6Addr, ParseError> {
+    let bad = || ParseError::InvalidMask(s.to_string());
+    if s.contains(':') {
+        return s.parse::<Ipv6Addr>().map_err(|_| bad());
+    }
+    let bits = strtoui(s, 0, 128).ok_or_else(bad)?;
+    Ok(Ipv6Addr::from(
+        u128::MAX.checked_shl(128 - bits as u32).unwrap_or(0),
+    ))
+}
+
+/// One IPv6 `ADDR[/MASK]` (`xtables_ip6parse_multiple`): the mask first,
+/// a zero mask ignores the address, the address (`inet_pton`) masked.
+fn host_mask6(s: &str) -> Result<AddrMask, ParseError> {
+    let (host, m) = match s.rsplit_once('/') {
+        Some((h, m)) => (h, mask6(m)?),
+        None => (s, Ipv6Addr::from(u128::MAX)),
+    };
+    if m.is_unspecified() {
+        return Ok(Family::V6.any());
+    }
+    let addr = host.parse::<Ipv6Addr>().map_err(|_| {
+        if looks_like_host_name(host) {
+            ParseError::unsupported(
+                format!("host name `{host}' (fw does not resolve names: give an IPv6 address)"),
+                host,
+            )
+        } else {
+            ParseError::HostNotFound(host.to_string())
+        }
+    })?;
+    Ok(AddrMask::V6 {
+        addr: Ipv6Addr::from(u128::from(addr) & u128::from(m)),
         mask: m,
     })
 }
@@ -270,19 +308,41 @@ fn host_mask(s: &str) -> Result<AddrMask, ParseError> {
 /// Errors: [`ParseError::InvalidMask`], [`ParseError::HostNotFound`];
 /// [`ParseError::BangWithMultipleAddresses`] for `!` with several
 /// addresses; [`ParseError::NotSupported`] for host names.
-pub(crate) fn addresses(s: &str, invert: bool) -> Result<Vec<Option<Neg<AddrMask>>>, ParseError> {
+///
+/// In [`Family::V6`], ip6tables' `ADDR[/PREFIX]` or `ADDR/MASK6` instead
+/// (`2001:db8::/32`, `::1`, `::/0`); an IPv4 address is "not found" there,
+/// as in ip6tables.
+pub(crate) fn addresses(
+    s: &str,
+    invert: bool,
+    family: Family,
+) -> Result<Vec<Option<Neg<AddrMask>>>, ParseError> {
+    let one = match family {
+        Family::V4 => host_mask,
+        Family::V6 => host_mask6,
+    };
     // iptables keeps duplicates: `-s a,a` makes two identical rules.
-    let all = s.split(',').map(host_mask).collect::<Result<Vec<_>, _>>()?;
+    let all = s.split(',').map(one).collect::<Result<Vec<_>, _>>()?;
     Ok(all
         .into_iter()
-        .map(|value| (invert || !value.mask.is_unspecified()).then_some(Neg { value, invert }))
+        .map(|value| (invert || !value.is_any()).then_some(Neg { value, invert }))
         .collect())
 }
 
 /// [`addresses`] for exactly one address.
 #[cfg(test)]
 pub(crate) fn address(s: &str, invert: bool) -> Result<Option<Neg<AddrMask>>, ParseError> {
-    let mut all = addresses(s, invert)?;
+    address_in(s, invert, Family::V4)
+}
+
+/// [`address`] in `family`.
+#[cfg(test)]
+pub(crate) fn address_in(
+    s: &str,
+    invert: bool,
+    family: Family,
+) -> Result<Option<Neg<AddrMask>>, ParseError> {
+    let mut all = addresses(s, invert, family)?;
     if all.len() > 1 {
         return Err(ParseError::unsupported("several addresses", s));
     }
@@ -450,7 +510,7 @@ mod tests {
     }
 
     fn am(a: [u8; 4], m: [u8; 4]) -> AddrMask {
-        AddrMask {
+        AddrMask::V4 {
             addr: a.into(),
             mask: m.into(),
         }
@@ -493,11 +553,56 @@ mod tests {
         assert_eq!(address("0/0", true), Ok(some(am([0; 4], [0; 4]), true)));
         assert_eq!(address("anything/0", false), Ok(None));
         assert_eq!(
-            super::addresses("192.0.2.1,192.0.2.1/32,192.0.2.7/24", false),
+            super::addresses("192.0.2.1,192.0.2.1/32,192.0.2.7/24", false, Family::V4),
             Ok(vec![
                 some(am([192, 0, 2, 1], host), false),
                 some(am([192, 0, 2, 1], host), false),
                 some(am([192, 0, 2, 0], [255, 255, 255, 0]), false),
+            ])
+        );
+    }
+
+    #[test]
+    fn ipv6_addresses_as_ip6tables_reads_them() {
+        let v6 = |t: &str| address_in(t, false, Family::V6);
+        let am6 = |a: &str, p: u8| Ok(Some(Neg::is(AddrMask::from_prefix6(a.parse().unwrap(), p))));
+        assert_eq!(v6("2001:db8::/32"), am6("2001:db8::", 32));
+        assert_eq!(v6("2001:db8::7/32"), am6("2001:db8::", 32));
+        assert_eq!(v6("2001:db8::1"), am6("2001:db8::1", 128));
+        assert_eq!(v6("::ffff:1.2.3.4"), am6("::ffff:1.2.3.4", 128));
+        assert_eq!(v6("2001:db8::1/0x40"), am6("2001:db8::", 64));
+        // A zero mask is no address, unless inverted.
+        assert_eq!(v6("::/0"), Ok(None));
+        assert_eq!(v6("2001:db8::/0"), Ok(None));
+        assert_eq!(
+            address_in("::/0", true, Family::V6),
+            Ok(Some(Neg::not(Family::V6.any())))
+        );
+        // A mask in address form, possibly not contiguous.
+        let odd = v6("2001:db8::1/ffff::ffff").unwrap().unwrap().value;
+        assert_eq!(odd.prefix_len(), None);
+        assert_eq!(
+            (odd.addr_text(), odd.mask_text()),
+            ("2001::1".into(), "ffff::ffff".into())
+        );
+        let mask = |m: &str| Err(ParseError::InvalidMask(m.into()));
+        let host = |h: &str| Err(ParseError::HostNotFound(h.into()));
+        assert_eq!(v6("2001:db8::/129"), mask("129"));
+        assert_eq!(v6("2001:db8::/-1"), mask("-1"));
+        assert_eq!(v6("2001:db8::/abc"), mask("abc"));
+        assert_eq!(v6("2001:db8::/ffff::g"), mask("ffff::g"));
+        assert_eq!(v6("1.2.3.4"), host("1.2.3.4"));
+        assert_eq!(v6(""), host(""));
+        assert_eq!(v6("2001:db8:::1"), host("2001:db8:::1"));
+        assert!(matches!(
+            v6("foo.invalid"),
+            Err(ParseError::NotSupported { .. })
+        ));
+        assert_eq!(
+            super::addresses("2001:db8::1,2001:db8::2/64", false, Family::V6),
+            Ok(vec![
+                am6("2001:db8::1", 128).unwrap(),
+                am6("2001:db8::", 64).unwrap()
             ])
         );
     }

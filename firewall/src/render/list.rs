@@ -1,6 +1,6 @@
 //! `-L` output, in all its variants (`-v -n -x --line-numbers`).
 
-use std::{fmt::Write as _, net::Ipv4Addr};
+use std::fmt::Write as _;
 
 use super::{Counters, Counts, chains};
 use crate::{
@@ -9,7 +9,7 @@ use crate::{
         matches::ListCx,
         targets::{TargetExt, log, reject},
     },
-    model::{AddrMask, BuiltinChain, Fragment, Neg, Rule, Ruleset, Target},
+    model::{AddrMask, BuiltinChain, Family, Fragment, Neg, Rule, Ruleset, Target},
     parse::{protocols, services::Services},
 };
 
@@ -88,29 +88,30 @@ fn header(out: &mut String, chain: &str, ruleset: &Ruleset, opts: &Options, coun
     let _ = writeln!(out, " {:<19}  {:<19} ", "source", "destination");
 }
 
-/// An address column of `-L`: `anywhere` for 0.0.0.0/0 without `-n`, else
-/// the address, then `/N` or `/a.b.c.d` unless the mask is /32.
-fn list_addr(out: &mut String, a: &Option<Neg<AddrMask>>, numeric: bool) {
-    let any = Neg {
-        value: AddrMask {
-            addr: Ipv4Addr::UNSPECIFIED,
-            mask: Ipv4Addr::UNSPECIFIED,
-        },
-        invert: false,
-    };
+/// An address column of `-L`: `anywhere` for 0.0.0.0/0 (`::/0`) without
+/// `-n`, else the address, then `/N` or the mask in address form unless
+/// it is a host's (/32, /128). ip6tables prints its columns as iptables.
+fn list_addr(out: &mut String, a: &Option<Neg<AddrMask>>, family: Family, numeric: bool) {
+    let any = Neg::is(family.any());
     let a = a.as_ref().unwrap_or(&any);
     out.push(if a.invert { '!' } else { ' ' });
-    let text = if a.value.mask.is_unspecified() && !numeric {
+    let text = if a.value.is_any() && !numeric {
         "anywhere".to_string()
     } else {
-        let mask = match a.value.prefix_len() {
-            Some(32) => String::new(),
-            Some(n) => format!("/{n}"),
-            None => format!("/{}", a.value.mask),
-        };
-        format!("{}{mask}", a.value.addr)
+        addr_with_mask(&a.value, false)
     };
     let _ = write!(out, "{text:<19} ");
+}
+
+/// `ADDR/N`, `ADDR/MASK` (non-contiguous), or `ADDR` alone for a host's
+/// mask unless `host_len` (as `-S` prints `/32` and `/128`).
+pub(super) fn addr_with_mask(a: &AddrMask, host_len: bool) -> String {
+    let mask = match a.prefix_len() {
+        Some(n) if n == a.host_len() && !host_len => String::new(),
+        Some(n) => format!("/{n}"),
+        None => format!("/{}", a.mask_text()),
+    };
+    format!("{}{mask}", a.addr_text())
 }
 
 /// An interface column of `-L -v`: the name, `any` (`*` with `-n`), `!`.
@@ -156,6 +157,7 @@ fn list_rule(
     counts: Counts,
     opts: &Options,
     services: &Services,
+    family: Family,
 ) {
     if opts.line_numbers {
         let _ = write!(out, "{num:<4} ");
@@ -179,8 +181,8 @@ fn list_rule(
             list_iface(&rule.out_interface, opts.numeric)
         );
     }
-    list_addr(out, &rule.source, opts.numeric);
-    list_addr(out, &rule.destination, opts.numeric);
+    list_addr(out, &rule.source, family, opts.numeric);
+    list_addr(out, &rule.destination, family, opts.numeric);
     list_line_end(out, rule, opts.numeric, services);
 }
 
@@ -250,7 +252,15 @@ pub fn list_with(
     if let (Some(c), Some(n)) = (chain, rule) {
         let at = (n as usize).wrapping_sub(1);
         if let Some(r) = ruleset.rules(c).and_then(|rules| rules.get(at)) {
-            list_rule(&mut out, at + 1, r, counters.rule(c, at), opts, services);
+            list_rule(
+                &mut out,
+                at + 1,
+                r,
+                counters.rule(c, at),
+                opts,
+                services,
+                ruleset.family,
+            );
         }
         return out;
     }
@@ -263,7 +273,15 @@ pub fn list_with(
         }
         header(&mut out, c, ruleset, opts, counters);
         for (n, r) in rules.iter().enumerate() {
-            list_rule(&mut out, n + 1, r, counters.rule(c, n), opts, services);
+            list_rule(
+                &mut out,
+                n + 1,
+                r,
+                counters.rule(c, n),
+                opts,
+                services,
+                ruleset.family,
+            );
         }
     }
     out

@@ -8,17 +8,9 @@ use crate::{
         matches::bang,
         targets::{TargetExt, log, reject},
     },
-    model::{AddrMask, BuiltinChain, Fragment, Rule, Ruleset, Target},
+    model::{BuiltinChain, Fragment, Rule, Ruleset, Target},
     parse::protocols,
 };
-
-/// `/N` for a contiguous mask, else `/a.b.c.d` (iptables' `print_ip`).
-fn save_mask(m: &AddrMask) -> String {
-    match m.prefix_len() {
-        Some(n) => format!("/{n}"),
-        None => format!("/{}", m.mask),
-    }
-}
 
 /// The target part of a `-S` line (` -j NAME` and the target's `save`).
 fn save_target(s: &mut String, t: &Target) {
@@ -46,12 +38,13 @@ fn spec_body(rule: &Rule, counts: Option<Counts>) -> String {
     let mut s = String::new();
     for (flag, a) in [("-s", &rule.source), ("-d", &rule.destination)] {
         if let Some(a) = a {
+            // `/N` for a contiguous mask (`/32` too), else the mask
+            // itself (iptables' and ip6tables' `print_ip`).
             let _ = write!(
                 s,
-                "{} {flag} {}{}",
+                "{} {flag} {}",
                 bang(a.invert),
-                a.value.addr,
-                save_mask(&a.value)
+                super::list::addr_with_mask(&a.value, true)
             );
         }
     }

@@ -3,9 +3,9 @@
 
 use std::fmt::Write as _;
 
-use super::list::{fragment_opt, list_iface, list_line_end, protocol_bang};
+use super::list::{addr_with_mask, fragment_opt, list_iface, list_line_end, protocol_bang};
 use crate::{
-    model::{AddrMask, Neg, Rule, Ruleset},
+    model::{AddrMask, Family, Neg, Rule, Ruleset},
     parse::{protocols, services::Services},
 };
 
@@ -15,7 +15,7 @@ use crate::{
 /// `ACCEPT  tcp opt -- in * out *  0.0.0.0/0  -> 0.0.0.0/0   tcp dpt:22`.
 /// Protocols are printed by the names libxtables knows itself (`tcp`,
 /// `all`, ...), others by number.
-pub fn rule_line(rule: &Rule, services: &Services) -> String {
+pub fn rule_line(rule: &Rule, family: Family, services: &Services) -> String {
     let mut out = String::new();
     let _ = write!(out, "{} ", rule.target.name());
     let proto = protocol_bang(&mut out, rule);
@@ -36,18 +36,11 @@ pub fn rule_line(rule: &Rule, services: &Services) -> String {
     );
     let addr = |a: &Option<Neg<AddrMask>>| -> (char, String) {
         match a {
-            None => (' ', "0.0.0.0/0".to_string()),
-            Some(a) => {
-                let mask = match a.value.prefix_len() {
-                    Some(32) => String::new(),
-                    Some(n) => format!("/{n}"),
-                    None => format!("/{}", a.value.mask),
-                };
-                (
-                    if a.invert { '!' } else { ' ' },
-                    format!("{}{mask}", a.value.addr),
-                )
-            }
+            None => (' ', addr_with_mask(&family.any(), false)),
+            Some(a) => (
+                if a.invert { '!' } else { ' ' },
+                addr_with_mask(&a.value, false),
+            ),
         }
     };
     let (si, s) = addr(&rule.source);
@@ -88,10 +81,10 @@ pub fn verbose_output(
             ..
         } => {
             for r in rules {
-                out.push_str(&rule_line(r, services));
+                out.push_str(&rule_line(r, ruleset.family, services));
             }
         }
-        Command::Replace { rule, .. } => out.push_str(&rule_line(rule, services)),
+        Command::Replace { rule, .. } => out.push_str(&rule_line(rule, ruleset.family, services)),
         Command::Flush { chain } => each(&mut out, "Flushing", chain, true),
         Command::Zero { chain, rule: None } => each(&mut out, "Zeroing", chain, true),
         Command::DeleteChain { chain } => each(&mut out, "Deleting", chain, false),

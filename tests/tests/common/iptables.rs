@@ -11,6 +11,9 @@ use std::{
 /// The iptables-legacy binary the oracle runs.
 pub const IPTABLES: &str = "/usr/sbin/iptables-legacy";
 
+/// The ip6tables-legacy binary the IPv6 oracle runs.
+pub const IP6TABLES: &str = "/usr/sbin/ip6tables-legacy";
+
 /// Panics (loudly, with what to do) when iptables-legacy is missing.
 pub fn require_iptables() {
     assert!(

@@ -2,7 +2,10 @@
 //! `--ctproto`, the tuple options and `--ctdir`; `--ctstatus` and
 //! `--ctexpire` are known and refused as not supported yet.
 
-use std::{fmt::Write as _, net::Ipv4Addr};
+use std::{
+    fmt::Write as _,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+};
 
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +13,7 @@ use super::{Given, Line, needs, ListCx, MatchExt, abbreviates, bang};
 use crate::{
     compile::classes::Constraint,
     extensions::{Columns, Enforcement},
-    model::{Neg, PortRange},
+    model::{Family, Neg, PortRange},
     parse::{
         ParseError,
         protocols::parse_protocol,
@@ -42,12 +45,40 @@ pub struct Conntrack {
 
 /// An address and prefix of `--ctorig*`/`--ctrepl*` (`XTTYPE_HOSTMASK`):
 /// the address is kept as given, not masked (libxt_conntrack prints it so).
+/// IPv4 in iptables, IPv6 in ip6tables (serialized as the address's
+/// string either way, as the IPv4-only field was).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CtAddr {
     /// The address as written.
-    pub addr: Ipv4Addr,
-    /// Prefix length, 0..=32.
+    pub addr: IpAddr,
+    /// Prefix length, 0..=32 (0..=128 for IPv6).
     pub prefix: u8,
+}
+
+impl CtAddr {
+    /// The IPv4 address, `None` for IPv6.
+    pub fn v4(&self) -> Option<Ipv4Addr> {
+        match self.addr {
+            IpAddr::V4(a) => Some(a),
+            IpAddr::V6(_) => None,
+        }
+    }
+
+    /// The host prefix of its family (32, 128), which prints without `/N`.
+    pub fn host_len(&self) -> u8 {
+        match self.addr {
+            IpAddr::V4(_) => 32,
+            IpAddr::V6(_) => 128,
+        }
+    }
+
+    /// The address as iptables prints it (`inet_ntop`).
+    pub fn addr_text(&self) -> String {
+        match &self.addr {
+            IpAddr::V4(a) => a.to_string(),
+            IpAddr::V6(a) => crate::model::ntop6(a),
+        }
+    }
 }
 
 /// `--ctdir`: which direction of its connection the packet travels.
@@ -123,7 +154,9 @@ impl MatchExt for Ext {
         match o.spec.id {
             0 => p.state = o.neg(states(&o.arg, true)?),
             1 => p.proto = o.neg(parse_protocol(&o.arg)?),
-            2..=5 => p.addrs[usize::from(o.spec.id - 2)] = o.neg(ct_addr(&o.arg)?),
+            2..=5 => {
+                p.addrs[usize::from(o.spec.id - 2)] = o.neg(ct_addr(&o.arg, o.name, line.ctx.family)?)
+            }
             8..=11 => {
                 p.ports[usize::from(o.spec.id - 8)] = o.neg(port_range(&o.arg, line.ctx.services)?)
             }
@@ -169,6 +202,10 @@ impl MatchExt for Ext {
     /// UDP: the rule's `-p` or this `--ctproto` says so
     /// (`Columns::of_rule`).
     fn support(v: &Conntrack) -> Enforcement {
+        // fw's connections are IPv4 (an IPv6 table is never loaded).
+        if v.addrs.iter().flatten().any(|a| a.value.v4().is_none()) {
+            return Enforcement::Refused("-m conntrack with IPv6 addresses");
+        }
         let check = v.check();
         match (&v.state, check) {
             (Some(st), None) => state_support(st),
@@ -242,8 +279,10 @@ impl Conntrack {
         let addrs = self.addrs.each_ref().map(|a| {
             a.as_ref().map_or(0, |n| {
                 let mask = u32::MAX.checked_shl(32 - u32::from(n.value.prefix)).unwrap_or(0);
+                // IPv6 never gets here: `support` refuses it.
+                let addr = n.value.v4().unwrap_or(Ipv4Addr::UNSPECIFIED);
                 addr_word(
-                    u32::from_ne_bytes(n.value.addr.octets()),
+                    u32::from_ne_bytes(addr.octets()),
                     u32::from_ne_bytes(mask.to_be_bytes()),
                 )
             })
@@ -276,12 +315,12 @@ fn dump(v: &Conntrack, out: &mut String, prefix: &str, numeric: bool) {
     }
     for (a, name) in v.addrs.iter().zip(ADDR_NAMES) {
         if let Some(a) = a {
-            let CtAddr { addr, prefix: len } = a.value;
+            let (text, len) = (a.value.addr_text(), a.value.prefix);
             let _ = write!(out, "{} {prefix}{name} ", bang(a.invert));
             let _ = match len {
-                0 if !numeric && addr.is_unspecified() => write!(out, "anywhere"),
-                32 => write!(out, "{addr}"),
-                n => write!(out, "{addr}/{n}"),
+                0 if !numeric && a.value.addr.is_unspecified() => write!(out, "anywhere"),
+                n if n == a.value.host_len() => write!(out, "{text}"),
+                n => write!(out, "{text}/{n}"),
             };
         }
     }
@@ -306,11 +345,60 @@ fn dump(v: &Conntrack, out: &mut String, prefix: &str, numeric: bool) {
 /// `XTTYPE_HOSTMASK` for IPv4: a numeric address, `/N` (0..=32) or a
 /// dotted contiguous mask. Masks iptables reads in other ways (`/33`, a
 /// non-contiguous mask) and host names are refused as not supported.
-fn ct_addr(arg: &str) -> Result<CtAddr, ParseError> {
-    host_mask(arg, "conntrack")
+///
+/// In IPv6 (ip6tables' `XTTYPE_HOSTMASK`): a numeric IPv6 address and
+/// `/N` (0..=128); an IPv4 one is getaddrinfo's "Address family for
+/// hostname not supported", as in ip6tables.
+fn ct_addr(arg: &str, option: &'static str, family: Family) -> Result<CtAddr, ParseError> {
+    match family {
+        Family::V4 => host_mask(arg, "conntrack"),
+        Family::V6 => host_mask6(arg, option),
+    }
 }
 
-/// [`ct_addr`] for the options of `-m module`.
+/// [`ct_addr`] for IPv6.
+fn host_mask6(arg: &str, option: &'static str) -> Result<CtAddr, ParseError> {
+    let (host, mask) = match arg.split_once('/') {
+        Some((h, m)) => (h, Some(m)),
+        None => (arg, None),
+    };
+    let addr: Ipv6Addr = match host.parse() {
+        Ok(a) => a,
+        Err(_) if values::inet_aton(host).is_some() => return Err(ParseError::AddressFamily),
+        Err(_) => {
+            return Err(ParseError::unsupported(
+                format!("host `{host}' (-m conntrack: give a numeric IPv6 address)"),
+                host,
+            ));
+        }
+    };
+    let prefix = match mask {
+        None => 128,
+        Some(m) => match values::strtoui(m, 0, 128) {
+            Some(n) => n as u8,
+            None if m.contains(':') => {
+                return Err(ParseError::unsupported(
+                    format!("mask `{arg}' (-m conntrack)"),
+                    arg,
+                ));
+            }
+            None => {
+                return Err(ParseError::BadCidr {
+                    module: "conntrack",
+                    option,
+                    value: arg.to_string(),
+                    max: 128,
+                });
+            }
+        },
+    };
+    Ok(CtAddr {
+        addr: IpAddr::V6(addr),
+        prefix,
+    })
+}
+
+/// [`ct_addr`] for the options of `-m module`, in IPv4.
 pub(crate) fn host_mask(arg: &str, module: &str) -> Result<CtAddr, ParseError> {
     let (host, mask) = match arg.split_once('/') {
         Some((h, m)) => (h, Some(m)),
@@ -331,7 +419,10 @@ pub(crate) fn host_mask(arg: &str, module: &str) -> Result<CtAddr, ParseError> {
             }
         },
     };
-    Ok(CtAddr { addr, prefix })
+    Ok(CtAddr {
+        addr: IpAddr::V4(addr),
+        prefix,
+    })
 }
 
 /// `XTTYPE_PORTRC`: `PORT`, `A:B`, `A:` (to 65535) or `:B` (from 0), each a number or a

@@ -98,6 +98,7 @@ pub(crate) struct Ext;
 
 impl MatchExt for Ext {
     ext_head!("hashlimit", Hashlimit, parser HashlimitParser);
+    const IPV4_VALUES: bool = true;
     const OPTIONS: &'static [OptSpec] = &[
         excl(opt("hashlimit-upto", O_UPTO, Required, true), F_ABOVE),
         excl(opt("hashlimit-above", O_ABOVE, Required, true), F_UPTO),

@@ -32,6 +32,7 @@ impl MatchExt for Ext {
     ext_head!("icmp", once Neg<IcmpType>);
     const OPTIONS: &'static [OptSpec] = &[mand(opt("icmp-type", 0, Required, true))];
     const PROTOCOL: Option<u8> = Some(1);
+    const FAMILY: Option<crate::model::Family> = Some(crate::model::Family::V4);
 
     fn option(p: &mut Option<Neg<IcmpType>>, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
         *p = o.neg(icmp_type(&o.arg)?);
@@ -163,13 +164,51 @@ pub(crate) const ICMP_NAMES: &[(&str, u8, u8, u8)] = &[
 /// `--icmp-type`: a name or an unambiguous abbreviation of one (any case),
 /// else `TYPE[/CODE]` as `strtoul` reads numbers (`0x8`, `+3`, ` 3`).
 fn icmp_type(arg: &str) -> Result<IcmpType, ParseError> {
+    parse_type(arg, Version::Icmp)
+}
+
+/// Which ICMP libxtables' shared parser reads: the names and the words of
+/// its messages differ, nothing else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Version {
+    /// ICMP (`-m icmp --icmp-type`, [`ICMP_NAMES`]).
+    Icmp,
+    /// ICMPv6 (`-m icmp6 --icmpv6-type`, [`super::icmp6::ICMP6_NAMES`]).
+    Icmp6,
+}
+
+/// libxtables' ICMP type parser for `version`: a name or an unambiguous
+/// abbreviation, else `TYPE[/CODE]`.
+pub(crate) fn parse_type(arg: &str, version: Version) -> Result<IcmpType, ParseError> {
+    /// A message naming the argument.
+    type Message = fn(String) -> ParseError;
+    let (names, unknown_type, unknown_code): (_, Message, Message) = match version {
+        Version::Icmp => (
+            ICMP_NAMES,
+            ParseError::UnknownIcmpType,
+            ParseError::UnknownIcmpCode,
+        ),
+        Version::Icmp6 => (
+            super::icmp6::ICMP6_NAMES,
+            ParseError::UnknownIcmp6Type,
+            ParseError::UnknownIcmp6Code,
+        ),
+    };
     let mut found: Option<&(&str, u8, u8, u8)> = None;
-    for entry in ICMP_NAMES.iter().filter(|e| abbreviates(arg, e.0)) {
+    for entry in names.iter().filter(|e| abbreviates(arg, e.0)) {
         if let Some(first) = found {
-            return Err(ParseError::AmbiguousIcmpType {
-                given: arg.to_string(),
-                first: first.0,
-                second: entry.0,
+            let (given, first, second) = (arg.to_string(), first.0, entry.0);
+            return Err(match version {
+                Version::Icmp => ParseError::AmbiguousIcmpType {
+                    given,
+                    first,
+                    second,
+                },
+                Version::Icmp6 => ParseError::AmbiguousIcmp6Type {
+                    given,
+                    first,
+                    second,
+                },
             });
         }
         found = Some(entry);
@@ -182,7 +221,7 @@ fn icmp_type(arg: &str) -> Result<IcmpType, ParseError> {
         });
     }
     let number = |s: &str| values::strtoumax(s, 0).filter(|(v, _, e)| !e && *v <= 255);
-    let (kind, end, _) = number(arg).ok_or_else(|| ParseError::UnknownIcmpType(arg.to_string()))?;
+    let (kind, end, _) = number(arg).ok_or_else(|| unknown_type(arg.to_string()))?;
     let rest = &arg[end..];
     let Some(code) = rest.strip_prefix('/') else {
         return match rest.chars().next() {
@@ -194,7 +233,7 @@ fn icmp_type(arg: &str) -> Result<IcmpType, ParseError> {
             Some(c) => Err(ParseError::IcmpUnknownCharacter(c)),
         };
     };
-    let (c, end, _) = number(code).ok_or_else(|| ParseError::UnknownIcmpCode(arg.to_string()))?;
+    let (c, end, _) = number(code).ok_or_else(|| unknown_code(arg.to_string()))?;
     match code[end..].chars().next() {
         None => Ok(IcmpType {
             kind: kind as u8,

@@ -1,4 +1,5 @@
-//! `-m iprange` (libxt_iprange revision 1, `xt_iprange`): address ranges.
+//! `-m iprange` (libxt_iprange revision 1, `xt_iprange`): IPv4 address
+//! ranges (ip6tables' are [`super::iprange6`]).
 
 use std::net::Ipv4Addr;
 
@@ -33,6 +34,7 @@ pub(crate) struct Ext;
 
 impl MatchExt for Ext {
     ext_head!("iprange", value Iprange);
+    const FAMILY: Option<crate::model::Family> = Some(crate::model::Family::V4);
     const OPTIONS: &'static [OptSpec] = &[
         opt("src-range", 0, Required, true),
         opt("dst-range", 1, Required, true),

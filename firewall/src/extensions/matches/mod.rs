@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::{Columns, Enforcement};
 use crate::{
     compile::classes::Constraint,
-    model::{BuiltinChain, Neg, PortRange, Rule},
+    model::{BuiltinChain, Family, Neg, PortRange, Rule},
     parse::{
         ParseError,
         lexer::Scanner,
@@ -80,6 +80,13 @@ pub(crate) trait MatchExt {
     /// Whether libxtables' generic option checks apply (tcp and set keep
     /// their own older parsers).
     const XTOPTIONS: bool = true;
+    /// The one family whose iptables has the module (libipt_*: IPv4,
+    /// libip6t_*: IPv6); `None` for libxt_* modules, in both.
+    const FAMILY: Option<Family> = None;
+    /// Whether its values hold IPv4 addresses or masks (iprange, policy,
+    /// set, recent, hashlimit): refused in IPv6 until they are
+    /// family-generic.
+    const IPV4_VALUES: bool = false;
 
     /// Handles one option (after the generic checks). Options taking a
     /// second word read it from `sc`, as iptables reads `argv[optind]`.
@@ -241,6 +248,25 @@ macro_rules! match_modules {
                 match self { $(Self::$variant => <$module::Ext as MatchExt>::PROTOCOL,)* }
             }
 
+            /// [`MatchExt::FAMILY`].
+            pub(crate) fn family(self) -> Option<Family> {
+                match self { $(Self::$variant => <$module::Ext as MatchExt>::FAMILY,)* }
+            }
+
+            /// The module `-m name` loads in `family`: of the modules by
+            /// that name (iprange has one per family), the one the family has.
+            pub(crate) fn by_name_in(name: &str, family: Family) -> Option<Self> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|m| m.name() == name && m.family().is_none_or(|f| f == family))
+            }
+
+            /// [`MatchExt::IPV4_VALUES`].
+            pub(crate) fn ipv4_values(self) -> bool {
+                match self { $(Self::$variant => <$module::Ext as MatchExt>::IPV4_VALUES,)* }
+            }
+
             /// Whether it has libxtables' generic option checks.
             pub(crate) fn xtoptions(self) -> bool {
                 match self { $(Self::$variant => <$module::Ext as MatchExt>::XTOPTIONS,)* }
@@ -348,6 +374,14 @@ match_modules! {
     Tcpmss(Neg<tcpmss::Tcpmss>) => tcpmss,
     /// `-m time [--datestart ...] [--timestart ...] [!] --weekdays ...`.
     Time(time::Time) => time,
+    /// `-m icmp6 [!] --icmpv6-type TYPE[/CODE]|NAME` (ip6tables).
+    Icmp6(Neg<icmp::IcmpType>) => icmp6,
+    /// `-m hl --hl-eq|--hl-lt|--hl-gt N` (ip6tables).
+    Hl(hl::Hl) => hl,
+    /// `-m rt [!] --rt-type N [!] --rt-segsleft A[:B] [!] --rt-len N` (ip6tables).
+    Rt(rt::Rt) => rt,
+    /// `-m iprange` with IPv6 ranges (ip6tables).
+    Iprange6(iprange6::Iprange6) => iprange6,
 }
 
 /// libxt_limit's and libxt_hashlimit's rate unit: the seconds of the

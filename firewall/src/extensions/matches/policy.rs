@@ -90,6 +90,7 @@ fn double(option: &str) -> ParseError {
 
 impl MatchExt for Ext {
     ext_head!("policy", Policy, parser Parser);
+    const IPV4_VALUES: bool = true;
     const OPTIONS: &'static [OptSpec] = &[
         opt("dir", 0, Required, false),
         opt("pol", 1, Required, false),

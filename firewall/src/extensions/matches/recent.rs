@@ -94,6 +94,7 @@ pub(crate) struct Ext;
 
 impl MatchExt for Ext {
     ext_head!("recent", Recent, parser RecentParser);
+    const IPV4_VALUES: bool = true;
     const OPTIONS: &'static [OptSpec] = &[
         excl(opt("set", 0, No, true), ANY_OP),
         excl(opt("rcheck", 1, No, true), ANY_OP),

@@ -30,6 +30,7 @@ pub(crate) struct Ext;
 
 impl MatchExt for Ext {
     ext_head!("ttl", once Ttl);
+    const FAMILY: Option<crate::model::Family> = Some(crate::model::Family::V4);
     const OPTIONS: &'static [OptSpec] = &[
         excl(opt("ttl-lt", LT, Required, false), ANY),
         excl(opt("ttl-gt", GT, Required, false), ANY),

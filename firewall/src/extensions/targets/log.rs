@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{TargetExt, TargetSupport};
 use crate::{
     extensions::matches::Given,
-    model::Target,
+    model::{Family, Target},
     parse::{
         ParseError,
         lexer::HasArg::{No, Required},
@@ -89,7 +89,7 @@ impl TargetExt for Ext {
         opt("log-macdecode", 5, No, false),
     ];
 
-    fn option(p: &mut Log, o: Given<'_>) -> Result<(), ParseError> {
+    fn option(p: &mut Log, o: Given<'_>, _family: Family) -> Result<(), ParseError> {
         let l = p;
         match o.spec.id {
             LEVEL => l.level = log_level(&o.arg)?,
@@ -115,7 +115,7 @@ impl TargetExt for Ext {
         Ok(())
     }
 
-    fn finish(p: &Log) -> Target {
+    fn finish(p: &Log, _family: Family) -> Target {
         Target::Log(p.clone())
     }
 

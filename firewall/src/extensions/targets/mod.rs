@@ -6,7 +6,7 @@
 
 use super::matches::{Given, Line};
 use crate::{
-    model::Target,
+    model::{Family, Target},
     parse::{ParseError, matches::OptSpec},
 };
 
@@ -31,11 +31,11 @@ pub(crate) trait TargetExt {
     /// Its options (libxtables' generic checks apply: once each, no `!`).
     const OPTIONS: &'static [OptSpec];
 
-    /// Handles one option, after the generic checks.
-    fn option(p: &mut Self::Parser, o: Given<'_>) -> Result<(), ParseError>;
+    /// Handles one option, after the generic checks, in `family`.
+    fn option(p: &mut Self::Parser, o: Given<'_>, family: Family) -> Result<(), ParseError>;
 
-    /// The target, after the line is read.
-    fn finish(p: &Self::Parser) -> Target;
+    /// The target, after the line is read, in `family`.
+    fn finish(p: &Self::Parser, family: Family) -> Target;
 
     /// The options as `-S` and iptables-save print them, after ` -j NAME`.
     fn save(v: &Self::Value, out: &mut String);
@@ -66,23 +66,31 @@ macro_rules! target_modules {
                 fn option(
                     p: &mut TargetParser,
                     o: Given<'_>,
-                    _line: &mut Line<'_, '_>,
+                    line: &mut Line<'_, '_>,
                 ) -> Result<(), ParseError> {
-                    p.option(o)
+                    p.option(o, line.ctx.family)
                 }
             }
             $( $(#[$doc])* $variant => $module, )*
         }
 
+        impl TargetModule {
+            /// The target `-j NAME` loads, if fw parses it (the same in
+            /// both families).
+            pub(crate) fn by_name(name: &str) -> Option<Self> {
+                Self::ALL.iter().copied().find(|m| m.name() == name)
+            }
+        }
+
         impl TargetParser {
             /// [`TargetExt::option`].
-            pub(crate) fn option(&mut self, o: Given<'_>) -> Result<(), ParseError> {
-                match self { $(Self::$variant(p) => <$module::Ext as TargetExt>::option(p, o),)* }
+            pub(crate) fn option(&mut self, o: Given<'_>, family: Family) -> Result<(), ParseError> {
+                match self { $(Self::$variant(p) => <$module::Ext as TargetExt>::option(p, o, family),)* }
             }
 
             /// [`TargetExt::finish`].
-            pub(crate) fn finish(&self) -> Target {
-                match self { $(Self::$variant(p) => <$module::Ext as TargetExt>::finish(p),)* }
+            pub(crate) fn finish(&self, family: Family) -> Target {
+                match self { $(Self::$variant(p) => <$module::Ext as TargetExt>::finish(p, family),)* }
             }
         }
     };
