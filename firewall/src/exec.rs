@@ -89,6 +89,22 @@ pub enum ExecError {
         /// ARPHRD_NONE.
         link_type: u16,
     },
+    /// The ruleset filters, and the namespace does NAT
+    /// ([`host::nat_rewriters`]): fw's XDP hook sees a port-forwarded
+    /// packet before DNAT (addressed to the host: INPUT, not FORWARD) and
+    /// a masqueraded connection's replies before their de-NAT, so its
+    /// verdicts would differ from netfilter's (exit 2).
+    #[error(
+        "not supported yet: rules or a DROP policy while {} (NAT rewrites packets after fw's \
+         hook sees them: a DNAT'd packet would meet INPUT instead of FORWARD, and masqueraded \
+         replies would not be ESTABLISHED; docs/semantics.md, \"NAT\"; the firewall is left \
+         as it was)",
+        found.join(", ")
+    )]
+    Nat {
+        /// What does NAT, as [`host::nat_rewriters`] words it.
+        found: Vec<String>,
+    },
     /// The ruleset filters, and the namespace has IPsec states
     /// ([`host::xfrm_states`]): packets it decrypts would reach netfilter
     /// but not fw's XDP hook (exit 1).
@@ -287,6 +303,7 @@ impl ExecError {
             Self::Yaml(e) => e.exit_code(),
             Self::Compile(CompileError::NotSupported(_))
             | Self::MarkUnseen { .. }
+            | Self::Nat { .. }
             | Self::NoSuchSet(_) => 2,
             Self::Set(e) => e.exit_code(),
             Self::Permission(_) => 3,
@@ -1166,6 +1183,10 @@ fn preflight(new: &State) -> Result<Preflight, ExecError> {
         if states > 0 {
             return Err(ExecError::Ipsec { states });
         }
+        let found = host::nat_rewriters().map_err(ExecError::Host)?;
+        if !found.is_empty() {
+            return Err(ExecError::Nat { found });
+        }
     }
     if let Some((chain, rule)) = first_mark(&new.ruleset) {
         let found = host::mark_setters().map_err(ExecError::Host)?;
@@ -1388,6 +1409,17 @@ pub fn status() -> Result<Status, ExecError> {
         let _ = writeln!(out, "ipsec: {states} xfrm state(s)");
         st.problems.push(format!(
             "the namespace has {states} IPsec (xfrm) state(s): packets they decrypt bypass fw"
+        ));
+    }
+    // NAT that appeared after the last change: verdicts may now differ
+    // from netfilter's (a change would be refused).
+    let nat = host::nat_rewriters().map_err(ExecError::Host)?;
+    if !nat.is_empty() && filters(&rec.ruleset) {
+        let _ = writeln!(out, "nat: {}", nat.join(", "));
+        st.problems.push(format!(
+            "{}: NAT rewrites packets after fw's hook sees them, so its verdicts may differ \
+             from netfilter's (DNAT'd packets meet INPUT, not FORWARD)",
+            nat.join(", ")
         ));
     }
     // A mark setter that appeared after the last change: `-m mark` may

@@ -30,6 +30,8 @@ const NFT_NEWCHAIN: u16 = 10 << 8 | 3;
 const NFTA_CHAIN_TABLE: u16 = 1;
 const NFTA_CHAIN_NAME: u16 = 3;
 const NFTA_CHAIN_HOOK: u16 = 4;
+/// `NFTA_CHAIN_TYPE`: `filter`, `route` or `nat`.
+const NFTA_CHAIN_TYPE: u16 = 7;
 
 /// `XFRM_MSG_GETSA` and its answer, `XFRM_MSG_NEWSA` (`<linux/xfrm.h>`).
 const XFRM_MSG_GETSA: u16 = 0x12;
@@ -60,15 +62,34 @@ pub fn xfrm_states() -> io::Result<usize> {
 /// raw socket fails for another reason than a kernel without nftables or
 /// iptables).
 pub fn mark_setters() -> io::Result<Vec<String>> {
-    let mut out = legacy_tables()?;
-    out.extend(nft_base_chains()?);
+    let mut out = legacy_tables(&LEGACY_TABLES)?;
+    out.extend(nft_base_chains()?.into_iter().map(|c| c.describe()));
     Ok(out)
 }
 
-/// The iptables-legacy tables of [`LEGACY_TABLES`] with more than their
-/// built-in chains: only tables that exist (`/proc/net/ip_tables_names`)
-/// are asked, since asking for one loads it.
-fn legacy_tables() -> io::Result<Vec<String>> {
+/// Where the namespace rewrites addresses or ports (NAT): the
+/// iptables-legacy `nat` table with rules, nftables base chains of type
+/// `nat`. fw's XDP hook sees a packet before DNAT and its replies before
+/// their de-NAT, so netfilter's chain and tuple differ from fw's;
+/// empty when there is none.
+///
+/// # Errors
+/// As [`mark_setters`].
+pub fn nat_rewriters() -> io::Result<Vec<String>> {
+    let mut out = legacy_tables(&[("nat", 4)])?;
+    out.extend(
+        nft_base_chains()?
+            .into_iter()
+            .filter(|c| c.kind == "nat")
+            .map(|c| c.describe()),
+    );
+    Ok(out)
+}
+
+/// The iptables-legacy tables of `tables` (name, built-in chains) with
+/// more than their built-in chains: only tables that exist
+/// (`/proc/net/ip_tables_names`) are asked, since asking for one loads it.
+fn legacy_tables(tables: &[(&str, u32)]) -> io::Result<Vec<String>> {
     let names = match std::fs::read_to_string("/proc/net/ip_tables_names") {
         Ok(n) => n,
         // No ip_tables in the kernel: no legacy table.
@@ -76,7 +97,7 @@ fn legacy_tables() -> io::Result<Vec<String>> {
         Err(e) => return Err(e),
     };
     let mut out = Vec::new();
-    for (table, chains) in LEGACY_TABLES {
+    for &(table, chains) in tables {
         if !names.lines().any(|l| l == table) {
             continue;
         }
@@ -122,9 +143,28 @@ fn entries(table: &str) -> io::Result<u32> {
     Ok(rtnl::u32_at(&info, NUM_ENTRIES_AT))
 }
 
+/// An nftables base chain: one the hooks run.
+struct BaseChain {
+    family: &'static str,
+    table: String,
+    name: String,
+    /// `filter`, `route` or `nat`.
+    kind: String,
+}
+
+impl BaseChain {
+    /// As messages name it.
+    fn describe(&self) -> String {
+        format!(
+            "nftables chain `{} {} {}' exists",
+            self.family, self.table, self.name
+        )
+    }
+}
+
 /// The nftables base chains of the namespace, as `family table chain`:
 /// any of them may set a mark (`meta mark set`) or rewrite an address.
-fn nft_base_chains() -> io::Result<Vec<String>> {
+fn nft_base_chains() -> io::Result<Vec<BaseChain>> {
     // nfgenmsg: every family, NFNETLINK_V0, res_id 0.
     let msgs = match rtnl::dump(libc::NETLINK_NETFILTER, NFT_GETCHAIN, &[0, 0, 0, 0]) {
         Ok(m) => m,
@@ -157,18 +197,25 @@ fn nft_base_chains() -> io::Result<Vec<String>> {
         if matches!(family, "ip6" | "arp") {
             continue;
         }
-        let (mut table, mut name, mut base) = (String::new(), String::new(), false);
+        let (mut table, mut name, mut kind, mut base) =
+            (String::new(), String::new(), String::new(), false);
         for (ty, v) in rtnl::attrs(&msg[4..]) {
             match ty {
                 NFTA_CHAIN_TABLE => table = rtnl::c_string(v),
                 NFTA_CHAIN_NAME => name = rtnl::c_string(v),
                 NFTA_CHAIN_HOOK => base = true,
+                NFTA_CHAIN_TYPE => kind = rtnl::c_string(v),
                 // The chain's other attributes say nothing of its hook.
                 _ => {}
             }
         }
         if base {
-            out.push(format!("nftables chain `{family} {table} {name}' exists"));
+            out.push(BaseChain {
+                family,
+                table,
+                name,
+                kind,
+            });
         }
     }
     Ok(out)
