@@ -531,7 +531,9 @@ impl<'de> Visitor<'de> for FailHere {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ChainDoc {
-    /// Built-in chains only; ACCEPT when left out, as iptables starts.
+    /// Built-in chains only; ACCEPT when left out, as iptables starts
+    /// (`policy:` with no value is refused: a file cut short there).
+    #[serde(default, deserialize_with = "present_policy")]
     policy: Option<PolicyName>,
     /// First match first.
     #[serde(default)]
@@ -639,6 +641,39 @@ impl<'de> Deserialize<'de> for Words {
     }
 }
 
+/// An optional key that, when written, has a value: `src:` alone (YAML's
+/// null) is refused, not read as "no `src`", which would widen the rule.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+    key: &str,
+) -> Result<Option<T>, D::Error> {
+    match Option::<T>::deserialize(d)? {
+        Some(v) => Ok(Some(v)),
+        None => Err(de::Error::custom(format!(
+            "`{key}` without a value, expected one (or leave `{key}` out)"
+        ))),
+    }
+}
+
+/// [`present`] for each key, named in its message.
+macro_rules! present_keys {
+    ($($f:ident $key:literal),* $(,)?) => {
+        $(
+            fn $f<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+                present(d, $key)
+            }
+        )*
+    };
+}
+
+present_keys!(
+    present_proto "proto", present_src "src", present_dst "dst", present_in "in",
+    present_out "out", present_sport "sport", present_dport "dport",
+    present_icmp_type "icmp_type", present_ctstate "ctstate", present_comment "comment",
+    present_target "target", present_goto "goto", present_reject_with "reject_with",
+    present_log_prefix "log_prefix", present_log_level "log_level", present_policy "policy",
+);
+
 /// A rule's structured fields (docs/yaml.md, "Structured rules"): each is
 /// written as the iptables option it names, so the iptables parser decides
 /// what it means. A value starting with `!` inverts the match.
@@ -646,36 +681,49 @@ impl<'de> Deserialize<'de> for Words {
 #[serde(deny_unknown_fields)]
 struct Fields {
     /// `-p`.
+    #[serde(default, deserialize_with = "present_proto")]
     proto: Option<Word>,
     /// `-s`.
+    #[serde(default, deserialize_with = "present_src")]
     src: Option<Word>,
     /// `-d`.
+    #[serde(default, deserialize_with = "present_dst")]
     dst: Option<Word>,
     /// `-i`.
-    #[serde(rename = "in")]
+    #[serde(rename = "in", default, deserialize_with = "present_in")]
     in_interface: Option<Word>,
     /// `-o`.
-    #[serde(rename = "out")]
+    #[serde(rename = "out", default, deserialize_with = "present_out")]
     out_interface: Option<Word>,
     /// `-m PROTO --sport`, or `-m multiport --sports` for a list.
+    #[serde(default, deserialize_with = "present_sport")]
     sport: Option<Words>,
     /// `-m PROTO --dport`, or `-m multiport --dports` for a list.
+    #[serde(default, deserialize_with = "present_dport")]
     dport: Option<Words>,
     /// `-m icmp --icmp-type`.
+    #[serde(default, deserialize_with = "present_icmp_type")]
     icmp_type: Option<Word>,
     /// `-m conntrack --ctstate`, a list joined with commas.
+    #[serde(default, deserialize_with = "present_ctstate")]
     ctstate: Option<Words>,
     /// `-m comment --comment`.
+    #[serde(default, deserialize_with = "present_comment")]
     comment: Option<String>,
     /// `-j`.
+    #[serde(default, deserialize_with = "present_target")]
     target: Option<Word>,
     /// `-g`.
+    #[serde(default, deserialize_with = "present_goto")]
     goto: Option<Word>,
     /// `--reject-with` (REJECT).
+    #[serde(default, deserialize_with = "present_reject_with")]
     reject_with: Option<Word>,
     /// `--log-prefix` (LOG).
+    #[serde(default, deserialize_with = "present_log_prefix")]
     log_prefix: Option<String>,
     /// `--log-level` (LOG).
+    #[serde(default, deserialize_with = "present_log_level")]
     log_level: Option<Word>,
 }
 
@@ -1176,6 +1224,28 @@ mod tests {
             e.message
                 .contains("`policy` in user-defined chain `web`, expected")
         );
+    }
+
+    #[test]
+    fn a_key_without_a_value_is_refused_not_left_out() {
+        for key in [
+            "proto", "src", "dst", "in", "out", "sport", "dport", "icmp_type", "ctstate",
+            "comment", "goto", "reject_with", "log_prefix", "log_level",
+        ] {
+            for null in ["", "~", "null"] {
+                let text = format!(
+                    "chains:\n  INPUT:\n    rules:\n      - {{target: ACCEPT, {key}: {null}}}\n"
+                );
+                let e = load(&text).unwrap_err();
+                assert_eq!((e.line, e.exit), (4, 2), "{key}: {null:?}: {e}");
+            }
+        }
+        let e = load("chains:\n  INPUT:\n    rules:\n      - {proto: tcp, target: }\n").unwrap_err();
+        assert_eq!((e.line, e.exit), (4, 2), "{e}");
+        // `policy:` cut short.
+        let e = load("chains:\n  INPUT:\n    policy:\n").unwrap_err();
+        assert_eq!(e.exit, 2, "{e}");
+        assert!(e.line >= 2, "{e}");
     }
 
     #[test]
