@@ -282,7 +282,11 @@ fn new(p: &Packet, key: CtKey, src_first: bool, now: u64, t: &Timeouts) -> (u32,
         expires: now + secs as u64 * NS,
         tcp,
         flags: if src_first { F_ORIG_FIRST } else { 0 }
-            | if p.proto == IPPROTO_TCP { F_LAST_SYN } else { 0 },
+            | if p.proto == IPPROTO_TCP {
+                F_LAST_SYN
+            } else {
+                0
+            },
         _pad: [0; 6],
     };
     (ct::NEW, Some(Pending { key, entry }))

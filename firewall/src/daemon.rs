@@ -24,6 +24,7 @@
 use std::{
     fmt,
     net::SocketAddr,
+    os::unix::fs::MetadataExt as _,
     path::PathBuf,
     time::{Duration, SystemTime},
 };
@@ -255,9 +256,13 @@ pub fn run(opts: &Options) -> Result<(), DaemonError> {
             });
         }
         // Interfaces created before the daemon started.
-        refresh().await;
+        let mut failed = None;
+        let mut retry = !refresh(&mut failed).await;
         let mut poll = tokio::time::interval(POLL);
         let mut pending = false;
+        // One scrape at a time: a flood of them must not keep the
+        // namespace's lock from the interface refresh.
+        let scrapes = std::sync::Arc::new(tokio::sync::Mutex::new(()));
         loop {
             tokio::select! {
                 _ = term.recv() => break,
@@ -271,11 +276,16 @@ pub fn run(opts: &Options) -> Result<(), DaemonError> {
                 }
                 () = tokio::time::sleep(SETTLE), if pending => {
                     pending = false;
-                    refresh().await;
+                    retry = !refresh(&mut failed).await;
+                }
+                // A refresh the ruleset refused (a nat table appeared, say)
+                // is tried again every second until it goes through.
+                () = tokio::time::sleep(POLL), if retry && !pending => {
+                    retry = !refresh(&mut failed).await;
                 }
                 accepted = accept(listener.as_ref()) => {
                     if let Ok((stream, _)) = accepted {
-                        tokio::spawn(serve(stream));
+                        tokio::spawn(serve(stream, scrapes.clone()));
                     }
                 }
                 _ = poll.tick(), if rules.is_some() => {
@@ -288,7 +298,7 @@ pub fn run(opts: &Options) -> Result<(), DaemonError> {
                     if let Some(r) = &mut rules {
                         reapply(r, true).await;
                     }
-                    refresh().await;
+                    retry = !refresh(&mut failed).await;
                 }
             }
         }
@@ -310,9 +320,11 @@ async fn accept(l: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAd
     }
 }
 
-/// [`exec::refresh`] off the runtime's thread, reporting what it did.
-async fn refresh() {
-    match tokio::task::spawn_blocking(exec::refresh).await {
+/// [`exec::refresh`] off the runtime's thread, reporting what it did;
+/// whether it went through. A failure is said once while it stays the
+/// same (`failed` holds the last one said).
+async fn refresh(failed: &mut Option<String>) -> bool {
+    let problem = match tokio::task::spawn_blocking(exec::refresh).await {
         Ok(Ok(Refreshed::Changed { attached, detached })) => {
             for i in attached {
                 say(&format!("attached {i}"));
@@ -320,22 +332,42 @@ async fn refresh() {
             for i in detached {
                 say(&format!("detached {i} (gone)"));
             }
+            None
         }
-        Ok(Ok(Refreshed::Unchanged | Refreshed::NotLoaded)) => {}
-        Ok(Err(e)) => say(&format!(
-            "interfaces changed, the ruleset was not updated: {e}"
+        Ok(Ok(Refreshed::Unchanged | Refreshed::NotLoaded)) => None,
+        Ok(Err(e)) => Some(format!(
+            "interfaces changed, the ruleset was not updated (trying again every second): {e}"
         )),
-        Err(e) => say(&format!("interfaces changed: {e}")),
+        Err(e) => Some(format!("interfaces changed: {e}")),
+    };
+    match problem {
+        None => {
+            if failed.take().is_some() {
+                say("the ruleset follows the interfaces again");
+            }
+            true
+        }
+        Some(p) => {
+            if failed.as_ref() != Some(&p) {
+                say(&p);
+                *failed = Some(p);
+            }
+            false
+        }
     }
 }
 
 /// A rules file and what it held when last applied.
 struct Watched {
     path: PathBuf,
-    seen: Option<(SystemTime, u64, String)>,
-    /// The file's modification time and length at the last poll, while
-    /// it differs from `seen`: it is read once a poll finds them the same.
-    settling: Option<(Option<SystemTime>, u64)>,
+    /// Modification time, length, inode (a rename over the file that
+    /// keeps the first two, as `cp -p` or `install -p` do, changes it)
+    /// and text.
+    seen: Option<(SystemTime, u64, u64, String)>,
+    /// The file's modification time, length and inode at the last poll,
+    /// while they differ from `seen`: it is read once a poll finds them
+    /// the same.
+    settling: Option<(Option<SystemTime>, u64, u64)>,
     /// The last problem reported, so that it is said once.
     reported: Option<String>,
 }
@@ -367,7 +399,7 @@ impl Watched {
         let meta = std::fs::metadata(&self.path).map_err(err)?;
         let text = std::fs::read_to_string(&self.path).map_err(err)?;
         let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        self.seen = Some((mtime, meta.len(), text.clone()));
+        self.seen = Some((mtime, meta.len(), meta.ino(), text.clone()));
         Ok(text)
     }
 
@@ -375,22 +407,23 @@ impl Watched {
     /// stayed the same since the previous poll.
     fn changed(&mut self) -> Option<Result<String, DaemonError>> {
         let meta = std::fs::metadata(&self.path);
-        if let (Ok(m), Some((mtime, len, _))) = (&meta, &self.seen)
+        if let (Ok(m), Some((mtime, len, ino, _))) = (&meta, &self.seen)
             && m.modified().ok() == Some(*mtime)
             && m.len() == *len
+            && m.ino() == *ino
         {
             self.settling = None;
             return None;
         }
         if let Ok(m) = &meta {
-            let now = (m.modified().ok(), m.len());
+            let now = (m.modified().ok(), m.len(), m.ino());
             if self.settling != Some(now) {
                 self.settling = Some(now);
                 return None;
             }
         }
         self.settling = None;
-        let before = self.seen.as_ref().map(|(_, _, t)| t.clone());
+        let before = self.seen.as_ref().map(|(_, _, _, t)| t.clone());
         match self.read() {
             Ok(t) if Some(&t) == before.as_ref() => None,
             r => Some(r),
@@ -435,7 +468,7 @@ async fn reapply(r: &mut Watched, now: bool) {
 
 /// Answers one HTTP request: `GET /metrics` with the metrics, anything
 /// else with 404 (or 405 for another method).
-async fn serve(mut stream: TcpStream) {
+async fn serve(mut stream: TcpStream, scrapes: std::sync::Arc<tokio::sync::Mutex<()>>) {
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
     let read = tokio::time::timeout(Duration::from_secs(5), async {
@@ -455,11 +488,14 @@ async fn serve(mut stream: TcpStream) {
     let mut words = line.split_whitespace();
     let (method, path) = (words.next().unwrap_or(""), words.next().unwrap_or(""));
     let (status, body) = match (method, path.split('?').next().unwrap_or("")) {
-        ("GET", "/metrics") => match tokio::task::spawn_blocking(exec::snapshot).await {
-            Ok(Ok(s)) => ("200 OK", exposition(&s)),
-            Ok(Err(e)) => ("500 Internal Server Error", format!("{e}\n")),
-            Err(e) => ("500 Internal Server Error", format!("{e}\n")),
-        },
+        ("GET", "/metrics") => {
+            let _one = scrapes.lock().await;
+            match tokio::task::spawn_blocking(exec::snapshot).await {
+                Ok(Ok(s)) => ("200 OK", exposition(&s)),
+                Ok(Err(e)) => ("500 Internal Server Error", format!("{e}\n")),
+                Err(e) => ("500 Internal Server Error", format!("{e}\n")),
+            }
+        }
         ("GET", _) => ("404 Not Found", "fw daemon serves /metrics only\n".into()),
         _ => ("405 Method Not Allowed", "GET /metrics\n".into()),
     };

@@ -311,7 +311,10 @@ impl ExecError {
             // iptables table: ... Perhaps iptables or your kernel needs to
             // be upgraded": the kernel cannot take fw here.
             Self::Load(
-                LoadError::OldKernel { .. } | LoadError::Load(_) | LoadError::Verifier { .. },
+                LoadError::OldKernel { .. }
+                | LoadError::Load(_)
+                | LoadError::Verifier { .. }
+                | LoadError::PinRefused { .. },
             )
             | Self::Pins(PinsError::NoBpffs | PinsError::Mount(_) | PinsError::Cookie(_)) => 3,
             Self::Compile(CompileError::TooManyRules { .. }) | Self::LocalTableTooBig { .. } => 4,

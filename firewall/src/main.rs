@@ -284,12 +284,17 @@ fn read_input(file: Option<&str>) -> Result<String, ExitCode> {
 }
 
 /// Runs `fw apply` (or `fw restore` of a YAML file) and gives its exit
-/// status: `--diff` exits 1 when something would change, as diff(1).
+/// status: `--diff` exits 1 when something would change and 2 or more on
+/// trouble, as diff(1).
 fn apply_file(text: &str, file: &str, mode: exec::ApplyMode, program: &str) -> ExitCode {
     match exec::apply_yaml(text, file, mode) {
         Ok((out_text, changed)) => {
             out(&out_text);
             ExitCode::from(u8::from(mode == exec::ApplyMode::Diff && changed))
+        }
+        Err(e) if mode == exec::ApplyMode::Diff && e.exit_code() == 1 => {
+            let _ = failed(&e, program);
+            ExitCode::from(2)
         }
         Err(e) => failed(&e, program),
     }
@@ -638,6 +643,8 @@ fn main() -> ExitCode {
             }
             let text = match read_input(Some(&file)) {
                 Ok(t) => t,
+                // diff(1): 1 means "differs", trouble is 2.
+                Err(_) if mode == exec::ApplyMode::Diff => return ExitCode::from(2),
                 Err(code) => return code,
             };
             return apply_file(&text, &file, mode, "fw apply");

@@ -1229,8 +1229,20 @@ mod tests {
     #[test]
     fn a_key_without_a_value_is_refused_not_left_out() {
         for key in [
-            "proto", "src", "dst", "in", "out", "sport", "dport", "icmp_type", "ctstate",
-            "comment", "goto", "reject_with", "log_prefix", "log_level",
+            "proto",
+            "src",
+            "dst",
+            "in",
+            "out",
+            "sport",
+            "dport",
+            "icmp_type",
+            "ctstate",
+            "comment",
+            "goto",
+            "reject_with",
+            "log_prefix",
+            "log_level",
         ] {
             for null in ["", "~", "null"] {
                 let text = format!(
@@ -1240,7 +1252,8 @@ mod tests {
                 assert_eq!((e.line, e.exit), (4, 2), "{key}: {null:?}: {e}");
             }
         }
-        let e = load("chains:\n  INPUT:\n    rules:\n      - {proto: tcp, target: }\n").unwrap_err();
+        let e =
+            load("chains:\n  INPUT:\n    rules:\n      - {proto: tcp, target: }\n").unwrap_err();
         assert_eq!((e.line, e.exit), (4, 2), "{e}");
         // `policy:` cut short.
         let e = load("chains:\n  INPUT:\n    policy:\n").unwrap_err();

@@ -256,6 +256,64 @@ fn the_daemon_attaches_new_interfaces_serves_metrics_and_follows_its_rules_file(
     assert!(!udp_probe(c, s, NEW_SERVER, 5002, PROBE_TIMEOUT));
 }
 
+/// A refresh the ruleset refuses (a nat table appeared) is tried again
+/// every second: once the nat rule goes, a veth created meanwhile is
+/// attached without any other change.
+#[test]
+fn a_refused_refresh_is_retried_until_it_goes_through() {
+    let lab = Lab::new("daemon-retry").unwrap();
+    let (c, s) = (lab.client(), lab.server());
+    lab.fw_ok(&["-P", "INPUT", "DROP"]);
+    lab.fw_ok(&["-A", "INPUT", "-i", "lo", "-j", "ACCEPT"]);
+    let mut daemon = Daemon::start(s, &["--no-metrics"]);
+    let nat = |op: &str| {
+        let out = integration_tests::sh_in(
+            s,
+            &format!(
+                "iptables-legacy -t nat {op} PREROUTING -p tcp --dport 80 -j DNAT --to-destination 192.0.2.9"
+            ),
+            &[],
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    nat("-A");
+    ip(&format!(
+        "-n {c} link add veth-m type veth peer name veth-n netns {s}"
+    ))
+    .unwrap();
+    ip(&format!("-n {s} link set veth-n up")).unwrap();
+    ip(&format!("-n {c} link set veth-m up")).unwrap();
+    let attached = || {
+        String::from_utf8_lossy(&fw_in(s, &["status"]).unwrap().stdout)
+            .lines()
+            .any(|l| l.starts_with("veth-n ") && l.ends_with("  filtered"))
+    };
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!attached(), "attached beside the nat table");
+    nat("-D");
+    assert!(
+        within(&attached),
+        "veth-n not attached once the nat rule went"
+    );
+    let (code, said) = daemon.stop();
+    assert_eq!(code, Some(0), "{said}");
+    assert_eq!(
+        said.matches("the ruleset was not updated (trying again every second)")
+            .count(),
+        1,
+        "{said}"
+    );
+    assert!(
+        said.contains("the ruleset follows the interfaces again"),
+        "{said}"
+    );
+}
+
 /// A bad command line exits 2 naming the argument; a rules file with an
 /// error stops the daemon at start (exit 2, naming line and column) with
 /// the running ruleset untouched.

@@ -138,6 +138,39 @@ pub enum LoadError {
     /// Some pins of the namespace's firewall exist and this one does not.
     #[error("the pinned firewall is incomplete: {0} is missing; run `fw reset`")]
     Incomplete(PathBuf),
+    /// The kernel refused to open a pin that exists (bpf(2) `BPF_OBJ_GET`
+    /// failed with EPERM or EACCES): a seccomp profile that blocks bpf(2),
+    /// as container runtimes' defaults do, or a missing capability (exit
+    /// status 3).
+    #[error(
+        "{}: the kernel refused bpf(2) ({source}): fw needs CAP_BPF and a seccomp profile \
+         that allows bpf(2) (in a container: seccomp=unconfined; deploy/README.md); the \
+         firewall is in force and unchanged",
+        path.display()
+    )]
+    PinRefused {
+        /// The pin.
+        path: PathBuf,
+        /// The kernel's answer.
+        source: std::io::Error,
+    },
+}
+
+/// Opens pinned map `path`: [`LoadError::Incomplete`] when it is missing,
+/// [`LoadError::PinRefused`] when the kernel will not open it.
+fn open_pin(path: PathBuf) -> Result<MapData, LoadError> {
+    match MapData::from_pin(&path) {
+        Ok(m) => Ok(m),
+        Err(aya::maps::MapError::SyscallError(aya::sys::SyscallError { io_error, .. }))
+            if matches!(io_error.raw_os_error(), Some(libc::EPERM | libc::EACCES)) =>
+        {
+            Err(LoadError::PinRefused {
+                path,
+                source: io_error,
+            })
+        }
+        Err(_) => Err(LoadError::Incomplete(path)),
+    }
 }
 
 /// Entries of the connection table of a new install: `FW_CONNTRACK_MAX`
@@ -449,11 +482,7 @@ impl Kernel {
         if !dirs.pins.exists() {
             return Ok(None);
         }
-        Self::from_maps(|name| {
-            let path = dirs.map(name);
-            MapData::from_pin(&path).map_err(|_| LoadError::Incomplete(path))
-        })
-        .map(Some)
+        Self::from_maps(|name| open_pin(dirs.map(name))).map(Some)
     }
 
     /// Loads the eBPF object and pins its maps and programs under
@@ -651,7 +680,7 @@ impl Kernel {
             return Ok(None);
         }
         let path = dirs.map(maps::LOG_EVENTS);
-        let data = MapData::from_pin(&path).map_err(|_| LoadError::Incomplete(path))?;
+        let data = open_pin(path)?;
         aya::maps::RingBuf::try_from(Map::RingBuf(data))
             .map(Some)
             .map_err(map_err(maps::LOG_EVENTS))
@@ -1217,6 +1246,11 @@ pub fn gc(dirs: &Dirs) -> Vec<Collected> {
         let removed_state = state.exists()
             && (has_pins || removed_staged || !recorded)
             && fs::remove_dir_all(&state).is_ok();
+        // A daemon of a namespace that is gone holds nothing any more.
+        let daemon = crate::state::DaemonLock::path_for(&pins::lock_path(cookie));
+        if crate::state::DaemonLock::acquire(&daemon).is_ok() {
+            let _ = fs::remove_file(&daemon);
+        }
         lock.remove();
         if removed_pins || removed_state {
             out.push(Collected {
