@@ -218,7 +218,7 @@ fn classify(p: &Packet, ct: &mut CtSeen) -> (u32, Option<Pending>) {
         return (state, None);
     }
     if p.proto == IPPROTO_TCP {
-        let r = tcp(p.tcp_flags, e, orig, now, t);
+        let r = (tcp(p.tcp_flags, e, orig, now, t), None);
         // After: a SYN reopening a closed connection makes its sender the
         // original direction.
         let orig_first = e.flags & F_ORIG_FIRST != 0;
@@ -320,34 +320,83 @@ fn related(p: &Packet, now: u64, ct: &mut CtSeen) -> (u32, Option<Pending>) {
 }
 
 /// A TCP packet of a live connection: the state machine of netfilter's
-/// nf_conntrack_proto_tcp.c (`ct::TCP_TRANSITIONS`), without the window
-/// checks.
+/// nf_conntrack_proto_tcp.c ([`fw_tcp_step`]), without the window checks.
+/// Its connection state.
 #[inline(always)]
-fn tcp(flags: u8, e: &mut CtEntry, orig: bool, now: u64, t: &Timeouts) -> (u32, Option<Pending>) {
-    let index = ct::tcp_index(flags);
-    let old = e.tcp;
-    let mut next = transition(u32::from(!orig), u32::from(index), u32::from(old));
+fn tcp(flags: u8, e: &mut CtEntry, orig: bool, now: u64, t: &Timeouts) -> u32 {
+    let step = fw_tcp_step(
+        u32::from(flags),
+        u32::from(e.tcp),
+        u32::from(e.flags),
+        u32::from(orig),
+    );
+    let (next, new_flags) = (step as u8, (step >> 8) as u8);
+    // The state the packet arrived with (netfilter's ctinfo), before it
+    // marks the reply seen.
+    let state = direction_state(e, orig);
+    match step >> 16 {
+        STEP_REOPEN => {
+            e.flags = new_flags;
+            e.tcp = TcpState::SynSent as u8;
+            e.expires = now + t.tcp_syn_sent as u64 * NS;
+            ct::NEW
+        }
+        // Let through with the state it has; not even the timeout changes.
+        STEP_IGNORE => {
+            e.flags = new_flags;
+            state
+        }
+        STEP_MOVE => {
+            e.flags = new_flags;
+            e.tcp = next;
+            e.expires = now + tcp_timeout(t, next) as u64 * NS;
+            state
+        }
+        _ => invalid().0,
+    }
+}
+
+/// [`fw_tcp_step`]'s verdicts (bits 16 and up of its answer).
+const STEP_INVALID: u32 = 0;
+const STEP_IGNORE: u32 = 1;
+const STEP_MOVE: u32 = 2;
+const STEP_REOPEN: u32 = 3;
+
+/// One TCP packet through netfilter's transition table
+/// (`ct::TCP_TRANSITIONS`): `flags` the packet's TCP flags, `tcp` and
+/// `eflags` its entry's `CtEntry::tcp` and `flags`, `orig` 1 when it goes
+/// the original way. The answer packs the next state (bits 0-7), the
+/// entry's next flags (bits 8-15) and what to do (bits 16 and up:
+/// `STEP_*`). Global and on scalars only, so that the verifier checks it
+/// once, not in every path of the programs that track (their budget is
+/// shared).
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn fw_tcp_step(flags: u32, tcp: u32, eflags: u32, orig: u32) -> u32 {
+    let orig = orig != 0;
+    let index = u32::from(ct::tcp_index(flags as u8));
+    let old = tcp & 0xff;
+    let mut e_flags = eflags as u8;
+    let mut next = transition(u32::from(!orig), index, old);
     let reply_bit = if orig { 0 } else { F_LAST_REPLY };
-    if next == TcpState::SynSent as u8 && old >= TcpState::TimeWait as u8 {
+    let pack = |next: u8, f: u8, step: u32| u32::from(next) | u32::from(f) << 8 | step << 16;
+    if next == TcpState::SynSent as u8 && old >= TcpState::TimeWait as u32 {
         // A SYN in TIME_WAIT or CLOSE reopens the connection when a FIN
         // closed it or this side's RST was the last packet; netfilter
         // then deletes the entry and tracks the SYN as a new connection,
         // opened by its sender. Otherwise the SYN is ignored.
-        let last_rst_here = e.flags & (F_LAST_RST | F_LAST_REPLY) == F_LAST_RST | reply_bit;
-        if e.flags & F_CLOSE_INIT != 0 || last_rst_here {
-            // The sender is the new original direction.
-            let sender_first = orig == (e.flags & F_ORIG_FIRST != 0);
-            e.flags = if sender_first { F_ORIG_FIRST } else { 0 } | F_LAST_SYN;
-            e.tcp = TcpState::SynSent as u8;
-            e.expires = now + t.tcp_syn_sent as u64 * NS;
-            return (ct::NEW, None);
+        let last_rst_here = e_flags & (F_LAST_RST | F_LAST_REPLY) == F_LAST_RST | reply_bit;
+        if e_flags & F_CLOSE_INIT != 0 || last_rst_here {
+            let sender_first = orig == (e_flags & F_ORIG_FIRST != 0);
+            let f = if sender_first { F_ORIG_FIRST } else { 0 } | F_LAST_SYN;
+            return pack(TcpState::SynSent as u8, f, STEP_REOPEN);
         }
         next = ct::TCP_IG;
     }
     if next == ct::TCP_IG
         && index == 1
         && !orig
-        && e.flags & (F_LAST_SYN | F_LAST_REPLY) == F_LAST_SYN
+        && e_flags & (F_LAST_SYN | F_LAST_REPLY) == F_LAST_SYN
     {
         // A SYN+ACK answering a SYN netfilter ignored: both ends are in
         // sync and the table is not; it resynchronises to SYN_RECV
@@ -356,37 +405,32 @@ fn tcp(flags: u8, e: &mut CtEntry, orig: bool, now: u64, t: &Timeouts) -> (u32, 
         next = TcpState::SynRecv as u8;
     }
     if next == ct::TCP_IV {
-        return invalid();
+        return pack(0, e_flags, STEP_INVALID);
     }
     // netfilter's last_index and last_dir, kept for ignored packets too.
-    e.flags &= !(F_LAST_RST | F_LAST_SYN | F_LAST_REPLY);
-    e.flags |= reply_bit
+    e_flags &= !(F_LAST_RST | F_LAST_SYN | F_LAST_REPLY);
+    e_flags |= reply_bit
         | match index {
             0 => F_LAST_SYN,
             4 => F_LAST_RST,
             _ => 0,
         };
-    let state = direction_state(e, orig);
     if next == ct::TCP_IG {
-        // Let through with the state it has; nothing else changes, not
-        // even the timeout.
-        return (state, None);
+        return pack(old as u8, e_flags, STEP_IGNORE);
     }
-    if next != old && next == TcpState::FinWait as u8 {
-        e.flags |= F_CLOSE_INIT;
+    if u32::from(next) != old && next == TcpState::FinWait as u8 {
+        e_flags |= F_CLOSE_INIT;
     }
-    if e.flags & F_SEEN_REPLY != 0
-        && (old == TcpState::SynRecv as u8 || old == TcpState::Established as u8)
+    if e_flags & F_SEEN_REPLY != 0
+        && (old == TcpState::SynRecv as u32 || old == TcpState::Established as u32)
         && next == TcpState::Established as u8
     {
-        e.flags |= F_ASSURED;
+        e_flags |= F_ASSURED;
     }
     if !orig {
-        e.flags |= F_SEEN_REPLY;
+        e_flags |= F_SEEN_REPLY;
     }
-    e.tcp = next;
-    e.expires = now + tcp_timeout(t, next) as u64 * NS;
-    (state, None)
+    pack(next, e_flags, STEP_MOVE)
 }
 
 /// `ct::TCP_TRANSITIONS[dir][index][old]`, out of line and bounded so
