@@ -257,9 +257,17 @@ pub fn run(opts: &Options) -> Result<(), DaemonError> {
         }
         // Interfaces created before the daemon started.
         let mut failed = None;
-        let mut retry = !refresh(&mut failed).await;
+        // Deadlines, not timers started anew at each turn of the loop:
+        // other events (a scrape, a connection) must not put them off.
+        use tokio::time::{Instant, sleep_until};
+        let later = |d| Some(Instant::now() + d);
+        let mut retry_at = if refresh(&mut failed).await {
+            None
+        } else {
+            later(POLL)
+        };
         let mut poll = tokio::time::interval(POLL);
-        let mut pending = false;
+        let mut settle_at: Option<Instant> = None;
         // One scrape at a time: a flood of them must not keep the
         // namespace's lock from the interface refresh.
         let scrapes = std::sync::Arc::new(tokio::sync::Mutex::new(()));
@@ -271,17 +279,19 @@ pub fn run(opts: &Options) -> Result<(), DaemonError> {
                     if let Ok(mut guard) = ready {
                         drain(guard.get_inner());
                         guard.clear_ready();
-                        pending = true;
+                        // Quiet for SETTLE since the last message.
+                        settle_at = later(SETTLE);
                     }
                 }
-                () = tokio::time::sleep(SETTLE), if pending => {
-                    pending = false;
-                    retry = !refresh(&mut failed).await;
+                () = sleep_until(settle_at.unwrap_or_else(Instant::now)), if settle_at.is_some() => {
+                    settle_at = None;
+                    retry_at = if refresh(&mut failed).await { None } else { later(POLL) };
                 }
                 // A refresh the ruleset refused (a nat table appeared, say)
-                // is tried again every second until it goes through.
-                () = tokio::time::sleep(POLL), if retry && !pending => {
-                    retry = !refresh(&mut failed).await;
+                // is tried again every second until it goes through, and
+                // so is a rules file refused for such a reason.
+                () = sleep_until(retry_at.unwrap_or_else(Instant::now)), if retry_at.is_some() && settle_at.is_none() => {
+                    retry_at = if refresh(&mut failed).await { None } else { later(POLL) };
                 }
                 accepted = accept(listener.as_ref()) => {
                     if let Ok((stream, _)) = accepted {
@@ -298,7 +308,7 @@ pub fn run(opts: &Options) -> Result<(), DaemonError> {
                     if let Some(r) = &mut rules {
                         reapply(r, true).await;
                     }
-                    retry = !refresh(&mut failed).await;
+                    retry_at = if refresh(&mut failed).await { None } else { later(POLL) };
                 }
             }
         }
@@ -363,11 +373,14 @@ struct Watched {
     /// Modification time, length, inode (a rename over the file that
     /// keeps the first two, as `cp -p` or `install -p` do, changes it)
     /// and text.
-    seen: Option<(SystemTime, u64, u64, String)>,
+    seen: Option<(Stamp, String)>,
     /// The file's modification time, length and inode at the last poll,
     /// while they differ from `seen`: it is read once a poll finds them
     /// the same.
-    settling: Option<(Option<SystemTime>, u64, u64)>,
+    settling: Option<Stamp>,
+    /// A file the running firewall refused for a reason of the host (a
+    /// nat table, say), not of its text: applied again at each poll.
+    refused: Option<String>,
     /// The last problem reported, so that it is said once.
     reported: Option<String>,
 }
@@ -378,6 +391,7 @@ impl Watched {
             path,
             seen: None,
             settling: None,
+            refused: None,
             reported: None,
         }
     }
@@ -397,9 +411,12 @@ impl Watched {
             source,
         };
         let meta = std::fs::metadata(&self.path).map_err(err)?;
+        // A FIFO or a device would block the daemon in read(2).
+        if !meta.is_file() {
+            return Err(err(std::io::Error::other("not a regular file")));
+        }
         let text = std::fs::read_to_string(&self.path).map_err(err)?;
-        let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        self.seen = Some((mtime, meta.len(), meta.ino(), text.clone()));
+        self.seen = Some((Stamp::of(&meta), text.clone()));
         Ok(text)
     }
 
@@ -407,28 +424,70 @@ impl Watched {
     /// stayed the same since the previous poll.
     fn changed(&mut self) -> Option<Result<String, DaemonError>> {
         let meta = std::fs::metadata(&self.path);
-        if let (Ok(m), Some((mtime, len, ino, _))) = (&meta, &self.seen)
-            && m.modified().ok() == Some(*mtime)
-            && m.len() == *len
-            && m.ino() == *ino
+        if let (Ok(m), Some((stamp, _))) = (&meta, &self.seen)
+            && Stamp::of(m) == *stamp
         {
             self.settling = None;
             return None;
         }
         if let Ok(m) = &meta {
-            let now = (m.modified().ok(), m.len(), m.ino());
+            let now = Stamp::of(m);
             if self.settling != Some(now) {
                 self.settling = Some(now);
                 return None;
             }
         }
         self.settling = None;
-        let before = self.seen.as_ref().map(|(_, _, _, t)| t.clone());
+        if being_written(&self.path) {
+            // Read once its writer has closed it.
+            return None;
+        }
+        let before = self.seen.as_ref().map(|(_, t)| t.clone());
         match self.read() {
             Ok(t) if Some(&t) == before.as_ref() => None,
             r => Some(r),
         }
     }
+}
+
+/// What tells one version of the rules file from another: modification
+/// and change times, length and inode (a rename over it that keeps the
+/// mtime and size, as `cp -p` does, still changes the inode or ctime).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp {
+    mtime: Option<SystemTime>,
+    ctime: (i64, i64),
+    len: u64,
+    ino: u64,
+}
+
+impl Stamp {
+    fn of(m: &std::fs::Metadata) -> Self {
+        Self {
+            mtime: m.modified().ok(),
+            ctime: (m.ctime(), m.ctime_nsec()),
+            len: m.len(),
+            ino: m.ino(),
+        }
+    }
+}
+
+/// Whether some process has `path` open for writing: a read lease
+/// (fcntl(2) `F_SETLEASE`, `F_RDLCK`) is refused with EAGAIN then. A file
+/// system without leases says nothing (false).
+fn being_written(path: &std::path::Path) -> bool {
+    use std::os::fd::AsRawFd as _;
+    let Ok(f) = std::fs::File::open(path) else {
+        return false;
+    };
+    // SAFETY: fcntl on a descriptor we own.
+    let rc = unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETLEASE, libc::F_RDLCK) };
+    if rc == 0 {
+        // SAFETY: as above; the lease goes with the descriptor anyway.
+        unsafe { libc::fcntl(f.as_raw_fd(), libc::F_SETLEASE, libc::F_UNLCK) };
+        return false;
+    }
+    std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN)
 }
 
 /// Applies the rules file again when it changed (or at once, changed or
@@ -442,7 +501,10 @@ async fn reapply(r: &mut Watched, now: bool) {
         r.changed()
     };
     let text = match found {
-        None => return,
+        None => match r.refused.clone() {
+            Some(t) => t,
+            None => return,
+        },
         Some(Ok(t)) => t,
         Some(Err(e)) => {
             r.report(format!("{e}; the running ruleset stays"));
@@ -450,15 +512,22 @@ async fn reapply(r: &mut Watched, now: bool) {
         }
     };
     let file = r.path.to_string_lossy().into_owned();
+    let applying = text.clone();
     let done =
-        tokio::task::spawn_blocking(move || exec::apply_yaml(&text, &file, ApplyMode::Apply)).await;
+        tokio::task::spawn_blocking(move || exec::apply_yaml(&applying, &file, ApplyMode::Apply))
+            .await;
     match done {
         Ok(Ok((out, _))) => {
             eprint!("{out}");
             say(&format!("applied {}", r.path.display()));
             r.reported = None;
+            r.refused = None;
         }
-        Ok(Err(e)) => r.report(format!("{e}; the running ruleset stays")),
+        Ok(Err(e)) => {
+            // What the text says is final; what the host refused may go.
+            r.refused = (!matches!(e, ExecError::Yaml(_))).then_some(text);
+            r.report(format!("{e}; the running ruleset stays"));
+        }
         Err(e) => r.report(format!(
             "{}: {e}; the running ruleset stays",
             r.path.display()

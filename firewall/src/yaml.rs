@@ -535,8 +535,9 @@ struct ChainDoc {
     /// (`policy:` with no value is refused: a file cut short there).
     #[serde(default, deserialize_with = "present_policy")]
     policy: Option<PolicyName>,
-    /// First match first.
-    #[serde(default)]
+    /// First match first (`rules:` with no value is refused: a file cut
+    /// short there).
+    #[serde(default, deserialize_with = "present_rules")]
     rules: Vec<RuleEntry>,
 }
 
@@ -653,6 +654,11 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
             "`{key}` without a value, expected one (or leave `{key}` out)"
         ))),
     }
+}
+
+/// `rules:` as [`present`] reads a key.
+fn present_rules<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<RuleEntry>, D::Error> {
+    present(d, "rules").map(Option::unwrap_or_default)
 }
 
 /// [`present`] for each key, named in its message.
@@ -1255,10 +1261,15 @@ mod tests {
         let e =
             load("chains:\n  INPUT:\n    rules:\n      - {proto: tcp, target: }\n").unwrap_err();
         assert_eq!((e.line, e.exit), (4, 2), "{e}");
-        // `policy:` cut short.
-        let e = load("chains:\n  INPUT:\n    policy:\n").unwrap_err();
-        assert_eq!(e.exit, 2, "{e}");
-        assert!(e.line >= 2, "{e}");
+        // `policy:` or `rules:` cut short.
+        for cut in [
+            "chains:\n  INPUT:\n    policy:\n",
+            "chains:\n  INPUT:\n    rules:\n",
+        ] {
+            let e = load(cut).unwrap_err();
+            assert_eq!(e.exit, 2, "{e}");
+            assert!(e.line >= 2, "{e}");
+        }
     }
 
     #[test]

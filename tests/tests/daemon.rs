@@ -258,14 +258,19 @@ fn the_daemon_attaches_new_interfaces_serves_metrics_and_follows_its_rules_file(
 
 /// A refresh the ruleset refuses (a nat table appeared) is tried again
 /// every second: once the nat rule goes, a veth created meanwhile is
-/// attached without any other change.
+/// attached, and a rules file refused meanwhile is applied, without any
+/// other change. A file still open for writing is not read.
 #[test]
 fn a_refused_refresh_is_retried_until_it_goes_through() {
     let lab = Lab::new("daemon-retry").unwrap();
     let (c, s) = (lab.client(), lab.server());
-    lab.fw_ok(&["-P", "INPUT", "DROP"]);
-    lab.fw_ok(&["-A", "INPUT", "-i", "lo", "-j", "ACCEPT"]);
-    let mut daemon = Daemon::start(s, &["--no-metrics"]);
+    let rules = TempFile::new("daemon-retry.yaml", RULES);
+    let mut daemon = Daemon::start(s, &["--no-metrics", "--rules", rules.path()]);
+    assert!(
+        within(&|| listing(s).lines().count() == 5),
+        "{}",
+        listing(s)
+    );
     let nat = |op: &str| {
         let out = integration_tests::sh_in(
             s,
@@ -295,13 +300,43 @@ fn a_refused_refresh_is_retried_until_it_goes_through() {
     };
     std::thread::sleep(Duration::from_millis(1500));
     assert!(!attached(), "attached beside the nat table");
+    std::fs::write(rules.path(), RULES_2).unwrap();
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(listing(s).lines().count(), 5, "{}", listing(s));
     nat("-D");
     assert!(
         within(&attached),
         "veth-n not attached once the nat rule went"
     );
+    assert!(
+        within(&|| listing(s).lines().count() == 6),
+        "{}",
+        listing(s)
+    );
+    // Half written and still open: not read, however long the writer
+    // pauses; read once closed.
+    {
+        use std::io::Write as _;
+        let mut f = std::fs::File::create(rules.path()).unwrap();
+        f.write_all(b"family: ipv4\nchains:\n  INPUT:\n    policy: ACCEPT\n")
+            .unwrap();
+        f.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(2500));
+        assert_eq!(listing(s).lines().count(), 6, "{}", listing(s));
+        f.write_all(b"    rules:\n      - \"-i lo -j ACCEPT\"\n")
+            .unwrap();
+    }
+    assert!(
+        within(&|| listing(s).lines().count() == 3),
+        "{}",
+        listing(s)
+    );
     let (code, said) = daemon.stop();
     assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains("nat' has rules") && said.contains("the running ruleset stays"),
+        "{said}"
+    );
     assert_eq!(
         said.matches("the ruleset was not updated (trying again every second)")
             .count(),
