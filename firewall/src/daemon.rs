@@ -260,12 +260,7 @@ pub fn run(opts: &Options) -> Result<(), DaemonError> {
         // Deadlines, not timers started anew at each turn of the loop:
         // other events (a scrape, a connection) must not put them off.
         use tokio::time::{Instant, sleep_until};
-        let later = |d| Some(Instant::now() + d);
-        let mut retry_at = if refresh(&mut failed).await {
-            None
-        } else {
-            later(POLL)
-        };
+        let mut retry_at = refresh(&mut failed).await;
         let mut poll = tokio::time::interval(POLL);
         let mut settle_at: Option<Instant> = None;
         // One scrape at a time: a flood of them must not keep the
@@ -280,18 +275,18 @@ pub fn run(opts: &Options) -> Result<(), DaemonError> {
                         drain(guard.get_inner());
                         guard.clear_ready();
                         // Quiet for SETTLE since the last message.
-                        settle_at = later(SETTLE);
+                        settle_at = Some(Instant::now() + SETTLE);
                     }
                 }
                 () = sleep_until(settle_at.unwrap_or_else(Instant::now)), if settle_at.is_some() => {
                     settle_at = None;
-                    retry_at = if refresh(&mut failed).await { None } else { later(POLL) };
+                    retry_at = refresh(&mut failed).await;
                 }
                 // A refresh the ruleset refused (a nat table appeared, say)
-                // is tried again every second until it goes through, and
-                // so is a rules file refused for such a reason.
+                // is tried again every second until it goes through (a
+                // rules file refused so is retried at the poll below).
                 () = sleep_until(retry_at.unwrap_or_else(Instant::now)), if retry_at.is_some() && settle_at.is_none() => {
-                    retry_at = if refresh(&mut failed).await { None } else { later(POLL) };
+                    retry_at = refresh(&mut failed).await;
                 }
                 accepted = accept(listener.as_ref()) => {
                     if let Ok((stream, _)) = accepted {
@@ -308,7 +303,7 @@ pub fn run(opts: &Options) -> Result<(), DaemonError> {
                     if let Some(r) = &mut rules {
                         reapply(r, true).await;
                     }
-                    retry_at = if refresh(&mut failed).await { None } else { later(POLL) };
+                    retry_at = refresh(&mut failed).await;
                 }
             }
         }
@@ -331,9 +326,10 @@ async fn accept(l: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAd
 }
 
 /// [`exec::refresh`] off the runtime's thread, reporting what it did;
-/// whether it went through. A failure is said once while it stays the
-/// same (`failed` holds the last one said).
-async fn refresh(failed: &mut Option<String>) -> bool {
+/// `None` when it went through, else when to try again ([`POLL`] from
+/// now). A failure is said once while it stays the same (`failed` holds
+/// the last one said).
+async fn refresh(failed: &mut Option<String>) -> Option<tokio::time::Instant> {
     let problem = match tokio::task::spawn_blocking(exec::refresh).await {
         Ok(Ok(Refreshed::Changed { attached, detached })) => {
             for i in attached {
@@ -355,14 +351,14 @@ async fn refresh(failed: &mut Option<String>) -> bool {
             if failed.take().is_some() {
                 say("the ruleset follows the interfaces again");
             }
-            true
+            None
         }
         Some(p) => {
             if failed.as_ref() != Some(&p) {
                 say(&p);
                 *failed = Some(p);
             }
-            false
+            Some(tokio::time::Instant::now() + POLL)
         }
     }
 }

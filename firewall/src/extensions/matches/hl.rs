@@ -1,26 +1,15 @@
 //! `-m hl` (libip6t_hl, `ip6t_hl`): one comparison of the IPv6 hop limit,
 //! ip6tables' counterpart of `-m ttl`.
 
-use super::prelude::*;
+use super::{
+    prelude::*,
+    ttl::{ANY, EQ, GT, LT},
+};
 use crate::{model::Family, parse::matches::excl};
 
-/// `-m hl`: one comparison of the hop limit.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Hl {
-    /// `--hl-eq N`.
-    Eq(u8),
-    /// `! --hl-eq N`.
-    Ne(u8),
-    /// `--hl-lt N`.
-    Lt(u8),
-    /// `--hl-gt N`.
-    Gt(u8),
-}
-
-const EQ: u8 = 0;
-const LT: u8 = 1;
-const GT: u8 = 2;
-const ANY: u32 = 0b111;
+/// `-m hl`: one comparison of the hop limit, in the TTL's shape
+/// (`Eq` is `--hl-eq`, and so on).
+pub type Hl = super::ttl::Ttl;
 
 /// The hl module.
 pub(crate) struct Ext;
@@ -36,14 +25,7 @@ impl MatchExt for Ext {
     const FAMILY: Option<Family> = Some(Family::V6);
 
     fn option(p: &mut Option<Hl>, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
-        let v = crate::parse::matches::uint(Self::NAME, o.name, &o.arg, 0, 255)? as u8;
-        *p = Some(match (o.spec.id, o.invert) {
-            (EQ, false) => Hl::Eq(v),
-            (EQ, true) => Hl::Ne(v),
-            (LT, _) => Hl::Lt(v),
-            (GT, _) => Hl::Gt(v),
-            (id, _) => unreachable!("option id {id} is not in {}'s table", Self::NAME),
-        });
+        *p = Some(Hl::of_option(Self::NAME, &o)?);
         Ok(())
     }
 
@@ -52,21 +34,11 @@ impl MatchExt for Ext {
     }
 
     fn save(t: &Hl, s: &mut String) {
-        let _ = match t {
-            Hl::Eq(v) => write!(s, " --hl-eq {v}"),
-            Hl::Ne(v) => write!(s, " ! --hl-eq {v}"),
-            Hl::Lt(v) => write!(s, " --hl-lt {v}"),
-            Hl::Gt(v) => write!(s, " --hl-gt {v}"),
-        };
+        t.save_as("hl", s);
     }
 
     fn list(t: &Hl, out: &mut String, _cx: &ListCx<'_>) {
-        let _ = match t {
-            Hl::Eq(v) => write!(out, " HL match HL == {v}"),
-            Hl::Ne(v) => write!(out, " HL match HL != {v}"),
-            Hl::Lt(v) => write!(out, " HL match HL < {v}"),
-            Hl::Gt(v) => write!(out, " HL match HL > {v}"),
-        };
+        t.list_as("HL", out);
     }
 
     fn support(_: &Hl) -> Enforcement {

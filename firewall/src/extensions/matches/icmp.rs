@@ -56,33 +56,9 @@ impl MatchExt for Ext {
         }
     }
 
-    /// libipt_icmp's `print_icmptype`: the name when one fits exactly (not
-    /// with `-n`), else `type N` with its code(s), iptables' missing space
-    /// after `icmp` included.
+    /// libipt_icmp's `print_icmptype`.
     fn list(t: &Neg<IcmpType>, out: &mut String, cx: &ListCx<'_>) {
-        let IcmpType {
-            kind,
-            code_min,
-            code_max,
-        } = t.value;
-        out.push_str(" icmp");
-        if !cx.numeric
-            && let Some((name, ..)) = ICMP_NAMES
-                .iter()
-                .find(|(_, k, a, b)| *k == kind && *a == code_min && *b == code_max)
-        {
-            let _ = write!(out, " {}{name}", if t.invert { "!" } else { "" });
-            return;
-        }
-        if t.invert {
-            out.push_str(" !");
-        }
-        let _ = write!(out, "type {kind}");
-        if code_min == code_max {
-            let _ = write!(out, " code {code_min}");
-        } else if code_min != 0 || code_max != 0xFF {
-            let _ = write!(out, " codes {code_min}-{code_max}");
-        }
+        list_type(t, out, cx, "icmp", ICMP_NAMES);
     }
 
     /// ipt_icmp's `icmp_type_code_match`: the type (255: any) and a code
@@ -113,6 +89,42 @@ impl MatchExt for Ext {
             icmp: Some(icmp),
             ..Columns::default()
         })
+    }
+}
+
+/// `-L`'s text of an ICMP or ICMPv6 type match, as libipt_icmp's
+/// `print_icmptype` and libip6t_icmp6's `print_icmpv6type` write it: ` PROTO`,
+/// then the name from `names` when one fits exactly (not with `-n`), else
+/// `type N` with its code(s), the missing space after PROTO included.
+pub(crate) fn list_type(
+    t: &Neg<IcmpType>,
+    out: &mut String,
+    cx: &ListCx<'_>,
+    proto: &str,
+    names: &[(&str, u8, u8, u8)],
+) {
+    let IcmpType {
+        kind,
+        code_min,
+        code_max,
+    } = t.value;
+    let _ = write!(out, " {proto}");
+    if !cx.numeric
+        && let Some((name, ..)) = names
+            .iter()
+            .find(|(_, k, a, b)| *k == kind && *a == code_min && *b == code_max)
+    {
+        let _ = write!(out, " {}{name}", if t.invert { "!" } else { "" });
+        return;
+    }
+    if t.invert {
+        out.push_str(" !");
+    }
+    let _ = write!(out, "type {kind}");
+    if code_min == code_max {
+        let _ = write!(out, " code {code_min}");
+    } else if code_min != 0 || code_max != 0xFF {
+        let _ = write!(out, " codes {code_min}-{code_max}");
     }
 }
 

@@ -3,7 +3,7 @@
 //! `-m icmpv6` and `-m ipv6-icmp` name it too (libxtables' aliases).
 
 use super::{
-    icmp::{IcmpType, Version, parse_type},
+    icmp::{IcmpType, Version, list_type, parse_type},
     prelude::*,
 };
 use crate::model::Family;
@@ -35,33 +35,9 @@ impl MatchExt for Ext {
         }
     }
 
-    /// libip6t_icmp6's `print_icmpv6type`: the name when one fits exactly
-    /// (not with `-n`), else `type N` with its code(s), ip6tables' missing
-    /// space after `ipv6-icmp` included.
+    /// libip6t_icmp6's `print_icmpv6type`.
     fn list(t: &Neg<IcmpType>, out: &mut String, cx: &ListCx<'_>) {
-        let IcmpType {
-            kind,
-            code_min,
-            code_max,
-        } = t.value;
-        out.push_str(" ipv6-icmp");
-        if !cx.numeric
-            && let Some((name, ..)) = ICMP6_NAMES
-                .iter()
-                .find(|(_, k, a, b)| *k == kind && *a == code_min && *b == code_max)
-        {
-            let _ = write!(out, " {}{name}", if t.invert { "!" } else { "" });
-            return;
-        }
-        if t.invert {
-            out.push_str(" !");
-        }
-        let _ = write!(out, "type {kind}");
-        if code_min == code_max {
-            let _ = write!(out, " code {code_min}");
-        } else if code_min != 0 || code_max != 0xFF {
-            let _ = write!(out, " codes {code_min}-{code_max}");
-        }
+        list_type(t, out, cx, "ipv6-icmp", ICMP6_NAMES);
     }
 
     fn support(_: &Neg<IcmpType>) -> Enforcement {

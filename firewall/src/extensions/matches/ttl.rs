@@ -7,7 +7,8 @@ use crate::{
     parse::matches::{excl, uint},
 };
 
-/// `-m ttl`: one comparison of the IP TTL.
+/// `-m ttl`: one comparison of the IP TTL (and, as [`super::hl::Hl`], of
+/// the IPv6 hop limit).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Ttl {
     /// `--ttl-eq N`.
@@ -20,10 +21,45 @@ pub enum Ttl {
     Gt(u8),
 }
 
-const EQ: u8 = 0;
-const LT: u8 = 1;
-const GT: u8 = 2;
-const ANY: u32 = 0b111;
+pub(super) const EQ: u8 = 0;
+pub(super) const LT: u8 = 1;
+pub(super) const GT: u8 = 2;
+pub(super) const ANY: u32 = 0b111;
+
+impl Ttl {
+    /// The comparison of option `id` ([`EQ`], [`LT`], [`GT`]; `!` only
+    /// with `--*-eq`) and value `v`, for `module`'s messages.
+    pub(super) fn of_option(module: &'static str, o: &Given<'_>) -> Result<Self, ParseError> {
+        let v = uint(module, o.name, &o.arg, 0, 255)? as u8;
+        Ok(match (o.spec.id, o.invert) {
+            (EQ, false) => Ttl::Eq(v),
+            (EQ, true) => Ttl::Ne(v),
+            (LT, _) => Ttl::Lt(v),
+            (GT, _) => Ttl::Gt(v),
+            (id, _) => unreachable!("option id {id} is not in {module}'s table"),
+        })
+    }
+
+    /// `-S`'s options, `--FLAG-eq` and the like (`ttl`, `hl`).
+    pub(super) fn save_as(&self, flag: &str, s: &mut String) {
+        let _ = match self {
+            Ttl::Eq(v) => write!(s, " --{flag}-eq {v}"),
+            Ttl::Ne(v) => write!(s, " ! --{flag}-eq {v}"),
+            Ttl::Lt(v) => write!(s, " --{flag}-lt {v}"),
+            Ttl::Gt(v) => write!(s, " --{flag}-gt {v}"),
+        };
+    }
+
+    /// `-L`'s ` LABEL match LABEL == N` and the like (`TTL`, `HL`).
+    pub(super) fn list_as(&self, label: &str, out: &mut String) {
+        let _ = match self {
+            Ttl::Eq(v) => write!(out, " {label} match {label} == {v}"),
+            Ttl::Ne(v) => write!(out, " {label} match {label} != {v}"),
+            Ttl::Lt(v) => write!(out, " {label} match {label} < {v}"),
+            Ttl::Gt(v) => write!(out, " {label} match {label} > {v}"),
+        };
+    }
+}
 
 /// The ttl module.
 pub(crate) struct Ext;
@@ -39,14 +75,7 @@ impl MatchExt for Ext {
     ];
 
     fn option(p: &mut Option<Ttl>, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
-        let v = uint(Self::NAME, o.name, &o.arg, 0, 255)? as u8;
-        *p = Some(match (o.spec.id, o.invert) {
-            (EQ, false) => Ttl::Eq(v),
-            (EQ, true) => Ttl::Ne(v),
-            (LT, _) => Ttl::Lt(v),
-            (GT, _) => Ttl::Gt(v),
-            (id, _) => unreachable!("option id {id} is not in {}'s table", Self::NAME),
-        });
+        *p = Some(Ttl::of_option(Self::NAME, &o)?);
         Ok(())
     }
 
@@ -55,21 +84,11 @@ impl MatchExt for Ext {
     }
 
     fn save(t: &Ttl, s: &mut String) {
-        let _ = match t {
-            Ttl::Eq(v) => write!(s, " --ttl-eq {v}"),
-            Ttl::Ne(v) => write!(s, " ! --ttl-eq {v}"),
-            Ttl::Lt(v) => write!(s, " --ttl-lt {v}"),
-            Ttl::Gt(v) => write!(s, " --ttl-gt {v}"),
-        };
+        t.save_as("ttl", s);
     }
 
     fn list(t: &Ttl, out: &mut String, _cx: &ListCx<'_>) {
-        let _ = match t {
-            Ttl::Eq(v) => write!(out, " TTL match TTL == {v}"),
-            Ttl::Ne(v) => write!(out, " TTL match TTL != {v}"),
-            Ttl::Lt(v) => write!(out, " TTL match TTL < {v}"),
-            Ttl::Gt(v) => write!(out, " TTL match TTL > {v}"),
-        };
+        t.list_as("TTL", out);
     }
 
     /// A column of the classifier ([`firewall_common::Field::Ttl`]): the
