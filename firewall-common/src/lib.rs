@@ -1876,6 +1876,8 @@ pub mod log {
 /// | `CT_CONFIG` | array, 1        | 0         | [`Timeouts`] |
 /// | `CT_STATS`  | per-CPU array   | [`Stat`]  | `u64`        |
 pub mod ct {
+    pub mod tcp;
+
     /// `INVALID`: no connection could be found or made for the packet
     /// (xt_conntrack.h's `XT_CONNTRACK_STATE_INVALID`, as the model's
     /// `CtStates`).
@@ -2073,19 +2075,6 @@ pub mod ct {
     /// The connection is assured (`IPS_ASSURED`: TCP past the handshake,
     /// UDP answered).
     pub const F_ASSURED: u8 = 1 << 2;
-    /// A FIN moved the connection to FIN_WAIT, from either side
-    /// (netfilter's `IP_CT_TCP_FLAG_CLOSE_INIT`): a SYN in TIME_WAIT or
-    /// CLOSE may then reopen it.
-    pub const F_CLOSE_INIT: u8 = 1 << 3;
-    /// The last TCP packet the state machine took (netfilter's
-    /// `last_index`, kept for packets in window and ignored ones) was a
-    /// RST ...
-    pub const F_LAST_RST: u8 = 1 << 4;
-    /// ... or a SYN without ACK ...
-    pub const F_LAST_SYN: u8 = 1 << 5;
-    /// ... and it came the reply way (`last_dir`).
-    pub const F_LAST_REPLY: u8 = 1 << 6;
-
     /// [`TCP_TRANSITIONS`]: the packet is INVALID (netfilter's `sIV`,
     /// `TCP_CONNTRACK_MAX`).
     pub const TCP_IV: u8 = 10;
@@ -2227,10 +2216,13 @@ pub mod ct {
         pub flags: u8,
         /// Zero.
         pub _pad: [u8; 6],
+        /// TCP's sequence tracking ([`tcp::Track`]); zero otherwise.
+        pub track: tcp::Track,
     }
 
     /// Connection timeouts in seconds, `CT_CONFIG[0]`, with netfilter's
-    /// defaults (`nf_conntrack_*_timeout*` sysctls, Linux 6.x).
+    /// defaults (`nf_conntrack_*_timeout*` sysctls, Linux 6.x), and the
+    /// TCP tracker's switches.
     #[repr(C)]
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct Timeouts {
@@ -2258,6 +2250,20 @@ pub mod ct {
         pub icmp: u32,
         /// `nf_conntrack_generic_timeout`: 600, other protocols.
         pub generic: u32,
+        /// `nf_conntrack_tcp_timeout_max_retrans`: 300, once the same
+        /// segment was sent `max_retrans` times in a row.
+        pub tcp_max_retrans: u32,
+        /// `nf_conntrack_tcp_timeout_unacknowledged`: 300, while data is
+        /// unacknowledged.
+        pub tcp_unacknowledged: u32,
+        /// `nf_conntrack_tcp_be_liberal`: 0; not 0, only an out-of-window
+        /// RST is INVALID (every other window check passes).
+        pub be_liberal: u32,
+        /// `nf_conntrack_tcp_ignore_invalid_rst`: 0; not 0, a RST below
+        /// the peer's highest ACK is not INVALID.
+        pub ignore_invalid_rst: u32,
+        /// `nf_conntrack_tcp_max_retrans`: 3.
+        pub max_retrans: u32,
     }
 
     impl Timeouts {
@@ -2275,11 +2281,36 @@ pub mod ct {
             udp_stream: 120,
             icmp: 30,
             generic: 600,
+            tcp_max_retrans: 300,
+            tcp_unacknowledged: 300,
+            be_liberal: 0,
+            ignore_invalid_rst: 0,
+            max_retrans: 3,
         };
+
+        /// The switches `fw conntrack --tcp NAME=VALUE` takes
+        /// (`nf_conntrack_tcp_NAME`), in field order.
+        pub const SWITCHES: [&'static str; 3] = ["be_liberal", "ignore_invalid_rst", "max_retrans"];
+
+        /// The switches in [`Timeouts::SWITCHES`] order.
+        pub const fn switches(&self) -> [u32; 3] {
+            [self.be_liberal, self.ignore_invalid_rst, self.max_retrans]
+        }
+
+        /// These timeouts with the switches of `a`, in
+        /// [`Timeouts::SWITCHES`] order.
+        pub const fn with_switches(self, a: [u32; 3]) -> Self {
+            Timeouts {
+                be_liberal: a[0],
+                ignore_invalid_rst: a[1],
+                max_retrans: a[2],
+                ..self
+            }
+        }
 
         /// The names `fw conntrack --timeout NAME=SECONDS` takes, in
         /// field order.
-        pub const NAMES: [&'static str; 12] = [
+        pub const NAMES: [&'static str; 14] = [
             "tcp_syn_sent",
             "tcp_syn_recv",
             "tcp_established",
@@ -2292,10 +2323,12 @@ pub mod ct {
             "udp_stream",
             "icmp",
             "generic",
+            "tcp_max_retrans",
+            "tcp_unacknowledged",
         ];
 
         /// The fields in [`Timeouts::NAMES`] order.
-        pub const fn to_array(&self) -> [u32; 12] {
+        pub const fn to_array(&self) -> [u32; 14] {
             [
                 self.tcp_syn_sent,
                 self.tcp_syn_recv,
@@ -2309,11 +2342,14 @@ pub mod ct {
                 self.udp_stream,
                 self.icmp,
                 self.generic,
+                self.tcp_max_retrans,
+                self.tcp_unacknowledged,
             ]
         }
 
-        /// The timeouts of `a`, in [`Timeouts::NAMES`] order.
-        pub const fn from_array(a: [u32; 12]) -> Self {
+        /// These switches with the timeouts of `a`, in
+        /// [`Timeouts::NAMES`] order.
+        pub const fn with_array(self, a: [u32; 14]) -> Self {
             Timeouts {
                 tcp_syn_sent: a[0],
                 tcp_syn_recv: a[1],
@@ -2327,7 +2363,20 @@ pub mod ct {
                 udp_stream: a[9],
                 icmp: a[10],
                 generic: a[11],
+                tcp_max_retrans: a[12],
+                tcp_unacknowledged: a[13],
+                ..self
             }
+        }
+
+        /// The timeout of TCP state number `s` (a [`TcpState`]), bounded
+        /// where the verifier sees it: `tcp_close` past the last state.
+        #[inline(never)]
+        pub fn tcp_timeout(&self, s: u8) -> u32 {
+            if s > TcpState::SynSent2 as u8 {
+                return self.tcp_close;
+            }
+            self.tcp(TcpState::from_u8(s))
         }
 
         /// The timeout of TCP state `s`.
@@ -2445,8 +2494,11 @@ const _: () = {
     assert!(size_of::<WordKey>() == 12);
     assert!(size_of::<Counter>() == 16);
     assert!(size_of::<ct::CtKey>() == 16);
-    assert!(size_of::<ct::CtEntry>() == 16);
-    assert!(size_of::<ct::Timeouts>() == 4 * 12);
+    assert!(size_of::<ct::tcp::Side>() == 20);
+    assert!(size_of::<ct::tcp::Track>() == 64);
+    assert!(size_of::<ct::tcp::Segment>() == 24);
+    assert!(size_of::<ct::CtEntry>() == 16 + 64);
+    assert!(size_of::<ct::Timeouts>() == 4 * 17);
     assert!(size_of::<log::Config>() == log::PREFIX + 2);
     assert!(size_of::<log::Config>().is_multiple_of(4));
     assert!(size_of::<log::Event>() == size_of::<log::Config>() + 24 + log::CAPTURE);

@@ -30,6 +30,7 @@ use firewall_common::{
         recent::{self, Entry, Key, STAMPS},
         set,
     },
+    ct::tcp::{OptionWalk, Segment, option_step},
 };
 
 use crate::{classify::anomaly, parse::Packet};
@@ -181,6 +182,13 @@ pub struct Seen {
     pub kinds: [u64; 4],
     /// The option area as read, before the walk.
     pub area: [u8; MAX_OPTLEN],
+    /// What conntrack's TCP tracker reads of the segment (valid with
+    /// `opts` [`OPTS_WALKED`]).
+    pub seg: Segment,
+    /// [`fw_tcp_options`]' walk, kept in map memory: the verifier then
+    /// sees its offsets as unknown, and checks the loop body once
+    /// instead of once per offset.
+    pub walk: OptionWalk,
     /// The packet's connection, as conntrack's `track` left it.
     pub ct: CtSeen,
     /// The packet's mark: 0 at XDP, `skb->mark` at TC egress.
@@ -239,6 +247,58 @@ pub fn note_ct(ct: CtSeen) {
     }
 }
 
+/// What the hook noted of the packet (conntrack's TCP tracker reads the
+/// segment and its option area).
+#[inline(always)]
+pub fn packet_seen() -> Option<&'static Seen> {
+    CHECK_PACKET.get(0)
+}
+
+/// Reads the TCP options conntrack's tracker needs into the noted
+/// segment (`Segment::read_options`: window scale, SACK-permitted, the
+/// SACK blocks' highest edge). Global, so that the verifier walks its
+/// loops once.
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn fw_tcp_options() -> u32 {
+    let Some(s) = CHECK_PACKET.get_ptr_mut(0) else {
+        return 0;
+    };
+    // SAFETY: this CPU's slot, as in `note_xdp`.
+    let s = unsafe { &mut *s };
+    let len = if s.opts == OPTS_WALKED {
+        optlen(s) as usize
+    } else {
+        0
+    };
+    s.walk = s.seg.option_walk(len);
+    // SAFETY: `option_step_cb` has bpf_loop's callback type and takes no
+    // context.
+    unsafe {
+        bpf_loop(
+            MAX_OPTLEN as u32,
+            option_step_cb as *mut c_void,
+            core::ptr::null_mut(),
+            0,
+        );
+    }
+    let walk = s.walk;
+    s.seg.take_options(&walk);
+    1
+}
+
+/// One step of [`fw_tcp_options`]' walk (`ct::tcp::option_step`, on
+/// `Seen::walk`); 1 to stop.
+#[inline(never)]
+extern "C" fn option_step_cb(_n: u32, _ctx: *mut c_void) -> c_long {
+    let Some(s) = CHECK_PACKET.get_ptr_mut(0) else {
+        return 1;
+    };
+    // SAFETY: this CPU's slot, as in `note_xdp`.
+    let s = unsafe { &mut *s };
+    c_long::from(option_step(&s.area, &mut s.walk))
+}
+
 /// No TCP header (not TCP, a later fragment): `--tcp-option` never
 /// matches.
 pub const OPTS_NONE: u8 = 0;
@@ -249,7 +309,7 @@ pub const OPTS_WALKED: u8 = 1;
 pub const OPTS_BAD: u8 = 2;
 /// The largest option area: a data offset of 15 words less the fixed
 /// 20 bytes.
-const MAX_OPTLEN: usize = 40;
+const MAX_OPTLEN: usize = firewall_common::ct::tcp::MAX_OPTLEN;
 const ETH_HLEN: usize = 14;
 
 #[map]
@@ -310,8 +370,30 @@ pub fn note_xdp(ctx: *mut xdp_md, pkt: &Packet) {
                 (*s).opts = OPTS_BAD;
             }
             walk_options(&mut *s, len);
+            let mut h = [0u8; 12];
+            if bpf_xdp_load_bytes(ctx, at + 4, h.as_mut_ptr().cast(), 12) != 0 {
+                (*s).opts = OPTS_BAD;
+            }
+            note_segment(&mut *s, &h, at - ETH_HLEN as u32, pkt);
         }
     }
+}
+
+/// Notes the segment for conntrack's TCP tracker: `h` is bytes 4..16 of
+/// the TCP header (sequence, acknowledgement, data offset, flags,
+/// window), `ihl` the IP header's length.
+#[inline(always)]
+fn note_segment(s: &mut Seen, h: &[u8; 12], ihl: u32, pkt: &Packet) {
+    let doff = u32::from(h[8] >> 4) * 4;
+    s.seg = Segment {
+        seq: u32::from_be_bytes([h[0], h[1], h[2], h[3]]),
+        ack: u32::from_be_bytes([h[4], h[5], h[6], h[7]]),
+        // Bad offsets were refused in `option_area` (OPTS_BAD).
+        payload: u32::from(pkt.len).saturating_sub(ihl + doff),
+        win: u16::from_be_bytes([h[10], h[11]]),
+        flags: h[9] & 0x3f,
+        ..Segment::default()
+    };
 }
 
 /// Byte 12 of the TCP header at `at` (its data offset in the high
@@ -457,6 +539,11 @@ fn note_skb<const L2: usize>(skb: *mut __sk_buff, pkt: &Packet, egress: bool) {
             (*s).opts = OPTS_BAD;
         }
         walk_options(&mut *s, len);
+        let mut h = [0u8; 12];
+        if bpf_skb_load_bytes(skb as *const c_void, at + 4, h.as_mut_ptr().cast(), 12) != 0 {
+            (*s).opts = OPTS_BAD;
+        }
+        note_segment(&mut *s, &h, at - L2 as u32, pkt);
     }
 }
 

@@ -13,10 +13,9 @@
 //! connection, so an ACK, FIN, RST or SYN+ACK without an entry is INVALID;
 //! so is, on any connection, a combination of flags netfilter's
 //! `tcp_valid_flags` refuses (FIN without ACK, SYN+FIN, none, ...). A
-//! connection's packets follow netfilter's transition table
-//! (`ct::TCP_TRANSITIONS`), ignored packets included.
-//! Sequence numbers and windows are not checked. A RST before the
-//! connection's first answer deletes its entry, as netfilter does.
+//! connection's packets go through netfilter's tracker, its state table
+//! and its sequence and window checks (`ct::tcp`, in [`fw_ct_tcp`]); a
+//! RST before the connection's first answer deletes its entry.
 
 use aya_ebpf::{
     helpers::bpf_ktime_get_ns,
@@ -24,8 +23,8 @@ use aya_ebpf::{
     maps::{Array, LruHashMap, PerCpuArray},
 };
 use firewall_common::ct::{
-    self, CtEntry, CtKey, F_ASSURED, F_CLOSE_INIT, F_LAST_REPLY, F_LAST_RST, F_LAST_SYN,
-    F_ORIG_FIRST, F_SEEN_REPLY, Stat, TcpState, Timeouts,
+    self, CtEntry, CtKey, F_ASSURED, F_ORIG_FIRST, F_SEEN_REPLY, Stat, Timeouts,
+    tcp::{self, Verdict},
 };
 
 use crate::{
@@ -44,11 +43,6 @@ static CT_CONFIG: Array<Timeouts> = Array::with_max_entries(1, 0);
 /// Per-CPU counters, by [`Stat`].
 #[map]
 static CT_STATS: PerCpuArray<u64> = PerCpuArray::with_max_entries(ct::STATS, 0);
-
-const FIN: u8 = 0x01;
-const SYN: u8 = 0x02;
-const RST: u8 = 0x04;
-const ACK: u8 = 0x10;
 
 const NS: u64 = 1_000_000_000;
 
@@ -74,9 +68,9 @@ pub struct Pending {
 static CT_PENDING: PerCpuArray<Pending> = PerCpuArray::with_max_entries(2, 0);
 
 #[inline(always)]
-fn invalid() -> (u32, Option<Pending>) {
+fn invalid() -> u32 {
     stat(Stat::Invalid);
-    (ct::INVALID, None)
+    ct::INVALID
 }
 
 /// [`track`]'s answer bit: an entry is staged in `CT_PENDING[slot]` for
@@ -89,7 +83,7 @@ pub const STAGED: u32 = 1 << 31;
 #[inline(never)]
 pub fn track(slot: u32, p: &Packet) -> u32 {
     let mut ct = CtSeen::NONE;
-    let (state, pending) = classify(p, &mut ct);
+    let state = classify(slot, p, &mut ct);
     // netfilter leaves an INVALID packet without a connection, even one
     // whose entry exists (a bad TCP transition).
     check::note_ct(if state == ct::INVALID {
@@ -97,13 +91,6 @@ pub fn track(slot: u32, p: &Packet) -> u32 {
     } else {
         ct
     });
-    if let Some(pending) = pending
-        && let Some(at) = CT_PENDING.get_ptr_mut(slot)
-    {
-        // SAFETY: this CPU's slot, used by nothing else until the program ends.
-        unsafe { *at = pending };
-        return state | STAGED;
-    }
     state
 }
 
@@ -144,7 +131,7 @@ fn seen(key: &CtKey, orig_first: bool, reply: bool) -> CtSeen {
 }
 
 #[inline(always)]
-fn classify(p: &Packet, ct: &mut CtSeen) -> (u32, Option<Pending>) {
+fn classify(slot: u32, p: &Packet, ct: &mut CtSeen) -> u32 {
     if p.later_fragment {
         // The ports are in the first fragment: fw does not reassemble.
         return invalid();
@@ -196,7 +183,7 @@ fn classify(p: &Packet, ct: &mut CtSeen) -> (u32, Option<Pending>) {
     };
     let Some(e) = CONNTRACK.get_ptr_mut(&key) else {
         *ct = seen(&key, src_first, false);
-        return new(p, key, src_first, now, t);
+        return new(slot, p, key, src_first, now, t);
     };
     // SAFETY: the entry stays valid for the program's run (RCU); a
     // concurrent update of the same connection on another CPU may
@@ -204,26 +191,36 @@ fn classify(p: &Packet, ct: &mut CtSeen) -> (u32, Option<Pending>) {
     let e = unsafe { &mut *e };
     if e.expires <= now {
         *ct = seen(&key, src_first, false);
-        return new(p, key, src_first, now, t);
+        return new(slot, p, key, src_first, now, t);
     }
     let orig = (e.flags & F_ORIG_FIRST != 0) == src_first;
-    if p.proto == IPPROTO_TCP && p.tcp_flags & RST != 0 && e.flags & F_SEEN_REPLY == 0 {
-        // nf_conntrack_proto_tcp.c: "If only reply is a RST, we can
-        // consider ourselves not to have an established connection ...
-        // delete the conntrack immediately" (a RST from either side
-        // before any answer). The RST keeps the state it arrived with.
-        let state = direction_state(e, orig);
-        *ct = seen(&key, e.flags & F_ORIG_FIRST != 0, !orig);
-        let _ = CONNTRACK.remove(&key);
-        return (state, None);
-    }
     if p.proto == IPPROTO_TCP {
-        let r = (tcp(p.tcp_flags, e, orig, now, t), None);
-        // After: a SYN reopening a closed connection makes its sender the
-        // original direction.
+        // The state the packet arrived with (netfilter's ctinfo), before
+        // it marks the reply seen.
+        let state = direction_state(e, orig);
         let orig_first = e.flags & F_ORIG_FIRST != 0;
-        *ct = seen(&key, orig_first, orig_first != src_first);
-        return r;
+        return match fw_ct_tcp(e as *mut CtEntry, u32::from(!orig), 0) {
+            TCP_ACCEPT => {
+                *ct = seen(&key, orig_first, !orig);
+                state
+            }
+            TCP_DELETE => {
+                // "If only reply is a RST, we can consider ourselves not
+                // to have an established connection": the RST keeps the
+                // state it arrived with.
+                *ct = seen(&key, orig_first, !orig);
+                let _ = CONNTRACK.remove(&key);
+                state
+            }
+            TCP_REOPEN => {
+                // netfilter kills the entry and tracks the SYN anew,
+                // its sender the original direction.
+                let _ = CONNTRACK.remove(&key);
+                *ct = seen(&key, src_first, false);
+                new(slot, p, key, src_first, now, t)
+            }
+            _ => invalid(),
+        };
     }
     *ct = seen(&key, e.flags & F_ORIG_FIRST != 0, !orig);
     // UDP: a packet after the answer makes a stream, assured and kept
@@ -243,7 +240,7 @@ fn classify(p: &Packet, ct: &mut CtSeen) -> (u32, Option<Pending>) {
         _ => t.generic,
     };
     e.expires = now + secs as u64 * NS;
-    (direction_state(e, orig), None)
+    direction_state(e, orig)
 }
 
 /// ESTABLISHED once the connection was answered or for the answer
@@ -257,46 +254,47 @@ fn direction_state(e: &CtEntry, orig: bool) -> u32 {
     }
 }
 
-/// A packet without a (live) entry: NEW with the entry it would create,
-/// or INVALID when it cannot open a connection.
+/// A packet without a (live) entry: NEW, [`STAGED`], with the entry it
+/// would create in `CT_PENDING[slot]`, or INVALID when it cannot open a
+/// connection.
 #[inline(always)]
-fn new(p: &Packet, key: CtKey, src_first: bool, now: u64, t: &Timeouts) -> (u32, Option<Pending>) {
-    let (tcp, secs) = match p.proto {
-        IPPROTO_TCP => {
-            if p.tcp_flags & (SYN | ACK | RST | FIN) != SYN {
-                return invalid();
-            }
-            (TcpState::SynSent as u8, t.tcp_syn_sent)
-        }
-        IPPROTO_UDP => (0, t.udp),
+fn new(slot: u32, p: &Packet, key: CtKey, src_first: bool, now: u64, t: &Timeouts) -> u32 {
+    let secs = match p.proto {
+        IPPROTO_TCP => 0,
+        IPPROTO_UDP => t.udp,
         IPPROTO_ICMP => {
             if ct::icmp_reply_of(p.icmp_type).is_none() {
                 // A reply without its query.
                 return invalid();
             }
-            (0, t.icmp)
+            t.icmp
         }
-        _ => (0, t.generic),
+        _ => t.generic,
     };
-    let entry = CtEntry {
+    let Some(at) = CT_PENDING.get_ptr_mut(slot) else {
+        return invalid();
+    };
+    // SAFETY: this CPU's slot, used by nothing else until the program
+    // ends; built in place, off the stack.
+    let pending = unsafe { &mut *at };
+    pending.key = key;
+    pending.entry = CtEntry {
         expires: now + secs as u64 * NS,
-        tcp,
-        flags: if src_first { F_ORIG_FIRST } else { 0 }
-            | if p.proto == IPPROTO_TCP {
-                F_LAST_SYN
-            } else {
-                0
-            },
-        _pad: [0; 6],
+        flags: if src_first { F_ORIG_FIRST } else { 0 },
+        ..CtEntry::default()
     };
-    (ct::NEW, Some(Pending { key, entry }))
+    if p.proto == IPPROTO_TCP && fw_ct_tcp(&raw mut pending.entry, 0, 1) != TCP_ACCEPT {
+        // Only a SYN opens a connection (loose=0).
+        return invalid();
+    }
+    ct::NEW | STAGED
 }
 
 /// An ICMP error: RELATED when the datagram it quotes belongs to a live
 /// connection, else INVALID. Its connection is the quoted one (`ct`),
 /// and it travels against the quoted datagram's direction.
 #[inline(always)]
-fn related(p: &Packet, now: u64, ct: &mut CtSeen) -> (u32, Option<Pending>) {
+fn related(p: &Packet, now: u64, ct: &mut CtSeen) -> u32 {
     if !p.has_inner {
         return invalid();
     }
@@ -313,144 +311,52 @@ fn related(p: &Packet, now: u64, ct: &mut CtSeen) -> (u32, Option<Pending>) {
             let orig_first = e.flags & F_ORIG_FIRST != 0;
             // The quoted datagram went the original way: the error the reply way.
             *ct = seen(&key, orig_first, orig_first == quoted_first);
-            (ct::RELATED, None)
+            ct::RELATED
         }
         _ => invalid(),
     }
 }
 
-/// A TCP packet of a live connection: the state machine of netfilter's
-/// nf_conntrack_proto_tcp.c ([`fw_tcp_step`]), without the window checks.
-/// Its connection state.
-#[inline(always)]
-fn tcp(flags: u8, e: &mut CtEntry, orig: bool, now: u64, t: &Timeouts) -> u32 {
-    let step = fw_tcp_step(
-        u32::from(flags),
-        u32::from(e.tcp),
-        u32::from(e.flags),
-        u32::from(orig),
-    );
-    let (next, new_flags) = (step as u8, (step >> 8) as u8);
-    // The state the packet arrived with (netfilter's ctinfo), before it
-    // marks the reply seen.
-    let state = direction_state(e, orig);
-    match step >> 16 {
-        STEP_REOPEN => {
-            e.flags = new_flags;
-            e.tcp = TcpState::SynSent as u8;
-            e.expires = now + t.tcp_syn_sent as u64 * NS;
-            ct::NEW
-        }
-        // Let through with the state it has; not even the timeout changes.
-        STEP_IGNORE => {
-            e.flags = new_flags;
-            state
-        }
-        STEP_MOVE => {
-            e.flags = new_flags;
-            e.tcp = next;
-            e.expires = now + tcp_timeout(t, next) as u64 * NS;
-            state
-        }
-        _ => invalid().0,
-    }
-}
+/// [`fw_ct_tcp`]'s answers ([`Verdict`] as numbers).
+const TCP_INVALID: u32 = 0;
+const TCP_ACCEPT: u32 = 1;
+const TCP_DELETE: u32 = 2;
+const TCP_REOPEN: u32 = 3;
 
-/// [`fw_tcp_step`]'s verdicts (bits 16 and up of its answer).
-const STEP_INVALID: u32 = 0;
-const STEP_IGNORE: u32 = 1;
-const STEP_MOVE: u32 = 2;
-const STEP_REOPEN: u32 = 3;
-
-/// One TCP packet through netfilter's transition table
-/// (`ct::TCP_TRANSITIONS`): `flags` the packet's TCP flags, `tcp` and
-/// `eflags` its entry's `CtEntry::tcp` and `flags`, `orig` 1 when it goes
-/// the original way. The answer packs the next state (bits 0-7), the
-/// entry's next flags (bits 8-15) and what to do (bits 16 and up:
-/// `STEP_*`). Global and on scalars only, so that the verifier checks it
-/// once, not in every path of the programs that track (their budget is
-/// shared).
+/// One TCP packet through netfilter's tracker (`ct::tcp`) on entry `e`:
+/// `reply` 1 when it goes the reply way; `fresh` 1 for the SYN of a new
+/// connection (`e` holds only its `F_ORIG_FIRST`; [`TCP_ACCEPT`] when it
+/// opens one). The segment and its options are what the hook noted
+/// (`check::Seen`). Global, so that the verifier checks it once, not in
+/// every path of the programs that track (their budget is shared).
 #[unsafe(no_mangle)]
 #[inline(never)]
-pub extern "C" fn fw_tcp_step(flags: u32, tcp: u32, eflags: u32, orig: u32) -> u32 {
-    let orig = orig != 0;
-    let index = u32::from(ct::tcp_index(flags as u8));
-    let old = tcp & 0xff;
-    let mut e_flags = eflags as u8;
-    let mut next = transition(u32::from(!orig), index, old);
-    let reply_bit = if orig { 0 } else { F_LAST_REPLY };
-    let pack = |next: u8, f: u8, step: u32| u32::from(next) | u32::from(f) << 8 | step << 16;
-    if next == TcpState::SynSent as u8 && old >= TcpState::TimeWait as u32 {
-        // A SYN in TIME_WAIT or CLOSE reopens the connection when a FIN
-        // closed it or this side's RST was the last packet; netfilter
-        // then deletes the entry and tracks the SYN as a new connection,
-        // opened by its sender. Otherwise the SYN is ignored.
-        let last_rst_here = e_flags & (F_LAST_RST | F_LAST_REPLY) == F_LAST_RST | reply_bit;
-        if e_flags & F_CLOSE_INIT != 0 || last_rst_here {
-            let sender_first = orig == (e_flags & F_ORIG_FIRST != 0);
-            let f = if sender_first { F_ORIG_FIRST } else { 0 } | F_LAST_SYN;
-            return pack(TcpState::SynSent as u8, f, STEP_REOPEN);
-        }
-        next = ct::TCP_IG;
+pub extern "C" fn fw_ct_tcp(e: *mut CtEntry, reply: u32, fresh: u32) -> u32 {
+    // The verifier takes a global function's pointer as maybe null.
+    if e.is_null() {
+        return TCP_INVALID;
     }
-    if next == ct::TCP_IG
-        && index == 1
-        && !orig
-        && e_flags & (F_LAST_SYN | F_LAST_REPLY) == F_LAST_SYN
-    {
-        // A SYN+ACK answering a SYN netfilter ignored: both ends are in
-        // sync and the table is not; it resynchronises to SYN_RECV
-        // (netfilter also compares the acknowledgement with the SYN's
-        // sequence, which fw does not track).
-        next = TcpState::SynRecv as u8;
-    }
-    if next == ct::TCP_IV {
-        return pack(0, e_flags, STEP_INVALID);
-    }
-    // netfilter's last_index and last_dir, kept for ignored packets too.
-    e_flags &= !(F_LAST_RST | F_LAST_SYN | F_LAST_REPLY);
-    e_flags |= reply_bit
-        | match index {
-            0 => F_LAST_SYN,
-            4 => F_LAST_RST,
-            _ => 0,
+    // SAFETY: a live map value (`CONNTRACK` or `CT_PENDING`), not null.
+    let e = unsafe { &mut *e };
+    check::fw_tcp_options();
+    let Some(s) = check::packet_seen() else {
+        return TCP_INVALID;
+    };
+    let t = CT_CONFIG.get(0).unwrap_or(&Timeouts::DEFAULT);
+    // SAFETY: plain helper call.
+    let now = unsafe { bpf_ktime_get_ns() };
+    if fresh != 0 {
+        let flags = e.flags;
+        return if tcp::new(&s.seg, flags, t, now, e) {
+            TCP_ACCEPT
+        } else {
+            TCP_INVALID
         };
-    if next == ct::TCP_IG {
-        return pack(old as u8, e_flags, STEP_IGNORE);
     }
-    if u32::from(next) != old && next == TcpState::FinWait as u8 {
-        e_flags |= F_CLOSE_INIT;
+    match tcp::packet(e, &s.seg, reply != 0, t, now) {
+        Verdict::Invalid => TCP_INVALID,
+        Verdict::Accept => TCP_ACCEPT,
+        Verdict::Delete => TCP_DELETE,
+        Verdict::Reopen => TCP_REOPEN,
     }
-    if e_flags & F_SEEN_REPLY != 0
-        && (old == TcpState::SynRecv as u32 || old == TcpState::Established as u32)
-        && next == TcpState::Established as u8
-    {
-        e_flags |= F_ASSURED;
-    }
-    if !orig {
-        e_flags |= F_SEEN_REPLY;
-    }
-    pack(next, e_flags, STEP_MOVE)
-}
-
-/// `ct::TCP_TRANSITIONS[dir][index][old]`, out of line and bounded so
-/// that the verifier sees the load stay inside the table; an index out of
-/// range (a corrupt entry) is INVALID.
-#[inline(never)]
-fn transition(dir: u32, index: u32, old: u32) -> u8 {
-    if dir > 1 || index > 5 || old > TcpState::SynSent2 as u32 {
-        return ct::TCP_IV;
-    }
-    ct::TCP_TRANSITIONS[dir as usize][index as usize][old as usize]
-}
-
-/// `Timeouts::tcp` of state number `s`, out of line: inlined, LLVM turns
-/// the match into a load at an offset computed from the state, bounded
-/// only by what it knows of the enum, which the verifier cannot see.
-#[inline(never)]
-fn tcp_timeout(t: &Timeouts, s: u8) -> u32 {
-    if s > TcpState::SynSent2 as u8 {
-        return t.tcp_close;
-    }
-    t.tcp(TcpState::from_u8(s))
 }

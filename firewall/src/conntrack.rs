@@ -26,16 +26,22 @@ pub enum Command {
     Stats,
     /// `--timeout [NAME=SECONDS ...]`: print the timeouts, or set some.
     Timeouts(Vec<(usize, u32)>),
+    /// `--tcp [NAME=VALUE ...]`: print the TCP tracker's switches
+    /// (`Timeouts::SWITCHES`), or set some.
+    Tcp(Vec<(usize, u32)>),
 }
 
 /// The usage of `fw conntrack`.
 pub const USAGE: &str = "\
-Usage: fw conntrack -L | -F | -C | -S | --timeout [NAME=SECONDS ...]
+Usage: fw conntrack -L | -F | -C | -S | --timeout [NAME=SECONDS ...] | --tcp [NAME=VALUE ...]
   -L, --dump     list the connections, as conntrack -L
   -F, --flush    remove every connection
   -C, --count    print the number of connections
   -S, --stats    the table's size and the tracking counters
   --timeout      print the timeouts (seconds), or set NAME=SECONDS
+  --tcp          print the TCP tracker's switches (be_liberal,
+                 ignore_invalid_rst, max_retrans: the nf_conntrack_tcp_*
+                 sysctls), or set NAME=VALUE
 ";
 
 /// Parses the arguments after `fw conntrack`.
@@ -56,33 +62,47 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         Some("-F" | "--flush") => one(Command::Flush),
         Some("-C" | "--count") => one(Command::Count),
         Some("-S" | "--stats") => one(Command::Stats),
-        Some("--timeout") => args[1..]
-            .iter()
-            .map(|a| {
-                let (name, secs) = a
-                    .split_once('=')
-                    .ok_or_else(|| format!("expected NAME=SECONDS: `{a}'"))?;
-                let i = Timeouts::NAMES
-                    .iter()
-                    .position(|n| *n == name)
-                    .ok_or_else(|| {
-                        format!(
-                            "unknown timeout `{name}' (one of {})",
-                            Timeouts::NAMES.join(", ")
-                        )
-                    })?;
-                let s = secs
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|s| *s > 0)
-                    .ok_or_else(|| format!("bad number of seconds `{secs}'"))?;
-                Ok((i, s))
-            })
-            .collect::<Result<_, _>>()
-            .map(Command::Timeouts),
+        Some("--timeout") => {
+            settings(&args[1..], &Timeouts::NAMES, "timeout", "SECONDS").map(Command::Timeouts)
+        }
+        Some("--tcp") => {
+            settings(&args[1..], &Timeouts::SWITCHES, "switch", "VALUE").map(Command::Tcp)
+        }
         Some(a) => Err(format!("unknown argument `{a}'")),
         None => Err("one of -L, -F, -C, -S or --timeout is required".into()),
     }
+}
+
+/// `NAME=VALUE` arguments, each an index into `names` and its value: a
+/// positive number of seconds for a timeout, 0 or more for a switch
+/// (`be_liberal` and `ignore_invalid_rst` are 0 or 1, as their sysctls).
+fn settings(
+    args: &[String],
+    names: &[&str],
+    what: &str,
+    unit: &str,
+) -> Result<Vec<(usize, u32)>, String> {
+    args.iter()
+        .map(|a| {
+            let (name, value) = a
+                .split_once('=')
+                .ok_or_else(|| format!("expected NAME={unit}: `{a}'"))?;
+            let i = names
+                .iter()
+                .position(|n| *n == name)
+                .ok_or_else(|| format!("unknown {what} `{name}' (one of {})", names.join(", ")))?;
+            let v = value.parse::<u32>().ok().filter(|v| match (what, name) {
+                ("timeout", _) => *v > 0,
+                (_, "max_retrans") => *v <= 255,
+                _ => *v <= 1,
+            });
+            let v = v.ok_or_else(|| match what {
+                "timeout" => format!("bad number of seconds `{value}'"),
+                _ => format!("bad value `{value}' for {name}"),
+            })?;
+            Ok((i, v))
+        })
+        .collect()
 }
 
 /// Errors of `fw conntrack`.
@@ -175,15 +195,34 @@ pub fn run(cmd: &Command) -> Result<(String, String), CtError> {
                 }
                 return Err(CtError::NotLoaded);
             };
-            let mut t = k.timeouts()?.to_array();
+            let old = k.timeouts()?;
+            let mut t = old.to_array();
             for &(i, s) in set {
                 t[i] = s;
             }
-            let t = Timeouts::from_array(t);
+            let t = old.with_array(t);
             if !set.is_empty() {
                 k.set_timeouts(&t)?;
             }
             (timeouts(&t), String::new())
+        }
+        (Command::Tcp(set), k) => {
+            let Some(mut k) = k else {
+                if set.is_empty() {
+                    return Ok((switches(&Timeouts::DEFAULT), String::new()));
+                }
+                return Err(CtError::NotLoaded);
+            };
+            let old = k.timeouts()?;
+            let mut a = old.switches();
+            for &(i, v) in set {
+                a[i] = v;
+            }
+            let t = old.with_switches(a);
+            if !set.is_empty() {
+                k.set_timeouts(&t)?;
+            }
+            (switches(&t), String::new())
         }
     })
 }
@@ -202,6 +241,15 @@ fn timeouts(t: &Timeouts) -> String {
         .iter()
         .zip(t.to_array())
         .map(|(n, s)| format!("{n} {s}\n"))
+        .collect()
+}
+
+/// `NAME VALUE` lines of the TCP tracker's switches.
+fn switches(t: &Timeouts) -> String {
+    Timeouts::SWITCHES
+        .iter()
+        .zip(t.switches())
+        .map(|(n, v)| format!("{n} {v}\n"))
         .collect()
 }
 
@@ -309,6 +357,7 @@ mod tests {
             tcp: TcpState::Established as u8,
             flags: F_SEEN_REPLY | F_ASSURED | if first { F_ORIG_FIRST } else { 0 },
             _pad: [0; 6],
+            ..CtEntry::default()
         };
         assert_eq!(
             line(&k, &e, 1_000_000_000),
@@ -352,5 +401,29 @@ mod tests {
         assert!(parse(&a("--timeout udp=0")).is_err());
         assert!(parse(&a("--timeout bogus=1")).is_err());
         assert!(parse(&a("-L -n")).is_err());
+        assert_eq!(
+            parse(&a("--timeout tcp_unacknowledged=90")),
+            Ok(Command::Timeouts(vec![(13, 90)]))
+        );
+        assert_eq!(
+            parse(&a("--tcp be_liberal=1 max_retrans=5 ignore_invalid_rst=0")),
+            Ok(Command::Tcp(vec![(0, 1), (2, 5), (1, 0)]))
+        );
+        assert_eq!(parse(&a("--tcp")), Ok(Command::Tcp(vec![])));
+        assert_eq!(
+            parse(&a("--tcp be_liberal=2")),
+            Err("bad value `2' for be_liberal".into())
+        );
+        assert_eq!(
+            parse(&a("--tcp loose=1")),
+            Err(
+                "unknown switch `loose' (one of be_liberal, ignore_invalid_rst, max_retrans)"
+                    .into()
+            )
+        );
+        assert_eq!(
+            switches(&Timeouts::DEFAULT),
+            "be_liberal 0\nignore_invalid_rst 0\nmax_retrans 3\n"
+        );
     }
 }

@@ -92,7 +92,9 @@ fn answered(p: &Packet, proto: u8, ports: (u16, u16)) -> (CtKey, CtEntry) {
             0
         },
         flags: F_SEEN_REPLY | F_ASSURED | if first { F_ORIG_FIRST } else { 0 },
-        _pad: [0; 6],
+        // No sequence numbers yet: the tracker takes the first segment's,
+        // as for a connection picked up mid-stream.
+        ..CtEntry::default()
     };
     (key, entry)
 }

@@ -308,10 +308,13 @@ fn flags_no_tcp_sends_are_invalid_on_a_live_connection() {
         )
         .0
     };
-    // The ACK leaves fw's count at 3: the connection's entry is intact
-    // (fw checks no sequence numbers); netfilter's window check finds the
-    // raw ACK's made-up numbers out of window and counts it too.
-    assert_eq!(stray_flags(&lab, &fw_invalid), [1, 2, 3, 3], "fw");
+    // The last ACK's made-up numbers meet the connection's window checks
+    // (netfilter's, and fw's port of them): INVALID or let through by
+    // where the connection's random initial sequence numbers lie, so
+    // only the flags are compared here (tests/difftest replays windows
+    // with numbers both sides share).
+    let fw = stray_flags(&lab, &fw_invalid);
+    assert_eq!(fw[..3], [1, 2, 3], "fw");
     integration_tests::fw_reset(lab.server());
     let legacy = under_iptables_legacy(&lab, |invalid| stray_flags(&lab, invalid));
     assert_eq!(legacy[..3], [1, 2, 3], "iptables-legacy");

@@ -33,7 +33,20 @@ pub struct Spec {
     frag: u8,
     truncate: bool,
     of: usize,
+    /// TCP: the sequence number's offset from [`TCP_SEQ`] (an index of
+    /// [`SEQ_OFFSETS`]), data bytes, and options (0 none, 1 a SYN's MSS,
+    /// SACK-permitted and window scale, 2 a SACK block), so that the
+    /// trackers' window checks meet segments in and out of window.
+    seg: (usize, u8, u8),
 }
+
+/// The sender's TCP sequence number, and the acknowledgement it sends.
+const TCP_SEQ: u32 = 0x1000_0000;
+const TCP_ACK: u32 = 0x2000_0000;
+/// Offsets from [`TCP_SEQ`]: at it, one and eleven after (past a SYN, past
+/// ten bytes of data), within a window, past a 64 KiB window, below it,
+/// half the sequence space away.
+const SEQ_OFFSETS: [u32; 7] = [0, 1, 11, 0x8000, 0x2_0000, 0xffff_0000, 0x8000_0000];
 
 #[derive(Debug, Clone, Copy)]
 enum Kind {
@@ -61,9 +74,14 @@ pub fn batch() -> impl Strategy<Value = Vec<Spec>> {
         prop_oneof![30 => Just(0u8), 1 => Just(1), 1 => Just(2)],
         proptest::bool::weighted(0.03),
         any::<usize>(),
+        (
+            prop_oneof![6 => Just(0usize), 3 => Just(1), 2 => Just(2), 1 => 3..SEQ_OFFSETS.len()],
+            prop_oneof![3 => Just(0u8), 1 => Just(10)],
+            prop_oneof![4 => Just(0u8), 1 => Just(1), 1 => Just(2)],
+        ),
     )
-        .prop_map(|(kind, (src, dst), (sport, dport), flags, icmp, opts, vlan, frag, truncate, of)| Spec {
-            kind, src, dst, sport, dport, flags, icmp, opts, vlan, frag, truncate, of,
+        .prop_map(|(kind, (src, dst), (sport, dport), flags, icmp, opts, vlan, frag, truncate, of, seg)| Spec {
+            kind, src, dst, sport, dport, flags, icmp, opts, vlan, frag, truncate, of, seg,
         });
     proptest::collection::vec(spec, 1..24)
 }
@@ -97,7 +115,7 @@ pub fn build(specs: &[Spec]) -> Vec<Vec<u8>> {
             Kind::Tcp => {
                 proto = 6;
                 t.0 = 6;
-                l4 = tcp(&t, s.flags);
+                l4 = tcp(&t, s.flags, s.seg);
             }
             Kind::Udp => {
                 proto = 17;
@@ -112,7 +130,7 @@ pub fn build(specs: &[Spec]) -> Vec<Vec<u8>> {
             Kind::Follow => {
                 proto = t.0;
                 l4 = match t.0 {
-                    6 => tcp(&t, s.flags),
+                    6 => tcp(&t, s.flags, s.seg),
                     17 => udp(&t),
                     _ => icmp(8, 0, t.3),
                 };
@@ -121,7 +139,7 @@ pub fn build(specs: &[Spec]) -> Vec<Vec<u8>> {
                 proto = 1;
                 // The quoted datagram: from the DUT back to the sender.
                 let inner_l4 = match t.0 {
-                    6 => tcp(&(6, t.2, t.1, t.4, t.3), 0x12),
+                    6 => tcp(&(6, t.2, t.1, t.4, t.3), 0x12, (0, 0, 0)),
                     17 => udp(&(17, t.2, t.1, t.4, t.3)),
                     _ => icmp(0, 0, t.3),
                 };
@@ -180,14 +198,24 @@ fn pseudo_sum(proto: u8, src: [u8; 4], dst: [u8; 4], l4: &[u8]) -> u16 {
     csum(&p)
 }
 
-fn tcp(t: &Tuple, flags: u8) -> Vec<u8> {
+/// A TCP segment of tuple `t` with `flags`; `(seq, data, options)` as
+/// [`Spec::seg`].
+fn tcp(t: &Tuple, flags: u8, (seq, data, options): (usize, u8, u8)) -> Vec<u8> {
+    let opts: &[u8] = match options {
+        1 => &[2, 4, 5, 180, 4, 2, 1, 3, 3, 7, 0, 0],
+        2 => &[1, 1, 5, 10, 0x1f, 0xff, 0xff, 0x00, 0x20, 0x00, 0x00, 0x10],
+        _ => &[],
+    };
     let mut h = vec![0u8; 20];
     h[0..2].copy_from_slice(&t.3.to_be_bytes());
     h[2..4].copy_from_slice(&t.4.to_be_bytes());
-    h[4..8].copy_from_slice(&0x1000_0000u32.to_be_bytes());
-    h[8..12].copy_from_slice(&0x2000_0000u32.to_be_bytes());
-    h[12] = 5 << 4;
+    let seq = TCP_SEQ.wrapping_add(SEQ_OFFSETS[seq % SEQ_OFFSETS.len()]);
+    h[4..8].copy_from_slice(&seq.to_be_bytes());
+    h[8..12].copy_from_slice(&TCP_ACK.to_be_bytes());
+    h[12] = (((20 + opts.len()) / 4) << 4) as u8;
     h[13] = flags;
+    h.extend_from_slice(opts);
+    h.extend(std::iter::repeat_n(b'd', usize::from(data)));
     h[14..16].copy_from_slice(&64240u16.to_be_bytes());
     let c = pseudo_sum(6, t.1, t.2, &h);
     h[16..18].copy_from_slice(&c.to_be_bytes());

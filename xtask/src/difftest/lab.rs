@@ -42,7 +42,19 @@ struct Lab {
     dut: Netns,
     sock: OwnedFd,
     ifindex: i32,
-    _listeners: Vec<std::net::TcpListener>,
+    /// The DUT's TCP listeners, opened anew for every case.
+    listeners: std::sync::Mutex<Vec<std::net::TcpListener>>,
+}
+
+/// Listeners on 22 and 80 in namespace `ns`: SYNs there get a SYN-ACK
+/// (conntrack moves on).
+fn listen(ns: &str) -> anyhow::Result<Vec<std::net::TcpListener>> {
+    integration_tests::in_netns(ns, || {
+        [22u16, 80]
+            .iter()
+            .filter_map(|p| std::net::TcpListener::bind(("0.0.0.0", *p)).ok())
+            .collect::<Vec<_>>()
+    })
 }
 
 pub struct Twin {
@@ -97,8 +109,8 @@ impl Lab {
         let mut script = String::from(
             "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv4.conf.all.rp_filter=0 \
              net.ipv4.conf.default.rp_filter=0 net.ipv4.icmp_ratelimit=0 net.ipv4.icmp_ratemask=0 \
-             net.ipv4.tcp_synack_retries=0\n\
-             sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 net.netfilter.nf_conntrack_tcp_be_liberal=1 || true\n\
+             net.ipv4.tcp_synack_retries=0 net.ipv4.tcp_max_tw_buckets=0\n\
+             sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 net.netfilter.nf_conntrack_tcp_be_liberal=0 || true\n\
              ip link set lo up; ip link set dt0 up; sysctl -qw net.ipv4.conf.dt0.rp_filter=0\n\
              ip addr add 192.0.2.2/24 dev dt0\n",
         );
@@ -118,13 +130,7 @@ impl Lab {
         }
         script += "ip route add default via 192.0.2.1 dev dt0\nnft -f -\n";
         ok(&d, &script, Some(OBSERVER))?;
-        // Listeners on 22 and 80: SYNs there get a SYN-ACK (conntrack moves on).
-        let listeners = integration_tests::in_netns(&d, || {
-            [22u16, 80]
-                .iter()
-                .filter_map(|p| std::net::TcpListener::bind(("0.0.0.0", *p)).ok())
-                .collect::<Vec<_>>()
-        })?;
+        let listeners = listen(&d)?;
         let (sock, ifindex) =
             integration_tests::in_netns(&s, || -> anyhow::Result<(OwnedFd, i32)> {
                 // SAFETY: plain socket(2); the fd is owned at once.
@@ -144,7 +150,7 @@ impl Lab {
             dut,
             sock,
             ifindex,
-            _listeners: listeners,
+            listeners: std::sync::Mutex::new(listeners),
         })
     }
 
@@ -170,6 +176,20 @@ impl Lab {
     /// Loads the ruleset; Err(text) when the back end refuses it.
     fn load(&self, ruleset: &str) -> anyhow::Result<Result<(), String>> {
         let d = self.dut.name();
+        // No TCP state of an earlier case may answer this one's segments
+        // (the two labs' stacks differ after a case with a known
+        // difference): closing the listeners drops their half-open and
+        // unaccepted connections, and no socket lingers in TIME_WAIT
+        // (`tcp_max_tw_buckets=0`). Their RSTs leave before the counters
+        // are zeroed.
+        {
+            let mut l = self
+                .listeners
+                .lock()
+                .map_err(|_| anyhow::anyhow!("listeners"))?;
+            l.clear();
+            *l = listen(d)?;
+        }
         let out = if self.legacy {
             sh(
                 d,
