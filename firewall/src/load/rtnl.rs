@@ -27,11 +27,26 @@ pub struct LinkInfo {
     /// `IFLA_XDP_PROG_ID`: the id of the XDP program attached (by fw or
     /// anything else), 0 when none is.
     pub xdp_prog: u32,
+    /// `IFLA_ADDRESS` when it is 6 bytes long: the MAC address, as on
+    /// the wire.
+    pub mac: Option<[u8; 6]>,
+    /// `IFLA_LINK` when the link is in this namespace (no
+    /// `IFLA_LINK_NETNSID`): the lower device of a vlan or macvlan, a
+    /// veth's peer.
+    pub link: Option<u32>,
+    /// `IFLA_MACVLAN_MODE` of a macvlan's or macvtap's `IFLA_INFO_DATA`
+    /// (`MACVLAN_MODE_*`).
+    pub macvlan_mode: Option<u32>,
 }
 
 const NLMSG_HDRLEN: usize = 16;
 const IFINFOMSG_LEN: usize = 16;
+const IFLA_ADDRESS: u16 = 1;
 const IFLA_IFNAME: u16 = 3;
+const IFLA_LINK: u16 = 5;
+const IFLA_LINK_NETNSID: u16 = 37;
+const IFLA_INFO_DATA: u16 = 2;
+const IFLA_MACVLAN_MODE: u16 = 1;
 const IFLA_MASTER: u16 = 10;
 const IFLA_LINKINFO: u16 = 18;
 const IFLA_INFO_KIND: u16 = 1;
@@ -149,14 +164,24 @@ pub fn links() -> io::Result<HashMap<u32, LinkInfo>> {
             up: u32_at(&msg, 8) & libc::IFF_UP as u32 != 0,
             ..LinkInfo::default()
         };
+        let mut link_elsewhere = false;
+        let mut info_data: &[u8] = &[];
         for (ty, v) in attrs(&msg[IFINFOMSG_LEN..]) {
             match ty {
                 IFLA_IFNAME => info.name = c_string(v),
                 IFLA_MASTER if v.len() >= 4 => info.master = Some(u32_at(v, 0)),
+                IFLA_ADDRESS if v.len() == 6 => {
+                    info.mac = Some([v[0], v[1], v[2], v[3], v[4], v[5]]);
+                }
+                IFLA_LINK if v.len() >= 4 => info.link = Some(u32_at(v, 0)),
+                IFLA_LINK_NETNSID => link_elsewhere = true,
                 IFLA_LINKINFO => {
                     for (ty, v) in attrs(v) {
-                        if ty == IFLA_INFO_KIND {
-                            info.kind = c_string(v);
+                        match ty {
+                            IFLA_INFO_KIND => info.kind = c_string(v),
+                            IFLA_INFO_DATA => info_data = v,
+                            // Attributes fw does not use.
+                            _ => {}
                         }
                     }
                 }
@@ -170,6 +195,17 @@ pub fn links() -> io::Result<HashMap<u32, LinkInfo>> {
                 // Attributes fw does not use.
                 _ => {}
             }
+        }
+        if link_elsewhere {
+            // An index in another namespace names nothing here.
+            info.link = None;
+        }
+        // IFLA_INFO_DATA's attributes depend on the kind.
+        if matches!(info.kind.as_str(), "macvlan" | "macvtap") {
+            info.macvlan_mode = attrs(info_data)
+                .into_iter()
+                .find(|(ty, v)| *ty == IFLA_MACVLAN_MODE && v.len() >= 4)
+                .map(|(_, v)| u32_at(v, 0));
         }
         out.insert(index, info);
     }
