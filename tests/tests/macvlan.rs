@@ -58,7 +58,9 @@ fn sh(ns: &str, script: &str) -> Output {
 }
 
 impl MacvlanLab {
-    fn new(tag: &str, mode: &str, filter: Filter) -> Self {
+    /// `kind` is `macvlan` or `macvtap` (a macvlan whose frames go to a
+    /// tap file when one is open; none is here, so the stack gets them).
+    fn new(tag: &str, kind: &str, mode: &str, filter: Filter) -> Self {
         let lab = MacvlanLab {
             filter,
             a: Netns::new(&format!("{tag}-a")).unwrap(),
@@ -74,7 +76,7 @@ impl MacvlanLab {
             a,
             &format!(
                 "ip link add p1 type veth peer name e netns {h} && \
-                 ip link add link p1 name mv0 type macvlan mode {mode} && \
+                 ip link add link p1 name mv0 type {kind} mode {mode} && \
                  ip addr add {LOWER}/24 dev p1 && ip addr add {UPPER}/24 dev mv0 && \
                  ip link set p1 up && ip link set mv0 up && ip link set lo up"
             ),
@@ -202,16 +204,17 @@ impl Drop for MacvlanLab {
 }
 
 /// (per-rule packets, arrivals per port) of the same `rules` and `sends`
-/// in twin labs of macvlan `mode`: iptables-legacy's, then fw's.
+/// in twin labs of a `kind` (macvlan, macvtap) in `mode`:
+/// iptables-legacy's, then fw's.
 #[allow(clippy::type_complexity)]
 fn twins(
     tag: &str,
-    mode: &str,
+    (kind, mode): (&str, &str),
     rules: &[&str],
     sends: &[(Ipv4Addr, u16, usize)],
 ) -> [(Vec<u64>, [usize; 3]); 2] {
     [Filter::Legacy, Filter::Fw].map(|f| {
-        let lab = MacvlanLab::new(&format!("{tag}-{f:?}"), mode, f);
+        let lab = MacvlanLab::new(&format!("{tag}-{f:?}"), kind, mode, f);
         lab.load(rules);
         let got = lab.send(sends);
         (lab.counts(rules.len()), got)
@@ -238,16 +241,21 @@ const UNICAST_SENDS: [(Ipv4Addr, u16, usize); 4] = [
 ];
 
 #[test]
-fn unicast_to_a_macvlan_meets_the_ruleset_once_on_the_macvlan_as_iptables() {
-    for mode in ["bridge", "private", "vepa"] {
-        let [legacy, fw] = twins("mvuni", mode, &UNICAST_RULES, &UNICAST_SENDS);
+fn unicast_to_a_macvlan_or_macvtap_meets_the_ruleset_once_on_it_as_iptables() {
+    for kind in [
+        ("macvlan", "bridge"),
+        ("macvlan", "private"),
+        ("macvlan", "vepa"),
+        ("macvtap", "bridge"),
+    ] {
+        let [legacy, fw] = twins("mvuni", kind, &UNICAST_RULES, &UNICAST_SENDS);
         // Each datagram meets one rule, on the device its MAC names.
         assert_eq!(
             legacy,
             (vec![3, 2, 3, 2], [3, 3, 0]),
-            "iptables-legacy, {mode}"
+            "iptables-legacy, {kind:?}"
         );
-        assert_eq!(fw, legacy, "fw as iptables-legacy, {mode}");
+        assert_eq!(fw, legacy, "fw as iptables-legacy, {kind:?}");
     }
 }
 
@@ -255,7 +263,12 @@ fn unicast_to_a_macvlan_meets_the_ruleset_once_on_the_macvlan_as_iptables() {
 fn under_passthru_every_unicast_frame_is_the_macvlans_as_in_iptables() {
     // passthru: mv0 has p1's MAC address and the driver hands it every
     // unicast frame of p1, those for p1's IP address too.
-    let [legacy, fw] = twins("mvpass", "passthru", &UNICAST_RULES, &UNICAST_SENDS);
+    let [legacy, fw] = twins(
+        "mvpass",
+        ("macvlan", "passthru"),
+        &UNICAST_RULES,
+        &UNICAST_SENDS,
+    );
     assert_eq!(legacy, (vec![0, 0, 5, 5], [0, 5, 0]), "iptables-legacy");
     assert_eq!(fw, legacy, "fw as iptables-legacy");
 }
@@ -265,7 +278,12 @@ fn a_source_macvlan_skips_the_lower_for_its_frames_and_misses_copies_the_lower_d
     // p1's frames meet p1 and, copied, mv0 (rules 4 and 3: a copy to
     // 9002 arrives by mv0); mv0's meet only mv0 (p1's stack drops them,
     // addressed to another host).
-    let [legacy, fw] = twins("mvsrc", "source", &UNICAST_RULES, &UNICAST_SENDS);
+    let [legacy, fw] = twins(
+        "mvsrc",
+        ("macvlan", "source"),
+        &UNICAST_RULES,
+        &UNICAST_SENDS,
+    );
     assert_eq!(legacy, (vec![3, 2, 5, 5], [3, 5, 0]), "iptables-legacy");
     // Known difference, as for broadcasts: the driver copies the frame
     // after p1's XDP, so the 2 that fw's rule 2 drops on p1 never reach
@@ -281,7 +299,7 @@ fn a_broadcast_meets_the_lower_and_the_macvlan_and_a_drop_on_the_lower_differs()
         "-A INPUT -i mv0 -p udp --dport 9003 -j ACCEPT",
     ];
     // p1 gets the frame and mv0 a copy: counted on each, delivered twice.
-    let [legacy, fw] = twins("mvbc", "bridge", &accept, &sends);
+    let [legacy, fw] = twins("mvbc", ("macvlan", "bridge"), &accept, &sends);
     assert_eq!(legacy, (vec![3, 3], [0, 0, 6]), "iptables-legacy");
     assert_eq!(fw, legacy, "fw as iptables-legacy");
 
@@ -292,7 +310,7 @@ fn a_broadcast_meets_the_lower_and_the_macvlan_and_a_drop_on_the_lower_differs()
         "-A INPUT -i p1 -p udp --dport 9003 -j DROP",
         "-A INPUT -i mv0 -p udp --dport 9003 -j ACCEPT",
     ];
-    let [legacy, fw] = twins("mvbcdrop", "bridge", &drop_lower, &sends);
+    let [legacy, fw] = twins("mvbcdrop", ("macvlan", "bridge"), &drop_lower, &sends);
     assert_eq!(legacy, (vec![3, 3], [0, 0, 3]), "iptables-legacy");
     assert_eq!(fw, (vec![3, 0], [0, 0, 0]), "fw");
 }
