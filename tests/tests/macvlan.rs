@@ -314,3 +314,83 @@ fn a_broadcast_meets_the_lower_and_the_macvlan_and_a_drop_on_the_lower_differs()
     assert_eq!(legacy, (vec![3, 3], [0, 0, 3]), "iptables-legacy");
     assert_eq!(fw, (vec![3, 0], [0, 0, 0]), "fw");
 }
+
+/// The daemon (`fw daemon --no-metrics`) in a namespace, stopped with
+/// SIGTERM when dropped.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_macvlan_added_later_is_followed_at_the_next_change_and_a_new_address_by_the_daemon() {
+    let lab = MacvlanLab::new("mvlater", "macvlan", "bridge", Filter::Fw);
+    let (a, h) = (lab.a.name(), lab.h.name());
+    let mut rules = UNICAST_RULES.to_vec();
+    rules.push("-A INPUT -i mv1 -p udp -j ACCEPT");
+    lab.load(&rules);
+    let fw = |args: &str| sh(a, &format!("{} {args}", fw_bin().display()));
+    let mv1 = Ipv4Addr::new(203, 0, 113, 1);
+    sh(
+        a,
+        &format!(
+            "ip link add link p1 name mv1 type macvlan mode bridge && \
+             ip addr add {mv1}/24 dev mv1 && ip link set mv1 up"
+        ),
+    );
+    let mac = |dev: &str| {
+        let out = sh(a, &format!("cat /sys/class/net/{dev}/address"));
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    sh(
+        h,
+        &format!(
+            "ip addr add 203.0.113.9/24 dev e && ip neigh add {mv1} lladdr {} dev e",
+            mac("mv1")
+        ),
+    );
+    // Not attached to mv1 yet: its frames meet p1's rules (rule 2 drops
+    // them), never unfiltered.
+    assert_eq!(lab.send(&[(mv1, PORT_B, 3)]), [0, 0, 0]);
+    assert_eq!(lab.counts(5), [0, 3, 0, 0, 0]);
+    // The next change attaches mv1 and lets its frames by p1.
+    fw("-A INPUT -p icmp -j ACCEPT");
+    assert_eq!(lab.send(&[(mv1, PORT_B, 3)]), [0, 3, 0]);
+    assert_eq!(lab.counts(5), [0, 3, 0, 0, 3]);
+
+    // mv0 takes another address with nothing else changing: the daemon
+    // follows it.
+    let child = std::process::Command::new("ip")
+        .args(["netns", "exec", a])
+        .arg(fw_bin())
+        .args(["daemon", "--no-metrics"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("fw daemon");
+    let _daemon = Daemon(child);
+    std::thread::sleep(Duration::from_millis(500));
+    let new_mac = "02:00:5e:00:53:01";
+    sh(a, &format!("ip link set mv0 address {new_mac}"));
+    sh(
+        h,
+        &format!("ip neigh replace {UPPER} lladdr {new_mac} dev e"),
+    );
+    // Until the daemon's refresh the new address's frames meet p1's
+    // rule 2 (dropped): wait for one to arrive.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while lab.send(&[(UPPER, PORT_B, 1)])[1] == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "mv0's new address still meets p1"
+        );
+    }
+    fw("-Z");
+    assert_eq!(lab.send(&UNICAST_SENDS), [3, 3, 0]);
+    assert_eq!(lab.counts(5), [3, 2, 3, 2, 0]);
+}
