@@ -2442,12 +2442,14 @@ pub mod iface {
 /// uppers: they are classified on each, as netfilter does.
 ///
 /// User space writes the map at every attach (and `fw daemon` at its
-/// refresh), only for uppers fw is attached to, so that nothing passes
-/// the lower unless the upper filters it.
+/// refresh): for an upper in the same namespace only when fw is attached
+/// to it, so that nothing passes the lower unless the upper filters it;
+/// for an upper in another namespace (a container's) always, as this
+/// namespace's netfilter never sees its frames.
 ///
-/// | map        | kind | key                    | value                        |
-/// |------------|------|------------------------|------------------------------|
-/// | `MACVLANS` | hash | [`Key`]                | upper ifindex (u32, host)    |
+/// | map        | kind | key                    | value                                          |
+/// |------------|------|------------------------|------------------------------------------------|
+/// | `MACVLANS` | hash | [`Key`]                | the upper's ifindex in its namespace (u32, host) |
 pub mod macvlan {
     /// Entries of `MACVLANS`: macvlan devices over lower devices of one
     /// namespace.

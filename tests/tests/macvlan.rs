@@ -5,7 +5,8 @@
 //! unicast frame is the macvlan's. A broadcast meets it on both, as in
 //! netfilter, but one dropped on p1 reaches the macvlan only under
 //! iptables (the kernel copies it to the macvlan after p1's XDP); so does
-//! a frame a source-mode macvlan gets a copy of.
+//! a frame a source-mode macvlan gets a copy of. A macvlan moved to
+//! another namespace passes p1 too (netfilter in p1's never sees it).
 
 // Cargo gives every test all of the package's dependencies; this one
 // does without these (the lab library or other tests use them).
@@ -393,4 +394,59 @@ fn a_macvlan_added_later_is_followed_at_the_next_change_and_a_new_address_by_the
     fw("-Z");
     assert_eq!(lab.send(&UNICAST_SENDS), [3, 3, 0]);
     assert_eq!(lab.counts(5), [3, 2, 3, 2, 0]);
+}
+
+/// Loads `rules` into `filter` in namespace `ns`, as [`MacvlanLab::load`].
+fn load_in(ns: &str, filter: Filter, rules: &[&str]) {
+    let file = format!(
+        "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n{}\nCOMMIT\n",
+        rules.join("\n")
+    );
+    let cmd = match filter {
+        Filter::Legacy => "iptables-legacy-restore".to_string(),
+        Filter::Fw => format!("{} restore", fw_bin().display()),
+    };
+    let out = sh_in(ns, &cmd, &[], Some(&file));
+    assert!(
+        out.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_macvlan_in_another_namespace_passes_the_lower_as_in_iptables() {
+    // mv0 moved to namespace c (a container's): netfilter in a never sees
+    // its frames; p1's rules must not count or drop them.
+    let rules = [
+        "-A INPUT -i p1 -p udp --dport 9001 -j ACCEPT",
+        "-A INPUT -i p1 -p udp -j DROP",
+    ];
+    let got = [Filter::Legacy, Filter::Fw].map(|f| {
+        let lab = MacvlanLab::new(&format!("mvns-{f:?}"), "macvlan", "bridge", f);
+        let c = Netns::new(&format!("mvns-{f:?}-c")).unwrap();
+        sh(lab.a.name(), &format!("ip link set mv0 netns {}", c.name()));
+        sh(
+            c.name(),
+            &format!("ip addr add {UPPER}/24 dev mv0 && ip link set mv0 up && ip link set lo up"),
+        );
+        load_in(lab.a.name(), f, &rules);
+        let in_c = in_netns(c.name(), || {
+            let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, PORT_B)).unwrap();
+            s.set_nonblocking(true).unwrap();
+            s
+        })
+        .unwrap();
+        let in_a = lab.send(&[(LOWER, PORT_A, 3), (LOWER, PORT_B, 2), (UPPER, PORT_B, 3)]);
+        let mut buf = [0u8; 64];
+        let mut arrived_c = 0;
+        while in_c.recv_from(&mut buf).is_ok() {
+            arrived_c += 1;
+        }
+        let counts = lab.counts(rules.len());
+        fw_reset(c.name());
+        (counts, in_a, arrived_c)
+    });
+    assert_eq!(got[0], (vec![3, 2], [3, 0, 0], 3), "iptables-legacy");
+    assert_eq!(got[1], got[0], "fw as iptables-legacy");
 }

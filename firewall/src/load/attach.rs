@@ -5,7 +5,7 @@
 //! parse, TCX ingress (INPUT, FORWARD) and egress (OUTPUT) programs of
 //! their own. Each link is pinned so it stays attached after `fw` exits.
 
-use std::{ffi::CString, io};
+use std::{ffi::CString, io, os::fd::AsRawFd as _};
 
 use aya::{
     Ebpf,
@@ -677,8 +677,92 @@ fn macvlan_entries(now: &[Interface], attached: &[Attachment]) -> Vec<(macvlan::
         .collect()
 }
 
+/// The `MACVLANS` entries of macvlans (and macvtaps) in other network
+/// namespaces whose lower is one of `lowers` (indexes here): a
+/// container's, typically. netfilter here never sees their frames, so
+/// they pass whether or not anything filters them there. The namespaces
+/// are those of `/run/netns` and of every process; one that cannot be
+/// read is left out (its macvlans' frames then meet the lower's rules,
+/// as before).
+fn foreign_entries(lowers: &[u32]) -> Vec<(macvlan::Key, u32)> {
+    use std::os::{fd::AsFd as _, unix::fs::MetadataExt as _};
+    let Ok(own) = std::fs::File::open("/proc/thread-self/ns/net") else {
+        return Vec::new();
+    };
+    let Ok(own_meta) = own.metadata() else {
+        return Vec::new();
+    };
+    let mut seen = std::collections::HashSet::from([(own_meta.dev(), own_meta.ino())]);
+    let named = std::fs::read_dir("/run/netns")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path());
+    let of_processes = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map(|e| e.path().join("ns/net"));
+    let mut out = Vec::new();
+    for path in named.chain(of_processes) {
+        let Ok(ns) = std::fs::File::open(&path) else {
+            continue;
+        };
+        let Ok(m) = ns.metadata() else { continue };
+        if !seen.insert((m.dev(), m.ino())) {
+            continue;
+        }
+        let (ns_fd, own_fd) = (ns.as_fd(), own.as_fd());
+        let found = std::thread::scope(|scope| {
+            scope
+                .spawn(move || -> Option<Vec<(macvlan::Key, u32)>> {
+                    // SAFETY: setns(2) on an open namespace file; it moves
+                    // only this thread, which ends here.
+                    if unsafe { libc::setns(ns_fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                        return None;
+                    }
+                    let here = super::rtnl::nsid(own_fd).ok()??;
+                    let links = super::rtnl::links().ok()?;
+                    Some(
+                        links
+                            .iter()
+                            .filter_map(|(&index, l)| {
+                                let (nsid, lower) = l.foreign_link?;
+                                let mode = l.macvlan_mode?;
+                                let mac = if mode == MACVLAN_MODE_PASSTHRU {
+                                    macvlan::ANY
+                                } else {
+                                    l.mac?
+                                };
+                                (nsid == here && lowers.contains(&lower)).then_some((
+                                    macvlan::Key {
+                                        ifindex: lower,
+                                        mac,
+                                        pad: [0; 2],
+                                    },
+                                    index,
+                                ))
+                            })
+                            .collect(),
+                    )
+                })
+                .join()
+                .ok()
+                .flatten()
+        });
+        out.extend(found.unwrap_or_default());
+    }
+    out
+}
+
 /// Makes `MACVLANS` (pinned in `dirs`) hold [`macvlan_entries`] of `now`
-/// and `attached`, and nothing else; whether it changed anything.
+/// and `attached` and the [`foreign_entries`] of the lowers fw is
+/// attached to, and nothing else; whether it changed anything.
 ///
 /// # Errors
 /// [`LoadError::Incomplete`] when the map is not pinned (pins of an
@@ -693,7 +777,9 @@ pub fn sync_macvlans(
     let err = |e| LoadError::Map(maps::MACVLANS, e);
     let mut map: HashMap<MapData, macvlan::Key, u32> =
         HashMap::try_from(Map::HashMap(data)).map_err(err)?;
-    let want = macvlan_entries(now, attached);
+    let mut want = macvlan_entries(now, attached);
+    let lowers: Vec<u32> = attached.iter().map(|a| a.ifindex).collect();
+    want.extend(foreign_entries(&lowers));
     let have: Vec<(macvlan::Key, u32)> = map.iter().collect::<Result<_, _>>().map_err(err)?;
     let mut changed = false;
     // Stale entries first: one left for a MAC now on another device
