@@ -726,8 +726,11 @@ fn foreign_entries(lowers: &[u32]) -> Vec<(macvlan::Key, u32)> {
                     if unsafe { libc::setns(ns_fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
                         return None;
                     }
-                    let here = super::rtnl::nsid(own_fd).ok()??;
+                    // Links first: dumping one whose lower is in our
+                    // namespace gives our namespace an id there if it had
+                    // none.
                     let links = super::rtnl::links().ok()?;
+                    let here = super::rtnl::nsid(own_fd).ok()??;
                     Some(
                         links
                             .iter()
@@ -828,6 +831,56 @@ pub fn br_netfilter_warning(ifaces: &[Interface]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn iface(name: &str, index: u32, macvlan: Option<(u32, MacvlanMode)>) -> Interface {
+        Interface {
+            name: name.into(),
+            index,
+            link_type: ARPHRD_ETHER,
+            kind: if macvlan.is_some() { "macvlan" } else { "veth" }.into(),
+            master: None,
+            xdp_prog: 0,
+            up: true,
+            mac: Some([2, 0, 0, 0, 0, index as u8]),
+            macvlan,
+        }
+    }
+
+    fn on(i: &Interface) -> Attachment {
+        Attachment {
+            ifname: i.name.clone(),
+            ifindex: i.index,
+            xdp_mode: "generic".into(),
+        }
+    }
+
+    #[test]
+    fn macvlans_are_entered_only_while_fw_filters_both_devices() {
+        let lower = iface("p1", 2, None);
+        let mv = iface("mv0", 3, Some((2, MacvlanMode::ByAddress)));
+        let pass = iface("mv1", 4, Some((5, MacvlanMode::Passthru)));
+        let lower2 = iface("p2", 5, None);
+        let now = [lower.clone(), mv.clone(), pass.clone(), lower2.clone()];
+        let key = |ifindex, mac| macvlan::Key {
+            ifindex,
+            mac,
+            pad: [0; 2],
+        };
+        assert_eq!(
+            macvlan_entries(&now, &[on(&lower), on(&mv), on(&pass), on(&lower2)]),
+            [(key(2, [2, 0, 0, 0, 0, 3]), 3), (key(5, macvlan::ANY), 4)]
+        );
+        // The upper unfiltered (not attached yet, or recreated: another
+        // index under its name): its frames stay on the lower's rules.
+        let mut recreated = on(&mv);
+        recreated.ifindex = 9;
+        assert_eq!(
+            macvlan_entries(&now, &[on(&lower), recreated, on(&lower2)]),
+            []
+        );
+        // No lower of fw's: nothing to pass.
+        assert_eq!(macvlan_entries(&now, &[on(&mv), on(&pass)]), []);
+    }
 
     #[test]
     fn an_attach_error_names_the_errno_and_the_likely_reason() {
