@@ -862,10 +862,13 @@ pub mod maps {
     /// `HASHLIMIT_TABLES`: each `-m hashlimit` table's bucket count
     /// ([`super::check::hashlimit::Table`]).
     pub const HASHLIMIT_TABLES: &str = "HASHLIMIT_TABLES";
+    /// `MACVLANS`: the MAC addresses of the macvlan devices over each
+    /// lower device ([`super::macvlan`]).
+    pub const MACVLANS: &str = "MACVLANS";
     /// The maps fw pins, in the order it pins them. The kernel-private
     /// working maps (`SCRATCH`, `MATCH_CACHE`, `CT_PENDING`, `LOG_BUCKET`)
     /// are not pinned.
-    pub const ALL: [&str; 26] = [
+    pub const ALL: [&str; 27] = [
         CONFIG,
         CHAINS,
         RULES,
@@ -892,6 +895,7 @@ pub mod maps {
         SET_META,
         SET_NETS,
         SET_PORTS,
+        MACVLANS,
     ];
     /// Maps of the object that fw does not pin (besides the data
     /// sections, `.rodata` and the like, that hold its constants).
@@ -2473,6 +2477,50 @@ pub mod iface {
     pub const MARK_LEN: usize = 4;
 }
 
+/// Frames the kernel hands to a macvlan (or macvtap) upper device: they
+/// pass the lower device's XDP program untouched and meet the ruleset
+/// once, on the upper (`-i mv0`), where netfilter sees them.
+///
+/// The macvlan driver's rx_handler runs on the lower device after XDP
+/// and gives a unicast frame to the upper whose address is its
+/// destination (every mode: bridge, private, vepa, and source, whose
+/// upper only gets copies by source address and whose destination the
+/// lower's stack drops as `PACKET_OTHERHOST` before netfilter), or, in
+/// passthru mode, every unicast frame to the one upper. Broadcast and
+/// multicast frames go to the lower's stack and are copied to the
+/// uppers: they are classified on each, as netfilter does.
+///
+/// User space writes the map at every attach (and `fw daemon` at its
+/// refresh): for an upper in the same namespace only when fw is attached
+/// to it, so that nothing passes the lower unless the upper filters it;
+/// for an upper in another namespace (a container's) always, as this
+/// namespace's netfilter never sees its frames.
+///
+/// | map        | kind | key                    | value                                          |
+/// |------------|------|------------------------|------------------------------------------------|
+/// | `MACVLANS` | hash | [`Key`]                | the upper's ifindex in its namespace (u32, host) |
+pub mod macvlan {
+    /// Entries of `MACVLANS`: macvlan devices over lower devices of one
+    /// namespace.
+    pub const MAX: u32 = 4096;
+    /// [`Key::mac`] of a passthru upper: every unicast destination (a
+    /// lower device has one passthru upper and no other).
+    pub const ANY: [u8; 6] = [0; 6];
+
+    /// A lower device and a unicast destination address.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+    pub struct Key {
+        /// The lower device's ifindex (host byte order).
+        pub ifindex: u32,
+        /// The upper's MAC address as on the wire (bytes 0..6 of the
+        /// frame), or [`ANY`].
+        pub mac: [u8; 6],
+        /// Zero.
+        pub pad: [u8; 2],
+    }
+}
+
 // Every map type is repr(C) plain data without implicit padding: its size
 // is the sum of its fields' (what `aya::Pod` below relies on).
 const _: () = {
@@ -2503,6 +2551,7 @@ const _: () = {
     assert!(size_of::<log::Config>().is_multiple_of(4));
     assert!(size_of::<log::Event>() == size_of::<log::Config>() + 24 + log::CAPTURE);
     assert!(size_of::<log::Bucket>() == 16);
+    assert!(size_of::<macvlan::Key>() == 12);
 };
 
 #[cfg(feature = "user")]
@@ -2556,4 +2605,6 @@ mod pod {
     unsafe impl aya::Pod for super::check::hashlimit::Entry {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::check::hashlimit::Table {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::macvlan::Key {}
 }

@@ -1,7 +1,9 @@
 //! fw's kernel side.
 //!
 //! * `fw_xdp` runs at XDP on every interface and filters INPUT, or
-//!   FORWARD for packets the kernel will route on (see `route`).
+//!   FORWARD for packets the kernel will route on (see `route`); a frame
+//!   the kernel will hand to a macvlan over the interface passes, to be
+//!   filtered there (`macvlan`).
 //! * `fw_tc` runs at TC egress (TCX) and filters OUTPUT for locally
 //!   generated packets.
 //! * `fw_tc_in` runs at TC ingress (TCX) on veth and sends the REJECT
@@ -27,6 +29,7 @@ mod check;
 mod classify;
 mod conntrack;
 mod log;
+mod macvlan;
 mod parse;
 mod reject;
 mod route;
@@ -53,6 +56,11 @@ const ETH_HLEN: usize = 14;
 
 #[xdp]
 fn fw_xdp(ctx: XdpContext) -> u32 {
+    // SAFETY: ctx.ctx is the kernel's xdp_md for this call.
+    if macvlan::for_upper(&ctx, unsafe { (*ctx.ctx).ingress_ifindex }) {
+        // Classified on the upper, as netfilter sees it, once.
+        return xdp_action::XDP_PASS;
+    }
     if !parse::xdp_untag_priority(&ctx) {
         return xdp_action::XDP_DROP;
     }

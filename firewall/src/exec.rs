@@ -1044,6 +1044,9 @@ pub fn refresh() -> Result<Refreshed, ExecError> {
         return Ok(Refreshed::NotLoaded);
     };
     let now = attach::interfaces()?;
+    // A macvlan's address may change with nothing else: its frames would
+    // be classified on the lower too, or pass the lower for nothing.
+    attach::sync_macvlans(&dirs, &now, &old.attachments)?;
     let listed: Vec<(String, u32)> = now.iter().map(|i| (i.name.clone(), i.index)).collect();
     let attached_all = now.iter().filter(|i| i.attachable()).all(|i| {
         old.attachments

@@ -5,7 +5,7 @@
 //! parse, TCX ingress (INPUT, FORWARD) and egress (OUTPUT) programs of
 //! their own. Each link is pinned so it stays attached after `fw` exits.
 
-use std::{ffi::CString, io};
+use std::{ffi::CString, io, os::fd::AsRawFd as _};
 
 use aya::{
     Ebpf,
@@ -18,7 +18,7 @@ use aya::{
 
 use aya_obj::programs::XdpAttachType;
 
-use firewall_common::{iface, maps};
+use firewall_common::{iface, macvlan, maps};
 
 use super::{LoadError, PROG_TC, PROG_TC_IN, PROG_TC_L3, PROG_TC_L3_IN, PROG_XDP, pins::Dirs};
 use crate::state::Attachment;
@@ -53,7 +53,27 @@ pub struct Interface {
     pub xdp_prog: u32,
     /// Administratively up (`IFF_UP`): a down interface passes no packet.
     pub up: bool,
+    /// The MAC address (6 bytes, as on the wire), if it has one.
+    pub mac: Option<[u8; 6]>,
+    /// A macvlan's or macvtap's lower device (its index) when that is in
+    /// this namespace, and its mode.
+    pub macvlan: Option<(u32, MacvlanMode)>,
 }
+
+/// A macvlan's mode (`IFLA_MACVLAN_MODE`, `<linux/if_link.h>`), as far
+/// as it decides which unicast frames of the lower the upper gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MacvlanMode {
+    /// private (1), vepa (2), bridge (4), source (16): the frames to its
+    /// address (source: the lower's stack drops them as for another
+    /// host, and the upper gets copies by source address).
+    ByAddress,
+    /// passthru (8): every unicast frame.
+    Passthru,
+}
+
+/// `MACVLAN_MODE_PASSTHRU`.
+const MACVLAN_MODE_PASSTHRU: u32 = 8;
 
 /// Masters whose ports fw leaves alone: the stack sees the frames they
 /// pass up as arriving on the master (`-i br0`, `-i bond0`), and what the
@@ -236,6 +256,15 @@ pub fn interfaces() -> Result<Vec<Interface>, LoadError> {
                 master,
                 xdp_prog: info.xdp_prog,
                 up: info.up,
+                mac: info.mac,
+                macvlan: info.macvlan_mode.and_then(|mode| {
+                    let mode = if mode == MACVLAN_MODE_PASSTHRU {
+                        MacvlanMode::Passthru
+                    } else {
+                        MacvlanMode::ByAddress
+                    };
+                    info.link.map(|lower| (lower, mode))
+                }),
             }
         })
         .collect();
@@ -479,6 +508,7 @@ pub fn attach_all(ebpf: &mut Ebpf, dirs: &Dirs) -> Result<Reconciled, LoadError>
         ifaces: ifaces_map(dirs, &now)?,
     };
     let skipped = now.iter().filter(|i| !i.is_filterable()).cloned().collect();
+    let now_all = now.clone();
     let ifaces: Vec<Interface> = now.into_iter().filter(Interface::attachable).collect();
     let mut attached = Vec::new();
     let mut refused = Vec::new();
@@ -489,6 +519,7 @@ pub fn attach_all(ebpf: &mut Ebpf, dirs: &Dirs) -> Result<Reconciled, LoadError>
         }
     }
     attached.sort_by_key(|a: &Attachment| a.ifindex);
+    sync_macvlans(dirs, &now_all, &attached)?;
     Ok(Reconciled {
         added: attached.iter().map(|a| a.ifname.clone()).collect(),
         attached,
@@ -600,12 +631,176 @@ pub fn reconcile(
         }
     }
     kept.sort_by_key(|a| a.ifindex);
+    if let Err(e) = sync_macvlans(dirs, now, &kept) {
+        for name in &added {
+            unlink(dirs, name);
+        }
+        return Err(e);
+    }
     Ok(Reconciled {
         attached: kept,
         skipped,
         added,
         refused,
     })
+}
+
+/// What `MACVLANS` should hold for the namespace's interfaces `now` of
+/// which fw is `attached` to: an entry per macvlan (or macvtap) upper
+/// whose lower is in this namespace, when fw is attached to both (a frame
+/// passes the lower only where the upper filters it).
+fn macvlan_entries(now: &[Interface], attached: &[Attachment]) -> Vec<(macvlan::Key, u32)> {
+    let on = |index: u32| {
+        now.iter().any(|i| {
+            i.index == index
+                && attached
+                    .iter()
+                    .any(|a| a.ifindex == i.index && a.ifname == i.name)
+        })
+    };
+    now.iter()
+        .filter_map(|up| {
+            let (lower, mode) = up.macvlan?;
+            let mac = match mode {
+                MacvlanMode::ByAddress => up.mac?,
+                MacvlanMode::Passthru => macvlan::ANY,
+            };
+            (on(up.index) && on(lower)).then_some((
+                macvlan::Key {
+                    ifindex: lower,
+                    mac,
+                    pad: [0; 2],
+                },
+                up.index,
+            ))
+        })
+        .collect()
+}
+
+/// The `MACVLANS` entries of macvlans (and macvtaps) in other network
+/// namespaces whose lower is one of `lowers` (indexes here): a
+/// container's, typically. netfilter here never sees their frames, so
+/// they pass whether or not anything filters them there. The namespaces
+/// are those of `/run/netns` and of every process; one that cannot be
+/// read is left out (its macvlans' frames then meet the lower's rules,
+/// as before).
+fn foreign_entries(lowers: &[u32]) -> Vec<(macvlan::Key, u32)> {
+    use std::os::{fd::AsFd as _, unix::fs::MetadataExt as _};
+    let Ok(own) = std::fs::File::open("/proc/thread-self/ns/net") else {
+        return Vec::new();
+    };
+    let Ok(own_meta) = own.metadata() else {
+        return Vec::new();
+    };
+    let mut seen = std::collections::HashSet::from([(own_meta.dev(), own_meta.ino())]);
+    let named = std::fs::read_dir("/run/netns")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path());
+    let of_processes = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .map(|e| e.path().join("ns/net"));
+    let mut out = Vec::new();
+    for path in named.chain(of_processes) {
+        let Ok(ns) = std::fs::File::open(&path) else {
+            continue;
+        };
+        let Ok(m) = ns.metadata() else { continue };
+        if !seen.insert((m.dev(), m.ino())) {
+            continue;
+        }
+        let (ns_fd, own_fd) = (ns.as_fd(), own.as_fd());
+        let found = std::thread::scope(|scope| {
+            scope
+                .spawn(move || -> Option<Vec<(macvlan::Key, u32)>> {
+                    // SAFETY: setns(2) on an open namespace file; it moves
+                    // only this thread, which ends here.
+                    if unsafe { libc::setns(ns_fd.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                        return None;
+                    }
+                    // Links first: dumping one whose lower is in our
+                    // namespace gives our namespace an id there if it had
+                    // none.
+                    let links = super::rtnl::links().ok()?;
+                    let here = super::rtnl::nsid(own_fd).ok()??;
+                    Some(
+                        links
+                            .iter()
+                            .filter_map(|(&index, l)| {
+                                let (nsid, lower) = l.foreign_link?;
+                                let mode = l.macvlan_mode?;
+                                let mac = if mode == MACVLAN_MODE_PASSTHRU {
+                                    macvlan::ANY
+                                } else {
+                                    l.mac?
+                                };
+                                (nsid == here && lowers.contains(&lower)).then_some((
+                                    macvlan::Key {
+                                        ifindex: lower,
+                                        mac,
+                                        pad: [0; 2],
+                                    },
+                                    index,
+                                ))
+                            })
+                            .collect(),
+                    )
+                })
+                .join()
+                .ok()
+                .flatten()
+        });
+        out.extend(found.unwrap_or_default());
+    }
+    out
+}
+
+/// Makes `MACVLANS` (pinned in `dirs`) hold [`macvlan_entries`] of `now`
+/// and `attached` and the [`foreign_entries`] of the lowers fw is
+/// attached to, and nothing else; whether it changed anything.
+///
+/// # Errors
+/// [`LoadError::Incomplete`] when the map is not pinned (pins of an
+/// older fw), [`LoadError::Map`] when it cannot be read or written.
+pub fn sync_macvlans(
+    dirs: &Dirs,
+    now: &[Interface],
+    attached: &[Attachment],
+) -> Result<bool, LoadError> {
+    let path = dirs.map(maps::MACVLANS);
+    let data = MapData::from_pin(&path).map_err(|_| LoadError::Incomplete(path))?;
+    let err = |e| LoadError::Map(maps::MACVLANS, e);
+    let mut map: HashMap<MapData, macvlan::Key, u32> =
+        HashMap::try_from(Map::HashMap(data)).map_err(err)?;
+    let mut want = macvlan_entries(now, attached);
+    let lowers: Vec<u32> = attached.iter().map(|a| a.ifindex).collect();
+    want.extend(foreign_entries(&lowers));
+    let have: Vec<(macvlan::Key, u32)> = map.iter().collect::<Result<_, _>>().map_err(err)?;
+    let mut changed = false;
+    // Stale entries first: one left for a MAC now on another device
+    // would let that device's frames by unfiltered.
+    for (k, _) in have.iter().filter(|e| !want.contains(e)) {
+        match map.remove(k) {
+            Ok(()) => {}
+            Err(aya::maps::MapError::SyscallError(e))
+                if e.io_error.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) => return Err(err(e)),
+        }
+        changed = true;
+    }
+    for (k, v) in want.iter().filter(|e| !have.contains(e)) {
+        map.insert(k, v, 0).map_err(err)?;
+        changed = true;
+    }
+    Ok(changed)
 }
 
 /// `/proc/sys/net/bridge/bridge-nf-call-iptables` is 1 (br_netfilter is
@@ -636,6 +831,56 @@ pub fn br_netfilter_warning(ifaces: &[Interface]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn iface(name: &str, index: u32, macvlan: Option<(u32, MacvlanMode)>) -> Interface {
+        Interface {
+            name: name.into(),
+            index,
+            link_type: ARPHRD_ETHER,
+            kind: if macvlan.is_some() { "macvlan" } else { "veth" }.into(),
+            master: None,
+            xdp_prog: 0,
+            up: true,
+            mac: Some([2, 0, 0, 0, 0, index as u8]),
+            macvlan,
+        }
+    }
+
+    fn on(i: &Interface) -> Attachment {
+        Attachment {
+            ifname: i.name.clone(),
+            ifindex: i.index,
+            xdp_mode: "generic".into(),
+        }
+    }
+
+    #[test]
+    fn macvlans_are_entered_only_while_fw_filters_both_devices() {
+        let lower = iface("p1", 2, None);
+        let mv = iface("mv0", 3, Some((2, MacvlanMode::ByAddress)));
+        let pass = iface("mv1", 4, Some((5, MacvlanMode::Passthru)));
+        let lower2 = iface("p2", 5, None);
+        let now = [lower.clone(), mv.clone(), pass.clone(), lower2.clone()];
+        let key = |ifindex, mac| macvlan::Key {
+            ifindex,
+            mac,
+            pad: [0; 2],
+        };
+        assert_eq!(
+            macvlan_entries(&now, &[on(&lower), on(&mv), on(&pass), on(&lower2)]),
+            [(key(2, [2, 0, 0, 0, 0, 3]), 3), (key(5, macvlan::ANY), 4)]
+        );
+        // The upper unfiltered (not attached yet, or recreated: another
+        // index under its name): its frames stay on the lower's rules.
+        let mut recreated = on(&mv);
+        recreated.ifindex = 9;
+        assert_eq!(
+            macvlan_entries(&now, &[on(&lower), recreated, on(&lower2)]),
+            []
+        );
+        // No lower of fw's: nothing to pass.
+        assert_eq!(macvlan_entries(&now, &[on(&mv), on(&pass)]), []);
+    }
 
     #[test]
     fn an_attach_error_names_the_errno_and_the_likely_reason() {

@@ -27,11 +27,30 @@ pub struct LinkInfo {
     /// `IFLA_XDP_PROG_ID`: the id of the XDP program attached (by fw or
     /// anything else), 0 when none is.
     pub xdp_prog: u32,
+    /// `IFLA_ADDRESS` when it is 6 bytes long: the MAC address, as on
+    /// the wire.
+    pub mac: Option<[u8; 6]>,
+    /// `IFLA_LINK` when the link is in this namespace (no
+    /// `IFLA_LINK_NETNSID`): the lower device of a vlan or macvlan, a
+    /// veth's peer.
+    pub link: Option<u32>,
+    /// `IFLA_LINK_NETNSID` and `IFLA_LINK` when the link is in another
+    /// namespace: that namespace's id here (see [`nsid`]) and its index
+    /// there.
+    pub foreign_link: Option<(i32, u32)>,
+    /// `IFLA_MACVLAN_MODE` of a macvlan's or macvtap's `IFLA_INFO_DATA`
+    /// (`MACVLAN_MODE_*`).
+    pub macvlan_mode: Option<u32>,
 }
 
 const NLMSG_HDRLEN: usize = 16;
 const IFINFOMSG_LEN: usize = 16;
+const IFLA_ADDRESS: u16 = 1;
 const IFLA_IFNAME: u16 = 3;
+const IFLA_LINK: u16 = 5;
+const IFLA_LINK_NETNSID: u16 = 37;
+const IFLA_INFO_DATA: u16 = 2;
+const IFLA_MACVLAN_MODE: u16 = 1;
 const IFLA_MASTER: u16 = 10;
 const IFLA_LINKINFO: u16 = 18;
 const IFLA_INFO_KIND: u16 = 1;
@@ -71,6 +90,17 @@ pub(crate) fn attrs(mut b: &[u8]) -> Vec<(u16, &[u8])> {
 /// When the socket cannot be opened, or the dump fails (the kernel's
 /// `NLMSG_ERROR` as its errno).
 pub(crate) fn dump(protocol: i32, ty: u16, header: &[u8]) -> io::Result<Vec<(u16, Vec<u8>)>> {
+    exchange(protocol, ty, libc::NLM_F_DUMP as u16, header)
+}
+
+/// One netlink request of type `ty` over `protocol` with `flags` besides
+/// REQUEST (`NLM_F_DUMP`: a dump; `NLM_F_ACK`: one answer, then the
+/// kernel's acknowledgement), `header` after its `nlmsghdr`; the answers
+/// as [`dump`] gives them.
+///
+/// # Errors
+/// As [`dump`].
+fn exchange(protocol: i32, ty: u16, flags: u16, header: &[u8]) -> io::Result<Vec<(u16, Vec<u8>)>> {
     // SAFETY: plain socket(2); the fd is owned below.
     let fd = unsafe {
         libc::socket(
@@ -90,7 +120,7 @@ pub(crate) fn dump(protocol: i32, ty: u16, header: &[u8]) -> io::Result<Vec<(u16
     let len = req.len() as u32;
     req[0..4].copy_from_slice(&len.to_ne_bytes());
     req[4..6].copy_from_slice(&ty.to_ne_bytes());
-    let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
+    let flags = libc::NLM_F_REQUEST as u16 | flags;
     req[6..8].copy_from_slice(&flags.to_ne_bytes());
     req[8..12].copy_from_slice(&1u32.to_ne_bytes());
     // SAFETY: req is a valid buffer of the length given.
@@ -119,6 +149,10 @@ pub(crate) fn dump(protocol: i32, ty: u16, header: &[u8]) -> io::Result<Vec<(u16
                 NLMSG_DONE => return Ok(out),
                 NLMSG_ERROR => {
                     let errno = msg.get(16..20).map_or(0, |e| u32_at(e, 0) as i32);
+                    if errno == 0 {
+                        // NLM_F_ACK's acknowledgement: the request is done.
+                        return Ok(out);
+                    }
                     return Err(io::Error::from_raw_os_error(-errno));
                 }
                 t => out.push((t, msg[NLMSG_HDRLEN..].to_vec())),
@@ -149,14 +183,24 @@ pub fn links() -> io::Result<HashMap<u32, LinkInfo>> {
             up: u32_at(&msg, 8) & libc::IFF_UP as u32 != 0,
             ..LinkInfo::default()
         };
+        let mut link_nsid = None;
+        let mut info_data: &[u8] = &[];
         for (ty, v) in attrs(&msg[IFINFOMSG_LEN..]) {
             match ty {
                 IFLA_IFNAME => info.name = c_string(v),
                 IFLA_MASTER if v.len() >= 4 => info.master = Some(u32_at(v, 0)),
+                IFLA_ADDRESS if v.len() == 6 => {
+                    info.mac = Some([v[0], v[1], v[2], v[3], v[4], v[5]]);
+                }
+                IFLA_LINK if v.len() >= 4 => info.link = Some(u32_at(v, 0)),
+                IFLA_LINK_NETNSID if v.len() >= 4 => link_nsid = Some(u32_at(v, 0) as i32),
                 IFLA_LINKINFO => {
                     for (ty, v) in attrs(v) {
-                        if ty == IFLA_INFO_KIND {
-                            info.kind = c_string(v);
+                        match ty {
+                            IFLA_INFO_KIND => info.kind = c_string(v),
+                            IFLA_INFO_DATA => info_data = v,
+                            // Attributes fw does not use.
+                            _ => {}
                         }
                     }
                 }
@@ -171,9 +215,54 @@ pub fn links() -> io::Result<HashMap<u32, LinkInfo>> {
                 _ => {}
             }
         }
+        if let Some(nsid) = link_nsid {
+            // An index in another namespace names nothing here.
+            info.foreign_link = info.link.take().map(|i| (nsid, i));
+        }
+        // IFLA_INFO_DATA's attributes depend on the kind.
+        if matches!(info.kind.as_str(), "macvlan" | "macvtap") {
+            info.macvlan_mode = attrs(info_data)
+                .into_iter()
+                .find(|(ty, v)| *ty == IFLA_MACVLAN_MODE && v.len() >= 4)
+                .map(|(_, v)| u32_at(v, 0));
+        }
         out.insert(index, info);
     }
     Ok(out)
+}
+
+/// `RTM_GETNSID`, `RTM_NEWNSID` and their attributes
+/// (`<linux/net_namespace.h>`).
+const RTM_NEWNSID: u16 = 88;
+const RTM_GETNSID: u16 = 90;
+const NETNSA_NSID: u16 = 1;
+const NETNSA_FD: u16 = 3;
+
+/// The id the calling thread's namespace gives the namespace `fd` is
+/// open on (what `IFLA_LINK_NETNSID` says of a link there), `None` when
+/// it gives none.
+///
+/// # Errors
+/// When the netlink socket cannot be opened or the kernel refuses.
+pub fn nsid(fd: std::os::fd::BorrowedFd) -> io::Result<Option<i32>> {
+    // struct rtgenmsg (AF_UNSPEC, padded to 4), then NETNSA_FD.
+    let mut req = vec![0u8; 4];
+    req.extend_from_slice(&8u16.to_ne_bytes());
+    req.extend_from_slice(&NETNSA_FD.to_ne_bytes());
+    req.extend_from_slice(&(fd.as_raw_fd() as u32).to_ne_bytes());
+    let answers = exchange(
+        libc::NETLINK_ROUTE,
+        RTM_GETNSID,
+        libc::NLM_F_ACK as u16,
+        &req,
+    )?;
+    Ok(answers
+        .iter()
+        .filter(|(t, m)| *t == RTM_NEWNSID && m.len() >= 4)
+        .flat_map(|(_, m)| attrs(&m[4..]))
+        .find(|(ty, v)| *ty == NETNSA_NSID && v.len() >= 4)
+        .map(|(_, v)| u32_at(v, 0) as i32)
+        .filter(|id| *id >= 0))
 }
 
 /// One route of the local routing table (table 255, `RT_TABLE_LOCAL`):
