@@ -24,7 +24,7 @@ use aya_ebpf::{
 };
 use firewall_common::ct::{
     self, CtEntry, CtKey, F_ASSURED, F_ORIG_FIRST, F_SEEN_REPLY, Stat, Timeouts,
-    tcp::{self, Verdict},
+    tcp::{self, Verdict, Window},
 };
 
 use crate::{
@@ -80,8 +80,21 @@ pub const STAGED: u32 = 1 << 31;
 /// The packet's connection state, updating its entry, with [`STAGED`] set
 /// when a NEW packet's entry waits in `CT_PENDING[slot]` for its verdict.
 /// The connection's tuple goes to the checks (`check::note_ct`).
-#[inline(never)]
+#[inline(always)]
 pub fn track(slot: u32, p: &Packet) -> u32 {
+    fw_track(slot, p)
+}
+
+/// [`track`], global: verified once, not once for every parsed shape of
+/// packet that reaches it (the verifier's budget is the program's).
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn fw_track(slot: u32, p: *const Packet) -> u32 {
+    if p.is_null() {
+        return invalid();
+    }
+    // SAFETY: the caller's packet, not null.
+    let p = unsafe { &*p };
     let mut ct = CtSeen::NONE;
     let state = classify(slot, p, &mut ct);
     // netfilter leaves an INVALID packet without a connection, even one
@@ -345,18 +358,50 @@ pub extern "C" fn fw_ct_tcp(e: *mut CtEntry, reply: u32, fresh: u32) -> u32 {
     let t = CT_CONFIG.get(0).unwrap_or(&Timeouts::DEFAULT);
     // SAFETY: plain helper call.
     let now = unsafe { bpf_ktime_get_ns() };
-    if fresh != 0 {
-        let flags = e.flags;
-        return if tcp::new(&s.seg, flags, t, now, e) {
-            TCP_ACCEPT
-        } else {
-            TCP_INVALID
-        };
+    // One copy of the tracker for both: the verifier's budget is the
+    // program's, global functions included.
+    if fresh != 0 && !tcp::open(&s.seg, e) {
+        return TCP_INVALID;
     }
-    match tcp::packet(e, &s.seg, reply != 0, t, now) {
+    let mut window = |e: &mut CtEntry, state: u8, reply: bool, index: u8| {
+        Window::from_u32(fw_tcp_window(
+            e,
+            u32::from(state),
+            u32::from(reply),
+            u32::from(index),
+        ))
+    };
+    match tcp::packet_with(e, &s.seg, reply != 0 && fresh == 0, t, now, &mut window) {
         Verdict::Invalid => TCP_INVALID,
         Verdict::Accept => TCP_ACCEPT,
         Verdict::Delete => TCP_DELETE,
         Verdict::Reopen => TCP_REOPEN,
     }
+}
+
+/// `tcp::in_window` on entry `e` for the noted segment: `state` the
+/// connection's state before it, `reply` 1 the reply way, `index` its
+/// `ct::tcp_index`; a `Window` as a number. Global for the verifier, as
+/// [`fw_ct_tcp`]: every path there to the window checks would otherwise
+/// verify them again.
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn fw_tcp_window(e: *mut CtEntry, state: u32, reply: u32, index: u32) -> u32 {
+    if e.is_null() {
+        return Window::Invalid as u32;
+    }
+    // SAFETY: a live map value, not null (as in `fw_ct_tcp`).
+    let e = unsafe { &mut *e };
+    let Some(s) = check::packet_seen() else {
+        return Window::Invalid as u32;
+    };
+    let t = CT_CONFIG.get(0).unwrap_or(&Timeouts::DEFAULT);
+    tcp::in_window(
+        &mut e.track,
+        state as u8,
+        reply != 0,
+        index as u8,
+        &s.seg,
+        t,
+    ) as u32
 }

@@ -17,8 +17,8 @@
 //! ([`new`]), so no side starts `BE_LIBERAL`.
 
 use super::{
-    CtEntry, F_ASSURED, F_SEEN_REPLY, TCP_ACK, TCP_FIN, TCP_IG, TCP_IV, TCP_RST, TCP_SYN,
-    TCP_TRANSITIONS, TcpState, Timeouts, tcp_index,
+    CtEntry, F_ASSURED, F_ORIG_FIRST, F_SEEN_REPLY, TCP_ACK, TCP_FIN, TCP_IG, TCP_IV, TCP_RST,
+    TCP_SYN, TCP_TRANSITIONS, TcpState, Timeouts, tcp_index,
 };
 
 /// [`Side::flags`] (netfilter's `IP_CT_TCP_FLAG_*`, nf_conntrack_tcp.h):
@@ -373,11 +373,26 @@ fn init_sender(
 }
 
 /// `tcp_in_window`'s three answers.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Window {
-    Accept,
-    Ignore,
-    Invalid,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Window {
+    /// In window: the connection updated.
+    Accept = 0,
+    /// Let through, the connection as it was (a retransmission, a late
+    /// ACK).
+    Ignore = 1,
+    /// INVALID.
+    Invalid = 2,
+}
+
+impl Window {
+    /// The answer numbered `n` (`Window as u32`); INVALID for any other.
+    pub const fn from_u32(n: u32) -> Window {
+        match n {
+            0 => Window::Accept,
+            1 => Window::Ignore,
+            _ => Window::Invalid,
+        }
+    }
 }
 
 /// `nf_tcp_log_invalid`: under `be_liberal` a failed check accepts.
@@ -393,7 +408,7 @@ fn failed(sender: &Side, cfg: &Timeouts, w: Window) -> Window {
 /// `tcp_in_window`: checks the segment against the sequence space and
 /// updates it. `state` is the connection's state before the packet.
 #[inline(always)]
-fn in_window(
+pub fn in_window(
     t: &mut Track,
     state: u8,
     reply: bool,
@@ -601,17 +616,19 @@ fn closing(state: u8) -> bool {
         || state == TcpState::CloseWait as u8
 }
 
-/// The connection a SYN opens (`tcp_new` with `loose=0`, then
-/// [`packet`]'s handling of its first packet): `None` when the packet
-/// cannot open one (INVALID). `flags` are the entry's `F_*` bits
-/// (`F_ORIG_FIRST`); `expires` is set.
+/// The connection a SYN opens, before [`packet`] takes the SYN
+/// (`tcp_new` with `loose=0`): false when the packet cannot open one
+/// (INVALID). `e` keeps only its `F_ORIG_FIRST` flag, and takes the
+/// SYN's sequence space; [`packet`] then runs on it as on any entry (its
+/// state NONE), as netfilter runs `nf_conntrack_tcp_packet` on the new
+/// connection.
 #[inline(always)]
-pub fn new(seg: &Segment, flags: u8, cfg: &Timeouts, now: u64, e: &mut CtEntry) -> bool {
+pub fn open(seg: &Segment, e: &mut CtEntry) -> bool {
     if transition(0, tcp_index(seg.flags), TcpState::None as u8) != TcpState::SynSent as u8 {
         return false;
     }
     *e = CtEntry {
-        flags,
+        flags: e.flags & F_ORIG_FIRST,
         ..CtEntry::default()
     };
     let s = &mut e.track.seen[0];
@@ -620,8 +637,15 @@ pub fn new(seg: &Segment, flags: u8, cfg: &Timeouts, now: u64, e: &mut CtEntry) 
     s.maxend = s.end;
     seg.options_into(s);
     e.track.last_index = NONE_SET;
-    // Always accepted: a first SYN is within any window.
-    packet(e, seg, false, cfg, now) != Verdict::Invalid
+    true
+}
+
+/// [`open`], then [`packet`]: whether `seg` opens a connection in `e`
+/// (`flags`: its `F_ORIG_FIRST`), with `expires` set.
+pub fn new(seg: &Segment, flags: u8, cfg: &Timeouts, now: u64, e: &mut CtEntry) -> bool {
+    e.flags = flags;
+    // A first SYN is within any window: always accepted.
+    open(seg, e) && packet(e, seg, false, cfg, now) != Verdict::Invalid
 }
 
 /// One TCP packet of a live connection (`nf_conntrack_tcp_packet`, then
@@ -630,7 +654,24 @@ pub fn new(seg: &Segment, flags: u8, cfg: &Timeouts, now: u64, e: &mut CtEntry) 
 /// `seg` has its options read ([`Segment::read_options`]).
 #[inline(always)]
 pub fn packet(e: &mut CtEntry, seg: &Segment, reply: bool, cfg: &Timeouts, now: u64) -> Verdict {
-    let v = step(e, seg, reply, cfg, now);
+    packet_with(e, seg, reply, cfg, now, &mut |e, state, reply, index| {
+        in_window(&mut e.track, state, reply, index, seg, cfg)
+    })
+}
+
+/// [`packet`] with [`in_window`] given as `window` (`state`, `reply`,
+/// `index`): the eBPF side runs it as a global function of its own, so
+/// that the verifier checks it once rather than on every path here.
+#[inline(always)]
+pub fn packet_with(
+    e: &mut CtEntry,
+    seg: &Segment,
+    reply: bool,
+    cfg: &Timeouts,
+    now: u64,
+    window: &mut impl FnMut(&mut CtEntry, u8, bool, u8) -> Window,
+) -> Verdict {
+    let v = step(e, seg, reply, cfg, now, window);
     if v == Verdict::Accept && reply {
         e.flags |= F_SEEN_REPLY;
     }
@@ -638,7 +679,14 @@ pub fn packet(e: &mut CtEntry, seg: &Segment, reply: bool, cfg: &Timeouts, now: 
 }
 
 #[inline(always)]
-fn step(e: &mut CtEntry, seg: &Segment, reply: bool, cfg: &Timeouts, now: u64) -> Verdict {
+fn step(
+    e: &mut CtEntry,
+    seg: &Segment,
+    reply: bool,
+    cfg: &Timeouts,
+    now: u64,
+    window: &mut impl FnMut(&mut CtEntry, u8, bool, u8) -> Window,
+) -> Verdict {
     let dir = u8::from(reply);
     let index = tcp_index(seg.flags);
     let state = e.tcp;
@@ -776,7 +824,7 @@ fn step(e: &mut CtEntry, seg: &Segment, reply: bool, cfg: &Timeouts, now: u64) -
         }
     }
     if !skip_window {
-        match in_window(&mut e.track, state, reply, index, seg, cfg) {
+        match window(e, state, reply, index) {
             Window::Accept => {}
             Window::Ignore => return Verdict::Accept,
             Window::Invalid => {
