@@ -104,7 +104,7 @@ fn lab(tag: &str) -> (Netns, Netns) {
     sh_in(s.name(), "ip link set dts up", &[], None);
     let out = sh_in(
         d.name(),
-        "sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.tcp_synack_retries=0; sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 net.netfilter.nf_conntrack_tcp_be_liberal=0; \
+        "sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.tcp_synack_retries=0 net.ipv4.tcp_syncookies=2; sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 net.netfilter.nf_conntrack_tcp_be_liberal=0; \
         ip link set lo up; ip link set dt0 up; ip addr add 192.0.2.2/24 dev dt0; \
         ip addr add 198.51.100.2/32 dev dt0; ip addr add 203.0.113.2/32 dev dt0; \
         ip neigh replace 192.0.2.1 lladdr 02:00:00:00:00:01 dev dt0 nud permanent; \

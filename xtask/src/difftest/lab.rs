@@ -109,7 +109,7 @@ impl Lab {
         let mut script = String::from(
             "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv4.conf.all.rp_filter=0 \
              net.ipv4.conf.default.rp_filter=0 net.ipv4.icmp_ratelimit=0 net.ipv4.icmp_ratemask=0 \
-             net.ipv4.tcp_synack_retries=0 net.ipv4.tcp_max_tw_buckets=0\n\
+             net.ipv4.tcp_synack_retries=0 net.ipv4.tcp_max_tw_buckets=0 net.ipv4.tcp_syncookies=2\n\
              sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 net.netfilter.nf_conntrack_tcp_be_liberal=0 || true\n\
              ip link set lo up; ip link set dt0 up; sysctl -qw net.ipv4.conf.dt0.rp_filter=0\n\
              ip addr add 192.0.2.2/24 dev dt0\n",
