@@ -118,6 +118,9 @@ struct Outcome {
     ignored: u64,
     /// Names of the failed tests (`test NAME ... FAILED`).
     failures: Vec<String>,
+    /// The message of the first panic in the output: on a kernel fw
+    /// refuses, fw's own error.
+    first_error: Option<String>,
     /// Exit code, `None` when the binary never finished.
     rc: Option<i32>,
     /// Whether libtest printed its `test result:` line.
@@ -540,7 +543,13 @@ fn read_outcome(dir: &Path, name: &str) -> Outcome {
 /// Counts and failed test names from libtest's output.
 fn parse_libtest(log: &str) -> Outcome {
     let mut o = Outcome::default();
-    for line in log.lines() {
+    let mut lines = log.lines();
+    while let Some(line) = lines.next() {
+        // "thread 'x' (12) panicked at tests/src/lib.rs:135:9:" and the
+        // message on the next line.
+        if o.first_error.is_none() && line.starts_with("thread '") && line.contains("panicked at") {
+            o.first_error = lines.next().map(|m| m.trim().to_owned());
+        }
         if let Some(rest) = line.strip_prefix("test ")
             && let Some(name) = rest.strip_suffix(" ... FAILED")
         {
@@ -601,6 +610,9 @@ fn print_kernel(r: &KernelRun) {
         for f in &o.failures {
             println!("      failed: {f}");
         }
+        if let Some(e) = &o.first_error {
+            println!("      first error: {e}");
+        }
     }
 }
 
@@ -617,7 +629,10 @@ mod tests {
                    \n\
                    failures:\n    b::c\n\n\
                    test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; finished in 1.00s\n";
-        let o = parse_libtest(log);
+        let o = parse_libtest(&format!(
+            "thread 'b::c' (7) panicked at tests/src/lib.rs:135:9:\nfw -A failed: fw: too old\n{log}"
+        ));
+        assert_eq!(o.first_error.as_deref(), Some("fw -A failed: fw: too old"));
         assert!(o.completed);
         assert_eq!((o.passed, o.failed, o.ignored), (1, 1, 1));
         assert_eq!(o.failures, ["b::c"]);
