@@ -78,6 +78,19 @@ pub fn missing_packages<'a>(packages: &[&'a str]) -> Vec<&'a str> {
         .collect()
 }
 
+/// Cargo's target directory: `$CARGO_TARGET_DIR` (relative to the
+/// workspace when relative) or `<workspace>/target`.
+pub fn target_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"));
+    if target.is_relative() {
+        workspace_root().join(target)
+    } else {
+        target
+    }
+}
+
 /// `cargo build -p firewall` (with `--release` when `release`), then the
 /// path of the fw binary it made (`$CARGO_TARGET_DIR` or
 /// `<workspace>/target`, `debug/fw` or `release/fw`).
@@ -91,15 +104,7 @@ pub fn build_fw(release: bool) -> anyhow::Result<PathBuf> {
         build.arg("--release");
     }
     run(&mut build)?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target"));
-    let target = if target.is_relative() {
-        workspace_root().join(target)
-    } else {
-        target
-    };
-    let fw = target
+    let fw = target_dir()
         .join(if release { "release" } else { "debug" })
         .join("fw");
     if !fw.exists() {

@@ -10,6 +10,7 @@
 //! * `install`: the fw binary, fw.service and an example /etc/fw/rules.yaml.
 //! * `fuzz`: the cargo-fuzz targets of `fuzz/`, each for a while.
 //! * `difftest`: random rulesets and frames under iptables-legacy and fw.
+//! * `vmtest`: the kernel-facing tests on Debian 12's kernels in qemu.
 
 mod bench;
 mod cmd;
@@ -19,6 +20,7 @@ mod fuzz;
 mod image;
 mod install;
 mod setup;
+mod vmtest;
 
 use std::process::ExitCode;
 
@@ -78,6 +80,11 @@ enum Task {
     /// namespace labs; compares arrivals and rule counters, shrinks and
     /// writes a mismatch to tests/difftest/ (docs/difftest.md).
     Difftest(difftest::Args),
+    /// Boot Debian 12's kernels (6.1, the 6.12 backport) in qemu with
+    /// virtme-ng and run fw's kernel-facing test binaries inside
+    /// (docs/vmtest.md). Installs qemu, virtme-ng and the kernel packages
+    /// if missing. Minutes per kernel (no KVM).
+    Vmtest(vmtest::Args),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +98,7 @@ fn main() -> ExitCode {
         Task::Fuzz(args) => fuzz::run(&args),
         Task::Image(args) => image::run(&args),
         Task::Difftest(args) => difftest::run(&args),
+        Task::Vmtest(args) => vmtest::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
