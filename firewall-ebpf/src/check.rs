@@ -247,13 +247,6 @@ pub fn note_ct(ct: CtSeen) {
     }
 }
 
-/// What the hook noted of the packet (conntrack's TCP tracker reads the
-/// segment and its option area).
-#[inline(always)]
-pub fn packet_seen() -> Option<&'static Seen> {
-    CHECK_PACKET.get(0)
-}
-
 /// Reads the TCP options conntrack's tracker needs into the noted
 /// segment (`Segment::read_options`: window scale, SACK-permitted, the
 /// SACK blocks' highest edge). Global, so that the verifier walks its
@@ -750,7 +743,7 @@ fn limit(tat: *mut u64, interval: u64, tolerance: u64, now: u64) -> u32 {
 /// The packet as [`note_xdp`] or [`note_tc`] left it; `None` if the
 /// slot is missing (counted as [`Anomaly::BadCheck`]).
 #[inline(always)]
-fn seen() -> Option<&'static Seen> {
+pub fn seen() -> Option<&'static Seen> {
     let s = CHECK_PACKET.get(0);
     if s.is_none() {
         anomaly(Anomaly::BadCheck);

@@ -352,7 +352,7 @@ pub extern "C" fn fw_ct_tcp(e: *mut CtEntry, reply: u32, fresh: u32) -> u32 {
     // SAFETY: a live map value (`CONNTRACK` or `CT_PENDING`), not null.
     let e = unsafe { &mut *e };
     check::fw_tcp_options();
-    let Some(s) = check::packet_seen() else {
+    let Some(s) = check::seen() else {
         return TCP_INVALID;
     };
     let t = CT_CONFIG.get(0).unwrap_or(&Timeouts::DEFAULT);
@@ -392,7 +392,7 @@ pub extern "C" fn fw_tcp_window(e: *mut CtEntry, state: u32, reply: u32, index: 
     }
     // SAFETY: a live map value, not null (as in `fw_ct_tcp`).
     let e = unsafe { &mut *e };
-    let Some(s) = check::packet_seen() else {
+    let Some(s) = check::seen() else {
         return Window::Invalid as u32;
     };
     let t = CT_CONFIG.get(0).unwrap_or(&Timeouts::DEFAULT);

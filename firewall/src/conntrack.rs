@@ -188,42 +188,20 @@ pub fn run(cmd: &Command) -> Result<(String, String), CtError> {
             }
             (out + "\n", String::new())
         }
-        (Command::Timeouts(set), k) => {
-            let Some(mut k) = k else {
-                if set.is_empty() {
-                    return Ok((timeouts(&Timeouts::DEFAULT), String::new()));
-                }
-                return Err(CtError::NotLoaded);
-            };
-            let old = k.timeouts()?;
-            let mut t = old.to_array();
-            for &(i, s) in set {
-                t[i] = s;
+        (Command::Timeouts(set), k) => configure(k, set, show_timeouts, |old, set| {
+            let mut a = old.to_array();
+            for &(i, v) in set {
+                a[i] = v;
             }
-            let t = old.with_array(t);
-            if !set.is_empty() {
-                k.set_timeouts(&t)?;
-            }
-            (timeouts(&t), String::new())
-        }
-        (Command::Tcp(set), k) => {
-            let Some(mut k) = k else {
-                if set.is_empty() {
-                    return Ok((switches(&Timeouts::DEFAULT), String::new()));
-                }
-                return Err(CtError::NotLoaded);
-            };
-            let old = k.timeouts()?;
+            old.with_array(a)
+        })?,
+        (Command::Tcp(set), k) => configure(k, set, show_switches, |old, set| {
             let mut a = old.switches();
             for &(i, v) in set {
                 a[i] = v;
             }
-            let t = old.with_switches(a);
-            if !set.is_empty() {
-                k.set_timeouts(&t)?;
-            }
-            (switches(&t), String::new())
-        }
+            old.with_switches(a)
+        })?,
     })
 }
 
@@ -235,22 +213,45 @@ fn emptied() -> String {
     "fw conntrack: connection tracking table has been emptied.\n".into()
 }
 
-/// `NAME SECONDS` lines.
-fn timeouts(t: &Timeouts) -> String {
-    Timeouts::NAMES
+/// `--timeout` and `--tcp` on `CT_CONFIG`: with nothing in `set`, prints
+/// what `show` shows of it (the defaults where fw is not loaded);
+/// otherwise writes `apply(old, set)` and prints that.
+fn configure(
+    k: Option<Kernel>,
+    set: &[(usize, u32)],
+    show: fn(&Timeouts) -> String,
+    apply: impl Fn(Timeouts, &[(usize, u32)]) -> Timeouts,
+) -> Result<(String, String), CtError> {
+    let Some(mut k) = k else {
+        if set.is_empty() {
+            return Ok((show(&Timeouts::DEFAULT), String::new()));
+        }
+        return Err(CtError::NotLoaded);
+    };
+    let t = apply(k.timeouts()?, set);
+    if !set.is_empty() {
+        k.set_timeouts(&t)?;
+    }
+    Ok((show(&t), String::new()))
+}
+
+/// `NAME VALUE` lines, `names` and `values` in the same order.
+fn name_lines(names: &[&str], values: &[u32]) -> String {
+    names
         .iter()
-        .zip(t.to_array())
-        .map(|(n, s)| format!("{n} {s}\n"))
+        .zip(values)
+        .map(|(n, v)| format!("{n} {v}\n"))
         .collect()
 }
 
+/// `NAME SECONDS` lines of the timeouts.
+fn show_timeouts(t: &Timeouts) -> String {
+    name_lines(&Timeouts::NAMES, &t.to_array())
+}
+
 /// `NAME VALUE` lines of the TCP tracker's switches.
-fn switches(t: &Timeouts) -> String {
-    Timeouts::SWITCHES
-        .iter()
-        .zip(t.switches())
-        .map(|(n, v)| format!("{n} {v}\n"))
-        .collect()
+fn show_switches(t: &Timeouts) -> String {
+    name_lines(&Timeouts::SWITCHES, &t.switches())
 }
 
 /// Protocol, original source and destination, their ports.
@@ -422,7 +423,7 @@ mod tests {
             )
         );
         assert_eq!(
-            switches(&Timeouts::DEFAULT),
+            show_switches(&Timeouts::DEFAULT),
             "be_liberal 0\nignore_invalid_rst 0\nmax_retrans 3\n"
         );
     }

@@ -40,7 +40,7 @@ use std::{
 
 use anyhow::{Context as _, bail};
 
-pub use netns::{Netns, in_netns, sh_in, spawn_in_netns, unique_name};
+pub use netns::{Netns, in_netns, sh_in, sh_ok, spawn_in_netns, unique_name};
 pub use probe::{
     PROBE_TIMEOUT, Seen, TcpServer, UdpEcho, icmp_probe, internet_checksum, raw_sendto, raw_tcp,
     send_frames, tcp_backlogs, tcp_connect, tcp_listen, tcp_probe, udp_echo, udp_probe,

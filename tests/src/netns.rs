@@ -82,6 +82,20 @@ impl Drop for Netns {
     }
 }
 
+/// [`sh_in`] without arguments or input, for a script that must succeed.
+///
+/// # Panics
+/// When the script fails, with its standard error.
+pub fn sh_ok(ns: &str, script: &str) -> Output {
+    let out = sh_in(ns, script, &[], None);
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Runs `sh -c script` inside namespace `ns` with `args` as `$1...` and
 /// `stdin` as its input, and returns its output whatever its exit status.
 ///

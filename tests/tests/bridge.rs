@@ -13,7 +13,7 @@ use libc as _;
 use std::{net::Ipv4Addr, process::Output, time::Duration};
 
 use integration_tests::{
-    Netns, fw_in, fw_reset, icmp_probe, netns_exec, policy_counters, rule_counters, sh_in,
+    Netns, fw_in, fw_reset, icmp_probe, netns_exec, policy_counters, rule_counters, sh_in, sh_ok,
 };
 
 /// br0's address in the bridge namespace.
@@ -28,16 +28,6 @@ const WAIT: Duration = Duration::from_millis(500);
 struct BridgeLab {
     b: Netns,
     h: [Netns; 2],
-}
-
-fn sh(ns: &str, script: &str) -> Output {
-    let out = sh_in(ns, script, &[], None);
-    assert!(
-        out.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 impl BridgeLab {
@@ -55,18 +45,18 @@ impl BridgeLab {
             "ip link add br0 type bridge && ip addr add {BR_ADDR}/24 dev br0 && ip link set br0 up"
         );
         if bridge_first {
-            sh(b, &bridge);
+            sh_ok(b, &bridge);
         }
         for (n, (h, addr)) in lab.h.iter().zip([H1_ADDR, H2_ADDR]).enumerate() {
             lab.add_port(&format!("p{}", n + 1), h.name(), addr, !bridge_first);
         }
         if !bridge_first {
-            sh(
+            sh_ok(
                 b,
                 &format!("{bridge} && ip link set p1 master br0 && ip link set p2 master br0"),
             );
         }
-        sh(
+        sh_ok(
             b,
             "ip link set lo up; sysctl -qw net.bridge.bridge-nf-call-iptables=0 || true",
         );
@@ -77,14 +67,14 @@ impl BridgeLab {
     /// enslaved unless `later`.
     fn add_port(&self, port: &str, h: &str, addr: Ipv4Addr, later: bool) {
         let b = self.b.name();
-        sh(
+        sh_ok(
             b,
             &format!("ip link add {port} type veth peer name e netns {h} && ip link set {port} up"),
         );
         if !later {
-            sh(b, &format!("ip link set {port} master br0"));
+            sh_ok(b, &format!("ip link set {port} master br0"));
         }
-        sh(
+        sh_ok(
             h,
             &format!("ip addr add {addr}/24 dev e && ip link set e up && ip link set lo up"),
         );
@@ -158,7 +148,7 @@ fn both(lab: &BridgeLab) -> [(usize, usize, u64, u64); 2] {
         rule_counters(&list, 1).0,
         policy_counters(&list).0,
     );
-    sh(b, "iptables-legacy -F; iptables-legacy -P INPUT ACCEPT");
+    sh_ok(b, "iptables-legacy -F; iptables-legacy -P INPUT ACCEPT");
 
     let file = format!(
         "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n{}\nCOMMIT\n",
@@ -253,7 +243,7 @@ fn a_port_added_to_a_loaded_bridge_does_not_block_changes() {
     lab.add_port("p4", h4.name(), Ipv4Addr::new(192, 0, 2, 4), true);
     lab.fw_ok(&["-A", "INPUT", "-p", "udp", "-j", "DROP"]);
     assert!(port_line(&status(&lab), "p4").ends_with("filtered"));
-    sh(lab.b.name(), "ip link set p4 master br0");
+    sh_ok(lab.b.name(), "ip link set p4 master br0");
     let st = status(&lab);
     assert!(port_line(&st, "p4").contains("filtered twice"), "{st}");
     assert!(!lab.fw(&["status", "--check"]).status.success(), "{st}");
@@ -271,7 +261,7 @@ fn br_netfilter_on_is_a_problem_for_status_check() {
     let lab = BridgeLab::new("brnf", true);
     lab.fw_ok(&["-A", "INPUT", "-i", "br0", "-j", "ACCEPT"]);
     assert!(lab.fw(&["status", "--check"]).status.success());
-    sh(
+    sh_ok(
         lab.b.name(),
         "sysctl -qw net.bridge.bridge-nf-call-iptables=1",
     );
@@ -289,7 +279,7 @@ fn a_lower_device_whose_upper_has_xdp_is_reported_not_failed() {
     let a = Netns::new("lower-a").unwrap();
     let h = Netns::new("lower-h").unwrap();
     let c = Netns::new("lower-c").unwrap();
-    sh(
+    sh_ok(
         a.name(),
         &format!(
             "ip link add p1 type veth peer name e netns {h} && ip link set p1 up && \
@@ -298,7 +288,7 @@ fn a_lower_device_whose_upper_has_xdp_is_reported_not_failed() {
             c = c.name()
         ),
     );
-    sh(c.name(), "ip link set mv up");
+    sh_ok(c.name(), "ip link set mv up");
     let fw = |ns: &Netns, args: &[&str]| fw_in(ns.name(), args).unwrap();
     assert!(fw(&c, &["-A", "INPUT", "-j", "ACCEPT"]).status.success());
     for _ in 0..2 {

@@ -16,11 +16,10 @@ use std::{
     io::{Read as _, Write as _},
     net::{Ipv4Addr, Shutdown, TcpListener, TcpStream},
     os::fd::AsRawFd as _,
-    process::Output,
     time::Duration,
 };
 
-use integration_tests::{Netns, fw_bin, fw_reset, in_netns, rule_counters, sh_in, spawn_in_netns};
+use integration_tests::{Netns, fw_bin, fw_reset, in_netns, rule_counters, sh_ok, spawn_in_netns};
 
 /// The sender's and the receiver's addresses.
 const SENDER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
@@ -64,16 +63,6 @@ fn ethtool_set(dev: &str, cmd: u32, on: bool) {
         "SIOCETHTOOL {cmd:#x} on {dev}: {}",
         std::io::Error::last_os_error()
     );
-}
-
-fn sh(ns: &str, script: &str) -> Output {
-    let out = sh_in(ns, script, &[], None);
-    assert!(
-        out.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// Which firewall a lab runs.
@@ -120,31 +109,31 @@ impl GroLab {
         };
         let (s, r) = (lab.s.name(), lab.r.name());
         for ns in [s, r] {
-            sh(
+            sh_ok(
                 ns,
                 "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1",
             );
         }
-        sh(
+        sh_ok(
             s,
             &format!(
                 "ip link add s type veth peer name r netns {r} && ip addr add {SENDER}/24 dev s \
                  && ip link set s up && ip link set lo up"
             ),
         );
-        sh(
+        sh_ok(
             r,
             &format!("ip addr add {RECEIVER}/24 dev r && ip link set r up && ip link set lo up"),
         );
         let mac = |ns: &str, dev: &str| {
-            let out = sh(ns, &format!("cat /sys/class/net/{dev}/address"));
+            let out = sh_ok(ns, &format!("cat /sys/class/net/{dev}/address"));
             String::from_utf8_lossy(&out.stdout).trim().to_string()
         };
-        sh(
+        sh_ok(
             s,
             &format!("ip neigh add {RECEIVER} lladdr {} dev s", mac(r, "r")),
         );
-        sh(
+        sh_ok(
             r,
             &format!("ip neigh add {SENDER} lladdr {} dev r", mac(s, "s")),
         );
@@ -160,7 +149,7 @@ impl GroLab {
     }
 
     fn tx_packets(&self) -> u64 {
-        let out = sh(self.s.name(), "cat /sys/class/net/s/statistics/tx_packets");
+        let out = sh_ok(self.s.name(), "cat /sys/class/net/s/statistics/tx_packets");
         String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
     }
 
@@ -170,14 +159,14 @@ impl GroLab {
         let (s, r) = (self.s.name(), self.r.name());
         let rule = format!("-p tcp --dport {PORT} -j ACCEPT");
         let fw = fw_bin().display().to_string();
-        sh(s, &format!("iptables-legacy -A OUTPUT {rule}"));
+        sh_ok(s, &format!("iptables-legacy -A OUTPUT {rule}"));
         match filter {
             Filter::Legacy => {
-                sh(r, &format!("iptables-legacy -A INPUT {rule}"));
+                sh_ok(r, &format!("iptables-legacy -A INPUT {rule}"));
             }
             Filter::Fw => {
-                sh(r, &format!("{fw} -A INPUT {rule}"));
-                sh(s, &format!("{fw} -A OUTPUT {rule}"));
+                sh_ok(r, &format!("{fw} -A INPUT {rule}"));
+                sh_ok(s, &format!("{fw} -A OUTPUT {rule}"));
             }
         }
         let listener = in_netns(r, || TcpListener::bind((RECEIVER, PORT)).unwrap()).unwrap();
@@ -204,7 +193,7 @@ impl GroLab {
         std::thread::sleep(Duration::from_millis(300));
         let frames = self.tx_packets() - before;
         let count = |ns: &str, bin: &str, chain: &str| {
-            let out = sh(ns, &format!("{bin} -L {chain} -v -n -x --line-numbers"));
+            let out = sh_ok(ns, &format!("{bin} -L {chain} -v -n -x --line-numbers"));
             rule_counters(&String::from_utf8_lossy(&out.stdout), 1).0
         };
         Transfer {

@@ -16,11 +16,10 @@ use firewall as _;
 use std::{
     net::{Ipv4Addr, UdpSocket},
     os::fd::AsRawFd as _,
-    process::Output,
     time::Duration,
 };
 
-use integration_tests::{Netns, fw_bin, fw_reset, in_netns, rule_counters, sh_in};
+use integration_tests::{Netns, fw_bin, fw_reset, in_netns, rule_counters, sh_in, sh_ok};
 
 /// p1's address (the lower device) and mv0's (the macvlan over it), in
 /// subnets of their own so that each has one route.
@@ -48,16 +47,6 @@ struct MacvlanLab {
     h: Netns,
 }
 
-fn sh(ns: &str, script: &str) -> Output {
-    let out = sh_in(ns, script, &[], None);
-    assert!(
-        out.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
 impl MacvlanLab {
     /// `kind` is `macvlan` or `macvtap` (a macvlan whose frames go to a
     /// tap file when one is open; none is here, so the stack gets them).
@@ -71,9 +60,9 @@ impl MacvlanLab {
         // No IPv6 (its neighbour and router messages are frames too).
         let quiet = "sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
                      net.ipv6.conf.default.disable_ipv6=1";
-        sh(a, quiet);
-        sh(h, quiet);
-        sh(
+        sh_ok(a, quiet);
+        sh_ok(h, quiet);
+        sh_ok(
             a,
             &format!(
                 "ip link add p1 type veth peer name e netns {h} && \
@@ -83,21 +72,21 @@ impl MacvlanLab {
             ),
         );
         let mac = |dev: &str| {
-            let out = sh(a, &format!("cat /sys/class/net/{dev}/address"));
+            let out = sh_ok(a, &format!("cat /sys/class/net/{dev}/address"));
             String::from_utf8_lossy(&out.stdout).trim().to_string()
         };
         if mode == "source" {
             // A source macvlan gets copies of the frames from the
             // addresses it lists, whatever their destination.
-            let out = sh(h, "cat /sys/class/net/e/address");
+            let out = sh_ok(h, "cat /sys/class/net/e/address");
             let peer = String::from_utf8_lossy(&out.stdout).trim().to_string();
-            sh(
+            sh_ok(
                 a,
                 &format!("ip link set mv0 type macvlan macaddr add {peer}"),
             );
         }
         // Static neighbours: which device answers ARP does not matter.
-        sh(
+        sh_ok(
             h,
             &format!(
                 "ip addr add 192.0.2.9/24 dev e && ip addr add 198.51.100.9/24 dev e && \
@@ -135,7 +124,7 @@ impl MacvlanLab {
             Filter::Legacy => "iptables-legacy".to_string(),
             Filter::Fw => fw_bin().display().to_string(),
         };
-        let out = sh(
+        let out = sh_ok(
             self.a.name(),
             &format!("{cmd} -L INPUT -v -n -x --line-numbers"),
         );
@@ -335,9 +324,9 @@ fn a_macvlan_added_later_is_followed_at_the_next_change_and_a_new_address_by_the
     let mut rules = UNICAST_RULES.to_vec();
     rules.push("-A INPUT -i mv1 -p udp -j ACCEPT");
     lab.load(&rules);
-    let fw = |args: &str| sh(a, &format!("{} {args}", fw_bin().display()));
+    let fw = |args: &str| sh_ok(a, &format!("{} {args}", fw_bin().display()));
     let mv1 = Ipv4Addr::new(203, 0, 113, 1);
-    sh(
+    sh_ok(
         a,
         &format!(
             "ip link add link p1 name mv1 type macvlan mode bridge && \
@@ -345,10 +334,10 @@ fn a_macvlan_added_later_is_followed_at_the_next_change_and_a_new_address_by_the
         ),
     );
     let mac = |dev: &str| {
-        let out = sh(a, &format!("cat /sys/class/net/{dev}/address"));
+        let out = sh_ok(a, &format!("cat /sys/class/net/{dev}/address"));
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     };
-    sh(
+    sh_ok(
         h,
         &format!(
             "ip addr add 203.0.113.9/24 dev e && ip neigh add {mv1} lladdr {} dev e",
@@ -377,8 +366,8 @@ fn a_macvlan_added_later_is_followed_at_the_next_change_and_a_new_address_by_the
     let _daemon = Daemon(child);
     std::thread::sleep(Duration::from_millis(500));
     let new_mac = "02:00:5e:00:53:01";
-    sh(a, &format!("ip link set mv0 address {new_mac}"));
-    sh(
+    sh_ok(a, &format!("ip link set mv0 address {new_mac}"));
+    sh_ok(
         h,
         &format!("ip neigh replace {UPPER} lladdr {new_mac} dev e"),
     );
@@ -425,8 +414,8 @@ fn a_macvlan_in_another_namespace_passes_the_lower_as_in_iptables() {
     let got = [Filter::Legacy, Filter::Fw].map(|f| {
         let lab = MacvlanLab::new(&format!("mvns-{f:?}"), "macvlan", "bridge", f);
         let c = Netns::new(&format!("mvns-{f:?}-c")).unwrap();
-        sh(lab.a.name(), &format!("ip link set mv0 netns {}", c.name()));
-        sh(
+        sh_ok(lab.a.name(), &format!("ip link set mv0 netns {}", c.name()));
+        sh_ok(
             c.name(),
             &format!("ip addr add {UPPER}/24 dev mv0 && ip link set mv0 up && ip link set lo up"),
         );

@@ -640,14 +640,6 @@ pub fn open(seg: &Segment, e: &mut CtEntry) -> bool {
     true
 }
 
-/// [`open`], then [`packet`]: whether `seg` opens a connection in `e`
-/// (`flags`: its `F_ORIG_FIRST`), with `expires` set.
-pub fn new(seg: &Segment, flags: u8, cfg: &Timeouts, now: u64, e: &mut CtEntry) -> bool {
-    e.flags = flags;
-    // A first SYN is within any window: always accepted.
-    open(seg, e) && packet(e, seg, false, cfg, now) != Verdict::Invalid
-}
-
 /// One TCP packet of a live connection (`nf_conntrack_tcp_packet`, then
 /// `nf_conntrack_in`'s `IPS_SEEN_REPLY`), `reply` when it goes the reply
 /// way; updates `e` (state, tracking, `expires`) and says what to do.
@@ -887,6 +879,14 @@ mod tests {
     use super::*;
 
     const NOW: u64 = 1_000 * NS;
+
+    /// [`open`], then [`packet`], as the eBPF side runs a new
+    /// connection's SYN: whether `seg` opens one in `e` (`flags`: its
+    /// `F_ORIG_FIRST`).
+    fn new(seg: &Segment, flags: u8, cfg: &Timeouts, now: u64, e: &mut CtEntry) -> bool {
+        e.flags = flags;
+        super::open(seg, e) && packet(e, seg, false, cfg, now) != Verdict::Invalid
+    }
 
     fn seg(flags: u8, seq: u32, ack: u32, payload: u32) -> Segment {
         let mut s = Segment {
