@@ -899,11 +899,12 @@ pub mod maps {
     ];
     /// Maps of the object that fw does not pin (besides the data
     /// sections, `.rodata` and the like, that hold its constants).
-    pub const PRIVATE: [&str; 9] = [
+    pub const PRIVATE: [&str; 10] = [
         "SCRATCH",
         "MATCH_CACHE",
         "CT_PENDING",
         "ANSWER",
+        "PENDING_ANSWERS",
         "LOG_BUCKET",
         "CHECK_PACKET",
         "RECENT_NEW",
@@ -2475,6 +2476,24 @@ pub mod iface {
     pub const REJECT_MARK: u32 = 0x6677_524a;
     /// Bytes of the metadata.
     pub const MARK_LEN: usize = 4;
+    /// The object's `.rodata` constant (u32) that the loader sets to 1
+    /// where XDP programs may call `bpf_xdp_adjust_meta` (probed, as
+    /// `bpftool feature probe` does), else 0. With 0 the verifier never
+    /// sees the call, and a marked answer is told apart by its first
+    /// [`FINGERPRINT_LEN`] bytes instead: XDP remembers them in this
+    /// CPU's `PENDING_ANSWERS` slots, the TCX ingress program redirects
+    /// a frame that begins with remembered bytes and forgets them.
+    pub const XDP_META_GLOBAL: &str = "FW_XDP_META";
+    /// Answers remembered per CPU: more answers than this before the
+    /// stack hands the first to TC ingress (its receive batch) lose the
+    /// oldest, which the stack then drops (addressed to another host).
+    pub const PENDING: usize = 8;
+    /// How long a remembered answer waits for TC ingress, ns.
+    pub const PENDING_NS: u64 = 100_000_000;
+    /// Bytes of an answer that identify it: Ethernet (the peer's address
+    /// as destination, the interface's as source), the IP header, and
+    /// the first 6 bytes of its ICMP or TCP header.
+    pub const FINGERPRINT_LEN: usize = 40;
 }
 
 /// Frames the kernel hands to a macvlan (or macvtap) upper device: they

@@ -33,7 +33,7 @@ use firewall_common::{
     ct::tcp::{OptionWalk, Segment, option_step},
 };
 
-use crate::{classify::anomaly, parse::Packet};
+use crate::{classify::anomaly, parse::Packet, span};
 
 #[map]
 static CHECKS: Array<Check> = Array::with_max_entries(BANKS * MAX_CHECKS, 0);
@@ -359,7 +359,9 @@ pub fn note_xdp(ctx: *mut xdp_md, pkt: &Packet) {
                 doff_xdp(data, end, at),
             );
             let len = optlen(&*s);
-            if len > 0 && bpf_xdp_load_bytes(ctx, off, (&raw mut (*s).area).cast(), len) != 0 {
+            if let Some(n) = span::nonzero(len, MAX_OPTLEN as u32)
+                && bpf_xdp_load_bytes(ctx, off, (&raw mut (*s).area).cast(), n) != 0
+            {
                 (*s).opts = OPTS_BAD;
             }
             walk_options(&mut *s, len);
@@ -526,8 +528,8 @@ fn note_skb<const L2: usize>(skb: *mut __sk_buff, pkt: &Packet, egress: bool) {
     unsafe {
         let off = option_area(&mut *s, at, L2 as u32, pkt.len, doff);
         let len = optlen(&*s);
-        if len > 0
-            && bpf_skb_load_bytes(skb as *const c_void, off, (&raw mut (*s).area).cast(), len) != 0
+        if let Some(n) = span::nonzero(len, MAX_OPTLEN as u32)
+            && bpf_skb_load_bytes(skb as *const c_void, off, (&raw mut (*s).area).cast(), n) != 0
         {
             (*s).opts = OPTS_BAD;
         }

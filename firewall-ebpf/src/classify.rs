@@ -213,6 +213,9 @@ pub struct Scratch {
     /// the stack, which it would push past 512 bytes (it grows with
     /// [`FIELDS`]).
     key: CacheKey,
+    /// The packet as the hook parsed it, for a program whose own frame
+    /// would otherwise hold it (see [`packet`]).
+    parsed: Packet,
 }
 
 /// Scratch slot of the XDP program.
@@ -222,6 +225,24 @@ pub const SLOT_TC: u32 = 1;
 
 #[map]
 static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(2, 0);
+
+/// A zeroed packet in `slot`'s scratch, to parse into (`None`, counted,
+/// when the slot is missing). `fw_xdp` keeps its
+/// packet here, not on its stack: Linux 6.1 sums the frames of a whole
+/// call chain, each rounded up to 32 bytes, against 512, and XDP's chain
+/// through the TCP tracker (`fw_track`, `fw_ct_tcp`, `fw_tcp_window`) is
+/// the deepest.
+#[inline(always)]
+pub fn packet(slot: u32) -> Option<&'static mut Packet> {
+    let Some(sc) = SCRATCH.get_ptr_mut(slot) else {
+        anomaly(Anomaly::MissingEntry);
+        return None;
+    };
+    // SAFETY: this CPU's slot, used by nothing else until the program ends.
+    let p = unsafe { &mut (*sc).parsed };
+    *p = Packet::default();
+    Some(p)
+}
 
 /// No rule matched.
 const NO_MATCH: u32 = u32::MAX;

@@ -14,7 +14,7 @@ use firewall_common::{
     log::{self, Bucket, Config, Event, Stat},
 };
 
-use crate::classify;
+use crate::{classify, span};
 
 #[map]
 static LOG_EVENTS: RingBuf = RingBuf::with_byte_size(log::RING_BYTES, 0);
@@ -116,7 +116,7 @@ fn emit(frame: Frame, slot: u32, hook: u32, in_ifindex: u32, out_ifindex: u32) {
             len
         };
         let mut caplen = 0;
-        if cap > 0 && cap <= log::CAPTURE as u32 {
+        if let Some(cap) = span::nonzero(cap, log::CAPTURE as u32) {
             // SAFETY: `data` has CAPTURE bytes; the helpers check the frame.
             let r = unsafe {
                 let to = (&raw mut (*e).data).cast::<c_void>();

@@ -33,6 +33,7 @@ mod macvlan;
 mod parse;
 mod reject;
 mod route;
+mod span;
 
 use aya_ebpf::{
     EbpfContext,
@@ -64,13 +65,15 @@ fn fw_xdp(ctx: XdpContext) -> u32 {
     if !parse::xdp_untag_priority(&ctx) {
         return xdp_action::XDP_DROP;
     }
-    let mut pkt = parse::Packet::default();
-    match parse::xdp(&ctx, &mut pkt) {
+    let Some(pkt) = classify::packet(classify::SLOT_XDP) else {
+        return xdp_action::XDP_DROP;
+    };
+    match parse::xdp(&ctx, pkt) {
         Parsed::Ipv4 => {
             // SAFETY: ctx.ctx is the kernel's xdp_md for this call.
             pkt.in_ifindex = unsafe { (*ctx.ctx).ingress_ifindex };
             let in_ifindex = pkt.in_ifindex;
-            let (chain, hook) = match route::ingress(ctx.ctx.cast(), &pkt) {
+            let (chain, hook) = match route::ingress(ctx.ctx.cast(), pkt) {
                 route::Hook::Input => (CHAIN_INPUT, reject::Hook::Input),
                 route::Hook::Forward { out_ifindex } => {
                     pkt.out_ifindex = out_ifindex;
@@ -80,10 +83,10 @@ fn fw_xdp(ctx: XdpContext) -> u32 {
                     (CHAIN_FORWARD, reject::Hook::Forward)
                 }
             };
-            check::note_xdp(ctx.ctx, &pkt);
+            check::note_xdp(ctx.ctx, pkt);
             let out_ifindex = pkt.out_ifindex;
             let log = || log::xdp(ctx.ctx, chain, in_ifindex, out_ifindex);
-            match walk(classify::SLOT_XDP, chain, &mut pkt, log) {
+            match walk(classify::SLOT_XDP, chain, pkt, log) {
                 Decision::Accept => xdp_action::XDP_PASS,
                 Decision::Drop => xdp_action::XDP_DROP,
                 Decision::Reject(r) => reject::xdp(ctx.ctx, r, hook, in_ifindex),

@@ -33,9 +33,9 @@ use aya_ebpf::{
     },
     cty::c_void,
     helpers::{
-        bpf_fib_lookup, bpf_get_prandom_u32, bpf_redirect, bpf_skb_load_bytes, bpf_skb_store_bytes,
-        bpf_xdp_adjust_head, bpf_xdp_adjust_meta, bpf_xdp_adjust_tail, bpf_xdp_load_bytes,
-        bpf_xdp_store_bytes,
+        bpf_fib_lookup, bpf_get_prandom_u32, bpf_ktime_get_ns, bpf_redirect, bpf_skb_load_bytes,
+        bpf_skb_store_bytes, bpf_xdp_adjust_head, bpf_xdp_adjust_meta, bpf_xdp_adjust_tail,
+        bpf_xdp_load_bytes, bpf_xdp_store_bytes,
     },
     macros::map,
     maps::{HashMap, PerCpuArray},
@@ -43,10 +43,12 @@ use aya_ebpf::{
 };
 use firewall_common::{
     Anomaly, Reject,
-    iface::{self, ANSWER_AT_TC_INGRESS, MARK_LEN, REJECT_MARK},
+    iface::{
+        self, ANSWER_AT_TC_INGRESS, FINGERPRINT_LEN, MARK_LEN, PENDING, PENDING_NS, REJECT_MARK,
+    },
 };
 
-use crate::classify::anomaly;
+use crate::{classify::anomaly, span};
 
 const ETH_HLEN: usize = 14;
 const IP_HLEN: usize = 20;
@@ -148,6 +150,38 @@ static IFACES: HashMap<u32, u32> = HashMap::with_max_entries(iface::MAX, 0);
 /// One [`Answer`] per hook and CPU: slot 0 for XDP, 1 for TC.
 #[map]
 static ANSWER: PerCpuArray<Answer> = PerCpuArray::with_max_entries(2, 0);
+
+/// 1 where XDP may call `bpf_xdp_adjust_meta`, set by the loader
+/// (`iface::XDP_META_GLOBAL`); a frozen constant, so the verifier skips
+/// the branch that a 0 rules out.
+#[unsafe(no_mangle)]
+static FW_XDP_META: u32 = 1;
+
+#[inline(always)]
+fn xdp_meta() -> bool {
+    // SAFETY: a constant of the object, written by the loader.
+    unsafe { core::ptr::read_volatile(&raw const FW_XDP_META) != 0 }
+}
+
+/// u64 words of a fingerprint (`iface::FINGERPRINT_LEN`).
+const FP_WORDS: usize = FINGERPRINT_LEN / 8;
+
+/// The answers XDP passed to TC ingress on this CPU without metadata
+/// (`iface::XDP_META_GLOBAL`): a ring of fingerprints.
+#[repr(C)]
+pub struct Pending {
+    /// The slot the next answer takes (modulo [`PENDING`]).
+    next: u32,
+    _pad: u32,
+    /// `bpf_ktime_get_ns` of the newest answer.
+    last: u64,
+    /// When each slot was filled; 0: empty.
+    at: [u64; PENDING],
+    words: [[u64; FP_WORDS]; PENDING],
+}
+
+#[map]
+static PENDING_ANSWERS: PerCpuArray<Pending> = PerCpuArray::with_max_entries(1, 0);
 
 /// One's complement sum (RFC 1071) of `head[from..from + n]` as
 /// big-endian 16-bit words (`n` even), added to `sum`.
@@ -520,13 +554,17 @@ pub fn xdp(md: *mut xdp_md, r: Reject, hook: Hook, in_ifindex: u32) -> u32 {
 
 /// How the answer now in `md` leaves interface `ifindex`: `XDP_TX`, or
 /// where `IFACES` says so, `XDP_PASS` with [`REJECT_MARK`] in front for
-/// [`tc_in`]. A driver without XDP metadata keeps `XDP_TX`.
+/// [`tc_in`] (or, on a kernel whose XDP has no metadata, remembered for
+/// it). A driver without XDP metadata keeps `XDP_TX`.
 #[inline(never)]
 fn send(md: *mut xdp_md, ifindex: u32) -> u32 {
     // SAFETY: a read of a plain u32 value.
     let flags = unsafe { IFACES.get(&ifindex) }.copied().unwrap_or(0);
     if flags & ANSWER_AT_TC_INGRESS == 0 {
         return xdp_action::XDP_TX;
+    }
+    if !xdp_meta() {
+        return remember();
     }
     // SAFETY: a plain helper call on this program's xdp_md.
     if unsafe { bpf_xdp_adjust_meta(md, -(MARK_LEN as i32)) } != 0 {
@@ -541,6 +579,68 @@ fn send(md: *mut xdp_md, ifindex: u32) -> u32 {
     // inside the metadata just made.
     unsafe { (meta as *mut u32).write_unaligned(REJECT_MARK) };
     xdp_action::XDP_PASS
+}
+
+/// Without XDP metadata: the answer just written to the frame (the
+/// head of this CPU's XDP [`Answer`]) is remembered for [`tc_in`], and
+/// passed.
+#[inline(always)]
+fn remember() -> u32 {
+    let (Some(a), Some(p)) = (ANSWER.get_ptr(0), PENDING_ANSWERS.get_ptr_mut(0)) else {
+        return xdp_action::XDP_DROP;
+    };
+    // SAFETY: this CPU's slots, used by nothing else until the program ends.
+    let (a, p) = unsafe { (&*a, &mut *p) };
+    let i = p.next as usize % PENDING;
+    p.next = p.next.wrapping_add(1);
+    let mut w = 0;
+    while w < FP_WORDS {
+        let mut b = [0u8; 8];
+        let mut j = 0;
+        while j < 8 {
+            b[j] = a.head[(w * 8 + j) % RST_LEN];
+            j += 1;
+        }
+        p.words[i][w] = u64::from_ne_bytes(b);
+        w += 1;
+    }
+    // SAFETY: plain helper call.
+    let now = unsafe { bpf_ktime_get_ns() };
+    p.at[i] = now;
+    p.last = now;
+    xdp_action::XDP_PASS
+}
+
+/// Whether the frame `skb` begins as an answer [`remember`]ed on this
+/// CPU less than `PENDING_NS` ago; if so, that answer is forgotten.
+#[inline(never)]
+fn remembered(skb: *mut __sk_buff) -> bool {
+    let Some(p) = PENDING_ANSWERS.get_ptr_mut(0) else {
+        return false;
+    };
+    // SAFETY: this CPU's slot, used by nothing else until the program ends.
+    let p = unsafe { &mut *p };
+    // SAFETY: plain helper call.
+    let now = unsafe { bpf_ktime_get_ns() };
+    if now.wrapping_sub(p.last) >= PENDING_NS {
+        return false;
+    }
+    let mut f = [0u64; FP_WORDS];
+    // SAFETY: `f` holds FINGERPRINT_LEN bytes.
+    if unsafe { bpf_skb_load_bytes(skb.cast(), 0, f.as_mut_ptr().cast(), FINGERPRINT_LEN as u32) }
+        != 0
+    {
+        return false;
+    }
+    let mut i = 0;
+    while i < PENDING {
+        if p.at[i] != 0 && now.wrapping_sub(p.at[i]) < PENDING_NS && p.words[i] == f {
+            p.at[i] = 0;
+            return true;
+        }
+        i += 1;
+    }
+    false
 }
 
 /// TC: the next program, or the stack.
@@ -559,7 +659,8 @@ fn bad_mark() -> i32 {
 /// and the frame is redirected out its interface. A frame without
 /// metadata, or with a zeroed mark (one carried out before, should a
 /// device keep the metadata), goes on; any other metadata is an anomaly
-/// and dropped.
+/// and dropped. Without XDP metadata, an answer is a frame that begins
+/// as one XDP [`remember`]ed.
 #[inline(never)]
 pub fn tc_in(skb: *mut __sk_buff) -> i32 {
     // SAFETY: skb is the kernel's __sk_buff for this call.
@@ -571,6 +672,10 @@ pub fn tc_in(skb: *mut __sk_buff) -> i32 {
         )
     };
     if meta == data {
+        if !xdp_meta() && remembered(skb) {
+            // SAFETY: a plain helper call.
+            return unsafe { bpf_redirect(ifindex, 0) as i32 };
+        }
         return TCX_NEXT;
     }
     // The verifier learns the metadata's range from `>` (not from `!=`),
@@ -687,20 +792,23 @@ fn answer_skb<const L2: usize>(
     let head = if a.quote_len > 0 { ICMP_HEAD } else { RST_LEN };
     // SAFETY: `head` holds RST_LEN >= head bytes, from `pad` on.
     let from = unsafe { a.head.as_ptr().add(pad) };
-    // SAFETY: `from` holds head - pad bytes.
-    if unsafe { bpf_skb_store_bytes(skb.cast(), 0, from.cast(), (head - pad) as u32, 0) } != 0 {
+    let Some(n) = span::nonzero((head - pad) as u32, RST_LEN as u32) else {
+        return TCX_DROP;
+    };
+    // SAFETY: `from` holds head - pad = n bytes.
+    if unsafe { bpf_skb_store_bytes(skb.cast(), 0, from.cast(), n, 0) } != 0 {
         return TCX_DROP;
     }
     let q = a.quote_len;
-    if q > 0 {
-        if q > QUOTE_MAX {
-            return TCX_DROP;
-        }
+    if q > QUOTE_MAX {
+        return TCX_DROP;
+    }
+    if let Some(q) = span::nonzero(q as u32, QUOTE_MAX as u32) {
         // SAFETY: `orig` holds READ_MAX >= ETH_HLEN + QUOTE_MAX bytes.
         let from = unsafe { a.orig.as_ptr().add(ETH_HLEN) };
         let at = (ICMP_HEAD - pad) as u32;
         // SAFETY: `from` holds at least q <= QUOTE_MAX bytes (above).
-        if unsafe { bpf_skb_store_bytes(skb.cast(), at, from.cast(), q as u32, 0) } != 0 {
+        if unsafe { bpf_skb_store_bytes(skb.cast(), at, from.cast(), q, 0) } != 0 {
             return TCX_DROP;
         }
     }

@@ -514,6 +514,7 @@ fn unknown_base(dirs: &Dirs) -> State {
                     ifname: name.clone(),
                     ifindex: l.ifindex,
                     xdp_mode: "unknown".into(),
+                    tc: attach::tc_mechanism(),
                 })
             }
             _ => None,
@@ -1299,9 +1300,40 @@ pub struct Status {
     pub problems: Vec<String>,
 }
 
-/// The links pinned in `dirs.pins`: (hook, name in the pin, kernel state;
-/// `None` when the pin cannot be read).
+/// fw's hooks on the namespace's interfaces: the links pinned in
+/// `dirs.pins` (hook, name in the pin, kernel state; `None` when the pin
+/// cannot be read), then fw's clsact filters ([`clsact_links`]).
 fn pinned_links(dirs: &Dirs) -> Vec<(String, String, Option<load::LinkState>)> {
+    let mut out = link_pins(dirs);
+    out.extend(clsact_links(dirs));
+    out
+}
+
+/// fw's clsact filters (on a kernel without TCX,
+/// [`attach::TcMechanism::Clsact`]) as [`pinned_links`] lists links:
+/// hook `tc` (egress) or `tcin` (ingress), the interface's name, and
+/// the filter's priority in place of a link id.
+fn clsact_links(dirs: &Dirs) -> Vec<(String, String, Option<load::LinkState>)> {
+    let progs = load::tc_program_ids(dirs);
+    if progs.is_empty() {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for i in attach::interfaces().unwrap_or_default() {
+        for f in attach::fw_filters(i.index, &progs).unwrap_or_default() {
+            let state = load::LinkState {
+                id: u32::from(f.pref()),
+                prog_id: f.prog_id,
+                ifindex: f.ifindex,
+            };
+            out.push((f.hook().to_string(), i.name.clone(), Some(state)));
+        }
+    }
+    out
+}
+
+/// The links pinned in `dirs.pins`, as [`pinned_links`] lists them.
+fn link_pins(dirs: &Dirs) -> Vec<(String, String, Option<load::LinkState>)> {
     let Ok(entries) = std::fs::read_dir(&dirs.pins) else {
         return Vec::new();
     };
@@ -1395,6 +1427,14 @@ pub fn status() -> Result<Status, ExecError> {
         "programs: fw_xdp id {}, fw_tc id {}, fw_tc_in id {}, {l3}",
         ids.xdp, ids.tc, ids.tc_in
     );
+    if !load::probe::xdp_meta() {
+        let _ = writeln!(
+            out,
+            "xdp metadata: not on this kernel (REJECT answers reach TC ingress remembered by \
+             their first {} bytes)",
+            firewall_common::iface::FINGERPRINT_LEN
+        );
+    }
     // The network's doing, not fw's: shown, not a problem.
     for (m, n) in k.malformed()?.into_iter().filter(|(_, n)| *n != 0) {
         let _ = writeln!(out, "dropped before any rule: {}: {n} packets", m.name());
@@ -1482,8 +1522,8 @@ pub fn status() -> Result<Status, ExecError> {
     };
     let _ = writeln!(
         out,
-        "{:<16} {:>7} {:<8} {:>8} {:>8}  status",
-        "interface", "ifindex", "xdp", "xdp link", "tc link"
+        "{:<16} {:>7} {:<8} {:<6} {:>8} {:>8}  status",
+        "interface", "ifindex", "xdp", "tc", "xdp link", "tc link"
     );
     for i in &ifaces {
         let recorded = rec.attachments.iter().find(|a| a.ifindex == i.index);
@@ -1510,8 +1550,8 @@ pub fn status() -> Result<Status, ExecError> {
                 // Down, it passes nothing: not a problem until it is up.
                 let _ = writeln!(
                     out,
-                    "{:<16} {:>7} {:<8} {:>8} {:>8}  down: fw cannot parse link type {}",
-                    i.name, i.index, "-", "-", "-", i.link_type
+                    "{:<16} {:>7} {:<8} {:<6} {:>8} {:>8}  down: fw cannot parse link type {}",
+                    i.name, i.index, "-", "-", "-", "-", i.link_type
                 );
                 continue;
             }
@@ -1520,8 +1560,8 @@ pub fn status() -> Result<Status, ExecError> {
                 let port = port.unwrap_or_default();
                 let _ = writeln!(
                     out,
-                    "{:<16} {:>7} {:<8} {:>8} {:>8}  not attached: {port}",
-                    i.name, i.index, "-", "-", "-"
+                    "{:<16} {:>7} {:<8} {:<6} {:>8} {:>8}  not attached: {port}",
+                    i.name, i.index, "-", "-", "-", "-"
                 );
                 continue;
             }
@@ -1546,7 +1586,7 @@ pub fn status() -> Result<Status, ExecError> {
                     .to_string(),
             }),
             (None, Some(_)) if i.is_l3() => {
-                Some("unfiltered on input: no live TCX ingress link".into())
+                Some("unfiltered on input: no live TC ingress link".into())
             }
             (None, Some(_)) => Some("unfiltered on input: no live XDP link".into()),
             (Some(_), None) => Some("unfiltered on output: no live TC link".into()),
@@ -1555,7 +1595,7 @@ pub fn status() -> Result<Status, ExecError> {
         // DROP); the rejected packets still never pass.
         let why = why.or_else(|| {
             (i.answers_at_tc_ingress() && live("tcin", ids.tc_in, i.index).is_none())
-                .then(|| "REJECT answers lost: no live TCX ingress link".to_string())
+                .then(|| "REJECT answers lost: no live TC ingress link".to_string())
         });
         let name_of_link = xdp.or(tc).map(|(n, _)| n);
         let note = match (&why, name_of_link) {
@@ -1566,10 +1606,11 @@ pub fn status() -> Result<Status, ExecError> {
         let id = |l: Option<(&str, u32)>| l.map_or("-".to_string(), |(_, id)| id.to_string());
         let _ = writeln!(
             out,
-            "{:<16} {:>7} {:<8} {:>8} {:>8}  {note}",
+            "{:<16} {:>7} {:<8} {:<6} {:>8} {:>8}  {note}",
             i.name,
             i.index,
             recorded.map_or("-", |a| a.xdp_mode.as_str()),
+            recorded.map_or("-", |a| a.tc.name()),
             id(xdp),
             id(tc),
         );
@@ -1595,8 +1636,13 @@ pub fn status() -> Result<Status, ExecError> {
         {
             let _ = writeln!(
                 out,
-                "{:<16} {:>7} {:<8} {:>8} {:>8}  gone (recorded as attached)",
-                a.ifname, a.ifindex, a.xdp_mode, "-", "-"
+                "{:<16} {:>7} {:<8} {:<6} {:>8} {:>8}  gone (recorded as attached)",
+                a.ifname,
+                a.ifindex,
+                a.xdp_mode,
+                a.tc.name(),
+                "-",
+                "-"
             );
             st.problems.push(format!(
                 "{}: recorded as attached (ifindex {}), but no such interface exists",

@@ -111,8 +111,39 @@ pub struct Attachment {
     /// Interface index at attach time.
     pub ifindex: u32,
     /// XDP mode: `native` (driver), `generic` (skb), or `none` on a
-    /// device without a link-layer header (filtered at TCX ingress).
+    /// device without a link-layer header (filtered at TC ingress).
     pub xdp_mode: String,
+    /// How the TC programs are attached (records of an fw without the
+    /// field were all TCX).
+    #[serde(default)]
+    pub tc: TcMechanism,
+}
+
+/// How fw attaches its TC programs (egress, and ingress where it has
+/// one there): TCX links (Linux 6.6 and later), or on a kernel without
+/// TCX, cls_bpf filters on the interface's clsact qdisc, made over
+/// rtnetlink (what `tc qdisc add dev D clsact; tc filter add dev D
+/// egress bpf da ...` makes). Chosen by probing the kernel
+/// (`load::attach::tc_mechanism`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TcMechanism {
+    /// A pinned TCX link per hook.
+    #[default]
+    Tcx,
+    /// A cls_bpf filter per hook; it stays while the interface does, and
+    /// fw finds it by the id of the program it runs.
+    Clsact,
+}
+
+impl TcMechanism {
+    /// The name `fw status` shows: `tcx` or `clsact`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tcx => "tcx",
+            Self::Clsact => "clsact",
+        }
+    }
 }
 
 /// An interface fw is not attached to because the kernel refused XDP

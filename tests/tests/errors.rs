@@ -97,19 +97,19 @@ fn a_user_without_privileges_is_told_which_capability_is_missing() {
     );
 }
 
-/// `setarch --uname-2.6` makes uname(2) report Linux 2.6.x: fw refuses
-/// to load there, naming both versions, exits 3 (iptables'
-/// VERSION_PROBLEM) and leaves nothing behind.
+/// On a kernel without a BPF helper fw's programs call (made up here:
+/// `FW_PROBE_HELPER` has fw probe an id past the kernel's last) fw
+/// refuses to load, naming the helper and the kernel that has it, exits
+/// 3 (iptables' VERSION_PROBLEM) and leaves nothing behind.
 #[test]
 fn an_old_kernel_is_named_and_nothing_is_loaded() {
     let lab = Lab::new("oldkernel").unwrap();
     let fw = fw_bin();
     let out = integration_tests::netns_exec(
         lab.server(),
-        "setarch",
+        "env",
         &[
-            std::env::consts::ARCH,
-            "--uname-2.6",
+            "FW_PROBE_HELPER=100000",
             fw.to_str().unwrap(),
             "-A",
             "INPUT",
@@ -121,9 +121,11 @@ fn an_old_kernel_is_named_and_nothing_is_loaded() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(
-        stderr.starts_with("fw: this kernel is Linux 2.6.")
+        stderr.starts_with("fw: this kernel (Linux ")
             && stderr.ends_with(
-                "; fw needs Linux 6.6 or later with eBPF (CONFIG_BPF_SYSCALL, CONFIG_BPF_JIT)\n"
+                ") lacks the BPF helper helper 100000, which fw's programs call (Linux 99 and \
+                 later have it); fw needs Linux 6.1 or later with eBPF (CONFIG_BPF_SYSCALL, \
+                 CONFIG_BPF_JIT)\n"
             ),
         "{stderr}"
     );
@@ -211,7 +213,7 @@ fn a_verifier_rejection_saves_the_log_to_the_file_the_message_names() {
     assert!(
         message.starts_with(
             "the kernel refused eBPF program bad: Permission denied (os error 13) \
-             (fw needs Linux 6.6 or later with eBPF (CONFIG_BPF_SYSCALL, CONFIG_BPF_JIT); \
+             (fw needs Linux 6.1 or later with eBPF (CONFIG_BPF_SYSCALL, CONFIG_BPF_JIT); \
              this is Linux "
         ) && message.ends_with(&format!("; the verifier's log is in {}", log.display())),
         "{message}"

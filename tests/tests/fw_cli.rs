@@ -582,7 +582,7 @@ fn reject_on_veth_leaves_by_tc_ingress_or_not_at_all() {
     assert_eq!(check.status.code(), Some(1));
     let said = text(&check.stderr);
     assert!(
-        said.contains("fw: veth-s: REJECT answers lost: no live TCX ingress link"),
+        said.contains("fw: veth-s: REJECT answers lost: no live TC ingress link"),
         "{said}"
     );
     assert!(!tcp_probe(lab.client(), SERVER_ADDR, 81, PROBE_TIMEOUT));

@@ -2,18 +2,19 @@
 //! frame comes back as `XDP_TX`, rewritten into the answer netfilter
 //! sends (`nf_send_unreach`, `nf_send_reset`), every field and checksum
 //! checked; the rule's counter counts it. On an interface flagged in
-//! `IFACES` (veth) the same answer is passed, marked for TCX ingress.
+//! `IFACES` (veth) the same answer is passed, marked for TCX ingress
+//! (XDP metadata, or where this kernel's XDP has none, remembered by
+//! XDP and recognised by `fw_tc_in`).
 
 #[path = "common/fw_state.rs"]
 mod fw_state;
 
 // Dependencies of the integration-tests package this test does not use.
 use anyhow as _;
-use libc as _;
 
 use firewall::aya::{
     maps::{HashMap, Map, MapData},
-    programs::{TestRun, TestRunOptions, Xdp},
+    programs::{SchedClassifier, TestRun, TestRunOptions, Xdp},
 };
 use firewall::{
     common::{iface, maps},
@@ -28,6 +29,9 @@ use integration_tests::{Netns, in_netns};
 const XDP_DROP: u32 = 1;
 const XDP_PASS: u32 = 2;
 const XDP_TX: u32 = 3;
+/// `TC_ACT_REDIRECT`, and TCX's "next program" as a u32.
+const TC_REDIRECT: u32 = 7;
+const TCX_NEXT: u32 = u32::MAX;
 
 const CLIENT_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x01];
 const SERVER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x02];
@@ -115,6 +119,18 @@ fn run_on(xdp: &Xdp, data: &[u8], ifindex: u32) -> (u32, usize, Vec<u8>) {
     (r.return_value, meta, out)
 }
 
+/// `fw_tc_in`'s verdict on `data` (an skb on `lo`).
+fn tc_run(tc: &SchedClassifier, data: &[u8]) -> u32 {
+    let mut out = vec![0u8; 512];
+    tc.test_run(TestRunOptions {
+        data_in: Some(data),
+        data_out: Some(&mut out),
+        ..Default::default()
+    })
+    .unwrap()
+    .return_value
+}
+
 /// Checks the Ethernet and IPv4 header of an answer from `from`.
 fn check_ip(out: &[u8], proto: u8, from: [u8; 4], tos: u8, df: bool) {
     assert_eq!(out[0..6], CLIENT_MAC, "back to the sender's MAC");
@@ -149,6 +165,15 @@ fn rejected_frames_come_back_as_the_answer() {
 fn answers(dirs: &Dirs) {
     let (mut k, ebpf) = Kernel::install(dirs).unwrap();
     let xdp: &Xdp = ebpf.program("fw_xdp").unwrap().try_into().unwrap();
+    let tc_in: &SchedClassifier = ebpf.program("fw_tc_in").unwrap().try_into().unwrap();
+    // XDP remembers an answer for TC ingress per CPU: both runs on one.
+    // SAFETY: a zeroed cpu_set_t with CPU 0 set, for this thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(0, &mut set);
+        assert_eq!(libc::sched_setaffinity(0, size_of_val(&set), &set), 0);
+    }
+    let with_meta = firewall::load::probe::xdp_meta();
     let mut state = State::default();
     state.ruleset.input.rules = vec![
         Rule {
@@ -228,9 +253,17 @@ fn answers(dirs: &Dirs) {
     ifaces.insert(&1, &iface::ANSWER_AT_TC_INGRESS, 0).unwrap();
     for (sent, answer) in [(syn, rst), (sent, unreachable)] {
         let (rc, meta, out) = run_on(xdp, &sent, 1);
-        assert_eq!((rc, meta), (XDP_PASS, iface::MARK_LEN));
-        assert_eq!(out[..4], iface::REJECT_MARK.to_ne_bytes(), "the mark");
-        assert_eq!(csum(&out[4 + 14..4 + 34]), 0, "IP checksum");
+        let at = if with_meta { iface::MARK_LEN } else { 0 };
+        assert_eq!((rc, meta), (XDP_PASS, at));
+        if with_meta {
+            assert_eq!(out[..4], iface::REJECT_MARK.to_ne_bytes(), "the mark");
+        } else {
+            // TC ingress sends the answer out, once, and nothing else.
+            assert_eq!(tc_run(tc_in, &out), TC_REDIRECT, "the remembered answer");
+            assert_eq!(tc_run(tc_in, &out), TCX_NEXT, "forgotten once sent");
+            assert_eq!(tc_run(tc_in, &sent), TCX_NEXT, "not an answer");
+        }
+        assert_eq!(csum(&out[at + 14..at + 34]), 0, "IP checksum");
         // The ICMP error's IP id is random, and so its IP checksum: the
         // rest is byte for byte what XDP_TX sends.
         let masked = |f: &[u8]| {
@@ -239,7 +272,7 @@ fn answers(dirs: &Dirs) {
             f[24..26].fill(0);
             f
         };
-        assert_eq!(masked(&out[4..]), masked(&answer), "the answer");
+        assert_eq!(masked(&out[at..]), masked(&answer), "the answer");
     }
     ifaces.remove(&1).unwrap();
 

@@ -47,10 +47,15 @@ const PROBES: [(Probe, bool); 6] = [
 /// When setup, the build, the lab or a rule fails, or when a probe's result
 /// differs from its expectation. The lab is removed in every case.
 pub fn run(fw: Option<PathBuf>) -> anyhow::Result<()> {
-    setup::run()?;
     let fw = match fw {
-        Some(p) => std::path::absolute(&p).with_context(|| format!("{}", p.display()))?,
-        None => cmd::build_fw(false)?,
+        Some(p) => {
+            setup::run_only()?;
+            std::path::absolute(&p).with_context(|| format!("{}", p.display()))?
+        }
+        None => {
+            setup::run()?;
+            cmd::build_fw(false)?
+        }
     };
     println!("fw binary: {}", fw.display());
     // SAFETY: no other thread exists yet; the lab harness reads FW_BIN.
@@ -144,6 +149,12 @@ fn demo(lab: &Lab, rules: &[Vec<String>], rules_file: &Path) -> anyhow::Result<(
     if !out.status.success() {
         println!("(fw -L failed ({}): {})", out.status, stderr(&out));
     }
+
+    // Which attach mechanism each interface got (TCX, or tc clsact on
+    // kernels before 6.6): `cargo xtask vmtest` reads it from here.
+    println!("fw status in {}:", lab.server());
+    let out = fw_in(lab.server(), &["status"])?;
+    print!("{}", String::from_utf8_lossy(&out.stdout));
 
     if wrong > 0 {
         bail!(

@@ -40,6 +40,29 @@ const BPFFS: &str = "/sys/fs/bpf";
 /// # Errors
 /// When not root, or when a step's install fails.
 pub fn run() -> anyhow::Result<()> {
+    root()?;
+    apt_packages()?;
+    toolchain()?;
+    bpf_linker()?;
+    bpffs()?;
+    bpffs_bind()?;
+    Ok(())
+}
+
+/// The steps running a built fw needs, not building one: the packages
+/// and bpffs (no toolchain, no bpf-linker), for `cargo xtask demo --fw`.
+///
+/// # Errors
+/// As [`run`].
+pub fn run_only() -> anyhow::Result<()> {
+    root()?;
+    apt_packages()?;
+    bpffs()?;
+    bpffs_bind()?;
+    Ok(())
+}
+
+fn root() -> anyhow::Result<()> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
         bail!(
@@ -47,11 +70,6 @@ pub fn run() -> anyhow::Result<()> {
              creates network namespaces (try `sudo -E cargo xtask …`)"
         );
     }
-    apt_packages()?;
-    toolchain()?;
-    bpf_linker()?;
-    bpffs()?;
-    bpffs_bind()?;
     Ok(())
 }
 

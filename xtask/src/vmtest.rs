@@ -25,9 +25,21 @@ use anyhow::{Context as _, bail};
 use crate::cmd::{self, probe};
 
 /// The test binaries run by default: enforcement in namespaces (real
-/// packets through XDP and TCX), and the BPF_PROG_TEST_RUN agreement
-/// tests of the classifier and of connection tracking.
-pub const DEFAULT_TESTS: [&str; 3] = ["enforce", "classifier_kernel", "conntrack"];
+/// packets through XDP and TC, tc clsact forced, REJECT, LOG, tun
+/// devices, the refusals, the rules/ examples), and the
+/// BPF_PROG_TEST_RUN agreement tests of the classifier and of
+/// connection tracking.
+pub const DEFAULT_TESTS: [&str; 9] = [
+    "enforce",
+    "classifier_kernel",
+    "conntrack",
+    "tc_attach",
+    "reject_kernel",
+    "log",
+    "tunnel",
+    "errors",
+    "examples",
+];
 
 /// Debian packages the VM needs: qemu, kmod (virtme-ng runs depmod and
 /// the guest modprobe), udev (virtme-ng-init starts it), busybox (the
@@ -37,8 +49,9 @@ const APT_PACKAGES: [&str; 4] = ["qemu-system-x86", "kmod", "udev", "busybox-sta
 /// Modules loaded in the guest before the tests: the ones the tests and
 /// fw use (Debian builds them as modules). A failure is logged, not
 /// fatal: a test that needs the module then fails and says so.
-const GUEST_MODULES: [&str; 9] = [
+const GUEST_MODULES: [&str; 10] = [
     "veth",
+    "tun",
     "8021q",
     "bonding",
     "vxlan",
@@ -69,7 +82,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value = "all")]
     pub kernel: KernelArg,
     /// A test binary of tests/tests to run (repeatable); default: enforce,
-    /// classifier_kernel, conntrack.
+    /// classifier_kernel, conntrack, tc_attach, reject_kernel, log, tunnel,
+    /// errors, examples; `all`: every binary of tests/tests.
     #[arg(long = "test", value_name = "NAME")]
     pub tests: Vec<String>,
     /// Minutes one VM may run before it is killed.
@@ -78,6 +92,10 @@ pub struct Args {
     /// Guest memory (qemu's -m).
     #[arg(long, default_value = "2G")]
     pub memory: String,
+    /// Skip `cargo xtask demo`, which otherwise runs in each guest after
+    /// the test binaries.
+    #[arg(long)]
+    pub no_demo: bool,
     /// Extra arguments for each test binary (after `--`), e.g. a test
     /// name filter.
     #[arg(last = true)]
@@ -126,6 +144,8 @@ struct Outcome {
     /// Whether libtest printed its `test result:` line.
     completed: bool,
     seconds: f64,
+    /// For the demo: the tc attach mechanism `fw status` showed.
+    tc: Option<String>,
 }
 
 impl Outcome {
@@ -180,8 +200,12 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
         args.tests.clone()
     };
     let mut chosen = Vec::new();
-    for w in &wanted {
+    if wanted.iter().any(|w| w == "all") {
+        chosen.clone_from(&bins);
+    }
+    for w in wanted.iter().filter(|w| *w != "all") {
         match bins.iter().find(|b| &b.name == w) {
+            Some(b) if chosen.iter().any(|c: &TestBin| c.name == b.name) => {}
             Some(b) => chosen.push(b.clone()),
             None => {
                 let names: Vec<&str> = bins.iter().map(|b| b.name.as_str()).collect();
@@ -415,11 +439,20 @@ fn sh_quote(s: &str) -> String {
 }
 
 /// The script the guest runs: bpffs, modules, then each test binary,
-/// its output, exit code and start/end times into `dir`.
-fn guest_script(args: &Args, root: &Path, fw: &Path, bins: &[TestBin], dir: &Path) -> String {
+/// its output, exit code and start/end times into `dir`, then the demo
+/// when `demo` is this xtask binary.
+fn guest_script(
+    args: &Args,
+    root: &Path,
+    fw: &Path,
+    bins: &[TestBin],
+    demo: Option<&Path>,
+    dir: &Path,
+) -> String {
     let d = sh_quote(&dir.to_string_lossy());
     let mut s =
         String::from("#!/bin/sh\n# Written by cargo xtask vmtest; runs as root in the guest.\n");
+    let fw_q = sh_quote(&fw.to_string_lossy());
     let _ = writeln!(s, "D={d}");
     s.push_str("exec >\"$D/guest.log\" 2>&1\n");
     s.push_str("cut -d' ' -f1 /proc/uptime >\"$D/boot-seconds\"\n");
@@ -435,7 +468,7 @@ fn guest_script(args: &Args, root: &Path, fw: &Path, bins: &[TestBin], dir: &Pat
     );
     // Cargo runs integration tests from the package's directory.
     let _ = writeln!(s, "cd {}", sh_quote(&root.join("tests").to_string_lossy()));
-    let _ = writeln!(s, "export FW_BIN={}", sh_quote(&fw.to_string_lossy()));
+    let _ = writeln!(s, "export FW_BIN={fw_q}");
     s.push_str("export RUST_BACKTRACE=1\n");
     let extra: Vec<String> = args.args.iter().map(|a| sh_quote(a)).collect();
     for b in bins {
@@ -450,6 +483,20 @@ fn guest_script(args: &Args, root: &Path, fw: &Path, bins: &[TestBin], dir: &Pat
         );
         let _ = writeln!(s, "date +%s.%N >\"$D/{n}.end\"");
     }
+    if let Some(x) = demo {
+        // The demo as a user runs it, with the fw just tested.
+        let _ = writeln!(s, "echo \"== demo\"");
+        s.push_str("date +%s.%N >\"$D/demo.start\"\n");
+        let _ = writeln!(
+            s,
+            "cd {} && {} demo --fw {fw_q} >\"$D/demo.log\" 2>&1; echo $? >\"$D/demo.rc\"",
+            sh_quote(&root.to_string_lossy()),
+            sh_quote(&x.to_string_lossy())
+        );
+        s.push_str("date +%s.%N >\"$D/demo.end\"\n");
+    }
+    // fw saves each verifier refusal's log under /run/fw, the guest's tmpfs.
+    s.push_str("cp /run/fw/verifier-*.log \"$D\"/ 2>/dev/null\n");
     s.push_str("dmesg >\"$D/dmesg.log\"\n");
     s.push_str("echo done >\"$D/done\"\n");
     s
@@ -466,7 +513,9 @@ fn boot_and_test(
     dir: &Path,
 ) -> anyhow::Result<KernelRun> {
     let script = dir.join("guest.sh");
-    std::fs::write(&script, guest_script(args, root, fw, bins, dir))?;
+    let xtask = std::env::current_exe().context("this xtask binary's path")?;
+    let demo = (!args.no_demo).then_some(xtask.as_path());
+    std::fs::write(&script, guest_script(args, root, fw, bins, demo, dir))?;
     let console = std::fs::File::create(dir.join("console.log"))?;
     // nice: the machine's two cores are shared; timeout: a hung guest
     // must not hang the run.
@@ -500,6 +549,9 @@ fn boot_and_test(
     let mut outcomes = Vec::new();
     for b in bins {
         outcomes.push(read_outcome(dir, &b.name));
+    }
+    if !args.no_demo {
+        outcomes.push(read_demo(dir));
     }
     let error = if dir.join("done").exists() {
         None
@@ -536,6 +588,58 @@ fn read_outcome(dir: &Path, name: &str) -> Outcome {
     let time = |ext: &str| read(ext).and_then(|s| s.trim().parse::<f64>().ok());
     if let (Some(a), Some(b)) = (time("start"), time("end")) {
         o.seconds = b - a;
+    }
+    o
+}
+
+/// Reads the demo's `demo.log`, `.rc`, `.start`, `.end` from `dir`.
+fn read_demo(dir: &Path) -> Outcome {
+    let read = |ext: &str| std::fs::read_to_string(dir.join(format!("demo.{ext}"))).ok();
+    let mut o = parse_demo(&read("log").unwrap_or_default());
+    o.rc = read("rc").and_then(|s| s.trim().parse().ok());
+    let time = |ext: &str| read(ext).and_then(|s| s.trim().parse::<f64>().ok());
+    if let (Some(a), Some(b)) = (time("start"), time("end")) {
+        o.seconds = b - a;
+    }
+    o
+}
+
+/// The demo's probes (lines ending `ok` or `WRONG`), its error, and the
+/// tc mechanism of the first interface in its `fw status` table.
+fn parse_demo(log: &str) -> Outcome {
+    let mut o = Outcome {
+        name: "demo".into(),
+        ..Outcome::default()
+    };
+    let mut columns: Option<usize> = None;
+    for line in log.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if line.contains(" expected ") && line.contains(" got ") {
+            match words.last() {
+                Some(&"ok") => o.passed += 1,
+                Some(&"WRONG") => {
+                    o.failed += 1;
+                    o.failures.push(line.trim().to_owned());
+                }
+                _ => {}
+            }
+        }
+        if line.starts_with("all ") && line.ends_with(" probes as expected") {
+            o.completed = true;
+        }
+        // xtask's main: "error: {e:#}".
+        if let Some(e) = line.strip_prefix("error: ") {
+            o.completed = o.passed + o.failed > 0;
+            o.first_error.get_or_insert_with(|| e.to_owned());
+        }
+        // "interface  ifindex xdp  tc  xdp link  tc link  status"
+        if words.first() == Some(&"interface") {
+            columns = words.iter().position(|w| *w == "tc");
+        } else if let (Some(c), None) = (columns, &o.tc)
+            && let Some(tc) = words.get(c)
+        {
+            o.tc = Some((*tc).to_owned());
+        }
     }
     o
 }
@@ -607,6 +711,9 @@ fn print_kernel(r: &KernelRun) {
             "  {:<20} {:>4} passed {:>4} failed {:>3} ignored {:>6.0} s  {status}",
             o.name, o.passed, o.failed, o.ignored, o.seconds
         );
+        if let Some(tc) = &o.tc {
+            println!("      fw status: tc hook by {tc}");
+        }
         for f in &o.failures {
             println!("      failed: {f}");
         }
@@ -653,6 +760,7 @@ mod tests {
             tests: vec![],
             timeout: 1,
             memory: "2G".into(),
+            no_demo: false,
             args: vec!["it's".into()],
         };
         let bins = [TestBin {
@@ -664,6 +772,7 @@ mod tests {
             Path::new("/w"),
             Path::new("/w/target/debug/fw"),
             &bins,
+            Some(Path::new("/w/target/debug/xtask")),
             Path::new("/l"),
         );
         assert!(s.contains("mount -t bpf bpf /sys/fs/bpf"), "{s}");
@@ -672,5 +781,32 @@ mod tests {
             s.contains("'/w/target/debug/deps/enforce-1' --test-threads=1 'it'\\''s'"),
             "{s}"
         );
+        assert!(
+            s.contains("cd '/w' && '/w/target/debug/xtask' demo --fw '/w/target/debug/fw' >"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn the_demo_counts_probes_and_reads_the_tc_mechanism() {
+        let log = "probes from 192.0.2.1 to 192.0.2.2 (timeout 1s):\n  \
+                   tcp  22     expected delivered  got delivered  ok\n  \
+                   udp  53     expected dropped    got delivered  WRONG\n\
+                   fw status in fw-demo-s:\n\
+                   interface        ifindex xdp      tc     xdp link  tc link  status\n\
+                   lo                     1 generic  clsact        3    49152  filtered\n\
+                   error: 1 of 2 probes did not get the expected result\n";
+        let o = parse_demo(log);
+        assert_eq!((o.passed, o.failed), (1, 1));
+        assert_eq!(o.tc.as_deref(), Some("clsact"));
+        assert!(o.completed);
+        assert_eq!(
+            o.first_error.as_deref(),
+            Some("1 of 2 probes did not get the expected result")
+        );
+        let ok = parse_demo(
+            "  icmp echo  expected delivered  got delivered  ok\nall 1 probes as expected\n",
+        );
+        assert!(ok.completed && ok.failed == 0 && ok.passed == 1);
     }
 }

@@ -1,9 +1,15 @@
 //! Attaching the programs to the namespace's interfaces: XDP (INPUT) and
-//! TCX egress (OUTPUT) on every Ethernet-like interface, lo included, and
-//! TCX ingress (REJECT answers, `firewall_common::iface`) on veth; on a
+//! TC egress (OUTPUT) on every Ethernet-like interface, lo included, and
+//! TC ingress (REJECT answers, `firewall_common::iface`) on veth; on a
 //! device without a link-layer header (tun, WireGuard), which XDP cannot
-//! parse, TCX ingress (INPUT, FORWARD) and egress (OUTPUT) programs of
+//! parse, TC ingress (INPUT, FORWARD) and egress (OUTPUT) programs of
 //! their own. Each link is pinned so it stays attached after `fw` exits.
+//!
+//! TC means TCX links where the kernel has TCX (Linux 6.6), else cls_bpf
+//! filters on a clsact qdisc ([`TcMechanism`], probed once per process
+//! by [`tc_mechanism`]). Such a filter has no link to pin: it stays
+//! attached by itself, and fw finds it again by the id of the program it
+//! runs ([`fw_filters`]).
 
 use std::{ffi::CString, io, os::fd::AsRawFd as _};
 
@@ -20,9 +26,10 @@ use aya_obj::programs::XdpAttachType;
 
 use firewall_common::{iface, macvlan, maps};
 
+use super::rtnl::{self, CLSACT_EGRESS, CLSACT_INGRESS, TcFilter};
 use super::{LoadError, PROG_TC, PROG_TC_IN, PROG_TC_L3, PROG_TC_L3_IN, PROG_XDP, pins::Dirs};
 use crate::state::Attachment;
-pub use crate::state::Refused;
+pub use crate::state::{Refused, TcMechanism};
 
 /// `ARPHRD_ETHER` and `ARPHRD_LOOPBACK` (`<linux/if_arp.h>`): the link types
 /// whose frames start with a 14-byte Ethernet header, which the programs
@@ -198,13 +205,39 @@ fn forget(map: &mut HashMap<MapData, u32, u32>, ifindex: u32) -> Result<(), Load
     }
 }
 
-/// The `io::Error` somewhere in `e`'s chain of sources.
+/// The errno of the `io::Error` somewhere in `e`'s chain of sources.
 fn errno_of(e: &ProgramError) -> Option<i32> {
+    errno_in(e)
+}
+
+/// As [`errno_of`], of a qdisc change.
+fn tc_errno(e: &aya::programs::tc::TcError) -> Option<i32> {
+    errno_in(e)
+}
+
+fn errno_in(e: &(dyn std::error::Error + 'static)) -> Option<i32> {
+    use aya::{programs::tc::TcError, sys::NetlinkError};
+    // aya's netlink errors are `#[error(transparent)]`: their io::Error
+    // is not in the chain of sources, only behind `raw_os_error`.
+    let netlink = |c: &(dyn std::error::Error + 'static)| match c.downcast_ref::<ProgramError>() {
+        Some(ProgramError::NetlinkError(n) | ProgramError::TcError(TcError::NetlinkError(n))) => {
+            n.raw_os_error()
+        }
+        _ => match c.downcast_ref::<TcError>() {
+            Some(TcError::NetlinkError(n)) => n.raw_os_error(),
+            _ => c
+                .downcast_ref::<NetlinkError>()
+                .and_then(NetlinkError::raw_os_error),
+        },
+    };
     let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cur {
         if let Some(io) = c.downcast_ref::<io::Error>()
             && let Some(n) = io.raw_os_error()
         {
+            return Some(n);
+        }
+        if let Some(n) = netlink(c) {
             return Some(n);
         }
         cur = c.source();
@@ -290,12 +323,63 @@ fn attach_error(iface: &Interface, hook: &'static str) -> impl Fn(ProgramError) 
     }
 }
 
-/// Attaches `prog` at TCX `at` (egress: `tc`, ingress: `tcin`) of
-/// `iface` and pins the link.
+/// Set `FW_TC_ATTACH=clsact` to make fw use clsact filters even where the
+/// kernel has TCX (the tests of the fallback run on any kernel that way);
+/// `tcx` forces TCX.
+pub const TC_ATTACH_ENV: &str = "FW_TC_ATTACH";
+
+/// How this kernel takes fw's TC programs: [`TcMechanism::Tcx`] when a
+/// TCX query (`BPF_PROG_QUERY` with `BPF_TCX_INGRESS`, on `lo`) succeeds,
+/// else [`TcMechanism::Clsact`] (a kernel before 6.6 refuses the attach
+/// type with EINVAL). Probed once per process; [`TC_ATTACH_ENV`]
+/// overrides it.
+pub fn tc_mechanism() -> TcMechanism {
+    static PROBED: std::sync::OnceLock<TcMechanism> = std::sync::OnceLock::new();
+    *PROBED.get_or_init(|| match std::env::var(TC_ATTACH_ENV).as_deref() {
+        Ok("clsact") => TcMechanism::Clsact,
+        Ok("tcx") => TcMechanism::Tcx,
+        _ => match SchedClassifier::query_tcx(LOOPBACK, TcAttachType::Ingress) {
+            Ok(_) => TcMechanism::Tcx,
+            Err(_) => TcMechanism::Clsact,
+        },
+    })
+}
+
+/// `LOOPBACK_IFINDEX`: every namespace's `lo`.
+const LOOPBACK: u32 = 1;
+
+/// The clsact filters on interface `ifindex` that run one of `progs`
+/// (program ids; 0 is no program), at both parents: fw's own.
+///
+/// # Errors
+/// As [`rtnl::tc_filters`].
+pub fn fw_filters(ifindex: u32, progs: &[u32]) -> io::Result<Vec<TcFilter>> {
+    let mut out = rtnl::tc_filters(ifindex, CLSACT_EGRESS)?;
+    out.extend(rtnl::tc_filters(ifindex, CLSACT_INGRESS)?);
+    out.retain(|f| f.prog_id != 0 && progs.contains(&f.prog_id));
+    Ok(out)
+}
+
+/// Deletes fw's clsact filters (those running one of `progs`) on
+/// interface `ifindex`; best effort, as unpinning a link is.
+pub fn remove_filters(ifindex: u32, progs: &[u32]) {
+    for f in fw_filters(ifindex, progs).unwrap_or_default() {
+        let _ = rtnl::delete_tc_filter(&f);
+    }
+}
+
+/// The id of `prog` (0 when the kernel does not say).
+fn prog_id(prog: &SchedClassifier) -> u32 {
+    prog.info().map_or(0, |i| i.id())
+}
+
+/// Attaches `prog` at TC `at` (egress: `tc`, ingress: `tcin`) of `iface`
+/// as [`tc_mechanism`] says: a TCX link, pinned, or a clsact filter (the
+/// qdisc added if it has none), which stays attached without a pin.
 ///
 /// # Errors
 /// [`LoadError::Attach`] or [`LoadError::Pin`].
-fn attach_tcx(
+fn attach_tc(
     prog: &mut SchedClassifier,
     at: TcAttachType,
     iface: &Interface,
@@ -306,6 +390,33 @@ fn attach_tcx(
         TcAttachType::Egress => "tc",
     };
     let err = attach_error(iface, hook);
+    if tc_mechanism() == TcMechanism::Clsact {
+        match aya::programs::tc::qdisc_add_clsact(iface.index) {
+            Ok(()) => {}
+            // It has one already (fw's of an earlier attach, or tc's).
+            Err(e) if tc_errno(&e) == Some(libc::EEXIST) => {}
+            Err(e) => return Err(err(ProgramError::from(e))),
+        }
+        // A filter of this program left from an earlier attach (a
+        // recreated record) would run it twice: deleted once the new one
+        // is in, so that no packet passes between the two.
+        let old = fw_filters(iface.index, &[prog_id(prog)]).unwrap_or_default();
+        let link = prog
+            .attach(
+                iface.index,
+                TcAttach::Netlink {
+                    parent: at.into(),
+                    options: aya::programs::tc::NlOptions::default(),
+                },
+            )
+            .map_err(&err)?;
+        // Dropping the link would delete the filter: it is to stay.
+        std::mem::forget(prog.take_link(link).map_err(&err)?);
+        for f in &old {
+            let _ = rtnl::delete_tc_filter(f);
+        }
+        return Ok(());
+    }
     let id = prog
         .attach(
             iface.index,
@@ -343,13 +454,14 @@ fn attach_one(p: &mut Programs, iface: &Interface, dirs: &Dirs) -> Result<Attach
         };
         // Ingress first: an L3 device filtered on output only would pass
         // what arrives unfiltered, the worse half.
-        attach_tcx(tc_l3_in, TcAttachType::Ingress, iface, dirs)?;
-        attach_tcx(tc_l3, TcAttachType::Egress, iface, dirs)?;
+        attach_tc(tc_l3_in, TcAttachType::Ingress, iface, dirs)?;
+        attach_tc(tc_l3, TcAttachType::Egress, iface, dirs)?;
         forget(&mut p.ifaces, iface.index)?;
         return Ok(Attachment {
             ifname: iface.name.clone(),
             ifindex: iface.index,
             xdp_mode: XDP_NONE.to_string(),
+            tc: tc_mechanism(),
         });
     }
     let (xdp, tc) = (&mut *p.xdp, &mut *p.tc);
@@ -375,12 +487,12 @@ fn attach_one(p: &mut Programs, iface: &Interface, dirs: &Dirs) -> Result<Attach
     let path = dirs.link("xdp", &iface.name);
     link.pin(&path)
         .map_err(|source| LoadError::Pin { path, source })?;
-    attach_tcx(tc, TcAttachType::Egress, iface, dirs)?;
+    attach_tc(tc, TcAttachType::Egress, iface, dirs)?;
     // The flag follows the pinned link: XDP marks answers for TC ingress
     // only once something there sends them. Another interface that had
     // this ifindex before leaves no flag behind.
     if iface.answers_at_tc_ingress() {
-        attach_tcx(p.tc_in, TcAttachType::Ingress, iface, dirs)?;
+        attach_tc(p.tc_in, TcAttachType::Ingress, iface, dirs)?;
         p.ifaces
             .insert(&iface.index, &iface::ANSWER_AT_TC_INGRESS, 0)
             .map_err(|e| LoadError::Map(maps::IFACES, e))?;
@@ -391,6 +503,7 @@ fn attach_one(p: &mut Programs, iface: &Interface, dirs: &Dirs) -> Result<Attach
         ifname: iface.name.clone(),
         ifindex: iface.index,
         xdp_mode: mode.to_string(),
+        tc: tc_mechanism(),
     })
 }
 
@@ -528,12 +641,16 @@ pub fn attach_all(ebpf: &mut Ebpf, dirs: &Dirs) -> Result<Reconciled, LoadError>
     })
 }
 
-/// Detaches and unpins fw's links on interface `ifname` (pinned in `dirs`).
+/// Detaches and unpins fw's links on interface `ifname` (pinned in
+/// `dirs`), and deletes its clsact filters of fw's programs.
 pub fn unlink(dirs: &Dirs, ifname: &str) {
     for hook in HOOKS {
         let path = dirs.link(hook, ifname);
         let _ = super::detach_link(&path);
         let _ = std::fs::remove_file(&path);
+    }
+    if let Some(index) = ifindex(ifname) {
+        remove_filters(index, &super::tc_program_ids(dirs));
     }
 }
 
@@ -851,6 +968,7 @@ mod tests {
             ifname: i.name.clone(),
             ifindex: i.index,
             xdp_mode: "generic".into(),
+            tc: TcMechanism::Tcx,
         }
     }
 

@@ -12,8 +12,9 @@ mod sets;
 
 pub mod host;
 pub mod pins;
+pub mod probe;
 mod rtnl;
-pub use rtnl::{LocalRoute, local_routes};
+pub use rtnl::{LocalRoute, TcFilter, local_routes};
 
 use std::{fs, io, os::fd::AsFd as _, path::PathBuf};
 
@@ -61,12 +62,20 @@ pub enum LoadError {
     /// the message names the kernel fw needs and the one running.
     #[error("loading the eBPF object: {0} ({note})", note = kernel_note())]
     Load(#[from] EbpfError),
-    /// The running kernel is older than [`MIN_KERNEL`] (checked before
-    /// anything is loaded).
-    #[error("this kernel is Linux {release}; {}", kernel_need())]
+    /// The running kernel lacks a BPF helper fw's programs call
+    /// ([`probe::missing_helper`], checked before anything is loaded).
+    #[error(
+        "this kernel (Linux {release}) lacks the BPF helper {}, which fw's programs call \
+         (Linux {} and later have it); {}",
+        helper.name,
+        helper.since,
+        kernel_need()
+    )]
     OldKernel {
         /// `uname -r`.
         release: String,
+        /// The first helper it lacks.
+        helper: probe::Helper,
     },
     /// The kernel refused to load a program. Its verifier log is saved to
     /// a file rather than printed.
@@ -249,12 +258,15 @@ fn refusal_hint(e: &io::Error) -> String {
     }
 }
 
-/// The oldest kernel fw runs on, (major, minor): TCX (Linux 6.6) is the
-/// newest kernel feature it uses; XDP, `SO_NETNS_COOKIE` (5.14) and
-/// batched map operations (5.6) are older. The programs use no CO-RE
-/// relocations, so the kernel's own BTF (/sys/kernel/btf/vmlinux) is not
-/// needed.
-pub const MIN_KERNEL: (u32, u32) = (6, 6);
+/// The oldest kernel fw is written for, (major, minor), as messages
+/// name it: its newest BPF helper is 6.1's ([`probe::HELPERS`]); TCX
+/// (6.6) is used where the kernel has it, clsact filters where not
+/// ([`attach::tc_mechanism`]); XDP links (5.9), `SO_NETNS_COOKIE` (5.14)
+/// and batched map operations (5.6) are older. fw checks features by
+/// probing ([`check_kernel`]), not this number. The programs use no
+/// CO-RE relocations, so the kernel's own BTF (/sys/kernel/btf/vmlinux)
+/// is not needed.
+pub const MIN_KERNEL: (u32, u32) = (6, 1);
 
 /// What fw needs of the kernel, as a message part.
 fn kernel_need() -> String {
@@ -284,26 +296,20 @@ pub fn kernel_release() -> String {
         .into_owned()
 }
 
-/// (major, minor) of a release such as `6.18.0-1-amd64`; `None` when it
-/// does not start with two dot-separated numbers.
-fn release_version(release: &str) -> Option<(u32, u32)> {
-    let mut parts = release.split(|c: char| !c.is_ascii_digit());
-    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
-}
-
-/// Refuses a kernel older than [`MIN_KERNEL`] before anything is loaded,
-/// so that it gets one message naming the version instead of whichever
-/// feature fails first. A release that cannot be parsed is let through:
-/// the load then names what the kernel refused.
+/// Refuses a kernel without a BPF helper fw's programs call
+/// ([`probe::missing_helper`]) before anything is loaded, so that it gets
+/// one message naming the helper instead of a verifier log. When the
+/// probes cannot run (no privilege, no eBPF) the load says why.
 ///
 /// # Errors
 /// [`LoadError::OldKernel`].
-pub fn check_kernel(release: &str) -> Result<(), LoadError> {
-    match release_version(release) {
-        Some(v) if v < MIN_KERNEL => Err(LoadError::OldKernel {
-            release: release.into(),
+pub fn check_kernel() -> Result<(), LoadError> {
+    match probe::missing_helper() {
+        Ok(Some(helper)) => Err(LoadError::OldKernel {
+            release: kernel_release(),
+            helper,
         }),
-        Some(_) | None => Ok(()),
+        Ok(None) | Err(_) => Ok(()),
     }
 }
 
@@ -495,7 +501,7 @@ impl Kernel {
     /// [`LoadError::Load`] when the verifier or the kernel refuses the
     /// object; [`LoadError::Pin`] or [`LoadError::Io`] when pinning fails.
     pub fn install(dirs: &Dirs) -> Result<(Self, Ebpf), LoadError> {
-        check_kernel(&kernel_release())?;
+        check_kernel()?;
         fs::create_dir_all(&dirs.pins).map_err(|source| LoadError::Io {
             path: dirs.pins.clone(),
             source,
@@ -1286,6 +1292,14 @@ pub fn remove_pins(dirs: &Dirs) -> Result<(), LoadError> {
         path: dirs.pins.clone(),
         source,
     };
+    // clsact filters hold their programs without a pin: removed first,
+    // on every interface, by the programs' ids.
+    let progs = tc_program_ids(dirs);
+    if !progs.is_empty() {
+        for i in attach::interfaces().unwrap_or_default() {
+            attach::remove_filters(i.index, &progs);
+        }
+    }
     match fs::read_dir(&dirs.pins) {
         Ok(entries) => {
             for e in entries {
@@ -1389,10 +1403,12 @@ fn load_object(conntrack: u32, pinned: &[(&str, PathBuf)]) -> Result<Ebpf, LoadE
     // -m owner's offsets (all zero, `valid` 0, on a kernel whose BTF
     // fw cannot read: the user side then refuses the match).
     let owner = btf::owner_offsets().unwrap_or_default();
+    let xdp_meta = u32::from(probe::xdp_meta());
     let mut loader = aya::EbpfLoader::new();
     loader
         .map_max_entries(maps::CONNTRACK, conntrack)
-        .override_global(firewall_common::check::owner::GLOBAL, &owner, true);
+        .override_global(firewall_common::check::owner::GLOBAL, &owner, true)
+        .override_global(firewall_common::iface::XDP_META_GLOBAL, &xdp_meta, true);
     for (name, path) in pinned {
         loader.map_pin_path(name, path.as_path());
     }
@@ -1413,6 +1429,16 @@ pub struct ProgramIds {
     pub tc_l3: u32,
     /// `fw_tc_l3in`, as `tc_l3`.
     pub tc_l3_in: u32,
+}
+
+/// Kernel ids of the TC programs pinned in `dirs` (those of them that
+/// are): what fw's clsact filters run ([`attach::fw_filters`]).
+pub fn tc_program_ids(dirs: &Dirs) -> Vec<u32> {
+    [PROG_TC, PROG_TC_IN, PROG_TC_L3, PROG_TC_L3_IN]
+        .iter()
+        .filter_map(|name| aya::programs::ProgramInfo::from_pin(dirs.prog(name)).ok())
+        .map(|p| p.id())
+        .collect()
 }
 
 /// Kernel ids of the pinned programs ([`ProgramIds`]).
@@ -1451,18 +1477,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kernels_older_than_6_6_are_refused_naming_both_versions() {
-        assert_eq!(release_version("6.18.0-1-amd64"), Some((6, 18)));
-        assert_eq!(release_version("2.6.78-fc-v669"), Some((2, 6)));
-        assert_eq!(release_version("garbled"), None);
-        for ok in ["6.6.0", "6.18.0-1-amd64", "7.0", "garbled"] {
-            assert!(check_kernel(ok).is_ok(), "{ok}");
-        }
-        let e = check_kernel("6.5.13-generic").unwrap_err();
+    fn a_kernel_without_a_helper_is_refused_naming_it_and_the_kernel_with_it() {
+        let e = LoadError::OldKernel {
+            release: "5.15.0-91-generic".into(),
+            helper: probe::HELPERS[4],
+        };
         assert_eq!(
             e.to_string(),
-            "this kernel is Linux 6.5.13-generic; fw needs Linux 6.6 or later with eBPF \
-             (CONFIG_BPF_SYSCALL, CONFIG_BPF_JIT)"
+            "this kernel (Linux 5.15.0-91-generic) lacks the BPF helper bpf_loop, which fw's \
+             programs call (Linux 5.17 and later have it); fw needs Linux 6.1 or later with \
+             eBPF (CONFIG_BPF_SYSCALL, CONFIG_BPF_JIT)"
         );
     }
 

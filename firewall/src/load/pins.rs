@@ -33,7 +33,7 @@ pub const STAGED_SUFFIX: &str = "-new";
 pub enum PinsError {
     /// The kernel did not give the namespace cookie.
     #[error(
-        "cannot read the network namespace cookie (SO_NETNS_COOKIE, Linux 5.14; fw needs Linux 6.6): {0}"
+        "cannot read the network namespace cookie (SO_NETNS_COOKIE, Linux 5.14; fw needs Linux 6.1): {0}"
     )]
     Cookie(io::Error),
     /// Mounting the host's bpffs failed.

@@ -328,3 +328,122 @@ pub(crate) fn c_string(v: &[u8]) -> String {
         .trim_end_matches('\0')
         .to_string()
 }
+
+/// One BPF filter of a clsact qdisc (cls_bpf, `tc filter show dev D
+/// ingress|egress`), as `RTM_GETTFILTER` lists it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TcFilter {
+    /// The interface's index.
+    pub ifindex: u32,
+    /// `tcm_parent`: [`CLSACT_INGRESS`] or [`CLSACT_EGRESS`].
+    pub parent: u32,
+    /// `tcm_info`: the priority (`pref`, high 16 bits) and the protocol
+    /// (network order, low 16 bits).
+    pub info: u32,
+    /// `tcm_handle`.
+    pub handle: u32,
+    /// `TCA_BPF_ID`: the id of the program the filter runs.
+    pub prog_id: u32,
+}
+
+impl TcFilter {
+    /// The filter's priority (`tc filter show`'s `pref`).
+    pub fn pref(&self) -> u16 {
+        (self.info >> 16) as u16
+    }
+
+    /// fw's name of the hook ([`super::attach::HOOKS`]): `tcin` at
+    /// ingress, `tc` at egress.
+    pub fn hook(&self) -> &'static str {
+        if self.parent == CLSACT_INGRESS {
+            "tcin"
+        } else {
+            "tc"
+        }
+    }
+}
+
+/// clsact's ingress and egress parents, `TC_H_MAKE(TC_H_CLSACT,
+/// TC_H_MIN_INGRESS)` and `TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_EGRESS)`
+/// (`<linux/pkt_sched.h>`).
+pub const CLSACT_INGRESS: u32 = 0xffff_fff2;
+pub const CLSACT_EGRESS: u32 = 0xffff_fff3;
+/// `sizeof(struct tcmsg)`, `RTM_*TFILTER`, `TCA_OPTIONS`, `TCA_BPF_ID`
+/// (`<linux/rtnetlink.h>`, `<linux/pkt_cls.h>`).
+const TCMSG_LEN: usize = 20;
+const RTM_NEWTFILTER: u16 = 44;
+const RTM_DELTFILTER: u16 = 45;
+const RTM_GETTFILTER: u16 = 46;
+const TCA_OPTIONS: u16 = 2;
+const TCA_BPF_ID: u16 = 11;
+
+/// `struct tcmsg`: family AF_UNSPEC, then ifindex, handle, parent, info.
+fn tcmsg(ifindex: u32, handle: u32, parent: u32, info: u32) -> [u8; TCMSG_LEN] {
+    let mut m = [0u8; TCMSG_LEN];
+    m[4..8].copy_from_slice(&ifindex.to_ne_bytes());
+    m[8..12].copy_from_slice(&handle.to_ne_bytes());
+    m[12..16].copy_from_slice(&parent.to_ne_bytes());
+    m[16..20].copy_from_slice(&info.to_ne_bytes());
+    m
+}
+
+/// The BPF filters at `parent` of interface `ifindex`'s clsact qdisc;
+/// none when it has no clsact qdisc.
+///
+/// # Errors
+/// When the netlink socket cannot be opened or the dump fails (other
+/// than for a missing qdisc or interface).
+pub fn tc_filters(ifindex: u32, parent: u32) -> io::Result<Vec<TcFilter>> {
+    let answers = match dump(
+        libc::NETLINK_ROUTE,
+        RTM_GETTFILTER,
+        &tcmsg(ifindex, 0, parent, 0),
+    ) {
+        Ok(a) => a,
+        // No clsact qdisc (EINVAL), or the interface went away.
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::EINVAL | libc::ENODEV | libc::ENOENT)
+            ) =>
+        {
+            return Ok(Vec::new());
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(answers
+        .iter()
+        .filter(|(t, m)| *t == RTM_NEWTFILTER && m.len() >= TCMSG_LEN)
+        .filter_map(|(_, m)| {
+            // A priority's head message has no options and no program.
+            let prog_id = attrs(&m[TCMSG_LEN..])
+                .into_iter()
+                .filter(|(ty, _)| *ty == TCA_OPTIONS)
+                .flat_map(|(_, v)| attrs(v))
+                .find(|(ty, v)| *ty == TCA_BPF_ID && v.len() >= 4)
+                .map(|(_, v)| u32_at(v, 0))?;
+            Some(TcFilter {
+                ifindex: u32_at(m, 4),
+                handle: u32_at(m, 8),
+                parent: u32_at(m, 12),
+                info: u32_at(m, 16),
+                prog_id,
+            })
+        })
+        .collect())
+}
+
+/// Deletes filter `f` (`tc filter del dev D parent P pref N handle H
+/// bpf`).
+///
+/// # Errors
+/// The kernel's errno (ENOENT: it is gone already).
+pub fn delete_tc_filter(f: &TcFilter) -> io::Result<()> {
+    exchange(
+        libc::NETLINK_ROUTE,
+        RTM_DELTFILTER,
+        libc::NLM_F_ACK as u16,
+        &tcmsg(f.ifindex, f.handle, f.parent, f.info),
+    )
+    .map(|_| ())
+}
