@@ -77,17 +77,16 @@ pub enum ExecError {
     /// interface's packets bypass the rules netfilter applies to them, so
     /// the change is refused (exit 1).
     #[error(
-        "interface {ifname} (link type {link_type}) cannot be filtered yet: fw cannot parse \
-         its link-layer header, so its packets would bypass the ruleset; not supported yet: \
-         rules or a DROP policy in a namespace with such an interface (the firewall is left \
-         as it was)"
+        "interface {ifname} ({}) cannot be filtered yet: {}; not supported yet: rules or a \
+         DROP policy in a namespace with such an interface (the firewall is left as it was)",
+        why.what(),
+        why.why()
     )]
     Unfilterable {
         /// The interface's name.
         ifname: String,
-        /// Its `ARPHRD_*` link type (`<linux/if_arp.h>`), e.g. 65534 for
-        /// ARPHRD_NONE.
-        link_type: u16,
+        /// Why: its `ARPHRD_*` link type (`<linux/if_arp.h>`), or a VLAN.
+        why: attach::Unfilterable,
     },
     /// The ruleset filters, and the namespace does NAT
     /// ([`host::nat_rewriters`]): fw's XDP hook sees a port-forwarded
@@ -986,10 +985,13 @@ fn swap(dirs: &Dirs, old: &State, mut new: State, fresh: &[u32]) -> Result<(), E
             // Only an all-ACCEPT ruleset gets here beside such an
             // interface (`filters`): its policy counters miss it.
             for i in skipped {
-                eprintln!(
-                    "fw: warning: interface {} is not filtered (fw cannot parse link type {})",
-                    i.name, i.link_type
-                );
+                if let Some(why) = i.unfilterable() {
+                    eprintln!(
+                        "fw: warning: interface {} is not filtered ({})",
+                        i.name,
+                        why.short()
+                    );
+                }
             }
             Ok(())
         }
@@ -1178,11 +1180,14 @@ fn preflight(new: &State) -> Result<Preflight, ExecError> {
     if filters(&new.ruleset)
         // A down one (ipip's tunl0, sit0, a tun not yet configured) passes
         // nothing; `fw status --check` fails once it is up.
-        && let Some(i) = ifaces.iter().find(|i| !i.is_filterable() && i.up)
+        && let Some((i, why)) = ifaces
+            .iter()
+            .filter(|i| i.up)
+            .find_map(|i| Some((i, i.unfilterable()?)))
     {
         return Err(ExecError::Unfilterable {
             ifname: i.name.clone(),
-            link_type: i.link_type,
+            why,
         });
     }
     if filters(&new.ruleset) {
@@ -1341,12 +1346,8 @@ fn link_pins(dirs: &Dirs) -> Vec<(String, String, Option<load::LinkState>)> {
         .flatten()
         .filter_map(|e| {
             let file = e.file_name().to_str()?.to_string();
-            let (hook, name) = file.strip_prefix("link_")?.split_once('@')?;
-            Some((
-                hook.to_string(),
-                name.to_string(),
-                load::link_state(&e.path()).ok(),
-            ))
+            let (hook, name) = Dirs::link_of(&file)?;
+            Some((hook.to_string(), name, load::link_state(&e.path()).ok()))
         })
         .collect()
 }
@@ -1382,8 +1383,9 @@ pub fn status() -> Result<Status, ExecError> {
             let _ = writeln!(out, "{:<16} {:>7}  unfiltered", i.name, i.index);
         }
         st.problems.push(format!(
-            "fw is not loaded in this network namespace: {} interfaces unfiltered",
-            ifaces.len()
+            "fw is not loaded in this network namespace: {} interface{} unfiltered",
+            ifaces.len(),
+            if ifaces.len() == 1 { "" } else { "s" }
         ));
         return Ok(st);
     };
@@ -1426,6 +1428,17 @@ pub fn status() -> Result<Status, ExecError> {
         out,
         "programs: fw_xdp id {}, fw_tc id {}, fw_tc_in id {}, {l3}",
         ids.xdp, ids.tc, ids.tc_in
+    );
+    let forced = std::env::var_os(attach::TC_ATTACH_ENV).is_some();
+    let _ = writeln!(
+        out,
+        "tc: {}",
+        match (attach::tc_mechanism(), forced) {
+            (_, true) => "as FW_TC_ATTACH says, for this command's new attachments",
+            (attach::TcMechanism::Tcx, false) => "TCX links",
+            (attach::TcMechanism::Clsact, false) =>
+                "clsact filters (this kernel has no TCX, which Linux 6.6 added)",
+        }
     );
     if !load::probe::xdp_meta() {
         let _ = writeln!(
@@ -1541,17 +1554,23 @@ pub fn status() -> Result<Status, ExecError> {
         let by_name = rec.attachments.iter().find(|a| a.ifname == i.name);
         let refused = rec.refused.iter().find(|r| r.ifindex == i.index);
         let port = i.port_note();
+        let unfilterable = i.unfilterable();
         let why = match (xdp, tc) {
-            _ if !i.is_filterable() && i.up => Some(format!(
-                "unfiltered: fw cannot parse link type {}",
-                i.link_type
-            )),
-            _ if !i.is_filterable() => {
+            _ if unfilterable.is_some() && i.up => {
+                unfilterable.map(|u| format!("unfiltered: {}", u.short()))
+            }
+            _ if let Some(u) = unfilterable => {
                 // Down, it passes nothing: not a problem until it is up.
                 let _ = writeln!(
                     out,
-                    "{:<16} {:>7} {:<8} {:<6} {:>8} {:>8}  down: fw cannot parse link type {}",
-                    i.name, i.index, "-", "-", "-", "-", i.link_type
+                    "{:<16} {:>7} {:<8} {:<6} {:>8} {:>8}  down: {}",
+                    i.name,
+                    i.index,
+                    "-",
+                    "-",
+                    "-",
+                    "-",
+                    u.short()
                 );
                 continue;
             }

@@ -123,7 +123,8 @@ fn an_old_kernel_is_named_and_nothing_is_loaded() {
     assert!(
         stderr.starts_with("fw: this kernel (Linux ")
             && stderr.ends_with(
-                ") lacks the BPF helper helper 100000, which fw's programs call (Linux 99 and \
+                ") lacks the BPF helper #100000 (FW_PROBE_HELPER), which fw's programs call \
+                 (Linux 99 and \
                  later have it); fw needs Linux 6.1 or later with eBPF (CONFIG_BPF_SYSCALL, \
                  CONFIG_BPF_JIT)\n"
             ),

@@ -2,7 +2,8 @@
 //! without TCX (before Linux 6.6, issue 16), forced here on any kernel
 //! with `FW_TC_ATTACH=clsact`: OUTPUT filtered, REJECT answers sent from
 //! TC ingress, one filter per hook however often the ruleset changes,
-//! `fw status` naming the mechanism, and `fw reset` leaving no filter.
+//! `fw status` naming the mechanism, filters a `tc qdisc del` removed
+//! put back at the next change, and `fw reset` leaving no filter.
 
 // Cargo gives every test all of the package's dependencies; this one
 // does without these (the lab library or other tests use them).
@@ -131,6 +132,31 @@ fn clsact_filters_enforce_output_and_reject_and_go_with_reset() {
         9,
         DROP_WAIT
     ));
+
+    // `tc qdisc del` takes fw's filters along: status names it, and the
+    // next change puts them back (no TCX link protects a filter).
+    sh_ok(
+        lab.server(),
+        &format!("tc qdisc del dev {SERVER_IF} clsact"),
+    );
+    let check = fw(&lab, &["status", "--check"]);
+    assert_eq!(check.status.code(), Some(1), "{check:?}");
+    fw_ok(
+        &lab,
+        &["-A", "INPUT", "-p", "udp", "--dport", "11", "-j", "DROP"],
+    );
+    assert_eq!(filters(lab.server(), SERVER_IF, "egress"), ["fw_tc"]);
+    assert_eq!(filters(lab.server(), SERVER_IF, "ingress"), ["fw_tc_in"]);
+    fw_ok(&lab, &["status", "--check"]);
+    assert!(!udp_probe(
+        lab.server(),
+        lab.client(),
+        CLIENT_ADDR,
+        7,
+        DROP_WAIT
+    ));
+    let listing = fw_ok(&lab, &["-L", "OUTPUT", "-v", "-n", "-x", "--line-numbers"]);
+    assert_eq!(rule_counters(&listing, 1).0, 2, "{listing}");
 
     fw_ok(&lab, &["reset"]);
     for (dev, parent) in [

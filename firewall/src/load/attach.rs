@@ -87,6 +87,51 @@ const MACVLAN_MODE_PASSTHRU: u32 = 8;
 /// host sends through them leaves by the master's egress first.
 const PORT_MASTERS: [&str; 3] = ["bridge", "bond", "team"];
 
+/// Why fw cannot filter an interface ([`Interface::unfilterable`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unfilterable {
+    /// A link type whose header fw's programs cannot parse (ipip's
+    /// ARPHRD_TUNNEL, gre, ppp, ...), by its `ARPHRD_*` number.
+    LinkType(u16),
+    /// An 802.1Q device: its lower device's receive path (VLAN offload,
+    /// veth's included) strips the tag before XDP runs, so fw's XDP on
+    /// the lower would take its frames for the lower's and they would
+    /// meet the ruleset twice (found in `cargo xtask vmtest`,
+    /// tests/tests/vm_devices.rs).
+    Vlan,
+}
+
+impl Unfilterable {
+    /// What the interface is: `link type 768`, `a VLAN device`.
+    pub fn what(self) -> String {
+        match self {
+            Unfilterable::LinkType(t) => format!("link type {t}"),
+            Unfilterable::Vlan => "a VLAN device".to_string(),
+        }
+    }
+
+    /// Why fw cannot filter it, as a clause.
+    pub fn why(self) -> &'static str {
+        match self {
+            Unfilterable::LinkType(_) => {
+                "fw cannot parse its link-layer header, so its packets would bypass the ruleset"
+            }
+            Unfilterable::Vlan => {
+                "its frames reach fw's XDP on its lower device with the tag already stripped, \
+                 so they would meet the ruleset twice, first as the lower's"
+            }
+        }
+    }
+
+    /// The short form `fw status` shows: `fw cannot parse link type 768`.
+    pub fn short(self) -> String {
+        match self {
+            Unfilterable::LinkType(t) => format!("fw cannot parse link type {t}"),
+            Unfilterable::Vlan => "fw cannot filter VLAN devices yet".to_string(),
+        }
+    }
+}
+
 impl Interface {
     /// Whether this interface's frames start with an Ethernet header
     /// (XDP's programs parse it).
@@ -100,12 +145,23 @@ impl Interface {
         self.link_type == ARPHRD_NONE
     }
 
-    /// Whether fw's programs can parse this interface's packets: an
-    /// Ethernet-like or an L3 device; others (ipip, gre, ppp, ...) are
+    /// Whether fw can filter this interface's packets as netfilter does:
+    /// an Ethernet-like or an L3 device, but no VLAN device; others are
     /// not filtered, and a ruleset that filters is refused beside one
-    /// that is up.
+    /// that is up ([`Interface::unfilterable`]).
     pub fn is_filterable(&self) -> bool {
-        self.is_ethernet() || self.is_l3()
+        self.unfilterable().is_none()
+    }
+
+    /// Why fw cannot filter this interface, if it cannot.
+    pub fn unfilterable(&self) -> Option<Unfilterable> {
+        if self.kind == "vlan" {
+            Some(Unfilterable::Vlan)
+        } else if self.is_ethernet() || self.is_l3() {
+            None
+        } else {
+            Some(Unfilterable::LinkType(self.link_type))
+        }
     }
 
     /// When this interface is a port of a bridge, bond or team, the
@@ -654,6 +710,50 @@ pub fn unlink(dirs: &Dirs, ifname: &str) {
     }
 }
 
+/// How many TC hooks fw attaches on `i`: egress, and ingress on veth
+/// (REJECT's answers) and on L3 devices (INPUT).
+fn tc_hooks(i: &Interface) -> usize {
+    if i.is_l3() || i.answers_at_tc_ingress() {
+        2
+    } else {
+        1
+    }
+}
+
+/// Re-adds those of `iface`'s clsact filters that are gone.
+///
+/// # Errors
+/// As [`attach_tc`].
+fn repair_tc(p: &mut Programs, iface: &Interface, dirs: &Dirs) -> Result<(), LoadError> {
+    let one = |prog: &mut SchedClassifier, at: TcAttachType| {
+        let parent = match at {
+            TcAttachType::Ingress => CLSACT_INGRESS,
+            TcAttachType::Egress => CLSACT_EGRESS,
+        };
+        let id = prog_id(prog);
+        let there = rtnl::tc_filters(iface.index, parent)
+            .is_ok_and(|fs| fs.iter().any(|f| f.prog_id == id));
+        if there {
+            Ok(())
+        } else {
+            attach_tc(prog, at, iface, dirs)
+        }
+    };
+    if iface.is_l3() {
+        let (Some(tc_l3_in), Some(tc_l3)) = (p.tc_l3_in.as_deref_mut(), p.tc_l3.as_deref_mut())
+        else {
+            return Err(LoadError::Incomplete(dirs.prog(PROG_TC_L3)));
+        };
+        one(tc_l3_in, TcAttachType::Ingress)?;
+        return one(tc_l3, TcAttachType::Egress);
+    }
+    one(p.tc, TcAttachType::Egress)?;
+    if iface.answers_at_tc_ingress() {
+        one(p.tc_in, TcAttachType::Ingress)?;
+    }
+    Ok(())
+}
+
 /// What [`reconcile`] did.
 #[derive(Clone, Debug, Default)]
 pub struct Reconciled {
@@ -708,16 +808,28 @@ pub fn reconcile(
                 .any(|a| a.ifname == i.name && a.ifindex == i.index)
         })
         .collect();
+    // Kept interfaces whose clsact filters are gone (`tc qdisc del ...
+    // clsact` takes them along, and nothing tells fw): re-added below.
+    let tc_ids = super::tc_program_ids(dirs);
+    let repair: Vec<&Interface> = ifaces
+        .iter()
+        .filter(|i| {
+            kept.iter()
+                .any(|a| a.ifindex == i.index && a.ifname == i.name && a.tc == TcMechanism::Clsact)
+                && fw_filters(i.index, &tc_ids).map_or(0, |f| f.len()) < tc_hooks(i)
+        })
+        .collect();
     let mut added = Vec::new();
     let mut refused = Vec::new();
-    if !missing.is_empty() {
+    if !missing.is_empty() || !repair.is_empty() {
         let program_err = |name| move |e| LoadError::Program(name, e);
         let mut xdp = Xdp::from_pin(dirs.prog(PROG_XDP), XdpAttachType::Interface)
             .map_err(program_err(PROG_XDP))?;
         let mut tc = SchedClassifier::from_pin(dirs.prog(PROG_TC)).map_err(program_err(PROG_TC))?;
         let mut tc_in =
             SchedClassifier::from_pin(dirs.prog(PROG_TC_IN)).map_err(program_err(PROG_TC_IN))?;
-        let (mut tc_l3, mut tc_l3_in) = l3_programs(dirs, missing.iter().any(|i| i.is_l3()))?;
+        let (mut tc_l3, mut tc_l3_in) =
+            l3_programs(dirs, missing.iter().chain(&repair).any(|i| i.is_l3()))?;
         let mut p = Programs {
             xdp: &mut xdp,
             tc: &mut tc,
@@ -726,6 +838,9 @@ pub fn reconcile(
             tc_l3_in: tc_l3_in.as_mut(),
             ifaces: ifaces_map(dirs, now)?,
         };
+        for i in &repair {
+            repair_tc(&mut p, i, dirs)?;
+        }
         for i in missing {
             for hook in HOOKS {
                 // A recreated interface's old link is defunct; its pin goes.

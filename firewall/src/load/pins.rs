@@ -229,8 +229,38 @@ impl Dirs {
         self.pins.join(format!("prog_{name}"))
     }
 
-    /// Pin path of the `hook` link (`xdp` or `tc`) on interface `ifname`.
+    /// Pin path of the `hook` link (`xdp` or `tc`) on interface `ifname`:
+    /// `link_{hook}@{ifname}`, each `.` of the name (a VLAN's `eth0.10`)
+    /// written `:`, since bpffs refuses names with a dot (EPERM) and an
+    /// interface name cannot hold a colon (`dev_valid_name`).
     pub fn link(&self, hook: &str, ifname: &str) -> PathBuf {
-        self.pins.join(format!("link_{hook}@{ifname}"))
+        self.pins
+            .join(format!("link_{hook}@{}", ifname.replace('.', ":")))
+    }
+
+    /// The hook and interface name of a [`Dirs::link`] file name.
+    pub fn link_of(file: &str) -> Option<(&str, String)> {
+        let (hook, name) = file.strip_prefix("link_")?.split_once('@')?;
+        Some((hook, name.replace(':', ".")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Dirs;
+
+    #[test]
+    fn a_vlans_link_pin_has_no_dot_and_reads_back() {
+        let d = Dirs {
+            cookie: 1,
+            pins: "/p".into(),
+            state: "/s".into(),
+            lock: "/l".into(),
+        };
+        let path = d.link("xdp", "eth0.10");
+        assert_eq!(path.to_str(), Some("/p/link_xdp@eth0:10"));
+        let file = path.file_name().unwrap().to_str().unwrap();
+        assert_eq!(Dirs::link_of(file), Some(("xdp", "eth0.10".to_string())));
+        assert_eq!(Dirs::link_of("map_CONFIG"), None);
     }
 }

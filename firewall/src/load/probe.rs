@@ -115,15 +115,17 @@ pub fn xdp_meta() -> bool {
 }
 
 /// Set `FW_PROBE_HELPER=ID` to have fw probe helper ID too (named
-/// `helper ID`, "Linux 99"): how the tests see the refusal of a kernel
-/// that lacks one, on a kernel that has them all.
+/// `#ID (FW_PROBE_HELPER)`, of a made-up "Linux 99") when it loads its
+/// programs, i.e. in a namespace where fw is not loaded yet: how the
+/// tests see the refusal of a kernel that lacks one, on a kernel that
+/// has them all.
 pub const PROBE_HELPER_ENV: &str = "FW_PROBE_HELPER";
 
 fn extra_helper() -> Option<Helper> {
     let id: u32 = std::env::var(PROBE_HELPER_ENV).ok()?.parse().ok()?;
     Some(Helper {
         id,
-        name: Box::leak(format!("helper {id}").into_boxed_str()),
+        name: Box::leak(format!("#{id} ({PROBE_HELPER_ENV})").into_boxed_str()),
         since: "99",
     })
 }
