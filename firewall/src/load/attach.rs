@@ -261,17 +261,9 @@ fn forget(map: &mut HashMap<MapData, u32, u32>, ifindex: u32) -> Result<(), Load
     }
 }
 
-/// The errno of the `io::Error` somewhere in `e`'s chain of sources.
-fn errno_of(e: &ProgramError) -> Option<i32> {
-    errno_in(e)
-}
-
-/// As [`errno_of`], of a qdisc change.
-fn tc_errno(e: &aya::programs::tc::TcError) -> Option<i32> {
-    errno_in(e)
-}
-
-fn errno_in(e: &(dyn std::error::Error + 'static)) -> Option<i32> {
+/// The errno of the `io::Error` somewhere in `e`'s chain of sources (a
+/// program's or a qdisc change's error).
+fn errno_of(e: &(dyn std::error::Error + 'static)) -> Option<i32> {
     use aya::{programs::tc::TcError, sys::NetlinkError};
     // aya's netlink errors are `#[error(transparent)]`: their io::Error
     // is not in the chain of sources, only behind `raw_os_error`.
@@ -450,7 +442,7 @@ fn attach_tc(
         match aya::programs::tc::qdisc_add_clsact(iface.index) {
             Ok(()) => {}
             // It has one already (fw's of an earlier attach, or tc's).
-            Err(e) if tc_errno(&e) == Some(libc::EEXIST) => {}
+            Err(e) if errno_of(&e) == Some(libc::EEXIST) => {}
             Err(e) => return Err(err(ProgramError::from(e))),
         }
         // A filter of this program left from an earlier attach (a
@@ -810,7 +802,12 @@ pub fn reconcile(
         .collect();
     // Kept interfaces whose clsact filters are gone (`tc qdisc del ...
     // clsact` takes them along, and nothing tells fw): re-added below.
-    let tc_ids = super::tc_program_ids(dirs);
+    // Program ids are read only where some attachment is by clsact.
+    let tc_ids = if kept.iter().any(|a| a.tc == TcMechanism::Clsact) {
+        super::tc_program_ids(dirs)
+    } else {
+        Vec::new()
+    };
     let repair: Vec<&Interface> = ifaces
         .iter()
         .filter(|i| {
