@@ -41,7 +41,8 @@
 pub const BANKS: u32 = 2;
 
 /// Built-in chains of the filter table (iptables(8), "TABLES"); user
-/// chains follow from [`FIRST_USER_CHAIN`].
+/// chains follow from [`FIRST_USER_CHAIN`]. These are IPv4's: the IPv6
+/// table's chains are the same numbers plus [`CHAIN6_BASE`].
 pub const CHAIN_INPUT: u32 = 0;
 /// See [`CHAIN_INPUT`].
 pub const CHAIN_FORWARD: u32 = 1;
@@ -51,8 +52,15 @@ pub const CHAIN_OUTPUT: u32 = 2;
 pub const BUILTIN_CHAINS: u32 = 3;
 /// See [`BUILTIN_CHAINS`].
 pub const FIRST_USER_CHAIN: u32 = BUILTIN_CHAINS;
-/// Chains per bank, built-in and user-defined.
+/// Chains per bank, built-in and user-defined, of both families.
 pub const MAX_CHAINS: u32 = 256;
+/// The first chain of the IPv6 table (ip6tables' INPUT): a bank holds
+/// both families' tables, IPv4's chains below this number and IPv6's
+/// from it, so one swap changes both and each keeps its own chains and
+/// policies, as iptables and ip6tables do.
+pub const CHAIN6_BASE: u32 = MAX_CHAINS / 2;
+/// Chains one family's table can hold, built-in and user-defined.
+pub const MAX_FAMILY_CHAINS: u32 = MAX_CHAINS - CHAIN6_BASE;
 
 /// Rules one chain can hold.
 pub const MAX_RULES_PER_CHAIN: u32 = 65536;
@@ -69,8 +77,8 @@ pub const SUMMARY_WORDS: usize = (MAX_WORDS / WORD_BITS) as usize;
 /// its counters survive edits of other rules (iptables does the same).
 pub const MAX_RULE_COUNTERS: u32 = MAX_RULES;
 /// Entries in `COUNTERS`: the rule slots, then one policy counter per
-/// built-in chain.
-pub const COUNTER_SLOTS: u32 = MAX_RULE_COUNTERS + BUILTIN_CHAINS;
+/// built-in chain of each family (IPv4's, then IPv6's).
+pub const COUNTER_SLOTS: u32 = MAX_RULE_COUNTERS + 2 * BUILTIN_CHAINS;
 
 /// Jumps that may be pending at once (iptables' own limit is the stack of
 /// the kernel; real rulesets nest a few levels).
@@ -91,7 +99,7 @@ pub const MAX_STEPS: u32 = 1024;
 #[repr(u32)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Field {
-    /// Source address (IPv4, network byte order).
+    /// Source address (IPv4 or IPv6, network byte order).
     Src = 0,
     /// Destination address.
     Dst = 1,
@@ -105,15 +113,16 @@ pub enum Field {
     InIf = 5,
     /// Output interface index.
     OutIf = 6,
-    /// IP time to live (`-m ttl`), as netfilter's hook sees it: one less
-    /// than received in FORWARD (the kernel decrements it before the
-    /// FORWARD hook).
+    /// IP time to live (`-m ttl`), or IPv6 hop limit (`-m hl`), as
+    /// netfilter's hook sees it: one less than received in FORWARD (the
+    /// kernel decrements it before the FORWARD hook).
     Ttl = 7,
     /// The connection tracking state of the packet (`-m conntrack
     /// --ctstate`, `-m state --state`): one of the [`ct`] state bits
     /// ([`ct::NEW`], [`ct::ESTABLISHED`], [`ct::RELATED`], [`ct::INVALID`]).
     CtState = 8,
-    /// ICMP type and code (`-m icmp --icmp-type`): `type << 8 | code` of
+    /// ICMP type and code (`-m icmp --icmp-type`; ICMPv6's, `-m icmp6
+    /// --icmpv6-type`, in an IPv6 chain): `type << 8 | code` of
     /// a first fragment, [`NO_HEADER_VALUE`] for a packet without an ICMP
     /// header (not ICMP, or a non-first fragment).
     Icmp = 9,
@@ -121,8 +130,9 @@ pub enum Field {
     /// byte 13 of the header (`& 0x3f`), [`NO_HEADER_VALUE`] without a TCP
     /// header (not TCP, or a non-first fragment).
     TcpFlags = 10,
-    /// The IPv4 total length (`-m length`), a 16-bit value looked up like
-    /// a port (ranges as LPM prefixes).
+    /// The IPv4 total length (`-m length`), or the IPv6 payload length
+    /// plus 40 (xt_length's `length_mt6`, in 16 bits), a 16-bit value
+    /// looked up like a port (ranges as LPM prefixes).
     Length = 11,
 }
 
@@ -141,7 +151,8 @@ pub const FIELDS: u32 = Field::ALL.len() as u32;
 /// How a field's classes are looked up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldKey {
-    /// `ADDR_CLASS`, an [`AddrKey`] LPM trie over 32 address bits.
+    /// `ADDR_CLASS`, an [`AddrKey`] LPM trie over 32 (IPv4) or 128
+    /// (IPv6) address bits.
     Addr,
     /// `PORT_CLASS`, a [`PortKey`] LPM trie over 16 port bits.
     Port,
@@ -229,10 +240,11 @@ pub const fn rule_slot(bank: u32, first: u32, n: u32) -> u32 {
     bank * MAX_RULES + first + n
 }
 
-/// Index of a built-in chain's policy counter in `COUNTERS`.
+/// Index of a built-in chain's policy counter in `COUNTERS`: `chain` is
+/// its number in the bank (IPv6's from [`CHAIN6_BASE`]).
 #[inline(always)]
 pub const fn policy_counter(chain: u32) -> u32 {
-    MAX_RULE_COUNTERS + chain
+    MAX_RULE_COUNTERS + (chain / CHAIN6_BASE % 2) * BUILTIN_CHAINS + chain % CHAIN6_BASE
 }
 
 /// The id of one field of one chain of one bank, the first member of every
@@ -257,11 +269,14 @@ pub const fn field_id_bank(id: u32) -> u32 {
 pub const LPM_ID_BITS: u32 = 32;
 /// Bits of an IPv4 address in [`AddrKey`].
 pub const ADDR_BITS: u32 = 32;
+/// Bits of an IPv6 address in [`AddrKey`].
+pub const ADDR6_BITS: u32 = 128;
 /// Bits of a port in [`PortKey`].
 pub const PORT_BITS: u32 = 16;
 
 /// The LPM prefix length of an [`AddrKey`] for an address prefix of
-/// `len` bits (0..=32); a packet's lookup uses `addr_lpm_prefix(32)`.
+/// `len` bits (0..=32, or 0..=128 in an IPv6 chain); a packet's lookup
+/// uses `addr_lpm_prefix(32)` (IPv4) or `addr_lpm_prefix(128)`.
 #[inline(always)]
 pub const fn addr_lpm_prefix(len: u32) -> u32 {
     LPM_ID_BITS + len
@@ -590,14 +605,25 @@ pub enum Malformed {
     /// front of an IPv4 header: the kernel would untag them all and filter
     /// the packet as IPv4, fw cannot read that far.
     VlanTags = 2,
+    /// An IPv6 header with a bad version, a payload length above the
+    /// bytes the frame holds (`ipv6_rcv` drops these) or 0 (a jumbogram,
+    /// RFC 2675, which fw does not parse), or an extension header
+    /// chain that runs past the packet's end (ip6tables' `-p` hot-drops
+    /// it; the IPv6 stack drops it after).
+    Ipv6Header = 3,
+    /// An IPv6 packet with more than [`MAX_EXT_HEADERS`] extension
+    /// headers before its upper-layer header: fw does not look further.
+    Ipv6ExtHeaders = 4,
 }
 
 impl Malformed {
     /// Every reason, by index.
-    pub const ALL: [Malformed; 3] = [
+    pub const ALL: [Malformed; 5] = [
         Malformed::IpHeader,
         Malformed::TruncatedL4,
         Malformed::VlanTags,
+        Malformed::Ipv6Header,
+        Malformed::Ipv6ExtHeaders,
     ];
 
     /// Its slot in `DROPS`.
@@ -611,6 +637,8 @@ impl Malformed {
             Malformed::IpHeader => "malformed IPv4 header",
             Malformed::TruncatedL4 => "truncated TCP, UDP or ICMP header",
             Malformed::VlanTags => "too many VLAN 0 (priority) tags",
+            Malformed::Ipv6Header => "malformed IPv6 header or extension header",
+            Malformed::Ipv6ExtHeaders => "too many IPv6 extension headers",
         }
     }
 }
@@ -619,6 +647,20 @@ impl Malformed {
 /// IPv4 frame, as `__netif_receive_skb_core` does with any number of
 /// them; a frame with more is dropped as [`Malformed::VlanTags`].
 pub const MAX_PRIORITY_TAGS: usize = 8;
+
+/// IPv6 extension headers (hop-by-hop, routing, fragment, destination
+/// options, AH: RFC 8200 section 4, RFC 4302) fw walks to find a
+/// packet's upper-layer protocol; RFC 8200 4.1 orders at most six
+/// (destination options twice). A packet with more is dropped as
+/// [`Malformed::Ipv6ExtHeaders`].
+pub const MAX_EXT_HEADERS: usize = 8;
+
+/// The [`Field::Proto`] value of an IPv6 non-first fragment whose
+/// fragment header is followed by another extension header:
+/// `ipv6_find_hdr` finds no protocol for it, so it matches no `-p` and
+/// no `! -p` (the compiler names it in every negated one of an IPv6
+/// chain). 255 is IANA's reserved protocol number.
+pub const PROTO_NONE6: u8 = 255;
 
 /// Entries of `DROPS`.
 pub const MALFORMED_SLOTS: u32 = Malformed::ALL.len() as u32;
@@ -714,13 +756,16 @@ impl RuleInfo {
 
 /// `ADDR_CLASS` key: 32 bits of field id, then the address. The LPM
 /// prefix length is [`addr_lpm_prefix`] of the address prefix length.
+/// One trie serves both families: an IPv4 address fills the first 4
+/// bytes (the rest zero), an IPv6 one all 16; the field id, whose chain
+/// is of one family, keeps them apart.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct AddrKey {
     /// [`field_id`], big-endian so the trie compares it first as a whole.
     pub id: [u8; 4],
-    /// IPv4 address, network byte order.
-    pub addr: [u8; 4],
+    /// IPv4 address (bytes 0..4) or IPv6 address, network byte order.
+    pub addr: [u8; 16],
 }
 
 /// `PORT_CLASS` key: field id, then the port. The LPM prefix length is
@@ -795,8 +840,9 @@ pub struct WordKey {
 pub struct Counter {
     /// Packets matched.
     pub packets: u64,
-    /// Bytes matched: the IPv4 total length (iptables counts the IP
-    /// datagram, without the link-layer header).
+    /// Bytes matched: the IPv4 total length, or the IPv6 payload length
+    /// plus the 40 bytes of its header (iptables and ip6tables count the
+    /// IP datagram, without the link-layer header).
     pub bytes: u64,
 }
 
@@ -2553,7 +2599,7 @@ const _: () = {
     assert!(size_of::<check::hashlimit::Entry>() == 16);
     assert!(size_of::<check::hashlimit::Table>() == 16);
     assert!(size_of::<check::recent::Entry>() == 8 * check::recent::STAMPS + 16);
-    assert!(size_of::<AddrKey>() == 8);
+    assert!(size_of::<AddrKey>() == 20);
     assert!(size_of::<PortKey>() == 8);
     assert!(size_of::<ValueKey>() == 8);
     assert!(size_of::<ClassKey>() == 8);

@@ -335,7 +335,8 @@ pub fn note_xdp(ctx: *mut xdp_md, pkt: &Packet) {
         // looped on `lo` keeps the mark it left with.
         (*s).sk = 0;
         (*s).proto = pkt.proto;
-        (*s).mark = if pkt.in_ifindex == LOOPBACK_IFINDEX {
+        // (No IPv6 rule reads marks, options or segments: refused.)
+        (*s).mark = if pkt.in_ifindex == LOOPBACK_IFINDEX && !pkt.v6 {
             lo_mark(ctx, pkt)
         } else {
             0
@@ -345,7 +346,7 @@ pub fn note_xdp(ctx: *mut xdp_md, pkt: &Packet) {
         (*s).dport = pkt.dport;
         (*s).opts = OPTS_NONE;
     }
-    if pkt.has_tcp_flags && data + ETH_HLEN + 1 <= end {
+    if pkt.has_tcp_flags && !pkt.v6 && data + ETH_HLEN + 1 <= end {
         // SAFETY: the byte was checked against data_end just above.
         let ihl = unsafe { *((data + ETH_HLEN) as *const u8) } & 0x0f;
         let at = ETH_HLEN as u32 + u32::from(ihl) * 4;
@@ -496,7 +497,7 @@ fn note_skb<const L2: usize>(skb: *mut __sk_buff, pkt: &Packet, egress: bool) {
             0
         };
         (*s).proto = pkt.proto;
-        if egress && L2 == ETH_HLEN && pkt.out_ifindex == LOOPBACK_IFINDEX {
+        if egress && L2 == ETH_HLEN && pkt.out_ifindex == LOOPBACK_IFINDEX && !pkt.v6 {
             note_lo_mark(skb, pkt, (*skb).mark);
         }
         (*s).has_mac = false;
@@ -505,7 +506,7 @@ fn note_skb<const L2: usize>(skb: *mut __sk_buff, pkt: &Packet, egress: bool) {
         (*s).dport = pkt.dport;
         (*s).opts = OPTS_NONE;
     }
-    if !pkt.has_tcp_flags {
+    if !pkt.has_tcp_flags || pkt.v6 {
         return;
     }
     let mut b = [0u8; 1];

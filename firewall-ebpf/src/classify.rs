@@ -16,12 +16,12 @@ use aya_ebpf::{
     maps::{Array, HashMap, LpmTrie, PerCpuArray, lpm_trie::Key},
 };
 use firewall_common::{
-    ADDR_BITS, ANOMALY_SLOTS, AddrKey, Anomaly, BANKS, CHAIN_FORWARD, CLASS_DEFAULT, CLASS_NO_PORT,
-    CLASS_W, COUNTER_SLOTS, ChainInfo, ClassKey, Config, Counter, Decision, FIELDS, FastPath,
-    Field, FieldKey, MAX_CHAINS, MAX_JUMP_DEPTH, MAX_RULES, MAX_STEPS, NO_PORT_VALUE, NOT_LIVE,
-    PORT_BITS, Policy, PortKey, RuleInfo, SUMMARY_WORDS, Summary, ValueKey, Verdict, WORD_BITS,
-    WordKey, addr_lpm_prefix, chain_slot, ct, field_id, log, policy_counter, port_lpm_prefix,
-    rule_slot,
+    ADDR_BITS, ADDR6_BITS, ANOMALY_SLOTS, AddrKey, Anomaly, BANKS, CHAIN_FORWARD, CLASS_DEFAULT,
+    CLASS_NO_PORT, CLASS_W, COUNTER_SLOTS, ChainInfo, ClassKey, Config, Counter, Decision, FIELDS,
+    FastPath, Field, FieldKey, MAX_CHAINS, MAX_JUMP_DEPTH, MAX_RULES, MAX_STEPS, NO_PORT_VALUE,
+    NOT_LIVE, PORT_BITS, Policy, PortKey, RuleInfo, SUMMARY_WORDS, Summary, ValueKey, Verdict,
+    WORD_BITS, WordKey, addr_lpm_prefix, chain_slot, ct, field_id, log, policy_counter,
+    port_lpm_prefix, rule_slot,
 };
 
 use crate::parse::Packet;
@@ -113,13 +113,19 @@ fn class_of(id: u32, field: Field, p: &Packet) -> u32 {
     let value = p.value(field);
     let found = match field.key() {
         FieldKey::Addr => {
-            let key = Key::new(
+            let mut key = Key::new(
                 addr_lpm_prefix(ADDR_BITS),
                 AddrKey {
                     id: id.to_be_bytes(),
-                    addr: value.to_ne_bytes(),
+                    addr: [0; 16],
                 },
             );
+            if p.v6 {
+                key.prefix_len = addr_lpm_prefix(ADDR6_BITS);
+                key.data.addr = if field == Field::Src { p.src6 } else { p.dst6 };
+            } else {
+                key.data.addr[..4].copy_from_slice(&value.to_ne_bytes());
+            }
             ADDR_CLASS.get(&key).copied()
         }
         FieldKey::Port => {
@@ -250,7 +256,9 @@ const NO_MATCH: u32 = u32::MAX;
 /// `MATCH_CACHE` key: one chain search, by the values of only the fields
 /// the chain's rules look at, so packets that differ in nothing the chain
 /// uses (a source port no rule names, say) share an entry. It holds one
-/// value per [`Field`], so a new field is in the key by construction.
+/// value per [`Field`], so a new field is in the key by construction. An
+/// IPv6 address does not fit a value: it is in `addr6` (an IPv4 packet's
+/// are zero there).
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 struct CacheKey {
@@ -260,6 +268,9 @@ struct CacheKey {
     start: u32,
     /// [`Packet::value`] of each used field, 0 for the others.
     values: [u32; FIELDS as usize],
+    /// An IPv6 packet's source (words 0..4) and destination address, as
+    /// its `src6`, `dst6` read in native words, when used; else 0.
+    addr6: [u32; 8],
 }
 
 impl CacheKey {
@@ -270,6 +281,9 @@ impl CacheKey {
         let mut same = self.live == o.live && self.chain == o.chain && self.start == o.start;
         for i in 0..FIELDS as usize {
             same &= self.values[i] == o.values[i];
+        }
+        for i in 0..8 {
+            same &= self.addr6[i] == o.addr6[i];
         }
         same
     }
@@ -307,6 +321,9 @@ fn cache_slot(k: &CacheKey) -> u32 {
     for i in 0..FIELDS as usize {
         h = mix(h, k.values[i]);
     }
+    for i in 0..8 {
+        h = mix(h, k.addr6[i]);
+    }
     h & (CACHE_SLOTS - 1)
 }
 
@@ -320,11 +337,29 @@ fn cache_key(k: &mut CacheKey, w: &Walk, chain: u32, fields: u32, start: u32) {
     // By index, so the loop unrolls and every access is in bounds.
     for i in 0..FIELDS as usize {
         let f = Field::ALL[i];
-        k.values[i] = if fields & f.bit() != 0 {
-            w.pkt.value(f)
-        } else {
+        k.values[i] = if fields & f.bit() == 0 {
             0
+        } else {
+            w.pkt.value(f)
         };
+    }
+    // Without branches on the family: an IPv4 packet's are zero.
+    let word = |a: &[u8; 16], j: usize| {
+        u32::from_ne_bytes([a[4 * j], a[4 * j + 1], a[4 * j + 2], a[4 * j + 3]])
+    };
+    let src = if fields & Field::Src.bit() != 0 {
+        u32::MAX
+    } else {
+        0
+    };
+    let dst = if fields & Field::Dst.bit() != 0 {
+        u32::MAX
+    } else {
+        0
+    };
+    for j in 0..4 {
+        k.addr6[j] = word(&w.pkt.src6, j) & src;
+        k.addr6[4 + j] = word(&w.pkt.dst6, j) & dst;
     }
 }
 
@@ -437,6 +472,9 @@ fn first_match(
         e.key.start = sc.key.start;
         for i in 0..FIELDS as usize {
             e.key.values[i] = sc.key.values[i];
+        }
+        for i in 0..8 {
+            e.key.addr6[i] = sc.key.addr6[i];
         }
         e.hit = hit;
     }

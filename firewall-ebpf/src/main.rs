@@ -12,12 +12,15 @@
 //!   cannot parse, `fw_tc_l3in` at TC ingress filters INPUT and FORWARD
 //!   as `fw_xdp` does, and `fw_tc_l3` at TC egress OUTPUT as `fw_tc`.
 //!
-//! Both parse Ethernet + IPv4 (RFC 791) and, for the first fragment, the TCP
+//! Both parse Ethernet + IPv4 (RFC 791) or IPv6 (RFC 8200, its extension
+//! headers walked to the upper layer) and, for the first fragment, the TCP
 //! (RFC 9293) or UDP (RFC 768) ports, then walk the live bank of the chain in
-//! order (iptables' first match wins). Before the chains, `conntrack`
-//! gives the packet its connection state; an accepted NEW packet then
-//! creates its connection's entry. Non-IPv4 frames pass: fw is the
-//! counterpart of iptables, not ip6tables or arptables.
+//! order (iptables' first match wins): IPv4's chains for IPv4, IPv6's
+//! (from `CHAIN6_BASE`) for IPv6, as iptables and ip6tables keep apart.
+//! Before the chains, `conntrack` gives an IPv4 packet its connection
+//! state; an accepted NEW packet then creates its connection's entry.
+//! Other frames (ARP) pass: fw is the counterpart of iptables and
+//! ip6tables, not of arptables.
 #![no_std]
 #![no_main]
 // BPF_CMPXCHG through `asm!` (check.rs): core's AtomicU64 has no
@@ -41,7 +44,9 @@ use aya_ebpf::{
     macros::{classifier, xdp},
     programs::{TcContext, XdpContext},
 };
-use firewall_common::{CHAIN_FORWARD, CHAIN_INPUT, CHAIN_OUTPUT, Decision, iface};
+use firewall_common::{
+    Anomaly, CHAIN_FORWARD, CHAIN_INPUT, CHAIN_OUTPUT, CHAIN6_BASE, Decision, iface,
+};
 
 use crate::parse::Parsed;
 // The package's library, fw's build-dependency: nothing for the programs.
@@ -69,7 +74,7 @@ fn fw_xdp(ctx: XdpContext) -> u32 {
         return xdp_action::XDP_DROP;
     };
     match parse::xdp(&ctx, pkt) {
-        Parsed::Ipv4 => {
+        Parsed::Ip => {
             // SAFETY: ctx.ctx is the kernel's xdp_md for this call.
             pkt.in_ifindex = unsafe { (*ctx.ctx).ingress_ifindex };
             let in_ifindex = pkt.in_ifindex;
@@ -92,19 +97,34 @@ fn fw_xdp(ctx: XdpContext) -> u32 {
                 Decision::Reject(r) => reject::xdp(ctx.ctx, r, hook, in_ifindex),
             }
         }
-        Parsed::NotIpv4 => xdp_action::XDP_PASS,
+        Parsed::NotIp => xdp_action::XDP_PASS,
         Parsed::Malformed => xdp_action::XDP_DROP,
     }
 }
 
-/// What every program does once it has parsed `pkt` and chosen `chain`:
+/// What every program does once it has parsed `pkt` and chosen the
+/// built-in `chain` (IPv4's number; an IPv6 packet walks IPv6's):
 /// conntrack, the chain walk, `log` (the walk's LOG records), and an
 /// accepted new connection confirmed; `slot` is the hook's scratch slot.
 #[inline(always)]
 fn walk(slot: u32, chain: u32, pkt: &mut parse::Packet, log: impl FnOnce()) -> Decision {
-    let state = conntrack::track(slot, pkt);
+    // No IPv6 connection is tracked (rules that need one are refused),
+    // nor logged or answered.
+    let (root, state) = if pkt.v6 {
+        (CHAIN6_BASE + chain, 0)
+    } else {
+        (chain, conntrack::track(slot, pkt))
+    };
     pkt.ctstate = state & !conntrack::STAGED;
-    let decision = classify::run(slot, chain, pkt);
+    let decision = classify::run(slot, root, pkt);
+    if pkt.v6 {
+        // A REJECT could come only from a garbled map: it drops as one.
+        if let Decision::Reject(_) = decision {
+            classify::anomaly(Anomaly::BadTarget);
+            return Decision::Drop;
+        }
+        return decision;
+    }
     log();
     if matches!(decision, Decision::Accept) && state & conntrack::STAGED != 0 {
         conntrack::confirm(slot);
@@ -126,14 +146,16 @@ fn fw_tc_l3(ctx: TcContext) -> i32 {
 /// link-layer header (14: Ethernet, `lo`; 0: tun, WireGuard).
 #[inline(always)]
 fn egress<const L2: usize>(ctx: &TcContext) -> i32 {
-    let mut pkt = parse::Packet::default();
+    let Some(pkt) = classify::packet(classify::SLOT_TC) else {
+        return TCX_DROP;
+    };
     let parsed = if L2 == 0 {
-        parse::tc_l3(ctx, &mut pkt)
+        parse::tc_l3(ctx, pkt)
     } else {
-        parse::tc(ctx, &mut pkt)
+        parse::tc(ctx, pkt)
     };
     match parsed {
-        Parsed::Ipv4 => {
+        Parsed::Ip => {
             let skb = ctx.as_ptr() as *mut __sk_buff;
             // A forwarded packet arrived on an interface and was filtered
             // by FORWARD at XDP; OUTPUT is for locally generated packets,
@@ -146,15 +168,15 @@ fn egress<const L2: usize>(ctx: &TcContext) -> i32 {
             let ifindex = unsafe { (*skb).ifindex };
             pkt.out_ifindex = ifindex;
             // No -m mac at egress (xt_mac is refused from OUTPUT).
-            check::note_tc::<L2>(skb, &pkt);
+            check::note_tc::<L2>(skb, pkt);
             let log = || log::tc(skb, ifindex, L2 as u32);
-            match walk(classify::SLOT_TC, CHAIN_OUTPUT, &mut pkt, log) {
+            match walk(classify::SLOT_TC, CHAIN_OUTPUT, pkt, log) {
                 Decision::Accept => TCX_NEXT,
                 Decision::Drop => TCX_DROP,
                 Decision::Reject(r) => reject::tc::<L2>(skb, r, ifindex),
             }
         }
-        Parsed::NotIpv4 => TCX_NEXT,
+        Parsed::NotIp => TCX_NEXT,
         Parsed::Malformed => TCX_DROP,
     }
 }
@@ -174,13 +196,15 @@ fn fw_tc_l3in(ctx: TcContext) -> i32 {
         unsafe { (*skb).mark = 0 };
         return TCX_NEXT;
     }
-    let mut pkt = parse::Packet::default();
-    match parse::tc_l3(&ctx, &mut pkt) {
-        Parsed::Ipv4 => {
+    let Some(pkt) = classify::packet(classify::SLOT_XDP) else {
+        return TCX_DROP;
+    };
+    match parse::tc_l3(&ctx, pkt) {
+        Parsed::Ip => {
             // SAFETY: as above.
             pkt.in_ifindex = unsafe { (*skb).ifindex };
             let in_ifindex = pkt.in_ifindex;
-            let (chain, hook) = match route::ingress(skb.cast(), &pkt) {
+            let (chain, hook) = match route::ingress(skb.cast(), pkt) {
                 route::Hook::Input => (CHAIN_INPUT, reject::Hook::Input),
                 route::Hook::Forward { out_ifindex } => {
                     pkt.out_ifindex = out_ifindex;
@@ -189,16 +213,16 @@ fn fw_tc_l3in(ctx: TcContext) -> i32 {
                     (CHAIN_FORWARD, reject::Hook::Forward)
                 }
             };
-            check::note_tc_in_l3(skb, &pkt);
+            check::note_tc_in_l3(skb, pkt);
             let out_ifindex = pkt.out_ifindex;
             let log = || log::tc_in_l3(skb, chain, in_ifindex, out_ifindex);
-            match walk(classify::SLOT_XDP, chain, &mut pkt, log) {
+            match walk(classify::SLOT_XDP, chain, pkt, log) {
                 Decision::Accept => TCX_NEXT,
                 Decision::Drop => TCX_DROP,
                 Decision::Reject(r) => reject::tc_in_l3(skb, r, hook, in_ifindex),
             }
         }
-        Parsed::NotIpv4 => TCX_NEXT,
+        Parsed::NotIp => TCX_NEXT,
         Parsed::Malformed => TCX_DROP,
     }
 }

@@ -2,14 +2,19 @@
 
 use aya_ebpf::{
     EbpfContext,
-    bindings::__sk_buff,
-    helpers::bpf_xdp_adjust_head,
+    bindings::{__sk_buff, xdp_md},
+    cty::c_void,
+    helpers::{bpf_skb_load_bytes, bpf_xdp_adjust_head},
     programs::{TcContext, XdpContext},
 };
-use firewall_common::{Field, MAX_PRIORITY_TAGS, Malformed, NO_HEADER_VALUE, NO_PORT_VALUE, ct};
+use firewall_common::{
+    Field, MAX_EXT_HEADERS, MAX_PRIORITY_TAGS, Malformed, NO_HEADER_VALUE, NO_PORT_VALUE,
+    PROTO_NONE6, ct,
+};
 
 const ETH_HLEN: usize = 14;
 const ETH_P_IP: u16 = 0x0800;
+const ETH_P_IPV6: u16 = 0x86dd;
 const ETH_P_8021Q: u16 = 0x8100;
 const ETH_P_8021AD: u16 = 0x88a8;
 /// Bytes of one 802.1Q/802.1ad tag: TPID, then TCI.
@@ -22,19 +27,39 @@ const IP_OFFSET_MASK: u16 = 0x1fff;
 pub const IPPROTO_TCP: u8 = 6;
 pub const IPPROTO_UDP: u8 = 17;
 pub const IPPROTO_ICMP: u8 = 1;
+pub const IPPROTO_ICMPV6: u8 = 58;
+/// The fixed IPv6 header (RFC 8200 section 3).
+const IP6_HLEN: usize = 40;
+/// Extension headers (RFC 8200 4, RFC 4302): what `ipv6_ext_hdr` names,
+/// and "no next header", which ends the walk as an upper layer would.
+const NEXTHDR_HOP: u8 = 0;
+const NEXTHDR_ROUTING: u8 = 43;
+const NEXTHDR_FRAGMENT: u8 = 44;
+const NEXTHDR_AUTH: u8 = 51;
+const NEXTHDR_NONE: u8 = 59;
+const NEXTHDR_DEST: u8 = 60;
+
 /// In [`Packet::tcp_flags`] (where the header's CWR bit would be): the
 /// TCP data offset is below 5 words or past the segment's end, which
 /// netfilter's `tcp_error` makes INVALID ("truncated header or options").
 pub const TCP_BAD_OFFSET: u8 = 0x80;
 
-/// What the classifier needs of one IPv4 packet.
+/// What the classifier needs of one IPv4 or IPv6 packet.
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 pub struct Packet {
-    /// Source address, network byte order.
+    /// Source address, network byte order; 0 for IPv6.
     pub src: u32,
-    /// Destination address, network byte order.
+    /// Destination address, network byte order; 0 for IPv6.
     pub dst: u32,
+    /// An IPv6 packet: `src6`, `dst6` hold its addresses, `ttl` its hop
+    /// limit, `len` its payload length plus 40, `proto` the upper-layer
+    /// protocol past the extension headers (`ipv6_find_hdr`), `icmp_*`
+    /// its ICMPv6 header; it has no `inner` and no connection state.
+    pub v6: bool,
+    /// IPv6 source and destination addresses, network byte order.
+    pub src6: [u8; 16],
+    pub dst6: [u8; 16],
     /// Ports in host byte order; valid when `has_ports`.
     pub sport: u16,
     pub dport: u16,
@@ -102,11 +127,13 @@ impl Packet {
 
 /// What the header parser made of a frame.
 pub enum Parsed {
-    /// The caller's [`Packet`] holds it (written in place: a second copy
-    /// on the program's frame would cost the stack the walk needs).
-    Ipv4,
-    NotIpv4,
-    /// An IPv4 header the kernel would drop, or a first fragment too short
+    /// The caller's [`Packet`] holds it, IPv4 or IPv6 ([`Packet::v6`])
+    /// (written in place: a second copy on the program's frame would
+    /// cost the stack the walk needs).
+    Ip,
+    /// Neither IPv4 nor IPv6 (ARP, say): not filtered.
+    NotIp,
+    /// An IPv4 or IPv6 header the kernel would drop, or a first fragment too short
     /// for its TCP header, UDP ports or ICMP header (netfilter's tcp, udp
     /// and icmp matches hot-drop those): dropped, already counted in
     /// `DROPS` by reason.
@@ -149,31 +176,116 @@ impl Bytes for XdpBytes {
     }
 }
 
-/// TC: `bpf_skb_load_bytes`, which also reads paged skb data.
-struct TcBytes<'a>(&'a TcContext);
+/// TC: `bpf_skb_load_bytes`, which also reads paged skb data (on the raw
+/// skb a global function is given).
+struct SkbLoad(*mut __sk_buff);
 
-impl Bytes for TcBytes<'_> {
+impl Bytes for SkbLoad {
     #[inline(always)]
     fn read<const N: usize>(&self, off: usize) -> Option<[u8; N]> {
-        self.0.load::<[u8; N]>(off).ok()
+        let mut b = [0u8; N];
+        // SAFETY: the kernel's __sk_buff; N bytes into `b`.
+        let rc = unsafe {
+            bpf_skb_load_bytes(
+                self.0 as *const c_void,
+                off as u32,
+                b.as_mut_ptr().cast(),
+                N as u32,
+            )
+        };
+        (rc == 0).then_some(b)
     }
 
     #[inline(always)]
     fn len(&self) -> usize {
-        self.0.len() as usize
+        // SAFETY: the kernel's __sk_buff for this call.
+        unsafe { (*self.0).len as usize }
     }
 }
 
-/// Reads the fields of the Ethernet, IPv4 and L4 headers.
+/// Reads the fields of the Ethernet, IPv4 or IPv6, and L4 headers.
 #[inline(always)]
 fn parse_with(b: &impl Bytes, pkt: &mut Packet) -> Parsed {
     let Some(eth_proto) = b.read::<2>(12) else {
-        return Parsed::NotIpv4;
+        return Parsed::NotIp;
     };
-    if u16::from_be_bytes(eth_proto) != ETH_P_IP {
-        return Parsed::NotIpv4;
+    match u16::from_be_bytes(eth_proto) {
+        ETH_P_IP => parse_ip::<ETH_HLEN>(b, pkt),
+        ETH_P_IPV6 => parse_ip6::<ETH_HLEN>(b, pkt),
+        _ => Parsed::NotIp,
     }
-    parse_ip::<ETH_HLEN>(b, pkt)
+}
+
+/// [`Parsed`] as the global parsers return it.
+const PARSED_IP: u32 = 0;
+const PARSED_NOT_IP: u32 = 1;
+const PARSED_MALFORMED: u32 = 2;
+
+#[inline(always)]
+fn parsed_code(p: Parsed) -> u32 {
+    match p {
+        Parsed::Ip => PARSED_IP,
+        Parsed::NotIp => PARSED_NOT_IP,
+        Parsed::Malformed => PARSED_MALFORMED,
+    }
+}
+
+#[inline(always)]
+fn from_code(c: u32) -> Parsed {
+    match c {
+        PARSED_IP => Parsed::Ip,
+        PARSED_NOT_IP => Parsed::NotIp,
+        _ => Parsed::Malformed,
+    }
+}
+
+/// [`parse_with`] of an XDP frame into `p`, global: verified once, apart
+/// from the program, which then goes on from one state whatever the
+/// frame's family and header shapes (IPv6's extension header walk would
+/// otherwise have the program's whole rest verified once per shape).
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn fw_parse_xdp(ctx: *mut xdp_md, p: *mut Packet) -> u32 {
+    // SAFETY: the caller's packet; the verifier passes a map value or null.
+    let Some(p) = (unsafe { p.as_mut() }) else {
+        return PARSED_MALFORMED;
+    };
+    // SAFETY: the kernel's xdp_md for this call.
+    let (start, end) = unsafe { ((*ctx).data as usize, (*ctx).data_end as usize) };
+    parsed_code(parse_with(&XdpBytes { start, end }, p))
+}
+
+/// [`fw_parse_xdp`] for a TC skb with an Ethernet header.
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn fw_parse_tc(skb: *mut __sk_buff, p: *mut Packet) -> u32 {
+    // SAFETY: as above.
+    let Some(p) = (unsafe { p.as_mut() }) else {
+        return PARSED_MALFORMED;
+    };
+    parsed_code(parse_with(&SkbLoad(skb), p))
+}
+
+/// [`fw_parse_xdp`] for a TC skb of a device without a link-layer header
+/// (tun, WireGuard: `ARPHRD_NONE`), whose data starts at the IP header
+/// and whose protocol is only in `skb->protocol` (network byte order).
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn fw_parse_tc_l3(skb: *mut __sk_buff, p: *mut Packet) -> u32 {
+    // SAFETY: as above.
+    let Some(p) = (unsafe { p.as_mut() }) else {
+        return PARSED_MALFORMED;
+    };
+    // SAFETY: skb is the kernel's __sk_buff for this call.
+    let protocol = unsafe { (*skb).protocol };
+    let b = SkbLoad(skb);
+    parsed_code(if protocol == u32::from(ETH_P_IP.to_be()) {
+        parse_ip::<0>(&b, p)
+    } else if protocol == u32::from(ETH_P_IPV6.to_be()) {
+        parse_ip6::<0>(&b, p)
+    } else {
+        Parsed::NotIp
+    })
 }
 
 /// Reads the fields of the IPv4 header at frame offset `L2` (14 after
@@ -230,7 +342,112 @@ fn parse_ip<const L2: usize>(b: &impl Bytes, pkt: &mut Packet) -> Parsed {
         // ipt_icmp hot-drops a first fragment too short for its header.
         return malformed(Malformed::TruncatedL4);
     }
-    Parsed::Ipv4
+    Parsed::Ip
+}
+
+/// Reads the fields of the IPv6 header at frame offset `L2`, walks its
+/// extension headers to the upper-layer one as `ipv6_find_hdr` does for
+/// ip6tables' `-p` (a non-first fragment's protocol is its fragment
+/// header's next header), and reads that header as [`parse_ip`] does.
+#[inline(always)]
+fn parse_ip6<const L2: usize>(b: &impl Bytes, pkt: &mut Packet) -> Parsed {
+    let Some(ip) = b.read::<IP6_HLEN>(L2) else {
+        return malformed(Malformed::Ipv6Header);
+    };
+    let payload = u16::from_be_bytes([ip[4], ip[5]]);
+    // ipv6_rcv: a payload past the frame's end is dropped (less is
+    // padding, trimmed); 0 is a jumbogram's, which fw does not read.
+    if ip[0] >> 4 != 6 || payload == 0 || payload as usize > b.len().saturating_sub(L2 + IP6_HLEN) {
+        return malformed(Malformed::Ipv6Header);
+    }
+    let mut src6 = [0u8; 16];
+    let mut dst6 = [0u8; 16];
+    src6.copy_from_slice(&ip[8..24]);
+    dst6.copy_from_slice(&ip[24..40]);
+    *pkt = Packet {
+        v6: true,
+        src6,
+        dst6,
+        // xt_length's length_mt6 adds the header in 16 bits, as here.
+        len: payload.wrapping_add(IP6_HLEN as u16),
+        ttl: ip[7],
+        ..Packet::default()
+    };
+    let end = L2 + IP6_HLEN + payload as usize;
+    let mut next = ip[6];
+    let mut at = L2 + IP6_HLEN;
+    let mut n = 0;
+    loop {
+        if !matches!(
+            next,
+            NEXTHDR_HOP | NEXTHDR_ROUTING | NEXTHDR_FRAGMENT | NEXTHDR_AUTH | NEXTHDR_DEST
+        ) {
+            break;
+        }
+        if n >= MAX_EXT_HEADERS {
+            return malformed(Malformed::Ipv6ExtHeaders);
+        }
+        n += 1;
+        let Some(h) = b.read::<4>(at) else {
+            return malformed(Malformed::Ipv6Header);
+        };
+        let len = match next {
+            NEXTHDR_FRAGMENT => {
+                if u16::from_be_bytes([h[2], h[3]]) & !7 != 0 {
+                    pkt.later_fragment = true;
+                    // ipv6_find_hdr: the protocol is the next header's
+                    // when that is no extension header, else there is none.
+                    pkt.proto = match h[0] {
+                        NEXTHDR_HOP | NEXTHDR_ROUTING | NEXTHDR_FRAGMENT | NEXTHDR_AUTH
+                        | NEXTHDR_DEST => PROTO_NONE6,
+                        p => p,
+                    };
+                    return Parsed::Ip;
+                }
+                8
+            }
+            // RFC 4302 2.2: in 4-byte words, minus 2.
+            NEXTHDR_AUTH => (h[1] as usize + 2) * 4,
+            // RFC 8200 4.3: in 8-byte units, not counting the first.
+            _ => (h[1] as usize + 1) * 8,
+        };
+        next = h[0];
+        at += len;
+        if at > end {
+            return malformed(Malformed::Ipv6Header);
+        }
+    }
+    pkt.proto = next;
+    if next == NEXTHDR_NONE {
+        return Parsed::Ip;
+    }
+    if next == IPPROTO_TCP || next == IPPROTO_UDP {
+        let Some(ports) = b.read::<4>(at) else {
+            return malformed(Malformed::TruncatedL4);
+        };
+        pkt.sport = u16::from_be_bytes([ports[0], ports[1]]);
+        pkt.dport = u16::from_be_bytes([ports[2], ports[3]]);
+        pkt.has_ports = true;
+        if next == IPPROTO_TCP {
+            let Some(h) = b.read::<20>(at) else {
+                return malformed(Malformed::TruncatedL4);
+            };
+            let doff = usize::from(h[12] >> 4) * 4;
+            let bad = doff < 20 || at + doff > end;
+            pkt.tcp_flags = h[13] & 0x3f | if bad { TCP_BAD_OFFSET } else { 0 };
+            pkt.has_tcp_flags = true;
+        }
+    }
+    if next == IPPROTO_ICMPV6 {
+        // icmp6_match hot-drops a packet too short for its header.
+        let Some(h) = b.read::<4>(at) else {
+            return malformed(Malformed::TruncatedL4);
+        };
+        pkt.icmp_type = h[0];
+        pkt.icmp_code = h[1];
+        pkt.has_icmp = true;
+    }
+    Parsed::Ip
 }
 
 /// Reads the ICMP header at `l4` and, for an error, the tuple of the
@@ -293,10 +510,10 @@ fn icmp(b: &impl Bytes, l4: usize, pkt: &mut Packet) -> bool {
 }
 
 /// Removes the 802.1Q/802.1ad tags of VLAN 0 (priority tags) in front of
-/// an IPv4 header, as `__netif_receive_skb_core` does before `ip_rcv`
+/// an IPv4 or IPv6 header, as `__netif_receive_skb_core` does before `ip_rcv`
 /// when no VLAN device claims VID 0, so that fw's classifier and
 /// netfilter see the same untagged packet. Frames with another VID, or
-/// with something other than IPv4 under the tags, are left alone: the
+/// with something other than IP under the tags, are left alone: the
 /// kernel hands them to a VLAN device or drops them as
 /// `PACKET_OTHERHOST`. False (the caller drops) for more than
 /// [`MAX_PRIORITY_TAGS`] tags, counted as [`Malformed::VlanTags`], or
@@ -313,7 +530,7 @@ pub fn xdp_untag_priority(ctx: &XdpContext) -> bool {
             return true;
         };
         let tpid = u16::from_be_bytes([h[0], h[1]]);
-        if tpid == ETH_P_IP && tags > 0 {
+        if (tpid == ETH_P_IP || tpid == ETH_P_IPV6) && tags > 0 {
             break;
         }
         if tpid != ETH_P_8021Q && tpid != ETH_P_8021AD {
@@ -347,31 +564,17 @@ pub fn xdp_untag_priority(ctx: &XdpContext) -> bool {
 /// Parses an XDP frame.
 #[inline(always)]
 pub fn xdp(ctx: &XdpContext, pkt: &mut Packet) -> Parsed {
-    parse_with(
-        &XdpBytes {
-            start: ctx.data(),
-            end: ctx.data_end(),
-        },
-        pkt,
-    )
+    from_code(fw_parse_xdp(ctx.ctx, pkt))
 }
 
 /// Parses a TC skb.
 #[inline(always)]
 pub fn tc(ctx: &TcContext, pkt: &mut Packet) -> Parsed {
-    parse_with(&TcBytes(ctx), pkt)
+    from_code(fw_parse_tc(ctx.as_ptr().cast(), pkt))
 }
 
-/// Parses a TC skb of a device without a link-layer header (tun,
-/// WireGuard: `ARPHRD_NONE`), whose data starts at the IP header and
-/// whose protocol is only in `skb->protocol` (network byte order).
+/// Parses a TC skb of a device without a link-layer header.
 #[inline(always)]
 pub fn tc_l3(ctx: &TcContext, pkt: &mut Packet) -> Parsed {
-    let skb = ctx.as_ptr() as *const __sk_buff;
-    // SAFETY: skb is the kernel's __sk_buff for this call.
-    let protocol = unsafe { (*skb).protocol };
-    if protocol != u32::from(ETH_P_IP.to_be()) {
-        return Parsed::NotIpv4;
-    }
-    parse_ip::<0>(&TcBytes(ctx), pkt)
+    from_code(fw_parse_tc_l3(ctx.as_ptr().cast(), pkt))
 }

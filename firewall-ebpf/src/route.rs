@@ -14,6 +14,7 @@ use aya_ebpf::{
 use crate::parse::Packet;
 
 const AF_INET: u8 = 2;
+const AF_INET6: u8 = 10;
 /// `BPF_FIB_LOOKUP_SKIP_NEIGH` (Linux 6.3): the route is enough, the
 /// next hop's MAC address need not be resolved.
 const SKIP_NEIGH: u32 = 1 << 2;
@@ -41,14 +42,22 @@ pub enum Hook {
 pub fn ingress(ctx: *mut c_void, p: &Packet) -> Hook {
     // SAFETY: bpf_fib_lookup is plain data; all-zero is a valid start.
     let mut params: FibParams = unsafe { core::mem::zeroed() };
-    params.family = AF_INET;
     params.l4_protocol = p.proto;
     params.sport = p.sport.to_be();
     params.dport = p.dport.to_be();
     params.__bindgen_anon_1.tot_len = p.len;
     params.ifindex = p.in_ifindex;
-    params.__bindgen_anon_3.ipv4_src = p.src;
-    params.__bindgen_anon_4.ipv4_dst = p.dst;
+    if p.v6 {
+        // Multicast (neighbour discovery's solicited-node addresses,
+        // ff02::1) and local addresses are not forwarded: INPUT.
+        params.family = AF_INET6;
+        params.__bindgen_anon_3.ipv6_src = words(&p.src6);
+        params.__bindgen_anon_4.ipv6_dst = words(&p.dst6);
+    } else {
+        params.family = AF_INET;
+        params.__bindgen_anon_3.ipv4_src = p.src;
+        params.__bindgen_anon_4.ipv4_dst = p.dst;
+    }
     // SAFETY: params is a valid bpf_fib_lookup of the size passed.
     let rc = unsafe {
         bpf_fib_lookup(
@@ -66,4 +75,11 @@ pub fn ingress(ctx: *mut c_void, p: &Packet) -> Hook {
         }
         _ => Hook::Input,
     }
+}
+
+/// An IPv6 address as `bpf_fib_lookup`'s four network-order words.
+#[inline(always)]
+fn words(a: &[u8; 16]) -> [u32; 4] {
+    let w = |i: usize| u32::from_ne_bytes([a[i], a[i + 1], a[i + 2], a[i + 3]]);
+    [w(0), w(4), w(8), w(12)]
 }

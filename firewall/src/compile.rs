@@ -36,14 +36,14 @@ pub mod eval;
 use std::collections::BTreeMap;
 
 use firewall_common::{
-    AddrKey, BUILTIN_CHAINS, CLASS_W, ChainInfo, ClassKey, Field, MAX_CHAINS, MAX_JUMP_DEPTH,
-    MAX_RULES, MAX_RULES_PER_CHAIN, MAX_STEPS, PortKey, RuleInfo, SUMMARY_WORDS, Summary, ValueKey,
-    Verdict, WORD_BITS, WordKey, addr_lpm_prefix, field_id, port_lpm_prefix,
+    AddrKey, BUILTIN_CHAINS, CHAIN6_BASE, CLASS_W, ChainInfo, ClassKey, Field, MAX_FAMILY_CHAINS,
+    MAX_JUMP_DEPTH, MAX_RULES, MAX_RULES_PER_CHAIN, MAX_STEPS, PortKey, RuleInfo, SUMMARY_WORDS,
+    Summary, ValueKey, Verdict, WORD_BITS, WordKey, addr_lpm_prefix, field_id, port_lpm_prefix,
 };
 
 use crate::{
     extensions::{self, Enforcement},
-    model::{AddrMask, BuiltinChain, Neg, Policy, RejectWith, Rule, Ruleset, Target},
+    model::{AddrMask, BuiltinChain, Family, Neg, Policy, RejectWith, Rule, Ruleset, Target},
     state::State,
 };
 use classes::Constraint;
@@ -194,18 +194,13 @@ fn constraint<T, U>(m: &Option<Neg<T>>, f: impl FnOnce(&T) -> U) -> Constraint<U
 }
 
 fn prefix(a: &AddrMask) -> Result<classes::Prefix, CompileError> {
-    // The kernel side filters IPv4 only (an IPv6 ruleset never gets here:
-    // support::enforceable refuses it).
-    let Some((addr, _)) = a.v4() else {
-        return Err(CompileError::NotSupported(format!(
-            "IPv6 address {}",
-            a.addr_text()
-        )));
-    };
     let len = a.prefix_len().ok_or_else(|| {
         CompileError::NotSupported(format!("non-contiguous netmask {}", a.mask_text()))
     })?;
-    Ok((u32::from(addr), len))
+    Ok(match *a {
+        AddrMask::V4 { addr, .. } => classes::v4(u32::from(addr), len),
+        AddrMask::V6 { addr, .. } => (u128::from(addr), len),
+    })
 }
 
 /// The interface indexes a `-i`/`-o` name matches: the one interface of
@@ -641,7 +636,18 @@ fn compile_chain(
     rules: &[Rule],
     interfaces: &[(String, u32)],
 ) -> Result<(u32, Option<u32>), CompileError> {
-    let c = columns(rules, interfaces)?;
+    let mut c = columns(rules, interfaces)?;
+    if chain >= CHAIN6_BASE {
+        // An IPv6 non-first fragment without a protocol (PROTO_NONE6)
+        // matches no `! -p` either, as in
+        // ip6_packet_match.
+        for p in &mut c.proto {
+            if let Constraint::Not(v) = p {
+                v.push(u32::from(firewall_common::PROTO_NONE6));
+            }
+        }
+    }
+    // (IPv6 packets have no connection state: no fast path.)
     let fast = if chain < BUILTIN_CHAINS {
         fast_rule(rules, &c)
     } else {
@@ -678,6 +684,7 @@ fn compile_chain(
 fn emit_addr(out: &mut Compiled, id: u32, fl: &classes::Field<classes::Prefix>) -> bool {
     if fl.used {
         emit_field(out, id, fl, |out, &(a, l), class| {
+            // Left-aligned: an IPv4 address fills the first 4 bytes.
             let key = AddrKey {
                 id: id.to_be_bytes(),
                 addr: a.to_be_bytes(),
@@ -825,17 +832,47 @@ pub fn compile(
     bank: u32,
     interfaces: &[(String, u32)],
 ) -> Result<Compiled, CompileError> {
-    let rs = &state.ruleset;
+    let mut out = Compiled::default();
+    let mut first_rule = 0u32;
+    for (family, base) in [(Family::V4, 0), (Family::V6, CHAIN6_BASE)] {
+        compile_table(
+            &mut out,
+            &mut first_rule,
+            state,
+            family,
+            (bank, base),
+            interfaces,
+        )?;
+    }
+    debug_assert!(SUMMARY_WORDS * 64 * 64 >= MAX_RULES_PER_CHAIN as usize);
+    // -m recent and -m hashlimit are IPv4's (refused in IPv6).
+    out.recent_lists = recent_lists(state.table(Family::V4))?;
+    out.hashlimit_tables = hashlimit_tables(state.table(Family::V4))?;
+    Ok(out)
+}
+
+/// `family`'s table of `state` into `out`, its chains numbered from
+/// `base` (0, or [`CHAIN6_BASE`] for IPv6) and its rules from
+/// `first_rule` on in the bank.
+fn compile_table(
+    out: &mut Compiled,
+    first_rule: &mut u32,
+    state: &State,
+    family: Family,
+    (bank, base): (u32, u32),
+    interfaces: &[(String, u32)],
+) -> Result<(), CompileError> {
+    let rs = state.table(family);
     let names: Vec<&str> = rs.chain_names();
-    if names.len() > MAX_CHAINS as usize {
+    if names.len() > MAX_FAMILY_CHAINS as usize {
         return Err(CompileError::TooManyRules {
             chain: format!("(user-defined chains: {})", rs.user_chains.len()),
             count: names.len(),
-            max: MAX_CHAINS,
+            max: MAX_FAMILY_CHAINS,
         });
     }
     let number = |name: &str| -> u32 {
-        match BuiltinChain::from_name(name) {
+        base + match BuiltinChain::from_name(name) {
             Some(c) => c.map_index(),
             None => {
                 BUILTIN_CHAINS + rs.user_chains.keys().position(|k| k == name).unwrap_or(0) as u32
@@ -854,12 +891,10 @@ pub fn compile(
             "rulesets whose walk can visit chains more than {MAX_STEPS} times per packet"
         )));
     }
-    let mut out = Compiled::default();
-    let mut first_rule = 0u32;
     for name in names {
         let rules = rs.rules(name).map_or(&[][..], Vec::as_slice);
         if rules.len() > MAX_RULES_PER_CHAIN as usize
-            || first_rule as usize + rules.len() > MAX_RULES as usize
+            || *first_rule as usize + rules.len() > MAX_RULES as usize
         {
             return Err(CompileError::TooManyRules {
                 chain: name.to_string(),
@@ -868,8 +903,8 @@ pub fn compile(
             });
         }
         let chain = number(name);
-        let (fields, fast) = compile_chain(&mut out, bank, chain, rules, interfaces)?;
-        let slots = state.chain_slots(name);
+        let (fields, fast) = compile_chain(out, bank, chain, rules, interfaces)?;
+        let slots = state.slots_in(family, name);
         for (n, r) in rules.iter().enumerate() {
             let verdict = target(&r.target, &number, &mut out.logs)?;
             // Records from before user chains had counters: fill_slots
@@ -883,19 +918,16 @@ pub fn compile(
         out.chains.push((
             chain,
             ChainInfo {
-                first_rule,
+                first_rule: *first_rule,
                 rule_count: rules.len() as u32,
                 fields,
                 policy,
                 fast: ChainInfo::fast_of(fast),
             },
         ));
-        first_rule += rules.len() as u32;
+        *first_rule += rules.len() as u32;
     }
-    debug_assert!(SUMMARY_WORDS * 64 * 64 >= MAX_RULES_PER_CHAIN as usize);
-    out.recent_lists = recent_lists(rs)?;
-    out.hashlimit_tables = hashlimit_tables(rs)?;
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]

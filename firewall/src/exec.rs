@@ -28,7 +28,7 @@ use crate::{
         host,
         pins::{Dirs, PinsError},
     },
-    model::{BuiltinChain, Policy},
+    model::{BuiltinChain, Family, Policy},
     offline::{self, CounterRef},
     parse::services::Services,
     render::{self, Counters, Counts},
@@ -427,7 +427,9 @@ pub fn run(inv: &Invocation) -> Result<String, ExecError> {
     }
     let _lock = lock;
     let old = found.known()?;
-    let done = offline::execute(&old, inv, Services::system(), true, |st| counts(&dirs, st))?;
+    // The command's family's table in `ruleset` (the record keeps IPv4's).
+    let view = old.clone().for_family(inv.family);
+    let done = offline::execute(&view, inv, Services::system(), true, |st| counts(&dirs, st))?;
     let zeroing = matches!(
         inv.command,
         crate::command::Command::Zero { .. }
@@ -440,9 +442,15 @@ pub fn run(inv: &Invocation) -> Result<String, ExecError> {
                 ..
             }
     );
-    zero_counters(&dirs, &done.zero, zeroing)?;
+    zero_counters(&dirs, &done.zero, zeroing, inv.family)?;
     if let Some(new) = done.state {
-        apply(&dirs, &old, new, &done.fresh)?;
+        apply(
+            &dirs,
+            &old,
+            new.for_family(Family::V4),
+            &done.fresh,
+            inv.family,
+        )?;
     }
     Ok(done.output)
 }
@@ -526,10 +534,16 @@ fn unknown_base(dirs: &Dirs) -> State {
     }
 }
 
-/// Zeroes `zero` in the kernel (nothing where fw is not loaded). `-Z` is
-/// a change of the table to iptables-legacy, so then every built-in
-/// chain's policy counters go to zero too, whichever chain was named.
-fn zero_counters(dirs: &Dirs, zero: &[CounterRef], zeroing: bool) -> Result<(), ExecError> {
+/// Zeroes `zero` (of `family`'s table) in the kernel (nothing where fw is
+/// not loaded). `-Z` is a change of the table to iptables-legacy, so then
+/// every built-in chain's policy counters go to zero too, whichever chain
+/// was named.
+fn zero_counters(
+    dirs: &Dirs,
+    zero: &[CounterRef],
+    zeroing: bool,
+    family: Family,
+) -> Result<(), ExecError> {
     if zero.is_empty() && !zeroing {
         return Ok(());
     }
@@ -539,16 +553,17 @@ fn zero_counters(dirs: &Dirs, zero: &[CounterRef], zeroing: bool) -> Result<(), 
     for c in zero {
         k.zero(match c {
             CounterRef::Rule(slot) => *slot,
-            CounterRef::Policy(b) => Kernel::policy_slot(b.map_index()),
+            CounterRef::Policy(b) => Kernel::policy_slot_in(family, b.map_index()),
         })?;
     }
     for b in BuiltinChain::ALL.into_iter().filter(|_| zeroing) {
-        k.zero(Kernel::policy_slot(b.map_index()))?;
+        k.zero(Kernel::policy_slot_in(family, b.map_index()))?;
     }
     Ok(())
 }
 
-/// Counters of every policy and rule of `state`, zero where fw is not loaded.
+/// Counters of every policy and rule of `state`'s table (`ruleset`, of
+/// its family), zero where fw is not loaded.
 fn counts(dirs: &Dirs, state: &State) -> Result<Counters, ExecError> {
     let k = Kernel::open(dirs)?;
     let read = |slot: u32| -> Result<Counts, ExecError> {
@@ -565,7 +580,7 @@ fn counts(dirs: &Dirs, state: &State) -> Result<Counters, ExecError> {
     };
     let mut counters = Counters::default();
     for (i, c) in BuiltinChain::ALL.into_iter().enumerate() {
-        counters.policy[i] = read(Kernel::policy_slot(c.map_index()))?;
+        counters.policy[i] = read(Kernel::policy_slot_in(state.ruleset.family, c.map_index()))?;
     }
     for (chain, rules) in state.ruleset.all_rules() {
         let slots = state.chain_slots(chain);
@@ -598,19 +613,23 @@ fn now() -> String {
     }
 }
 
-/// `fw save [--counters]`: the filter table in iptables-save(8) format,
-/// with the kernel's counters (policy counters always, as iptables-save
-/// prints them; rule counters as `[PACKETS:BYTES]` with `counters`).
+/// `fw save [--counters]`: `family`'s filter table in iptables-save(8)
+/// (ip6tables-save) format, with the kernel's counters (policy counters
+/// always, as iptables-save prints them; rule counters as
+/// `[PACKETS:BYTES]` with `counters`).
 ///
 /// # Errors
 /// As [`run`].
-pub fn save(counters: bool) -> Result<String, ExecError> {
+pub fn save(counters: bool, family: Family) -> Result<String, ExecError> {
     check_privileges()?;
     let dirs = Dirs::current()?;
     let _lock = StateLock::acquire(&dirs.state)?;
-    let st = current(&dirs, true)?.known()?;
+    let st = current(&dirs, true)?.known()?.for_family(family);
     let k = counts(&dirs, &st)?;
-    let program = format!("fw save v{}", env!("CARGO_PKG_VERSION"));
+    let program = match family {
+        Family::V4 => format!("fw save v{}", env!("CARGO_PKG_VERSION")),
+        Family::V6 => format!("fw6 save v{}", env!("CARGO_PKG_VERSION")),
+    };
     Ok(render::save(
         &st.ruleset,
         &k,
@@ -790,7 +809,7 @@ pub fn apply_yaml(text: &str, file: &str, mode: ApplyMode) -> Result<(String, bo
 /// # Errors
 /// [`ExecError::Restore`] with the line; as [`run`]. Nothing changes on
 /// error.
-pub fn restore(text: &str, opts: &RestoreOptions) -> Result<String, ExecError> {
+pub fn restore(text: &str, opts: &RestoreOptions, family: Family) -> Result<String, ExecError> {
     check_privileges()?;
     let dirs = Dirs::current()?;
     let _lock = StateLock::acquire(&dirs.state)?;
@@ -809,10 +828,17 @@ pub fn restore(text: &str, opts: &RestoreOptions) -> Result<String, ExecError> {
         }
         Current::Unknown(i) => return Err(i.into()),
     };
-    let done = restore::restore(&old, text, opts, true, Services::system())?;
-    if !opts.test && (done.state != old || !opts.noflush) {
+    let view = old.clone().for_family(family);
+    let done = restore::restore(&view, text, opts, true, Services::system())?;
+    if !opts.test && (done.state != view || !opts.noflush) {
         // `apply` starts the policy counters at zero, as every change does.
-        apply(&dirs, &old, done.state, &done.fresh)?;
+        apply(
+            &dirs,
+            &old,
+            done.state.for_family(Family::V4),
+            &done.fresh,
+            family,
+        )?;
     }
     Ok(done.output)
 }
@@ -828,10 +854,7 @@ pub fn check_restore(
     opts: &RestoreOptions,
     family: crate::model::Family,
 ) -> Result<String, ExecError> {
-    let base = State {
-        ruleset: crate::model::Ruleset::new(family),
-        ..State::default()
-    };
+    let base = State::default().for_family(family);
     Ok(restore::restore(&base, text, opts, false, Services::system())?.output)
 }
 
@@ -870,12 +893,20 @@ fn first_mark(r: &crate::model::Ruleset) -> Option<(String, usize)> {
 }
 
 /// Makes `new` the running ruleset, loading and attaching fw first when
-/// this namespace has none. On error nothing changes.
-fn apply(dirs: &Dirs, old: &State, new: State, fresh: &[u32]) -> Result<(), ExecError> {
+/// this namespace has none; `changed` is the family whose table the
+/// command changed. On error nothing changes.
+fn apply(
+    dirs: &Dirs,
+    old: &State,
+    new: State,
+    fresh: &[u32],
+    changed: Family,
+) -> Result<(), ExecError> {
     // iptables-legacy replaces the whole table on every change, and the
-    // built-in chains' policy counters start again from zero.
+    // built-in chains' policy counters start again from zero (the other
+    // family's table, another table to netfilter, keeps its own).
     let mut fresh = fresh.to_vec();
-    fresh.extend(BuiltinChain::ALL.map(|c| Kernel::policy_slot(c.map_index())));
+    fresh.extend(BuiltinChain::ALL.map(|c| Kernel::policy_slot_in(changed, c.map_index())));
     swap(dirs, old, new, &fresh)
 }
 
@@ -893,7 +924,7 @@ fn apply_keeping_policies(
         BuiltinChain::ALL
             .into_iter()
             .filter(|&c| old.ruleset.chain(c).policy != new.ruleset.chain(c).policy)
-            .map(|c| Kernel::policy_slot(c.map_index())),
+            .map(|c| Kernel::policy_slot_in(Family::V4, c.map_index())),
     );
     swap(dirs, old, new, &fresh)
 }
@@ -1177,7 +1208,8 @@ fn preflight(new: &State) -> Result<Preflight, ExecError> {
     let ifaces = attach::interfaces()?;
     // A ruleset that accepts everything gives every packet netfilter's
     // verdict without fw's programs; any other would be bypassed there.
-    if filters(&new.ruleset)
+    let filtering = filters(&new.ruleset) || filters(&new.other.ruleset);
+    if filtering
         // A down one (ipip's tunl0, sit0, a tun not yet configured) passes
         // nothing; `fw status --check` fails once it is up.
         && let Some((i, why)) = ifaces
@@ -1190,7 +1222,7 @@ fn preflight(new: &State) -> Result<Preflight, ExecError> {
             why,
         });
     }
-    if filters(&new.ruleset) {
+    if filtering {
         let states = host::xfrm_states().map_err(ExecError::Host)?;
         if states > 0 {
             return Err(ExecError::Ipsec { states });
@@ -1264,7 +1296,7 @@ pub fn with_sets<T>(
     let (out, new) = f(&old, kernel.as_mut())?;
     drop(kernel);
     if let Some(new) = new {
-        apply(&dirs, &old, new, &[])?;
+        apply(&dirs, &old, new, &[], Family::V4)?;
     }
     Ok(out)
 }
@@ -1673,23 +1705,26 @@ pub fn status() -> Result<Status, ExecError> {
         let _ = writeln!(out, "warning: {w}");
         st.problems.push(w);
     }
-    for c in BuiltinChain::ALL {
-        let ch = rec.ruleset.chain(c);
-        let _ = writeln!(
-            out,
-            "chain {}: policy {}, {} rules",
-            c.name(),
-            ch.policy.name(),
-            ch.rules.len()
-        );
-    }
-    for (name, rules) in &rec.ruleset.user_chains {
-        let _ = writeln!(
-            out,
-            "user chain {name}: {} rules, {} references",
-            rules.len(),
-            rec.ruleset.references(name)
-        );
+    // IPv4's table as `chain ...`, as before IPv6; IPv6's as `ip6 chain`.
+    for (rs, tag) in [(&rec.ruleset, ""), (&rec.other.ruleset, "ip6 ")] {
+        for c in BuiltinChain::ALL {
+            let ch = rs.chain(c);
+            let _ = writeln!(
+                out,
+                "{tag}chain {}: policy {}, {} rules",
+                c.name(),
+                ch.policy.name(),
+                ch.rules.len()
+            );
+        }
+        for (name, rules) in &rs.user_chains {
+            let _ = writeln!(
+                out,
+                "{tag}user chain {name}: {} rules, {} references",
+                rules.len(),
+                rs.references(name)
+            );
+        }
     }
     // fw set's sets: their members as the kernel counts them.
     for (name, def) in &rec.sets {

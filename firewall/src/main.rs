@@ -400,14 +400,10 @@ fn family_of(argv0: &str, mut args: Vec<String>) -> (Family, Vec<String>) {
     (family, args)
 }
 
-/// The refusal of anything that would read or change the running
-/// firewall with IPv6 (exit status 2, one line): the kernel side filters
-/// IPv4 only, and nothing may suggest IPv6 is filtered.
-fn ipv6_refused() -> ExitCode {
-    eprintln!(
-        "fw v{VERSION} (eBPF): not supported yet: {}; `fw -6 restore --test FILE' checks an ip6tables-save file",
-        firewall::model::support::IPV6_ENFORCEMENT
-    );
+/// The refusal of an fw command that has no IPv6 form yet (exit status
+/// 2, one line).
+fn ipv6_refused(what: &str) -> ExitCode {
+    eprintln!("fw v{VERSION} (eBPF): not supported yet: {what} in IPv6");
     ExitCode::from(2)
 }
 
@@ -418,8 +414,10 @@ fn main() -> ExitCode {
     let argv0 = argv.next().unwrap_or_default();
     let (family, args) = family_of(&argv0, argv.collect());
     let first = args.first().map(String::as_str);
-    if family == Family::V6 {
-        return main6(&args);
+    if family == Family::V6
+        && let Some(code) = main6(&args)
+    {
+        return code;
     }
     let result = match first {
         Some("-h" | "--help") if args.len() == 1 => {
@@ -436,6 +434,7 @@ fn main() -> ExitCode {
             // -x and --line-numbers change nothing.
             let rest: Vec<String> = args.iter().filter(|a| *a != "--json").cloned().collect();
             let inv = match parse_invocation(&rest) {
+                Ok(inv) if inv.family == Family::V6 => return ipv6_refused("--json"),
                 Ok(inv) => inv,
                 Err(code) => return code,
             };
@@ -606,7 +605,7 @@ fn main() -> ExitCode {
         Some("save") => match save_args(&args[1..]) {
             Ok((counters, Format::Iptables)) => {
                 exec::gc_quietly();
-                exec::save(counters)
+                exec::save(counters, Family::V4)
             }
             Ok((_, Format::Yaml)) => {
                 exec::gc_quietly();
@@ -674,7 +673,7 @@ fn main() -> ExitCode {
                 return apply_file(&text, name, mode, "fw restore");
             }
             // iptables-restore style: "fw restore: line N failed: ...".
-            return match exec::restore(&text, &opts) {
+            return match exec::restore(&text, &opts, Family::V4) {
                 Ok(text) => {
                     out(&text);
                     ExitCode::SUCCESS
@@ -683,19 +682,17 @@ fn main() -> ExitCode {
             };
         }
         _ => {
-            let inv = match parse_invocation(&args) {
-                Ok(inv) => inv,
-                Err(code) => return code,
+            return match parse_invocation(&args) {
+                Ok(inv) => run_invocation(&inv),
+                Err(code) => code,
             };
-            if inv.wait_interval {
-                eprintln!("Ignoring deprecated --wait-interval option.");
-            }
-            warn(&inv);
-            firewall::state::set_wait(inv.wait);
-            exec::gc_quietly();
-            exec::run(&inv)
         }
     };
+    finish(result)
+}
+
+/// What a command printed, or its error as iptables reports it.
+fn finish(result: Result<String, exec::ExecError>) -> ExitCode {
     match result {
         Ok(text) => {
             out(&text);
@@ -719,58 +716,85 @@ fn main() -> ExitCode {
     }
 }
 
-/// `fw6 ...`, `fw -6 ...`: only `restore --test` (the ip6tables-restore
-/// engine, offline); an ip6tables command line is parsed, so that its
-/// errors are ip6tables', and then refused.
-fn main6(args: &[String]) -> ExitCode {
-    match args.first().map(String::as_str) {
+/// `fw6 ...`, `fw -6 ...`: ip6tables command lines, `save` and
+/// `restore` of ip6tables-save files, on the IPv6 table; `None` for what
+/// does not depend on the family (`status`, `reset`, `gc`, `-h`, `-V`),
+/// which `main` then runs as for IPv4.
+fn main6(args: &[String]) -> Option<ExitCode> {
+    let result = match args.first().map(String::as_str) {
+        None | Some("status" | "reset" | "gc") => return None,
+        Some("-h" | "--help" | "-V" | "--version") if args.len() == 1 => return None,
+        Some("restore") if matches!(args.get(1).map(String::as_str), Some("-h" | "--help")) => {
+            return None;
+        }
         Some("restore") => {
-            let (opts, file, _) = match restore_args(&args[1..]) {
+            let (opts, file, wait) = match restore_args(&args[1..]) {
                 Ok(x) => x,
-                Err(e) => return usage_error(&format!("restore: {e}")),
+                Err(e) => return Some(usage_error(&format!("restore: {e}"))),
             };
-            if !opts.test {
-                return ipv6_refused();
-            }
             let text = match read_input(file.as_deref()) {
                 Ok(t) => t,
-                Err(code) => return code,
+                Err(code) => return Some(code),
             };
-            match exec::check_restore(&text, &opts, Family::V6) {
+            if firewall::yaml::is_yaml(&text) {
+                return Some(ipv6_refused("a YAML ruleset"));
+            }
+            let done = if opts.test {
+                // Offline, as for IPv4's restore --test of a file alone.
+                exec::check_restore(&text, &opts, Family::V6)
+            } else {
+                firewall::state::set_wait(wait);
+                exec::gc_quietly();
+                exec::restore(&text, &opts, Family::V6)
+            };
+            return Some(match done {
                 Ok(text) => {
                     out(&text);
                     ExitCode::SUCCESS
                 }
                 Err(e) => failed(&e, "fw restore"),
-            }
+            });
         }
+        Some("save") => match save_args(&args[1..]) {
+            Ok((counters, Format::Iptables)) => {
+                exec::gc_quietly();
+                exec::save(counters, Family::V6)
+            }
+            Ok((_, Format::Yaml)) => return Some(ipv6_refused("save --format yaml")),
+            Err(e) => return Some(usage_error(&format!("save: {e}"))),
+        },
         Some(f) if f.starts_with('-') => {
-            // `--json` goes with -L anywhere, as in IPv4.
-            let args: Vec<String> = args.iter().filter(|a| *a != "--json").cloned().collect();
-            match parse_in(&args, Family::V6) {
-                Ok(inv) => {
-                    warn(&inv);
-                    ipv6_refused()
-                }
-                Err(code) => code,
+            if args.iter().any(|a| a == "--json") {
+                return Some(ipv6_refused("--json"));
             }
+            let inv = match parse_in(args, Family::V6) {
+                Ok(inv) => inv,
+                Err(code) => return Some(code),
+            };
+            return Some(run_invocation(&inv));
         }
-        _ => ipv6_refused(),
+        Some(cmd) => return Some(ipv6_refused(&format!("`{cmd}'"))),
+    };
+    Some(finish(result))
+}
+
+/// Runs a parsed iptables or ip6tables command line in this namespace.
+fn run_invocation(inv: &Invocation) -> ExitCode {
+    if inv.wait_interval {
+        eprintln!("Ignoring deprecated --wait-interval option.");
     }
+    warn(inv);
+    firewall::state::set_wait(inv.wait);
+    exec::gc_quietly();
+    finish(exec::run(inv))
 }
 
 /// An iptables command line, or the exit status after iptables' message;
-/// one with `-6` is parsed again as ip6tables' (and then refused by
-/// [`main6`]'s rule).
+/// one with `-6` is parsed again as ip6tables' (and runs on the IPv6
+/// table).
 fn parse_invocation(args: &[String]) -> Result<Invocation, ExitCode> {
     match parse::parse_args(args) {
-        Err(parse::ParseError::Ipv6) => match parse_in(args, Family::V6) {
-            Ok(inv) => {
-                warn(&inv);
-                Err(ipv6_refused())
-            }
-            Err(code) => Err(code),
-        },
+        Err(parse::ParseError::Ipv6) => parse_in(args, Family::V6),
         r => r.map_err(|e| report(&e)),
     }
 }

@@ -375,10 +375,8 @@ pub fn restore(
                     None => {
                         edit::apply(work, slots, &inv.command).map_err(|e| at(e.into()))?;
                         if enforce {
-                            support::family_enforceable(work.ruleset.family)
-                                .map_err(|w| at(EditError::NotSupported(w).into()))?;
                             for r in added(&inv.command) {
-                                support::enforceable(r)
+                                support::enforceable_in(work.ruleset.family, r)
                                     .map_err(|w| at(EditError::NotSupported(w).into()))?;
                                 // As iptables-restore asks the kernel for the
                                 // ipset: fw's sets of the state restored onto.

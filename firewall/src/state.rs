@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{BuiltinChain, Ruleset};
+use crate::model::{BuiltinChain, Family, Ruleset};
 
 /// Errors reading or writing the state directory.
 #[derive(Debug, thiserror::Error)]
@@ -158,7 +158,44 @@ pub struct Refused {
     pub reason: String,
 }
 
+/// One family's filter table with its counter slots, as [`State`] keeps
+/// the other family's ([`State::other`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Table {
+    /// The table.
+    pub ruleset: Ruleset,
+    /// As [`State::counters`].
+    pub counters: [Vec<u32>; 3],
+    /// As [`State::user_counters`].
+    #[serde(default)]
+    pub user_counters: BTreeMap<String, Vec<u32>>,
+}
+
+impl Table {
+    /// An empty IPv6 table without slots (left out of the record).
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl Default for Table {
+    /// An empty IPv6 table: what the record of an fw that had none holds.
+    fn default() -> Self {
+        Self {
+            ruleset: Ruleset::new(Family::V6),
+            counters: Default::default(),
+            user_counters: BTreeMap::new(),
+        }
+    }
+}
+
 /// Everything fw remembers about one namespace between invocations.
+///
+/// Both families' filter tables are here, as the kernel holds both in one
+/// bank: `ruleset` (with `counters`, `user_counters`) is IPv4's in the
+/// record and `other` IPv6's; a command on IPv6 works on
+/// [`State::for_family`]`(Family::V6)`, which swaps them, and the record
+/// is written back as [`State::for_family`]`(Family::V4)`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
     /// The filter table as the user wrote it.
@@ -187,9 +224,49 @@ pub struct State {
     /// `fw set`'s sets by name (their members are in the kernel's maps).
     #[serde(default)]
     pub sets: BTreeMap<String, crate::model::set::SetDef>,
+    /// The other family's table (see the type's doc); records of an fw
+    /// without IPv6 have an empty one.
+    #[serde(default, skip_serializing_if = "Table::is_empty")]
+    pub other: Table,
 }
 
 impl State {
+    /// This state with `family`'s table in `ruleset` (and its slots in
+    /// `counters`, `user_counters`), the other family's in `other`.
+    pub fn for_family(mut self, family: Family) -> Self {
+        if self.ruleset.family != family {
+            std::mem::swap(&mut self.ruleset, &mut self.other.ruleset);
+            std::mem::swap(&mut self.counters, &mut self.other.counters);
+            std::mem::swap(&mut self.user_counters, &mut self.other.user_counters);
+        }
+        self
+    }
+
+    /// `family`'s table.
+    pub fn table(&self, family: Family) -> &Ruleset {
+        if self.ruleset.family == family {
+            &self.ruleset
+        } else {
+            &self.other.ruleset
+        }
+    }
+
+    /// The counter slots of `family`'s chain named `chain`, as
+    /// [`State::chain_slots`].
+    pub fn slots_in(&self, family: Family, chain: &str) -> &[u32] {
+        if self.ruleset.family == family {
+            return self.chain_slots(chain);
+        }
+        match BuiltinChain::from_name(chain) {
+            Some(c) => &self.other.counters[c.map_index() as usize],
+            None => self
+                .other
+                .user_counters
+                .get(chain)
+                .map_or(&[], Vec::as_slice),
+        }
+    }
+
     /// Counter slots of chain `c`.
     pub fn slots(&self, c: BuiltinChain) -> &Vec<u32> {
         &self.counters[c.map_index() as usize]
@@ -218,11 +295,13 @@ impl State {
         }
     }
 
-    /// Every counter slot in use.
+    /// Every counter slot in use, of both families.
     pub fn all_slots(&self) -> impl Iterator<Item = u32> + '_ {
         self.counters
             .iter()
             .chain(self.user_counters.values())
+            .chain(self.other.counters.iter())
+            .chain(self.other.user_counters.values())
             .flatten()
             .copied()
     }

@@ -502,6 +502,96 @@ fn icmp_echo(addr: Ipv4Addr, timeout: Duration) -> std::io::Result<bool> {
     })
 }
 
+/// Sends an ICMPv6 echo request (RFC 4443 4.1) from namespace
+/// `client_ns` to `addr`; `true` when its echo reply arrives within
+/// `timeout`.
+///
+/// # Panics
+/// When the namespace cannot be entered or the raw socket opened.
+pub fn icmp6_probe(client_ns: &str, addr: Ipv6Addr, timeout: Duration) -> bool {
+    in_netns(client_ns, move || icmp6_echo(addr, timeout))
+        .and_then(|r| r.context("raw ICMPv6 socket"))
+        .unwrap_or_else(|e| panic!("icmp6 probe to {addr}: {e:#}"))
+}
+
+/// The exchange of [`icmp6_probe`] in the current thread's namespace. A
+/// raw ICMPv6 socket has the kernel fill in the checksum (RFC 3542 3.1)
+/// and receives ICMPv6 messages without their IPv6 header.
+fn icmp6_echo(addr: Ipv6Addr, timeout: Duration) -> std::io::Result<bool> {
+    // SAFETY: plain socket(2); the result is checked before use.
+    let raw = unsafe {
+        libc::socket(
+            libc::AF_INET6,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::IPPROTO_ICMPV6,
+        )
+    };
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `raw` is a fresh fd that nothing else owns.
+    let sock = unsafe { OwnedFd::from_raw_fd(raw) };
+    let (seq, payload) = unique_token("icmp6");
+    let ident = (std::process::id() as u16) ^ 0x4636; // "F6"
+    let seq = seq as u16;
+    let mut request = vec![128, 0, 0, 0];
+    request.extend_from_slice(&ident.to_be_bytes());
+    request.extend_from_slice(&seq.to_be_bytes());
+    request.extend_from_slice(&payload);
+    // SAFETY: sockaddr_in6 is plain data; all-zero is valid.
+    let mut to: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+    to.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+    to.sin6_addr.s6_addr = addr.octets();
+    // SAFETY: the buffer and address are valid for the lengths given.
+    let sent = unsafe {
+        libc::sendto(
+            sock.as_raw_fd(),
+            request.as_ptr().cast(),
+            request.len(),
+            0,
+            (&raw const to).cast(),
+            size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+        )
+    };
+    if sent < 0 {
+        return Ok(false);
+    }
+    let mut buf = [0u8; 2048];
+    until_deadline(timeout, |left| {
+        let mut pfd = libc::pollfd {
+            fd: sock.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = left.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
+        // SAFETY: one valid pollfd.
+        match unsafe { libc::poll(&raw mut pfd, 1, ms) } {
+            0 => return Ok(Some(false)),
+            // EINTR and the like: poll again.
+            r if r < 0 => return Ok(None),
+            _ => {}
+        }
+        // SAFETY: `buf` is valid for its length.
+        let n = unsafe {
+            libc::recv(
+                sock.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 8 {
+            return Ok(None);
+        }
+        let m = &buf[..n as usize];
+        let reply = m[0] == 129
+            && m[4..6] == ident.to_be_bytes()
+            && m[6..8] == seq.to_be_bytes()
+            && m[8..] == payload[..];
+        Ok(reply.then_some(true))
+    })
+}
+
 /// Calls `attempt` with what is left of `timeout` until it decides
 /// whether the awaited packet arrived (`Ok(Some(arrived))`, or an error);
 /// `Ok(None)` is "not yet" (someone else's packet, an interrupted call).

@@ -1,11 +1,9 @@
-//! The fw binary with IPv6 (issue 11, stage 1: the language only): `fw -6`,
-//! `--ipv6` anywhere in an iptables command line and the `fw6` name select
-//! ip6tables' language; anything that would read or change the running
-//! firewall with it is refused with one line and exit status 2 (fw passes
-//! IPv6 packets unfiltered, and nothing may suggest otherwise), while
+//! The fw binary with IPv6 (issue 11): `fw -6`, `--ipv6` anywhere in an
+//! iptables command line and the `fw6` name select ip6tables' language
+//! and the IPv6 table; what has no IPv6 form yet (`--json`, `apply`,
+//! YAML) is refused with one line and exit status 2, and
 //! `fw -6 restore --test FILE` checks an ip6tables-save file offline.
-//! Each command runs in a throwaway namespace, so that a wrongly accepted
-//! one could not touch the host.
+//! Each command runs in a throwaway namespace.
 
 // Cargo gives every test all of the package's dependencies; this one
 // does without these (the lab library or other tests use them).
@@ -17,8 +15,10 @@ use std::process::Output;
 
 use integration_tests::{Netns, TempFile, fw_bin};
 
-const REFUSAL: &str = "fw v0.1.0 (eBPF): not supported yet: IPv6 enforcement (fw passes IPv6 \
-     packets unfiltered); `fw -6 restore --test FILE' checks an ip6tables-save file\n";
+/// The one-line refusal of `what` in IPv6.
+fn refusal(what: &str) -> String {
+    format!("fw v0.1.0 (eBPF): not supported yet: {what} in IPv6\n")
+}
 
 /// `program args` in `ns`, with `stdin`.
 fn run(ns: &Netns, program: &str, args: &[&str], stdin: Option<&str>) -> Output {
@@ -31,7 +31,7 @@ fn text(b: &[u8]) -> String {
 }
 
 #[test]
-fn ipv6_commands_are_refused_with_one_line() {
+fn ipv6_commands_run_on_the_ipv6_table() {
     let fw = fw_bin();
     assert!(
         fw.exists(),
@@ -45,17 +45,11 @@ fn ipv6_commands_are_refused_with_one_line() {
         "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 2001:db8::/32 -j ACCEPT\nCOMMIT\n",
     );
     let path = rules.path().to_string();
-    for args in [
-        &["-6", "-A", "INPUT", "-s", "2001:db8::/32", "-j", "ACCEPT"][..],
-        &["-A", "INPUT", "--ipv6", "-j", "ACCEPT"],
-        &["-6", "-P", "INPUT", "DROP"],
-        &["-6", "-L"],
-        &["-6", "-S"],
-        &["-6", "-L", "--json"],
-        &["-6", "save"],
-        &["-6", "restore", &path],
-        &["--ipv6", "apply", &path],
-        &["-6", "status"],
+    for (args, what) in [
+        (&["-6", "-L", "--json"][..], "--json"),
+        (&["-L", "INPUT", "--ipv6", "--json"], "--json"),
+        (&["--ipv6", "apply", &path], "`apply'"),
+        (&["-6", "save", "--format", "yaml"], "save --format yaml"),
     ] {
         let out = run(&ns, &fw, args, None);
         assert_eq!(
@@ -64,10 +58,32 @@ fn ipv6_commands_are_refused_with_one_line() {
                 text(&out.stderr).as_str(),
                 text(&out.stdout).as_str()
             ),
-            (Some(2), REFUSAL, ""),
+            (Some(2), refusal(what).as_str(), ""),
             "fw {args:?}"
         );
     }
+    // Each form reaches the IPv6 table, and only it.
+    for args in [
+        &["-6", "-A", "INPUT", "-s", "2001:db8::/32", "-j", "ACCEPT"][..],
+        &["-A", "INPUT", "--ipv6", "-s", "2001:db8::1", "-j", "DROP"],
+        &["-6", "restore", "--noflush", &path],
+    ] {
+        let out = run(&ns, &fw, args, None);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "fw {args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let out = run(&ns, &fw, &["-6", "-S", "INPUT"], None);
+    assert_eq!(
+        text(&out.stdout),
+        "-P INPUT ACCEPT\n-A INPUT -s 2001:db8::/32 -j ACCEPT\n-A INPUT -s 2001:db8::1/128 -j DROP\n\
+         -A INPUT -s 2001:db8::/32 -j ACCEPT\n"
+    );
+    let out = run(&ns, &fw, &["-S", "INPUT"], None);
+    assert_eq!(text(&out.stdout), "-P INPUT ACCEPT\n");
     // ip6tables' errors come first, in ip6tables' words.
     let out = run(
         &ns,
@@ -96,13 +112,21 @@ fn ipv6_commands_are_refused_with_one_line() {
     );
     assert_eq!(
         (out.status.code(), text(&out.stderr)),
-        (Some(2), REFUSAL.to_string())
+        (Some(0), String::new())
+    );
+    let out = run(&ns, fw6, &["-S", "INPUT"], None);
+    assert!(
+        text(&out.stdout).ends_with("-A INPUT -p ipv6-icmp -j ACCEPT\n"),
+        "{}",
+        text(&out.stdout)
     );
     let out = run(&ns, fw6, &["-L", "--json"], None);
     assert_eq!(
         (out.status.code(), text(&out.stderr)),
-        (Some(2), REFUSAL.to_string())
+        (Some(2), refusal("--json"))
     );
+    let out = run(&ns, &fw, &["reset"], None);
+    assert_eq!(out.status.code(), Some(0));
     let out = run(&ns, fw6, &["-A", "INPUT", "-f", "-j", "ACCEPT"], None);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("`-f' is not supported in IPv6, use -m frag instead"));

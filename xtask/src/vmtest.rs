@@ -29,7 +29,7 @@ use crate::cmd::{self, probe};
 /// devices, the refusals, the rules/ examples, VLAN and bond devices),
 /// and the BPF_PROG_TEST_RUN agreement tests of the classifier and of
 /// connection tracking.
-pub const DEFAULT_TESTS: [&str; 10] = [
+pub const DEFAULT_TESTS: [&str; 11] = [
     "enforce",
     "classifier_kernel",
     "conntrack",
@@ -40,6 +40,7 @@ pub const DEFAULT_TESTS: [&str; 10] = [
     "errors",
     "examples",
     "vm_devices",
+    "ipv6",
 ];
 
 /// Debian packages the VM needs: qemu, kmod (virtme-ng runs depmod and

@@ -64,19 +64,28 @@ fn default_set<T>(rules: &[Constraint<T>]) -> Vec<u32> {
         .collect()
 }
 
-/// An IPv4 prefix: address (host order, masked) and length 0..=32.
-pub type Prefix = (u32, u8);
+/// An address prefix of either family: the address in 128 bits, host
+/// order, left-aligned (an IPv4 address in the top 32 bits, [`v4`]) and
+/// masked, and the prefix length (0..=32 for IPv4, 0..=128 for IPv6).
+/// Big-endian bytes of the address are an `AddrKey`'s address as they
+/// are.
+pub type Prefix = (u128, u8);
 
-fn mask(len: u8) -> u32 {
+/// The IPv4 prefix `a/len` (`a` in host order) as a [`Prefix`].
+pub const fn v4(a: u32, len: u8) -> Prefix {
+    ((a as u128) << 96, len)
+}
+
+fn mask(len: u8) -> u128 {
     if len == 0 {
         0
     } else {
-        u32::MAX << (32 - u32::from(len))
+        u128::MAX << (128 - u32::from(len))
     }
 }
 
-/// The fewest prefixes covering the inclusive address range `lo..=hi`
-/// (none when `lo > hi`).
+/// The fewest prefixes covering the inclusive IPv4 address range
+/// `lo..=hi` (none when `lo > hi`).
 pub fn addr_range_prefixes(lo: u32, hi: u32) -> Vec<Prefix> {
     let (mut lo, hi) = (u64::from(lo), u64::from(hi));
     let mut out = Vec::new();
@@ -89,7 +98,7 @@ pub fn addr_range_prefixes(lo: u32, hi: u32) -> Vec<Prefix> {
         while lo + size - 1 > hi {
             size >>= 1;
         }
-        out.push((lo as u32, 32 - size.trailing_zeros() as u8));
+        out.push(v4(lo as u32, 32 - size.trailing_zeros() as u8));
         lo += size;
     }
     out
@@ -277,18 +286,18 @@ mod tests {
     #[test]
     fn addr_classes_nest() {
         let rules = vec![
-            Is(vec![(0xc0000200, 24)]), // 192.0.2.0/24
+            Is(vec![v4(0xc0000200, 24)]), // 192.0.2.0/24
             Any,
-            Not(vec![(0xc0000201, 32)]), // ! 192.0.2.1
-            Is(vec![(0xc0000000, 8)]),
+            Not(vec![v4(0xc0000201, 32)]), // ! 192.0.2.1
+            Is(vec![v4(0xc0000000, 8)]),
         ];
         let f = addr(&rules);
         assert!(f.used);
         assert_eq!(f.w, vec![1, 2]);
         let x = |p: Prefix| f.classes.iter().find(|(k, _)| k[0] == p).unwrap().1.clone();
-        assert_eq!(x((0xc0000000, 8)), vec![3]);
-        assert_eq!(x((0xc0000200, 24)), vec![0, 3]);
-        assert_eq!(x((0xc0000201, 32)), vec![0, 2, 3]);
+        assert_eq!(x(v4(0xc0000000, 8)), vec![3]);
+        assert_eq!(x(v4(0xc0000200, 24)), vec![0, 3]);
+        assert_eq!(x(v4(0xc0000201, 32)), vec![0, 2, 3]);
     }
 
     #[test]
@@ -314,10 +323,17 @@ mod tests {
     #[test]
     fn addr_ranges() {
         assert_eq!(addr_range_prefixes(0, u32::MAX), vec![(0, 0)]);
+        // IPv6 prefixes nest as IPv4's do.
+        let f = addr(&[
+            Is(vec![(0x2001_0db8 << 96, 32)]),
+            Is(vec![(0x2001_0db8_0001 << 80, 48)]),
+        ]);
+        assert_eq!(f.classes.len(), 2);
+        assert_eq!(f.classes[1].1, vec![0, 1]);
         assert_eq!(addr_range_prefixes(5, 4), vec![]);
         assert_eq!(
             addr_range_prefixes(0xc0000201, 0xc0000204),
-            vec![(0xc0000201, 32), (0xc0000202, 31), (0xc0000204, 32)]
+            vec![v4(0xc0000201, 32), v4(0xc0000202, 31), v4(0xc0000204, 32)]
         );
         let ps = addr_range_prefixes(3, u32::MAX - 2);
         let covered: u64 = ps.iter().map(|&(_, l)| 1u64 << (32 - l)).sum();

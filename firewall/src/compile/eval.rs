@@ -19,7 +19,7 @@ use crate::model::{Policy, eval::Packet};
 pub struct Tables<'a> {
     bank: u32,
     c: &'a Compiled,
-    addr: HashMap<(u32, u32, u32), u32>,
+    addr: HashMap<(u32, u32, u128), u32>,
     port: HashMap<(u32, u32, u16), u32>,
     values: HashMap<(u32, u32), u32>,
     summaries: HashMap<(u32, u32), [u64; SUMMARY_WORDS]>,
@@ -67,7 +67,7 @@ impl<'a> Tables<'a> {
             addr: c
                 .addr
                 .iter()
-                .map(|(l, k, v)| ((id(k.id), *l, u32::from_be_bytes(k.addr)), *v))
+                .map(|(l, k, v)| ((id(k.id), *l, u128::from_be_bytes(k.addr)), *v))
                 .collect(),
             port: c
                 .port
@@ -95,9 +95,11 @@ impl<'a> Tables<'a> {
     fn class(&self, id: u32, field: Field, p: &Packet, ifindex: &dyn Fn(&str) -> u32) -> u32 {
         let v = value(field, p, ifindex);
         let found = match field.key() {
+            // IPv4, left-aligned as the compiler writes it.
             FieldKey::Addr => (0..=ADDR_BITS).rev().find_map(|l| {
                 let m = u32::MAX.checked_shl(ADDR_BITS - l).unwrap_or(0);
-                self.addr.get(&(id, LPM_ID_BITS + l, v & m)).copied()
+                let a = u128::from(v & m) << 96;
+                self.addr.get(&(id, LPM_ID_BITS + l, a)).copied()
             }),
             FieldKey::Port if v == NO_PORT_VALUE => return CLASS_NO_PORT,
             FieldKey::Port => (0..=PORT_BITS).rev().find_map(|l| {

@@ -1063,10 +1063,18 @@ impl Kernel {
             .collect()
     }
 
-    /// The policy counter slot of built-in chain index `chain`.
+    /// The policy counter slot of IPv4's built-in chain index `chain`.
     pub fn policy_slot(chain: u32) -> u32 {
+        Self::policy_slot_in(crate::model::Family::V4, chain)
+    }
+
+    /// The policy counter slot of `family`'s built-in chain index `chain`.
+    pub fn policy_slot_in(family: crate::model::Family, chain: u32) -> u32 {
         debug_assert!(chain < BUILTIN_CHAINS);
-        policy_counter(chain)
+        policy_counter(match family {
+            crate::model::Family::V4 => chain,
+            crate::model::Family::V6 => firewall_common::CHAIN6_BASE + chain,
+        })
     }
 }
 

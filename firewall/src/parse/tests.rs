@@ -1902,12 +1902,16 @@ fn ipv6_tables_run_ipv6_commands_only() {
         crate::render::list_rules(&after.ruleset, None, None, None),
         "-P INPUT ACCEPT\n-P FORWARD ACCEPT\n-P OUTPUT ACCEPT\n-A INPUT -s 2001:db8::/32 -j DROP\n"
     );
-    // Enforcing an IPv6 table is refused, whatever it holds.
-    let e = crate::offline::execute(&v6, &add6, &services, true, crate::offline::no_counters)
+    // Enforced, the rule is accepted; what the IPv6 path lacks is refused.
+    assert!(
+        crate::offline::execute(&v6, &add6, &services, true, crate::offline::no_counters).is_ok()
+    );
+    let log6 = parse6("-A INPUT -p tcp --dport 22 -j LOG").unwrap();
+    let e = crate::offline::execute(&v6, &log6, &services, true, crate::offline::no_counters)
         .unwrap_err();
     assert_eq!(
         e,
-        crate::edit::EditError::NotSupported(crate::model::support::IPV6_ENFORCEMENT.to_string())
+        crate::edit::EditError::NotSupported("-j LOG in IPv6".to_string())
     );
     // An iptables command on an IPv6 table, or the other way round.
     let add4 = ok("-A INPUT -j DROP");
@@ -1944,10 +1948,10 @@ fn ip6tables_restore_files_through_the_ipv6_engine() {
          -A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 135 -m hl --hl-eq 255 -j ACCEPT\n\
          -A INPUT -s fe80::/10 -j u\n-A u -j REJECT --reject-with icmp6-port-unreachable\nCOMMIT\n"
     );
-    // To be loaded, it is refused at its first rule.
+    // To be loaded, it is refused at the REJECT (not in fw's IPv6 path yet).
     let e = crate::restore::restore(&v6, text, &opts, true, &sample()).unwrap_err();
-    assert_eq!(e.line, 4);
-    assert!(e.to_string().contains("IPv6 enforcement"), "{e}");
+    assert_eq!(e.line, 6);
+    assert!(e.to_string().contains("-j REJECT in IPv6"), "{e}");
     // A line for iptables (`-4`) is skipped, as ip6tables-restore skips it.
     let both = "*filter\n-A INPUT -4 -s 10.0.0.1 -j DROP\n-A INPUT -6 -s ::1 -j DROP\nCOMMIT\n";
     let done = crate::restore::restore(&v6, both, &opts, false, &sample()).unwrap();

@@ -41,7 +41,9 @@ impl MatchExt for Ext {
         t.list_as("HL", out);
     }
 
-    fn support(_: &Hl) -> Enforcement {
-        Enforcement::Refused("-m hl")
+    /// The hop limit column, in `-m ttl`'s shape (the kernel keeps the
+    /// hop limit where it keeps IPv4's TTL).
+    fn support(t: &Hl) -> Enforcement {
+        <super::ttl::Ext as MatchExt>::support(t)
     }
 }

@@ -6,7 +6,8 @@ use super::{
     icmp::{IcmpType, Version, list_type, parse_type},
     prelude::*,
 };
-use crate::model::Family;
+use crate::{compile::classes::Constraint, extensions::Columns, model::Family};
+use firewall_common::NO_HEADER_VALUE;
 
 /// The icmp6 module.
 pub(crate) struct Ext;
@@ -40,8 +41,28 @@ impl MatchExt for Ext {
         list_type(t, out, cx, "ipv6-icmp", ICMP6_NAMES);
     }
 
-    fn support(_: &Neg<IcmpType>) -> Enforcement {
-        Enforcement::Refused("-m icmp6")
+    /// The ICMPv6 column of an IPv6 chain (`type << 8 | code`). Unlike
+    /// ipt_icmp, `icmp6_type_code_match` has no "any" type: 255 is a
+    /// type like another. A packet without the header (a non-first
+    /// fragment) matches neither `--icmpv6-type` nor its negation.
+    fn support(t: &Neg<IcmpType>) -> Enforcement {
+        let IcmpType {
+            kind,
+            code_min,
+            code_max,
+        } = t.value;
+        let named: Vec<u32> = (code_min..=code_max)
+            .map(|c| u32::from(kind) << 8 | u32::from(c))
+            .collect();
+        let icmp = if t.invert {
+            Constraint::Not([named, vec![NO_HEADER_VALUE]].concat())
+        } else {
+            Constraint::Is(named)
+        };
+        Enforcement::Classifier(Columns {
+            icmp: Some(icmp),
+            ..Columns::default()
+        })
     }
 }
 
