@@ -502,9 +502,9 @@ fn icmp_echo(addr: Ipv4Addr, timeout: Duration) -> std::io::Result<bool> {
     })
 }
 
-/// Sends an ICMPv6 echo request (RFC 4443 4.1) from namespace
-/// `client_ns` to `addr`; `true` when its echo reply arrives within
-/// `timeout`.
+/// Sends an ICMPv6 echo request (RFC 4443 4.1) of 96 bytes (IPv6
+/// header, 8 of ICMPv6, 48 of data) from namespace `client_ns` to
+/// `addr`; `true` when its echo reply arrives within `timeout`.
 ///
 /// # Panics
 /// When the namespace cannot be entered or the raw socket opened.
@@ -531,7 +531,9 @@ fn icmp6_echo(addr: Ipv6Addr, timeout: Duration) -> std::io::Result<bool> {
     }
     // SAFETY: `raw` is a fresh fd that nothing else owns.
     let sock = unsafe { OwnedFd::from_raw_fd(raw) };
-    let (seq, payload) = unique_token("icmp6");
+    let (seq, mut payload) = unique_token("icmp6");
+    // Always 48 bytes, so that the request's length (96) is known.
+    payload.resize(48, b'.');
     let ident = (std::process::id() as u16) ^ 0x4636; // "F6"
     let seq = seq as u16;
     let mut request = vec![128, 0, 0, 0];

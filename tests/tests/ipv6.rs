@@ -128,19 +128,21 @@ fn counters(listing: &str, ns: &[usize]) -> Vec<(u64, u64)> {
     ns.iter().map(|&n| rule_counters(listing, n)).collect()
 }
 
-const STATELESS6: [&str; 6] = [
+const STATELESS6: [&str; 8] = [
     "-A INPUT -p tcp --dport 22 -j ACCEPT",
     "-A INPUT -s 2001:db8::1/128 -p udp --dport 5353 -j DROP",
     "-A INPUT -p ipv6-icmp --icmpv6-type echo-request -j DROP",
     "-A INPUT -p tcp --dport 23 -j DROP",
     "-A INPUT -s 2001:db8:1::/48 -p udp -j DROP",
     "-A INPUT -p udp -m multiport --dports 6000:6010 -m hl --hl-eq 64 -j DROP",
+    "-A INPUT -p udp --dport 6100 -m limit --limit 1/hour --limit-burst 2 -j DROP",
+    "-A INPUT -p udp --dport 6200 -m length --length 49:60 -j DROP",
 ];
 /// The IPv4 table's rule, which no IPv6 packet meets.
 const STATELESS4: [&str; 1] = ["-A INPUT -p tcp --dport 22 -j DROP"];
 
-/// Connects to 22 (v6, then v4) and 23, an echo, datagrams to 5353 and
-/// 6005; the verdicts and rules 2-6's counters.
+/// Connects to 22 (v6, then v4) and 23, an echo, datagrams to 5353,
+/// 6005, 6100 and 6200; the verdicts and rules 2-9's counters.
 fn stateless_probes(lab: &Lab, under: Under) -> (Vec<bool>, Vec<(u64, u64)>) {
     let _l = listen6(lab.server(), &[22, 23]);
     let verdicts = vec![
@@ -151,7 +153,12 @@ fn stateless_probes(lab: &Lab, under: Under) -> (Vec<bool>, Vec<(u64, u64)>) {
     ];
     send_udp6(lab.client(), SERVER6, 5353, 20, 3);
     send_udp6(lab.client(), SERVER6, 6005, 7, 2);
-    (verdicts, counters(&listing6(lab, under), &[2, 3, 4, 5, 6]))
+    send_udp6(lab.client(), SERVER6, 6100, 1, 4);
+    for len in [0, 1, 12, 13] {
+        send_udp6(lab.client(), SERVER6, 6200, len, 1);
+    }
+    let n = [2, 3, 4, 5, 6, 7, 8, 9];
+    (verdicts, counters(&listing6(lab, under), &n))
 }
 
 /// Ports, a source prefix, an ICMPv6 type, multiport and hop limit:
@@ -160,10 +167,22 @@ fn stateless_probes(lab: &Lab, under: Under) -> (Vec<bool>, Vec<(u64, u64)>) {
 #[test]
 fn ipv6_rules_give_ip6tables_verdicts_and_counters() {
     let lab = lab6("ipv6-stateless");
-    load(&lab, Under::Fw, &STATELESS6, &STATELESS4);
+    // Rule 9: another host's MAC address, so it matches nothing.
+    let c = mac(lab.client(), CLIENT_IF);
+    let other = format!(
+        "-A INPUT -p udp -m mac --mac-source {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x} -j DROP",
+        c[0],
+        c[1],
+        c[2],
+        c[3],
+        c[4],
+        c[5] ^ 1
+    );
+    let rules: Vec<&str> = STATELESS6.iter().copied().chain([other.as_str()]).collect();
+    load(&lab, Under::Fw, &rules, &STATELESS4);
     let fw = stateless_probes(&lab, Under::Fw);
     unload(&lab, Under::Fw);
-    load(&lab, Under::Legacy, &STATELESS6, &STATELESS4);
+    load(&lab, Under::Legacy, &rules, &STATELESS4);
     let legacy = stateless_probes(&lab, Under::Legacy);
     unload(&lab, Under::Legacy);
     assert_eq!(fw, legacy, "fw and ip6tables-legacy");
@@ -173,8 +192,17 @@ fn ipv6_rules_give_ip6tables_verdicts_and_counters() {
     assert_eq!(fw.0, [true, false, false, false]);
     assert_eq!(
         fw.1,
-        [(3, 3 * 68), (1, 80), (1, 80), (0, 0), (2, 2 * 55)],
-        "rules 2-6"
+        [
+            (3, 3 * 68),
+            (1, 96),
+            (1, 80),
+            (0, 0),
+            (2, 2 * 55),
+            (2, 2 * 49),
+            (2, 49 + 60),
+            (0, 0)
+        ],
+        "rules 2-9"
     );
 }
 
@@ -329,13 +357,17 @@ fn extension_headers_and_fragments_as_ip6tables() {
 fn the_ipv4_and_ipv6_tables_are_apart() {
     let lab = lab6("ipv6-apart");
     lab.fw_ok(&["-A", "INPUT", "-p", "udp", "--dport", "9", "-j", "DROP"]);
+    // ICMPv6 first: router solicitations and MLD reports come when they
+    // come, and would reach the policy.
+    lab.fw_ok(&["-6", "-A", "INPUT", "-p", "ipv6-icmp", "-j", "ACCEPT"]);
     lab.fw_ok(&[
         "-6", "-A", "INPUT", "-p", "udp", "--dport", "9", "-j", "ACCEPT",
     ]);
     lab.fw_ok(&["-6", "-P", "FORWARD", "DROP"]);
     assert_eq!(
         lab.fw_ok(&["-6", "-S"]),
-        "-P INPUT ACCEPT\n-P FORWARD DROP\n-P OUTPUT ACCEPT\n-A INPUT -p udp -m udp --dport 9 -j ACCEPT\n"
+        "-P INPUT ACCEPT\n-P FORWARD DROP\n-P OUTPUT ACCEPT\n-A INPUT -p ipv6-icmp -j ACCEPT\n\
+         -A INPUT -p udp -m udp --dport 9 -j ACCEPT\n"
     );
     assert_eq!(
         lab.fw_ok(&["-S"]),
@@ -357,7 +389,7 @@ fn the_ipv4_and_ipv6_tables_are_apart() {
     let status = lab.fw_ok(&["status"]);
     assert!(
         status.contains("\nchain INPUT: policy ACCEPT, 2 rules\n")
-            && status.contains("\nip6 chain INPUT: policy ACCEPT, 1 rules\n")
+            && status.contains("\nip6 chain INPUT: policy ACCEPT, 2 rules\n")
             && status.contains("\nip6 chain FORWARD: policy DROP, 0 rules\n"),
         "{status}"
     );
