@@ -1364,6 +1364,62 @@ mod tests {
     }
 
     /// The state `text` (a restore file) builds for enforcement.
+    /// Both families' tables in one bank: IPv6's chains from
+    /// CHAIN6_BASE, its rules after IPv4's, its addresses 16 bytes, and
+    /// a negated `-p` of an IPv6 chain also names PROTO_NONE6 (a later
+    /// fragment without a protocol matches no `! -p`).
+    #[test]
+    fn ipv6_tables_compile_beside_ipv4_ones() {
+        let services = crate::parse::services::Services::default();
+        let opts = crate::restore::RestoreOptions::default();
+        let v4 = restored("*filter\n-A INPUT -s 192.0.2.0/24 -j DROP\nCOMMIT\n");
+        let v6 = crate::restore::restore(
+            &v4.for_family(crate::model::Family::V6),
+            "*filter\n:OUTPUT DROP [0:0]\n-A INPUT -s 2001:db8::/32 ! -p tcp -j DROP\nCOMMIT\n",
+            &opts,
+            true,
+            &services,
+        )
+        .unwrap()
+        .state
+        .for_family(crate::model::Family::V4);
+        let c = compile(&v6, 1, &[]).unwrap();
+        let chain6 = |n: u32| c.chains.iter().find(|(k, _)| *k == n).unwrap().1;
+        assert_eq!(chain6(CHAIN6_BASE).first_rule, 1);
+        assert_eq!(chain6(CHAIN6_BASE).rule_count, 1);
+        assert_eq!(
+            chain6(CHAIN6_BASE + 2).policy,
+            firewall_common::Policy::Drop.encode()
+        );
+        assert_eq!(c.chains.len(), 6);
+        let id6 = field_id(1, CHAIN6_BASE, Field::Src);
+        let mut want = [0u8; 16];
+        want[..4].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+        assert!(
+            c.addr.iter().any(|(l, k, _)| *l == addr_lpm_prefix(32)
+                && u32::from_be_bytes(k.id) == id6
+                && k.addr == want),
+            "{:?}",
+            c.addr
+        );
+        let id4 = field_id(1, 0, Field::Src);
+        assert!(
+            c.addr
+                .iter()
+                .any(|(_, k, _)| u32::from_be_bytes(k.id) == id4
+                    && k.addr[..4] == [192, 0, 2, 0]
+                    && k.addr[4..] == [0; 12])
+        );
+        let proto6 = field_id(1, CHAIN6_BASE, Field::Proto);
+        let named: Vec<u32> = c
+            .values
+            .iter()
+            .filter(|(k, _)| k.id == proto6)
+            .map(|(k, _)| k.value)
+            .collect();
+        assert_eq!(named, [6, u32::from(firewall_common::PROTO_NONE6)]);
+    }
+
     fn restored(text: &str) -> State {
         let services = crate::parse::services::Services::default();
         let opts = crate::restore::RestoreOptions::default();

@@ -926,7 +926,7 @@ fn limit_burst(k: &mut Kernel, xdp: &Xdp) -> usize {
 /// enough passes.
 #[test]
 fn truncated_first_fragments_are_dropped_before_any_rule() {
-    assert_eq!(in_fresh_netns("ktrunc", truncated), 14);
+    assert_eq!(in_fresh_netns("ktrunc", truncated), 24);
 }
 
 fn truncated(k: &mut Kernel, xdp: &Xdp) -> usize {
@@ -994,19 +994,106 @@ fn truncated(k: &mut Kernel, xdp: &Xdp) -> usize {
     }
     // Ethernet padding after the datagram is not part of it.
     assert_eq!(run(udp(&|f| f.resize(60, 0))), XDP_PASS, "padded");
-    // Counted nowhere but in DROPS: the ACCEPT policy saw only the three
-    // whole ones and the padded one.
+    // IPv6 (2001:db8::1 -> 2001:db8::2): `next` and `payload` (the
+    // extension headers and what follows), its length in the header.
+    let frame6 = |next: u8, payload: &[u8]| {
+        let mut f = vec![0u8; 14 + 40];
+        f[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
+        f[14] = 0x60;
+        f[18..20].copy_from_slice(&(payload.len() as u16).to_be_bytes());
+        f[20] = next;
+        f[21] = 64;
+        f[22..26].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+        f[37] = 1;
+        f[38..42].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+        f[53] = 2;
+        f.extend_from_slice(payload);
+        f
+    };
+    // `n` destination options headers (8 bytes each) before `next`.
+    let dests = |n: usize, next: u8| -> Vec<u8> {
+        (0..n)
+            .flat_map(|i| [if i + 1 == n { next } else { 60 }, 0, 1, 4, 0, 0, 0, 0])
+            .collect()
+    };
+    let udp = [0x30, 0x39, 0, 53, 0, 8, 0, 0];
+    let cases6: [(&str, Vec<u8>, u32); 9] = [
+        (
+            "8 extension headers",
+            frame6(60, &[dests(8, 17), udp.to_vec()].concat()),
+            XDP_PASS,
+        ),
+        (
+            "9 extension headers",
+            frame6(60, &[dests(9, 17), udp.to_vec()].concat()),
+            XDP_DROP,
+        ),
+        (
+            "payload past the frame",
+            {
+                let mut f = frame6(17, &udp);
+                f[19] = 9;
+                f
+            },
+            XDP_DROP,
+        ),
+        (
+            "jumbogram (payload 0)",
+            {
+                let mut f = frame6(0, &[]);
+                f.extend([0u8; 8]);
+                f
+            },
+            XDP_DROP,
+        ),
+        (
+            "options past the packet",
+            frame6(60, &[17, 1, 1, 4, 0, 0, 0, 0]),
+            XDP_DROP,
+        ),
+        (
+            "version 4 under 0x86dd",
+            {
+                let mut f = frame6(17, &udp);
+                f[14] = 0x40;
+                f
+            },
+            XDP_DROP,
+        ),
+        (
+            "TCP 19 bytes after options",
+            frame6(60, &[dests(1, 6), vec![0; 19]].concat()),
+            XDP_DROP,
+        ),
+        ("ICMPv6 3 bytes", frame6(58, &[128, 0, 0]), XDP_DROP),
+        // A later fragment has no ports to read: 2 bytes pass.
+        (
+            "later fragment",
+            frame6(44, &[17, 0, 0, 8, 0, 0, 0, 1, 0x55, 0x55]),
+            XDP_PASS,
+        ),
+    ];
+    for (what, f, want) in cases6 {
+        assert_eq!(run(f), want, "IPv6: {what}");
+        checked += 1;
+    }
+    // Counted nowhere but in DROPS: the ACCEPT policies saw only the
+    // three whole ones and the padded one, and IPv6's the two passed.
     assert_eq!(k.read(Kernel::policy_slot(0)).unwrap().packets, 4);
+    let v6 = firewall::model::Family::V6;
+    assert_eq!(k.read(Kernel::policy_slot_in(v6, 0)).unwrap().packets, 2);
     use firewall::common::Malformed;
     assert_eq!(
         k.malformed().unwrap(),
         vec![
             (Malformed::IpHeader, 5),
-            (Malformed::TruncatedL4, 3),
-            (Malformed::VlanTags, 0)
+            (Malformed::TruncatedL4, 5),
+            (Malformed::VlanTags, 0),
+            (Malformed::Ipv6Header, 4),
+            (Malformed::Ipv6ExtHeaders, 1)
         ]
     );
-    checked + 3
+    checked + 4
 }
 
 /// docs/semantics.md item 6: the kernel untags 802.1Q/802.1ad tags of
@@ -1077,7 +1164,9 @@ fn priority_tags(k: &mut Kernel, xdp: &Xdp) -> usize {
         vec![
             (Malformed::IpHeader, 0),
             (Malformed::TruncatedL4, 0),
-            (Malformed::VlanTags, 1)
+            (Malformed::VlanTags, 1),
+            (Malformed::Ipv6Header, 0),
+            (Malformed::Ipv6ExtHeaders, 0)
         ]
     );
     6

@@ -4,7 +4,8 @@
 //! the same verdicts and the same exact counters: ports, prefixes, ICMPv6
 //! echo, `-m hl`, `-m multiport`, neighbour discovery under a default-DROP
 //! policy, an extension header before UDP, fragments, a truncated
-//! extension header, and the IPv4 and IPv6 tables kept apart.
+//! extension header, the IPv4 and IPv6 tables kept apart, and IPv6 on a
+//! tun device.
 
 // Cargo gives every test all of the package's dependencies.
 use anyhow as _;
@@ -17,8 +18,8 @@ use std::{
 };
 
 use integration_tests::{
-    CLIENT_IF, Lab, SERVER_ADDR, SERVER_IF, fw_reset, icmp6_probe, in_netns, ip, netns_exec,
-    policy_counters, rule_counters, send_frames, tcp_probe,
+    CLIENT_IF, Lab, Netns, SERVER_ADDR, SERVER_IF, Tun, fw_in, fw_reset, icmp6_probe, in_netns,
+    internet_checksum, ip, netns_exec, policy_counters, rule_counters, send_frames, tcp_probe,
 };
 
 /// The client's and the server's IPv6 addresses on the lab link.
@@ -74,19 +75,24 @@ enum Under {
 
 /// Loads `rules6` (ip6tables) and `rules4` (iptables) in the server.
 fn load(lab: &Lab, under: Under, rules6: &[&str], rules4: &[&str]) {
+    load_in(lab.server(), under, rules6, rules4);
+}
+
+/// [`load`] in namespace `ns`.
+fn load_in(ns: &str, under: Under, rules6: &[&str], rules4: &[&str]) {
     for (rules, v6) in [(rules6, true), (rules4, false)] {
         for r in rules {
             let args: Vec<&str> = r.split(' ').collect();
             let out = match under {
-                Under::Fw if v6 => lab.fw(&[&["-6"], &args[..]].concat()),
-                Under::Fw => lab.fw(&args),
+                Under::Fw if v6 => fw_in(ns, &[&["-6"], &args[..]].concat()).unwrap(),
+                Under::Fw => fw_in(ns, &args).unwrap(),
                 Under::Legacy => {
                     let tool = if v6 {
                         "ip6tables-legacy"
                     } else {
                         "iptables-legacy"
                     };
-                    netns_exec(lab.server(), tool, &args).unwrap()
+                    netns_exec(ns, tool, &args).unwrap()
                 }
             };
             assert!(
@@ -100,10 +106,15 @@ fn load(lab: &Lab, under: Under, rules6: &[&str], rules4: &[&str]) {
 
 /// The IPv6 INPUT listing with counters.
 fn listing6(lab: &Lab, under: Under) -> String {
+    listing6_in(lab.server(), under)
+}
+
+/// [`listing6`] in namespace `ns`.
+fn listing6_in(ns: &str, under: Under) -> String {
     let args = ["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"];
     let out = match under {
-        Under::Fw => lab.fw(&[&["-6"], &args[..]].concat()),
-        Under::Legacy => netns_exec(lab.server(), "ip6tables-legacy", &args).unwrap(),
+        Under::Fw => fw_in(ns, &[&["-6"], &args[..]].concat()).unwrap(),
+        Under::Legacy => netns_exec(ns, "ip6tables-legacy", &args).unwrap(),
     };
     assert!(out.status.success());
     String::from_utf8_lossy(&out.stdout).into_owned()
@@ -414,4 +425,73 @@ fn the_ipv4_and_ipv6_tables_are_apart() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(lab.fw_ok(&["-6", "-S", "INPUT"]), "-P INPUT ACCEPT\n");
+}
+
+/// An IPv6 UDP packet from `src` to `dst:dport` with `data`, its
+/// checksum over the pseudo-header (RFC 8200 8.1; IPv6 requires one).
+fn udp6_packet(src: Ipv6Addr, dst: Ipv6Addr, dport: u16, data: &[u8]) -> Vec<u8> {
+    let len = (8 + data.len()) as u16;
+    let mut u = vec![0x9c, 0x41];
+    u.extend_from_slice(&dport.to_be_bytes());
+    u.extend_from_slice(&len.to_be_bytes());
+    u.extend_from_slice(&[0, 0]);
+    u.extend_from_slice(data);
+    let mut pseudo = Vec::new();
+    pseudo.extend_from_slice(&src.octets());
+    pseudo.extend_from_slice(&dst.octets());
+    pseudo.extend_from_slice(&u32::from(len).to_be_bytes());
+    pseudo.extend_from_slice(&[0, 0, 0, 17]);
+    pseudo.extend_from_slice(&u);
+    let sum = internet_checksum(&pseudo);
+    u[6..8].copy_from_slice(&sum.to_be_bytes());
+    let mut p = vec![0x60, 0, 0, 0];
+    p.extend_from_slice(&len.to_be_bytes());
+    p.extend_from_slice(&[17, 64]);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    p.extend_from_slice(&u);
+    p
+}
+
+const TUN6: [&str; 2] = [
+    "-P INPUT DROP",
+    "-A INPUT -i tun0 -p udp --dport 5353 -j ACCEPT",
+];
+
+/// IPv6 on a device without a link-layer header (tun, WireGuard): its
+/// packets meet the IPv6 table at TC ingress, as ip6tables' INPUT: a
+/// datagram to the accepted port reaches its socket, one to another
+/// port does not, with ip6tables-legacy's counters.
+#[test]
+fn a_tun_device_filters_ipv6_as_ip6tables() {
+    let local: Ipv6Addr = "2001:db8:6::1".parse().unwrap();
+    let peer: Ipv6Addr = "2001:db8:6::2".parse().unwrap();
+    let run = |under: Under| -> (Vec<bool>, String) {
+        let ns = Netns::new("ipv6-tun").unwrap();
+        let mut tun = Tun::open(ns.name(), "tun0", &format!("{local}/64 nodad")).unwrap();
+        load_in(ns.name(), under, &TUN6, &[]);
+        let name = ns.name().to_string();
+        let got = [5353u16, 5354]
+            .into_iter()
+            .map(|port| {
+                let sock =
+                    in_netns(&name, move || UdpSocket::bind((local, port)).unwrap()).unwrap();
+                sock.set_read_timeout(Some(DROP_WAIT)).unwrap();
+                tun.send(&udp6_packet(peer, local, port, b"tun6"));
+                sock.recv(&mut [0u8; 64]).is_ok()
+            })
+            .collect();
+        let listing = listing6_in(ns.name(), under);
+        if let Under::Fw = under {
+            fw_reset(ns.name());
+        }
+        (got, listing)
+    };
+    let (fw, fw_list) = run(Under::Fw);
+    let (legacy, legacy_list) = run(Under::Legacy);
+    assert_eq!(fw, [true, false], "fw");
+    assert_eq!(legacy, fw, "ip6tables-legacy");
+    let both = |l: &str| (policy_counters(l), rule_counters(l, 1));
+    assert_eq!(both(&fw_list), both(&legacy_list));
+    assert_eq!(both(&fw_list), ((1, 52), (1, 52)));
 }
