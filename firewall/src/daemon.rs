@@ -637,7 +637,6 @@ impl<L: EncodeLabelSet + fmt::Debug + Send + Sync + 'static> Collector for Order
 /// in docs/daemon.md), rules in chain and rule order.
 pub fn exposition(s: &Snapshot) -> String {
     let mut reg = Registry::default();
-    let family = "ipv4".to_string();
     let mut rule_packets = Ordered::new(
         "fw_rule_packets",
         "Packets that matched the rule (chain, number from 1 as fw -L --line-numbers shows it)",
@@ -646,30 +645,6 @@ pub fn exposition(s: &Snapshot) -> String {
         "fw_rule_bytes",
         "Bytes of the packets that matched the rule",
     );
-    for (chain, rules) in s.state.ruleset.all_rules() {
-        let counts = s.counters.rules.get(chain);
-        for (n, r) in rules.iter().enumerate() {
-            let comment = r
-                .matches
-                .iter()
-                .find_map(|m| match m {
-                    Match::Comment(c) => Some(c.clone()),
-                    _ => None,
-                })
-                .unwrap_or_default();
-            let labels = RuleLabels {
-                family: family.clone(),
-                chain: chain.to_string(),
-                rule: (n + 1).to_string(),
-                comment,
-            };
-            let c = counts.and_then(|c| c.get(n)).copied().unwrap_or_default();
-            rule_packets.series.push((labels.clone(), c.packets));
-            rule_bytes.series.push((labels, c.bytes));
-        }
-    }
-    reg.register_collector(Box::new(rule_packets));
-    reg.register_collector(Box::new(rule_bytes));
     let mut policy_packets = Ordered::new(
         "fw_policy_packets",
         "Packets the built-in chain's policy decided",
@@ -678,19 +653,48 @@ pub fn exposition(s: &Snapshot) -> String {
         "fw_policy_bytes",
         "Bytes the built-in chain's policy decided",
     );
-    for (i, c) in BuiltinChain::ALL.into_iter().enumerate() {
-        let labels = ChainLabels {
-            family: family.clone(),
-            chain: c.name().to_string(),
-            policy: s.state.ruleset.chain(c).policy.name().to_string(),
-        };
-        policy_packets
-            .series
-            .push((labels.clone(), s.counters.policy[i].packets));
-        policy_bytes
-            .series
-            .push((labels, s.counters.policy[i].bytes));
+    // IPv4's table, then IPv6's.
+    let tables = [
+        ("ipv4", &s.state.ruleset, &s.counters),
+        ("ipv6", &s.state.other.ruleset, &s.counters6),
+    ];
+    for (family, ruleset, counters) in tables {
+        for (chain, rules) in ruleset.all_rules() {
+            let counts = counters.rules.get(chain);
+            for (n, r) in rules.iter().enumerate() {
+                let comment = r
+                    .matches
+                    .iter()
+                    .find_map(|m| match m {
+                        Match::Comment(c) => Some(c.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                let labels = RuleLabels {
+                    family: family.to_string(),
+                    chain: chain.to_string(),
+                    rule: (n + 1).to_string(),
+                    comment,
+                };
+                let c = counts.and_then(|c| c.get(n)).copied().unwrap_or_default();
+                rule_packets.series.push((labels.clone(), c.packets));
+                rule_bytes.series.push((labels, c.bytes));
+            }
+        }
+        for (i, c) in BuiltinChain::ALL.into_iter().enumerate() {
+            let labels = ChainLabels {
+                family: family.to_string(),
+                chain: c.name().to_string(),
+                policy: ruleset.chain(c).policy.name().to_string(),
+            };
+            policy_packets
+                .series
+                .push((labels.clone(), counters.policy[i].packets));
+            policy_bytes.series.push((labels, counters.policy[i].bytes));
+        }
     }
+    reg.register_collector(Box::new(rule_packets));
+    reg.register_collector(Box::new(rule_bytes));
     reg.register_collector(Box::new(policy_packets));
     reg.register_collector(Box::new(policy_bytes));
     let mut dropped = Ordered::new(
@@ -901,6 +905,20 @@ mod tests {
             bytes: 180,
         };
         s.state.generation = 5;
+        // The IPv6 table's, labelled as such.
+        s.state.other.ruleset.forward.policy = crate::model::Policy::Drop;
+        s.state.other.ruleset.input.rules = vec![crate::model::Rule::default()];
+        s.counters6.rules.insert(
+            "INPUT".into(),
+            vec![Counts {
+                packets: 2,
+                bytes: 96,
+            }],
+        );
+        s.counters6.policy[1] = Counts {
+            packets: 4,
+            bytes: 400,
+        };
         let text = exposition(&s);
         for line in [
             "fw_rule_packets_total{family=\"ipv4\",chain=\"INPUT\",rule=\"1\",comment=\"ssh\"} 7",
@@ -909,6 +927,8 @@ mod tests {
             "fw_policy_packets_total{family=\"ipv4\",chain=\"INPUT\",policy=\"DROP\"} 3",
             "fw_policy_bytes_total{family=\"ipv4\",chain=\"INPUT\",policy=\"DROP\"} 180",
             "fw_policy_packets_total{family=\"ipv4\",chain=\"FORWARD\",policy=\"ACCEPT\"} 0",
+            "fw_rule_bytes_total{family=\"ipv6\",chain=\"INPUT\",rule=\"1\",comment=\"\"} 96",
+            "fw_policy_packets_total{family=\"ipv6\",chain=\"FORWARD\",policy=\"DROP\"} 4",
             "fw_ruleset_generation 5",
             "fw_loaded 1",
         ] {

@@ -1118,7 +1118,7 @@ pub fn refresh() -> Result<Refreshed, ExecError> {
 ///
 /// # Errors
 /// As [`run`]; [`EditError::NoChain`] for a chain that does not exist.
-pub fn list_json(chain: Option<&str>) -> Result<String, ExecError> {
+pub fn list_json(chain: Option<&str>, family: Family) -> Result<String, ExecError> {
     check_privileges()?;
     let dirs = Dirs::current()?;
     let lock = if loaded_or_loading(&dirs) {
@@ -1126,7 +1126,7 @@ pub fn list_json(chain: Option<&str>) -> Result<String, ExecError> {
     } else {
         None
     };
-    let state = current(&dirs, lock.is_some())?.known()?;
+    let state = current(&dirs, lock.is_some())?.known()?.for_family(family);
     let counters = counts(&dirs, &state)?;
     Ok(render::json::listing(
         &state.ruleset,
@@ -1143,8 +1143,10 @@ pub struct Snapshot {
     pub loaded: bool,
     /// The running ruleset.
     pub state: State,
-    /// Its counters, read from the kernel.
+    /// Its counters, read from the kernel (IPv4's table).
     pub counters: Counters,
+    /// The IPv6 table's counters (`state.other`'s).
+    pub counters6: Counters,
     /// Packets dropped before any rule, by reason.
     pub malformed: Vec<(firewall_common::Malformed, u64)>,
     /// LOG's counters (events sent, lost to the rate limit or a full ring).
@@ -1175,6 +1177,7 @@ pub fn snapshot() -> Result<Snapshot, ExecError> {
         return Ok(Snapshot::default());
     };
     let counters = counts(&dirs, &state)?;
+    let counters6 = counts(&dirs, &state.clone().for_family(Family::V6))?;
     let applied = std::fs::metadata(state::record_path(&dirs.state))
         .and_then(|m| m.modified())
         .ok()
@@ -1183,6 +1186,7 @@ pub fn snapshot() -> Result<Snapshot, ExecError> {
     Ok(Snapshot {
         loaded: true,
         counters,
+        counters6,
         malformed: k.malformed()?,
         log: k.log_stats()?,
         ct_entries: k.ct_entries()?.len() as u64,

@@ -433,8 +433,11 @@ fn main() -> ExitCode {
             // JSON counters are exact and addresses numeric, so -n, -v,
             // -x and --line-numbers change nothing.
             let rest: Vec<String> = args.iter().filter(|a| *a != "--json").cloned().collect();
-            let inv = match parse_invocation(&rest) {
-                Ok(inv) if inv.family == Family::V6 => return ipv6_refused("--json"),
+            let parsed = match family {
+                Family::V4 => parse_invocation(&rest),
+                Family::V6 => parse_in(&rest, Family::V6),
+            };
+            let inv = match parsed {
                 Ok(inv) => inv,
                 Err(code) => return code,
             };
@@ -448,7 +451,7 @@ fn main() -> ExitCode {
             };
             firewall::state::set_wait(inv.wait);
             exec::gc_quietly();
-            exec::list_json(chain.as_deref())
+            exec::list_json(chain.as_deref(), inv.family)
         }
         Some("status") if args.len() > 2 || args.get(1).is_some_and(|a| a != "--check") => {
             return usage_error(&format!("status: unknown argument `{}'", args[1]));
@@ -763,10 +766,9 @@ fn main6(args: &[String]) -> Option<ExitCode> {
             Ok((_, Format::Yaml)) => return Some(ipv6_refused("save --format yaml")),
             Err(e) => return Some(usage_error(&format!("save: {e}"))),
         },
+        // `--json` as IPv4's, on the IPv6 table.
+        Some(f) if f.starts_with('-') && args.iter().any(|a| a == "--json") => return None,
         Some(f) if f.starts_with('-') => {
-            if args.iter().any(|a| a == "--json") {
-                return Some(ipv6_refused("--json"));
-            }
             let inv = match parse_in(args, Family::V6) {
                 Ok(inv) => inv,
                 Err(code) => return Some(code),

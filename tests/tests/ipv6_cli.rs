@@ -46,9 +46,7 @@ fn ipv6_commands_run_on_the_ipv6_table() {
     );
     let path = rules.path().to_string();
     for (args, what) in [
-        (&["-6", "-L", "--json"][..], "--json"),
-        (&["-L", "INPUT", "--ipv6", "--json"], "--json"),
-        (&["--ipv6", "apply", &path], "`apply'"),
+        (&["--ipv6", "apply", &path][..], "`apply'"),
         (&["-6", "save", "--format", "yaml"], "save --format yaml"),
     ] {
         let out = run(&ns, &fw, args, None);
@@ -120,11 +118,20 @@ fn ipv6_commands_run_on_the_ipv6_table() {
         "{}",
         text(&out.stdout)
     );
-    let out = run(&ns, fw6, &["-L", "--json"], None);
-    assert_eq!(
-        (out.status.code(), text(&out.stderr)),
-        (Some(2), refusal("--json"))
-    );
+    // --json lists the IPv6 table, from fw6 as with -6 in the line.
+    for (prog, args) in [
+        (fw6, &["-L", "--json"][..]),
+        (fw.as_str(), &["-L", "INPUT", "--ipv6", "--json"]),
+    ] {
+        let out = run(&ns, prog, args, None);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let listing = text(&out.stdout);
+        assert!(
+            listing.contains("\"family\": \"ipv6\"")
+                && listing.contains("-A INPUT -p ipv6-icmp -j ACCEPT"),
+            "{listing}"
+        );
+    }
     let out = run(&ns, &fw, &["reset"], None);
     assert_eq!(out.status.code(), Some(0));
     let out = run(&ns, fw6, &["-A", "INPUT", "-f", "-j", "ACCEPT"], None);

@@ -100,7 +100,10 @@ pub fn listing(
         .collect();
     let doc = Listing {
         version: VERSION,
-        family: "ipv4",
+        family: match ruleset.family {
+            crate::model::Family::V4 => "ipv4",
+            crate::model::Family::V6 => "ipv6",
+        },
         table: "filter",
         generation,
         chains,
