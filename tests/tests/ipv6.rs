@@ -7,6 +7,9 @@
 //! extension header, the IPv4 and IPv6 tables kept apart, and IPv6 on a
 //! tun device.
 
+#[path = "common/router.rs"]
+mod router;
+
 // Cargo gives every test all of the package's dependencies.
 use anyhow as _;
 use firewall as _;
@@ -17,9 +20,12 @@ use std::{
     time::Duration,
 };
 
+use router::RouterLab;
+
 use integration_tests::{
     CLIENT_IF, Lab, Netns, SERVER_ADDR, SERVER_IF, Tun, fw_in, fw_reset, icmp6_probe, in_netns,
     internet_checksum, ip, netns_exec, policy_counters, rule_counters, send_frames, tcp_probe,
+    udp_probe,
 };
 
 /// The client's and the server's IPv6 addresses on the lab link.
@@ -494,4 +500,93 @@ fn a_tun_device_filters_ipv6_as_ip6tables() {
     let both = |l: &str| (policy_counters(l), rule_counters(l, 1));
     assert_eq!(both(&fw_list), both(&legacy_list));
     assert_eq!(both(&fw_list), ((1, 52), (1, 52)));
+}
+
+const FORWARD6: [&str; 5] = [
+    "-A FORWARD -p udp --dport 7000 -j DROP",
+    "-A FORWARD -p udp --dport 7001 -m hl --hl-eq 63 -j DROP",
+    "-A FORWARD -p udp --dport 7002 -m hl --hl-eq 64 -j DROP",
+    "-A INPUT -p udp --dport 7003 -j DROP",
+    "-A FORWARD -o veth-rs -p udp --dport 7004 -j DROP",
+];
+
+/// The router lab with IPv6: client 2001:db8:1::1, router 2001:db8:1::2
+/// and 2001:db8:2::1, server 2001:db8:2::2, the router forwarding.
+fn router6() -> RouterLab {
+    let lab = RouterLab::new();
+    let (c, r, s) = (lab.client.name(), lab.router.name(), lab.server.name());
+    for (ns, dev, a) in [
+        (c, "veth-c", "2001:db8:1::1/64"),
+        (r, "veth-rc", "2001:db8:1::2/64"),
+        (r, "veth-rs", "2001:db8:2::1/64"),
+        (s, "veth-s", "2001:db8:2::2/64"),
+    ] {
+        ip(&format!("-n {ns} addr add {a} dev {dev} nodad")).unwrap();
+    }
+    ip(&format!("-n {c} -6 route add default via 2001:db8:1::2")).unwrap();
+    ip(&format!("-n {s} -6 route add default via 2001:db8:2::1")).unwrap();
+    let out = netns_exec(r, "sysctl", &["-qw", "net.ipv6.conf.all.forwarding=1"]).unwrap();
+    assert!(out.status.success(), "enable IPv6 forwarding");
+    lab
+}
+
+/// Datagrams through, to and back through the router: which arrive, and
+/// the packets of FORWARD's rules 1-4 and INPUT's rule 1.
+fn forward_probes(lab: &RouterLab, under: Under) -> (Vec<bool>, Vec<u64>) {
+    let (c, r, s) = (lab.client.name(), lab.router.name(), lab.server.name());
+    let server: Ipv6Addr = "2001:db8:2::2".parse().unwrap();
+    let router: Ipv6Addr = "2001:db8:1::2".parse().unwrap();
+    let client: Ipv6Addr = "2001:db8:1::1".parse().unwrap();
+    // Neighbours resolved first, so no probe waits for them.
+    udp_probe(c, s, server, 6999, Duration::from_secs(2));
+    let got = [
+        (c, s, server, 7000),
+        (c, s, server, 7001),
+        (c, s, server, 7002),
+        (c, s, server, 7003),
+        (c, r, router, 7003),
+        (c, s, server, 7004),
+        (s, c, client, 7004),
+    ]
+    .into_iter()
+    .map(|(from, to, a, port)| udp_probe(from, to, a, port, DROP_WAIT))
+    .collect();
+    let list = |chain: &str| {
+        let args = ["-L", chain, "-v", "-n", "-x", "--line-numbers"];
+        let out = match under {
+            Under::Fw => fw_in(r, &[&["-6"], &args[..]].concat()).unwrap(),
+            Under::Legacy => netns_exec(r, "ip6tables-legacy", &args).unwrap(),
+        };
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let (fwd, input) = (list("FORWARD"), list("INPUT"));
+    let packets = [1, 2, 3, 4]
+        .iter()
+        .map(|&n| rule_counters(&fwd, n).0)
+        .chain([rule_counters(&input, 1).0])
+        .collect();
+    (got, packets)
+}
+
+/// A router's IPv6: forwarded packets meet FORWARD (with the hop limit
+/// one less, as `ip6_forward` decrements it before the hook), not INPUT;
+/// `-o` is the route's interface; as under ip6tables-legacy.
+#[test]
+fn forwarded_ipv6_meets_forward_with_its_hop_limit_decremented() {
+    let lab = router6();
+    let r = lab.router.name().to_string();
+    load_in(&r, Under::Fw, &FORWARD6, &[]);
+    let fw = forward_probes(&lab, Under::Fw);
+    fw_reset(&r);
+    load_in(&r, Under::Legacy, &FORWARD6, &[]);
+    let legacy = forward_probes(&lab, Under::Legacy);
+    netns_exec(&r, "ip6tables-legacy", &["-F"]).unwrap();
+    assert_eq!(fw, legacy, "fw and ip6tables-legacy");
+    assert_eq!(
+        fw,
+        (
+            vec![false, false, true, true, false, false, true],
+            vec![1, 1, 0, 1, 1]
+        )
+    );
 }
