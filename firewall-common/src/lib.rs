@@ -1976,6 +1976,47 @@ pub mod ct {
     /// Address mask reply.
     pub const ICMP_ADDRESSREPLY: u8 = 18;
 
+    /// ICMPv6 types (RFC 4443, RFC 4620): echo request.
+    pub const ICMPV6_ECHO_REQUEST: u8 = 128;
+    /// Echo reply.
+    pub const ICMPV6_ECHO_REPLY: u8 = 129;
+    /// Node information query.
+    pub const ICMPV6_NI_QUERY: u8 = 139;
+    /// Node information reply.
+    pub const ICMPV6_NI_REPLY: u8 = 140;
+
+    /// Whether ICMPv6 `kind` is an error quoting the packet it is about:
+    /// every type below 128 (nf_conntrack_proto_icmpv6.c `icmpv6_error`).
+    pub const fn icmp6_is_error(kind: u8) -> bool {
+        kind < 128
+    }
+
+    /// The reply type of an ICMPv6 query type (netfilter's `invmap` in
+    /// nf_conntrack_proto_icmpv6.c).
+    pub const fn icmp6_reply_of(kind: u8) -> Option<u8> {
+        match kind {
+            ICMPV6_ECHO_REQUEST => Some(ICMPV6_ECHO_REPLY),
+            ICMPV6_NI_QUERY => Some(ICMPV6_NI_REPLY),
+            _ => None,
+        }
+    }
+
+    /// The query type ICMPv6 reply type `kind` answers.
+    pub const fn icmp6_query_of(kind: u8) -> Option<u8> {
+        match kind {
+            ICMPV6_ECHO_REPLY => Some(ICMPV6_ECHO_REQUEST),
+            ICMPV6_NI_REPLY => Some(ICMPV6_NI_QUERY),
+            _ => None,
+        }
+    }
+
+    /// Whether ICMPv6 `kind` is one netfilter leaves UNTRACKED
+    /// (`noct_valid_new`: multicast listener query, report and done, MLDv2
+    /// report, router and neighbour solicitation and advertisement).
+    pub const fn icmp6_untracked(kind: u8) -> bool {
+        matches!(kind, 130..=136 | 143)
+    }
+
     /// TCP flag bits (RFC 9293 section 3.1).
     pub const TCP_FIN: u8 = 0x01;
     /// See [`TCP_FIN`].
@@ -2065,17 +2106,34 @@ pub mod ct {
     /// query's type (high byte) and code (low byte), which netfilter's
     /// tuple holds too (`dst.u.icmp`): an echo reply answers only an echo
     /// request of its code.
+    ///
+    /// One table holds both families: an IPv4 address fills the first 4
+    /// bytes of its 16, and `v6` keeps an IPv6 connection apart from an
+    /// IPv4 one whose bytes are the same.
     #[repr(C)]
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
     pub struct CtKey {
         /// Addresses, network byte order: `addr[0]` is the lower endpoint's.
-        pub addr: [[u8; 4]; 2],
+        pub addr: [[u8; 16]; 2],
         /// Ports (or the ICMP identifier), host order.
         pub port: [u16; 2],
-        /// IP protocol.
+        /// IP protocol (1 for ICMP, 58 for ICMPv6).
         pub proto: u8,
+        /// 1 for an IPv6 connection, 0 for IPv4.
+        pub v6: u8,
         /// Zero.
-        pub _pad: [u8; 3],
+        pub _pad: [u8; 2],
+    }
+
+    /// An IPv4 address in a [`CtKey`]'s 16 bytes.
+    #[inline(always)]
+    pub const fn wide(a: [u8; 4]) -> [u8; 16] {
+        let mut w = [0u8; 16];
+        w[0] = a[0];
+        w[1] = a[1];
+        w[2] = a[2];
+        w[3] = a[3];
+        w
     }
 
     impl CtKey {
@@ -2084,12 +2142,37 @@ pub mod ct {
         /// request's: 8 for an echo) and `code`.
         #[inline(always)]
         pub fn icmp(querier: [u8; 4], responder: [u8; 4], id: u16, kind: u8, code: u8) -> Self {
-            CtKey {
-                addr: [querier, responder],
-                port: [id, (kind as u16) << 8 | code as u16],
-                proto: 1,
-                _pad: [0; 3],
-            }
+            let mut k = CtKey::default();
+            k.set_icmp(&wide(querier), &wide(responder), id, (kind, code), false);
+            k
+        }
+
+        /// [`CtKey::icmp`] of an ICMPv6 query (type 128 for an echo).
+        #[inline(always)]
+        pub fn icmp6(querier: [u8; 16], responder: [u8; 16], id: u16, kind: u8, code: u8) -> Self {
+            let mut k = CtKey::default();
+            k.set_icmp(&querier, &responder, id, (kind, code), true);
+            k
+        }
+
+        /// Makes this the key of an ICMP (`v6`: ICMPv6) query connection,
+        /// as [`CtKey::icmp`], in place (the programs build keys in map
+        /// memory: a copy would cost their stack).
+        #[inline(always)]
+        pub fn set_icmp(
+            &mut self,
+            querier: &[u8; 16],
+            responder: &[u8; 16],
+            id: u16,
+            (kind, code): (u8, u8),
+            v6: bool,
+        ) {
+            self.addr[0] = *querier;
+            self.addr[1] = *responder;
+            self.port = [id, (kind as u16) << 8 | code as u16];
+            self.proto = if v6 { 58 } else { 1 };
+            self.v6 = v6 as u8;
+            self._pad = [0; 2];
         }
 
         /// The key of a packet from `src:sport` to `dst:dport` (addresses
@@ -2097,24 +2180,70 @@ pub mod ct {
         /// key's first endpoint.
         #[inline(always)]
         pub fn new(src: [u8; 4], dst: [u8; 4], sport: u16, dport: u16, proto: u8) -> (Self, bool) {
-            let (s, d) = (u32::from_be_bytes(src), u32::from_be_bytes(dst));
-            let src_first = s < d || (s == d && sport <= dport);
-            let key = if src_first {
-                CtKey {
-                    addr: [src, dst],
-                    port: [sport, dport],
-                    proto,
-                    _pad: [0; 3],
-                }
+            let mut k = CtKey::default();
+            let first = k.set(&wide(src), &wide(dst), (sport, dport), proto, false);
+            (k, first)
+        }
+
+        /// [`CtKey::new`] of an IPv6 packet.
+        #[inline(always)]
+        pub fn new6(
+            src: [u8; 16],
+            dst: [u8; 16],
+            sport: u16,
+            dport: u16,
+            proto: u8,
+        ) -> (Self, bool) {
+            let mut k = CtKey::default();
+            let first = k.set(&src, &dst, (sport, dport), proto, true);
+            (k, first)
+        }
+
+        /// Makes this the key of a packet from `src:sport` to
+        /// `dst:dport` (16-byte addresses: IPv4's [`wide`]), as
+        /// [`CtKey::new`], in place; whether the source is the first
+        /// endpoint.
+        #[inline(always)]
+        pub fn set(
+            &mut self,
+            src: &[u8; 16],
+            dst: &[u8; 16],
+            (sport, dport): (u16, u16),
+            proto: u8,
+            v6: bool,
+        ) -> bool {
+            // The addresses as numbers, word by word without branches.
+            let (mut lt, mut eq) = (false, true);
+            let mut i = 0;
+            while i < 4 {
+                let w = |a: &[u8; 16]| {
+                    u32::from_be_bytes([a[4 * i], a[4 * i + 1], a[4 * i + 2], a[4 * i + 3]])
+                };
+                let (s, d) = (w(src), w(dst));
+                lt |= eq & (s < d);
+                eq &= s == d;
+                i += 1;
+            }
+            let src_first = lt | (eq & (sport <= dport));
+            let (a, b) = if src_first { (src, dst) } else { (dst, src) };
+            self.addr[0] = *a;
+            self.addr[1] = *b;
+            self.port = if src_first {
+                [sport, dport]
             } else {
-                CtKey {
-                    addr: [dst, src],
-                    port: [dport, sport],
-                    proto,
-                    _pad: [0; 3],
-                }
+                [dport, sport]
             };
-            (key, src_first)
+            self.proto = proto;
+            self.v6 = v6 as u8;
+            self._pad = [0; 2];
+            src_first
+        }
+
+        /// The IPv4 address of endpoint `i` (0 or 1) of an IPv4 key.
+        #[inline(always)]
+        pub fn addr4(&self, i: usize) -> [u8; 4] {
+            let a = &self.addr[i % 2];
+            [a[0], a[1], a[2], a[3]]
         }
     }
 
@@ -2606,7 +2735,7 @@ const _: () = {
     assert!(size_of::<Summary>() == 8 * SUMMARY_WORDS);
     assert!(size_of::<WordKey>() == 12);
     assert!(size_of::<Counter>() == 16);
-    assert!(size_of::<ct::CtKey>() == 16);
+    assert!(size_of::<ct::CtKey>() == 40);
     assert!(size_of::<ct::tcp::Side>() == 20);
     assert!(size_of::<ct::tcp::Track>() == 64);
     assert!(size_of::<ct::tcp::Segment>() == 24);

@@ -335,7 +335,7 @@ pub fn note_xdp(ctx: *mut xdp_md, pkt: &Packet) {
         // looped on `lo` keeps the mark it left with.
         (*s).sk = 0;
         (*s).proto = pkt.proto;
-        // (No IPv6 rule reads marks, options or segments: refused.)
+        // (No IPv6 rule reads marks: refused.)
         (*s).mark = if pkt.in_ifindex == LOOPBACK_IFINDEX && !pkt.v6 {
             lo_mark(ctx, pkt)
         } else {
@@ -346,10 +346,16 @@ pub fn note_xdp(ctx: *mut xdp_md, pkt: &Packet) {
         (*s).dport = pkt.dport;
         (*s).opts = OPTS_NONE;
     }
-    if pkt.has_tcp_flags && !pkt.v6 && data + ETH_HLEN + 1 <= end {
-        // SAFETY: the byte was checked against data_end just above.
-        let ihl = unsafe { *((data + ETH_HLEN) as *const u8) } & 0x0f;
-        let at = ETH_HLEN as u32 + u32::from(ihl) * 4;
+    if pkt.has_tcp_flags {
+        // The parser's offset, whatever the family: one path for the
+        // verifier through what follows.
+        let l4 = u32::from(pkt.l4);
+        if l4 > MAX_L4_XDP {
+            // SAFETY: this CPU's slot, as above.
+            unsafe { (*s).opts = OPTS_BAD };
+            return;
+        }
+        let at = ETH_HLEN as u32 + l4;
         // SAFETY: `s` as above; the helper checks the frame.
         unsafe {
             let off = option_area(
@@ -392,11 +398,17 @@ fn note_segment(s: &mut Seen, h: &[u8; 12], ihl: u32, pkt: &Packet) {
     };
 }
 
+/// The farthest TCP header from its IP header that [`note_xdp`] reads
+/// (IPv6 with extension headers; IPv4's is at most 60 bytes on): past
+/// it, the options count as bad (conntrack then finds the packet
+/// INVALID).
+const MAX_L4_XDP: u32 = 1024;
+
 /// Byte 12 of the TCP header at `at` (its data offset in the high
 /// nibble) at XDP; 0 (below 5: bad) past the frame.
 #[inline(always)]
 fn doff_xdp(data: usize, end: usize, at: u32) -> u8 {
-    let p = data + (at as usize & 0x7f) + 12;
+    let p = data + (at as usize & 0x7ff) + 12;
     if p + 1 > end {
         return 0;
     }
@@ -506,16 +518,11 @@ fn note_skb<const L2: usize>(skb: *mut __sk_buff, pkt: &Packet, egress: bool) {
         (*s).dport = pkt.dport;
         (*s).opts = OPTS_NONE;
     }
-    if !pkt.has_tcp_flags || pkt.v6 {
+    if !pkt.has_tcp_flags {
         return;
     }
     let mut b = [0u8; 1];
-    // SAFETY: skb is the kernel's __sk_buff; one byte into `b`.
-    if unsafe { bpf_skb_load_bytes(skb as *const c_void, L2 as u32, b.as_mut_ptr().cast(), 1) } != 0
-    {
-        return;
-    }
-    let at = L2 as u32 + u32::from(b[0] & 0x0f) * 4;
+    let at = L2 as u32 + u32::from(pkt.l4);
     // SAFETY: as above.
     let doff =
         if unsafe { bpf_skb_load_bytes(skb as *const c_void, at + 12, b.as_mut_ptr().cast(), 1) }

@@ -269,7 +269,8 @@ struct CacheKey {
     /// [`Packet::value`] of each used field, 0 for the others.
     values: [u32; FIELDS as usize],
     /// An IPv6 packet's source (words 0..4) and destination address, as
-    /// its `src6`, `dst6` read in native words, when used; else 0.
+    /// its `src6`, `dst6` read in native words, when used; else (and for
+    /// IPv4) 0.
     addr6: [u32; 8],
 }
 
@@ -343,17 +344,19 @@ fn cache_key(k: &mut CacheKey, w: &Walk, chain: u32, fields: u32, start: u32) {
             w.pkt.value(f)
         };
     }
-    // Without branches on the family: an IPv4 packet's are zero.
+    // Without branches on the family: zero for an IPv4 packet (whose
+    // addresses are in `values`).
     let word = |a: &[u8; 16], j: usize| {
         u32::from_ne_bytes([a[4 * j], a[4 * j + 1], a[4 * j + 2], a[4 * j + 3]])
     };
+    let v6 = 0u32.wrapping_sub(u32::from(w.pkt.v6));
     let src = if fields & Field::Src.bit() != 0 {
-        u32::MAX
+        v6
     } else {
         0
     };
     let dst = if fields & Field::Dst.bit() != 0 {
-        u32::MAX
+        v6
     } else {
         0
     };

@@ -1,4 +1,4 @@
-//! Connection tracking: gives each IPv4 packet netfilter's connection
+//! Connection tracking: gives each IPv4 and IPv6 packet netfilter's connection
 //! state (NEW, ESTABLISHED, RELATED or INVALID) from the `CONNTRACK`
 //! table, and keeps the table's entries up to date (layouts and the
 //! policy in `firewall_common::ct`).
@@ -29,7 +29,7 @@ use firewall_common::ct::{
 
 use crate::{
     check::{self, CtSeen},
-    parse::{IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, Packet},
+    parse::{IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, Packet},
 };
 
 /// The connection table; user space may size it at load
@@ -136,8 +136,9 @@ fn seen(key: &CtKey, orig_first: bool, reply: bool) -> CtSeen {
             check::CT_ORIGINAL
         },
         proto: u32::from(key.proto),
-        src: u32::from_ne_bytes(key.addr[a]),
-        dst: u32::from_ne_bytes(key.addr[b]),
+        // (The tuple checks read IPv4 addresses: refused in IPv6.)
+        src: u32::from_ne_bytes(key.addr4(a)),
+        dst: u32::from_ne_bytes(key.addr4(b)),
         sport: key.port[a],
         dport: key.port[b],
     }
@@ -152,10 +153,6 @@ fn classify(slot: u32, p: &Packet, ct: &mut CtSeen) -> u32 {
     // SAFETY: plain helper call.
     let now = unsafe { bpf_ktime_get_ns() };
     let t = CT_CONFIG.get(0).unwrap_or(&Timeouts::DEFAULT);
-    let (sport, dport) = match p.proto {
-        IPPROTO_TCP | IPPROTO_UDP => (p.sport, p.dport),
-        _ => (0, 0),
-    };
     // netfilter's tcp_error: a flag combination no TCP sends is INVALID,
     // whatever its connection, which it leaves as it is; so is a data
     // offset below 5 words or past the segment ("truncated header or
@@ -167,44 +164,39 @@ fn classify(slot: u32, p: &Packet, ct: &mut CtSeen) -> u32 {
     {
         return invalid();
     }
-    let (key, src_first) = if p.proto == IPPROTO_ICMP {
-        if !p.has_icmp {
-            return invalid();
-        }
-        if ct::icmp_is_error(p.icmp_type) {
-            return related(p, now, ct);
-        }
-        let (src, dst) = (p.src.to_ne_bytes(), p.dst.to_ne_bytes());
-        if ct::icmp_reply_of(p.icmp_type).is_some() {
-            (
-                CtKey::icmp(src, dst, p.icmp_id, p.icmp_type, p.icmp_code),
-                true,
-            )
-        } else if let Some(query) = ct::icmp_query_of(p.icmp_type) {
-            (CtKey::icmp(dst, src, p.icmp_id, query, p.icmp_code), false)
-        } else {
-            return invalid();
-        }
-    } else {
-        CtKey::new(
-            p.src.to_ne_bytes(),
-            p.dst.to_ne_bytes(),
-            sport,
-            dport,
-            p.proto,
-        )
+    // The key is built in this hook's CT_PENDING slot, where `new`
+    // stages a NEW packet's entry under it.
+    let Some(pending) = CT_PENDING.get_ptr_mut(slot) else {
+        return invalid();
     };
-    let Some(e) = CONNTRACK.get_ptr_mut(&key) else {
-        *ct = seen(&key, src_first, false);
-        return new(slot, p, key, src_first, now, t);
+    // SAFETY: this CPU's slot, used by nothing else until the program ends.
+    // SAFETY: this CPU's slot, used by nothing else until the program ends.
+    let made = fw_ct_key(p, unsafe { &raw mut (*pending).key });
+    if made & (KEY_INVALID | KEY_UNTRACKED) != 0 {
+        return if made & KEY_INVALID != 0 {
+            invalid()
+        } else {
+            // Neighbour discovery and MLD: no connection, not INVALID.
+            ct::UNTRACKED
+        };
+    }
+    let src_first = made & KEY_FIRST != 0;
+    // SAFETY: as above; read in place (a copy would cost the stack).
+    let key = unsafe { &(*pending).key };
+    if made & KEY_RELATED != 0 {
+        return related(key, src_first, now, ct);
+    }
+    let Some(e) = CONNTRACK.get_ptr_mut(key) else {
+        *ct = seen(key, src_first, false);
+        return new(slot, p, src_first, now, t);
     };
     // SAFETY: the entry stays valid for the program's run (RCU); a
     // concurrent update of the same connection on another CPU may
     // interleave, as the kernel's own LRU users accept.
     let e = unsafe { &mut *e };
     if e.expires <= now {
-        *ct = seen(&key, src_first, false);
-        return new(slot, p, key, src_first, now, t);
+        *ct = seen(key, src_first, false);
+        return new(slot, p, src_first, now, t);
     }
     let orig = (e.flags & F_ORIG_FIRST != 0) == src_first;
     if p.proto == IPPROTO_TCP {
@@ -214,28 +206,28 @@ fn classify(slot: u32, p: &Packet, ct: &mut CtSeen) -> u32 {
         let orig_first = e.flags & F_ORIG_FIRST != 0;
         return match fw_ct_tcp(e as *mut CtEntry, u32::from(!orig), 0) {
             TCP_ACCEPT => {
-                *ct = seen(&key, orig_first, !orig);
+                *ct = seen(key, orig_first, !orig);
                 state
             }
             TCP_DELETE => {
                 // "If only reply is a RST, we can consider ourselves not
                 // to have an established connection": the RST keeps the
                 // state it arrived with.
-                *ct = seen(&key, orig_first, !orig);
-                let _ = CONNTRACK.remove(&key);
+                *ct = seen(key, orig_first, !orig);
+                let _ = CONNTRACK.remove(key);
                 state
             }
             TCP_REOPEN => {
                 // netfilter kills the entry and tracks the SYN anew,
                 // its sender the original direction.
-                let _ = CONNTRACK.remove(&key);
-                *ct = seen(&key, src_first, false);
-                new(slot, p, key, src_first, now, t)
+                let _ = CONNTRACK.remove(key);
+                *ct = seen(key, src_first, false);
+                new(slot, p, src_first, now, t)
             }
             _ => invalid(),
         };
     }
-    *ct = seen(&key, e.flags & F_ORIG_FIRST != 0, !orig);
+    *ct = seen(key, e.flags & F_ORIG_FIRST != 0, !orig);
     // UDP: a packet after the answer makes a stream, assured and kept
     // longer (netfilter waits 2 s for it; the request and its answer
     // alone, a DNS lookup, stay at the short timeout).
@@ -249,11 +241,83 @@ fn classify(slot: u32, p: &Packet, ct: &mut CtSeen) -> u32 {
             t.udp_stream
         }
         IPPROTO_UDP => t.udp,
-        IPPROTO_ICMP => t.icmp,
+        IPPROTO_ICMP | IPPROTO_ICMPV6 => t.icmp,
         _ => t.generic,
     };
     e.expires = now + secs as u64 * NS;
     direction_state(e, orig)
+}
+
+/// What [`fw_ct_key`] made of a packet: bits.
+const KEY_FIRST: u32 = 1 << 0;
+const KEY_RELATED: u32 = 1 << 1;
+const KEY_INVALID: u32 = 1 << 2;
+const KEY_UNTRACKED: u32 = 1 << 3;
+
+/// The connection key of `p` into `out`, built in place: [`KEY_FIRST`]
+/// when the packet's source is the key's first endpoint; with
+/// [`KEY_RELATED`], for an ICMP or ICMPv6 error, the key is the quoted
+/// packet's (and [`KEY_FIRST`] says so of its source); [`KEY_UNTRACKED`]
+/// for neighbour discovery and MLD (netfilter's `noct_valid_new`),
+/// [`KEY_INVALID`] for a packet that has none. Global, so that the
+/// verifier checks the families' and protocols' ways to a key once, and
+/// `classify` goes on from one state whichever it took.
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn fw_ct_key(p: *const Packet, out: *mut CtKey) -> u32 {
+    // SAFETY: the caller's packet and key slot, or null.
+    let (Some(p), Some(out)) = (unsafe { p.as_ref() }, unsafe { out.as_mut() }) else {
+        return KEY_INVALID;
+    };
+    let v6 = p.v6;
+    let icmp = if v6 { IPPROTO_ICMPV6 } else { IPPROTO_ICMP };
+    let first = |f: bool| if f { KEY_FIRST } else { 0 };
+    if p.proto != icmp {
+        let ports = match p.proto {
+            IPPROTO_TCP | IPPROTO_UDP => (p.sport, p.dport),
+            _ => (0, 0),
+        };
+        return first(out.set(&p.src6, &p.dst6, ports, p.proto, v6));
+    }
+    if !p.has_icmp {
+        return KEY_INVALID;
+    }
+    let t = p.icmp_type;
+    let error = if v6 {
+        ct::icmp6_is_error(t)
+    } else {
+        ct::icmp_is_error(t)
+    };
+    if error {
+        if !p.has_inner {
+            return KEY_INVALID;
+        }
+        let [a, b] = &p.inner6;
+        if p.inner_proto == icmp {
+            let (kind, code) = ((p.inner_dport >> 8) as u8, p.inner_dport as u8);
+            out.set_icmp(a, b, p.inner_sport, (kind, code), v6);
+            return KEY_RELATED | KEY_FIRST;
+        }
+        let ports = (p.inner_sport, p.inner_dport);
+        return KEY_RELATED | first(out.set(a, b, ports, p.inner_proto, v6));
+    }
+    if v6 && ct::icmp6_untracked(t) {
+        return KEY_UNTRACKED;
+    }
+    let (reply_of, query_of) = if v6 {
+        (ct::icmp6_reply_of(t), ct::icmp6_query_of(t))
+    } else {
+        (ct::icmp_reply_of(t), ct::icmp_query_of(t))
+    };
+    if reply_of.is_some() {
+        out.set_icmp(&p.src6, &p.dst6, p.icmp_id, (t, p.icmp_code), v6);
+        KEY_FIRST
+    } else if let Some(query) = query_of {
+        out.set_icmp(&p.dst6, &p.src6, p.icmp_id, (query, p.icmp_code), v6);
+        0
+    } else {
+        KEY_INVALID
+    }
 }
 
 /// ESTABLISHED once the connection was answered or for the answer
@@ -268,16 +332,22 @@ fn direction_state(e: &CtEntry, orig: bool) -> u32 {
 }
 
 /// A packet without a (live) entry: NEW, [`STAGED`], with the entry it
-/// would create in `CT_PENDING[slot]`, or INVALID when it cannot open a
-/// connection.
+/// would create in `CT_PENDING[slot]` (under the key already there), or
+/// INVALID when it cannot open a connection.
 #[inline(always)]
-fn new(slot: u32, p: &Packet, key: CtKey, src_first: bool, now: u64, t: &Timeouts) -> u32 {
+fn new(slot: u32, p: &Packet, src_first: bool, now: u64, t: &Timeouts) -> u32 {
     let secs = match p.proto {
         IPPROTO_TCP => 0,
         IPPROTO_UDP => t.udp,
-        IPPROTO_ICMP => {
+        IPPROTO_ICMP if !p.v6 => {
             if ct::icmp_reply_of(p.icmp_type).is_none() {
                 // A reply without its query.
+                return invalid();
+            }
+            t.icmp
+        }
+        IPPROTO_ICMPV6 if p.v6 => {
+            if ct::icmp6_reply_of(p.icmp_type).is_none() {
                 return invalid();
             }
             t.icmp
@@ -288,42 +358,36 @@ fn new(slot: u32, p: &Packet, key: CtKey, src_first: bool, now: u64, t: &Timeout
         return invalid();
     };
     // SAFETY: this CPU's slot, used by nothing else until the program
-    // ends; built in place, off the stack.
-    let pending = unsafe { &mut *at };
-    pending.key = key;
-    pending.entry = CtEntry {
-        expires: now + secs as u64 * NS,
-        flags: if src_first { F_ORIG_FIRST } else { 0 },
-        ..CtEntry::default()
-    };
-    if p.proto == IPPROTO_TCP && fw_ct_tcp(&raw mut pending.entry, 0, 1) != TCP_ACCEPT {
+    // ends; built in place, off the stack, beside the key `fw_ct_key`
+    // wrote there.
+    unsafe {
+        (*at).entry = CtEntry {
+            expires: now + secs as u64 * NS,
+            flags: if src_first { F_ORIG_FIRST } else { 0 },
+            ..CtEntry::default()
+        };
+    }
+    // SAFETY: as above.
+    if p.proto == IPPROTO_TCP && fw_ct_tcp(unsafe { &raw mut (*at).entry }, 0, 1) != TCP_ACCEPT {
         // Only a SYN opens a connection (loose=0).
         return invalid();
     }
     ct::NEW | STAGED
 }
 
-/// An ICMP error: RELATED when the datagram it quotes belongs to a live
-/// connection, else INVALID. Its connection is the quoted one (`ct`),
-/// and it travels against the quoted datagram's direction.
+/// An ICMP or ICMPv6 error: RELATED when the packet it quotes, whose
+/// connection key is `key` (its source the key's first endpoint when
+/// `quoted_first`), belongs to a live connection, else INVALID. Its
+/// connection is the quoted one (`ct`), and it travels against the
+/// quoted packet's direction.
 #[inline(always)]
-fn related(p: &Packet, now: u64, ct: &mut CtSeen) -> u32 {
-    if !p.has_inner {
-        return invalid();
-    }
-    let (src, dst) = (p.inner_src.to_ne_bytes(), p.inner_dst.to_ne_bytes());
-    let (key, quoted_first) = if p.inner_proto == IPPROTO_ICMP {
-        let (kind, code) = ((p.inner_dport >> 8) as u8, p.inner_dport as u8);
-        (CtKey::icmp(src, dst, p.inner_sport, kind, code), true)
-    } else {
-        CtKey::new(src, dst, p.inner_sport, p.inner_dport, p.inner_proto)
-    };
+fn related(key: &CtKey, quoted_first: bool, now: u64, ct: &mut CtSeen) -> u32 {
     // SAFETY: only `expires` and `flags` are copied out.
-    match unsafe { CONNTRACK.get(&key) } {
+    match unsafe { CONNTRACK.get(key) } {
         Some(e) if e.expires > now => {
             let orig_first = e.flags & F_ORIG_FIRST != 0;
-            // The quoted datagram went the original way: the error the reply way.
-            *ct = seen(&key, orig_first, orig_first == quoted_first);
+            // The quoted packet went the original way: the error the reply way.
+            *ct = seen(key, orig_first, orig_first == quoted_first);
             ct::RELATED
         }
         _ => invalid(),

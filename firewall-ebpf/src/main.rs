@@ -17,7 +17,7 @@
 //! (RFC 9293) or UDP (RFC 768) ports, then walk the live bank of the chain in
 //! order (iptables' first match wins): IPv4's chains for IPv4, IPv6's
 //! (from `CHAIN6_BASE`) for IPv6, as iptables and ip6tables keep apart.
-//! Before the chains, `conntrack` gives an IPv4 packet its connection
+//! Before the chains, `conntrack` gives the packet its connection
 //! state; an accepted NEW packet then creates its connection's entry.
 //! Other frames (ARP) pass: fw is the counterpart of iptables and
 //! ip6tables, not of arptables.
@@ -94,7 +94,8 @@ fn fw_xdp(ctx: XdpContext) -> u32 {
             match walk(classify::SLOT_XDP, chain, pkt, log) {
                 Decision::Accept => xdp_action::XDP_PASS,
                 Decision::Drop => xdp_action::XDP_DROP,
-                Decision::Reject(r) => reject::xdp(ctx.ctx, r, hook, in_ifindex),
+                Decision::Reject(r) if !pkt.v6 => reject::xdp(ctx.ctx, r, hook, in_ifindex),
+                Decision::Reject(_) => ipv6_reject(xdp_action::XDP_DROP),
             }
         }
         Parsed::NotIp => xdp_action::XDP_PASS,
@@ -108,28 +109,26 @@ fn fw_xdp(ctx: XdpContext) -> u32 {
 /// accepted new connection confirmed; `slot` is the hook's scratch slot.
 #[inline(always)]
 fn walk(slot: u32, chain: u32, pkt: &mut parse::Packet, log: impl FnOnce()) -> Decision {
-    // No IPv6 connection is tracked (rules that need one are refused),
-    // nor logged or answered.
-    let (root, state) = if pkt.v6 {
-        (CHAIN6_BASE + chain, 0)
-    } else {
-        (chain, conntrack::track(slot, pkt))
-    };
+    // IPv6's table from CHAIN6_BASE; no IPv6 rule logs (refused), so the
+    // walk notes no LOG record for `log` to send.
+    let root = chain + CHAIN6_BASE * u32::from(pkt.v6);
+    let state = conntrack::track(slot, pkt);
     pkt.ctstate = state & !conntrack::STAGED;
     let decision = classify::run(slot, root, pkt);
-    if pkt.v6 {
-        // A REJECT could come only from a garbled map: it drops as one.
-        if let Decision::Reject(_) = decision {
-            classify::anomaly(Anomaly::BadTarget);
-            return Decision::Drop;
-        }
-        return decision;
-    }
     log();
     if matches!(decision, Decision::Accept) && state & conntrack::STAGED != 0 {
         conntrack::confirm(slot);
     }
     decision
+}
+
+/// A REJECT of an IPv6 packet: IPv6 REJECT rules are refused, so only a
+/// garbled map gives one; it drops (`drop`, the hook's verdict) and
+/// counts as one.
+#[inline(always)]
+fn ipv6_reject<T>(drop: T) -> T {
+    classify::anomaly(Anomaly::BadTarget);
+    drop
 }
 
 #[classifier]
@@ -173,7 +172,8 @@ fn egress<const L2: usize>(ctx: &TcContext) -> i32 {
             match walk(classify::SLOT_TC, CHAIN_OUTPUT, pkt, log) {
                 Decision::Accept => TCX_NEXT,
                 Decision::Drop => TCX_DROP,
-                Decision::Reject(r) => reject::tc::<L2>(skb, r, ifindex),
+                Decision::Reject(r) if !pkt.v6 => reject::tc::<L2>(skb, r, ifindex),
+                Decision::Reject(_) => ipv6_reject(TCX_DROP),
             }
         }
         Parsed::NotIp => TCX_NEXT,
@@ -219,7 +219,8 @@ fn fw_tc_l3in(ctx: TcContext) -> i32 {
             match walk(classify::SLOT_XDP, chain, pkt, log) {
                 Decision::Accept => TCX_NEXT,
                 Decision::Drop => TCX_DROP,
-                Decision::Reject(r) => reject::tc_in_l3(skb, r, hook, in_ifindex),
+                Decision::Reject(r) if !pkt.v6 => reject::tc_in_l3(skb, r, hook, in_ifindex),
+                Decision::Reject(_) => ipv6_reject(TCX_DROP),
             }
         }
         Parsed::NotIp => TCX_NEXT,

@@ -52,12 +52,12 @@ pub struct Packet {
     pub src: u32,
     /// Destination address, network byte order; 0 for IPv6.
     pub dst: u32,
-    /// An IPv6 packet: `src6`, `dst6` hold its addresses, `ttl` its hop
-    /// limit, `len` its payload length plus 40, `proto` the upper-layer
-    /// protocol past the extension headers (`ipv6_find_hdr`), `icmp_*`
-    /// its ICMPv6 header; it has no `inner` and no connection state.
+    /// An IPv6 packet: `ttl` is its hop limit, `len` its payload length
+    /// plus 40, `proto` the upper-layer protocol past the extension
+    /// headers (`ipv6_find_hdr`), `icmp_*` its ICMPv6 header.
     pub v6: bool,
-    /// IPv6 source and destination addresses, network byte order.
+    /// Source and destination addresses in 16 bytes, network byte order
+    /// (an IPv4 address in the first 4, as connection keys hold it).
     pub src6: [u8; 16],
     pub dst6: [u8; 16],
     /// Ports in host byte order; valid when `has_ports`.
@@ -86,18 +86,23 @@ pub struct Packet {
     pub icmp_id: u16,
     pub has_icmp: bool,
     /// The datagram an ICMP error quotes (its IPv4 header and the first
-    /// 8 bytes after it): valid when `has_inner`. For a quoted ICMP query
+    /// 8 bytes after it; an ICMPv6 error's IPv6 header, its addresses in
+    /// `inner6`, and the 8 bytes after it): valid when `has_inner`. For a quoted ICMP query
     /// or reply, `inner_sport` holds its identifier and `inner_dport` the
     /// query's type (high byte) and code (low byte).
     pub has_inner: bool,
     pub inner_proto: u8,
-    pub inner_src: u32,
-    pub inner_dst: u32,
     pub inner_sport: u16,
     pub inner_dport: u16,
     /// The connection tracking state, one [`ct`] bit (see
     /// [`Field::CtState`]), set by `conntrack::track`.
     pub ctstate: u32,
+    /// The quoted source and destination addresses, in 16 bytes as
+    /// `src6`, `dst6`.
+    pub inner6: [[u8; 16]; 2],
+    /// Bytes from the IP header to the L4 header: the IPv4 header's
+    /// length, or IPv6's 40 and its extension headers.
+    pub l4: u16,
 }
 
 impl Packet {
@@ -138,6 +143,14 @@ pub enum Parsed {
     /// and icmp matches hot-drop those): dropped, already counted in
     /// `DROPS` by reason.
     Malformed,
+}
+
+/// The IPv4 address at `ip[at..at + 4]` in 16 bytes.
+#[inline(always)]
+fn widen(ip: &[u8], at: usize) -> [u8; 16] {
+    let mut a = [0u8; 16];
+    a[..4].copy_from_slice(&ip[at..at + 4]);
+    a
 }
 
 /// Counts `m` and says the frame is to be dropped.
@@ -312,12 +325,15 @@ fn parse_ip<const L2: usize>(b: &impl Bytes, pkt: &mut Packet) -> Parsed {
     *pkt = Packet {
         src: u32::from_ne_bytes([ip[12], ip[13], ip[14], ip[15]]),
         dst: u32::from_ne_bytes([ip[16], ip[17], ip[18], ip[19]]),
+        src6: widen(&ip, 12),
+        dst6: widen(&ip, 16),
         len: total_len,
         proto: ip[9],
         ttl: ip[8],
         ..Packet::default()
     };
     pkt.later_fragment = frag & IP_OFFSET_MASK != 0;
+    pkt.l4 = ihl as u16;
     let l4 = L2 + ihl;
     if (pkt.proto == IPPROTO_TCP || pkt.proto == IPPROTO_UDP) && !pkt.later_fragment {
         let Some(ports) = b.read::<4>(l4) else {
@@ -418,6 +434,7 @@ fn parse_ip6<const L2: usize>(b: &impl Bytes, pkt: &mut Packet) -> Parsed {
         }
     }
     pkt.proto = next;
+    pkt.l4 = (at - L2) as u16;
     if next == NEXTHDR_NONE {
         return Parsed::Ip;
     }
@@ -446,8 +463,58 @@ fn parse_ip6<const L2: usize>(b: &impl Bytes, pkt: &mut Packet) -> Parsed {
         pkt.icmp_type = h[0];
         pkt.icmp_code = h[1];
         pkt.has_icmp = true;
+        if let Some(id) = b.read::<2>(at + 4) {
+            pkt.icmp_id = u16::from_be_bytes(id);
+        }
+        if ct::icmp6_is_error(h[0]) {
+            quoted6(b, at + 8, pkt);
+        }
     }
     Parsed::Ip
+}
+
+/// The tuple of the IPv6 packet an ICMPv6 error quotes at `at` (RFC 4443
+/// 2.1: as much of it as fits), for conntrack's RELATED: its addresses,
+/// protocol, and ports or query identifier and type. Only a quoted
+/// packet whose upper-layer header follows its fixed header is read (one
+/// with extension headers has no `inner`: its error is INVALID).
+#[inline(always)]
+fn quoted6(b: &impl Bytes, at: usize, pkt: &mut Packet) {
+    let Some(ip) = b.read::<IP6_HLEN>(at) else {
+        return;
+    };
+    let Some(l) = b.read::<8>(at + IP6_HLEN) else {
+        return;
+    };
+    if ip[0] >> 4 != 6 {
+        return;
+    }
+    pkt.inner6[0].copy_from_slice(&ip[8..24]);
+    pkt.inner6[1].copy_from_slice(&ip[24..40]);
+    pkt.inner_proto = ip[6];
+    match ip[6] {
+        IPPROTO_TCP | IPPROTO_UDP => {
+            pkt.inner_sport = u16::from_be_bytes([l[0], l[1]]);
+            pkt.inner_dport = u16::from_be_bytes([l[2], l[3]]);
+        }
+        IPPROTO_ICMPV6 => {
+            if ct::icmp6_reply_of(l[0]).is_none() && ct::icmp6_query_of(l[0]).is_none() {
+                return;
+            }
+            let kind = match ct::icmp6_query_of(l[0]) {
+                Some(query) => query,
+                None => l[0],
+            };
+            pkt.inner_sport = u16::from_be_bytes([l[4], l[5]]);
+            pkt.inner_dport = (kind as u16) << 8 | l[1] as u16;
+            if ct::icmp6_query_of(l[0]).is_some() {
+                // A quoted reply: querier first, as `CtKey::icmp6` keys it.
+                pkt.inner6.swap(0, 1);
+            }
+        }
+        _ => return,
+    }
+    pkt.has_inner = true;
 }
 
 /// Reads the ICMP header at `l4` and, for an error, the tuple of the
@@ -478,8 +545,7 @@ fn icmp(b: &impl Bytes, l4: usize, pkt: &mut Packet) -> bool {
         return true;
     };
     pkt.inner_proto = ip[9];
-    pkt.inner_src = u32::from_ne_bytes([ip[12], ip[13], ip[14], ip[15]]);
-    pkt.inner_dst = u32::from_ne_bytes([ip[16], ip[17], ip[18], ip[19]]);
+    pkt.inner6 = [widen(&ip, 12), widen(&ip, 16)];
     match ip[9] {
         IPPROTO_TCP | IPPROTO_UDP => {
             pkt.inner_sport = u16::from_be_bytes([l[0], l[1]]);
@@ -500,7 +566,7 @@ fn icmp(b: &impl Bytes, l4: usize, pkt: &mut Packet) -> bool {
             pkt.inner_dport = (kind as u16) << 8 | l[1] as u16;
             if ct::icmp_is_reply(l[0]) {
                 // Querier first, as `CtKey::icmp` keys it.
-                core::mem::swap(&mut pkt.inner_src, &mut pkt.inner_dst);
+                pkt.inner6.swap(0, 1);
             }
         }
         _ => {}

@@ -647,8 +647,7 @@ fn compile_chain(
             }
         }
     }
-    // (IPv6 packets have no connection state: no fast path.)
-    let fast = if chain < BUILTIN_CHAINS {
+    let fast = if chain % CHAIN6_BASE < BUILTIN_CHAINS {
         fast_rule(rules, &c)
     } else {
         None

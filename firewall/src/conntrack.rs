@@ -2,7 +2,10 @@
 //! (`firewall_common::ct`), listed, counted and flushed as conntrack(8)
 //! from conntrack-tools does for netfilter's.
 
-use std::{fmt::Write as _, net::Ipv4Addr};
+use std::{
+    fmt::Write as _,
+    net::{Ipv4Addr, Ipv6Addr},
+};
 
 use firewall_common::ct::{
     CtEntry, CtKey, F_ASSURED, F_ORIG_FIRST, F_SEEN_REPLY, TcpState, Timeouts, icmp_reply_of,
@@ -254,8 +257,9 @@ fn show_switches(t: &Timeouts) -> String {
     name_lines(&Timeouts::SWITCHES, &t.switches())
 }
 
-/// Protocol, original source and destination, their ports.
-type SortKey = (u8, [u8; 4], [u8; 4], u16, u16);
+/// Family (IPv4 first), protocol, original source and destination, their
+/// ports.
+type SortKey = (u8, u8, [u8; 16], [u8; 16], u16, u16);
 
 /// `conntrack -L`'s lines for `entries` at monotonic time `now` (ns),
 /// sorted by protocol and original tuple.
@@ -268,7 +272,7 @@ pub fn list(entries: &[(CtKey, CtEntry)], now: u64) -> String {
             } else {
                 (1, 0)
             };
-            let sort = (k.proto, k.addr[o], k.addr[r], k.port[o], k.port[r]);
+            let sort = (k.v6, k.proto, k.addr[o], k.addr[r], k.port[o], k.port[r]);
             (sort, line(k, e, now))
         })
         .collect();
@@ -290,6 +294,7 @@ pub fn line(k: &CtKey, e: &CtEntry, now: u64) -> String {
         6 => "tcp",
         17 => "udp",
         1 => "icmp",
+        58 => "icmpv6",
         _ => "unknown",
     };
     let secs = e.expires.saturating_sub(now) / 1_000_000_000;
@@ -298,20 +303,25 @@ pub fn line(k: &CtKey, e: &CtEntry, now: u64) -> String {
         let _ = write!(s, "{} ", TcpState::from_u8(e.tcp).name());
     }
     let tuple = |s: &mut String, from: usize, to: usize, reply: bool| {
-        let (src, dst) = (Ipv4Addr::from(k.addr[from]), Ipv4Addr::from(k.addr[to]));
-        let _ = write!(s, "src={src} dst={dst} ");
+        if k.v6 != 0 {
+            let (src, dst) = (Ipv6Addr::from(k.addr[from]), Ipv6Addr::from(k.addr[to]));
+            let _ = write!(s, "src={src} dst={dst} ");
+        } else {
+            let (src, dst) = (Ipv4Addr::from(k.addr4(from)), Ipv4Addr::from(k.addr4(to)));
+            let _ = write!(s, "src={src} dst={dst} ");
+        }
         match k.proto {
             6 | 17 => {
                 let _ = write!(s, "sport={} dport={} ", k.port[from], k.port[to]);
             }
-            1 => {
+            1 | 58 => {
                 // The first port is the identifier, the second the
                 // query's type and code (`CtKey::icmp`).
                 let (query, code) = ((k.port[1] >> 8) as u8, k.port[1] as u8);
-                let kind = if reply {
-                    icmp_reply_of(query).unwrap_or(0)
-                } else {
-                    query
+                let kind = match (reply, k.proto) {
+                    (false, _) => query,
+                    (true, 1) => icmp_reply_of(query).unwrap_or(0),
+                    (true, _) => firewall_common::ct::icmp6_reply_of(query).unwrap_or(0),
                 };
                 let _ = write!(s, "type={kind} code={code} id={} ", k.port[0]);
             }

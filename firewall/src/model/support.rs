@@ -23,8 +23,8 @@ use crate::{
 /// [`enforceable`] says, within what fw's IPv6 path has so far. The
 /// programs parse IPv6 (addresses, hop limit, length, the upper-layer
 /// protocol past the extension headers, ports, TCP flags, ICMPv6 type
-/// and code) but track no IPv6 connection, log no IPv6 packet and answer
-/// none: what needs those is refused, never loaded half-enforced.
+/// and code) and track its connections, but log no IPv6 packet and
+/// answer none: what needs those is refused, never loaded half-enforced.
 ///
 /// # Errors
 /// What is missing, worded for "not supported yet: {what}".
@@ -53,10 +53,14 @@ pub fn enforceable6(rule: &Rule) -> Result<(), String> {
             | Match::Comment(_)
             | Match::Limit(_)
             | Match::Mac(_) => None,
-            // Connection tracking, addresses kept per source, socket and
-            // mark lookups: IPv4 only so far.
-            Match::Conntrack(_) => Some("-m conntrack in IPv6"),
-            Match::State(_) => Some("-m state in IPv6"),
+            Match::State(_) => None,
+            // The tuple checks compare IPv4 addresses.
+            Match::Conntrack(c) if c.addrs.iter().all(Option::is_none) => None,
+            Match::Conntrack(_) => {
+                Some("--ctorigsrc, --ctorigdst, --ctreplsrc or --ctrepldst (-m conntrack) in IPv6")
+            }
+            // Addresses kept per source, socket and mark lookups: IPv4
+            // only so far.
             Match::Iprange6(_) => Some("-m iprange in IPv6"),
             Match::Mark(_) => Some("-m mark in IPv6"),
             Match::Owner(_) => Some("-m owner in IPv6"),
