@@ -408,8 +408,12 @@ pub const TARGET_REJECT: u32 = 6;
 /// next rule, as iptables' LOG does.
 pub const TARGET_LOG: u32 = 7;
 
+/// [`Reject::encode`]'s bit for ICMPv6 types (the code in the low byte).
+pub const REJECT_ICMP6: u32 = 0x200;
+
 /// The answer of a REJECT (iptables-extensions(8) `--reject-with`): an
-/// ICMP destination unreachable with the code of RFC 792 / RFC 1812, or a
+/// ICMP destination unreachable with the code of RFC 792 / RFC 1812, an
+/// ICMPv6 destination unreachable with the code of RFC 4443 3.1, or a
 /// TCP RST (RFC 9293).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reject {
@@ -427,8 +431,21 @@ pub enum Reject {
     HostProhibited,
     /// `icmp-admin-prohibited`: type 3 code 13.
     AdminProhibited,
-    /// `tcp-reset`: a TCP RST.
+    /// `tcp-reset`: a TCP RST (over IPv4 or IPv6, as the packet).
     TcpReset,
+    /// `icmp6-no-route`: ICMPv6 destination unreachable (RFC 4443 3.1)
+    /// code 0.
+    Icmp6NoRoute,
+    /// `icmp6-adm-prohibited`: ICMPv6 type 1 code 1.
+    Icmp6AdmProhibited,
+    /// `icmp6-addr-unreachable`: ICMPv6 type 1 code 3.
+    Icmp6AddrUnreachable,
+    /// `icmp6-port-unreachable` (ip6tables' default): ICMPv6 type 1 code 4.
+    Icmp6PortUnreachable,
+    /// `icmp6-policy-fail`: ICMPv6 type 1 code 5.
+    Icmp6PolicyFail,
+    /// `icmp6-reject-route`: ICMPv6 type 1 code 6.
+    Icmp6RejectRoute,
 }
 
 impl Reject {
@@ -443,6 +460,38 @@ impl Reject {
             Reject::HostProhibited => 10,
             Reject::AdminProhibited => 13,
             Reject::TcpReset => 0x100,
+            Reject::Icmp6NoRoute => REJECT_ICMP6,
+            Reject::Icmp6AdmProhibited => REJECT_ICMP6 | 1,
+            Reject::Icmp6AddrUnreachable => REJECT_ICMP6 | 3,
+            Reject::Icmp6PortUnreachable => REJECT_ICMP6 | 4,
+            Reject::Icmp6PolicyFail => REJECT_ICMP6 | 5,
+            Reject::Icmp6RejectRoute => REJECT_ICMP6 | 6,
+        }
+    }
+
+    /// The ICMP (ICMPv6) code of an ICMP answer; the TCP RST has none.
+    pub const fn code(self) -> u8 {
+        self.encode() as u8
+    }
+
+    /// Whether the answer fits a packet of this family: ICMP types answer
+    /// IPv4, ICMPv6 types IPv6, a RST either.
+    pub const fn answers(self, v6: bool) -> bool {
+        match self {
+            Reject::TcpReset => true,
+            Reject::NetUnreachable
+            | Reject::HostUnreachable
+            | Reject::ProtoUnreachable
+            | Reject::PortUnreachable
+            | Reject::NetProhibited
+            | Reject::HostProhibited
+            | Reject::AdminProhibited => !v6,
+            Reject::Icmp6NoRoute
+            | Reject::Icmp6AdmProhibited
+            | Reject::Icmp6AddrUnreachable
+            | Reject::Icmp6PortUnreachable
+            | Reject::Icmp6PolicyFail
+            | Reject::Icmp6RejectRoute => v6,
         }
     }
 
@@ -457,6 +506,12 @@ impl Reject {
             10 => Reject::HostProhibited,
             13 => Reject::AdminProhibited,
             0x100 => Reject::TcpReset,
+            REJECT_ICMP6 => Reject::Icmp6NoRoute,
+            0x201 => Reject::Icmp6AdmProhibited,
+            0x203 => Reject::Icmp6AddrUnreachable,
+            0x204 => Reject::Icmp6PortUnreachable,
+            0x205 => Reject::Icmp6PolicyFail,
+            0x206 => Reject::Icmp6RejectRoute,
             _ => return None,
         })
     }

@@ -44,9 +44,7 @@ use aya_ebpf::{
     macros::{classifier, xdp},
     programs::{TcContext, XdpContext},
 };
-use firewall_common::{
-    Anomaly, CHAIN_FORWARD, CHAIN_INPUT, CHAIN_OUTPUT, CHAIN6_BASE, Decision, iface,
-};
+use firewall_common::{CHAIN_FORWARD, CHAIN_INPUT, CHAIN_OUTPUT, CHAIN6_BASE, Decision, iface};
 
 use crate::parse::Parsed;
 // The package's library, fw's build-dependency: nothing for the programs.
@@ -94,8 +92,7 @@ fn fw_xdp(ctx: XdpContext) -> u32 {
             match walk(classify::SLOT_XDP, chain, pkt, log) {
                 Decision::Accept => xdp_action::XDP_PASS,
                 Decision::Drop => xdp_action::XDP_DROP,
-                Decision::Reject(r) if !pkt.v6 => reject::xdp(ctx.ctx, r, hook, in_ifindex),
-                Decision::Reject(_) => ipv6_reject(xdp_action::XDP_DROP),
+                Decision::Reject(r) => reject::xdp(ctx.ctx, r, hook, in_ifindex, pkt),
             }
         }
         Parsed::NotIp => xdp_action::XDP_PASS,
@@ -120,15 +117,6 @@ fn walk(slot: u32, chain: u32, pkt: &mut parse::Packet, log: impl FnOnce()) -> D
         conntrack::confirm(slot);
     }
     decision
-}
-
-/// A REJECT of an IPv6 packet: IPv6 REJECT rules are refused, so only a
-/// garbled map gives one; it drops (`drop`, the hook's verdict) and
-/// counts as one.
-#[inline(always)]
-fn ipv6_reject<T>(drop: T) -> T {
-    classify::anomaly(Anomaly::BadTarget);
-    drop
 }
 
 #[classifier]
@@ -172,8 +160,7 @@ fn egress<const L2: usize>(ctx: &TcContext) -> i32 {
             match walk(classify::SLOT_TC, CHAIN_OUTPUT, pkt, log) {
                 Decision::Accept => TCX_NEXT,
                 Decision::Drop => TCX_DROP,
-                Decision::Reject(r) if !pkt.v6 => reject::tc::<L2>(skb, r, ifindex),
-                Decision::Reject(_) => ipv6_reject(TCX_DROP),
+                Decision::Reject(r) => reject::tc::<L2>(skb, r, ifindex, pkt),
             }
         }
         Parsed::NotIp => TCX_NEXT,
@@ -219,8 +206,7 @@ fn fw_tc_l3in(ctx: TcContext) -> i32 {
             match walk(classify::SLOT_XDP, chain, pkt, log) {
                 Decision::Accept => TCX_NEXT,
                 Decision::Drop => TCX_DROP,
-                Decision::Reject(r) if !pkt.v6 => reject::tc_in_l3(skb, r, hook, in_ifindex),
-                Decision::Reject(_) => ipv6_reject(TCX_DROP),
+                Decision::Reject(r) => reject::tc_in_l3(skb, r, hook, in_ifindex, pkt),
             }
         }
         Parsed::NotIp => TCX_NEXT,

@@ -29,7 +29,7 @@ pub const IPPROTO_UDP: u8 = 17;
 pub const IPPROTO_ICMP: u8 = 1;
 pub const IPPROTO_ICMPV6: u8 = 58;
 /// The fixed IPv6 header (RFC 8200 section 3).
-const IP6_HLEN: usize = 40;
+pub const IP6_HLEN: usize = 40;
 /// Extension headers (RFC 8200 4, RFC 4302): what `ipv6_ext_hdr` names,
 /// and "no next header", which ends the walk as an upper layer would.
 const NEXTHDR_HOP: u8 = 0;

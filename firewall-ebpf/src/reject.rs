@@ -1,7 +1,9 @@
 //! REJECT's answer (iptables-extensions(8) "REJECT"): what netfilter's
 //! `nf_send_unreach` (an ICMP destination unreachable, RFC 792, built by
-//! `icmp_send`) and `nf_send_reset` (a TCP RST, RFC 9293 3.10.7) send,
-//! built from the offending packet in place.
+//! `icmp_send`), `nf_send_unreach6` (an ICMPv6 destination unreachable,
+//! RFC 4443 3.1, built by `icmp6_send`) and `nf_send_reset` /
+//! `nf_send_reset6` (a TCP RST, RFC 9293 3.10.7) send, built from the
+//! offending packet in place.
 //!
 //! * INPUT and FORWARD (XDP): the frame becomes the answer and goes back
 //!   out the interface it came in on, to the MAC address it came from:
@@ -21,9 +23,17 @@
 //! bytes). The RST is sent from the packet's destination, TTL 64, DF, as
 //! `nf_reject_iphdr_put` and `nf_reject_ip_tcphdr_put` build it.
 //!
+//! The ICMPv6 error (`icmp6_send`) is from the same addresses, hop limit
+//! 64, traffic class and flow label 0, and quotes the offending packet
+//! from its IPv6 header on, up to [`QUOTE6_MAX`] bytes (Linux quotes up
+//! to 1,232); the IPv6 RST is `nf_reject_ip6hdr_put`'s (hop limit 64, no
+//! extension headers). Both are built by the global [`fw_reject6`].
+//!
 //! No answer (the packet is only dropped), as in netfilter: to a non-first
-//! fragment, to a broadcast or multicast packet, to an ICMP error, for
-//! tcp-reset to anything but a TCP segment without RST.
+//! fragment, to a broadcast or multicast packet, to an ICMP or ICMPv6
+//! error, for tcp-reset to anything but a TCP segment without RST; nor
+//! (fw's bound) to an IPv6 packet whose extension headers end past the
+//! bytes read ([`READ_MAX`]).
 
 use aya_ebpf::{
     bindings::{
@@ -48,7 +58,11 @@ use firewall_common::{
     },
 };
 
-use crate::{classify::anomaly, span};
+use crate::{
+    classify::anomaly,
+    parse::{IP6_HLEN, IPPROTO_ICMPV6, Packet},
+    span,
+};
 
 const ETH_HLEN: usize = 14;
 const IP_HLEN: usize = 20;
@@ -59,16 +73,29 @@ const IP_MAX_HLEN: usize = 60;
 /// Payload bytes the ICMP error quotes after the IP header (RFC 792).
 const QUOTE_DATA: usize = 8;
 const QUOTE_MAX: usize = IP_MAX_HLEN + QUOTE_DATA;
+/// Bytes of an IPv6 packet the ICMPv6 error quotes at most, from its
+/// IPv6 header on: room for extension headers and the upper layer's
+/// first bytes, which the receiver needs to find its socket.
+pub const QUOTE6_MAX: usize = IP6_HLEN + 128;
 /// Bytes before the quote in an ICMP answer: Ethernet, IP, ICMP.
 const ICMP_HEAD: usize = ETH_HLEN + IP_HLEN + ICMP_HLEN;
+/// Bytes before the quote in an ICMPv6 answer: Ethernet, IPv6, ICMPv6.
+const ICMP6_HEAD: usize = ETH_HLEN + IP6_HLEN + ICMP_HLEN;
 /// The whole RST frame: Ethernet, IP, TCP without options.
 const RST_LEN: usize = ETH_HLEN + IP_HLEN + TCP_HLEN;
-/// Bytes of the original frame read for an answer.
-const READ_MAX: usize = ETH_HLEN + IP_MAX_HLEN + TCP_HLEN;
+/// The whole IPv6 RST frame, the longest head an answer has.
+const HEAD_LEN: usize = ETH_HLEN + IP6_HLEN + TCP_HLEN;
+/// Bytes of the original frame read for an answer: the longest IPv4
+/// header and a TCP header, or the longest ICMPv6 quote.
+const READ_MAX: usize = ETH_HLEN + QUOTE6_MAX;
 
 const IPPROTO_ICMP: u8 = 1;
 const IPPROTO_TCP: u8 = 6;
 const ICMP_DEST_UNREACH: u8 = 3;
+/// RFC 4443 3.1.
+const ICMPV6_DEST_UNREACH: u8 = 1;
+/// RFC 4443 2.1: types below it are errors.
+const ICMPV6_INFOMSG_MASK: u8 = 0x80;
 /// `sysctl_ip_default_ttl` and `ip4_dst_hoplimit` by default.
 const TTL: u8 = 64;
 /// `IPTOS_PREC_INTERNETCONTROL`, and `IPTOS_TOS_MASK` (RT_TOS).
@@ -83,6 +110,7 @@ const TCP_ACK: u8 = 0x10;
 /// `NR_ICMP_TYPES`: ICMP types above it count as errors (`icmp_send`).
 const NR_ICMP_TYPES: u8 = 18;
 const AF_INET: u8 = 2;
+const AF_INET6: u8 = 10;
 
 /// Which chain rejected at XDP (or TC ingress): whom the ICMP error is
 /// from.
@@ -127,18 +155,31 @@ impl Frame<'_> {
 /// classifier's frames leave little of the 512 bytes BPF allows.
 #[repr(C)]
 pub struct Answer {
-    /// Ethernet, IP and ICMP or TCP headers: [`ICMP_HEAD`] or
-    /// [`RST_LEN`] bytes of it are used.
-    head: [u8; RST_LEN],
+    /// Ethernet, IP and ICMP or TCP headers: `head_len` bytes of it.
+    head: [u8; HEAD_LEN],
+    /// [`ICMP_HEAD`], [`ICMP6_HEAD`], [`RST_LEN`] or [`HEAD_LEN`].
+    head_len: usize,
     /// Bytes of the original IP packet the ICMP error quotes (0 for a RST).
     quote_len: usize,
     /// The frame's length once answered.
     len: usize,
     /// In FORWARD the quote holds the header as the FORWARD hook saw it,
-    /// TTL decremented (`ip_decrease_ttl`): its bytes 8..12 as sent.
+    /// TTL (hop limit) decremented: these 4 bytes at `patch_at`.
     quoted: [u8; 4],
-    /// Whether `quoted` differs from the frame's bytes (FORWARD).
-    patch_quote: bool,
+    /// Where `quoted` goes in the answer frame; 0: nowhere (not FORWARD).
+    patch_at: usize,
+    /// In FORWARD, this host's address toward the sender: IPv4's (network
+    /// byte order) or IPv6's.
+    src4: u32,
+    src6: [u8; 16],
+    /// The parser's findings for IPv6 ([`Packet`]): the upper layer's
+    /// protocol and offset from the IPv6 header past the extension
+    /// headers, and whether the packet is a later fragment or an ICMPv6
+    /// error, which get no answer.
+    proto: u8,
+    l4: usize,
+    later: bool,
+    icmp_error: bool,
     /// The offending frame's first bytes.
     orig: [u8; READ_MAX],
 }
@@ -186,14 +227,14 @@ static PENDING_ANSWERS: PerCpuArray<Pending> = PerCpuArray::with_max_entries(1, 
 /// One's complement sum (RFC 1071) of `head[from..from + n]` as
 /// big-endian 16-bit words (`n` even), added to `sum`.
 #[inline(always)]
-fn add(mut sum: u32, head: &[u8; RST_LEN], from: usize, n: usize) -> u32 {
+fn add(mut sum: u32, head: &[u8; HEAD_LEN], from: usize, n: usize) -> u32 {
     let mut i = 0;
-    while i + 1 < RST_LEN {
+    while i + 1 < HEAD_LEN {
         if i >= n {
             break;
         }
         let at = from + i;
-        if at + 1 < RST_LEN {
+        if at + 1 < HEAD_LEN {
             sum += u16::from_be_bytes([head[at], head[at + 1]]) as u32;
         }
         i += 2;
@@ -210,10 +251,10 @@ fn fold(mut sum: u32) -> [u8; 2] {
 }
 
 #[inline(always)]
-fn put<const N: usize>(buf: &mut [u8; RST_LEN], at: usize, b: [u8; N]) {
+fn put<const N: usize>(buf: &mut [u8; HEAD_LEN], at: usize, b: [u8; N]) {
     let mut i = 0;
     while i < N {
-        if at + i < RST_LEN {
+        if at + i < HEAD_LEN {
             buf[at + i] = b[i];
         }
         i += 1;
@@ -228,15 +269,34 @@ fn not_unicast(a: [u8; 4]) -> bool {
 
 const IP: usize = ETH_HLEN;
 const L4: usize = ETH_HLEN + IP_HLEN;
+const L4_6: usize = ETH_HLEN + IP6_HLEN;
 
-/// Builds the answer `r` to the frame `start..end` into `a`; `false`
-/// when netfilter sends none. `fwd_src` is, in FORWARD, this host's
-/// address toward the sender (the ICMP error's source), else 0.
+/// Builds the answer `r` to the IP packet in `a.orig` (`len` bytes of
+/// it): IPv4's here, IPv6's in [`fw_reject6`]; `false` when netfilter
+/// sends none. `forward`: FORWARD, whose ICMP error is from `a.src4` or
+/// `a.src6`. A type of the other family is no compiler's: counted and
+/// dropped.
+#[inline(always)]
+fn answer(a: &mut Answer, len: usize, r: Reject, forward: bool) -> bool {
+    let v6 = a.orig[IP] >> 4 == 6;
+    if !r.answers(v6) {
+        anomaly(Anomaly::BadTarget);
+        return false;
+    }
+    if v6 {
+        fw_reject6(a, len as u32, r.encode(), u32::from(forward)) != 0
+    } else {
+        build(a, len, r, forward)
+    }
+}
+
+/// Builds the IPv4 answer `r` to the frame in `a.orig` (`len` bytes of
+/// it); `false` when netfilter sends none.
 ///
 /// It and its parts are BPF subprograms: each frame holds only its own
 /// values, so the deepest chain stays within BPF's 512 stack bytes.
 #[inline(never)]
-fn build(a: &mut Answer, len: usize, r: Reject, fwd_src: u32) -> bool {
+fn build(a: &mut Answer, len: usize, r: Reject, forward: bool) -> bool {
     let f = Frame { orig: &a.orig, len };
     let Some([ver_ihl, _]) = f.read::<2>(ETH_HLEN) else {
         return false;
@@ -251,12 +311,16 @@ fn build(a: &mut Answer, len: usize, r: Reject, fwd_src: u32) -> bool {
     if ver_ihl >> 4 != 4 || ihl < IP_HLEN || total < ihl {
         return false;
     }
-    let (Some(frag), Some(src), Some(dst), Some(eth)) = (
-        f.read::<2>(ETH_HLEN + 6),
-        f.read::<4>(ETH_HLEN + 12),
-        f.read::<4>(ETH_HLEN + 16),
-        f.read::<ETH_HLEN>(0),
-    ) else {
+    let Some(frag) = f.read::<2>(ETH_HLEN + 6) else {
+        return false;
+    };
+    let Some(src) = f.read::<4>(ETH_HLEN + 12) else {
+        return false;
+    };
+    let Some(dst) = f.read::<4>(ETH_HLEN + 16) else {
+        return false;
+    };
+    let Some(eth) = f.read::<ETH_HLEN>(0) else {
         return false;
     };
     // Non-first fragments, link-layer broadcast or multicast, and
@@ -269,29 +333,46 @@ fn build(a: &mut Answer, len: usize, r: Reject, fwd_src: u32) -> bool {
         return false;
     }
     a.quote_len = 0;
-    a.patch_quote = false;
-    // Ethernet: back to where it came from.
-    put(
-        &mut a.head,
-        0,
-        [
-            eth[6], eth[7], eth[8], eth[9], eth[10], eth[11], eth[0], eth[1], eth[2], eth[3],
-            eth[4], eth[5], 0x08, 0x00,
-        ],
-    );
+    a.patch_at = 0;
+    ethernet(&mut a.head, eth, [0x08, 0x00]);
     // The IP header (RFC 791); the fields that differ come below.
     put(&mut a.head, IP, [0x45, 0, 0, 0, 0, 0, 0, 0, TTL, 0, 0, 0]);
     put(&mut a.head, IP + 16, src);
     if r == Reject::TcpReset {
         rst(a, len, ihl, total)
     } else {
-        let from = if fwd_src == 0 {
-            u32::from_ne_bytes(dst)
+        let from = if forward {
+            a.src4
         } else {
-            fwd_src
+            u32::from_ne_bytes(dst)
         };
-        icmp(a, len, r.encode() | ((fwd_src != 0) as u32) << 8, from)
+        icmp(a, len, u32::from(r.code()) | u32::from(forward) << 8, from)
     }
+}
+
+/// The answer's Ethernet header: back to where `eth` came from.
+#[inline(always)]
+fn ethernet(head: &mut [u8; HEAD_LEN], eth: [u8; ETH_HLEN], ethertype: [u8; 2]) {
+    put(
+        head,
+        0,
+        [
+            eth[6],
+            eth[7],
+            eth[8],
+            eth[9],
+            eth[10],
+            eth[11],
+            eth[0],
+            eth[1],
+            eth[2],
+            eth[3],
+            eth[4],
+            eth[5],
+            ethertype[0],
+            ethertype[1],
+        ],
+    );
 }
 
 /// The RST of `nf_send_reset` for the TCP segment at `ETH_HLEN + ihl`.
@@ -299,14 +380,19 @@ fn build(a: &mut Answer, len: usize, r: Reject, fwd_src: u32) -> bool {
 fn rst(a: &mut Answer, len: usize, ihl: usize, total: usize) -> bool {
     let f = Frame { orig: &a.orig, len };
     // `nf_reject_ip_tcphdr_get`: TCP, and not a RST.
-    let (Some(th), Some([_, proto]), Some(dst)) = (
-        f.read::<TCP_HLEN>(ETH_HLEN + ihl),
-        f.read::<2>(ETH_HLEN + 8),
-        f.read::<4>(ETH_HLEN + 16),
-    ) else {
+    let th = ETH_HLEN + ihl;
+    let Some(_) = f.read::<1>(th + TCP_HLEN - 1) else {
         return false;
     };
-    let (doff, flags) = (((th[12] >> 4) as u32) * 4, th[13]);
+    let Some(flags) = f.byte(th + 13) else {
+        return false;
+    };
+    let Some([_, proto]) = f.read::<2>(ETH_HLEN + 8) else {
+        return false;
+    };
+    let Some(dst) = f.read::<4>(ETH_HLEN + 16) else {
+        return false;
+    };
     if proto != IPPROTO_TCP || flags & TCP_RST != 0 {
         return false;
     }
@@ -319,37 +405,76 @@ fn rst(a: &mut Answer, len: usize, ihl: usize, total: usize) -> bool {
     put(&mut a.head, IP + 6, IP_DF.to_be_bytes());
     a.head[IP + 9] = IPPROTO_TCP;
     put(&mut a.head, IP + 12, dst);
-    // `nf_reject_ip_tcphdr_put`.
-    put(&mut a.head, L4, [th[2], th[3], th[0], th[1]]);
-    if flags & TCP_ACK != 0 {
-        put(&mut a.head, L4 + 4, [th[8], th[9], th[10], th[11]]);
-        put(&mut a.head, L4 + 8, [0; 4]);
-        put(&mut a.head, L4 + 12, [((TCP_HLEN / 4) as u8) << 4, TCP_RST]);
-    } else {
-        let ack = u32::from_be_bytes([th[4], th[5], th[6], th[7]])
-            .wrapping_add((flags & TCP_SYN != 0) as u32)
-            .wrapping_add((flags & TCP_FIN != 0) as u32)
-            .wrapping_add(total as u32)
-            .wrapping_sub(ihl as u32)
-            .wrapping_sub(doff);
-        put(&mut a.head, L4 + 4, [0; 4]);
-        put(&mut a.head, L4 + 8, ack.to_be_bytes());
-        put(
-            &mut a.head,
-            L4 + 12,
-            [((TCP_HLEN / 4) as u8) << 4, TCP_RST | TCP_ACK],
-        );
-    }
-    // Window, checksum, urgent pointer.
-    put(&mut a.head, L4 + 14, [0; 6]);
+    tcp_rst(&mut a.head, &a.orig, L4, th, (total - ihl) as u32);
     // The pseudo-header (RFC 9293 3.1), then the header.
     let pseudo = add(0, &a.head, IP + 12, 8) + IPPROTO_TCP as u32 + TCP_HLEN as u32;
     let c = fold(add(pseudo, &a.head, L4, TCP_HLEN));
     put(&mut a.head, L4 + 16, c);
     let c = fold(add(0, &a.head, IP, IP_HLEN));
     put(&mut a.head, IP + 10, c);
+    a.head_len = RST_LEN;
     a.len = RST_LEN;
     true
+}
+
+/// `nf_reject_ip_tcphdr_put` (`nf_reject_ip6_tcphdr_put`): the RST's TCP
+/// header at `at`, answering the header at `th` of the original frame
+/// (all of it read: the caller checked), a `seglen`-byte segment; its
+/// checksum is left 0. Read in place: a copy would cost stack.
+#[inline(always)]
+fn tcp_rst(head: &mut [u8; HEAD_LEN], orig: &[u8; READ_MAX], at: usize, th: usize, seglen: u32) {
+    let b = |i: usize| orig[(th + i) % READ_MAX];
+    let (doff, flags) = (((b(12) >> 4) as u32) * 4, b(13));
+    put(head, at, [b(2), b(3), b(0), b(1)]);
+    if flags & TCP_ACK != 0 {
+        put(head, at + 4, [b(8), b(9), b(10), b(11)]);
+        put(head, at + 8, [0; 4]);
+        put(head, at + 12, [((TCP_HLEN / 4) as u8) << 4, TCP_RST]);
+    } else {
+        let ack = u32::from_be_bytes([b(4), b(5), b(6), b(7)])
+            .wrapping_add((flags & TCP_SYN != 0) as u32)
+            .wrapping_add((flags & TCP_FIN != 0) as u32)
+            .wrapping_add(seglen)
+            .wrapping_sub(doff);
+        put(head, at + 4, [0; 4]);
+        put(head, at + 8, ack.to_be_bytes());
+        put(
+            head,
+            at + 12,
+            [((TCP_HLEN / 4) as u8) << 4, TCP_RST | TCP_ACK],
+        );
+    }
+    // Window, checksum, urgent pointer.
+    put(head, at + 14, [0; 6]);
+}
+
+/// The one's complement sum of the `quote_len` bytes of the original IP
+/// packet the answer quotes, as it will carry them: `a.quoted` at
+/// `patch..patch + 4`. `None` when they were not all read. `MAX` bounds
+/// `quote_len` for the verifier.
+#[inline(always)]
+fn quote_sum<const MAX: usize>(
+    a: &Answer,
+    len: usize,
+    quote_len: usize,
+    patch: usize,
+) -> Option<u32> {
+    let f = Frame { orig: &a.orig, len };
+    let mut sum = 0u32;
+    let mut i = 0;
+    while i < MAX {
+        if i >= quote_len {
+            break;
+        }
+        let b = if i >= patch && i < patch + 4 {
+            a.quoted[(i - patch) % 4]
+        } else {
+            f.byte(ETH_HLEN + i)?
+        } as u32;
+        sum += if i % 2 == 0 { b << 8 } else { b };
+        i += 1;
+    }
+    Some(sum)
 }
 
 /// The ICMP destination unreachable of `icmp_send` with the code in the
@@ -360,12 +485,16 @@ fn rst(a: &mut Answer, len: usize, ihl: usize, total: usize) -> bool {
 fn icmp(a: &mut Answer, len: usize, code: u32, from: u32) -> bool {
     let f = Frame { orig: &a.orig, len };
     let forward = code & 0x100 != 0;
-    let (Some([ver_ihl, tos]), Some(total), Some([ttl, proto]), Some(check)) = (
-        f.read::<2>(ETH_HLEN),
-        f.read::<2>(ETH_HLEN + 2),
-        f.read::<2>(ETH_HLEN + 8),
-        f.read::<2>(ETH_HLEN + 10),
-    ) else {
+    let Some([ver_ihl, tos]) = f.read::<2>(ETH_HLEN) else {
+        return false;
+    };
+    let Some(total) = f.read::<2>(ETH_HLEN + 2) else {
+        return false;
+    };
+    let Some([ttl, proto]) = f.read::<2>(ETH_HLEN + 8) else {
+        return false;
+    };
+    let Some(check) = f.read::<2>(ETH_HLEN + 10) else {
         return false;
     };
     let ihl = ((ver_ihl & 0x0f) as usize) * 4;
@@ -399,25 +528,11 @@ fn icmp(a: &mut Answer, len: usize, code: u32, from: u32) -> bool {
         let c = u16::from_be_bytes(check) as u32 + 0x0100;
         let c = (c + (c >= 0xffff) as u32) as u16;
         a.quoted = [ttl - 1, proto, (c >> 8) as u8, c as u8];
-        a.patch_quote = true;
+        a.patch_at = ICMP_HEAD + 8;
     }
-    // The quote's sum, as the answer will carry it.
-    let mut sum = 0u32;
-    let mut i = 0;
-    while i < QUOTE_MAX {
-        if i >= quote_len {
-            break;
-        }
-        let b = match i {
-            8..=11 => a.quoted[i - 8],
-            _ => match f.byte(ETH_HLEN + i) {
-                Some(b) => b,
-                None => return false,
-            },
-        } as u32;
-        sum += if i % 2 == 0 { b << 8 } else { b };
-        i += 1;
-    }
+    let Some(sum) = quote_sum::<QUOTE_MAX>(a, len, quote_len, 8) else {
+        return false;
+    };
     // SAFETY: a plain helper call.
     let id = unsafe { bpf_get_prandom_u32() } as u16;
     // `icmp_send`: TOS of an error, a fresh id, no DF.
@@ -440,21 +555,239 @@ fn icmp(a: &mut Answer, len: usize, code: u32, from: u32) -> bool {
     let c = fold(add(sum, &a.head, L4, ICMP_HLEN));
     put(&mut a.head, L4 + 2, c);
     a.quote_len = quote_len;
+    a.head_len = ICMP_HEAD;
     a.len = ICMP_HEAD + quote_len;
     true
 }
 
-/// This host's address toward `to`, as `icmp_send`'s route lookup with
-/// no source picks it (the route's preferred source), asked of the FIB
-/// from interface `ifindex`.
+/// Not a unicast IPv6 address (`ipv6_addr_type`): unspecified or
+/// multicast.
+#[inline(always)]
+fn not_unicast6(a: &[u8; 16]) -> bool {
+    a[0] == 0xff || *a == [0; 16]
+}
+
+/// Builds the IPv6 answer `r` (encoded: [`Reject::encode`]) to the
+/// frame in `a.orig` (`len` bytes of it) into `a`, from `a.src6` when
+/// `forward` is not 0 (FORWARD): 1, or 0 when netfilter sends none.
+/// Global, so the verifier checks its ways once, apart from the
+/// classifier's.
+#[unsafe(no_mangle)]
 #[inline(never)]
-fn source_toward(md: *mut c_void, ifindex: u32, to: [u8; 4]) -> u32 {
+pub extern "C" fn fw_reject6(a: *mut Answer, len: u32, r: u32, forward: u32) -> u32 {
+    // SAFETY: the caller's answer slot, or null.
+    let (Some(a), Some(r)) = (unsafe { a.as_mut() }, Reject::decode(r)) else {
+        return 0;
+    };
+    let len = len as usize;
+    let upper = eligible6(a, len);
+    if upper == 0 {
+        return 0;
+    }
+    let (proto, l4, total) = (
+        upper as u8,
+        (upper >> 8) as usize & 0xfff,
+        (upper >> 20) as usize,
+    );
+    u32::from(if r == Reject::TcpReset {
+        proto == IPPROTO_TCP && rst6(a, len, l4, total)
+    } else {
+        icmp6(a, len, u32::from(r.code()) | (forward & 1) << 8)
+    })
+}
+
+/// Copies the `N` bytes of the original frame at `from` into the
+/// answer's head at `to`, without a copy on the stack: `false` when they
+/// were not all read.
+#[inline(always)]
+fn copy<const N: usize>(
+    head: &mut [u8; HEAD_LEN],
+    orig: &[u8; READ_MAX],
+    len: usize,
+    from: usize,
+    to: usize,
+) -> bool {
+    if from + N > len || from + N > READ_MAX || to + N > HEAD_LEN {
+        return false;
+    }
+    let mut i = 0;
+    while i < N {
+        head[(to + i) % HEAD_LEN] = orig[(from + i) % READ_MAX];
+        i += 1;
+    }
+    true
+}
+
+/// Whether the 16 bytes at `at` of the original frame are a unicast
+/// IPv6 address ([`not_unicast6`]), read in place.
+#[inline(always)]
+fn unicast6_at(orig: &[u8; READ_MAX], len: usize, at: usize) -> bool {
+    if at + 16 > len || at + 16 > READ_MAX {
+        return false;
+    }
+    let mut zero = true;
+    let mut i = 0;
+    while i < 16 {
+        zero &= orig[(at + i) % READ_MAX] == 0;
+        i += 1;
+    }
+    !zero && orig[at % READ_MAX] != 0xff
+}
+
+/// Whether the IPv6 packet in `a.orig` may be answered, and if so its
+/// answer's head begun (Ethernet, the IPv6 header's first 8 bytes, the
+/// destination): its upper layer's protocol in bits 0..8, offset from
+/// the IPv6 header in 8..20 and the packet's length in 20..32; 0: no
+/// answer. `icmp6_send` and `nf_send_reset6` send none to link-layer
+/// multicast or non-unicast addresses, nor (`reject6_csum_ok`,
+/// `is_ineligible`) to non-first fragments and ICMPv6 errors.
+#[inline(never)]
+fn eligible6(a: &mut Answer, len: usize) -> u32 {
+    let f = Frame { orig: &a.orig, len };
+    let Some(h) = f.read::<8>(IP) else {
+        return 0;
+    };
+    let Some(mac0) = f.byte(0) else {
+        return 0;
+    };
+    let plen = u16::from_be_bytes([h[4], h[5]]) as usize;
+    if h[0] >> 4 != 6
+        || mac0 & 1 != 0
+        || !unicast6_at(&a.orig, len, IP + 8)
+        || !unicast6_at(&a.orig, len, IP + 24)
+    {
+        return 0;
+    }
+    let (proto, l4) = (a.proto, a.l4);
+    if a.later || a.icmp_error || IP6_HLEN + plen < l4 || l4 > 0xfff {
+        return 0;
+    }
+    a.quote_len = 0;
+    a.patch_at = 0;
+    // Ethernet back to where it came from; version 6, traffic class and
+    // flow label 0, hop limit 64 (payload length and next header below);
+    // to the sender.
+    if !copy::<6>(&mut a.head, &a.orig, len, 6, 0)
+        || !copy::<6>(&mut a.head, &a.orig, len, 0, 6)
+        || !copy::<16>(&mut a.head, &a.orig, len, IP + 8, IP + 24)
+    {
+        return 0;
+    }
+    put(&mut a.head, 12, [0x86, 0xdd, 0x60, 0, 0, 0, 0, 0, 0, TTL]);
+    u32::from(proto) | (l4 as u32) << 8 | ((IP6_HLEN + plen) as u32) << 20
+}
+
+/// The RST of `nf_send_reset6` for the TCP segment at `l4` (from the
+/// IPv6 header) of a `total`-byte IPv6 packet.
+#[inline(never)]
+fn rst6(a: &mut Answer, len: usize, l4: usize, total: usize) -> bool {
+    let f = Frame { orig: &a.orig, len };
+    // `nf_reject_ip6_tcphdr_get`: all of the TCP header, not a RST.
+    let th = IP + l4;
+    let Some(_) = f.read::<1>(th + TCP_HLEN - 1) else {
+        return false;
+    };
+    let Some(flags) = f.byte(th + 13) else {
+        return false;
+    };
+    if total < l4 + TCP_HLEN || flags & TCP_RST != 0 {
+        return false;
+    }
+    put(&mut a.head, IP + 4, (TCP_HLEN as u16).to_be_bytes());
+    a.head[IP + 6] = IPPROTO_TCP;
+    if !copy::<16>(&mut a.head, &a.orig, len, IP + 24, IP + 8) {
+        return false;
+    }
+    tcp_rst(&mut a.head, &a.orig, L4_6, th, (total - l4) as u32);
+    let pseudo = add(0, &a.head, IP + 8, 32) + IPPROTO_TCP as u32 + TCP_HLEN as u32;
+    let c = fold(add(pseudo, &a.head, L4_6, TCP_HLEN));
+    put(&mut a.head, L4_6 + 16, c);
+    a.head_len = HEAD_LEN;
+    a.len = HEAD_LEN;
+    true
+}
+
+/// The ICMPv6 destination unreachable of `icmp6_send` with the code in
+/// the low byte of `code` (bit 8: FORWARD, from `a.src6`, quoting the
+/// header as the FORWARD hook saw it).
+#[inline(never)]
+fn icmp6(a: &mut Answer, len: usize, code: u32) -> bool {
+    let f = Frame { orig: &a.orig, len };
+    let Some([_, _, _, _, p0, p1, nh, hl]) = f.read::<8>(IP) else {
+        return false;
+    };
+    let total = IP6_HLEN + u16::from_be_bytes([p0, p1]) as usize;
+    let quote_len = if total < QUOTE6_MAX {
+        total
+    } else {
+        QUOTE6_MAX
+    };
+    // In FORWARD the quote holds the header as the FORWARD hook saw it:
+    // ip6_forward() decremented the hop limit (and answered a packet it
+    // would expire itself). Its bytes 4..8 as quoted.
+    a.quoted = [p0, p1, nh, hl];
+    if code & 0x100 != 0 {
+        if hl <= 1 {
+            return false;
+        }
+        a.quoted[3] = hl - 1;
+        a.patch_at = ICMP6_HEAD + 4;
+        let from = a.src6;
+        put(&mut a.head, IP + 8, from);
+    } else if !copy::<16>(&mut a.head, &a.orig, len, IP + 24, IP + 8) {
+        return false;
+    }
+    let Some(sum) = quote_sum::<QUOTE6_MAX>(a, len, quote_len, 4) else {
+        return false;
+    };
+    let icmp_len = ICMP_HLEN + quote_len;
+    put(&mut a.head, IP + 4, (icmp_len as u16).to_be_bytes());
+    a.head[IP + 6] = IPPROTO_ICMPV6;
+    put(
+        &mut a.head,
+        L4_6,
+        [ICMPV6_DEST_UNREACH, code as u8, 0, 0, 0, 0, 0, 0],
+    );
+    // The pseudo-header (RFC 8200 8.1), the ICMPv6 header, the quote.
+    let pseudo = add(0, &a.head, IP + 8, 32) + IPPROTO_ICMPV6 as u32 + icmp_len as u32;
+    let c = fold(add(sum + pseudo, &a.head, L4_6, ICMP_HLEN));
+    put(&mut a.head, L4_6 + 2, c);
+    a.quote_len = quote_len;
+    a.head_len = ICMP6_HEAD;
+    a.len = ICMP6_HEAD + quote_len;
+    true
+}
+
+/// In FORWARD, this host's address toward the sender of the packet in
+/// `a.orig` (`len` bytes of it), as `icmp_send`'s (`icmp6_send`'s) route
+/// lookup with no source picks it (the route's preferred source), asked
+/// of the FIB from interface `ifindex`: into `a.src4` or `a.src6`.
+/// `false` when there is none.
+#[inline(never)]
+fn forward_source(md: *mut c_void, ifindex: u32, a: &mut Answer, len: usize) -> bool {
+    let f = Frame { orig: &a.orig, len };
+    let v6 = a.orig[IP] >> 4 == 6;
     // SAFETY: bpf_fib_lookup is plain data; all-zero is a valid start.
     let mut params: FibParams = unsafe { core::mem::zeroed() };
-    params.family = AF_INET;
-    params.l4_protocol = IPPROTO_ICMP;
     params.ifindex = ifindex;
-    params.__bindgen_anon_4.ipv4_dst = u32::from_ne_bytes(to);
+    if v6 {
+        let Some(to) = f.read::<16>(IP + 8) else {
+            return false;
+        };
+        params.family = AF_INET6;
+        params.l4_protocol = IPPROTO_ICMPV6;
+        // SAFETY: writes the union's IPv6 member, 16 bytes.
+        unsafe {
+            params.__bindgen_anon_4.ipv6_dst = core::mem::transmute::<[u8; 16], [u32; 4]>(to)
+        };
+    } else {
+        let Some(to) = f.read::<4>(IP + 12) else {
+            return false;
+        };
+        params.family = AF_INET;
+        params.l4_protocol = IPPROTO_ICMP;
+        params.__bindgen_anon_4.ipv4_dst = u32::from_ne_bytes(to);
+    }
     // SAFETY: params is a valid bpf_fib_lookup of the size passed.
     let rc = unsafe {
         bpf_fib_lookup(
@@ -465,10 +798,37 @@ fn source_toward(md: *mut c_void, ifindex: u32, to: [u8; 4]) -> u32 {
         )
     } as u32;
     if rc != BPF_FIB_LKUP_RET_SUCCESS && rc != BPF_FIB_LKUP_RET_NO_NEIGH {
-        return 0;
+        return false;
     }
-    // SAFETY: the lookup wrote the union's IPv4 member.
-    unsafe { params.__bindgen_anon_3.ipv4_src }
+    // SAFETY: the lookup wrote the union's member of the family asked.
+    unsafe {
+        if v6 {
+            a.src6 = core::mem::transmute::<[u32; 4], [u8; 16]>(params.__bindgen_anon_3.ipv6_src);
+            !not_unicast6(&a.src6)
+        } else {
+            a.src4 = params.__bindgen_anon_3.ipv4_src;
+            a.src4 != 0
+        }
+    }
+}
+
+/// Notes the parser's findings of `pkt` in `a` ([`Answer::proto`]).
+#[inline(always)]
+fn upper(a: &mut Answer, pkt: &Packet) {
+    a.proto = pkt.proto;
+    a.l4 = pkt.l4 as usize;
+    a.later = pkt.later_fragment;
+    a.icmp_error =
+        pkt.proto == IPPROTO_ICMPV6 && pkt.has_icmp && pkt.icmp_type & ICMPV6_INFOMSG_MASK == 0;
+}
+
+/// [`upper`] into this CPU's answer slot `slot`.
+#[inline(always)]
+fn upper_of(slot: u32, pkt: &Packet) {
+    if let Some(a) = ANSWER.get_ptr_mut(slot) {
+        // SAFETY: this CPU's slot, used by nothing else until the program ends.
+        upper(unsafe { &mut *a }, pkt);
+    }
 }
 
 /// The number of bytes of a `frame_len`-byte frame copied into
@@ -490,7 +850,7 @@ fn copy_len(frame_len: usize) -> u32 {
 /// A function of its own (a BPF subprogram): its stack is not added to the
 /// classifier's.
 #[inline(never)]
-pub fn xdp(md: *mut xdp_md, r: Reject, hook: Hook, in_ifindex: u32) -> u32 {
+pub fn xdp(md: *mut xdp_md, r: Reject, hook: Hook, in_ifindex: u32, pkt: &Packet) -> u32 {
     let ctx = &XdpContext::new(md);
     let frame_len = ctx.data_end() - ctx.data();
     let Some(a) = ANSWER.get_ptr_mut(0) else {
@@ -503,32 +863,27 @@ pub fn xdp(md: *mut xdp_md, r: Reject, hook: Hook, in_ifindex: u32) -> u32 {
     if unsafe { bpf_xdp_load_bytes(md, 0, a.orig.as_mut_ptr().cast(), n) } != 0 {
         return xdp_action::XDP_DROP;
     }
-    let mut fwd_src = 0;
-    if hook == Hook::Forward && r != Reject::TcpReset {
-        let f = Frame {
-            orig: &a.orig,
-            len: n as usize,
-        };
-        let Some(sender) = f.read::<4>(ETH_HLEN + 12) else {
-            return xdp_action::XDP_DROP;
-        };
-        fwd_src = source_toward(md.cast(), in_ifindex, sender);
-        if fwd_src == 0 {
-            return xdp_action::XDP_DROP;
-        }
+    upper(a, pkt);
+    let forward = hook == Hook::Forward && r != Reject::TcpReset;
+    if forward && !forward_source(md.cast(), in_ifindex, a, n as usize) {
+        return xdp_action::XDP_DROP;
     }
-    if !build(a, n as usize, r, fwd_src) {
+    if !answer(a, n as usize, r, forward) {
         return xdp_action::XDP_DROP;
     }
     let mut len = frame_len;
     if a.quote_len > 0 {
         // Room for the new IP and ICMP headers before the original IP
         // header, which then stays in place as the quote.
-        // SAFETY: plain helper calls on this program's xdp_md.
-        if unsafe { bpf_xdp_adjust_head(md, -((IP_HLEN + ICMP_HLEN) as i32)) } != 0 {
+        let grow = a.head_len - ETH_HLEN;
+        if grow > IP6_HLEN + ICMP_HLEN {
             return xdp_action::XDP_DROP;
         }
-        len += IP_HLEN + ICMP_HLEN;
+        // SAFETY: plain helper calls on this program's xdp_md.
+        if unsafe { bpf_xdp_adjust_head(md, -(grow as i32)) } != 0 {
+            return xdp_action::XDP_DROP;
+        }
+        len += grow;
     }
     if len < a.len || len - a.len > 0xffff {
         return xdp_action::XDP_DROP;
@@ -537,14 +892,16 @@ pub fn xdp(md: *mut xdp_md, r: Reject, hook: Hook, in_ifindex: u32) -> u32 {
     if len != a.len && unsafe { bpf_xdp_adjust_tail(md, -((len - a.len) as i32)) } != 0 {
         return xdp_action::XDP_DROP;
     }
-    let head = if a.quote_len > 0 { ICMP_HEAD } else { RST_LEN };
-    // SAFETY: `head` holds RST_LEN >= head bytes.
-    if unsafe { bpf_xdp_store_bytes(md, 0, a.head.as_mut_ptr().cast(), head as u32) } != 0 {
+    let Some(head) = span::nonzero(a.head_len as u32, HEAD_LEN as u32) else {
+        return xdp_action::XDP_DROP;
+    };
+    // SAFETY: `head` holds HEAD_LEN >= head bytes.
+    if unsafe { bpf_xdp_store_bytes(md, 0, a.head.as_mut_ptr().cast(), head) } != 0 {
         return xdp_action::XDP_DROP;
     }
-    if a.patch_quote {
+    if a.patch_at != 0 {
         // SAFETY: as above, 4 bytes.
-        let at = (ICMP_HEAD + 8) as u32;
+        let at = a.patch_at as u32;
         if unsafe { bpf_xdp_store_bytes(md, at, a.quoted.as_mut_ptr().cast(), 4) } != 0 {
             return xdp_action::XDP_DROP;
         }
@@ -598,7 +955,7 @@ fn remember() -> u32 {
         let mut b = [0u8; 8];
         let mut j = 0;
         while j < 8 {
-            b[j] = a.head[(w * 8 + j) % RST_LEN];
+            b[j] = a.head[(w * 8 + j) % HEAD_LEN];
             j += 1;
         }
         p.words[i][w] = u64::from_ne_bytes(b);
@@ -710,7 +1067,7 @@ const TCX_DROP: i32 = 2;
 /// one). Returns the TC verdict (a redirect, or a drop when there is no
 /// answer). A BPF subprogram, as [`xdp`].
 #[inline(never)]
-pub fn tc<const L2: usize>(skb: *mut __sk_buff, r: Reject, ifindex: u32) -> i32 {
+pub fn tc<const L2: usize>(skb: *mut __sk_buff, r: Reject, ifindex: u32, pkt: &Packet) -> i32 {
     if L2 == 0 {
         // The answer arrives at the TCX ingress of a device without a
         // link-layer header, where fw's INPUT runs: the mark lets it by
@@ -718,7 +1075,8 @@ pub fn tc<const L2: usize>(skb: *mut __sk_buff, r: Reject, ifindex: u32) -> i32 
         // SAFETY: TC programs may write `mark`.
         unsafe { (*skb).mark = REJECT_MARK };
     }
-    answer_skb::<L2>(skb, r, 0, ifindex, BPF_F_INGRESS as u64)
+    upper_of(1, pkt);
+    answer_skb::<L2>(skb, r, false, ifindex, BPF_F_INGRESS as u64)
 }
 
 /// Answers the packet in `skb`, arriving on `ifindex`, a device without a
@@ -726,32 +1084,23 @@ pub fn tc<const L2: usize>(skb: *mut __sk_buff, r: Reject, ifindex: u32) -> i32 
 /// TCX ingress): the skb becomes the answer and goes back out the same
 /// device. A BPF subprogram, as [`xdp`].
 #[inline(never)]
-pub fn tc_in_l3(skb: *mut __sk_buff, r: Reject, hook: Hook, ifindex: u32) -> i32 {
-    let mut fwd_src = 0;
-    if hook == Hook::Forward && r != Reject::TcpReset {
-        let mut sender = [0u8; 4];
-        // SAFETY: skb is the kernel's __sk_buff; four bytes into `sender`.
-        if unsafe { bpf_skb_load_bytes(skb.cast(), 12, sender.as_mut_ptr().cast(), 4) } != 0 {
-            return TCX_DROP;
-        }
-        fwd_src = source_toward(skb.cast(), ifindex, sender);
-        if fwd_src == 0 {
-            return TCX_DROP;
-        }
-    }
-    answer_skb::<0>(skb, r, fwd_src, ifindex, 0)
+pub fn tc_in_l3(skb: *mut __sk_buff, r: Reject, hook: Hook, ifindex: u32, pkt: &Packet) -> i32 {
+    let forward = hook == Hook::Forward && r != Reject::TcpReset;
+    upper_of(1, pkt);
+    answer_skb::<0>(skb, r, forward, ifindex, 0)
 }
 
-/// Rewrites `skb` (its IP header at `L2`) into the answer `r` (from
-/// `fwd_src` in FORWARD, else 0) and redirects it to `ifindex` with
-/// `bpf_redirect` `flags`. Without a link-layer header the frame is
-/// copied after 14 zero bytes, so that [`build`] sees the Ethernet
-/// layout it builds on, and the answer is written without them.
+/// Rewrites `skb` (its IP header at `L2`) into the answer `r` (from this
+/// host's address toward the sender in FORWARD, arriving on `ifindex`)
+/// and redirects it to `ifindex` with `bpf_redirect` `flags`. Without a
+/// link-layer header the frame is copied after 14 zero bytes, so that
+/// [`answer`] sees the Ethernet layout it builds on, and the answer is
+/// written without them.
 #[inline(always)]
 fn answer_skb<const L2: usize>(
     skb: *mut __sk_buff,
     r: Reject,
-    fwd_src: u32,
+    forward: bool,
     ifindex: u32,
     flags: u64,
 ) -> i32 {
@@ -777,7 +1126,11 @@ fn answer_skb<const L2: usize>(
     if unsafe { bpf_skb_load_bytes(skb.cast(), 0, to.cast(), n) } != 0 {
         return TCX_DROP;
     }
-    if !build(a, n as usize + pad, r, fwd_src) {
+    let len = n as usize + pad;
+    if forward && !forward_source(skb.cast(), ifindex, a, len) {
+        return TCX_DROP;
+    }
+    if !answer(a, len, r, forward) {
         return TCX_DROP;
     }
     // The skb is cut or grown to the answer's length and written whole,
@@ -789,10 +1142,13 @@ fn answer_skb<const L2: usize>(
     if ctx.change_tail((a.len - pad) as u32, 0).is_err() {
         return TCX_DROP;
     }
-    let head = if a.quote_len > 0 { ICMP_HEAD } else { RST_LEN };
-    // SAFETY: `head` holds RST_LEN >= head bytes, from `pad` on.
+    let head = a.head_len;
+    if head < pad {
+        return TCX_DROP;
+    }
+    // SAFETY: `head` holds HEAD_LEN >= head bytes, from `pad` on.
     let from = unsafe { a.head.as_ptr().add(pad) };
-    let Some(n) = span::nonzero((head - pad) as u32, RST_LEN as u32) else {
+    let Some(n) = span::nonzero((head - pad) as u32, HEAD_LEN as u32) else {
         return TCX_DROP;
     };
     // SAFETY: `from` holds head - pad = n bytes.
@@ -800,15 +1156,23 @@ fn answer_skb<const L2: usize>(
         return TCX_DROP;
     }
     let q = a.quote_len;
-    if q > QUOTE_MAX {
+    if q > QUOTE6_MAX {
         return TCX_DROP;
     }
-    if let Some(q) = span::nonzero(q as u32, QUOTE_MAX as u32) {
-        // SAFETY: `orig` holds READ_MAX >= ETH_HLEN + QUOTE_MAX bytes.
+    if let Some(q) = span::nonzero(q as u32, QUOTE6_MAX as u32) {
+        // SAFETY: `orig` holds READ_MAX = ETH_HLEN + QUOTE6_MAX bytes.
         let from = unsafe { a.orig.as_ptr().add(ETH_HLEN) };
-        let at = (ICMP_HEAD - pad) as u32;
-        // SAFETY: `from` holds at least q <= QUOTE_MAX bytes (above).
+        let at = (head - pad) as u32;
+        // SAFETY: `from` holds at least q <= QUOTE6_MAX bytes (above).
         if unsafe { bpf_skb_store_bytes(skb.cast(), at, from.cast(), q, 0) } != 0 {
+            return TCX_DROP;
+        }
+    }
+    if a.patch_at >= pad && a.patch_at != 0 {
+        // The quote as FORWARD saw it (tun, WireGuard: [`tc_in_l3`]).
+        let at = (a.patch_at - pad) as u32;
+        // SAFETY: `quoted` holds 4 bytes.
+        if unsafe { bpf_skb_store_bytes(skb.cast(), at, a.quoted.as_ptr().cast(), 4, 0) } != 0 {
             return TCX_DROP;
         }
     }

@@ -118,7 +118,7 @@ fn target(
         Target::Jump(c) => Verdict::Jump(chain(c)),
         Target::Goto(c) => Verdict::Goto(chain(c)),
         Target::None => Verdict::Continue,
-        Target::Reject(w) => Verdict::Reject(reject(*w)?),
+        Target::Reject(w) => Verdict::Reject(reject(*w)),
         Target::Log(l) => {
             let n = logs.len() as u32;
             if n >= firewall_common::log::MAX_CONFIGS {
@@ -147,13 +147,9 @@ pub fn log_config(l: &crate::model::ext::Log) -> firewall_common::log::Config {
 }
 
 /// REJECT's answer as the kernel builds it (firewall-ebpf `reject.rs`).
-///
-/// # Errors
-/// [`CompileError::NotSupported`] for ICMPv6 types (support::enforceable
-/// refuses them first).
-fn reject(w: RejectWith) -> Result<firewall_common::Reject, CompileError> {
+fn reject(w: RejectWith) -> firewall_common::Reject {
     use firewall_common::Reject as R;
-    Ok(match w {
+    match w {
         RejectWith::NetUnreachable => R::NetUnreachable,
         RejectWith::HostUnreachable => R::HostUnreachable,
         RejectWith::ProtoUnreachable => R::ProtoUnreachable,
@@ -162,18 +158,13 @@ fn reject(w: RejectWith) -> Result<firewall_common::Reject, CompileError> {
         RejectWith::HostProhibited => R::HostProhibited,
         RejectWith::AdminProhibited => R::AdminProhibited,
         RejectWith::TcpReset => R::TcpReset,
-        RejectWith::Icmp6NoRoute
-        | RejectWith::Icmp6AdmProhibited
-        | RejectWith::Icmp6AddrUnreachable
-        | RejectWith::Icmp6PortUnreachable
-        | RejectWith::Icmp6PolicyFail
-        | RejectWith::Icmp6RejectRoute => {
-            return Err(CompileError::NotSupported(format!(
-                "-j REJECT --reject-with {}",
-                w.name()
-            )));
-        }
-    })
+        RejectWith::Icmp6NoRoute => R::Icmp6NoRoute,
+        RejectWith::Icmp6AdmProhibited => R::Icmp6AdmProhibited,
+        RejectWith::Icmp6AddrUnreachable => R::Icmp6AddrUnreachable,
+        RejectWith::Icmp6PortUnreachable => R::Icmp6PortUnreachable,
+        RejectWith::Icmp6PolicyFail => R::Icmp6PolicyFail,
+        RejectWith::Icmp6RejectRoute => R::Icmp6RejectRoute,
+    }
 }
 
 /// A built-in chain's policy as `ChainInfo::policy` encodes it.
@@ -949,6 +940,33 @@ mod tests {
     use super::eval as eval_compiled;
 
     const IFACES: [(&str, u32); 4] = [("lo", 1), ("veth0", 2), ("veth1", 3), ("eth0", 4)];
+
+    /// Every REJECT type reaches the kernel as itself, with its ICMP
+    /// (ICMPv6) code, answering its family's packets only.
+    #[test]
+    fn reject_types_encode_for_the_kernel() {
+        use firewall_common::Reject as R;
+        for (w, _, _) in RejectWith::TABLE.iter().chain(&RejectWith::TABLE6) {
+            let r = reject(*w);
+            assert_eq!(R::decode(r.encode()), Some(r), "{w:?}");
+            let v4 = RejectWith::TABLE.iter().any(|(t, _, _)| t == w);
+            let v6 = RejectWith::TABLE6.iter().any(|(t, _, _)| t == w);
+            assert_eq!((r.answers(false), r.answers(true)), (v4, v6), "{w:?}");
+        }
+        let codes = [
+            (RejectWith::AdminProhibited, 13),
+            (RejectWith::Icmp6NoRoute, 0),
+            (RejectWith::Icmp6AdmProhibited, 1),
+            (RejectWith::Icmp6AddrUnreachable, 3),
+            (RejectWith::Icmp6PortUnreachable, 4),
+            (RejectWith::Icmp6PolicyFail, 5),
+            (RejectWith::Icmp6RejectRoute, 6),
+        ];
+        for (w, code) in codes {
+            assert_eq!(reject(w).code(), code, "{w:?}");
+        }
+        assert_eq!(R::decode(0x202), None, "code 2 is no ip6tables type");
+    }
 
     fn interfaces() -> Vec<(String, u32)> {
         IFACES.iter().map(|(n, i)| (n.to_string(), *i)).collect()

@@ -283,7 +283,13 @@ pub enum Seen {
 ///
 /// # Panics
 /// When the namespace cannot be entered.
-pub fn tcp_connect(ns: &str, to: Ipv4Addr, port: u16, timeout: Duration) -> (Seen, Duration) {
+pub fn tcp_connect(
+    ns: &str,
+    to: impl Into<IpAddr>,
+    port: u16,
+    timeout: Duration,
+) -> (Seen, Duration) {
+    let to = to.into();
     in_netns(ns, move || {
         let t = Instant::now();
         let seen = match TcpStream::connect_timeout(&SocketAddr::from((to, port)), timeout) {
@@ -299,28 +305,42 @@ pub fn tcp_connect(ns: &str, to: Ipv4Addr, port: u16, timeout: Duration) -> (See
 /// One datagram to `to:port` from a connected UDP socket in namespace
 /// `ns`, then a `recv()` waiting at most `timeout`: what the socket
 /// reported and how long it took. With `recverr` the socket has
-/// `IP_RECVERR`, which makes it report the ICMP errors Linux otherwise
-/// keeps to itself on UDP (the non-fatal ones of `icmp_err_convert`).
+/// `IP_RECVERR` (`IPV6_RECVERR`), which makes it report the ICMP errors
+/// Linux otherwise keeps to itself on UDP (the non-fatal ones of
+/// `icmp_err_convert`, `icmpv6_err_convert`).
 ///
 /// # Panics
 /// When the namespace cannot be entered or the socket cannot be set up.
 pub fn udp_request(
     ns: &str,
-    to: Ipv4Addr,
+    to: impl Into<IpAddr>,
     port: u16,
     recverr: bool,
     timeout: Duration,
 ) -> (Seen, Duration) {
+    let to = to.into();
     in_netns(ns, move || {
-        let s = UdpSocket::bind("0.0.0.0:0").unwrap();
+        let (any, level, option) = match to {
+            IpAddr::V4(_) => (
+                IpAddr::from(Ipv4Addr::UNSPECIFIED),
+                libc::IPPROTO_IP,
+                libc::IP_RECVERR,
+            ),
+            IpAddr::V6(_) => (
+                IpAddr::from(Ipv6Addr::UNSPECIFIED),
+                libc::IPPROTO_IPV6,
+                libc::IPV6_RECVERR,
+            ),
+        };
+        let s = UdpSocket::bind((any, 0)).unwrap();
         if recverr {
             let one: libc::c_int = 1;
             // SAFETY: setsockopt on a valid socket with an int option.
             let rc = unsafe {
                 libc::setsockopt(
                     s.as_raw_fd(),
-                    libc::IPPROTO_IP,
-                    libc::IP_RECVERR,
+                    level,
+                    option,
                     (&raw const one).cast(),
                     size_of::<libc::c_int>() as libc::socklen_t,
                 )
@@ -685,6 +705,30 @@ pub fn raw_tcp(ns: &str, from: Ipv4Addr, to: Ipv4Addr, ports: (u16, u16), flags:
     })
     .unwrap();
     std::thread::sleep(Duration::from_millis(100));
+}
+
+/// An Ethernet frame from `src_mac` to `dst_mac` carrying an IPv6 packet
+/// (RFC 8200 3: traffic class and flow label 0, hop limit 64) from `src`
+/// to `dst` with next header `next` and `payload` (the extension headers
+/// and what follows them), its payload length in the header.
+pub fn ipv6_frame(
+    macs: ([u8; 6], [u8; 6]),
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    next: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let (dst_mac, src_mac) = macs;
+    let mut f = Vec::with_capacity(54 + payload.len());
+    f.extend_from_slice(&dst_mac);
+    f.extend_from_slice(&src_mac);
+    f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
+    f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    f.extend_from_slice(&[next, 64]);
+    f.extend_from_slice(&src.octets());
+    f.extend_from_slice(&dst.octets());
+    f.extend_from_slice(payload);
+    f
 }
 
 /// The Internet checksum (RFC 1071): one's complement of the one's

@@ -997,18 +997,11 @@ fn truncated(k: &mut Kernel, xdp: &Xdp) -> usize {
     // IPv6 (2001:db8::1 -> 2001:db8::2): `next` and `payload` (the
     // extension headers and what follows), its length in the header.
     let frame6 = |next: u8, payload: &[u8]| {
-        let mut f = vec![0u8; 14 + 40];
-        f[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
-        f[14] = 0x60;
-        f[18..20].copy_from_slice(&(payload.len() as u16).to_be_bytes());
-        f[20] = next;
-        f[21] = 64;
-        f[22..26].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
-        f[37] = 1;
-        f[38..42].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
-        f[53] = 2;
-        f.extend_from_slice(payload);
-        f
+        let (src, dst) = (
+            "2001:db8::1".parse().unwrap(),
+            "2001:db8::2".parse().unwrap(),
+        );
+        integration_tests::ipv6_frame(([0; 6], [0; 6]), src, dst, next, payload)
     };
     // `n` destination options headers (8 bytes each) before `next`.
     let dests = |n: usize, next: u8| -> Vec<u8> {

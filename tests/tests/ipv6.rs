@@ -24,8 +24,8 @@ use router::RouterLab;
 
 use integration_tests::{
     CLIENT_IF, Lab, Netns, SERVER_ADDR, SERVER_IF, Tun, fw_in, fw_reset, icmp6_probe, in_netns,
-    internet_checksum, ip, netns_exec, policy_counters, rule_counters, send_frames, tcp_probe,
-    udp_probe,
+    internet_checksum, ip, ipv6_frame, netns_exec, policy_counters, rule_counters, send_frames,
+    tcp_probe, udp_probe,
 };
 
 /// The client's and the server's IPv6 addresses on the lab link.
@@ -277,19 +277,10 @@ fn mac(ns: &str, dev: &str) -> [u8; 6] {
 }
 
 /// An Ethernet frame from the client to the server carrying an IPv6
-/// packet with next header `next` and `payload` (the extension headers
-/// and what follows them), hop limit 64.
+/// packet with next header `next` and `payload`.
 fn frame6(lab: &Lab, next: u8, payload: &[u8]) -> Vec<u8> {
-    let mut f = Vec::new();
-    f.extend_from_slice(&mac(lab.server(), SERVER_IF));
-    f.extend_from_slice(&mac(lab.client(), CLIENT_IF));
-    f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
-    f.extend_from_slice(&(payload.len() as u16).to_be_bytes());
-    f.extend_from_slice(&[next, 64]);
-    f.extend_from_slice(&CLIENT6.octets());
-    f.extend_from_slice(&SERVER6.octets());
-    f.extend_from_slice(payload);
-    f
+    let macs = (mac(lab.server(), SERVER_IF), mac(lab.client(), CLIENT_IF));
+    ipv6_frame(macs, CLIENT6, SERVER6, next, payload)
 }
 
 /// A UDP header to `dport` with `data` (checksum 0: netfilter does not
@@ -500,26 +491,6 @@ const FORWARD6: [&str; 5] = [
     "-A FORWARD -o veth-rs -p udp --dport 7004 -j DROP",
 ];
 
-/// The router lab with IPv6: client 2001:db8:1::1, router 2001:db8:1::2
-/// and 2001:db8:2::1, server 2001:db8:2::2, the router forwarding.
-fn router6() -> RouterLab {
-    let lab = RouterLab::new();
-    let (c, r, s) = (lab.client.name(), lab.router.name(), lab.server.name());
-    for (ns, dev, a) in [
-        (c, "veth-c", "2001:db8:1::1/64"),
-        (r, "veth-rc", "2001:db8:1::2/64"),
-        (r, "veth-rs", "2001:db8:2::1/64"),
-        (s, "veth-s", "2001:db8:2::2/64"),
-    ] {
-        ip(&format!("-n {ns} addr add {a} dev {dev} nodad")).unwrap();
-    }
-    ip(&format!("-n {c} -6 route add default via 2001:db8:1::2")).unwrap();
-    ip(&format!("-n {s} -6 route add default via 2001:db8:2::1")).unwrap();
-    let out = netns_exec(r, "sysctl", &["-qw", "net.ipv6.conf.all.forwarding=1"]).unwrap();
-    assert!(out.status.success(), "enable IPv6 forwarding");
-    lab
-}
-
 /// Datagrams through, to and back through the router: which arrive, and
 /// the packets of FORWARD's rules 1-4 and INPUT's rule 1.
 fn forward_probes(lab: &RouterLab, under: Under) -> (Vec<bool>, Vec<u64>) {
@@ -563,7 +534,7 @@ fn forward_probes(lab: &RouterLab, under: Under) -> (Vec<bool>, Vec<u64>) {
 /// `-o` is the route's interface; as under ip6tables-legacy.
 #[test]
 fn forwarded_ipv6_meets_forward_with_its_hop_limit_decremented() {
-    let lab = router6();
+    let lab = RouterLab::new6();
     let r = lab.router.name().to_string();
     load_in(&r, Under::Fw, &FORWARD6, &[]);
     let fw = forward_probes(&lab, Under::Fw);

@@ -4,7 +4,8 @@
 //! checked; the rule's counter counts it. On an interface flagged in
 //! `IFACES` (veth) the same answer is passed, marked for TCX ingress
 //! (XDP metadata, or where this kernel's XDP has none, remembered by
-//! XDP and recognised by `fw_tc_in`).
+//! XDP and recognised by `fw_tc_in`). IPv6's answers (`nf_send_unreach6`,
+//! `nf_send_reset6`) likewise.
 
 #[path = "common/fw_state.rs"]
 mod fw_state;
@@ -20,11 +21,12 @@ use firewall::{
     common::{iface, maps},
     compile,
     load::{Kernel, pins::Dirs},
-    model::{Neg, RejectWith, Rule, Target},
+    model::{Family, Neg, RejectWith, Rule, Target},
     state::State,
 };
 use fw_state::FwCleanup;
-use integration_tests::{Netns, in_netns};
+use integration_tests::{Netns, in_netns, ipv6_frame};
+use std::net::Ipv6Addr;
 
 const XDP_DROP: u32 = 1;
 const XDP_PASS: u32 = 2;
@@ -279,4 +281,119 @@ fn answers(dirs: &Dirs) {
     // Every rejected frame counted, answered or not.
     assert_eq!(k.read(0).unwrap().packets, 5);
     assert_eq!(k.read(1).unwrap().packets, 5);
+}
+
+const CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+const SERVER6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+
+/// An IPv6 frame from the client to the server.
+fn frame6(next: u8, payload: &[u8]) -> Vec<u8> {
+    ipv6_frame((SERVER_MAC, CLIENT_MAC), CLIENT6, SERVER6, next, payload)
+}
+
+/// Checks the Ethernet and IPv6 header of an answer from `from` to the
+/// client, and the checksum of its upper layer `next` (RFC 8200 8.1).
+fn check_ip6(out: &[u8], next: u8, from: Ipv6Addr) {
+    assert_eq!(out[0..6], CLIENT_MAC, "back to the sender's MAC");
+    assert_eq!(out[6..12], SERVER_MAC);
+    assert_eq!(out[12..14], [0x86, 0xdd]);
+    let ip = &out[14..54];
+    assert_eq!(ip[0..4], [0x60, 0, 0, 0], "traffic class and flow label 0");
+    let plen = u16::from_be_bytes([ip[4], ip[5]]);
+    assert_eq!(usize::from(plen), out.len() - 54, "payload length");
+    assert_eq!(ip[6], next);
+    assert_eq!(ip[7], 64, "hop limit");
+    assert_eq!(ip[8..24], from.octets());
+    assert_eq!(ip[24..40], CLIENT6.octets());
+    let mut pseudo = ip[8..40].to_vec();
+    pseudo.extend_from_slice(&u32::from(plen).to_be_bytes());
+    pseudo.extend_from_slice(&[0, 0, 0, next]);
+    pseudo.extend_from_slice(&out[54..]);
+    assert_eq!(csum(&pseudo), 0, "upper-layer checksum");
+}
+
+#[test]
+fn rejected_ipv6_frames_come_back_as_the_answer() {
+    let ns = Netns::new("krej6").unwrap();
+    let _fw = FwCleanup(ns.name().to_string());
+    in_netns(ns.name(), || answers6(&Dirs::current().unwrap())).unwrap();
+}
+
+fn answers6(dirs: &Dirs) {
+    let (mut k, ebpf) = Kernel::install(dirs).unwrap();
+    let xdp: &Xdp = ebpf.program("fw_xdp").unwrap().try_into().unwrap();
+    let mut state = State::default();
+    state.other.ruleset.family = Family::V6;
+    state.other.ruleset.input.rules = [
+        (6, RejectWith::TcpReset),
+        (17, RejectWith::Icmp6AdmProhibited),
+        (58, RejectWith::Icmp6PortUnreachable),
+    ]
+    .map(|(p, w)| Rule {
+        protocol: Some(Neg::is(p)),
+        target: Target::Reject(w),
+        ..Rule::default()
+    })
+    .to_vec();
+    state.other.counters[0] = vec![0, 1, 2];
+    let compiled =
+        compile::compile(&state, k.spare_bank().unwrap(), &[("lo".to_string(), 1)]).unwrap();
+    k.swap_in(&compiled, &[0, 1, 2], None).unwrap();
+
+    // A SYN behind a destination-options header (PadN): RST|ACK, seq 0,
+    // ack = seq + 1, without extension headers (nf_send_reset6).
+    let opts = [6, 0, 1, 4, 0, 0, 0, 0];
+    let (rc, out) = run(
+        xdp,
+        &frame6(60, &[&opts[..], &tcp(0x02, 1000, 0, 0)].concat()),
+    );
+    assert_eq!(rc, XDP_TX);
+    assert_eq!(out.len(), 14 + 40 + 20);
+    check_ip6(&out, 6, SERVER6);
+    let th = &out[54..74];
+    assert_eq!(th[0..2], 22u16.to_be_bytes());
+    assert_eq!(th[2..4], 40000u16.to_be_bytes());
+    assert_eq!(th[4..8], [0; 4]);
+    assert_eq!(th[8..12], 1001u32.to_be_bytes());
+    assert_eq!(th[12..14], [5 << 4, 0x14], "RST|ACK");
+    // Data with ACK set: a bare RST with seq = the segment's ack.
+    let (rc, out) = run(xdp, &frame6(6, &tcp(0x18, 5000, 7777, 100)));
+    assert_eq!(rc, XDP_TX);
+    assert_eq!(out[54 + 4..54 + 8], 7777u32.to_be_bytes());
+    assert_eq!(out[54 + 13], 0x04, "RST");
+    assert_eq!(
+        run(xdp, &frame6(6, &tcp(0x04, 1, 0, 0))).0,
+        XDP_DROP,
+        "no RST for a RST"
+    );
+
+    // UDP: ICMPv6 1/1 quoting the packet from its IPv6 header, whole
+    // when it is short, else its first 168 bytes.
+    for (payload, quoted) in [(40, 40 + 48), (400, 168)] {
+        let sent = frame6(17, &udp(payload));
+        let (rc, out) = run(xdp, &sent);
+        assert_eq!(rc, XDP_TX, "{payload}");
+        assert_eq!(out.len(), 14 + 40 + 8 + quoted);
+        check_ip6(&out, 58, SERVER6);
+        assert_eq!(out[54..56], [1, 1], "destination unreachable, prohibited");
+        assert_eq!(out[58..62], [0; 4], "unused");
+        assert_eq!(out[62..], sent[14..14 + quoted], "the quote");
+    }
+    // An echo request is answered (port unreachable, code 4); an ICMPv6
+    // error, a later fragment and a multicast destination are not.
+    let (rc, out) = run(xdp, &frame6(58, &[128, 0, 0, 0, 0, 1, 0, 1]));
+    assert_eq!((rc, out[54], out[55]), (XDP_TX, 1, 4));
+    assert_eq!(run(xdp, &frame6(58, &[1, 4, 0, 0, 0, 0, 0, 0])).0, XDP_DROP);
+    let later = [17, 0, 0, 0x10, 0, 0, 0, 1];
+    assert_eq!(
+        run(xdp, &frame6(44, &[&later[..], &udp(8)].concat())).0,
+        XDP_DROP
+    );
+    let all_nodes: Ipv6Addr = "ff02::1".parse().unwrap();
+    let to_all = ipv6_frame((SERVER_MAC, CLIENT_MAC), CLIENT6, all_nodes, 17, &udp(8));
+    assert_eq!(run(xdp, &to_all).0, XDP_DROP);
+
+    // Every rejected frame counted, answered or not.
+    let counts: Vec<u64> = (0..3).map(|s| k.read(s).unwrap().packets).collect();
+    assert_eq!(counts, [3, 4, 2]);
 }

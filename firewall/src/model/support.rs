@@ -23,22 +23,16 @@ use crate::{
 /// [`enforceable`] says, within what fw's IPv6 path has so far. The
 /// programs parse IPv6 (addresses, hop limit, length, the upper-layer
 /// protocol past the extension headers, ports, TCP flags, ICMPv6 type
-/// and code) and track its connections, but log no IPv6 packet and
-/// answer none: what needs those is refused, never loaded half-enforced.
+/// and code), track its connections and answer REJECT, but log no IPv6
+/// packet: what needs more is refused, never loaded half-enforced.
 ///
 /// # Errors
 /// What is missing, worded for "not supported yet: {what}".
 pub fn enforceable6(rule: &Rule) -> Result<(), String> {
     use crate::model::Match;
-    match &rule.target {
-        Target::Accept
-        | Target::Drop
-        | Target::Return
-        | Target::Jump(_)
-        | Target::Goto(_)
-        | Target::None => {}
-        Target::Reject(_) => return Err("-j REJECT in IPv6".into()),
-        Target::Log(_) => return Err("-j LOG in IPv6".into()),
+    // Targets as in IPv4 ([`enforceable`] asks each module), but LOG.
+    if let Target::Log(_) = rule.target {
+        return Err("-j LOG in IPv6".into());
     }
     for m in &rule.matches {
         let refused = match m {

@@ -57,6 +57,32 @@ impl RouterLab {
         lab
     }
 
+    /// The lab with IPv6 too: client 2001:db8:1::1, router 2001:db8:1::2
+    /// and 2001:db8:2::1, server 2001:db8:2::2 (without duplicate address
+    /// detection), the router forwarding.
+    pub fn new6() -> Self {
+        let lab = Self::new();
+        let (c, r, s) = (lab.client.name(), lab.router.name(), lab.server.name());
+        for (ns, dev, a) in [
+            (c, "veth-c", "2001:db8:1::1/64"),
+            (r, "veth-rc", "2001:db8:1::2/64"),
+            (r, "veth-rs", "2001:db8:2::1/64"),
+            (s, "veth-s", "2001:db8:2::2/64"),
+        ] {
+            ip(&format!("-n {ns} addr add {a} dev {dev} nodad")).unwrap();
+        }
+        ip(&format!("-n {c} -6 route add default via 2001:db8:1::2")).unwrap();
+        ip(&format!("-n {s} -6 route add default via 2001:db8:2::1")).unwrap();
+        let ok = Command::new("ip")
+            .args(["netns", "exec", r, "sysctl", "-qw"])
+            .arg("net.ipv6.conf.all.forwarding=1")
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "enable IPv6 forwarding on the router");
+        lab
+    }
+
     pub fn fw(&self, args: &str) -> String {
         let out = fw_in(self.router.name(), &args.split(' ').collect::<Vec<_>>()).unwrap();
         assert!(

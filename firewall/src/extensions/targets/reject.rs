@@ -166,13 +166,13 @@ impl TargetExt for Ext {
             | RejectWith::NetProhibited
             | RejectWith::HostProhibited
             | RejectWith::TcpReset
-            | RejectWith::AdminProhibited => TargetSupport::Kernel("reject::xdp, reject::tc"),
-            RejectWith::Icmp6NoRoute
+            | RejectWith::AdminProhibited
+            | RejectWith::Icmp6NoRoute
             | RejectWith::Icmp6AdmProhibited
             | RejectWith::Icmp6AddrUnreachable
             | RejectWith::Icmp6PortUnreachable
             | RejectWith::Icmp6PolicyFail
-            | RejectWith::Icmp6RejectRoute => TargetSupport::Refused("-j REJECT with an ICMPv6 type"),
+            | RejectWith::Icmp6RejectRoute => TargetSupport::Kernel("reject::xdp, reject::tc"),
         }
     }
 }
