@@ -92,7 +92,10 @@ fn fw_xdp(ctx: XdpContext) -> u32 {
             match walk(classify::SLOT_XDP, chain, pkt, log) {
                 Decision::Accept => xdp_action::XDP_PASS,
                 Decision::Drop => xdp_action::XDP_DROP,
-                Decision::Reject(r) => reject::xdp(ctx.ctx, r, hook, in_ifindex, pkt),
+                Decision::Reject(r) => {
+                    let forward = u32::from(hook == reject::Hook::Forward);
+                    reject::fw_reject_xdp(ctx.ctx, r.encode(), forward, in_ifindex, pkt)
+                }
             }
         }
         Parsed::NotIp => xdp_action::XDP_PASS,
@@ -160,7 +163,10 @@ fn egress<const L2: usize>(ctx: &TcContext) -> i32 {
             match walk(classify::SLOT_TC, CHAIN_OUTPUT, pkt, log) {
                 Decision::Accept => TCX_NEXT,
                 Decision::Drop => TCX_DROP,
-                Decision::Reject(r) => reject::tc::<L2>(skb, r, ifindex, pkt),
+                Decision::Reject(r) if L2 == 0 => {
+                    reject::fw_reject_tc_l3(skb, r.encode(), ifindex, pkt)
+                }
+                Decision::Reject(r) => reject::fw_reject_tc(skb, r.encode(), ifindex, pkt),
             }
         }
         Parsed::NotIp => TCX_NEXT,
@@ -206,7 +212,10 @@ fn fw_tc_l3in(ctx: TcContext) -> i32 {
             match walk(classify::SLOT_XDP, chain, pkt, log) {
                 Decision::Accept => TCX_NEXT,
                 Decision::Drop => TCX_DROP,
-                Decision::Reject(r) => reject::tc_in_l3(skb, r, hook, in_ifindex, pkt),
+                Decision::Reject(r) => {
+                    let forward = u32::from(hook == reject::Hook::Forward);
+                    reject::fw_reject_tc_in_l3(skb, r.encode(), forward, in_ifindex, pkt)
+                }
             }
         }
         Parsed::NotIp => TCX_NEXT,

@@ -844,13 +844,101 @@ fn copy_len(frame_len: usize) -> u32 {
     (if n == 0 { 1 } else { n }) as u32
 }
 
+/// The hook's REJECT answer, its [`Reject`] encoded ([`Reject::encode`]):
+/// an encoding no compiler writes drops and counts as
+/// [`Anomaly::BadTarget`]. These entry points are global functions, so
+/// the verifier checks the answer's ways once, whatever state the walk
+/// left (as static subprograms they were checked once per way there:
+/// 400,000 of `fw_xdp`'s instructions). `forward`: 1 in FORWARD, else 0.
+#[inline(always)]
+fn decode(r: u32) -> Option<Reject> {
+    let r = Reject::decode(r);
+    if r.is_none() {
+        anomaly(Anomaly::BadTarget);
+    }
+    r
+}
+
+/// [`xdp`] as a global function (see [`decode`]).
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn fw_reject_xdp(
+    md: *mut xdp_md,
+    r: u32,
+    forward: u32,
+    in_ifindex: u32,
+    pkt: *const Packet,
+) -> u32 {
+    // SAFETY: the hook's parsed packet, or null.
+    let (Some(r), Some(pkt)) = (decode(r), unsafe { pkt.as_ref() }) else {
+        return xdp_action::XDP_DROP;
+    };
+    let hook = if forward != 0 {
+        Hook::Forward
+    } else {
+        Hook::Input
+    };
+    xdp(md, r, hook, in_ifindex, pkt)
+}
+
+/// [`tc`] for a device with an Ethernet header, global (see [`decode`]).
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn fw_reject_tc(
+    skb: *mut __sk_buff,
+    r: u32,
+    ifindex: u32,
+    pkt: *const Packet,
+) -> i32 {
+    // SAFETY: as in `fw_reject_xdp`.
+    let (Some(r), Some(pkt)) = (decode(r), unsafe { pkt.as_ref() }) else {
+        return TCX_DROP;
+    };
+    tc::<ETH_HLEN>(skb, r, ifindex, pkt)
+}
+
+/// [`tc`] for a device without a link-layer header, global.
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn fw_reject_tc_l3(
+    skb: *mut __sk_buff,
+    r: u32,
+    ifindex: u32,
+    pkt: *const Packet,
+) -> i32 {
+    // SAFETY: as in `fw_reject_xdp`.
+    let (Some(r), Some(pkt)) = (decode(r), unsafe { pkt.as_ref() }) else {
+        return TCX_DROP;
+    };
+    tc::<0>(skb, r, ifindex, pkt)
+}
+
+/// [`tc_in_l3`] as a global function.
+#[unsafe(no_mangle)]
+#[inline(never)]
+pub extern "C" fn fw_reject_tc_in_l3(
+    skb: *mut __sk_buff,
+    r: u32,
+    forward: u32,
+    ifindex: u32,
+    pkt: *const Packet,
+) -> i32 {
+    // SAFETY: as in `fw_reject_xdp`.
+    let (Some(r), Some(pkt)) = (decode(r), unsafe { pkt.as_ref() }) else {
+        return TCX_DROP;
+    };
+    let hook = if forward != 0 {
+        Hook::Forward
+    } else {
+        Hook::Input
+    };
+    tc_in_l3(skb, r, hook, ifindex, pkt)
+}
+
 /// Answers the frame in `md` with `r` (INPUT or FORWARD): `XDP_TX` with
 /// the frame rewritten into the answer, or `XDP_DROP` when there is none.
-///
-/// A function of its own (a BPF subprogram): its stack is not added to the
-/// classifier's.
-#[inline(never)]
-pub fn xdp(md: *mut xdp_md, r: Reject, hook: Hook, in_ifindex: u32, pkt: &Packet) -> u32 {
+#[inline(always)]
+fn xdp(md: *mut xdp_md, r: Reject, hook: Hook, in_ifindex: u32, pkt: &Packet) -> u32 {
     let ctx = &XdpContext::new(md);
     let frame_len = ctx.data_end() - ctx.data();
     let Some(a) = ANSWER.get_ptr_mut(0) else {
@@ -1066,8 +1154,8 @@ const TCX_DROP: i32 = 2;
 /// `L2` is the link-layer header's length (14, or 0 on a device without
 /// one). Returns the TC verdict (a redirect, or a drop when there is no
 /// answer). A BPF subprogram, as [`xdp`].
-#[inline(never)]
-pub fn tc<const L2: usize>(skb: *mut __sk_buff, r: Reject, ifindex: u32, pkt: &Packet) -> i32 {
+#[inline(always)]
+fn tc<const L2: usize>(skb: *mut __sk_buff, r: Reject, ifindex: u32, pkt: &Packet) -> i32 {
     if L2 == 0 {
         // The answer arrives at the TCX ingress of a device without a
         // link-layer header, where fw's INPUT runs: the mark lets it by
@@ -1083,8 +1171,8 @@ pub fn tc<const L2: usize>(skb: *mut __sk_buff, r: Reject, ifindex: u32, pkt: &P
 /// link-layer header (tun, WireGuard), with `r` (INPUT or FORWARD, at
 /// TCX ingress): the skb becomes the answer and goes back out the same
 /// device. A BPF subprogram, as [`xdp`].
-#[inline(never)]
-pub fn tc_in_l3(skb: *mut __sk_buff, r: Reject, hook: Hook, ifindex: u32, pkt: &Packet) -> i32 {
+#[inline(always)]
+fn tc_in_l3(skb: *mut __sk_buff, r: Reject, hook: Hook, ifindex: u32, pkt: &Packet) -> i32 {
     let forward = hook == Hook::Forward && r != Reject::TcpReset;
     upper_of(1, pkt);
     answer_skb::<0>(skb, r, forward, ifindex, 0)

@@ -43,8 +43,8 @@ use anyhow::{Context as _, bail};
 pub use netns::{Netns, in_netns, sh_in, sh_ok, spawn_in_netns, unique_name};
 pub use probe::{
     PROBE_TIMEOUT, Seen, TcpServer, UdpEcho, icmp_probe, icmp6_probe, internet_checksum,
-    ipv6_frame, raw_sendto, raw_tcp, send_frames, tcp_backlogs, tcp_connect, tcp_listen, tcp_probe,
-    udp_echo, udp_probe, udp_request,
+    ipv6_frame, raw_sendto, raw_tcp, send_frames, tcp_backlogs, tcp_backlogs_on, tcp_connect,
+    tcp_listen, tcp_probe, udp_echo, udp_echo_on, udp_probe, udp_request,
 };
 pub use tun::{Tun, tcp_packet, udp_packet};
 

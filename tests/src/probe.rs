@@ -173,13 +173,21 @@ pub fn tcp_probe(client_ns: &str, addr: impl Into<IpAddr>, port: u16, timeout: D
 /// # Errors
 /// When the namespace cannot be entered or a port cannot be bound.
 pub fn tcp_backlogs(ns: &str, ports: &[u16]) -> anyhow::Result<Vec<TcpListener>> {
+    tcp_backlogs_on(ns, Ipv4Addr::UNSPECIFIED.into(), ports)
+}
+
+/// [`tcp_backlogs`] on address `any` (`::` for IPv6).
+///
+/// # Errors
+/// As [`tcp_backlogs`].
+pub fn tcp_backlogs_on(ns: &str, any: IpAddr, ports: &[u16]) -> anyhow::Result<Vec<TcpListener>> {
     let ports = ports.to_vec();
     let what = format!("TCP listeners in {ns}");
     in_netns(ns, move || {
         ports
             .iter()
             .map(|&p| {
-                TcpListener::bind((Ipv4Addr::UNSPECIFIED, p))
+                TcpListener::bind((any, p))
                     .with_context(|| format!("cannot listen on TCP port {p}"))
             })
             .collect::<anyhow::Result<Vec<_>>>()
@@ -213,6 +221,14 @@ impl Drop for UdpEcho {
 /// # Errors
 /// When the namespace cannot be entered or a port cannot be bound.
 pub fn udp_echo(ns: &str, ports: &[u16]) -> anyhow::Result<UdpEcho> {
+    udp_echo_on(ns, Ipv4Addr::UNSPECIFIED.into(), ports)
+}
+
+/// [`udp_echo`] on address `any` (`::` for IPv6).
+///
+/// # Errors
+/// As [`udp_echo`].
+pub fn udp_echo_on(ns: &str, any: IpAddr, ports: &[u16]) -> anyhow::Result<UdpEcho> {
     let stop = Arc::new(AtomicBool::new(false));
     let (ready_tx, ready_rx) = mpsc::channel::<std::io::Result<()>>();
     let (stop2, ports) = (stop.clone(), ports.to_vec());
@@ -220,7 +236,7 @@ pub fn udp_echo(ns: &str, ports: &[u16]) -> anyhow::Result<UdpEcho> {
         let bound: std::io::Result<Vec<UdpSocket>> = ports
             .iter()
             .map(|&p| {
-                let s = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, p))?;
+                let s = UdpSocket::bind((any, p))?;
                 s.set_nonblocking(true)?;
                 Ok(s)
             })

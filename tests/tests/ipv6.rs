@@ -4,8 +4,8 @@
 //! the same verdicts and the same exact counters: ports, prefixes, ICMPv6
 //! echo, `-m hl`, `-m multiport`, neighbour discovery under a default-DROP
 //! policy, an extension header before UDP, fragments, a truncated
-//! extension header, the IPv4 and IPv6 tables kept apart, and IPv6 on a
-//! tun device.
+//! extension header, the IPv4 and IPv6 tables kept apart, IPv6 on a
+//! tun device, and the corpus's IPv6 files.
 
 #[path = "common/router.rs"]
 mod router;
@@ -23,9 +23,10 @@ use std::{
 use router::RouterLab;
 
 use integration_tests::{
-    CLIENT_IF, Lab, Netns, SERVER_ADDR, SERVER_IF, Tun, fw_in, fw_reset, icmp6_probe, in_netns,
-    internet_checksum, ip, ipv6_frame, netns_exec, policy_counters, rule_counters, send_frames,
-    tcp_probe, udp_probe,
+    CLIENT_IF, Lab, Netns, SERVER_ADDR, SERVER_IF, Seen, Tun, fw_in, fw_reset, icmp6_probe,
+    in_netns, internet_checksum, ip, ipv6_frame, netns_exec, policy_counters, rule_counters,
+    send_frames, sh_in, tcp_backlogs_on, tcp_connect, tcp_probe, udp_echo_on, udp_probe,
+    udp_request,
 };
 
 /// The client's and the server's IPv6 addresses on the lab link.
@@ -667,4 +668,109 @@ fn ipv6_connections_are_tracked_as_ip6tables_tracks_them() {
             && l.contains("dport=22 ")),
         "{entries}"
     );
+}
+
+/// The corpus's IPv6 restore files, and whether ip6tables-legacy-restore
+/// takes each as it stands (03 jumps to a chain ufw creates elsewhere,
+/// 24 lacks its COMMIT).
+const CORPUS6: [(&str, bool); 4] = [
+    ("03_ufw_before6.rules", false),
+    ("04_rhel_sysconfig_ip6tables.rules", true),
+    ("22_debian_raspi3_rules.v6", true),
+    ("24_perfsonar_firewall_v6_noCOMMIT.conf", false),
+];
+
+/// Probes of a corpus file's lab, each as the socket saw it: from the
+/// client to the server's TCP 22, 80 and 8080, UDP 53 and 5353 (with
+/// IPV6_RECVERR) and an echo; from the server to the client's TCP 22 and
+/// UDP 53 (whose answers meet the server's INPUT).
+fn corpus_probes(lab: &Lab) -> Vec<(String, Seen)> {
+    let wait = Duration::from_millis(700);
+    let (c, s) = (lab.client(), lab.server());
+    let mut out = Vec::new();
+    for port in [22, 80, 8080] {
+        out.push((
+            format!("tcp/{port} in"),
+            tcp_connect(c, SERVER6, port, wait).0,
+        ));
+    }
+    for port in [53, 5353] {
+        out.push((
+            format!("udp/{port} in"),
+            udp_request(c, SERVER6, port, true, wait).0,
+        ));
+    }
+    let echo = if icmp6_probe(c, SERVER6, wait) {
+        Seen::Connected
+    } else {
+        Seen::Silence
+    };
+    out.push(("echo in".into(), echo));
+    out.push(("tcp/22 out".into(), tcp_connect(s, CLIENT6, 22, wait).0));
+    out.push((
+        "udp/53 out".into(),
+        udp_request(s, CLIENT6, 53, true, wait).0,
+    ));
+    out
+}
+
+/// Every IPv6 corpus file that ip6tables-legacy-restore accepts loads
+/// unchanged into `fw -6 restore` (and the others are refused by both),
+/// `fw -6 -S` is `ip6tables-legacy -S`, and the probes end as under
+/// ip6tables-legacy in the same lab.
+#[test]
+fn ipv6_corpus_files_load_and_agree_with_ip6tables_legacy() {
+    let dir = integration_tests::corpus_dir();
+    for (file, accepted) in CORPUS6 {
+        let path = dir.join(file);
+        let path = path.to_str().unwrap();
+        let lab = lab6("c6");
+        let (s, c) = (lab.server(), lab.client());
+        let test = |tool: &str| {
+            let out = sh_in(s, &format!("{tool} < \"$1\""), &[path.to_string()], None);
+            out.status.success()
+        };
+        assert_eq!(
+            test("ip6tables-legacy-restore --test"),
+            accepted,
+            "{file}: legacy"
+        );
+        let fw = fw_in(s, &["-6", "restore", "--test", path]).unwrap();
+        assert_eq!(fw.status.success(), accepted, "{file}: fw --test");
+        if !accepted {
+            continue;
+        }
+        netns_exec(s, "sysctl", &["-qw", "net.ipv6.icmp.ratelimit=0"]).unwrap();
+        let any = Ipv6Addr::UNSPECIFIED.into();
+        let _listening = (
+            tcp_backlogs_on(s, any, &[22, 80]).unwrap(),
+            tcp_backlogs_on(c, any, &[22]).unwrap(),
+            udp_echo_on(s, any, &[53, 5353]).unwrap(),
+            udp_echo_on(c, any, &[53]).unwrap(),
+        );
+        let out = fw_in(s, &["-6", "restore", path]).unwrap();
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let fw_rules = String::from_utf8(fw_in(s, &["-6", "-S"]).unwrap().stdout).unwrap();
+        let fw_seen = corpus_probes(&lab);
+        fw_reset(s);
+        assert!(test("ip6tables-legacy-restore"), "{file}: legacy restore");
+        let legacy_rules = netns_exec(s, "ip6tables-legacy", &["-S"]).unwrap().stdout;
+        let legacy_seen = corpus_probes(&lab);
+        assert_eq!(
+            fw_rules,
+            String::from_utf8(legacy_rules).unwrap(),
+            "{file}: -S"
+        );
+        for ((what, f), (_, l)) in fw_seen.iter().zip(&legacy_seen) {
+            eprintln!("{file} {what:12} fw {f:?}  ip6tables-legacy {l:?}");
+        }
+        assert_eq!(fw_seen, legacy_seen, "{file}: the probes");
+        // Each file lets some probe through and stops another.
+        assert!(fw_seen.iter().any(|(_, s)| *s == Seen::Connected), "{file}");
+        assert!(fw_seen.iter().any(|(_, s)| *s != Seen::Connected), "{file}");
+    }
 }

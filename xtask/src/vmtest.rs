@@ -29,12 +29,14 @@ use crate::cmd::{self, probe};
 /// devices, the refusals, the rules/ examples, VLAN and bond devices),
 /// and the BPF_PROG_TEST_RUN agreement tests of the classifier and of
 /// connection tracking.
-pub const DEFAULT_TESTS: [&str; 11] = [
+pub const DEFAULT_TESTS: [&str; 13] = [
     "enforce",
     "classifier_kernel",
     "conntrack",
     "tc_attach",
     "reject_kernel",
+    "reject",
+    "verifier",
     "log",
     "tunnel",
     "errors",
