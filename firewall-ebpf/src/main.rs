@@ -109,8 +109,7 @@ fn fw_xdp(ctx: XdpContext) -> u32 {
 /// accepted new connection confirmed; `slot` is the hook's scratch slot.
 #[inline(always)]
 fn walk(slot: u32, chain: u32, pkt: &mut parse::Packet, log: impl FnOnce()) -> Decision {
-    // IPv6's table from CHAIN6_BASE; no IPv6 rule logs (refused), so the
-    // walk notes no LOG record for `log` to send.
+    // IPv6's table from CHAIN6_BASE.
     let root = chain + CHAIN6_BASE * u32::from(pkt.v6);
     let state = conntrack::track(slot, pkt);
     pkt.ctstate = state & !conntrack::STAGED;

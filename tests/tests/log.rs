@@ -176,3 +176,50 @@ fn log_reaches_monitor_and_the_walk_goes_on() {
     let listing = lab.fw_ok(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]);
     assert_eq!(rule_counters(&listing, 2).0, 5001, "{listing}");
 }
+
+/// IPv6 LOG (`fw -6`): the record reaches `fw monitor` as nf_log_ipv6
+/// prints it (`%pI6` addresses, LEN with the IPv6 header, TC, HOPLIMIT,
+/// FLOWLBL), from INPUT, and the walk goes on to the DROP.
+#[test]
+fn ipv6_log_reaches_monitor_as_nf_log_ipv6_prints_it() {
+    use integration_tests::{CLIENT_IF, ip};
+    use std::net::Ipv6Addr;
+    let lab = Lab::new("log6").unwrap();
+    let (client, server): (Ipv6Addr, Ipv6Addr) = (
+        "2001:db8::1".parse().unwrap(),
+        "2001:db8::2".parse().unwrap(),
+    );
+    ip(&format!(
+        "-n {} addr add {client}/64 dev {CLIENT_IF} nodad",
+        lab.client()
+    ))
+    .unwrap();
+    ip(&format!(
+        "-n {} addr add {server}/64 dev {SERVER_IF} nodad",
+        lab.server()
+    ))
+    .unwrap();
+    lab.fw_rules(&[
+        "-6 -A INPUT -p udp --dport 7300 -j LOG --log-prefix v6: --log-ip-options",
+        "-6 -A INPUT -p udp --dport 7300 -j DROP",
+    ]);
+    let line = one_line(&lab, || {
+        in_netns(lab.client(), move || {
+            let s = UdpSocket::bind((client, 40003)).unwrap();
+            s.send_to(b"log me", (server, 7300)).unwrap();
+        })
+        .unwrap();
+    });
+    let want = format!("v6:IN={SERVER_IF} OUT= MAC=",);
+    assert!(line.starts_with(&want), "{want:?} does not start {line:?}");
+    let want = "SRC=2001:0db8:0000:0000:0000:0000:0000:0001 \
+                DST=2001:0db8:0000:0000:0000:0000:0000:0002 LEN=54 TC=0 HOPLIMIT=64 FLOWLBL=";
+    assert!(line.contains(want), "{want:?} not in {line:?}");
+    assert!(
+        line.ends_with("PROTO=UDP SPT=40003 DPT=7300 LEN=14"),
+        "{line:?}"
+    );
+    let listing = lab.fw_ok(&["-6", "-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]);
+    assert_eq!(rule_counters(&listing, 1).0, 1, "{listing}");
+    assert_eq!(rule_counters(&listing, 2).0, 1, "{listing}");
+}

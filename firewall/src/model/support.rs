@@ -23,17 +23,14 @@ use crate::{
 /// [`enforceable`] says, within what fw's IPv6 path has so far. The
 /// programs parse IPv6 (addresses, hop limit, length, the upper-layer
 /// protocol past the extension headers, ports, TCP flags, ICMPv6 type
-/// and code), track its connections and answer REJECT, but log no IPv6
-/// packet: what needs more is refused, never loaded half-enforced.
+/// and code), track its connections, answer REJECT and log (LOG): what
+/// needs more is refused, never loaded half-enforced.
 ///
 /// # Errors
 /// What is missing, worded for "not supported yet: {what}".
 pub fn enforceable6(rule: &Rule) -> Result<(), String> {
     use crate::model::Match;
-    // Targets as in IPv4 ([`enforceable`] asks each module), but LOG.
-    if let Target::Log(_) = rule.target {
-        return Err("-j LOG in IPv6".into());
-    }
+    // Targets as in IPv4: [`enforceable`] asks each module.
     for m in &rule.matches {
         let refused = match m {
             // Read from the headers the IPv6 parser fills in.
