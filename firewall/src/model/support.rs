@@ -33,10 +33,14 @@ pub fn enforceable6(rule: &Rule) -> Result<(), String> {
     // Targets as in IPv4: [`enforceable`] asks each module.
     for m in &rule.matches {
         let refused = match m {
-            // Read from the headers the IPv6 parser fills in.
-            Match::Tcp(t) if t.option.is_none() => None,
-            Match::Tcp(_) => Some("--tcp-option (-m tcp) in IPv6"),
-            Match::Udp(_)
+            // Read from the headers the IPv6 parser fills in, or (TCP
+            // options, the socket, the clock) by checks that do not ask
+            // the family.
+            Match::Tcp(_)
+            | Match::Tcpmss(_)
+            | Match::Owner(_)
+            | Match::Time(_)
+            | Match::Udp(_)
             | Match::Multiport(_)
             | Match::Icmp6(_)
             | Match::Hl(_)
@@ -50,13 +54,10 @@ pub fn enforceable6(rule: &Rule) -> Result<(), String> {
             Match::Conntrack(_) => {
                 Some("--ctorigsrc, --ctorigdst, --ctreplsrc or --ctrepldst (-m conntrack) in IPv6")
             }
-            // Addresses kept per source, socket and mark lookups: IPv4
-            // only so far.
+            // Address ranges and types, and the marks of packets looped
+            // over `lo` (kept by IPv4 tuple): IPv4 only so far.
             Match::Iprange6(_) => Some("-m iprange in IPv6"),
             Match::Mark(_) => Some("-m mark in IPv6"),
-            Match::Owner(_) => Some("-m owner in IPv6"),
-            Match::Tcpmss(_) => Some("-m tcpmss in IPv6"),
-            Match::Time(_) => Some("-m time in IPv6"),
             Match::Addrtype(_) => Some("-m addrtype in IPv6"),
             Match::Rt(_) => Some("-m rt"),
             // The parser refuses these in IPv6 (IPv4 values or IPv4's
