@@ -1301,6 +1301,52 @@ pub mod check {
     /// monthday mask and (`<< 32`, an i32) the seconds to take off
     /// `bpf_ktime_get_tai_ns` for xt_time's clock ([`time::matches`]).
     pub const KIND_TIME: u32 = 28;
+    /// [`Check::kind`] of `-m rt` (ip6t_rt): `arg` the [`rt`] flags, `a`
+    /// `segsleft_min | segsleft_max << 32`, `b` `type | len << 32` (the
+    /// header's length in bytes, as `--rt-len` gives it); `state` unused.
+    /// The packet's first routing header ([`rt::header`]) compared as
+    /// `rt_mt6` compares it ([`rt::matches`]); none, no match.
+    pub const KIND_RT: u32 = 29;
+    /// `-m rt`'s fields (`struct ip6t_rt`'s flags and inversions) and
+    /// ip6t_rt's `rt_mt6`.
+    pub mod rt {
+        /// `--rt-type` given (`IP6T_RT_TYP`).
+        pub const F_TYPE: u32 = 1;
+        /// `--rt-len` given (`IP6T_RT_LEN`).
+        pub const F_LEN: u32 = 2;
+        /// `! --rt-type` (`IP6T_RT_INV_TYP`).
+        pub const INV_TYPE: u32 = 4;
+        /// `! --rt-segsleft` (`IP6T_RT_INV_SGS`).
+        pub const INV_SEGSLEFT: u32 = 8;
+        /// `! --rt-len` (`IP6T_RT_INV_LEN`).
+        pub const INV_LEN: u32 = 16;
+        /// [`header`]'s bit for "the packet has a routing header".
+        pub const PRESENT: u32 = 1 << 31;
+
+        /// A routing header (RFC 8200 4.4) as the parser notes it: its
+        /// Hdr Ext Len (8-byte units, not counting the first 8), Routing
+        /// Type and Segments Left, with [`PRESENT`].
+        pub const fn header(ext_len: u8, rt_type: u8, segs_left: u8) -> u32 {
+            PRESENT | (rt_type as u32) << 16 | (segs_left as u32) << 8 | ext_len as u32
+        }
+
+        /// `rt_mt6` for the noted `header` (0: the packet has none).
+        pub const fn matches(flags: u32, segsleft: u64, type_len: u64, header: u32) -> bool {
+            if header & PRESENT == 0 {
+                return false;
+            }
+            let (rt_type, segs, ext_len) = (header >> 16 & 0xff, header >> 8 & 0xff, header & 0xff);
+            // `ipv6_optlen`: the whole header's bytes.
+            let len = (ext_len + 1) * 8;
+            let (lo, hi) = (segsleft as u32, (segsleft >> 32) as u32);
+            let segs_ok = (lo <= segs && segs <= hi) != (flags & INV_SEGSLEFT != 0);
+            let len_ok =
+                flags & F_LEN == 0 || ((len == (type_len >> 32) as u32) != (flags & INV_LEN != 0));
+            let type_ok =
+                flags & F_TYPE == 0 || ((rt_type == type_len as u32) != (flags & INV_TYPE != 0));
+            segs_ok && len_ok && type_ok
+        }
+    }
     /// `-m time`'s fields and xt_time's `time_mt`.
     pub mod time {
         /// `--kerneltz` (`XT_TIME_LOCAL_TZ`).

@@ -19,7 +19,7 @@ use firewall_common::{
     Anomaly, BANKS,
     check::{
         self, Check, KIND_ADDRTYPE, KIND_CONNTRACK, KIND_DATA, KIND_HASHLIMIT, KIND_LIMIT,
-        KIND_MAC, KIND_MARK, KIND_OWNER, KIND_POLICY, KIND_PORTS, KIND_RECENT, KIND_SET,
+        KIND_MAC, KIND_MARK, KIND_OWNER, KIND_POLICY, KIND_PORTS, KIND_RECENT, KIND_RT, KIND_SET,
         KIND_TCP_OPTION, KIND_TCPMSS, KIND_TIME, MAX_CHECKS, MAX_PER_RULE, RANGES_PER_DATA,
         conntrack::{
             F_ADDR, F_ADDR_NOT, F_DIR, F_DIR_REPLY, F_PORT, F_PORT_NOT, F_PROTO, F_PROTO_NOT,
@@ -198,6 +198,9 @@ pub struct Seen {
     /// `skb->sk` at TC egress (0: none, and always at XDP), as a number:
     /// `-m owner` follows it with `bpf_probe_read_kernel`.
     pub sk: u64,
+    /// The packet's routing header, as the parser noted it
+    /// ([`Packet::rt`]).
+    pub rt: u32,
 }
 
 /// A packet's connection as the checks see it (`-m conntrack`'s tuple
@@ -335,6 +338,7 @@ pub fn note_xdp(ctx: *mut xdp_md, pkt: &Packet) {
         // looped on `lo` keeps the mark it left with.
         (*s).sk = 0;
         (*s).proto = pkt.proto;
+        (*s).rt = pkt.rt;
         // (No IPv6 rule reads marks: refused.)
         (*s).mark = if pkt.in_ifindex == LOOPBACK_IFINDEX && !pkt.v6 {
             lo_mark(ctx, pkt)
@@ -509,6 +513,7 @@ fn note_skb<const L2: usize>(skb: *mut __sk_buff, pkt: &Packet, egress: bool) {
             0
         };
         (*s).proto = pkt.proto;
+        (*s).rt = pkt.rt;
         if egress && L2 == ETH_HLEN && pkt.out_ifindex == LOOPBACK_IFINDEX && !pkt.v6 {
             note_lo_mark(skb, pkt, (*skb).mark);
         }
@@ -692,6 +697,10 @@ pub extern "C" fn fw_check(slot: u32, src: u32, dst: u32, ttl: u32) -> u32 {
             )
         }
         KIND_CONNTRACK => conntrack(slot - slot % MAX_CHECKS, arg, a as u32, b as u32),
+        KIND_RT => match seen() {
+            Some(s) => verdict(check::rt::matches(arg, a, b, s.rt)),
+            None => BAD,
+        },
         // Data is read by the check it belongs to, never run.
         KIND_DATA => {
             anomaly(Anomaly::BadCheck);

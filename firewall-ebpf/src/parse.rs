@@ -103,6 +103,10 @@ pub struct Packet {
     /// Bytes from the IP header to the L4 header: the IPv4 header's
     /// length, or IPv6's 40 and its extension headers.
     pub l4: u16,
+    /// IPv6: the first routing header before any later fragment's
+    /// (`firewall_common::check::rt::header`, as `ipv6_find_hdr` finds
+    /// it for `-m rt`); 0: none.
+    pub rt: u32,
 }
 
 impl Packet {
@@ -424,6 +428,12 @@ fn parse_ip6<const L2: usize>(b: &impl Bytes, pkt: &mut Packet) -> Parsed {
             }
             // RFC 4302 2.2: in 4-byte words, minus 2.
             NEXTHDR_AUTH => (h[1] as usize + 2) * 4,
+            NEXTHDR_ROUTING => {
+                if pkt.rt == 0 {
+                    pkt.rt = firewall_common::check::rt::header(h[1], h[2], h[3]);
+                }
+                (h[1] as usize + 1) * 8
+            }
             // RFC 8200 4.3: in 8-byte units, not counting the first.
             _ => (h[1] as usize + 1) * 8,
         };

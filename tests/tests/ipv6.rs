@@ -718,11 +718,35 @@ fn corpus_probes(lab: &Lab) -> Vec<(String, Seen)> {
 /// unchanged into `fw -6 restore` (and the others are refused by both),
 /// `fw -6 -S` is `ip6tables-legacy -S`, and the probes end as under
 /// ip6tables-legacy in the same lab.
+///
+/// ufw's before6.rules also runs completed as ufw links it (as the IPv4
+/// corpus test completes before.rules): its default policy (INPUT and
+/// FORWARD DROP), the `ufw6-logging-deny` chain it jumps to, and the
+/// built-in chains' jumps to its chains.
 #[test]
 fn ipv6_corpus_files_load_and_agree_with_ip6tables_legacy() {
     let dir = integration_tests::corpus_dir();
-    for (file, accepted) in CORPUS6 {
-        let path = dir.join(file);
+    let ufw = std::fs::read_to_string(dir.join("03_ufw_before6.rules")).unwrap();
+    let completed = ufw
+        .replacen(
+            "*filter\n",
+            "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:ufw6-logging-deny - [0:0]\n",
+            1,
+        )
+        .replacen(
+            "COMMIT\n",
+            "-A INPUT -j ufw6-before-input\n-A FORWARD -j ufw6-before-forward\n\
+             -A OUTPUT -j ufw6-before-output\nCOMMIT\n",
+            1,
+        );
+    assert_ne!(completed, ufw);
+    let scratch = std::env::temp_dir().join(format!("fw-ufw6-{}.rules", std::process::id()));
+    std::fs::write(&scratch, completed).unwrap();
+    let cases = CORPUS6
+        .iter()
+        .map(|&(file, accepted)| (file.to_string(), dir.join(file), accepted))
+        .chain([("03 completed".to_string(), scratch.clone(), true)]);
+    for (file, path, accepted) in cases {
         let path = path.to_str().unwrap();
         let lab = lab6("c6");
         let (s, c) = (lab.server(), lab.client());
@@ -773,6 +797,7 @@ fn ipv6_corpus_files_load_and_agree_with_ip6tables_legacy() {
         assert!(fw_seen.iter().any(|(_, s)| *s == Seen::Connected), "{file}");
         assert!(fw_seen.iter().any(|(_, s)| *s != Seen::Connected), "{file}");
     }
+    let _ = std::fs::remove_file(scratch);
 }
 
 const CHECKS6: [&str; 8] = [
@@ -834,4 +859,58 @@ fn ipv6_tcp_options_mss_time_and_owner_as_ip6tables() {
     assert_eq!(seen[0][2], 1);
     assert_eq!((seen[0][3], seen[0][5]), (0, 0));
     assert_eq!((seen[0][6], seen[0][7]), (3, 0));
+}
+
+const ROUTING6: [&str; 3] = [
+    "-A INPUT -m rt --rt-type 0 -j DROP",
+    "-A INPUT -m rt ! --rt-type 0 --rt-segsleft 1:2 --rt-len 24",
+    "-A INPUT -p udp --dport 7002",
+];
+
+/// Frames with routing headers (RFC 8200 4.4): type 0 and type 2
+/// before UDP, none, and one behind a later fragment (where
+/// `ipv6_find_hdr` does not look); [`ROUTING6`]'s packet counters.
+fn routing_probes(lab: &Lab, under: Under) -> Vec<u64> {
+    const ROUTING: u8 = 43;
+    const UDP: u8 = 17;
+    // Next header, Hdr Ext Len (8-byte units past the first 8), type,
+    // segments left, then 4 reserved bytes and the rest of the header.
+    let routing = |ext_len: u8, ty: u8, segs: u8| {
+        let mut h = vec![UDP, ext_len, ty, segs, 0, 0, 0, 0];
+        h.resize(8 * (usize::from(ext_len) + 1), 0);
+        h
+    };
+    let later = [ROUTING, 0, 0, 0x18, 0, 0, 0, 7];
+    let frames = [
+        frame6(lab, ROUTING, &[routing(1, 0, 0), udp(7002, 4)].concat()),
+        frame6(lab, ROUTING, &[routing(2, 2, 1), udp(7002, 4)].concat()),
+        frame6(lab, UDP, &udp(7002, 4)),
+        frame6(
+            lab,
+            44,
+            &[&later[..], &routing(2, 0, 1), &udp(7002, 4)].concat(),
+        ),
+    ];
+    send_frames(lab.client(), CLIENT_IF, &frames).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    counters(&listing6(lab, under), &[1, 2, 3])
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect()
+}
+
+/// `-m rt` (ufw's before6.rules drops type 0 routing headers) compares
+/// the first routing header's type, segments left and length as
+/// ip6tables-legacy's does.
+#[test]
+fn routing_headers_as_ip6tables() {
+    let lab = lab6("ipv6-rt");
+    let mut seen = Vec::new();
+    for under in [Under::Fw, Under::Legacy] {
+        load(&lab, under, &ROUTING6, &[]);
+        seen.push(routing_probes(&lab, under));
+        unload(&lab, under);
+    }
+    assert_eq!(seen[0], seen[1], "fw and ip6tables-legacy");
+    assert_eq!(seen[0], [1, 1, 2]);
 }

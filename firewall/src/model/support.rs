@@ -41,6 +41,7 @@ pub fn enforceable6(rule: &Rule) -> Result<(), String> {
             | Match::Owner(_)
             | Match::Time(_)
             | Match::Udp(_)
+            | Match::Rt(_)
             | Match::Multiport(_)
             | Match::Icmp6(_)
             | Match::Hl(_)
@@ -59,7 +60,6 @@ pub fn enforceable6(rule: &Rule) -> Result<(), String> {
             Match::Iprange6(_) => Some("-m iprange in IPv6"),
             Match::Mark(_) => Some("-m mark in IPv6"),
             Match::Addrtype(_) => Some("-m addrtype in IPv6"),
-            Match::Rt(_) => Some("-m rt"),
             // The parser refuses these in IPv6 (IPv4 values or IPv4's
             // headers); named so that a new module must be placed here.
             Match::Icmp(_)

@@ -1,6 +1,8 @@
 //! `-m rt` (libip6t_rt, `ip6t_rt`): the IPv6 routing header, ip6tables
-//! only. fw parses `--rt-type`, `--rt-segsleft` and `--rt-len`; the type 0
-//! options (`--rt-0-res`, `--rt-0-addrs`, `--rt-0-not-strict`) are refused.
+//! only. fw enforces `--rt-type`, `--rt-segsleft` and `--rt-len` (a check,
+//! `firewall_common::check::KIND_RT`, on the routing header the parser
+//! noted); the type 0 options (`--rt-0-res`, `--rt-0-addrs`,
+//! `--rt-0-not-strict`) are refused.
 
 use super::{excl as glued, prelude::*};
 use crate::{
@@ -101,7 +103,73 @@ impl MatchExt for Ext {
         }
     }
 
-    fn support(_: &Rt) -> Enforcement {
-        Enforcement::Refused("-m rt")
+    fn support(v: &Rt) -> Enforcement {
+        use firewall_common::check::{KIND_RT, rt};
+        let mut flags = 0;
+        let (mut rt_type, mut len) = (0, 0);
+        if let Some(t) = &v.rt_type {
+            flags |= rt::F_TYPE | if t.invert { rt::INV_TYPE } else { 0 };
+            rt_type = t.value;
+        }
+        if let Some(l) = &v.len {
+            flags |= rt::F_LEN | if l.invert { rt::INV_LEN } else { 0 };
+            len = l.value;
+        }
+        // libip6t_rt's default: every number of segments left.
+        let (lo, hi) = match &v.segsleft {
+            Some(n) => {
+                if n.invert {
+                    flags |= rt::INV_SEGSLEFT;
+                }
+                n.value
+            }
+            None => (0, u32::MAX),
+        };
+        Enforcement::RuleCheck(firewall_common::check::Check {
+            kind: KIND_RT,
+            arg: flags,
+            a: u64::from(lo) | u64::from(hi) << 32,
+            b: u64::from(rt_type) | u64::from(len) << 32,
+            ..Default::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use firewall_common::check::rt;
+
+    /// The check's answer for a routing header of `ext_len`, `rt_type`
+    /// and `segs` under `v`.
+    fn met(v: &Rt, header: u32) -> bool {
+        let Enforcement::RuleCheck(c) = Ext::support(v) else {
+            panic!("-m rt is a rule check");
+        };
+        rt::matches(c.arg, c.a, c.b, header)
+    }
+
+    #[test]
+    fn compared_as_ip6t_rt_compares() {
+        let type0 = Rt {
+            rt_type: Some(Neg::is(0)),
+            ..Rt::default()
+        };
+        let h = |len, ty, segs| rt::header(len, ty, segs);
+        assert!(met(&type0, h(2, 0, 1)));
+        assert!(!met(&type0, h(2, 2, 1)));
+        assert!(!met(&type0, 0), "no routing header, no match");
+        let not2 = Rt {
+            rt_type: Some(Neg { value: 2, invert: true }),
+            segsleft: Some(Neg::is((1, 3))),
+            len: Some(Neg::is(24)),
+        };
+        assert!(met(&not2, h(2, 0, 3)));
+        assert!(!met(&not2, h(2, 2, 3)), "! --rt-type 2");
+        assert!(!met(&not2, h(2, 0, 4)), "segments left past 3");
+        assert!(!met(&not2, h(1, 0, 2)), "16 bytes, not 24");
+        assert!(!met(&not2, 0), "! --rt-type needs a routing header too");
+        let all = Rt::default();
+        assert!(met(&all, h(0, 7, 255)));
     }
 }
