@@ -914,3 +914,28 @@ fn routing_headers_as_ip6tables() {
     assert_eq!(seen[0], seen[1], "fw and ip6tables-legacy");
     assert_eq!(seen[0], [1, 1, 2]);
 }
+
+const RANGES6: [&str; 4] = [
+    "-A INPUT -p udp --dport 6300 -m iprange --src-range 2001:db8::1-2001:db8::3",
+    "-A INPUT -p udp --dport 6300 -m iprange ! --src-range 2001:db8::2-2001:db8::ffff",
+    "-A INPUT -p udp --dport 6300 -m iprange --dst-range 2001:db8::2",
+    "-A INPUT -p udp --dport 6300 -m iprange --src-range 2001:db8::2-2001:db8::1",
+];
+
+/// `-m iprange` with IPv6 ranges (the classifier's address columns, as
+/// prefixes) counts as ip6tables-legacy's: two datagrams from
+/// 2001:db8::1 to 2001:db8::2.
+#[test]
+fn ipv6_address_ranges_as_ip6tables() {
+    let lab = lab6("ipv6-range");
+    let mut seen = Vec::new();
+    for under in [Under::Fw, Under::Legacy] {
+        load(&lab, under, &RANGES6, &[]);
+        send_udp6(lab.client(), SERVER6, 6300, 4, 2);
+        let c = counters(&listing6(&lab, under), &[1, 2, 3, 4]);
+        seen.push(c.into_iter().map(|(p, _)| p).collect::<Vec<u64>>());
+        unload(&lab, under);
+    }
+    assert_eq!(seen[0], seen[1], "fw and ip6tables-legacy");
+    assert_eq!(seen[0], [2, 2, 2, 0]);
+}

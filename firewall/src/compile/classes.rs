@@ -87,21 +87,37 @@ fn mask(len: u8) -> u128 {
 /// The fewest prefixes covering the inclusive IPv4 address range
 /// `lo..=hi` (none when `lo > hi`).
 pub fn addr_range_prefixes(lo: u32, hi: u32) -> Vec<Prefix> {
-    let (mut lo, hi) = (u64::from(lo), u64::from(hi));
+    addr_prefixes(u128::from(lo), u128::from(hi), 32)
+}
+
+/// The fewest prefixes covering the inclusive IPv6 address range
+/// `lo..=hi` (none when `lo > hi`).
+pub fn addr6_range_prefixes(lo: u128, hi: u128) -> Vec<Prefix> {
+    addr_prefixes(lo, hi, 128)
+}
+
+/// The fewest prefixes covering `lo..=hi` of a `bits`-bit address
+/// space (the values right-aligned): at each step the largest block
+/// aligned at `lo` that stays within `hi`.
+fn addr_prefixes(mut lo: u128, hi: u128, bits: u32) -> Vec<Prefix> {
+    // The low `k` bits set (a block of 2^k addresses, less one).
+    let low = |k: u32| if k == 0 { 0 } else { u128::MAX >> (128 - k) };
     let mut out = Vec::new();
-    while lo <= hi {
-        let mut size = if lo == 0 {
-            1u64 << 32
-        } else {
-            1u64 << lo.trailing_zeros().min(32)
-        };
-        while lo + size - 1 > hi {
-            size >>= 1;
-        }
-        out.push(v4(lo as u32, 32 - size.trailing_zeros() as u8));
-        lo += size;
+    if lo > hi {
+        return out;
     }
-    out
+    loop {
+        let mut k = lo.trailing_zeros().min(bits);
+        while lo | low(k) > hi {
+            k -= 1;
+        }
+        out.push((lo << (128 - bits), (bits - k) as u8));
+        let last = lo | low(k);
+        if last == hi {
+            return out;
+        }
+        lo = last + 1;
+    }
 }
 
 /// Address classes: one per distinct prefix some rule names; a rule names
@@ -331,6 +347,18 @@ mod tests {
         assert_eq!(f.classes.len(), 2);
         assert_eq!(f.classes[1].1, vec![0, 1]);
         assert_eq!(addr_range_prefixes(5, 4), vec![]);
+        // IPv6: the whole space, and 2001:db8::1 to 2001:db8::6.
+        assert_eq!(addr6_range_prefixes(0, u128::MAX), vec![(0, 0)]);
+        let base = 0x2001_0db8_u128 << 96;
+        assert_eq!(
+            addr6_range_prefixes(base | 1, base | 6),
+            vec![
+                (base | 1, 128),
+                (base | 2, 127),
+                (base | 4, 127),
+                (base | 6, 128)
+            ]
+        );
         assert_eq!(
             addr_range_prefixes(0xc0000201, 0xc0000204),
             vec![v4(0xc0000201, 32), v4(0xc0000202, 31), v4(0xc0000204, 32)]

@@ -42,6 +42,7 @@ pub fn enforceable6(rule: &Rule) -> Result<(), String> {
             | Match::Time(_)
             | Match::Udp(_)
             | Match::Rt(_)
+            | Match::Iprange6(_)
             | Match::Multiport(_)
             | Match::Icmp6(_)
             | Match::Hl(_)
@@ -55,9 +56,8 @@ pub fn enforceable6(rule: &Rule) -> Result<(), String> {
             Match::Conntrack(_) => {
                 Some("--ctorigsrc, --ctorigdst, --ctreplsrc or --ctrepldst (-m conntrack) in IPv6")
             }
-            // Address ranges and types, and the marks of packets looped
-            // over `lo` (kept by IPv4 tuple): IPv4 only so far.
-            Match::Iprange6(_) => Some("-m iprange in IPv6"),
+            // Address types, and the marks of packets looped over `lo`
+            // (kept by IPv4 tuple): IPv4 only so far.
             Match::Mark(_) => Some("-m mark in IPv6"),
             Match::Addrtype(_) => Some("-m addrtype in IPv6"),
             // The parser refuses these in IPv6 (IPv4 values or IPv4's

@@ -5,7 +5,11 @@
 use std::net::Ipv6Addr;
 
 use super::prelude::*;
-use crate::model::{Family, ntop6};
+use crate::{
+    compile::classes::{Constraint, addr6_range_prefixes},
+    extensions::Columns,
+    model::{Family, ntop6},
+};
 
 /// ip6tables' `-m iprange` ranges (one at least).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -79,8 +83,22 @@ impl MatchExt for Ext {
         }
     }
 
-    fn support(_: &Iprange6) -> Enforcement {
-        Enforcement::Refused("-m iprange with IPv6 addresses")
+    fn support(v: &Iprange6) -> Enforcement {
+        let column = |r: &Option<Neg<Ipv6Range>>| {
+            r.as_ref().map(|n| {
+                let ps = addr6_range_prefixes(u128::from(n.value.lo), u128::from(n.value.hi));
+                if n.invert {
+                    Constraint::Not(ps)
+                } else {
+                    Constraint::Is(ps)
+                }
+            })
+        };
+        Enforcement::Classifier(Columns {
+            src: column(&v.src),
+            dst: column(&v.dst),
+            ..Columns::default()
+        })
     }
 }
 
