@@ -1231,15 +1231,23 @@ fn preflight(new: &State) -> Result<Preflight, ExecError> {
         if states > 0 {
             return Err(ExecError::Ipsec { states });
         }
-        let found = host::nat_rewriters().map_err(ExecError::Host)?;
-        if !found.is_empty() {
-            return Err(ExecError::Nat { found });
+        // Each family's NAT bears on that family's table only.
+        for table in [&new.ruleset, &new.other.ruleset] {
+            if !filters(table) {
+                continue;
+            }
+            let found = host::nat_rewriters(table.family).map_err(ExecError::Host)?;
+            if !found.is_empty() {
+                return Err(ExecError::Nat { found });
+            }
         }
     }
-    if let Some((chain, rule)) = first_mark(&new.ruleset) {
-        let found = host::mark_setters().map_err(ExecError::Host)?;
-        if !found.is_empty() {
-            return Err(ExecError::MarkUnseen { chain, rule, found });
+    for table in [&new.ruleset, &new.other.ruleset] {
+        if let Some((chain, rule)) = first_mark(table) {
+            let found = host::mark_setters(table.family).map_err(ExecError::Host)?;
+            if !found.is_empty() {
+                return Err(ExecError::MarkUnseen { chain, rule, found });
+            }
         }
     }
     // -m addrtype reads the host's local table as it is at this change
@@ -1508,26 +1516,28 @@ pub fn status() -> Result<Status, ExecError> {
     }
     // NAT that appeared after the last change: verdicts may now differ
     // from netfilter's (a change would be refused).
-    let nat = host::nat_rewriters().map_err(ExecError::Host)?;
-    if !nat.is_empty() && filters(&rec.ruleset) {
-        let _ = writeln!(out, "nat: {}", nat.join(", "));
-        st.problems.push(format!(
-            "{}: NAT rewrites packets after fw's hook sees them, so its verdicts may differ \
-             from netfilter's (DNAT'd packets meet INPUT, not FORWARD)",
-            nat.join(", ")
-        ));
-    }
-    // A mark setter that appeared after the last change: `-m mark` may
-    // now differ from netfilter (a change would be refused).
-    if let Some((chain, rule)) = first_mark(&rec.ruleset) {
-        let found = host::mark_setters().map_err(ExecError::Host)?;
-        if !found.is_empty() {
-            let _ = writeln!(out, "marks: {}", found.join(", "));
+    for table in [&rec.ruleset, &rec.other.ruleset] {
+        let nat = host::nat_rewriters(table.family).map_err(ExecError::Host)?;
+        if !nat.is_empty() && filters(table) {
+            let _ = writeln!(out, "nat: {}", nat.join(", "));
             st.problems.push(format!(
-                "-m mark ({chain} rule {rule}) is loaded while {}: it may mark packets before \
-                 the filter table, where fw sees them unmarked",
-                found.join(", ")
+                "{}: NAT rewrites packets after fw's hook sees them, so its verdicts may differ \
+                 from netfilter's (DNAT'd packets meet INPUT, not FORWARD)",
+                nat.join(", ")
             ));
+        }
+        // A mark setter that appeared after the last change: `-m mark`
+        // may now differ from netfilter (a change would be refused).
+        if let Some((chain, rule)) = first_mark(table) {
+            let found = host::mark_setters(table.family).map_err(ExecError::Host)?;
+            if !found.is_empty() {
+                let _ = writeln!(out, "marks: {}", found.join(", "));
+                st.problems.push(format!(
+                    "-m mark ({chain} rule {rule}) is loaded while {}: it may mark packets \
+                     before the filter table, where fw sees them unmarked",
+                    found.join(", ")
+                ));
+            }
         }
     }
     // -m addrtype sees the local table of the last change.

@@ -68,3 +68,40 @@ fn a_filtering_ruleset_is_refused_beside_nat_and_status_check_fails() {
     lab.fw_ok(&["-P", "INPUT", "DROP"]);
     assert_eq!(lab.fw(&["status", "--check"]).status.code(), Some(0));
 }
+
+/// IPv6 NAT (an ip6tables-legacy `nat` table with rules, an nftables
+/// `ip6` nat chain) bears on the IPv6 table: a filtering `fw -6` change
+/// is refused, naming it, and nothing changes; IPv4's table, which that
+/// NAT never rewrites for, still changes.
+#[test]
+fn ipv6_nat_refuses_the_ipv6_table_only() {
+    let lab = Lab::new("nat6").unwrap();
+    let s = lab.server();
+    let sh = |script: &str| {
+        let out = sh_in(s, script, &[], None);
+        assert!(out.status.success(), "{script}: {}", text(&out.stderr));
+    };
+    for (setup, what) in [
+        (
+            "ip6tables-legacy -t nat -A PREROUTING -p tcp --dport 80 -j REDIRECT --to-ports 8080",
+            "ip6tables-legacy table `nat' has rules",
+        ),
+        (
+            "ip6tables-legacy -t nat -F && nft add table ip6 t6 && \
+             nft add chain ip6 t6 pre '{ type nat hook prerouting priority -100; }'",
+            "nftables chain `ip6 t6 pre' exists",
+        ),
+    ] {
+        sh(setup);
+        let before = lab.fw_ok(&["-6", "-S"]);
+        let out = lab.fw(&[
+            "-6", "-A", "INPUT", "-p", "tcp", "--dport", "22", "-j", "DROP",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{what}");
+        let want = format!("not supported yet: rules or a DROP policy while {what}");
+        assert!(text(&out.stderr).contains(&want), "{}", text(&out.stderr));
+        assert_eq!(lab.fw_ok(&["-6", "-S"]), before);
+        lab.fw_ok(&["-A", "INPUT", "-p", "tcp", "--dport", "22", "-j", "DROP"]);
+        lab.fw_ok(&["-F"]);
+    }
+}

@@ -1,17 +1,20 @@
 //! What else on the host may change a packet before netfilter's filter
 //! table sees it, where fw's hooks cannot see the change: a mark set in
-//! the mangle, nat, raw or security table (iptables-legacy) or in an
-//! nftables base chain. fw refuses `-m mark` while any is there
-//! (docs/semantics.md, "Marks").
+//! the mangle, nat, raw or security table (iptables-legacy or
+//! ip6tables-legacy) or in an nftables base chain. fw refuses `-m mark`
+//! while any is there (docs/semantics.md, "Marks").
 
 use std::{ffi::CString, io, os::fd::AsRawFd as _, os::fd::FromRawFd as _, os::fd::OwnedFd};
 
 use super::rtnl;
+use crate::model::Family;
 
-/// `IPT_SO_GET_INFO` (`<linux/netfilter_ipv4/ip_tables.h>`, `IPT_BASE_CTL`).
+/// `IPT_SO_GET_INFO` (`<linux/netfilter_ipv4/ip_tables.h>`, `IPT_BASE_CTL`),
+/// and `IP6T_SO_GET_INFO` (`<linux/netfilter_ipv6/ip6_tables.h>`), the
+/// same number.
 const IPT_SO_GET_INFO: libc::c_int = 64;
-/// `sizeof(struct ipt_getinfo)`: name[32], valid_hooks, hook_entry[5],
-/// underflow[5], num_entries, size.
+/// `sizeof(struct ipt_getinfo)` (and `ip6t_getinfo`, the same layout):
+/// name[32], valid_hooks, hook_entry[5], underflow[5], num_entries, size.
 const IPT_GETINFO_LEN: usize = 84;
 /// Offset of `num_entries` in `struct ipt_getinfo`.
 const NUM_ENTRIES_AT: usize = 76;
@@ -53,32 +56,32 @@ pub fn xfrm_states() -> io::Result<usize> {
     }
 }
 
-/// Where a mark could be set that fw's XDP hook does not see, each
-/// worded for a message ("iptables-legacy table `mangle' has rules",
+/// Where a mark could be set on `family`'s packets that fw's XDP hook
+/// does not see, each worded for a message ("iptables-legacy table `mangle' has rules",
 /// "nftables chain `inet t c' exists"); empty when there is none.
 ///
 /// # Errors
 /// When the calling thread's namespace cannot be asked (the netlink or
 /// raw socket fails for another reason than a kernel without nftables or
 /// iptables).
-pub fn mark_setters() -> io::Result<Vec<String>> {
-    let mut out = legacy_tables(&LEGACY_TABLES)?;
-    out.extend(nft_base_chains()?.into_iter().map(|c| c.describe()));
+pub fn mark_setters(family: Family) -> io::Result<Vec<String>> {
+    let mut out = legacy_tables(family, &LEGACY_TABLES)?;
+    out.extend(nft_base_chains(family)?.into_iter().map(|c| c.describe()));
     Ok(out)
 }
 
-/// Where the namespace rewrites addresses or ports (NAT): the
-/// iptables-legacy `nat` table with rules, nftables base chains of type
-/// `nat`. fw's XDP hook sees a packet before DNAT and its replies before
+/// Where the namespace rewrites `family`'s addresses or ports (NAT): the
+/// iptables-legacy (ip6tables-legacy) `nat` table with rules, nftables
+/// base chains of type `nat` that see the family. fw's XDP hook sees a packet before DNAT and its replies before
 /// their de-NAT, so netfilter's chain and tuple differ from fw's;
 /// empty when there is none.
 ///
 /// # Errors
 /// As [`mark_setters`].
-pub fn nat_rewriters() -> io::Result<Vec<String>> {
-    let mut out = legacy_tables(&[("nat", 4)])?;
+pub fn nat_rewriters(family: Family) -> io::Result<Vec<String>> {
+    let mut out = legacy_tables(family, &[("nat", 4)])?;
     out.extend(
-        nft_base_chains()?
+        nft_base_chains(family)?
             .into_iter()
             .filter(|c| c.kind == "nat")
             .map(|c| c.describe()),
@@ -86,13 +89,28 @@ pub fn nat_rewriters() -> io::Result<Vec<String>> {
     Ok(out)
 }
 
-/// The iptables-legacy tables of `tables` (name, built-in chains) with
-/// more than their built-in chains: only tables that exist
-/// (`/proc/net/ip_tables_names`) are asked, since asking for one loads it.
-fn legacy_tables(tables: &[(&str, u32)]) -> io::Result<Vec<String>> {
-    let names = match std::fs::read_to_string("/proc/net/ip_tables_names") {
+/// The iptables-legacy (for IPv6, ip6tables-legacy) tables of `tables`
+/// (name, built-in chains) with more than their built-in chains: only
+/// tables that exist (`/proc/net/ip_tables_names`, `ip6_tables_names`)
+/// are asked, since asking for one loads it.
+fn legacy_tables(family: Family, tables: &[(&str, u32)]) -> io::Result<Vec<String>> {
+    let (tool, names, af, level) = match family {
+        Family::V4 => (
+            "iptables-legacy",
+            "/proc/net/ip_tables_names",
+            libc::AF_INET,
+            libc::IPPROTO_IP,
+        ),
+        Family::V6 => (
+            "ip6tables-legacy",
+            "/proc/net/ip6_tables_names",
+            libc::AF_INET6,
+            libc::IPPROTO_IPV6,
+        ),
+    };
+    let names = match std::fs::read_to_string(names) {
         Ok(n) => n,
-        // No ip_tables in the kernel: no legacy table.
+        // No ip_tables (ip6_tables) in the kernel: no legacy table.
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(vec![]),
         Err(e) => return Err(e),
     };
@@ -101,19 +119,20 @@ fn legacy_tables(tables: &[(&str, u32)]) -> io::Result<Vec<String>> {
         if !names.lines().any(|l| l == table) {
             continue;
         }
-        if entries(table)? > chains + 1 {
-            out.push(format!("iptables-legacy table `{table}' has rules"));
+        if entries(af, level, table)? > chains + 1 {
+            out.push(format!("{tool} table `{table}' has rules"));
         }
     }
     Ok(out)
 }
 
-/// `num_entries` of iptables-legacy table `table` (`IPT_SO_GET_INFO`).
-fn entries(table: &str) -> io::Result<u32> {
+/// `num_entries` of the legacy table `table` of socket `family`
+/// (`IPT_SO_GET_INFO` at `level`).
+fn entries(family: libc::c_int, level: libc::c_int, table: &str) -> io::Result<u32> {
     // SAFETY: plain socket(2); the fd is owned below.
     let fd = unsafe {
         libc::socket(
-            libc::AF_INET,
+            family,
             libc::SOCK_RAW | libc::SOCK_CLOEXEC,
             libc::IPPROTO_RAW,
         )
@@ -131,7 +150,7 @@ fn entries(table: &str) -> io::Result<u32> {
     let rc = unsafe {
         libc::getsockopt(
             sock.as_raw_fd(),
-            libc::IPPROTO_IP,
+            level,
             IPT_SO_GET_INFO,
             info.as_mut_ptr().cast(),
             &mut len,
@@ -162,9 +181,10 @@ impl BaseChain {
     }
 }
 
-/// The nftables base chains of the namespace, as `family table chain`:
-/// any of them may set a mark (`meta mark set`) or rewrite an address.
-fn nft_base_chains() -> io::Result<Vec<BaseChain>> {
+/// The nftables base chains of the namespace that see `family`'s
+/// packets, as `family table chain`: any of them may set a mark (`meta
+/// mark set`) or rewrite an address.
+fn nft_base_chains(of: Family) -> io::Result<Vec<BaseChain>> {
     // nfgenmsg: every family, NFNETLINK_V0, res_id 0.
     let msgs = match rtnl::dump(libc::NETLINK_NETFILTER, NFT_GETCHAIN, &[0, 0, 0, 0]) {
         Ok(m) => m,
@@ -193,8 +213,13 @@ fn nft_base_chains() -> io::Result<Vec<BaseChain>> {
             libc::NFPROTO_NETDEV => "netdev",
             _ => "unknown-family",
         };
-        // ip6 and arp chains never see an IPv4 packet.
-        if matches!(family, "ip6" | "arp") {
+        // ip6 chains never see an IPv4 packet, ip chains no IPv6 one,
+        // arp chains neither.
+        let other = match of {
+            Family::V4 => "ip6",
+            Family::V6 => "ip",
+        };
+        if family == other || family == "arp" {
             continue;
         }
         let (mut table, mut name, mut kind, mut base) =
