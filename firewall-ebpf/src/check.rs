@@ -46,14 +46,15 @@ static RECENT: LruHashMap<Key, Entry> = LruHashMap::with_max_entries(recent::MAX
 #[map]
 static LO_MARKS: LruPerCpuHashMap<LoKey, u32> = LruPerCpuHashMap::with_max_entries(4096, 0);
 
-/// What tells one datagram on `lo` from another: its addresses, ports
-/// (0 without), protocol, length, and the IPv4 header's identification
-/// and fragment words (bytes 4..8, as they are).
+/// What tells one datagram on `lo` from another: its addresses (IPv4's
+/// left-aligned), ports (0 without), protocol, length, and the IPv4
+/// header's identification and fragment words (bytes 4..8, as they are)
+/// or the IPv6 header's first word (traffic class and flow label).
 #[repr(C)]
 #[derive(Clone, Copy)]
 pub struct LoKey {
-    src: u32,
-    dst: u32,
+    src: [u8; 16],
+    dst: [u8; 16],
     sport: u16,
     dport: u16,
     len: u16,
@@ -65,8 +66,8 @@ impl LoKey {
     #[inline(always)]
     fn of(p: &Packet, id_frag: u32) -> LoKey {
         LoKey {
-            src: p.src,
-            dst: p.dst,
+            src: p.src6,
+            dst: p.dst6,
             sport: if p.has_ports { p.sport } else { 0 },
             dport: if p.has_ports { p.dport } else { 0 },
             len: p.len,
@@ -76,6 +77,12 @@ impl LoKey {
     }
 }
 
+/// Where [`LoKey`]'s last word is in a frame on `lo`.
+#[inline(always)]
+fn lo_word(pkt: &Packet) -> u32 {
+    ETH_HLEN as u32 + if pkt.v6 { 0 } else { 4 }
+}
+
 /// The mark a datagram arriving on `lo` left with ([`LO_MARKS`]); 0 if
 /// TC egress did not see it. Out of line: its key stays off the hook's
 /// frame.
@@ -83,7 +90,7 @@ impl LoKey {
 fn lo_mark(ctx: *mut xdp_md, pkt: &Packet) -> u32 {
     let mut b = [0u8; 4];
     // SAFETY: ctx is the kernel's xdp_md; four bytes into `b`.
-    if unsafe { bpf_xdp_load_bytes(ctx, ETH_HLEN as u32 + 4, b.as_mut_ptr().cast(), 4) } != 0 {
+    if unsafe { bpf_xdp_load_bytes(ctx, lo_word(pkt), b.as_mut_ptr().cast(), 4) } != 0 {
         return 0;
     }
     let id_frag = u32::from_ne_bytes(b);
@@ -98,14 +105,8 @@ fn lo_mark(ctx: *mut xdp_md, pkt: &Packet) -> u32 {
 fn note_lo_mark(skb: *mut __sk_buff, pkt: &Packet, mark: u32) {
     let mut b = [0u8; 4];
     // SAFETY: skb is the kernel's __sk_buff; four bytes into `b`.
-    if unsafe {
-        bpf_skb_load_bytes(
-            skb as *const c_void,
-            ETH_HLEN as u32 + 4,
-            b.as_mut_ptr().cast(),
-            4,
-        )
-    } != 0
+    if unsafe { bpf_skb_load_bytes(skb as *const c_void, lo_word(pkt), b.as_mut_ptr().cast(), 4) }
+        != 0
     {
         return;
     }
@@ -339,8 +340,7 @@ pub fn note_xdp(ctx: *mut xdp_md, pkt: &Packet) {
         (*s).sk = 0;
         (*s).proto = pkt.proto;
         (*s).rt = pkt.rt;
-        // (No IPv6 rule reads marks: refused.)
-        (*s).mark = if pkt.in_ifindex == LOOPBACK_IFINDEX && !pkt.v6 {
+        (*s).mark = if pkt.in_ifindex == LOOPBACK_IFINDEX {
             lo_mark(ctx, pkt)
         } else {
             0
@@ -514,7 +514,7 @@ fn note_skb<const L2: usize>(skb: *mut __sk_buff, pkt: &Packet, egress: bool) {
         };
         (*s).proto = pkt.proto;
         (*s).rt = pkt.rt;
-        if egress && L2 == ETH_HLEN && pkt.out_ifindex == LOOPBACK_IFINDEX && !pkt.v6 {
+        if egress && L2 == ETH_HLEN && pkt.out_ifindex == LOOPBACK_IFINDEX {
             note_lo_mark(skb, pkt, (*skb).mark);
         }
         (*s).has_mac = false;

@@ -285,10 +285,16 @@ const MARK: [&str; 6] = [
 
 /// `count` datagrams from `ns` to `to:port` from a socket with `SO_MARK`
 /// `mark`.
-fn send_marked(ns: &str, mark: u32, to: Ipv4Addr, port: u16, count: usize) {
+fn send_marked(ns: &str, mark: u32, to: impl Into<std::net::IpAddr>, port: u16, count: usize) {
+    let to = to.into();
     integration_tests::in_netns(ns, move || {
         use std::os::fd::AsRawFd as _;
-        let s = std::net::UdpSocket::bind(("0.0.0.0", 0)).unwrap();
+        let any: std::net::IpAddr = if to.is_ipv6() {
+            std::net::Ipv6Addr::UNSPECIFIED.into()
+        } else {
+            Ipv4Addr::UNSPECIFIED.into()
+        };
+        let s = std::net::UdpSocket::bind((any, 0)).unwrap();
         // SAFETY: setsockopt(2) with a u32 of the length given.
         let rc = unsafe {
             libc::setsockopt(
@@ -327,24 +333,74 @@ fn mark_counters(list: &dyn Fn(&str) -> String) -> [u64; 6] {
 fn mark_as_iptables() {
     use integration_tests::CLIENT_ADDR;
     let lab = Lab::new("mark").unwrap();
+    let to = (
+        CLIENT_ADDR.into(),
+        SERVER_ADDR.into(),
+        Ipv4Addr::LOCALHOST.into(),
+    );
+    mark_as_legacy(&lab, &[], "iptables-legacy", to);
+}
+
+/// [`mark_as_iptables`] in IPv6 (`fw -6`, ip6tables-legacy): looped
+/// datagrams over `lo` to `::1` keep their mark (`LO_MARKS` by IPv6
+/// tuple).
+#[test]
+fn mark_as_ip6tables() {
+    use std::net::Ipv6Addr;
+    let lab = Lab::new("mark6").unwrap();
+    let (client, server): (Ipv6Addr, Ipv6Addr) = (
+        "2001:db8::1".parse().unwrap(),
+        "2001:db8::2".parse().unwrap(),
+    );
+    for (ns, dev, a) in [
+        (lab.client(), integration_tests::CLIENT_IF, client),
+        (lab.server(), integration_tests::SERVER_IF, server),
+    ] {
+        integration_tests::ip(&format!("-n {ns} addr add {a}/64 dev {dev} nodad")).unwrap();
+    }
+    let to = (client.into(), server.into(), Ipv6Addr::LOCALHOST.into());
+    mark_as_legacy(&lab, &["-6"], "ip6tables-legacy", to);
+}
+
+/// [`MARK`] under fw (`family`'s flag before each command) and then
+/// under `legacy`, with the probes to `to` (client, server, loopback):
+/// the same counters, and the ones expected.
+fn mark_as_legacy(
+    lab: &Lab,
+    family: &[&str],
+    legacy_tool: &str,
+    to: (std::net::IpAddr, std::net::IpAddr, std::net::IpAddr),
+) {
+    let (client, server, lo) = to;
     let probes = || {
-        send_marked(lab.server(), 0x8001, CLIENT_ADDR, 5701, 2);
-        send_marked(lab.server(), 0x1, CLIENT_ADDR, 5701, 3);
-        send_marked(lab.server(), 0, CLIENT_ADDR, 5701, 4);
-        send_marked(lab.client(), 0x8000, SERVER_ADDR, 5702, 5);
-        send_marked(lab.server(), 0x1, Ipv4Addr::LOCALHOST, 5703, 3);
-        send_marked(lab.server(), 0x2, Ipv4Addr::LOCALHOST, 5703, 2);
-        send_marked(lab.server(), 0x1, SERVER_ADDR, 5703, 1);
+        send_marked(lab.server(), 0x8001, client, 5701, 2);
+        send_marked(lab.server(), 0x1, client, 5701, 3);
+        send_marked(lab.server(), 0, client, 5701, 4);
+        send_marked(lab.client(), 0x8000, server, 5702, 5);
+        send_marked(lab.server(), 0x1, lo, 5703, 3);
+        send_marked(lab.server(), 0x2, lo, 5703, 2);
+        send_marked(lab.server(), 0x1, server, 5703, 1);
     };
     let want = [2, 3, 4, 5, 0, 4];
-    lab.fw_rules(&MARK);
+    for r in MARK {
+        let args: Vec<&str> = r.split(' ').collect();
+        lab.fw_ok(&[family, &args[..]].concat());
+    }
     probes();
-    let fw = mark_counters(&|chain| lab.fw_ok(&["-L", chain, "-v", "-n", "-x", "--line-numbers"]));
+    let fw = mark_counters(&|chain| {
+        lab.fw_ok(
+            &[
+                family,
+                &["-L", chain, "-v", "-n", "-x", "--line-numbers"][..],
+            ]
+            .concat(),
+        )
+    });
     assert_eq!(fw, want, "fw");
     integration_tests::fw_reset(lab.server());
     let legacy = |args: &[&str]| {
-        let out = integration_tests::netns_exec(lab.server(), "iptables-legacy", args).unwrap();
-        assert!(out.status.success(), "iptables-legacy {args:?}");
+        let out = integration_tests::netns_exec(lab.server(), legacy_tool, args).unwrap();
+        assert!(out.status.success(), "{legacy_tool} {args:?}");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     for r in MARK {
@@ -352,7 +408,7 @@ fn mark_as_iptables() {
     }
     probes();
     let got = mark_counters(&|chain| legacy(&["-L", chain, "-v", "-n", "-x", "--line-numbers"]));
-    assert_eq!(got, want, "iptables-legacy");
+    assert_eq!(got, want, "{legacy_tool}");
     legacy(&["-F"]);
 }
 

@@ -43,6 +43,7 @@ pub fn enforceable6(rule: &Rule) -> Result<(), String> {
             | Match::Udp(_)
             | Match::Rt(_)
             | Match::Iprange6(_)
+            | Match::Mark(_)
             | Match::Multiport(_)
             | Match::Icmp6(_)
             | Match::Hl(_)
@@ -56,9 +57,7 @@ pub fn enforceable6(rule: &Rule) -> Result<(), String> {
             Match::Conntrack(_) => {
                 Some("--ctorigsrc, --ctorigdst, --ctreplsrc or --ctrepldst (-m conntrack) in IPv6")
             }
-            // Address types, and the marks of packets looped over `lo`
-            // (kept by IPv4 tuple): IPv4 only so far.
-            Match::Mark(_) => Some("-m mark in IPv6"),
+            // Address types: IPv4's local table only so far.
             Match::Addrtype(_) => Some("-m addrtype in IPv6"),
             // The parser refuses these in IPv6 (IPv4 values or IPv4's
             // headers); named so that a new module must be placed here.

@@ -1951,10 +1951,10 @@ fn ip6tables_restore_files_through_the_ipv6_engine() {
     // It loads (IPv6 REJECT is enforced); a line with what IPv6 does not
     // enforce yet is refused at its line.
     assert!(crate::restore::restore(&v6, text, &opts, true, &sample()).is_ok());
-    let marked = text.replace("-A u -j REJECT", "-A u -m mark --mark 1 -j LOG");
-    let e = crate::restore::restore(&v6, &marked, &opts, true, &sample()).unwrap_err();
+    let typed = text.replace("-A u -j REJECT", "-A u -m addrtype --dst-type LOCAL -j LOG");
+    let e = crate::restore::restore(&v6, &typed, &opts, true, &sample()).unwrap_err();
     assert_eq!(e.line, 6);
-    assert!(e.to_string().contains("-m mark in IPv6"), "{e}");
+    assert!(e.to_string().contains("-m addrtype in IPv6"), "{e}");
     // A line for iptables (`-4`) is skipped, as ip6tables-restore skips it.
     let both = "*filter\n-A INPUT -4 -s 10.0.0.1 -j DROP\n-A INPUT -6 -s ::1 -j DROP\nCOMMIT\n";
     let done = crate::restore::restore(&v6, both, &opts, false, &sample()).unwrap();
