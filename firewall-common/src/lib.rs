@@ -1790,33 +1790,78 @@ pub mod check {
         /// passes the check (xt_conntrack returns the state's answer).
         pub const F_STATE: u32 = 1 << 20;
 
-        /// An address option's word: the address (network order, as the
-        /// packet's) in the low 32 bits, the mask (network order) above.
-        pub const fn addr_word(addr: u32, mask: u32) -> u64 {
-            addr as u64 | (mask as u64) << 32
+        /// [`KIND_DATA`] entries of a [`super::KIND_CONNTRACK`] check.
+        pub const DATA: usize = 5;
+
+        /// Address option `i`'s [`KIND_DATA`] entry (the first four of
+        /// [`data`]): the address in 128 bits, left-aligned (an IPv4
+        /// address in the first 4 bytes, as [`crate::ct::CtKey`] holds it),
+        /// its first 8 bytes big-endian in `a`, the last 8 in `b`, and the
+        /// prefix length in `state`.
+        pub const fn addr_entry(addr: [u8; 16], prefix: u8) -> Check {
+            let mut hi = [0u8; 8];
+            let mut lo = [0u8; 8];
+            let mut i = 0;
+            while i < 8 {
+                hi[i] = addr[i];
+                lo[i] = addr[i + 8];
+                i += 1;
+            }
+            Check {
+                kind: KIND_DATA,
+                arg: 0,
+                a: u64::from_be_bytes(hi),
+                b: u64::from_be_bytes(lo),
+                state: prefix as u64,
+            }
         }
 
-        /// The two [`KIND_DATA`] entries of a [`super::KIND_CONNTRACK`]
-        /// check: `addrs` as [`addr_word`]s in option order (unused: 0),
-        /// `ports` as host-order inclusive ranges; the first entry holds
-        /// addresses 0..3 in `a`, `b`, `state`, the second address 3 in
-        /// `a` and the ranges ([`port_ranges`]) in `b` (0, 1) and `state`
-        /// (2, 3).
-        pub const fn data(addrs: [u64; 4], ports: [(u16, u16); 4]) -> [Check; 2] {
+        /// Whether the 16-byte address `have` (left-aligned) is within
+        /// address entry `e` ([`addr_entry`]).
+        pub const fn within(have: &[u8; 16], e: &Check) -> bool {
+            let mut hi = [0u8; 8];
+            let mut lo = [0u8; 8];
+            let mut i = 0;
+            while i < 8 {
+                hi[i] = have[i];
+                lo[i] = have[i + 8];
+                i += 1;
+            }
+            let len = if e.state > 128 { 128 } else { e.state as u32 };
+            let mask_hi = if len >= 64 {
+                u64::MAX
+            } else if len == 0 {
+                0
+            } else {
+                u64::MAX << (64 - len)
+            };
+            let mask_lo = if len >= 128 {
+                u64::MAX
+            } else if len <= 64 {
+                0
+            } else {
+                u64::MAX << (128 - len)
+            };
+            (u64::from_be_bytes(hi) ^ e.a) & mask_hi == 0
+                && (u64::from_be_bytes(lo) ^ e.b) & mask_lo == 0
+        }
+
+        /// The [`DATA`] entries of a [`super::KIND_CONNTRACK`] check: the
+        /// four address options in option order ([`addr_entry`]; unused:
+        /// 0.0.0.0/0), then `ports` as host-order inclusive ranges
+        /// ([`port_ranges`]): 0 and 1 in `a`, 2 and 3 in `b`.
+        pub const fn data(addrs: [Check; 4], ports: [(u16, u16); 4]) -> [Check; DATA] {
             [
+                addrs[0],
+                addrs[1],
+                addrs[2],
+                addrs[3],
                 Check {
                     kind: KIND_DATA,
                     arg: 0,
-                    a: addrs[0],
-                    b: addrs[1],
-                    state: addrs[2],
-                },
-                Check {
-                    kind: KIND_DATA,
-                    arg: 0,
-                    a: addrs[3],
-                    b: port_ranges(ports[0], ports[1]),
-                    state: port_ranges(ports[2], ports[3]),
+                    a: port_ranges(ports[0], ports[1]),
+                    b: port_ranges(ports[2], ports[3]),
+                    state: 0,
                 },
             ]
         }

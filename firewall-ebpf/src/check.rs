@@ -22,7 +22,7 @@ use firewall_common::{
         KIND_MAC, KIND_MARK, KIND_OWNER, KIND_POLICY, KIND_PORTS, KIND_RECENT, KIND_RT, KIND_SET,
         KIND_TCP_OPTION, KIND_TCPMSS, KIND_TIME, MAX_CHECKS, MAX_PER_RULE, RANGES_PER_DATA,
         conntrack::{
-            F_ADDR, F_ADDR_NOT, F_DIR, F_DIR_REPLY, F_PORT, F_PORT_NOT, F_PROTO, F_PROTO_NOT,
+            self, F_ADDR, F_ADDR_NOT, F_DIR, F_DIR_REPLY, F_PORT, F_PORT_NOT, F_PROTO, F_PROTO_NOT,
             F_STATE,
         },
         hashlimit,
@@ -213,9 +213,10 @@ pub struct CtSeen {
     pub dir: u32,
     /// The connection's IP protocol (an ICMP error's: the quoted one's).
     pub proto: u32,
-    /// The original direction's source and destination, network order.
-    pub src: u32,
-    pub dst: u32,
+    /// The original direction's source and destination, 16 bytes
+    /// (IPv4's left-aligned, as `CtKey` holds them).
+    pub src: [u8; 16],
+    pub dst: [u8; 16],
     /// Its ports, host order (TCP and UDP; other protocols' are not
     /// compared: the compiler refuses port options for them).
     pub sport: u16,
@@ -227,8 +228,8 @@ impl CtSeen {
     pub const NONE: CtSeen = CtSeen {
         dir: CT_NONE,
         proto: 0,
-        src: 0,
-        dst: 0,
+        src: [0; 16],
+        dst: [0; 16],
         sport: 0,
         dport: 0,
     };
@@ -1176,36 +1177,30 @@ fn conntrack(base: u32, flags: u32, data: u32, proto: u32) -> u32 {
     if flags & F_PROTO != 0 && (ct.proto == proto) == (flags & F_PROTO_NOT != 0) {
         return FAIL;
     }
-    let (Some(d0), Some(d1)) = (
-        CHECKS.get(base + data % MAX_CHECKS),
-        CHECKS.get(base + (data + 1) % MAX_CHECKS),
-    ) else {
-        anomaly(Anomaly::BadCheck);
-        return BAD;
-    };
-    if d0.kind != KIND_DATA || d1.kind != KIND_DATA {
-        anomaly(Anomaly::BadCheck);
-        return BAD;
-    }
     // No NAT: the reply tuple mirrors the original one.
-    let addrs = [
-        (ct.src, d0.a),
-        (ct.dst, d0.b),
-        (ct.dst, d0.state),
-        (ct.src, d1.a),
-    ];
-    for (i, (have, word)) in addrs.into_iter().enumerate() {
-        if flags & (F_ADDR << i) != 0
-            && ((have ^ word as u32) & (word >> 32) as u32 == 0) == (flags & (F_ADDR_NOT << i) != 0)
-        {
+    let addrs = [&ct.src, &ct.dst, &ct.dst, &ct.src];
+    for (i, have) in addrs.into_iter().enumerate() {
+        if flags & (F_ADDR << i) == 0 {
+            continue;
+        }
+        let Some(e) = data_entry(base, data + i as u32) else {
+            return BAD;
+        };
+        if conntrack::within(have, e) == (flags & (F_ADDR_NOT << i) != 0) {
             return FAIL;
         }
     }
+    if flags & (F_PORT | F_PORT << 1 | F_PORT << 2 | F_PORT << 3) == 0 {
+        return PASS;
+    }
+    let Some(d) = data_entry(base, data + 4) else {
+        return BAD;
+    };
     let ports = [
-        (ct.sport, d1.b),
-        (ct.dport, d1.b >> 32),
-        (ct.dport, d1.state),
-        (ct.sport, d1.state >> 32),
+        (ct.sport, d.a),
+        (ct.dport, d.a >> 32),
+        (ct.dport, d.b),
+        (ct.sport, d.b >> 32),
     ];
     for (i, (have, range)) in ports.into_iter().enumerate() {
         let within = range as u16 <= have && have <= (range >> 16) as u16;
@@ -1214,6 +1209,18 @@ fn conntrack(base: u32, flags: u32, data: u32, proto: u32) -> u32 {
         }
     }
     PASS
+}
+
+/// The [`KIND_DATA`] entry at `base + i` (its bank's slot); `None`, its
+/// anomaly counted, for any other kind.
+#[inline(always)]
+fn data_entry(base: u32, i: u32) -> Option<&'static Check> {
+    let e = CHECKS.get(base + i % MAX_CHECKS)?;
+    if e.kind != KIND_DATA {
+        anomaly(Anomaly::BadCheck);
+        return None;
+    }
+    Some(e)
 }
 
 /// `--tcp-option` as xt_tcpudp: kind `kind` met by the option walk, XOR

@@ -136,9 +136,8 @@ fn seen(key: &CtKey, orig_first: bool, reply: bool) -> CtSeen {
             check::CT_ORIGINAL
         },
         proto: u32::from(key.proto),
-        // (The tuple checks read IPv4 addresses: refused in IPv6.)
-        src: u32::from_ne_bytes(key.addr4(a)),
-        dst: u32::from_ne_bytes(key.addr4(b)),
+        src: key.addr[a],
+        dst: key.addr[b],
         sport: key.port[a],
         dport: key.port[b],
     }

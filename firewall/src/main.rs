@@ -65,7 +65,7 @@ Usage: fw -[ACD] chain rule-specification [options]
        fw top [--sort packets|bytes]
        fw report --plot FILE.png [--seconds N] [--top K]
        fw daemon [--metrics-addr ADDR:PORT] [--no-metrics] [--rules FILE.yaml] [--log]
-       fw -6 restore --test [file]   (also fw6: IPv6 is parsed and checked, not enforced yet)
+       fw -6 ... | fw6 ...           ip6tables' commands, save and restore, on the IPv6 table
 
 Commands:
   --append  -A chain           Append to chain
@@ -383,9 +383,11 @@ fn family_of(argv0: &str, mut args: Vec<String>) -> (Family, Vec<String>) {
     } else {
         Family::V4
     };
+    // `fw -6 status`, and `fw -6 -h`/`-V` (one word after the flag).
     let subcommand = args
         .get(1)
-        .is_some_and(|a| !a.starts_with('-') && !a.is_empty());
+        .is_some_and(|a| !a.starts_with('-') && !a.is_empty())
+        || (args.len() == 2 && matches!(args[1].as_str(), "-h" | "--help" | "-V" | "--version"));
     match args.first().map(String::as_str) {
         Some("-6" | "--ipv6") if subcommand => {
             family = Family::V6;
@@ -721,11 +723,12 @@ fn finish(result: Result<String, exec::ExecError>) -> ExitCode {
 
 /// `fw6 ...`, `fw -6 ...`: ip6tables command lines, `save` and
 /// `restore` of ip6tables-save files, on the IPv6 table; `None` for what
-/// does not depend on the family (`status`, `reset`, `gc`, `-h`, `-V`),
-/// which `main` then runs as for IPv4.
+/// does not depend on the family (`status`, `reset`, `gc`, `monitor`,
+/// `conntrack`, `daemon`, which see both families, and `-h`, `-V`), which
+/// `main` then runs as for IPv4.
 fn main6(args: &[String]) -> Option<ExitCode> {
     let result = match args.first().map(String::as_str) {
-        None | Some("status" | "reset" | "gc") => return None,
+        None | Some("status" | "reset" | "gc" | "monitor" | "conntrack" | "daemon") => return None,
         Some("-h" | "--help" | "-V" | "--version") if args.len() == 1 => return None,
         Some("restore") if matches!(args.get(1).map(String::as_str), Some("-h" | "--help")) => {
             return None;

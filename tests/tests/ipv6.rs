@@ -939,3 +939,54 @@ fn ipv6_address_ranges_as_ip6tables() {
     assert_eq!(seen[0], seen[1], "fw and ip6tables-legacy");
     assert_eq!(seen[0], [2, 2, 2, 0]);
 }
+
+const TUPLES6: [&str; 6] = [
+    "-A INPUT -p tcp --dport 22 -m conntrack --ctorigsrc 2001:db8::1",
+    "-A INPUT -p tcp --dport 22 -m conntrack --ctorigsrc 2001:db8::/64 --ctorigdst 2001:db8::2",
+    "-A INPUT -p tcp --dport 22 -m conntrack ! --ctorigsrc 2001:db8:1::/48 --ctorigdstport 22",
+    "-A INPUT -p tcp --dport 22 -m conntrack --ctorigsrc 2001:db8::5",
+    "-A OUTPUT -p tcp --sport 22 -m conntrack --ctdir REPLY --ctreplsrc 2001:db8::2",
+    "-A OUTPUT -p tcp --sport 22 -m conntrack --ctrepldst 8000::/1",
+];
+
+/// `-m conntrack`'s tuple options with IPv6 addresses and prefixes
+/// count a connection's packets as ip6tables-legacy's do, both ways.
+#[test]
+fn ipv6_conntrack_tuples_as_ip6tables() {
+    let lab = lab6("ct6");
+    let mut seen = Vec::new();
+    for under in [Under::Fw, Under::Legacy] {
+        load(&lab, under, &TUPLES6, &[]);
+        let _l = listen6(lab.server(), &[22]);
+        assert!(tcp_probe(lab.client(), SERVER6, 22, DROP_WAIT));
+        std::thread::sleep(Duration::from_millis(200));
+        let list = |chain: &str| {
+            let args = ["-L", chain, "-v", "-n", "-x", "--line-numbers"];
+            let out = match under {
+                Under::Fw => fw_in(lab.server(), &[&["-6"], &args[..]].concat()).unwrap(),
+                Under::Legacy => netns_exec(lab.server(), "ip6tables-legacy", &args).unwrap(),
+            };
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let (input, output) = (list("INPUT"), list("OUTPUT"));
+        let mut n: Vec<u64> = (1..=4).map(|i| rule_counters(&input, i).0).collect();
+        n.extend((1..=2).map(|i| rule_counters(&output, i).0));
+        seen.push(n);
+        match under {
+            Under::Fw => fw_reset(lab.server()),
+            Under::Legacy => {
+                for chain in ["INPUT", "OUTPUT"] {
+                    netns_exec(lab.server(), "ip6tables-legacy", &["-F", chain]).unwrap();
+                }
+            }
+        }
+    }
+    eprintln!("fw {:?}\nip6tables-legacy {:?}", seen[0], seen[1]);
+    assert_eq!(seen[0], seen[1]);
+    let n = seen[0][0];
+    assert!(n >= 2, "the handshake's SYN and ACK at least: {n}");
+    assert_eq!(seen[0][1..4], [n, n, 0]);
+    // The server's answers are the reply direction, to 2001:db8::1 (not
+    // in 8000::/1).
+    assert!(seen[0][4] >= 1 && seen[0][5] == 0, "{:?}", seen[0]);
+}

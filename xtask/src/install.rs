@@ -1,7 +1,8 @@
 //! `cargo xtask install [--prefix P]`: the fw binary, fw.service, its
 //! fallback ruleset and an example /etc/fw/rules.yaml (docs/yaml.md, "Boot").
 //!
-//! With prefix P (default `/usr/local`): `P/sbin/fw`,
+//! With prefix P (default `/usr/local`): `P/sbin/fw` and `P/sbin/fw6` (a
+//! link to it: fw runs ip6tables' commands by that name),
 //! `P/lib/systemd/system/fw.service` and `fw-daemon.service` (systemd reads units from
 //! `/usr/local/lib/systemd/system` and `/usr/lib/systemd/system`),
 //! `P/share/fw/fallback.yaml`, and the example at `/etc/fw/rules.yaml`
@@ -40,6 +41,7 @@ pub fn run(prefix: Option<PathBuf>) -> anyhow::Result<()> {
     let unit = prefix.join("lib/systemd/system/fw.service");
 
     copy(&fw, &bin, 0o755)?;
+    link6(&bin)?;
     copy(
         &repo.join("fallback.yaml"),
         &share.join("fallback.yaml"),
@@ -63,6 +65,19 @@ pub fn run(prefix: Option<PathBuf>) -> anyhow::Result<()> {
         "installed; then: `fw apply --check {}` and `systemctl daemon-reload && systemctl enable --now fw fw-daemon`",
         rules.display()
     );
+    Ok(())
+}
+
+/// `fw6` beside `bin`: a symbolic link to `fw`, made anew (through a
+/// temporary name and a rename, as [`write`]).
+fn link6(bin: &Path) -> anyhow::Result<()> {
+    let six = bin.with_file_name("fw6");
+    let tmp = bin.with_file_name("fw6.fw-install-tmp");
+    let _ = fs::remove_file(&tmp);
+    std::os::unix::fs::symlink("fw", &tmp)
+        .with_context(|| format!("cannot link {}", tmp.display()))?;
+    fs::rename(&tmp, &six).with_context(|| format!("cannot install {}", six.display()))?;
+    println!("installed {} -> fw", six.display());
     Ok(())
 }
 

@@ -235,7 +235,7 @@ impl<'a> Tables<'a> {
                             .get((c.a + i) as usize)
                             .filter(|e| e.kind == KIND_DATA)
                     };
-                    conntrack(c, data(0)?, data(1)?, p)
+                    conntrack(c, &[data(0)?, data(1)?, data(2)?, data(3)?, data(4)?], p)
                 }
                 // A bad option area drops (the hot drop), as `None` does.
                 KIND_TCP_OPTION => p
@@ -357,12 +357,11 @@ pub struct Walk {
     pub policy: bool,
 }
 
-/// firewall-ebpf's `conntrack` check of `c` (data entries `d0`, `d1`)
+/// firewall-ebpf's `conntrack` check of `c` (its data entries `d`)
 /// for `p`.
 fn conntrack(
     c: &firewall_common::check::Check,
-    d0: &firewall_common::check::Check,
-    d1: &firewall_common::check::Check,
+    d: &[&firewall_common::check::Check; firewall_common::check::conntrack::DATA],
     p: &Packet,
 ) -> bool {
     use firewall_common::check::conntrack::*;
@@ -376,25 +375,22 @@ fn conntrack(
     if f & F_PROTO != 0 && (u64::from(k.proto) == c.b) == (f & F_PROTO_NOT != 0) {
         return false;
     }
-    let ne = |a: std::net::Ipv4Addr| u32::from_ne_bytes(a.octets());
-    let addrs = [
-        (ne(k.src), d0.a),
-        (ne(k.dst), d0.b),
-        (ne(k.dst), d0.state),
-        (ne(k.src), d1.a),
-    ];
-    for (i, (have, w)) in addrs.into_iter().enumerate() {
-        if f & (F_ADDR << i) != 0
-            && ((have ^ w as u32) & (w >> 32) as u32 == 0) == (f & (F_ADDR_NOT << i) != 0)
-        {
+    let wide = |a: std::net::Ipv4Addr| {
+        let mut w = [0u8; 16];
+        w[..4].copy_from_slice(&a.octets());
+        w
+    };
+    let addrs = [wide(k.src), wide(k.dst), wide(k.dst), wide(k.src)];
+    for (i, have) in addrs.iter().enumerate() {
+        if f & (F_ADDR << i) != 0 && within(have, d[i]) == (f & (F_ADDR_NOT << i) != 0) {
             return false;
         }
     }
     let ports = [
-        (k.sport, d1.b),
-        (k.dport, d1.b >> 32),
-        (k.dport, d1.state),
-        (k.sport, d1.state >> 32),
+        (k.sport, d[4].a),
+        (k.dport, d[4].a >> 32),
+        (k.dport, d[4].b),
+        (k.sport, d[4].b >> 32),
     ];
     for (i, (have, r)) in ports.into_iter().enumerate() {
         let within = r as u16 <= have && have <= (r >> 16) as u16;

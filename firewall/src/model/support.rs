@@ -51,12 +51,7 @@ pub fn enforceable6(rule: &Rule) -> Result<(), String> {
             | Match::Comment(_)
             | Match::Limit(_)
             | Match::Mac(_) => None,
-            Match::State(_) => None,
-            // The tuple checks compare IPv4 addresses.
-            Match::Conntrack(c) if c.addrs.iter().all(Option::is_none) => None,
-            Match::Conntrack(_) => {
-                Some("--ctorigsrc, --ctorigdst, --ctreplsrc or --ctrepldst (-m conntrack) in IPv6")
-            }
+            Match::State(_) | Match::Conntrack(_) => None,
             // Address types: IPv4's local table only so far.
             Match::Addrtype(_) => Some("-m addrtype in IPv6"),
             // The parser refuses these in IPv6 (IPv4 values or IPv4's
@@ -512,13 +507,9 @@ mod tests {
             check.arg,
             F_ADDR << 3 | F_ADDR_NOT << 3 | F_DIR | F_DIR_REPLY
         );
-        assert_eq!(
-            c.data()[1].a,
-            addr_word(
-                u32::from_ne_bytes([192, 0, 2, 1]),
-                u32::from_ne_bytes([255, 255, 255, 0])
-            )
-        );
+        let mut addr = [0u8; 16];
+        addr[..4].copy_from_slice(&[192, 0, 2, 1]);
+        assert_eq!(c.data()[3], addr_entry(addr, 24));
         assert_eq!(enforceable(&rule(c, None)), Ok(()));
         // Ports of a connection that may be ICMP (its identifier) are refused.
         let ports = Conntrack {

@@ -1906,12 +1906,12 @@ fn ipv6_tables_run_ipv6_commands_only() {
     assert!(
         crate::offline::execute(&v6, &add6, &services, true, crate::offline::no_counters).is_ok()
     );
-    let log6 = parse6("-A INPUT -p tcp --dport 22 -j LOG").unwrap();
-    let e = crate::offline::execute(&v6, &log6, &services, true, crate::offline::no_counters)
+    let typed = parse6("-A INPUT -m addrtype --dst-type LOCAL -j LOG").unwrap();
+    let e = crate::offline::execute(&v6, &typed, &services, true, crate::offline::no_counters)
         .unwrap_err();
     assert_eq!(
         e,
-        crate::edit::EditError::NotSupported("-j LOG in IPv6".to_string())
+        crate::edit::EditError::NotSupported("-m addrtype in IPv6".to_string())
     );
     // An iptables command on an IPv6 table, or the other way round.
     let add4 = ok("-A INPUT -j DROP");

@@ -202,10 +202,6 @@ impl MatchExt for Ext {
     /// UDP: the rule's `-p` or this `--ctproto` says so
     /// (`Columns::of_rule`).
     fn support(v: &Conntrack) -> Enforcement {
-        // fw's connections are IPv4 (an IPv6 table is never loaded).
-        if v.addrs.iter().flatten().any(|a| a.value.v4().is_none()) {
-            return Enforcement::Refused("-m conntrack with IPv6 addresses");
-        }
         let check = v.check();
         match (&v.state, check) {
             (Some(st), None) => state_support(st),
@@ -271,21 +267,21 @@ impl Conntrack {
         })
     }
 
-    /// The two `KIND_DATA` entries of [`Conntrack::check`]
+    /// The `KIND_DATA` entries of [`Conntrack::check`]
     /// ([`firewall_common::check::conntrack::data`]): each address with
-    /// its mask, network order, and each port range.
-    pub fn data(&self) -> [firewall_common::check::Check; 2] {
-        use firewall_common::check::conntrack::{addr_word, data};
-        let addrs = self.addrs.each_ref().map(|a| {
-            a.as_ref().map_or(0, |n| {
-                let mask = u32::MAX.checked_shl(32 - u32::from(n.value.prefix)).unwrap_or(0);
-                // IPv6 never gets here: `support` refuses it.
-                let addr = n.value.v4().unwrap_or(Ipv4Addr::UNSPECIFIED);
-                addr_word(
-                    u32::from_ne_bytes(addr.octets()),
-                    u32::from_ne_bytes(mask.to_be_bytes()),
-                )
-            })
+    /// its prefix length, and each port range.
+    pub fn data(&self) -> [firewall_common::check::Check; firewall_common::check::conntrack::DATA] {
+        use firewall_common::check::conntrack::{addr_entry, data};
+        let addrs = self.addrs.each_ref().map(|a| match a {
+            Some(n) => {
+                let mut addr = [0u8; 16];
+                match n.value.addr {
+                    IpAddr::V4(v) => addr[..4].copy_from_slice(&v.octets()),
+                    IpAddr::V6(v) => addr = v.octets(),
+                }
+                addr_entry(addr, n.value.prefix)
+            }
+            None => addr_entry([0; 16], 0),
         });
         let ports = self.ports.each_ref().map(|p| p.as_ref().map_or((0, 0), |n| (n.value.lo, n.value.hi)));
         data(addrs, ports)
