@@ -737,6 +737,14 @@ pub struct ChainInfo {
     /// state, so the walk would count that rule and no other), 0 for none
     /// (an unwritten slot reads as none). See [`ChainInfo::fast_rule`].
     pub fast: u32,
+    /// 1 for a built-in chain netfilter runs on whole datagrams, so a
+    /// later fragment takes its first fragment's verdict ([`frag`]):
+    /// IPv4's INPUT (`ip_local_deliver` reassembles before LOCAL_IN),
+    /// OUTPUT (a local datagram meets it before it is fragmented), and
+    /// every built-in chain of a table that tracks connections (`-m
+    /// state`, `-m conntrack`: `nf_defrag_ipv4`/`_ipv6` come with
+    /// conntrack); 0: each fragment meets the rules.
+    pub defrag: u32,
 }
 
 impl ChainInfo {
@@ -1000,7 +1008,7 @@ pub mod maps {
     ];
     /// Maps of the object that fw does not pin (besides the data
     /// sections, `.rodata` and the like, that hold its constants).
-    pub const PRIVATE: [&str; 10] = [
+    pub const PRIVATE: [&str; 11] = [
         "SCRATCH",
         "MATCH_CACHE",
         "CT_PENDING",
@@ -1011,6 +1019,7 @@ pub mod maps {
         "RECENT_NEW",
         "LO_MARKS",
         "SWEEP",
+        "FRAG_VERDICTS",
     ];
 }
 
@@ -2866,7 +2875,9 @@ pub mod macvlan {
 const _: () = {
     use core::mem::size_of;
     assert!(size_of::<Config>() == 8);
-    assert!(size_of::<ChainInfo>() == 20);
+    assert!(size_of::<ChainInfo>() == 24);
+    assert!(size_of::<frag::Key>() == 40);
+    assert!(size_of::<frag::Verdict>() == 16);
     assert!(size_of::<RuleInfo>() == 16);
     assert!(size_of::<check::Check>() == 32);
     assert!(size_of::<check::recent::Key>() == 8);
@@ -2947,4 +2958,56 @@ mod pod {
     unsafe impl aya::Pod for super::check::hashlimit::Table {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::macvlan::Key {}
+}
+
+/// Fragments under a table that tracks connections ([`ChainInfo::defrag`]):
+/// netfilter reassembles before its filter table, so one verdict covers a
+/// datagram; fw sees each fragment, judges the first (the one with the
+/// ports) and gives the later ones its verdict.
+pub mod frag {
+    /// `FRAG_VERDICTS`' entries (an LRU hash).
+    pub const MAX: u32 = 8192;
+    /// How long a first fragment's verdict holds for its later ones:
+    /// `net.ipv4.ipfrag_time` (30 s), `net.ipv6.ip6frag_time` (60 s), the
+    /// longest netfilter keeps a datagram's fragments.
+    pub const TIMEOUT4_NS: u64 = 30_000_000_000;
+    /// [`TIMEOUT4_NS`]'s IPv6 counterpart.
+    pub const TIMEOUT6_NS: u64 = 60_000_000_000;
+    /// [`Verdict::drop`]: the datagram was dropped (or rejected).
+    pub const DROP: u32 = 1;
+    /// [`Verdict::drop`]: the datagram was accepted.
+    pub const ACCEPT: u32 = 2;
+
+    /// A datagram's fragments, as the kernel's reassembly keys them
+    /// (`ip4_frag_key`: addresses, identification, protocol;
+    /// `frag_v6_compare_key`: addresses, identification).
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Key {
+        /// Source, 16 bytes (IPv4's left-aligned).
+        pub src: [u8; 16],
+        /// Destination, as `src`.
+        pub dst: [u8; 16],
+        /// The identification: IPv4's 16 bits, the IPv6 fragment
+        /// header's 32, network order.
+        pub id: u32,
+        /// IPv4's protocol; 0 for IPv6.
+        pub proto: u8,
+        /// 1 for IPv6.
+        pub v6: u8,
+        /// Zero.
+        pub _pad: [u8; 2],
+    }
+
+    /// A first fragment's verdict.
+    #[repr(C)]
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub struct Verdict {
+        /// `bpf_ktime_get_ns` when the first fragment was judged.
+        pub at: u64,
+        /// [`DROP`] or [`ACCEPT`].
+        pub drop: u32,
+        /// Zero.
+        pub _pad: u32,
+    }
 }

@@ -652,6 +652,21 @@ extern "C" fn walk_step(_i: u32, ctx: *mut c_void) -> c_long {
     w.decision.is_some() as c_long
 }
 
+/// Whether the live bank's built-in chain `root` belongs to a table
+/// netfilter reassembles datagrams for (`ChainInfo::defrag`).
+#[inline(always)]
+pub fn defrag(root: u32) -> bool {
+    let Some(c) = CONFIG.get(0) else {
+        return false;
+    };
+    if c.live == NOT_LIVE {
+        return false;
+    }
+    CHAINS
+        .get(chain_slot(c.live & 1, root % MAX_CHAINS))
+        .is_some_and(|i| i.defrag != 0)
+}
+
 /// The decision of built-in chain `root` for `p`, counting the rules whose
 /// targets were taken and, when it decides, the policy. `slot` is the
 /// hook's scratch slot ([`SLOT_XDP`] or [`SLOT_TC`]).

@@ -24,6 +24,8 @@ const VLAN_VID_MASK: u16 = 0x0fff;
 const IP_MIN_HLEN: usize = 20;
 /// Fragment offset bits of the IPv4 flags/fragment word (RFC 791).
 const IP_OFFSET_MASK: u16 = 0x1fff;
+/// IPv4's "more fragments" flag.
+const IP_MF: u16 = 0x2000;
 pub const IPPROTO_TCP: u8 = 6;
 pub const IPPROTO_UDP: u8 = 17;
 pub const IPPROTO_ICMP: u8 = 1;
@@ -74,6 +76,11 @@ pub struct Packet {
     pub out_ifindex: u32,
     /// A fragment other than the first (its L4 header is elsewhere).
     pub later_fragment: bool,
+    /// A first fragment (offset 0, more fragments to come).
+    pub first_fragment: bool,
+    /// A fragment's identification (IPv4's 16 bits, the IPv6 fragment
+    /// header's 32; network order), for `firewall_common::frag::Key`.
+    pub frag_id: u32,
     /// TCP flags FIN to URG (bits 0-5 of byte 13 of the header, all
     /// iptables matches), and [`TCP_BAD_OFFSET`]; valid when
     /// `has_tcp_flags`.
@@ -337,6 +344,8 @@ fn parse_ip<const L2: usize>(b: &impl Bytes, pkt: &mut Packet) -> Parsed {
         ..Packet::default()
     };
     pkt.later_fragment = frag & IP_OFFSET_MASK != 0;
+    pkt.first_fragment = frag & (IP_MF | IP_OFFSET_MASK) == IP_MF;
+    pkt.frag_id = u32::from(u16::from_ne_bytes([ip[4], ip[5]]));
     pkt.l4 = ihl as u16;
     let l4 = L2 + ihl;
     if (pkt.proto == IPPROTO_TCP || pkt.proto == IPPROTO_UDP) && !pkt.later_fragment {
@@ -413,7 +422,13 @@ fn parse_ip6<const L2: usize>(b: &impl Bytes, pkt: &mut Packet) -> Parsed {
         };
         let len = match next {
             NEXTHDR_FRAGMENT => {
-                if u16::from_be_bytes([h[2], h[3]]) & !7 != 0 {
+                let Some(id) = b.read::<4>(at + 4) else {
+                    return malformed(Malformed::Ipv6Header);
+                };
+                pkt.frag_id = u32::from_ne_bytes(id);
+                let off = u16::from_be_bytes([h[2], h[3]]);
+                pkt.first_fragment = off & !7 == 0 && off & 1 != 0;
+                if off & !7 != 0 {
                     pkt.later_fragment = true;
                     // ipv6_find_hdr: the protocol is the next header's
                     // when that is no extension header, else there is none.

@@ -881,6 +881,15 @@ fn compile_table(
             "rulesets whose walk can visit chains more than {MAX_STEPS} times per packet"
         )));
     }
+    // A table that tracks connections has netfilter reassemble first
+    // (nf_defrag comes with nf_conntrack, per family): then every
+    // built-in chain sees whole datagrams.
+    let tracks = rs.all_matches().any(|m| {
+        matches!(
+            m,
+            crate::model::Match::State(_) | crate::model::Match::Conntrack(_)
+        )
+    });
     for name in names {
         let rules = rs.rules(name).map_or(&[][..], Vec::as_slice);
         if rules.len() > MAX_RULES_PER_CHAIN as usize
@@ -913,6 +922,15 @@ fn compile_table(
                 fields,
                 policy,
                 fast: ChainInfo::fast_of(fast),
+                defrag: u32::from(match (family, BuiltinChain::from_name(name)) {
+                    // ip_local_deliver reassembles before LOCAL_IN, and a
+                    // local datagram meets LOCAL_OUT before it is cut up.
+                    (Family::V4, Some(BuiltinChain::Input)) | (_, Some(BuiltinChain::Output)) => {
+                        true
+                    }
+                    (_, Some(BuiltinChain::Input | BuiltinChain::Forward)) => tracks,
+                    (_, None) => false,
+                }),
             },
         ));
         *first_rule += rules.len() as u32;

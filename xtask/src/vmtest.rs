@@ -29,8 +29,9 @@ use crate::cmd::{self, probe};
 /// devices, the refusals, the rules/ examples, VLAN and bond devices),
 /// and the BPF_PROG_TEST_RUN agreement tests of the classifier and of
 /// connection tracking.
-pub const DEFAULT_TESTS: [&str; 13] = [
+pub const DEFAULT_TESTS: [&str; 14] = [
     "enforce",
+    "fragments",
     "classifier_kernel",
     "conntrack",
     "tc_attach",
