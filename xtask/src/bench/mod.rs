@@ -50,10 +50,11 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Fewer rule counts (1, 5,000, 10,000), two short windows per rate
-    /// and no repetitions: about a minute.
+    /// and no repetitions: about a minute per family.
     #[arg(long)]
     pub quick: bool,
-    /// Rule counts to measure instead of the default list, e.g. `0,100,5000`.
+    /// Rule counts to measure instead of the default lists (both
+    /// families'), e.g. `0,100,5000`.
     #[arg(long, value_delimiter = ',', value_name = "N,...")]
     pub rules: Option<Vec<u32>>,
     /// Directory for benchmarks.md, bench-rate.png and bench/*.csv
