@@ -12,7 +12,9 @@
 //! 2. per-packet cost of fw's XDP program with `BPF_PROG_TEST_RUN`, next to
 //!    an empty XDP program;
 //! 3. control-plane latency: loading N rules, one `-A`, one `-L -v -x`;
-//! 4. kernel memory held by the ruleset.
+//! 4. kernel memory held by the ruleset;
+//! 5. for IPv6 (`fw -6`, ip6tables, `table ip6`): the packet rate of the
+//!    1,024 flows, the load time and one test run of fw's program.
 //!
 //! The report goes to `docs/benchmarks.md`, `docs/bench-rate.png` and
 //! `docs/bench/*.csv`; the methodology is explained there.
@@ -48,16 +50,32 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Fewer rule counts (1, 5,000, 10,000), two short windows per rate
-    /// and no repetitions: about a minute.
+    /// and no repetitions: about a minute per family.
     #[arg(long)]
     pub quick: bool,
-    /// Rule counts to measure instead of the default list, e.g. `0,100,5000`.
+    /// Rule counts to measure instead of the default lists (both
+    /// families'), e.g. `0,100,5000`.
     #[arg(long, value_delimiter = ',', value_name = "N,...")]
     pub rules: Option<Vec<u32>>,
     /// Directory for benchmarks.md, bench-rate.png and bench/*.csv
     /// (default: the workspace's docs/).
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+    /// Which address families to measure; the report keeps the other's
+    /// tables from its last run.
+    #[arg(long, value_enum, default_value_t = Families::Both)]
+    pub family: Families,
+}
+
+/// The address families of a run (`--family`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Families {
+    /// IPv4 only: every measurement.
+    Ipv4,
+    /// IPv6 only: rates of the 1,024 flows, loads, one test run.
+    Ipv6,
+    /// Both.
+    Both,
 }
 
 /// Runs the benchmark: in-process when built with the `bench` feature,

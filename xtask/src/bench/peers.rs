@@ -11,9 +11,12 @@ use std::{
 };
 
 use anyhow::{Context as _, bail};
-use integration_tests::{Lab, SERVER_IF, in_netns};
+use integration_tests::{CLIENT_IF, Lab, SERVER_IF, in_netns};
 
-use super::{bpf, memory, rules};
+use super::{
+    bpf, memory,
+    rules::{self, Family},
+};
 
 /// One receiver configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,6 +68,23 @@ impl Peer {
             Peer::IptNft => "iptables-nft",
             Peer::NftSet => "nftables (set)",
             Peer::Fw => "fw",
+        }
+    }
+
+    /// [`Peer::name`] in family `f`: ip6tables for IPv6.
+    pub fn name_in(self, f: Family) -> &'static str {
+        match (f, self) {
+            (Family::V6, Peer::Legacy) => "ip6tables-legacy",
+            (Family::V6, Peer::IptNft) => "ip6tables-nft",
+            _ => self.name(),
+        }
+    }
+
+    /// [`Peer::label`] in family `f`: ip6tables for IPv6.
+    pub fn label_in(self, f: Family) -> &'static str {
+        match (f, self) {
+            (Family::V6, Peer::Legacy | Peer::IptNft) => self.name_in(f),
+            _ => self.label(),
         }
     }
 
@@ -142,23 +162,61 @@ pub struct Prepared {
     pub install: Option<Duration>,
 }
 
-/// iptables' tools of `peer`: (iptables, iptables-restore, extra options).
-fn iptables(peer: Peer) -> (&'static str, &'static str, &'static [&'static str]) {
-    match peer {
+/// iptables' tools of `peer` in family `f`: (iptables, iptables-restore,
+/// extra options); ip6tables' for IPv6.
+fn iptables(peer: Peer, f: Family) -> (&'static str, &'static str, &'static [&'static str]) {
+    match (peer, f) {
         // -w: the legacy backend shares one lock file (/run/xtables.lock)
         // with every other iptables-legacy on the host; wait for it.
-        Peer::Legacy => ("iptables-legacy", "iptables-legacy-restore", &["-w"]),
-        _ => ("iptables-nft", "iptables-nft-restore", &[]),
+        (Peer::Legacy, Family::V4) => ("iptables-legacy", "iptables-legacy-restore", &["-w"]),
+        (Peer::Legacy, Family::V6) => ("ip6tables-legacy", "ip6tables-legacy-restore", &["-w"]),
+        (_, Family::V4) => ("iptables-nft", "iptables-nft-restore", &[]),
+        (_, Family::V6) => ("ip6tables-nft", "ip6tables-nft-restore", &[]),
     }
 }
 
-/// Sets `peer` up in the lab's server namespace with an empty ruleset, so
-/// that the timed loads that follow compare replacing a ruleset, not
-/// creating tables or loading programs.
+/// The scratch file of iptables-restore ruleset `n` of family `f`
+/// (`None`: the empty one, the same for both).
+pub fn ipt_file(f: Family, n: Option<u32>) -> String {
+    match n {
+        Some(n) => format!("ipt{}-{n}.rules", f.suffix()),
+        None => "ipt-empty.rules".into(),
+    }
+}
+
+/// The scratch file of nftables ruleset `n` of family `f` (`None`: empty).
+pub fn nft_file(f: Family, n: Option<u32>) -> String {
+    let n = n.map_or("empty".into(), |n| n.to_string());
+    format!("nft{}-{n}.nft", f.suffix())
+}
+
+/// Gives the lab's veth ends [`rules::CLIENT6`] and [`rules::SERVER6`]
+/// (/64, without duplicate address detection, so usable at once).
+///
+/// # Errors
+/// When `ip` fails.
+pub fn add_ipv6(lab: &Lab) -> anyhow::Result<()> {
+    for (ns, dev, a) in [
+        (lab.client(), CLIENT_IF, rules::CLIENT6),
+        (lab.server(), SERVER_IF, rules::SERVER6),
+    ] {
+        integration_tests::ip(&format!("-n {ns} addr add {a}/64 dev {dev} nodad"))?;
+    }
+    Ok(())
+}
+
+/// `fw` options `args` in family `f`'s table: `-6` first for IPv6.
+fn fw_args<'a>(f: Family, args: &[&'a str]) -> Vec<&'a str> {
+    f.fw_opts().iter().chain(args).copied().collect()
+}
+
+/// Sets `peer` up in the lab's server namespace with an empty ruleset of
+/// family `f`, so that the timed loads that follow compare replacing a
+/// ruleset, not creating tables or loading programs.
 ///
 /// # Errors
 /// When a tool fails.
-pub fn prepare(peer: Peer, env: &Env, lab: &Lab) -> anyhow::Result<Prepared> {
+pub fn prepare(peer: Peer, f: Family, env: &Env, lab: &Lab) -> anyhow::Result<Prepared> {
     let ns = lab.server();
     let mut prepared = Prepared {
         _link: None,
@@ -175,7 +233,7 @@ pub fn prepare(peer: Peer, env: &Env, lab: &Lab) -> anyhow::Result<Prepared> {
             })??);
         }
         // An empty ruleset: the same as emptying one.
-        Peer::Legacy | Peer::IptNft | Peer::NftSet => unload(peer, env, lab)?,
+        Peer::Legacy | Peer::IptNft | Peer::NftSet => unload(peer, f, env, lab)?,
         Peer::Fw => {
             let (took, _) = run_in(ns, &env.fw, &["-P", "INPUT", "ACCEPT"], None)?;
             prepared.install = Some(took);
@@ -195,31 +253,36 @@ fn ifindex(name: &str) -> anyhow::Result<u32> {
     Ok(i)
 }
 
-/// Replaces the peer's ruleset by ruleset `n`; returns the time it took.
+/// Replaces the peer's ruleset by ruleset `n` of family `f`; returns the
+/// time it took.
 ///
-/// iptables: `iptables-restore < file`; nftables: `nft -f file`; fw:
-/// `fw restore < file` once it exists. Until then fw's rulesets are
+/// iptables: `iptables-restore < file` (`ip6tables-restore`); nftables:
+/// `nft -f file`; fw: `fw restore < file` (`fw -6 restore`) once it
+/// exists. Until then fw's rulesets are
 /// loaded through its library: the rules are parsed and written into fw's
 /// state record in this process, then `fw -P INPUT ACCEPT` (a no-op
 /// change) makes fw compile the whole ruleset and swap it into the
 /// kernel, exactly as any fw command does. The time is the sum of both.
 ///
 /// # Errors
-/// When the tool fails.
-pub fn load(peer: Peer, env: &Env, lab: &Lab, n: u32) -> anyhow::Result<Duration> {
+/// When the tool fails, or for IPv6 when fw has no `fw restore`.
+pub fn load(peer: Peer, f: Family, env: &Env, lab: &Lab, n: u32) -> anyhow::Result<Duration> {
     let ns = lab.server();
-    let rules = env.file(&format!("ipt-{n}.rules"));
+    let rules = env.file(&ipt_file(f, Some(n)));
     Ok(match peer {
         Peer::None | Peer::XdpDrop => Duration::ZERO,
         Peer::Legacy | Peer::IptNft => {
-            let (_, restore, opts) = iptables(peer);
+            let (_, restore, opts) = iptables(peer, f);
             run_in(ns, restore, opts, Some(&rules))?.0
         }
         Peer::NftSet => {
-            let file = env.file(&format!("nft-{n}.nft"));
+            let file = env.file(&nft_file(f, Some(n)));
             run_in(ns, "nft", &["-f", &file.to_string_lossy()], None)?.0
         }
-        Peer::Fw if env.fw_restore => run_in(ns, &env.fw, &["restore"], Some(&rules))?.0,
+        Peer::Fw if env.fw_restore => {
+            run_in(ns, &env.fw, &fw_args(f, &["restore"]), Some(&rules))?.0
+        }
+        Peer::Fw if f == Family::V6 => bail!("IPv6 rulesets load with `fw -6 restore`"),
         Peer::Fw => {
             let write = in_netns(ns, move || fw_write_state(n))??;
             write + run_in(ns, &env.fw, &["-P", "INPUT", "ACCEPT"], None)?.0
@@ -227,30 +290,26 @@ pub fn load(peer: Peer, env: &Env, lab: &Lab, n: u32) -> anyhow::Result<Duration
     })
 }
 
-/// Empties the peer's ruleset again (untimed), so that every timed
-/// [`load`] replaces an empty ruleset, not the N-rule one: fw, for one,
-/// must also remove the old ruleset's entries from its maps.
+/// Empties the peer's ruleset of family `f` again (untimed), so that
+/// every timed [`load`] replaces an empty ruleset, not the N-rule one: fw,
+/// for one, must also remove the old ruleset's entries from its maps.
 ///
 /// # Errors
 /// When the tool fails.
-pub fn unload(peer: Peer, env: &Env, lab: &Lab) -> anyhow::Result<()> {
+pub fn unload(peer: Peer, f: Family, env: &Env, lab: &Lab) -> anyhow::Result<()> {
     let ns = lab.server();
     match peer {
         Peer::None | Peer::XdpDrop => {}
         Peer::Legacy | Peer::IptNft => {
-            let (_, restore, opts) = iptables(peer);
-            run_in(ns, restore, opts, Some(&env.file("ipt-empty.rules")))?;
+            let (_, restore, opts) = iptables(peer, f);
+            run_in(ns, restore, opts, Some(&env.file(&ipt_file(f, None))))?;
         }
         Peer::NftSet => {
-            run_in(
-                ns,
-                "nft",
-                &["-f", &env.file("nft-empty.nft").to_string_lossy()],
-                None,
-            )?;
+            let file = env.file(&nft_file(f, None));
+            run_in(ns, "nft", &["-f", &file.to_string_lossy()], None)?;
         }
         Peer::Fw => {
-            run_in(ns, &env.fw, &["-F", "INPUT"], None)?;
+            run_in(ns, &env.fw, &fw_args(f, &["-F", "INPUT"]), None)?;
         }
     }
     Ok(())
@@ -261,7 +320,7 @@ pub fn unload(peer: Peer, env: &Env, lab: &Lab) -> anyhow::Result<()> {
 fn fw_write_state(n: u32) -> anyhow::Result<Duration> {
     use firewall::{load::pins::Dirs, parse, state};
     let t = Instant::now();
-    let parsed = rules::specs(n)
+    let parsed = rules::specs(Family::V4, n)
         .iter()
         .map(|s| parse::parse_rule_spec(s).with_context(|| format!("parse {s}")))
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -294,19 +353,20 @@ fn nft_packets(listing: &str) -> Vec<u64> {
         .collect()
 }
 
-/// The receiver's count of packets handled so far: the DROP rule's packet
-/// counter; for no firewall, UDP datagrams that found no socket (or
-/// failed their checksum); for the reference program, its own count.
+/// The receiver's count of packets of family `f` handled so far: the DROP
+/// rule's packet counter; for no firewall, UDP datagrams that found no
+/// socket (or failed their checksum); for the reference program, its own
+/// count.
 ///
 /// # Errors
 /// When the counter cannot be read.
-pub fn count(peer: Peer, env: &Env, lab: &Lab, n: u32) -> anyhow::Result<u64> {
+pub fn count(peer: Peer, f: Family, env: &Env, lab: &Lab, n: u32) -> anyhow::Result<u64> {
     let ns = lab.server();
     match peer {
-        Peer::None => in_netns(ns, udp_no_ports)?,
+        Peer::None => in_netns(ns, move || udp_no_ports(f))?,
         Peer::XdpDrop => env.xdp_drop.dropped(),
         Peer::Legacy | Peer::IptNft => {
-            let (ipt, _, opts) = iptables(peer);
+            let (ipt, _, opts) = iptables(peer, f);
             let k = (n + 1).to_string();
             let mut args = opts.to_vec();
             args.extend(["-L", "INPUT", &k, "-v", "-x", "-n"]);
@@ -317,34 +377,36 @@ pub fn count(peer: Peer, env: &Env, lab: &Lab, n: u32) -> anyhow::Result<u64> {
             let (_, out) = run_in(
                 ns,
                 "nft",
-                &["list", "chain", "ip", rules::NFT_TABLE, "input"],
+                &["list", "chain", f.nft_family(), rules::NFT_TABLE, "input"],
                 None,
             )?;
             nft_packets(&out).last().copied().context("no counter")
         }
-        Peer::Fw => fw_packets(env, lab)?
+        Peer::Fw => fw_packets(f, env, lab)?
             .last()
             .copied()
             .context("no rule line"),
     }
 }
 
-/// The packet counter of each of fw's INPUT rules, in order.
+/// The packet counter of each of fw's INPUT rules of family `f`, in
+/// order.
 ///
 /// # Errors
 /// When fw fails.
-pub fn fw_packets(env: &Env, lab: &Lab) -> anyhow::Result<Vec<u64>> {
-    let (_, out) = run_in(
-        lab.server(),
-        &env.fw,
-        &["-L", "INPUT", "-v", "-x", "-n"],
-        None,
-    )?;
+pub fn fw_packets(f: Family, env: &Env, lab: &Lab) -> anyhow::Result<Vec<u64>> {
+    let args = fw_args(f, &["-L", "INPUT", "-v", "-x", "-n"]);
+    let (_, out) = run_in(lab.server(), &env.fw, &args, None)?;
     Ok(rule_packets(&out))
 }
 
-/// `Udp: NoPorts` + `InErrors` of the calling thread's namespace.
-fn udp_no_ports() -> anyhow::Result<u64> {
+/// `Udp: NoPorts` + `InErrors` of the calling thread's namespace; for
+/// IPv6 `Udp6NoPorts` + `Udp6InErrors`.
+fn udp_no_ports(f: Family) -> anyhow::Result<u64> {
+    if f == Family::V6 {
+        let snmp6 = std::fs::read_to_string("/proc/thread-self/net/snmp6")?;
+        return Ok(udp6_no_ports(&snmp6));
+    }
     let snmp = std::fs::read_to_string("/proc/thread-self/net/snmp")?;
     let mut lines = snmp.lines().filter(|l| l.starts_with("Udp: "));
     let (names, values) = (
@@ -360,22 +422,38 @@ fn udp_no_ports() -> anyhow::Result<u64> {
     Ok(total)
 }
 
-/// Lists the ruleset with its counters and returns the time it took and
-/// the listing: `-L INPUT -v -x -n`, or `nft list ruleset`.
+/// `Udp6NoPorts` + `Udp6InErrors` of /proc/net/snmp6's text (`NAME
+/// VALUE` lines).
+fn udp6_no_ports(snmp6: &str) -> u64 {
+    snmp6
+        .lines()
+        .filter_map(|l| l.split_once(char::is_whitespace))
+        .filter(|(k, _)| matches!(*k, "Udp6NoPorts" | "Udp6InErrors"))
+        .filter_map(|(_, v)| v.trim().parse::<u64>().ok())
+        .sum()
+}
+
+/// Lists the ruleset of family `f` with its counters and returns the time
+/// it took and the listing: `-L INPUT -v -x -n`, or `nft list ruleset`.
 ///
 /// # Errors
 /// When the tool fails.
-pub fn list(peer: Peer, env: &Env, lab: &Lab) -> anyhow::Result<(Duration, String)> {
+pub fn list(peer: Peer, f: Family, env: &Env, lab: &Lab) -> anyhow::Result<(Duration, String)> {
     let ns = lab.server();
     match peer {
         Peer::Legacy | Peer::IptNft => {
-            let (ipt, _, opts) = iptables(peer);
+            let (ipt, _, opts) = iptables(peer, f);
             let mut args = opts.to_vec();
             args.extend(["-L", "INPUT", "-v", "-x", "-n"]);
             run_in(ns, ipt, &args, None)
         }
         Peer::NftSet => run_in(ns, "nft", &["list", "ruleset"], None),
-        Peer::Fw => run_in(ns, &env.fw, &["-L", "INPUT", "-v", "-x", "-n"], None),
+        Peer::Fw => run_in(
+            ns,
+            &env.fw,
+            &fw_args(f, &["-L", "INPUT", "-v", "-x", "-n"]),
+            None,
+        ),
         Peer::None | Peer::XdpDrop => Ok((Duration::ZERO, String::new())),
     }
 }
@@ -412,8 +490,9 @@ pub fn verify(peer: Peer, listing: &str, n: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Appends one rule that matches nothing (for nftables: one element to
-/// the set, which is how that ruleset grows) and returns the time taken.
+/// Appends one IPv4 rule that matches nothing (for nftables: one element
+/// to the set, which is how that ruleset grows) and returns the time
+/// taken.
 ///
 /// # Errors
 /// When the tool fails.
@@ -424,7 +503,7 @@ pub fn add(peer: Peer, env: &Env, lab: &Lab) -> anyhow::Result<Duration> {
     args.extend(&spec);
     Ok(match peer {
         Peer::Legacy | Peer::IptNft => {
-            let (ipt, _, opts) = iptables(peer);
+            let (ipt, _, opts) = iptables(peer, Family::V4);
             let mut all = opts.to_vec();
             all.extend(args);
             run_in(ns, ipt, &all, None)?.0
@@ -526,6 +605,25 @@ Chain INPUT (policy ACCEPT 0 packets, 0 bytes)
         assert_eq!(rule_packets(IPTABLES), vec![0, 593_902]);
         assert!(verify(Peer::Legacy, IPTABLES, 1).is_ok());
         assert!(verify(Peer::Legacy, IPTABLES, 2).is_err());
+    }
+
+    #[test]
+    fn snmp6_udp_counts() {
+        let t = "Udp6InDatagrams                 \t5\nUdp6NoPorts                     \t7\n\
+                 Udp6InErrors                    \t2\nUdp6OutDatagrams                \t1\n";
+        assert_eq!(udp6_no_ports(t), 9);
+    }
+
+    #[test]
+    fn ipv6_peers_are_ip6tables() {
+        assert_eq!(
+            iptables(Peer::Legacy, Family::V6).1,
+            "ip6tables-legacy-restore"
+        );
+        assert_eq!(Peer::IptNft.label_in(Family::V6), "ip6tables-nft");
+        assert_eq!(Peer::NftSet.label_in(Family::V6), Peer::NftSet.label());
+        assert_eq!(fw_args(Family::V6, &["-F", "INPUT"]), ["-6", "-F", "INPUT"]);
+        assert_eq!(nft_file(Family::V6, None), "nft6-empty.nft");
     }
 
     #[test]

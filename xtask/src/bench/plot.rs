@@ -7,7 +7,11 @@ use std::path::Path;
 use anyhow::{Context as _, anyhow};
 use plotters::prelude::*;
 
-use super::{peers::Peer, report::Results, rules::Flows};
+use super::{
+    peers::Peer,
+    report::Results,
+    rules::{Family, Flows},
+};
 
 /// The font the plot's text is drawn with.
 const FONT: &str = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
@@ -47,6 +51,7 @@ pub fn draw(path: &Path, r: &Results) -> anyhow::Result<()> {
     let rates: Vec<f64> = r
         .rates
         .iter()
+        .filter(|x| x.family == Family::V4)
         .map(|x| x.rate.pps)
         .chain(r.established.iter().map(|(_, x, _)| x.pps))
         .filter(|&p| p > 0.0)
@@ -108,7 +113,7 @@ pub fn draw(path: &Path, r: &Results) -> anyhow::Result<()> {
             let points: Vec<(f64, f64)> = ns
                 .iter()
                 .enumerate()
-                .filter_map(|(i, &n)| Some((i as f64, r.rate(n, peer, flows)?)))
+                .filter_map(|(i, &n)| Some((i as f64, r.rate(Family::V4, n, peer, flows)?)))
                 .filter(|&(_, p)| p > 0.0)
                 .collect();
             if points.is_empty() {

@@ -4,7 +4,10 @@
 //!
 //! The report is written anew on every run, except the block between
 //! [`FINDINGS_START`] and [`FINDINGS_END`], which people write and every
-//! run keeps.
+//! run keeps. The IPv6 section (between [`IPV6_START`] and [`IPV6_END`],
+//! figures in `bench/rate-ipv6.csv` and `bench/control-ipv6.csv`) and the
+//! rest are each written only by a run that measured their family
+//! (`--family`), so a run of one family keeps the other's tables.
 
 use std::{fmt::Write as _, path::Path, time::Duration};
 
@@ -13,7 +16,7 @@ use anyhow::Context as _;
 use super::{
     machine::Machine,
     peers::{Memory, Peer},
-    rules::{Flows, Hit},
+    rules::{Family, Flows, Hit},
     runner::Plan,
     sender::Rate,
     testrun::{Cost, REPEAT},
@@ -23,6 +26,12 @@ use super::{
 pub const FINDINGS_START: &str = "<!-- findings: written by hand, kept by `cargo xtask bench` -->";
 /// End of the hand-written findings.
 pub const FINDINGS_END: &str = "<!-- end of findings -->";
+/// Start of the IPv6 section's generated text in benchmarks.md.
+pub const IPV6_START: &str = "<!-- ipv6: written by `cargo xtask bench` when it measures IPv6 -->";
+/// End of the IPv6 section.
+pub const IPV6_END: &str = "<!-- end of ipv6 -->";
+/// The IPv6 section's heading, before [`IPV6_START`].
+const IPV6_HEADING: &str = "## 5. IPv6";
 
 /// A control-plane operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +57,8 @@ impl Op {
 /// The packet rate of one peer with one ruleset.
 #[derive(Clone, Debug)]
 pub struct RateRow {
+    /// The ruleset's and the traffic's family.
+    pub family: Family,
     /// Rules before the DROP.
     pub n: u32,
     /// The receiver.
@@ -61,6 +72,8 @@ pub struct RateRow {
 /// The time of one control-plane operation.
 #[derive(Clone, Debug)]
 pub struct ControlRow {
+    /// The ruleset's family.
+    pub family: Family,
     /// Rules before the DROP.
     pub n: u32,
     /// The firewall.
@@ -90,6 +103,9 @@ pub struct Results {
     pub established_costs: Vec<(u32, Cost)>,
     /// Per-packet costs of fw's program, by rule count.
     pub costs: Vec<(u32, Cost)>,
+    /// The cost of the IPv6 probe's frame (last rule, cache hit), by rule
+    /// count.
+    pub costs6: Vec<(u32, Cost)>,
     /// Control-plane times.
     pub control: Vec<ControlRow>,
     /// Kernel memory, by rule count and peer.
@@ -98,8 +114,10 @@ pub struct Results {
     pub fw_install: Vec<Duration>,
     /// XDP mode fw got on the lab's veth (`native` or `generic`).
     pub fw_xdp_mode: Option<String>,
-    /// Failures and skipped measurements.
+    /// Failures and skipped measurements (IPv4).
     pub notes: Vec<String>,
+    /// Failures and skipped measurements of IPv6.
+    pub notes6: Vec<String>,
     /// Wall time of the whole run.
     pub elapsed: Duration,
 }
@@ -115,11 +133,13 @@ impl Results {
             established: Vec::new(),
             established_costs: Vec::new(),
             costs: Vec::new(),
+            costs6: Vec::new(),
             control: Vec::new(),
             memory: Vec::new(),
             fw_install: Vec::new(),
             fw_xdp_mode: None,
             notes: Vec::new(),
+            notes6: Vec::new(),
             elapsed: Duration::ZERO,
         }
     }
@@ -133,11 +153,12 @@ impl Results {
         }
     }
 
-    /// Packets per second of `peer` with ruleset `n` and traffic `flows`.
-    pub fn rate(&self, n: u32, peer: Peer, flows: Flows) -> Option<f64> {
+    /// Packets per second of `peer` with ruleset `n` of family `f` and
+    /// traffic `flows`.
+    pub fn rate(&self, f: Family, n: u32, peer: Peer, flows: Flows) -> Option<f64> {
         self.rates
             .iter()
-            .find(|r| r.n == n && r.peer == peer && r.flows == flows)
+            .find(|r| r.family == f && r.n == n && r.peer == peer && r.flows == flows)
             .map(|r| r.rate.pps)
     }
 
@@ -158,12 +179,25 @@ impl Results {
             .map(|(_, _, r)| r.pps)
     }
 
-    /// Time of `op` for `peer` with ruleset `n`.
-    pub fn control_time(&self, n: u32, peer: Peer, op: Op) -> Option<Duration> {
+    /// Time of `op` for `peer` with ruleset `n` of family `f`.
+    pub fn control_time(&self, f: Family, n: u32, peer: Peer, op: Op) -> Option<Duration> {
         self.control
             .iter()
-            .find(|r| r.n == n && r.peer == peer && r.op == op)
+            .find(|r| r.family == f && r.n == n && r.peer == peer && r.op == op)
             .map(|r| r.time)
+    }
+
+    /// The notes of family `f`.
+    pub fn notes_mut(&mut self, f: Family) -> &mut Vec<String> {
+        match f {
+            Family::V4 => &mut self.notes,
+            Family::V6 => &mut self.notes6,
+        }
+    }
+
+    /// Whether this run measured family `f`.
+    fn measured(&self, f: Family) -> bool {
+        self.plan.families.contains(&f)
     }
 
     fn memory_of(&self, n: u32, peer: Peer) -> Option<&Memory> {
@@ -175,7 +209,9 @@ impl Results {
 }
 
 /// Writes the report into `dir`: benchmarks.md, bench-rate.png and
-/// bench/{rate,cost,control,memory}.csv.
+/// bench/{rate,cost,control,memory}.csv for IPv4,
+/// bench/{rate,control}-ipv6.csv for IPv6; only the files of the families
+/// this run measured (see the module's documentation).
 ///
 /// # Errors
 /// When a file cannot be written.
@@ -186,41 +222,83 @@ pub fn write(dir: &Path, r: &Results) -> anyhow::Result<()> {
         let p = csv_dir.join(name);
         std::fs::write(&p, text).with_context(|| format!("write {}", p.display()))
     };
-    put("rate.csv", rate_csv(r))?;
-    put("cost.csv", cost_csv(r))?;
-    put("control.csv", control_csv(r))?;
-    put("memory.csv", memory_csv(r))?;
-    let png = dir.join("bench-rate.png");
-    if let Err(e) = super::plot::draw(&png, r) {
-        eprintln!("bench: no plot: {e:#}");
+    if r.measured(Family::V4) {
+        put("rate.csv", rate_csv(r, Family::V4))?;
+        put("cost.csv", cost_csv(&r.costs))?;
+        put("control.csv", control_csv(r, Family::V4))?;
+        put("memory.csv", memory_csv(r))?;
+        let png = dir.join("bench-rate.png");
+        if let Err(e) = super::plot::draw(&png, r) {
+            eprintln!("bench: no plot: {e:#}");
+        }
+    }
+    if r.measured(Family::V6) {
+        put("rate-ipv6.csv", rate_csv(r, Family::V6))?;
+        put("control-ipv6.csv", control_csv(r, Family::V6))?;
+        put("cost-ipv6.csv", cost_csv(&r.costs6))?;
     }
     let md = dir.join("benchmarks.md");
-    let findings = std::fs::read_to_string(&md)
-        .ok()
-        .and_then(|old| {
-            let start = old.find(FINDINGS_START)?;
-            let end = old.find(FINDINGS_END)?;
-            (end > start).then(|| old[start + FINDINGS_START.len()..end].trim().to_owned())
-        })
-        .unwrap_or_default();
-    std::fs::write(&md, markdown(r, &findings)).with_context(|| format!("write {}", md.display()))
+    let old = std::fs::read_to_string(&md).ok();
+    let block = |start: &str, end: &str| {
+        let old = old.as_deref()?;
+        let (a, b) = (old.find(start)?, old.find(end)?);
+        (b > a).then(|| old[a + start.len()..b].trim().to_owned())
+    };
+    let ipv6 = if r.measured(Family::V6) {
+        ipv6_section(r)
+    } else {
+        block(IPV6_START, IPV6_END).unwrap_or_else(|| "(not measured yet)".into())
+    };
+    let text = match old.as_deref() {
+        // Only IPv6 measured: the old report with its IPv6 section replaced.
+        Some(old) if !r.measured(Family::V4) => with_ipv6(old, &ipv6),
+        _ => markdown(
+            r,
+            &block(FINDINGS_START, FINDINGS_END).unwrap_or_default(),
+            &ipv6,
+        ),
+    };
+    std::fs::write(&md, text).with_context(|| format!("write {}", md.display()))
 }
 
-fn rate_csv(r: &Results) -> String {
+/// The IPv6 section with its heading, `body` between the markers.
+fn ipv6_block(body: &str) -> String {
+    format!("{IPV6_HEADING}\n\n{IPV6_START}\n{body}\n{IPV6_END}\n")
+}
+
+/// Report `old` with its IPv6 section's body replaced by `body`; a report
+/// without one gets it before its Method.
+fn with_ipv6(old: &str, body: &str) -> String {
+    if let (Some(a), Some(b)) = (old.find(IPV6_START), old.find(IPV6_END))
+        && b > a
+    {
+        return format!("{}{IPV6_START}\n{body}\n{}", &old[..a], &old[b..]);
+    }
+    let at = old.find("## Method").unwrap_or(old.len());
+    format!("{}{}\n{}", &old[..at], ipv6_block(body), &old[at..])
+}
+
+/// The rates of family `f` (IPv4: with fw's ESTABLISHED rows).
+fn rate_csv(r: &Results, f: Family) -> String {
     let mut s = String::from("rules,peer,traffic,packets_per_second,window_packets_per_second\n");
-    for row in &r.rates {
+    for row in r.rates.iter().filter(|row| row.family == f) {
         let windows: Vec<String> = row.rate.windows.iter().map(|w| format!("{w:.0}")).collect();
         let _ = writeln!(
             s,
             "{},{},{},{:.0},{}",
             row.n,
-            row.peer.name(),
+            row.peer.name_in(f),
             row.flows.name(),
             row.rate.pps,
             windows.join(";")
         );
     }
-    for (n, est, hit) in &r.established {
+    let established = if f == Family::V4 {
+        &r.established[..]
+    } else {
+        &[]
+    };
+    for (n, est, hit) in established {
         for (name, rate) in [(ESTABLISHED_NAME, est), (ALTERNATE_NAME, hit)] {
             let windows: Vec<String> = rate.windows.iter().map(|w| format!("{w:.0}")).collect();
             let _ = writeln!(
@@ -242,11 +320,11 @@ const ALTERNATE_NAME: &str = "1024-flows-new-alternating";
 /// The ESTABLISHED traffic's name in the report.
 const ESTABLISHED_LABEL: &str = "1,024 flows, ESTABLISHED (fast path)";
 
-fn cost_csv(r: &Results) -> String {
+fn cost_csv(costs: &[(u32, Cost)]) -> String {
     let mut s = String::from(
         "rules,packet_matches,match_cache,repetitions,fw_ns_per_packet,empty_xdp_ns_per_packet\n",
     );
-    for (n, c) in &r.costs {
+    for (n, c) in costs {
         let (cache, reps) = match c.single {
             None => ("hit", REPEAT),
             Some(false) => ("hit", 1),
@@ -263,14 +341,14 @@ fn cost_csv(r: &Results) -> String {
     s
 }
 
-fn control_csv(r: &Results) -> String {
+fn control_csv(r: &Results, f: Family) -> String {
     let mut s = String::from("rules,peer,operation,milliseconds\n");
-    for row in &r.control {
+    for row in r.control.iter().filter(|row| row.family == f) {
         let _ = writeln!(
             s,
             "{},{},{},{:.3}",
             row.n,
-            row.peer.name(),
+            row.peer.name_in(f),
             row.op.name(),
             ms(row.time)
         );
@@ -371,6 +449,17 @@ fn flat(rate: impl Fn(u32) -> Option<f64>) -> Option<(String, bool)> {
     })
 }
 
+/// The 30× goal's figures from `rate` (by peer, at 5,000 rules): fw's
+/// against iptables-nft's.
+fn thirty(rate: impl Fn(Peer) -> Option<f64>) -> Option<(String, bool)> {
+    rate(Peer::Fw).zip(rate(Peer::IptNft)).map(|(f, i)| {
+        (
+            format!("{} vs {} kpps: {}", kpps(f), kpps(i), times(f / i)),
+            f >= 30.0 * i,
+        )
+    })
+}
+
 /// The lowest and highest of `pairs` (rule count, ratio), worded: "what:
 /// 0.9× to 1.1×, lowest at N = 5,000", and whether the lowest is at least
 /// `floor`.
@@ -393,18 +482,11 @@ fn ratio_range(what: &str, pairs: &[(u32, f64)], floor: f64) -> Option<(String, 
 fn goals(r: &Results) -> String {
     let mut rows = Vec::new();
     for flows in Flows::ALL {
-        let rate = |n, p| r.rate(n, p, flows);
+        let rate = |n, p| r.rate(Family::V4, n, p, flows);
         rows.push(goal_row(
             "at 5,000 rules, fw's rate ≥ 30× iptables-nft's",
             flows.label(),
-            rate(5000, Peer::Fw)
-                .zip(rate(5000, Peer::IptNft))
-                .map(|(f, i)| {
-                    (
-                        format!("{} vs {} kpps: {}", kpps(f), kpps(i), times(f / i)),
-                        f >= 30.0 * i,
-                    )
-                }),
+            thirty(|p| rate(5000, p)),
         ));
         rows.push(goal_row(
             FLAT_GOAL,
@@ -436,26 +518,34 @@ fn goals(r: &Results) -> String {
     table(&["goal", "traffic", "this run", "verdict"], &rows)
 }
 
-fn rate_table(r: &Results, flows: Flows) -> String {
-    let mut head = vec!["N"];
-    head.extend(Peer::ALL.iter().map(|p| p.label()));
-    head.extend([
-        "fw ÷ iptables-legacy",
-        "fw ÷ iptables-nft",
-        "fw ÷ nftables (set)",
-        "fw ÷ no firewall",
-    ]);
-    per_n_table(r, &head, |n, row| {
+/// The rates of family `f` on traffic `flows`: each peer's, then fw's
+/// over each other's; `extra` adds the cells of columns `extra_head` at
+/// the end of a row.
+fn rate_table(
+    r: &Results,
+    f: Family,
+    flows: Flows,
+    extra_head: &[&str],
+    extra: impl Fn(u32, &mut Vec<String>),
+) -> String {
+    let mut head = vec!["N".to_owned()];
+    head.extend(Peer::ALL.iter().map(|p| p.label_in(f).to_owned()));
+    let others = [Peer::Legacy, Peer::IptNft, Peer::NftSet, Peer::None];
+    head.extend(others.iter().map(|p| format!("fw ÷ {}", p.label_in(f))));
+    head.extend(extra_head.iter().map(|&h| h.to_owned()));
+    let head: Vec<&str> = head.iter().map(String::as_str).collect();
+    per_n_table(r.plan.ns_of(f), &head, |n, row| {
         for p in Peer::ALL {
-            row.push(r.rate(n, p, flows).map_or("–".into(), kpps));
+            row.push(r.rate(f, n, p, flows).map_or("–".into(), kpps));
         }
-        let fw = r.rate(n, Peer::Fw, flows);
-        for p in [Peer::Legacy, Peer::IptNft, Peer::NftSet, Peer::None] {
-            row.push(match (fw, r.rate(n, p, flows)) {
+        let fw = r.rate(f, n, Peer::Fw, flows);
+        for p in others {
+            row.push(match (fw, r.rate(f, n, p, flows)) {
                 (Some(f), Some(x)) if x > 0.0 => times(f / x),
                 _ => "–".into(),
             });
         }
+        extra(n, row);
     })
 }
 
@@ -480,7 +570,7 @@ fn established_table(r: &Results) -> String {
         "test run: fw, ESTABLISHED",
         "test run: fw, last rule (cache hit)",
     ];
-    per_n_table(r, &head, |n, row| {
+    per_n_table(&r.plan.ns, &head, |n, row| {
         let (e, h) = (r.established_rate(n), r.alternate_hit_rate(n));
         row.push(e.map_or("–".into(), kpps));
         row.push(h.map_or("–".into(), kpps));
@@ -488,7 +578,10 @@ fn established_table(r: &Results) -> String {
             (Some(e), Some(h)) if h > 0.0 => times(e / h),
             _ => "–".into(),
         });
-        row.push(r.rate(n, Peer::Fw, Flows::Ports).map_or("–".into(), kpps));
+        row.push(
+            r.rate(Family::V4, n, Peer::Fw, Flows::Ports)
+                .map_or("–".into(), kpps),
+        );
         let est = r.established_costs.iter().find(|(m, _)| *m == n);
         row.push(est.map_or("–".into(), |(_, c)| format!("{} ns", c.fw_ns)));
         let hit = r
@@ -499,12 +592,10 @@ fn established_table(r: &Results) -> String {
     })
 }
 
-/// A table with a row for each N of the plan: N, then the cells `cells`
-/// adds for it.
-fn per_n_table(r: &Results, head: &[&str], cells: impl Fn(u32, &mut Vec<String>)) -> String {
-    let rows: Vec<Vec<String>> = r
-        .plan
-        .ns
+/// A table with a row for each N of `ns`: N, then the cells `cells` adds
+/// for it.
+fn per_n_table(ns: &[u32], head: &[&str], cells: impl Fn(u32, &mut Vec<String>)) -> String {
+    let rows: Vec<Vec<String>> = ns
         .iter()
         .map(|&n| {
             let mut row = vec![with_commas(n)];
@@ -563,21 +654,22 @@ fn cost_table(r: &Results) -> String {
     table(&head, &rows)
 }
 
-fn control_table(r: &Results, op: Op) -> String {
+fn control_table(r: &Results, f: Family, op: Op) -> String {
     let mut head = vec!["N"];
-    head.extend(RULE_PEERS.iter().map(|p| p.label()));
-    head.push("fw ÷ iptables-nft");
-    per_n_table(r, &head, |n, row| {
+    head.extend(RULE_PEERS.iter().map(|p| p.label_in(f)));
+    let over = format!("fw ÷ {}", Peer::IptNft.label_in(f));
+    head.push(&over);
+    per_n_table(r.plan.ns_of(f), &head, |n, row| {
         for p in RULE_PEERS {
             row.push(
-                r.control_time(n, p, op)
+                r.control_time(f, n, p, op)
                     .map_or("–".into(), |t| format!("{} ms", sig3(ms(t)))),
             );
         }
         row.push(
             match (
-                r.control_time(n, Peer::Fw, op),
-                r.control_time(n, Peer::IptNft, op),
+                r.control_time(f, n, Peer::Fw, op),
+                r.control_time(f, n, Peer::IptNft, op),
             ) {
                 (Some(f), Some(i)) if !i.is_zero() => times(f.as_secs_f64() / i.as_secs_f64()),
                 _ => "–".into(),
@@ -589,7 +681,7 @@ fn control_table(r: &Results, op: Op) -> String {
 fn memory_table(r: &Results) -> String {
     let mut head = vec!["N"];
     head.extend(RULE_PEERS.iter().map(|p| p.label()));
-    per_n_table(r, &head, |n, row| {
+    per_n_table(&r.plan.ns, &head, |n, row| {
         for p in RULE_PEERS {
             row.push(r.memory_of(n, p).map_or("–".into(), |m| {
                 let approx = if m.exact { "" } else { "≈ " };
@@ -622,7 +714,9 @@ fn fw_parts(r: &Results) -> String {
     )
 }
 
-fn markdown(r: &Results, findings: &str) -> String {
+/// The whole report; `findings` and `ipv6` are the bodies of those two
+/// sections.
+fn markdown(r: &Results, findings: &str, ipv6: &str) -> String {
     let m = &r.machine;
     let p = &r.plan;
     let mut s = String::new();
@@ -675,7 +769,11 @@ fn markdown(r: &Results, findings: &str) -> String {
         vec!["run time".into(), format!("{:.0?}", r.elapsed)],
     ]);
     s.push_str(&table(&["", ""], &rows).replace("|---|---:|", "|---|---|"));
-    let _ = writeln!(s, "\n## Goals\n\n{}", goals(r));
+    let _ = writeln!(
+        s,
+        "\n## Goals\n\n{}\nIPv6's goals are in [section 5](#5-ipv6).\n",
+        goals(r)
+    );
     let _ = writeln!(
         s,
         "## Findings\n\n{FINDINGS_START}\n{}\n{FINDINGS_END}\n",
@@ -695,7 +793,12 @@ fn markdown(r: &Results, findings: &str) -> String {
          dashed.\n\n![packet rate against rule count](bench-rate.png)\n"
     );
     for flows in Flows::ALL {
-        let _ = writeln!(s, "**{}**\n\n{}", flows.label(), rate_table(r, flows));
+        let _ = writeln!(
+            s,
+            "**{}**\n\n{}",
+            flows.label(),
+            rate_table(r, Family::V4, flows, &[], |_, _| {})
+        );
     }
     let _ = writeln!(
         s,
@@ -756,9 +859,9 @@ fn markdown(r: &Results, findings: &str) -> String {
          ruleset`).\n\n{}\n{install}",
         p.reps,
         r.fw_loader(),
-        control_table(r, Op::Load),
-        control_table(r, Op::Add),
-        control_table(r, Op::List),
+        control_table(r, Family::V4, Op::Load),
+        control_table(r, Family::V4, Op::Add),
+        control_table(r, Family::V4, Op::List),
     );
     let _ = writeln!(
         s,
@@ -768,6 +871,8 @@ fn markdown(r: &Results, findings: &str) -> String {
         memory_table(r),
         fw_parts(r)
     );
+    s.push_str(&ipv6_block(ipv6));
+    s.push('\n');
     s.push_str(METHOD);
     if !r.notes.is_empty() {
         let _ = writeln!(s, "\n## Notes on this run\n");
@@ -777,6 +882,122 @@ fn markdown(r: &Results, findings: &str) -> String {
     }
     s
 }
+
+/// The IPv6 section's body: the run, its goals, rates, loads, listings,
+/// method and notes.
+fn ipv6_section(r: &Results) -> String {
+    let (m, p, f, flows) = (&r.machine, &r.plan, Family::V6, Flows::Ports);
+    let rate = |n, peer| r.rate(f, n, peer, flows);
+    let goals = table(
+        &["goal", "traffic", "this run", "verdict"],
+        &[
+            goal_row(
+                "at 5,000 rules, fw's rate ≥ 30× ip6tables-nft's",
+                flows.label(),
+                thirty(|peer| rate(5000, peer)),
+            ),
+            goal_row(FLAT_GOAL, flows.label(), flat(|n| rate(n, Peer::Fw))),
+        ],
+    );
+    let ns_cost = |costs: &[(u32, Cost)], n: u32| {
+        costs
+            .iter()
+            .find(|(m, c)| *m == n && c.hit == Hit::Last && c.single.is_none())
+            .map_or("–".into(), |(_, c)| format!("{} ns", c.fw_ns))
+    };
+    let extra = |n: u32, row: &mut Vec<String>| {
+        let v4 = r.rate(Family::V4, n, Peer::Fw, flows);
+        row.push(match (rate(n, Peer::Fw), v4) {
+            (Some(a), Some(b)) if b > 0.0 => times(a / b),
+            _ => "–".into(),
+        });
+        row.push(ns_cost(&r.costs6, n));
+        row.push(ns_cost(&r.costs, n));
+    };
+    let rates = rate_table(
+        r,
+        f,
+        flows,
+        &[
+            "fw IPv6 ÷ fw IPv4 (this run)",
+            "test run: fw, IPv6 probe",
+            "test run: fw, IPv4 probe",
+        ],
+        extra,
+    );
+    let mut s = format!(
+        "From `cargo xtask bench{}{}` ({}), {} at {}: the IPv4 \
+         benchmark's ruleset and probe in IPv6 (Method below), {} × {:?} windows \
+         after {:?} of warm-up per rate (median), rule counts {}.\n\n\
+         **Goals (IPv6)**\n\n{goals}\n\
+         **Packet rate**, {} in IPv6, in kpps (`fw ÷ X` is fw's rate over X's). \
+         The last columns: fw's IPv6 rate over its IPv4 rate at the same N when \
+         this run measured both, and the kernel's test run of fw's XDP program \
+         ({} repetitions of one frame, match-cache hits, median of {} runs) on \
+         the IPv6 probe's 62-byte frame and, from section 2, on the IPv4 \
+         probe's.\n\n{rates}\n\
+         **Load** (`ip6tables-restore`, `nft -f`, `fw -6 restore`; one run \
+         each).\n\n{}\n\
+         **List** with counters (`-L INPUT -v -x -n`, `fw -6 -L INPUT -v -x -n`, \
+         `nft list ruleset`; one run each).\n\n{}\n",
+        if p.quick { " --quick" } else { "" },
+        if r.measured(Family::V4) {
+            ""
+        } else {
+            " --family ipv6"
+        },
+        if p.quick { "quick" } else { "full" },
+        m.date,
+        m.commit,
+        p.windows,
+        p.window,
+        p.warmup,
+        p.ns6
+            .iter()
+            .map(|&n| with_commas(n))
+            .collect::<Vec<_>>()
+            .join(", "),
+        flows.label(),
+        with_commas(REPEAT),
+        p.runs,
+        control_table(r, f, Op::Load),
+        control_table(r, f, Op::List),
+    );
+    s.push_str(METHOD6);
+    if !r.notes6.is_empty() {
+        s.push_str("\n**Notes on this run (IPv6)**\n\n");
+        for n in &r.notes6 {
+            let _ = writeln!(s, "* {n}");
+        }
+    }
+    s.trim_end().to_owned()
+}
+
+/// How the IPv6 rows differ from the IPv4 ones.
+const METHOD6: &str = "\
+**Method (IPv6).** As for IPv4 (Method), in a lab whose veth ends also \
+have 2001:db8::1/64 (client) and 2001:db8::2/64 (server), without \
+duplicate address detection. The ruleset: N rules `-A INPUT -s A/128 -p \
+udp -m udp --dport P -j ACCEPT`, A in 2001:db8:1::1-fe and 2001:db8:2::1-fe \
+(the IPv4 fillers' hosts and ports, filler by filler), then `-A INPUT -s \
+2001:db8::/64 -p udp -m udp --sport 1024:65535 --dport 9 -j DROP`; policy \
+ACCEPT; every address in 2001:db8::/32 (RFC 3849). ip6tables-legacy, \
+ip6tables-nft and fw (`fw -6 restore`, fw's IPv6 table) get it as an \
+ip6tables-restore file; nftables a `table ip6` with a set of type \
+`ipv6_addr . inet_service` (`ip6 saddr . udp dport @allowed accept`, \
+then `ip6 saddr 2001:db8::/64 udp sport 1024-65535 udp dport 9 counter \
+drop`). The traffic: the 1,024 flows only (2001:db8::1, source ports \
+1024-2047, to 2001:db8::2 port 9), in 62-byte frames, 66 on the wire: \
+Ethernet, IPv6 and UDP headers (14 + 40 + 8) and no payload, the smallest \
+IPv6 UDP frame (it needs no padding), 2 bytes more than IPv4's 60-byte \
+frames; trafgen fills in the UDP checksum, which IPv6 requires. Counted \
+as for IPv4: each DROP rule's counter (`ip6tables -L INPUT N+1 -v -x`, \
+`fw -6 -L INPUT -v -x`, nft's `counter`); for no firewall \
+`Udp6NoPorts` + `Udp6InErrors` of the namespace's /proc/net/snmp6. The \
+listing is checked as for IPv4. Loads and listings are timed once each; \
+no memory, append or ESTABLISHED measurements. fw's connection tracking \
+covers IPv6 too, so it runs on every IPv6 probe packet as on IPv4's.
+";
 
 /// The method, as the code implements it (`xtask/src/bench/`).
 const METHOD: &str = "\
@@ -914,3 +1135,27 @@ kernel tells:
   too (±100-200 KiB here), and hash-table arrays larger than two pages \
   that come straight from the page allocator are not seen.
 ";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_ipv6_run_replaces_only_the_ipv6_section() {
+        let ipv4 = "# Benchmarks\n\n## 1. Packet rate\n\n| 1 | 2 |\n\n## Method\n\nText.\n";
+        // A report from before IPv6: the section goes before the Method.
+        let first = with_ipv6(ipv4, "six");
+        assert_eq!(
+            first,
+            format!(
+                "# Benchmarks\n\n## 1. Packet rate\n\n| 1 | 2 |\n\n{}\n## Method\n\nText.\n",
+                ipv6_block("six")
+            )
+        );
+        // Again: the body replaced, everything else as it was.
+        let second = with_ipv6(&first, "new");
+        assert_eq!(second, first.replace("\nsix\n", "\nnew\n"));
+        assert!(second.starts_with("# Benchmarks\n\n## 1. Packet rate\n\n| 1 | 2 |\n"));
+        assert_eq!(second.matches(IPV6_HEADING).count(), 1);
+    }
+}

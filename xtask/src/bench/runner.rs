@@ -13,10 +13,10 @@ use anyhow::{Context as _, bail};
 use integration_tests::Lab;
 
 use super::{
-    Args, bpf, machine, memory,
+    Args, Families, bpf, machine, memory,
     peers::{self, Env, Peer},
     report::{ControlRow, Op, RateRow, Results},
-    rules::{self, Flows},
+    rules::{self, Family, Flows},
     sender, testrun,
 };
 use crate::cmd::{self, probe};
@@ -59,8 +59,13 @@ pub fn sleep(d: Duration) -> anyhow::Result<()> {
 /// How long and how often to measure.
 #[derive(Clone, Debug)]
 pub struct Plan {
-    /// Rule counts, ascending.
+    /// The families measured, in [`Family::ALL`] order.
+    pub families: Vec<Family>,
+    /// IPv4 rule counts, ascending.
     pub ns: Vec<u32>,
+    /// IPv6 rule counts, ascending: fewer by default, the IPv6 rows being
+    /// the 1,024-flow rates only.
+    pub ns6: Vec<u32>,
     /// Whether this is a `--quick` run.
     pub quick: bool,
     /// Traffic before the first window, to reach a steady state.
@@ -83,17 +88,31 @@ pub struct Plan {
 impl Plan {
     fn new(args: &Args) -> Self {
         let quick = args.quick;
-        let default: &[u32] = if quick {
-            &[1, 5_000, 10_000]
-        } else {
-            &[0, 1, 100, 1_000, 5_000, 10_000, 50_000]
+        let families = match args.family {
+            Families::Ipv4 => vec![Family::V4],
+            Families::Ipv6 => vec![Family::V6],
+            Families::Both => Family::ALL.to_vec(),
         };
-        let mut ns = args.rules.clone().unwrap_or_else(|| default.to_vec());
-        ns.sort_unstable();
-        ns.dedup();
+        let counts = |f: Family| {
+            let default: &[u32] = match (quick, f) {
+                (true, _) => &[1, 5_000, 10_000],
+                (false, Family::V4) => &[0, 1, 100, 1_000, 5_000, 10_000, 50_000],
+                (false, Family::V6) => &[1, 100, 1_000, 5_000, 10_000],
+            };
+            let mut ns = args.rules.clone().unwrap_or_else(|| default.to_vec());
+            ns.sort_unstable();
+            ns.dedup();
+            if !families.contains(&f) {
+                ns.clear();
+            }
+            ns
+        };
+        let (ns, ns6) = (counts(Family::V4), counts(Family::V6));
         if quick {
             Self {
+                families,
                 ns,
+                ns6,
                 quick,
                 warmup: Duration::from_millis(200),
                 window: Duration::from_millis(500),
@@ -105,7 +124,9 @@ impl Plan {
             }
         } else {
             Self {
+                families,
                 ns,
+                ns6,
                 quick,
                 warmup: Duration::from_secs(1),
                 window: Duration::from_secs(2),
@@ -115,6 +136,14 @@ impl Plan {
                 misses: 20_000,
                 settle: Duration::from_secs(3),
             }
+        }
+    }
+
+    /// The rule counts of family `f` (empty when it is not measured).
+    pub fn ns_of(&self, f: Family) -> &[u32] {
+        match f {
+            Family::V4 => &self.ns,
+            Family::V6 => &self.ns6,
         }
     }
 }
@@ -192,55 +221,59 @@ pub fn run(args: &Args) -> anyhow::Result<()> {
     };
     let empty = bpf::empty_xdp()?;
     write(&env.file("ipt-empty.rules"), &rules::iptables_empty())?;
-    write(&env.file("nft-empty.nft"), &rules::nft(0))?;
+    for f in Family::ALL {
+        write(&env.file(&peers::nft_file(f, None)), &rules::nft(f, 0))?;
+    }
 
     let mut results = Results::new(plan.clone(), machine::describe(&fw), fw_restore);
     println!(
-        "bench: rule counts {:?}, {} window(s) of {:?} per rate; fw rulesets loaded with {}",
+        "bench: rule counts {:?} (IPv4), {:?} (IPv6), {} window(s) of {:?} per rate; \
+         fw rulesets loaded with {}",
         plan.ns,
+        plan.ns6,
         plan.windows,
         plan.window,
         results.fw_loader()
     );
     let started = Instant::now();
-    let mut too_slow: Vec<Peer> = Vec::new();
-    for &n in &plan.ns {
-        write(
-            &env.file(&format!("ipt-{n}.rules")),
-            &rules::iptables_restore(n),
-        )?;
-        write(&env.file(&format!("nft-{n}.nft")), &rules::nft(n))?;
-        for peer in Peer::ALL {
-            check_stop()?;
-            if too_slow.contains(&peer) {
-                results.notes.push(format!(
-                    "{} skipped at N = {n}: loading was too slow",
-                    peer.label()
-                ));
-                continue;
-            }
-            print!("N = {n:>6}  {:<16}", peer.label());
-            let _ = std::io::Write::flush(&mut std::io::stdout());
-            match one(&env, &empty, &plan, peer, n, &mut results) {
-                Ok(slow) => {
-                    if slow {
-                        too_slow.push(peer);
+    let mut too_slow: Vec<(Family, Peer)> = Vec::new();
+    for &f in &plan.families {
+        for &n in plan.ns_of(f) {
+            let (ipt, nft) = (peers::ipt_file(f, Some(n)), peers::nft_file(f, Some(n)));
+            write(&env.file(&ipt), &rules::iptables_restore(f, n))?;
+            write(&env.file(&nft), &rules::nft(f, n))?;
+            for peer in Peer::ALL {
+                check_stop()?;
+                let label = peer.label_in(f);
+                if too_slow.contains(&(f, peer)) {
+                    results
+                        .notes_mut(f)
+                        .push(format!("{label} skipped at N = {n}: loading was too slow"));
+                    continue;
+                }
+                print!("{} N = {n:>6}  {label:<16}", f.name());
+                let _ = std::io::Write::flush(&mut std::io::stdout());
+                match one(&env, &empty, &plan, f, peer, n, &mut results) {
+                    Ok(slow) => {
+                        if slow {
+                            too_slow.push((f, peer));
+                        }
+                    }
+                    Err(e) => {
+                        println!();
+                        check_stop()?;
+                        println!("  FAILED: {e:#}");
+                        results
+                            .notes_mut(f)
+                            .push(format!("{label} at N = {n} failed: {e:#}"));
                     }
                 }
-                Err(e) => {
-                    println!();
-                    check_stop()?;
-                    println!("  FAILED: {e:#}");
-                    results
-                        .notes
-                        .push(format!("{} at N = {n} failed: {e:#}", peer.label()));
-                }
+                // Let the kernel finish freeing the lab before the next one.
+                sleep(plan.warmup)?;
             }
-            // Let the kernel finish freeing the lab before the next one.
-            sleep(plan.warmup)?;
+            remove(&env.file(&ipt));
+            remove(&env.file(&nft));
         }
-        remove(&env.file(&format!("ipt-{n}.rules")));
-        remove(&env.file(&format!("nft-{n}.nft")));
     }
     results.elapsed = started.elapsed();
     super::report::write(&out, &results)?;
@@ -268,19 +301,28 @@ fn median(mut xs: Vec<Duration>) -> Duration {
     xs[xs.len() / 2]
 }
 
-/// Measures `peer` with ruleset `n` in a lab of its own; returns whether
-/// loading was too slow to try larger rulesets.
+/// Measures `peer` with ruleset `n` of family `f` in a lab of its own;
+/// returns whether loading was too slow to try larger rulesets. IPv4 gets
+/// every measurement; IPv6 the rate of the 1,024 flows, one load and
+/// listing, and for fw one test run on the probe's frame.
 fn one(
     env: &Env,
     empty: &std::os::fd::OwnedFd,
     plan: &Plan,
+    f: Family,
     peer: Peer,
     n: u32,
     results: &mut Results,
 ) -> anyhow::Result<bool> {
+    let v4 = f == Family::V4;
     let lab = Lab::new("bench")?;
-    let prepared = peers::prepare(peer, env, &lab)?;
-    if let Some(t) = prepared.install {
+    if !v4 {
+        peers::add_ipv6(&lab)?;
+    }
+    let prepared = peers::prepare(peer, f, env, &lab)?;
+    if let Some(t) = prepared.install
+        && v4
+    {
         results.fw_install.push(t);
         if results.fw_xdp_mode.is_none() {
             let (_, status) = peers::run_in(lab.server(), &env.fw, &["status"], None)?;
@@ -291,34 +333,45 @@ fn one(
                 .map(str::to_owned);
         }
     }
+    // IPv6 repeats nothing: its rows are the rates.
+    let reps = if v4 { plan.reps } else { 1 };
     let mut slow = false;
     if peer.has_rules() {
-        let before = memory::settle(plan.settle)?;
-        let first = peers::load(peer, env, &lab, n)?;
-        if let Some(m) = peers::memory(peer, env, &lab, &before)? {
+        let before = if v4 {
+            Some(memory::settle(plan.settle)?)
+        } else {
+            None
+        };
+        let first = peers::load(peer, f, env, &lab, n)?;
+        if let Some(before) = &before
+            && let Some(m) = peers::memory(peer, env, &lab, before)?
+        {
             results.memory.push((n, peer, m));
         }
         let mut loads = vec![first];
-        for _ in 1..plan.reps {
-            peers::unload(peer, env, &lab)?;
-            loads.push(peers::load(peer, env, &lab, n)?);
+        for _ in 1..reps {
+            peers::unload(peer, f, env, &lab)?;
+            loads.push(peers::load(peer, f, env, &lab, n)?);
         }
         let t = median(loads);
         slow = t > TOO_SLOW;
         results.control.push(ControlRow {
+            family: f,
             n,
             peer,
             op: Op::Load,
             time: t,
         });
     }
-    for flows in Flows::ALL {
-        let rate = rate(env, plan, &lab, flows, plan.windows, || {
-            peers::count(peer, env, &lab, n)
+    let traffic: &[Flows] = if v4 { &Flows::ALL } else { &[Flows::Ports] };
+    for &flows in traffic {
+        let rate = rate(env, plan, &lab, f, flows, plan.windows, || {
+            peers::count(peer, f, env, &lab, n)
         })?;
         print!("  {:>8.0}/s", rate.pps);
         let _ = std::io::Write::flush(&mut std::io::stdout());
         results.rates.push(RateRow {
+            family: f,
             n,
             peer,
             flows,
@@ -327,40 +380,51 @@ fn one(
     }
     if peer.has_rules() {
         let mut lists = Vec::new();
-        for r in 0..plan.reps {
-            let (t, listing) = peers::list(peer, env, &lab)?;
+        for r in 0..reps {
+            let (t, listing) = peers::list(peer, f, env, &lab)?;
             if r == 0 {
                 peers::verify(peer, &listing, n)?;
             }
             lists.push(t);
         }
         results.control.push(ControlRow {
+            family: f,
             n,
             peer,
             op: Op::List,
             time: median(lists),
         });
         if peer == Peer::Fw {
-            for c in testrun::measure(lab.server(), n, empty, plan.runs, plan.misses)? {
-                results.costs.push((n, c));
+            if v4 {
+                for c in testrun::measure(lab.server(), n, empty, plan.runs, plan.misses)? {
+                    results.costs.push((n, c));
+                }
+            } else {
+                let c = testrun::last_rule(lab.server(), f, n, empty, plan.runs)?;
+                results.costs6.push((n, c));
             }
         }
-        let mut adds = Vec::new();
-        for _ in 0..plan.reps {
-            adds.push(peers::add(peer, env, &lab)?);
+        if v4 {
+            let mut adds = Vec::new();
+            for _ in 0..reps {
+                adds.push(peers::add(peer, env, &lab)?);
+            }
+            results.control.push(ControlRow {
+                family: f,
+                n,
+                peer,
+                op: Op::Add,
+                time: median(adds),
+            });
         }
-        results.control.push(ControlRow {
-            n,
-            peer,
-            op: Op::Add,
-            time: median(adds),
-        });
         print!(
             "  load {:>8.1?}",
-            results.control_time(n, peer, Op::Load).unwrap_or_default()
+            results
+                .control_time(f, n, peer, Op::Load)
+                .unwrap_or_default()
         );
     }
-    if peer == Peer::Fw {
+    if peer == Peer::Fw && v4 {
         let (rate, hit) = established(env, plan, &lab, n)?;
         print!("  established {:>8.0}/s vs {:>8.0}/s", rate.pps, hit.pps);
         results.established.push((n, rate, hit));
@@ -403,7 +467,7 @@ fn established(
     remove(&file);
     loaded?;
     let fw = |args: &[&str]| peers::run_in(lab.server(), &env.fw, args, None).map(|(_, out)| out);
-    let counters = || peers::fw_packets(env, lab);
+    let counters = || peers::fw_packets(Family::V4, env, lab);
     let (mut est, mut hit) = (Vec::new(), Vec::new());
     for _ in 0..plan.windows {
         let opened = integration_tests::in_netns(lab.server(), rules::open_probe_flows)??;
@@ -416,29 +480,31 @@ fn established(
         }
         let before = counters()?;
         let first = || counters()?.first().copied().context("no rule line");
-        est.push(rate(env, plan, lab, Flows::Ports, 1, first)?.pps);
+        est.push(rate(env, plan, lab, Family::V4, Flows::Ports, 1, first)?.pps);
         let after = counters()?;
         if before.last() != after.last() {
             bail!("not every probe packet took the fast path: rule packets {before:?} → {after:?}");
         }
         fw(&["conntrack", "-F"])?;
         let last = || counters()?.last().copied().context("no rule line");
-        hit.push(rate(env, plan, lab, Flows::Ports, 1, last)?.pps);
+        hit.push(rate(env, plan, lab, Family::V4, Flows::Ports, 1, last)?.pps);
     }
     Ok((sender::Rate::of(est), sender::Rate::of(hit)))
 }
 
-/// The rate of the lab's receiver on traffic `flows` over `windows`
-/// windows, `count` reading its counter (after the plan's warm-up).
+/// The rate of the lab's receiver on traffic `flows` of family `f` over
+/// `windows` windows, `count` reading its counter (after the plan's
+/// warm-up).
 fn rate(
     env: &Env,
     plan: &Plan,
     lab: &Lab,
+    f: Family,
     flows: Flows,
     windows: usize,
     count: impl FnMut() -> anyhow::Result<u64>,
 ) -> anyhow::Result<sender::Rate> {
-    let cfg = sender::config(&env.tmp, lab.client(), lab.server(), flows)?;
+    let cfg = sender::config(&env.tmp, lab.client(), lab.server(), f, flows)?;
     sleep(plan.warmup)?;
     let rate = sender::measure(lab.client(), &cfg, plan.warmup, plan.window, windows, count);
     remove(&cfg);

@@ -16,7 +16,10 @@ use std::{
 use anyhow::{Context as _, bail};
 use integration_tests::{CLIENT_IF, SERVER_IF};
 
-use super::{rules::Flows, runner};
+use super::{
+    rules::{Family, Flows},
+    runner,
+};
 
 /// A running trafgen; dropping it stops it.
 pub struct Sender {
@@ -40,14 +43,24 @@ fn mac(ns: &str, dev: &str) -> anyhow::Result<String> {
         .with_context(|| format!("no MAC address for {dev} in {ns}"))
 }
 
-/// Writes the trafgen configuration of `flows` for a lab into `dir` and
-/// returns its path.
+/// Writes the trafgen configuration of `flows` of family `f` for a lab
+/// into `dir` and returns its path.
 ///
 /// # Errors
 /// When the MAC addresses cannot be read or the file written.
-pub fn config(dir: &Path, client: &str, server: &str, flows: Flows) -> anyhow::Result<PathBuf> {
-    let text = flows.trafgen_config(&mac(client, CLIENT_IF)?, &mac(server, SERVER_IF)?);
-    let path = dir.join(format!("trafgen-{client}-{}.cfg", flows.name()));
+pub fn config(
+    dir: &Path,
+    client: &str,
+    server: &str,
+    f: Family,
+    flows: Flows,
+) -> anyhow::Result<PathBuf> {
+    let text = flows.trafgen_config(f, &mac(client, CLIENT_IF)?, &mac(server, SERVER_IF)?);
+    let path = dir.join(format!(
+        "trafgen-{client}-{}-{}.cfg",
+        f.name(),
+        flows.name()
+    ));
     std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))?;
     Ok(path)
 }

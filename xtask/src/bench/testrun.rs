@@ -17,7 +17,7 @@ use std::os::fd::OwnedFd;
 use anyhow::bail;
 
 use super::{bpf, rules};
-use rules::Hit;
+use rules::{Family, Hit};
 
 /// Repetitions of one frame per run.
 pub const REPEAT: u32 = 1_000_000;
@@ -66,7 +66,7 @@ fn miss_frame(i: usize) -> Vec<u8> {
     let host = 3 + (i % 251) as u8;
     let port = rules::TEST_SPORT + 1 + (i / 251) as u16;
     rules::frame(
-        std::net::Ipv4Addr::new(192, 0, 2, host),
+        std::net::Ipv4Addr::new(192, 0, 2, host).into(),
         port,
         rules::PROBE_PORT,
     )
@@ -107,10 +107,33 @@ pub fn established(ns: &str, n: u32, empty: &OwnedFd, runs: usize) -> anyhow::Re
     integration_tests::in_netns(ns, move || -> anyhow::Result<Cost> {
         let dirs = firewall::load::pins::Dirs::current()?;
         let prog = bpf::obj_get(&dirs.prog("fw_xdp"))?;
-        let frame = rules::frame(rules::CLIENT, ESTABLISHED_SPORT, rules::PROBE_PORT);
+        let frame = rules::frame(rules::CLIENT.into(), ESTABLISHED_SPORT, rules::PROBE_PORT);
         let mut c = cost(&prog, &empty, &frame, runs, REPEAT, Hit::Last, n)?;
         c.hit = Hit::First;
         Ok(c)
+    })?
+}
+
+/// The cost of the probe's frame of family `f` (it matches the last rule
+/// of ruleset `n`, live in `ns`): `runs` runs of [`REPEAT`] repetitions,
+/// match-cache hits after the first.
+///
+/// # Errors
+/// When a run fails or fw does not drop the frame.
+pub fn last_rule(
+    ns: &str,
+    f: Family,
+    n: u32,
+    empty: &OwnedFd,
+    runs: usize,
+) -> anyhow::Result<Cost> {
+    let empty = empty.try_clone()?;
+    integration_tests::in_netns(ns, move || -> anyhow::Result<Cost> {
+        let dirs = firewall::load::pins::Dirs::current()?;
+        let prog = bpf::obj_get(&dirs.prog("fw_xdp"))?;
+        let (src, dport) = Hit::Last.flow(f, n);
+        let frame = rules::frame(src, rules::TEST_SPORT, dport);
+        cost(&prog, &empty, &frame, runs, REPEAT, Hit::Last, n)
     })?
 }
 
@@ -138,13 +161,13 @@ pub fn measure(
         let prog = bpf::obj_get(&dirs.prog("fw_xdp"))?;
         let mut out = Vec::new();
         for hit in Hit::ALL {
-            let (src, dport) = hit.flow(n);
+            let (src, dport) = hit.flow(Family::V4, n);
             let frame = rules::frame(src, rules::TEST_SPORT, dport);
             out.push(cost(&prog, &empty, &frame, runs, REPEAT, hit, n)?);
         }
         // The same single repetitions on the probe's own frame, which is
         // in the cache: what a hit costs measured this way.
-        let (src, dport) = Hit::Last.flow(n);
+        let (src, dport) = Hit::Last.flow(Family::V4, n);
         let frame = rules::frame(src, rules::TEST_SPORT, dport);
         out.push(cost(&prog, &empty, &frame, misses, 1, Hit::Last, n)?);
         let frames: Vec<Vec<u8>> = (0..misses).map(miss_frame).collect();
