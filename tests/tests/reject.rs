@@ -46,7 +46,8 @@ struct Family {
     fatal: &'static [bool],
     /// Whether `connect()` reports it at once: IPv6's TCP goes on
     /// waiting through every ICMPv6 type (under ip6tables-legacy as
-    /// under fw), and fails at once only on a RST.
+    /// under fw) until its SYN's first retransmission (after 1 s), and
+    /// fails at once only on a RST.
     tcp_fails: &'static [bool],
     /// The sysctl that lifts the kernel's ICMP error rate limit.
     ratelimit: &'static str,
@@ -120,8 +121,8 @@ const QUIET_WAIT: Duration = Duration::from_millis(300);
 
 /// `connect()` to `to:port` from namespace `ns`: what it gave and how long
 /// it took.
-fn tcp(ns: &str, to: IpAddr, port: u16) -> (Seen, Duration) {
-    tcp_connect(ns, to, port, PROBE_TIMEOUT)
+fn tcp(ns: &str, to: IpAddr, port: u16, wait: Duration) -> (Seen, Duration) {
+    tcp_connect(ns, to, port, wait)
 }
 
 /// One datagram to `to:port` from a connected UDP socket in `ns`, then a
@@ -160,7 +161,14 @@ fn probe_all(f: &Family, ns: &str, to: IpAddr) -> Probes {
     let mut out = Vec::new();
     for (i, t) in f.types.iter().enumerate() {
         let name = t.unwrap_or("(default)");
-        let mut runs = vec![("tcp", tcp(ns, to, 7100 + i as u16))];
+        // A connect that no ICMPv6 error fails is watched for less than
+        // the SYN's first retransmission (1 s), which reports the error.
+        let wait = if f.tcp_fails[i] {
+            PROBE_TIMEOUT
+        } else {
+            QUIET_WAIT
+        };
+        let mut runs = vec![("tcp", tcp(ns, to, 7100 + i as u16, wait))];
         if *t != Some("tcp-reset") {
             runs.push(("udp+recverr", udp(ns, to, 7200 + i as u16, true)));
             runs.push(("udp", udp(ns, to, 7200 + i as u16, false)));
