@@ -32,7 +32,7 @@ mod tun;
 #[cfg(test)]
 use firewall as _;
 use std::{
-    net::Ipv4Addr,
+    net::{Ipv4Addr, Ipv6Addr},
     path::{Path, PathBuf},
     process::{Command, Output, Stdio},
     time::{Duration, Instant},
@@ -56,6 +56,11 @@ pub const SERVER_ADDR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 pub const UNUSED_ADDR: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 99);
 /// Prefix length of the lab subnet (192.0.2.0/24).
 pub const PREFIX_LEN: u8 = 24;
+/// The client's IPv6 address on the lab link (RFC 3849), with
+/// [`Lab::new6`].
+pub const CLIENT6_ADDR: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+/// The server's IPv6 address on the lab link, with [`Lab::new6`].
+pub const SERVER6_ADDR: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
 /// Name of the veth end inside the client namespace.
 pub const CLIENT_IF: &str = "veth-c";
 /// Name of the veth end inside the server namespace (what `-i` matches there).
@@ -102,6 +107,22 @@ impl Lab {
             ip(&format!("-n {ns} addr add {addr}/{PREFIX_LEN} dev {dev}"))?;
             ip(&format!("-n {ns} link set {dev} up"))?;
             ip(&format!("-n {ns} link set lo up"))?;
+        }
+        Ok(lab)
+    }
+
+    /// [`Lab::new`] with [`CLIENT6_ADDR`] and [`SERVER6_ADDR`] too (/64,
+    /// without duplicate address detection, so they are usable at once).
+    ///
+    /// # Errors
+    /// As [`Lab::new`].
+    pub fn new6(prefix: &str) -> anyhow::Result<Self> {
+        let lab = Self::new(prefix)?;
+        for (ns, dev, a) in [
+            (lab.client(), CLIENT_IF, CLIENT6_ADDR),
+            (lab.server(), SERVER_IF, SERVER6_ADDR),
+        ] {
+            ip(&format!("-n {ns} addr add {a}/64 dev {dev} nodad"))?;
         }
         Ok(lab)
     }

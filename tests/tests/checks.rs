@@ -347,17 +347,11 @@ fn mark_as_iptables() {
 #[test]
 fn mark_as_ip6tables() {
     use std::net::Ipv6Addr;
-    let lab = Lab::new("mark6").unwrap();
-    let (client, server): (Ipv6Addr, Ipv6Addr) = (
-        "2001:db8::1".parse().unwrap(),
-        "2001:db8::2".parse().unwrap(),
+    let lab = Lab::new6("mark6").unwrap();
+    let (client, server) = (
+        integration_tests::CLIENT6_ADDR,
+        integration_tests::SERVER6_ADDR,
     );
-    for (ns, dev, a) in [
-        (lab.client(), integration_tests::CLIENT_IF, client),
-        (lab.server(), integration_tests::SERVER_IF, server),
-    ] {
-        integration_tests::ip(&format!("-n {ns} addr add {a}/64 dev {dev} nodad")).unwrap();
-    }
     let to = (client.into(), server.into(), Ipv6Addr::LOCALHOST.into());
     mark_as_legacy(&lab, &["-6"], "ip6tables-legacy", to);
 }

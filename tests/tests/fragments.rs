@@ -22,10 +22,7 @@ use std::{
     time::Duration,
 };
 
-use integration_tests::{
-    CLIENT_IF, Lab, SERVER_ADDR, SERVER_IF, fw_in, fw_reset, in_netns, ip, netns_exec,
-    spawn_in_netns,
-};
+use integration_tests::{Lab, SERVER_ADDR, fw_in, fw_reset, in_netns, netns_exec, spawn_in_netns};
 
 const PORT: u16 = 5300;
 /// The answer: two fragments and more on a 1,500-byte link.
@@ -87,17 +84,8 @@ fn rules(tracking: bool) -> Vec<&'static str> {
 /// table tracked connections, outlives its rules in the namespace): the
 /// answer's length under fw, then under the legacy tool.
 fn case(v6: bool, tracking: bool) -> (usize, usize) {
-    let lab = Lab::new("frag").unwrap();
-    let (client6, server6): (Ipv6Addr, Ipv6Addr) = (
-        "2001:db8::1".parse().unwrap(),
-        "2001:db8::2".parse().unwrap(),
-    );
-    for (ns, dev, a) in [
-        (lab.client(), CLIENT_IF, client6),
-        (lab.server(), SERVER_IF, server6),
-    ] {
-        ip(&format!("-n {ns} addr add {a}/64 dev {dev} nodad")).unwrap();
-    }
+    let lab = Lab::new6("frag").unwrap();
+    let server6 = integration_tests::SERVER6_ADDR;
     let stop = Arc::new(AtomicBool::new(false));
     answering(lab.server(), stop.clone());
     let c = lab.client();

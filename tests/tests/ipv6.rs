@@ -30,22 +30,14 @@ use integration_tests::{
 };
 
 /// The client's and the server's IPv6 addresses on the lab link.
-const CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
-const SERVER6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
+const CLIENT6: Ipv6Addr = integration_tests::CLIENT6_ADDR;
+const SERVER6: Ipv6Addr = integration_tests::SERVER6_ADDR;
 /// A probe expected to be dropped waits this long.
 const DROP_WAIT: Duration = Duration::from_millis(500);
 
-/// A lab whose veth ends also have [`CLIENT6`] and [`SERVER6`] (/64,
-/// without duplicate address detection, so they are usable at once).
+/// A lab whose veth ends also have [`CLIENT6`] and [`SERVER6`].
 fn lab6(tag: &str) -> Lab {
-    let lab = Lab::new(tag).unwrap();
-    for (ns, dev, a) in [
-        (lab.client(), CLIENT_IF, CLIENT6),
-        (lab.server(), SERVER_IF, SERVER6),
-    ] {
-        ip(&format!("-n {ns} addr add {a}/64 dev {dev} nodad")).unwrap();
-    }
-    lab
+    Lab::new6(tag).unwrap()
 }
 
 /// Listening TCP sockets on `[::]:port` in `ns`, never accepted (the
@@ -819,6 +811,12 @@ fn check_probes(lab: &Lab, under: Under) -> Vec<u64> {
     assert!(tcp_probe(lab.client(), SERVER6, 22, DROP_WAIT));
     send_udp6(lab.server(), CLIENT6, 5353, 10, 3);
     std::thread::sleep(Duration::from_millis(200));
+    packets(lab, under, 6, 2)
+}
+
+/// The packet counters of the server's first `input` IPv6 INPUT rules,
+/// then of its first `output` OUTPUT rules.
+fn packets(lab: &Lab, under: Under, input: usize, output: usize) -> Vec<u64> {
     let list = |chain: &str| {
         let args = ["-L", chain, "-v", "-n", "-x", "--line-numbers"];
         let out = match under {
@@ -827,10 +825,22 @@ fn check_probes(lab: &Lab, under: Under) -> Vec<u64> {
         };
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    let (input, output) = (list("INPUT"), list("OUTPUT"));
-    let mut n: Vec<u64> = (1..=6).map(|i| rule_counters(&input, i).0).collect();
-    n.extend((1..=2).map(|i| rule_counters(&output, i).0));
+    let (i, o) = (list("INPUT"), list("OUTPUT"));
+    let mut n: Vec<u64> = (1..=input).map(|k| rule_counters(&i, k).0).collect();
+    n.extend((1..=output).map(|k| rule_counters(&o, k).0));
     n
+}
+
+/// Removes what `under` loaded in the server's IPv6 INPUT and OUTPUT.
+fn unload_both(lab: &Lab, under: Under) {
+    match under {
+        Under::Fw => fw_reset(lab.server()),
+        Under::Legacy => {
+            for chain in ["INPUT", "OUTPUT"] {
+                netns_exec(lab.server(), "ip6tables-legacy", &["-F", chain]).unwrap();
+            }
+        }
+    }
 }
 
 /// TCP options (`--tcp-option`, `-m tcpmss`), `-m time` and (OUTPUT)
@@ -843,14 +853,7 @@ fn ipv6_tcp_options_mss_time_and_owner_as_ip6tables() {
     for under in [Under::Fw, Under::Legacy] {
         load(&lab, under, &CHECKS6, &[]);
         seen.push(check_probes(&lab, under));
-        match under {
-            Under::Fw => fw_reset(lab.server()),
-            Under::Legacy => {
-                for chain in ["INPUT", "OUTPUT"] {
-                    netns_exec(lab.server(), "ip6tables-legacy", &["-F", chain]).unwrap();
-                }
-            }
-        }
+        unload_both(&lab, under);
     }
     eprintln!("fw {:?}\nip6tables-legacy {:?}", seen[0], seen[1]);
     assert_eq!(seen[0], seen[1]);
@@ -960,26 +963,8 @@ fn ipv6_conntrack_tuples_as_ip6tables() {
         let _l = listen6(lab.server(), &[22]);
         assert!(tcp_probe(lab.client(), SERVER6, 22, DROP_WAIT));
         std::thread::sleep(Duration::from_millis(200));
-        let list = |chain: &str| {
-            let args = ["-L", chain, "-v", "-n", "-x", "--line-numbers"];
-            let out = match under {
-                Under::Fw => fw_in(lab.server(), &[&["-6"], &args[..]].concat()).unwrap(),
-                Under::Legacy => netns_exec(lab.server(), "ip6tables-legacy", &args).unwrap(),
-            };
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        };
-        let (input, output) = (list("INPUT"), list("OUTPUT"));
-        let mut n: Vec<u64> = (1..=4).map(|i| rule_counters(&input, i).0).collect();
-        n.extend((1..=2).map(|i| rule_counters(&output, i).0));
-        seen.push(n);
-        match under {
-            Under::Fw => fw_reset(lab.server()),
-            Under::Legacy => {
-                for chain in ["INPUT", "OUTPUT"] {
-                    netns_exec(lab.server(), "ip6tables-legacy", &["-F", chain]).unwrap();
-                }
-            }
-        }
+        seen.push(packets(&lab, under, 4, 2));
+        unload_both(&lab, under);
     }
     eprintln!("fw {:?}\nip6tables-legacy {:?}", seen[0], seen[1]);
     assert_eq!(seen[0], seen[1]);

@@ -182,23 +182,11 @@ fn log_reaches_monitor_and_the_walk_goes_on() {
 /// FLOWLBL), from INPUT, and the walk goes on to the DROP.
 #[test]
 fn ipv6_log_reaches_monitor_as_nf_log_ipv6_prints_it() {
-    use integration_tests::{CLIENT_IF, ip};
-    use std::net::Ipv6Addr;
-    let lab = Lab::new("log6").unwrap();
-    let (client, server): (Ipv6Addr, Ipv6Addr) = (
-        "2001:db8::1".parse().unwrap(),
-        "2001:db8::2".parse().unwrap(),
+    let lab = Lab::new6("log6").unwrap();
+    let (client, server) = (
+        integration_tests::CLIENT6_ADDR,
+        integration_tests::SERVER6_ADDR,
     );
-    ip(&format!(
-        "-n {} addr add {client}/64 dev {CLIENT_IF} nodad",
-        lab.client()
-    ))
-    .unwrap();
-    ip(&format!(
-        "-n {} addr add {server}/64 dev {SERVER_IF} nodad",
-        lab.server()
-    ))
-    .unwrap();
     lab.fw_rules(&[
         "-6 -A INPUT -p udp --dport 7300 -j LOG --log-prefix v6: --log-ip-options",
         "-6 -A INPUT -p udp --dport 7300 -j DROP",

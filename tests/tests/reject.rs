@@ -23,8 +23,8 @@ use std::{
 };
 
 use integration_tests::{
-    CLIENT_ADDR, CLIENT_IF, Lab, PROBE_TIMEOUT, SERVER_ADDR, SERVER_IF, Seen, fw_in, fw_reset, ip,
-    netns_exec, rule_counters, sysctl_in, tcp_connect, udp_request,
+    CLIENT_ADDR, Lab, PROBE_TIMEOUT, SERVER_ADDR, Seen, fw_in, fw_reset, netns_exec, rule_counters,
+    sysctl_in, tcp_connect, udp_request,
 };
 use libc::{EACCES, ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, ENOPROTOOPT};
 use router::RouterLab;
@@ -324,25 +324,11 @@ fn reject_in_output_answers_as_iptables_does() {
     );
 }
 
-const CLIENT6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
-const SERVER6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 2);
-
-/// A lab whose veth ends also have [`CLIENT6`] and [`SERVER6`] (without
-/// duplicate address detection, so they are usable at once).
-fn lab6(tag: &str) -> Lab {
-    let lab = Lab::new(tag).unwrap();
-    for (ns, dev, a) in [
-        (lab.client(), CLIENT_IF, CLIENT6),
-        (lab.server(), SERVER_IF, SERVER6),
-    ] {
-        ip(&format!("-n {ns} addr add {a}/64 dev {dev} nodad")).unwrap();
-    }
-    lab
-}
+use integration_tests::{CLIENT6_ADDR as CLIENT6, SERVER6_ADDR as SERVER6};
 
 #[test]
 fn ipv6_reject_in_input_answers_as_ip6tables_does() {
-    let lab = lab6("rej6in");
+    let lab = Lab::new6("rej6in").unwrap();
     compare(&V6, "INPUT", lab.server(), lab.client(), SERVER6.into());
 }
 
@@ -361,6 +347,6 @@ fn ipv6_reject_in_forward_answers_as_ip6tables_does() {
 
 #[test]
 fn ipv6_reject_in_output_answers_as_ip6tables_does() {
-    let lab = lab6("rej6out");
+    let lab = Lab::new6("rej6out").unwrap();
     compare(&V6, "OUTPUT", lab.server(), lab.server(), CLIENT6.into());
 }

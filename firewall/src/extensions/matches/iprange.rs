@@ -86,22 +86,34 @@ impl MatchExt for Ext {
     /// destination address columns (a union of prefixes each); a
     /// reversed range names no address.
     fn support(v: &Iprange) -> Enforcement {
-        let column = |r: &Option<Neg<Ipv4Range>>| {
-            r.as_ref().map(|n| {
-                let ps = addr_range_prefixes(u32::from(n.value.lo), u32::from(n.value.hi));
-                if n.invert {
-                    Constraint::Not(ps)
-                } else {
-                    Constraint::Is(ps)
-                }
-            })
-        };
-        Enforcement::Classifier(Columns {
-            src: column(&v.src),
-            dst: column(&v.dst),
-            ..Columns::default()
-        })
+        let prefixes = |r: &Ipv4Range| addr_range_prefixes(u32::from(r.lo), u32::from(r.hi));
+        range_columns(&v.src, &v.dst, prefixes)
     }
+}
+
+/// The classifier's source and destination columns of `--src-range`
+/// `src` and `--dst-range` `dst` (either family): each range's
+/// `prefixes`, XOR its `!`.
+pub(super) fn range_columns<R>(
+    src: &Option<Neg<R>>,
+    dst: &Option<Neg<R>>,
+    prefixes: impl Fn(&R) -> Vec<crate::compile::classes::Prefix>,
+) -> Enforcement {
+    let column = |r: &Option<Neg<R>>| {
+        r.as_ref().map(|n| {
+            let ps = prefixes(&n.value);
+            if n.invert {
+                Constraint::Not(ps)
+            } else {
+                Constraint::Is(ps)
+            }
+        })
+    };
+    Enforcement::Classifier(Columns {
+        src: column(src),
+        dst: column(dst),
+        ..Columns::default()
+    })
 }
 
 /// `--src-range`/`--dst-range`: `A-B` or one address `A` (= `A-A`).

@@ -6,8 +6,7 @@ use std::net::Ipv6Addr;
 
 use super::prelude::*;
 use crate::{
-    compile::classes::{Constraint, addr6_range_prefixes},
-    extensions::Columns,
+    compile::classes::addr6_range_prefixes,
     model::{Family, ntop6},
 };
 
@@ -84,21 +83,8 @@ impl MatchExt for Ext {
     }
 
     fn support(v: &Iprange6) -> Enforcement {
-        let column = |r: &Option<Neg<Ipv6Range>>| {
-            r.as_ref().map(|n| {
-                let ps = addr6_range_prefixes(u128::from(n.value.lo), u128::from(n.value.hi));
-                if n.invert {
-                    Constraint::Not(ps)
-                } else {
-                    Constraint::Is(ps)
-                }
-            })
-        };
-        Enforcement::Classifier(Columns {
-            src: column(&v.src),
-            dst: column(&v.dst),
-            ..Columns::default()
-        })
+        let prefixes = |r: &Ipv6Range| addr6_range_prefixes(u128::from(r.lo), u128::from(r.hi));
+        super::iprange::range_columns(&v.src, &v.dst, prefixes)
     }
 }
 
