@@ -1158,10 +1158,10 @@ fn mark(mask: u32, value: u32, invert: bool) -> u32 {
 /// `--ctdir`, each address (`(tuple ^ addr) & mask == 0`), `--ctproto`
 /// and each port range must hold, XOR its `!`. `base` is the bank's first
 /// `CHECKS` slot, `data` the bank index of the two [`KIND_DATA`] entries.
-#[inline(always)]
+#[inline(never)]
 fn conntrack(base: u32, flags: u32, data: u32, proto: u32) -> u32 {
     let Some(s) = seen() else { return BAD };
-    let ct = s.ct;
+    let ct = &s.ct;
     let reply = match ct.dir {
         CT_NONE => return verdict(flags & F_STATE != 0),
         CT_ORIGINAL => false,
@@ -1177,13 +1177,17 @@ fn conntrack(base: u32, flags: u32, data: u32, proto: u32) -> u32 {
     if flags & F_PROTO != 0 && (ct.proto == proto) == (flags & F_PROTO_NOT != 0) {
         return FAIL;
     }
-    // No NAT: the reply tuple mirrors the original one.
-    let addrs = [&ct.src, &ct.dst, &ct.dst, &ct.src];
-    for (i, have) in addrs.into_iter().enumerate() {
+    // No NAT: the reply tuple mirrors the original one. (Matches, not
+    // arrays: the check's frame is in the deepest call chain.)
+    for i in 0..4u32 {
         if flags & (F_ADDR << i) == 0 {
             continue;
         }
-        let Some(e) = data_entry(base, data + i as u32) else {
+        let have = match i {
+            0 | 3 => &ct.src,
+            _ => &ct.dst,
+        };
+        let Some(e) = data_entry(base, data + i) else {
             return BAD;
         };
         if conntrack::within(have, e) == (flags & (F_ADDR_NOT << i) != 0) {
@@ -1196,13 +1200,13 @@ fn conntrack(base: u32, flags: u32, data: u32, proto: u32) -> u32 {
     let Some(d) = data_entry(base, data + 4) else {
         return BAD;
     };
-    let ports = [
-        (ct.sport, d.a),
-        (ct.dport, d.a >> 32),
-        (ct.dport, d.b),
-        (ct.sport, d.b >> 32),
-    ];
-    for (i, (have, range)) in ports.into_iter().enumerate() {
+    for i in 0..4u32 {
+        let (have, range) = match i {
+            0 => (ct.sport, d.a),
+            1 => (ct.dport, d.a >> 32),
+            2 => (ct.dport, d.b),
+            _ => (ct.sport, d.b >> 32),
+        };
         let within = range as u16 <= have && have <= (range >> 16) as u16;
         if flags & (F_PORT << i) != 0 && within == (flags & (F_PORT_NOT << i) != 0) {
             return FAIL;
