@@ -186,24 +186,31 @@ fn probe_all(f: &Family, ns: &str, to: IpAddr) -> Probes {
 /// What Linux's sockets report for each probe of [`probe_all`], as
 /// measured under iptables-legacy and ip6tables-legacy (plain UDP does
 /// not report an error that is not fatal).
-fn expected(f: &Family) -> Probes {
+///
+/// Each probe's outcomes: one, but for an IPv6 TCP connect that an
+/// ICMPv6 error is about. Linux fails that connect at once only when the
+/// error arrives while connect() does not hold its socket (`tcp_v6_err`),
+/// else at the SYN's retransmission: which of the two depends on timing
+/// (a slow VM's answers come later), under fw and ip6tables-legacy alike,
+/// so either is right, and nothing else.
+fn expected(f: &Family) -> Vec<(String, Vec<Seen>)> {
     let mut out = Vec::new();
     for (i, t) in f.types.iter().enumerate() {
         let name = t.unwrap_or("(default)");
         let tcp = if f.tcp_fails[i] {
-            Seen::Errno(f.errno[i])
+            vec![Seen::Errno(f.errno[i])]
         } else {
-            Seen::Silence
+            vec![Seen::Silence, Seen::Errno(f.errno[i])]
         };
         out.push((format!("tcp {name}"), tcp));
         if *t != Some("tcp-reset") {
-            out.push((format!("udp+recverr {name}"), Seen::Errno(f.errno[i])));
+            out.push((format!("udp+recverr {name}"), vec![Seen::Errno(f.errno[i])]));
             let plain = if f.fatal[i] {
                 Seen::Errno(f.errno[i])
             } else {
                 Seen::Silence
             };
-            out.push((format!("udp {name}"), plain));
+            out.push((format!("udp {name}"), vec![plain]));
         }
     }
     out
@@ -238,6 +245,11 @@ fn compare(f: &Family, chain: &str, ns: &str, from: &str, to: IpAddr) {
     // one host, so the oracle's limit is lifted. fw does not rate-limit
     // (docs/semantics.md).
     sysctl(ns, f.ratelimit);
+    // Neighbours resolved first (a datagram to a port no rule names): a
+    // first SYN held back for neighbour discovery goes out later, when
+    // connect() no longer holds its socket, and the ICMPv6 error about it
+    // would then fail connect() at once, in one run and not the next.
+    let _ = udp(from, to, 7999, false);
     let rules = rules(f, chain);
     let fw = |args: &[&str]| fw_in(ns, &[f.fw, args].concat()).unwrap();
     for r in &rules {
@@ -275,11 +287,11 @@ fn compare(f: &Family, chain: &str, ns: &str, from: &str, to: IpAddr) {
         // In OUTPUT netfilter's drop also fails the send itself with EPERM
         // (docs/semantics.md, item 8), so iptables-legacy is printed there,
         // not compared.
-        if chain != "OUTPUT" && l != want {
-            wrong.push(format!("{what}: legacy {l:?}, expected {want:?}"));
+        if chain != "OUTPUT" && !want.contains(l) {
+            wrong.push(format!("{what}: legacy {l:?}, expected one of {want:?}"));
         }
-        if fw != want {
-            wrong.push(format!("{what}: fw {fw:?}, expected {want:?}"));
+        if !want.contains(fw) {
+            wrong.push(format!("{what}: fw {fw:?}, expected one of {want:?}"));
         }
     }
     assert!(wrong.is_empty(), "{chain}: {wrong:#?}");
