@@ -375,16 +375,21 @@ fn ethernet(head: &mut [u8; HEAD_LEN], eth: [u8; ETH_HLEN], ethertype: [u8; 2]) 
     );
 }
 
+/// The flags of the TCP header at `th` of the frame, when all of the
+/// header was read (a RST answers only a whole header).
+#[inline(always)]
+fn segment_flags(f: &Frame, th: usize) -> Option<u8> {
+    f.read::<1>(th + TCP_HLEN - 1)?;
+    f.byte(th + 13)
+}
+
 /// The RST of `nf_send_reset` for the TCP segment at `ETH_HLEN + ihl`.
 #[inline(never)]
 fn rst(a: &mut Answer, len: usize, ihl: usize, total: usize) -> bool {
     let f = Frame { orig: &a.orig, len };
     // `nf_reject_ip_tcphdr_get`: TCP, and not a RST.
     let th = ETH_HLEN + ihl;
-    let Some(_) = f.read::<1>(th + TCP_HLEN - 1) else {
-        return false;
-    };
-    let Some(flags) = f.byte(th + 13) else {
+    let Some(flags) = segment_flags(&f, th) else {
         return false;
     };
     let Some([_, proto]) = f.read::<2>(ETH_HLEN + 8) else {
@@ -684,10 +689,7 @@ fn rst6(a: &mut Answer, len: usize, l4: usize, total: usize) -> bool {
     let f = Frame { orig: &a.orig, len };
     // `nf_reject_ip6_tcphdr_get`: all of the TCP header, not a RST.
     let th = IP + l4;
-    let Some(_) = f.read::<1>(th + TCP_HLEN - 1) else {
-        return false;
-    };
-    let Some(flags) = f.byte(th + 13) else {
+    let Some(flags) = segment_flags(&f, th) else {
         return false;
     };
     if total < l4 + TCP_HLEN || flags & TCP_RST != 0 {
