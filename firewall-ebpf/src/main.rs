@@ -112,25 +112,24 @@ fn fw_xdp(ctx: XdpContext) -> u32 {
 fn walk(slot: u32, chain: u32, pkt: &mut parse::Packet, log: impl FnOnce()) -> Decision {
     // IPv6's table from CHAIN6_BASE.
     let root = chain + CHAIN6_BASE * u32::from(pkt.v6);
-    // A later fragment netfilter would reassemble: its first's verdict
-    // (asked only of fragments: a call less for every other packet).
-    if pkt.later_fragment {
-        match frag::fw_frag_later(pkt, root) {
-            frag::WALK => {}
-            firewall_common::frag::ACCEPT => return Decision::Accept,
-            _ => return Decision::Drop,
-        }
+    // A later fragment netfilter would reassemble: its first's verdict.
+    // Both fragment functions are called for every packet and test the
+    // flags themselves: with the tests here instead (9df4d38), Linux
+    // 6.1's verifier loaded fw_tc_l3in but its REJECT answers on tun
+    // never left (vmtest `tunnel`, `examples`); 6.12 and 6.18 were fine.
+    match frag::fw_frag_later(pkt, root) {
+        frag::WALK => {}
+        firewall_common::frag::ACCEPT => return Decision::Accept,
+        _ => return Decision::Drop,
     }
     let state = conntrack::track(slot, pkt);
     pkt.ctstate = state & !conntrack::STAGED;
     let decision = classify::run(slot, root, pkt);
-    if pkt.first_fragment {
-        let verdict = match decision {
-            Decision::Accept => firewall_common::frag::ACCEPT,
-            Decision::Drop | Decision::Reject(_) => firewall_common::frag::DROP,
-        };
-        let _ = frag::fw_frag_first(pkt, root, verdict);
-    }
+    let verdict = match decision {
+        Decision::Accept => firewall_common::frag::ACCEPT,
+        Decision::Drop | Decision::Reject(_) => firewall_common::frag::DROP,
+    };
+    let _ = frag::fw_frag_first(pkt, root, verdict);
     log();
     if matches!(decision, Decision::Accept) && state & conntrack::STAGED != 0 {
         conntrack::confirm(slot);
