@@ -1461,11 +1461,14 @@ pub mod check {
         None
     }
     /// `fw set`'s named sets (ipset(8)'s `hash:ip`, `hash:net` and
-    /// `hash:ip,port`, IPv4), outside the banks: changing one changes no
-    /// ruleset. `SET_META` says each set's type; `hash:ip` and `hash:net`
-    /// members are prefixes in the `SET_NETS` LPM trie ([`set::NetKey`],
-    /// a host a /32), `hash:ip,port` members entries of the `SET_PORTS`
-    /// hash ([`set::PortKey`]).
+    /// `hash:ip,port`, of family inet or inet6), outside the banks:
+    /// changing one changes no ruleset. `SET_META` says each set's type
+    /// and family; `hash:ip` and `hash:net` members are prefixes in the
+    /// `SET_NETS` LPM trie ([`set::NetKey`], a host a /32 or /128),
+    /// `hash:ip,port` members entries of the `SET_PORTS` hash
+    /// ([`set::PortKey`]). Addresses are 16 bytes, an IPv4 one in the
+    /// first 4 and zeros after (as the parser's `src6`/`dst6` hold it):
+    /// a set's id keeps one family's members from another's.
     ///
     /// | map         | kind     | key                  | value         |
     /// |-------------|----------|----------------------|---------------|
@@ -1483,6 +1486,19 @@ pub mod check {
         pub const KIND_NET: u32 = 2;
         /// [`Meta::kind`]: `hash:ip,port` (`SET_PORTS`).
         pub const KIND_IP_PORT: u32 = 3;
+        /// [`Meta::family`]: `family inet` (`NFPROTO_IPV4`).
+        pub const FAMILY_INET: u32 = 2;
+        /// [`Meta::family`]: `family inet6` (`NFPROTO_IPV6`).
+        pub const FAMILY_INET6: u32 = 10;
+        /// The LPM prefix length of a [`NetKey`] for a member prefix of
+        /// `len` bits (the id's 32 bits first).
+        pub const fn net_prefix(len: u32) -> u32 {
+            32 + len
+        }
+        /// The prefix length a packet's address is looked up with: the
+        /// whole key (an IPv4 address's zeros after it are the members'
+        /// zeros too).
+        pub const LOOKUP_PREFIX: u32 = 32 + 128;
         /// The dimensions of a set of `kind`: what `--match-set`'s flags
         /// must give at least for a packet to be tested (ip_set_test).
         pub const fn dimensions(kind: u32) -> u32 {
@@ -1511,6 +1527,10 @@ pub mod check {
         pub struct Meta {
             /// [`KIND_IP`], [`KIND_NET`] or [`KIND_IP_PORT`].
             pub kind: u32,
+            /// [`FAMILY_INET`] or [`FAMILY_INET6`]: the packets it can
+            /// hold (a rule of the other family cannot name it, as
+            /// libxt_set refuses).
+            pub family: u32,
             /// Members now (kept by the user side).
             pub count: u32,
             /// `maxelem`: members at most.
@@ -1519,16 +1539,17 @@ pub mod check {
             pub hashsize: u32,
         }
 
-        /// A `SET_NETS` key's data (after the LPM prefix length, which is
-        /// 32 + the member's prefix length): the set's id and the
-        /// address, both network order, so the prefix covers the id.
+        /// A `SET_NETS` key's data (after the LPM prefix length,
+        /// [`net_prefix`] of the member's prefix length): the set's id and
+        /// the address, both network order, so the prefix covers the id.
         #[repr(C)]
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
         pub struct NetKey {
             /// [`id`], big-endian.
             pub set: [u8; 4],
-            /// The address, network order.
-            pub addr: [u8; 4],
+            /// The address, network order (IPv4: the first 4 bytes, zeros
+            /// after).
+            pub addr: [u8; 16],
         }
 
         /// A `SET_PORTS` key: a `hash:ip,port` member.
@@ -1537,8 +1558,9 @@ pub mod check {
         pub struct PortKey {
             /// [`id`].
             pub set: u32,
-            /// The address, network order.
-            pub addr: u32,
+            /// The address, network order (IPv4: the first 4 bytes, zeros
+            /// after).
+            pub addr: [u8; 16],
             /// The port, host order.
             pub port: u16,
             /// The IP protocol (6 or 17).

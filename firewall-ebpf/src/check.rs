@@ -202,6 +202,11 @@ pub struct Seen {
     /// The packet's routing header, as the parser noted it
     /// ([`Packet::rt`]).
     pub rt: u32,
+    /// An IPv6 packet, from `src6` to `dst6` (network order): what
+    /// `-m set` looks up in an inet6 set.
+    pub v6: bool,
+    pub src6: [u8; 16],
+    pub dst6: [u8; 16],
 }
 
 /// A packet's connection as the checks see it (`-m conntrack`'s tuple
@@ -341,6 +346,7 @@ pub fn note_xdp(ctx: *mut xdp_md, pkt: &Packet) {
         (*s).sk = 0;
         (*s).proto = pkt.proto;
         (*s).rt = pkt.rt;
+        note_addrs(&mut *s, pkt);
         (*s).mark = if pkt.in_ifindex == LOOPBACK_IFINDEX {
             lo_mark(ctx, pkt)
         } else {
@@ -384,6 +390,14 @@ pub fn note_xdp(ctx: *mut xdp_md, pkt: &Packet) {
             note_segment(&mut *s, &h, at - ETH_HLEN as u32, pkt);
         }
     }
+}
+
+/// Notes the packet's family and addresses.
+#[inline(always)]
+fn note_addrs(s: &mut Seen, pkt: &Packet) {
+    s.v6 = pkt.v6;
+    s.src6 = pkt.src6;
+    s.dst6 = pkt.dst6;
 }
 
 /// Notes the segment for conntrack's TCP tracker: `h` is bytes 4..16 of
@@ -515,6 +529,7 @@ fn note_skb<const L2: usize>(skb: *mut __sk_buff, pkt: &Packet, egress: bool) {
         };
         (*s).proto = pkt.proto;
         (*s).rt = pkt.rt;
+        note_addrs(&mut *s, pkt);
         if egress && L2 == ETH_HLEN && pkt.out_ifindex == LOOPBACK_IFINDEX {
             note_lo_mark(skb, pkt, (*skb).mark);
         }
@@ -1066,7 +1081,9 @@ fn owner_check(flags: u32, uid: u64, gid: u64) -> u32 {
 /// tested only when the flags give the set's dimensions (else it is not
 /// a member); the first flag picks the address, the second (hash:ip,port)
 /// the port; a packet without ports (not TCP or UDP, a later fragment)
-/// is no member of a hash:ip,port. Membership XOR `!`.
+/// is no member of a hash:ip,port. Membership XOR `!`. IPv4's addresses
+/// are `src` and `dst` (network order), IPv6's the noted ones; a set of
+/// the other family (which no rule can name) drops, counted.
 #[inline(never)]
 fn set_check(id: u32, a: u64, invert: bool, src: u32, dst: u32) -> u32 {
     let Some(meta) = SET_META.get_ptr(&id) else {
@@ -1076,14 +1093,30 @@ fn set_check(id: u32, a: u64, invert: bool, src: u32, dst: u32) -> u32 {
         return BAD;
     };
     // SAFETY: a map value, valid while the program runs.
-    let kind = unsafe { (*meta).kind };
+    let (kind, family) = unsafe { ((*meta).kind, (*meta).family) };
+    let Some(s) = seen() else { return BAD };
+    let want = if s.v6 {
+        set::FAMILY_INET6
+    } else {
+        set::FAMILY_INET
+    };
+    if family != want {
+        anomaly(Anomaly::BadCheck);
+        return BAD;
+    }
     let flags = (a & 0xff) as u32;
     let dst_flag = |i: u32| (a >> (8 + i)) & 1 != 0;
-    let addr = if dst_flag(0) { dst } else { src };
+    let addr = if s.v6 {
+        if dst_flag(0) { s.dst6 } else { s.src6 }
+    } else {
+        let mut w = [0u8; 16];
+        let v4 = if dst_flag(0) { dst } else { src };
+        w[..4].copy_from_slice(&v4.to_ne_bytes());
+        w
+    };
     let member = if flags < set::dimensions(kind) {
         false
     } else if kind == set::KIND_IP_PORT {
-        let Some(s) = seen() else { return BAD };
         s.has_ports && {
             let key = set::PortKey {
                 set: id,
@@ -1096,10 +1129,10 @@ fn set_check(id: u32, a: u64, invert: bool, src: u32, dst: u32) -> u32 {
         }
     } else {
         let key = lpm_trie::Key::new(
-            64,
+            set::LOOKUP_PREFIX,
             set::NetKey {
                 set: id.to_be_bytes(),
-                addr: addr.to_ne_bytes(),
+                addr,
             },
         );
         SET_NETS.get(&key).is_some()

@@ -151,10 +151,10 @@ pub enum ExecError {
         /// [`firewall_common::check::addrtype::MAX_ENTRIES`].
         max: u32,
     },
-    /// A rule's `-m set` names a set `fw set` has not created (exit 2,
-    /// iptables' message for an ipset that does not exist).
-    #[error("Set {0} doesn't exist.")]
-    NoSuchSet(String),
+    /// A rule's `-m set` names a set `fw set` has not created, or one of
+    /// the other family (exit 2, iptables' messages).
+    #[error("{0}")]
+    SetUnusable(crate::parse::ParseError),
     /// `fw set` failed.
     #[error(transparent)]
     Set(#[from] crate::sets::SetError),
@@ -303,7 +303,7 @@ impl ExecError {
             Self::Compile(CompileError::NotSupported(_))
             | Self::MarkUnseen { .. }
             | Self::Nat { .. }
-            | Self::NoSuchSet(_) => 2,
+            | Self::SetUnusable(_) => 2,
             Self::Set(e) => e.exit_code(),
             Self::Permission(_) => 3,
             // 3 too, as iptables' VERSION_PROBLEM for "can't initialize
@@ -1266,9 +1266,15 @@ fn preflight(new: &State) -> Result<Preflight, ExecError> {
     } else {
         None
     };
-    // -m set names sets that exist (as the kernel's ipset lookup).
-    if let Some(name) = new.ruleset.set_names().find(|n| !new.sets.contains_key(*n)) {
-        return Err(ExecError::NoSuchSet(name.to_string()));
+    // -m set names sets that exist, of the rule's family (as libxt_set's
+    // lookup).
+    for table in [&new.ruleset, &new.other.ruleset] {
+        if let Some(e) = table
+            .set_names()
+            .find_map(|n| crate::sets::unusable(&new.sets, n, table.family))
+        {
+            return Err(ExecError::SetUnusable(e));
+        }
     }
     // -m owner follows the kernel's structures as its BTF lays them out
     // (the programs were loaded with the same offsets).

@@ -703,6 +703,8 @@ fn finish(result: Result<String, exec::ExecError>) -> ExitCode {
             out(&text);
             ExitCode::SUCCESS
         }
+        // libxt_set's own words, as iptables prints them.
+        Err(exec::ExecError::SetUnusable(e)) => report(&e),
         Err(e) if e.exit_code() == 2 => {
             let hint = position(&e.to_string(), e.token()).unwrap_or_default();
             usage_error(format!("{e}\n{}", hint.trim_end()).trim_end())

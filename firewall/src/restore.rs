@@ -382,11 +382,13 @@ pub fn restore(
                                 // ipset: fw's sets of the state restored onto.
                                 for m in &r.matches {
                                     if let crate::model::Match::Set(s) = m
-                                        && !work.sets.contains_key(&s.name)
+                                        && let Some(e) = crate::sets::unusable(
+                                            &work.sets,
+                                            &s.name,
+                                            work.ruleset.family,
+                                        )
                                     {
-                                        return Err(at(
-                                            ParseError::NoSuchSet(s.name.clone()).into()
-                                        ));
+                                        return Err(at(e.into()));
                                     }
                                 }
                             }

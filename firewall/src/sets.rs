@@ -7,24 +7,28 @@
 //! are in fw's record, beside the ruleset, and go with the namespace's
 //! firewall (`fw reset`, a reboot) as ipset's go with the kernel.
 
-use std::{fmt::Write as _, net::Ipv4Addr};
+use std::{
+    fmt::Write as _,
+    net::{IpAddr, Ipv4Addr, Ipv6Addr},
+};
 
 use firewall_common::check::set::id;
 
 use crate::{
     exec::{self, ExecError},
-    model::set::{Member, SetDef, SetKind},
+    model::set::{Member, SetDef, SetFamily, SetKind},
     parse::{services::Services, values},
     state::State,
 };
 
 /// The usage of `fw set`.
 pub const USAGE: &str = "\
-Usage: fw set COMMAND [-exist]   (ipset(8)'s syntax; IPv4)
-  create SETNAME TYPENAME [family inet] [hashsize N] [maxelem N]
+Usage: fw set COMMAND [-exist]   (ipset(8)'s syntax)
+  create SETNAME TYPENAME [family inet|inet6] [hashsize N] [maxelem N]
                  TYPENAME: hash:ip, hash:net or hash:ip,port
-  add SETNAME ENTRY       ENTRY: IP[/CIDR|-IP] (hash:ip), IP[/CIDR] (hash:net),
-                          IP,[tcp:|udp:]PORT[-PORT] (hash:ip,port)
+  add SETNAME ENTRY       ENTRY: IP[/CIDR|-IP] (hash:ip), IP[/CIDR|-IP] (hash:net),
+                          IP,[tcp:|udp:]PORT[-PORT] (hash:ip,port);
+                          inet6: one IP, or IP/CIDR in a hash:net
   del SETNAME ENTRY
   test SETNAME ENTRY      exit 0 when ENTRY is in the set, 1 when it is not
   list [SETNAME] [-terse] the sets with their members
@@ -43,6 +47,10 @@ pub enum SetError {
     /// A value ipset would not take (exit 1, as ipset's syntax errors).
     #[error("Syntax error: {0}")]
     Syntax(String),
+    /// A CIDR of 0 (exit 1; ipset's kernel-side message, without
+    /// "Syntax error").
+    #[error("The value of the CIDR parameter of the IP address is invalid")]
+    BadCidr,
     /// Something fw does not do yet (exit 2).
     #[error("not supported yet: {0}")]
     NotSupported(String),
@@ -258,14 +266,13 @@ fn create_options(kind: SetKind, words: &[&str]) -> Result<SetDef, SetError> {
                 .ok_or_else(|| SetError::Syntax(format!("Missing mandatory argument of {w}")))
         };
         match *w {
-            "family" => match *value()? {
-                "inet" => {}
-                f => {
-                    return Err(SetError::NotSupported(format!(
-                        "family {f} (fw's sets are IPv4)"
-                    )));
-                }
-            },
+            "family" => {
+                let f = value()?;
+                def.family = SetFamily::by_name(f)
+                    .filter(|_| !f.starts_with('-'))
+                    .ok_or_else(|| SetError::Syntax(format!("unknown inet family {f}")))?;
+            }
+            "-4" | "-6" => def.family = SetFamily::by_name(w).expect("a family's option"),
             "hashsize" => {
                 let v = number(value()?, 64, u64::from(u32::MAX / 2))?;
                 // ipset rounds it up to a power of two.
@@ -301,45 +308,80 @@ fn address(s: &str) -> Result<Ipv4Addr, SetError> {
     })
 }
 
-/// The members `entry` names in a set of `kind`: a `hash:ip` range or
-/// CIDR is every address in it, a `hash:net` address is its network, a
-/// `hash:ip,port` port range every port. `test` takes one member only.
+/// An IPv6 address as ipset reads one (`[2001:db8::1]` too).
+fn address6(s: &str) -> Result<Ipv6Addr, SetError> {
+    let bare = s
+        .strip_prefix('[')
+        .and_then(|a| a.strip_suffix(']'))
+        .unwrap_or(s);
+    bare.parse().map_err(|_| {
+        SetError::Syntax(format!(
+            "cannot parse {s}: resolving to IPv6 address failed"
+        ))
+    })
+}
+
+/// The members `entry` names in a set of `kind` and `family`: a
+/// `hash:ip` range or CIDR is every address in it, a `hash:net` address
+/// is its network, a `hash:ip,port` port range every port. An inet6
+/// set takes no address ranges, as ipset's: one address (`hash:ip`,
+/// `hash:ip,port`) or one prefix (`hash:net`). `test` takes one member
+/// only.
 ///
 /// # Errors
 /// [`SetError::Syntax`] as ipset's; [`SetError::NotSupported`] for
 /// protocols other than tcp and udp.
-pub fn members(kind: SetKind, entry: &str, services: &Services) -> Result<Vec<Member>, SetError> {
-    match kind {
-        SetKind::Ip => Ok(non_null(hosts(entry)?)?
+pub fn members(
+    kind: SetKind,
+    family: SetFamily,
+    entry: &str,
+    services: &Services,
+) -> Result<Vec<Member>, SetError> {
+    match (kind, family) {
+        (SetKind::Ip, SetFamily::Inet) => Ok(non_null(hosts(entry)?)?
             .into_iter()
-            .map(|addr| Member::Net { addr, len: 32 })
+            .map(|addr| Member::Net {
+                addr: addr.into(),
+                len: 32,
+            })
             .collect()),
-        SetKind::Net if entry.contains('-') => {
+        (SetKind::Ip, SetFamily::Inet6) => Ok(vec![Member::Net {
+            addr: host6(entry)?.into(),
+            len: 128,
+        }]),
+        (SetKind::Net, SetFamily::Inet) if entry.contains('-') => {
             let (a, b) = entry.split_once('-').unwrap_or((entry, entry));
             let (a, b) = (u32::from(address(a)?), u32::from(address(b)?));
             Ok(cover(a.min(b), a.max(b)))
         }
-        SetKind::Net => {
+        (SetKind::Net, SetFamily::Inet6) if entry.contains('-') => Err(SetError::Syntax(format!(
+            "IP address or IP/cidr must be specified: {entry}"
+        ))),
+        (SetKind::Net, _) => {
+            let bits = family.bits();
             let (host, len) = match entry.split_once('/') {
-                Some((h, l)) => (h, number(l, 0, 32)? as u8),
-                None => (entry, 32),
+                Some((h, l)) => (h, number(l, 0, u64::from(bits))? as u8),
+                None => (entry, bits),
             };
             if len == 0 {
-                return Err(SetError::Syntax(
-                    "The value of the CIDR parameter of the IP address is invalid".into(),
-                ));
+                return Err(SetError::BadCidr);
             }
-            let a = u32::from(address(host)?);
-            let mask = u32::MAX << (32 - u32::from(len));
-            Ok(vec![Member::Net {
-                addr: Ipv4Addr::from(a & mask),
-                len,
-            }])
+            let addr: IpAddr = match family {
+                SetFamily::Inet => {
+                    let mask = u32::MAX << (32 - u32::from(len));
+                    Ipv4Addr::from(u32::from(address(host)?) & mask).into()
+                }
+                SetFamily::Inet6 => {
+                    let mask = u128::MAX << (128 - u32::from(len));
+                    Ipv6Addr::from(u128::from(address6(host)?) & mask).into()
+                }
+            };
+            Ok(vec![Member::Net { addr, len }])
         }
-        SetKind::IpPort => {
-            let (ip, port) = entry
-                .split_once(',')
-                .ok_or_else(|| SetError::Syntax(format!("cannot parse {entry}: missing port")))?;
+        (SetKind::IpPort, _) => {
+            let (ip, port) = entry.split_once(',').ok_or_else(|| {
+                SetError::Syntax(format!("Second element is missing from {entry}."))
+            })?;
             let (proto, ports) = match port.split_once(':') {
                 Some((t, p)) if t.eq_ignore_ascii_case("tcp") => (6, p),
                 Some((t, p)) if t.eq_ignore_ascii_case("udp") => (17, p),
@@ -360,13 +402,43 @@ pub fn members(kind: SetKind, entry: &str, services: &Services) -> Result<Vec<Me
                 None => (one(ports)?, one(ports)?),
             };
             let (lo, hi) = (lo.min(hi), lo.max(hi));
+            let addrs: Vec<IpAddr> = match family {
+                SetFamily::Inet => {
+                    let bare = ip
+                        .strip_prefix('[')
+                        .and_then(|a| a.strip_suffix(']'))
+                        .unwrap_or(ip);
+                    non_null(hosts(bare)?)?
+                        .into_iter()
+                        .map(IpAddr::from)
+                        .collect()
+                }
+                SetFamily::Inet6 => vec![host6(ip)?.into()],
+            };
             let mut out = Vec::new();
-            for addr in non_null(hosts(ip)?)? {
+            for addr in addrs {
                 out.extend((lo..=hi).map(|port| Member::Port { addr, proto, port }));
             }
             Ok(out)
         }
     }
+}
+
+/// One IPv6 address, as an inet6 `hash:ip` or `hash:ip,port` takes it
+/// (a `/128` is one; no ranges), not `::`.
+fn host6(s: &str) -> Result<Ipv6Addr, SetError> {
+    let plain = || SetError::Syntax(format!("plain IP address must be supplied: {s}"));
+    let a = match s.split_once('/') {
+        Some((a, "128")) => a,
+        Some(_) => return Err(plain()),
+        None if s.contains('-') => return Err(plain()),
+        None => s,
+    };
+    let a = address6(a)?;
+    if a.is_unspecified() {
+        return Err(SetError::NullElement);
+    }
+    Ok(a)
 }
 
 /// ipset refuses the address 0.0.0.0 in a hash:ip or hash:ip,port.
@@ -389,7 +461,7 @@ fn cover(mut lo: u32, hi: u32) -> Vec<Member> {
         }
         let len = len.max(1);
         out.push(Member::Net {
-            addr: Ipv4Addr::from(lo),
+            addr: Ipv4Addr::from(lo).into(),
             len: len as u8,
         });
         let next = u64::from(lo) + (1u64 << (32 - len));
@@ -436,11 +508,19 @@ pub fn check_declared(
 ) -> Result<(), SetError> {
     for s in declared {
         if let Some(d) = have.get(&s.name)
-            && (d.kind != s.def.kind || d.maxelem != s.def.maxelem)
+            && (d.kind != s.def.kind || d.family != s.def.family || d.maxelem != s.def.maxelem)
         {
             return Err(SetError::TypeChange {
                 name: s.name.clone(),
-                was: format!("{} with maxelem {}", d.kind.name(), d.maxelem),
+                was: format!(
+                    "{}{} with maxelem {}",
+                    d.kind.name(),
+                    match d.family {
+                        SetFamily::Inet => "",
+                        SetFamily::Inet6 => " of family inet6",
+                    },
+                    d.maxelem
+                ),
                 file: file.to_string(),
             });
         }
@@ -458,9 +538,32 @@ pub fn check_declared(
     Ok(())
 }
 
-/// Whether a rule of `st` names set `name`.
+/// How many rules of `st`, of either family, name set `name`.
 fn referenced(st: &State, name: &str) -> usize {
-    st.ruleset.set_names().filter(|n| *n == name).count()
+    st.ruleset
+        .set_names()
+        .chain(st.other.ruleset.set_names())
+        .filter(|n| *n == name)
+        .count()
+}
+
+/// Why a rule of `family` cannot name set `name` of `sets`, as libxt_set
+/// refuses it when the rule is added (`get_set_byname`): no such set, or
+/// a set of the other family.
+pub fn unusable(
+    sets: &std::collections::BTreeMap<String, SetDef>,
+    name: &str,
+    family: crate::model::Family,
+) -> Option<crate::parse::ParseError> {
+    use crate::parse::ParseError;
+    match sets.get(name) {
+        None => Some(ParseError::NoSuchSet(name.to_string())),
+        Some(d) if d.family.rules() != family => Some(ParseError::SetFamily {
+            name: name.to_string(),
+            family: d.family.protocol(),
+        }),
+        Some(_) => None,
+    }
 }
 
 /// What a command printed: standard output and standard error, and
@@ -487,12 +590,8 @@ pub fn run(cmd: &Command, exist: bool, input: &str) -> Result<Outcome, ExecError
             // Every line is read (and every member of a set the file
             // creates or the namespace has) before any is carried out, so
             // a syntax error changes nothing.
-            let known: std::collections::BTreeMap<String, SetKind> = exec::with_sets(|st, _| {
-                Ok((
-                    st.sets.iter().map(|(n, d)| (n.clone(), d.kind)).collect(),
-                    None,
-                ))
-            })?;
+            let known: std::collections::BTreeMap<String, SetDef> =
+                exec::with_sets(|st, _| Ok((st.sets.clone(), None)))?;
             let mut kinds = known;
             let mut parsed = Vec::new();
             for (i, line) in input.lines().enumerate() {
@@ -515,11 +614,11 @@ pub fn run(cmd: &Command, exist: bool, input: &str) -> Result<Outcome, ExecError
                         ))));
                     }
                     Command::Create(name, def) => {
-                        kinds.insert(name.clone(), def.kind);
+                        kinds.insert(name.clone(), *def);
                     }
                     Command::Add(name, entry) | Command::Del(name, entry) => {
-                        if let Some(kind) = kinds.get(name) {
-                            members(*kind, entry, services).map_err(at)?;
+                        if let Some(def) = kinds.get(name) {
+                            members(def.kind, def.family, entry, services).map_err(at)?;
                         }
                     }
                     _ => {}
@@ -590,7 +689,11 @@ fn one(
     match cmd {
         Command::Create(name, def) => {
             if let Some(old) = st.sets.get(name) {
-                if exist && old.kind == def.kind && old.maxelem == def.maxelem {
+                if exist
+                    && old.kind == def.kind
+                    && old.family == def.family
+                    && old.maxelem == def.maxelem
+                {
                     return Ok((out, None));
                 }
                 return Err(SetError::Exists.into());
@@ -608,7 +711,7 @@ fn one(
         }
         Command::Add(name, entry) | Command::Del(name, entry) | Command::Test(name, entry) => {
             let def = def_of(st, name)?;
-            let ms = members(def.kind, entry, services)?;
+            let ms = members(def.kind, def.family, entry, services)?;
             // A set exists only in a loaded firewall.
             let k = k.ok_or(SetError::NoSuchSet)?;
             let sid = id(name.as_bytes());
@@ -667,7 +770,9 @@ fn one(
                     let found = match *m {
                         // hash:net: whether a prefix holds the address
                         // given (a prefix given: that prefix exactly).
-                        Member::Net { addr, len: 32 } if def.kind == SetKind::Net => {
+                        Member::Net { addr, len }
+                            if def.kind == SetKind::Net && len == def.family.bits() =>
+                        {
                             k.set_covers(sid, addr)?
                         }
                         _ => k.set_has(sid, m)?,
@@ -704,10 +809,11 @@ fn one(
                 }
                 let _ = write!(
                     out.stdout,
-                    "Name: {n}\nType: {}\nRevision: {}\nHeader: family inet hashsize {} maxelem {}\n\
+                    "Name: {n}\nType: {}\nRevision: {}\nHeader: family {} hashsize {} maxelem {}\n\
                      References: {}\nNumber of entries: {}\n{}",
                     def.kind.name(),
                     def.kind.revision(),
+                    def.family.name(),
                     def.hashsize,
                     def.maxelem,
                     referenced(st, n),
@@ -726,8 +832,9 @@ fn one(
             for (n, def) in picked(st, name)? {
                 let _ = writeln!(
                     out.stdout,
-                    "create {n} {} family inet hashsize {} maxelem {}",
+                    "create {n} {} family {} hashsize {} maxelem {}",
                     def.kind.name(),
+                    def.family.name(),
                     def.hashsize,
                     def.maxelem
                 );
@@ -785,6 +892,7 @@ mod tests {
                     "foo".into(),
                     SetDef {
                         kind: SetKind::Ip,
+                        family: SetFamily::Inet,
                         hashsize: 128,
                         maxelem: 2
                     }
@@ -813,10 +921,20 @@ mod tests {
             parse(&words("create x hash:ip timeout 5")),
             Err(SetError::NotSupported(_))
         ));
-        assert!(matches!(
-            parse(&words("create x hash:ip family inet6")),
-            Err(SetError::NotSupported(_))
-        ));
+        for w in ["family inet6", "family ipv6", "-6"] {
+            let Ok((Command::Create(_, def), false)) =
+                parse(&words(&format!("create x hash:ip {w}")))
+            else {
+                panic!("{w}");
+            };
+            assert_eq!(def.family, SetFamily::Inet6, "{w}");
+        }
+        assert_eq!(
+            parse(&words("create x hash:ip family foo"))
+                .unwrap_err()
+                .to_string(),
+            "Syntax error: unknown inet family foo"
+        );
         assert!(matches!(parse(&words("add foo")), Err(SetError::Usage(_))));
     }
 
@@ -828,27 +946,27 @@ mod tests {
             len,
         };
         assert_eq!(
-            members(SetKind::Ip, "192.0.2.8/30", s).unwrap(),
+            members(SetKind::Ip, SetFamily::Inet, "192.0.2.8/30", s).unwrap(),
             (8..12).map(|i| net([192, 0, 2, i], 32)).collect::<Vec<_>>()
         );
         assert_eq!(
-            members(SetKind::Ip, "192.0.2.22-192.0.2.20", s)
+            members(SetKind::Ip, SetFamily::Inet, "192.0.2.22-192.0.2.20", s)
                 .unwrap()
                 .len(),
             3
         );
         assert_eq!(
-            members(SetKind::Ip, "1.2.3", s).unwrap(),
+            members(SetKind::Ip, SetFamily::Inet, "1.2.3", s).unwrap(),
             vec![net([1, 2, 0, 3], 32)]
         );
         assert_eq!(
-            members(SetKind::Net, "192.0.2.5/24", s).unwrap(),
+            members(SetKind::Net, SetFamily::Inet, "192.0.2.5/24", s).unwrap(),
             vec![net([192, 0, 2, 0], 24)]
         );
-        assert!(members(SetKind::Net, "192.0.2.0/0", s).is_err());
-        assert!(members(SetKind::Net, "192.0.2.0/33", s).is_err());
+        assert!(members(SetKind::Net, SetFamily::Inet, "192.0.2.0/0", s).is_err());
+        assert!(members(SetKind::Net, SetFamily::Inet, "192.0.2.0/33", s).is_err());
         assert_eq!(
-            members(SetKind::IpPort, "192.0.2.1,udp:53", s).unwrap(),
+            members(SetKind::IpPort, SetFamily::Inet, "192.0.2.1,udp:53", s).unwrap(),
             vec![Member::Port {
                 addr: [192, 0, 2, 1].into(),
                 proto: 17,
@@ -856,17 +974,24 @@ mod tests {
             }]
         );
         assert_eq!(
-            members(SetKind::IpPort, "192.0.2.1,tcp:8080-8081", s)
-                .unwrap()
-                .len(),
+            members(
+                SetKind::IpPort,
+                SetFamily::Inet,
+                "192.0.2.1,tcp:8080-8081",
+                s
+            )
+            .unwrap()
+            .len(),
             2
         );
         assert_eq!(
-            members(SetKind::IpPort, "192.0.2.1,80", s).unwrap().len(),
+            members(SetKind::IpPort, SetFamily::Inet, "192.0.2.1,80", s)
+                .unwrap()
+                .len(),
             1
         );
         assert!(matches!(
-            members(SetKind::IpPort, "192.0.2.1,icmp:ping", s),
+            members(SetKind::IpPort, SetFamily::Inet, "192.0.2.1,icmp:ping", s),
             Err(SetError::NotSupported(_))
         ));
         assert_eq!(
@@ -877,6 +1002,89 @@ mod tests {
             }
             .to_string(),
             "192.0.2.1,tcp:80"
+        );
+        assert_eq!(
+            members(SetKind::IpPort, SetFamily::Inet, "192.0.2.1", s)
+                .unwrap_err()
+                .to_string(),
+            "Syntax error: Second element is missing from 192.0.2.1."
+        );
+    }
+
+    /// ipset 7.17's answers for inet6 sets (checked with it).
+    #[test]
+    fn inet6_entries_as_ipset_reads_them() {
+        let s = Services::system();
+        let v6 = SetFamily::Inet6;
+        let one = |kind, e: &str| {
+            members(kind, v6, e, s).map(|m| m.iter().map(|m| m.to_string()).collect::<Vec<_>>())
+        };
+        let err = |kind, e: &str| members(kind, v6, e, s).unwrap_err().to_string();
+        assert_eq!(one(SetKind::Ip, "2001:DB8::1").unwrap(), ["2001:db8::1"]);
+        assert_eq!(one(SetKind::Ip, "[2001:db8::2]").unwrap(), ["2001:db8::2"]);
+        assert_eq!(
+            one(SetKind::Ip, "2001:db8::1/128").unwrap(),
+            ["2001:db8::1"]
+        );
+        assert_eq!(
+            one(SetKind::Ip, "::ffff:192.0.2.1").unwrap(),
+            ["::ffff:192.0.2.1"]
+        );
+        assert_eq!(
+            err(SetKind::Ip, "2001:db8::/126"),
+            "Syntax error: plain IP address must be supplied: 2001:db8::/126"
+        );
+        assert_eq!(
+            err(SetKind::Ip, "2001:db8::5-2001:db8::7"),
+            "Syntax error: plain IP address must be supplied: 2001:db8::5-2001:db8::7"
+        );
+        assert_eq!(
+            err(SetKind::Ip, "192.0.2.1"),
+            "Syntax error: cannot parse 192.0.2.1: resolving to IPv6 address failed"
+        );
+        assert_eq!(
+            err(SetKind::Ip, "::"),
+            "Null-valued element, cannot be stored in a hash type of set"
+        );
+        assert_eq!(
+            one(SetKind::Net, "2001:db8:0:1:2:3:4:5/64").unwrap(),
+            ["2001:db8:0:1::/64"]
+        );
+        assert_eq!(
+            one(SetKind::Net, "[2001:db8::]/64").unwrap(),
+            ["2001:db8::/64"]
+        );
+        assert_eq!(
+            one(SetKind::Net, "2001:db8:2::1").unwrap(),
+            ["2001:db8:2::1"]
+        );
+        assert_eq!(
+            err(SetKind::Net, "2001:db8::1-2001:db8::5"),
+            "Syntax error: IP address or IP/cidr must be specified: 2001:db8::1-2001:db8::5"
+        );
+        assert_eq!(
+            err(SetKind::Net, "2001:db8::/129"),
+            "Syntax error: '129' is out of range 0-128"
+        );
+        assert_eq!(
+            err(SetKind::Net, "::/0"),
+            "The value of the CIDR parameter of the IP address is invalid"
+        );
+        assert_eq!(
+            one(SetKind::IpPort, "2001:db8::3,80-81").unwrap(),
+            ["2001:db8::3,tcp:80", "2001:db8::3,tcp:81"]
+        );
+        assert_eq!(
+            one(SetKind::IpPort, "[2001:db8::2],udp:53").unwrap(),
+            ["2001:db8::2,udp:53"]
+        );
+        assert_eq!(
+            err(SetKind::IpPort, "2001:db8::/127,tcp:80"),
+            "Syntax error: plain IP address must be supplied: 2001:db8::/127"
+        );
+        assert_eq!(
+            err(SetKind::IpPort, "2001:db8::1"),
+            "Syntax error: Second element is missing from 2001:db8::1."
         );
     }
 }

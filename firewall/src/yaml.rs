@@ -27,7 +27,7 @@ use serde::{
 use crate::{
     model::{
         BuiltinChain, Ruleset,
-        set::{Member, SetDef, SetKind},
+        set::{Member, SetDef, SetFamily, SetKind},
     },
     parse::services::Services,
     render::{self, word},
@@ -305,11 +305,12 @@ impl<'de> Deserialize<'de> for Sets {
     }
 }
 
-/// One set: `type` (required), `hashsize`, `maxelem`, `members`.
+/// One set: `type` (required), `family`, `hashsize`, `maxelem`,
+/// `members`.
 struct SetDoc(SetDef, Option<Vec<Member>>);
 
 /// The keys of a set.
-const SET_KEYS: &[&str] = &["type", "hashsize", "maxelem", "members"];
+const SET_KEYS: &[&str] = &["type", "family", "hashsize", "maxelem", "members"];
 
 impl<'de> Deserialize<'de> for SetDoc {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -317,11 +318,14 @@ impl<'de> Deserialize<'de> for SetDoc {
         impl<'de> Visitor<'de> for V {
             type Value = SetDoc;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a set: `type` and optionally `hashsize`, `maxelem`, `members`")
+                f.write_str(
+                    "a set: `type` and optionally `family`, `hashsize`, `maxelem`, `members`",
+                )
             }
             fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<SetDoc, A::Error> {
                 let (mut kind, mut hashsize, mut maxelem) = (None, None, None);
                 let (mut members, mut early) = (None, None);
+                let mut family = SetFamily::Inet;
                 while let Some(key) = a.next_key::<String>()? {
                     match key.as_str() {
                         "type" => {
@@ -333,12 +337,33 @@ impl<'de> Deserialize<'de> for SetDoc {
                                 ))
                             })?);
                         }
+                        "family" => {
+                            let f: String = a.next_value()?;
+                            let given = match f.as_str() {
+                                "inet" => SetFamily::Inet,
+                                "inet6" => SetFamily::Inet6,
+                                _ => {
+                                    return Err(de::Error::custom(format!(
+                                        "unknown set family `{f}`, expected inet or inet6"
+                                    )));
+                                }
+                            };
+                            // Members are read as the family says.
+                            if members.is_some() && given != family {
+                                return Err(de::Error::custom(format!(
+                                    "`family: {f}` after `members`, expected it before them"
+                                )));
+                            }
+                            family = given;
+                        }
                         "hashsize" => hashsize = Some(a.next_value::<u32>()?),
                         "maxelem" => maxelem = Some(a.next_value::<u32>()?),
                         // Read as the type says once it is known, so an
                         // error names the member's own position.
                         "members" => match kind {
-                            Some(k) => members = Some(a.next_value_seed(MembersSeed(k))?),
+                            Some(k) => {
+                                members = Some(a.next_value_seed(MembersSeed(k, family))?);
+                            }
                             None => early = Some(a.next_value::<Vec<String>>()?),
                         },
                         other => return Err(de::Error::unknown_field(other, SET_KEYS)),
@@ -348,11 +373,12 @@ impl<'de> Deserialize<'de> for SetDoc {
                 if let Some(list) = early {
                     let mut all = Vec::new();
                     for m in list {
-                        all.extend(member(kind, &m).map_err(de::Error::custom)?);
+                        all.extend(member(kind, family, &m).map_err(de::Error::custom)?);
                     }
                     members = Some(all);
                 }
                 let mut def = SetDef::new(kind);
+                def.family = family;
                 if let Some(h) = hashsize {
                     if h < 64 {
                         return Err(de::Error::custom(format!(
@@ -383,14 +409,15 @@ impl<'de> Deserialize<'de> for SetDoc {
     }
 }
 
-/// One member string of a set of `kind`, as `fw set add` reads it.
-fn member(kind: SetKind, text: &str) -> Result<Vec<Member>, String> {
-    crate::sets::members(kind, text, Services::system())
+/// One member string of a set of `kind` and `family`, as `fw set add`
+/// reads it.
+fn member(kind: SetKind, family: SetFamily, text: &str) -> Result<Vec<Member>, String> {
+    crate::sets::members(kind, family, text, Services::system())
         .map_err(|e| format!("set member `{text}`: {e}"))
 }
 
-/// A `members:` list of a set of a known type.
-struct MembersSeed(SetKind);
+/// A `members:` list of a set of a known type and family.
+struct MembersSeed(SetKind, SetFamily);
 
 impl<'de> de::DeserializeSeed<'de> for MembersSeed {
     type Value = Vec<Member>;
@@ -406,7 +433,7 @@ impl<'de> Visitor<'de> for MembersSeed {
     }
     fn visit_seq<A: de::SeqAccess<'de>>(self, mut a: A) -> Result<Vec<Member>, A::Error> {
         let mut out = Vec::new();
-        while let Some(ms) = a.next_element_seed(MemberSeed(self.0))? {
+        while let Some(ms) = a.next_element_seed(MemberSeed(self.0, self.1))? {
             out.extend(ms);
         }
         Ok(out)
@@ -414,13 +441,13 @@ impl<'de> Visitor<'de> for MembersSeed {
 }
 
 /// One member of a `members:` list.
-struct MemberSeed(SetKind);
+struct MemberSeed(SetKind, SetFamily);
 
 impl<'de> de::DeserializeSeed<'de> for MemberSeed {
     type Value = Vec<Member>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Vec<Member>, D::Error> {
         let text = String::deserialize(d)?;
-        member(self.0, &text).map_err(de::Error::custom)
+        member(self.0, self.1, &text).map_err(de::Error::custom)
     }
 }
 
@@ -1050,6 +1077,9 @@ pub fn save_with_sets(ruleset: &Ruleset, sets: &[YamlSet], header: Option<(&str,
             serde_json::to_string(&s.name).unwrap_or_default()
         );
         let _ = writeln!(out, "    type: {}", s.def.kind.name());
+        if s.def.family != SetFamily::Inet {
+            let _ = writeln!(out, "    family: {}", s.def.family.name());
+        }
         let _ = writeln!(out, "    hashsize: {}", s.def.hashsize);
         let _ = writeln!(out, "    maxelem: {}", s.def.maxelem);
         let members = s.members.as_deref().unwrap_or_default();
@@ -1295,6 +1325,54 @@ mod tests {
         );
         // A user-defined chain with no rules is saved that way.
         load("chains:\n  INPUT: {policy: DROP}\n  web:\n").unwrap();
+    }
+
+    /// A set's `family` says how its members read, and is saved back.
+    #[test]
+    fn inet6_sets_read_and_save() {
+        let doc = "sets:\n  v6:\n    type: hash:net\n    family: inet6\n    members:\n      - 2001:db8::/64\nchains:\n  INPUT: {policy: ACCEPT}\n";
+        let got = sets(doc, "s.yaml").unwrap();
+        assert_eq!(got[0].def.family, SetFamily::Inet6);
+        assert_eq!(
+            got[0].members.as_ref().unwrap()[0].to_string(),
+            "2001:db8::/64"
+        );
+        let saved = save_with_sets(&Ruleset::default(), &got, None);
+        assert!(
+            saved.contains("    type: hash:net\n    family: inet6\n"),
+            "{saved}"
+        );
+        assert_eq!(sets(&saved, "s.yaml").unwrap(), got);
+        // Without `family`: inet, whose members are IPv4.
+        let e = sets(
+            "sets:\n  v4:\n    type: hash:ip\n    members: [\"2001:db8::1\"]\n",
+            "s.yaml",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().contains("resolving to IPv4 address failed"),
+            "{e}"
+        );
+        let e = sets(
+            "sets:\n  v6:\n    type: hash:ip\n    members: []\n    family: inet6\n",
+            "s.yaml",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "sets.v6: `family: inet6` after `members` at s.yaml:3:5, expected it before them"
+            ),
+            "{e}"
+        );
+        let e = sets(
+            "sets:\n  v6:\n    type: hash:ip\n    family: ipv6\n",
+            "s.yaml",
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "sets.v6: unknown set family `ipv6` at s.yaml:3:5, expected inet or inet6"
+        );
     }
 
     #[test]

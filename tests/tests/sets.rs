@@ -10,7 +10,9 @@ use anyhow as _;
 use firewall as _;
 use libc as _;
 
-use integration_tests::{CLIENT_ADDR, Lab, SERVER_ADDR, rule_counters};
+use std::net::IpAddr;
+
+use integration_tests::{CLIENT_ADDR, CLIENT6_ADDR, Lab, SERVER_ADDR, SERVER6_ADDR, rule_counters};
 use legacy::send_udp;
 
 /// The sets, as `ipset` and `fw set` both take them.
@@ -34,6 +36,28 @@ const RULES: [&str; 7] = [
     "-A INPUT -p udp --dport 5913 -j ACCEPT",
 ];
 
+/// IPv6's sets and rules: [`SETS`] and [`RULES`] with inet6 sets.
+const SETS6: [&str; 6] = [
+    "create a6 hash:ip family inet6",
+    "add a6 2001:db8::1",
+    "create n6 hash:net family inet6",
+    "add n6 2001:db8::/64",
+    "create p6 hash:ip,port family inet6",
+    "add p6 2001:db8::1,udp:5911",
+];
+
+/// [`RULES`] on the inet6 sets.
+fn rules6() -> Vec<String> {
+    RULES
+        .iter()
+        .map(|r| {
+            r.replace("set a ", "set a6 ")
+                .replace("set n ", "set n6 ")
+                .replace("set p ", "set p6 ")
+        })
+        .collect()
+}
+
 /// Runs `set` commands in the server namespace: `ipset` or `fw set`.
 fn sets(lab: &Lab, fw: bool, commands: &[&str]) {
     for c in commands {
@@ -52,13 +76,19 @@ fn sets(lab: &Lab, fw: bool, commands: &[&str]) {
     }
 }
 
-/// Probes, then a member added to `a` (the server's address: rule 6
-/// matches) and the client's removed from `a` (rule 1 no longer), probed
-/// again; the counters after each round.
-fn probes(lab: &Lab, fw: bool, list: &dyn Fn() -> String) -> Vec<Vec<u64>> {
+/// Probes to `to`, then a member added to the address set (the server's
+/// address `server`: rule 6 matches) and the client's `client` removed
+/// from it (rule 1 no longer), probed again; the counters after each
+/// round. `set` is the address set's name.
+fn probes(
+    lab: &Lab,
+    fw: bool,
+    (set, client, server): (&str, IpAddr, IpAddr),
+    list: &dyn Fn() -> String,
+) -> Vec<Vec<u64>> {
     let round = || {
         for (port, count) in [(5910, 2), (5911, 3), (5912, 1), (5913, 4)] {
-            send_udp(lab.client(), SERVER_ADDR, port, 10, count);
+            send_udp(lab.client(), server, port, 10, count);
         }
         let out = list();
         (1..=RULES.len())
@@ -66,38 +96,132 @@ fn probes(lab: &Lab, fw: bool, list: &dyn Fn() -> String) -> Vec<Vec<u64>> {
             .collect::<Vec<_>>()
     };
     let first = round();
-    sets(lab, fw, &["add a 192.0.2.2", "del a 192.0.2.1"]);
+    sets(
+        lab,
+        fw,
+        &[
+            &format!("add {set} {server}"),
+            &format!("del {set} {client}"),
+        ],
+    );
     vec![first, round()]
+}
+
+/// The same sets, rules and datagrams in fw and in ipset with
+/// iptables-legacy (`ip6tables-legacy` with `v6`): the same counters.
+fn sets_agree(lab: &Lab, v6: bool) {
+    let want = vec![vec![2, 0, 3, 0, 1, 0, 4], vec![2, 0, 6, 0, 2, 4, 4]];
+    let (set_cmds, rules, addrs): (&[&str], Vec<String>, (&str, IpAddr, IpAddr)) = if v6 {
+        (
+            &SETS6,
+            rules6(),
+            ("a6", CLIENT6_ADDR.into(), SERVER6_ADDR.into()),
+        )
+    } else {
+        (
+            &SETS,
+            RULES.iter().map(|r| r.to_string()).collect(),
+            ("a", CLIENT_ADDR.into(), SERVER_ADDR.into()),
+        )
+    };
+    let (fw_family, legacy_bin) = if v6 {
+        (&["-6"][..], "ip6tables-legacy")
+    } else {
+        (&[][..], "iptables-legacy")
+    };
+    let fw_cmd = |args: &[&str]| lab.fw_ok(&[fw_family, args].concat());
+    sets(lab, true, set_cmds);
+    for r in &rules {
+        fw_cmd(&r.split(' ').collect::<Vec<_>>());
+    }
+    let fw = probes(lab, true, addrs, &|| {
+        fw_cmd(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"])
+    });
+    let fw_rules = fw_cmd(&["-S", "INPUT"]);
+    integration_tests::fw_reset(lab.server());
+    let legacy = |args: &[&str]| {
+        let out = integration_tests::netns_exec(lab.server(), legacy_bin, args).unwrap();
+        assert!(out.status.success(), "{legacy_bin} {args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    sets(lab, false, set_cmds);
+    for r in &rules {
+        legacy(&r.split(' ').collect::<Vec<_>>());
+    }
+    let got = probes(lab, false, addrs, &|| {
+        legacy(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"])
+    });
+    assert_eq!(fw_rules, legacy(&["-S", "INPUT"]));
+    legacy(&["-F"]);
+    sets(lab, false, &["destroy"]);
+    assert_eq!(got, want, "{legacy_bin}");
+    assert_eq!(fw, want, "fw");
 }
 
 #[test]
 fn set_matches_as_ipset_and_iptables_legacy() {
     let lab = Lab::new("sets").unwrap();
-    let want = vec![vec![2, 0, 3, 0, 1, 0, 4], vec![2, 0, 6, 0, 2, 4, 4]];
-    sets(&lab, true, &SETS);
-    lab.fw_rules(&RULES);
-    let fw = probes(&lab, true, &|| {
-        lab.fw_ok(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"])
-    });
-    let fw_rules = lab.fw_ok(&["-S", "INPUT"]);
-    integration_tests::fw_reset(lab.server());
-    let legacy = |args: &[&str]| {
-        let out = integration_tests::netns_exec(lab.server(), "iptables-legacy", args).unwrap();
-        assert!(out.status.success(), "iptables-legacy {args:?}");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+    sets_agree(&lab, false);
+}
+
+/// inet6 sets in ip6tables rules, on IPv6 datagrams, as ipset and
+/// ip6tables-legacy; a set of the other family is refused by either
+/// command, as libxt_set refuses it.
+#[test]
+fn inet6_set_matches_as_ipset_and_ip6tables_legacy() {
+    let lab = Lab::new6("sets6").unwrap();
+    sets_agree(&lab, true);
+    let refusals = |fw: bool| {
+        sets(
+            &lab,
+            fw,
+            &["create v4 hash:ip", "create v6 hash:ip family inet6"],
+        );
+        let run = |family: &str, set: &str| {
+            let rule = [
+                "-A",
+                "INPUT",
+                "-m",
+                "set",
+                "--match-set",
+                set,
+                "src",
+                "-j",
+                "DROP",
+            ];
+            let out = if fw {
+                lab.fw(&[&[family][..], &rule].concat())
+            } else {
+                let bin = if family == "-6" {
+                    "ip6tables-legacy"
+                } else {
+                    "iptables-legacy"
+                };
+                integration_tests::netns_exec(lab.server(), bin, &rule).unwrap()
+            };
+            let err = String::from_utf8_lossy(&out.stderr).into_owned();
+            let first = err.lines().next().unwrap_or_default();
+            (
+                out.status.code(),
+                first[first.find("): ").map_or(0, |i| i + 3)..].to_string(),
+            )
+        };
+        let got = [run("-6", "v4"), run("-4", "v6")];
+        sets(&lab, fw, &["destroy"]);
+        got
     };
-    sets(&lab, false, &SETS);
-    for r in RULES {
-        legacy(&r.split(' ').collect::<Vec<_>>());
-    }
-    let got = probes(&lab, false, &|| {
-        legacy(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"])
-    });
-    assert_eq!(fw_rules, legacy(&["-S", "INPUT"]));
-    legacy(&["-F"]);
-    sets(&lab, false, &["destroy"]);
-    assert_eq!(got, want, "iptables-legacy");
-    assert_eq!(fw, want, "fw");
+    let want = [
+        (
+            Some(2),
+            "The protocol family of set v4 is IPv4, which is not applicable.".to_string(),
+        ),
+        (
+            Some(2),
+            "The protocol family of set v6 is IPv6, which is not applicable.".to_string(),
+        ),
+    ];
+    assert_eq!(refusals(false), want, "ip6tables-legacy");
+    assert_eq!(refusals(true), want, "fw");
 }
 
 /// `fw set`'s answers where ipset's are the same: exit status and what

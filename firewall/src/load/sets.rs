@@ -1,13 +1,35 @@
 //! `fw set`'s members in the kernel's maps (`firewall_common::check::set`).
 
 use aya::maps::{MapError, lpm_trie::Key};
+use std::net::IpAddr;
+
 use firewall_common::{
-    check::set::{Meta, NetKey, PortKey},
+    check::set::{FAMILY_INET6, LOOKUP_PREFIX, Meta, NetKey, PortKey, net_prefix},
     maps,
 };
 
 use super::{Kernel, LoadError, map_err};
-use crate::model::set::{Member, SetDef};
+use crate::model::set::{Member, SetDef, SetFamily};
+
+/// An address as the maps hold it: 16 bytes, IPv4's in the first 4.
+fn wide(addr: IpAddr) -> [u8; 16] {
+    match addr {
+        IpAddr::V4(a) => {
+            let mut w = [0; 16];
+            w[..4].copy_from_slice(&a.octets());
+            w
+        }
+        IpAddr::V6(a) => a.octets(),
+    }
+}
+
+/// [`wide`]'s inverse for a set of `family`.
+fn narrow(w: [u8; 16], family: SetFamily) -> IpAddr {
+    match family {
+        SetFamily::Inet => IpAddr::from([w[0], w[1], w[2], w[3]]),
+        SetFamily::Inet6 => IpAddr::from(w),
+    }
+}
 
 impl Kernel {
     /// Set `id`'s metadata, if the kernel has the set.
@@ -31,6 +53,7 @@ impl Kernel {
         let count = self.set_meta(id)?.map_or(0, |m| m.count);
         let meta = Meta {
             kind: def.kind.code(),
+            family: def.family.code(),
             count,
             maxelem: def.maxelem,
             hashsize: def.hashsize,
@@ -50,20 +73,20 @@ impl Kernel {
         Ok(())
     }
 
-    fn net_key(id: u32, addr: std::net::Ipv4Addr, len: u8) -> Key<NetKey> {
+    fn net_key(id: u32, addr: IpAddr, len: u8) -> Key<NetKey> {
         Key::new(
-            32 + u32::from(len),
+            net_prefix(u32::from(len)),
             NetKey {
                 set: id.to_be_bytes(),
-                addr: addr.octets(),
+                addr: wide(addr),
             },
         )
     }
 
-    fn port_key(id: u32, addr: std::net::Ipv4Addr, proto: u8, port: u16) -> PortKey {
+    fn port_key(id: u32, addr: IpAddr, proto: u8, port: u16) -> PortKey {
         PortKey {
             set: id,
-            addr: u32::from_ne_bytes(addr.octets()),
+            addr: wide(addr),
             port,
             proto,
             _pad: 0,
@@ -107,8 +130,15 @@ impl Kernel {
     ///
     /// # Errors
     /// [`LoadError::Map`].
-    pub fn set_covers(&self, id: u32, addr: std::net::Ipv4Addr) -> Result<bool, LoadError> {
-        match self.set_nets.get(&Self::net_key(id, addr, 32), 0) {
+    pub fn set_covers(&self, id: u32, addr: IpAddr) -> Result<bool, LoadError> {
+        let key = Key::new(
+            LOOKUP_PREFIX,
+            NetKey {
+                set: id.to_be_bytes(),
+                addr: wide(addr),
+            },
+        );
+        match self.set_nets.get(&key, 0) {
             Ok(_) => Ok(true),
             Err(MapError::KeyNotFound) => Ok(false),
             Err(e) => Err(LoadError::Map(maps::SET_NETS, e)),
@@ -186,14 +216,18 @@ impl Kernel {
     /// # Errors
     /// [`LoadError::Map`] when a map cannot be read.
     pub fn set_members(&self, id: u32) -> Result<Vec<Member>, LoadError> {
+        let family = match self.set_meta(id)? {
+            Some(m) if m.family == FAMILY_INET6 => SetFamily::Inet6,
+            _ => SetFamily::Inet,
+        };
         let mut out = Vec::new();
         for k in self.set_nets.keys() {
             let k = k.map_err(map_err(maps::SET_NETS))?;
             let data = k.data();
             if u32::from_be_bytes(data.set) == id {
                 out.push(Member::Net {
-                    addr: data.addr.into(),
-                    len: (k.prefix_len() - 32) as u8,
+                    addr: narrow(data.addr, family),
+                    len: (k.prefix_len() - net_prefix(0)) as u8,
                 });
             }
         }
@@ -201,7 +235,7 @@ impl Kernel {
             let k = k.map_err(map_err(maps::SET_PORTS))?;
             if k.set == id {
                 out.push(Member::Port {
-                    addr: k.addr.to_ne_bytes().into(),
+                    addr: narrow(k.addr, family),
                     proto: k.proto,
                     port: k.port,
                 });

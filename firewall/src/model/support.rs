@@ -51,6 +51,9 @@ pub fn enforceable6(rule: &Rule) -> Result<(), String> {
             | Match::Comment(_)
             | Match::Limit(_)
             | Match::Mac(_) => None,
+            // Looked up with the packet's own family (an inet6 set's
+            // 16-byte addresses).
+            Match::Set(_) => None,
             Match::State(_) | Match::Conntrack(_) => None,
             // Address types: IPv4's local table only so far.
             Match::Addrtype(_) => Some("-m addrtype in IPv6"),
@@ -59,7 +62,6 @@ pub fn enforceable6(rule: &Rule) -> Result<(), String> {
             Match::Icmp(_)
             | Match::Ttl(_)
             | Match::Iprange(_)
-            | Match::Set(_)
             | Match::Recent(_)
             | Match::Hashlimit(_)
             | Match::Policy(_) => Some("an IPv4 match in IPv6"),

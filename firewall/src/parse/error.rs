@@ -491,6 +491,17 @@ pub enum ParseError {
     #[error("Set {0} doesn't exist.")]
     NoSuchSet(String),
 
+    /// `-m set` naming a set of the other family (libxt_set's
+    /// `get_set_byname`): an inet set in ip6tables, an inet6 one in
+    /// iptables.
+    #[error("The protocol family of set {name} is {family}, which is not applicable.")]
+    SetFamily {
+        /// The set.
+        name: String,
+        /// "IPv4" or "IPv6".
+        family: &'static str,
+    },
+
     /// A module's own parameter problem, as its `xtables_error` words it
     /// (`policy match: invalid dir "sideways"`); `token` is what the user
     /// wrote that it is about.
@@ -796,6 +807,7 @@ impl ParseError {
                 Some(written)
             }
             Self::TooManyPortComponents { value, .. } => Some(value),
+            Self::SetFamily { name, .. } => Some(name),
             Self::NotSupported { token, .. } => token.as_deref(),
             Self::MissingArgument(t)
             | Self::UnknownOption(t)
@@ -882,6 +894,7 @@ impl ParseError {
             | Self::ArgumentTooShort { .. }
             | Self::UnknownLogLevel(_)
             | Self::NoSuchSet(_)
+            | Self::SetFamily { .. }
             | Self::TableInRestore => {
                 format!("{program} {version}: {self}\n\n{try_help}")
             }

@@ -1876,7 +1876,6 @@ fn ip6tables_refuses_what_is_ipv4_only() {
     for line in [
         "-A INPUT -m conntrack --ctorigsrc 2001:db8::1/ffff::",
         "-A INPUT -m recent --set",
-        "-A INPUT -m set --match-set s src",
         "-A INPUT -m frag --fragid 1",
         "-A INPUT -m rt --rt-0-res",
     ] {

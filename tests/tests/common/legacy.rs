@@ -9,7 +9,13 @@ use integration_tests::{Lab, in_netns, rule_counters};
 
 /// Sends `count` UDP datagrams of `payload` bytes from `from_ns` to
 /// `to:port` (nobody needs to listen).
-pub fn send_udp(from_ns: &str, to: std::net::Ipv4Addr, port: u16, payload: usize, count: usize) {
+pub fn send_udp(
+    from_ns: &str,
+    to: impl Into<std::net::IpAddr>,
+    port: u16,
+    payload: usize,
+    count: usize,
+) {
     send_udp_from(from_ns, 0, to, port, payload, count);
 }
 
@@ -17,13 +23,19 @@ pub fn send_udp(from_ns: &str, to: std::net::Ipv4Addr, port: u16, payload: usize
 pub fn send_udp_from(
     from_ns: &str,
     sport: u16,
-    to: std::net::Ipv4Addr,
+    to: impl Into<std::net::IpAddr>,
     port: u16,
     payload: usize,
     count: usize,
 ) {
+    let to = to.into();
     in_netns(from_ns, move || {
-        let s = UdpSocket::bind(("0.0.0.0", sport)).unwrap();
+        let any: std::net::IpAddr = if to.is_ipv4() {
+            std::net::Ipv4Addr::UNSPECIFIED.into()
+        } else {
+            std::net::Ipv6Addr::UNSPECIFIED.into()
+        };
+        let s = UdpSocket::bind((any, sport)).unwrap();
         for _ in 0..count {
             s.send_to(&vec![0x5a; payload], (to, port)).unwrap();
         }

@@ -84,8 +84,7 @@ pub(crate) trait MatchExt {
     /// libip6t_*: IPv6); `None` for libxt_* modules, in both.
     const FAMILY: Option<Family> = None;
     /// Whether its values hold IPv4 addresses or masks (iprange, policy,
-    /// set, recent, hashlimit): refused in IPv6 until they are
-    /// family-generic.
+    /// recent, hashlimit): refused in IPv6 until they are family-generic.
     const IPV4_VALUES: bool = false;
 
     /// Handles one option (after the generic checks). Options taking a

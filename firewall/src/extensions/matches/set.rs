@@ -28,7 +28,6 @@ pub(crate) struct Ext;
 
 impl MatchExt for Ext {
     ext_head!("set", once SetMatch);
-    const IPV4_VALUES: bool = true;
     const OPTIONS: &'static [OptSpec] = &[
         opt("match-set", 0, Required, true),
         opt("set", 0, Required, true),
