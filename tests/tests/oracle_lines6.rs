@@ -153,6 +153,13 @@ const LINES: &[&str] = &[
     "-A INPUT -v -s 2001:db8::1/ffff::ffff -j ACCEPT",
     "-F -v",
     "-A INPUT -m conntrack --ctstate NEW --ctorigsrc 2001:db8::1 -j ACCEPT",
+    // ---- policy (its tunnel addresses in IPv6) ----
+    "-A INPUT -m policy --dir in --pol ipsec --mode tunnel --tunnel-src 2001:db8::1/64 --tunnel-dst 2001:db8::2 -j DROP",
+    "-A INPUT -m policy --dir in --pol none -j ACCEPT",
+    "-A OUTPUT -m policy --dir out --pol ipsec --strict --reqid 5 --proto esp --next --mode tunnel --tunnel-dst 2001:db8:1::/48 -j ACCEPT",
+    "-A INPUT -m policy --dir in --pol ipsec --tunnel-src 192.0.2.1 -j DROP",
+    "-A INPUT -m policy --dir in --pol ipsec --mode tunnel --tunnel-src 2001:db8::1/129 -j DROP",
+    "-A INPUT -m policy --dir in --pol ipsec --mode tunnel ! --tunnel-dst ::1/128 -j DROP",
     "-A INPUT -m conntrack --ctorigsrc 2001:db8::1/64 ! --ctrepldst ::1",
     "-A INPUT -m conntrack --ctorigdst ::/0 --ctreplsrc ::ffff:1.2.3.4/128 --ctdir REPLY",
     "-A INPUT -p tcp -m conntrack --ctorigdstport 80 --ctrepldst fe80::/10",

@@ -54,6 +54,8 @@ pub fn enforceable6(rule: &Rule) -> Result<(), String> {
             // Looked up with the packet's own family (an inet6 set's
             // 16-byte addresses).
             Match::Set(_) => None,
+            // No packet fw sees has an IPsec policy, whatever its family.
+            Match::Policy(_) => None,
             Match::State(_) | Match::Conntrack(_) => None,
             // Address types: IPv4's local table only so far.
             Match::Addrtype(_) => Some("-m addrtype in IPv6"),
@@ -63,8 +65,7 @@ pub fn enforceable6(rule: &Rule) -> Result<(), String> {
             | Match::Ttl(_)
             | Match::Iprange(_)
             | Match::Recent(_)
-            | Match::Hashlimit(_)
-            | Match::Policy(_) => Some("an IPv4 match in IPv6"),
+            | Match::Hashlimit(_) => Some("an IPv4 match in IPv6"),
         };
         if let Some(what) = refused {
             return Err(what.into());

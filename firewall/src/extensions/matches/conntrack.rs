@@ -346,14 +346,24 @@ fn dump(v: &Conntrack, out: &mut String, prefix: &str, numeric: bool) {
 /// `/N` (0..=128); an IPv4 one is getaddrinfo's "Address family for
 /// hostname not supported", as in ip6tables.
 fn ct_addr(arg: &str, option: &'static str, family: Family) -> Result<CtAddr, ParseError> {
+    host_mask_in(arg, "conntrack", option, family)
+}
+
+/// [`ct_addr`] for option `option` of `-m module`.
+pub(crate) fn host_mask_in(
+    arg: &str,
+    module: &'static str,
+    option: &'static str,
+    family: Family,
+) -> Result<CtAddr, ParseError> {
     match family {
-        Family::V4 => host_mask(arg, "conntrack"),
-        Family::V6 => host_mask6(arg, option),
+        Family::V4 => host_mask(arg, module),
+        Family::V6 => host_mask6(arg, module, option),
     }
 }
 
 /// [`ct_addr`] for IPv6.
-fn host_mask6(arg: &str, option: &'static str) -> Result<CtAddr, ParseError> {
+fn host_mask6(arg: &str, module: &'static str, option: &'static str) -> Result<CtAddr, ParseError> {
     let (host, mask) = match arg.split_once('/') {
         Some((h, m)) => (h, Some(m)),
         None => (arg, None),
@@ -363,7 +373,7 @@ fn host_mask6(arg: &str, option: &'static str) -> Result<CtAddr, ParseError> {
         Err(_) if values::inet_aton(host).is_some() => return Err(ParseError::AddressFamily),
         Err(_) => {
             return Err(ParseError::unsupported(
-                format!("host `{host}' (-m conntrack: give a numeric IPv6 address)"),
+                format!("host `{host}' (-m {module}: give a numeric IPv6 address)"),
                 host,
             ));
         }
@@ -374,13 +384,13 @@ fn host_mask6(arg: &str, option: &'static str) -> Result<CtAddr, ParseError> {
             Some(n) => n as u8,
             None if m.contains(':') => {
                 return Err(ParseError::unsupported(
-                    format!("mask `{arg}' (-m conntrack)"),
+                    format!("mask `{arg}' (-m {module})"),
                     arg,
                 ));
             }
             None => {
                 return Err(ParseError::BadCidr {
-                    module: "conntrack",
+                    module,
                     option,
                     value: arg.to_string(),
                     max: 128,

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{conntrack::host_mask, prelude::*};
+use super::{conntrack::host_mask_in, prelude::*};
 use crate::{
     model::{BuiltinChain, CtAddr, check::hook_names},
     parse::{matches::uint, protocols},
@@ -90,7 +90,6 @@ fn double(option: &str) -> ParseError {
 
 impl MatchExt for Ext {
     ext_head!("policy", Policy, parser Parser);
-    const IPV4_VALUES: bool = true;
     const OPTIONS: &'static [OptSpec] = &[
         opt("dir", 0, Required, false),
         opt("pol", 1, Required, false),
@@ -104,7 +103,7 @@ impl MatchExt for Ext {
         also(multi(opt("next", O_NEXT, No, false)), 1 << O_STRICT),
     ];
 
-    fn option(p: &mut Parser, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
+    fn option(p: &mut Parser, o: Given<'_>, line: &mut Line<'_, '_>) -> Result<(), ParseError> {
         let arg = o.arg.as_str();
         let e = p.elems.last_mut().expect("one element at least");
         match o.spec.id {
@@ -134,7 +133,7 @@ impl MatchExt for Ext {
                 *slot = o.neg(v);
             }
             5 | 6 => {
-                let a = host_mask(arg, "policy")?;
+                let a = host_mask_in(arg, "policy", o.name, line.ctx.family)?;
                 let slot = if o.spec.id == 5 {
                     &mut e.tunnel_src
                 } else {
@@ -285,7 +284,7 @@ fn flags(v: &Policy, out: &mut String, prefix: &str) {
     }
 }
 
-/// libxt_policy's `print_entry` for IPv4.
+/// libxt_policy's `print_entry`.
 fn elem(e: &PolicyElem, out: &mut String, prefix: &str, numeric: bool) {
     if let Some(r) = &e.reqid {
         let _ = write!(out, "{} {prefix}reqid {}", bang(r.invert), r.value);
@@ -306,10 +305,12 @@ fn elem(e: &PolicyElem, out: &mut String, prefix: &str, numeric: bool) {
         let mode = if m.value { "tunnel" } else { "transport" };
         let _ = write!(out, "{} {prefix}mode {mode}", bang(m.invert));
     }
+    // ip6tables prints IPv6's with `xtables_ip6mask_to_numeric`: no /128.
     for (a, name) in [(&e.tunnel_dst, "tunnel-dst"), (&e.tunnel_src, "tunnel-src")] {
         if let Some(a) = a {
-            let _ = write!(out, "{} {prefix}{name} {}", bang(a.invert), a.value.addr);
-            if a.value.prefix != 32 {
+            let full = if a.value.addr.is_ipv4() { 32 } else { 128 };
+            let _ = write!(out, "{} {prefix}{name} {}", bang(a.invert), a.value.addr_text());
+            if a.value.prefix != full {
                 let _ = write!(out, "/{}", a.value.prefix);
             }
         }
