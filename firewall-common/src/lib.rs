@@ -1706,26 +1706,62 @@ pub mod check {
             (h ^ (h >> 32)) as u32
         }
 
-        /// The network-order mask of a prefix length (0..=32).
-        pub const fn mask(len: u32) -> u32 {
-            if len == 0 {
-                0
-            } else {
-                (u32::MAX << (32 - if len > 32 { 32 } else { len })).to_be()
+        /// An IPv6 table's id: xt_hashlimit keeps a table per family, so
+        /// one name in `ip6tables` rules is another table than in
+        /// `iptables` ones ([`table_id`] with one more FNV-1a step).
+        pub const fn table_id6(name: &[u8]) -> u32 {
+            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+            let mut i = 0;
+            while i < name.len() {
+                h = (h ^ name[i] as u64).wrapping_mul(0x0100_0000_01b3);
+                i += 1;
             }
+            h = (h ^ 6).wrapping_mul(0x0100_0000_01b3);
+            (h ^ (h >> 32)) as u32
+        }
+
+        /// `addr` (16 bytes, network order; IPv4's in the first 4, zeros
+        /// after) with all but its first `len` bits cleared.
+        #[inline(always)]
+        pub fn masked(addr: &[u8; 16], len: u32) -> [u8; 16] {
+            let half = |at: usize, bits: u32| -> u64 {
+                let v = u64::from_be_bytes([
+                    addr[at],
+                    addr[at + 1],
+                    addr[at + 2],
+                    addr[at + 3],
+                    addr[at + 4],
+                    addr[at + 5],
+                    addr[at + 6],
+                    addr[at + 7],
+                ]);
+                match bits {
+                    0 => 0,
+                    1..=63 => v & (u64::MAX << (64 - bits)),
+                    _ => v,
+                }
+            };
+            let len = if len > 128 { 128 } else { len };
+            let hi = half(0, if len > 64 { 64 } else { len });
+            let lo = half(8, len.saturating_sub(64));
+            let mut out = [0u8; 16];
+            out[..8].copy_from_slice(&hi.to_be_bytes());
+            out[8..].copy_from_slice(&lo.to_be_bytes());
+            out
         }
 
         /// `HASHLIMIT` key: a table and the masked addresses its mode
-        /// names (0 for the others), network order.
+        /// names (zeros for the others), network order, 16 bytes (IPv4's
+        /// in the first 4).
         #[repr(C)]
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
         pub struct Key {
-            /// [`table_id`].
+            /// [`table_id`] or [`table_id6`].
             pub table: u32,
-            /// The source address `&` its mask, or 0.
-            pub src: u32,
-            /// The destination address `&` its mask, or 0.
-            pub dst: u32,
+            /// The source address masked, or zeros.
+            pub src: [u8; 16],
+            /// The destination address masked, or zeros.
+            pub dst: [u8; 16],
         }
 
         /// One bucket.
@@ -2903,7 +2939,10 @@ const _: () = {
     assert!(size_of::<RuleInfo>() == 16);
     assert!(size_of::<check::Check>() == 32);
     assert!(size_of::<check::recent::Key>() == 8);
-    assert!(size_of::<check::hashlimit::Key>() == 12);
+    assert!(size_of::<check::hashlimit::Key>() == 36);
+    assert!(size_of::<check::set::Meta>() == 20);
+    assert!(size_of::<check::set::NetKey>() == 20);
+    assert!(size_of::<check::set::PortKey>() == 24);
     assert!(size_of::<check::hashlimit::Entry>() == 16);
     assert!(size_of::<check::hashlimit::Table>() == 16);
     assert!(size_of::<check::recent::Entry>() == 8 * check::recent::STAMPS + 16);

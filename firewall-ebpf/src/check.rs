@@ -702,15 +702,7 @@ pub extern "C" fn fw_check(slot: u32, src: u32, dst: u32, ttl: u32) -> u32 {
             // kernel never writes a hashlimit's.
             let table = unsafe { core::ptr::read_volatile(state) };
             let _ = b;
-            hashlimit_check(
-                slot - slot % MAX_CHECKS,
-                arg,
-                a as u32,
-                table,
-                src,
-                dst,
-                now,
-            )
+            hashlimit_check(slot - slot % MAX_CHECKS, arg, a as u32, table, now)
         }
         KIND_CONNTRACK => conntrack(slot - slot % MAX_CHECKS, arg, a as u32, b as u32),
         KIND_RT => match seen() {
@@ -851,17 +843,12 @@ fn two(word: u64, left: u32, sport: u16, dport: u16) -> bool {
 /// buckets drops the packet ([`HOTDROP`], as `dsthash_alloc_init`
 /// failing does). `arg` and `state` as `KIND_HASHLIMIT` says; `base` is
 /// the bank's first `CHECKS` slot, `data` the bank index of the
-/// [`hashlimit::data`] entry.
-#[inline(always)]
-fn hashlimit_check(
-    base: u32,
-    arg: u32,
-    data: u32,
-    state: u64,
-    src: u32,
-    dst: u32,
-    now: u64,
-) -> u32 {
+/// [`hashlimit::data`] entry. The addresses are the noted ones, of
+/// either family (a subprogram of its own: its key's frame is not added
+/// to `fw_check`'s).
+#[inline(never)]
+fn hashlimit_check(base: u32, arg: u32, data: u32, state: u64, now: u64) -> u32 {
+    let Some(s) = seen() else { return BAD };
     let Some(d) = CHECKS.get(base + data % MAX_CHECKS) else {
         anomaly(Anomaly::BadCheck);
         return BAD;
@@ -875,14 +862,14 @@ fn hashlimit_check(
     let key = hashlimit::Key {
         table: (state >> 32) as u32,
         src: if flags & hashlimit::F_SRCIP != 0 {
-            src & hashlimit::mask(arg & 0xff)
+            hashlimit::masked(&s.src6, arg & 0xff)
         } else {
-            0
+            [0; 16]
         },
         dst: if flags & hashlimit::F_DSTIP != 0 {
-            dst & hashlimit::mask(arg >> 8 & 0xff)
+            hashlimit::masked(&s.dst6, arg >> 8 & 0xff)
         } else {
-            0
+            [0; 16]
         },
     };
     let expire = (state & 0xffff_ffff) * 1_000_000;

@@ -383,30 +383,33 @@ fn recent_lists(rs: &Ruleset) -> Result<Vec<u32>, CompileError> {
 
 /// Refuses what fw's `-m hashlimit` tables cannot hold: two names whose
 /// ids collide, and one name with two settings (xt_hashlimit's table
-/// keeps those of the rule that made it, whatever later rules say).
+/// keeps those of the rule that made it, whatever later rules say); of
+/// the IPv4 and IPv6 tables (one name in each family is two tables).
 ///
 /// The ids of the tables, sorted.
 ///
 /// # Errors
 /// [`CompileError::NotSupported`] naming the table.
-fn hashlimit_tables(rs: &Ruleset) -> Result<Vec<u32>, CompileError> {
-    let mut ids: BTreeMap<u32, &str> = BTreeMap::new();
-    let mut tables: BTreeMap<&str, &crate::model::Hashlimit> = BTreeMap::new();
-    for (_, rules) in rs.all_rules() {
+fn hashlimit_tables(tables_of: [&Ruleset; 2]) -> Result<Vec<u32>, CompileError> {
+    let mut ids: BTreeMap<u32, (bool, &str)> = BTreeMap::new();
+    let mut tables: BTreeMap<(bool, &str), &crate::model::Hashlimit> = BTreeMap::new();
+    for (_, rules) in tables_of.into_iter().flat_map(|rs| rs.all_rules()) {
         for m in rules.iter().flat_map(|r| &r.matches) {
             if let crate::model::Match::Hashlimit(h) = m {
                 let name = h.name.as_str();
-                let id = firewall_common::check::hashlimit::table_id(name.as_bytes());
-                if let Some(other) = ids.insert(id, name)
-                    && other != name
+                // A name is one table per family.
+                let table = (h.v6, name);
+                if let Some(prev) = ids.insert(h.table(), table)
+                    && prev != table
                 {
                     return Err(CompileError::NotSupported(format!(
-                        "-m hashlimit tables {other} and {name} in one ruleset (their ids collide)"
+                        "-m hashlimit tables {} and {name} in one ruleset (their ids collide)",
+                        prev.1
                     )));
                 }
                 let mut settings = h.clone();
                 settings.above = false;
-                if let Some(first) = tables.insert(name, h) {
+                if let Some(first) = tables.insert((h.v6, name), h) {
                     let mut f = first.clone();
                     f.above = false;
                     if f != settings {
@@ -835,9 +838,9 @@ pub fn compile(
         )?;
     }
     debug_assert!(SUMMARY_WORDS * 64 * 64 >= MAX_RULES_PER_CHAIN as usize);
-    // -m recent and -m hashlimit are IPv4's (refused in IPv6).
+    // -m recent is IPv4's (refused in IPv6).
     out.recent_lists = recent_lists(state.table(Family::V4))?;
-    out.hashlimit_tables = hashlimit_tables(state.table(Family::V4))?;
+    out.hashlimit_tables = hashlimit_tables([state.table(Family::V4), state.table(Family::V6)])?;
     Ok(out)
 }
 

@@ -318,3 +318,131 @@ fn a_hashlimit_table_starts_afresh_once_no_rule_names_it() {
     });
     assert_eq!(legacy, (3, 3), "iptables-legacy");
 }
+
+/// IPv6's `-m hashlimit` (`fw -6`) against ip6tables-legacy: a
+/// `--hashlimit-srcmask 64` bucket shared by the client's two addresses
+/// of one /64 (port 7111), the default mask of 128 a bucket per address
+/// (7112), and a table without a mode (7113) whose name an IPv4 rule
+/// also uses: xt_hashlimit keeps a table per family, so the IPv4
+/// datagrams sent first take none of IPv6's tokens. Rules 1-6's packets.
+const HASHLIMIT6: [&str; 6] = [
+    "-A INPUT -p udp --dport 7111 -m hashlimit --hashlimit-upto 1/min --hashlimit-burst 3 --hashlimit-mode srcip --hashlimit-srcmask 64 --hashlimit-name h1 -j ACCEPT",
+    "-A INPUT -p udp --dport 7111 -j DROP",
+    "-A INPUT -p udp --dport 7112 -m hashlimit --hashlimit-upto 1/min --hashlimit-burst 3 --hashlimit-mode srcip --hashlimit-name h2 -j ACCEPT",
+    "-A INPUT -p udp --dport 7112 -j DROP",
+    "-A INPUT -p udp --dport 7113 -m hashlimit --hashlimit-upto 1/min --hashlimit-burst 3 --hashlimit-name h0 -j ACCEPT",
+    "-A INPUT -p udp --dport 7113 -j DROP",
+];
+
+/// The IPv4 rules beside [`HASHLIMIT6`]: table `h0` too.
+const HASHLIMIT6_V4: [&str; 2] = [
+    "-A INPUT -p udp --dport 7113 -m hashlimit --hashlimit-upto 1/min --hashlimit-burst 3 --hashlimit-name h0 -j ACCEPT",
+    "-A INPUT -p udp --dport 7113 -j DROP",
+];
+
+/// The client's second IPv6 address, in its first one's /64.
+const SECOND6: &str = "2001:db8::5";
+
+/// 10 IPv4 datagrams to 7113, then 10 from each client IPv6 address to
+/// 7111, 7112 and 7113; the IPv6 rules' packets and `-S INPUT`
+/// (`v6_counters(n)`, `listed()`).
+fn hashlimit6_probes(
+    lab: &Lab,
+    v6_counters: &dyn Fn(usize) -> u64,
+    listed: &dyn Fn() -> String,
+) -> ([u64; 6], String) {
+    send_udp(lab.client(), SERVER_ADDR, 7113, 10, 10);
+    for from in [
+        integration_tests::CLIENT6_ADDR.to_string(),
+        SECOND6.to_string(),
+    ] {
+        let from: std::net::Ipv6Addr = from.parse().unwrap();
+        integration_tests::in_netns(lab.client(), move || {
+            let s = std::net::UdpSocket::bind((from, 0)).unwrap();
+            for port in [7111, 7112, 7113] {
+                for _ in 0..10 {
+                    s.send_to(&[0x5a; 10], (integration_tests::SERVER6_ADDR, port))
+                        .unwrap();
+                }
+            }
+        })
+        .unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    ([1, 2, 3, 4, 5, 6].map(v6_counters), listed())
+}
+
+#[test]
+fn ipv6_hashlimit_masks_and_tables_as_ip6tables() {
+    let lab = Lab::new6("hashlimit6").unwrap();
+    integration_tests::ip(&format!(
+        "-n {} addr add {SECOND6}/64 dev {} nodad",
+        lab.client(),
+        integration_tests::CLIENT_IF
+    ))
+    .unwrap();
+    let want = [3, 17, 6, 14, 3, 17];
+    let split = |r: &str| r.split(' ').map(str::to_string).collect::<Vec<_>>();
+    for r in HASHLIMIT6 {
+        lab.fw_ok(
+            &[
+                &["-6"][..],
+                &split(r).iter().map(String::as_str).collect::<Vec<_>>(),
+            ]
+            .concat(),
+        );
+    }
+    for r in HASHLIMIT6_V4 {
+        lab.fw_ok(&split(r).iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    let list6 = |out: String, n| integration_tests::rule_counters(&out, n).0;
+    let fw = hashlimit6_probes(
+        &lab,
+        &|n| {
+            list6(
+                lab.fw_ok(&["-6", "-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]),
+                n,
+            )
+        },
+        &|| lab.fw_ok(&["-6", "-S", "INPUT"]),
+    );
+    let fw_v4 = fw_input_counters(&lab, 1).0;
+    integration_tests::fw_reset(lab.server());
+    let legacy = |bin: &str, args: &[&str]| {
+        let out = netns_exec(lab.server(), bin, args).unwrap();
+        assert!(out.status.success(), "{bin} {args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for r in HASHLIMIT6 {
+        legacy("ip6tables-legacy", &r.split(' ').collect::<Vec<_>>());
+    }
+    for r in HASHLIMIT6_V4 {
+        legacy("iptables-legacy", &r.split(' ').collect::<Vec<_>>());
+    }
+    let got = hashlimit6_probes(
+        &lab,
+        &|n| {
+            list6(
+                legacy(
+                    "ip6tables-legacy",
+                    &["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"],
+                ),
+                n,
+            )
+        },
+        &|| legacy("ip6tables-legacy", &["-S", "INPUT"]),
+    );
+    let legacy_v4 = integration_tests::rule_counters(
+        &legacy(
+            "iptables-legacy",
+            &["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"],
+        ),
+        1,
+    )
+    .0;
+    legacy("ip6tables-legacy", &["-F"]);
+    legacy("iptables-legacy", &["-F"]);
+    assert_eq!((got.0, legacy_v4), (want, 3), "ip6tables-legacy");
+    assert_eq!((fw.0, fw_v4), (want, 3), "fw");
+    assert_eq!(fw.1, got.1);
+}

@@ -153,6 +153,16 @@ const LINES: &[&str] = &[
     "-A INPUT -v -s 2001:db8::1/ffff::ffff -j ACCEPT",
     "-F -v",
     "-A INPUT -m conntrack --ctstate NEW --ctorigsrc 2001:db8::1 -j ACCEPT",
+    // ---- hashlimit (IPv6's masks) ----
+    "-A INPUT -m hashlimit --hashlimit-upto 5/sec --hashlimit-mode srcip --hashlimit-srcmask 64 --hashlimit-name a -j ACCEPT",
+    "-A INPUT -m hashlimit --hashlimit-upto 5/sec --hashlimit-mode srcip,dstip --hashlimit-srcmask 128 --hashlimit-dstmask 32 --hashlimit-name b -j ACCEPT",
+    "-A INPUT -m hashlimit --hashlimit-upto 5/sec --hashlimit-mode dstip --hashlimit-dstmask ffff:ffff:: --hashlimit-name c",
+    "-A INPUT -m hashlimit --hashlimit-upto 5/sec --hashlimit-mode srcip --hashlimit-srcmask 0 --hashlimit-name d",
+    "-A INPUT -m hashlimit --hashlimit-upto 5/sec --hashlimit-srcmask 129 --hashlimit-name e",
+    "-A INPUT -m hashlimit --hashlimit-upto 5/sec --hashlimit-srcmask 255 --hashlimit-name e",
+    "-A INPUT -m hashlimit --hashlimit-upto 5/sec --hashlimit-srcmask 1.2.3.4 --hashlimit-name e",
+    "-A INPUT -m hashlimit --hashlimit-above 1/min --hashlimit-burst 2 --hashlimit-name f -j DROP",
+    "-A INPUT -m hashlimit --hashlimit-upto 5/sec --hashlimit-name a",
     // ---- policy (its tunnel addresses in IPv6) ----
     "-A INPUT -m policy --dir in --pol ipsec --mode tunnel --tunnel-src 2001:db8::1/64 --tunnel-dst 2001:db8::2 -j DROP",
     "-A INPUT -m policy --dir in --pol none -j ACCEPT",
@@ -192,10 +202,6 @@ const REFUSED: &[(&str, &str)] = &[
     (
         "-A INPUT -m recent --set",
         "not supported yet: -m recent in IPv6 (fw keeps its addresses as IPv4)",
-    ),
-    (
-        "-A INPUT -m hashlimit --hashlimit-upto 5/sec --hashlimit-name a",
-        "not supported yet: -m hashlimit in IPv6 (fw keeps its addresses as IPv4)",
     ),
     (
         "-A INPUT -m frag --fragid 5 -j ACCEPT",

@@ -19,10 +19,16 @@ pub struct Hashlimit {
     /// `--hashlimit-mode dstip`: one bucket per destination (masked).
     pub dstip: bool,
     /// `--hashlimit-srcmask`, 0..=32 (default 32; the parser takes up to
-    /// 255, as libxtables, and checkentry refuses more than 32).
+    /// 255, as libxtables, and checkentry refuses more than 32); in
+    /// IPv6 0..=128 (default 128).
     pub srcmask: u8,
-    /// `--hashlimit-dstmask`, 0..=32 (default 32).
+    /// `--hashlimit-dstmask`, as `srcmask`.
     pub dstmask: u8,
+    /// A rule of ip6tables: its masks are IPv6's, and its table is
+    /// another than IPv4's of the same name (xt_hashlimit keeps a table
+    /// per family).
+    #[serde(default)]
+    pub v6: bool,
     /// `--hashlimit-name` (1 to 254 bytes): rules with one name share
     /// their buckets.
     pub name: String,
@@ -51,6 +57,8 @@ pub(crate) struct HashlimitParser {
     value: Hashlimit,
     mult: u32,
     expire_given: bool,
+    /// `--hashlimit-srcmask` and `--hashlimit-dstmask` given.
+    masks_given: (bool, bool),
 }
 
 impl Default for HashlimitParser {
@@ -65,6 +73,7 @@ impl Default for HashlimitParser {
                 dstip: false,
                 srcmask: 32,
                 dstmask: 32,
+                v6: false,
                 name: String::new(),
                 size: 0,
                 max: 0,
@@ -73,6 +82,7 @@ impl Default for HashlimitParser {
             },
             mult: 1,
             expire_given: false,
+            masks_given: (false, false),
         }
     }
 }
@@ -98,7 +108,6 @@ pub(crate) struct Ext;
 
 impl MatchExt for Ext {
     ext_head!("hashlimit", Hashlimit, parser HashlimitParser);
-    const IPV4_VALUES: bool = true;
     const OPTIONS: &'static [OptSpec] = &[
         excl(opt("hashlimit-upto", O_UPTO, Required, true), F_ABOVE),
         excl(opt("hashlimit-above", O_ABOVE, Required, true), F_UPTO),
@@ -117,9 +126,22 @@ impl MatchExt for Ext {
     ];
 
     /// libxt_hashlimit's `hashlimit_mt_parse`.
-    fn option(p: &mut HashlimitParser, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
+    fn option(p: &mut HashlimitParser, o: Given<'_>, line: &mut Line<'_, '_>) -> Result<(), ParseError> {
         let u32_opt = |o: &Given<'_>| uint(Self::NAME, o.name, &o.arg, 0, u64::from(u32::MAX)).map(|v| v as u32);
+        // `hashlimit_mt6_init`: IPv6's masks default to 128.
+        let v6 = line.ctx.family == crate::model::Family::V6;
+        if v6 && !p.value.v6 {
+            p.value.v6 = true;
+            let (src, dst) = p.masks_given;
+            if !src {
+                p.value.srcmask = 128;
+            }
+            if !dst {
+                p.value.dstmask = 128;
+            }
+        }
         let v = &mut p.value;
+        let plen = |name, arg: &str| if v6 { plen6(name, arg) } else { plen(name, arg) };
         match o.spec.id {
             O_UPTO | O_ABOVE => {
                 v.above = (o.spec.id == O_ABOVE) != o.invert;
@@ -133,8 +155,14 @@ impl MatchExt for Ext {
                 v.avg = avg;
                 p.mult = mult;
             }
-            O_SRCMASK => v.srcmask = plen(o.name, &o.arg)?,
-            O_DSTMASK => v.dstmask = plen(o.name, &o.arg)?,
+            O_SRCMASK => {
+                v.srcmask = plen(o.name, &o.arg)?;
+                p.masks_given.0 = true;
+            }
+            O_DSTMASK => {
+                v.dstmask = plen(o.name, &o.arg)?;
+                p.masks_given.1 = true;
+            }
             O_BURST => v.burst = burst(&o.arg)?,
             O_SIZE => v.size = u32_opt(&o)?,
             O_MAX => v.max = u32_opt(&o)?,
@@ -198,7 +226,8 @@ impl MatchExt for Ext {
         if v.gc_interval == 0 || v.expire == 0 {
             return Err(ParseError::KernelRefuses("xt_hashlimit: invalid interval"));
         }
-        if v.srcmask > 32 || v.dstmask > 32 {
+        let full = if v.v6 { 128 } else { 32 };
+        if v.srcmask > full || v.dstmask > full {
             return Err(ParseError::KernelRefuses("xt_hashlimit: invalid mask"));
         }
         Ok(())
@@ -268,7 +297,18 @@ impl Hashlimit {
             arg: pack_arg(self.srcmask, self.dstmask, flags),
             a: 0,
             b: 0,
-            state: pack_state(table_id(self.name.as_bytes()), self.expire),
+            state: pack_state(self.table(), self.expire),
+        }
+    }
+
+    /// Its table's id in the kernel's maps ([`firewall_common::check::hashlimit::table_id`],
+    /// IPv6's [`firewall_common::check::hashlimit::table_id6`]).
+    pub fn table(&self) -> u32 {
+        use firewall_common::check::hashlimit::{table_id, table_id6};
+        if self.v6 {
+            table_id6(self.name.as_bytes())
+        } else {
+            table_id(self.name.as_bytes())
         }
     }
 
@@ -318,6 +358,27 @@ fn plen(option: &'static str, arg: &str) -> Result<u8, ParseError> {
     })?;
     let m = u32::from(m);
     Ok(if m.leading_ones() + m.trailing_zeros() == 32 {
+        m.leading_ones() as u8
+    } else {
+        255
+    })
+}
+
+/// libxtables' `XTTYPE_PLEN` for IPv6: a number up to 128, else an IPv6
+/// netmask, whose prefix length it is (255 when not contiguous, which
+/// the kernel refuses).
+fn plen6(option: &'static str, arg: &str) -> Result<u8, ParseError> {
+    if let Some((v, "")) = crate::parse::values::xt_strtoul(arg, 0, 128) {
+        return Ok(v as u8);
+    }
+    let m: std::net::Ipv6Addr = arg.parse().map_err(|_| ParseError::BadCidr {
+        module: "hashlimit",
+        option,
+        value: arg.to_string(),
+        max: 128,
+    })?;
+    let m = u128::from(m);
+    Ok(if m.leading_ones() + m.trailing_zeros() == 128 {
         m.leading_ones() as u8
     } else {
         255
@@ -392,8 +453,8 @@ fn mode_text(v: &Hashlimit, sep: char) -> Option<String> {
 }
 
 /// The table options that differ from their defaults, then the masks
-/// that are not 32, as `-S` (`prefix` `--hashlimit-htable-`) or `-L`
-/// prints them.
+/// that are not 32 (IPv6: 128), as `-S` (`prefix` `--hashlimit-htable-`)
+/// or `-L` prints them.
 fn tables(v: &Hashlimit, quantum: u32, out: &mut String, table: &str, mask: &str) {
     if v.size != 0 {
         let _ = write!(out, "{table}size {}", v.size);
@@ -407,10 +468,11 @@ fn tables(v: &Hashlimit, quantum: u32, out: &mut String, table: &str, mask: &str
     if v.expire != quantum {
         let _ = write!(out, "{table}expire {}", v.expire);
     }
-    if v.srcmask != 32 {
+    let full = if v.v6 { 128 } else { 32 };
+    if v.srcmask != full {
         let _ = write!(out, "{mask}srcmask {}", v.srcmask);
     }
-    if v.dstmask != 32 {
+    if v.dstmask != full {
         let _ = write!(out, "{mask}dstmask {}", v.dstmask);
     }
 }
@@ -418,6 +480,24 @@ fn tables(v: &Hashlimit, quantum: u32, out: &mut String, table: &str, mask: &str
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The kernel's key masking, on 16-byte addresses of either family.
+    #[test]
+    fn addresses_are_masked_to_their_prefix() {
+        use firewall_common::check::hashlimit::masked;
+        let a: std::net::Ipv6Addr = "2001:db8:1:2:3456:4:5:6".parse().unwrap();
+        let m = |len| std::net::Ipv6Addr::from(masked(&a.octets(), len)).to_string();
+        assert_eq!(m(128), "2001:db8:1:2:3456:4:5:6");
+        assert_eq!(m(200), "2001:db8:1:2:3456:4:5:6");
+        assert_eq!(m(64), "2001:db8:1:2::");
+        assert_eq!(m(72), "2001:db8:1:2:3400::");
+        assert_eq!(m(33), "2001:db8::");
+        assert_eq!(m(0), "::");
+        let mut v4 = [0u8; 16];
+        v4[..4].copy_from_slice(&[192, 0, 2, 77]);
+        assert_eq!(&masked(&v4, 24)[..5], &[192, 0, 2, 0, 0]);
+        assert_eq!(masked(&v4, 32), v4);
+    }
 
     #[test]
     fn rates_and_bursts_like_libxt_hashlimit() {
