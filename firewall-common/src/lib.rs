@@ -1131,24 +1131,26 @@ pub mod check {
         }
 
         /// A list's id: FNV-1a of its `--name` and `--mask` (network
-        /// order), folded to 32 bits. The compiler refuses a ruleset
-        /// whose lists' ids collide.
-        pub const fn list_id(name: &[u8], mask: [u8; 4]) -> u32 {
+        /// order: 4 bytes in IPv4, 16 in IPv6, so one name is two lists,
+        /// as xt_recent keeps each family's entries apart), folded to 32
+        /// bits. The compiler refuses a ruleset whose lists' ids collide.
+        pub const fn list_id(name: &[u8], mask: &[u8]) -> u32 {
             use super::fnv;
             fnv::fold(fnv::hash(
                 fnv::hash(fnv::hash(fnv::OFFSET, name), &[0]),
-                &mask,
+                mask,
             ))
         }
 
-        /// `RECENT` key: a list and a masked address.
+        /// `RECENT` key: a list and a masked address, 16 bytes (IPv4's
+        /// in the first 4, zeros after).
         #[repr(C)]
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
         pub struct Key {
             /// [`list_id`].
             pub list: u32,
             /// The address `&` the mask, network order.
-            pub addr: u32,
+            pub addr: [u8; 16],
         }
 
         /// One address of one list (xt_recent's `recent_entry`).
@@ -2938,7 +2940,7 @@ const _: () = {
     assert!(size_of::<frag::Verdict>() == 16);
     assert!(size_of::<RuleInfo>() == 16);
     assert!(size_of::<check::Check>() == 32);
-    assert!(size_of::<check::recent::Key>() == 8);
+    assert!(size_of::<check::recent::Key>() == 20);
     assert!(size_of::<check::hashlimit::Key>() == 36);
     assert!(size_of::<check::set::Meta>() == 20);
     assert!(size_of::<check::set::NetKey>() == 20);

@@ -714,18 +714,7 @@ pub extern "C" fn fw_check(slot: u32, src: u32, dst: u32, ttl: u32) -> u32 {
             anomaly(Anomaly::BadCheck);
             BAD
         }
-        KIND_RECENT => {
-            let addr = if b as u32 & recent::F_DEST != 0 {
-                dst
-            } else {
-                src
-            };
-            let key = Key {
-                list: (b >> 32) as u32,
-                addr: addr & arg,
-            };
-            recent_check(&key, b as u32, a, ttl, now)
-        }
+        KIND_RECENT => recent_check(arg, b, a, ttl, now),
         // No compiler writes another kind.
         _ => {
             anomaly(Anomaly::BadCheck);
@@ -1335,10 +1324,29 @@ extern "C" fn mss_step(_n: u32, ctx: *mut c_void) -> c_long {
     0
 }
 
-/// `-m recent` as xt_recent's `recent_mt`: `flags` is the low word of
-/// `Check::b` (command, flags, `--hitcount`), `seconds` in ns.
-#[inline(always)]
-fn recent_check(key: &Key, flags: u32, seconds: u64, ttl: u32, now: u64) -> u32 {
+/// `-m recent` as xt_recent's `recent_mt`: `b` is `Check::b` (the list,
+/// and command, flags and `--hitcount` in its low word), `seconds` in
+/// ns, `mask` IPv4's (network order; IPv6's are whole). The address is
+/// the noted one of either family (a subprogram of its own: its key's
+/// frame is not added to `fw_check`'s).
+#[inline(never)]
+fn recent_check(mask: u32, b: u64, seconds: u64, ttl: u32, now: u64) -> u32 {
+    let Some(s) = seen() else { return BAD };
+    let flags = b as u32;
+    let pick = if flags & recent::F_DEST != 0 {
+        &s.dst6
+    } else {
+        &s.src6
+    };
+    let mut addr = *pick;
+    if !s.v6 {
+        let v4 = u32::from_ne_bytes([addr[0], addr[1], addr[2], addr[3]]) & mask;
+        addr[..4].copy_from_slice(&v4.to_ne_bytes());
+    }
+    let key = &Key {
+        list: (b >> 32) as u32,
+        addr,
+    };
     let command = flags & 3;
     let hitcount = (flags >> 8) & 0xffff;
     // `ret` starts as the inversion; each "match" flips it.

@@ -353,14 +353,17 @@ fn rule_checks(
 /// # Errors
 /// [`CompileError::NotSupported`] when two lists (name and mask) share an
 /// id, or one name comes with two masks (xt_recent's list keeps the mask
-/// of the rule that created it, whatever later rules say).
-fn recent_lists(rs: &Ruleset) -> Result<Vec<u32>, CompileError> {
-    let mut lists: BTreeMap<u32, (&str, std::net::Ipv4Addr)> = BTreeMap::new();
-    let mut masks: BTreeMap<&str, std::net::Ipv4Addr> = BTreeMap::new();
-    for (_, rules) in rs.all_rules() {
+/// of the rule that created it, whatever later rules say), of the IPv4
+/// and IPv6 tables (each family's entries are apart).
+fn recent_lists(tables_of: [&Ruleset; 2]) -> Result<Vec<u32>, CompileError> {
+    use std::net::IpAddr;
+    let mut lists: BTreeMap<u32, (&str, IpAddr)> = BTreeMap::new();
+    let mut masks: BTreeMap<(bool, &str), IpAddr> = BTreeMap::new();
+    for (_, rules) in tables_of.into_iter().flat_map(|rs| rs.all_rules()) {
         for m in rules.iter().flat_map(|r| &r.matches) {
             if let crate::model::Match::Recent(r) = m {
-                if *masks.entry(r.name.as_str()).or_insert(r.mask) != r.mask {
+                let v6 = r.mask.is_ipv6();
+                if *masks.entry((v6, r.name.as_str())).or_insert(r.mask) != r.mask {
                     return Err(CompileError::NotSupported(format!(
                         "-m recent list {} with two --mask values",
                         r.name
@@ -376,6 +379,15 @@ fn recent_lists(rs: &Ruleset) -> Result<Vec<u32>, CompileError> {
                     )));
                 }
             }
+        }
+    }
+    // xt_recent's table of a name has one mask, its first rule's, for
+    // both families: an IPv4 --mask would mask IPv6's addresses too.
+    for ((v6, name), mask) in &masks {
+        if !v6 && masks.contains_key(&(true, *name)) && *mask != IpAddr::from([255; 4]) {
+            return Err(CompileError::NotSupported(format!(
+                "-m recent list {name} with --mask {mask} in IPv4 and in IPv6 rules"
+            )));
         }
     }
     Ok(lists.into_keys().collect())
@@ -838,8 +850,7 @@ pub fn compile(
         )?;
     }
     debug_assert!(SUMMARY_WORDS * 64 * 64 >= MAX_RULES_PER_CHAIN as usize);
-    // -m recent is IPv4's (refused in IPv6).
-    out.recent_lists = recent_lists(state.table(Family::V4))?;
+    out.recent_lists = recent_lists([state.table(Family::V4), state.table(Family::V6)])?;
     out.hashlimit_tables = hashlimit_tables([state.table(Family::V4), state.table(Family::V6)])?;
     Ok(out)
 }

@@ -152,3 +152,121 @@ fn each_command_and_option_as_iptables() {
     let legacy = under_iptables_legacy(&lab, &COMMANDS, |c| command_probes(&lab, c));
     assert_eq!(legacy, fw, "iptables-legacy");
 }
+
+/// [`datagram`] over IPv6, with hop limit `hops`.
+fn datagram6(lab: &Lab, port: u16, hops: u32) {
+    integration_tests::in_netns(lab.client(), move || {
+        use std::os::fd::AsRawFd;
+        let s = std::net::UdpSocket::bind("[::]:0").unwrap();
+        let hops = hops as libc::c_int;
+        // SAFETY: a valid socket and option of its size.
+        let rc = unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                libc::IPPROTO_IPV6,
+                libc::IPV6_UNICAST_HOPS,
+                (&raw const hops).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(rc, 0);
+        s.send_to(b"x", (integration_tests::SERVER6_ADDR, port))
+            .unwrap();
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+}
+
+/// [`COMMANDS`] in IPv6, whole addresses (fw refuses another `--mask`
+/// in IPv6).
+fn commands6() -> Vec<String> {
+    COMMANDS
+        .iter()
+        .map(|c| c.replace(" --mask 255.255.255.0", ""))
+        .collect()
+}
+
+/// IPv6's lists (`fw -6`) against ip6tables-legacy: the same commands
+/// and options on IPv6 datagrams, `--rttl` on the hop limit.
+#[test]
+fn each_command_and_option_in_ipv6_as_ip6tables() {
+    let lab = Lab::new6("recent6").unwrap();
+    let rules = commands6();
+    let probes = |counters: &dyn Fn(usize) -> u64| -> Vec<u64> {
+        for (port, hops) in [
+            (7002, 64),
+            (7004, 64),
+            (7001, 64),
+            (7002, 64),
+            (7004, 64),
+            (7003, 64),
+            (7003, 64),
+            (7002, 64),
+            (7005, 64),
+            (7006, 64),
+            (7005, 64),
+            (7006, 64),
+            (7007, 64),
+            (7008, 64),
+            (7008, 50),
+        ] {
+            datagram6(&lab, port, hops);
+        }
+        (1..=rules.len()).map(counters).collect()
+    };
+    for r in &rules {
+        lab.fw_ok(&[&["-6"][..], &r.split(' ').collect::<Vec<_>>()].concat());
+    }
+    let listed = |out: String, n| integration_tests::rule_counters(&out, n).0;
+    let fw = probes(&|n| {
+        listed(
+            lab.fw_ok(&["-6", "-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]),
+            n,
+        )
+    });
+    let fw_rules = lab.fw_ok(&["-6", "-S", "INPUT"]);
+    integration_tests::fw_reset(lab.server());
+    let legacy = |args: &[&str]| {
+        let out = integration_tests::netns_exec(lab.server(), "ip6tables-legacy", args).unwrap();
+        assert!(out.status.success(), "ip6tables-legacy {args:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for r in &rules {
+        legacy(&r.split(' ').collect::<Vec<_>>());
+    }
+    let got = probes(&|n| {
+        listed(
+            legacy(&["-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]),
+            n,
+        )
+    });
+    let legacy_rules = legacy(&["-S", "INPUT"]);
+    legacy(&["-F"]);
+    assert_eq!(got, [1, 1, 1, 1, 2, 1, 1, 1], "ip6tables-legacy");
+    assert_eq!(fw, got, "fw");
+    assert_eq!(fw_rules, legacy_rules);
+    // A mask other than the whole address is refused in IPv6.
+    let out = lab.fw(&[
+        "-6",
+        "-A",
+        "INPUT",
+        "-m",
+        "recent",
+        "--set",
+        "--mask",
+        "ffff:ffff::",
+    ]);
+    assert_eq!(
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .next()
+                .map(str::to_string)
+        ),
+        (
+            Some(2),
+            Some("fw v0.1.0 (eBPF): not supported yet: --mask in IPv6 (-m recent)".to_string())
+        )
+    );
+}

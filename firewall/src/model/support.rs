@@ -56,16 +56,14 @@ pub fn enforceable6(rule: &Rule) -> Result<(), String> {
             Match::Set(_) => None,
             // No packet fw sees has an IPsec policy, whatever its family.
             Match::Policy(_) => None,
-            // Buckets keyed by 16-byte addresses, IPv6's masks to 128.
-            Match::Hashlimit(_) => None,
+            // Buckets and lists keyed by 16-byte addresses.
+            Match::Hashlimit(_) | Match::Recent(_) => None,
             Match::State(_) | Match::Conntrack(_) => None,
             // Address types: IPv4's local table only so far.
             Match::Addrtype(_) => Some("-m addrtype in IPv6"),
             // The parser refuses these in IPv6 (IPv4 values or IPv4's
             // headers); named so that a new module must be placed here.
-            Match::Icmp(_) | Match::Ttl(_) | Match::Iprange(_) | Match::Recent(_) => {
-                Some("an IPv4 match in IPv6")
-            }
+            Match::Icmp(_) | Match::Ttl(_) | Match::Iprange(_) => Some("an IPv4 match in IPv6"),
         };
         if let Some(what) = refused {
             return Err(what.into());

@@ -1875,7 +1875,6 @@ fn ip6tables_refuses_what_is_ipv4_only() {
     // What fw cannot hold in IPv6 yet is refused, never parsed as IPv4.
     for line in [
         "-A INPUT -m conntrack --ctorigsrc 2001:db8::1/ffff::",
-        "-A INPUT -m recent --set",
         "-A INPUT -m frag --fragid 1",
         "-A INPUT -m rt --rt-0-res",
     ] {

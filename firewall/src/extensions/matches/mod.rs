@@ -83,8 +83,8 @@ pub(crate) trait MatchExt {
     /// The one family whose iptables has the module (libipt_*: IPv4,
     /// libip6t_*: IPv6); `None` for libxt_* modules, in both.
     const FAMILY: Option<Family> = None;
-    /// Whether its values hold IPv4 addresses or masks (iprange, recent):
-    /// refused in IPv6 until they are family-generic.
+    /// Whether its values hold IPv4 addresses or masks (iprange): refused
+    /// in IPv6 (iprange6 is IPv6's).
     const IPV4_VALUES: bool = false;
 
     /// Handles one option (after the generic checks). Options taking a

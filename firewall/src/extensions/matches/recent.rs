@@ -1,7 +1,7 @@
 //! `-m recent` (libxt_recent revision 1, `xt_recent`): lists of recently
 //! seen addresses, shared by name.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::prelude::*;
 use crate::parse::matches::{truncate, uint};
@@ -47,15 +47,29 @@ pub struct Recent {
     pub name: String,
     /// `--rsource` / `--rdest`.
     pub side: RecentSide,
-    /// `--mask`: applied to the address (default 255.255.255.255).
-    pub mask: Ipv4Addr,
+    /// `--mask`: applied to the address (default 255.255.255.255; in
+    /// IPv6 all ones, an IPv6 address).
+    pub mask: IpAddr,
 }
 
 impl Recent {
     /// Its list's id in the kernel's `RECENT` map: of the name and mask
-    /// ([`firewall_common::check::recent::list_id`]).
+    /// ([`firewall_common::check::recent::list_id`]; an IPv6 rule's
+    /// 16-byte mask makes its list another than IPv4's of that name).
     pub fn list(&self) -> u32 {
-        firewall_common::check::recent::list_id(self.name.as_bytes(), self.mask.octets())
+        let name = self.name.as_bytes();
+        match self.mask {
+            IpAddr::V4(m) => firewall_common::check::recent::list_id(name, &m.octets()),
+            IpAddr::V6(m) => firewall_common::check::recent::list_id(name, &m.octets()),
+        }
+    }
+
+    /// Whether its mask keeps the whole address (the default).
+    pub fn whole_mask(&self) -> bool {
+        match self.mask {
+            IpAddr::V4(m) => m == Ipv4Addr::BROADCAST,
+            IpAddr::V6(m) => u128::from(m) == u128::MAX,
+        }
     }
 }
 
@@ -64,6 +78,8 @@ impl Recent {
 pub struct RecentParser {
     command: Option<RecentCommand>,
     value: Recent,
+    /// `--mask` given.
+    mask_given: bool,
 }
 
 impl Default for RecentParser {
@@ -80,8 +96,9 @@ impl Default for RecentParser {
                 rttl: false,
                 name: "DEFAULT".into(),
                 side: RecentSide::Source,
-                mask: Ipv4Addr::BROADCAST,
+                mask: IpAddr::V4(Ipv4Addr::BROADCAST),
             },
+            mask_given: false,
         }
     }
 }
@@ -94,7 +111,6 @@ pub(crate) struct Ext;
 
 impl MatchExt for Ext {
     ext_head!("recent", Recent, parser RecentParser);
-    const IPV4_VALUES: bool = true;
     const OPTIONS: &'static [OptSpec] = &[
         excl(opt("set", 0, No, true), ANY_OP),
         excl(opt("rcheck", 1, No, true), ANY_OP),
@@ -111,7 +127,12 @@ impl MatchExt for Ext {
     ];
 
     /// libxt_recent's `recent_parse`.
-    fn option(p: &mut RecentParser, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
+    fn option(p: &mut RecentParser, o: Given<'_>, line: &mut Line<'_, '_>) -> Result<(), ParseError> {
+        let v6 = line.ctx.family == crate::model::Family::V6;
+        // `recent_init` fills the whole mask with ones, in either family.
+        if v6 && !p.mask_given && p.value.mask.is_ipv4() {
+            p.value.mask = IpAddr::V6(Ipv6Addr::from(u128::MAX));
+        }
         let v = &mut p.value;
         let command = |c| (Some(c), o.invert);
         match o.spec.id {
@@ -127,7 +148,14 @@ impl MatchExt for Ext {
             8 => v.name = truncate(&o.arg, 199),
             9 => v.side = RecentSide::Source,
             10 => v.side = RecentSide::Dest,
-            _ => v.mask = crate::parse::values::host_address(&o.arg)?,
+            _ => {
+                v.mask = if v6 {
+                    IpAddr::V6(mask6(&o.arg)?)
+                } else {
+                    IpAddr::V4(crate::parse::values::host_address(&o.arg)?)
+                };
+                p.mask_given = true;
+            }
         }
         Ok(())
     }
@@ -187,6 +215,12 @@ impl MatchExt for Ext {
             // share one LRU map and have no per-list order.
             return Enforcement::Refused("--reap (-m recent)");
         }
+        // The kernel keeps IPv6's addresses whole.
+        let mask = match r.mask {
+            IpAddr::V4(m) => u32::from_ne_bytes(m.octets()),
+            IpAddr::V6(_) if r.whole_mask() => u32::MAX,
+            IpAddr::V6(_) => return Enforcement::Refused("--mask in IPv6 (-m recent)"),
+        };
         if r.hitcount > k::STAMPS as u32 {
             return Enforcement::Refused("-m recent --hitcount above 32");
         }
@@ -205,11 +239,25 @@ impl MatchExt for Ext {
             };
         Enforcement::RuleCheck(check::Check {
             kind: check::KIND_RECENT,
-            arg: u32::from_ne_bytes(r.mask.octets()),
+            arg: mask,
             a: u64::from(r.seconds) * 1_000_000_000,
             b: k::pack_b(r.list(), r.hitcount, flags),
             state: 0,
         })
+    }
+}
+
+/// ip6tables' `XTTYPE_HOST` for `--mask`: a numeric IPv6 address (an
+/// IPv4 one is getaddrinfo's "Address family for hostname not
+/// supported", as in ip6tables).
+fn mask6(arg: &str) -> Result<Ipv6Addr, ParseError> {
+    match arg.parse() {
+        Ok(m) => Ok(m),
+        Err(_) if crate::parse::values::inet_aton(arg).is_some() => Err(ParseError::AddressFamily),
+        Err(_) => Err(ParseError::unsupported(
+            format!("host `{arg}' (-m recent: give a numeric IPv6 address)"),
+            arg,
+        )),
     }
 }
 
@@ -281,7 +329,11 @@ fn text(r: &Recent, out: &mut String, w: &Words) {
     if !w.side_last {
         out.push_str(side);
     }
-    let _ = write!(out, "{} {}", w.mask, r.mask);
+    let mask = match r.mask {
+        IpAddr::V4(m) => m.to_string(),
+        IpAddr::V6(m) => crate::model::ntop6(&m),
+    };
+    let _ = write!(out, "{} {mask}", w.mask);
     if w.side_last {
         out.push_str(side);
     }
