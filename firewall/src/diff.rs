@@ -85,8 +85,12 @@ pub fn keep_counters(old: &State, new: &mut State) -> Result<Vec<u32>, EditError
         }
         kept.push((chain.to_string(), slots));
     }
-    // The allocator must not hand out a slot that is kept.
-    let mut holding = State::default();
+    // The allocator must not hand out a slot that is kept, nor one of
+    // the other family's table (which this change leaves as it is).
+    let mut holding = State {
+        other: new.other.clone(),
+        ..State::default()
+    };
     for (chain, slots) in &kept {
         *holding.chain_slots_mut(chain) = slots.iter().flatten().copied().collect();
     }
@@ -198,6 +202,18 @@ mod tests {
         let fresh = keep_counters(&old, &mut new).unwrap();
         assert_eq!(new.slots(BuiltinChain::Input), &vec![0, 7, 3, 1]);
         assert_eq!(fresh, vec![0, 1]);
+    }
+
+    /// The other family's table keeps its slots: no new rule shares one.
+    #[test]
+    fn new_rules_take_no_slot_of_the_other_family() {
+        let old = State::default();
+        let mut new = State::default();
+        new.ruleset.input.rules = [1, 2].map(rule).to_vec();
+        new.other.counters[0] = vec![0, 1];
+        let fresh = keep_counters(&old, &mut new).unwrap();
+        assert_eq!(new.slots(BuiltinChain::Input), &vec![2, 3]);
+        assert_eq!(fresh, vec![2, 3]);
     }
 
     #[test]
