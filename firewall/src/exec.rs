@@ -662,8 +662,13 @@ pub fn save_yaml() -> Result<String, ExecError> {
             members: Some(members),
         });
     }
+    // The IPv6 table when it holds anything (applying the file then
+    // gives it back; without the section apply leaves IPv6's as it is).
+    let six = st.table(Family::V6);
+    let ipv6 = (*six != crate::model::Ruleset::new(Family::V6)).then_some(six);
     Ok(yaml::save_with_sets(
         &st.ruleset,
+        ipv6,
         &sets,
         Some((&program, &now())),
     ))
@@ -761,13 +766,29 @@ pub fn apply_yaml(text: &str, file: &str, mode: ApplyMode) -> Result<(String, bo
             let _ = writeln!(changes, "set add {name} {m}");
         }
     }
-    changes.push_str(&diff::describe(&old.ruleset, &new.ruleset));
+    // Each table the file states; IPv6's lines as `fw -6` takes them.
+    let families = yaml::families(text, file)?;
+    for f in &families {
+        let d = diff::describe(old.table(*f), new.table(*f));
+        match f {
+            Family::V4 => changes.push_str(&d),
+            Family::V6 => d.lines().for_each(|l| {
+                let _ = writeln!(changes, "-6 {l}");
+            }),
+        }
+    }
     let changed = !changes.is_empty() || new.sets != old.sets;
     if mode == ApplyMode::Diff {
         return Ok((changes, changed));
     }
     drop(kernel);
-    let fresh = diff::keep_counters(&old, &mut new)?;
+    let mut fresh = Vec::new();
+    for f in &families {
+        let before = old.clone().for_family(*f);
+        let mut after = new.for_family(*f);
+        fresh.extend(diff::keep_counters(&before, &mut after)?);
+        new = after.for_family(Family::V4);
+    }
     if new.sets == old.sets && member_changes.is_empty() {
         apply_keeping_policies(&dirs, &old, new, &fresh)?;
         return Ok((String::new(), changed));
@@ -920,12 +941,14 @@ fn apply_keeping_policies(
     fresh: &[u32],
 ) -> Result<(), ExecError> {
     let mut fresh = fresh.to_vec();
-    fresh.extend(
-        BuiltinChain::ALL
-            .into_iter()
-            .filter(|&c| old.ruleset.chain(c).policy != new.ruleset.chain(c).policy)
-            .map(|c| Kernel::policy_slot_in(Family::V4, c.map_index())),
-    );
+    for f in [Family::V4, Family::V6] {
+        fresh.extend(
+            BuiltinChain::ALL
+                .into_iter()
+                .filter(|&c| old.table(f).chain(c).policy != new.table(f).chain(c).policy)
+                .map(|c| Kernel::policy_slot_in(f, c.map_index())),
+        );
+    }
     swap(dirs, old, new, &fresh)
 }
 

@@ -128,6 +128,11 @@ mod probe {
         PROBE.with(|p| *p.borrow_mut() = Probe { seen: 0, fail });
     }
 
+    /// How many chains and rules were read so far: the next one's item.
+    pub(super) fn seen() -> usize {
+        PROBE.with(|p| p.borrow().seen)
+    }
+
     /// One more chain or rule read: the message when it is the one to fail.
     pub(super) fn visit() -> Result<(), String> {
         PROBE.with(|p| {
@@ -146,7 +151,7 @@ mod probe {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Document {
-    /// `ipv4` (the default); `ipv6` is refused.
+    /// The family of `chains`: `ipv4` (the default) or `ipv6`.
     #[serde(default)]
     family: Family,
     /// `all` (the default); a list is refused.
@@ -155,9 +160,10 @@ struct Document {
     /// The chains, in document order.
     #[serde(default)]
     chains: Chains,
-    /// An IPv6 section: refused.
-    #[serde(default, deserialize_with = "refuse_ipv6")]
-    ipv6: Option<()>,
+    /// With `family: ipv4`, the IPv6 table (as `fw -6` holds it): its
+    /// chains.
+    #[serde(default)]
+    ipv6: Option<Ipv6Section>,
     /// Named sets (`fw set`'s), in document order.
     #[serde(default)]
     sets: Sets,
@@ -191,10 +197,6 @@ fn refuse<'de, D: Deserializer<'de>>(d: D, message: &'static str) -> Result<Opti
     d.deserialize_any(V(message))
 }
 
-fn refuse_ipv6<'de, D: Deserializer<'de>>(d: D) -> Result<Option<()>, D::Error> {
-    refuse(d, IPV6)
-}
-
 fn refuse_conntrack<'de, D: Deserializer<'de>>(d: D) -> Result<Option<()>, D::Error> {
     refuse(
         d,
@@ -211,19 +213,25 @@ fn refuse_log<'de, D: Deserializer<'de>>(d: D) -> Result<Option<()>, D::Error> {
     )
 }
 
-const IPV6: &str = "not supported yet: IPv6 (fw enforces IPv4 only, as iptables does; \
-                    IPv6 traffic passes unfiltered)";
+/// `ipv6:`: the IPv6 table beside the IPv4 one.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Ipv6Section {
+    /// Its chains, as the document's `chains`.
+    #[serde(default)]
+    chains: Chains,
+}
 
 /// `family:`.
-#[derive(Debug, Default)]
-struct Family;
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Family(crate::model::Family);
 
 impl<'de> Deserialize<'de> for Family {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         match s.as_str() {
-            "ipv4" => Ok(Family),
-            "ipv6" => Err(de::Error::custom(IPV6)),
+            "ipv4" => Ok(Family(crate::model::Family::V4)),
+            "ipv6" => Ok(Family(crate::model::Family::V6)),
             other => Err(de::Error::unknown_variant(other, &["ipv4", "ipv6"])),
         }
     }
@@ -452,8 +460,9 @@ impl<'de> de::DeserializeSeed<'de> for MemberSeed {
 }
 
 /// `chains:`: name → chain, in document order.
+/// The second field is the item ([`probe`]) of its first chain.
 #[derive(Debug, Default)]
-struct Chains(Vec<(String, ChainDoc)>);
+struct Chains(Vec<(String, ChainDoc)>, usize);
 
 /// A chain's name, counted by [`probe`] where it is read.
 struct ChainName(String);
@@ -478,6 +487,7 @@ impl<'de> Deserialize<'de> for Chains {
                 f.write_str("a mapping of chain names to chains")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Chains, A::Error> {
+                let first = probe::seen();
                 let mut out: Vec<(String, ChainDoc)> = Vec::new();
                 while let Some(ChainName(name)) = a.next_key()? {
                     if out.iter().any(|(n, _)| *n == name) {
@@ -494,7 +504,7 @@ impl<'de> Deserialize<'de> for Chains {
                     }
                     out.push((name, chain.unwrap_or_default()));
                 }
-                Ok(Chains(out))
+                Ok(Chains(out, first))
             }
         }
         d.deserialize_map(V)
@@ -852,13 +862,20 @@ impl Fields {
     }
 }
 
-/// A document as an iptables-restore file, with the document item each
-/// line came from.
+/// A document as iptables-restore files, one per table it states, with
+/// the document item each line came from.
 struct Converted {
-    /// The restore file.
-    text: String,
+    /// Each table: its family and restore file (the document's `chains`
+    /// first, then its `ipv6` section's).
+    tables: Vec<(crate::model::Family, Part)>,
     /// The sets the document declares.
     sets: Vec<YamlSet>,
+}
+
+/// One table's restore file.
+struct Part {
+    /// The restore file.
+    text: String,
     /// `items[line - 1]`: the chain or rule (0-based, document order) of
     /// that line, `None` for `*filter` and `COMMIT`.
     items: Vec<Option<usize>>,
@@ -866,40 +883,66 @@ struct Converted {
 
 /// Reads `text` and converts it.
 fn convert(text: &str, file: &str) -> Result<Converted, YamlError> {
+    use crate::model::Family as F;
     probe::start(None);
     let doc: Document = read(text, file)?;
     // The refused sections never get here.
     let Document {
-        family: Family,
+        family: Family(family),
         interfaces: Interfaces,
-        chains: Chains(chains),
-        ipv6: None | Some(()),
+        chains,
+        ipv6,
         sets: Sets(sets),
         conntrack: None | Some(()),
         log: None | Some(()),
     } = doc;
+    let mut tables = vec![(family, part(text, file, &chains, "`chains:`")?)];
+    match (family, ipv6) {
+        (_, None) => {}
+        (F::V4, Some(six)) => {
+            tables.push((F::V6, part(text, file, &six.chains, "`ipv6: chains:`")?))
+        }
+        (F::V6, Some(_)) => {
+            return Err(locate(
+                text,
+                file,
+                None,
+                "`ipv6:` in a document of `family: ipv6`, expected its chains under `chains:` \
+                 (an `ipv6:` section goes with `family: ipv4`)"
+                    .into(),
+                2,
+            ));
+        }
+    }
+    Ok(Converted { tables, sets })
+}
+
+/// `chains` as a restore file; `what` names them for the message when
+/// there are none.
+fn part(text: &str, file: &str, chains: &Chains, what: &str) -> Result<Part, YamlError> {
+    let Chains(chains, first) = chains;
     // An empty or cut-short file must not open the firewall.
     if chains.is_empty() {
         return Err(locate(
             text,
             file,
             None,
-            "no chains, expected `chains:` with at least one of INPUT, FORWARD and OUTPUT \
-             (a ruleset without them would leave every policy ACCEPT)"
-                .into(),
+            format!(
+                "no chains, expected {what} with at least one of INPUT, FORWARD and OUTPUT \
+                 (a ruleset without them would leave every policy ACCEPT)"
+            ),
             2,
         ));
     }
-    let mut out = Converted {
-        sets,
+    let mut out = Part {
         text: "*filter\n".into(),
         items: vec![None],
     };
-    let mut item = 0;
+    let mut item = *first;
     // Chain lines first (as iptables-save writes them), then the rules:
     // a jump may name a chain defined further down.
     let mut rules = Vec::new();
-    let line = |out: &mut Converted, text: String, item: Option<usize>| {
+    let line = |out: &mut Part, text: String, item: Option<usize>| {
         out.text.push_str(&text);
         out.text.push('\n');
         out.items.push(item);
@@ -909,7 +952,7 @@ fn convert(text: &str, file: &str) -> Result<Converted, YamlError> {
             line(&mut out, format!(":{} ACCEPT [0:0]", b.name()), None);
         }
     }
-    for (name, chain) in &chains {
+    for (name, chain) in chains {
         let policy = match (BuiltinChain::from_name(name), chain.policy) {
             (Some(_), None | Some(PolicyName::Accept)) => "ACCEPT",
             (Some(_), Some(PolicyName::Drop)) => "DROP",
@@ -984,8 +1027,12 @@ fn engine_message(e: &RestoreError) -> String {
 }
 
 /// Applies YAML ruleset `text` (from `file`, for messages) to `base` with
-/// the restore engine: the whole filter table is replaced. With `enforce`,
-/// rules fw cannot enforce yet are refused, as [`restore::restore`] does.
+/// the restore engine: each table the document states (its `chains`, of
+/// its `family`, and an `ipv6` section's) is replaced whole; a table it
+/// does not state is left as it is, as iptables-restore leaves
+/// ip6tables'. With `enforce`, rules fw cannot enforce yet are refused,
+/// as [`restore::restore`] does. The state returned is oriented as
+/// `base` (IPv4's table in `ruleset`).
 ///
 /// # Errors
 /// [`YamlError`] naming the file, line and column; nothing is applied.
@@ -998,21 +1045,43 @@ pub fn restore(
 ) -> Result<Restored, YamlError> {
     let conv = convert(text, file)?;
     // The rules may name the sets the document declares.
-    let mut base = base.clone();
+    let mut state = base.clone();
     for s in &conv.sets {
-        base.sets.insert(s.name.clone(), s.def);
+        state.sets.insert(s.name.clone(), s.def);
     }
-    restore::restore(
-        &base,
-        &conv.text,
-        &RestoreOptions::default(),
-        enforce,
-        services,
-    )
-    .map_err(|e| {
-        let item = conv.items.get(e.line.wrapping_sub(1)).copied().flatten();
-        locate(text, file, item, engine_message(&e), e.exit_code())
-    })
+    let home = state.ruleset.family;
+    let mut done = Restored {
+        state,
+        fresh: Vec::new(),
+        output: String::new(),
+    };
+    for (family, part) in &conv.tables {
+        let view = done.state.clone().for_family(*family);
+        let r = restore::restore(
+            &view,
+            &part.text,
+            &RestoreOptions::default(),
+            enforce,
+            services,
+        )
+        .map_err(|e| {
+            let item = part.items.get(e.line.wrapping_sub(1)).copied().flatten();
+            locate(text, file, item, engine_message(&e), e.exit_code())
+        })?;
+        done.state = r.state.for_family(home);
+        done.fresh.extend(r.fresh);
+        done.output.push_str(&r.output);
+    }
+    Ok(done)
+}
+
+/// The families whose tables YAML ruleset `text` states (its `family`,
+/// and IPv6 with an `ipv6` section).
+///
+/// # Errors
+/// [`YamlError`] for a document that does not follow the schema.
+pub fn families(text: &str, file: &str) -> Result<Vec<crate::model::Family>, YamlError> {
+    convert(text, file).map(|c| c.tables.iter().map(|(f, _)| *f).collect())
 }
 
 /// The sets YAML ruleset `text` declares, in document order.
@@ -1029,7 +1098,7 @@ pub fn sets(text: &str, file: &str) -> Result<Vec<YamlSet>, YamlError> {
 /// # Errors
 /// [`YamlError`] for a document that does not follow the schema.
 pub fn to_restore_file(text: &str, file: &str) -> Result<String, YamlError> {
-    convert(text, file).map(|c| c.text)
+    convert(text, file).map(|c| c.tables.into_iter().map(|(_, p)| p.text).collect())
 }
 
 /// Whether `text` is a YAML ruleset rather than an iptables-restore
@@ -1056,12 +1125,18 @@ pub fn is_yaml(text: &str) -> bool {
 /// iptables-save → YAML → iptables-save gives the same bytes); counters are
 /// not written. `header` is `(program, date)` for a leading comment.
 pub fn save(ruleset: &Ruleset, header: Option<(&str, &str)>) -> String {
-    save_with_sets(ruleset, &[], header)
+    save_with_sets(ruleset, None, &[], header)
 }
 
 /// [`save`] with the namespace's sets, each with all its members (so
-/// applying the file gives the sets back as they are).
-pub fn save_with_sets(ruleset: &Ruleset, sets: &[YamlSet], header: Option<(&str, &str)>) -> String {
+/// applying the file gives the sets back as they are), and with `ipv6`,
+/// the IPv6 table in an `ipv6:` section.
+pub fn save_with_sets(
+    ruleset: &Ruleset,
+    ipv6: Option<&Ruleset>,
+    sets: &[YamlSet],
+    header: Option<(&str, &str)>,
+) -> String {
     let mut out = String::new();
     if let Some((program, date)) = header {
         let _ = writeln!(out, "# Generated by {program} on {date}");
@@ -1093,13 +1168,23 @@ pub fn save_with_sets(ruleset: &Ruleset, sets: &[YamlSet], header: Option<(&str,
         }
     }
     out.push_str("chains:\n");
+    chains_text(&mut out, ruleset, "  ");
+    if let Some(six) = ipv6 {
+        out.push_str("ipv6:\n  chains:\n");
+        chains_text(&mut out, six, "    ");
+    }
+    out
+}
+
+/// The chains of `ruleset` as `chains:`'s value, each line after `indent`.
+fn chains_text(out: &mut String, ruleset: &Ruleset, indent: &str) {
     for (name, rules) in ruleset.all_rules() {
-        let _ = writeln!(out, "  {}:", quote_key(name));
+        let _ = writeln!(out, "{indent}{}:", quote_key(name));
         if let Some(b) = BuiltinChain::from_name(name) {
-            let _ = writeln!(out, "    policy: {}", ruleset.chain(b).policy.name());
+            let _ = writeln!(out, "{indent}  policy: {}", ruleset.chain(b).policy.name());
         }
         if !rules.is_empty() {
-            out.push_str("    rules:\n");
+            let _ = writeln!(out, "{indent}  rules:");
         }
         for r in rules {
             let spec = render::rule_spec(name, r);
@@ -1110,12 +1195,11 @@ pub fn save_with_sets(ruleset: &Ruleset, sets: &[YamlSet], header: Option<(&str,
             // A JSON string is a YAML double-quoted scalar.
             let _ = writeln!(
                 out,
-                "      - {}",
+                "{indent}    - {}",
                 serde_json::to_string(spec).unwrap_or_default()
             );
         }
     }
-    out
 }
 
 /// A chain name as a YAML key: plain when it reads back as the same
@@ -1337,7 +1421,7 @@ mod tests {
             got[0].members.as_ref().unwrap()[0].to_string(),
             "2001:db8::/64"
         );
-        let saved = save_with_sets(&Ruleset::default(), &got, None);
+        let saved = save_with_sets(&Ruleset::default(), None, &got, None);
         assert!(
             saved.contains("    type: hash:net\n    family: inet6\n"),
             "{saved}"
@@ -1378,12 +1462,6 @@ mod tests {
     #[test]
     fn what_fw_cannot_apply_is_refused() {
         for (text, line, what) in [
-            ("family: ipv6\n", 1, "not supported yet: IPv6"),
-            (
-                "chains: {}\nipv6:\n  chains: {}\n",
-                3,
-                "not supported yet: IPv6",
-            ),
             (
                 "interfaces: [eth0]\n",
                 1,
@@ -1420,6 +1498,75 @@ mod tests {
             assert_eq!(e.line, line, "{text}: {e}");
             assert!(e.message.contains(what), "{text}: {e}");
             assert_eq!(e.exit, 2);
+        }
+    }
+
+    /// `family: ipv6` states the IPv6 table; `ipv6:` beside IPv4's
+    /// chains states both, each through its own restore engine; errors in
+    /// the section name their own line.
+    #[test]
+    fn ipv6_tables_in_a_document() {
+        use crate::model::Family;
+        let save6 = |r: &Restored| {
+            let st = r.state.clone().for_family(Family::V6);
+            render::save(&st.ruleset, &render::Counters::default(), false, None)
+        };
+        let r = load(
+            "family: ipv6\nchains:\n  INPUT:\n    policy: DROP\n    rules:\n      - -p ipv6-icmp -j ACCEPT\n      - {src: 2001:db8::/32, proto: tcp, dport: 22, target: ACCEPT}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            save6(&r),
+            "*filter\n:INPUT DROP [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n\
+             -A INPUT -p ipv6-icmp -j ACCEPT\n\
+             -A INPUT -s 2001:db8::/32 -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n"
+        );
+        // IPv4's table is left as it was (empty here).
+        assert_eq!(r.state.ruleset, crate::model::Ruleset::default());
+        let both = "chains:\n  INPUT: {policy: DROP}\nipv6:\n  chains:\n    INPUT:\n      policy: DROP\n      rules:\n        - -p ipv6-icmp -j ACCEPT\n";
+        let r = load(both).unwrap();
+        assert_eq!(r.state.ruleset.input.policy, crate::model::Policy::Drop);
+        assert!(save6(&r).contains("-A INPUT -p ipv6-icmp -j ACCEPT\n"));
+        assert_eq!(
+            families(both, "rules.yaml").unwrap(),
+            [Family::V4, Family::V6]
+        );
+        // Saved and read back: the same two tables.
+        let six = r.state.table(Family::V6).clone();
+        let again = load(&save_with_sets(&r.state.ruleset, Some(&six), &[], None)).unwrap();
+        assert_eq!(again.state, r.state);
+        for (text, line, what) in [
+            // An IPv6 rule string is ip6tables': an IPv4 address is refused.
+            (
+                "family: ipv6\nchains:\n  INPUT:\n    rules:\n      - -s 192.0.2.1 -j DROP\n",
+                5,
+                "host/network `192.0.2.1' not found",
+            ),
+            (
+                "chains:\n  INPUT: {}\nipv6:\n  chains:\n    INPUT:\n      rules:\n        - -m ttl --ttl-eq 5 -j DROP\n",
+                7,
+                "ttl",
+            ),
+            (
+                "chains:\n  INPUT: {}\nipv6:\n  chains: {}\n",
+                0,
+                "no chains, expected `ipv6: chains:`",
+            ),
+            (
+                "family: ipv6\nchains:\n  INPUT: {}\nipv6:\n  chains:\n    INPUT: {}\n",
+                0,
+                "`ipv6:` in a document of `family: ipv6`",
+            ),
+            (
+                "chains:\n  INPUT: {}\nipv6:\n  policy: DROP\n",
+                4,
+                "ipv6: unknown key `policy`",
+            ),
+        ] {
+            let e = load(text).unwrap_err();
+            assert_eq!(e.line, line, "{text}: {e}");
+            assert!(e.message.contains(what), "{text}: {e}");
+            assert_eq!(e.exit, 2, "{text}: {e}");
         }
     }
 

@@ -256,17 +256,55 @@ fn an_applied_ruleset_enforces_on_real_packets() {
 
 #[test]
 fn the_example_rules_yaml_enforces_what_it_says() {
-    let lab = Lab::new("yaml-example").unwrap();
-    let _listeners = tcp_backlogs(lab.server(), &[22, 80, 443]).unwrap();
+    let lab = Lab::new6("yaml-example").unwrap();
+    // Dual-stack listeners.
+    let any6 = std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
+    let _listeners =
+        integration_tests::tcp_backlogs_on(lab.server(), any6, &[22, 80, 443]).unwrap();
     let example = workspace_root().join("rules/rules.yaml");
     assert_eq!(
         apply(&lab, &[example.to_str().unwrap()]).status.code(),
         Some(0)
     );
+    let s6 = integration_tests::SERVER6_ADDR;
     assert!(tcp_probe(lab.client(), SERVER_ADDR, 22, PROBE_TIMEOUT));
     assert!(tcp_probe(lab.client(), SERVER_ADDR, 443, PROBE_TIMEOUT));
     assert!(!tcp_probe(lab.client(), SERVER_ADDR, 80, PROBE_TIMEOUT));
     assert!(icmp_probe(lab.client(), SERVER_ADDR, PROBE_TIMEOUT));
+    assert!(tcp_probe(lab.client(), s6, 22, PROBE_TIMEOUT));
+    assert!(tcp_probe(lab.client(), s6, 443, PROBE_TIMEOUT));
+    assert!(!tcp_probe(lab.client(), s6, 80, PROBE_TIMEOUT));
+}
+
+/// The boot unit's fallback closes IPv6 too, and keeps neighbour
+/// discovery: from a fresh neighbour cache the host still connects out
+/// to its neighbour over IPv6 (the neighbour's advertisement must pass
+/// INPUT's DROP policy), while nothing connects in.
+#[test]
+fn the_fallback_closes_ipv6_and_keeps_neighbour_discovery() {
+    let lab = Lab::new6("yaml-fallback6").unwrap();
+    let any6 = std::net::IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED);
+    let _server = integration_tests::tcp_backlogs_on(lab.server(), any6, &[22]).unwrap();
+    let _client = integration_tests::tcp_backlogs_on(lab.client(), any6, &[2424]).unwrap();
+    let fallback = workspace_root().join("rules/fallback.yaml");
+    let out = apply(&lab, &[fallback.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for ns in [lab.client(), lab.server()] {
+        integration_tests::ip(&format!("-n {ns} -6 neigh flush all")).unwrap();
+    }
+    assert!(tcp_probe(
+        lab.server(),
+        integration_tests::CLIENT6_ADDR,
+        2424,
+        PROBE_TIMEOUT
+    ));
+    assert!(!tcp_probe(
+        lab.client(),
+        integration_tests::SERVER6_ADDR,
+        22,
+        PROBE_TIMEOUT
+    ));
+    assert!(!tcp_probe(lab.client(), SERVER_ADDR, 22, PROBE_TIMEOUT));
 }
 
 /// Every corpus restore file the model reads: iptables-save → YAML →
@@ -700,4 +738,78 @@ fn sets_in_a_ruleset_file_come_before_its_rules() {
         }
     }
     assert_eq!(lab.fw_ok(&["set", "save"]), before);
+}
+
+/// Both tables from one file: `chains` (IPv4's) and an `ipv6:` section,
+/// enforced on real IPv4 and IPv6 connections (IPv6's default DROP with
+/// ICMPv6 accepted keeps neighbour discovery working); `--diff` prints
+/// IPv6's changes as `fw -6` lines; an unchanged IPv6 rule keeps its
+/// counters; `fw save --format yaml` writes the section back, and
+/// applying it changes nothing. A file without the section leaves the
+/// IPv6 table as it is.
+#[test]
+fn an_ipv6_section_states_the_ipv6_table() {
+    use std::net::{IpAddr, Ipv6Addr};
+    let lab = Lab::new6("yaml-v6").unwrap();
+    let any6 = IpAddr::V6(Ipv6Addr::UNSPECIFIED);
+    // Dual-stack listeners: IPv4's connections too.
+    let _listeners = integration_tests::tcp_backlogs_on(lab.server(), any6, &[2222, 2323]).unwrap();
+    let doc = |v6_port: u16| {
+        format!(
+            "chains:\n  INPUT:\n    policy: DROP\n    rules:\n      - -p tcp --dport 2323 -j ACCEPT\n\
+             ipv6:\n  chains:\n    INPUT:\n      policy: DROP\n      rules:\n\
+             \x20       - -p ipv6-icmp -j ACCEPT\n\
+             \x20       - {{proto: tcp, dport: {v6_port}, target: ACCEPT}}\n"
+        )
+    };
+    let a = TempFile::new("yaml-v6-a.yaml", &doc(2222));
+    let out = apply(&lab, &[a.path()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let s6 = integration_tests::SERVER6_ADDR;
+    assert!(tcp_probe(lab.client(), s6, 2222, PROBE_TIMEOUT));
+    assert!(!tcp_probe(lab.client(), s6, 2323, PROBE_TIMEOUT));
+    assert!(tcp_probe(lab.client(), SERVER_ADDR, 2323, PROBE_TIMEOUT));
+    assert!(!tcp_probe(lab.client(), SERVER_ADDR, 2222, PROBE_TIMEOUT));
+    assert_eq!(
+        lab.fw_ok(&["-6", "-S", "INPUT"]),
+        "-P INPUT DROP\n-A INPUT -p ipv6-icmp -j ACCEPT\n-A INPUT -p tcp -m tcp --dport 2222 -j ACCEPT\n"
+    );
+    let list6 = || lab.fw_ok(&["-6", "-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]);
+    let icmp6 = rule_counters(&list6(), 1);
+    assert!(icmp6.0 > 0, "{}", list6());
+    // The IPv6 port changes: the diff in fw -6's words, exit 1.
+    let b = TempFile::new("yaml-v6-b.yaml", &doc(2323));
+    let diff = apply(&lab, &["--diff", b.path()]);
+    assert_eq!(
+        (diff.status.code(), text(&diff.stdout)),
+        (
+            Some(1),
+            "-6 -D INPUT -p tcp -m tcp --dport 2222 -j ACCEPT\n\
+             -6 -A INPUT -p tcp -m tcp --dport 2323 -j ACCEPT\n"
+                .to_string()
+        )
+    );
+    assert_eq!(apply(&lab, &[b.path()]).status.code(), Some(0));
+    assert!(tcp_probe(lab.client(), s6, 2323, PROBE_TIMEOUT));
+    assert!(!tcp_probe(lab.client(), s6, 2222, PROBE_TIMEOUT));
+    // The ICMPv6 rule did not change: its counters stay (and grow).
+    assert!(rule_counters(&list6(), 1).0 >= icmp6.0, "{}", list6());
+    // Saved as YAML, applied again: nothing to change.
+    let saved = lab.fw_ok(&["save", "--format", "yaml"]);
+    assert!(
+        saved.contains("\nipv6:\n  chains:\n    INPUT:\n      policy: DROP\n"),
+        "{saved}"
+    );
+    let c = TempFile::new("yaml-v6-c.yaml", &saved);
+    let again = apply(&lab, &["--diff", c.path()]);
+    assert_eq!(
+        (again.status.code(), text(&again.stdout)),
+        (Some(0), String::new())
+    );
+    // A file with IPv4's chains only leaves the IPv6 table alone.
+    let d = TempFile::new("yaml-v6-d.yaml", &server(&[2222]));
+    assert_eq!(apply(&lab, &[d.path()]).status.code(), Some(0));
+    assert!(tcp_probe(lab.client(), s6, 2323, PROBE_TIMEOUT));
+    assert!(!tcp_probe(lab.client(), s6, 2222, PROBE_TIMEOUT));
+    assert!(tcp_probe(lab.client(), SERVER_ADDR, 2222, PROBE_TIMEOUT));
 }
