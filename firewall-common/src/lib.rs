@@ -1228,9 +1228,12 @@ pub mod check {
     /// `inet_addr_type_dev_table` gives it with no device: 0.0.0.0/8 and
     /// 255.255.255.255 are BROADCAST, 224.0.0.0/4 MULTICAST, any other
     /// the type of its longest prefix in the local routing table (table
-    /// 255, which fw copies into the `ADDRTYPE` LPM trie, key the prefix
-    /// length and the network-order address, value the `RTN_*` type) or
-    /// UNICAST.
+    /// 255, which fw copies into the `ADDRTYPE` LPM trie, key the family,
+    /// the prefix length and the network-order address, value the `RTN_*`
+    /// type) or UNICAST. IPv6 (`F_V6`) as xt_addrtype's `match_type6`:
+    /// each of UNSPEC, UNICAST and MULTICAST asked must hold of the
+    /// address ([`bits6`]), and LOCAL, asked, that its longest prefix in
+    /// IPv6's local table is a `local` route.
     pub mod addrtype {
         /// `--src-type` is given.
         pub const F_SRC: u32 = 1 << 0;
@@ -1248,6 +1251,54 @@ pub mod check {
         pub const RTN_BROADCAST: u32 = 3;
         /// `RTN_MULTICAST`.
         pub const RTN_MULTICAST: u32 = 5;
+        /// `RTN_LOCAL`.
+        pub const RTN_LOCAL: u32 = 2;
+        /// `RTN_UNSPEC`.
+        pub const RTN_UNSPEC: u32 = 0;
+        /// An IPv6 rule's check: the addresses' types are [`bits6`].
+        pub const F_V6: u32 = 1 << 4;
+        /// [`Key::family`] of IPv4's routes.
+        pub const FAMILY4: u8 = 4;
+        /// [`Key::family`] of IPv6's routes.
+        pub const FAMILY6: u8 = 6;
+
+        /// `ADDRTYPE` key data, after the LPM prefix length (8 + the
+        /// route's): the family, then the prefix, network order (IPv4's
+        /// in the first 4 bytes, zeros after).
+        #[repr(C)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+        pub struct Key {
+            /// [`FAMILY4`] or [`FAMILY6`].
+            pub family: u8,
+            /// The prefix.
+            pub addr: [u8; 16],
+        }
+
+        /// The LPM prefix length of a route of `len` bits.
+        pub const fn prefix(len: u32) -> u32 {
+            8 + len
+        }
+
+        /// What xt_addrtype's `match_type6` reads of IPv6 address `a`
+        /// (`ipv6_addr_type`), as `1 << RTN_*` bits: UNSPEC for `::`,
+        /// MULTICAST for ff00::/8, UNICAST for any other but
+        /// ::ffff:0:0/96 (mapped IPv4); and LOCAL when `local` (its
+        /// longest prefix in IPv6's local table is a `local` route).
+        pub const fn bits6(a: &[u8; 16], local: bool) -> u32 {
+            let hi = u64::from_be_bytes([a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7]]);
+            let lo = u64::from_be_bytes([a[8], a[9], a[10], a[11], a[12], a[13], a[14], a[15]]);
+            let bits = if hi == 0 && lo == 0 {
+                1 << RTN_UNSPEC
+            } else if hi >> 56 == 0xff {
+                1 << RTN_MULTICAST
+            } else if hi == 0 && lo >> 32 == 0xffff {
+                // ::ffff:a.b.c.d: IPV6_ADDR_MAPPED, not UNICAST.
+                0
+            } else {
+                1 << RTN_UNICAST
+            };
+            if local { bits | 1 << RTN_LOCAL } else { bits }
+        }
 
         /// The type of `addr` (network order), `local` being the local
         /// table's type for it, if it has a prefix holding it.
@@ -1266,7 +1317,8 @@ pub mod check {
         }
 
         /// xt_addrtype's `addrtype_mt_v1`: each given type mask holds
-        /// its address's type ([`type_of`]), XOR its `!`.
+        /// its address's type ([`type_of`]; with [`F_V6`] the address's
+        /// [`bits6`], as `match_type6` tests them), XOR its `!`.
         pub const fn matches(
             flags: u32,
             src_mask: u32,
@@ -1277,10 +1329,24 @@ pub mod check {
             const fn has(mask: u32, t: u32) -> bool {
                 t < 32 && mask >> t & 1 != 0
             }
-            if flags & F_SRC != 0 && has(src_mask, src_type) == (flags & F_SRC_NOT != 0) {
+            const fn has6(mask: u32, bits: u32) -> bool {
+                let plain = 1 << RTN_UNSPEC | 1 << RTN_UNICAST | 1 << RTN_MULTICAST;
+                if mask & plain & !bits != 0 {
+                    return false;
+                }
+                // LOCAL, ANYCAST, UNREACHABLE: the route's answer (fw
+                // enforces LOCAL; the others are refused in IPv6).
+                let routed = 1 << RTN_LOCAL | 1 << 4 | 1 << 7;
+                mask & routed == 0 || mask & bits & routed != 0
+            }
+            const fn holds(v6: bool, mask: u32, t: u32) -> bool {
+                if v6 { has6(mask, t) } else { has(mask, t) }
+            }
+            let v6 = flags & F_V6 != 0;
+            if flags & F_SRC != 0 && holds(v6, src_mask, src_type) == (flags & F_SRC_NOT != 0) {
                 return false;
             }
-            !(flags & F_DST != 0 && has(dst_mask, dst_type) == (flags & F_DST_NOT != 0))
+            !(flags & F_DST != 0 && holds(v6, dst_mask, dst_type) == (flags & F_DST_NOT != 0))
         }
     }
     /// [`Check::kind`] of `-m owner` (xt_owner revision 1, without
@@ -2943,6 +3009,7 @@ const _: () = {
     assert!(size_of::<check::recent::Key>() == 20);
     assert!(size_of::<check::hashlimit::Key>() == 36);
     assert!(size_of::<check::set::Meta>() == 20);
+    assert!(size_of::<check::addrtype::Key>() == 17);
     assert!(size_of::<check::set::NetKey>() == 20);
     assert!(size_of::<check::set::PortKey>() == 24);
     assert!(size_of::<check::hashlimit::Entry>() == 16);
@@ -2973,10 +3040,12 @@ mod pod {
     // SAFETY: repr(C) plain data without implicit padding (the sizes are
     // asserted above), valid for every bit pattern.
     unsafe impl aya::Pod for super::Config {}
-    // SAFETY: four u32s; eight bytes; 12 bytes with the u16 and two u8s.
+    // SAFETY: five u32s; 20 bytes; 24 bytes with the u16 and two u8s.
     unsafe impl aya::Pod for super::check::set::Meta {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::check::set::NetKey {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::check::addrtype::Key {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::check::set::PortKey {}
     // SAFETY: eight u32s, no padding.

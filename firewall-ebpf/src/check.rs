@@ -120,17 +120,65 @@ fn note_lo_mark(skb: *mut __sk_buff, pkt: &Packet, mark: u32) {
 #[map]
 static HASHLIMIT: HashMap<hashlimit::Key, hashlimit::Entry> =
     HashMap::with_max_entries(hashlimit::MAX_ENTRIES, BPF_F_NO_PREALLOC);
-/// The local routing table's prefixes (network order) and their `RTN_*`
+/// Both families' local routing tables: prefixes and their `RTN_*`
 /// types, as fw last copied them ([`check::addrtype`]).
 #[map]
-static ADDRTYPE: LpmTrie<u32, u32> =
+static ADDRTYPE: LpmTrie<check::addrtype::Key, u32> =
     LpmTrie::with_max_entries(check::addrtype::MAX_ENTRIES, BPF_F_NO_PREALLOC);
 
 /// The route type of `addr` (network order) for `-m addrtype`.
 #[inline(always)]
 fn addr_type(addr: u32) -> u32 {
-    let local = ADDRTYPE.get(&lpm_trie::Key::new(32, addr)).copied();
+    let mut wide = [0u8; 16];
+    wide[..4].copy_from_slice(&addr.to_ne_bytes());
+    let key = check::addrtype::Key {
+        family: check::addrtype::FAMILY4,
+        addr: wide,
+    };
+    let local = ADDRTYPE
+        .get(&lpm_trie::Key::new(check::addrtype::prefix(32), key))
+        .copied();
     check::addrtype::type_of(addr, local)
+}
+
+/// [`check::addrtype::bits6`] of IPv6 address `a`.
+#[inline(always)]
+fn bits6(a: &[u8; 16]) -> u32 {
+    let key = check::addrtype::Key {
+        family: check::addrtype::FAMILY6,
+        addr: *a,
+    };
+    let local = match ADDRTYPE.get(&lpm_trie::Key::new(check::addrtype::prefix(128), key)) {
+        Some(t) => *t == check::addrtype::RTN_LOCAL,
+        None => false,
+    };
+    check::addrtype::bits6(a, local)
+}
+
+/// `-m addrtype` in IPv6 ([`bits6`] of the noted addresses); a
+/// subprogram of its own, so its keys' frame is not added to
+/// `fw_check`'s.
+#[inline(never)]
+fn addrtype6(arg: u32, src_mask: u32, dst_mask: u32) -> u32 {
+    let Some(s) = seen() else { return BAD };
+    let src_bits = bits6(&s.src6);
+    let dst_bits = bits6(&s.dst6);
+    verdict(check::addrtype::matches(
+        arg, src_mask, dst_mask, src_bits, dst_bits,
+    ))
+}
+
+/// `-m addrtype` in IPv4, from `src` to `dst` (network order); a
+/// subprogram of its own, as [`addrtype6`].
+#[inline(never)]
+fn addrtype4(arg: u32, src_mask: u32, dst_mask: u32, src: u32, dst: u32) -> u32 {
+    verdict(check::addrtype::matches(
+        arg,
+        src_mask,
+        dst_mask,
+        addr_type(src),
+        addr_type(dst),
+    ))
 }
 
 /// `fw set`'s sets: each one's type ([`set::Meta`]).
@@ -690,13 +738,8 @@ pub extern "C" fn fw_check(slot: u32, src: u32, dst: u32, ttl: u32) -> u32 {
                 tai - adjust,
             ))
         }
-        KIND_ADDRTYPE => verdict(check::addrtype::matches(
-            arg,
-            a as u32,
-            b as u32,
-            addr_type(src),
-            addr_type(dst),
-        )),
+        KIND_ADDRTYPE if arg & check::addrtype::F_V6 != 0 => addrtype6(arg, a as u32, b as u32),
+        KIND_ADDRTYPE => addrtype4(arg, a as u32, b as u32, src, dst),
         KIND_HASHLIMIT => {
             // SAFETY: `state` points into the live map value above; the
             // kernel never writes a hashlimit's.

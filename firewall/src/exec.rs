@@ -142,7 +142,7 @@ pub enum ExecError {
     /// The local routing table has more routes than `ADDRTYPE` holds
     /// (exit 4).
     #[error(
-        "-m addrtype: the local routing table has {routes} IPv4 routes, fw holds at most {max} \
+        "-m addrtype: the local routing tables have {routes} routes, fw holds at most {max} \
          (the firewall is left as it was)"
     )]
     LocalTableTooBig {
@@ -889,9 +889,13 @@ fn filters(r: &crate::model::Ruleset) -> bool {
         || r.user_chains.values().any(|rules| !rules.is_empty())
 }
 
-/// Whether a rule of `r` has `-m addrtype`.
-fn uses_addrtype(r: &crate::model::Ruleset) -> bool {
-    uses(r, |m| matches!(m, crate::model::Match::Addrtype(_)))
+/// Whether a rule of either table of `st` has `-m addrtype`.
+fn uses_addrtype(st: &State) -> bool {
+    [Family::V4, Family::V6].into_iter().any(|f| {
+        uses(st.table(f), |m| {
+            matches!(m, crate::model::Match::Addrtype(_))
+        })
+    })
 }
 
 /// Whether any rule of `r` has a match `is` picks.
@@ -1111,7 +1115,7 @@ pub fn refresh() -> Result<Refreshed, ExecError> {
             .any(|a| a.ifname == i.name && a.ifindex == i.index)
             || old.refused.iter().any(|r| r.ifindex == i.index)
     });
-    let routes_same = !uses_addrtype(&old.ruleset) || {
+    let routes_same = !uses_addrtype(&old) || {
         let mut now = load::local_routes().map_err(ExecError::Routes)?;
         now.sort();
         k.local_table()? == now
@@ -1276,7 +1280,7 @@ fn preflight(new: &State) -> Result<Preflight, ExecError> {
     // -m addrtype reads the host's local table as it is at this change
     // (a ruleset without it leaves the copy alone: no limit on how many
     // addresses a host without such rules has).
-    let routes = if uses_addrtype(&new.ruleset) {
+    let routes = if uses_addrtype(new) {
         let r = load::local_routes().map_err(ExecError::Routes)?;
         let max = firewall_common::check::addrtype::MAX_ENTRIES;
         if r.len() > max as usize {
@@ -1570,9 +1574,7 @@ pub fn status() -> Result<Status, ExecError> {
         }
     }
     // -m addrtype sees the local table of the last change.
-    if uses_addrtype(&rec.ruleset)
-        && k.local_table()? != load::local_routes().map_err(ExecError::Routes)?
-    {
+    if uses_addrtype(&rec) && k.local_table()? != load::local_routes().map_err(ExecError::Routes)? {
         let _ = writeln!(
             out,
             "addresses: changed since the last change of the ruleset"

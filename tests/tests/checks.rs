@@ -5,13 +5,12 @@
 
 use anyhow as _;
 use firewall as _;
-use libc as _;
 
 use std::net::Ipv4Addr;
 
 #[path = "common/legacy.rs"]
 mod legacy;
-use legacy::{send_udp, send_udp_from, under_iptables_legacy};
+use legacy::{send_udp, send_udp_from, under_iptables_legacy, under_legacy};
 
 use integration_tests::{CLIENT_IF, Lab, SERVER_ADDR, ip, rule_counters};
 
@@ -269,6 +268,77 @@ fn addrtype_as_iptables() {
     integration_tests::fw_reset(lab.server());
     let got = under_iptables_legacy(&lab, &ADDRTYPE, |c| addrtype_probes(&lab, c));
     assert_eq!(got, want, "iptables-legacy");
+}
+
+/// IPv6's `-m addrtype` (xt_addrtype's `match_type6`): LOCAL from IPv6's
+/// local table, MULTICAST, UNICAST and UNSPEC from the address; a mask
+/// naming UNICAST and LOCAL needs both in IPv6 (IPv4's needs either).
+const ADDRTYPE6: [&str; 6] = [
+    "-A INPUT -p udp --dport 5901 -m addrtype --dst-type LOCAL",
+    "-A INPUT -p udp --dport 5901 -m addrtype --dst-type MULTICAST",
+    "-A INPUT -p udp --dport 5901 -m addrtype ! --src-type LOCAL,UNICAST",
+    "-A INPUT -p udp --dport 5901 -m addrtype --src-type UNICAST --dst-type LOCAL",
+    "-A INPUT -p udp --dport 5901 -m addrtype --dst-type UNSPEC",
+    "-A INPUT -p udp --dport 5901 -m addrtype ! --dst-type UNICAST",
+];
+
+/// 2 datagrams to the server's IPv6 address, 1 to ff02::1 on the link;
+/// rules 1-6's packets.
+fn addrtype6_probes(lab: &Lab, counters: &dyn Fn(usize) -> (u64, u64)) -> [u64; 6] {
+    for (to, link, n) in [
+        (integration_tests::SERVER6_ADDR, false, 2),
+        (
+            std::net::Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1),
+            true,
+            1,
+        ),
+    ] {
+        integration_tests::in_netns(lab.client(), move || {
+            let name = std::ffi::CString::new(CLIENT_IF).unwrap();
+            let scope = if link {
+                // SAFETY: a NUL-terminated name.
+                unsafe { libc::if_nametoindex(name.as_ptr()) }
+            } else {
+                0
+            };
+            let s = std::net::UdpSocket::bind("[::]:0").unwrap();
+            for _ in 0..n {
+                let dst = std::net::SocketAddrV6::new(to, 5901, 0, scope);
+                s.send_to(&[0x5a; 10], dst).unwrap();
+            }
+        })
+        .unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    [1, 2, 3, 4, 5, 6].map(|n| counters(n).0)
+}
+
+#[test]
+fn ipv6_addrtype_as_ip6tables() {
+    let lab = Lab::new6("addrtype6").unwrap();
+    let want = [2, 1, 3, 2, 0, 1];
+    let listing = || lab.fw_ok(&["-6", "-L", "INPUT", "-v", "-n", "-x", "--line-numbers"]);
+    for r in ADDRTYPE6 {
+        lab.fw_ok(&[&["-6"][..], &r.split(' ').collect::<Vec<_>>()].concat());
+    }
+    let fw = addrtype6_probes(&lab, &|n| rule_counters(&listing(), n));
+    // ANYCAST and UNREACHABLE are a route lookup's answer: refused.
+    let out = lab.fw(&[
+        "-6",
+        "-A",
+        "INPUT",
+        "-m",
+        "addrtype",
+        "--dst-type",
+        "ANYCAST",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    integration_tests::fw_reset(lab.server());
+    let got = under_legacy(&lab, "ip6tables-legacy", &ADDRTYPE6, |c| {
+        addrtype6_probes(&lab, c)
+    });
+    assert_eq!(got, want, "ip6tables-legacy");
+    assert_eq!(fw, want, "fw");
 }
 
 /// The server's rules of [`mark_as_iptables`]: OUTPUT sees the mark a

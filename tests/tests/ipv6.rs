@@ -397,10 +397,19 @@ fn the_ipv4_and_ipv6_tables_are_apart() {
     lab.fw_ok(&["-6", "-F"]);
     assert_eq!(lab.fw_ok(&["-S", "INPUT"]).lines().count(), 3);
     // What the IPv6 path does not have yet is refused, the table as it was.
-    let out = lab.fw(&["-6", "-A", "INPUT", "-m", "addrtype", "--dst-type", "LOCAL"]);
+    let out = lab.fw(&[
+        "-6",
+        "-A",
+        "INPUT",
+        "-m",
+        "addrtype",
+        "--dst-type",
+        "ANYCAST",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("not supported yet: -m addrtype in IPv6"),
+        String::from_utf8_lossy(&out.stderr)
+            .contains("not supported yet: -m addrtype ANYCAST or UNREACHABLE in IPv6"),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );

@@ -163,6 +163,15 @@ const LINES: &[&str] = &[
     "-A INPUT -m hashlimit --hashlimit-upto 5/sec --hashlimit-srcmask 1.2.3.4 --hashlimit-name e",
     "-A INPUT -m hashlimit --hashlimit-above 1/min --hashlimit-burst 2 --hashlimit-name f -j DROP",
     "-A INPUT -m hashlimit --hashlimit-upto 5/sec --hashlimit-name a",
+    // ---- addrtype (IPv6's types; the kernel refuses IPv4's own) ----
+    "-A INPUT -m addrtype --dst-type LOCAL",
+    "-A INPUT -m addrtype ! --src-type LOCAL,UNICAST --dst-type MULTICAST -j DROP",
+    "-A INPUT -m addrtype --src-type UNSPEC",
+    "-A INPUT -m addrtype --dst-type BROADCAST",
+    "-A INPUT -m addrtype --dst-type BLACKHOLE",
+    "-A INPUT -m addrtype --dst-type PROHIBIT",
+    "-A INPUT -m addrtype --dst-type NAT",
+    "-A INPUT -m addrtype --dst-type ANYCAST",
     // ---- recent (IPv6's whole-address mask) ----
     "-A INPUT -m recent --set",
     "-A INPUT -m recent --set --name a",

@@ -347,7 +347,7 @@ pub struct Kernel {
     counters: PerCpuArray<MapData, Counter>,
     anomalies: PerCpuArray<MapData, u64>,
     drops: PerCpuArray<MapData, u64>,
-    addrtype: LpmTrie<MapData, u32, u32>,
+    addrtype: LpmTrie<MapData, firewall_common::check::addrtype::Key, u32>,
     conntrack: HashMap<MapData, CtKey, CtEntry>,
     ct_config: Array<MapData, Timeouts>,
     ct_stats: PerCpuArray<MapData, u64>,
@@ -1001,18 +1001,21 @@ impl Kernel {
             .collect()
     }
 
-    /// The local routing table as `ADDRTYPE` holds it, sorted.
+    /// The local routing tables as `ADDRTYPE` holds them, sorted.
     ///
     /// # Errors
     /// [`LoadError::Map`] when the map cannot be read.
     pub fn local_table(&self) -> Result<Vec<LocalRoute>, LoadError> {
+        use firewall_common::check::addrtype::prefix;
         let mut out = Vec::new();
         for k in self.addrtype.keys() {
             let k = k.map_err(map_err(maps::ADDRTYPE))?;
             let kind = self.addrtype.get(&k, 0).map_err(map_err(maps::ADDRTYPE))?;
+            let data = k.data();
             out.push(LocalRoute {
-                len: k.prefix_len() as u8,
-                addr: k.data(),
+                family: data.family,
+                len: (k.prefix_len() - prefix(0)) as u8,
+                addr: data.addr,
                 kind: kind as u8,
             });
         }
@@ -1020,26 +1023,35 @@ impl Kernel {
         Ok(out)
     }
 
-    /// Makes `ADDRTYPE` hold `routes` (the local table, as
-    /// [`local_routes`] read it): new prefixes first, then the gone ones
+    /// Makes `ADDRTYPE` hold `routes` (the local tables, as
+    /// [`local_routes`] read them): new prefixes first, then the gone ones
     /// go, so a prefix in both is never missing meanwhile.
     ///
     /// # Errors
     /// [`LoadError::Map`] when the map cannot be read or written.
     pub fn sync_local_table(&mut self, routes: &[LocalRoute]) -> Result<(), LoadError> {
         use aya::maps::lpm_trie::Key;
+        use firewall_common::check::addrtype::{self, prefix};
+        let key = |r: &LocalRoute| {
+            Key::new(
+                prefix(u32::from(r.len)),
+                addrtype::Key {
+                    family: r.family,
+                    addr: r.addr,
+                },
+            )
+        };
         let old = self.local_table()?;
         for r in routes {
             self.addrtype
-                .insert(&Key::new(u32::from(r.len), r.addr), &u32::from(r.kind), 0)
+                .insert(&key(r), &u32::from(r.kind), 0)
                 .map_err(map_err(maps::ADDRTYPE))?;
         }
-        for r in old
-            .iter()
-            .filter(|o| !routes.iter().any(|n| (n.len, n.addr) == (o.len, o.addr)))
-        {
+        let same =
+            |a: &LocalRoute, b: &LocalRoute| (a.family, a.len, a.addr) == (b.family, b.len, b.addr);
+        for r in old.iter().filter(|o| !routes.iter().any(|n| same(n, o))) {
             self.addrtype
-                .remove(&Key::new(u32::from(r.len), r.addr))
+                .remove(&key(r))
                 .map_err(map_err(maps::ADDRTYPE))?;
         }
         Ok(())

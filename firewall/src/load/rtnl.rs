@@ -265,14 +265,17 @@ pub fn nsid(fd: std::os::fd::BorrowedFd) -> io::Result<Option<i32>> {
         .filter(|id| *id >= 0))
 }
 
-/// One route of the local routing table (table 255, `RT_TABLE_LOCAL`):
-/// what `ip route show table local` lists.
+/// One route of a local routing table (table 255, `RT_TABLE_LOCAL`):
+/// what `ip route show table local` (`ip -6 route ...`) lists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct LocalRoute {
-    /// The prefix length, 0..=32.
+    /// `firewall_common::check::addrtype::FAMILY4` or `FAMILY6`.
+    pub family: u8,
+    /// The prefix length, 0..=32 (IPv6: 0..=128).
     pub len: u8,
-    /// The prefix, network order (as `RTA_DST` carries it).
-    pub addr: u32,
+    /// The prefix, network order (as `RTA_DST` carries it; IPv4's in the
+    /// first 4 bytes, zeros after).
+    pub addr: [u8; 16],
     /// `rtmsg.rtm_type`: `RTN_LOCAL` (2), `RTN_BROADCAST` (3), ...
     pub kind: u8,
 }
@@ -283,38 +286,50 @@ const RTA_DST: u16 = 1;
 const RTA_TABLE: u16 = 15;
 const RT_TABLE_LOCAL: u32 = 255;
 
-/// The IPv4 routes of the calling thread's namespace's local table,
-/// sorted; one per prefix (the first the kernel lists, which its lookup
-/// takes too).
+/// The IPv4 and IPv6 routes of the calling thread's namespace's local
+/// tables, sorted; one per prefix (the first the kernel lists, which its
+/// lookup takes too).
 ///
 /// # Errors
 /// When the netlink socket cannot be opened or the dump fails.
 pub fn local_routes() -> io::Result<Vec<LocalRoute>> {
-    let mut rtmsg = [0u8; RTMSG_LEN];
-    rtmsg[0] = libc::AF_INET as u8;
+    use firewall_common::check::addrtype::{FAMILY4, FAMILY6};
     let mut out: Vec<LocalRoute> = Vec::new();
-    for (t, msg) in dump(libc::NETLINK_ROUTE, libc::RTM_GETROUTE, &rtmsg)? {
-        if t != libc::RTM_NEWROUTE || msg.len() < RTMSG_LEN || msg[0] != libc::AF_INET as u8 {
-            continue;
-        }
-        let mut table = u32::from(msg[4]);
-        let mut addr = 0;
-        for (ty, v) in attrs(&msg[RTMSG_LEN..]) {
-            match ty {
-                RTA_DST if v.len() >= 4 => addr = u32::from_ne_bytes([v[0], v[1], v[2], v[3]]),
-                RTA_TABLE if v.len() >= 4 => table = u32_at(v, 0),
-                // Attributes fw does not use.
-                _ => {}
+    for (af, family, bits) in [
+        (libc::AF_INET, FAMILY4, 32usize),
+        (libc::AF_INET6, FAMILY6, 128),
+    ] {
+        let mut rtmsg = [0u8; RTMSG_LEN];
+        rtmsg[0] = af as u8;
+        for (t, msg) in dump(libc::NETLINK_ROUTE, libc::RTM_GETROUTE, &rtmsg)? {
+            if t != libc::RTM_NEWROUTE || msg.len() < RTMSG_LEN || msg[0] != af as u8 {
+                continue;
             }
-        }
-        if table == RT_TABLE_LOCAL && msg[1] <= 32 {
-            let r = LocalRoute {
-                len: msg[1],
-                addr,
-                kind: msg[7],
-            };
-            if !out.iter().any(|o| (o.len, o.addr) == (r.len, r.addr)) {
-                out.push(r);
+            let mut table = u32::from(msg[4]);
+            let mut addr = [0u8; 16];
+            for (ty, v) in attrs(&msg[RTMSG_LEN..]) {
+                match ty {
+                    RTA_DST if v.len() >= bits / 8 => {
+                        addr[..bits / 8].copy_from_slice(&v[..bits / 8])
+                    }
+                    RTA_TABLE if v.len() >= 4 => table = u32_at(v, 0),
+                    // Attributes fw does not use.
+                    _ => {}
+                }
+            }
+            if table == RT_TABLE_LOCAL && usize::from(msg[1]) <= bits {
+                let r = LocalRoute {
+                    family,
+                    len: msg[1],
+                    addr,
+                    kind: msg[7],
+                };
+                if !out
+                    .iter()
+                    .any(|o| (o.family, o.len, o.addr) == (r.family, r.len, r.addr))
+                {
+                    out.push(r);
+                }
             }
         }
     }

@@ -59,8 +59,9 @@ pub fn enforceable6(rule: &Rule) -> Result<(), String> {
             // Buckets and lists keyed by 16-byte addresses.
             Match::Hashlimit(_) | Match::Recent(_) => None,
             Match::State(_) | Match::Conntrack(_) => None,
-            // Address types: IPv4's local table only so far.
-            Match::Addrtype(_) => Some("-m addrtype in IPv6"),
+            // IPv6's local table (its ANYCAST and UNREACHABLE refused by
+            // the module).
+            Match::Addrtype(_) => None,
             // The parser refuses these in IPv6 (IPv4 values or IPv4's
             // headers); named so that a new module must be placed here.
             Match::Icmp(_) | Match::Ttl(_) | Match::Iprange(_) => Some("an IPv4 match in IPv6"),

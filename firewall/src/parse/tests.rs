@@ -1492,6 +1492,7 @@ fn addrtype_match() -> impl Strategy<Value = Match> {
                 src,
                 dst,
                 limit_iface,
+                v6: false,
             })
         })
 }
@@ -1904,12 +1905,14 @@ fn ipv6_tables_run_ipv6_commands_only() {
     assert!(
         crate::offline::execute(&v6, &add6, &services, true, crate::offline::no_counters).is_ok()
     );
-    let typed = parse6("-A INPUT -m addrtype --dst-type LOCAL -j LOG").unwrap();
+    let typed = parse6("-A INPUT -m addrtype --dst-type ANYCAST -j LOG").unwrap();
     let e = crate::offline::execute(&v6, &typed, &services, true, crate::offline::no_counters)
         .unwrap_err();
     assert_eq!(
         e,
-        crate::edit::EditError::NotSupported("-m addrtype in IPv6".to_string())
+        crate::edit::EditError::NotSupported(
+            "-m addrtype ANYCAST or UNREACHABLE in IPv6".to_string()
+        )
     );
     // An iptables command on an IPv6 table, or the other way round.
     let add4 = ok("-A INPUT -j DROP");
@@ -1949,10 +1952,17 @@ fn ip6tables_restore_files_through_the_ipv6_engine() {
     // It loads (IPv6 REJECT is enforced); a line with what IPv6 does not
     // enforce yet is refused at its line.
     assert!(crate::restore::restore(&v6, text, &opts, true, &sample()).is_ok());
-    let typed = text.replace("-A u -j REJECT", "-A u -m addrtype --dst-type LOCAL -j LOG");
+    let typed = text.replace(
+        "-A u -j REJECT",
+        "-A u -m addrtype --dst-type ANYCAST -j LOG",
+    );
     let e = crate::restore::restore(&v6, &typed, &opts, true, &sample()).unwrap_err();
     assert_eq!(e.line, 6);
-    assert!(e.to_string().contains("-m addrtype in IPv6"), "{e}");
+    assert!(
+        e.to_string()
+            .contains("-m addrtype ANYCAST or UNREACHABLE in IPv6"),
+        "{e}"
+    );
     // A line for iptables (`-4`) is skipped, as ip6tables-restore skips it.
     let both = "*filter\n-A INPUT -4 -s 10.0.0.1 -j DROP\n-A INPUT -6 -s ::1 -j DROP\nCOMMIT\n";
     let done = crate::restore::restore(&v6, both, &opts, false, &sample()).unwrap();

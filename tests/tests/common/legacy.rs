@@ -62,9 +62,20 @@ pub fn under_iptables_legacy<T>(
     rules: &[&str],
     probes: impl FnOnce(&dyn Fn(usize) -> (u64, u64)) -> T,
 ) -> T {
+    under_legacy(lab, "iptables-legacy", rules, probes)
+}
+
+/// [`under_iptables_legacy`] with `bin` (`ip6tables-legacy` for IPv6's
+/// rules).
+pub fn under_legacy<T>(
+    lab: &Lab,
+    bin: &str,
+    rules: &[&str],
+    probes: impl FnOnce(&dyn Fn(usize) -> (u64, u64)) -> T,
+) -> T {
     let legacy = |args: &[&str]| {
-        let out = integration_tests::netns_exec(lab.server(), "iptables-legacy", args).unwrap();
-        assert!(out.status.success(), "iptables-legacy {args:?}");
+        let out = integration_tests::netns_exec(lab.server(), bin, args).unwrap();
+        assert!(out.status.success(), "{bin} {args:?}");
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     for r in rules {

@@ -46,6 +46,9 @@ pub struct Addrtype {
     pub dst: Option<Neg<AddrTypes>>,
     /// `--limit-iface-in|out`.
     pub limit_iface: Option<LimitIface>,
+    /// A rule of ip6tables (xt_addrtype's `match_type6`).
+    #[serde(default)]
+    pub v6: bool,
 }
 
 /// The addrtype module.
@@ -60,7 +63,8 @@ impl MatchExt for Ext {
         excl(opt("limit-iface-out", 3, No, false), 1 << 2),
     ];
 
-    fn option(p: &mut Addrtype, o: Given<'_>, _line: &mut Line<'_, '_>) -> Result<(), ParseError> {
+    fn option(p: &mut Addrtype, o: Given<'_>, line: &mut Line<'_, '_>) -> Result<(), ParseError> {
+        p.v6 = line.ctx.family == crate::model::Family::V6;
         match o.spec.id {
             0 => p.src = o.neg(AddrTypes(addr_types(&o.arg)?)),
             1 => p.dst = o.neg(AddrTypes(addr_types(&o.arg)?)),
@@ -73,6 +77,33 @@ impl MatchExt for Ext {
 
     fn fcheck(_: &Addrtype, given: u32) -> Result<(), ParseError> {
         needs(given & 0b11 == 0, Self::NAME, "addrtype: you must specify --src-type or --dst-type")
+    }
+
+    /// `addrtype_mt_checkentry_v1`'s IPv6 refusals (the kernel's).
+    fn checkentry(a: &Addrtype) -> Result<(), ParseError> {
+        const BROADCAST: u16 = 1 << 3;
+        const BLACKHOLE: u16 = 1 << 6;
+        const PROHIBIT: u16 = 1 << 8;
+        let types = a.types();
+        if !a.v6 {
+            return Ok(());
+        }
+        if types & BLACKHOLE != 0 {
+            return Err(ParseError::KernelRefuses(
+                "xt_addrtype: ipv6 BLACKHOLE matching not supported",
+            ));
+        }
+        if types >= PROHIBIT {
+            return Err(ParseError::KernelRefuses(
+                "xt_addrtype: ipv6 PROHIBIT (THROW, NAT ..) matching not supported",
+            ));
+        }
+        if types & BROADCAST != 0 {
+            return Err(ParseError::KernelRefuses(
+                "xt_addrtype: ipv6 does not support BROADCAST matching",
+            ));
+        }
+        Ok(())
     }
 
     fn hooks(a: &Addrtype, from: &BTreeSet<BuiltinChain>) -> Result<(), String> {
@@ -130,9 +161,16 @@ impl MatchExt for Ext {
     /// table ([`firewall_common::check::KIND_ADDRTYPE`]); with
     /// `--limit-iface-*` the route's device would count too: refused.
     fn support(a: &Addrtype) -> Enforcement {
+        // IPv6's ANYCAST and UNREACHABLE are a full route lookup's answer
+        // (`match_lookup_rt6`), not the local table's.
+        const ROUTED: u16 = 1 << 4 | 1 << 7;
+        let types = a.types();
         match a.limit_iface {
             Some(LimitIface::In) => Enforcement::Refused("-m addrtype --limit-iface-in"),
             Some(LimitIface::Out) => Enforcement::Refused("-m addrtype --limit-iface-out"),
+            None if a.v6 && types & ROUTED != 0 => {
+                Enforcement::Refused("-m addrtype ANYCAST or UNREACHABLE in IPv6")
+            }
             None => {
                 let (arg, src, dst) = a.words();
                 Enforcement::RuleCheck(firewall_common::check::Check {
@@ -148,6 +186,12 @@ impl MatchExt for Ext {
 }
 
 impl Addrtype {
+    /// The types both options name.
+    fn types(&self) -> u16 {
+        let of = |t: &Option<Neg<AddrTypes>>| t.as_ref().map_or(0, |t| t.value.0);
+        of(&self.src) | of(&self.dst)
+    }
+
     /// The check's flags ([`firewall_common::check::addrtype`]) and its
     /// source and destination type masks (bit `1 << RTN_*`).
     pub fn words(&self) -> (u32, u32, u32) {
@@ -162,6 +206,9 @@ impl Addrtype {
         };
         let src = mask(&self.src, F_SRC, F_SRC_NOT);
         let dst = mask(&self.dst, F_DST, F_DST_NOT);
+        if self.v6 {
+            flags |= F_V6;
+        }
         (flags, src, dst)
     }
 }
