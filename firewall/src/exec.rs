@@ -889,13 +889,22 @@ fn filters(r: &crate::model::Ruleset) -> bool {
         || r.user_chains.values().any(|rules| !rules.is_empty())
 }
 
-/// Whether a rule of either table of `st` has `-m addrtype`.
-fn uses_addrtype(st: &State) -> bool {
-    [Family::V4, Family::V6].into_iter().any(|f| {
+/// The local routes `-m addrtype` reads for `st`: those of each family
+/// whose table has it, sorted; `None` when neither has.
+fn addrtype_routes(st: &State) -> Result<Option<Vec<load::LocalRoute>>, ExecError> {
+    use firewall_common::check::addrtype::{FAMILY4, FAMILY6};
+    let has = |f| {
         uses(st.table(f), |m| {
             matches!(m, crate::model::Match::Addrtype(_))
         })
-    })
+    };
+    let (four, six) = (has(Family::V4), has(Family::V6));
+    if !four && !six {
+        return Ok(None);
+    }
+    let mut routes = load::local_routes().map_err(ExecError::Routes)?;
+    routes.retain(|r| (r.family == FAMILY4 && four) || (r.family == FAMILY6 && six));
+    Ok(Some(routes))
 }
 
 /// Whether any rule of `r` has a match `is` picks.
@@ -1115,10 +1124,9 @@ pub fn refresh() -> Result<Refreshed, ExecError> {
             .any(|a| a.ifname == i.name && a.ifindex == i.index)
             || old.refused.iter().any(|r| r.ifindex == i.index)
     });
-    let routes_same = !uses_addrtype(&old) || {
-        let mut now = load::local_routes().map_err(ExecError::Routes)?;
-        now.sort();
-        k.local_table()? == now
+    let routes_same = match addrtype_routes(&old)? {
+        None => true,
+        Some(now) => k.local_table()? == now,
     };
     // `swap` opens the maps itself.
     drop(k);
@@ -1280,19 +1288,16 @@ fn preflight(new: &State) -> Result<Preflight, ExecError> {
     // -m addrtype reads the host's local table as it is at this change
     // (a ruleset without it leaves the copy alone: no limit on how many
     // addresses a host without such rules has).
-    let routes = if uses_addrtype(new) {
-        let r = load::local_routes().map_err(ExecError::Routes)?;
-        let max = firewall_common::check::addrtype::MAX_ENTRIES;
-        if r.len() > max as usize {
-            return Err(ExecError::LocalTableTooBig {
-                routes: r.len(),
-                max,
-            });
-        }
-        Some(r)
-    } else {
-        None
-    };
+    let routes = addrtype_routes(new)?;
+    let max = firewall_common::check::addrtype::MAX_ENTRIES;
+    if let Some(r) = &routes
+        && r.len() > max as usize
+    {
+        return Err(ExecError::LocalTableTooBig {
+            routes: r.len(),
+            max,
+        });
+    }
     // -m set names sets that exist, of the rule's family (as libxt_set's
     // lookup).
     for table in [&new.ruleset, &new.other.ruleset] {
@@ -1574,7 +1579,9 @@ pub fn status() -> Result<Status, ExecError> {
         }
     }
     // -m addrtype sees the local table of the last change.
-    if uses_addrtype(&rec) && k.local_table()? != load::local_routes().map_err(ExecError::Routes)? {
+    if let Some(now) = addrtype_routes(&rec)?
+        && k.local_table()? != now
+    {
         let _ = writeln!(
             out,
             "addresses: changed since the last change of the ruleset"
