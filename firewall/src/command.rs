@@ -132,6 +132,22 @@ pub enum Command {
 }
 
 impl Command {
+    /// The rules the command gives (`-A`, `-I`, `-R`, `-C`, `-D` by
+    /// specification).
+    pub fn rules(&self) -> &[Rule] {
+        match self {
+            Self::Append { rules, .. } | Self::Check { rules, .. } | Self::Insert { rules, .. } => {
+                rules
+            }
+            Self::Replace { rule, .. } => std::slice::from_ref(rule),
+            Self::Delete {
+                which: RuleRef::Spec(rules),
+                ..
+            } => rules,
+            _ => &[],
+        }
+    }
+
     /// The chain the command names (`-E`: the old name); `None` where it
     /// acts on every chain.
     pub fn chain(&self) -> Option<&str> {

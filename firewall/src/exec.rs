@@ -429,6 +429,17 @@ pub fn run(inv: &Invocation) -> Result<String, ExecError> {
     let old = found.known()?;
     // The command's family's table in `ruleset` (the record keeps IPv4's).
     let view = old.clone().for_family(inv.family);
+    // libxt_set asks for a rule's set as the rule is read, so -C and -D
+    // name only sets that exist, of the rule's family, too.
+    for rule in inv.command.rules() {
+        for m in &rule.matches {
+            if let crate::model::Match::Set(s) = m
+                && let Some(e) = crate::sets::unusable(&view.sets, &s.name, inv.family)
+            {
+                return Err(ExecError::SetUnusable(e));
+            }
+        }
+    }
     let done = offline::execute(&view, inv, Services::system(), true, |st| counts(&dirs, st))?;
     let zeroing = matches!(
         inv.command,
@@ -755,7 +766,17 @@ pub fn apply_yaml(text: &str, file: &str, mode: ApplyMode) -> Result<(String, bo
     let mut changes = String::new();
     for s in &sets {
         if !old.sets.contains_key(&s.name) {
-            let _ = writeln!(changes, "set create {} {}", s.name, s.def.kind.name());
+            // As `fw set create` takes it (inet is its default).
+            let family = match s.def.family {
+                crate::model::set::SetFamily::Inet => "",
+                crate::model::set::SetFamily::Inet6 => " family inet6",
+            };
+            let _ = writeln!(
+                changes,
+                "set create {} {}{family}",
+                s.name,
+                s.def.kind.name()
+            );
         }
     }
     for (name, add, del) in &member_changes {
@@ -865,8 +886,11 @@ pub fn restore(text: &str, opts: &RestoreOptions, family: Family) -> Result<Stri
 }
 
 /// `fw -6 restore --test`: `text` through the restore engine of `family`
-/// on an empty table, offline (no lock, no kernel, nothing enforced);
-/// what its listings print.
+/// on an empty table, offline (no lock, no kernel), with what `fw -6
+/// restore` would refuse (what fw cannot enforce, and `-m set` naming a
+/// set the namespace's record does not have, or one of the other family,
+/// as ip6tables-restore --test asks the kernel's ipsets); what its
+/// listings print.
 ///
 /// # Errors
 /// What the restore engine refuses.
@@ -875,8 +899,14 @@ pub fn check_restore(
     opts: &RestoreOptions,
     family: crate::model::Family,
 ) -> Result<String, ExecError> {
-    let base = State::default().for_family(family);
-    Ok(restore::restore(&base, text, opts, false, Services::system())?.output)
+    let mut base = State::default();
+    if let Ok(dirs) = Dirs::current()
+        && let Ok(Some(st)) = state::read(&dirs.state)
+    {
+        base.sets = st.sets;
+    }
+    let base = base.for_family(family);
+    Ok(restore::restore(&base, text, opts, true, Services::system())?.output)
 }
 
 /// Whether `r` can give a packet any verdict but ACCEPT: a rule in any

@@ -43,6 +43,10 @@ pub struct RestoreOptions {
     /// `*TABLE` line, as iptables-restore skips it (fw has no other
     /// table to name).
     pub filter_only: bool,
+    /// A line for the other family (`-4` in an IPv6 file) is an error,
+    /// where ip6tables-restore skips it (a YAML ruleset's table states
+    /// one family: a pasted `-4` rule there is a mistake).
+    pub strict_family: bool,
 }
 
 /// What went wrong, without the line number.
@@ -358,7 +362,7 @@ pub fn restore(
                     // ip6tables-restore skips a line meant for iptables
                     // (`-4`), so one file can serve both. (fw's IPv4 engine
                     // still refuses `-6` lines, as it always has.)
-                    Err(ParseError::Ipv4) => continue,
+                    Err(ParseError::Ipv4) if !opts.strict_family => continue,
                     r => r.map_err(|e| at(e.into()))?,
                 };
                 if counters.is_some_and(|c| c != (0, 0)) {

@@ -260,7 +260,19 @@ pub fn parse(args: &[String]) -> Result<(Command, bool), SetError> {
 fn create_options(kind: SetKind, words: &[&str]) -> Result<SetDef, SetError> {
     let mut def = SetDef::new(kind);
     let mut it = words.iter();
+    // ipset takes each option once ("family already specified").
+    let mut given: Vec<&str> = Vec::new();
     while let Some(w) = it.next() {
+        let name = match *w {
+            "-4" | "-6" => "family",
+            other => other,
+        };
+        if matches!(name, "family" | "hashsize" | "maxelem") {
+            if given.contains(&name) {
+                return Err(SetError::Syntax(format!("{name} already specified")));
+            }
+            given.push(name);
+        }
         let mut value = || {
             it.next()
                 .ok_or_else(|| SetError::Syntax(format!("Missing mandatory argument of {w}")))
@@ -935,6 +947,20 @@ mod tests {
                 .to_string(),
             "Syntax error: unknown inet family foo"
         );
+        for (w, what) in [
+            ("family inet6 family inet", "family"),
+            ("-6 family inet", "family"),
+            ("hashsize 64 hashsize 128", "hashsize"),
+            ("maxelem 5 maxelem 6", "maxelem"),
+        ] {
+            assert_eq!(
+                parse(&words(&format!("create x hash:ip {w}")))
+                    .unwrap_err()
+                    .to_string(),
+                format!("Syntax error: {what} already specified"),
+                "{w}"
+            );
+        }
         assert!(matches!(parse(&words("add foo")), Err(SetError::Usage(_))));
     }
 

@@ -161,8 +161,9 @@ struct Document {
     #[serde(default)]
     chains: Chains,
     /// With `family: ipv4`, the IPv6 table (as `fw -6` holds it): its
-    /// chains.
-    #[serde(default)]
+    /// chains (`ipv6:` without a value is refused, not read as "no IPv6
+    /// table", which would leave IPv6 open).
+    #[serde(default, deserialize_with = "present_ipv6")]
     ipv6: Option<Ipv6Section>,
     /// Named sets (`fw set`'s), in document order.
     #[serde(default)]
@@ -215,11 +216,19 @@ fn refuse_log<'de, D: Deserializer<'de>>(d: D) -> Result<Option<()>, D::Error> {
 
 /// `ipv6:`: the IPv6 table beside the IPv4 one.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a mapping with `chains:` (the IPv6 table)"
+)]
 struct Ipv6Section {
     /// Its chains, as the document's `chains`.
     #[serde(default)]
     chains: Chains,
+}
+
+/// `ipv6:` as [`present`] reads a key.
+fn present_ipv6<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Ipv6Section>, D::Error> {
+    present(d, "ipv6")
 }
 
 /// `family:`.
@@ -347,14 +356,13 @@ impl<'de> Deserialize<'de> for SetDoc {
                         }
                         "family" => {
                             let f: String = a.next_value()?;
-                            let given = match f.as_str() {
-                                "inet" => SetFamily::Inet,
-                                "inet6" => SetFamily::Inet6,
-                                _ => {
-                                    return Err(de::Error::custom(format!(
-                                        "unknown set family `{f}`, expected inet or inet6"
-                                    )));
-                                }
+                            // As `fw set create`'s `family` reads it.
+                            let Some(given) =
+                                SetFamily::by_name(&f).filter(|_| !f.starts_with('-'))
+                            else {
+                                return Err(de::Error::custom(format!(
+                                    "unknown set family `{f}`, expected inet or inet6"
+                                )));
                             };
                             // Members are read as the family says.
                             if members.is_some() && given != family {
@@ -744,7 +752,8 @@ struct Fields {
     /// `-m PROTO --dport`, or `-m multiport --dports` for a list.
     #[serde(default, deserialize_with = "present_dport")]
     dport: Option<Words>,
-    /// `-m icmp --icmp-type`.
+    /// `-m icmp --icmp-type` (with `proto: ipv6-icmp`, `-m icmp6
+    /// --icmpv6-type`).
     #[serde(default, deserialize_with = "present_icmp_type")]
     icmp_type: Option<Word>,
     /// `-m conntrack --ctstate`, a list joined with commas.
@@ -830,8 +839,18 @@ impl Fields {
             }
         }
         if let Some(Word(t)) = &self.icmp_type {
-            w.extend(["-m".into(), "icmp".into()]);
-            option(&mut w, "--icmp-type", t);
+            // ICMPv6's type is ip6tables' `-m icmp6 --icmpv6-type`.
+            let v6 = matches!(
+                self.proto.as_ref().map(|Word(p)| p.as_str()),
+                Some("ipv6-icmp" | "icmpv6" | "icmp6" | "58")
+            );
+            let (module, flag) = if v6 {
+                ("icmp6", "--icmpv6-type")
+            } else {
+                ("icmp", "--icmp-type")
+            };
+            w.extend(["-m".into(), module.into()]);
+            option(&mut w, flag, t);
         }
         if let Some(Words(states)) = &self.ctstate {
             w.extend(["-m".into(), "conntrack".into()]);
@@ -1057,14 +1076,11 @@ pub fn restore(
     };
     for (family, part) in &conv.tables {
         let view = done.state.clone().for_family(*family);
-        let r = restore::restore(
-            &view,
-            &part.text,
-            &RestoreOptions::default(),
-            enforce,
-            services,
-        )
-        .map_err(|e| {
+        let opts = RestoreOptions {
+            strict_family: true,
+            ..RestoreOptions::default()
+        };
+        let r = restore::restore(&view, &part.text, &opts, enforce, services).map_err(|e| {
             let item = part.items.get(e.line.wrapping_sub(1)).copied().flatten();
             locate(text, file, item, engine_message(&e), e.exit_code())
         })?;
@@ -1449,13 +1465,13 @@ mod tests {
             "{e}"
         );
         let e = sets(
-            "sets:\n  v6:\n    type: hash:ip\n    family: ipv6\n",
+            "sets:\n  v6:\n    type: hash:ip\n    family: ip6\n",
             "s.yaml",
         )
         .unwrap_err();
         assert_eq!(
             e.to_string(),
-            "sets.v6: unknown set family `ipv6` at s.yaml:3:5, expected inet or inet6"
+            "sets.v6: unknown set family `ip6` at s.yaml:3:5, expected inet or inet6"
         );
     }
 
@@ -1521,6 +1537,16 @@ mod tests {
              -A INPUT -p ipv6-icmp -j ACCEPT\n\
              -A INPUT -s 2001:db8::/32 -p tcp -m tcp --dport 22 -j ACCEPT\nCOMMIT\n"
         );
+        // A structured ICMPv6 type is ip6tables' icmp6 match.
+        let icmp6 = load(
+            "family: ipv6\nchains:\n  INPUT:\n    rules:\n      - {proto: ipv6-icmp, icmp_type: echo-request, target: ACCEPT}\n",
+        )
+        .unwrap();
+        assert!(
+            save6(&icmp6).contains("-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 128 -j ACCEPT\n"),
+            "{}",
+            save6(&icmp6)
+        );
         // IPv4's table is left as it was (empty here).
         assert_eq!(r.state.ruleset, crate::model::Ruleset::default());
         let both = "chains:\n  INPUT: {policy: DROP}\nipv6:\n  chains:\n    INPUT:\n      policy: DROP\n      rules:\n        - -p ipv6-icmp -j ACCEPT\n";
@@ -1561,6 +1587,24 @@ mod tests {
                 "chains:\n  INPUT: {}\nipv6:\n  policy: DROP\n",
                 4,
                 "ipv6: unknown key `policy`",
+            ),
+            // Cut short after `ipv6:`: refused, not read as no IPv6 table.
+            ("chains:\n  INPUT: {}\nipv6:\n", 1, "`ipv6` without a value"),
+            (
+                "chains:\n  INPUT: {}\nipv6: ~\n",
+                1,
+                "`ipv6` without a value",
+            ),
+            (
+                "chains:\n  INPUT: {}\nipv6: [1]\n",
+                3,
+                "expected a mapping with `chains:`",
+            ),
+            // A pasted IPv4 rule in the IPv6 table is an error, not skipped.
+            (
+                "chains:\n  INPUT: {}\nipv6:\n  chains:\n    INPUT:\n      rules:\n        - -4 -s 192.0.2.1 -j ACCEPT\n",
+                7,
+                "-4",
             ),
         ] {
             let e = load(text).unwrap_err();

@@ -210,6 +210,44 @@ fn inet6_set_matches_as_ipset_and_ip6tables_legacy() {
         sets(&lab, fw, &["destroy"]);
         got
     };
+    // -C and -D, and `fw -6 restore --test`, ask for the set as -A does.
+    sets(&lab, true, &["create v4 hash:ip"]);
+    let first_line = |out: std::process::Output| {
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (
+            out.status.code(),
+            err.lines().next().unwrap_or_default().to_string(),
+        )
+    };
+    let refused =
+        "fw v0.1.0 (eBPF): The protocol family of set v4 is IPv4, which is not applicable.";
+    for c in ["-C", "-D"] {
+        let out = lab.fw(&[
+            "-6",
+            c,
+            "INPUT",
+            "-m",
+            "set",
+            "--match-set",
+            "v4",
+            "src",
+            "-j",
+            "DROP",
+        ]);
+        assert_eq!(first_line(out), (Some(2), refused.to_string()), "{c}");
+    }
+    let file = integration_tests::TempFile::new(
+        "sets6-test.rules",
+        "*filter\n-A INPUT -m set --match-set v4 src -j DROP\nCOMMIT\n",
+    );
+    let out = lab.fw(&["-6", "restore", "--test", file.path()]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    sets(&lab, true, &["destroy"]);
     let want = [
         (
             Some(2),
