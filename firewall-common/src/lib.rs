@@ -1765,27 +1765,17 @@ pub mod check {
         /// A table's id: FNV-1a of its `--hashlimit-name`, folded to 32
         /// bits. The compiler refuses a ruleset whose names' ids collide.
         pub const fn table_id(name: &[u8]) -> u32 {
-            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-            let mut i = 0;
-            while i < name.len() {
-                h = (h ^ name[i] as u64).wrapping_mul(0x0100_0000_01b3);
-                i += 1;
-            }
-            (h ^ (h >> 32)) as u32
+            use super::fnv;
+            fnv::fold(fnv::hash(fnv::OFFSET, name))
         }
 
         /// An IPv6 table's id: xt_hashlimit keeps a table per family, so
         /// one name in `ip6tables` rules is another table than in
-        /// `iptables` ones ([`table_id`] with one more FNV-1a step).
+        /// `iptables` ones ([`table_id`] with the byte 6 hashed in after
+        /// the name).
         pub const fn table_id6(name: &[u8]) -> u32 {
-            let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-            let mut i = 0;
-            while i < name.len() {
-                h = (h ^ name[i] as u64).wrapping_mul(0x0100_0000_01b3);
-                i += 1;
-            }
-            h = (h ^ 6).wrapping_mul(0x0100_0000_01b3);
-            (h ^ (h >> 32)) as u32
+            use super::fnv;
+            fnv::fold(fnv::hash(fnv::hash(fnv::OFFSET, name), &[6]))
         }
 
         /// `addr` (16 bytes, network order; IPv4's in the first 4, zeros
