@@ -1008,7 +1008,7 @@ pub mod maps {
     ];
     /// Maps of the object that fw does not pin (besides the data
     /// sections, `.rodata` and the like, that hold its constants).
-    pub const PRIVATE: [&str; 11] = [
+    pub const PRIVATE: [&str; 12] = [
         "SCRATCH",
         "MATCH_CACHE",
         "CT_PENDING",
@@ -1020,6 +1020,7 @@ pub mod maps {
         "LO_MARKS",
         "SWEEP",
         "FRAG_VERDICTS",
+        "HASHLIMIT_KEY",
     ];
 }
 

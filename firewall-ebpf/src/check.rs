@@ -202,6 +202,9 @@ const BPF_F_NO_PREALLOC: u32 = 1;
 /// A new entry is built here, not on the stack (it is 272 bytes).
 #[map]
 static RECENT_NEW: PerCpuArray<Entry> = PerCpuArray::with_max_entries(1, 0);
+/// `-m hashlimit`'s key is built here, not on `fw_check`'s stack.
+#[map]
+static HASHLIMIT_KEY: PerCpuArray<hashlimit::Key> = PerCpuArray::with_max_entries(1, 0);
 
 /// What the checks see of the packet being classified, beyond the
 /// classifier's fields: written by the hook ([`note_xdp`], [`note_tc`]) before
@@ -876,9 +879,11 @@ fn two(word: u64, left: u32, sport: u16, dport: u16) -> bool {
 /// failing does). `arg` and `state` as `KIND_HASHLIMIT` says; `base` is
 /// the bank's first `CHECKS` slot, `data` the bank index of the
 /// [`hashlimit::data`] entry. The addresses are the noted ones, of
-/// either family (a subprogram of its own: its key's frame is not added
-/// to `fw_check`'s).
-#[inline(never)]
+/// either family. Inlined into `fw_check`, its key in map memory
+/// ([`HASHLIMIT_KEY`]): a subprogram of its own (with the sweep's
+/// callback below it) made a chain of 7 calls, 544 bytes, which Linux
+/// 6.1 refuses (it sums each call chain's frames against 512).
+#[inline(always)]
 fn hashlimit_check(base: u32, arg: u32, data: u32, state: u64, now: u64) -> u32 {
     let Some(s) = seen() else { return BAD };
     let Some(d) = CHECKS.get(base + data % MAX_CHECKS) else {
@@ -889,25 +894,29 @@ fn hashlimit_check(base: u32, arg: u32, data: u32, state: u64, now: u64) -> u32 
         anomaly(Anomaly::BadCheck);
         return BAD;
     }
+    let Some(key) = HASHLIMIT_KEY.get_ptr_mut(0) else {
+        return BAD;
+    };
+    // SAFETY: this CPU's slot, nothing else uses it meanwhile.
+    let key = unsafe { &mut *key };
     let (interval, tolerance) = (d.a, d.b);
     let flags = arg >> 16;
-    let key = hashlimit::Key {
-        table: (state >> 32) as u32,
-        src: if flags & hashlimit::F_SRCIP != 0 {
-            hashlimit::masked(&s.src6, arg & 0xff)
-        } else {
-            [0; 16]
-        },
-        dst: if flags & hashlimit::F_DSTIP != 0 {
-            hashlimit::masked(&s.dst6, arg >> 8 & 0xff)
-        } else {
-            [0; 16]
-        },
+    key.table = (state >> 32) as u32;
+    key.src = if flags & hashlimit::F_SRCIP != 0 {
+        hashlimit::masked(&s.src6, arg & 0xff)
+    } else {
+        [0; 16]
     };
+    key.dst = if flags & hashlimit::F_DSTIP != 0 {
+        hashlimit::masked(&s.dst6, arg >> 8 & 0xff)
+    } else {
+        [0; 16]
+    };
+    let key = &*key;
     let expire = (state & 0xffff_ffff) * 1_000_000;
     let above = flags & hashlimit::F_ABOVE != 0;
-    let Some(e) = HASHLIMIT.get_ptr_mut(&key) else {
-        return hashlimit_new(&key, d, expire, above, now);
+    let Some(e) = HASHLIMIT.get_ptr_mut(key) else {
+        return hashlimit_new(key, d, expire, above, now);
     };
     // SAFETY: a map value, valid while the program runs; CPUs updating
     // one bucket at once may both take the last token (xt_hashlimit
