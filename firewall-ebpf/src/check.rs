@@ -129,11 +129,9 @@ static ADDRTYPE: LpmTrie<check::addrtype::Key, u32> =
 /// The route type of `addr` (network order) for `-m addrtype`.
 #[inline(always)]
 fn addr_type(addr: u32) -> u32 {
-    let mut wide = [0u8; 16];
-    wide[..4].copy_from_slice(&addr.to_ne_bytes());
     let key = check::addrtype::Key {
         family: check::addrtype::FAMILY4,
-        addr: wide,
+        addr: firewall_common::ct::wide(addr.to_ne_bytes()),
     };
     let local = ADDRTYPE
         .get(&lpm_trie::Key::new(check::addrtype::prefix(32), key))
@@ -253,8 +251,9 @@ pub struct Seen {
     /// The packet's routing header, as the parser noted it
     /// ([`Packet::rt`]).
     pub rt: u32,
-    /// An IPv6 packet, from `src6` to `dst6` (network order): what
-    /// `-m set` looks up in an inet6 set.
+    /// An IPv6 packet; from `src6` to `dst6` (network order, IPv4's in
+    /// the first 4 bytes): the addresses `-m set`, `-m hashlimit`, `-m
+    /// recent` and IPv6's `-m addrtype` look up.
     pub v6: bool,
     pub src6: [u8; 16],
     pub dst6: [u8; 16],
@@ -721,7 +720,7 @@ pub extern "C" fn fw_check(slot: u32, src: u32, dst: u32, ttl: u32) -> u32 {
         KIND_OWNER => owner_check(arg, a, b),
         // No packet fw sees has an IPsec policy (see KIND_POLICY).
         KIND_POLICY => verdict(arg == 1),
-        KIND_SET => set_check(arg, a, b != 0, src, dst),
+        KIND_SET => set_check(arg, a, b != 0),
         KIND_TCPMSS => tcpmss(a, b != 0),
         KIND_TIME => {
             // SAFETY: a map value, valid while the program runs; the
@@ -1109,11 +1108,12 @@ fn owner_check(flags: u32, uid: u64, gid: u64) -> u32 {
 /// tested only when the flags give the set's dimensions (else it is not
 /// a member); the first flag picks the address, the second (hash:ip,port)
 /// the port; a packet without ports (not TCP or UDP, a later fragment)
-/// is no member of a hash:ip,port. Membership XOR `!`. IPv4's addresses
-/// are `src` and `dst` (network order), IPv6's the noted ones; a set of
-/// the other family (which no rule can name) drops, counted.
+/// is no member of a hash:ip,port. Membership XOR `!`. The addresses are
+/// the noted ones, 16 bytes in either family (IPv4's first, as the set
+/// maps key them); a set of the other family (which no rule can name)
+/// drops, counted.
 #[inline(never)]
-fn set_check(id: u32, a: u64, invert: bool, src: u32, dst: u32) -> u32 {
+fn set_check(id: u32, a: u64, invert: bool) -> u32 {
     let Some(meta) = SET_META.get_ptr(&id) else {
         // The compiler refers only to sets that exist, and fw destroys
         // none a rule refers to.
@@ -1134,14 +1134,7 @@ fn set_check(id: u32, a: u64, invert: bool, src: u32, dst: u32) -> u32 {
     }
     let flags = (a & 0xff) as u32;
     let dst_flag = |i: u32| (a >> (8 + i)) & 1 != 0;
-    let addr = if s.v6 {
-        if dst_flag(0) { s.dst6 } else { s.src6 }
-    } else {
-        let mut w = [0u8; 16];
-        let v4 = if dst_flag(0) { dst } else { src };
-        w[..4].copy_from_slice(&v4.to_ne_bytes());
-        w
-    };
+    let addr = if dst_flag(0) { s.dst6 } else { s.src6 };
     let member = if flags < set::dimensions(kind) {
         false
     } else if kind == set::KIND_IP_PORT {

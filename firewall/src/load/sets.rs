@@ -14,11 +14,7 @@ use crate::model::set::{Member, SetDef, SetFamily};
 /// An address as the maps hold it: 16 bytes, IPv4's in the first 4.
 fn wide(addr: IpAddr) -> [u8; 16] {
     match addr {
-        IpAddr::V4(a) => {
-            let mut w = [0; 16];
-            w[..4].copy_from_slice(&a.octets());
-            w
-        }
+        IpAddr::V4(a) => firewall_common::ct::wide(a.octets()),
         IpAddr::V6(a) => a.octets(),
     }
 }
